@@ -1,0 +1,54 @@
+"""One error root: everything a user can cause is a CorsgenError and becomes one line on stderr."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in one place of a policy file."""
+
+    rule_id: str
+    slug: str
+    severity: Severity
+    file: str
+    key: str
+    message: str
+    fix: str
+    line: int | None = None
+    col: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}:{self.col}" if self.col is not None else f":{self.line}"
+        if self.key:
+            where += f": {self.key}"
+        text = f"{where}: {self.severity} {self.rule_id} {self.slug}: {self.message}"
+        return f"{text}; fix: {self.fix}" if self.fix else text
+
+
+class CorsgenError(Exception):
+    """Root of every error a user can cause; the CLI prints it and exits 1."""
+
+
+class PolicyError(CorsgenError):
+    """A policy failed its checks; carries every finding, errors and warnings alike."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self.findings = tuple(findings)
+        super().__init__("\n".join(str(f) for f in self.findings))
+
+
+class VerifyError(CorsgenError):
+    """Rendered output failed a structural or server check: `msg in file:line`."""
+
+    def __init__(self, msg: str, file: str, line: int | None = None) -> None:
+        self.msg, self.file, self.line = msg, file, line
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{msg} in {where}")

@@ -1,0 +1,105 @@
+"""Plan to text: one Jinja2 template per output file, a quoting filter per target."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import jinja2
+
+from corsgen.errors import CorsgenError
+from corsgen.plan import Plan
+
+Target = Literal["nginx", "apache", "caddy"]
+TARGETS: tuple[Target, ...] = ("nginx", "apache", "caddy")
+# A value that needs none of these is safe inside any of the three quoting styles below.
+_UNQUOTABLE = re.compile(r"[\x00-\x1f\x7f\"]")
+
+
+def _guard(value: str) -> str:
+    if _UNQUOTABLE.search(value):
+        raise CorsgenError(f"refusing to quote {value!r}: it contains a quote or control character")
+    return value
+
+
+def nginx_quote(value: str) -> str:
+    # nginx unescapes \\ and \" inside quotes; doubling keeps regex escapes such as \. intact.
+    return '"' + _guard(value).replace("\\", "\\\\") + '"'
+
+
+def apache_quote(value: str) -> str:
+    # mod_headers reads % as a format character; the rules refuse it, the guard keeps it out.
+    if "%" in value:
+        raise CorsgenError(f"refusing to quote {value!r} for Apache: it contains %")
+    return '"' + _guard(value) + '"'
+
+
+def caddy_quote(value: str) -> str:
+    # The Caddyfile lexer keeps backslashes that do not precede a quote.
+    return '"' + _guard(value) + '"'
+
+
+@dataclass(frozen=True)
+class Part:
+    """One output file: its template, its name, and the context it is included in."""
+
+    template: str
+    suffix: str
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    parts: tuple[Part, ...]
+    quote: Callable[[str], str]
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+SPECS: Mapping[Target, TargetSpec] = {
+    "nginx": TargetSpec(
+        (Part("nginx.http.conf.j2", ".http.conf"), Part("nginx.conf.j2", ".conf")),
+        nginx_quote,
+        {
+            "condition": {"allowed": "allowed", "preflight": "preflight",
+                          "private_network": "private_network_ok"},
+            "upstream_modules": ("proxy", "fastcgi", "uwsgi", "scgi", "grpc"),
+        },
+    ),
+    "apache": TargetSpec(
+        (Part("apache.conf.j2", ".conf"),),
+        apache_quote,
+        {"condition": {"allowed": "origin", "preflight": "preflight",
+                       "private_network": "private_network_ok"}},
+    ),
+    "caddy": TargetSpec((Part("caddy.caddy.j2", ".caddy"),), caddy_quote),
+}
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("corsgen", "templates"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters.update(nginx_quote=nginx_quote, apache_quote=apache_quote, caddy_quote=caddy_quote)
+    return env
+
+
+_ENV = _environment()
+
+
+def render(plan: Plan, target: Target) -> dict[str, str]:
+    """File name to text, for every file the target needs."""
+    spec = SPECS[target]
+    matcher = {"always": "", "allowed": f"@{plan.var}_allowed",
+               "preflight": f"@{plan.var}_preflight",
+               "private_network": f"@{plan.var}_private_network_ok"}
+    out = {}
+    for part in spec.parts:
+        template = _ENV.get_template(part.template)
+        out[plan.name + part.suffix] = template.render(plan=plan, matcher=matcher, **spec.extra)
+    return out
