@@ -33,7 +33,7 @@ class _Node:
 
     kind: str  # "lit", "class", "any", "group"
     sample: str = ""
-    alts: list[list[tuple[_Node, int]]] = field(default_factory=list)
+    alts: list[list[tuple[_Node, tuple[int, ...]]]] = field(default_factory=list)
 
 
 class _Parser:
@@ -55,15 +55,15 @@ class _Parser:
         self.pos += 1
         return char
 
-    def alternation(self) -> list[list[tuple[_Node, int]]]:
+    def alternation(self) -> list[list[tuple[_Node, tuple[int, ...]]]]:
         alts = [self.sequence()]
         while self.peek() == "|":
             self.take()
             alts.append(self.sequence())
         return alts
 
-    def sequence(self) -> list[tuple[_Node, int]]:
-        items: list[tuple[_Node, int]] = []
+    def sequence(self) -> list[tuple[_Node, tuple[int, ...]]]:
+        items: list[tuple[_Node, tuple[int, ...]]] = []
         while self.peek() not in ("", "|", ")"):
             atom = self.atom()
             items.append((atom, self.quantifier()))
@@ -126,17 +126,19 @@ class _Parser:
             raise self.fail("an empty class")
         if negated:
             return _Node("class", sample="a" if "a" not in members else "0")
-        letters = [m for m in members if m.isalpha()]
-        return _Node("class", sample=(letters or members)[0])
+        preferred = [m for m in members if m.isalpha()] or [m for m in members if m in "123456789"]
+        return _Node("class", sample=(preferred or members)[0])
 
-    def quantifier(self) -> int:
+    def quantifier(self) -> tuple[int, ...]:
+        """Repeat counts to sample: an optional part both left out and present once."""
         char = self.peek()
+        counts: tuple[int, ...]
         if char in ("?", "*"):
             self.take()
-            count = 1
+            counts = (0, 1)
         elif char == "+":
             self.take()
-            count = 1
+            counts = (1,)
         elif char == "{":
             self.take()
             digits = ""
@@ -147,23 +149,23 @@ class _Parser:
             low, _, high = digits.partition(",")
             if high and int(high) < int(low):
                 raise self.fail("a {n,m} repeat with m < n")
-            count = max(int(low), 1)
+            counts = (max(int(low), 1),)
         else:
-            return 1
+            return (1,)
         if self.peek() == "?":
             self.take()
         elif self.peek() in ("+", "*", "{"):
             raise self.fail("a possessive or stacked quantifier")
-        return count
+        return counts
 
 
-def _samples(alts: list[list[tuple[_Node, int]]]) -> list[str]:
+def _samples(alts: list[list[tuple[_Node, tuple[int, ...]]]]) -> list[str]:
     out: list[str] = []
     for seq in alts:
         parts: list[list[str]] = []
-        for node, count in seq:
+        for node, counts in seq:
             options = _samples(node.alts) if node.kind == "group" else [node.sample]
-            parts.append([opt * count for opt in options])
+            parts.append([opt * count for count in counts for opt in options])
         for combo in itertools.islice(itertools.product(*parts), _MAX_SAMPLES):
             out.append("".join(combo))
     return out[:_MAX_SAMPLES]
@@ -240,7 +242,6 @@ def hostile_matches(regex: OriginRegex) -> list[str]:
         try:
             variants = _variants(sample)
         except OriginError:
-            found.append(sample)
-            continue
+            continue  # not an origin a browser sends, so nothing an attacker can use
         found += [v for v in variants if compiled.fullmatch(v) and _hostile(sample, v)]
     return list(dict.fromkeys(found))
