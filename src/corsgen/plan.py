@@ -111,6 +111,8 @@ class Plan:
 
     @property
     def apache_regexes(self) -> tuple[str, ...]:
+        if self.any_origin:
+            return ("^.+$",)  # any Origin at all makes a preflight
         escaped = [re.escape(o) for o in self.exact_origins]
         chunks = [escaped[i : i + APACHE_CHUNK] for i in range(0, len(escaped), APACHE_CHUNK)]
         return tuple(_anchor(c) for c in chunks) + tuple(_anchor([p]) for p in self.origin_patterns)

