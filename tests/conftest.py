@@ -10,8 +10,11 @@ EXAMPLES = ROOT / "examples"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--regen-goldens", action="store_true",
-                     help="Rewrite tests/goldens from the current output (review the diff!).")
+    parser.addoption(
+        "--regen-goldens",
+        action="store_true",
+        help="Rewrite tests/goldens from the current output (review the diff!).",
+    )
 
 
 def need_binary(what: str, found: object) -> None:

@@ -13,8 +13,15 @@ Headers = Sequence[tuple[str, str]]
 TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
 SAFELISTED_RESPONSE = frozenset(
-    {"cache-control", "content-language", "content-length", "content-type", "expires",
-     "last-modified", "pragma"}
+    {
+        "cache-control",
+        "content-language",
+        "content-length",
+        "content-type",
+        "expires",
+        "last-modified",
+        "pragma",
+    }
 )
 
 
@@ -84,8 +91,11 @@ def preflight_ok(request: Request, headers: Headers, status: int) -> tuple[bool,
     except ParseFailure as exc:
         return False, str(exc)
     wildcard_ok = not request.credentials
-    if (request.method not in methods and request.method not in SAFELISTED_METHODS
-            and not (wildcard_ok and "*" in methods)):
+    if (
+        request.method not in methods
+        and request.method not in SAFELISTED_METHODS
+        and not (wildcard_ok and "*" in methods)
+    ):
         return False, f"method {request.method} not allowed"
     allowed = {_lower(n) for n in names}
     for name in request.author_headers:
@@ -104,10 +114,7 @@ def exposed(headers: Headers, credentials: bool) -> set[str]:
         listed = token_list(headers, "Access-Control-Expose-Headers") or []
     except ParseFailure:
         listed = []
-    if not credentials and "*" in listed:
-        names = present
-    else:
-        names = {_lower(n) for n in listed}
+    names = present if not credentials and "*" in listed else {_lower(n) for n in listed}
     return {n for n in present if n in SAFELISTED_RESPONSE or n in names} - {"set-cookie"}
 
 

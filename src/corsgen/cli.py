@@ -1,4 +1,4 @@
-"""A thin click layer: parse flags, call the core, print. Exit 0 ok, 1 refused or failed, 2 usage."""
+"""A thin click layer: parse flags, call the core, print. Exit 0 ok, 1 refused, 2 usage."""
 
 from __future__ import annotations
 
@@ -74,19 +74,30 @@ def check(policies: tuple[Path, ...], strict: bool) -> None:
             continue
         click.echo(f"{path}: ok")
     if failed:
-        raise CorsgenError(f"{failed} of {len(policies)} polic{'y' if len(policies) == 1 else 'ies'} refused")
+        raise CorsgenError(
+            f"{failed} of {len(policies)} polic{'y' if len(policies) == 1 else 'ies'} refused"
+        )
 
 
 @cli.command(name="render")
 @click.argument("policy", type=POLICY)
 @click.option("--target", "-t", type=TARGET, required=True, help="Server to render for.")
-@click.option("--out-dir", "-o", type=click.Path(file_okay=False, path_type=Path),
-              help="Write the files here instead of printing them.")
+@click.option(
+    "--out-dir",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the files here instead of printing them.",
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-@click.option("--verify", "verify_server", is_flag=True,
-              help="Also run the server's own config test (nginx -t, apache2 -t, caddy validate).")
-def render_command(policy: Path, target: Target, out_dir: Path | None, strict: bool,
-                   verify_server: bool) -> None:
+@click.option(
+    "--verify",
+    "verify_server",
+    is_flag=True,
+    help="Also run the server's own config test (nginx -t, apache2 -t, caddy validate).",
+)
+def render_command(
+    policy: Path, target: Target, out_dir: Path | None, strict: bool, verify_server: bool
+) -> None:
     """Render one policy for one server."""
     files = _rendered(_plan(policy, strict), target)
     if verify_server:
@@ -104,8 +115,14 @@ def render_command(policy: Path, target: Target, out_dir: Path | None, strict: b
 
 @cli.command()
 @click.argument("policies", nargs=-1, required=True, type=POLICY)
-@click.option("--target", "-t", "targets", type=TARGET, multiple=True,
-              help="Server(s) to verify for; default all three.")
+@click.option(
+    "--target",
+    "-t",
+    "targets",
+    type=TARGET,
+    multiple=True,
+    help="Server(s) to verify for; default all three.",
+)
 def verify(policies: tuple[Path, ...], targets: tuple[Target, ...]) -> None:
     """Render and check output with the parsers and with every server binary found."""
     for path in policies:
@@ -124,8 +141,11 @@ def rules() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="corsgen",
-                 standalone_mode=False)
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="corsgen",
+            standalone_mode=False,
+        )
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -138,4 +158,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"corsgen: {exc}" if not isinstance(exc, PolicyError) else str(exc), err=True)
         return 1
     return 0
-

@@ -8,8 +8,8 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Literal
 from pathlib import Path
+from typing import Literal
 
 from corsgen import __version__
 from corsgen.errors import Finding, PolicyError
@@ -144,10 +144,12 @@ def _headers(policy: Policy) -> tuple[Header, ...]:
     """Which header goes out when, with its value; an empty list sends no header at all."""
     static = "*" in policy.allow_origins
     actual: When = "always" if static else "allowed"
-    out = [Header("origin", ACAO, "*", actual) if static else Header("origin", ACAO, "", actual, True)]
+    out = [
+        Header("origin", ACAO, "*", actual) if static else Header("origin", ACAO, "", actual, True)
+    ]
     if policy.allow_credentials:
         out.append(Header("credentials", ACAC, "true", actual))
-    lists = (
+    lists: tuple[tuple[str, str, tuple[str, ...], When], ...] = (
         ("expose", ACEH, _dedupe(policy.expose_headers, fold=True), actual),
         ("methods", ACAM, _dedupe(policy.allow_methods, fold=False), "preflight"),
         ("headers", ACAH, _dedupe(policy.allow_headers, fold=True), "preflight"),

@@ -79,12 +79,28 @@ def _from_validation(file: str, data: dict[str, Any], exc: ValidationError) -> l
             fix = f"did you mean {close[0]!r}?" if close else "known keys: " + ", ".join(known)
             out.append(_finding("CG002", "unknown-key", file, key, "unknown key", fix))
         elif err["type"] == "missing":
-            out.append(_finding("CG004", "missing-key", file, key, "required key is missing",
-                                f"add {key} = [...]"))
+            out.append(
+                _finding(
+                    "CG004",
+                    "missing-key",
+                    file,
+                    key,
+                    "required key is missing",
+                    f"add {key} = [...]",
+                )
+            )
         else:
             value = err.get("input")
-            out.append(_finding("CG003", "wrong-type", file, key,
-                                f"{err['msg'].lower()}, got {value!r}", "see the policy reference"))
+            out.append(
+                _finding(
+                    "CG003",
+                    "wrong-type",
+                    file,
+                    key,
+                    f"{err['msg'].lower()}, got {value!r}",
+                    "see the policy reference",
+                )
+            )
     return out
 
 
@@ -114,8 +130,18 @@ def read_policy_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise PolicyError([_finding("CG000", "unreadable", str(path), "",
-                                    f"cannot read the file: {reason}", "check the path")]) from None
+        raise PolicyError(
+            [
+                _finding(
+                    "CG000",
+                    "unreadable",
+                    str(path),
+                    "",
+                    f"cannot read the file: {reason}",
+                    "check the path",
+                )
+            ]
+        ) from None
 
 
 def policy_name(policy: Policy, path: Path) -> str:

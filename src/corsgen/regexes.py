@@ -1,8 +1,8 @@
-"""allow_origin_regex: a parser for the syntax PCRE and RE2 agree on, and a probe for hostile matches.
+"""allow_origin_regex: a parser for the syntax PCRE and RE2 agree on, and a hostile-match probe.
 
-nginx and Apache use PCRE, Caddy uses Go's RE2. Rather than hope a user's regex means the same in both,
-corsgen accepts only a subset whose meaning is identical in both (and in Python's `re`, which it uses
-to probe). Anything else is refused with the construct named.
+nginx and Apache use PCRE, Caddy uses Go's RE2. Rather than hope a user's regex means the same in
+both, corsgen accepts only a subset whose meaning is identical in both (and in Python's `re`, which
+it uses to probe). Anything else is refused with the construct named.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class _Parser:
         if char == "[":
             return self.char_class()
         if char == ".":
-            # An unescaped dot is most often meant as a literal dot: sample it so the probe finds it.
+            # An unescaped dot is usually meant as a literal one: sample it so the probe finds it.
             return _Node("any", sample=".")
         if char == "\\":
             esc = self.take()

@@ -61,16 +61,24 @@ SPECS: Mapping[Target, TargetSpec] = {
         (Part("nginx.http.conf.j2", ".http.conf"), Part("nginx.conf.j2", ".conf")),
         nginx_quote,
         {
-            "condition": {"allowed": "allowed", "preflight": "preflight",
-                          "private_network": "private_network_ok"},
+            "condition": {
+                "allowed": "allowed",
+                "preflight": "preflight",
+                "private_network": "private_network_ok",
+            },
             "upstream_modules": ("proxy", "fastcgi", "uwsgi", "scgi", "grpc"),
         },
     ),
     "apache": TargetSpec(
         (Part("apache.conf.j2", ".conf"),),
         apache_quote,
-        {"condition": {"allowed": "origin", "preflight": "preflight",
-                       "private_network": "private_network_ok"}},
+        {
+            "condition": {
+                "allowed": "origin",
+                "preflight": "preflight",
+                "private_network": "private_network_ok",
+            }
+        },
     ),
     "caddy": TargetSpec((Part("caddy.caddy.j2", ".caddy"),), caddy_quote),
 }
@@ -95,9 +103,12 @@ _ENV = _environment()
 def render(plan: Plan, target: Target) -> dict[str, str]:
     """File name to text, for every file the target needs."""
     spec = SPECS[target]
-    matcher = {"always": "", "allowed": f"@{plan.var}_allowed",
-               "preflight": f"@{plan.var}_preflight",
-               "private_network": f"@{plan.var}_private_network_ok"}
+    matcher = {
+        "always": "",
+        "allowed": f"@{plan.var}_allowed",
+        "preflight": f"@{plan.var}_preflight",
+        "private_network": f"@{plan.var}_private_network_ok",
+    }
     out = {}
     for part in spec.parts:
         template = _ENV.get_template(part.template)

@@ -17,9 +17,29 @@ TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij
 # Tokens may hold these, but nginx reads $ as a variable and Apache's Header reads % as a format.
 CONFIG_HOSTILE_IN_TOKEN = frozenset("$%")
 FORBIDDEN_REQUEST_HEADERS = frozenset(
-    "accept-charset accept-encoding access-control-request-headers access-control-request-method "
-    "connection content-length cookie cookie2 date dnt expect host keep-alive origin referer "
-    "set-cookie te trailer transfer-encoding upgrade via".split()
+    [
+        "accept-charset",
+        "accept-encoding",
+        "access-control-request-headers",
+        "access-control-request-method",
+        "connection",
+        "content-length",
+        "cookie",
+        "cookie2",
+        "date",
+        "dnt",
+        "expect",
+        "host",
+        "keep-alive",
+        "origin",
+        "referer",
+        "set-cookie",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "via",
+    ]
 )
 NORMALIZED_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"})
 CHROMIUM_MAX_AGE = 7200
@@ -39,24 +59,51 @@ RULES: tuple[Rule, ...] = (
     Rule("CG002", "unknown-key", "error", "a key corsgen does not know (typo?)"),
     Rule("CG003", "wrong-type", "error", "a value of the wrong type"),
     Rule("CG004", "missing-key", "error", "a required key is missing"),
-    Rule("CG101", "wildcard-with-credentials", "error",
-         '"*" origin together with allow_credentials; browsers reject it'),
+    Rule(
+        "CG101",
+        "wildcard-with-credentials",
+        "error",
+        '"*" origin together with allow_credentials; browsers reject it',
+    ),
     Rule("CG102", "opaque-origin", "error", "a null or file:// origin, shared by every sandbox"),
-    Rule("CG103", "origin-not-bare", "error",
-         "an origin with a path, query, fragment, userinfo or trailing slash"),
+    Rule(
+        "CG103",
+        "origin-not-bare",
+        "error",
+        "an origin with a path, query, fragment, userinfo or trailing slash",
+    ),
     Rule("CG104", "bad-port", "error", "an origin with a port that is not 1-65535"),
     Rule("CG105", "empty-origin", "error", "an empty allow list or entry; corsgen fails closed"),
-    Rule("CG106", "public-suffix-wildcard", "error",
-         "a wildcard directly over a public suffix (*.com, *.co.uk, *.github.io)"),
-    Rule("CG107", "star-list-with-credentials", "error",
-         '"*" in methods or headers with credentials, where browsers read it literally'),
-    Rule("CG108", "regex-too-broad", "error", "allow_origin_regex accepts origins an attacker owns"),
-    Rule("CG109", "regex-not-portable", "error", "allow_origin_regex uses syntax PCRE and RE2 differ on"),
+    Rule(
+        "CG106",
+        "public-suffix-wildcard",
+        "error",
+        "a wildcard directly over a public suffix (*.com, *.co.uk, *.github.io)",
+    ),
+    Rule(
+        "CG107",
+        "star-list-with-credentials",
+        "error",
+        '"*" in methods or headers with credentials, where browsers read it literally',
+    ),
+    Rule(
+        "CG108", "regex-too-broad", "error", "allow_origin_regex accepts origins an attacker owns"
+    ),
+    Rule(
+        "CG109",
+        "regex-not-portable",
+        "error",
+        "allow_origin_regex uses syntax PCRE and RE2 differ on",
+    ),
     Rule("CG110", "not-a-token", "error", "a method or header name that is not an RFC 9110 token"),
     Rule("CG111", "config-unsafe", "error", "a character that could break out of config syntax"),
     Rule("CG112", "expose-set-cookie", "error", "Set-Cookie in expose_headers; never readable"),
-    Rule("CG113", "forbidden-request-header", "error",
-         "a forbidden request header in allow_headers; scripts cannot set it"),
+    Rule(
+        "CG113",
+        "forbidden-request-header",
+        "error",
+        "a forbidden request header in allow_headers; scripts cannot set it",
+    ),
     Rule("CG114", "bad-preflight-status", "error", "preflight_status other than 204 or 200"),
     Rule("CG115", "negative-max-age", "error", "a negative max_age"),
     Rule("CG116", "bad-name", "error", "a policy name that is not [a-z][a-z0-9_]*"),
@@ -64,12 +111,24 @@ RULES: tuple[Rule, ...] = (
     Rule("CG118", "bad-wildcard", "error", "a * that is not a whole leftmost label"),
     Rule("CG119", "star-mixed", "error", '"*" mixed with other origins or a regex'),
     Rule("CG201", "insecure-origin", "warning", "an http:// origin other than localhost"),
-    Rule("CG202", "max-age-over-cap", "warning",
-         "max_age above 7200, Chromium's cap (Firefox caps at 86400)"),
-    Rule("CG203", "duplicate-origin", "warning",
-         "an origin listed twice, or already covered by a wildcard"),
-    Rule("CG204", "lowercase-method", "warning",
-         "a standard method in lowercase; browsers send it uppercase and compare exactly"),
+    Rule(
+        "CG202",
+        "max-age-over-cap",
+        "warning",
+        "max_age above 7200, Chromium's cap (Firefox caps at 86400)",
+    ),
+    Rule(
+        "CG203",
+        "duplicate-origin",
+        "warning",
+        "an origin listed twice, or already covered by a wildcard",
+    ),
+    Rule(
+        "CG204",
+        "lowercase-method",
+        "warning",
+        "a standard method in lowercase; browsers send it uppercase and compare exactly",
+    ),
 )
 BY_ID = {rule.id: rule for rule in RULES}
 
@@ -106,8 +165,12 @@ def _origins(policy: Policy, name: str) -> Iterator[Hit]:
     if not policy.allow_origins and policy.allow_origin_regex is None:
         yield "CG105", "allow_origins", "the list is empty", 'list origins, or "*" for any origin'
     if star and policy.allow_credentials:
-        yield ("CG101", "allow_origins", '"*" with allow_credentials = true is rejected by browsers',
-               "list the exact origins, or set allow_credentials = false")
+        yield (
+            "CG101",
+            "allow_origins",
+            '"*" with allow_credentials = true is rejected by browsers',
+            "list the exact origins, or set allow_credentials = false",
+        )
     if star and (len(policy.allow_origins) > 1 or policy.allow_origin_regex is not None):
         yield "CG119", "allow_origins", '"*" already allows every origin', 'keep "*" alone'
     seen: dict[Origin, int] = {}
@@ -121,20 +184,38 @@ def _origins(policy: Policy, name: str) -> Iterator[Hit]:
         if origin.wildcard:
             wildcards.append((index, origin))
             if is_public_suffix(origin.host):
-                yield ("CG106", key, f"{origin.host!r} is a public suffix: *.{origin.host} spans "
-                       "sites owned by anyone", "list your own domains, e.g. https://*.example.com")
+                yield (
+                    "CG106",
+                    key,
+                    f"{origin.host!r} is a public suffix: *.{origin.host} spans "
+                    "sites owned by anyone",
+                    "list your own domains, e.g. https://*.example.com",
+                )
         if origin.scheme in ("http", "ws") and not is_local(origin):
-            yield ("CG201", key, f"{str(origin)!r} is plain {origin.scheme}, readable and "
-                   "forgeable on the network", f"use {origin.scheme}s://")
+            yield (
+                "CG201",
+                key,
+                f"{str(origin)!r} is plain {origin.scheme}, readable and forgeable on the network",
+                f"use {origin.scheme}s://",
+            )
         if origin in seen:
-            yield "CG203", key, f"{str(origin)!r} repeats allow_origins[{seen[origin]}]", "remove it"
+            yield (
+                "CG203",
+                key,
+                f"{str(origin)!r} repeats allow_origins[{seen[origin]}]",
+                "remove it",
+            )
         seen.setdefault(origin, index)
     for index, origin in parsed:
         if isinstance(origin, Origin) and not origin.wildcard:
             for windex, wild in wildcards:
                 if wild.matches(origin):
-                    yield ("CG203", f"allow_origins[{index}]",
-                           f"{str(origin)!r} is covered by allow_origins[{windex}]", "remove it")
+                    yield (
+                        "CG203",
+                        f"allow_origins[{index}]",
+                        f"{str(origin)!r} is covered by allow_origins[{windex}]",
+                        "remove it",
+                    )
 
 
 @check
@@ -149,8 +230,12 @@ def _regex(policy: Policy, name: str) -> Iterator[Hit]:
     hostile = hostile_matches(regex)
     if hostile:
         shown = ", ".join(repr(h) for h in hostile[:3])
-        yield ("CG108", "allow_origin_regex", f"also matches {shown}",
-               "escape dots (\\.), spell out https://, and bound labels with [a-z0-9-]+")
+        yield (
+            "CG108",
+            "allow_origin_regex",
+            f"also matches {shown}",
+            "escape dots (\\.), spell out https://, and bound labels with [a-z0-9-]+",
+        )
 
 
 def _token_list(policy: Policy, field: str, values: list[str]) -> Iterator[Hit]:
@@ -158,13 +243,22 @@ def _token_list(policy: Policy, field: str, values: list[str]) -> Iterator[Hit]:
         key = f"{field}[{index}]"
         if value == "*":
             if policy.allow_credentials:
-                yield ("CG107", key, '"*" with credentials is read literally, not as a wildcard',
-                       "list the names")
+                yield (
+                    "CG107",
+                    key,
+                    '"*" with credentials is read literally, not as a wildcard',
+                    "list the names",
+                )
             continue
         if set(value) & CONFIG_HOSTILE_IN_TOKEN:
             yield "CG111", key, f"{value!r} contains $ or %", "use a plain name"
         elif not value or not set(value) <= TCHAR:
-            yield "CG110", key, f"{value!r} is not an RFC 9110 token", "use a plain name like X-Request-Id"
+            yield (
+                "CG110",
+                key,
+                f"{value!r} is not an RFC 9110 token",
+                "use a plain name like X-Request-Id",
+            )
 
 
 @check
@@ -173,8 +267,12 @@ def _methods(policy: Policy, name: str) -> Iterator[Hit]:
     for index, method in enumerate(policy.allow_methods):
         upper = method.upper()
         if upper in NORMALIZED_METHODS and method != upper:
-            yield ("CG204", f"allow_methods[{index}]", f"browsers send {upper}, and "
-                   f"{method!r} does not match it", f"write {upper!r}")
+            yield (
+                "CG204",
+                f"allow_methods[{index}]",
+                f"browsers send {upper}, and {method!r} does not match it",
+                f"write {upper!r}",
+            )
 
 
 @check
@@ -184,24 +282,45 @@ def _headers(policy: Policy, name: str) -> Iterator[Hit]:
     for index, header in enumerate(policy.allow_headers):
         low = header.lower()
         if low in FORBIDDEN_REQUEST_HEADERS or low.startswith(("proxy-", "sec-")):
-            yield ("CG113", f"allow_headers[{index}]", f"{header!r} is a forbidden request header; "
-                   "browsers set it themselves", "remove it")
+            yield (
+                "CG113",
+                f"allow_headers[{index}]",
+                f"{header!r} is a forbidden request header; browsers set it themselves",
+                "remove it",
+            )
     for index, header in enumerate(policy.expose_headers):
         if header.lower() in ("set-cookie", "set-cookie2"):
-            yield ("CG112", f"expose_headers[{index}]", "browsers never expose Set-Cookie",
-                   "remove it")
+            yield (
+                "CG112",
+                f"expose_headers[{index}]",
+                "browsers never expose Set-Cookie",
+                "remove it",
+            )
 
 
 @check
 def _numbers(policy: Policy, name: str) -> Iterator[Hit]:
     if policy.preflight_status not in (200, 204):
-        yield ("CG114", "preflight_status", f"{policy.preflight_status} is not 204 or 200",
-               "use 204, or 200 for old clients")
+        yield (
+            "CG114",
+            "preflight_status",
+            f"{policy.preflight_status} is not 204 or 200",
+            "use 204, or 200 for old clients",
+        )
     if policy.max_age is not None and policy.max_age < 0:
-        yield "CG115", "max_age", f"{policy.max_age} is negative", "use 0 or more, or leave it unset"
+        yield (
+            "CG115",
+            "max_age",
+            f"{policy.max_age} is negative",
+            "use 0 or more, or leave it unset",
+        )
     elif policy.max_age is not None and policy.max_age > CHROMIUM_MAX_AGE:
-        yield ("CG202", "max_age", f"{policy.max_age} is above 7200; Chromium uses 7200, "
-               "Firefox 86400", "use 7200 or less")
+        yield (
+            "CG202",
+            "max_age",
+            f"{policy.max_age} is above 7200; Chromium uses 7200, Firefox 86400",
+            "use 7200 or less",
+        )
 
 
 def check_policy(policy: Policy, name: str, file: str) -> list[Finding]:

@@ -17,16 +17,29 @@ from tests.fetch_model import Request, cors_check, get, preflight_ok, token_list
 
 pytestmark = pytest.mark.conformance
 
-CORS = ("access-control-allow-origin", "access-control-allow-credentials",
-        "access-control-expose-headers", "access-control-allow-methods",
-        "access-control-allow-headers", "access-control-max-age",
-        "access-control-allow-private-network")
+CORS = (
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-expose-headers",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-max-age",
+    "access-control-allow-private-network",
+)
 PREFLIGHT_ONLY = CORS[3:]
 ADVERSARIAL = (
-    "null", "https://evil.com", "http://evil.com", "https://example.com",
-    "https://app.example.com.evil.com", "https://appxexample.com", "https://evil-app.example.com",
-    "http://app.example.com", "https://app.example.com:8443", "HTTPS://APP.EXAMPLE.COM",
-    "https://app.example.co", "https://xapp.example.com",
+    "null",
+    "https://evil.com",
+    "http://evil.com",
+    "https://example.com",
+    "https://app.example.com.evil.com",
+    "https://appxexample.com",
+    "https://evil-app.example.com",
+    "http://app.example.com",
+    "https://app.example.com:8443",
+    "HTTPS://APP.EXAMPLE.COM",
+    "https://app.example.co",
+    "https://xapp.example.com",
 )
 
 
@@ -48,51 +61,97 @@ class Intent:
 
 INTENTS = {
     "spa-api": Intent(
-        credentials=True, any_origin=False,
+        credentials=True,
+        any_origin=False,
         allowed=("https://app.example.com", "https://admin.example.com"),
-        refused=ADVERSARIAL + ("https://admin.example.com.evil.com",),
-        methods=("PUT", "PATCH", "DELETE"), headers=("Content-Type", "Authorization", "X-Request-Id"),
-        expose=("etag", "link", "x-request-id"), max_age="600", status=204, private_network=False,
+        refused=(*ADVERSARIAL, "https://admin.example.com.evil.com"),
+        methods=("PUT", "PATCH", "DELETE"),
+        headers=("Content-Type", "Authorization", "X-Request-Id"),
+        expose=("etag", "link", "x-request-id"),
+        max_age="600",
+        status=204,
+        private_network=False,
     ),
     "public-read": Intent(
-        credentials=False, any_origin=True,
+        credentials=False,
+        any_origin=True,
         allowed=("https://anyone.example", "null", "http://localhost:8080", "https://evil.com"),
         refused=(),
-        methods=(), headers=("If-None-Match",),
-        expose=("etag", "x-ratelimit-remaining"), max_age="7200", status=204, private_network=False,
+        methods=(),
+        headers=("If-None-Match",),
+        expose=("etag", "x-ratelimit-remaining"),
+        max_age="7200",
+        status=204,
+        private_network=False,
     ),
     "previews": Intent(
-        credentials=True, any_origin=False,
-        allowed=("https://app.example.com", "https://pr-1.preview.example.dev",
-                 "https://pr-123456.preview.example.dev"),
-        refused=ADVERSARIAL + (
-            "https://pr-1234567.preview.example.dev", "https://pr-.preview.example.dev",
-            "https://pr-1.preview.example.dev.evil.com", "https://pr-1xpreview.example.dev",
-            "http://pr-1.preview.example.dev", "https://xpr-1.preview.example.dev",
-            "https://a.pr-1.preview.example.dev", "https://pr-1.preview.example.dev:444",
+        credentials=True,
+        any_origin=False,
+        allowed=(
+            "https://app.example.com",
+            "https://pr-1.preview.example.dev",
+            "https://pr-123456.preview.example.dev",
         ),
-        methods=(), headers=("Content-Type",),
-        expose=(), max_age=None, status=204, private_network=False,
+        refused=(
+            *ADVERSARIAL,
+            "https://pr-1234567.preview.example.dev",
+            "https://pr-.preview.example.dev",
+            "https://pr-1.preview.example.dev.evil.com",
+            "https://pr-1xpreview.example.dev",
+            "http://pr-1.preview.example.dev",
+            "https://xpr-1.preview.example.dev",
+            "https://a.pr-1.preview.example.dev",
+            "https://pr-1.preview.example.dev:444",
+        ),
+        methods=(),
+        headers=("Content-Type",),
+        expose=(),
+        max_age=None,
+        status=204,
+        private_network=False,
     ),
     "tenants": Intent(
-        credentials=False, any_origin=False,
-        allowed=("https://acme.customers.example.com", "https://cyberdyne.customers.example.com",
-                 "https://x.app.example.net", "https://a-b.c9.app.example.net",
-                 "https://xn--bcher-kva.example", "capacitor://localhost", "tauri://localhost",
-                 "http://localhost:5173"),
-        refused=ADVERSARIAL + (
-            "https://app.example.net", "https://evilapp.example.net",
-            "https://x.app.example.net.evil.com", "http://x.app.example.net",
-            "https://acme.customers.example.com.evil.com", "https://customers.example.com",
-            "http://localhost:5174", "https://localhost:5173", "capacitor://evil",
+        credentials=False,
+        any_origin=False,
+        allowed=(
+            "https://acme.customers.example.com",
+            "https://cyberdyne.customers.example.com",
+            "https://x.app.example.net",
+            "https://a-b.c9.app.example.net",
+            "https://xn--bcher-kva.example",
+            "capacitor://localhost",
+            "tauri://localhost",
+            "http://localhost:5173",
+        ),
+        refused=(
+            *ADVERSARIAL,
+            "https://app.example.net",
+            "https://evilapp.example.net",
+            "https://x.app.example.net.evil.com",
+            "http://x.app.example.net",
+            "https://acme.customers.example.com.evil.com",
+            "https://customers.example.com",
+            "http://localhost:5174",
+            "https://localhost:5173",
+            "capacitor://evil",
             "https://x.app.example.net:8443",
         ),
-        methods=("PUT", "DELETE"), headers=("Content-Type", "X-Tenant"),
-        expose=("x-total-count",), max_age="300", status=200, private_network=True,
+        methods=("PUT", "DELETE"),
+        headers=("Content-Type", "X-Tenant"),
+        expose=("x-total-count",),
+        max_age="300",
+        status=200,
+        private_network=True,
     ),
 }
-STATUS_PATHS = {"/ok": 200, "/created": 201, "/missing": 404, "/error": 500,
-                "/own-cors": 200, "/own-cors-error": 500}
+STATUS_PATHS = {
+    "/ok": 200,
+    "/created": 201,
+    "/missing": 404,
+    "/error": 500,
+    "/own-cors": 200,
+    "/own-cors-error": 500,
+}
 SERVER_ERROR_PATH = "/dead/x"  # nothing listens upstream: the server answers 502 or 503 itself
 AUTH = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
@@ -122,8 +181,7 @@ def send(port: int, method: str, path: str, headers: dict[str, str]) -> Answer:
 
 
 def _cases(kind: str) -> list[tuple[str, str]]:
-    return [(name, origin) for name, intent in INTENTS.items()
-            for origin in getattr(intent, kind)]
+    return [(name, origin) for name, intent in INTENTS.items() for origin in getattr(intent, kind)]
 
 
 def _assert_one_of_each(answer: Answer) -> None:
@@ -154,8 +212,9 @@ def test_every_server_under_test_is_distinct(server: tuple[str, dict[str, int]])
 
 @pytest.mark.parametrize("path", [*STATUS_PATHS, SERVER_ERROR_PATH])
 @pytest.mark.parametrize(("policy", "origin"), _cases("allowed") + _cases("refused"))
-def test_actual_request(server: tuple[str, dict[str, int]], policy: str, origin: str,
-                        path: str) -> None:
+def test_actual_request(
+    server: tuple[str, dict[str, int]], policy: str, origin: str, path: str
+) -> None:
     intent = INTENTS[policy]
     answer = send(server[1][policy], "GET", path, {"Origin": origin})
     if path in STATUS_PATHS:
@@ -188,16 +247,28 @@ def test_request_without_origin(server: tuple[str, dict[str, int]], policy: str)
 
 
 PREFLIGHT_PROBES = (
-    ("GET", None), ("POST", "content-type"), ("PUT", None), ("PATCH", "x-request-id"),
-    ("DELETE", "authorization"), ("PURGE", None), ("GET", "x-evil"), ("PUT", "x-tenant"),
+    ("GET", None),
+    ("POST", "content-type"),
+    ("PUT", None),
+    ("PATCH", "x-request-id"),
+    ("DELETE", "authorization"),
+    ("PURGE", None),
+    ("GET", "x-evil"),
+    ("PUT", "x-tenant"),
 )
 
 
 @pytest.mark.parametrize("path", ["/ok", "/auth/ok", "/own-cors"])
 @pytest.mark.parametrize(("method", "header"), PREFLIGHT_PROBES)
 @pytest.mark.parametrize(("policy", "origin"), _cases("allowed") + _cases("refused")[::3])
-def test_preflight(server: tuple[str, dict[str, int]], policy: str, origin: str, method: str,
-                   header: str | None, path: str) -> None:
+def test_preflight(
+    server: tuple[str, dict[str, int]],
+    policy: str,
+    origin: str,
+    method: str,
+    header: str | None,
+    path: str,
+) -> None:
     intent = INTENTS[policy]
     request_headers = {"Origin": origin, "Access-Control-Request-Method": method}
     if header:
@@ -224,7 +295,8 @@ def test_preflight(server: tuple[str, dict[str, int]], policy: str, origin: str,
 
 @pytest.mark.parametrize("policy", INTENTS)
 def test_options_without_request_method_is_not_a_preflight(
-        server: tuple[str, dict[str, int]], policy: str) -> None:
+    server: tuple[str, dict[str, int]], policy: str
+) -> None:
     intent = INTENTS[policy]
     origin = intent.allowed[0]
     answer = send(server[1][policy], "OPTIONS", "/ok", {"Origin": origin})
@@ -234,7 +306,8 @@ def test_options_without_request_method_is_not_a_preflight(
 
 @pytest.mark.parametrize("policy", INTENTS)
 def test_auth_errors_carry_cors_and_preflight_skips_auth(
-        server: tuple[str, dict[str, int]], policy: str) -> None:
+    server: tuple[str, dict[str, int]], policy: str
+) -> None:
     intent = INTENTS[policy]
     origin = intent.allowed[0]
     port = server[1][policy]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import pytest
 
 from corsgen.plan import Plan, load_and_plan
@@ -23,8 +24,11 @@ def upstream() -> Iterator[Upstream]:
 
 
 @pytest.fixture(scope="session", params=sorted(KINDS))
-def server(request: pytest.FixtureRequest, plans: dict[str, Plan], upstream: Upstream,
-           ) -> Iterator[tuple[str, dict[str, int]]]:
+def server(
+    request: pytest.FixtureRequest,
+    plans: dict[str, Plan],
+    upstream: Upstream,
+) -> Iterator[tuple[str, dict[str, int]]]:
     """One running server of each kind, every example policy on a port of its own."""
     kind = request.param
     binary, configure = KINDS[kind]

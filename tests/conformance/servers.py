@@ -20,8 +20,19 @@ from corsgen.render import render
 from corsgen.verify.servers import apache_module_lines, find_binary
 
 USER, PASSWORD = "corsgen", "s3cret"
-APACHE_TEST_MODULES = ("mpm_event", "authz_core", "headers", "setenvif", "rewrite", "proxy",
-                       "proxy_http", "auth_basic", "authn_core", "authn_file", "authz_user")
+APACHE_TEST_MODULES = (
+    "mpm_event",
+    "authz_core",
+    "headers",
+    "setenvif",
+    "rewrite",
+    "proxy",
+    "proxy_http",
+    "auth_basic",
+    "authn_core",
+    "authn_file",
+    "authz_user",
+)
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
@@ -53,12 +64,13 @@ def nginx_config(root: Path, site: Site) -> list[str]:
     servers = ""
     for plan in site.plans:
         inc = f"include {root}/{plan.name}.conf;"
+        up = f"proxy_pass http://127.0.0.1:{site.upstream};"
         servers += (
             f"    server {{\n        listen 127.0.0.1:{site.ports[plan.name]};\n"
-            f"        location / {{ {inc} proxy_pass http://127.0.0.1:{site.upstream}; }}\n"
+            f"        location / {{ {inc} {up} }}\n"
             f"        location /dead/ {{ {inc} proxy_pass http://127.0.0.1:{site.dead}; }}\n"
             f"        location /auth/ {{ {inc} auth_basic corsgen; "
-            f"auth_basic_user_file {root}/htpasswd; proxy_pass http://127.0.0.1:{site.upstream}; }}\n"
+            f"auth_basic_user_file {root}/htpasswd; {up} }}\n"
             "    }\n"
         )
     user = "user root;\n" if os.geteuid() == 0 else ""
@@ -101,7 +113,9 @@ def _caddy_config(binary: str, root: Path, site: Site) -> list[str]:
     _write_snippets(root, site, "caddy")
     hashed = subprocess.run(
         [binary, "hash-password", "--plaintext", PASSWORD],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     text = "{\n\tadmin off\n\tauto_https off\n}\n"
     for plan in site.plans:
@@ -181,9 +195,17 @@ def _running(configure: Configure, root: Path, site: Site) -> Iterator[None]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     log = root / "server.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "HOME": str(root), "XDG_DATA_HOME": str(root),
-                                     "XDG_CONFIG_HOME": str(root)})
+        proc = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={
+                **os.environ,
+                "HOME": str(root),
+                "XDG_DATA_HOME": str(root),
+                "XDG_CONFIG_HOME": str(root),
+            },
+        )
     try:
         _wait(proc, site.ports, log)
         yield

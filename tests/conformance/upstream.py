@@ -5,8 +5,14 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-STATUS = {"/ok": 200, "/created": 201, "/missing": 404, "/error": 500,
-          "/own-cors": 200, "/own-cors-error": 500}
+STATUS = {
+    "/ok": 200,
+    "/created": 201,
+    "/missing": 404,
+    "/error": 500,
+    "/own-cors": 200,
+    "/own-cors-error": 500,
+}
 # What a careless application sends; the snippet must own CORS and drop every one of these.
 OWN_CORS = (
     ("Access-Control-Allow-Origin", "*"),

@@ -91,7 +91,9 @@ def _command(target: Target, binary: str, root: Path, files: Mapping[str, str]) 
     return [binary, "validate", "--adapter", "caddyfile", "--config", str(conf)]
 
 
-def server_check(files: Mapping[str, str], target: Target, binary: str | None = None) -> ServerResult:
+def server_check(
+    files: Mapping[str, str], target: Target, binary: str | None = None
+) -> ServerResult:
     """Run the server's own config test; a missing binary is reported, not raised."""
     binary = binary or find_binary(target)
     if binary is None:
@@ -103,7 +105,11 @@ def server_check(files: Mapping[str, str], target: Target, binary: str | None = 
         command = _command(target, binary, root, files)
         try:
             proc = subprocess.run(
-                command, capture_output=True, text=True, timeout=TIMEOUT, check=False,
+                command,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+                check=False,
                 env={**os.environ, "HOME": tmp},
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
