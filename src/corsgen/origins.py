@@ -17,7 +17,7 @@ _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 _SPLIT = re.compile(r"(?P<scheme>[^:/]*)://(?P<rest>.*)", re.DOTALL)
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 # Anything that could end a quoted string or start a variable in nginx, Apache or Caddy syntax.
-_CONFIG_HOSTILE = re.compile(r"[\s\"'`;{}$\\%<>|^~!&()=,]|[\x00-\x1f\x7f]")
+_CONFIG_HOSTILE = re.compile(r"[\s\"'`;{}$\\%]|[\x00-\x1f\x7f]")
 
 
 class OriginError(ValueError):

@@ -32,7 +32,7 @@ class _Node:
     """A sequence of (alternatives | single char choice) items with repeat bounds."""
 
     kind: str  # "lit", "class", "any", "group"
-    sample: str = ""
+    options: tuple[str, ...] = ()
     alts: list[list[tuple[_Node, tuple[int, ...]]]] = field(default_factory=list)
 
 
@@ -84,18 +84,18 @@ class _Parser:
         if char == "[":
             return self.char_class()
         if char == ".":
-            # An unescaped dot is usually meant as a literal one: sample it so the probe finds it.
-            return _Node("any", sample=".")
+            # An unescaped dot is usually meant as a literal one: sample that, and a letter.
+            return _Node("any", options=(".", "a"))
         if char == "\\":
             esc = self.take()
             if esc in _ESCAPES:
-                return _Node("lit", sample=_ESCAPES[esc])
+                return _Node("lit", options=(_ESCAPES[esc],))
             if esc in _CLASSES:
-                return _Node("class", sample=_CLASSES[esc])
+                return _Node("class", options=(_CLASSES[esc],))
             self.pos -= 2
             raise self.fail(f"the escape \\{esc}")
         if char in _LITERAL:
-            return _Node("lit", sample=char)
+            return _Node("lit", options=(char,))
         self.pos -= 1
         raise self.fail(f"the character {char!r}" if char else "the end")
 
@@ -125,9 +125,9 @@ class _Parser:
         if not members:
             raise self.fail("an empty class")
         if negated:
-            return _Node("class", sample="a" if "a" not in members else "0")
+            return _Node("class", options=("a" if "a" not in members else "0",))
         preferred = [m for m in members if m.isalpha()] or [m for m in members if m in "123456789"]
-        return _Node("class", sample=(preferred or members)[0])
+        return _Node("class", options=((preferred or members)[0],))
 
     def quantifier(self) -> tuple[int, ...]:
         """Repeat counts to sample: an optional part both left out and present once."""
@@ -164,7 +164,7 @@ def _samples(alts: list[list[tuple[_Node, tuple[int, ...]]]]) -> list[str]:
     for seq in alts:
         parts: list[list[str]] = []
         for node, counts in seq:
-            options = _samples(node.alts) if node.kind == "group" else [node.sample]
+            options = _samples(node.alts) if node.kind == "group" else list(node.options)
             parts.append([opt * count for count in counts for opt in options])
         for combo in itertools.islice(itertools.product(*parts), _MAX_SAMPLES):
             out.append("".join(combo))

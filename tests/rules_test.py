@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from corsgen.policy import parse_policy, policy_name
+from corsgen.rules import RULES, check_policy
+
+GOOD = 'allow_origins = ["https://app.example.com"]\n'
+
+# One bad policy per rule: (rule id, key, policy text). Every rule in the table appears here.
+CASES = [
+    ("CG101", "allow_origins", 'allow_origins = ["*"]\nallow_credentials = true'),
+    ("CG102", "allow_origins[1]", 'allow_origins = ["https://a.com", "null"]'),
+    ("CG102", "allow_origins[0]", 'allow_origins = ["file://"]'),
+    ("CG103", "allow_origins[0]", 'allow_origins = ["https://a.com/"]'),
+    ("CG104", "allow_origins[0]", 'allow_origins = ["https://a.com:99999"]'),
+    ("CG105", "allow_origins", "allow_origins = []"),
+    ("CG105", "allow_origins[1]", 'allow_origins = ["https://a.com", ""]'),
+    ("CG106", "allow_origins[0]", 'allow_origins = ["https://*.com"]'),
+    ("CG106", "allow_origins[0]", 'allow_origins = ["https://*.co.uk"]'),
+    ("CG106", "allow_origins[0]", 'allow_origins = ["https://*.github.io"]'),
+    ("CG107", "allow_headers[0]",
+     'allow_origins = ["https://a.com"]\nallow_headers = ["*"]\nallow_credentials = true'),
+    ("CG107", "allow_methods[0]",
+     'allow_origins = ["https://a.com"]\nallow_methods = ["*"]\nallow_credentials = true'),
+    ("CG107", "expose_headers[0]",
+     'allow_origins = ["https://a.com"]\nexpose_headers = ["*"]\nallow_credentials = true'),
+    ("CG108", "allow_origin_regex", "allow_origins = []\nallow_origin_regex = 'https://.*'"),
+    ("CG109", "allow_origin_regex", "allow_origins = []\nallow_origin_regex = '(?i)a'"),
+    ("CG110", "allow_methods[0]", 'allow_origins = ["https://a.com"]\nallow_methods = ["GE T"]'),
+    ("CG110", "allow_headers[0]", 'allow_origins = ["https://a.com"]\nallow_headers = ["X:Y"]'),
+    ("CG110", "expose_headers[0]", 'allow_origins = ["https://a.com"]\nexpose_headers = [""]'),
+    ("CG111", "allow_origins[0]", 'allow_origins = ["https://a.com;"]'),
+    ("CG111", "allow_headers[0]", 'allow_origins = ["https://a.com"]\nallow_headers = ["X-$h"]'),
+    ("CG111", "allow_methods[0]", 'allow_origins = ["https://a.com"]\nallow_methods = ["G%T"]'),
+    ("CG112", "expose_headers[0]",
+     'allow_origins = ["https://a.com"]\nexpose_headers = ["Set-Cookie"]'),
+    ("CG113", "allow_headers[0]", 'allow_origins = ["https://a.com"]\nallow_headers = ["Cookie"]'),
+    ("CG113", "allow_headers[0]", 'allow_origins = ["https://a.com"]\nallow_headers = ["Sec-X"]'),
+    ("CG114", "preflight_status", 'allow_origins = ["https://a.com"]\npreflight_status = 302'),
+    ("CG115", "max_age", 'allow_origins = ["https://a.com"]\nmax_age = -1'),
+    ("CG116", "name", 'name = "My-API"\nallow_origins = ["https://a.com"]'),
+    ("CG117", "allow_origins[0]", 'allow_origins = ["a.com"]'),
+    ("CG118", "allow_origins[0]", 'allow_origins = ["https://a*.example.com"]'),
+    ("CG119", "allow_origins", 'allow_origins = ["*", "https://a.com"]'),
+    ("CG201", "allow_origins[0]", 'allow_origins = ["http://app.example.com"]'),
+    ("CG202", "max_age", 'allow_origins = ["https://a.com"]\nmax_age = 86400'),
+    ("CG203", "allow_origins[1]", 'allow_origins = ["https://a.com", "https://A.com:443"]'),
+    ("CG203", "allow_origins[1]", 'allow_origins = ["https://*.a.com", "https://x.a.com"]'),
+    ("CG204", "allow_methods[0]", 'allow_origins = ["https://a.com"]\nallow_methods = ["put"]'),
+]
+LOAD_RULES = {"CG000", "CG001", "CG002", "CG003", "CG004"}  # covered in policy_test.py
+
+
+def _findings(text: str) -> list[tuple[str, str, str]]:
+    policy = parse_policy(text, "api.toml")
+    name = policy_name(policy, Path("api.toml"))
+    return [(f.rule_id, f.key, f.severity) for f in check_policy(policy, name, "api.toml")]
+
+
+@pytest.mark.parametrize(("rule_id", "key", "text"), CASES)
+def test_rule_fires_with_key(rule_id: str, key: str, text: str) -> None:
+    assert rule_id in {r for r, k, _ in _findings(text) if k == key}
+
+
+def test_every_rule_has_a_case() -> None:
+    assert {r.id for r in RULES} == {c[0] for c in CASES} | LOAD_RULES
+
+
+def test_ids_are_unique_and_severity_matches_numbering() -> None:
+    ids = [r.id for r in RULES]
+    assert len(ids) == len(set(ids))
+    for rule in RULES:
+        assert (rule.severity == "warning") == rule.id.startswith("CG2"), rule.id
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        GOOD,
+        'allow_origins = ["*"]',
+        'allow_origins = ["*"]\nallow_headers = ["*"]\nallow_methods = ["*"]',
+        'allow_origins = ["http://localhost:3000", "http://127.0.0.1:8080", "http://[::1]"]',
+        'allow_origins = ["capacitor://localhost", "https://*.example.com"]',
+        'allow_origins = ["https://a.com"]\nmax_age = 7200\nallow_credentials = true',
+        'allow_origins = ["https://a.com"]\nallow_methods = ["PATCH", "patch"]',
+        "allow_origins = []\nallow_origin_regex = 'https://pr-[0-9]+\\.example\\.dev'",
+    ],
+)
+def test_clean_policies(text: str) -> None:
+    assert _findings(text) == []
+
+
+def test_findings_read_as_one_line_each() -> None:
+    policy = parse_policy('allow_origins = ["https://a.com/", "null"]', "api.toml")
+    lines = [str(f) for f in check_policy(policy, "api", "api.toml")]
+    assert lines == [
+        "api.toml: allow_origins[0]: error CG103 origin-not-bare: 'https://a.com/' has a trailing "
+        "slash; an origin never does; fix: write 'https://a.com'",
+        "api.toml: allow_origins[1]: error CG102 opaque-origin: 'null' is an opaque origin that "
+        "sandboxed frames, data: and file: pages all share; fix: serve the page from a real "
+        "https:// origin and list that",
+    ]
+
+
+def test_errors_come_before_warnings() -> None:
+    found = _findings('allow_origins = ["http://a.com", "https://b.com/"]')
+    assert [s for _, _, s in found] == ["error", "warning"]
