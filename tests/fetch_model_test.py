@@ -6,70 +6,113 @@ import pytest
 
 from tests.fetch_model import Request, cors_check, exposed, preflight_ok
 
-O = "https://app.example"
+ORIGIN = "https://app.example"
 
 
 @pytest.mark.parametrize(
     ("headers", "credentials", "verdict"),
     [
-        ([("Access-Control-Allow-Origin", O)], False, True),
-        ([("Access-Control-Allow-Origin", O + "/")], False, False),
+        ([("Access-Control-Allow-Origin", ORIGIN)], False, True),
+        ([("Access-Control-Allow-Origin", ORIGIN + "/")], False, False),
         ([("Access-Control-Allow-Origin", "HTTPS://APP.EXAMPLE")], False, False),
-        ([("Access-Control-Allow-Origin", O + ":443")], False, False),
-        ([("Access-Control-Allow-Origin", O + ", https://b.example")], False, False),
-        ([("Access-Control-Allow-Origin", O), ("Access-Control-Allow-Origin", O)], False, False),
+        ([("Access-Control-Allow-Origin", ORIGIN + ":443")], False, False),
+        ([("Access-Control-Allow-Origin", ORIGIN + ", https://b.example")], False, False),
+        (
+            [("Access-Control-Allow-Origin", ORIGIN), ("Access-Control-Allow-Origin", ORIGIN)],
+            False,
+            False,
+        ),
         ([("Access-Control-Allow-Origin", "  *  ")], False, True),
-        ([("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Credentials", "true")],
-         True, False),
-        ([("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Credentials", "true")],
-         False, True),
-        ([("Access-Control-Allow-Origin", O)], True, False),
-        ([("Access-Control-Allow-Origin", O), ("Access-Control-Allow-Credentials", "True")],
-         True, False),
-        ([("Access-Control-Allow-Origin", O), ("Access-Control-Allow-Credentials", "true"),
-          ("Access-Control-Allow-Credentials", "true")], True, False),
+        (
+            [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Credentials", "true")],
+            True,
+            False,
+        ),
+        (
+            [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Credentials", "true")],
+            False,
+            True,
+        ),
+        ([("Access-Control-Allow-Origin", ORIGIN)], True, False),
+        (
+            [("Access-Control-Allow-Origin", ORIGIN), ("Access-Control-Allow-Credentials", "True")],
+            True,
+            False,
+        ),
+        (
+            [
+                ("Access-Control-Allow-Origin", ORIGIN),
+                ("Access-Control-Allow-Credentials", "true"),
+                ("Access-Control-Allow-Credentials", "true"),
+            ],
+            True,
+            False,
+        ),
         ([("Access-Control-Allow-Origin", "null")], False, False),
         ([("Access-Control-Allow-Origin", "https://*.example")], False, False),
         ([], False, False),
     ],
 )
 def test_cors_check(headers: list[tuple[str, str]], credentials: bool, verdict: bool) -> None:
-    assert cors_check(Request(O, credentials=credentials), headers)[0] is verdict
+    assert cors_check(Request(ORIGIN, credentials=credentials), headers)[0] is verdict
 
 
 def _pf(*pairs: tuple[str, str]) -> list[tuple[str, str]]:
-    return [("Access-Control-Allow-Origin", O), *pairs]
+    return [("Access-Control-Allow-Origin", ORIGIN), *pairs]
 
 
 @pytest.mark.parametrize(
     ("request_", "headers", "status", "verdict"),
     [
-        (Request(O, "PUT"), _pf(("Access-Control-Allow-Methods", "put")), 204, False),
-        (Request(O, "patch"), _pf(("Access-Control-Allow-Methods", "PATCH")), 204, False),
-        (Request(O, "patch"), _pf(("Access-Control-Allow-Methods", "patch")), 204, True),
-        (Request(O, "GET", author_headers=("X-Foo",)), _pf(("Access-Control-Allow-Headers", "x-foo"),
-                                                           ("Access-Control-Allow-Methods", "get")),
-         204, True),
-        (Request(O, "PUT"), _pf(("Access-Control-Allow-Methods", "*")), 204, True),
-        (Request(O, "PUT", True), _pf(("Access-Control-Allow-Methods", "*"),
-                                      ("Access-Control-Allow-Credentials", "true")), 204, False),
-        (Request(O, "PUT"), _pf(), 204, False),
-        (Request(O, "PUT"), _pf(("Access-Control-Allow-Methods", "GET PUT")), 204, False),
-        (Request(O, "GET", author_headers=("Authorization",)),
-         _pf(("Access-Control-Allow-Headers", "*")), 204, False),
-        (Request(O, "GET", author_headers=("Authorization",)),
-         _pf(("Access-Control-Allow-Headers", "*, Authorization")), 204, True),
-        (Request(O, "GET", author_headers=("X-Test",), credentials=True),
-         _pf(("Access-Control-Allow-Headers", "*"), ("Access-Control-Allow-Credentials", "true")),
-         204, False),
-        (Request(O, "PUT"), _pf(("Access-Control-Allow-Methods", "PUT")), 206, True),
-        (Request(O, "PUT"), _pf(("Access-Control-Allow-Methods", "PUT")), 302, False),
-        (Request(O, "PUT"), _pf(("Access-Control-Allow-Methods", "PUT")), 401, False),
-        (Request(O, "PUT", True), _pf(("Access-Control-Allow-Methods", "PUT")), 204, False),
+        (Request(ORIGIN, "PUT"), _pf(("Access-Control-Allow-Methods", "put")), 204, False),
+        (Request(ORIGIN, "patch"), _pf(("Access-Control-Allow-Methods", "PATCH")), 204, False),
+        (Request(ORIGIN, "patch"), _pf(("Access-Control-Allow-Methods", "patch")), 204, True),
+        (
+            Request(ORIGIN, "GET", author_headers=("X-Foo",)),
+            _pf(("Access-Control-Allow-Headers", "x-foo"), ("Access-Control-Allow-Methods", "get")),
+            204,
+            True,
+        ),
+        (Request(ORIGIN, "PUT"), _pf(("Access-Control-Allow-Methods", "*")), 204, True),
+        (
+            Request(ORIGIN, "PUT", True),
+            _pf(
+                ("Access-Control-Allow-Methods", "*"), ("Access-Control-Allow-Credentials", "true")
+            ),
+            204,
+            False,
+        ),
+        (Request(ORIGIN, "PUT"), _pf(), 204, False),
+        (Request(ORIGIN, "PUT"), _pf(("Access-Control-Allow-Methods", "GET PUT")), 204, False),
+        (
+            Request(ORIGIN, "GET", author_headers=("Authorization",)),
+            _pf(("Access-Control-Allow-Headers", "*")),
+            204,
+            False,
+        ),
+        (
+            Request(ORIGIN, "GET", author_headers=("Authorization",)),
+            _pf(("Access-Control-Allow-Headers", "*, Authorization")),
+            204,
+            True,
+        ),
+        (
+            Request(ORIGIN, "GET", author_headers=("X-Test",), credentials=True),
+            _pf(
+                ("Access-Control-Allow-Headers", "*"), ("Access-Control-Allow-Credentials", "true")
+            ),
+            204,
+            False,
+        ),
+        (Request(ORIGIN, "PUT"), _pf(("Access-Control-Allow-Methods", "PUT")), 206, True),
+        (Request(ORIGIN, "PUT"), _pf(("Access-Control-Allow-Methods", "PUT")), 302, False),
+        (Request(ORIGIN, "PUT"), _pf(("Access-Control-Allow-Methods", "PUT")), 401, False),
+        (Request(ORIGIN, "PUT", True), _pf(("Access-Control-Allow-Methods", "PUT")), 204, False),
     ],
 )
-def test_preflight_ok(request_: Request, headers: list[tuple[str, str]], status: int,
-                      verdict: bool) -> None:
+def test_preflight_ok(
+    request_: Request, headers: list[tuple[str, str]], status: int, verdict: bool
+) -> None:
     assert preflight_ok(request_, headers, status)[0] is verdict
 
 
@@ -77,8 +120,13 @@ def test_exposed_headers() -> None:
     headers = [("Content-Type", "x"), ("X-Total-Count", "1"), ("Set-Cookie", "a=b"), ("ETag", "1")]
     assert exposed(headers, False) == {"content-type"}
     star = [*headers, ("Access-Control-Expose-Headers", "*")]
-    assert exposed(star, False) == {"content-type", "x-total-count", "etag",
-                                    "access-control-expose-headers"}
+    assert exposed(star, False) == {
+        "content-type",
+        "x-total-count",
+        "etag",
+        "access-control-expose-headers",
+    }
     assert exposed(star, True) == {"content-type"}
     assert exposed([*headers, ("Access-Control-Expose-Headers", "not valid")], False) == {
-        "content-type"}
+        "content-type"
+    }

@@ -101,10 +101,15 @@ def test_matches_and_regex_agree(pattern: str, origin: str, matches: bool) -> No
 LABELS = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
 
 
-@given(st.lists(LABELS, min_size=1, max_size=4), st.lists(LABELS, min_size=1, max_size=3),
-       st.sampled_from(["http", "https", "wss"]), st.none() | st.integers(1, 65535))
-def test_wildcard_regex_is_label_bounded(sub: list[str], base: list[str], scheme: str,
-                                         port: int | None) -> None:
+@given(
+    st.lists(LABELS, min_size=1, max_size=4),
+    st.lists(LABELS, min_size=1, max_size=3),
+    st.sampled_from(["http", "https", "wss"]),
+    st.none() | st.integers(1, 65535),
+)
+def test_wildcard_regex_is_label_bounded(
+    sub: list[str], base: list[str], scheme: str, port: int | None
+) -> None:
     base_host = ".".join(base) + ".test"
     suffix = f":{port}" if port else ""
     entry = parse_origin(f"{scheme}://*.{base_host}{suffix}")
@@ -130,8 +135,13 @@ def test_parse_never_crashes(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("host", "public"),
-    [("com", True), ("co.uk", True), ("github.io", True), ("example.com", False),
-     ("app.example.co.uk", False)],
+    [
+        ("com", True),
+        ("co.uk", True),
+        ("github.io", True),
+        ("example.com", False),
+        ("app.example.co.uk", False),
+    ],
 )
 def test_public_suffix(host: str, public: bool) -> None:
     assert is_public_suffix(host) is public

@@ -25,19 +25,27 @@ def test_defaults() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('allow_origins = ["https://a.com"\nmax_age = 3\n',
-         "api.toml:2:1: error CG001 toml-syntax: Unclosed array"),
-        ('allow_origins = ["https://a.com"]\nallow_origin = "x"\n',
-         "api.toml: allow_origin: error CG002 unknown-key: unknown key; "
-         "fix: did you mean 'allow_origins'?"),
+        (
+            'allow_origins = ["https://a.com"\nmax_age = 3\n',
+            "api.toml:2:1: error CG001 toml-syntax: Unclosed array",
+        ),
+        (
+            'allow_origins = ["https://a.com"]\nallow_origin = "x"\n',
+            "api.toml: allow_origin: error CG002 unknown-key: unknown key; "
+            "fix: did you mean 'allow_origins'?",
+        ),
         ('allow_origins = ["https://a.com"]\nmax_ages = 3\n', "did you mean 'max_age'?"),
         ("max_age = 3\n", "api.toml: allow_origins: error CG004 missing-key"),
-        ('allow_origins = "https://a.com"\n',
-         "api.toml: allow_origins: error CG003 wrong-type: input should be a valid list, "
-         "got 'https://a.com'"),
+        (
+            'allow_origins = "https://a.com"\n',
+            "api.toml: allow_origins: error CG003 wrong-type: input should be a valid list, "
+            "got 'https://a.com'",
+        ),
         ('allow_origins = ["https://a.com", 3]\n', "api.toml: allow_origins[1]: error CG003"),
-        ('allow_origins = ["https://a.com"]\nallow_credentials = "yes"\n',
-         "allow_credentials: error CG003 wrong-type: input should be a valid boolean"),
+        (
+            'allow_origins = ["https://a.com"]\nallow_credentials = "yes"\n',
+            "allow_credentials: error CG003 wrong-type: input should be a valid boolean",
+        ),
         ('allow_origins = ["https://a.com"]\nmax_age = 1.5\n', "max_age: error CG003"),
         ('allow_origins = ["https://a.com"]\nmax_age = true\n', "max_age: error CG003"),
         ('allow_origins = ["https://a.com"]\n[extra]\nx = 1\n', "extra: error CG002"),

@@ -50,7 +50,7 @@ def test_portable_and_tight(source: str) -> None:
         (r"https://(a\.com", "unclosed group"),
         (r"https://a\.com)", "unbalanced"),
         (r"https://[a-z\.com", "unclosed ["),
-        ("https://a.com\"; evil", "'\"'"),
+        ('https://a.com"; evil', "'\"'"),
         (r"https://a.com {", "' '"),
         ("", "empty"),
     ],

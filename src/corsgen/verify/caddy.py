@@ -51,7 +51,8 @@ def _check_line(stack: list[str], line: Line, file: str) -> None:
         _matcher(tuple(words), file, line.number)
         kind = head
     elif context == "header":
-        if head != "defer" and (len(words) > 2 or head.lstrip("+-?>") == ""):
+        bad_field = len(words) > 2 or head.lstrip("+-?>") == ""
+        if (head == "defer" and len(words) > 1) or (head != "defer" and bad_field):
             raise VerifyError(f'bad header field line "{" ".join(words)}"', file, line.number)
         kind = "field"
     elif context == "handle":

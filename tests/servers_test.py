@@ -1,0 +1,68 @@
+"""The servers' own config tests on every example, both Caddy releases, and a 10,000-origin list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from corsgen.errors import VerifyError
+from corsgen.plan import build_plan, load_and_plan
+from corsgen.policy import parse_policy
+from corsgen.render import TARGETS, Target, render
+from corsgen.verify.servers import find_binary, server_check
+from tests.conformance.servers import DEBIAN_CADDY, latest_caddy
+from tests.conftest import EXAMPLES, need_binary
+
+
+def _binaries() -> list[tuple[Target, str | None]]:
+    debian = DEBIAN_CADDY if Path(DEBIAN_CADDY).exists() else None
+    return [
+        ("nginx", find_binary("nginx")),
+        ("apache", find_binary("apache")),
+        ("caddy", debian),
+        ("caddy", latest_caddy()),
+    ]
+
+
+BINARIES = _binaries()
+IDS = ["nginx", "apache", "caddy-debian", "caddy-latest"]
+
+
+@pytest.mark.parametrize(("target", "binary"), BINARIES, ids=IDS)
+@pytest.mark.parametrize("example", sorted(p.stem for p in EXAMPLES.glob("*.toml")))
+def test_examples_pass_the_server_check(target: Target, binary: str | None, example: str) -> None:
+    need_binary(f"{target} ({binary})", binary)
+    result = server_check(
+        render(load_and_plan(EXAMPLES / f"{example}.toml")[0], target), target, binary
+    )
+    assert result.ok, result.output
+
+
+@pytest.mark.parametrize(("target", "binary"), BINARIES, ids=IDS)
+def test_ten_thousand_origins_load(target: Target, binary: str | None) -> None:
+    need_binary(f"{target} ({binary})", binary)
+    origins = ", ".join(f'"https://tenant-{i:05d}.customers.example.com"' for i in range(10_000))
+    text = f'allow_origins = [{origins}, "https://*.app.example.com"]\n'
+    plan = build_plan(parse_policy(text, "big.toml"), "big", "big.toml", text)
+    assert server_check(render(plan, target), target, binary).ok
+
+
+@pytest.mark.parametrize(("target", "binary"), BINARIES[:3], ids=IDS[:3])
+def test_a_broken_file_is_reported(target: Target, binary: str | None) -> None:
+    need_binary(f"{target} ({binary})", binary)
+    files = render(load_and_plan(EXAMPLES / "previews.toml")[0], target)
+    name = next(n for n in files if "pr-" in files[n])
+    files[name] = files[name].replace("pr-[0-9]", "pr-[0-9", 1)
+    with pytest.raises(VerifyError, match="rejected the output"):
+        server_check(files, target, binary)
+
+
+def test_missing_binary_is_said_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr("corsgen.verify.servers.find_binary", lambda target: None)
+    plan = load_and_plan(EXAMPLES / "spa-api.toml")[0]
+    for target in TARGETS:
+        result = server_check(render(plan, target), target)
+        assert not result.ok
+        assert str(result) == f"{target}: not checked, no server binary found on PATH"
