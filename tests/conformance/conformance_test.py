@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.conformance.servers import PASSWORD, USER
+from tests.conformance.upstream import STATUS
 from tests.fetch_model import Request, cors_check, get, preflight_ok, token_list, vary_tokens
 
 pytestmark = pytest.mark.conformance
@@ -144,14 +145,7 @@ INTENTS = {
         private_network=True,
     ),
 }
-STATUS_PATHS = {
-    "/ok": 200,
-    "/created": 201,
-    "/missing": 404,
-    "/error": 500,
-    "/own-cors": 200,
-    "/own-cors-error": 500,
-}
+STATUS_PATHS = STATUS  # each path and the status the upstream answers it with
 SERVER_ERROR_PATH = "/dead/x"  # nothing listens upstream: the server answers 502 or 503 itself
 AUTH = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
