@@ -101,13 +101,9 @@ class Plan:
         return f"CORSGEN_{self.name.upper()}"
 
     @property
-    def all_patterns(self) -> tuple[str, ...]:
-        return tuple(re.escape(o) for o in self.exact_origins) + self.origin_patterns
-
-    @property
     def origin_regex(self) -> str:
         """One anchored regex for every allowed origin (RE2 factors literal alternations)."""
-        return _anchor(self.all_patterns)
+        return _anchor([re.escape(o) for o in self.exact_origins] + list(self.origin_patterns))
 
     @property
     def apache_regexes(self) -> tuple[str, ...]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -43,7 +43,7 @@ def caddy_quote(value: str) -> str:
 
 @dataclass(frozen=True)
 class Part:
-    """One output file: its template, its name, and the context it is included in."""
+    """One output file: its template and the suffix after the policy name."""
 
     template: str
     suffix: str
@@ -52,14 +52,12 @@ class Part:
 @dataclass(frozen=True)
 class TargetSpec:
     parts: tuple[Part, ...]
-    quote: Callable[[str], str]
     extra: Mapping[str, object] = field(default_factory=dict)
 
 
 SPECS: Mapping[Target, TargetSpec] = {
     "nginx": TargetSpec(
         (Part("nginx.http.conf.j2", ".http.conf"), Part("nginx.conf.j2", ".conf")),
-        nginx_quote,
         {
             "condition": {
                 "allowed": "allowed",
@@ -71,7 +69,6 @@ SPECS: Mapping[Target, TargetSpec] = {
     ),
     "apache": TargetSpec(
         (Part("apache.conf.j2", ".conf"),),
-        apache_quote,
         {
             "condition": {
                 "allowed": "origin",
@@ -80,7 +77,7 @@ SPECS: Mapping[Target, TargetSpec] = {
             }
         },
     ),
-    "caddy": TargetSpec((Part("caddy.caddy.j2", ".caddy"),), caddy_quote),
+    "caddy": TargetSpec((Part("caddy.caddy.j2", ".caddy"),)),
 }
 
 
