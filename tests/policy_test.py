@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from corsgen.errors import PolicyError
-from corsgen.policy import Policy, key_path, parse_policy, policy_name, read_policy_text
+from corsgen.policy import Policy, parse_policy, policy_name
+from corsgen.tomlfile import key_path, read_text
 
 
 def _error(text: str) -> str:
@@ -57,10 +58,10 @@ def test_load_errors_name_file_and_key(text: str, message: str) -> None:
 
 def test_unreadable(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="CG000 unreadable: cannot read the file"):
-        read_policy_text(tmp_path / "missing.toml")
+        read_text(tmp_path / "missing.toml")
     (tmp_path / "bin.toml").write_bytes(b"\xff\xfe")
     with pytest.raises(PolicyError, match="CG000"):
-        read_policy_text(tmp_path / "bin.toml")
+        read_text(tmp_path / "bin.toml")
 
 
 def test_model_is_frozen() -> None:

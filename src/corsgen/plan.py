@@ -14,9 +14,10 @@ from typing import Literal
 from corsgen import __version__
 from corsgen.errors import Finding, PolicyError
 from corsgen.origins import Origin
-from corsgen.policy import Policy, parse_policy, policy_name, read_policy_text
+from corsgen.policy import Policy, parse_policy, policy_name
 from corsgen.regexes import parse_regex
 from corsgen.rules import check_policy, parsed_origins
+from corsgen.tomlfile import read_text
 
 ACAO = "Access-Control-Allow-Origin"
 ACAC = "Access-Control-Allow-Credentials"
@@ -182,7 +183,7 @@ def build_plan(policy: Policy, name: str, source: str, text: str) -> Plan:
 
 def load_and_plan(path: Path) -> tuple[Plan, list[Finding]]:
     """Load, check and plan one policy file; raise PolicyError on any error, return warnings."""
-    text = read_policy_text(path)
+    text = read_text(path)
     policy = parse_policy(text, path.name)
     name = policy_name(policy, path)
     findings = check_policy(policy, name, path.name)

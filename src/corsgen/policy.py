@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import re
-import tomllib
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from corsgen.errors import Finding, PolicyError
+from corsgen.tomlfile import parse_toml, validate
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -57,91 +54,9 @@ class Policy(BaseModel):
     )
 
 
-def key_path(loc: tuple[str | int, ...]) -> str:
-    """pydantic's ('allow_origins', 2) as the user wrote it: allow_origins[2]."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _finding(rule: str, slug: str, file: str, key: str, msg: str, fix: str) -> Finding:
-    return Finding(rule, slug, "error", file, key, msg, fix)
-
-
-def _from_validation(file: str, data: dict[str, Any], exc: ValidationError) -> list[Finding]:
-    known = list(Policy.model_fields)
-    out = []
-    for err in exc.errors():
-        key = key_path(err["loc"])
-        if err["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(str(err["loc"][0]), known, n=1)
-            fix = f"did you mean {close[0]!r}?" if close else "known keys: " + ", ".join(known)
-            out.append(_finding("CG002", "unknown-key", file, key, "unknown key", fix))
-        elif err["type"] == "missing":
-            out.append(
-                _finding(
-                    "CG004",
-                    "missing-key",
-                    file,
-                    key,
-                    "required key is missing",
-                    f"add {key} = [...]",
-                )
-            )
-        else:
-            value = err.get("input")
-            out.append(
-                _finding(
-                    "CG003",
-                    "wrong-type",
-                    file,
-                    key,
-                    f"{err['msg'].lower()}, got {value!r}",
-                    "see the policy reference",
-                )
-            )
-    return out
-
-
-def _toml_error(file: str, exc: tomllib.TOMLDecodeError) -> Finding:
-    text = str(exc)
-    where = re.search(r"\(at line (\d+), column (\d+)\)", text)
-    line = int(where[1]) if where else getattr(exc, "lineno", None)
-    col = int(where[2]) if where else getattr(exc, "colno", None)
-    msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", text)
-    return Finding("CG001", "toml-syntax", "error", file, "", msg, "fix the TOML syntax", line, col)
-
-
 def parse_policy(text: str, file: str) -> Policy:
     """TOML text to a Policy, or PolicyError naming the file, line and key."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError([_toml_error(file, exc)]) from None
-    try:
-        return Policy.model_validate(data)
-    except ValidationError as exc:
-        raise PolicyError(_from_validation(file, data, exc)) from None
-
-
-def read_policy_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise PolicyError(
-            [
-                _finding(
-                    "CG000",
-                    "unreadable",
-                    str(path),
-                    "",
-                    f"cannot read the file: {reason}",
-                    "check the path",
-                )
-            ]
-        ) from None
+    return validate(parse_toml(text, file), file, Policy)
 
 
 def policy_name(policy: Policy, path: Path) -> str:

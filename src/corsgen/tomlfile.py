@@ -1,0 +1,115 @@
+"""TOML into a pydantic model, with every problem as a Finding that names file, line and key."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from corsgen.errors import Finding, PolicyError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def key_path(loc: tuple[str | int, ...]) -> str:
+    """pydantic's ('allow_origins', 2) as the user wrote it: allow_origins[2]."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def error(rule: str, slug: str, file: str, key: str, msg: str, fix: str) -> Finding:
+    return Finding(rule, slug, "error", file, key, msg, fix)
+
+
+def _model_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseModel]:
+    """The model whose keys are valid at `loc`, to suggest the closest one."""
+    for part in loc:
+        if isinstance(part, int) or part not in model.model_fields:
+            continue
+        annotation = model.model_fields[part].annotation
+        for candidate in (annotation, *typing.get_args(annotation)):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+    return model
+
+
+def _findings(
+    file: str, model: type[BaseModel], prefix: str, exc: ValidationError
+) -> list[Finding]:
+    out = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = prefix + key_path(loc)
+        if err["type"] == "extra_forbidden":
+            known = list(_model_at(model, loc[:-1]).model_fields)
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            fix = f"did you mean {close[0]!r}?" if close else "known keys: " + ", ".join(known)
+            out.append(error("CG002", "unknown-key", file, key, "unknown key", fix))
+        elif err["type"] == "missing":
+            out.append(
+                error(
+                    "CG004",
+                    "missing-key",
+                    file,
+                    key,
+                    "required key is missing",
+                    f"add {key_path(loc[-1:])}",
+                )
+            )
+        else:
+            msg = f"{err['msg'].lower()}, got {err.get('input')!r}"
+            out.append(
+                error("CG003", "wrong-type", file, key, msg, "see the reference in README.md")
+            )
+    return out
+
+
+def _syntax(file: str, exc: tomllib.TOMLDecodeError) -> Finding:
+    text = str(exc)
+    where = re.search(r"\(at line (\d+), column (\d+)\)", text)
+    line = int(where[1]) if where else getattr(exc, "lineno", None)
+    col = int(where[2]) if where else getattr(exc, "colno", None)
+    msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", text)
+    return Finding("CG001", "toml-syntax", "error", file, "", msg, "fix the TOML syntax", line, col)
+
+
+def parse_toml(text: str, file: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError([_syntax(file, exc)]) from None
+
+
+def validate(data: Mapping[str, Any], file: str, model: type[M], prefix: str = "") -> M:
+    """A model from parsed TOML, or PolicyError with one finding per problem."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(_findings(file, model, prefix, exc)) from None
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise PolicyError(
+            [
+                error(
+                    "CG000",
+                    "unreadable",
+                    str(path),
+                    "",
+                    f"cannot read the file: {reason}",
+                    "check the path",
+                )
+            ]
+        ) from None
