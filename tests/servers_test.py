@@ -44,7 +44,7 @@ def test_ten_thousand_origins_load(target: Target, binary: str | None) -> None:
     need_binary(f"{target} ({binary})", binary)
     origins = ", ".join(f'"https://tenant-{i:05d}.customers.example.com"' for i in range(10_000))
     text = f'allow_origins = [{origins}, "https://*.app.example.com"]\n'
-    plan = build_plan(parse_policy(text, "big.toml"), "big", "big.toml", text)
+    plan = build_plan(parse_policy(text, "big.toml"), "big", "big.toml")
     assert server_check(render(plan, target), target, binary).ok
 
 

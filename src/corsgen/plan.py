@@ -159,7 +159,7 @@ def _headers(policy: Policy) -> tuple[Header, ...]:
     return tuple(out)
 
 
-def build_plan(policy: Policy, name: str, source: str, text: str) -> Plan:
+def build_plan(policy: Policy, name: str, source: str) -> Plan:
     """A plan for a policy that has already passed its checks."""
     origins = [o for _, o in parsed_origins(policy) if isinstance(o, Origin)]
     exact = _dedupe([str(o) for o in origins if not o.wildcard], fold=False)
@@ -169,7 +169,8 @@ def build_plan(policy: Policy, name: str, source: str, text: str) -> Plan:
     return Plan(
         name=name,
         source=source,
-        digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        # The policy's meaning, not its text: a comment edit must not churn committed snippets.
+        digest=hashlib.sha256(f"{name}\n{policy.model_dump_json()}".encode()).hexdigest(),
         version=__version__,
         any_origin="*" in policy.allow_origins,
         exact_origins=exact,
@@ -189,4 +190,4 @@ def load_and_plan(path: Path) -> tuple[Plan, list[Finding]]:
     findings = check_policy(policy, name, path.name)
     if any(f.severity == "error" for f in findings):
         raise PolicyError(findings)
-    return build_plan(policy, name, path.name, text), findings
+    return build_plan(policy, name, path.name), findings
