@@ -69,7 +69,7 @@ def read_existing(path: Path) -> str | None:
     """A file's text, None when absent, empty when unreadable or binary."""
     try:
         return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, UnicodeDecodeError):
         return ""  # unreadable or binary: certainly not ours
