@@ -92,7 +92,8 @@ def test_render_out_dir_unwritable(capsys: pytest.CaptureFixture[str], tmp_path:
     code, _, err = _run(
         capsys, "render", str(EXAMPLES / "spa-api.toml"), "-t", "caddy", "-o", str(blocker / "sub")
     )
-    assert code == 1 and err.startswith("corsgen: cannot write to ")
+    assert code == 1 and err.startswith("corsgen: cannot write ")
+    assert err.endswith("; nothing was written\n")
 
 
 @pytest.mark.parametrize(

@@ -129,6 +129,8 @@ RULES: tuple[Rule, ...] = (
         "warning",
         "a standard method in lowercase; browsers send it uppercase and compare exactly",
     ),
+    Rule("CG302", "glob-matches-nothing", "error", "a manifest glob that matches no policy file"),
+    Rule("CG303", "output-clash", "error", "two manifest entries that would write the same file"),
 )
 BY_ID = {rule.id: rule for rule in RULES}
 
