@@ -4,7 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from corsgen.plan import Plan, load_and_plan
+from corsgen.plan import Plan, build_plan, load_and_plan
+from corsgen.policy import parse_policy
 from tests.conformance.servers import Site, free_port, running, server_kinds
 from tests.conformance.upstream import Upstream
 from tests.conftest import EXAMPLES, need_binary
@@ -37,3 +38,20 @@ def server(
     site = Site(tuple(plans.values()), ports, upstream.port, free_port())
     with running(configure, site):
         yield kind, {stem: ports[plan.name] for stem, plan in plans.items()}
+
+
+BIG = 10_000
+
+
+@pytest.fixture(scope="session", params=sorted(KINDS))
+def big_server(request: pytest.FixtureRequest, upstream: Upstream) -> Iterator[tuple[str, int]]:
+    """One running server of each kind with a single 10,000-origin policy."""
+    kind = request.param
+    binary, configure = KINDS[kind]
+    need_binary(kind, binary)
+    origins = ", ".join(f'"https://tenant-{i:05d}.customers.example.com"' for i in range(BIG))
+    text = f'allow_origins = [{origins}, "https://*.app.example.com"]\nallow_credentials = true\n'
+    plan = build_plan(parse_policy(text, "big.toml"), "big", "big.toml")
+    port = free_port()
+    with running(configure, Site((plan,), {"big": port}, upstream.port, free_port())):
+        yield kind, port

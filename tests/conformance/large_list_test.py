@@ -1,0 +1,35 @@
+"""A 10,000-origin allowlist, served for real: where the usual nginx and Apache patterns fail."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conformance.conformance_test import send
+from tests.fetch_model import Request, cors_check, get, vary_tokens
+
+pytestmark = pytest.mark.conformance
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("https://tenant-00000.customers.example.com", True),
+        ("https://tenant-04999.customers.example.com", True),
+        ("https://tenant-09999.customers.example.com", True),
+        ("https://a.b.app.example.com", True),
+        ("https://tenant-10000.customers.example.com", False),
+        ("https://tenant-00001.customers.example.com.evil.com", False),
+        ("http://tenant-00001.customers.example.com", False),
+        ("https://app.example.com", False),
+    ],
+)
+def test_large_allowlist(big_server: tuple[str, int], origin: str, allowed: bool) -> None:
+    answer = send(big_server[1], "GET", "/own-cors", {"Origin": origin})
+    assert answer.status == 200
+    assert cors_check(Request(origin, credentials=True), answer.headers)[0] is allowed
+    assert "origin" in vary_tokens(answer.headers)
+    preflight = send(
+        big_server[1], "OPTIONS", "/ok", {"Origin": origin, "Access-Control-Request-Method": "PUT"}
+    )
+    assert (preflight.status == 204 and not preflight.from_upstream) is allowed
+    assert (get(preflight.headers, "Access-Control-Allow-Origin") == origin) is allowed
