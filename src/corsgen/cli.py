@@ -19,7 +19,6 @@ from corsgen.sync import (
     DESCRIBE,
     compare,
     desired_files,
-    digests,
     foreign,
     refuse_foreign,
     relative,
@@ -160,7 +159,7 @@ def sync(
     desired, warnings = desired_files(loaded)
     for finding in warnings:
         click.echo(str(finding), err=True)
-    changes = compare(desired, loaded.out_dirs(), digests(desired))
+    changes = compare(desired, loaded.out_dirs())
     root = loaded.root
     if check:
         for change in changes:

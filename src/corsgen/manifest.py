@@ -61,13 +61,11 @@ class LoadedManifest:
     def root(self) -> Path:
         return self.path.parent
 
+    def out_dir(self, output: Output, target: str) -> Path:
+        return self.root / output.out_dir.replace("{target}", target)
+
     def out_dirs(self) -> list[Path]:
-        dirs = {
-            self.root / o.out_dir.replace("{target}", t)
-            for o in self.manifest.outputs
-            for t in o.targets
-        }
-        return sorted(dirs)
+        return sorted({self.out_dir(o, t) for o in self.manifest.outputs for t in o.targets})
 
     def jobs(self) -> list[Job]:
         """Every (policy, target, directory), globs expanded; a glob that matches nothing fails."""
@@ -90,7 +88,7 @@ class LoadedManifest:
                     )
                 for policy in matches:
                     for target in output.targets:
-                        out_dir = self.root / output.out_dir.replace("{target}", target)
+                        out_dir = self.out_dir(output, target)
                         jobs.setdefault(
                             (policy, target, out_dir),
                             Job(policy, target, out_dir, f"outputs[{index}]"),

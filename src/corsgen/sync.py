@@ -131,9 +131,7 @@ def desired_files(loaded: LoadedManifest) -> tuple[dict[Path, str], list[Finding
     return files, findings
 
 
-def compare(
-    desired: Mapping[Path, str], out_dirs: Iterable[Path], plans_by_name: Mapping[str, str]
-) -> list[Change]:
+def compare(desired: Mapping[Path, str], out_dirs: Iterable[Path]) -> list[Change]:
     """What differs between the wanted files and the disk, orphans included."""
     changes = []
     for path, new in sorted(desired.items()):
@@ -146,7 +144,7 @@ def compare(
         mark = marker(old)
         if mark is None:
             changes.append(Change(path, "foreign", old, new))
-        elif plans_by_name.get(mark[0]) == mark[1]:
+        elif mark == marker(new):  # same policy hash, different bytes: someone edited the file
             changes.append(Change(path, "hand-edited", old, new))
         else:
             changes.append(Change(path, "stale", old, new))
@@ -159,11 +157,6 @@ def compare(
                 if text and marker(text):
                     changes.append(Change(path, "orphan", text, None))
     return changes
-
-
-def digests(desired: Mapping[Path, str]) -> dict[str, str]:
-    """Policy name to the sha256 its generated files carry."""
-    return {m[0]: m[1] for text in desired.values() if (m := marker(text))}
 
 
 def write_atomically(files: Mapping[Path, str], remove: Iterable[Path] = ()) -> None:
