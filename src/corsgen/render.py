@@ -55,15 +55,18 @@ class TargetSpec:
     extra: Mapping[str, object] = field(default_factory=dict)
 
 
+# The name suffix of the nginx variable (and Caddy matcher) that holds each condition.
+CONDITION = {
+    "allowed": "allowed",
+    "preflight": "preflight",
+    "private_network": "private_network_ok",
+}
+
 SPECS: Mapping[Target, TargetSpec] = {
     "nginx": TargetSpec(
         (Part("nginx.http.conf.j2", ".http.conf"), Part("nginx.conf.j2", ".conf")),
         {
-            "condition": {
-                "allowed": "allowed",
-                "preflight": "preflight",
-                "private_network": "private_network_ok",
-            },
+            "condition": CONDITION,
             "upstream_modules": ("proxy", "fastcgi", "uwsgi", "scgi", "grpc"),
         },
     ),
@@ -100,12 +103,7 @@ _ENV = _environment()
 def render(plan: Plan, target: Target) -> dict[str, str]:
     """File name to text, for every file the target needs."""
     spec = SPECS[target]
-    matcher = {
-        "always": "",
-        "allowed": f"@{plan.var}_allowed",
-        "preflight": f"@{plan.var}_preflight",
-        "private_network": f"@{plan.var}_private_network_ok",
-    }
+    matcher = {"always": "", **{when: f"@{plan.var}_{s}" for when, s in CONDITION.items()}}
     out = {}
     for part in spec.parts:
         template = _ENV.get_template(part.template)
