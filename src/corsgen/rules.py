@@ -110,6 +110,24 @@ RULES: tuple[Rule, ...] = (
     Rule("CG117", "malformed-origin", "error", "an origin that is not scheme://host[:port]"),
     Rule("CG118", "bad-wildcard", "error", "a * that is not a whole leftmost label"),
     Rule("CG119", "star-mixed", "error", '"*" mixed with other origins or a regex'),
+    Rule(
+        "CG120",
+        "over-limit",
+        "error",
+        "a value longer, larger or more numerous than the servers load (limits in README.md)",
+    ),
+    Rule(
+        "CG121",
+        "regex-backtracking",
+        "error",
+        "allow_origin_regex could backtrack exponentially (ReDoS) in PCRE",
+    ),
+    Rule(
+        "CG122",
+        "regex-engine",
+        "error",
+        "allow_origin_regex does not compile in RE2 or PCRE2 as the servers run them",
+    ),
     Rule("CG201", "insecure-origin", "warning", "an http:// origin other than localhost"),
     Rule(
         "CG202",
@@ -131,6 +149,13 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("CG302", "glob-matches-nothing", "error", "a manifest glob that matches no policy file"),
     Rule("CG303", "output-clash", "error", "two manifest entries that would write the same file"),
+    Rule(
+        "CG304",
+        "path-outside-root",
+        "error",
+        "a manifest path or glob that leaves the manifest's directory (--allow-outside)",
+    ),
+    Rule("CG305", "bad-path", "error", "a manifest path or glob that is empty, absolute or unsafe"),
 )
 BY_ID = {rule.id: rule for rule in RULES}
 
