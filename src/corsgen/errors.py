@@ -9,6 +9,17 @@ from typing import Literal
 Severity = Literal["error", "warning"]
 
 
+def escape(text: str) -> str:
+    """One printable line: a policy must not forge an extra "error" or "ok" line, or colour one.
+
+    Newlines, ANSI escapes, bidi controls and line separators become \\n, \\x1b, \\u202e ...;
+    printable non-ASCII (bücher.example) stays as it is.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 @dataclass(frozen=True)
 class Finding:
     """One problem in one place of a policy file."""
@@ -30,7 +41,7 @@ class Finding:
         if self.key:
             where += f": {self.key}"
         text = f"{where}: {self.severity} {self.rule_id} {self.slug}: {self.message}"
-        return f"{text}; fix: {self.fix}" if self.fix else text
+        return escape(f"{text}; fix: {self.fix}" if self.fix else text)
 
 
 class CorsgenError(Exception):
