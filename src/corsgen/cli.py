@@ -9,6 +9,7 @@ import click
 
 from corsgen import __version__
 from corsgen.errors import CorsgenError, Finding, PolicyError
+from corsgen.fsio import locked, nearest_existing, shown, write_atomically
 from corsgen.manifest import Manifest, find_manifest, load_manifest
 from corsgen.plan import Plan, load_and_plan
 from corsgen.policy import Policy
@@ -17,12 +18,13 @@ from corsgen.rules import RULES
 from corsgen.starter import json_schema, write_starter
 from corsgen.sync import (
     DESCRIBE,
+    Change,
+    apply,
     compare,
     desired_files,
     foreign,
     refuse_foreign,
     relative,
-    write_atomically,
 )
 from corsgen.verify import check_structure
 from corsgen.verify.servers import server_check
@@ -107,10 +109,12 @@ def render_command(
         click.echo(str(server_check(files, target)), err=True)
     if out_dir is not None:
         paths = {out_dir / name: text for name, text in files.items()}
-        refuse_foreign(foreign(paths), force)
-        write_atomically(paths)
+        # Two renders into one directory wait for each other, like two syncs of one manifest.
+        with locked(nearest_existing(out_dir), f"another corsgen is writing to {shown(out_dir)}"):
+            refuse_foreign(foreign(paths), force)
+            write_atomically(paths)
         for path in paths:
-            click.echo(str(path))
+            click.echo(shown(path))
         return
     for index, (name, text) in enumerate(files.items()):
         if len(files) > 1:
@@ -151,29 +155,49 @@ def verify(policies: tuple[Path, ...], targets: tuple[Target, ...]) -> None:
     is_flag=True,
     help="Exit 1 when files were written or orphans remain (for pre-commit).",
 )
+@click.option(
+    "--allow-outside",
+    is_flag=True,
+    help="Allow out_dir and policy globs that lead outside the manifest's directory.",
+)
 def sync(
-    check: bool, prune: bool, force: bool, manifest: Path | None, exit_non_zero_on_change: bool
+    check: bool,
+    prune: bool,
+    force: bool,
+    manifest: Path | None,
+    exit_non_zero_on_change: bool,
+    allow_outside: bool,
 ) -> None:
     """Render everything the manifest names, writing only what changed."""
-    loaded = load_manifest(manifest or find_manifest(Path.cwd()))
-    desired, warnings = desired_files(loaded)
-    for finding in warnings:
-        click.echo(str(finding), err=True)
-    changes = compare(desired, loaded.out_dirs())
-    root = loaded.root
-    if check:
-        for change in changes:
-            click.echo(change.diff(root), nl=False)
-        for change in changes:
-            click.echo(f"{relative(change.path, root)}: {DESCRIBE[change.state]}", err=True)
-        if changes:
-            raise CorsgenError(f"{len(changes)} file(s) out of date; run `corsgen sync`")
-        click.echo(f"corsgen: {len(desired)} file(s) up to date", err=True)
-        return
-    writes = {c.path: c.new for c in changes if c.new is not None}
-    refuse_foreign([c.path for c in changes if c.state == "foreign"], force)
-    orphans = [c.path for c in changes if c.state == "orphan"]
-    write_atomically(writes, orphans if prune else ())
+    path = manifest or find_manifest(Path.cwd())
+    # The manifest itself is the lock: concurrent syncs of one tree take turns, and no lock file
+    # of ours appears in the user's repository. --check only reads, so checks share it.
+    with locked(path, f"another corsgen sync is running on {shown(path)}", shared=check):
+        loaded = load_manifest(path)
+        desired = desired_files(loaded, allow_outside)
+        for finding in desired.warnings:
+            click.echo(str(finding), err=True)
+        changes = compare(desired)
+        if check:
+            _report_check(changes, loaded.root, len(desired.files))
+            return
+        apply(changes, force, prune)
+    _report_sync(changes, loaded.root, prune)
+    if exit_non_zero_on_change and changes:
+        raise CorsgenError(f"{len(changes)} file(s) changed or orphaned; review and stage them")
+
+
+def _report_check(changes: Sequence[Change], root: Path, total: int) -> None:
+    for change in changes:
+        click.echo(change.diff(root), nl=False)
+    for change in changes:
+        click.echo(f"{relative(change.path, root)}: {DESCRIBE[change.state]}", err=True)
+    if changes:
+        raise CorsgenError(f"{len(changes)} file(s) out of date; run `corsgen sync`")
+    click.echo(f"corsgen: {total} file(s) up to date", err=True)
+
+
+def _report_sync(changes: Sequence[Change], root: Path, prune: bool) -> None:
     for change in changes:
         if change.state != "orphan":
             click.echo(f"wrote {relative(change.path, root)} ({change.state})")
@@ -181,8 +205,6 @@ def sync(
             click.echo(f"removed {relative(change.path, root)} (orphan)")
         else:
             click.echo(f"{relative(change.path, root)}: {DESCRIBE['orphan']}", err=True)
-    if exit_non_zero_on_change and changes:
-        raise CorsgenError(f"{len(changes)} file(s) changed or orphaned; review and stage them")
 
 
 @cli.command()

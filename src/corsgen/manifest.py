@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from corsgen.errors import CorsgenError, PolicyError
+from corsgen.errors import CorsgenError, Finding, PolicyError
 from corsgen.render import Target
 from corsgen.tomlfile import error, parse_toml, read_text, validate
 
@@ -22,14 +24,16 @@ class Output(BaseModel):
 
     policies: list[str] = Field(
         min_length=1,
-        description="Policy files, as paths or globs relative to the manifest (cors/*.toml).",
+        description="Policy files, as paths or globs relative to the manifest (cors/*.toml); they "
+        "must stay inside its directory unless sync gets --allow-outside.",
     )
     targets: list[Target] = Field(
         min_length=1, description='Servers to render for: "nginx", "apache", "caddy".'
     )
     out_dir: str = Field(
-        description="Directory for the generated files, relative to the manifest; {target} is "
-        "replaced by the target's name (deploy/{target}).",
+        description="Directory for the generated files, relative to the manifest and inside its "
+        "directory unless sync gets --allow-outside; {target} is replaced by the target's name "
+        "(deploy/{target}).",
     )
 
 
@@ -61,41 +65,112 @@ class LoadedManifest:
     def root(self) -> Path:
         return self.path.parent
 
-    def out_dir(self, output: Output, target: str) -> Path:
-        return self.root / output.out_dir.replace("{target}", target)
+    @property
+    def prefix(self) -> str:
+        """What stands before outputs[0] in a key, as validate() names it."""
+        return "tool.corsgen." if self.path.name == PYPROJECT else ""
 
-    def out_dirs(self) -> list[Path]:
-        return sorted({self.out_dir(o, t) for o in self.manifest.outputs for t in o.targets})
-
-    def jobs(self) -> list[Job]:
-        """Every (policy, target, directory), globs expanded; a glob that matches nothing fails."""
+    def jobs(self, allow_outside: bool = False) -> list[Job]:
+        """Every (policy, target, directory), globs expanded; refuses a glob that matches nothing
+        and, unless `allow_outside`, a path that leads out of the manifest's directory."""
         jobs: dict[tuple[Path, str, Path], Job] = {}
-        problems = []
+        problems: list[Finding] = []
         for index, output in enumerate(self.manifest.outputs):
+            key = f"{self.prefix}outputs[{index}]"
+            out_dirs, found = self._out_dirs(output, f"{key}.out_dir", allow_outside)
+            problems += found
             for pindex, pattern in enumerate(output.policies):
-                key = f"outputs[{index}].policies[{pindex}]"
-                matches = sorted(p for p in self.root.glob(pattern) if p.is_file())
-                if not matches:
-                    problems.append(
-                        error(
-                            "CG302",
-                            "glob-matches-nothing",
-                            self.path.name,
-                            key,
-                            f"{pattern!r} matches no file",
-                            f"check the path; it is relative to {self.root}",
-                        )
-                    )
-                for policy in matches:
-                    for target in output.targets:
-                        out_dir = self.out_dir(output, target)
+                policies, found = self._policies(
+                    pattern, f"{key}.policies[{pindex}]", allow_outside
+                )
+                problems += found
+                for policy in policies:
+                    for target, out_dir in out_dirs.items():
                         jobs.setdefault(
-                            (policy, target, out_dir),
-                            Job(policy, target, out_dir, f"outputs[{index}]"),
+                            (policy, target, out_dir), Job(policy, target, out_dir, key)
                         )
         if problems:
             raise PolicyError(problems)
         return list(jobs.values())
+
+    def _out_dirs(
+        self, output: Output, key: str, allow_outside: bool
+    ) -> tuple[dict[Target, Path], list[Finding]]:
+        why = _malformed(output.out_dir)
+        if why:
+            fix = "name a directory relative to the manifest, such as deploy/{target}"
+            return {}, [self._error("CG305", "bad-path", key, f"{output.out_dir!r} {why}", fix)]
+        dirs = {t: self.root / output.out_dir.replace("{target}", t) for t in output.targets}
+        stray = None if allow_outside else self._stray(dirs.values())
+        if stray:
+            msg = f"{output.out_dir!r} leads to {_resolved(stray)}, {self._outside}"
+            return {}, [self._error("CG304", "path-outside-root", key, msg, _OUTSIDE_FIX)]
+        return dirs, []
+
+    def _policies(
+        self, pattern: str, key: str, allow_outside: bool
+    ) -> tuple[list[Path], list[Finding]]:
+        pure = PurePosixPath(pattern)
+        why = _malformed(pattern) or ("is absolute" if pure.is_absolute() else None)
+        if why:
+            fix = "write a glob relative to the manifest, such as cors/*.toml"
+            return [], [self._error("CG305", "bad-path", key, f"{pattern!r} {why}", fix)]
+        if ".." in pure.parts and not allow_outside:
+            msg = f"{pattern!r} climbs out with .., {self._outside}"
+            return [], [self._error("CG304", "path-outside-root", key, msg, _OUTSIDE_FIX)]
+        try:
+            # Regular files only: a FIFO or device would hang or flood the TOML reader.
+            matches = sorted(p for p in self.root.glob(pattern) if p.is_file())
+        except (ValueError, NotImplementedError) as exc:  # pathlib's word on a pattern like a**
+            fix = "use * and ** only as in cors/*.toml or cors/**/*.toml"
+            return [], [self._error("CG305", "bad-path", key, f"{pattern!r}: {exc}", fix)]
+        if not matches:
+            msg = f"{pattern!r} matches no file"
+            fix = f"check the path; it is relative to {self.root}"
+            return [], [self._error("CG302", "glob-matches-nothing", key, msg, fix)]
+        stray = None if allow_outside else self._stray(matches)
+        if stray:
+            msg = f"{pattern!r} matches {_resolved(stray)}, {self._outside}"
+            return [], [self._error("CG304", "path-outside-root", key, msg, _OUTSIDE_FIX)]
+        return matches, []
+
+    @property
+    def _outside(self) -> str:
+        return f"outside the manifest's directory {_resolved(self.root)}"
+
+    def _stray(self, paths: Iterable[Path]) -> Path | None:
+        """The first path that, symlinks followed, is not inside the manifest's directory."""
+        return next((p for p in paths if not self._inside(p)), None)
+
+    def _inside(self, path: Path) -> bool:
+        try:
+            return path.resolve().is_relative_to(self.root.resolve())
+        except (OSError, RuntimeError):  # a symlink loop leads nowhere, certainly not home
+            return False
+
+    def _error(self, rule: str, slug: str, key: str, msg: str, fix: str) -> Finding:
+        return error(rule, slug, self.path.name, key, msg, fix)
+
+
+_OUTSIDE_FIX = "keep it inside the manifest's directory, or pass --allow-outside"
+
+
+def _malformed(value: str) -> str | None:
+    """Why a manifest path or glob can be nothing but a mistake, or None."""
+    if not value:
+        return "is empty"
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        return "contains a control character"
+    if not PurePosixPath(value).parts:
+        return "names the manifest's own directory"
+    return None
+
+
+def _resolved(path: Path) -> str:
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):
+        return str(path)
 
 
 def find_manifest(directory: Path) -> Path:

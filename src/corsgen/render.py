@@ -10,6 +10,7 @@ from typing import Literal
 import jinja2
 
 from corsgen.errors import CorsgenError
+from corsgen.marker import PLACEHOLDER, stamp
 from corsgen.plan import Plan
 
 Target = Literal["nginx", "apache", "caddy"]
@@ -107,5 +108,6 @@ def render(plan: Plan, target: Target) -> dict[str, str]:
     out = {}
     for part in spec.parts:
         template = _ENV.get_template(part.template)
-        out[plan.name + part.suffix] = template.render(plan=plan, matcher=matcher, **spec.extra)
+        text = template.render(plan=plan, matcher=matcher, body_sha256=PLACEHOLDER, **spec.extra)
+        out[plan.name + part.suffix] = stamp(text)
     return out

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from corsgen.errors import CorsgenError
-from corsgen.sync import write_atomically
+from corsgen.fsio import write_atomically
 
 # Where init puts each starter file, relative to the directory it runs in.
 STARTERS = {"corsgen.toml": "corsgen.toml", "policy.toml": "cors/api.toml"}

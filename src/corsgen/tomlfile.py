@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from corsgen.errors import Finding, PolicyError
+from corsgen.fsio import NotAFile, decode, read_file
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -98,8 +99,9 @@ def validate(data: Mapping[str, Any], file: str, model: type[M], prefix: str = "
 
 def read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        # A regular file of sane size only: a FIFO or /dev/zero named as a policy must not hang.
+        return decode(read_file(path, follow=True))
+    except (OSError, UnicodeDecodeError, NotAFile) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise PolicyError(
             [
