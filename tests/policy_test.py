@@ -50,6 +50,21 @@ def test_defaults() -> None:
         ('allow_origins = ["https://a.com"]\nmax_age = 1.5\n', "max_age: error CG003"),
         ('allow_origins = ["https://a.com"]\nmax_age = true\n', "max_age: error CG003"),
         ('allow_origins = ["https://a.com"]\n[extra]\nx = 1\n', "extra: error CG002"),
+        ('allow_origins = ["https://a.com"]\n"a.b" = 1\n', 'api.toml: "a.b": error CG002'),
+        (
+            "x = " + "[" * 1000 + "]" * 1000,
+            "api.toml: error CG001 toml-syntax: arrays or inline tables nested too deeply to read; "
+            "fix: nest less deeply",
+        ),
+        (
+            "max_age = " + "9" * 5001,
+            "api.toml: error CG001 toml-syntax: a number with more than 4300 digits; "
+            "fix: use a smaller number",
+        ),
+        (
+            'allow_origins = ["https://a.com"]\nmax_age = "' + "9" * 1000 + '"',
+            f"max_age: error CG003 wrong-type: input should be a valid integer, got '{'9' * 27}...",
+        ),
     ],
 )
 def test_load_errors_name_file_and_key(text: str, message: str) -> None:
@@ -82,6 +97,9 @@ def test_policy_name(stem: str, explicit: str | None, name: str) -> None:
 def test_key_path() -> None:
     assert key_path(("allow_origins", 2)) == "allow_origins[2]"
     assert key_path(("a", "b", 0, "c")) == "a.b[0].c"
+    # Keys TOML must quote are quoted, so a dot or line break in one cannot pass for structure.
+    assert key_path(("a.b", 0, "c d", "\n")) == '"a.b"[0]."c d"."\\n"'
+    assert key_path(("k" * 100,)) == "k" * 28 + "..." + "k" * 28
 
 
 def test_every_field_is_described() -> None:

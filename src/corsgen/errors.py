@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 Severity = Literal["error", "warning"]
+
+# How much of a user's value a message quotes back: enough to find it, never a flood.
+SHOWN = 60
+
+
+class _Short(reprlib.Repr):
+    def repr_int(self, x: int, level: int) -> str:
+        try:
+            return super().repr_int(x, level)
+        except ValueError:  # more decimal digits than str() makes (TOML reads 0xfff... fine)
+            return hex(x)
+
+
+_SHORT = _Short()
+_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = SHOWN
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 4
+_SHORT.maxlevel = 3
 
 
 def escape(text: str) -> str:
@@ -18,6 +36,20 @@ def escape(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def clip(text: str) -> str:
+    """At most SHOWN characters: a longer text keeps its two ends, with ... between them."""
+    if len(text) <= SHOWN:
+        return text
+    half = (SHOWN - 3) // 2
+    return text[:half] + "..." + text[-half:]
+
+
+def shorten(value: object) -> str:
+    """repr() of a user's value, clipped: a 10 MB string, a 4,000-digit number or a list nested
+    300 deep is quoted by its ends."""
+    return clip(_SHORT.repr(value))
 
 
 @dataclass(frozen=True)

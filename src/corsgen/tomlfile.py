@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import json
 import re
+import sys
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -12,17 +14,23 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from corsgen.errors import Finding, PolicyError
+from corsgen.errors import Finding, PolicyError, clip, shorten
 from corsgen.fsio import NotAFile, decode, read_file
 
 M = TypeVar("M", bound=BaseModel)
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _key(part: str) -> str:
+    """A key as TOML spells it, clipped: bare when it can be, else quoted, so "a.b" is plain."""
+    return clip(part if _BARE_KEY.fullmatch(part) else json.dumps(part, ensure_ascii=False))
 
 
 def key_path(loc: tuple[str | int, ...]) -> str:
     """pydantic's ('allow_origins', 2) as the user wrote it: allow_origins[2]."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{_key(part)}" if out else _key(part))
     return out
 
 
@@ -66,7 +74,7 @@ def _findings(
                 )
             )
         else:
-            msg = f"{err['msg'].lower()}, got {err.get('input')!r}"
+            msg = f"{err['msg'].lower()}, got {shorten(err.get('input'))}"
             out.append(
                 error("CG003", "wrong-type", file, key, msg, "see the reference in README.md")
             )
@@ -82,11 +90,24 @@ def _syntax(file: str, exc: tomllib.TOMLDecodeError) -> Finding:
     return Finding("CG001", "toml-syntax", "error", file, "", msg, "fix the TOML syntax", line, col)
 
 
+def _unreadable_toml(file: str, msg: str, fix: str) -> PolicyError:
+    return PolicyError([error("CG001", "toml-syntax", file, "", msg, fix)])
+
+
 def parse_toml(text: str, file: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError([_syntax(file, exc)]) from None
+    except RecursionError:  # tomllib recurses once per [ or { level
+        raise _unreadable_toml(
+            file, "arrays or inline tables nested too deeply to read", "nest less deeply"
+        ) from None
+    except ValueError:  # the only other one: int() refuses a number this long
+        digits = sys.get_int_max_str_digits()
+        raise _unreadable_toml(
+            file, f"a number with more than {digits} digits", "use a smaller number"
+        ) from None
 
 
 def validate(data: Mapping[str, Any], file: str, model: type[M], prefix: str = "") -> M:
