@@ -9,37 +9,68 @@ from typing import Literal
 
 import jinja2
 
-from corsgen.errors import CorsgenError
+from corsgen.errors import CorsgenError, shorten
 from corsgen.marker import PLACEHOLDER, stamp
 from corsgen.plan import Plan
 
 Target = Literal["nginx", "apache", "caddy"]
 TARGETS: tuple[Target, ...] = ("nginx", "apache", "caddy")
-# A value that needs none of these is safe inside any of the three quoting styles below.
-_UNQUOTABLE = re.compile(r"[\x00-\x1f\x7f\"]")
+# Every value corsgen quotes is printable ASCII (origins are punycode, names are tokens); one that
+# is not, or holds a quote, is safe in none of the three quoting styles below.
+_UNQUOTABLE = re.compile(r'[^\x20-\x7e]|"')
+# What a comment may hold as it is. Anything else is written \uXXXX: no line break (\n, \r, U+2028,
+# NEL) can end the comment, no trailing \ can continue an Apache line, and no { } can reach
+# Caddy's {$VAR} substitution, which it does inside comments too.
+_UNCOMMENTABLE = re.compile(r"[^A-Za-z0-9 ._,:/+=@()\[\]~-]")
 
 
-def _guard(value: str) -> str:
+def _refuse(value: str, target: str, why: str) -> CorsgenError:
+    return CorsgenError(f"refusing to quote {shorten(value)} for {target}: it contains {why}")
+
+
+def _guard(value: str, target: str) -> str:
     if _UNQUOTABLE.search(value):
-        raise CorsgenError(f"refusing to quote {value!r}: it contains a quote or control character")
+        raise _refuse(value, target, "a quote, a control or a non-ASCII character")
+    return value
+
+
+def _no_trailing_backslash(value: str, target: str) -> str:
+    # Apache and Caddy read \" as a quote inside the string: the closing one would not close it.
+    if value.endswith("\\"):
+        raise _refuse(value, target, "a trailing backslash")
     return value
 
 
 def nginx_quote(value: str) -> str:
     # nginx unescapes \\ and \" inside quotes; doubling keeps regex escapes such as \. intact.
-    return '"' + _guard(value).replace("\\", "\\\\") + '"'
+    return '"' + _guard(value, "nginx").replace("\\", "\\\\") + '"'
 
 
 def apache_quote(value: str) -> str:
-    # mod_headers reads % as a format character; the rules refuse it, the guard keeps it out.
-    if "%" in value:
-        raise CorsgenError(f"refusing to quote {value!r} for Apache: it contains %")
-    return '"' + _guard(value) + '"'
+    # mod_headers reads % as a format character and httpd expands ${VAR} in every argument; the
+    # rules refuse both, the guard keeps them out.
+    for hostile in ("%", "${"):
+        if hostile in value:
+            raise _refuse(value, "Apache", hostile)
+    return '"' + _no_trailing_backslash(_guard(value, "Apache"), "Apache") + '"'
 
 
 def caddy_quote(value: str) -> str:
-    # The Caddyfile lexer keeps backslashes that do not precede a quote.
-    return '"' + _guard(value) + '"'
+    # The Caddyfile lexer keeps backslashes that do not precede a quote. It expands {$VAR} before
+    # it reads quotes, so an environment variable could hold a line break.
+    if "{$" in value:
+        raise _refuse(value, "Caddy", "{$")
+    return '"' + _no_trailing_backslash(_guard(value, "Caddy"), "Caddy") + '"'
+
+
+def comment(value: object) -> str:
+    """Any text, made safe inside a # comment of every target; see _UNCOMMENTABLE."""
+    return _UNCOMMENTABLE.sub(_code_point, str(value))
+
+
+def _code_point(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 @dataclass(frozen=True)
@@ -94,7 +125,9 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters.update(nginx_quote=nginx_quote, apache_quote=apache_quote, caddy_quote=caddy_quote)
+    env.filters.update(
+        nginx_quote=nginx_quote, apache_quote=apache_quote, caddy_quote=caddy_quote, comment=comment
+    )
     return env
 
 
