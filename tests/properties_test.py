@@ -7,11 +7,13 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from corsgen.limits import MAX_ORIGIN_LENGTH, MAX_TOKEN_LENGTH
 from corsgen.plan import ACAC, ACAO, build_plan
 from corsgen.policy import parse_policy
 from corsgen.render import TARGETS, render
 from corsgen.rules import check_policy
 from corsgen.verify import check_structure
+from tests.rules_test import long_origin
 
 ORIGINS = st.sampled_from(
     [
@@ -28,6 +30,8 @@ ORIGINS = st.sampled_from(
         "https://a.com;",
         "",
         "HTTPS://APP.EXAMPLE.COM",
+        long_origin(MAX_ORIGIN_LENGTH),
+        long_origin(MAX_ORIGIN_LENGTH + 1),
     ]
 )
 TOKENS = st.sampled_from(
@@ -42,6 +46,8 @@ TOKENS = st.sampled_from(
         "X Y",
         "A$B",
         "Content-Type",
+        "X" * MAX_TOKEN_LENGTH,
+        "X" * (MAX_TOKEN_LENGTH + 1),
     ]
 )
 REGEXES = st.none() | st.sampled_from(

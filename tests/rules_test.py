@@ -1,13 +1,31 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from corsgen.policy import parse_policy, policy_name
+from corsgen.limits import (
+    MAX_LIST_ENTRIES,
+    MAX_MAX_AGE,
+    MAX_NAME_LENGTH,
+    MAX_ORIGIN_LENGTH,
+    MAX_ORIGINS,
+    MAX_REGEX_LENGTH,
+    MAX_TOKEN_LENGTH,
+)
+from corsgen.policy import Policy, parse_policy, policy_name
 from corsgen.rules import RULES, check_policy
 
 GOOD = 'allow_origins = ["https://app.example.com"]\n'
+
+
+def long_origin(length: int, index: int = 0) -> str:
+    """A valid origin `length` characters long: a long custom scheme and a host of 253, the most
+    DNS allows, that differs by `index`."""
+    host = ".".join(["a" * 63, "b" * 63, "c" * 63, f"{index:06d}".ljust(61, "d")])
+    return f"{'x' * (length - len('://') - len(host) - len(':65535'))}://{host}:65535"
+
 
 # One bad policy per rule: (rule id, key, policy text). Every rule in the table appears here.
 CASES = [
@@ -57,6 +75,7 @@ CASES = [
     ("CG117", "allow_origins[0]", 'allow_origins = ["a.com"]'),
     ("CG118", "allow_origins[0]", 'allow_origins = ["https://a*.example.com"]'),
     ("CG119", "allow_origins", 'allow_origins = ["*", "https://a.com"]'),
+    ("CG120", "allow_origins[0]", f'allow_origins = ["{long_origin(MAX_ORIGIN_LENGTH + 1)}"]'),
     ("CG201", "allow_origins[0]", 'allow_origins = ["http://app.example.com"]'),
     ("CG202", "max_age", 'allow_origins = ["https://a.com"]\nmax_age = 86400'),
     ("CG203", "allow_origins[1]", 'allow_origins = ["https://a.com", "https://A.com:443"]'),
@@ -121,3 +140,73 @@ def test_findings_read_as_one_line_each() -> None:
 def test_errors_come_before_warnings() -> None:
     found = _findings('allow_origins = ["http://a.com", "https://b.com/"]')
     assert [s for _, _, s in found] == ["error", "warning"]
+
+
+def _errors(policy: Policy) -> list[tuple[str, str]]:
+    name = policy_name(policy, Path("api.toml"))
+    found = check_policy(policy, name, "api.toml")
+    return [(f.rule_id, f.key) for f in found if f.severity == "error"]
+
+
+def _with(**fields: object) -> Policy:
+    return Policy.model_validate({"allow_origins": ["https://app.example.com"], **fields})
+
+
+def _entries(key: str) -> Callable[[int], Policy]:
+    return lambda n: _with(**{key: [f"X-{i}" for i in range(n)]})
+
+
+def _entry_of_length(key: str) -> Callable[[int], Policy]:
+    return lambda n: _with(**{key: ["X" * n]})
+
+
+def regex_of_length(length: int) -> str:
+    """An accepted regex `length` characters long, about half of them backslashes (the most a
+    portable regex can have), which nginx doubles."""
+    head, tail = "https://r", r"\.example\.com"
+    dashes, odd = divmod(length - len(head + tail), 2)
+    return head + r"\-" * dashes + "r" * odd + tail
+
+
+def _regex_of_length(length: int) -> Policy:
+    return Policy(allow_origins=[], allow_origin_regex=regex_of_length(length))
+
+
+_LISTS = ("allow_methods", "allow_headers", "expose_headers")
+# (a policy of a given size, the largest size accepted, what one more gives)
+LIMITS = [
+    pytest.param(
+        lambda n: Policy(allow_origins=[f"https://t{i}.example.com" for i in range(n)]),
+        MAX_ORIGINS,
+        ("CG120", "allow_origins"),
+        id="origins",
+    ),
+    pytest.param(
+        lambda n: Policy(allow_origins=[long_origin(n)]),
+        MAX_ORIGIN_LENGTH,
+        ("CG120", "allow_origins[0]"),
+        id="origin-length",
+    ),
+    *[pytest.param(_entries(k), MAX_LIST_ENTRIES, ("CG120", k), id=k) for k in _LISTS],
+    *[
+        pytest.param(_entry_of_length(k), MAX_TOKEN_LENGTH, ("CG120", f"{k}[0]"), id=f"{k}[0]")
+        for k in _LISTS
+    ],
+    pytest.param(lambda n: _with(max_age=n), MAX_MAX_AGE, ("CG120", "max_age"), id="max_age"),
+    pytest.param(_regex_of_length, MAX_REGEX_LENGTH, ("CG120", "allow_origin_regex"), id="regex"),
+    pytest.param(lambda n: _with(name="a" * n), MAX_NAME_LENGTH, ("CG116", "name"), id="name"),
+]
+
+
+@pytest.mark.parametrize(("build", "limit", "past"), LIMITS)
+def test_accepted_at_the_limit_refused_past_it(
+    build: Callable[[int], Policy], limit: int, past: tuple[str, str]
+) -> None:
+    assert _errors(build(limit)) == []
+    assert past in _errors(build(limit + 1))
+
+
+def test_past_a_limit_nothing_else_is_checked() -> None:
+    # A million bad origins: the other checks would take long and print a million lines.
+    policy = Policy(allow_origins=["null", "https://a.com/"] * 500_000)
+    assert _errors(policy) == [("CG120", "allow_origins")]

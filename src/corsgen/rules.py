@@ -8,7 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from corsgen.errors import Finding, Severity
+from corsgen.errors import Finding, Severity, shorten
+from corsgen.limits import (
+    MAX_LIST_ENTRIES,
+    MAX_MAX_AGE,
+    MAX_NAME_LENGTH,
+    MAX_ORIGIN_LENGTH,
+    MAX_ORIGINS,
+    MAX_REGEX_LENGTH,
+    MAX_TOKEN_LENGTH,
+)
 from corsgen.origins import Origin, OriginError, is_local, is_public_suffix, parse_origin
 from corsgen.policy import NAME_PATTERN, Policy
 from corsgen.regexes import RegexError, hostile_matches, parse_regex
@@ -106,7 +115,12 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("CG114", "bad-preflight-status", "error", "preflight_status other than 204 or 200"),
     Rule("CG115", "negative-max-age", "error", "a negative max_age"),
-    Rule("CG116", "bad-name", "error", "a policy name that is not [a-z][a-z0-9_]*"),
+    Rule(
+        "CG116",
+        "bad-name",
+        "error",
+        "a policy name that is not [a-z][a-z0-9_]*, or longer than 19 characters",
+    ),
     Rule("CG117", "malformed-origin", "error", "an origin that is not scheme://host[:port]"),
     Rule("CG118", "bad-wildcard", "error", "a * that is not a whole leftmost label"),
     Rule("CG119", "star-mixed", "error", '"*" mixed with other origins or a regex'),
@@ -179,11 +193,68 @@ def parsed_origins(policy: Policy) -> Iterator[tuple[int, Origin | OriginError]]
             yield index, exc
 
 
+def _too_many(key: str, values: list[str], most: int, fix: str) -> Iterator[Hit]:
+    if len(values) > most:
+        yield "CG120", key, f"{len(values):,} entries, more than the {most:,} corsgen accepts", fix
+
+
+def _too_long(key: str, values: list[str], most: int, fix: str) -> Iterator[Hit]:
+    """The first entry over the limit, with how many more are: not one line per entry."""
+    over = [index for index, value in enumerate(values) if len(value) > most]
+    if over:
+        first = values[over[0]]
+        more = f" (and {len(over) - 1:,} more)" if len(over) > 1 else ""
+        length = f"{shorten(first)} is {len(first):,} characters"
+        message = f"{length}, more than the {most:,} corsgen accepts{more}"
+        yield "CG120", f"{key}[{over[0]}]", message, fix
+
+
+@check
+def _limits(policy: Policy, name: str) -> Iterator[Hit]:
+    """Sizes every server loads (limits.py). Registered first: check_policy stops after it when it
+    finds anything, since the other checks take time in proportion to the size."""
+    wildcard = "cover them with a wildcard (https://*.example.com) or allow_origin_regex"
+    yield from _too_many("allow_origins", policy.allow_origins, MAX_ORIGINS, wildcard)
+    yield from _too_long("allow_origins", policy.allow_origins, MAX_ORIGIN_LENGTH, wildcard)
+    lists = (
+        ("allow_methods", policy.allow_methods),
+        ("allow_headers", policy.allow_headers),
+        ("expose_headers", policy.expose_headers),
+    )
+    for key, values in lists:
+        yield from _too_many(key, values, MAX_LIST_ENTRIES, "list only the names clients use")
+        yield from _too_long(key, values, MAX_TOKEN_LENGTH, "use a shorter name")
+    if policy.max_age is not None and policy.max_age > MAX_MAX_AGE:
+        yield (
+            "CG120",
+            "max_age",
+            f"{shorten(policy.max_age)} is more than {MAX_MAX_AGE:,} (2^31 - 1)",
+            "use 7200 or less, Chromium's cap",
+        )
+    regex = policy.allow_origin_regex
+    if regex is not None and len(regex) > MAX_REGEX_LENGTH:
+        yield (
+            "CG120",
+            "allow_origin_regex",
+            f"{len(regex):,} characters, more than the {MAX_REGEX_LENGTH:,} corsgen accepts",
+            "list the origins, or cover them with wildcards (https://*.example.com)",
+        )
+
+
 @check
 def _name(policy: Policy, name: str) -> Iterator[Hit]:
-    if not NAME_PATTERN.fullmatch(name):
-        key = "name" if policy.name is not None else ""
-        yield "CG116", key, f"policy name {name!r} is not [a-z][a-z0-9_]*", 'set name = "my_api"'
+    key = "name" if policy.name is not None else ""
+    fix = 'set name = "my_api"'
+    if len(name) > MAX_NAME_LENGTH:
+        yield (
+            "CG116",
+            key,
+            f"policy name {shorten(name)} is {len(name):,} characters, more than the "
+            f"{MAX_NAME_LENGTH} corsgen accepts",
+            fix,
+        )
+    elif not NAME_PATTERN.fullmatch(name):
+        yield "CG116", key, f"policy name {shorten(name)} is not [a-z][a-z0-9_]*", fix
 
 
 @check
@@ -331,14 +402,14 @@ def _numbers(policy: Policy, name: str) -> Iterator[Hit]:
         yield (
             "CG114",
             "preflight_status",
-            f"{policy.preflight_status} is not 204 or 200",
+            f"{shorten(policy.preflight_status)} is not 204 or 200",
             "use 204, or 200 for old clients",
         )
     if policy.max_age is not None and policy.max_age < 0:
         yield (
             "CG115",
             "max_age",
-            f"{policy.max_age} is negative",
+            f"{shorten(policy.max_age)} is negative",
             "use 0 or more, or leave it unset",
         )
     elif policy.max_age is not None and policy.max_age > CHROMIUM_MAX_AGE:
@@ -357,4 +428,6 @@ def check_policy(policy: Policy, name: str, file: str) -> list[Finding]:
         for rule_id, key, message, fix in func(policy, name):
             rule = BY_ID[rule_id]
             findings.append(Finding(rule.id, rule.slug, rule.severity, file, key, message, fix))
+        if func is _limits and findings:
+            break  # past a limit, the other checks could run for minutes: report the limit alone
     return sorted(findings, key=lambda f: f.severity != "error")

@@ -1,0 +1,22 @@
+"""What corsgen accepts: sizes every server loads. README.md, "Limits", documents each one.
+
+CG120 (`over-limit`) refuses a policy past any of these but the name's, which is CG116's.
+tests/limits_test.py renders a policy at every limit at once and runs each server's config test.
+"""
+
+from __future__ import annotations
+
+# The name is in every nginx variable, the longest being corsgen_NAME_private_network_ok. nginx's
+# default variables_hash_bucket_size (64) holds a name of at most 46 characters: 46 - 8 - 19.
+MAX_NAME_LENGTH = 19
+MAX_ORIGINS = 100_000
+# https:// + a 253-character host + :65535 is 267; custom schemes get the rest.
+MAX_ORIGIN_LENGTH = 300
+# allow_methods, allow_headers, expose_headers: entries per list, characters per entry.
+MAX_LIST_ENTRIES = 1_000
+MAX_TOKEN_LENGTH = 256
+# The largest signed 32-bit integer: no server or client that reads Max-Age into an int overflows.
+MAX_MAX_AGE = 2**31 - 1
+# In nginx the regex is one map key, "~^(?:REGEX)$", every backslash doubled, of at most 4,093
+# bytes. No portable regex is more than half backslashes (CG109 refuses \\), so 2,724 fit.
+MAX_REGEX_LENGTH = 2_724

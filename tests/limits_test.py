@@ -1,0 +1,68 @@
+"""What README.md, "Limits", says: a policy at every limit at once loads in every server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from corsgen.limits import (
+    MAX_LIST_ENTRIES,
+    MAX_MAX_AGE,
+    MAX_NAME_LENGTH,
+    MAX_ORIGIN_LENGTH,
+    MAX_ORIGINS,
+    MAX_REGEX_LENGTH,
+    MAX_TOKEN_LENGTH,
+)
+from corsgen.plan import Plan, build_plan
+from corsgen.policy import Policy
+from corsgen.render import Target, render
+from corsgen.rules import check_policy
+from corsgen.verify.servers import find_binary, server_check
+from tests.conformance.servers import DEBIAN_CADDY, latest_caddy
+from tests.conftest import need_binary
+from tests.rules_test import long_origin, regex_of_length
+
+BINARIES = [
+    pytest.param("nginx", find_binary("nginx"), id="nginx"),
+    pytest.param("apache", find_binary("apache"), id="apache"),
+    pytest.param("caddy", DEBIAN_CADDY if Path(DEBIAN_CADDY).exists() else None, id="caddy-debian"),
+    pytest.param("caddy", latest_caddy(), id="caddy-latest"),
+]
+
+
+def longest_names(prefix: str) -> list[str]:
+    """As many distinct names as a list may hold, each as long as corsgen accepts."""
+    return [f"{prefix}-{i:04d}-".ljust(MAX_TOKEN_LENGTH, "x") for i in range(MAX_LIST_ENTRIES)]
+
+
+@pytest.fixture(scope="module")
+def at_every_limit() -> Plan:
+    policy = Policy.model_validate(
+        {
+            "name": "n" * MAX_NAME_LENGTH,
+            "allow_origins": [long_origin(MAX_ORIGIN_LENGTH, i) for i in range(MAX_ORIGINS)],
+            "allow_origin_regex": regex_of_length(MAX_REGEX_LENGTH),
+            "allow_methods": longest_names("M"),
+            "allow_headers": longest_names("X-Req"),
+            "expose_headers": longest_names("X-Res"),
+            "allow_credentials": True,
+            "max_age": MAX_MAX_AGE,
+            "allow_private_network": True,
+        }
+    )
+    assert policy.name is not None
+    assert not [
+        f for f in check_policy(policy, policy.name, "limits.toml") if f.severity == "error"
+    ]
+    return build_plan(policy, policy.name, "limits.toml")
+
+
+@pytest.mark.parametrize(("target", "binary"), BINARIES)
+def test_every_limit_at_once_loads(
+    target: Target, binary: str | None, at_every_limit: Plan
+) -> None:
+    # 100,000 origins of 300 characters: 30 MB of configuration, up to 15 s a server.
+    need_binary(f"{target} ({binary})", binary)
+    assert server_check(render(at_every_limit, target), target, binary).ok
