@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from corsgen import __version__
-from corsgen.errors import CorsgenError, Finding, PolicyError
+from corsgen.errors import CorsgenError, Finding, PolicyError, escape
 from corsgen.fsio import locked, nearest_existing, shown, write_atomically
 from corsgen.manifest import Manifest, find_manifest, load_manifest
 from corsgen.plan import Plan, load_and_plan
@@ -71,7 +71,7 @@ def check(policies: tuple[Path, ...], strict: bool) -> None:
             click.echo(str(exc), err=True)
             failed += 1
             continue
-        click.echo(f"{path}: ok")
+        click.echo(escape(f"{path}: ok"))
     if failed:
         raise CorsgenError(
             f"{failed} of {len(policies)} polic{'y' if len(policies) == 1 else 'ies'} refused"
@@ -106,7 +106,7 @@ def render_command(
     """Render one policy for one server."""
     files = _rendered(_plan(policy, strict), target)
     if verify_server:
-        click.echo(str(server_check(files, target)), err=True)
+        click.echo(escape(str(server_check(files, target))), err=True)
     if out_dir is not None:
         paths = {out_dir / name: text for name, text in files.items()}
         # Two renders into one directory wait for each other, like two syncs of one manifest.
@@ -138,7 +138,7 @@ def verify(policies: tuple[Path, ...], targets: tuple[Target, ...]) -> None:
         plan = _plan(path, strict=False)
         for target in targets or TARGETS:
             result = server_check(_rendered(plan, target), target)
-            click.echo(f"{path}: {result}")
+            click.echo(escape(f"{path}: {result}"))
 
 
 @cli.command()
@@ -218,7 +218,7 @@ def schema(manifest_schema: bool) -> None:
 def init() -> None:
     """Write a commented starter policy (cors/api.toml) and manifest (corsgen.toml) here."""
     for path in write_starter(Path.cwd()):
-        click.echo(f"wrote {path}")
+        click.echo(escape(f"wrote {path}"))
 
 
 @cli.command()
@@ -226,6 +226,14 @@ def rules() -> None:
     """List every rule: id, severity, name and what it refuses."""
     for rule in RULES:
         click.echo(f"{rule.id}  {rule.severity:<7}  {rule.slug:<27}  {rule.summary}")
+
+
+def _show(exc: click.ClickException) -> None:
+    """click's own show(), with the message escaped: click quotes some arguments verbatim."""
+    ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+    if ctx is not None:
+        click.echo(f"{ctx.get_usage()}\nTry '{ctx.command_path} --help' for help.\n", err=True)
+    click.echo(escape(f"Error: {exc.format_message()}"), err=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -238,12 +246,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        _show(exc)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 1
     except CorsgenError as exc:
-        click.echo(f"corsgen: {exc}" if not isinstance(exc, PolicyError) else str(exc), err=True)
+        # A PolicyError is one escaped line per finding already; anything else becomes one line.
+        text = str(exc) if isinstance(exc, PolicyError) else escape(f"corsgen: {exc}")
+        click.echo(text, err=True)
         return 1
     return 0
