@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from corsgen.origins import Origin, OriginError, is_public_suffix, parse_origin, registrable_domain
+from corsgen.policy import parse_policy
+from corsgen.rules import check_policy
 
 
 @pytest.mark.parametrize(
@@ -29,10 +32,45 @@ from corsgen.origins import Origin, OriginError, is_public_suffix, parse_origin,
         ("wss://socket.example.com:443", "wss://socket.example.com"),
         ("https://*.example.com", "https://*.example.com"),
         ("https://*.Example.com:443", "https://*.example.com"),
+        ("http://*.localhost:3000", "http://*.localhost:3000"),
+        ("https://x_y.app.example.net", "https://x_y.app.example.net"),
     ],
 )
 def test_normalises(text: str, normalised: str) -> None:
     assert str(parse_origin(text)) == normalised
+
+
+@pytest.mark.parametrize(
+    ("host", "serialised"),
+    [
+        # The URL Standard's host parsing examples (url.spec.whatwg.org, "Host parsing").
+        ("EXAMPLE.COM", "example.com"),
+        ("faß.example", "xn--fa-hia.example"),
+        ("0", "0.0.0.0"),
+        ("0x", "0.0.0.0"),
+        ("0xffffffff", "255.255.255.255"),
+        ("[0:0::1]", "[::1]"),
+        # IPv4: a host that ends in a number is an address, in decimal, hex or octal parts.
+        ("127.1", "127.0.0.1"),
+        ("0x7f.1", "127.0.0.1"),
+        ("0X7F.0.0.1", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),
+        ("127.0.0.1.", "127.0.0.1"),
+        ("1.256", "1.0.1.0"),
+        ("\uff11\uff12\uff17.0.0.1", "127.0.0.1"),  # fullwidth digits map to ASCII first
+        # IPv6: lowercase, the first longest run of two or more zero pieces as ::, no dotted tail.
+        ("[2001:DB8::1]", "[2001:db8::1]"),
+        ("[1:0::]", "[1::]"),
+        ("[0:0:1:0:0:1:0:0]", "[::1:0:0:1:0:0]"),
+        ("[1:0:0:2:0:0:0:3]", "[1:0:0:2::3]"),
+        ("[1:0:2:0:3:0:4:0]", "[1:0:2:0:3:0:4:0]"),
+        ("[::ffff:192.168.0.1]", "[::ffff:c0a8:1]"),
+        ("[::127.0.0.1]", "[::7f00:1]"),
+    ],
+)
+def test_hosts_serialise_as_browsers_do(host: str, serialised: str) -> None:
+    assert str(parse_origin(f"http://{host}:8080")) == f"http://{serialised}:8080"
 
 
 @pytest.mark.parametrize(
@@ -69,6 +107,16 @@ def test_normalises(text: str, normalised: str) -> None:
         ("https://*example.com", "CG118", "leftmost"),
         ("https://app.*.example.com", "CG118", "leftmost"),
         ("https://*.[::1]", "CG118", "IP"),
+        ("https://*.0.0.1", "CG118", "IP"),
+        ("http://09", "CG117", "not an IPv4"),
+        ("http://example.255", "CG117", "not an IPv4"),
+        ("http://a.0x1", "CG117", "not an IPv4"),
+        ("http://1.2.3.4.5", "CG117", "not an IPv4"),
+        ("http://256.0.0.1", "CG117", "not an IPv4"),
+        ("http://1.2.3.256", "CG117", "not an IPv4"),
+        ("http://4294967296", "CG117", "not an IPv4"),
+        ("http://0xffffffff1", "CG117", "not an IPv4"),
+        ("http://1..2", "CG117", "not an IPv4"),
     ],
 )
 def test_refuses(text: str, rule: str, fragment: str) -> None:
@@ -90,6 +138,8 @@ def test_refuses(text: str, rule: str, fragment: str) -> None:
         ("https://*.example.com", "https://a.example.com:8443", False),
         ("https://*.example.com:8443", "https://a.example.com:8443", True),
         ("https://app.example.com", "https://app.example.com", True),
+        ("https://*.app.example.net", "https://x_y.app.example.net", True),
+        ("https://*.app.example.net", "https://_.a_b.app.example.net", True),
     ],
 )
 def test_matches_and_regex_agree(pattern: str, origin: str, matches: bool) -> None:
@@ -98,7 +148,7 @@ def test_matches_and_regex_agree(pattern: str, origin: str, matches: bool) -> No
     assert bool(re.fullmatch(entry.regex(), origin)) is matches
 
 
-LABELS = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+LABELS = st.from_regex(r"[a-z0-9_](?:[a-z0-9_-]{0,10}[a-z0-9_])?", fullmatch=True)
 
 
 @given(
@@ -141,6 +191,7 @@ def test_parse_never_crashes(text: str) -> None:
         ("github.io", True),
         ("example.com", False),
         ("app.example.co.uk", False),
+        ("localhost", False),
     ],
 )
 def test_public_suffix(host: str, public: bool) -> None:
@@ -151,3 +202,31 @@ def test_registrable_domain() -> None:
     assert registrable_domain("a.b.example.co.uk") == "example.co.uk"
     assert registrable_domain("127.0.0.1") == "127.0.0.1"
     assert registrable_domain("[::1]") == "[::1]"
+
+
+def test_a_localhost_wildcard_is_allowed() -> None:
+    """*.localhost is loopback in browsers (RFC 6761): no public-suffix error, no http warning."""
+    policy = parse_policy('allow_origins = ["http://*.localhost:3000"]', "dev.toml")
+    assert check_policy(policy, "dev", "dev.toml") == []
+
+
+def test_covered_origins_are_found_without_comparing_every_pair() -> None:
+    """20,000 exact origins and 20,000 wildcards: each origin looks up its parent domains."""
+    exact = [f"https://t{i}.c{i % 7}.example.com" for i in range(20_000)]
+    wild = [f"https://*.c{i}.example.com" for i in range(20_000)]
+    policy = parse_policy(f"allow_origins = {[*exact, *wild, wild[3]]!r}", "big.toml")
+    start = time.perf_counter()
+    findings = [(f.key, f.message) for f in check_policy(policy, "big", "big.toml")]
+    assert time.perf_counter() - start < 5
+    assert ("allow_origins[40000]", "'https://*.c3.example.com' repeats allow_origins[20003]") in (
+        findings
+    )
+    covered = [finding for finding in findings if "covered" in finding[1]]
+    assert len(covered) == 20_000 + len(range(3, 20_000, 7))  # origins under c3 twice
+    assert covered[:5] == [
+        ("allow_origins[0]", "'https://t0.c0.example.com' is covered by allow_origins[20000]"),
+        ("allow_origins[1]", "'https://t1.c1.example.com' is covered by allow_origins[20001]"),
+        ("allow_origins[2]", "'https://t2.c2.example.com' is covered by allow_origins[20002]"),
+        ("allow_origins[3]", "'https://t3.c3.example.com' is covered by allow_origins[20003]"),
+        ("allow_origins[3]", "'https://t3.c3.example.com' is covered by allow_origins[40000]"),
+    ]

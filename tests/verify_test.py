@@ -56,6 +56,14 @@ BROKEN = [
         "unexpected end of file",
         None,
     ),
+    (
+        "nginx",
+        "spa_api.http.conf",
+        'default "";',
+        'default "' + "a" * 4_094 + '";',
+        "a parameter of 4,094 bytes, more than the 4,093 nginx reads",
+        None,
+    ),
     ("apache", "spa_api.conf", "RewriteEngine On", "RewriteEngin On", "unknown directive", None),
     (
         "apache",
@@ -95,6 +103,14 @@ BROKEN = [
     ("caddy", "spa_api.caddy", "\tmethod OPTIONS", "\tmethods OPTIONS", "unknown matcher", None),
     ("caddy", "spa_api.caddy", "header +Vary Origin", "}", "unexpected }", None),
     ("caddy", "spa_api.caddy", "\tdefer\n", "\tdefer now later\n", "bad header field", None),
+    (
+        "caddy",
+        "spa_api.caddy",
+        '\t"https://app.example.com" 1\n',
+        '\t"https://app.example.com" 1 2\n',
+        'a map entry is not "input output"',
+        None,
+    ),
 ]
 
 

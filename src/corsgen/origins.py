@@ -11,8 +11,10 @@ import idna
 from publicsuffixlist import PublicSuffixList
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-# Label-bounded: a wildcard never matches across a dot boundary into a look-alike domain.
-LABEL = "[a-z0-9-]+"
+# Label-bounded: a wildcard never matches across a dot boundary into a look-alike domain. It takes
+# every character a host label may hold (`_` included, as `_LABEL` below and browsers accept it), so
+# whatever a `*.` entry covers in `Origin.matches` the rendered regex matches too.
+LABEL = "[a-z0-9_-]+"
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 _SPLIT = re.compile(r"(?P<scheme>[^:/]*)://(?P<rest>.*)", re.DOTALL)
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
@@ -51,11 +53,17 @@ class Origin:
 
     def matches(self, other: Origin) -> bool:
         """Whether a browser origin `other` is allowed by this entry."""
-        if (self.scheme, self.port) != (other.scheme, other.port) or other.wildcard:
+        if other.wildcard:
             return False
-        if not self.wildcard:
-            return self.host == other.host
-        return other.host.endswith("." + self.host)
+        return self in other.covering_wildcards() if self.wildcard else self == other
+
+    def covering_wildcards(self) -> tuple[Origin, ...]:
+        """The `*.` entries that allow this origin, one per parent domain: a key to look up."""
+        labels = self.host.split(".")
+        return tuple(
+            Origin(self.scheme, ".".join(labels[i:]), self.port, wildcard=True)
+            for i in range(1, len(labels))
+        )
 
 
 @cache
@@ -64,8 +72,12 @@ def _psl() -> PublicSuffixList:
 
 
 def is_public_suffix(host: str) -> bool:
-    """True for `com`, `co.uk`, `github.io`: a wildcard right above one spans many owners."""
-    return bool(_psl().is_public(host))
+    """True for `com`, `co.uk`, `github.io`: a wildcard right above one spans many owners.
+
+    `localhost` is special-use (RFC 6761): every name under it is this machine, so `*.localhost`
+    spans no one else's sites, though the list's default rule calls any unlisted name a suffix.
+    """
+    return host != "localhost" and bool(_psl().is_public(host))
 
 
 def registrable_domain(host: str) -> str:
@@ -87,14 +99,75 @@ def _bad(rule: str, message: str, fix: str) -> OriginError:
     return OriginError(rule, message, fix)
 
 
+def _ipv6(raw: str, text: str) -> str:
+    """WHATWG's IPv6 serializer: lowercase hex, the first longest run of 2+ zero pieces as `::`.
+
+    Unlike Python's it never writes an embedded IPv4 address: `[::ffff:1.2.3.4]` is
+    `[::ffff:102:304]`.
+    """
+    try:
+        value = int(ipaddress.IPv6Address(raw[1:-1]))
+    except ValueError:
+        raise _bad("CG117", f"{text!r} has an invalid IPv6 address", "write it as [::1]") from None
+    pieces = [f"{value >> 16 * (7 - i) & 0xFFFF:x}" for i in range(8)]
+    start, length = 0, 0
+    for i in range(8):
+        run = next((j for j in range(i, 8) if pieces[j] != "0"), 8) - i
+        if run > length:
+            start, length = i, run
+    if length < 2:
+        return "[" + ":".join(pieces) + "]"
+    return "[" + ":".join(pieces[:start]) + "::" + ":".join(pieces[start + length :]) + "]"
+
+
+def _ipv4_number(part: str) -> int | None:
+    """WHATWG's IPv4 number parser: decimal, 0x hex or 0-prefixed octal; None on failure."""
+    if not part:
+        return None
+    radix = 10
+    if part.startswith("0x"):
+        part, radix = part[2:], 16
+    elif len(part) > 1 and part.startswith("0"):
+        part, radix = part[1:], 8
+    if not all(c in "0123456789abcdef"[:radix] for c in part):
+        return None
+    return int(part, radix) if part else 0
+
+
+def _ipv4_parts(host: str) -> list[str]:
+    """The dot-separated parts, less one trailing empty part (`127.0.0.1.` is `127.0.0.1`)."""
+    parts = host.split(".")
+    return parts[:-1] if parts[-1] == "" and len(parts) > 1 else parts
+
+
+def _ends_in_number(host: str) -> bool:
+    """WHATWG's ends-in-a-number checker: such a host is parsed as IPv4, never as a name."""
+    last = _ipv4_parts(host)[-1]
+    return (last.isascii() and last.isdigit()) or _ipv4_number(last) is not None
+
+
+def _ipv4(host: str, text: str) -> str:
+    """WHATWG's IPv4 parser and serializer: `127.1`, `0x7f.1` and `2130706433` are `127.0.0.1`."""
+    parts = _ipv4_parts(host)
+    numbers = [n for n in map(_ipv4_number, parts) if n is not None]
+    if (
+        len(parts) > 4
+        or len(numbers) < len(parts)
+        or max(numbers[:-1], default=0) > 255
+        or numbers[-1] >= 256 ** (5 - len(parts))
+    ):
+        raise _bad(
+            "CG117",
+            f"{text!r} ends in a number but is not an IPv4 address",
+            "write the address as four numbers, e.g. 127.0.0.1, or use a host name",
+        )
+    value = numbers[-1] + sum(n * 256 ** (3 - i) for i, n in enumerate(numbers[:-1]))
+    return str(ipaddress.IPv4Address(value))
+
+
 def _host(raw: str, text: str) -> str:
     if raw.startswith("["):
-        try:
-            return f"[{ipaddress.IPv6Address(raw[1:-1]).compressed}]"
-        except ValueError:
-            raise _bad(
-                "CG117", f"{text!r} has an invalid IPv6 address", "write it as [::1]"
-            ) from None
+        return _ipv6(raw, text)
     host = raw.lower()
     # Plain ASCII names need no IDNA mapping (idna costs ~0.3 ms a host); punycode is checked.
     if not host.isascii() or any(p.startswith("xn--") for p in host.split(".")):
@@ -104,6 +177,8 @@ def _host(raw: str, text: str) -> str:
             raise _bad(
                 "CG117", f"{text!r} has an invalid host ({exc})", "use a valid host name"
             ) from None
+    if _ends_in_number(host):
+        return _ipv4(host, text)
     if not host or len(host) > 253 or not all(_LABEL.fullmatch(p) for p in host.split(".")):
         raise _bad("CG117", f"{text!r} has an invalid host", "use a valid host name")
     return host
@@ -166,7 +241,7 @@ def parse_origin(text: str) -> Origin:
     port = None if port_raw is None else _port(port_raw, text)
     if port is not None and DEFAULT_PORTS.get(scheme) == port:
         port = None
-    if wildcard and host.startswith("["):
+    if wildcard and (host.startswith("[") or _is_ipv4(host)):
         raise _bad("CG118", f"{text!r} puts a wildcard on an IP address", "list each origin")
     return Origin(scheme, host, port, wildcard)
 

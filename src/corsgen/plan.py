@@ -34,8 +34,20 @@ OWNED = (ACAO, ACAC, ACEH, ACAM, ACAH, ACMA, ACAPN)
 NGINX_DEFAULT_BUCKET = 64
 NGINX_DEFAULT_KEYS = 64
 NGINX_ENTRIES_PER_BUCKET = 8
-# PCRE's compiled-pattern limit: keep each Apache alternation well under it.
-APACHE_CHUNK = 200
+# nginx reads at most 4,093 bytes between a parameter's quotes: `nginx -t` on 1.22.1 refuses 4,094
+# ("too long parameter"), as map values, map keys and add_header values alike, wherever the
+# parameter starts in the file (the whole token must fit the 4,096-byte read buffer).
+NGINX_MAX_PARAMETER = 4_093
+# A header value longer than this is sent in several map variables that add_header joins, and that
+# join is one parameter too. Values are tokens, which nginx_quote leaves as they are. At the limits
+# (1,000 names of 256 characters, a 19-character policy name) 3,200 gives 81 parts, and add_header
+# 81 variables of 39 bytes: each parameter about 900 bytes under the limit.
+NGINX_VALUE_PART = 3_200
+# Debian's PCRE2 (link size 2) refuses a compiled pattern over 64 KiB, about two bytes per literal
+# character and three per alternative. `apache2 -t` on 2.4.71 loads one SetEnvIf of 108 origins of
+# 300 characters (32,729 characters of regex) and refuses 109; of 30-character origins, 1,040 and
+# 1,041. Exact origins are grouped into regexes of about half that, counted in escaped characters.
+APACHE_REGEX_CHARS = 16_000
 
 
 # When a header is sent: on every response, when the Origin is allowed, on the preflight answer,
@@ -52,6 +64,14 @@ class Header:
     value: str
     when: When
     echo: bool = False
+
+
+@dataclass(frozen=True)
+class NginxPart:
+    """An nginx map variable (`corsgen_NAME_SUFFIX`) holding a header value, or a piece of one."""
+
+    suffix: str
+    value: str
 
 
 @dataclass(frozen=True)
@@ -102,21 +122,46 @@ class Plan:
         """Prefix for Apache environment variables."""
         return f"CORSGEN_{self.name.upper()}"
 
-    @cached_property  # read once per matcher in the Caddy template; 10,000 origins are escaped once
-    def origin_regex(self) -> str:
-        """One anchored regex for every allowed origin (RE2 factors literal alternations)."""
-        return _anchor([re.escape(o) for o in self.exact_origins] + list(self.origin_patterns))
+    @cached_property
+    def anchored_patterns(self) -> tuple[str, ...]:
+        """Each wildcard or regex once, anchored: a map entry for nginx and Caddy, a SetEnvIf.
+
+        Caddy refuses a map that lists an input twice, as when the regex spells out a wildcard.
+        """
+        return tuple(dict.fromkeys(_anchor([p]) for p in self.origin_patterns))
 
     @cached_property
     def apache_regexes(self) -> tuple[str, ...]:
         if self.any_origin:
             return ("^.+$",)  # any Origin at all makes a preflight
-        escaped = [re.escape(o) for o in self.exact_origins]
-        chunks = [escaped[i : i + APACHE_CHUNK] for i in range(0, len(escaped), APACHE_CHUNK)]
-        return tuple(_anchor(c) for c in chunks) + tuple(_anchor([p]) for p in self.origin_patterns)
+        chunks: list[list[str]] = []
+        size = APACHE_REGEX_CHARS
+        for escaped in map(re.escape, self.exact_origins):
+            if size + len(escaped) > APACHE_REGEX_CHARS:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(escaped)
+            size += len(escaped) + 1
+        return tuple(map(_anchor, chunks)) + self.anchored_patterns
+
+    @cached_property
+    def nginx_parts(self) -> dict[str, tuple[NginxPart, ...]]:
+        """Per header key, the map variables nginx sends the value in; none for a constant."""
+        return {header.key: _nginx_parts(header) for header in self.headers}
 
 
-def _anchor(patterns: tuple[str, ...] | list[str]) -> str:
+def _nginx_parts(header: Header) -> tuple[NginxPart, ...]:
+    value = header.value
+    if header.echo or (header.when == "always" and len(value) <= NGINX_VALUE_PART):
+        return ()
+    # Cut wherever the count falls: add_header joins the variables back byte for byte.
+    pieces = [value[i : i + NGINX_VALUE_PART] for i in range(0, len(value), NGINX_VALUE_PART)]
+    if len(pieces) == 1:
+        return (NginxPart(header.key, value),)
+    return tuple(NginxPart(f"{header.key}_{n}", piece) for n, piece in enumerate(pieces, 1))
+
+
+def _anchor(patterns: list[str]) -> str:
     return "^(?:" + "|".join(patterns) + ")$"
 
 

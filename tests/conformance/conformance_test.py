@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -119,6 +120,7 @@ INTENTS = {
             "https://cyberdyne.customers.example.com",
             "https://x.app.example.net",
             "https://a-b.c9.app.example.net",
+            "https://x_y.app.example.net",
             "https://xn--bcher-kva.example",
             "capacitor://localhost",
             "tauri://localhost",
@@ -164,10 +166,17 @@ class Answer:
         return get(self.headers, "X-Upstream") == "1"
 
 
-def send(port: int, method: str, path: str, headers: dict[str, str]) -> Answer:
+def send(
+    port: int, method: str, path: str, headers: Mapping[str, str] | Sequence[tuple[str, str]]
+) -> Answer:
+    """One request; a sequence of pairs may repeat a header name, as no browser would."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request(method, path, headers=headers)
+        conn.putrequest(method, path)
+        for name, value in pairs:
+            conn.putheader(name, value)
+        conn.endheaders()
         response = conn.getresponse()
         return Answer(response.status, response.getheaders(), response.read())
     finally:
@@ -322,3 +331,33 @@ def test_private_network(server: tuple[str, dict[str, int]], policy: str, asks: 
     answer = send(server[1][policy], "OPTIONS", "/own-cors", headers)
     expected = "true" if asks and intent.private_network else None
     assert get(answer.headers, "Access-Control-Allow-Private-Network") == expected
+
+
+@pytest.mark.parametrize("method", ["GET", "OPTIONS"])
+@pytest.mark.parametrize("evil_first", [True, False])
+@pytest.mark.parametrize("policy", [p for p, intent in INTENTS.items() if not intent.any_origin])
+def test_two_origin_headers_never_allow_both(
+    server: tuple[str, dict[str, int]], policy: str, evil_first: bool, method: str
+) -> None:
+    """No browser sends two; Caddy joins them ("a,b") and nginx 1.22 reads the first."""
+    intent = INTENTS[policy]
+    origins = ["https://evil.example", intent.allowed[0]]
+    if not evil_first:
+        origins.reverse()
+    headers = [("Origin", o) for o in origins] + [("Access-Control-Request-Method", "GET")]
+    answer = send(server[1][policy], method, "/own-cors", headers)
+    _assert_one_of_each(answer)
+    acao = get(answer.headers, "Access-Control-Allow-Origin")
+    assert acao is None or acao in intent.allowed, f"allowed {acao!r}"
+
+
+@pytest.mark.parametrize("origin", [None, "", "https://evil.example"])
+def test_a_pattern_matching_the_empty_string_allows_no_missing_origin(
+    empty_match_server: tuple[str, int], origin: str | None
+) -> None:
+    """SetEnvIf reads a missing Origin as "", which a pattern like (...)? matches."""
+    headers = {} if origin is None else {"Origin": origin}
+    answer = send(empty_match_server[1], "GET", "/own-cors", headers)
+    assert not [n for n, _ in answer.headers if n.lower() in CORS], answer.headers
+    allowed = send(empty_match_server[1], "GET", "/own-cors", {"Origin": "https://app.example.com"})
+    assert cors_check(Request("https://app.example.com", credentials=True), allowed.headers)[0]

@@ -1,16 +1,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
-from corsgen.plan import Plan, build_plan, load_and_plan
-from corsgen.policy import parse_policy
-from tests.conformance.servers import Site, free_port, running, server_kinds
+from corsgen.plan import Plan, load_and_plan
+from tests.conformance.servers import server_kinds, serving, unchecked_plan
 from tests.conformance.upstream import Upstream
-from tests.conftest import EXAMPLES, need_binary
+from tests.conftest import EXAMPLES
 
-KINDS = server_kinds()
+KINDS = sorted(server_kinds())
 
 
 @pytest.fixture(scope="session")
@@ -24,34 +24,39 @@ def upstream() -> Iterator[Upstream]:
         yield up
 
 
-@pytest.fixture(scope="session", params=sorted(KINDS))
+@pytest.fixture(scope="session", params=KINDS)
 def server(
     request: pytest.FixtureRequest,
     plans: dict[str, Plan],
     upstream: Upstream,
 ) -> Iterator[tuple[str, dict[str, int]]]:
     """One running server of each kind, every example policy on a port of its own."""
-    kind = request.param
-    binary, configure = KINDS[kind]
-    need_binary(kind, binary)
-    ports = {p.name: free_port() for p in plans.values()}
-    site = Site(tuple(plans.values()), ports, upstream.port, free_port())
-    with running(configure, site):
-        yield kind, {stem: ports[plan.name] for stem, plan in plans.items()}
+    with serving(request.param, tuple(plans.values()), upstream.port) as ports:
+        yield request.param, {stem: ports[plan.name] for stem, plan in plans.items()}
 
 
 BIG = 10_000
 
 
-@pytest.fixture(scope="session", params=sorted(KINDS))
+@pytest.fixture(scope="session", params=KINDS)
 def big_server(request: pytest.FixtureRequest, upstream: Upstream) -> Iterator[tuple[str, int]]:
     """One running server of each kind with a single 10,000-origin policy."""
-    kind = request.param
-    binary, configure = KINDS[kind]
-    need_binary(kind, binary)
     origins = ", ".join(f'"https://tenant-{i:05d}.customers.example.com"' for i in range(BIG))
     text = f'allow_origins = [{origins}, "https://*.app.example.com"]\nallow_credentials = true\n'
-    plan = build_plan(parse_policy(text, "big.toml"), "big", "big.toml")
-    port = free_port()
-    with running(configure, Site((plan,), {"big": port}, upstream.port, free_port())):
-        yield kind, port
+    with serving(request.param, (unchecked_plan("big", text),), upstream.port) as ports:
+        yield request.param, ports["big"]
+
+
+# Matches "" as well as the origin. The rules refuse such a regex; the output must not rely on that.
+EMPTY_MATCHING = r"(?:https://app\.example\.com)?"
+
+
+@pytest.fixture(scope="session", params=KINDS)
+def empty_match_server(
+    request: pytest.FixtureRequest, upstream: Upstream
+) -> Iterator[tuple[str, int]]:
+    """One running server of each kind whose only allowed pattern also matches the empty string."""
+    plan = unchecked_plan("empty", "allow_origins = []\nallow_credentials = true\n")
+    plan = replace(plan, origin_patterns=(EMPTY_MATCHING,))
+    with serving(request.param, (plan,), upstream.port) as ports:
+        yield request.param, ports["empty"]

@@ -15,9 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from corsgen.plan import Plan
+from corsgen.plan import Plan, build_plan
+from corsgen.policy import parse_policy
 from corsgen.render import render
 from corsgen.verify.servers import apache_module_lines, find_binary
+from tests.conftest import need_binary
 
 USER, PASSWORD = "corsgen", "s3cret"
 APACHE_TEST_MODULES = (
@@ -48,6 +50,11 @@ class Site:
     ports: Mapping[str, int]
     upstream: int
     dead: int
+
+
+def unchecked_plan(name: str, text: str) -> Plan:
+    """A plan built without the rules: the output must hold up even for what they would refuse."""
+    return build_plan(parse_policy(text, f"{name}.toml"), name, f"{name}.toml")
 
 
 def _write_snippets(root: Path, site: Site, target: str) -> None:
@@ -216,3 +223,13 @@ def _running(configure: Configure, root: Path, site: Site) -> Iterator[None]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def serving(kind: str, plans: tuple[Plan, ...], upstream: int) -> Iterator[dict[str, int]]:
+    """Every plan on a free port of its own in one running server of `kind`; name to port."""
+    binary, configure = server_kinds()[kind]
+    need_binary(kind, binary)
+    ports = {plan.name: free_port() for plan in plans}
+    with running(configure, Site(plans, ports, upstream, free_port())):
+        yield ports

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from corsgen.errors import VerifyError
 from corsgen.verify.tokens import Line, split_lines
 
-DIRECTIVES = {"header", "handle", "respond"}
+DIRECTIVES = {"header", "handle", "respond", "map", "vars"}
 MATCHERS: Mapping[str, tuple[int, int]] = {
     "method": (1, 9),
     "header": (1, 99),
-    "header_regexp": (2, 3),
+    "vars": (2, 99),
     "not": (0, 99),
 }
 
@@ -55,6 +55,12 @@ def _check_line(stack: list[str], line: Line, file: str) -> None:
         if (head == "defer" and len(words) > 1) or (head != "defer" and bad_field):
             raise VerifyError(f'bad header field line "{" ".join(words)}"', file, line.number)
         kind = "field"
+    elif context == "map":
+        if len(words) != 2 or opens:
+            raise VerifyError(
+                f'a map entry is not "input output": "{" ".join(words)}"', file, line.number
+            )
+        kind = "entry"
     elif context == "handle":
         if head not in DIRECTIVES:
             raise VerifyError(f'unknown directive "{head}"', file, line.number)

@@ -10,6 +10,7 @@ from typing import TypedDict, cast
 import crossplane
 
 from corsgen.errors import VerifyError
+from corsgen.plan import NGINX_MAX_PARAMETER
 
 
 class _Error(TypedDict):
@@ -18,9 +19,22 @@ class _Error(TypedDict):
     error: str
 
 
+class _Directive(TypedDict, total=False):
+    directive: str
+    line: int
+    args: list[str]
+    block: list[_Directive]
+
+
+class _Config(TypedDict):
+    file: str
+    parsed: list[_Directive]
+
+
 class _Payload(TypedDict):
     status: str
     errors: list[_Error]
+    config: list[_Config]
 
 
 def wrapper(http_part: str, location_part: str) -> str:
@@ -50,3 +64,20 @@ def check(files: Mapping[str, str]) -> None:
         first = payload["errors"][0]
         message = first["error"].split(" in " + tmp)[0]
         raise VerifyError(message, Path(first["file"]).name, first["line"])
+    for config in payload["config"]:
+        _check_lengths(config["parsed"], Path(config["file"]).name)
+
+
+def _check_lengths(directives: list[_Directive], file: str) -> None:
+    """nginx refuses a parameter longer than its read buffer, which crossplane does not know."""
+    for directive in directives:
+        for arg in directive.get("args", []):
+            # crossplane keeps the backslashes nginx_quote doubled: the length nginx reads.
+            if len(arg.encode()) > NGINX_MAX_PARAMETER:
+                raise VerifyError(
+                    f"a parameter of {len(arg.encode()):,} bytes, more than the "
+                    f"{NGINX_MAX_PARAMETER:,} nginx reads",
+                    file,
+                    directive.get("line"),
+                )
+        _check_lengths(directive.get("block", []), file)

@@ -1,0 +1,134 @@
+"""Policies at every limit corsgen accepts (README.md, "Limits"), loaded and answered for real.
+
+Each server runs three policies at once: every list at its longest (`lists`), the same lists for any
+origin (`public`, where nginx sends a constant), and the most origins, the longest origins and the
+longest regex together (`origins`). Each answer must carry the whole value, byte for byte.
+"""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Iterator
+
+import pytest
+
+from corsgen.limits import MAX_ORIGIN_LENGTH, MAX_ORIGINS, MAX_REGEX_LENGTH
+from corsgen.plan import Plan
+from tests.conformance.conformance_test import Answer, send
+from tests.conformance.conftest import KINDS
+from tests.conformance.servers import serving, unchecked_plan
+from tests.conformance.upstream import Upstream
+from tests.fetch_model import Request, cors_check, get, preflight_ok
+from tests.limits_test import longest_names
+from tests.rules_test import long_origin, regex_of_length
+
+pytestmark = pytest.mark.conformance
+
+ORIGIN = "https://app.example.com"
+METHODS, HEADERS, EXPOSE = longest_names("M"), longest_names("X-Req"), longest_names("X-Res")
+# Of the most origins, this many are the longest: all of them would take Caddy 15 s to load
+# (tests/limits_test.py loads them in every server's config test).
+LONG = [long_origin(MAX_ORIGIN_LENGTH, i) for i in range(3_000)]
+# The rest; one place is kept for the wildcard.
+SHORT = [f"https://t{i:06d}.example.com" for i in range(MAX_ORIGINS - len(LONG) - 1)]
+WILDCARD_ORIGIN = "https://a.b.wild.example.com"
+REGEX = regex_of_length(MAX_REGEX_LENGTH)
+REGEX_ORIGIN = REGEX.replace("\\", "")  # its escapes are all of literals
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(f'"{v}"' for v in values) + "]"
+
+
+def _plans() -> tuple[Plan, ...]:
+    lists = (
+        f"allow_methods = {_toml_list(METHODS)}\nallow_headers = {_toml_list(HEADERS)}\n"
+        f"expose_headers = {_toml_list(EXPOSE)}\n"
+    )
+    origins = _toml_list([*LONG, *SHORT, "https://*.wild.example.com"])
+    regex = f"allow_origin_regex = '{REGEX}'\n"
+    # origins first: its .http.conf sizes nginx's map hash, which must come before any other map.
+    return (
+        unchecked_plan("origins", f"allow_origins = {origins}\n{regex}allow_credentials = true\n"),
+        unchecked_plan("lists", f'allow_origins = ["{ORIGIN}"]\nallow_credentials = true\n{lists}'),
+        unchecked_plan("public", f'allow_origins = ["*"]\n{lists}'),
+    )
+
+
+@pytest.fixture(scope="module")
+def limit_plans() -> tuple[Plan, ...]:
+    return _plans()
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def limits_server(
+    request: pytest.FixtureRequest, limit_plans: tuple[Plan, ...], upstream: Upstream
+) -> Iterator[dict[str, int]]:
+    with serving(request.param, limit_plans, upstream.port) as ports:
+        yield ports
+
+
+@pytest.fixture(autouse=True)
+def long_header_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """http.client refuses a header line over 64 KiB; these are 256 KiB."""
+    monkeypatch.setattr(http.client, "_MAXLINE", 1 << 20)
+
+
+def _preflight(port: int, origin: str, method: str, header: str) -> Answer:
+    return send(
+        port,
+        "OPTIONS",
+        "/ok",
+        {
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": header,
+        },
+    )
+
+
+def test_whole_lists_on_a_preflight_and_a_response(limits_server: dict[str, int]) -> None:
+    port = limits_server["lists"]
+    answer = _preflight(port, ORIGIN, METHODS[-1], HEADERS[-1].lower())
+    request = Request(ORIGIN, METHODS[-1], True, (HEADERS[-1].lower(),))
+    assert preflight_ok(request, answer.headers, answer.status) == (True, "ok")
+    assert get(answer.headers, "Access-Control-Allow-Methods") == ", ".join(METHODS)
+    assert get(answer.headers, "Access-Control-Allow-Headers") == ", ".join(HEADERS)
+    actual = send(port, "GET", "/own-cors", {"Origin": ORIGIN})
+    assert cors_check(Request(ORIGIN, credentials=True), actual.headers)[0]
+    assert get(actual.headers, "Access-Control-Expose-Headers") == ", ".join(EXPOSE)
+
+
+def test_whole_lists_for_any_origin(limits_server: dict[str, int]) -> None:
+    port = limits_server["public"]
+    actual = send(port, "GET", "/own-cors", {"Origin": ORIGIN})
+    assert get(actual.headers, "Access-Control-Allow-Origin") == "*"
+    assert get(actual.headers, "Access-Control-Expose-Headers") == ", ".join(EXPOSE)
+    answer = _preflight(port, ORIGIN, METHODS[0], HEADERS[0].lower())
+    assert get(answer.headers, "Access-Control-Allow-Headers") == ", ".join(HEADERS)
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        pytest.param(LONG[0], True, id="long-first"),
+        pytest.param(LONG[-1], True, id="long-last"),
+        pytest.param(SHORT[0], True, id="short-first"),
+        pytest.param(SHORT[-1], True, id="short-last"),
+        pytest.param(WILDCARD_ORIGIN, True, id="wildcard"),
+        pytest.param(REGEX_ORIGIN, True, id="regex"),
+        pytest.param(long_origin(MAX_ORIGIN_LENGTH, len(LONG)), False, id="long-near-miss"),
+        pytest.param(f"https://t{MAX_ORIGINS:06d}.example.com", False, id="short-near-miss"),
+        pytest.param(REGEX_ORIGIN.replace("-", "", 1), False, id="regex-near-miss"),
+    ],
+)
+def test_most_and_longest_origins(
+    limits_server: dict[str, int], origin: str, allowed: bool
+) -> None:
+    port = limits_server["origins"]
+    actual = send(port, "GET", "/own-cors", {"Origin": origin})
+    assert cors_check(Request(origin, credentials=True), actual.headers)[0] is allowed
+    answer = send(
+        port, "OPTIONS", "/ok", {"Origin": origin, "Access-Control-Request-Method": "PUT"}
+    )
+    assert (answer.status == 204 and not answer.from_upstream) is allowed
