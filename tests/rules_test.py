@@ -76,6 +76,8 @@ CASES = [
     ("CG118", "allow_origins[0]", 'allow_origins = ["https://a*.example.com"]'),
     ("CG119", "allow_origins", 'allow_origins = ["*", "https://a.com"]'),
     ("CG120", "allow_origins[0]", f'allow_origins = ["{long_origin(MAX_ORIGIN_LENGTH + 1)}"]'),
+    ("CG121", "allow_origin_regex", "allow_origins = []\nallow_origin_regex = 'https://(a+)+x\\.com'"),
+    ("CG122", "allow_origin_regex", "allow_origins = []\nallow_origin_regex = 'https://a{1001}\\.com'"),
     ("CG201", "allow_origins[0]", 'allow_origins = ["http://app.example.com"]'),
     ("CG202", "max_age", 'allow_origins = ["https://a.com"]\nmax_age = 86400'),
     ("CG203", "allow_origins[1]", 'allow_origins = ["https://a.com", "https://A.com:443"]'),
@@ -83,7 +85,7 @@ CASES = [
     ("CG204", "allow_methods[0]", 'allow_origins = ["https://a.com"]\nallow_methods = ["put"]'),
 ]
 LOAD_RULES = {"CG000", "CG001", "CG002", "CG003", "CG004"}  # covered in policy_test.py
-MANIFEST_RULES = {"CG302", "CG303"}  # covered in manifest_test.py and sync_test.py
+MANIFEST_RULES = {"CG302", "CG303", "CG304", "CG305"}  # covered in manifest_test.py and sync_test.py
 
 
 def _findings(text: str) -> list[tuple[str, str, str]]:

@@ -16,7 +16,7 @@ from corsgen import __version__
 from corsgen.errors import Finding, PolicyError
 from corsgen.origins import Origin
 from corsgen.policy import Policy, parse_policy, policy_name
-from corsgen.regexes import parse_regex
+from corsgen.regex import parse_regex
 from corsgen.rules import check_policy, parsed_origins
 from corsgen.tomlfile import read_text
 
@@ -211,7 +211,7 @@ def build_plan(policy: Policy, name: str, source: str) -> Plan:
     exact = _dedupe([str(o) for o in origins if not o.wildcard], fold=False)
     patterns = [o.regex() for o in sorted(set(origins)) if o.wildcard]
     if policy.allow_origin_regex is not None:
-        patterns.append(parse_regex(policy.allow_origin_regex).body)
+        patterns += parse_regex(policy.allow_origin_regex).alternatives
     return Plan(
         name=name,
         source=source,

@@ -1,0 +1,127 @@
+"""allow_origin_regex: parse the portable subset once, then prove it safe before it is rendered.
+
+`parse_regex` is cheap and is all the plan needs; `check_regex` is the rules' proof: the servers'
+own engines compile it (CG122), PCRE cannot backtrack super-linearly on it (CG121), and every origin
+it matches belongs to a domain it spells out (CG108).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pcre2
+import re2
+
+from corsgen.errors import shorten
+from corsgen.origins import OriginError, parse_origin, registrable_domain
+from corsgen.regex import language
+from corsgen.regex.backtracking import check_backtracking
+from corsgen.regex.syntax import RegexError, Sequence, parse, render_sequence
+
+__all__ = ["OriginRegex", "RegexError", "check_regex", "parse_regex"]
+
+
+@dataclass(frozen=True)
+class OriginRegex:
+    """A user's regex, parsed, in corsgen's canonical spelling: what the servers will run."""
+
+    source: str
+    tree: tuple[Sequence, ...]
+
+    @property
+    def alternatives(self) -> tuple[str, ...]:
+        """The top-level alternatives, each a pattern of its own (servers' limits are per line)."""
+        return tuple(dict.fromkeys(render_sequence(seq) for seq in self.tree))
+
+    @property
+    def body(self) -> str:
+        return "|".join(self.alternatives)
+
+    @property
+    def anchored(self) -> str:
+        return f"^(?:{self.body})$"
+
+
+def parse_regex(source: str) -> OriginRegex:
+    """Validate the syntax; corsgen anchors both ends itself, so a user's own ^ and $ go."""
+    if not source:
+        raise RegexError("CG105", "empty regex", "remove allow_origin_regex or give a pattern")
+    body = source[1:] if source.startswith("^") else source
+    body = body[:-1] if body.endswith("$") and not body.endswith("\\$") else body
+    return OriginRegex(source, parse(body))
+
+
+_RE2 = re2.Options()
+_RE2.log_errors = False  # the error comes back as an exception; do not also print it
+
+
+def _compile_in_engines(regex: OriginRegex) -> None:
+    for engine, compile_ in (("RE2 (Caddy)", _re2), ("PCRE2 (nginx, Apache)", pcre2.compile)):
+        try:
+            compile_(regex.anchored)
+        except Exception as exc:  # each binding raises its own error types
+            raise RegexError(
+                "CG122",
+                f"{engine} refuses {shorten(regex.source)}: {exc}",
+                "simplify the regex, or list the origins",
+            ) from None
+
+
+def _re2(pattern: str) -> object:
+    return re2.compile(pattern, options=_RE2)
+
+
+_FIXED_PROBES = ("null", "https://evil.com", "http://evil.com", "https://evil.com:8443")
+_DOWNGRADE = {"https": "http", "wss": "ws"}
+
+
+def _variants(sample: str) -> list[str]:
+    """Suffix, prefix, look-alike and scheme-downgrade twists, as the scanners send them."""
+    try:
+        origin = parse_origin(sample)
+    except OriginError:
+        return []
+    scheme, host = origin.scheme, origin.host
+    port = "" if origin.port is None else f":{origin.port}"
+    reg = registrable_domain(host)
+    head = host[: len(host) - len(reg)]
+    hosts = [
+        f"{host}.evil.com",
+        f"{host}-evil.com",
+        f"{head}evil{reg}",
+        f"{head}evil-{reg}",
+        f"{head}{reg.replace('.', 'x', 1)}",
+        f"{head}{reg.replace('.', '-', 1)}",
+        f"{head[:-1]}x{reg}" if head else "",
+    ]
+    out = [f"{scheme}://{h}{port}" for h in hosts if h]
+    if scheme in _DOWNGRADE:
+        out.append(f"{_DOWNGRADE[scheme]}://{host}{port}")
+    return out
+
+
+def _probes(regex: OriginRegex) -> list[str]:
+    samples = [w.replace(language.BREAK, "a") for w in language.words(regex.tree)]
+    return [*_FIXED_PROBES, *(v for s in samples[:64] for v in _variants(s))]
+
+
+def check_regex(regex: OriginRegex) -> None:
+    """Raise the first RegexError: engines, then backtracking, then the language proof."""
+    _compile_in_engines(regex)
+    check_backtracking(regex.tree, regex.source)
+    found = language.outside(regex.body, regex.tree, _probes(regex))
+    if found == [""]:
+        raise RegexError(
+            "CG108",
+            f"{shorten(regex.source)} matches the empty string, which is what a request "
+            "without Origin looks like to Apache",
+            "make every alternative match a whole origin",
+        )
+    if found:
+        raise RegexError(
+            "CG108",
+            f"{shorten(regex.source)} also matches {shorten(found[0])}, an origin the regex "
+            "does not name letter for letter",
+            "spell out the scheme (https://) and your registrable domain, escape dots (\\.), and "
+            "bound labels with [a-z0-9-]+",
+        )
