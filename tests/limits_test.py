@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from corsgen.limits import (
+    MAX_HEADER_VALUE,
     MAX_LIST_ENTRIES,
     MAX_MAX_AGE,
     MAX_NAME_LENGTH,
@@ -33,8 +34,11 @@ BINARIES = [
 
 
 def longest_names(prefix: str) -> list[str]:
-    """As many distinct names as a list may hold, each as long as corsgen accepts."""
-    return [f"{prefix}-{i:04d}-".ljust(MAX_TOKEN_LENGTH, "x") for i in range(MAX_LIST_ENTRIES)]
+    """As many distinct names as a list may hold, the first as long as corsgen accepts, the rest
+    as long as the joined header allows."""
+    rest = (MAX_HEADER_VALUE - MAX_TOKEN_LENGTH) // (MAX_LIST_ENTRIES - 1) - 2
+    first = f"{prefix}-longest-".ljust(MAX_TOKEN_LENGTH, "x")
+    return [first, *(f"{prefix}-{i:04d}-".ljust(rest, "x") for i in range(1, MAX_LIST_ENTRIES))]
 
 
 @pytest.fixture(scope="module")

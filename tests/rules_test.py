@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from corsgen.limits import (
+    MAX_HEADER_VALUE,
     MAX_LIST_ENTRIES,
     MAX_MAX_AGE,
     MAX_NAME_LENGTH,
@@ -76,8 +77,16 @@ CASES = [
     ("CG118", "allow_origins[0]", 'allow_origins = ["https://a*.example.com"]'),
     ("CG119", "allow_origins", 'allow_origins = ["*", "https://a.com"]'),
     ("CG120", "allow_origins[0]", f'allow_origins = ["{long_origin(MAX_ORIGIN_LENGTH + 1)}"]'),
-    ("CG121", "allow_origin_regex", "allow_origins = []\nallow_origin_regex = 'https://(a+)+x\\.com'"),
-    ("CG122", "allow_origin_regex", "allow_origins = []\nallow_origin_regex = 'https://a{1001}\\.com'"),
+    (
+        "CG121",
+        "allow_origin_regex",
+        "allow_origins = []\nallow_origin_regex = 'https://(a+)+x\\.com'",
+    ),
+    (
+        "CG122",
+        "allow_origin_regex",
+        "allow_origins = []\nallow_origin_regex = 'https://a{1001}\\.com'",
+    ),
     ("CG201", "allow_origins[0]", 'allow_origins = ["http://app.example.com"]'),
     ("CG202", "max_age", 'allow_origins = ["https://a.com"]\nmax_age = 86400'),
     ("CG203", "allow_origins[1]", 'allow_origins = ["https://a.com", "https://A.com:443"]'),
@@ -85,7 +94,12 @@ CASES = [
     ("CG204", "allow_methods[0]", 'allow_origins = ["https://a.com"]\nallow_methods = ["put"]'),
 ]
 LOAD_RULES = {"CG000", "CG001", "CG002", "CG003", "CG004"}  # covered in policy_test.py
-MANIFEST_RULES = {"CG302", "CG303", "CG304", "CG305"}  # covered in manifest_test.py and sync_test.py
+MANIFEST_RULES = {
+    "CG302",
+    "CG303",
+    "CG304",
+    "CG305",
+}  # covered in manifest_test.py and sync_test.py
 
 
 def _findings(text: str) -> list[tuple[str, str, str]]:
@@ -162,6 +176,17 @@ def _entry_of_length(key: str) -> Callable[[int], Policy]:
     return lambda n: _with(**{key: ["X" * n]})
 
 
+def _joined_of_length(key: str) -> Callable[[int], Policy]:
+    """Names whose ", "-joined header is exactly n characters: 250-character ones, then the rest."""
+
+    def build(n: int) -> Policy:
+        full = (n - 1) // 252
+        names = [f"X-{i:04d}-".ljust(250, "x") for i in range(full)]
+        return _with(**{key: [*names, "L" * (n - full * 252)]})
+
+    return build
+
+
 def regex_of_length(length: int) -> str:
     """An accepted regex `length` characters long, about half of them backslashes (the most a
     portable regex can have), which nginx doubles."""
@@ -192,6 +217,10 @@ LIMITS = [
     *[pytest.param(_entries(k), MAX_LIST_ENTRIES, ("CG120", k), id=k) for k in _LISTS],
     *[
         pytest.param(_entry_of_length(k), MAX_TOKEN_LENGTH, ("CG120", f"{k}[0]"), id=f"{k}[0]")
+        for k in _LISTS
+    ],
+    *[
+        pytest.param(_joined_of_length(k), MAX_HEADER_VALUE, ("CG120", k), id=f"{k}-joined")
         for k in _LISTS
     ],
     pytest.param(lambda n: _with(max_age=n), MAX_MAX_AGE, ("CG120", "max_age"), id="max_age"),

@@ -15,6 +15,10 @@ MAX_ORIGIN_LENGTH = 300
 # allow_methods, allow_headers, expose_headers: entries per list, characters per entry.
 MAX_LIST_ENTRIES = 1_000
 MAX_TOKEN_LENGTH = 256
+# A list is sent as one header, its names joined by ", ". A preflight carries two such headers and
+# a response one: at 16 KiB each they stay far under Chromium's 256 KiB for a whole response head
+# (past which it fails the request) and under the 64 KiB line Python's http.client reads.
+MAX_HEADER_VALUE = 16_384
 # The largest signed 32-bit integer: no server or client that reads Max-Age into an int overflows.
 MAX_MAX_AGE = 2**31 - 1
 # In nginx the regex is one map key, "~^(?:REGEX)$", every backslash doubled, of at most 4,093

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from corsgen.errors import Finding, Severity, shorten
 from corsgen.limits import (
+    MAX_HEADER_VALUE,
     MAX_LIST_ENTRIES,
     MAX_MAX_AGE,
     MAX_NAME_LENGTH,
@@ -224,6 +225,15 @@ def _limits(policy: Policy, name: str) -> Iterator[Hit]:
     for key, values in lists:
         yield from _too_many(key, values, MAX_LIST_ENTRIES, "list only the names clients use")
         yield from _too_long(key, values, MAX_TOKEN_LENGTH, "use a shorter name")
+        joined = sum(map(len, values)) + 2 * max(len(values) - 1, 0)
+        if joined > MAX_HEADER_VALUE:
+            yield (
+                "CG120",
+                key,
+                f"joined, the names make a {joined:,}-character header, more than the "
+                f"{MAX_HEADER_VALUE:,} corsgen sends (browsers fail a response head past 256 KiB)",
+                "list only the names clients use",
+            )
     if policy.max_age is not None and policy.max_age > MAX_MAX_AGE:
         yield (
             "CG120",

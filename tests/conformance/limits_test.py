@@ -7,7 +7,6 @@ longest regex together (`origins`). Each answer must carry the whole value, byte
 
 from __future__ import annotations
 
-import http.client
 from collections.abc import Iterator
 
 import pytest
@@ -66,12 +65,6 @@ def limits_server(
 ) -> Iterator[dict[str, int]]:
     with serving(request.param, limit_plans, upstream.port) as ports:
         yield ports
-
-
-@pytest.fixture(autouse=True)
-def long_header_lines(monkeypatch: pytest.MonkeyPatch) -> None:
-    """http.client refuses a header line over 64 KiB; these are 256 KiB."""
-    monkeypatch.setattr(http.client, "_MAXLINE", 1 << 20)
 
 
 def _preflight(port: int, origin: str, method: str, header: str) -> Answer:
