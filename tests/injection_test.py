@@ -22,9 +22,9 @@ from corsgen.policy import parse_policy
 from corsgen.render import TARGETS, Target, apache_quote, caddy_quote, comment, nginx_quote, render
 from corsgen.rules import check_policy
 from corsgen.verify import check_structure, nginx
-from corsgen.verify.servers import find_binary, server_check
+from corsgen.verify.servers import server_check
 from corsgen.verify.tokens import split_lines
-from tests.conformance.servers import DEBIAN_CADDY, latest_caddy
+from tests.conformance.servers import DEBIAN_CADDY, config_test_binaries, latest_caddy
 from tests.conftest import need_binary
 
 # What an attacker showed: each name, given to a policy file, once rendered its own directives.
@@ -156,19 +156,7 @@ def test_a_hostile_file_name_adds_no_directive(hostile: str, policy_text: str) -
         _assert_comment_is_inert(files)
 
 
-def _binaries() -> list[tuple[Target, str | None]]:
-    debian = DEBIAN_CADDY if Path(DEBIAN_CADDY).exists() else None
-    return [
-        ("nginx", find_binary("nginx")),
-        ("apache", find_binary("apache")),
-        ("caddy", debian),
-        ("caddy", latest_caddy()),
-    ]
-
-
-@pytest.mark.parametrize(
-    ("target", "binary"), _binaries(), ids=["nginx", "apache", "caddy-debian", "caddy-latest"]
-)
+@pytest.mark.parametrize(("target", "binary"), config_test_binaries())
 @pytest.mark.parametrize("hostile", REPRODUCERS.values(), ids=REPRODUCERS.keys())
 def test_the_reproducers_pass_the_server_check_as_comments(
     target: Target, binary: str | None, hostile: str, tmp_path: Path

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from corsgen.limits import (
@@ -20,17 +18,10 @@ from corsgen.plan import Plan, build_plan
 from corsgen.policy import Policy
 from corsgen.render import Target, render
 from corsgen.rules import check_policy
-from corsgen.verify.servers import find_binary, server_check
-from tests.conformance.servers import DEBIAN_CADDY, latest_caddy
+from corsgen.verify.servers import server_check
+from tests.conformance.servers import config_test_binaries
 from tests.conftest import need_binary
 from tests.rules_test import long_origin, regex_of_length
-
-BINARIES = [
-    pytest.param("nginx", find_binary("nginx"), id="nginx"),
-    pytest.param("apache", find_binary("apache"), id="apache"),
-    pytest.param("caddy", DEBIAN_CADDY if Path(DEBIAN_CADDY).exists() else None, id="caddy-debian"),
-    pytest.param("caddy", latest_caddy(), id="caddy-latest"),
-]
 
 
 def longest_names(prefix: str) -> list[str]:
@@ -63,7 +54,7 @@ def at_every_limit() -> Plan:
     return build_plan(policy, policy.name, "limits.toml")
 
 
-@pytest.mark.parametrize(("target", "binary"), BINARIES)
+@pytest.mark.parametrize(("target", "binary"), config_test_binaries())
 def test_every_limit_at_once_loads(
     target: Target, binary: str | None, at_every_limit: Plan
 ) -> None:

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from corsgen.errors import VerifyError
 from corsgen.plan import build_plan, load_and_plan
 from corsgen.policy import parse_policy
 from corsgen.render import TARGETS, Target, render
-from corsgen.verify.servers import find_binary, server_check
-from tests.conformance.servers import DEBIAN_CADDY, latest_caddy
+from corsgen.verify.servers import server_check
+from tests.conformance.servers import config_test_binaries
 from tests.conftest import EXAMPLES, need_binary
 
-
-def _binaries() -> list[tuple[Target, str | None]]:
-    debian = DEBIAN_CADDY if Path(DEBIAN_CADDY).exists() else None
-    return [
-        ("nginx", find_binary("nginx")),
-        ("apache", find_binary("apache")),
-        ("caddy", debian),
-        ("caddy", latest_caddy()),
-    ]
+BINARIES = config_test_binaries()
 
 
-BINARIES = _binaries()
-IDS = ["nginx", "apache", "caddy-debian", "caddy-latest"]
-
-
-@pytest.mark.parametrize(("target", "binary"), BINARIES, ids=IDS)
+@pytest.mark.parametrize(("target", "binary"), BINARIES)
 @pytest.mark.parametrize("example", sorted(p.stem for p in EXAMPLES.glob("*.toml")))
 def test_examples_pass_the_server_check(target: Target, binary: str | None, example: str) -> None:
     need_binary(f"{target} ({binary})", binary)
@@ -39,7 +25,7 @@ def test_examples_pass_the_server_check(target: Target, binary: str | None, exam
     assert result.ok, result.output
 
 
-@pytest.mark.parametrize(("target", "binary"), BINARIES, ids=IDS)
+@pytest.mark.parametrize(("target", "binary"), BINARIES)
 def test_ten_thousand_origins_load(target: Target, binary: str | None) -> None:
     need_binary(f"{target} ({binary})", binary)
     origins = ", ".join(f'"https://tenant-{i:05d}.customers.example.com"' for i in range(10_000))
@@ -48,7 +34,7 @@ def test_ten_thousand_origins_load(target: Target, binary: str | None) -> None:
     assert server_check(render(plan, target), target, binary).ok
 
 
-@pytest.mark.parametrize(("target", "binary"), BINARIES[:3], ids=IDS[:3])
+@pytest.mark.parametrize(("target", "binary"), BINARIES[:3])
 def test_a_broken_file_is_reported(target: Target, binary: str | None) -> None:
     need_binary(f"{target} ({binary})", binary)
     files = render(load_and_plan(EXAMPLES / "previews.toml")[0], target)

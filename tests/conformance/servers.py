@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from corsgen.plan import Plan, build_plan
 from corsgen.policy import parse_policy
@@ -150,6 +153,17 @@ def latest_caddy() -> str | None:
 def caddy_version(binary: str) -> str:
     out = subprocess.run([binary, "version"], capture_output=True, text=True, check=True).stdout
     return out.split()[0].lstrip("v")
+
+
+def config_test_binaries() -> list[Any]:
+    """pytest params (target, binary) for each server's config test: nginx, Apache, both Caddys."""
+    debian = DEBIAN_CADDY if Path(DEBIAN_CADDY).exists() else None
+    return [
+        pytest.param("nginx", find_binary("nginx"), id="nginx"),
+        pytest.param("apache", find_binary("apache"), id="apache"),
+        pytest.param("caddy", debian, id="caddy-debian"),
+        pytest.param("caddy", latest_caddy(), id="caddy-latest"),
+    ]
 
 
 Configure = Callable[[Path, Site], list[str]]
