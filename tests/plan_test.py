@@ -5,13 +5,13 @@ from dataclasses import replace
 
 import pytest
 
+from corsgen.limits import NGINX_MAX_PARAMETER
 from corsgen.plan import (
     ACAC,
     ACAM,
     ACAO,
     ACEH,
     APACHE_REGEX_CHARS,
-    NGINX_MAX_PARAMETER,
     build_plan,
 )
 from corsgen.policy import parse_policy

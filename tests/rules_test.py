@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from corsgen.cli import main
+from corsgen.errors import PolicyError
 from corsgen.limits import (
+    MAX_FINDINGS,
     MAX_HEADER_VALUE,
     MAX_LIST_ENTRIES,
     MAX_MAX_AGE,
@@ -15,6 +19,7 @@ from corsgen.limits import (
     MAX_REGEX_LENGTH,
     MAX_TOKEN_LENGTH,
 )
+from corsgen.plan import load_and_plan
 from corsgen.policy import Policy, parse_policy, policy_name
 from corsgen.rules import RULES, check_policy
 
@@ -241,3 +246,24 @@ def test_past_a_limit_nothing_else_is_checked() -> None:
     # A million bad origins: the other checks would take long and print a million lines.
     policy = Policy(allow_origins=["null", "https://a.com/"] * 500_000)
     assert _errors(policy) == [("CG120", "allow_origins")]
+
+
+def test_a_regex_nginx_could_not_read_once_written_out_is_refused() -> None:
+    # 712 characters as written; \w becomes [0-9A-Za-z_], and nginx doubles every backslash.
+    policy = Policy(
+        allow_origins=[], allow_origin_regex="https://" + r"\w" * 345 + r"\.example\.com"
+    )
+    assert _errors(policy) == [("CG120", "allow_origin_regex")]
+
+
+def test_a_million_wrong_values_are_one_screen(tmp_path: Path) -> None:
+    path = tmp_path / "big.toml"
+    path.write_text("allow_origins = [" + ",".join(["[]"] * 1_000_000) + "]\n")
+    started = time.perf_counter()
+    assert main(["check", str(path)]) == 1
+    assert time.perf_counter() - started < 5
+    path.write_text("allow_origins = [" + ",".join(["1"] * 100_000) + "]\n")
+    with pytest.raises(PolicyError) as info:
+        load_and_plan(path)
+    assert len(info.value.findings) == MAX_FINDINGS + 1
+    assert info.value.findings[-1].message == f"and {100_000 - MAX_FINDINGS:,} more problems"

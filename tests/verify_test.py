@@ -64,6 +64,14 @@ BROKEN = [
         "a parameter of 4,094 bytes, more than the 4,093 nginx reads",
         None,
     ),
+    (
+        "nginx",
+        "spa_api.http.conf",
+        '"https://app.example.com" "https://app.example.com";',
+        '"' + "k" * 4_094 + '" "1";',
+        "a parameter of 4,094 bytes, more than the 4,093 nginx reads",
+        None,
+    ),
     ("apache", "spa_api.conf", "RewriteEngine On", "RewriteEngin On", "unknown directive", None),
     (
         "apache",

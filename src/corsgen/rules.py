@@ -18,6 +18,7 @@ from corsgen.limits import (
     MAX_ORIGINS,
     MAX_REGEX_LENGTH,
     MAX_TOKEN_LENGTH,
+    NGINX_MAX_PARAMETER,
 )
 from corsgen.origins import Origin, OriginError, is_local, is_public_suffix, parse_origin
 from corsgen.policy import NAME_PATTERN, Policy
@@ -332,9 +333,23 @@ def _regex(policy: Policy, name: str) -> Iterator[Hit]:
     if policy.allow_origin_regex is None:
         return
     try:
-        check_regex(parse_regex(policy.allow_origin_regex))
+        regex = parse_regex(policy.allow_origin_regex)
+        check_regex(regex)
     except RegexError as exc:
         yield exc.rule, "allow_origin_regex", exc.message, exc.fix
+        return
+    # nginx gets each alternative in the canonical spelling (\w is [0-9A-Za-z_]) as one map key,
+    # "~^(?:ALT)$" with its backslashes doubled: the length the source has says little.
+    for alt in regex.alternatives:
+        if len(alt) + alt.count("\\") + len("~^(?:)$") > NGINX_MAX_PARAMETER:
+            yield (
+                "CG120",
+                "allow_origin_regex",
+                f"the alternative {shorten(alt)}, written out for nginx, is longer than the "
+                f"{NGINX_MAX_PARAMETER:,} bytes nginx reads in one parameter",
+                "split it into shorter alternatives (a|b), or list the origins",
+            )
+            return
 
 
 def _token_list(policy: Policy, field: str, values: list[str]) -> Iterator[Hit]:

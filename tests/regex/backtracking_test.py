@@ -8,7 +8,7 @@ import pcre2
 import pytest
 
 from corsgen.regex import RegexError
-from corsgen.regex.backtracking import check_backtracking
+from corsgen.regex.backtracking import MAX_STATES, check_backtracking, check_size
 from corsgen.regex.syntax import parse
 
 EXPONENTIAL = [
@@ -81,3 +81,33 @@ def test_large_but_unambiguous_is_quick() -> None:
     started = time.perf_counter()
     check_backtracking(parse(source), source)
     assert time.perf_counter() - started < 2
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        r"https://[a-z]*a" + "[a-z]" * 12 + r"\.example\.com",  # doubles with each [a-z]
+        "https://" + r"[a-z]{1000}\." * 2 + r"example\.com",
+        "https://" + r"[a-z]{1000}\." * 200,
+        "|".join(rf"https://t{i}\.example\.com" for i in range(300)),
+    ],
+)
+def test_too_many_states_to_prove_is_refused_at_once(source: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(RegexError, match=f"more than {MAX_STATES:,} automaton states") as info:
+        check_size(parse(source), source)
+    assert info.value.rule == "CG120"
+    assert time.perf_counter() - started < 1
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        r"https://[a-z]*a" + "[a-z]" * 8 + r"\.example\.com",
+        "https://" + r"[a-z]{1000}\.example\.com",
+        "|".join(rf"https://t{i}\.example\.com" for i in range(60)),
+        r"https://([a-z0-9-]{1,63}\.){1,3}example\.com",
+    ],
+)
+def test_within_the_state_budget(source: str) -> None:
+    check_size(parse(source), source)

@@ -15,7 +15,7 @@ import re2
 from corsgen.errors import shorten
 from corsgen.origins import OriginError, parse_origin, registrable_domain
 from corsgen.regex import language
-from corsgen.regex.backtracking import check_backtracking
+from corsgen.regex.backtracking import check_backtracking, check_size
 from corsgen.regex.syntax import RegexError, Sequence, parse, render_sequence
 
 __all__ = ["OriginRegex", "RegexError", "check_regex", "parse_regex"]
@@ -109,6 +109,7 @@ def check_regex(regex: OriginRegex) -> None:
     """Raise the first RegexError: engines, then backtracking, then the language proof."""
     _compile_in_engines(regex)
     check_backtracking(regex.tree, regex.source)
+    check_size(regex.tree, regex.source)
     found = language.outside(regex.body, regex.tree, _probes(regex))
     if found == [""]:
         raise RegexError(

@@ -17,10 +17,16 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 
 from corsgen.errors import shorten
-from corsgen.regex.syntax import Chars, Item, RegexError, Sequence
+from corsgen.regex.syntax import ANY, Chars, Item, RegexError, Sequence
 
 # Pairs of positions explored at most; an origin regex has a few dozen.
 MAX_PAIRS = 200_000
+# States of the regex's deterministic automaton at most. The language proof (interegular) takes
+# time quadratic in them (1,000 states: about 1 s); `[a-z]*a[a-z]{n}` doubles them with each n,
+# `[a-z]{1000}` has a thousand. The usual shapes need tens; 80 literal alternatives about 1,000.
+MAX_STATES = 1_200
+# Positions of the expanded automaton at most: only to bound building it; the states decide.
+MAX_POSITIONS = 20_000
 
 Position = int
 START: Position = 0
@@ -34,12 +40,16 @@ class _Automaton:
     matcher tries both.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, expand: bool = False) -> None:
         self.chars: dict[Position, frozenset[str]] = {}
         self.follow: defaultdict[Position, Counter[Position]] = defaultdict(Counter)
+        # Counted repeats as the copies interegular makes of them, instead of as loops.
+        self.expand = expand
 
     def add(self, chars: frozenset[str]) -> Position:
         position = len(self.chars) + 1
+        if self.expand and position > MAX_POSITIONS:
+            raise _TooLarge
         self.chars[position] = chars
         return position
 
@@ -81,9 +91,15 @@ def _sequence(auto: _Automaton, seq: Sequence) -> Shape:
     return empty, first, last
 
 
+class _TooLarge(Exception):
+    """More positions than MAX_POSITIONS: far more states than MAX_STATES, whatever they share."""
+
+
 def _item(auto: _Automaton, item: Item) -> Shape:
     if item.high == 0:
         return 1, Counter(), Counter()
+    if auto.expand and (item.low > 1 or (item.high or 0) > 1):
+        return _copies(auto, item)
     node = item.node
     if isinstance(node, Chars):
         position = auto.add(node.chars)
@@ -97,11 +113,55 @@ def _item(auto: _Automaton, item: Item) -> Shape:
     return (min(2, empty + 1) if item.low == 0 else empty), first, last
 
 
-def build(alts: tuple[Sequence, ...]) -> _Automaton:
-    auto = _Automaton()
+def _copies(auto: _Automaton, item: Item) -> Shape:
+    """X{2,4} as X X X? X?, and X{2,} as X X X*: a fresh copy of X for each."""
+    once = Item(item.node)
+    optional = Item(item.node, 0, 1)
+    extra = [Item(item.node, 0, None)] if item.high is None else [optional] * (item.high - item.low)
+    return _sequence(auto, (*[once] * item.low, *extra))
+
+
+def build(alts: tuple[Sequence, ...], expand: bool = False) -> _Automaton:
+    auto = _Automaton(expand)
     _, first, _ = _alts(auto, alts)
     auto.follow[START] = first
     return auto
+
+
+def check_size(alts: tuple[Sequence, ...], text: str) -> None:
+    """Raise CG120 when determinising the regex would pass MAX_STATES (subset construction).
+
+    Characters that every position treats alike are one class, so each step is a few classes.
+    """
+    try:
+        auto = build(alts, expand=True)
+    except _TooLarge:
+        raise _too_large(text) from None
+    classes: defaultdict[frozenset[Position], str] = defaultdict(str)
+    for char in ANY:
+        classes[frozenset(p for p, chars in auto.chars.items() if char in chars)] += char
+    start = frozenset({START})
+    seen = {start}
+    todo = [start]
+    while todo:
+        subset = todo.pop()
+        follow = {q for p in subset for q in auto.follow[p]}
+        for members in classes:
+            nxt = frozenset(follow & members)
+            if nxt and nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+        if len(seen) > MAX_STATES:
+            raise _too_large(text)
+
+
+def _too_large(text: str) -> RegexError:
+    return RegexError(
+        "CG120",
+        f"{shorten(text)} needs more than {MAX_STATES:,} automaton states to check (many "
+        "alternatives, long counted repeats, or a loop followed by many single characters)",
+        "list the origins in allow_origins, or simplify the regex",
+    )
 
 
 def _successors(auto: _Automaton, p: Position, q: Position) -> Iterator[Step]:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import cast
 
+import idna
 import publicsuffixlist
 from interegular import parse_pattern
 from interegular.fsm import FSM, State, anything_else
@@ -43,10 +44,21 @@ def _origins() -> FSM:
 
 @cache
 def _psl_rules() -> tuple[str, ...]:
-    """Every public-suffix rule, without its `*.` or `!`, from the list the package ships."""
+    """Every public-suffix rule, without its `*.` or `!`, as browsers send hosts: in punycode.
+
+    The list writes some rules in Unicode (våler.hedmark.no); an Origin carries xn--vler-qoa.
+    """
     with open(publicsuffixlist.PSLFILE, encoding="utf-8") as handle:
         lines = (line.split()[0].lower() for line in handle if line.strip())
-        return tuple(rule.lstrip("!").removeprefix("*.") for rule in lines if "//" not in rule)
+        rules = {rule.lstrip("!").removeprefix("*.") for rule in lines if "//" not in rule}
+    return tuple(sorted(rules | {_punycode(rule) for rule in rules if not rule.isascii()}))
+
+
+def _punycode(host: str) -> str:
+    try:
+        return idna.encode(host, uts46=True, transitional=False).decode("ascii")
+    except idna.IDNAError:
+        return host
 
 
 def words(alts: Iterable[Sequence]) -> list[str]:
@@ -87,6 +99,8 @@ def literal_names(alts: Iterable[Sequence]) -> tuple[frozenset[str], frozenset[s
             for host in _HOSTISH.findall(_SCHEME.sub(" ", segment)):
                 if _IPV4.fullmatch(host) or host == "localhost":
                     domains.add(host)
+                if host.rsplit(".", 1)[-1].isdigit():
+                    continue  # browsers read a host ending in a number as IPv4: no suffixes
                 labels = host.split(".")
                 for i in range(len(labels) - 1):
                     suffix = ".".join(labels[i:])

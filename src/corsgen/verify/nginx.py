@@ -10,7 +10,7 @@ from typing import TypedDict, cast
 import crossplane
 
 from corsgen.errors import VerifyError
-from corsgen.plan import NGINX_MAX_PARAMETER
+from corsgen.limits import NGINX_MAX_PARAMETER
 
 
 class _Error(TypedDict):
@@ -71,7 +71,8 @@ def check(files: Mapping[str, str]) -> None:
 def _check_lengths(directives: list[_Directive], file: str) -> None:
     """nginx refuses a parameter longer than its read buffer, which crossplane does not know."""
     for directive in directives:
-        for arg in directive.get("args", []):
+        # Inside a map block the key is what crossplane calls the directive: it counts too.
+        for arg in [directive["directive"], *directive.get("args", [])]:
             # crossplane keeps the backslashes nginx_quote doubled: the length nginx reads.
             if len(arg.encode()) > NGINX_MAX_PARAMETER:
                 raise VerifyError(
