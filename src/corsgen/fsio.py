@@ -87,17 +87,27 @@ def nearest_existing(path: Path) -> Path:
 def locked(path: Path, busy: str, *, shared: bool = False) -> Iterator[None]:
     """Hold flock on path (opened read-only: no lock file of our own in the user's tree).
 
-    Waits at most LOCK_WAIT seconds for another holder, then raises CorsgenError(busy).
+    Waits at most LOCK_WAIT seconds for another holder, then raises CorsgenError(busy). Only a
+    regular file or a directory is opened: opening a device or a FIFO can do something.
     """
     try:
+        _lockable(os.stat(path), path)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise CorsgenError(f"cannot lock {shown(path)}: {exc.strerror or exc}") from None
     try:
+        _lockable(os.fstat(fd), path)  # it may have been swapped since the stat
         _flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, path, busy)
         yield
     finally:
         os.close(fd)
+
+
+def _lockable(info: os.stat_result, path: Path) -> None:
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        raise CorsgenError(
+            f"cannot lock {shown(path)}: it is {kind(info.st_mode)}, not a file or directory"
+        )
 
 
 def _flock(fd: int, operation: int, path: Path, busy: str) -> None:
