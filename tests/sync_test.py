@@ -179,6 +179,23 @@ def test_renaming_a_named_policy_file_is_a_re_render(
     assert run(capsys, "--check")[0] == 0
 
 
+def test_naming_a_policy_what_its_file_already_calls_it_changes_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys)
+    (repo / "cors" / "api.toml").write_text('name = "api"\n' + POLICY)
+    assert run(capsys, "--check") == (0, "", "corsgen: 6 file(s) up to date\n")
+
+
+@pytest.mark.parametrize("manifest", ["/dev/null", "/dev/zero"])
+def test_a_device_as_manifest_is_never_opened(
+    repo: Path, capsys: pytest.CaptureFixture[str], manifest: str
+) -> None:
+    code, out, err = run(capsys, "--manifest", manifest)
+    assert (code, out) == (1, "")
+    assert err == f"corsgen: cannot lock {manifest}: it is a device, not a file or directory\n"
+
+
 def test_a_marker_field_from_a_later_version_is_still_ours(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

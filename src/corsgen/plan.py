@@ -34,10 +34,6 @@ OWNED = (ACAO, ACAC, ACEH, ACAM, ACAH, ACMA, ACAPN)
 NGINX_DEFAULT_BUCKET = 64
 NGINX_DEFAULT_KEYS = 64
 NGINX_ENTRIES_PER_BUCKET = 8
-# nginx reads at most 4,093 bytes between a parameter's quotes: `nginx -t` on 1.22.1 refuses 4,094
-# ("too long parameter"), as map values, map keys and add_header values alike, wherever the
-# parameter starts in the file (the whole token must fit the 4,096-byte read buffer).
-NGINX_MAX_PARAMETER = 4_093
 # A header value longer than this is sent in several map variables that add_header joins, and that
 # join is one parameter too. Values are tokens, which nginx_quote leaves as they are. At the limits
 # (1,000 names of 256 characters, a 19-character policy name) 3,200 gives 81 parts, and add_header
@@ -216,7 +212,10 @@ def build_plan(policy: Policy, name: str, source: str) -> Plan:
         name=name,
         source=source,
         # The policy's meaning, not its text: a comment edit must not churn committed snippets.
-        digest=hashlib.sha256(f"{name}\n{policy.model_dump_json()}".encode()).hexdigest(),
+        # The name counts once, however it was given (name = "api" or the file api.toml).
+        digest=hashlib.sha256(
+            f"{name}\n{policy.model_dump_json(exclude={'name'})}".encode()
+        ).hexdigest(),
         version=__version__,
         any_origin="*" in policy.allow_origins,
         exact_origins=exact,

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from corsgen.errors import Finding, PolicyError, clip, shorten
 from corsgen.fsio import NotAFile, decode, read_file
+from corsgen.limits import MAX_FILE_VALUES, MAX_FINDINGS
 
 M = TypeVar("M", bound=BaseModel)
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -54,7 +55,8 @@ def _findings(
     file: str, model: type[BaseModel], prefix: str, exc: ValidationError
 ) -> list[Finding]:
     out = []
-    for err in exc.errors():
+    # One finding per problem, up to a screenful: a million wrong values are one mistake.
+    for err in exc.errors()[:MAX_FINDINGS]:
         loc = tuple(err["loc"])
         key = prefix + key_path(loc)
         if err["type"] == "extra_forbidden":
@@ -78,6 +80,11 @@ def _findings(
             out.append(
                 error("CG003", "wrong-type", file, key, msg, "see the reference in README.md")
             )
+    if exc.error_count() > MAX_FINDINGS:
+        more = exc.error_count() - MAX_FINDINGS
+        out.append(
+            error("CG003", "wrong-type", file, "", f"and {more:,} more problems", "fix those first")
+        )
     return out
 
 
@@ -95,6 +102,24 @@ def _unreadable_toml(file: str, msg: str, fix: str) -> PolicyError:
 
 
 def parse_toml(text: str, file: str) -> dict[str, Any]:
+    # Every value past the first in an array or table needs a comma, and every array or table a
+    # bracket: counting them bounds what tomllib would build (a 60 MB file of [] is 20 million
+    # lists and gigabytes) before it is built. A policy at every limit holds about 103,000.
+    separators = text.count(",") + text.count("[") + text.count("{") + text.count("\n")
+    if separators > MAX_FILE_VALUES:
+        raise PolicyError(
+            [
+                error(
+                    "CG120",
+                    "over-limit",
+                    file,
+                    "",
+                    f"the file holds about {separators:,} values, more than the "
+                    f"{MAX_FILE_VALUES:,} corsgen reads",
+                    "a policy needs at most 100,000 origins and three short lists",
+                )
+            ]
+        )
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
