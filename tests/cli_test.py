@@ -111,6 +111,21 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]
     assert code == 2 and "Error:" in err and "Traceback" not in err
 
 
+def test_usage_errors_keep_clicks_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "render", str(EXAMPLES / "spa-api.toml"))
+    assert code == 2
+    assert err.endswith("Choose from: nginx, apache, caddy\n")
+    code, _, err = _run(capsys, "check", "a\nerror CG000 forged")
+    assert code == 2 and "'a\\nerror CG000 forged'" in err
+
+
+def test_bare_corsgen_shows_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys)
+    assert code in (0, 2)  # click < 8.2 exits 0 here, later ones 2
+    assert "Commands:\n" in err or "Commands:\n" in capsys.readouterr().out
+    assert "\\n" not in err
+
+
 def test_rules_lists_every_rule(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "rules")
     assert code == 0 and "CG101  error    wildcard-with-credentials" in out

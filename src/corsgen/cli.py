@@ -229,11 +229,20 @@ def rules() -> None:
 
 
 def _show(exc: click.ClickException) -> None:
-    """click's own show(), with the message escaped: click quotes some arguments verbatim."""
+    """click's own show(), with the message one escaped line: click quotes some arguments verbatim.
+
+    click's one layout of its own, a list of choices on lines of their own, is folded first.
+    """
     ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+    if (
+        ctx is not None and type(exc).__name__ == "NoArgsIsHelpError"
+    ):  # click >= 8.2: bare `corsgen`
+        click.echo(ctx.get_help(), err=True)
+        return
     if ctx is not None:
         click.echo(f"{ctx.get_usage()}\nTry '{ctx.command_path} --help' for help.\n", err=True)
-    click.echo(escape(f"Error: {exc.format_message()}"), err=True)
+    message = exc.format_message().replace(":\n\t", ": ").replace(",\n\t", ", ")
+    click.echo(escape(f"Error: {message}"), err=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
