@@ -302,6 +302,7 @@ def test_accepted_output_loads_in_the_real_servers(text: str) -> None:
         r"(((a{999}){999}){999}){999}",
         "https://" + r"[a-z0-9-]+\." * 215 + r"example\.com",
         "|".join(rf"https://t{i}\.example\.com" for i in range(150)),
+        r"https://([a-z0-9-]+\.)*(?:a|b|c|d|e|f|g|h){3}" + "x" * 40 + r"\.io",
     ],
 )
 def test_check_is_bounded_on_the_known_slow_regexes(tmp_path: Path, source: str) -> None:

@@ -134,3 +134,26 @@ def test_many_alternatives_and_public_suffix_rules_stay_quick() -> None:
     with pytest.raises(RegexError):
         check_regex(parse_regex(r"https://([a-z0-9-]+\.)*amazonaws\.com"))
     assert time.perf_counter() - started < 5
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # 49 characters naming 512 domains: the proof took 25 s before names were counted.
+        r"https://([a-z0-9-]+\.)*(?:a|b|c|d|e|f|g|h){3}\.io",
+        r"https://([a-z0-9-]+\.)*(?:" + "|".join(f"d{i}" for i in range(33)) + r")\.com",
+    ],
+)
+def test_a_list_in_disguise_is_refused_at_once(source: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(RegexError, match="domains") as info:
+        check_regex(parse_regex(source))
+    assert info.value.rule == "CG120"
+    assert time.perf_counter() - started < 1
+
+
+def test_the_most_named_domains_still_prove_quickly() -> None:
+    names = "|".join(f"d{i:03d}" + "q" * 22 for i in range(32))
+    started = time.perf_counter()
+    check_regex(parse_regex(rf"(?:https|wss)://([a-z0-9-]+\.)*(?:{names})\.io(:[0-9]+)?"))
+    assert time.perf_counter() - started < 3

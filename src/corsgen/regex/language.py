@@ -21,7 +21,7 @@ from interegular import parse_pattern
 from interegular.fsm import FSM, State, anything_else
 
 from corsgen.origins import is_public_suffix, registrable_domain
-from corsgen.regex.syntax import Chars, Sequence
+from corsgen.regex.syntax import Chars, RegexError, Sequence
 
 # What a browser may put in a host label: WHATWG's allowed domain code points, lowercased.
 _LABEL = r"""[a-z0-9_\-!"$&'()*+,;=`{}~]+"""
@@ -115,14 +115,22 @@ def _host_pattern(domain: str) -> str:
     return rf"(?:{_LABEL}\.)*{re.escape(domain)}\.?"
 
 
+# A regex naming more than these is a list in disguise; the proof's automaton grows with them.
+MAX_NAMED_DOMAINS = 32
+MAX_NAMED_SCHEMES = 8
+
+
 def _safe(schemes: frozenset[str], domains: frozenset[str]) -> str:
-    alts = []
-    for scheme in sorted(schemes):
-        secure = scheme not in _INSECURE
-        hosts = [_host_pattern(d) for d in sorted(domains) if secure]
-        hosts += list(_LOCAL_HOSTS)
-        alts.append(rf"{re.escape(scheme)}://(?:{'|'.join(hosts)}){_PORT}")
-    return "|".join(alts)
+    """One factored pattern: (schemes)://(label.)*(domains), plus loopback for any scheme.
+
+    One alternative per scheme and domain made interegular's work grow with their product.
+    """
+    hosts = [_host_pattern(d) for d in sorted(domains)]
+    local = f"(?:{'|'.join(_LOCAL_HOSTS)})"
+    secure = sorted(re.escape(s) for s in schemes if s not in _INSECURE)
+    named = rf"(?:{'|'.join(secure)})://(?:{'|'.join([*hosts, local])})" if secure and hosts else ""
+    anyone = rf"(?:{'|'.join(sorted(re.escape(s) for s in schemes))})://{local}"
+    return rf"(?:{'|'.join(p for p in (named, anyone) if p)}){_PORT}"
 
 
 def _below(domains: frozenset[str]) -> tuple[str, ...]:
@@ -243,6 +251,13 @@ def outside(canonical: str, alts: tuple[Sequence, ...], probes: Iterable[str]) -
     if matched.accepts(""):
         return [""]
     schemes, domains = literal_names(alts)
+    if len(domains) > MAX_NAMED_DOMAINS or len(schemes) > MAX_NAMED_SCHEMES:
+        raise RegexError(
+            "CG120",
+            f"the regex names {len(domains):,} domains and {len(schemes):,} schemes, more than "
+            f"the {MAX_NAMED_DOMAINS} and {MAX_NAMED_SCHEMES} corsgen proves in one regex",
+            "list the origins in allow_origins, with wildcards (https://*.example.com)",
+        )
     reachable = _intersect(matched, _origins())
     safe = _safe_fsm(schemes, domains)
     example = _outside_of(reachable, safe)
