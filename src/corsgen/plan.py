@@ -51,6 +51,12 @@ APACHE_REGEX_CHARS = 16_000
 When = Literal["always", "allowed", "preflight", "private_network"]
 
 
+# No origin holds a comma or white space; two Origin headers joined by a server ("a,b" in Caddy,
+# "a, b" in Apache and nginx 1.23+) always do. A value matching this is never allowed, whatever a
+# loose pattern such as https://.+\.example\.com would say of it.
+NOT_ONE_ORIGIN = r"[,\s]"
+
+
 @dataclass(frozen=True)
 class Header:
     """One response header. `echo` means the value is the request's (allowed) Origin."""

@@ -11,7 +11,7 @@ import jinja2
 
 from corsgen.errors import CorsgenError, shorten
 from corsgen.marker import PLACEHOLDER, stamp
-from corsgen.plan import Plan
+from corsgen.plan import NOT_ONE_ORIGIN, Plan
 
 Target = Literal["nginx", "apache", "caddy"]
 TARGETS: tuple[Target, ...] = ("nginx", "apache", "caddy")
@@ -141,6 +141,12 @@ def render(plan: Plan, target: Target) -> dict[str, str]:
     out = {}
     for part in spec.parts:
         template = _ENV.get_template(part.template)
-        text = template.render(plan=plan, matcher=matcher, body_sha256=PLACEHOLDER, **spec.extra)
+        text = template.render(
+            plan=plan,
+            matcher=matcher,
+            body_sha256=PLACEHOLDER,
+            not_one_origin=NOT_ONE_ORIGIN,
+            **spec.extra,
+        )
         out[plan.name + part.suffix] = stamp(text)
     return out

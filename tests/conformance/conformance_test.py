@@ -361,3 +361,18 @@ def test_a_pattern_matching_the_empty_string_allows_no_missing_origin(
     assert not [n for n, _ in answer.headers if n.lower() in CORS], answer.headers
     allowed = send(empty_match_server[1], "GET", "/own-cors", {"Origin": "https://app.example.com"})
     assert cors_check(Request("https://app.example.com", credentials=True), allowed.headers)[0]
+
+
+@pytest.mark.parametrize("evil_first", [True, False])
+def test_two_origin_headers_never_match_a_loose_pattern(
+    empty_match_server: tuple[str, int], evil_first: bool
+) -> None:
+    """Apache and Caddy join two Origin headers, and .+ matches across the join."""
+    origins = ["https://evil.com", "https://x.example.com"]
+    if not evil_first:
+        origins.reverse()
+    answer = send(empty_match_server[1], "GET", "/own-cors", [("Origin", o) for o in origins])
+    acao = get(answer.headers, "Access-Control-Allow-Origin")
+    assert acao is None or acao in origins, f"allowed {acao!r}"
+    alone = send(empty_match_server[1], "GET", "/own-cors", {"Origin": "https://x.example.com"})
+    assert get(alone.headers, "Access-Control-Allow-Origin") == "https://x.example.com"
