@@ -119,6 +119,15 @@ def test_usage_errors_keep_clicks_lines(capsys: pytest.CaptureFixture[str]) -> N
     assert code == 2 and "'a\\nerror CG000 forged'" in err
 
 
+def test_check_counts_the_warnings_it_printed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = _policy(tmp_path, 'allow_origins = ["http://app.example.com"]\nmax_age = 9000\n')
+    code, out, err = _run(capsys, "check", path)
+    assert code == 0 and len(err.splitlines()) == 2
+    assert out == f"{path}: ok (2 warnings above)\n"
+
+
 def test_bare_corsgen_shows_the_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(capsys)
     assert code in (0, 2)  # click < 8.2 exits 0 here, later ones 2

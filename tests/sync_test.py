@@ -179,6 +179,11 @@ def test_renaming_a_named_policy_file_is_a_re_render(
     assert run(capsys, "--check")[0] == 0
 
 
+def test_a_sync_with_nothing_to_do_says_so(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys)
+    assert run(capsys) == (0, "", "corsgen: 6 file(s) up to date\n")
+
+
 def test_naming_a_policy_what_its_file_already_calls_it_changes_nothing(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -66,12 +66,14 @@ def check(policies: tuple[Path, ...], strict: bool) -> None:
     failed = 0
     for path in policies:
         try:
-            _plan(path, strict)
+            _, warnings = load_and_plan(path)
+            _warn(warnings, strict)
         except PolicyError as exc:
             click.echo(str(exc), err=True)
             failed += 1
             continue
-        click.echo(escape(f"{path}: ok"))
+        noted = f" ({len(warnings)} warning{'s' * (len(warnings) != 1)} above)" if warnings else ""
+        click.echo(escape(f"{path}: ok{noted}"))
     if failed:
         raise CorsgenError(
             f"{failed} of {len(policies)} polic{'y' if len(policies) == 1 else 'ies'} refused"
@@ -182,7 +184,7 @@ def sync(
             _report_check(changes, loaded.root, len(desired.files))
             return
         apply(changes, force, prune)
-    _report_sync(changes, loaded.root, prune)
+    _report_sync(changes, loaded.root, prune, len(desired.files))
     if exit_non_zero_on_change and changes:
         raise CorsgenError(f"{len(changes)} file(s) changed or orphaned; review and stage them")
 
@@ -197,7 +199,9 @@ def _report_check(changes: Sequence[Change], root: Path, total: int) -> None:
     click.echo(f"corsgen: {total} file(s) up to date", err=True)
 
 
-def _report_sync(changes: Sequence[Change], root: Path, prune: bool) -> None:
+def _report_sync(changes: Sequence[Change], root: Path, prune: bool, total: int) -> None:
+    if not changes:
+        click.echo(f"corsgen: {total} file(s) up to date", err=True)
     for change in changes:
         if change.state != "orphan":
             click.echo(f"wrote {relative(change.path, root)} ({change.state})")
