@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -144,6 +146,17 @@ def test_rules_lists_every_rule(capsys: pytest.CaptureFixture[str]) -> None:
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "--version")
     assert code == 0 and __version__ in out
+
+
+def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[str]) -> None:
+    # pyproject.toml reads the version from corsgen.__version__; the two can no longer disagree.
+    code, out, _ = _run(capsys, "--version")
+    assert (code, out) == (0, f"corsgen, version {importlib.metadata.version('corsgen')}\n")
+
+
+def test_the_version_is_written_only_in_the_package() -> None:
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    assert "version" not in project and "version" in project["dynamic"]
 
 
 def test_verify_reports_each_target(
