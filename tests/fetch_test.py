@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
-from tests.fetch_model import Request, cors_check, exposed, preflight_ok
+from corsgen import fetch
+from corsgen.fetch import Request, cors_check, exposed, preflight_ok
 
 ORIGIN = "https://app.example"
 
@@ -130,3 +134,14 @@ def test_exposed_headers() -> None:
     assert exposed([*headers, ("Access-Control-Expose-Headers", "not valid")], False) == {
         "content-type"
     }
+
+
+def test_the_judge_imports_nothing_else_from_corsgen() -> None:
+    source = Path(fetch.__file__).read_text(encoding="utf-8")
+    imported = [
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    ]
+    assert not [m for m in imported if m and m.split(".")[0] == "corsgen"], imported

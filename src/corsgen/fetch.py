@@ -1,7 +1,8 @@
 """An independent model of what a browser accepts, from the WHATWG Fetch standard.
 
-This is the judge of the conformance tests. It knows nothing of corsgen: it reads raw response
-headers the way Fetch's CORS check, CORS-preflight fetch and CORS-filtered response do.
+The judge of the conformance tests (and of `probe` and `explain` to come). It imports nothing
+else from corsgen, so it cannot share a mistake with what it judges: it reads raw response headers
+the way Fetch's CORS check, CORS-preflight fetch and CORS-filtered response do.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Real servers, rendered snippets, a small upstream, and a browser's verdict on every answer.
 
 The expectations below are written by hand from what each example policy says in words; they are
-not computed by corsgen. The verdicts come from tests/fetch_model.py, a model of the Fetch standard.
+not computed by corsgen. The verdicts come from corsgen.fetch, a model of the Fetch standard
+that imports nothing else from corsgen.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from corsgen.fetch import Request, cors_check, get, preflight_ok, token_list, vary_tokens
 from tests.conformance.servers import PASSWORD, USER
 from tests.conformance.upstream import STATUS
-from tests.fetch_model import Request, cors_check, get, preflight_ok, token_list, vary_tokens
 
 pytestmark = pytest.mark.conformance
 

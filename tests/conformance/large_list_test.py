@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from corsgen.fetch import Request, cors_check, get, vary_tokens
 from tests.conformance.conformance_test import send
-from tests.fetch_model import Request, cors_check, get, vary_tokens
 
 pytestmark = pytest.mark.conformance
 

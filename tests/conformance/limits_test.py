@@ -11,13 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from corsgen.fetch import Request, cors_check, get, preflight_ok
 from corsgen.limits import MAX_ORIGIN_LENGTH, MAX_ORIGINS, MAX_REGEX_LENGTH
 from corsgen.plan import Plan
 from tests.conformance.conformance_test import Answer, send
 from tests.conformance.conftest import KINDS
 from tests.conformance.servers import serving, unchecked_plan
 from tests.conformance.upstream import Upstream
-from tests.fetch_model import Request, cors_check, get, preflight_ok
 from tests.limits_test import longest_names
 from tests.rules_test import long_origin, regex_of_length
 
