@@ -469,7 +469,8 @@ class Faults:
         for name in self.NAMES:
             real = _no_link if name == "link" and not links else getattr(os, name)
             monkeypatch.setattr(os, name, self._wrap(name, real))
-        monkeypatch.setattr(sync, "write_atomically", self._writing(sync.write_atomically))
+        # sync calls the write_atomically it imports from fsio; wrap that one under sync's name.
+        monkeypatch.setattr(sync, "write_atomically", self._writing(fsio.write_atomically))
 
     def _writing(self, real: Callable[..., None]) -> Callable[..., None]:
         def call(*args: Any, **kwargs: Any) -> None:
