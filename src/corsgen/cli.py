@@ -193,7 +193,7 @@ def _report_check(changes: Sequence[Change], root: Path, total: int) -> None:
     for change in changes:
         click.echo(change.diff(root), nl=False)
     for change in changes:
-        click.echo(f"{relative(change.path, root)}: {DESCRIBE[change.state]}", err=True)
+        click.echo(f"{relative(change.path, root)}: {change.describe()}", err=True)
     if changes:
         raise CorsgenError(f"{len(changes)} file(s) out of date; run `corsgen sync`")
     click.echo(f"corsgen: {total} file(s) up to date", err=True)

@@ -1,11 +1,12 @@
 """The generated-marker: line 2 of every generated file, naming the policy and hashing the file.
 
-`# corsgen: policy=NAME sha256=<policy digest> body=<sha256 of the file without this line>`
+`# corsgen: policy=NAME sha256=<policy digest> version=<corsgen version> body=<sha256 of the file
+without this line>`
 
 The body hash is what tells a hand edit from a re-render: a file whose text no longer matches its
-own marker was changed by hand, whatever the policy did. Fields are `key=value` words, and unknown
-keys are ignored, so later versions can add one (version=) without older ones calling the file
-foreign.
+own marker was changed by hand, whatever the policy did. `version` tells an upgrade of corsgen from
+a renamed policy file. Fields are `key=value` words, and unknown keys are ignored, so later
+versions can add one without older ones calling the file foreign.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ LEAD = "# corsgen: "
 PLACEHOLDER = "BODY-SHA256"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _FIELD = re.compile(r"[a-z][a-z0-9_]*=\S+")
+# A PEP 440 version's characters, bounded: the version is printed back to the user.
+_VERSION = re.compile(r"[0-9A-Za-z.+!_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Marker:
     policy: str
     digest: str
     body: str
+    version: str
 
 
 def _split(text: str) -> tuple[str, str, str]:
@@ -71,6 +75,13 @@ def parse(text: str) -> Marker | None:
     if len(fields) != len(words):
         return None
     policy, digest, body = (fields.get(k, "") for k in ("policy", "sha256", "body"))
-    if NAME_PATTERN.fullmatch(policy) and _HEX64.fullmatch(digest) and _HEX64.fullmatch(body):
-        return Marker(policy, digest, body)
+    # Markers written before version= existed: line 1 always named the version that wrote them.
+    version = fields.get("version") or text[len(GENERATED) :].partition(" ")[0]
+    if (
+        NAME_PATTERN.fullmatch(policy)
+        and _HEX64.fullmatch(digest)
+        and _HEX64.fullmatch(body)
+        and _VERSION.fullmatch(version)
+    ):
+        return Marker(policy, digest, body, version)
     return None
