@@ -163,9 +163,40 @@ def test_verify_reports_each_target(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("corsgen.verify.servers.find_binary", lambda target: None)
-    code, out, _ = _run(capsys, "verify", str(EXAMPLES / "previews.toml"))
-    assert code == 0
-    assert out.count("not checked, no server binary found on PATH") == 3
+    code, out, err = _run(capsys, "verify", str(EXAMPLES / "previews.toml"))
+    assert code == 1
+    assert out.count("previews.toml: nginx: not checked, nginx not found on PATH\n") == 1
+    assert (
+        out.count("previews.toml: apache: not checked, apache2 or httpd not found on PATH\n") == 1
+    )
+    assert out.count("previews.toml: caddy: not checked, caddy not found on PATH\n") == 1
+    assert err == (
+        "corsgen: 3 of 3 server check(s) skipped, no binary for nginx, apache, caddy; "
+        "install it or choose targets with --target\n"
+    )
+
+
+def test_verify_fails_when_only_some_servers_are_missing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # caddy is "installed" (a stand-in that accepts anything); nginx and apache are not.
+    monkeypatch.setattr(
+        "corsgen.verify.servers.find_binary", lambda target: "true" if target == "caddy" else None
+    )
+    code, out, err = _run(capsys, "verify", str(EXAMPLES / "previews.toml"))
+    assert code == 1
+    assert "previews.toml: caddy: true: ok\n" in out
+    assert "nginx: not checked, nginx not found on PATH" in out
+    assert "apache: not checked, apache2 or httpd not found on PATH" in out
+    assert err.startswith("corsgen: 2 of 3 server check(s) skipped, no binary for nginx, apache;")
+
+
+def test_verify_passes_when_every_chosen_server_ran(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("corsgen.verify.servers.find_binary", lambda target: "true")
+    code, out, err = _run(capsys, "verify", str(EXAMPLES / "previews.toml"), "-t", "caddy")
+    assert (code, out, err) == (0, f"{EXAMPLES / 'previews.toml'}: caddy: true: ok\n", "")
 
 
 def test_python_dash_m_runs_for_real(tmp_path: Path) -> None:
@@ -290,7 +321,7 @@ def _hostile_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ("argv", "code", "lines"),
     [
         (["check", "{here}/api.toml"], 0, 1),
-        (["verify", "{here}/api.toml"], 0, 3),
+        (["verify", "{here}/api.toml"], 1, 4),
         (["render", "{here}/api.toml", "-t", "caddy", "-o", "{here}/out"], 0, 1),
         (["render", "{here}/api.toml", "-t", "caddy", "-o", "{here}/blocker/x"], 1, 1),
         (["init"], 0, 2),

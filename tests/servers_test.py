@@ -51,4 +51,5 @@ def test_missing_binary_is_said_plainly(monkeypatch: pytest.MonkeyPatch) -> None
     for target in TARGETS:
         result = server_check(render(plan, target), target)
         assert not result.ok
-        assert str(result) == f"{target}: not checked, no server binary found on PATH"
+        wanted = {"nginx": "nginx", "apache": "apache2 or httpd", "caddy": "caddy"}[target]
+        assert str(result) == f"{target}: not checked, {wanted} not found on PATH"

@@ -23,6 +23,11 @@ APACHE_MODULE_DIRS = (
 )
 # What the snippet needs, plus an MPM so httpd will start at all.
 APACHE_MODULES = ("mpm_event", "authz_core", "headers", "setenvif", "rewrite")
+BINARIES: dict[Target, tuple[str, ...]] = {
+    "nginx": ("nginx",),
+    "apache": APACHE_BINARIES,
+    "caddy": ("caddy",),
+}
 TIMEOUT = 60
 
 
@@ -35,15 +40,16 @@ class ServerResult:
 
     def __str__(self) -> str:
         if self.binary is None:
-            return f"{self.target}: not checked, no server binary found on PATH"
+            # Name the program to install: "apache" alone does not say apache2 or httpd.
+            wanted = " or ".join(BINARIES[self.target])
+            return f"{self.target}: not checked, {wanted} not found on PATH"
         state = "ok" if self.ok else "FAILED"
         return f"{self.target}: {self.binary}: {state}"
 
 
 def find_binary(target: Target) -> str | None:
-    names = {"nginx": ("nginx",), "apache": APACHE_BINARIES, "caddy": ("caddy",)}[target]
     path = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin:/sbin"
-    return next((found for n in names if (found := shutil.which(n, path=path))), None)
+    return next((found for n in BINARIES[target] if (found := shutil.which(n, path=path))), None)
 
 
 def apache_module_lines(modules: tuple[str, ...] = APACHE_MODULES) -> str:
