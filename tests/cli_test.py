@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from corsgen import __version__
-from corsgen.cli import main
+from corsgen.cli import cli, main
 from corsgen.rules import RULES
 from tests.conftest import EXAMPLES
 
@@ -135,6 +135,16 @@ def test_bare_corsgen_shows_the_help(capsys: pytest.CaptureFixture[str]) -> None
     assert code in (0, 2)  # click < 8.2 exits 0 here, later ones 2
     assert "Commands:\n" in err or "Commands:\n" in capsys.readouterr().out
     assert "\\n" not in err
+
+
+def test_help_shows_every_commands_whole_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "--help")
+    # The formatter may wrap a summary onto a second line; it must not cut it short.
+    flat = " ".join(out.split())
+    assert code == 0 and "..." not in out.partition("Commands:")[2]
+    for name, command in cli.commands.items():
+        first = (command.help or "").strip().splitlines()[0]
+        assert f"{name} {first}" in flat
 
 
 def test_rules_lists_every_rule(capsys: pytest.CaptureFixture[str]) -> None:

@@ -52,7 +52,22 @@ def _rendered(plan: Plan, target: Target) -> dict[str, str]:
     return files
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Command(click.Command):
+    """A command whose summary in `corsgen --help` is its whole first docstring paragraph."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        # click cuts the summary to fit one line ("exit 1 if any has an..."), dropping the very
+        # words that say what the command does; the help formatter wraps it instead.
+        if self.short_help:
+            return self.short_help
+        return " ".join((self.help or "").strip().split("\n\n")[0].split())
+
+
+class _Group(click.Group):
+    command_class = _Command
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="corsgen")
 def cli() -> None:
     """Render typed CORS policies into nginx, Apache httpd and Caddy configuration."""
