@@ -42,7 +42,8 @@ def test_init_refuses_to_overwrite(
 
 
 @pytest.mark.parametrize(
-    ("model", "flag", "committed"), [(Policy, [], "policy"), (Manifest, ["--manifest"], "manifest")]
+    ("model", "flag", "committed"),
+    [(Policy, [], "policy"), (Policy, ["policy"], "policy"), (Manifest, ["manifest"], "manifest")],
 )
 def test_schema(
     model: type, flag: list[str], committed: str, capsys: pytest.CaptureFixture[str]
@@ -56,3 +57,24 @@ def test_schema(
     assert printed == json_schema(model) + "\n"
     path = ROOT / "schema" / f"{committed}.schema.json"
     assert path.read_text() == printed, f"regenerate: corsgen schema {' '.join(flag)} > {path}"
+
+
+def test_schema_manifest_flag_still_works_and_says_it_is_deprecated(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["schema", "--manifest"]) == 0
+    out, err = capsys.readouterr()
+    assert out == json_schema(Manifest) + "\n"
+    assert err == "corsgen: `schema --manifest` is deprecated; use `corsgen schema manifest`\n"
+
+
+@pytest.mark.parametrize(
+    "argv", [["--manifest", "corsgen.toml"], ["corsgen.toml"], ["policy", "--manifest"]]
+)
+def test_schema_takes_a_kind_not_a_file(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["schema", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert err.splitlines()[0] == "Usage: corsgen schema [OPTIONS] [policy|manifest]"

@@ -237,11 +237,29 @@ def _report_sync(changes: Sequence[Change], root: Path, prune: bool, total: int)
             click.echo(f"{relative(change.path, root)}: {DESCRIBE['orphan']}", err=True)
 
 
+SCHEMAS: dict[str, type[Policy] | type[Manifest]] = {"policy": Policy, "manifest": Manifest}
+
+
 @cli.command()
-@click.option("--manifest", "manifest_schema", is_flag=True, help="The manifest's schema instead.")
-def schema(manifest_schema: bool) -> None:
+@click.argument("kind", type=click.Choice(list(SCHEMAS)), required=False)
+@click.option(
+    "--manifest",
+    "manifest_flag",
+    is_flag=True,
+    hidden=True,
+    # Deprecated: everywhere else --manifest takes a file (sync --manifest FILE).
+    help="Deprecated spelling of `corsgen schema manifest`.",
+)
+def schema(kind: str | None, manifest_flag: bool) -> None:
     """Print the JSON Schema of a policy file (or of the manifest), for editors."""
-    click.echo(json_schema(Manifest if manifest_schema else Policy))
+    if manifest_flag:
+        if kind == "policy":
+            raise click.UsageError("--manifest and policy ask for two different schemas")
+        click.echo(
+            "corsgen: `schema --manifest` is deprecated; use `corsgen schema manifest`", err=True
+        )
+        kind = "manifest"
+    click.echo(json_schema(SCHEMAS[kind or "policy"]))
 
 
 @cli.command()
