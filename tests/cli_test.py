@@ -209,6 +209,18 @@ def test_verify_passes_when_every_chosen_server_ran(
     assert (code, out, err) == (0, f"{EXAMPLES / 'previews.toml'}: caddy: true: ok\n", "")
 
 
+def test_render_verify_fails_without_the_server(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("corsgen.verify.servers.find_binary", lambda target: None)
+    out_dir = tmp_path / "out"
+    argv = ["render", str(EXAMPLES / "spa-api.toml"), "-t", "caddy", "--verify", "-o", str(out_dir)]
+    code, out, err = _run(capsys, *argv)
+    assert (code, out) == (1, "")
+    assert err.endswith("corsgen: --verify: no binary for caddy; nothing was written\n")
+    assert not out_dir.exists()
+
+
 def test_python_dash_m_runs_for_real(tmp_path: Path) -> None:
     bad = _policy(tmp_path, 'allow_origins = ["null"]\n')
     proc = subprocess.run(

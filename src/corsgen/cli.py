@@ -123,7 +123,10 @@ def render_command(
     """Render one policy for one server."""
     files = _rendered(_plan(policy, strict), target)
     if verify_server:
-        click.echo(escape(str(server_check(files, target))), err=True)
+        result = server_check(files, target)
+        click.echo(escape(str(result)), err=True)
+        if result.binary is None:  # as with verify: a skipped server check is no pass
+            raise CorsgenError(f"--verify: no binary for {target}; nothing was written")
     if out_dir is not None:
         paths = {out_dir / name: text for name, text in files.items()}
         # Two renders into one directory wait for each other, like two syncs of one manifest.
