@@ -100,8 +100,8 @@ def _variants(sample: str) -> list[str]:
     return out
 
 
-def _probes(regex: OriginRegex) -> list[str]:
-    samples = [w.replace(language.BREAK, "a") for w in language.words(regex.tree)]
+def _probes(spelled: list[str]) -> list[str]:
+    samples = [w.replace(language.BREAK, "a") for w in spelled]
     return [*_FIXED_PROBES, *(v for s in samples[:64] for v in _variants(s))]
 
 
@@ -110,7 +110,8 @@ def check_regex(regex: OriginRegex) -> None:
     _compile_in_engines(regex)
     check_backtracking(regex.tree, regex.source)
     check_size(regex.tree, regex.source)
-    found = language.outside(regex.body, regex.tree, _probes(regex))
+    spelled = language.words(regex.tree)  # literal words: the probes and the named domains
+    found = language.outside(regex.body, spelled, _probes(spelled))
     if found == [""]:
         raise RegexError(
             "CG108",

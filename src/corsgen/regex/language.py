@@ -89,11 +89,12 @@ def words(alts: Iterable[Sequence]) -> list[str]:
     return out
 
 
-def literal_names(alts: Iterable[Sequence]) -> tuple[frozenset[str], frozenset[str]]:
-    """(schemes, registrable domains or IPs) that the regex spells out letter for letter."""
+def literal_names(spelled: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """(schemes, registrable domains or IPs) that the regex spells out letter for letter, from
+    its words()."""
     schemes: set[str] = set()
     domains: set[str] = set()
-    for word in words(alts):
+    for word in spelled:
         for segment in word.split(BREAK):
             schemes.update(_SCHEME.findall(segment))
             for host in _HOSTISH.findall(_SCHEME.sub(" ", segment)):
@@ -241,7 +242,7 @@ def _accepts(fsm: FSM | None, text: str) -> bool:
     return fsm is not None and bool(fsm.accepts(text))
 
 
-def outside(canonical: str, alts: tuple[Sequence, ...], probes: Iterable[str]) -> list[str]:
+def outside(canonical: str, spelled: Iterable[str], probes: Iterable[str]) -> list[str]:
     """Origins a browser can send that the regex matches but nobody it names owns.
 
     `probes` are tried first so that the example shown is a recognisable trick; the automaton
@@ -250,7 +251,7 @@ def outside(canonical: str, alts: tuple[Sequence, ...], probes: Iterable[str]) -
     matched = _fsm(canonical)
     if matched.accepts(""):
         return [""]
-    schemes, domains = literal_names(alts)
+    schemes, domains = literal_names(spelled)
     if len(domains) > MAX_NAMED_DOMAINS or len(schemes) > MAX_NAMED_SCHEMES:
         raise RegexError(
             "CG120",
