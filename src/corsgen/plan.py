@@ -35,9 +35,9 @@ NGINX_DEFAULT_BUCKET = 64
 NGINX_DEFAULT_KEYS = 64
 NGINX_ENTRIES_PER_BUCKET = 8
 # A header value longer than this is sent in several map variables that add_header joins, and that
-# join is one parameter too. Values are tokens, which nginx_quote leaves as they are. At the limits
-# (1,000 names of 256 characters, a 19-character policy name) 3,200 gives 81 parts, and add_header
-# 81 variables of 39 bytes: each parameter about 900 bytes under the limit.
+# join is one parameter too. Values are tokens, which nginx_quote leaves as they are, so each part
+# is about 900 bytes under nginx's 4,093. A list's header is at most 16 KiB (limits.py), so at most
+# 6 parts, and add_header joins at most 6 variables of 39 bytes.
 NGINX_VALUE_PART = 3_200
 # Debian's PCRE2 (link size 2) refuses a compiled pattern over 64 KiB, about two bytes per literal
 # character and three per alternative. `apache2 -t` on 2.4.71 loads one SetEnvIf of 108 origins of
