@@ -140,7 +140,7 @@ def _ipv4_parts(host: str) -> list[str]:
     return parts[:-1] if parts[-1] == "" and len(parts) > 1 else parts
 
 
-def _ends_in_number(host: str) -> bool:
+def ends_in_number(host: str) -> bool:
     """WHATWG's ends-in-a-number checker: such a host is parsed as IPv4, never as a name."""
     last = _ipv4_parts(host)[-1]
     return (last.isascii() and last.isdigit()) or _ipv4_number(last) is not None
@@ -177,7 +177,7 @@ def _host(raw: str, text: str) -> str:
             raise _bad(
                 "CG117", f"{text!r} has an invalid host ({exc})", "use a valid host name"
             ) from None
-    if _ends_in_number(host):
+    if ends_in_number(host):
         return _ipv4(host, text)
     if not host or len(host) > 253 or not all(_LABEL.fullmatch(p) for p in host.split(".")):
         raise _bad("CG117", f"{text!r} has an invalid host", "use a valid host name")

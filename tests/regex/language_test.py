@@ -157,3 +157,10 @@ def test_the_most_named_domains_still_prove_quickly() -> None:
     started = time.perf_counter()
     check_regex(parse_regex(rf"(?:https|wss)://([a-z0-9-]+\.)*(?:{names})\.io(:[0-9]+)?"))
     assert time.perf_counter() - started < 3
+
+
+def test_a_host_ending_in_a_hex_number_is_an_address_not_a_domain() -> None:
+    """Browsers read 3.0x4 as IPv4 (URL Standard): it names no domain to stay under."""
+    with pytest.raises(RegexError) as info:
+        check_regex(parse_regex(r"https://[a-z]+\.3\.0x4"))
+    assert info.value.rule == "CG108"

@@ -20,7 +20,7 @@ import publicsuffixlist
 from interegular import parse_pattern
 from interegular.fsm import FSM, State, anything_else
 
-from corsgen.origins import is_public_suffix, registrable_domain
+from corsgen.origins import ends_in_number, is_public_suffix, registrable_domain
 from corsgen.regex.syntax import Chars, RegexError, Sequence
 
 # What a browser may put in a host label: WHATWG's allowed domain code points, lowercased.
@@ -100,8 +100,8 @@ def literal_names(spelled: Iterable[str]) -> tuple[frozenset[str], frozenset[str
             for host in _HOSTISH.findall(_SCHEME.sub(" ", segment)):
                 if _IPV4.fullmatch(host) or host == "localhost":
                     domains.add(host)
-                if host.rsplit(".", 1)[-1].isdigit():
-                    continue  # browsers read a host ending in a number as IPv4: no suffixes
+                if ends_in_number(host):
+                    continue  # browsers read such a host as IPv4 (0x7f.1 too): no suffixes
                 labels = host.split(".")
                 for i in range(len(labels) - 1):
                     suffix = ".".join(labels[i:])
