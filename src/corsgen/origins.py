@@ -10,6 +10,8 @@ from functools import cache
 import idna
 from publicsuffixlist import PublicSuffixList
 
+from corsgen.rulebook import RuleError
+
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 # Label-bounded: a wildcard never matches across a dot boundary into a look-alike domain. It takes
 # every character a host label may hold (`_` included, as `_LABEL` below and browsers accept it), so
@@ -22,12 +24,8 @@ _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _CONFIG_HOSTILE = re.compile(r"[\s\"'`;{}$\\%]|[\x00-\x1f\x7f]")
 
 
-class OriginError(ValueError):
-    """An origin that cannot be used; `rule` names the rule it breaks."""
-
-    def __init__(self, rule: str, message: str, fix: str) -> None:
-        super().__init__(message)
-        self.rule, self.message, self.fix = rule, message, fix
+class OriginError(RuleError):
+    """An origin that cannot be used: the rule it breaks, the case and the origin's values."""
 
 
 @dataclass(frozen=True, order=True)
@@ -95,10 +93,6 @@ def _is_ipv4(host: str) -> bool:
     return True
 
 
-def _bad(rule: str, message: str, fix: str) -> OriginError:
-    return OriginError(rule, message, fix)
-
-
 def _ipv6(raw: str, text: str) -> str:
     """WHATWG's IPv6 serializer: lowercase hex, the first longest run of 2+ zero pieces as `::`.
 
@@ -108,7 +102,7 @@ def _ipv6(raw: str, text: str) -> str:
     try:
         value = int(ipaddress.IPv6Address(raw[1:-1]))
     except ValueError:
-        raise _bad("CG117", f"{text!r} has an invalid IPv6 address", "write it as [::1]") from None
+        raise OriginError("CG117", "ipv6", origin=text) from None
     pieces = [f"{value >> 16 * (7 - i) & 0xFFFF:x}" for i in range(8)]
     start, length = 0, 0
     for i in range(8):
@@ -156,11 +150,7 @@ def _ipv4(host: str, text: str) -> str:
         or max(numbers[:-1], default=0) > 255
         or numbers[-1] >= 256 ** (5 - len(parts))
     ):
-        raise _bad(
-            "CG117",
-            f"{text!r} ends in a number but is not an IPv4 address",
-            "write the address as four numbers, e.g. 127.0.0.1, or use a host name",
-        )
+        raise OriginError("CG117", "ipv4", origin=text)
     value = numbers[-1] + sum(n * 256 ** (3 - i) for i, n in enumerate(numbers[:-1]))
     return str(ipaddress.IPv4Address(value))
 
@@ -174,19 +164,17 @@ def _host(raw: str, text: str) -> str:
         try:
             host = idna.encode(raw, uts46=True, transitional=False).decode("ascii")
         except idna.IDNAError as exc:
-            raise _bad(
-                "CG117", f"{text!r} has an invalid host ({exc})", "use a valid host name"
-            ) from None
+            raise OriginError("CG117", "idna", origin=text, error=exc) from None
     if ends_in_number(host):
         return _ipv4(host, text)
     if not host or len(host) > 253 or not all(_LABEL.fullmatch(p) for p in host.split(".")):
-        raise _bad("CG117", f"{text!r} has an invalid host", "use a valid host name")
+        raise OriginError("CG117", "host", origin=text)
     return host
 
 
 def _port(raw: str, text: str) -> int:
     if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 65536 or raw.startswith("0"):
-        raise _bad("CG104", f"{text!r} has an invalid port {raw!r}", "use a port from 1 to 65535")
+        raise OriginError("CG104", "port", origin=text, port=raw)
     return int(raw)
 
 
@@ -194,35 +182,23 @@ def _port(raw: str, text: str) -> int:
 def parse_origin(text: str) -> Origin:
     """Parse one allow_origins entry (not `*`) into its normalised form, or raise OriginError."""
     if not text.strip():
-        raise _bad(
-            "CG105", "empty origin", "remove the entry; corsgen never treats it as allow-all"
-        )
+        raise OriginError("CG105", "empty-entry")
     if text.strip().lower() == "null" or text.lower().startswith("file:"):
-        raise _bad(
-            "CG102",
-            f"{text!r} is an opaque origin that sandboxed frames, data: and file: pages all share",
-            "serve the page from a real https:// origin and list that",
-        )
+        raise OriginError("CG102", "opaque", origin=text)
     if _CONFIG_HOSTILE.search(text):
-        raise _bad(
-            "CG111",
-            f"{text!r} contains a character that is not allowed in an origin",
-            "write scheme://host[:port] with no spaces, quotes or punctuation",
-        )
+        raise OriginError("CG111", "origin", origin=text)
     split = _SPLIT.fullmatch(text)
     if split is None or not _SCHEME.fullmatch(split["scheme"].lower()):
-        raise _bad(
-            "CG117", f"{text!r} is not scheme://host[:port]", "write e.g. https://app.example.com"
-        )
+        raise OriginError("CG117", "shape", origin=text)
     scheme, rest = split["scheme"].lower(), split["rest"]
     if "@" in rest:
-        raise _bad("CG103", f"{text!r} contains userinfo", "remove the user@ part")
+        raise OriginError("CG103", "userinfo", origin=text)
     for char, what in (("#", "a fragment"), ("?", "a query"), ("/", "a path")):
         if char in rest:
             if char == "/" and rest.index("/") == len(rest) - 1:
                 what = "a trailing slash"
             bare = f"{scheme}://{rest.split('/')[0].split('?')[0].split('#')[0]}"
-            raise _bad("CG103", f"{text!r} has {what}; an origin never does", f"write {bare!r}")
+            raise OriginError("CG103", "not-bare", origin=text, part=what, bare=bare)
     host_raw, port_raw = rest, None
     bracket = rest.rfind("]")
     colon = rest.rfind(":")
@@ -232,17 +208,13 @@ def parse_origin(text: str) -> Origin:
     if wildcard:
         host_raw = host_raw[2:]
     if "*" in host_raw:
-        raise _bad(
-            "CG118",
-            f"{text!r} has a '*' that is not a whole leftmost label",
-            "write https://*.example.com, or use allow_origin_regex",
-        )
+        raise OriginError("CG118", "partial-label", origin=text)
     host = _host(host_raw, text)
     port = None if port_raw is None else _port(port_raw, text)
     if port is not None and DEFAULT_PORTS.get(scheme) == port:
         port = None
     if wildcard and (host.startswith("[") or _is_ipv4(host)):
-        raise _bad("CG118", f"{text!r} puts a wildcard on an IP address", "list each origin")
+        raise OriginError("CG118", "ip-address", origin=text)
     return Origin(scheme, host, port, wildcard)
 
 

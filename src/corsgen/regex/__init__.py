@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import pcre2
 import re2
 
-from corsgen.errors import shorten
 from corsgen.origins import OriginError, parse_origin, registrable_domain
 from corsgen.regex import language
 from corsgen.regex.backtracking import check_backtracking, check_size
@@ -45,7 +44,7 @@ class OriginRegex:
 def parse_regex(source: str) -> OriginRegex:
     """Validate the syntax; corsgen anchors both ends itself, so a user's own ^ and $ go."""
     if not source:
-        raise RegexError("CG105", "empty regex", "remove allow_origin_regex or give a pattern")
+        raise RegexError("CG105", "empty-regex")
     body = source[1:] if source.startswith("^") else source
     body = body[:-1] if body.endswith("$") and not body.endswith("\\$") else body
     return OriginRegex(source, parse(body))
@@ -61,9 +60,7 @@ def _compile_in_engines(regex: OriginRegex) -> None:
             compile_(regex.anchored)
         except Exception as exc:  # each binding raises its own error types
             raise RegexError(
-                "CG122",
-                f"{engine} refuses {shorten(regex.source)}: {exc}",
-                "simplify the regex, or list the origins",
+                "CG122", "engine", engine=engine, regex=regex.source, error=exc
             ) from None
 
 
@@ -113,17 +110,6 @@ def check_regex(regex: OriginRegex) -> None:
     spelled = language.words(regex.tree)  # literal words: the probes and the named domains
     found = language.outside(regex.body, spelled, _probes(spelled))
     if found == [""]:
-        raise RegexError(
-            "CG108",
-            f"{shorten(regex.source)} matches the empty string, which is what a request "
-            "without Origin looks like to Apache",
-            "make every alternative match a whole origin",
-        )
+        raise RegexError("CG108", "empty-string", regex=regex.source)
     if found:
-        raise RegexError(
-            "CG108",
-            f"{shorten(regex.source)} also matches {shorten(found[0])}, an origin the regex "
-            "does not name letter for letter",
-            "spell out the scheme (https://) and your registrable domain, escape dots (\\.), and "
-            "bound labels with [a-z0-9-]+",
-        )
+        raise RegexError("CG108", "unnamed-origin", regex=regex.source, example=found[0])

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
-from corsgen.errors import shorten
 from corsgen.regex.syntax import ANY, Chars, Item, RegexError, Sequence
 
 # Pairs of positions explored at most; an origin regex has a few dozen.
@@ -156,12 +155,7 @@ def check_size(alts: tuple[Sequence, ...], text: str) -> None:
 
 
 def _too_large(text: str) -> RegexError:
-    return RegexError(
-        "CG120",
-        f"{shorten(text)} needs more than {MAX_STATES:,} automaton states to check (many "
-        "alternatives, long counted repeats, or a loop followed by many single characters)",
-        "list the origins in allow_origins, or simplify the regex",
-    )
+    return RegexError("CG120", "regex-states", regex=text, most=MAX_STATES)
 
 
 def _successors(auto: _Automaton, p: Position, q: Position) -> Iterator[Step]:
@@ -192,11 +186,7 @@ def _pair_graph(auto: _Automaton, starts: list[Node], text: str) -> dict[Node, l
         graph[node] = [(a, b, parted or a != b or split) for (a, b), split in steps]
         todo += graph[node]
         if len(graph) > MAX_PAIRS:
-            raise RegexError(
-                "CG121",
-                f"{shorten(text)} is too complex to prove it cannot backtrack",
-                "simplify the regex, or list the origins",
-            )
+            raise RegexError("CG121", "too-complex", regex=text)
     return graph
 
 
@@ -236,22 +226,11 @@ def check_backtracking(alts: tuple[Sequence, ...], text: str) -> None:
     auto = build(alts)
     cyclic = _cyclic(auto)
     graph = _pair_graph(auto, [(p, p, False) for p in cyclic], text)
-    fix = "make each repeated part unambiguous, e.g. ([a-z0-9-]+\\.)* instead of ([a-z.]+)+"
     reached = {p: _reach(graph, (p, p, False)) for p in cyclic}
     for p in cyclic:
         if (p, p, True) in reached[p]:
-            raise RegexError(
-                "CG121",
-                f"{shorten(text)} can backtrack exponentially (a repeat inside a repeat, or two "
-                "alternatives of a repeat that match the same text)",
-                fix,
-            )
+            raise RegexError("CG121", "exponential", regex=text)
     for p in cyclic:
         for a, b, parted in reached[p]:
             if a == p and b != p and b in cyclic and (b, b, True) in _reach(graph, (a, b, parted)):
-                raise RegexError(
-                    "CG121",
-                    f"{shorten(text)} can backtrack in polynomial time (two repeats in a row "
-                    "can match the same text)",
-                    fix,
-                )
+                raise RegexError("CG121", "polynomial", regex=text)

@@ -255,9 +255,11 @@ def outside(canonical: str, spelled: Iterable[str], probes: Iterable[str]) -> li
     if len(domains) > MAX_NAMED_DOMAINS or len(schemes) > MAX_NAMED_SCHEMES:
         raise RegexError(
             "CG120",
-            f"the regex names {len(domains):,} domains and {len(schemes):,} schemes, more than "
-            f"the {MAX_NAMED_DOMAINS} and {MAX_NAMED_SCHEMES} corsgen proves in one regex",
-            "list the origins in allow_origins, with wildcards (https://*.example.com)",
+            "regex-domains",
+            domains=len(domains),
+            schemes=len(schemes),
+            most_domains=MAX_NAMED_DOMAINS,
+            most_schemes=MAX_NAMED_SCHEMES,
         )
     reachable = _intersect(matched, _origins())
     safe = _safe_fsm(schemes, domains)

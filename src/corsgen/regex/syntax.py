@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 
-from corsgen.errors import shorten
+from corsgen.rulebook import RuleError
 
 # Stands for every character outside printable ASCII: the portable syntax can name none of them,
 # so they all behave alike (only `.` and negated classes match them).
@@ -31,12 +31,8 @@ RE2_MAX_REPEAT = 1000
 _SPECIAL = frozenset(".[]()|?*+{}^$\\-/")
 
 
-class RegexError(ValueError):
-    """A regex corsgen will not accept; `rule` is the rule it breaks."""
-
-    def __init__(self, rule: str, message: str, fix: str) -> None:
-        super().__init__(message)
-        self.rule, self.message, self.fix = rule, message, fix
+class RegexError(RuleError):
+    """A regex corsgen will not accept: the rule it breaks, the case and the regex's values."""
 
 
 @dataclass(frozen=True)
@@ -64,18 +60,17 @@ class Group:
     alts: tuple[Sequence, ...]
 
 
-_PORTABLE_FIX = "use only literals, \\., [...] classes, (...) / (?:...) groups, | and ? * + {n,m}"
-
-
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text, self.pos, self.depth = text, 0, 0
 
-    def fail(self, what: str, rule: str = "CG109", fix: str = _PORTABLE_FIX) -> RegexError:
-        tail = "is not portable between PCRE and RE2" if rule == "CG109" else "is refused"
-        return RegexError(
-            rule, f"{what} at position {self.pos} of {shorten(self.text)} {tail}", fix
-        )
+    def refuse(self, rule: str, case: str, **fields: object) -> RegexError:
+        """A refusal at the parser's position."""
+        return RegexError(rule, case, pos=self.pos, regex=self.text, **fields)
+
+    def fail(self, construct: str, case: str = "construct") -> RegexError:
+        """The construct PCRE and RE2 read differently (or could), named."""
+        return self.refuse("CG109", case, construct=construct)
 
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
@@ -129,7 +124,7 @@ class _Parser:
                 raise self.fail("the group extension (?" + self.peek())
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self.fail(f"groups nested deeper than {MAX_DEPTH}", "CG120", "flatten the groups")
+            raise self.refuse("CG120", "regex-depth", most=MAX_DEPTH)
         node = Group(self.alternation())
         self.depth -= 1
         if self.take() != ")":
@@ -150,10 +145,14 @@ class _Parser:
             raise self.fail(f"the escape \\{esc} in a class")
         if char == "[":
             raise self.fail("a [ inside a class (POSIX classes differ)")
-        if char == "-" or (char not in _LITERAL and char != "."):
+        if char == "-":
             self.pos -= 1
-            what = "a - that is not first, last or a range" if char == "-" else repr(char)
-            raise self.fail(f"{what} in a class", fix="write \\- for a literal hyphen")
+            raise self.fail(
+                "a - that is not first, last or a range in a class", case="class-hyphen"
+            )
+        if char not in _LITERAL and char != ".":
+            self.pos -= 1
+            raise self.fail(f"{char!r} in a class")
         if self.peek() == "-" and self.text[self.pos + 1 : self.pos + 2] not in ("]", ""):
             self.take()
             end = self.take()
@@ -164,9 +163,7 @@ class _Parser:
         for alphabet in (string.digits, string.ascii_lowercase, string.ascii_uppercase):
             if start in alphabet and end in alphabet:
                 if alphabet.index(start) > alphabet.index(end):
-                    raise self.fail(
-                        f"the reversed range {start}-{end}", "CG109", "write it low-high"
-                    )
+                    raise self.fail(f"the reversed range {start}-{end}", case="reversed-range")
                 return frozenset(alphabet[alphabet.index(start) : alphabet.index(end) + 1])
         raise self.fail(f"the range {start}-{end} (only 0-9, a-z, A-Z ranges are portable)")
 
@@ -220,11 +217,7 @@ class _Parser:
         if high is not None and high < low:
             raise self.fail("a {n,m} repeat with m < n")
         if max(low, high or 0) > RE2_MAX_REPEAT:
-            raise self.fail(
-                f"a repeat count above {RE2_MAX_REPEAT}",
-                "CG122",
-                f"RE2 (Caddy) refuses it; use + or a count up to {RE2_MAX_REPEAT}",
-            )
+            raise self.refuse("CG122", "repeat-count", most=RE2_MAX_REPEAT)
         return low, high
 
 
@@ -298,12 +291,7 @@ def _check_nested_counts(alts: tuple[Sequence, ...], product: int, body: str) ->
             count = item.high if item.high is not None else item.low
             inner = product * max(count, 1) if (item.low, item.high) not in _PLAIN else product
             if inner > RE2_MAX_REPEAT:
-                raise RegexError(
-                    "CG122",
-                    f"nested counted repeats in {shorten(body)} multiply to more than "
-                    f"{RE2_MAX_REPEAT}",
-                    "RE2 (Caddy) refuses it; write the inner or outer repeat with + or *",
-                )
+                raise RegexError("CG122", "nested-repeats", regex=body, most=RE2_MAX_REPEAT)
             if isinstance(item.node, Group):
                 _check_nested_counts(item.node.alts, inner, body)
 

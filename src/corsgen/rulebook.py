@@ -1,0 +1,577 @@
+"""The one rule table: each rule's id, slug, severity, summary, and every message it can give.
+
+Every finding is built here from a rule id and a case, so a slug, a severity or a fix is written
+once. A case is a `(message, fix)` pair of str.format templates; the code that finds a problem
+passes only the values (the origin, the count, the limit), never words. In a template `!v` quotes
+a user's value shortened (errors.shorten), so a 10 MB string is quoted by its ends.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from corsgen.errors import Finding, Severity, shorten
+
+Texts = tuple[str, str]  # (message, fix), both str.format templates
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: what `corsgen rules` and README.md list, and each case's texts."""
+
+    id: str
+    slug: str
+    severity: Severity
+    summary: str
+    cases: Mapping[str, Texts]
+
+    def texts(self, case: str, fields: Mapping[str, object]) -> Texts:
+        """The case's message and fix with the fields filled in."""
+        message, fix = self.cases[case]
+        return _FORMAT.vformat(message, (), fields), _FORMAT.vformat(fix, (), fields)
+
+
+class _Formatter(string.Formatter):
+    """str.format, plus `!v`: a user's value as errors.shorten quotes it."""
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        return shorten(value) if conversion == "v" else super().convert_field(value, conversion)
+
+
+_FORMAT = _Formatter()
+
+# Texts several cases share.
+_WILDCARD_FIX = "cover them with a wildcard (https://*.example.com) or allow_origin_regex"
+_NAMES_FIX = "list only the names clients use"
+_PORTABLE_FIX = "use only literals, \\., [...] classes, (...) / (?:...) groups, | and ? * + {{n,m}}"
+_UNAMBIGUOUS_FIX = (
+    "make each repeated part unambiguous, e.g. ([a-z0-9-]+\\.)* instead of ([a-z.]+)+"
+)
+_OUTSIDE_FIX = "keep it inside the manifest's directory, or pass --allow-outside"
+_NOT_PORTABLE = "{construct} at position {pos} of {regex!v} is not portable between PCRE and RE2"
+_TOO_LONG = "{value!v} is {length:,} characters, more than the {most:,} corsgen accepts"
+_TOO_LONG_MORE = _TOO_LONG + " (and {more:,} more)"
+_TOO_MANY = "{count:,} entries, more than the {most:,} corsgen accepts"
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "CG000",
+        "unreadable",
+        "error",
+        "the policy file cannot be read",
+        {"cannot-read": ("cannot read the file: {reason}", "check the path")},
+    ),
+    Rule(
+        "CG001",
+        "toml-syntax",
+        "error",
+        "the file is not valid TOML",
+        {
+            "syntax": ("{detail}", "fix the TOML syntax"),
+            "too-deep": ("arrays or inline tables nested too deeply to read", "nest less deeply"),
+            "long-number": ("a number with more than {digits} digits", "use a smaller number"),
+        },
+    ),
+    Rule(
+        "CG002",
+        "unknown-key",
+        "error",
+        "a key corsgen does not know (typo?)",
+        {
+            "close": ("unknown key", "did you mean {close!r}?"),
+            "no-close": ("unknown key", "known keys: {known}"),
+        },
+    ),
+    Rule(
+        "CG003",
+        "wrong-type",
+        "error",
+        "a value of the wrong type",
+        {
+            "mismatch": ("{detail}, got {value!v}", "see the reference in README.md"),
+            "and-more": ("and {more:,} more problems", "fix those first"),
+        },
+    ),
+    Rule(
+        "CG004",
+        "missing-key",
+        "error",
+        "a required key is missing",
+        {"missing": ("required key is missing", "add {name}")},
+    ),
+    Rule(
+        "CG101",
+        "wildcard-with-credentials",
+        "error",
+        '"*" origin together with allow_credentials; browsers reject it',
+        {
+            "credentials": (
+                '"*" with allow_credentials = true is rejected by browsers',
+                "list the exact origins, or set allow_credentials = false",
+            )
+        },
+    ),
+    Rule(
+        "CG102",
+        "opaque-origin",
+        "error",
+        "a null or file:// origin, shared by every sandbox",
+        {
+            "opaque": (
+                "{origin!r} is an opaque origin that sandboxed frames, data: and file: pages all "
+                "share",
+                "serve the page from a real https:// origin and list that",
+            )
+        },
+    ),
+    Rule(
+        "CG103",
+        "origin-not-bare",
+        "error",
+        "an origin with a path, query, fragment, userinfo or trailing slash",
+        {
+            "userinfo": ("{origin!r} contains userinfo", "remove the user@ part"),
+            "not-bare": ("{origin!r} has {part}; an origin never does", "write {bare!r}"),
+        },
+    ),
+    Rule(
+        "CG104",
+        "bad-port",
+        "error",
+        "an origin with a port that is not 1-65535",
+        {"port": ("{origin!r} has an invalid port {port!r}", "use a port from 1 to 65535")},
+    ),
+    Rule(
+        "CG105",
+        "empty-origin",
+        "error",
+        "an empty allow list or entry; corsgen fails closed",
+        {
+            "empty-list": ("the list is empty", 'list origins, or "*" for any origin'),
+            "empty-entry": (
+                "empty origin",
+                "remove the entry; corsgen never treats it as allow-all",
+            ),
+            "empty-regex": ("empty regex", "remove allow_origin_regex or give a pattern"),
+        },
+    ),
+    Rule(
+        "CG106",
+        "public-suffix-wildcard",
+        "error",
+        "a wildcard directly over a public suffix (*.com, *.co.uk, *.github.io)",
+        {
+            "public-suffix": (
+                "{host!r} is a public suffix: *.{host} spans sites owned by anyone",
+                "list your own domains, e.g. https://*.example.com",
+            )
+        },
+    ),
+    Rule(
+        "CG107",
+        "star-list-with-credentials",
+        "error",
+        '"*" in methods or headers with credentials, where browsers read it literally',
+        {
+            "star": (
+                '"*" with credentials is read literally, not as a wildcard',
+                "list the names",
+            )
+        },
+    ),
+    Rule(
+        "CG108",
+        "regex-too-broad",
+        "error",
+        "allow_origin_regex accepts origins an attacker owns",
+        {
+            "empty-string": (
+                "{regex!v} matches the empty string, which is what a request without Origin "
+                "looks like to Apache",
+                "make every alternative match a whole origin",
+            ),
+            "unnamed-origin": (
+                "{regex!v} also matches {example!v}, an origin the regex does not name letter "
+                "for letter",
+                "spell out the scheme (https://) and your registrable domain, escape dots (\\.), "
+                "and bound labels with [a-z0-9-]+",
+            ),
+        },
+    ),
+    Rule(
+        "CG109",
+        "regex-not-portable",
+        "error",
+        "allow_origin_regex uses syntax PCRE and RE2 differ on",
+        {
+            "construct": (_NOT_PORTABLE, _PORTABLE_FIX),
+            "class-hyphen": (_NOT_PORTABLE, "write \\- for a literal hyphen"),
+            "reversed-range": (_NOT_PORTABLE, "write it low-high"),
+        },
+    ),
+    Rule(
+        "CG110",
+        "not-a-token",
+        "error",
+        "a method or header name that is not an RFC 9110 token",
+        {"token": ("{name!r} is not an RFC 9110 token", "use a plain name like X-Request-Id")},
+    ),
+    Rule(
+        "CG111",
+        "config-unsafe",
+        "error",
+        "a character that could break out of config syntax",
+        {
+            "name": ("{name!r} contains $ or %", "use a plain name"),
+            "origin": (
+                "{origin!r} contains a character that is not allowed in an origin",
+                "write scheme://host[:port] with no spaces, quotes or punctuation",
+            ),
+        },
+    ),
+    Rule(
+        "CG112",
+        "expose-set-cookie",
+        "error",
+        "Set-Cookie in expose_headers; never readable",
+        {"set-cookie": ("browsers never expose Set-Cookie", "remove it")},
+    ),
+    Rule(
+        "CG113",
+        "forbidden-request-header",
+        "error",
+        "a forbidden request header in allow_headers; scripts cannot set it",
+        {
+            "forbidden": (
+                "{name!r} is a forbidden request header; browsers set it themselves",
+                "remove it",
+            )
+        },
+    ),
+    Rule(
+        "CG114",
+        "bad-preflight-status",
+        "error",
+        "preflight_status other than 204 or 200",
+        {"status": ("{status!v} is not 204 or 200", "use 204, or 200 for old clients")},
+    ),
+    Rule(
+        "CG115",
+        "negative-max-age",
+        "error",
+        "a negative max_age",
+        {"negative": ("{seconds!v} is negative", "use 0 or more, or leave it unset")},
+    ),
+    Rule(
+        "CG116",
+        "bad-name",
+        "error",
+        "a policy name that is not [a-z][a-z0-9_]*, or longer than 19 characters",
+        {
+            "too-long": (
+                "policy name {name!v} is {length:,} characters, more than the {most} corsgen "
+                "accepts",
+                'set name = "my_api"',
+            ),
+            "pattern": ("policy name {name!v} is not [a-z][a-z0-9_]*", 'set name = "my_api"'),
+        },
+    ),
+    Rule(
+        "CG117",
+        "malformed-origin",
+        "error",
+        "an origin that is not scheme://host[:port]",
+        {
+            "shape": (
+                "{origin!r} is not scheme://host[:port]",
+                "write e.g. https://app.example.com",
+            ),
+            "host": ("{origin!r} has an invalid host", "use a valid host name"),
+            "idna": ("{origin!r} has an invalid host ({error})", "use a valid host name"),
+            "ipv4": (
+                "{origin!r} ends in a number but is not an IPv4 address",
+                "write the address as four numbers, e.g. 127.0.0.1, or use a host name",
+            ),
+            "ipv6": ("{origin!r} has an invalid IPv6 address", "write it as [::1]"),
+        },
+    ),
+    Rule(
+        "CG118",
+        "bad-wildcard",
+        "error",
+        "a * that is not a whole leftmost label",
+        {
+            "partial-label": (
+                "{origin!r} has a '*' that is not a whole leftmost label",
+                "write https://*.example.com, or use allow_origin_regex",
+            ),
+            "ip-address": ("{origin!r} puts a wildcard on an IP address", "list each origin"),
+        },
+    ),
+    Rule(
+        "CG119",
+        "star-mixed",
+        "error",
+        '"*" mixed with other origins or a regex',
+        {"mixed": ('"*" already allows every origin', 'keep "*" alone')},
+    ),
+    Rule(
+        "CG120",
+        "over-limit",
+        "error",
+        "a value longer, larger or more numerous than the servers load (limits in README.md)",
+        {
+            "too-many-origins": (_TOO_MANY, _WILDCARD_FIX),
+            "origin-too-long": (_TOO_LONG, _WILDCARD_FIX),
+            "origins-too-long": (_TOO_LONG_MORE, _WILDCARD_FIX),
+            "too-many-names": (_TOO_MANY, _NAMES_FIX),
+            "name-too-long": (_TOO_LONG, "use a shorter name"),
+            "names-too-long": (_TOO_LONG_MORE, "use a shorter name"),
+            "joined-too-long": (
+                "joined, the names make a {length:,}-character header, more than the {most:,} "
+                "corsgen sends (browsers fail a response head past 256 KiB)",
+                _NAMES_FIX,
+            ),
+            "max-age": (
+                "{seconds!v} is more than {most:,} (2^31 - 1)",
+                "use 7200 or less, Chromium's cap",
+            ),
+            "regex-too-long": (
+                "{length:,} characters, more than the {most:,} corsgen accepts",
+                "list the origins, or cover them with wildcards (https://*.example.com)",
+            ),
+            # `pattern` comes quoted already (a target shortens what it wrote out).
+            "regex-parameter": (
+                "the pattern {pattern}, written out for nginx, is {size:,} bytes, more than the "
+                "{most:,} nginx reads in one parameter",
+                "split it into shorter alternatives (a|b), or list the origins",
+            ),
+            "regex-depth": (
+                "groups nested deeper than {most} at position {pos} of {regex!v} is refused",
+                "flatten the groups",
+            ),
+            "regex-states": (
+                "{regex!v} needs more than {most:,} automaton states to check (many "
+                "alternatives, long counted repeats, or a loop followed by many single characters)",
+                "list the origins in allow_origins, or simplify the regex",
+            ),
+            "regex-domains": (
+                "the regex names {domains:,} domains and {schemes:,} schemes, more than the "
+                "{most_domains} and {most_schemes} corsgen proves in one regex",
+                "list the origins in allow_origins, with wildcards (https://*.example.com)",
+            ),
+            "file-values": (
+                "the file holds about {count:,} values, more than the {most:,} corsgen reads",
+                "a policy needs at most 100,000 origins and three short lists",
+            ),
+        },
+    ),
+    Rule(
+        "CG121",
+        "regex-backtracking",
+        "error",
+        "allow_origin_regex could backtrack exponentially (ReDoS) in PCRE",
+        {
+            "exponential": (
+                "{regex!v} can backtrack exponentially (a repeat inside a repeat, or two "
+                "alternatives of a repeat that match the same text)",
+                _UNAMBIGUOUS_FIX,
+            ),
+            "polynomial": (
+                "{regex!v} can backtrack in polynomial time (two repeats in a row can match the "
+                "same text)",
+                _UNAMBIGUOUS_FIX,
+            ),
+            "too-complex": (
+                "{regex!v} is too complex to prove it cannot backtrack",
+                "simplify the regex, or list the origins",
+            ),
+        },
+    ),
+    Rule(
+        "CG122",
+        "regex-engine",
+        "error",
+        "allow_origin_regex does not compile in RE2 or PCRE2 as the servers run them",
+        {
+            "engine": (
+                "{engine} refuses {regex!v}: {error}",
+                "simplify the regex, or list the origins",
+            ),
+            "repeat-count": (
+                "a repeat count above {most} at position {pos} of {regex!v} is refused",
+                "RE2 (Caddy) refuses it; use + or a count up to {most}",
+            ),
+            "nested-repeats": (
+                "nested counted repeats in {regex!v} multiply to more than {most}",
+                "RE2 (Caddy) refuses it; write the inner or outer repeat with + or *",
+            ),
+        },
+    ),
+    Rule(
+        "CG201",
+        "insecure-origin",
+        "warning",
+        "an http:// origin other than localhost",
+        {
+            "plain": (
+                "{origin!r} is plain {scheme}, readable and forgeable on the network",
+                "use {scheme}s://",
+            )
+        },
+    ),
+    Rule(
+        "CG202",
+        "max-age-over-cap",
+        "warning",
+        "max_age above 7200, Chromium's cap (Firefox caps at 86400)",
+        {
+            "over-cap": (
+                "{seconds} is above {cap}; Chromium uses {cap}, Firefox 86400",
+                "use {cap} or less",
+            )
+        },
+    ),
+    Rule(
+        "CG203",
+        "duplicate-origin",
+        "warning",
+        "an origin listed twice, or already covered by a wildcard",
+        {
+            "repeated": ("{origin!r} repeats allow_origins[{first}]", "remove it"),
+            "covered": ("{origin!r} is covered by allow_origins[{wildcard}]", "remove it"),
+        },
+    ),
+    Rule(
+        "CG204",
+        "lowercase-method",
+        "warning",
+        "a standard method in lowercase; browsers send it uppercase and compare exactly",
+        {
+            "lowercase": (
+                "browsers send {upper}, and {method!r} does not match it",
+                "write {upper!r}",
+            )
+        },
+    ),
+    Rule(
+        "CG302",
+        "glob-matches-nothing",
+        "error",
+        "a manifest glob that matches no policy file",
+        {
+            "no-match": (
+                "{pattern!r} matches no file",
+                "check the path; it is relative to {root}",
+            )
+        },
+    ),
+    Rule(
+        "CG303",
+        "output-clash",
+        "error",
+        "two manifest entries that would write the same file",
+        {
+            "clash": (
+                "{path} is written by {first} and by {second}",
+                "give the policies different names or out_dir values",
+            )
+        },
+    ),
+    Rule(
+        "CG304",
+        "path-outside-root",
+        "error",
+        "a manifest path or glob that leaves the manifest's directory (--allow-outside)",
+        {
+            "out-dir": (
+                "{out_dir!r} leads to {path}, outside the manifest's directory {root}",
+                _OUTSIDE_FIX,
+            ),
+            "dot-dot": (
+                "{pattern!r} climbs out with .., outside the manifest's directory {root}",
+                _OUTSIDE_FIX,
+            ),
+            "glob": (
+                "{pattern!r} matches {path}, outside the manifest's directory {root}",
+                _OUTSIDE_FIX,
+            ),
+        },
+    ),
+    Rule(
+        "CG305",
+        "bad-path",
+        "error",
+        "a manifest path or glob that is empty, absolute or unsafe",
+        {
+            "out-dir": (
+                "{out_dir!r} {why}",
+                "name a directory relative to the manifest, such as deploy/{{target}}",
+            ),
+            "glob": (
+                "{pattern!r} {why}",
+                "write a glob relative to the manifest, such as cors/*.toml",
+            ),
+            "glob-refused": (
+                "{pattern!r}: {error}",
+                "use * and ** only as in cors/*.toml or cors/**/*.toml",
+            ),
+        },
+    ),
+)
+BY_ID = {rule.id: rule for rule in RULES}
+
+
+def line_of(lines: Mapping[str, int], key: str) -> int | None:
+    """The line of `key`, else of the nearest key around it (allow_origins[3]: allow_origins)."""
+    while key:
+        if key in lines:
+            return lines[key]
+        cut = key.rfind("[") if key.endswith("]") else key.rfind(".")
+        key = key[: max(cut, 0)]
+    return None
+
+
+def finding(
+    rule_id: str,
+    case: str,
+    *,
+    file: str,
+    key: str = "",
+    lines: Mapping[str, int] | None = None,
+    line: int | None = None,
+    col: int | None = None,
+    fields: Mapping[str, object] | None = None,
+    **more: object,
+) -> Finding:
+    """The finding for one case of one rule, its texts filled in with `fields` and `more` (a
+    mapping when the values come as one, from a RuleError or a check). Its line is `line`, else
+    the line `lines` (tomlfile.key_lines) gives `key`."""
+    rule = BY_ID[rule_id]
+    message, fix = rule.texts(case, {**(fields or {}), **more})
+    if line is None and lines is not None:
+        line = line_of(lines, key)
+    return Finding(rule.id, rule.slug, rule.severity, file, key, message, fix, line, col)
+
+
+class RuleError(ValueError):
+    """A value that breaks a rule, found below the rules (origins, regexes): the rule id, the case
+    and the values to fill in, so the texts stay in the table."""
+
+    def __init__(self, rule: str, case: str, **fields: object) -> None:
+        super().__init__(rule, case)
+        self.rule, self.case, self.fields = rule, case, fields
+
+    @property
+    def message(self) -> str:
+        return BY_ID[self.rule].texts(self.case, self.fields)[0]
+
+    @property
+    def fix(self) -> str:
+        return BY_ID[self.rule].texts(self.case, self.fields)[1]
+
+    def __str__(self) -> str:
+        return self.message
