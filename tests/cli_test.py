@@ -11,6 +11,7 @@ import pytest
 from corsgen import __version__
 from corsgen.cli import cli, main
 from corsgen.rules import RULES
+from corsgen.targets import NAMES
 from tests.conftest import EXAMPLES
 
 
@@ -39,7 +40,7 @@ def test_check_refuses_with_one_line_per_finding(
     code, out, err = _run(capsys, "check", path)
     assert code == 1 and out == ""
     assert err.splitlines() == [
-        'api.toml: allow_origins: error CG101 wildcard-with-credentials: "*" with '
+        'api.toml:1: allow_origins: error CG101 wildcard-with-credentials: "*" with '
         "allow_credentials = true is rejected by browsers; fix: list the exact origins, or set "
         "allow_credentials = false",
         "corsgen: 1 of 1 policy refused",
@@ -66,7 +67,7 @@ def test_toml_syntax_error_has_line_and_column(
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("target", ["nginx", "apache", "caddy"])
+@pytest.mark.parametrize("target", NAMES)
 def test_render_prints(capsys: pytest.CaptureFixture[str], target: str) -> None:
     code, out, err = _run(capsys, "render", str(EXAMPLES / "tenants.toml"), "--target", target)
     assert code == 0 and err == ""
@@ -172,7 +173,7 @@ def test_the_version_is_written_only_in_the_package() -> None:
 def test_verify_reports_each_target(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("corsgen.verify.servers.find_binary", lambda target: None)
+    monkeypatch.setattr("corsgen.verify.find_binary", lambda target: None)
     code, out, err = _run(capsys, "verify", str(EXAMPLES / "previews.toml"))
     assert code == 1
     assert out.count("previews.toml: nginx: not checked, nginx not found on PATH\n") == 1
@@ -191,7 +192,7 @@ def test_verify_fails_when_only_some_servers_are_missing(
 ) -> None:
     # caddy is "installed" (a stand-in that accepts anything); nginx and apache are not.
     monkeypatch.setattr(
-        "corsgen.verify.servers.find_binary", lambda target: "true" if target == "caddy" else None
+        "corsgen.verify.find_binary", lambda target: "true" if target == "caddy" else None
     )
     code, out, err = _run(capsys, "verify", str(EXAMPLES / "previews.toml"))
     assert code == 1
@@ -204,7 +205,7 @@ def test_verify_fails_when_only_some_servers_are_missing(
 def test_verify_passes_when_every_chosen_server_ran(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("corsgen.verify.servers.find_binary", lambda target: "true")
+    monkeypatch.setattr("corsgen.verify.find_binary", lambda target: "true")
     code, out, err = _run(capsys, "verify", str(EXAMPLES / "previews.toml"), "-t", "caddy")
     assert (code, out, err) == (0, f"{EXAMPLES / 'previews.toml'}: caddy: true: ok\n", "")
 
@@ -212,7 +213,7 @@ def test_verify_passes_when_every_chosen_server_ran(
 def test_render_verify_fails_without_the_server(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr("corsgen.verify.servers.find_binary", lambda target: None)
+    monkeypatch.setattr("corsgen.verify.find_binary", lambda target: None)
     out_dir = tmp_path / "out"
     argv = ["render", str(EXAMPLES / "spa-api.toml"), "-t", "caddy", "--verify", "-o", str(out_dir)]
     code, out, err = _run(capsys, *argv)
@@ -254,7 +255,7 @@ def _nested(depth: int, inner: str = "") -> str:
 BAD_INPUT = [
     pytest.param(
         f'name = "{"a" * 300}"\nallow_origins = ["https://a.com"]\n',
-        "api.toml: name: error CG116 bad-name: policy name 'aaaa",
+        "api.toml:1: name: error CG116 bad-name: policy name 'aaaa",
         id="300-char-name",
     ),
     pytest.param(
@@ -274,34 +275,34 @@ BAD_INPUT = [
     ),
     pytest.param(
         f'allow_origins = ["https://a.com"]\nmax_age = 0x{"f" * 5000}\n',
-        f"api.toml: max_age: error CG120 over-limit: 0x{'f' * 26}...",
+        f"api.toml:2: max_age: error CG120 over-limit: 0x{'f' * 26}...",
         id="5000-hex-digit-max-age",
     ),
     pytest.param(
         f'allow_origins = ["https://a.com"]\npreflight_status = 0b{"1" * 20_000}\n',
-        f"api.toml: preflight_status: error CG114 bad-preflight-status: 0x{'f' * 26}...",
+        f"api.toml:2: preflight_status: error CG114 bad-preflight-status: 0x{'f' * 26}...",
         id="20000-bit-status",
     ),
     pytest.param(
         f"allow_origins = {_nested(100)}\n",
-        "api.toml: allow_origins[0]: error CG003 wrong-type: input should be a valid string, "
+        "api.toml:1: allow_origins[0]: error CG003 wrong-type: input should be a valid string, "
         "got [[[[...]]]]",
         id="deep-value",
     ),
     pytest.param(
         f'allow_origins = "{"x" * 100_000}"\n',
-        "api.toml: allow_origins: error CG003 wrong-type: input should be a valid list, got "
+        "api.toml:1: allow_origins: error CG003 wrong-type: input should be a valid list, got "
         f"'{'x' * 27}...x",
         id="huge-value",
     ),
     pytest.param(
         '"a\\nb" = 1\nallow_origins = ["https://a.com"]\n',
-        'api.toml: "a\\nb": error CG002 unknown-key',
+        'api.toml:1: "a\\nb": error CG002 unknown-key',
         id="newline-in-key",
     ),
     pytest.param(
         '"\\u001b[31mx" = 1\nallow_origins = ["https://a.com"]\n',
-        'api.toml: "\\u001b[31mx": error CG002 unknown-key',
+        'api.toml:1: "\\u001b[31mx": error CG002 unknown-key',
         id="ansi-escape-in-key",
     ),
 ]
@@ -333,7 +334,7 @@ def _hostile_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     here = tmp_path / HOSTILE_DIR
     here.mkdir()
     monkeypatch.chdir(here)
-    monkeypatch.setattr("corsgen.verify.servers.find_binary", lambda target: None)
+    monkeypatch.setattr("corsgen.verify.find_binary", lambda target: None)
     (here / "api.toml").write_text('allow_origins = ["https://a.com"]\n')
     (here / "blocker").write_text("")
     return here

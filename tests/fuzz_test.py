@@ -26,9 +26,10 @@ from corsgen.cli import main
 from corsgen.plan import build_plan
 from corsgen.policy import parse_policy
 from corsgen.regex import RegexError, check_regex, parse_regex
-from corsgen.render import TARGETS, render
+from corsgen.render import render
 from corsgen.rules import check_policy
-from corsgen.verify.servers import find_binary, server_check
+from corsgen.targets import NAMES as TARGETS
+from corsgen.verify import find_binary, server_check
 from tests.conftest import need_binary
 
 BUDGET = settings(

@@ -6,7 +6,7 @@ import subprocess
 import sysconfig
 from pathlib import Path
 
-from corsgen.plan import load_and_plan
+from corsgen.pipeline import load_and_plan
 from corsgen.render import render
 from tests.conftest import EXAMPLES, need_binary
 

@@ -17,13 +17,16 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from corsgen.errors import CorsgenError
-from corsgen.plan import build_plan, load_and_plan
+from corsgen.pipeline import load_and_plan
+from corsgen.plan import build_plan
 from corsgen.policy import parse_policy
-from corsgen.render import TARGETS, Target, apache_quote, caddy_quote, comment, nginx_quote, render
+from corsgen.render import render
 from corsgen.rules import check_policy
-from corsgen.verify import check_structure, nginx
-from corsgen.verify.servers import server_check
-from corsgen.verify.tokens import split_lines
+from corsgen.targets import NAMES as TARGETS
+from corsgen.targets import apache, caddy, nginx
+from corsgen.targets.base import comment
+from corsgen.targets.lexer import split_lines
+from corsgen.verify import check_structure, server_check
 from tests.conformance.servers import DEBIAN_CADDY, config_test_binaries, latest_caddy
 from tests.conftest import need_binary
 
@@ -124,7 +127,7 @@ def _nginx_directives(files: Mapping[str, str]) -> dict[str, list[object]]:
     return {Path(c["file"]).name: _nginx_tree(c["parsed"]) for c in payload["config"]}
 
 
-def directives(files: Mapping[str, str], target: Target) -> Mapping[str, list[object]]:
+def directives(files: Mapping[str, str], target: str) -> Mapping[str, list[object]]:
     """Comments left out: what the server would act on."""
     if target == "nginx":
         return _nginx_directives(files)
@@ -159,7 +162,7 @@ def test_a_hostile_file_name_adds_no_directive(hostile: str, policy_text: str) -
 @pytest.mark.parametrize(("target", "binary"), config_test_binaries())
 @pytest.mark.parametrize("hostile", REPRODUCERS.values(), ids=REPRODUCERS.keys())
 def test_the_reproducers_pass_the_server_check_as_comments(
-    target: Target, binary: str | None, hostile: str, tmp_path: Path
+    target: str, binary: str | None, hostile: str, tmp_path: Path
 ) -> None:
     need_binary(f"{target} ({binary})", binary)
     for name in (hostile, "api.toml"):
@@ -229,13 +232,13 @@ def test_comment_escapes_all_but_plain_ascii(text: str, written: str) -> None:
 @pytest.mark.parametrize(
     ("quote", "value"),
     [
-        (apache_quote, "a\\"),
-        (caddy_quote, "a\\"),
-        (apache_quote, "a${HOME}"),
-        (caddy_quote, "a{$HOME}"),
-        (nginx_quote, "b\u00fccher"),
-        (apache_quote, "a\u2028b"),
-        (caddy_quote, "a\u0085b"),
+        (apache.quote, "a\\"),
+        (caddy.quote, "a\\"),
+        (apache.quote, "a${HOME}"),
+        (caddy.quote, "a{$HOME}"),
+        (nginx.quote, "b\u00fccher"),
+        (apache.quote, "a\u2028b"),
+        (caddy.quote, "a\u0085b"),
     ],
 )
 def test_quoting_refuses_what_it_cannot_make_safe(quote: Callable[[str], str], value: str) -> None:
@@ -244,4 +247,4 @@ def test_quoting_refuses_what_it_cannot_make_safe(quote: Callable[[str], str], v
 
 
 def test_nginx_quotes_a_trailing_backslash() -> None:
-    assert nginx_quote("a\\") == '"a\\\\"'
+    assert nginx.quote("a\\") == '"a\\\\"'

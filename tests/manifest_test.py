@@ -60,20 +60,20 @@ def test_missing_manifest(tmp_path: Path) -> None:
     [
         (
             MANIFEST.replace("targets", "target"),
-            "corsgen.toml: outputs[0].target: error CG002 unknown-key: unknown key; "
+            "corsgen.toml:3: outputs[0].target: error CG002 unknown-key: unknown key; "
             "fix: did you mean 'targets'?",
         ),
         (
             MANIFEST.replace('"nginx"', '"iis"'),
-            "corsgen.toml: outputs[0].targets[0]: error CG003 wrong-type: input should be 'nginx', "
-            "'apache' or 'caddy'",
+            "corsgen.toml:3: outputs[0].targets[0]: error CG003 wrong-type: input should be "
+            "'nginx', 'apache' or 'caddy'",
         ),
         (
             MANIFEST.replace('"cors/*.toml"', '"cors/*.yaml"'),
-            "corsgen.toml: outputs[0].policies[0]: error CG302 glob-matches-nothing: "
+            "corsgen.toml:2: outputs[0].policies[0]: error CG302 glob-matches-nothing: "
             "'cors/*.yaml' matches no file",
         ),
-        ("outputs = []\n", "corsgen.toml: outputs: error CG003"),
+        ("outputs = []\n", "corsgen.toml:1: outputs: error CG003"),
         ("", "corsgen.toml: outputs: error CG004 missing-key"),
         ("stict = true\n" + MANIFEST, "did you mean 'strict'?"),
         ("[[outputs]\n", "corsgen.toml:1:10: error CG001 toml-syntax"),
@@ -89,8 +89,21 @@ def test_manifest_errors_name_file_and_key(tmp_path: Path, manifest: str, messag
 def test_pyproject_keys_are_prefixed(tmp_path: Path) -> None:
     text = MANIFEST.replace("[[outputs]]", "[[tool.corsgen.outputs]]").replace("out_dir", "outdir")
     path = _repo(tmp_path, text, "pyproject.toml")
-    with pytest.raises(PolicyError, match=r"pyproject.toml: tool.corsgen.outputs\[0\].outdir"):
+    with pytest.raises(PolicyError, match=r"pyproject.toml:4: tool.corsgen.outputs\[0\].outdir"):
         load_manifest(path)
+
+
+def test_findings_name_the_line_of_their_entry(tmp_path: Path) -> None:
+    second = (
+        '\n[[outputs]]  # the partners\npolicies = [\n  "cors/api.toml",\n  "cors/none.toml",\n]\n'
+        'targets = ["nginx"]\nout_dir = "deploy/partners"\n'
+    )
+    path = _repo(tmp_path, MANIFEST + second)
+    with pytest.raises(PolicyError) as info:
+        load_manifest(path).jobs()
+    assert [str(f).split(": error")[0] for f in info.value.findings] == [
+        "corsgen.toml:9: outputs[1].policies[1]"
+    ]
 
 
 def _sync(capsys: pytest.CaptureFixture[str], manifest: Path, *flags: str) -> tuple[int, str]:
@@ -127,7 +140,7 @@ def test_unusable_globs_are_findings(
     before = snapshot(tmp_path)
     code, err = _sync(capsys, path)
     assert code == 1 and len(err.splitlines()) == 1, err
-    assert err.startswith(f"corsgen.toml: outputs[0].policies[0]: {finding}")
+    assert err.startswith(f"corsgen.toml:2: outputs[0].policies[0]: {finding}")
     assert snapshot(tmp_path) == before
 
 
@@ -147,7 +160,7 @@ def test_unusable_out_dirs_are_findings(
     code, err = _sync(capsys, path, "--allow-outside")
     assert code == 1
     assert err == (
-        f"corsgen.toml: outputs[0].out_dir: {BAD_GLOB}: {finding}; fix: name a directory "
+        f"corsgen.toml:4: outputs[0].out_dir: {BAD_GLOB}: {finding}; fix: name a directory "
         "relative to the manifest, such as deploy/{target}\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cors", "corsgen.toml"]
@@ -173,7 +186,7 @@ def test_a_policy_symlinked_to_outside_is_outside(
     code, err = _sync(capsys, path)
     assert code == 1
     assert err == (
-        f"corsgen.toml: outputs[0].policies[0]: {OUTSIDE}: 'cors/*.toml' matches "
+        f"corsgen.toml:2: outputs[0].policies[0]: {OUTSIDE}: 'cors/*.toml' matches "
         f"{tmp_path / 'elsewhere.toml'}, outside the manifest's directory {tmp_path / 'repo'}; "
         f"{OUTSIDE_FIX}\n"
     )
@@ -211,4 +224,4 @@ def test_pyproject_path_findings_are_prefixed(
     path = _repo(tmp_path, text, "pyproject.toml")
     code, err = _sync(capsys, path)
     assert code == 1
-    assert err.startswith("pyproject.toml: tool.corsgen.outputs[0].out_dir: error CG304")
+    assert err.startswith("pyproject.toml:4: tool.corsgen.outputs[0].out_dir: error CG304")

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import time
+import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from corsgen.errors import PolicyError
 from corsgen.policy import Policy, parse_policy, policy_name
-from corsgen.tomlfile import key_path, read_text
+from corsgen.tomlfile import key_lines, key_path, read_text
 
 
 def _error(text: str) -> str:
@@ -32,17 +36,17 @@ def test_defaults() -> None:
         ),
         (
             'allow_origins = ["https://a.com"]\nallow_origin = "x"\n',
-            "api.toml: allow_origin: error CG002 unknown-key: unknown key; "
+            "api.toml:2: allow_origin: error CG002 unknown-key: unknown key; "
             "fix: did you mean 'allow_origins'?",
         ),
         ('allow_origins = ["https://a.com"]\nmax_ages = 3\n', "did you mean 'max_age'?"),
         ("max_age = 3\n", "api.toml: allow_origins: error CG004 missing-key"),
         (
             'allow_origins = "https://a.com"\n',
-            "api.toml: allow_origins: error CG003 wrong-type: input should be a valid list, "
+            "api.toml:1: allow_origins: error CG003 wrong-type: input should be a valid list, "
             "got 'https://a.com'",
         ),
-        ('allow_origins = ["https://a.com", 3]\n', "api.toml: allow_origins[1]: error CG003"),
+        ('allow_origins = ["https://a.com", 3]\n', "api.toml:1: allow_origins[1]: error CG003"),
         (
             'allow_origins = ["https://a.com"]\nallow_credentials = "yes"\n',
             "allow_credentials: error CG003 wrong-type: input should be a valid boolean",
@@ -50,7 +54,7 @@ def test_defaults() -> None:
         ('allow_origins = ["https://a.com"]\nmax_age = 1.5\n', "max_age: error CG003"),
         ('allow_origins = ["https://a.com"]\nmax_age = true\n', "max_age: error CG003"),
         ('allow_origins = ["https://a.com"]\n[extra]\nx = 1\n', "extra: error CG002"),
-        ('allow_origins = ["https://a.com"]\n"a.b" = 1\n', 'api.toml: "a.b": error CG002'),
+        ('allow_origins = ["https://a.com"]\n"a.b" = 1\n', 'api.toml:2: "a.b": error CG002'),
         (
             "x = " + "[" * 1000 + "]" * 1000,
             "api.toml: error CG001 toml-syntax: arrays or inline tables nested too deeply to read; "
@@ -105,3 +109,125 @@ def test_key_path() -> None:
 def test_every_field_is_described() -> None:
     schema = Policy.model_json_schema()
     assert all(field.get("description") for field in schema["properties"].values())
+
+
+KEYS = '''# a policy
+name = "api"   # trailing comment with "quotes" and [brackets]
+allow_origins = [
+  "https://a.example.com",  # one
+  'https://b.example.com',
+
+  """https://c.example.com""",
+  \'\'\'https://d.example.com\'\'\',
+]
+"allow_methods" = ["GET", "POST\\"]",
+  'PUT']
+expose_headers = ["""a
+b""", \'\'\'c
+d\'\'\'\'\', "e"]
+max_age = 1979-05-27 07:32:00Z
+nested = [[1, 2], [
+  3], {x = 1, "y.z" = [4,
+  5]}]
+dotted . key = true
+[extra]
+"k\\u0041" = 1
+'''
+
+
+def test_key_lines_follow_every_kind_of_string_comment_and_array() -> None:
+    tomllib.loads(KEYS)  # the scanner is for text tomllib reads
+    assert key_lines(KEYS) == {
+        "name": 2,
+        "allow_origins": 3,
+        "allow_origins[0]": 4,
+        "allow_origins[1]": 5,
+        "allow_origins[2]": 7,
+        "allow_origins[3]": 8,
+        "allow_methods": 10,
+        "allow_methods[0]": 10,
+        "allow_methods[1]": 10,
+        "allow_methods[2]": 11,
+        "expose_headers": 12,
+        "expose_headers[0]": 12,
+        "expose_headers[1]": 13,
+        "expose_headers[2]": 14,
+        "max_age": 15,
+        "nested": 16,
+        "nested[0]": 16,
+        "nested[0][0]": 16,
+        "nested[0][1]": 16,
+        "nested[1]": 16,
+        "nested[1][0]": 17,
+        "nested[2]": 17,
+        "nested[2].x": 17,
+        'nested[2]."y.z"': 17,
+        'nested[2]."y.z"[0]': 17,
+        'nested[2]."y.z"[1]': 18,
+        "dotted.key": 19,
+        "extra": 20,
+        "extra.kA": 21,
+    }
+
+
+def test_key_lines_count_array_tables_as_findings_name_them() -> None:
+    text = (
+        "[tool.black]\nx = 1\n[tool.corsgen]\nstrict = true\n"
+        '[[tool.corsgen.outputs]]\npolicies = ["a"]\n'
+        '[[tool.corsgen.outputs]]\npolicies = [\n  "b",\n  "c",\n]\nout_dir = "d"\n'
+    )
+    lines = key_lines(text)
+    assert lines["tool.corsgen"] == 3
+    assert lines["tool.corsgen.strict"] == 4
+    assert lines["tool.corsgen.outputs[0].policies[0]"] == 6
+    assert lines["tool.corsgen.outputs[1]"] == 7
+    assert lines["tool.corsgen.outputs[1].policies[1]"] == 10
+    assert lines["tool.corsgen.outputs[1].out_dir"] == 12
+
+
+# Past the 250,000 values parse_toml lets through: each takes a second or so, never minutes.
+@pytest.mark.parametrize(
+    "text",
+    [
+        'x = "' + "\\\\" * 500_000 + '"',  # a million backslashes
+        'x = """' + '"a' * 500_000 + '"""',  # a lone quote every other character
+        'x = "' + "a" * 1_000_000,  # a string that never ends
+        "x = " + "[" * 500_000,  # arrays that never end
+        "x = " + "[" * 300_000 + "]" * 300_000,
+        "x = [" + "'a'," * 300_000 + "]",
+        "a" + ".b" * 300_000 + " = 1",
+        "a = 1\n" * 300_000,
+        "[[t]]\n" * 300_000,
+    ],
+    ids=[
+        "backslashes",
+        "quotes",
+        "unterminated",
+        "unclosed",
+        "deep",
+        "many-entries",
+        "dotted",
+        "keys",
+        "tables",
+    ],
+)
+def test_key_lines_are_linear_on_hostile_text(text: str) -> None:
+    started = time.perf_counter()
+    key_lines(text)
+    assert time.perf_counter() - started < 3
+
+
+@given(st.text(alphabet="ab=[]{},.'\"\\#\n u", max_size=60))
+def test_key_lines_never_fail_and_give_lines_in_the_text(text: str) -> None:
+    assert all(1 <= line <= text.count("\n") + 1 for line in key_lines(text).values())
+
+
+def test_validation_findings_carry_the_line_of_their_key() -> None:
+    text = 'name = "api"\nallow_origins = [\n  "https://a.com",\n  3,\n]\nmax_age = "1"\n'
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text, "api.toml")
+    assert [(f.key, f.line) for f in info.value.findings] == [
+        ("allow_origins[1]", 4),
+        ("max_age", 6),
+    ]
+    assert str(info.value.findings[0]).startswith("api.toml:4: allow_origins[1]: error CG003")

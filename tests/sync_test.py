@@ -322,7 +322,7 @@ def test_a_failing_policy_writes_nothing(repo: Path, capsys: pytest.CaptureFixtu
     (repo / "cors" / "web.toml").write_text('allow_origins = ["*"]\nallow_credentials = true\n')
     code, out, err = run(capsys)
     assert code == 1 and out == ""
-    assert "web.toml: allow_origins: error CG101 wildcard-with-credentials" in err
+    assert "web.toml:1: allow_origins: error CG101 wildcard-with-credentials" in err
     assert not (repo / "deploy").exists()
 
 
@@ -344,7 +344,7 @@ def test_two_entries_writing_one_file(repo: Path, capsys: pytest.CaptureFixture[
     code, _, err = run(capsys)
     assert code == 1
     assert (
-        "corsgen.toml: outputs[1]: error CG303 output-clash: deploy/nginx/api.conf is written "
+        "corsgen.toml:6: outputs[1]: error CG303 output-clash: deploy/nginx/api.conf is written "
         "by outputs[0] (cors/api.toml, nginx) and by outputs[1] (other/api.toml, nginx)"
     ) in err
     assert not (repo / "deploy").exists()
@@ -682,7 +682,7 @@ def test_an_out_dir_outside_needs_allow_outside(
     code, out, err = run(capsys, "--prune")
     assert (code, out) == (1, "")
     assert err == (
-        f"corsgen.toml: outputs[0].out_dir: error CG304 path-outside-root: {out_dir!r} leads to "
+        f"corsgen.toml:4: outputs[0].out_dir: error CG304 path-outside-root: {out_dir!r} leads to "
         f"{outside.resolve()}, outside the manifest's directory {repo.resolve()}; fix: keep it "
         "inside the manifest's directory, or pass --allow-outside\n"
     )

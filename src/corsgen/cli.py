@@ -11,9 +11,10 @@ from corsgen import __version__
 from corsgen.errors import CorsgenError, Finding, PolicyError, escape
 from corsgen.fsio import locked, nearest_existing, shown, write_atomically
 from corsgen.manifest import Manifest, find_manifest, load_manifest
-from corsgen.plan import Plan, load_and_plan
+from corsgen.pipeline import load_and_plan
+from corsgen.plan import Plan
 from corsgen.policy import Policy
-from corsgen.render import TARGETS, Target, render
+from corsgen.render import render
 from corsgen.rules import RULES
 from corsgen.starter import json_schema, write_starter
 from corsgen.sync import (
@@ -26,11 +27,12 @@ from corsgen.sync import (
     refuse_foreign,
     relative,
 )
-from corsgen.verify import check_structure
-from corsgen.verify.servers import server_check
+from corsgen.targets import NAMES, TARGETS, titles
+from corsgen.verify import check_structure, server_check
 
 POLICY = click.Path(exists=True, dir_okay=False, path_type=Path)
-TARGET = click.Choice(TARGETS)
+TARGET = click.Choice(NAMES)
+CONFIG_TESTS = ", ".join(target.config_test for target in TARGETS.values())
 
 
 def _warn(findings: Sequence[Finding], strict: bool) -> None:
@@ -46,7 +48,7 @@ def _plan(path: Path, strict: bool) -> Plan:
     return plan
 
 
-def _rendered(plan: Plan, target: Target) -> dict[str, str]:
+def _rendered(plan: Plan, target: str) -> dict[str, str]:
     files = render(plan, target)
     check_structure(files, target)
     return files
@@ -67,10 +69,14 @@ class _Group(click.Group):
     command_class = _Command
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=f"Render typed CORS policies into {titles()} configuration.",
+)
 @click.version_option(__version__, prog_name="corsgen")
 def cli() -> None:
-    """Render typed CORS policies into nginx, Apache httpd and Caddy configuration."""
+    pass
 
 
 @cli.command()
@@ -110,11 +116,11 @@ def check(policies: tuple[Path, ...], strict: bool) -> None:
     "--verify",
     "verify_server",
     is_flag=True,
-    help="Also run the server's own config test (nginx -t, apache2 -t, caddy validate).",
+    help=f"Also run the server's own config test ({CONFIG_TESTS}).",
 )
 def render_command(
     policy: Path,
-    target: Target,
+    target: str,
     out_dir: Path | None,
     strict: bool,
     force: bool,
@@ -150,21 +156,21 @@ def render_command(
     "targets",
     type=TARGET,
     multiple=True,
-    help="Server(s) to verify for; default all three.",
+    help="Server(s) to verify for; default every one corsgen renders for.",
 )
-def verify(policies: tuple[Path, ...], targets: tuple[Target, ...]) -> None:
+def verify(policies: tuple[Path, ...], targets: tuple[str, ...]) -> None:
     """Render and check output with the parsers and each server's own config test."""
-    skipped: list[Target] = []
+    skipped: list[str] = []
     for path in policies:
         plan = _plan(path, strict=False)
-        for target in targets or TARGETS:
+        for target in targets or NAMES:
             result = server_check(_rendered(plan, target), target)
             click.echo(escape(f"{path}: {result}"))
             if result.binary is None:
                 skipped.append(target)
     # A CI step that skipped a server must not pass: the missing binary is the failure.
     if skipped:
-        total = len(policies) * len(targets or TARGETS)
+        total = len(policies) * len(targets or NAMES)
         names = ", ".join(dict.fromkeys(skipped))
         raise CorsgenError(
             f"{len(skipped)} of {total} server check(s) skipped, no binary for {names}; "

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from corsgen.errors import CorsgenError, Finding, PolicyError
-from corsgen.render import Target
-from corsgen.tomlfile import error, parse_toml, read_text, validate
+from corsgen.rulebook import finding
+from corsgen.targets import NAMES
+from corsgen.tomlfile import key_lines, parse_toml, read_text, validate
+
+if TYPE_CHECKING:
+    TargetName = str
+else:
+    # A Literal of the registry's names: pydantic refuses any other, and the JSON Schema lists them.
+    TargetName = Literal[NAMES]
 
 MANIFEST = "corsgen.toml"
 PYPROJECT = "pyproject.toml"
@@ -27,8 +35,9 @@ class Output(BaseModel):
         description="Policy files, as paths or globs relative to the manifest (cors/*.toml); they "
         "must stay inside its directory unless sync gets --allow-outside.",
     )
-    targets: list[Target] = Field(
-        min_length=1, description='Servers to render for: "nginx", "apache", "caddy".'
+    targets: list[TargetName] = Field(
+        min_length=1,
+        description="Servers to render for: " + ", ".join(f'"{n}"' for n in NAMES) + ".",
     )
     out_dir: str = Field(
         description="Directory for the generated files, relative to the manifest and inside its "
@@ -51,7 +60,7 @@ class Job:
     """One policy file rendered for one target into one directory."""
 
     policy: Path
-    target: Target
+    target: str
     out_dir: Path
     key: str
 
@@ -60,6 +69,7 @@ class Job:
 class LoadedManifest:
     path: Path
     manifest: Manifest
+    lines: Mapping[str, int] = field(default_factory=dict)  # key_lines of the manifest
 
     @property
     def root(self) -> Path:
@@ -95,16 +105,15 @@ class LoadedManifest:
 
     def _out_dirs(
         self, output: Output, key: str, allow_outside: bool
-    ) -> tuple[dict[Target, Path], list[Finding]]:
+    ) -> tuple[dict[str, Path], list[Finding]]:
         why = _malformed(output.out_dir)
         if why:
-            fix = "name a directory relative to the manifest, such as deploy/{target}"
-            return {}, [self._error("CG305", "bad-path", key, f"{output.out_dir!r} {why}", fix)]
+            return {}, [self.finding("CG305", "out-dir", key, out_dir=output.out_dir, why=why)]
         dirs = {t: self.root / output.out_dir.replace("{target}", t) for t in output.targets}
         stray = None if allow_outside else self._stray(dirs.values())
         if stray:
-            msg = f"{output.out_dir!r} leads to {_resolved(stray)}, {self._outside}"
-            return {}, [self._error("CG304", "path-outside-root", key, msg, _OUTSIDE_FIX)]
+            where = {"path": _resolved(stray), "root": _resolved(self.root)}
+            return {}, [self.finding("CG304", "out-dir", key, out_dir=output.out_dir, **where)]
         return dirs, []
 
     def _policies(
@@ -113,30 +122,22 @@ class LoadedManifest:
         pure = PurePosixPath(pattern)
         why = _malformed(pattern) or ("is absolute" if pure.is_absolute() else None)
         if why:
-            fix = "write a glob relative to the manifest, such as cors/*.toml"
-            return [], [self._error("CG305", "bad-path", key, f"{pattern!r} {why}", fix)]
+            return [], [self.finding("CG305", "glob", key, pattern=pattern, why=why)]
         if ".." in pure.parts and not allow_outside:
-            msg = f"{pattern!r} climbs out with .., {self._outside}"
-            return [], [self._error("CG304", "path-outside-root", key, msg, _OUTSIDE_FIX)]
+            root = _resolved(self.root)
+            return [], [self.finding("CG304", "dot-dot", key, pattern=pattern, root=root)]
         try:
             # Regular files only: a FIFO or device would hang or flood the TOML reader.
             matches = sorted(p for p in self.root.glob(pattern) if p.is_file())
         except (ValueError, NotImplementedError) as exc:  # pathlib's word on a pattern like a**
-            fix = "use * and ** only as in cors/*.toml or cors/**/*.toml"
-            return [], [self._error("CG305", "bad-path", key, f"{pattern!r}: {exc}", fix)]
+            return [], [self.finding("CG305", "glob-refused", key, pattern=pattern, error=exc)]
         if not matches:
-            msg = f"{pattern!r} matches no file"
-            fix = f"check the path; it is relative to {self.root}"
-            return [], [self._error("CG302", "glob-matches-nothing", key, msg, fix)]
+            return [], [self.finding("CG302", "no-match", key, pattern=pattern, root=self.root)]
         stray = None if allow_outside else self._stray(matches)
         if stray:
-            msg = f"{pattern!r} matches {_resolved(stray)}, {self._outside}"
-            return [], [self._error("CG304", "path-outside-root", key, msg, _OUTSIDE_FIX)]
+            where = {"path": _resolved(stray), "root": _resolved(self.root)}
+            return [], [self.finding("CG304", "glob", key, pattern=pattern, **where)]
         return matches, []
-
-    @property
-    def _outside(self) -> str:
-        return f"outside the manifest's directory {_resolved(self.root)}"
 
     def _stray(self, paths: Iterable[Path]) -> Path | None:
         """The first path that, symlinks followed, is not inside the manifest's directory."""
@@ -148,11 +149,9 @@ class LoadedManifest:
         except (OSError, RuntimeError):  # a symlink loop leads nowhere, certainly not home
             return False
 
-    def _error(self, rule: str, slug: str, key: str, msg: str, fix: str) -> Finding:
-        return error(rule, slug, self.path.name, key, msg, fix)
-
-
-_OUTSIDE_FIX = "keep it inside the manifest's directory, or pass --allow-outside"
+    def finding(self, rule: str, case: str, key: str, **fields: object) -> Finding:
+        """A finding against this manifest's `key`, on its line (rulebook.py has the texts)."""
+        return finding(rule, case, file=self.path.name, key=key, lines=self.lines, fields=fields)
 
 
 def _malformed(value: str) -> str | None:
@@ -189,10 +188,13 @@ def find_manifest(directory: Path) -> Path:
 
 
 def load_manifest(path: Path) -> LoadedManifest:
-    data = parse_toml(read_text(path), path.name)
+    text = read_text(path)
+    data = parse_toml(text, path.name)
     if path.name == PYPROJECT:
         table = data.get("tool", {}).get("corsgen")
         if table is None:
             raise CorsgenError(f"{path.name}: no [tool.corsgen] table")
-        return LoadedManifest(path, validate(table, path.name, Manifest, prefix="tool.corsgen."))
-    return LoadedManifest(path, validate(data, path.name, Manifest))
+        manifest = validate(table, path.name, Manifest, prefix="tool.corsgen.", text=text)
+    else:
+        manifest = validate(data, path.name, Manifest, text=text)
+    return LoadedManifest(path, manifest, key_lines(text))

@@ -1,24 +1,21 @@
-"""Policy in, everything each target needs out. Every decision is made here, once.
+"""A checked policy in, what every target renders out: which header is sent when, with what value.
 
-Templates only loop over and interpolate what a Plan holds; they never decide.
+Every decision common to the targets is made here, once; a target module (targets/) turns the plan
+into its own names and syntax. Pure: no file is read here.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Literal
 
 from corsgen import __version__
-from corsgen.errors import Finding, PolicyError
 from corsgen.origins import Origin
-from corsgen.policy import Policy, parse_policy, policy_name
-from corsgen.regex import parse_regex
-from corsgen.rules import check_policy, parsed_origins
-from corsgen.tomlfile import read_text
+from corsgen.policy import Policy
+from corsgen.regex import anchor, parse_regex
+from corsgen.rules import parsed_origins
 
 ACAO = "Access-Control-Allow-Origin"
 ACAC = "Access-Control-Allow-Credentials"
@@ -29,22 +26,6 @@ ACMA = "Access-Control-Max-Age"
 ACAPN = "Access-Control-Allow-Private-Network"
 # Every response header the snippet owns: copies sent by the upstream are removed.
 OWNED = (ACAO, ACAC, ACEH, ACAM, ACAH, ACMA, ACAPN)
-
-# nginx builds exact map keys into a hash; past these sizes the defaults fail to load.
-NGINX_DEFAULT_BUCKET = 64
-NGINX_DEFAULT_KEYS = 64
-NGINX_ENTRIES_PER_BUCKET = 8
-# A header value longer than this is sent in several map variables that add_header joins, and that
-# join is one parameter too. Values are tokens, which nginx_quote leaves as they are, so each part
-# is about 900 bytes under nginx's 4,093. A list's header is at most 16 KiB (limits.py), so at most
-# 6 parts, and add_header joins at most 6 variables of 39 bytes.
-NGINX_VALUE_PART = 3_200
-# Debian's PCRE2 (link size 2) refuses a compiled pattern over 64 KiB, about two bytes per literal
-# character and three per alternative. `apache2 -t` on 2.4.71 loads one SetEnvIf of 108 origins of
-# 300 characters (32,729 characters of regex) and refuses 109; of 30-character origins, 1,040 and
-# 1,041. Exact origins are grouped into regexes of about half that, counted in escaped characters.
-APACHE_REGEX_CHARS = 16_000
-
 
 # When a header is sent: on every response, when the Origin is allowed, on the preflight answer,
 # or on a preflight that asks for private-network access.
@@ -69,20 +50,6 @@ class Header:
 
 
 @dataclass(frozen=True)
-class NginxPart:
-    """An nginx map variable (`corsgen_NAME_SUFFIX`) holding a header value, or a piece of one."""
-
-    suffix: str
-    value: str
-
-
-@dataclass(frozen=True)
-class NginxHash:
-    bucket_size: int
-    max_size: int
-
-
-@dataclass(frozen=True)
 class Plan:
     """What every target renders, decided once from one checked policy."""
 
@@ -96,7 +63,6 @@ class Plan:
     headers: tuple[Header, ...]
     preflight_status: int
     owned_headers: tuple[str, ...]
-    nginx_hash: NginxHash | None
 
     @property
     def vary_origin(self) -> bool:
@@ -114,57 +80,11 @@ class Plan:
     def private_network(self) -> bool:
         return any(h.when == "private_network" for h in self.headers)
 
-    @property
-    def var(self) -> str:
-        """Prefix for nginx variables and Caddy matchers: unique per policy."""
-        return f"corsgen_{self.name}"
-
-    @property
-    def env(self) -> str:
-        """Prefix for Apache environment variables."""
-        return f"CORSGEN_{self.name.upper()}"
-
     @cached_property
     def anchored_patterns(self) -> tuple[str, ...]:
-        """Each wildcard or regex once, anchored: a map entry for nginx and Caddy, a SetEnvIf.
-
-        Caddy refuses a map that lists an input twice, as when the regex spells out a wildcard.
-        """
-        return tuple(dict.fromkeys(_anchor([p]) for p in self.origin_patterns))
-
-    @cached_property
-    def apache_regexes(self) -> tuple[str, ...]:
-        if self.any_origin:
-            return ("^.+$",)  # any Origin at all makes a preflight
-        chunks: list[list[str]] = []
-        size = APACHE_REGEX_CHARS
-        for escaped in map(re.escape, self.exact_origins):
-            if size + len(escaped) > APACHE_REGEX_CHARS:
-                chunks.append([])
-                size = 0
-            chunks[-1].append(escaped)
-            size += len(escaped) + 1
-        return tuple(map(_anchor, chunks)) + self.anchored_patterns
-
-    @cached_property
-    def nginx_parts(self) -> dict[str, tuple[NginxPart, ...]]:
-        """Per header key, the map variables nginx sends the value in; none for a constant."""
-        return {header.key: _nginx_parts(header) for header in self.headers}
-
-
-def _nginx_parts(header: Header) -> tuple[NginxPart, ...]:
-    value = header.value
-    if header.echo or (header.when == "always" and len(value) <= NGINX_VALUE_PART):
-        return ()
-    # Cut wherever the count falls: add_header joins the variables back byte for byte.
-    pieces = [value[i : i + NGINX_VALUE_PART] for i in range(0, len(value), NGINX_VALUE_PART)]
-    if len(pieces) == 1:
-        return (NginxPart(header.key, value),)
-    return tuple(NginxPart(f"{header.key}_{n}", piece) for n, piece in enumerate(pieces, 1))
-
-
-def _anchor(patterns: list[str]) -> str:
-    return "^(?:" + "|".join(patterns) + ")$"
+        """Each wildcard or regex once, anchored. Once: a server may refuse a table that lists a
+        key twice (Caddy's map does), as when the regex spells out a wildcard."""
+        return tuple(dict.fromkeys(anchor([p]) for p in self.origin_patterns))
 
 
 def _dedupe(values: list[str], fold: bool) -> tuple[str, ...]:
@@ -172,17 +92,6 @@ def _dedupe(values: list[str], fold: bool) -> tuple[str, ...]:
     for value in values:
         seen.setdefault(value.lower() if fold else value, value)
     return tuple(seen.values())
-
-
-def _nginx_hash(exact: tuple[str, ...]) -> NginxHash | None:
-    if not exact:
-        return None
-    # ngx_hash_init: an element is a pointer plus the key and 2 bytes, aligned to a pointer.
-    elt = max(8 + (len(o) + 2 + 7) // 8 * 8 for o in exact)
-    if len(exact) <= NGINX_DEFAULT_KEYS and elt + 8 <= NGINX_DEFAULT_BUCKET:
-        return None
-    bucket = 1 << (NGINX_ENTRIES_PER_BUCKET * elt + 8 - 1).bit_length()
-    return NginxHash(bucket, max(2048, 1 << (len(exact) - 1).bit_length()))
 
 
 def _headers(policy: Policy) -> tuple[Header, ...]:
@@ -229,16 +138,4 @@ def build_plan(policy: Policy, name: str, source: str) -> Plan:
         headers=_headers(policy),
         preflight_status=policy.preflight_status,
         owned_headers=OWNED,
-        nginx_hash=_nginx_hash(exact),
     )
-
-
-def load_and_plan(path: Path) -> tuple[Plan, list[Finding]]:
-    """Load, check and plan one policy file; raise PolicyError on any error, return warnings."""
-    text = read_text(path)
-    policy = parse_policy(text, path.name)
-    name = policy_name(policy, path)
-    findings = check_policy(policy, name, path.name)
-    if any(f.severity == "error" for f in findings):
-        raise PolicyError(findings)
-    return build_plan(policy, name, path.name), findings

@@ -19,8 +19,9 @@ class Policy(BaseModel):
 
     name: str | None = Field(
         None,
-        description="Policy name, [a-z][a-z0-9_]*; names the nginx variables, Apache env vars and "
-        "Caddy matchers. Defaults to the file stem with - and . turned into _.",
+        description="Policy name, [a-z][a-z0-9_]*; names the output files and the variables, "
+        "environment variables and matchers they define. Defaults to the file stem with - and . "
+        "turned into _.",
     )
     allow_origins: list[str] = Field(
         description='Exact origins scheme://host[:port]; "https://*.example.com" for any subdomain '
@@ -56,7 +57,7 @@ class Policy(BaseModel):
 
 def parse_policy(text: str, file: str) -> Policy:
     """TOML text to a Policy, or PolicyError naming the file, line and key."""
-    return validate(parse_toml(text, file), file, Policy)
+    return validate(parse_toml(text, file), file, Policy, text=text)
 
 
 def policy_name(policy: Policy, path: Path) -> str:

@@ -190,7 +190,7 @@ RULES: tuple[Rule, ...] = (
         {
             "empty-string": (
                 "{regex!v} matches the empty string, which is what a request without Origin "
-                "looks like to Apache",
+                "looks like to a server that reads a missing header as empty",
                 "make every alternative match a whole origin",
             ),
             "unnamed-origin": (
@@ -345,8 +345,8 @@ RULES: tuple[Rule, ...] = (
             ),
             # `pattern` comes quoted already (a target shortens what it wrote out).
             "regex-parameter": (
-                "the pattern {pattern}, written out for nginx, is {size:,} bytes, more than the "
-                "{most:,} nginx reads in one parameter",
+                "the pattern {pattern}, written out for {server}, is {size:,} bytes, more than the "
+                "{most:,} {server} reads in one parameter",
                 "split it into shorter alternatives (a|b), or list the origins",
             ),
             "regex-depth": (
@@ -403,11 +403,11 @@ RULES: tuple[Rule, ...] = (
             ),
             "repeat-count": (
                 "a repeat count above {most} at position {pos} of {regex!v} is refused",
-                "RE2 (Caddy) refuses it; use + or a count up to {most}",
+                "RE2 refuses it; use + or a count up to {most}",
             ),
             "nested-repeats": (
                 "nested counted repeats in {regex!v} multiply to more than {most}",
-                "RE2 (Caddy) refuses it; write the inner or outer repeat with + or *",
+                "RE2 refuses it; write the inner or outer repeat with + or *",
             ),
         },
     ),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from corsgen.errors import Finding, shorten
+from corsgen.errors import Finding
 from corsgen.limits import (
     MAX_HEADER_VALUE,
     MAX_LIST_ENTRIES,
@@ -19,7 +19,6 @@ from corsgen.limits import (
     MAX_ORIGINS,
     MAX_REGEX_LENGTH,
     MAX_TOKEN_LENGTH,
-    NGINX_MAX_PARAMETER,
 )
 from corsgen.origins import Origin, OriginError, is_local, is_public_suffix, parse_origin
 from corsgen.policy import NAME_PATTERN, Policy
@@ -191,14 +190,6 @@ def _regex(policy: Policy, name: str) -> Iterator[Hit]:
     except RegexError as exc:
         yield Hit(exc.rule, exc.case, "allow_origin_regex", exc.fields)
         return
-    # nginx gets each alternative in the canonical spelling (\w is [0-9A-Za-z_]) as one map key,
-    # "~^(?:ALT)$" with its backslashes doubled: the length the source has says little.
-    for alt in regex.alternatives:
-        size = len(alt) + alt.count("\\") + len("~^(?:)$")
-        if size > NGINX_MAX_PARAMETER:
-            fields = {"pattern": shorten(alt), "size": size, "most": NGINX_MAX_PARAMETER}
-            yield hit("CG120", "regex-parameter", "allow_origin_regex", **fields)
-            return
 
 
 def _token_list(policy: Policy, field: str, values: list[str]) -> Iterator[Hit]:

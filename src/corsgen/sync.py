@@ -13,9 +13,10 @@ from corsgen.errors import CorsgenError, Finding, PolicyError, escape
 from corsgen.fsio import NotAFile, TooLarge, decode, read_file, refuse, shown, write_atomically
 from corsgen.manifest import LoadedManifest
 from corsgen.marker import body_digest, parse
-from corsgen.plan import Plan, load_and_plan
-from corsgen.render import SPECS, render
-from corsgen.tomlfile import error
+from corsgen.pipeline import load_and_plan
+from corsgen.plan import Plan
+from corsgen.render import render
+from corsgen.targets import get
 from corsgen.verify import check_structure
 
 State = Literal["missing", "stale", "upgrade", "re-render", "hand-edited", "foreign", "orphan"]
@@ -138,16 +139,16 @@ def desired_files(loaded: LoadedManifest, allow_outside: bool = False) -> Desire
     for job in jobs:
         rendered = render(plans[job.policy], job.target)
         check_structure(rendered, job.target)
-        parts = frozenset(part.suffix for part in SPECS[job.target].parts)
+        parts = frozenset(part.suffix for part in get(job.target).parts)
         suffixes[job.out_dir] = suffixes.get(job.out_dir, frozenset()) | parts
         who = f"{job.key} ({relative(job.policy, loaded.root)}, {job.target})"
         for name, text in rendered.items():
             path = job.out_dir / name
             real = _real(path)
             if real in owner:
-                msg = f"{relative(path, loaded.root)} is written by {owner[real]} and by {who}"
-                fix = "give the policies different names or out_dir values"
-                clashes.append(error("CG303", "output-clash", loaded.path.name, job.key, msg, fix))
+                at = relative(path, loaded.root)
+                clash = {"path": at, "first": owner[real], "second": who}
+                clashes.append(loaded.finding("CG303", "clash", job.key, **clash))
             owner.setdefault(real, who)
             files[path] = text
     if clashes:

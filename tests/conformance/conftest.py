@@ -5,7 +5,8 @@ from dataclasses import replace
 
 import pytest
 
-from corsgen.plan import Plan, load_and_plan
+from corsgen.pipeline import load_and_plan
+from corsgen.plan import Plan
 from tests.conformance.servers import server_kinds, serving, unchecked_plan
 from tests.conformance.upstream import Upstream
 from tests.conftest import EXAMPLES

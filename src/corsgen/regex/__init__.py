@@ -7,6 +7,7 @@ it matches belongs to a domain it spells out (CG108).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import pcre2
@@ -17,7 +18,13 @@ from corsgen.regex import language
 from corsgen.regex.backtracking import check_backtracking, check_size
 from corsgen.regex.syntax import RegexError, Sequence, parse, render_sequence
 
-__all__ = ["OriginRegex", "RegexError", "check_regex", "parse_regex"]
+__all__ = ["ENGINES", "OriginRegex", "RegexError", "anchor", "check_regex", "parse_regex"]
+
+
+def anchor(alternatives: Iterable[str]) -> str:
+    """One regex matching a whole value that is any of the alternatives: the one place corsgen
+    anchors, for the proof and for every target."""
+    return "^(?:" + "|".join(alternatives) + ")$"
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,7 @@ class OriginRegex:
 
     @property
     def anchored(self) -> str:
-        return f"^(?:{self.body})$"
+        return anchor(self.alternatives)
 
 
 def parse_regex(source: str) -> OriginRegex:
@@ -54,18 +61,23 @@ _RE2 = re2.Options()
 _RE2.log_errors = False  # the error comes back as an exception; do not also print it
 
 
+def _re2(pattern: str) -> object:
+    return re2.compile(pattern, options=_RE2)
+
+
+# Every regex engine a target runs origin patterns in (Target.regex_engine names one): a regex must
+# compile, and mean the same, in each of them.
+ENGINES: Mapping[str, Callable[[str], object]] = {"RE2": _re2, "PCRE2": pcre2.compile}
+
+
 def _compile_in_engines(regex: OriginRegex) -> None:
-    for engine, compile_ in (("RE2 (Caddy)", _re2), ("PCRE2 (nginx, Apache)", pcre2.compile)):
+    for engine, compile_ in ENGINES.items():
         try:
             compile_(regex.anchored)
         except Exception as exc:  # each binding raises its own error types
             raise RegexError(
                 "CG122", "engine", engine=engine, regex=regex.source, error=exc
             ) from None
-
-
-def _re2(pattern: str) -> object:
-    return re2.compile(pattern, options=_RE2)
 
 
 _FIXED_PROBES = ("null", "https://evil.com", "http://evil.com", "https://evil.com:8443")

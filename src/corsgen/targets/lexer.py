@@ -1,4 +1,4 @@
-"""A shared lexer for the Apache and Caddy checks: words, double-quoted strings, # comments."""
+"""A shared lexer for the structural checks of line-based configs: words, "strings", # comments."""
 
 from __future__ import annotations
 

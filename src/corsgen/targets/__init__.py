@@ -1,0 +1,53 @@
+"""The registry of targets: one module per server under targets/, named here once.
+
+Adding a target is a module with one Target subclass named TARGET, its templates under
+templates/NAME/, its tests, and its module name in MODULES (see CONTRIBUTING.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+
+from corsgen.errors import CorsgenError, Finding
+from corsgen.plan import Plan
+from corsgen.rulebook import finding
+from corsgen.targets.base import Target
+
+# The order users see in --help, `corsgen verify` and the docs.
+MODULES = ("nginx", "apache", "caddy")
+
+
+def _load() -> dict[str, Target]:
+    targets = {}
+    for module in MODULES:
+        target = importlib.import_module(f"corsgen.targets.{module}").TARGET
+        assert isinstance(target, Target) and target.name == module, module
+        targets[module] = target
+    return targets
+
+
+TARGETS: Mapping[str, Target] = _load()
+NAMES: tuple[str, ...] = tuple(TARGETS)
+
+
+def get(name: str) -> Target:
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise CorsgenError(f"unknown target {name!r}; choose one of {', '.join(NAMES)}") from None
+
+
+def titles() -> str:
+    """The servers by their own names, for help text: "nginx, Apache httpd and Caddy"."""
+    names = [t.title for t in TARGETS.values()]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+
+
+def limit_findings(plan: Plan, file: str, lines: Mapping[str, int]) -> list[Finding]:
+    """What any target cannot load of this plan, as findings against the policy file."""
+    return [
+        finding(limit.rule, limit.case, file=file, key=limit.key, lines=lines, fields=limit.fields)
+        for target in TARGETS.values()
+        for limit in target.limits(plan)
+    ]

@@ -1,0 +1,118 @@
+"""What a target is: its output files, the values its templates interpolate, and its checks.
+
+A target module subclasses Target once and is named in the registry (targets/__init__.py). Nothing
+outside targets/ knows which servers exist: render, verify, the CLI and the manifest ask the
+registry.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from corsgen.errors import CorsgenError, shorten
+from corsgen.plan import Plan
+
+# What a comment may hold as it is. Anything else is written \uXXXX: no line break (\n, \r, U+2028,
+# NEL) can end the comment, no trailing \ can continue an Apache line, and no { } can reach
+# Caddy's {$VAR} substitution, which it does inside comments too.
+_UNCOMMENTABLE = re.compile(r"[^A-Za-z0-9 ._,:/+=@()\[\]~-]")
+# Every value corsgen quotes is printable ASCII (origins are punycode, names are tokens); one that
+# is not, or holds a quote, is safe in no target's quoting.
+_UNQUOTABLE = re.compile(r'[^\x20-\x7e]|"')
+
+
+@dataclass(frozen=True)
+class Part:
+    """One output file: its template (under templates/) and the suffix after the policy name."""
+
+    template: str
+    suffix: str
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A policy value this target cannot load: the rule and case it breaks (rulebook.py), the key,
+    and the fields its message is written with."""
+
+    rule: str
+    case: str
+    key: str
+    fields: Mapping[str, object]
+
+
+def comment(value: object) -> str:
+    """Any text, made safe inside a # comment of every target; see _UNCOMMENTABLE."""
+    return _UNCOMMENTABLE.sub(_code_point, str(value))
+
+
+def _code_point(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def refuse_quote(value: str, target: str, why: str) -> CorsgenError:
+    return CorsgenError(f"refusing to quote {shorten(value)} for {target}: it contains {why}")
+
+
+def guard(value: str, target: str) -> str:
+    """value itself, refused when it could end a double-quoted string in any target."""
+    if _UNQUOTABLE.search(value):
+        raise refuse_quote(value, target, "a quote, a control or a non-ASCII character")
+    return value
+
+
+def double_quoted(value: str, target: str, hostile: tuple[str, ...] = ()) -> str:
+    """value between double quotes, for a server that keeps backslashes as they are.
+
+    Refused when it holds `hostile` text (a variable syntax the server expands inside quotes), or
+    ends in a backslash: \\" is a quote inside the string, so the closing one would not close it.
+    """
+    for text in hostile:
+        if text in value:
+            raise refuse_quote(value, target, text)
+    if guard(value, target).endswith("\\"):
+        raise refuse_quote(value, target, "a trailing backslash")
+    return f'"{value}"'
+
+
+class Target(ABC):
+    """One server's output. Subclasses set the class variables and build the template context."""
+
+    name: ClassVar[str]  # what users type: --target NAME, targets = ["NAME"]
+    title: ClassVar[str]  # the server as its users know it
+    parts: ClassVar[tuple[Part, ...]]
+    binaries: ClassVar[tuple[str, ...]]  # program names of the server, first found wins
+    config_test: ClassVar[str]  # the server's own config test, as help text shows it
+    regex_engine: ClassVar[str]  # what runs its origin patterns: a key of corsgen.regex.ENGINES
+    placement: ClassVar[str]  # where the output goes, for help text and the README
+
+    @abstractmethod
+    def quote(self, value: str) -> str:
+        """value as one quoted parameter of this server's config; CorsgenError when it cannot be
+        quoted safely (the rules keep such values out, this keeps them out of the output)."""
+
+    @abstractmethod
+    def context(self, plan: Plan) -> Mapping[str, object]:
+        """Every name and value the templates write, quoted; templates only loop and interpolate."""
+
+    @abstractmethod
+    def check_structure(self, files: Mapping[str, str]) -> None:
+        """Raise VerifyError (`msg in file:line`) when the rendered files do not parse."""
+
+    @abstractmethod
+    def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
+        """Write a wrapper config around `files` (already in `root`); return the test command."""
+
+    def error_lines(self, output: str) -> list[str]:
+        """The lines of a failed config test's output worth showing; the last three are shown."""
+        return [line for line in output.splitlines() if line.strip()]
+
+    def limits(self, plan: Plan) -> Iterator[Limit]:
+        """What in this policy the server cannot load, beyond limits.py; checked for every target
+        before anything is rendered, so `corsgen check` reports it too."""
+        return iter(())

@@ -1,0 +1,199 @@
+"""Caddy: a map and named matchers decide, header blocks send, handle answers the preflight.
+
+One file, NAME.caddy, imported inside the site block. Checked by a small structural check of the
+Caddyfile it writes and with `caddy validate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from corsgen.errors import VerifyError
+from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
+from corsgen.targets.base import Part, Target, double_quoted
+from corsgen.targets.lexer import Line, split_lines
+
+ORIGIN = "{http.request.header.Origin}"
+# The matcher (@corsgen_NAME_SUFFIX) for each condition a header can be sent on.
+CONDITION: Mapping[When, str] = {
+    "allowed": "allowed",
+    "preflight": "preflight",
+    "private_network": "private_network_ok",
+}
+# Headers sent on a preflight answer only: `handle` writes that response, so setting them when
+# the response is written is enough.
+PREFLIGHT_ONLY: frozenset[When] = frozenset({"preflight", "private_network"})
+
+DIRECTIVES = {"header", "handle", "respond", "map", "vars"}
+MATCHERS: Mapping[str, tuple[int, int]] = {
+    "method": (1, 9),
+    "header": (1, 99),
+    "vars": (2, 99),
+    "not": (0, 99),
+}
+
+
+def quote(value: str) -> str:
+    # The Caddyfile lexer keeps backslashes that do not precede a quote. It expands {$VAR} before
+    # it reads quotes, so an environment variable could hold a line break.
+    return double_quoted(value, "Caddy", hostile=("{$",))
+
+
+@dataclass(frozen=True)
+class Listed:
+    """The map from Origin to 1 for an allowed one, and the variable it is stored in."""
+
+    placeholder: str
+    variable: str
+    entries: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Block:
+    """`OPENING {` with one line per field, then `}`."""
+
+    opening: str
+    lines: tuple[str, ...]
+
+
+def _listed(plan: Plan, prefix: str) -> Listed | None:
+    if plan.any_origin:
+        return None
+    entries = (
+        ('""', '""'),
+        (quote("~" + NOT_ONE_ORIGIN), '""'),
+        *((quote(origin), "1") for origin in plan.exact_origins),
+        *((quote("~" + regex), "1") for regex in plan.anchored_patterns),
+    )
+    return Listed(f"{{{prefix}listed}}", f"{prefix}allowed", entries)
+
+
+def _field(header: Header) -> str:
+    return f"{header.name} {ORIGIN if header.echo else quote(header.value)}"
+
+
+def _header_blocks(plan: Plan, matcher: Mapping[When, str], defer: bool) -> list[Block]:
+    out = []
+    for when, headers in plan.groups:
+        if defer or when not in PREFLIGHT_ONLY:
+            opening = f"header {matcher[when]}" if when in matcher else "header"
+            fields = tuple(map(_field, headers))
+            out.append(Block(opening, ("defer", *fields) if defer else fields))
+    return out
+
+
+def _check_matcher(words: tuple[str, ...], file: str, number: int) -> None:
+    if words[0] not in MATCHERS:
+        raise VerifyError(f'unknown matcher "{words[0]}"', file, number)
+    low, high = MATCHERS[words[0]]
+    if not low <= len(words) - 1 <= high:
+        raise VerifyError(f'wrong number of arguments for matcher "{words[0]}"', file, number)
+
+
+def _check_line(stack: list[str], line: Line, file: str) -> None:
+    words = list(line.words)
+    opens = words[-1] == "{"
+    if opens:
+        words.pop()
+    if words == ["}"]:
+        if not stack:
+            raise VerifyError("unexpected }", file, line.number)
+        stack.pop()
+        return
+    if not words:
+        raise VerifyError("a { with nothing before it", file, line.number)
+    context = stack[-1] if stack else "top"
+    head = words[0]
+    if context == "top":
+        if head.startswith("@"):
+            if len(words) > 1:
+                _check_matcher(tuple(words[1:]), file, line.number)
+            kind = "matcher"
+        elif head in DIRECTIVES:
+            kind = head
+        else:
+            raise VerifyError(f'unknown directive "{head}"', file, line.number)
+    elif context in ("matcher", "not"):
+        _check_matcher(tuple(words), file, line.number)
+        kind = head
+    elif context == "header":
+        bad_field = len(words) > 2 or head.lstrip("+-?>") == ""
+        if (head == "defer" and len(words) > 1) or (head != "defer" and bad_field):
+            raise VerifyError(f'bad header field line "{" ".join(words)}"', file, line.number)
+        kind = "field"
+    elif context == "map":
+        if len(words) != 2 or opens:
+            raise VerifyError(
+                f'a map entry is not "input output": "{" ".join(words)}"', file, line.number
+            )
+        kind = "entry"
+    elif context == "handle":
+        if head not in DIRECTIVES:
+            raise VerifyError(f'unknown directive "{head}"', file, line.number)
+        kind = head
+    else:
+        raise VerifyError(f'nothing is allowed inside "{context}"', file, line.number)
+    if opens:
+        stack.append(kind)
+
+
+class Caddy(Target):
+    name = "caddy"
+    title = "Caddy"
+    parts = (Part("caddy/site.caddy.j2", ".caddy"),)
+    binaries = ("caddy",)
+    config_test = "caddy validate"
+    regex_engine = "RE2"
+    placement = "NAME.caddy imported inside the site block"
+
+    def quote(self, value: str) -> str:
+        return quote(value)
+
+    def context(self, plan: Plan) -> Mapping[str, object]:
+        prefix = f"corsgen_{plan.name}_"
+        matcher = {when: f"@{prefix}{suffix}" for when, suffix in CONDITION.items()}
+        listed = _listed(plan, prefix)
+        allowed = "header Origin *" if listed is None else f"vars {listed.variable} 1"
+        preflight = ("method OPTIONS", "header Access-Control-Request-Method *")
+        matchers = [Block(matcher["preflight"], (*preflight, allowed))]
+        if plan.private_network:
+            private = "header Access-Control-Request-Private-Network true"
+            matchers.append(Block(matcher["private_network"], (*preflight, private, allowed)))
+        return {
+            "note": "Caddy: import inside the site block, before reverse_proxy / file_server.",
+            "listed": listed,
+            "allowed": f"{matcher['allowed']} {allowed}",
+            "matchers": matchers,
+            "now": _header_blocks(plan, matcher, defer=False),
+            "deferred": _header_blocks(plan, matcher, defer=True),
+            "owned_headers": plan.owned_headers,
+            "vary": plan.vary_origin,
+            "preflight": matcher["preflight"],
+            "preflight_status": plan.preflight_status,
+        }
+
+    def check_structure(self, files: Mapping[str, str]) -> None:
+        for file, text in files.items():
+            stack: list[str] = []
+            lines = split_lines(text, file)
+            for line in lines:
+                _check_line(stack, line, file)
+            if stack:
+                raise VerifyError("unclosed {", file, lines[-1].number if lines else None)
+
+    def error_lines(self, output: str) -> list[str]:
+        # Caddy logs JSON lines at info level before the error; they only bury it.
+        return [ln for ln in super().error_lines(output) if '"level":"info"' not in ln]
+
+    def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
+        conf = root / "Caddyfile"
+        conf.write_text(
+            "{\n\tadmin off\n\tauto_https off\n}\n"
+            f"http://127.0.0.1:0 {{\n\timport {root / next(iter(files))}\n\trespond 200\n}}\n"
+        )
+        return [binary, "validate", "--adapter", "caddyfile", "--config", str(conf)]
+
+
+TARGET = Caddy()

@@ -1,0 +1,327 @@
+"""nginx: map blocks in http {} decide, add_header ... always in the location sends.
+
+Two files: NAME.http.conf (the maps, once per http {}) and NAME.conf (inside the location). Checked
+with crossplane, each part included where the README says, and with `nginx -t`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypedDict, cast
+
+import crossplane
+
+from corsgen.errors import VerifyError, shorten
+from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
+from corsgen.targets.base import Limit, Part, Target, comment, guard
+
+# nginx reads at most 4,093 bytes between a parameter's quotes: `nginx -t` on 1.22.1 refuses 4,094
+# ("too long parameter"), as map values, map keys and add_header values alike, wherever the
+# parameter starts in the file (the whole token must fit the 4,096-byte read buffer).
+MAX_PARAMETER = 4_093
+# nginx builds exact map keys into a hash; past these sizes the defaults fail to load.
+DEFAULT_BUCKET = 64
+DEFAULT_KEYS = 64
+ENTRIES_PER_BUCKET = 8
+# A header value longer than this is sent in several map variables that add_header joins, and that
+# join is one parameter too. Values are tokens, which quote() leaves as they are, so each part is
+# about 900 bytes under nginx's 4,093. A list's header is at most 16 KiB (limits.py), so at most 6
+# parts, and add_header joins at most 6 variables of 39 bytes.
+VALUE_PART = 3_200
+# No policy name holds a "-": the wrapper never overwrites a policy's own file.
+WRAPPER = "corsgen-wrapper.conf"
+# The upstream modules whose copies of the CORS headers the snippet hides.
+UPSTREAM_MODULES = ("proxy", "fastcgi", "uwsgi", "scgi", "grpc")
+# The variable (corsgen_NAME_SUFFIX) that holds each condition a header can be sent on.
+CONDITION: Mapping[When, str] = {
+    "allowed": "allowed",
+    "preflight": "preflight",
+    "private_network": "private_network_ok",
+}
+
+
+def quote(value: str) -> str:
+    # nginx unescapes \\ and \" inside quotes; doubling keeps regex escapes such as \. intact.
+    return '"' + guard(value, "nginx").replace("\\", "\\\\") + '"'
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    value: str
+    comment: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Map:
+    """map SOURCE VARIABLE { KEY VALUE; ... }, with the comment lines above it."""
+
+    comment: tuple[str, ...]
+    source: str
+    variable: str
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
+class Hash:
+    bucket_size: int
+    max_size: int
+
+
+class _Names:
+    """The variables of one policy: $corsgen_NAME_SUFFIX, unique per policy."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.prefix = f"$corsgen_{plan.name}_"
+
+    def __call__(self, suffix: str) -> str:
+        return self.prefix + suffix
+
+
+def _hash(exact: tuple[str, ...]) -> Hash | None:
+    if not exact:
+        return None
+    # ngx_hash_init: an element is a pointer plus the key and 2 bytes, aligned to a pointer.
+    elt = max(8 + (len(o) + 2 + 7) // 8 * 8 for o in exact)
+    if len(exact) <= DEFAULT_KEYS and elt + 8 <= DEFAULT_BUCKET:
+        return None
+    bucket = 1 << (ENTRIES_PER_BUCKET * elt + 8 - 1).bit_length()
+    return Hash(bucket, max(2048, 1 << (len(exact) - 1).bit_length()))
+
+
+def value_parts(header: Header) -> tuple[tuple[str, str], ...]:
+    """(variable suffix, piece) of the map variables nginx sends a value in; none for a constant
+    add_header can write itself."""
+    value = header.value
+    if header.echo or (header.when == "always" and len(value) <= VALUE_PART):
+        return ()
+    # Cut wherever the count falls: add_header joins the variables back byte for byte.
+    pieces = [value[i : i + VALUE_PART] for i in range(0, len(value), VALUE_PART)]
+    if len(pieces) == 1:
+        return ((header.key, value),)
+    return tuple((f"{header.key}_{n}", piece) for n, piece in enumerate(pieces, 1))
+
+
+def _origin_maps(plan: Plan, var: _Names) -> list[Map]:
+    allowed = (Entry('""', '""'), Entry("default", '"1"'))
+    if plan.any_origin:
+        why = ("Any origin: the preflight needs only an Origin to be present.",)
+        return [Map(why, "$http_origin", var("allowed"), allowed)]
+    listed = (
+        Entry("default", '""'),
+        Entry(
+            quote("~" + NOT_ONE_ORIGIN),
+            '""',
+            (
+                'Regexes are tried in order: two Origin headers, joined ("a, b") since nginx '
+                "1.23, never match.",
+            ),
+        ),
+        *(Entry(quote(origin), quote(origin)) for origin in plan.exact_origins),
+        *(Entry(quote("~" + regex), "$http_origin") for regex in plan.anchored_patterns),
+    )
+    exact = (Entry("default", '""'), Entry(quote(r"~^(\S+) \1$"), var("listed")))
+    return [
+        Map(
+            ("The listed Origin; empty for any other origin, so no CORS header is added.",),
+            "$http_origin",
+            var("listed"),
+            listed,
+        ),
+        Map(
+            (
+                "map compares strings case-insensitively; browsers compare bytes, so keep only "
+                "an exact match.",
+            ),
+            quote(f"{var('listed')} $http_origin"),
+            var("origin"),
+            exact,
+        ),
+        Map((), var("origin"), var("allowed"), allowed),
+    ]
+
+
+def _condition_maps(plan: Plan, var: _Names) -> list[Map]:
+    maps = [
+        Map(
+            ("A preflight: OPTIONS from an allowed Origin with Access-Control-Request-Method.",),
+            quote(f"{var('allowed')}$request_method $http_access_control_request_method"),
+            var("preflight"),
+            (Entry("default", '""'), Entry('"~^1OPTIONS ."', '"1"')),
+        )
+    ]
+    if plan.private_network:
+        source = f"{var('preflight')}:$http_access_control_request_private_network"
+        maps.append(
+            Map(
+                (),
+                quote(source),
+                var(CONDITION["private_network"]),
+                (Entry("default", '""'), Entry('"1:true"', '"1"')),
+            )
+        )
+    return maps
+
+
+def _value_maps(plan: Plan, var: _Names) -> list[Map]:
+    maps = []
+    for header in plan.headers:
+        for suffix, piece in value_parts(header):
+            if header.when == "always":
+                why = (
+                    f"A constant longer than nginx quotes in one parameter ({MAX_PARAMETER:,} "
+                    "bytes): the location joins the parts.",
+                )
+                maps.append(Map(why, '""', var(suffix), (Entry("default", quote(piece)),)))
+            else:
+                entries = (Entry('""', '""'), Entry("default", quote(piece)))
+                maps.append(Map((), var(CONDITION[header.when]), var(suffix), entries))
+    return maps
+
+
+def _add_headers(plan: Plan, var: _Names) -> list[tuple[str, str]]:
+    out = []
+    for header in plan.headers:
+        if header.echo:
+            value = var("origin")
+        elif parts := value_parts(header):
+            value = "".join(var(suffix) for suffix, _ in parts)
+        else:
+            value = quote(header.value)
+        out.append((header.name, value))
+    if plan.vary_origin:
+        out.append(("Vary", "Origin"))
+    return out
+
+
+class _Error(TypedDict):
+    file: str
+    line: int | None
+    error: str
+
+
+class _Directive(TypedDict, total=False):
+    directive: str
+    line: int
+    args: list[str]
+    block: list[_Directive]
+
+
+class _Config(TypedDict):
+    file: str
+    parsed: list[_Directive]
+
+
+class _Payload(TypedDict):
+    status: str
+    errors: list[_Error]
+    config: list[_Config]
+
+
+def wrapper(http_part: str, location_part: str) -> str:
+    """The smallest nginx.conf that reads each part where the README says to include it."""
+    return (
+        "events {}\nhttp {\n"
+        f"    include {http_part};\n"
+        "    server {\n        location / {\n"
+        f"            include {location_part};\n"
+        "        }\n    }\n}\n"
+    )
+
+
+def _check_lengths(directives: list[_Directive], file: str) -> None:
+    """nginx refuses a parameter longer than its read buffer, which crossplane does not know."""
+    for directive in directives:
+        # Inside a map block the key is what crossplane calls the directive: it counts too.
+        for arg in [directive["directive"], *directive.get("args", [])]:
+            # crossplane keeps the backslashes quote() doubled: the length nginx reads.
+            if len(arg.encode()) > MAX_PARAMETER:
+                raise VerifyError(
+                    f"a parameter of {len(arg.encode()):,} bytes, more than the "
+                    f"{MAX_PARAMETER:,} nginx reads",
+                    file,
+                    directive.get("line"),
+                )
+        _check_lengths(directive.get("block", []), file)
+
+
+class Nginx(Target):
+    name = "nginx"
+    title = "nginx"
+    parts = (Part("nginx/http.conf.j2", ".http.conf"), Part("nginx/location.conf.j2", ".conf"))
+    binaries = ("nginx",)
+    config_test = "nginx -t"
+    regex_engine = "PCRE2"
+    placement = "NAME.http.conf inside http {}, NAME.conf inside the location"
+
+    def quote(self, value: str) -> str:
+        return quote(value)
+
+    def context(self, plan: Plan) -> Mapping[str, object]:
+        var = _Names(plan)
+        name = comment(plan.name)
+        return {
+            "http_note": f"nginx: include inside http {{}}, once, together with {name}.conf in the "
+            "location.",
+            "location_note": "nginx: include inside the location (or server) that serves the "
+            f"resource; needs {name}.http.conf in http {{}}.",
+            "hash": _hash(plan.exact_origins),
+            "maps": [
+                *_origin_maps(plan, var),
+                *_condition_maps(plan, var),
+                *_value_maps(plan, var),
+            ],
+            "hide": [(f"{m}_hide_header", h) for m in UPSTREAM_MODULES for h in plan.owned_headers],
+            "add_headers": _add_headers(plan, var),
+            "preflight": var("preflight"),
+            "preflight_status": plan.preflight_status,
+        }
+
+    def limits(self, plan: Plan) -> Iterator[Limit]:
+        # Each pattern is one map key, written out in the canonical spelling (\w is
+        # [0-9A-Za-z_]) with its backslashes doubled: the length the user's source has says little.
+        for regex in plan.anchored_patterns:
+            size = len(quote("~" + regex)) - 2
+            if size > MAX_PARAMETER:
+                fields = {
+                    "pattern": shorten(regex),
+                    "size": size,
+                    "most": MAX_PARAMETER,
+                    "server": self.title,
+                }
+                yield Limit("CG120", "regex-parameter", "allow_origin_regex", fields)
+                return
+
+    def check_structure(self, files: Mapping[str, str]) -> None:
+        http_part = next(name for name in files if name.endswith(self.parts[0].suffix))
+        location_part = next(name for name in files if name != http_part)
+        with tempfile.TemporaryDirectory(prefix="corsgen-") as tmp:
+            root = Path(tmp)
+            for name, text in files.items():
+                (root / name).write_text(text, encoding="utf-8")
+            (root / WRAPPER).write_text(wrapper(http_part, location_part), encoding="utf-8")
+            payload = cast(
+                _Payload, crossplane.parse(str(root / WRAPPER), check_ctx=True, check_args=True)
+            )
+        if payload["errors"]:
+            first = payload["errors"][0]
+            message = first["error"].split(" in " + tmp)[0]
+            raise VerifyError(message, Path(first["file"]).name, first["line"])
+        for config in payload["config"]:
+            _check_lengths(config["parsed"], Path(config["file"]).name)
+
+    def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
+        http_part = next(n for n in files if n.endswith(self.parts[0].suffix))
+        location = next(n for n in files if n != http_part)
+        conf = root / WRAPPER
+        conf.write_text(
+            f"pid {root}/nginx.pid;\nerror_log {root}/error.log;\n"
+            + wrapper(str(root / http_part), str(root / location))
+        )
+        return [binary, "-t", "-q", "-p", str(root), "-c", str(conf)]
+
+
+TARGET = Nginx()

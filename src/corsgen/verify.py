@@ -1,0 +1,75 @@
+"""Read every output back before it is written: the target's structural check, then its server.
+
+The server's own config test (nginx -t, apache2 -t, caddy validate, ...) runs on a temporary
+wrapper config the target module writes; a missing binary is reported, never counted as a pass.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from corsgen.errors import VerifyError
+from corsgen.targets import get
+
+TIMEOUT = 60
+
+
+def check_structure(files: Mapping[str, str], target: str) -> None:
+    """Raise VerifyError, `msg in file:line`, if the rendered files do not parse."""
+    get(target).check_structure(files)
+
+
+@dataclass(frozen=True)
+class ServerResult:
+    target: str
+    binary: str | None
+    ok: bool
+    output: str
+
+    def __str__(self) -> str:
+        if self.binary is None:
+            # Name the program to install: "apache" alone does not say apache2 or httpd.
+            wanted = " or ".join(get(self.target).binaries)
+            return f"{self.target}: not checked, {wanted} not found on PATH"
+        state = "ok" if self.ok else "FAILED"
+        return f"{self.target}: {self.binary}: {state}"
+
+
+def find_binary(target: str) -> str | None:
+    path = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin:/sbin"
+    names = get(target).binaries
+    return next((found for n in names if (found := shutil.which(n, path=path))), None)
+
+
+def server_check(files: Mapping[str, str], target: str, binary: str | None = None) -> ServerResult:
+    """Run the server's own config test; a missing binary is reported, not raised."""
+    binary = binary or find_binary(target)
+    if binary is None:
+        return ServerResult(target, None, False, "")
+    with tempfile.TemporaryDirectory(prefix="corsgen-") as tmp:
+        root = Path(tmp)
+        for name, text in files.items():
+            (root / name).write_text(text, encoding="utf-8")
+        command = get(target).config_test_command(binary, root, files)
+        try:
+            proc = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+                check=False,
+                env={**os.environ, "HOME": tmp},
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise VerifyError(f"{binary} could not run: {exc}", target) from None
+        output = (proc.stdout + proc.stderr).replace(tmp + "/", "")
+    if proc.returncode != 0:
+        lines = get(target).error_lines(output)
+        raise VerifyError(f"{binary} rejected the output: {' | '.join(lines[-3:])}", target)
+    return ServerResult(target, binary, True, output)

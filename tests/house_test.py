@@ -1,0 +1,52 @@
+"""The house rules a reviewer would otherwise check by hand: who may name a target, a slug."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from corsgen.targets import TARGETS
+from tests.conftest import ROOT
+
+SRC = ROOT / "src" / "corsgen"
+WORDS = {word.lower() for t in TARGETS.values() for word in (t.name, *t.title.split())}
+
+
+def _strings(path: Path) -> list[tuple[int, str]]:
+    """Every string constant in a module but its docstrings: the values code acts on or shows.
+
+    Docstrings and comments may say why (PCRE2 is what nginx links); code may not decide by name.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]
+
+
+OUTSIDE = sorted(p for p in SRC.rglob("*.py") if "targets" not in p.relative_to(SRC).parts)
+
+
+@pytest.mark.parametrize("path", OUTSIDE, ids=lambda p: str(p.relative_to(SRC)))
+def test_no_module_outside_targets_names_a_target(path: Path) -> None:
+    found = [
+        f"{path.name}:{line}: {word}"
+        for line, text in _strings(path)
+        for word in re.findall(r"[a-z0-9]+", text.lower())
+        if word in WORDS
+    ]
+    assert not found

@@ -1,0 +1,73 @@
+"""What every registered target must do; a new target is held to all of it by being registered."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+import pytest
+
+from corsgen.errors import CorsgenError
+from corsgen.regex import ENGINES
+from corsgen.render import render
+from corsgen.targets import MODULES, NAMES, TARGETS, get, titles
+from corsgen.verify import check_structure
+from tests.targets.conftest import plan_of
+
+POLICY = (
+    'allow_origins = ["https://a.example.com", "https://*.b.example.com"]\n'
+    'allow_origin_regex = "https://c[0-9]+\\\\.example\\\\.com"\n'
+    'allow_methods = ["GET", "PUT"]\nallow_headers = ["X-A"]\nexpose_headers = ["ETag"]\n'
+    "allow_credentials = true\nmax_age = 600\npreflight_status = 200\n"
+    "allow_private_network = true\n"
+)
+
+
+def test_the_registry_names_each_module_once() -> None:
+    assert NAMES == MODULES and len(set(NAMES)) == len(NAMES)
+    assert all(TARGETS[name].name == name for name in NAMES)
+    assert titles().count(" and ") == (len(NAMES) > 1)
+
+
+def test_an_unknown_target_is_refused_by_name() -> None:
+    with pytest.raises(CorsgenError, match="unknown target 'lighttpd'; choose one of"):
+        get("lighttpd")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_part_has_its_template_and_a_unique_suffix(name: str) -> None:
+    target = get(name)
+    assert target.parts and target.binaries and target.config_test and target.title
+    assert len({part.suffix for part in target.parts}) == len(target.parts)
+    for part in target.parts:
+        assert files("corsgen").joinpath("templates", part.template).is_file(), part.template
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_branch_renders_and_parses(name: str) -> None:
+    for text in (POLICY, 'allow_origins = ["*"]\nexpose_headers = ["ETag"]'):
+        rendered = render(plan_of(text), name)
+        assert list(rendered) == [f"api{part.suffix}" for part in get(name).parts]
+        check_structure(rendered, name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("value", ['a"b', "a\nb", "a\x00b", "b\u00fccher", "a\u2028b"])
+def test_quoting_refuses_what_could_break_out(name: str, value: str) -> None:
+    with pytest.raises(CorsgenError, match="refusing to quote"):
+        get(name).quote(value)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_quoting_keeps_a_regex_intact(name: str) -> None:
+    """Between the quotes, the value as it is, or with its backslashes doubled for a server that
+    unescapes them."""
+    value = r"^https://a\.com$"
+    quoted = get(name).quote(value)
+    assert quoted[0] == quoted[-1] == '"'
+    assert quoted[1:-1] in (value, value.replace("\\", "\\\\"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_regex_proof_compiles_in_every_targets_engine(name: str) -> None:
+    """A target whose engine the proof does not know would run patterns nobody compiled."""
+    assert get(name).regex_engine in ENGINES
