@@ -21,13 +21,9 @@ MAX_TOKEN_LENGTH = 256
 MAX_HEADER_VALUE = 16_384
 # The largest signed 32-bit integer: no server or client that reads Max-Age into an int overflows.
 MAX_MAX_AGE = 2**31 - 1
-# nginx reads at most 4,093 bytes between a parameter's quotes: `nginx -t` on 1.22.1 refuses 4,094
-# ("too long parameter"), as map values, map keys and add_header values alike, wherever the
-# parameter starts in the file (the whole token must fit the 4,096-byte read buffer).
-NGINX_MAX_PARAMETER = 4_093
 # The regex is proven safe on its automaton, whose states the proof bounds (regex/backtracking.py,
 # MAX_STATES, 1,200): a literal regex of this length stays within them. Its nginx map key, written
-# out and with backslashes doubled, is checked against NGINX_MAX_PARAMETER as well.
+# out and with backslashes doubled, is checked against nginx's parameter length (targets/nginx.py).
 MAX_REGEX_LENGTH = 1_000
 # Values (separators) a TOML file may hold before it is parsed, and findings shown for one file.
 MAX_FILE_VALUES = 250_000

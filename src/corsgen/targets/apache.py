@@ -98,7 +98,6 @@ class Apache(Target):
     binaries = ("apache2", "httpd")
     config_test = "apache2 -t"
     regex_engine = "PCRE2"
-    placement = "NAME.conf inside <VirtualHost>"
 
     def quote(self, value: str) -> str:
         return quote(value)

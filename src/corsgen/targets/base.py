@@ -55,14 +55,14 @@ def _code_point(match: re.Match[str]) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
-def refuse_quote(value: str, target: str, why: str) -> CorsgenError:
+def _refuse(value: str, target: str, why: str) -> CorsgenError:
     return CorsgenError(f"refusing to quote {shorten(value)} for {target}: it contains {why}")
 
 
 def guard(value: str, target: str) -> str:
     """value itself, refused when it could end a double-quoted string in any target."""
     if _UNQUOTABLE.search(value):
-        raise refuse_quote(value, target, "a quote, a control or a non-ASCII character")
+        raise _refuse(value, target, "a quote, a control or a non-ASCII character")
     return value
 
 
@@ -74,9 +74,9 @@ def double_quoted(value: str, target: str, hostile: tuple[str, ...] = ()) -> str
     """
     for text in hostile:
         if text in value:
-            raise refuse_quote(value, target, text)
+            raise _refuse(value, target, text)
     if guard(value, target).endswith("\\"):
-        raise refuse_quote(value, target, "a trailing backslash")
+        raise _refuse(value, target, "a trailing backslash")
     return f'"{value}"'
 
 
@@ -89,7 +89,6 @@ class Target(ABC):
     binaries: ClassVar[tuple[str, ...]]  # program names of the server, first found wins
     config_test: ClassVar[str]  # the server's own config test, as help text shows it
     regex_engine: ClassVar[str]  # what runs its origin patterns: a key of corsgen.regex.ENGINES
-    placement: ClassVar[str]  # where the output goes, for help text and the README
 
     @abstractmethod
     def quote(self, value: str) -> str:

@@ -146,7 +146,6 @@ class Caddy(Target):
     binaries = ("caddy",)
     config_test = "caddy validate"
     regex_engine = "RE2"
-    placement = "NAME.caddy imported inside the site block"
 
     def quote(self, value: str) -> str:
         return quote(value)

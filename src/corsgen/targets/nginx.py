@@ -255,7 +255,6 @@ class Nginx(Target):
     binaries = ("nginx",)
     config_test = "nginx -t"
     regex_engine = "PCRE2"
-    placement = "NAME.http.conf inside http {}, NAME.conf inside the location"
 
     def quote(self, value: str) -> str:
         return quote(value)
