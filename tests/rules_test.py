@@ -22,7 +22,6 @@ from corsgen.limits import (
 from corsgen.pipeline import load_and_plan
 from corsgen.policy import Policy, parse_policy, policy_name
 from corsgen.rules import RULES, check_policy
-from corsgen.tomlfile import key_lines
 
 GOOD = 'allow_origins = ["https://app.example.com"]\n'
 
@@ -159,12 +158,15 @@ def test_findings_read_as_one_line_each() -> None:
     ]
 
 
-def test_findings_carry_the_line_of_their_key() -> None:
-    text = (
+def test_findings_carry_the_line_of_their_key(tmp_path: Path) -> None:
+    path = tmp_path / "api.toml"
+    path.write_text(
         'name = "api"\nallow_origins = [\n  "https://a.com",\n  "null",  # sandbox\n'
         '  "http://b.com",\n]\nmax_age = 86400\n'
     )
-    found = check_policy(parse_policy(text, "api.toml"), "api", "api.toml", key_lines(text))
+    with pytest.raises(PolicyError) as info:
+        load_and_plan(path)
+    found = info.value.findings
     assert [(f.rule_id, f.key, f.line) for f in found] == [
         ("CG102", "allow_origins[1]", 4),
         ("CG201", "allow_origins[2]", 5),

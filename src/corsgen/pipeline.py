@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from corsgen.errors import Finding, PolicyError
 from corsgen.plan import Plan, build_plan
 from corsgen.policy import parse_policy, policy_name
+from corsgen.rulebook import line_of
 from corsgen.rules import check_policy
 from corsgen.targets import limit_findings
 from corsgen.tomlfile import key_lines, read_text
+
+
+def _located(findings: list[Finding], text: str) -> list[Finding]:
+    """The findings, each on the line of its key. The text is scanned only when there is
+    something to report: a clean 100,000-origin policy does not pay for it."""
+    if not findings:
+        return findings
+    lines = key_lines(text)
+    return [replace(f, line=line_of(lines, f.key)) if f.line is None else f for f in findings]
 
 
 def load_and_plan(path: Path) -> tuple[Plan, list[Finding]]:
@@ -17,14 +28,13 @@ def load_and_plan(path: Path) -> tuple[Plan, list[Finding]]:
     text = read_text(path)
     policy = parse_policy(text, path.name)
     name = policy_name(policy, path)
-    lines = key_lines(text)
-    findings = check_policy(policy, name, path.name, lines)
+    findings = _located(check_policy(policy, name, path.name), text)
     if any(f.severity == "error" for f in findings):
         raise PolicyError(findings)
     plan = build_plan(policy, name, path.name)
     # What one server cannot load refuses the policy for every target: a policy is meant to be
     # portable, and `corsgen check` runs before anyone picks a target.
-    refused = limit_findings(plan, path.name, lines)
+    refused = _located(limit_findings(plan, path.name), text)
     if refused:
         raise PolicyError(refused + findings)
     return plan, findings

@@ -237,18 +237,14 @@ def _numbers(policy: Policy, name: str) -> Iterator[Hit]:
         yield hit("CG202", "over-cap", "max_age", seconds=policy.max_age, cap=CHROMIUM_MAX_AGE)
 
 
-def check_policy(
-    policy: Policy, name: str, file: str, lines: Mapping[str, int] | None = None
-) -> list[Finding]:
-    """Every finding for one policy, errors first, each in file order, each on the line `lines`
-    (tomlfile.key_lines of the policy's text) gives its key."""
+def check_policy(policy: Policy, name: str, file: str) -> list[Finding]:
+    """Every finding for one policy, errors first, each in file order. Without lines: the
+    pipeline adds them, scanning the text only when there is a finding."""
     findings = []
     for func in CHECKS:
         for found in func(policy, name):
             key, fields = found.key, found.fields
-            findings.append(
-                finding(found.rule, found.case, file=file, key=key, lines=lines, fields=fields)
-            )
+            findings.append(finding(found.rule, found.case, file=file, key=key, fields=fields))
         if func is _limits and findings:
             break  # past a limit, the other checks could run for minutes: report the limit alone
     return sorted(findings, key=lambda f: f.severity != "error")

@@ -44,10 +44,10 @@ def titles() -> str:
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
 
 
-def limit_findings(plan: Plan, file: str, lines: Mapping[str, int]) -> list[Finding]:
+def limit_findings(plan: Plan, file: str) -> list[Finding]:
     """What any target cannot load of this plan, as findings against the policy file."""
     return [
-        finding(limit.rule, limit.case, file=file, key=limit.key, lines=lines, fields=limit.fields)
+        finding(limit.rule, limit.case, file=file, key=limit.key, fields=limit.fields)
         for target in TARGETS.values()
         for limit in target.limits(plan)
     ]
