@@ -11,7 +11,7 @@ import pytest
 from corsgen import __version__
 from corsgen.cli import cli, main
 from corsgen.rules import RULES
-from corsgen.targets import NAMES
+from corsgen.targets import NAMES, get
 from tests.conftest import EXAMPLES
 
 
@@ -117,7 +117,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]
 def test_usage_errors_keep_clicks_lines(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(capsys, "render", str(EXAMPLES / "spa-api.toml"))
     assert code == 2
-    assert err.endswith("Choose from: nginx, apache, caddy\n")
+    assert err.endswith("Choose from: " + ", ".join(NAMES) + "\n")
     code, _, err = _run(capsys, "check", "a\nerror CG000 forged")
     assert code == 2 and "'a\\nerror CG000 forged'" in err
 
@@ -176,14 +176,12 @@ def test_verify_reports_each_target(
     monkeypatch.setattr("corsgen.verify.find_binary", lambda target: None)
     code, out, err = _run(capsys, "verify", str(EXAMPLES / "previews.toml"))
     assert code == 1
-    assert out.count("previews.toml: nginx: not checked, nginx not found on PATH\n") == 1
-    assert (
-        out.count("previews.toml: apache: not checked, apache2 or httpd not found on PATH\n") == 1
-    )
-    assert out.count("previews.toml: caddy: not checked, caddy not found on PATH\n") == 1
+    for target in NAMES:
+        wanted = " or ".join(get(target).binaries)
+        assert out.count(f"previews.toml: {target}: not checked, {wanted} not found on PATH\n") == 1
     assert err == (
-        "corsgen: 3 of 3 server check(s) skipped, no binary for nginx, apache, caddy; "
-        "install it or choose targets with --target\n"
+        f"corsgen: {len(NAMES)} of {len(NAMES)} server check(s) skipped, no binary for "
+        f"{', '.join(NAMES)}; install it or choose targets with --target\n"
     )
 
 
@@ -197,9 +195,12 @@ def test_verify_fails_when_only_some_servers_are_missing(
     code, out, err = _run(capsys, "verify", str(EXAMPLES / "previews.toml"))
     assert code == 1
     assert "previews.toml: caddy: true: ok\n" in out
-    assert "nginx: not checked, nginx not found on PATH" in out
+    missing = [target for target in NAMES if target != "caddy"]
     assert "apache: not checked, apache2 or httpd not found on PATH" in out
-    assert err.startswith("corsgen: 2 of 3 server check(s) skipped, no binary for nginx, apache;")
+    assert err.startswith(
+        f"corsgen: {len(missing)} of {len(NAMES)} server check(s) skipped, "
+        f"no binary for {', '.join(missing)};"
+    )
 
 
 def test_verify_passes_when_every_chosen_server_ran(
@@ -344,7 +345,7 @@ def _hostile_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ("argv", "code", "lines"),
     [
         (["check", "{here}/api.toml"], 0, 1),
-        (["verify", "{here}/api.toml"], 1, 4),
+        (["verify", "{here}/api.toml"], 1, 1 + len(NAMES)),
         (["render", "{here}/api.toml", "-t", "caddy", "-o", "{here}/out"], 0, 1),
         (["render", "{here}/api.toml", "-t", "caddy", "-o", "{here}/blocker/x"], 1, 1),
         (["init"], 0, 2),

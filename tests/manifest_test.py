@@ -8,6 +8,7 @@ import pytest
 from corsgen.cli import main
 from corsgen.errors import CorsgenError, PolicyError
 from corsgen.manifest import find_manifest, load_manifest
+from corsgen.targets import NAMES
 from tests.sync_test import deadline as deadline  # a fixture, used by name
 from tests.sync_test import snapshot
 
@@ -66,7 +67,8 @@ def test_missing_manifest(tmp_path: Path) -> None:
         (
             MANIFEST.replace('"nginx"', '"iis"'),
             "corsgen.toml:3: outputs[0].targets[0]: error CG003 wrong-type: input should be "
-            "'nginx', 'apache' or 'caddy'",
+            + ", ".join(map(repr, NAMES[:-1]))
+            + f" or {NAMES[-1]!r}",
         ),
         (
             MANIFEST.replace('"cors/*.toml"', '"cors/*.yaml"'),

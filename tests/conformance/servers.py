@@ -192,6 +192,7 @@ def config_test_binaries() -> list[Any]:
     return [
         pytest.param(target, binary, id=kind)
         for target in NAMES
+        if target in HARNESS  # a missing one fails test_every_target_has_a_harness, not collection
         for kind, binary in HARNESS[target].kinds().items()
     ]
 
@@ -200,7 +201,9 @@ def server_kinds() -> dict[str, tuple[str | None, Launch]]:
     """Kind name to (binary, config writer); the binary is None when not installed."""
     kinds: dict[str, tuple[str | None, Launch]] = {}
     for target in NAMES:
-        harness = HARNESS[target]
+        harness = HARNESS.get(target)
+        if harness is None:  # see config_test_binaries
+            continue
         for kind, binary in harness.kinds().items():
             kinds[kind] = (binary, partial(harness.configure, str(binary)))
     return kinds

@@ -33,3 +33,7 @@ def test_any_origin_is_any_non_empty_origin() -> None:
 def test_quoting_refuses_what_httpd_would_expand(value: str) -> None:
     with pytest.raises(CorsgenError, match="refusing to quote"):
         apache.quote(value)
+
+
+def test_quoting_keeps_a_regex_as_it_is() -> None:
+    assert apache.quote(r"^https://a\.com$") == r'"^https://a\.com$"'

@@ -27,3 +27,7 @@ def test_preflight_only_headers_are_set_once() -> None:
     assert isinstance(now, list) and isinstance(deferred, list)
     assert all("Access-Control-Allow-Methods" not in " ".join(b.lines) for b in now)
     assert any("Access-Control-Allow-Methods" in " ".join(b.lines) for b in deferred)
+
+
+def test_quoting_keeps_a_regex_as_it_is() -> None:
+    assert caddy.quote(r"^https://a\.com$") == r'"^https://a\.com$"'

@@ -58,16 +58,6 @@ def test_quoting_refuses_what_could_break_out(name: str, value: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_quoting_keeps_a_regex_intact(name: str) -> None:
-    """Between the quotes, the value as it is, or with its backslashes doubled for a server that
-    unescapes them."""
-    value = r"^https://a\.com$"
-    quoted = get(name).quote(value)
-    assert quoted[0] == quoted[-1] == '"'
-    assert quoted[1:-1] in (value, value.replace("\\", "\\\\"))
-
-
-@pytest.mark.parametrize("name", NAMES)
 def test_the_regex_proof_compiles_in_every_targets_engine(name: str) -> None:
     """A target whose engine the proof does not know would run patterns nobody compiled."""
     assert get(name).regex_engine in ENGINES
