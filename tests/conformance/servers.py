@@ -10,7 +10,7 @@ import subprocess
 import sysconfig
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -25,6 +25,7 @@ from corsgen.render import render
 from corsgen.targets import NAMES
 from corsgen.targets.apache import module_lines as apache_module_lines
 from corsgen.verify import find_binary
+from tests.conformance.upstream import STATUS
 from tests.conftest import need_binary
 
 USER, PASSWORD = "corsgen", "s3cret"
@@ -69,7 +70,7 @@ def _write_snippets(root: Path, site: Site, target: str) -> None:
             (root / name).write_text(text)
 
 
-def _nginx_config(binary: str, root: Path, site: Site) -> list[str]:
+def _nginx_config(context: str, binary: str, root: Path, site: Site) -> list[str]:
     _write_snippets(root, site, "nginx")
     (root / "htpasswd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
     temps = "".join(f"    {t}_temp_path {root}/{t};\n" for t in TEMP_PATHS)
@@ -95,7 +96,63 @@ def _nginx_config(binary: str, root: Path, site: Site) -> list[str]:
     return [binary, "-p", str(root), "-c", str(root / "nginx.conf")]
 
 
-def _apache_config(binary: str, root: Path, site: Site) -> list[str]:
+_AUTH_LINES = (
+    "AuthType Basic",
+    "AuthName corsgen",
+    "AuthUserFile {root}/htpasswd",
+    "Require valid-user",
+)
+# Where the Apache snippet is included. "" is <VirtualHost>; the others are per-directory, where
+# mod_rewrite runs after authentication. Those serve files under DOCROOT, proxied to the upstream
+# by SetHandler, as PHP-FPM sites are: <Directory> and .htaccess apply to files, not to ProxyPass.
+APACHE_CONTEXTS = ("", "location", "directory", "files", "htaccess")
+DOCROOT = "docroot"
+
+
+def _block(tag: str, lines: Sequence[str], indent: str = "    ") -> str:
+    name = tag.split()[0]
+    body = "".join(f"{indent}    {line}\n" for line in lines)
+    return f"{indent}<{tag}>\n{body}{indent}</{name}>\n"
+
+
+def _docroot(root: Path, plan: Plan) -> Path:
+    """Files for every path the tests ask for: per-directory sections apply to files only."""
+    docroot = root / plan.name / DOCROOT
+    for folder in ("", "auth", "dead"):
+        (docroot / folder).mkdir(parents=True, exist_ok=True)
+        for path in (*STATUS, "/x"):
+            (docroot / folder / path.lstrip("/")).write_text("not served: proxied\n")
+    return docroot
+
+
+def _apache_site(context: str, root: Path, plan: Plan, site: Site) -> str:
+    include = f"Include {root}/{plan.name}.conf"
+    auth = [line.format(root=root) for line in _AUTH_LINES]
+    if context in ("", "location"):
+        return (
+            (f"    {include}\n" if not context else _block("Location /", [include]))
+            + f"    ProxyPass /dead/ http://127.0.0.1:{site.dead}/\n"
+            f"    ProxyPass / http://127.0.0.1:{site.upstream}/\n" + _block("Location /auth/", auth)
+        )
+    docroot = _docroot(root, plan)
+    proxy = f'SetHandler "proxy:http://127.0.0.1:{site.upstream}"'
+    top = [proxy]
+    if context == "directory":
+        top.append(include)
+    if context == "htaccess":
+        top.append("AllowOverride FileInfo AuthConfig")
+        (docroot / ".htaccess").write_text((root / f"{plan.name}.conf").read_text())
+        (docroot / "auth" / ".htaccess").write_text("\n".join(auth) + "\n")
+    text = f"    DocumentRoot {docroot}\n" + _block(f"Directory {docroot}", top)
+    if context == "files":
+        text += _block('Files "*"', [include])
+    if context != "htaccess":
+        text += _block(f"Directory {docroot}/auth", auth)
+    dead = f'SetHandler "proxy:http://127.0.0.1:{site.dead}"'
+    return text + _block(f"Directory {docroot}/dead", [dead])
+
+
+def _apache_config(context: str, binary: str, root: Path, site: Site) -> list[str]:
     _write_snippets(root, site, "apache")
     digest = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
     (root / "htpasswd").write_text(f"{USER}:{{SHA}}{digest}\n")
@@ -109,18 +166,13 @@ def _apache_config(binary: str, root: Path, site: Site) -> list[str]:
         port = site.ports[plan.name]
         text += (
             f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n"
-            f"    Include {root}/{plan.name}.conf\n"
-            f"    ProxyPass /dead/ http://127.0.0.1:{site.dead}/\n"
-            f"    ProxyPass / http://127.0.0.1:{site.upstream}/\n"
-            f"    <Location /auth/>\n        AuthType Basic\n        AuthName corsgen\n"
-            f"        AuthUserFile {root}/htpasswd\n        Require valid-user\n    </Location>\n"
-            "</VirtualHost>\n"
+            f"{_apache_site(context, root, plan, site)}</VirtualHost>\n"
         )
     (root / "httpd.conf").write_text(text)
     return [binary, "-f", str(root / "httpd.conf"), "-DFOREGROUND"]
 
 
-def _caddy_config(binary: str, root: Path, site: Site) -> list[str]:
+def _caddy_config(context: str, binary: str, root: Path, site: Site) -> list[str]:
     _write_snippets(root, site, "caddy")
     hashed = subprocess.run(
         [binary, "hash-password", "--plaintext", PASSWORD],
@@ -156,7 +208,8 @@ def caddy_version(binary: str) -> str:
     return out.split()[0].lstrip("v")
 
 
-Configure = Callable[[str, Path, Site], list[str]]  # binary, directory, site: the command
+# context (where the snippet is included), binary, directory, site: the command
+Configure = Callable[[str, str, Path, Site], list[str]]
 Launch = Callable[[Path, Site], list[str]]  # the same, for one binary
 
 
@@ -177,12 +230,14 @@ class Harness:
 
     kinds: Callable[[], dict[str, str | None]]
     configure: Configure
+    # Where users include the snippet; each is served, and judged, as a kind of its own.
+    contexts: tuple[str, ...] = ("",)
 
 
 # One entry per registered target; test_every_target_has_a_harness keeps it complete.
 HARNESS: Mapping[str, Harness] = {
     "nginx": Harness(lambda: _installed("nginx"), _nginx_config),
-    "apache": Harness(lambda: _installed("apache"), _apache_config),
+    "apache": Harness(lambda: _installed("apache"), _apache_config, APACHE_CONTEXTS),
     "caddy": Harness(_caddys, _caddy_config),
 }
 
@@ -205,7 +260,9 @@ def server_kinds() -> dict[str, tuple[str | None, Launch]]:
         if harness is None:  # see config_test_binaries
             continue
         for kind, binary in harness.kinds().items():
-            kinds[kind] = (binary, partial(harness.configure, str(binary)))
+            for context in harness.contexts:
+                name = f"{kind}-{context}" if context else kind
+                kinds[name] = (binary, partial(harness.configure, context, str(binary)))
     return kinds
 
 

@@ -29,7 +29,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def _answer(self) -> None:
-        path = self.path.split("?")[0]
+        # Apache's SetHandler proxy: forwards the file's path (.../docroot/auth/ok): the URL path
+        # is what follows the document root.
+        path = "/" + self.path.split("?")[0].split("/docroot/", 1)[-1].lstrip("/")
         status = STATUS.get(path.removeprefix("/auth"), 200)
         body = f"upstream {self.command} {path}\n".encode()
         self.send_response(status)

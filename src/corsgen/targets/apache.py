@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from corsgen.errors import VerifyError
+from corsgen.errors import CorsgenError, VerifyError, shorten
 from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
 from corsgen.regex import anchor
 from corsgen.targets.base import Part, Target, double_quoted
@@ -21,6 +21,9 @@ from corsgen.targets.lexer import split_lines
 # 300 characters (32,729 characters of regex) and refuses 109; of 30-character origins, 1,040 and
 # 1,041. Exact origins are grouped into regexes of about half that, counted in escaped characters.
 REGEX_CHARS = 16_000
+# ap_expr's lexer refuses a regex over 8,191 characters ("Regexp too long"): the <If> grants take
+# smaller chunks. A pattern is shorter than nginx's 4,093-byte parameter, checked for every policy.
+EXPR_REGEX_CHARS = 8_000
 # The environment variable (CORSGEN_NAME_SUFFIX) that holds each condition a header is sent on.
 CONDITION: Mapping[When, str] = {
     "allowed": "ORIGIN",
@@ -47,7 +50,21 @@ DIRECTIVES: Mapping[str, tuple[int, int]] = {
     "RewriteRule": (2, 3),
     "ErrorDocument": (2, 2),
 }
+# Inside the one section written, <If "expr">: the grant for the preflight.
+SECTION_DIRECTIVES: Mapping[str, tuple[int, int]] = {"Require": (2, 2)}
 HEADER_ACTIONS = {"set", "unset", "merge", "append", "add", "edit", "setifempty", "echo", "note"}
+
+
+def _section(
+    name: str, args: tuple[str, ...], inside: str | None, file: str, number: int
+) -> str | None:
+    """The section open after this line: <If "expr"> opens one, </If> closes it."""
+    # The lexer reads <If "expr"> as "<If" and the expression with its closing > attached.
+    if name == "<If" and len(args) == 1 and args[0].endswith(">") and inside is None:
+        return "If"
+    if name == "</If>" and not args and inside == "If":
+        return None
+    raise VerifyError(f"unexpected section {name}", file, number)
 
 
 def quote(value: str) -> str:
@@ -56,19 +73,54 @@ def quote(value: str) -> str:
     return double_quoted(value, "Apache", hostile=("%", "${"))
 
 
-def origin_regexes(plan: Plan) -> tuple[str, ...]:
-    """The SetEnvIf regexes: exact origins in chunks PCRE2 compiles, then each pattern."""
+def quote_expression(expression: str) -> str:
+    """An ap_expr between quotes: % is its own syntax there, ${VAR} still httpd's."""
+    return double_quoted(expression, "Apache", hostile=("${",))
+
+
+def origin_regexes(plan: Plan, most: int = REGEX_CHARS) -> tuple[str, ...]:
+    """The regexes of the allowed origins: exact ones in chunks of at most `most` escaped
+    characters, then each pattern."""
     if plan.any_origin:
         return ("^.+$",)  # any Origin at all makes a preflight
     chunks: list[list[str]] = []
-    size = REGEX_CHARS
+    size = most
     for escaped in map(re.escape, plan.exact_origins):
-        if size + len(escaped) > REGEX_CHARS:
+        if size + len(escaped) > most:
             chunks.append([])
             size = 0
         chunks[-1].append(escaped)
         size += len(escaped) + 1
     return tuple(map(anchor, chunks)) + plan.anchored_patterns
+
+
+# The delimiters ap_expr takes in m<d>regex<d>; the first one the regex does not hold is used.
+_REGEX_DELIMITERS = "#!|,;:_-"
+
+
+def _matches(variable: str, regex: str) -> str:
+    """`VARIABLE =~ m#REGEX#` in ap_expr, with a delimiter the regex does not hold."""
+    delimiter = next((d for d in _REGEX_DELIMITERS if d not in regex), None)
+    if delimiter is None:
+        raise CorsgenError(f"no ap_expr regex delimiter is free in {shorten(regex)}")
+    return f"{variable} =~ m{delimiter}{regex}{delimiter}"
+
+
+def preflight_grants(plan: Plan) -> tuple[str, ...]:
+    """One <If> expression per origin regex: true for a preflight from an allowed Origin only.
+
+    In <Directory>, <Location>, <Files> and .htaccess, mod_rewrite runs in the fixup phase, after
+    authentication, and SetEnvIf in the header parser, after <If> is evaluated: the expression reads
+    the Origin itself, with the same refusals as the SetEnvIf lines (empty, or two joined).
+    """
+    preflight = (
+        "%{REQUEST_METHOD} == 'OPTIONS' && -n %{HTTP:Access-Control-Request-Method}"
+        f" && -n %{{HTTP:Origin}} && ! {_matches('%{HTTP:Origin}', NOT_ONE_ORIGIN)}"
+    )
+    return tuple(
+        f"{preflight} && {_matches('%{HTTP:Origin}', regex)}"
+        for regex in origin_regexes(plan, EXPR_REGEX_CHARS)
+    )
 
 
 def _header_args(header: Header, env: str) -> str:
@@ -119,6 +171,7 @@ class Apache(Target):
             if plan.private_network
             else None,
             "preflight": f"{env}_{CONDITION['preflight']}",
+            "grants": [quote_expression(e) for e in preflight_grants(plan)],
             "preflight_status": plan.preflight_status,
             # R=200 sends httpd's error text as the body; an empty expression sends an empty one.
             "empty_body": f"{env}_EMPTY_BODY" if plan.preflight_status == 200 else None,
@@ -126,19 +179,25 @@ class Apache(Target):
 
     def check_structure(self, files: Mapping[str, str]) -> None:
         for file, text in files.items():
+            inside: str | None = None  # the open section, if any: only <If> is written
+            number = 0
             for line in split_lines(text, file):
-                name, args = line.words[0], line.words[1:]
+                name, args, number = line.words[0], line.words[1:], line.number
                 if name.startswith("<"):
-                    raise VerifyError(f"unexpected section {name}", file, line.number)
-                if name not in DIRECTIVES:
-                    raise VerifyError(f'unknown directive "{name}"', file, line.number)
-                low, high = DIRECTIVES[name]
+                    inside = _section(name, args, inside, file, number)
+                    continue
+                allowed = SECTION_DIRECTIVES if inside else DIRECTIVES
+                if name not in allowed:
+                    raise VerifyError(f'unknown directive "{name}"', file, number)
+                low, high = allowed[name]
                 if not low <= len(args) <= high:
-                    raise VerifyError(f'wrong number of arguments for "{name}"', file, line.number)
+                    raise VerifyError(f'wrong number of arguments for "{name}"', file, number)
                 if name == "Header":
                     action = args[1] if args[0] in ("always", "onsuccess") else args[0]
                     if action not in HEADER_ACTIONS:
-                        raise VerifyError(f'unknown Header action "{action}"', file, line.number)
+                        raise VerifyError(f'unknown Header action "{action}"', file, number)
+            if inside:
+                raise VerifyError(f"unclosed <{inside}>", file, number)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         conf = root / WRAPPER
