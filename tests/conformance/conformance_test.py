@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import pytest
 
 from corsgen.fetch import Request, cors_check, get, preflight_ok, token_list, vary_tokens
-from tests.conformance.servers import PASSWORD, USER
+from tests.conformance.conftest import SHARED_KINDS
+from tests.conformance.servers import PASSWORD, USER, Endpoint
 from tests.conformance.upstream import STATUS
 
 pytestmark = pytest.mark.conformance
@@ -168,13 +169,14 @@ class Answer:
 
 
 def send(
-    port: int, method: str, path: str, headers: Mapping[str, str] | Sequence[tuple[str, str]]
+    at: Endpoint, method: str, path: str, headers: Mapping[str, str] | Sequence[tuple[str, str]]
 ) -> Answer:
-    """One request; a sequence of pairs may repeat a header name, as no browser would."""
+    """One request to a policy's endpoint; a sequence of pairs may repeat a header name, as no
+    browser would."""
     pairs = headers.items() if isinstance(headers, Mapping) else headers
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", at.port, timeout=10)
     try:
-        conn.putrequest(method, path)
+        conn.putrequest(method, at.prefix + path)
         for name, value in pairs:
             conn.putheader(name, value)
         conn.endheaders()
@@ -203,7 +205,7 @@ def _assert_vary(answer: Answer, intent: Intent) -> None:
         assert "accept-encoding" in tokens, "the upstream's Vary was replaced"
 
 
-def test_every_server_under_test_is_distinct(server: tuple[str, dict[str, int]]) -> None:
+def test_every_server_under_test_is_distinct(server: tuple[str, dict[str, Endpoint]]) -> None:
     kind, ports = server
     answer = send(ports["spa-api"], "GET", "/ok", {})
     assert answer.status == 200
@@ -217,7 +219,7 @@ def test_every_server_under_test_is_distinct(server: tuple[str, dict[str, int]])
 @pytest.mark.parametrize("path", [*STATUS_PATHS, SERVER_ERROR_PATH])
 @pytest.mark.parametrize(("policy", "origin"), _cases("allowed") + _cases("refused"))
 def test_actual_request(
-    server: tuple[str, dict[str, int]], policy: str, origin: str, path: str
+    server: tuple[str, dict[str, Endpoint]], policy: str, origin: str, path: str
 ) -> None:
     intent = INTENTS[policy]
     answer = send(server[1][policy], "GET", path, {"Origin": origin})
@@ -241,7 +243,7 @@ def test_actual_request(
 
 
 @pytest.mark.parametrize("policy", INTENTS)
-def test_request_without_origin(server: tuple[str, dict[str, int]], policy: str) -> None:
+def test_request_without_origin(server: tuple[str, dict[str, Endpoint]], policy: str) -> None:
     intent = INTENTS[policy]
     answer = send(server[1][policy], "GET", "/own-cors", {})
     _assert_one_of_each(answer)
@@ -266,7 +268,7 @@ PREFLIGHT_PROBES = (
 @pytest.mark.parametrize(("method", "header"), PREFLIGHT_PROBES)
 @pytest.mark.parametrize(("policy", "origin"), _cases("allowed") + _cases("refused")[::3])
 def test_preflight(
-    server: tuple[str, dict[str, int]],
+    server: tuple[str, dict[str, Endpoint]],
     policy: str,
     origin: str,
     method: str,
@@ -299,7 +301,7 @@ def test_preflight(
 
 @pytest.mark.parametrize("policy", INTENTS)
 def test_options_without_request_method_is_not_a_preflight(
-    server: tuple[str, dict[str, int]], policy: str
+    server: tuple[str, dict[str, Endpoint]], policy: str
 ) -> None:
     intent = INTENTS[policy]
     origin = intent.allowed[0]
@@ -310,7 +312,7 @@ def test_options_without_request_method_is_not_a_preflight(
 
 @pytest.mark.parametrize("policy", INTENTS)
 def test_auth_errors_carry_cors_and_preflight_skips_auth(
-    server: tuple[str, dict[str, int]], policy: str
+    server: tuple[str, dict[str, Endpoint]], policy: str
 ) -> None:
     intent = INTENTS[policy]
     origin = intent.allowed[0]
@@ -324,7 +326,7 @@ def test_auth_errors_carry_cors_and_preflight_skips_auth(
 
 @pytest.mark.parametrize("policy", INTENTS)
 @pytest.mark.parametrize("asks", [True, False])
-def test_private_network(server: tuple[str, dict[str, int]], policy: str, asks: bool) -> None:
+def test_private_network(server: tuple[str, dict[str, Endpoint]], policy: str, asks: bool) -> None:
     intent = INTENTS[policy]
     headers = {"Origin": intent.allowed[0], "Access-Control-Request-Method": "GET"}
     if asks:
@@ -338,7 +340,7 @@ def test_private_network(server: tuple[str, dict[str, int]], policy: str, asks: 
 @pytest.mark.parametrize("evil_first", [True, False])
 @pytest.mark.parametrize("policy", [p for p, intent in INTENTS.items() if not intent.any_origin])
 def test_two_origin_headers_never_allow_both(
-    server: tuple[str, dict[str, int]], policy: str, evil_first: bool, method: str
+    server: tuple[str, dict[str, Endpoint]], policy: str, evil_first: bool, method: str
 ) -> None:
     """No browser sends two; Caddy joins them ("a,b") and nginx 1.22 reads the first."""
     intent = INTENTS[policy]
@@ -354,7 +356,7 @@ def test_two_origin_headers_never_allow_both(
 
 @pytest.mark.parametrize("origin", [None, "", "https://evil.example"])
 def test_a_pattern_matching_the_empty_string_allows_no_missing_origin(
-    empty_match_server: tuple[str, int], origin: str | None
+    empty_match_server: tuple[str, Endpoint], origin: str | None
 ) -> None:
     """SetEnvIf reads a missing Origin as "", which a pattern like (...)? matches."""
     headers = {} if origin is None else {"Origin": origin}
@@ -366,7 +368,7 @@ def test_a_pattern_matching_the_empty_string_allows_no_missing_origin(
 
 @pytest.mark.parametrize("evil_first", [True, False])
 def test_two_origin_headers_never_match_a_loose_pattern(
-    empty_match_server: tuple[str, int], evil_first: bool
+    empty_match_server: tuple[str, Endpoint], evil_first: bool
 ) -> None:
     """Apache and Caddy join two Origin headers, and .+ matches across the join."""
     origins = ["https://evil.com", "https://x.example.com"]
@@ -377,3 +379,36 @@ def test_two_origin_headers_never_match_a_loose_pattern(
     assert acao is None or acao in origins, f"allowed {acao!r}"
     alone = send(empty_match_server[1], "GET", "/own-cors", {"Origin": "https://x.example.com"})
     assert get(alone.headers, "Access-Control-Allow-Origin") == "https://x.example.com"
+
+
+def _strangers() -> list[tuple[str, str]]:
+    """(policy, origin) where another policy allows the origin and this one does not."""
+    return sorted(
+        {
+            (policy, origin)
+            for policy, intent in INTENTS.items()
+            if not intent.any_origin
+            for other in INTENTS.values()
+            for origin in other.allowed
+            if origin not in intent.allowed
+        }
+    )
+
+
+@pytest.mark.parametrize("server", SHARED_KINDS, indirect=True)
+@pytest.mark.parametrize(("policy", "origin"), _strangers())
+def test_each_policy_answers_only_on_its_own_paths(
+    server: tuple[str, dict[str, Endpoint]], policy: str, origin: str
+) -> None:
+    """Every example side by side in one server: an origin the next path allows is refused here."""
+    intent = INTENTS[policy]
+    at = server[1][policy]
+    assert at.prefix, "a shared server serves each policy under a path of its own"
+    actual = send(at, "GET", "/own-cors", {"Origin": origin})
+    assert actual.from_upstream
+    assert not cors_check(Request(origin, credentials=intent.credentials), actual.headers)[0]
+    assert not [n for n, _ in actual.headers if n.lower() in CORS]
+    headers = {"Origin": origin, "Access-Control-Request-Method": "PUT"}
+    preflight = send(at, "OPTIONS", "/ok", headers)
+    assert preflight.from_upstream, "another policy's preflight answer reached this path"
+    assert not [n for n, _ in preflight.headers if n.lower() in CORS]

@@ -7,11 +7,13 @@ import pytest
 
 from corsgen.pipeline import load_and_plan
 from corsgen.plan import Plan
-from tests.conformance.servers import server_kinds, serving, unchecked_plan
+from tests.conformance.servers import Endpoint, server_kinds, serving, shared_kinds, unchecked_plan
 from tests.conformance.upstream import Upstream
 from tests.conftest import EXAMPLES
 
 KINDS = sorted(server_kinds())
+# Every example policy side by side in one server, each on its own paths.
+SHARED_KINDS = shared_kinds()
 
 
 @pytest.fixture(scope="session")
@@ -25,12 +27,12 @@ def upstream() -> Iterator[Upstream]:
         yield up
 
 
-@pytest.fixture(scope="session", params=KINDS)
+@pytest.fixture(scope="session", params=KINDS + SHARED_KINDS)
 def server(
     request: pytest.FixtureRequest,
     plans: dict[str, Plan],
     upstream: Upstream,
-) -> Iterator[tuple[str, dict[str, int]]]:
+) -> Iterator[tuple[str, dict[str, Endpoint]]]:
     """One running server of each kind, every example policy on a port of its own."""
     with serving(request.param, tuple(plans.values()), upstream.port) as ports:
         yield request.param, {stem: ports[plan.name] for stem, plan in plans.items()}
@@ -40,7 +42,9 @@ BIG = 10_000
 
 
 @pytest.fixture(scope="session", params=KINDS)
-def big_server(request: pytest.FixtureRequest, upstream: Upstream) -> Iterator[tuple[str, int]]:
+def big_server(
+    request: pytest.FixtureRequest, upstream: Upstream
+) -> Iterator[tuple[str, Endpoint]]:
     """One running server of each kind with a single 10,000-origin policy."""
     origins = ", ".join(f'"https://tenant-{i:05d}.customers.example.com"' for i in range(BIG))
     text = f'allow_origins = [{origins}, "https://*.app.example.com"]\nallow_credentials = true\n'
@@ -58,7 +62,7 @@ LOOSE = r"https://.+\.example\.com"
 @pytest.fixture(scope="session", params=KINDS)
 def empty_match_server(
     request: pytest.FixtureRequest, upstream: Upstream
-) -> Iterator[tuple[str, int]]:
+) -> Iterator[tuple[str, Endpoint]]:
     """One running server of each kind whose patterns match the empty string or loosely."""
     plan = unchecked_plan("empty", "allow_origins = []\nallow_credentials = true\n")
     plan = replace(plan, origin_patterns=(EMPTY_MATCHING, LOOSE))

@@ -6,6 +6,7 @@ import pytest
 
 from corsgen.fetch import Request, cors_check, get, vary_tokens
 from tests.conformance.conformance_test import send
+from tests.conformance.servers import Endpoint
 
 pytestmark = pytest.mark.conformance
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.conformance
         ("https://app.example.com", False),
     ],
 )
-def test_large_allowlist(big_server: tuple[str, int], origin: str, allowed: bool) -> None:
+def test_large_allowlist(big_server: tuple[str, Endpoint], origin: str, allowed: bool) -> None:
     answer = send(big_server[1], "GET", "/own-cors", {"Origin": origin})
     assert answer.status == 200
     assert cors_check(Request(origin, credentials=True), answer.headers)[0] is allowed

@@ -16,7 +16,7 @@ from corsgen.limits import MAX_ORIGIN_LENGTH, MAX_ORIGINS, MAX_REGEX_LENGTH
 from corsgen.plan import Plan
 from tests.conformance.conformance_test import Answer, send
 from tests.conformance.conftest import KINDS
-from tests.conformance.servers import serving, unchecked_plan
+from tests.conformance.servers import Endpoint, serving, unchecked_plan
 from tests.conformance.upstream import Upstream
 from tests.limits_test import longest_names
 from tests.rules_test import long_origin, regex_of_length
@@ -62,12 +62,12 @@ def limit_plans() -> tuple[Plan, ...]:
 @pytest.fixture(scope="module", params=KINDS)
 def limits_server(
     request: pytest.FixtureRequest, limit_plans: tuple[Plan, ...], upstream: Upstream
-) -> Iterator[dict[str, int]]:
+) -> Iterator[dict[str, Endpoint]]:
     with serving(request.param, limit_plans, upstream.port) as ports:
         yield ports
 
 
-def _preflight(port: int, origin: str, method: str, header: str) -> Answer:
+def _preflight(port: Endpoint, origin: str, method: str, header: str) -> Answer:
     return send(
         port,
         "OPTIONS",
@@ -80,7 +80,7 @@ def _preflight(port: int, origin: str, method: str, header: str) -> Answer:
     )
 
 
-def test_whole_lists_on_a_preflight_and_a_response(limits_server: dict[str, int]) -> None:
+def test_whole_lists_on_a_preflight_and_a_response(limits_server: dict[str, Endpoint]) -> None:
     port = limits_server["lists"]
     answer = _preflight(port, ORIGIN, METHODS[-1], HEADERS[-1].lower())
     request = Request(ORIGIN, METHODS[-1], True, (HEADERS[-1].lower(),))
@@ -92,7 +92,7 @@ def test_whole_lists_on_a_preflight_and_a_response(limits_server: dict[str, int]
     assert get(actual.headers, "Access-Control-Expose-Headers") == ", ".join(EXPOSE)
 
 
-def test_whole_lists_for_any_origin(limits_server: dict[str, int]) -> None:
+def test_whole_lists_for_any_origin(limits_server: dict[str, Endpoint]) -> None:
     port = limits_server["public"]
     actual = send(port, "GET", "/own-cors", {"Origin": ORIGIN})
     assert get(actual.headers, "Access-Control-Allow-Origin") == "*"
@@ -116,7 +116,7 @@ def test_whole_lists_for_any_origin(limits_server: dict[str, int]) -> None:
     ],
 )
 def test_most_and_longest_origins(
-    limits_server: dict[str, int], origin: str, allowed: bool
+    limits_server: dict[str, Endpoint], origin: str, allowed: bool
 ) -> None:
     port = limits_server["origins"]
     actual = send(port, "GET", "/own-cors", {"Origin": origin})

@@ -53,10 +53,32 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Site:
+    """Plans to serve. Each on a port of its own, or, `shared`, all on one port, each under
+    /NAME/: several policies side by side in one server, each answering on its own paths."""
+
     plans: tuple[Plan, ...]
     ports: Mapping[str, int]
     upstream: int
     dead: int
+    shared: bool = False
+
+    def prefix(self, plan: Plan) -> str:
+        return f"/{plan.name}" if self.shared else ""
+
+    def servers(self) -> dict[int, tuple[Plan, ...]]:
+        """Each port and the plans served on it."""
+        out: dict[int, tuple[Plan, ...]] = {}
+        for plan in self.plans:
+            out[self.ports[plan.name]] = (*out.get(self.ports[plan.name], ()), plan)
+        return out
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one policy is served: a port, and the path prefix of its locations."""
+
+    port: int
+    prefix: str = ""
 
 
 def unchecked_plan(name: str, text: str) -> Plan:
@@ -76,17 +98,20 @@ def _nginx_config(context: str, binary: str, root: Path, site: Site) -> list[str
     temps = "".join(f"    {t}_temp_path {root}/{t};\n" for t in TEMP_PATHS)
     http = "".join(f"    include {root}/{p.name}.http.conf;\n" for p in site.plans)
     servers = ""
-    for plan in site.plans:
-        inc = f"include {root}/{plan.name}.conf;"
-        up = f"proxy_pass http://127.0.0.1:{site.upstream};"
-        servers += (
-            f"    server {{\n        listen 127.0.0.1:{site.ports[plan.name]};\n"
-            f"        location / {{ {inc} {up} }}\n"
-            f"        location /dead/ {{ {inc} proxy_pass http://127.0.0.1:{site.dead}; }}\n"
-            f"        location /auth/ {{ {inc} auth_basic corsgen; "
-            f"auth_basic_user_file {root}/htpasswd; {up} }}\n"
-            "    }\n"
-        )
+    for port, plans in site.servers().items():
+        servers += f"    server {{\n        listen 127.0.0.1:{port};\n"
+        for plan in plans:
+            inc, at = f"include {root}/{plan.name}.conf;", site.prefix(plan)
+            up = f"proxy_pass http://127.0.0.1:{site.upstream}/;"
+            dead = f"proxy_pass http://127.0.0.1:{site.dead}/;"
+            servers += (
+                f"        location {at}/ {{ {inc} {up} }}\n"
+                f"        location {at}/dead/ {{ {inc} {dead} }}\n"
+                f"        location {at}/auth/ {{ {inc} auth_basic corsgen; "
+                f"auth_basic_user_file {root}/htpasswd; "
+                f"proxy_pass http://127.0.0.1:{site.upstream}/auth/; }}\n"
+            )
+        servers += "    }\n"
     user = "user root;\n" if os.geteuid() == 0 else ""
     (root / "nginx.conf").write_text(
         f"{user}daemon off;\nworker_processes 1;\npid {root}/nginx.pid;\n"
@@ -117,7 +142,7 @@ def _block(tag: str, lines: Sequence[str], indent: str = "    ") -> str:
 
 def _docroot(root: Path, plan: Plan) -> Path:
     """Files for every path the tests ask for: per-directory sections apply to files only."""
-    docroot = root / plan.name / DOCROOT
+    docroot = root / DOCROOT / plan.name
     for folder in ("", "auth", "dead"):
         (docroot / folder).mkdir(parents=True, exist_ok=True)
         for path in (*STATUS, "/x"):
@@ -126,26 +151,26 @@ def _docroot(root: Path, plan: Plan) -> Path:
 
 
 def _apache_site(context: str, root: Path, plan: Plan, site: Site) -> str:
-    include = f"Include {root}/{plan.name}.conf"
+    include, at = f"Include {root}/{plan.name}.conf", site.prefix(plan)
     auth = [line.format(root=root) for line in _AUTH_LINES]
     if context in ("", "location"):
         return (
-            (f"    {include}\n" if not context else _block("Location /", [include]))
-            + f"    ProxyPass /dead/ http://127.0.0.1:{site.dead}/\n"
-            f"    ProxyPass / http://127.0.0.1:{site.upstream}/\n" + _block("Location /auth/", auth)
+            (f"    {include}\n" if not context else _block(f"Location {at}/", [include]))
+            + f"    ProxyPass {at}/dead/ http://127.0.0.1:{site.dead}/\n"
+            f"    ProxyPass {at}/ http://127.0.0.1:{site.upstream}/\n"
+            + _block(f"Location {at}/auth/", auth)
         )
     docroot = _docroot(root, plan)
-    proxy = f'SetHandler "proxy:http://127.0.0.1:{site.upstream}"'
-    top = [proxy]
+    top = [f'SetHandler "proxy:http://127.0.0.1:{site.upstream}"']
     if context == "directory":
         top.append(include)
+    if context == "files":
+        top.append(f'<Files "*">\n        {include}\n    </Files>')
     if context == "htaccess":
         top.append("AllowOverride FileInfo AuthConfig")
         (docroot / ".htaccess").write_text((root / f"{plan.name}.conf").read_text())
         (docroot / "auth" / ".htaccess").write_text("\n".join(auth) + "\n")
-    text = f"    DocumentRoot {docroot}\n" + _block(f"Directory {docroot}", top)
-    if context == "files":
-        text += _block('Files "*"', [include])
+    text = _block(f"Directory {docroot}", top)
     if context != "htaccess":
         text += _block(f"Directory {docroot}/auth", auth)
     dead = f'SetHandler "proxy:http://127.0.0.1:{site.dead}"'
@@ -162,12 +187,11 @@ def _apache_config(context: str, binary: str, root: Path, site: Site) -> list[st
         f"ErrorLog {root}/error.log\nLogLevel warn\n{user}"
         f"{apache_module_lines(APACHE_TEST_MODULES)}"
     )
-    for plan in site.plans:
-        port = site.ports[plan.name]
-        text += (
-            f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n"
-            f"{_apache_site(context, root, plan, site)}</VirtualHost>\n"
-        )
+    for port, plans in site.servers().items():
+        sites = "".join(_apache_site(context, root, plan, site) for plan in plans)
+        if context not in ("", "location"):  # every plan's files live under one document root
+            sites = f"    DocumentRoot {root / DOCROOT}\n" + sites
+        text += f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n{sites}</VirtualHost>\n"
     (root / "httpd.conf").write_text(text)
     return [binary, "-f", str(root / "httpd.conf"), "-DFOREGROUND"]
 
@@ -181,17 +205,26 @@ def _caddy_config(context: str, binary: str, root: Path, site: Site) -> list[str
         check=True,
     ).stdout.strip()
     text = "{\n\tadmin off\n\tauto_https off\n}\n"
-    for plan in site.plans:
-        text += (
-            f"http://127.0.0.1:{site.ports[plan.name]} {{\n"
-            f"\timport {root}/{plan.name}.caddy\n"
-            f"\treverse_proxy /dead/* 127.0.0.1:{site.dead}\n"
-            f"\troute /auth/* {{\n\t\tbasicauth {{\n\t\t\t{USER} {hashed}\n\t\t}}\n"
-            f"\t\treverse_proxy 127.0.0.1:{site.upstream}\n\t}}\n"
-            f"\treverse_proxy 127.0.0.1:{site.upstream}\n}}\n"
-        )
+    for port, plans in site.servers().items():
+        text += f"http://127.0.0.1:{port} {{\n"
+        for plan in plans:
+            body = (
+                f"import {root}/{plan.name}.caddy\n"
+                f"reverse_proxy /dead/* 127.0.0.1:{site.dead}\n"
+                f"route /auth/* {{\n\tbasicauth {{\n\t\t{USER} {hashed}\n\t}}\n"
+                f"\treverse_proxy 127.0.0.1:{site.upstream}\n}}\n"
+                f"reverse_proxy 127.0.0.1:{site.upstream}\n"
+            )
+            if site.shared:  # the snippet inside handle_path, which strips the prefix
+                body = f"handle_path {site.prefix(plan)}/* {{\n" + _indent(body) + "}\n"
+            text += _indent(body)
+        text += "}\n"
     (root / "Caddyfile").write_text(text)
     return [binary, "run", "--adapter", "caddyfile", "--config", str(root / "Caddyfile")]
+
+
+def _indent(text: str) -> str:
+    return "".join(f"\t{line}\n" for line in text.splitlines())
 
 
 DEBIAN_CADDY = "/usr/bin/caddy"
@@ -208,6 +241,7 @@ def caddy_version(binary: str) -> str:
     return out.split()[0].lstrip("v")
 
 
+SHARED = "+shared"  # a kind's suffix: every plan in one server, each under /NAME/
 # context (where the snippet is included), binary, directory, site: the command
 Configure = Callable[[str, str, Path, Site], list[str]]
 Launch = Callable[[Path, Site], list[str]]  # the same, for one binary
@@ -232,12 +266,17 @@ class Harness:
     configure: Configure
     # Where users include the snippet; each is served, and judged, as a kind of its own.
     contexts: tuple[str, ...] = ("",)
+    # The contexts that can hold several policies side by side, each on its own paths.
+    shared: tuple[str, ...] = ("",)
 
 
 # One entry per registered target; test_every_target_has_a_harness keeps it complete.
 HARNESS: Mapping[str, Harness] = {
     "nginx": Harness(lambda: _installed("nginx"), _nginx_config),
-    "apache": Harness(lambda: _installed("apache"), _apache_config, APACHE_CONTEXTS),
+    # <VirtualHost> holds one policy: every snippet in it would apply to every path.
+    "apache": Harness(
+        lambda: _installed("apache"), _apache_config, APACHE_CONTEXTS, APACHE_CONTEXTS[1:]
+    ),
     "caddy": Harness(_caddys, _caddy_config),
 }
 
@@ -264,6 +303,17 @@ def server_kinds() -> dict[str, tuple[str | None, Launch]]:
                 name = f"{kind}-{context}" if context else kind
                 kinds[name] = (binary, partial(harness.configure, context, str(binary)))
     return kinds
+
+
+def shared_kinds() -> list[str]:
+    """The kinds that also serve every plan in one server, each under /NAME/ (see serving)."""
+    return [
+        (f"{kind}-{context}" if context else kind) + SHARED
+        for target in NAMES
+        if (harness := HARNESS.get(target)) is not None
+        for kind in harness.kinds()
+        for context in harness.shared
+    ]
 
 
 def _wait(proc: subprocess.Popen[bytes], ports: Mapping[str, int], log: Path) -> None:
@@ -325,10 +375,14 @@ def _running(configure: Launch, root: Path, site: Site) -> Iterator[None]:
 
 
 @contextmanager
-def serving(kind: str, plans: tuple[Plan, ...], upstream: int) -> Iterator[dict[str, int]]:
-    """Every plan on a free port of its own in one running server of `kind`; name to port."""
-    binary, configure = server_kinds()[kind]
+def serving(kind: str, plans: tuple[Plan, ...], upstream: int) -> Iterator[dict[str, Endpoint]]:
+    """Every plan in one running server of `kind`, on a free port of its own (or, for a shared
+    kind, all on one); name to endpoint."""
+    shared = kind.endswith(SHARED)
+    binary, configure = server_kinds()[kind.removesuffix(SHARED)]
     need_binary(kind, binary)
-    ports = {plan.name: free_port() for plan in plans}
-    with running(configure, Site(plans, ports, upstream, free_port())):
-        yield ports
+    one = free_port()
+    ports = {plan.name: one if shared else free_port() for plan in plans}
+    site = Site(plans, ports, upstream, free_port(), shared)
+    with running(configure, site):
+        yield {plan.name: Endpoint(ports[plan.name], site.prefix(plan)) for plan in plans}

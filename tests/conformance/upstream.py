@@ -29,10 +29,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def _answer(self) -> None:
-        # Apache's SetHandler proxy: forwards the file's path (.../docroot/auth/ok): the URL path
-        # is what follows the document root.
-        path = "/" + self.path.split("?")[0].split("/docroot/", 1)[-1].lstrip("/")
-        status = STATUS.get(path.removeprefix("/auth"), 200)
+        path = self.path.split("?")[0]
+        # By the last segment: Apache's SetHandler proxy: forwards the file's path
+        # (.../docroot/api/auth/ok), and a shared server the policy's prefix.
+        status = STATUS.get("/" + path.rsplit("/", 1)[-1], 200)
         body = f"upstream {self.command} {path}\n".encode()
         self.send_response(status)
         self.send_header("X-Upstream", "1")
