@@ -367,3 +367,25 @@ def test_paths_and_arguments_print_escaped(
     assert result == code and len(printed) == lines, printed
     assert all(line.isprintable() for line in printed)
     assert any("a\\nb\\x1b[31m\\u2028" in line for line in printed)
+
+
+def test_verify_config_needs_one_target_and_something_to_verify(tmp_path: Path) -> None:
+    conf = tmp_path / "server.conf"
+    conf.write_text("events {}\n")
+    assert main(["verify"]) == 2
+    assert main(["verify", "--config", str(conf)]) == 2
+    assert main(["verify", "--config", str(conf), "-t", NAMES[0], "-t", NAMES[-1]]) == 2
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_verify_config_says_when_a_target_cannot_read_configs_yet(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = tmp_path / "server.conf"
+    conf.write_text("events {}\n")
+    code = main(["verify", "--config", str(conf), "-t", name])
+    err = capsys.readouterr().err
+    if "cannot read" in err:
+        assert code == 1 and err.startswith("corsgen: verify --config cannot read ")
+    else:  # a target that reads it finds no corsgen snippet in this config
+        assert code == 1 and " error CG406 no-snippet: " in err

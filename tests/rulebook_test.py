@@ -20,6 +20,7 @@ from corsgen.rules import check_policy
 from corsgen.tomlfile import parse_toml, read_text
 from tests.conftest import ROOT
 from tests.rules_test import long_origin
+from tests.targets.nginx_config_test import verify_config
 
 SRC = ROOT / "src" / "corsgen"
 
@@ -117,6 +118,19 @@ def _pair_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 A = 'allow_origins = ["https://a.com"]\n'
 SECOND = '\n[[outputs]]\npolicies = ["other/api.toml"]\ntargets = ["nginx"]\nout_dir = "deploy"\n'
 
+# verify --config: each case's nginx config in tests/targets/nginx_config_test.py.
+CONFIG_CASES = (
+    ("CG401", "parse"),
+    ("CG402", "add-header"),
+    ("CG402", "hide-header"),
+    ("CG403", "dropped"),
+    ("CG404", "nested"),
+    ("CG404", "nested-auth"),
+    ("CG404", "server-wide"),
+    ("CG405", "missing"),
+    ("CG406", "none"),
+)
+
 # (rule, case, what reaches it): every case in the table, reached through the code users run.
 REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG000", "cannot-read", _raises(lambda: read_text(Path("/nonexistent/api.toml")))),
@@ -209,6 +223,7 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG305", "out-dir", _manifest(out_dir="")),
     ("CG305", "glob", _manifest(glob="/etc/*.toml")),
     ("CG305", "glob-refused", _manifest(glob="cors/a**.toml")),
+    *((rule, case, verify_config(case)) for rule, case in CONFIG_CASES),
 ]
 
 

@@ -149,7 +149,7 @@ def render_command(
 
 
 @cli.command()
-@click.argument("policies", nargs=-1, required=True, type=POLICY)
+@click.argument("policies", nargs=-1, type=POLICY)
 @click.option(
     "--target",
     "-t",
@@ -158,8 +158,35 @@ def render_command(
     multiple=True,
     help="Server(s) to verify for; default every one corsgen renders for.",
 )
-def verify(policies: tuple[Path, ...], targets: tuple[str, ...]) -> None:
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also read this server config, with what it includes, and report every place where it "
+    "undoes a corsgen snippet (needs one --target).",
+)
+def verify(policies: tuple[Path, ...], targets: tuple[str, ...], config: Path | None) -> None:
     """Render and check output with the parsers and each server's own config test."""
+    if not policies and config is None:
+        raise click.UsageError("give policy files, --config FILE, or both")
+    if config is not None:
+        if len(targets) != 1:
+            raise click.UsageError("--config reads one server's config: name it with one --target")
+        _verify_config(config, targets[0])
+    if policies:
+        _verify_policies(policies, targets)
+
+
+def _verify_config(config: Path, target: str) -> None:
+    findings = TARGETS[target].audit_config(config)
+    for found in findings:
+        click.echo(str(found), err=True)
+    if findings:
+        raise CorsgenError(f"{len(findings)} problem(s) in {shown(config)} and what it includes")
+    click.echo(f"{shown(config)}: ok")
+
+
+def _verify_policies(policies: tuple[Path, ...], targets: tuple[str, ...]) -> None:
     skipped: list[str] = []
     for path in policies:
         plan = _plan(path, strict=False)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import jinja2
 
 from corsgen.marker import PLACEHOLDER, stamp
 from corsgen.plan import Plan
 from corsgen.targets import get
-from corsgen.targets.base import comment
+from corsgen.targets.base import SHARED, comment
 
 
 def _environment() -> jinja2.Environment:
@@ -26,8 +30,18 @@ def _environment() -> jinja2.Environment:
 _ENV = _environment()
 
 
-def render(plan: Plan, target: str) -> dict[str, str]:
-    """File name to text, for every file the target writes."""
+@dataclass(frozen=True)
+class _Origin:
+    """What _header.j2 writes about a shared file: every policy it was computed from."""
+
+    name: str
+    source: str
+    digest: str
+    version: str
+
+
+def render_parts(plan: Plan, target: str) -> dict[str, str]:
+    """File name to text, for the files of this one policy."""
     spec = get(target)
     context = spec.context(plan)
     out = {}
@@ -37,3 +51,31 @@ def render(plan: Plan, target: str) -> dict[str, str]:
         )
         out[plan.name + part.suffix] = stamp(text)
     return out
+
+
+def render_shared(plans: Sequence[Plan], target: str) -> dict[str, str]:
+    """The files the policies written to one directory share (none when they need none)."""
+    spec = get(target)
+    context = spec.shared_context(plans)
+    if context is None or not plans:
+        return {}
+    ordered = sorted(plans, key=lambda p: p.name)
+    # Stale as soon as any of the policies changes, as a policy's own file is.
+    digest = hashlib.sha256("".join(f"{p.name}\n{p.digest}\n" for p in ordered).encode())
+    origin = _Origin(
+        name=SHARED,
+        source="the policies " + " ".join(p.source for p in ordered),
+        digest=digest.hexdigest(),
+        version=ordered[0].version,
+    )
+    return {
+        SHARED + part.suffix: stamp(
+            _ENV.get_template(part.template).render(plan=origin, body_sha256=PLACEHOLDER, **context)
+        )
+        for part in spec.shared_parts
+    }
+
+
+def render(plan: Plan, target: str) -> dict[str, str]:
+    """File name to text, for every file the target writes for this policy rendered alone."""
+    return {**render_parts(plan, target), **render_shared((plan,), target)}

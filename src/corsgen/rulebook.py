@@ -521,6 +521,92 @@ RULES: tuple[Rule, ...] = (
             ),
         },
     ),
+    Rule(
+        "CG401",
+        "config-unreadable",
+        "error",
+        "verify --config: the server config, or a file it includes, does not parse",
+        {"parse": ("{error}", "fix the config until the {server} config test passes")},
+    ),
+    Rule(
+        "CG402",
+        "cors-headers-dropped",
+        "error",
+        "verify --config: a block below the snippet sets its own headers, so it gets no CORS ones",
+        {
+            "add-header": (
+                "add_header {header} here drops every CORS header of {policy}, included at "
+                "{include}: {server} inherits add_header only into blocks without one",
+                "include {policy}'s snippet here as well, or move this add_header up beside it",
+            ),
+            "hide-header": (
+                "a *_hide_header here drops those of {policy}, included at {include}, so the "
+                "upstream's own CORS headers get through",
+                "include {policy}'s snippet here as well, or move this line up beside it",
+            ),
+        },
+    ),
+    Rule(
+        "CG403",
+        "server-headers-dropped",
+        "error",
+        "verify --config: the snippet's add_header drops the add_headers of the blocks above it",
+        {
+            "dropped": (
+                "the snippet of {policy} drops the add_header lines above it ({count}, the first "
+                "{header} at {at}): {server} inherits add_header only into blocks without one",
+                "repeat those add_header lines beside the include",
+            ),
+        },
+    ),
+    Rule(
+        "CG404",
+        "preflight-not-answered",
+        "error",
+        "verify --config: a location where the snippet's preflight answer does not run",
+        {
+            "nested": (
+                "a preflight here goes to the handler: {server} does not inherit the preflight "
+                "`if` of {policy}, included at {include}, into nested locations",
+                "include {policy}'s snippet in this location too, or in the server block",
+            ),
+            "nested-auth": (
+                "a preflight here meets {auth} at {at} and fails: {server} does not inherit the "
+                "preflight `if` of {policy}, included at {include}, into nested locations",
+                "include {policy}'s snippet in this location too, or in the server block",
+            ),
+            "server-wide": (
+                "{other}'s snippet in the server block, at {at}, answers every preflight of the "
+                "server before a location is chosen, here too, instead of {policy}",
+                "include each policy in its own location, none in the server block",
+            ),
+        },
+    ),
+    Rule(
+        "CG405",
+        "http-part-missing",
+        "error",
+        "verify --config: the snippet is included but not its part for the http block",
+        {
+            "missing": (
+                "the snippet of {policy} is included here, but not {policy}.http.conf in the http "
+                "block",
+                "include {policy}.http.conf once inside the http block",
+            ),
+        },
+    ),
+    Rule(
+        "CG406",
+        "no-snippet",
+        "error",
+        "verify --config: the config includes no corsgen snippet",
+        {
+            "none": (
+                "no file this config includes carries a corsgen marker",
+                "include the snippet corsgen rendered, or pass the config that includes it",
+            ),
+        },
+    ),
 )
 BY_ID = {rule.id: rule for rule in RULES}
 

@@ -15,7 +15,7 @@ from corsgen.manifest import LoadedManifest
 from corsgen.marker import body_digest, parse
 from corsgen.pipeline import load_and_plan
 from corsgen.plan import Plan
-from corsgen.render import render
+from corsgen.render import render_parts, render_shared
 from corsgen.targets import get
 from corsgen.verify import check_structure
 
@@ -136,11 +136,16 @@ def desired_files(loaded: LoadedManifest, allow_outside: bool = False) -> Desire
     suffixes: dict[Path, frozenset[str]] = {}
     owner: dict[Path, str] = {}
     clashes = []
+    # The policies each target writes to each directory: what their shared files are sized for.
+    sharing: dict[tuple[Path, str], tuple[Path, list[Plan]]] = {}
     for job in jobs:
-        rendered = render(plans[job.policy], job.target)
+        rendered = render_parts(plans[job.policy], job.target)
         check_structure(rendered, job.target)
-        parts = frozenset(part.suffix for part in get(job.target).parts)
+        target = get(job.target)
+        parts = frozenset(part.suffix for part in (*target.parts, *target.shared_parts))
         suffixes[job.out_dir] = suffixes.get(job.out_dir, frozenset()) | parts
+        group = sharing.setdefault((job.out_dir.resolve(), job.target), (job.out_dir, []))[1]
+        group.append(plans[job.policy])
         who = f"{job.key} ({relative(job.policy, loaded.root)}, {job.target})"
         for name, text in rendered.items():
             path = job.out_dir / name
@@ -151,6 +156,9 @@ def desired_files(loaded: LoadedManifest, allow_outside: bool = False) -> Desire
                 clashes.append(loaded.finding("CG303", "clash", job.key, **clash))
             owner.setdefault(real, who)
             files[path] = text
+    for (_, target_name), (out_dir, group) in sharing.items():
+        for name, text in render_shared(group, target_name).items():
+            files[out_dir / name] = text
     if clashes:
         raise PolicyError(clashes)
     return Desired(files, warnings, suffixes)

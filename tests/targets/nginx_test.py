@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from corsgen import marker
+from corsgen.cli import main
+from corsgen.render import render, render_shared
 from corsgen.targets import nginx
 from tests.targets.conftest import plan_of
 
@@ -49,3 +54,46 @@ def test_a_regex_too_long_for_one_parameter_is_a_limit() -> None:
     limits = list(nginx.TARGET.limits(plan))
     assert [(limit.rule, limit.key) for limit in limits] == [("CG120", "allow_origin_regex")]
     assert not list(nginx.TARGET.limits(plan_of('allow_origins = ["https://a.com"]')))
+
+
+def _listing(count: int, labels: int) -> str:
+    """count origins, each with `labels` labels of 60 characters: long keys need wide buckets."""
+    host = "x" * 50 + "." * (labels > 0) + ".".join(["y" * 60] * labels)
+    origins = ", ".join(f'"https://t{i:05d}{host}.example.com"' for i in range(count))
+    return f"allow_origins = [{origins}]\n"
+
+
+def test_map_hash_sizes_live_in_one_file_sized_for_every_policy() -> None:
+    """nginx takes map_hash_* once per http {}: the shared file holds the largest of each."""
+    wide, many = plan_of(_listing(10, 3)), plan_of(_listing(5000, 0))
+    alone = render(wide, "nginx")
+    assert "\nmap_hash_bucket_size" not in alone["api.http.conf"]
+    assert "include corsgen-map-hash.conf first" in alone["api.http.conf"]
+    shared = render_shared((wide, many, plan_of('allow_origins = ["https://a.com"]')), "nginx")
+    text = shared["corsgen-map-hash.conf"]
+    wide_hash, many_hash = nginx._hash(wide.exact_origins), nginx._hash(many.exact_origins)
+    assert wide_hash and many_hash and wide_hash.bucket_size > many_hash.bucket_size
+    assert f"map_hash_bucket_size {wide_hash.bucket_size};" in text
+    assert f"map_hash_max_size {many_hash.max_size};" in text
+    assert text.count("map_hash_bucket_size ") == 1 + 2  # the directive and one comment per policy
+    assert marker.parse(text) is not None
+    assert render_shared((plan_of('allow_origins = ["https://a.com"]'),), "nginx") == {}
+
+
+def test_sync_sizes_the_shared_file_for_every_policy_in_the_directory(tmp_path: Path) -> None:
+    (tmp_path / "cors").mkdir()
+    (tmp_path / "cors" / "wide.toml").write_text(_listing(10, 3))
+    (tmp_path / "cors" / "many.toml").write_text(_listing(5000, 0))
+    (tmp_path / "corsgen.toml").write_text(
+        '[[outputs]]\npolicies = ["cors/*.toml"]\ntargets = ["nginx"]\nout_dir = "deploy"\n'
+    )
+    manifest = str(tmp_path / "corsgen.toml")
+    assert main(["sync", "--manifest", manifest]) == 0
+    shared = (tmp_path / "deploy" / "corsgen-map-hash.conf").read_text()
+    assert "#   many: " in shared and "#   wide: " in shared
+    assert main(["sync", "--check", "--manifest", manifest]) == 0
+    # No list needs it any more: the file is an orphan, which --prune removes.
+    for name in ("wide", "many"):
+        (tmp_path / "cors" / f"{name}.toml").write_text('allow_origins = ["https://a.com"]\n')
+    assert main(["sync", "--prune", "--manifest", manifest]) == 0
+    assert not (tmp_path / "deploy" / "corsgen-map-hash.conf").exists()

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from corsgen.errors import CorsgenError, shorten
+from corsgen.errors import CorsgenError, Finding, shorten
 from corsgen.plan import Plan
 
 # What a comment may hold as it is. Anything else is written \uXXXX: no line break (\n, \r, U+2028,
@@ -24,6 +24,9 @@ _UNCOMMENTABLE = re.compile(r"[^A-Za-z0-9 ._,:/+=@()\[\]~-]")
 # Every value corsgen quotes is printable ASCII (origins are punycode, names are tokens); one that
 # is not, or holds a quote, is safe in no target's quoting.
 _UNQUOTABLE = re.compile(r'[^\x20-\x7e]|"')
+# The name a shared file starts with, and the policy its marker names: SHARED + a shared part's
+# suffix holds a "-", which no policy name does, so it is never one policy's own file.
+SHARED = "corsgen"
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,20 @@ class Target(ABC):
     def error_lines(self, output: str) -> list[str]:
         """The lines of a failed config test's output worth showing; the last three are shown."""
         return [line for line in output.splitlines() if line.strip()]
+
+    # Files the policies written to one directory share, named SHARED + suffix: what a server
+    # accepts once for all of them (nginx's map hash sizes). `corsgen sync` renders them from every
+    # policy in the directory, `corsgen render` from the one policy it renders.
+    shared_parts: ClassVar[tuple[Part, ...]] = ()
+
+    def shared_context(self, plans: Sequence[Plan]) -> Mapping[str, object] | None:
+        """What the shared parts' templates write for these policies; None when they need none."""
+        return None
+
+    def audit_config(self, path: Path) -> list[Finding]:
+        """Every place where the user's whole server config (the file at `path` and what it
+        includes) undoes a corsgen snippet it includes: `corsgen verify --config`."""
+        raise CorsgenError(f"verify --config cannot read {self.title} configuration yet")
 
     def limits(self, plan: Plan) -> Iterator[Limit]:
         """What in this policy the server cannot load, beyond limits.py; checked for every target

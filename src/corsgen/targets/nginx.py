@@ -1,28 +1,39 @@
 """nginx: map blocks in http {} decide, add_header ... always in the location sends.
 
-Two files: NAME.http.conf (the maps, once per http {}) and NAME.conf (inside the location). Checked
-with crossplane, each part included where the README says, and with `nginx -t`.
+Two files: NAME.http.conf (the maps, once per http {}) and NAME.conf (inside the location or
+server), and corsgen-map-hash.conf when a list outgrows nginx's default map hash. Checked with
+crossplane, each part included where the README says, and with `nginx -t`.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict, cast
 
 import crossplane
 
-from corsgen.errors import VerifyError, shorten
+from corsgen.errors import Finding, VerifyError, shorten
 from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
-from corsgen.targets.base import Limit, Part, Target, comment, guard
+from corsgen.targets import nginx_config
+from corsgen.targets.base import SHARED, Limit, Part, Target, comment, guard
 
 # nginx reads at most 4,093 bytes between a parameter's quotes: `nginx -t` on 1.22.1 refuses 4,094
 # ("too long parameter"), as map values, map keys and add_header values alike, wherever the
 # parameter starts in the file (the whole token must fit the 4,096-byte read buffer).
 MAX_PARAMETER = 4_093
 # nginx builds exact map keys into a hash; past these sizes the defaults fail to load.
+#
+# map_hash_bucket_size and map_hash_max_size are http-level and nginx accepts each once, before the
+# first map ("is duplicate" otherwise), so two large policies cannot each set them. They live in
+# one file per output directory, corsgen-map-hash.conf, sized for the largest need of the policies
+# written there: `corsgen sync` knows them all, `corsgen render` the one it renders. One fixed,
+# generous pair would do without that file, but nginx picks the fewest buckets that hold every key
+# within the bucket size: a larger bucket means longer chains for every map in http {}, the user's
+# own included, so each directory gets what its lists need and no more. The user includes the file
+# first; one who already sets the pair drops the include and keeps values at least as large.
 DEFAULT_BUCKET = 64
 DEFAULT_KEYS = 64
 ENTRIES_PER_BUCKET = 8
@@ -221,11 +232,12 @@ class _Payload(TypedDict):
     config: list[_Config]
 
 
-def wrapper(http_part: str, location_part: str) -> str:
+def wrapper(http_part: str, location_part: str, shared: Sequence[str] = ()) -> str:
     """The smallest nginx.conf that reads each part where the README says to include it."""
     return (
         "events {}\nhttp {\n"
-        f"    include {http_part};\n"
+        + "".join(f"    include {name};\n" for name in shared)
+        + f"    include {http_part};\n"
         "    server {\n        location / {\n"
         f"            include {location_part};\n"
         "        }\n    }\n}\n"
@@ -248,10 +260,25 @@ def _check_lengths(directives: list[_Directive], file: str) -> None:
         _check_lengths(directive.get("block", []), file)
 
 
+@dataclass(frozen=True)
+class _Need:
+    name: str
+    hash: Hash
+
+
+def _roles(files: Mapping[str, str]) -> tuple[list[str], str, str]:
+    """(shared files, the http part, the location part) of one policy's rendered files."""
+    shared = [name for name in files if name.startswith(SHARED + "-")]
+    http_part = next(n for n in files if n.endswith(Nginx.parts[0].suffix) and n not in shared)
+    location_part = next(n for n in files if n not in shared and n != http_part)
+    return shared, http_part, location_part
+
+
 class Nginx(Target):
     name = "nginx"
     title = "nginx"
     parts = (Part("nginx/http.conf.j2", ".http.conf"), Part("nginx/location.conf.j2", ".conf"))
+    shared_parts = (Part("nginx/map-hash.conf.j2", "-map-hash.conf"),)
     binaries = ("nginx",)
     config_test = "nginx -t"
     regex_engine = "PCRE2"
@@ -268,6 +295,7 @@ class Nginx(Target):
             "location_note": "nginx: include inside the location (or server) that serves the "
             f"resource; needs {name}.http.conf in http {{}}.",
             "hash": _hash(plan.exact_origins),
+            "shared": SHARED + self.shared_parts[0].suffix,
             "maps": [
                 *_origin_maps(plan, var),
                 *_condition_maps(plan, var),
@@ -278,6 +306,24 @@ class Nginx(Target):
             "preflight": var("preflight"),
             "preflight_status": plan.preflight_status,
         }
+
+    def shared_context(self, plans: Sequence[Plan]) -> Mapping[str, object] | None:
+        needs = [
+            _Need(comment(p.name), found)
+            for p in sorted(plans, key=lambda p: p.name)
+            if (found := _hash(p.exact_origins))
+        ]
+        if not needs:
+            return None
+        largest = Hash(max(n.hash.bucket_size for n in needs), max(n.hash.max_size for n in needs))
+        return {
+            "note": "nginx: include inside http {}, once, before any map.",
+            "needs": needs,
+            "hash": largest,
+        }
+
+    def audit_config(self, path: Path) -> list[Finding]:
+        return nginx_config.audit(path)
 
     def limits(self, plan: Plan) -> Iterator[Limit]:
         # Each pattern is one map key, written out in the canonical spelling (\w is
@@ -295,13 +341,12 @@ class Nginx(Target):
                 return
 
     def check_structure(self, files: Mapping[str, str]) -> None:
-        http_part = next(name for name in files if name.endswith(self.parts[0].suffix))
-        location_part = next(name for name in files if name != http_part)
+        shared, http_part, location_part = _roles(files)
         with tempfile.TemporaryDirectory(prefix="corsgen-") as tmp:
             root = Path(tmp)
             for name, text in files.items():
                 (root / name).write_text(text, encoding="utf-8")
-            (root / WRAPPER).write_text(wrapper(http_part, location_part), encoding="utf-8")
+            (root / WRAPPER).write_text(wrapper(http_part, location_part, shared), encoding="utf-8")
             payload = cast(
                 _Payload, crossplane.parse(str(root / WRAPPER), check_ctx=True, check_args=True)
             )
@@ -313,12 +358,11 @@ class Nginx(Target):
             _check_lengths(config["parsed"], Path(config["file"]).name)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
-        http_part = next(n for n in files if n.endswith(self.parts[0].suffix))
-        location = next(n for n in files if n != http_part)
+        shared, http_part, location = _roles(files)
         conf = root / WRAPPER
         conf.write_text(
             f"pid {root}/nginx.pid;\nerror_log {root}/error.log;\n"
-            + wrapper(str(root / http_part), str(root / location))
+            + wrapper(str(root / http_part), str(root / location), [str(root / n) for n in shared])
         )
         return [binary, "-t", "-q", "-p", str(root), "-c", str(conf)]
 
