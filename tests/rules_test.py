@@ -119,7 +119,8 @@ def test_rule_fires_with_key(rule_id: str, key: str, text: str) -> None:
 
 
 def test_every_rule_has_a_case() -> None:
-    assert {r.id for r in RULES} == {c[0] for c in CASES} | LOAD_RULES | MANIFEST_RULES
+    config = {r.id for r in RULES if r.id.startswith("CG4")}  # tests/targets/nginx_config_test.py
+    assert {r.id for r in RULES} == {c[0] for c in CASES} | LOAD_RULES | MANIFEST_RULES | config
 
 
 def test_ids_are_unique_and_severity_matches_numbering() -> None:
