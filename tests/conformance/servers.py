@@ -217,6 +217,8 @@ def _caddy_config(context: str, binary: str, root: Path, site: Site) -> list[str
             )
             if site.shared:  # the snippet inside handle_path, which strips the prefix
                 body = f"handle_path {site.prefix(plan)}/* {{\n" + _indent(body) + "}\n"
+            elif context:  # handle sorts what is inside it; route keeps the order written
+                body = f"{context} {{\n" + _indent(body) + "}\n"
             text += _indent(body)
         text += "}\n"
     (root / "Caddyfile").write_text(text)
@@ -277,7 +279,8 @@ HARNESS: Mapping[str, Harness] = {
     "apache": Harness(
         lambda: _installed("apache"), _apache_config, APACHE_CONTEXTS, APACHE_CONTEXTS[1:]
     ),
-    "caddy": Harness(_caddys, _caddy_config),
+    # A site block, and inside handle and route; several policies each in a handle_path.
+    "caddy": Harness(_caddys, _caddy_config, ("", "handle", "route")),
 }
 
 
