@@ -20,6 +20,8 @@ from corsgen.rules import check_policy
 from corsgen.tomlfile import parse_toml, read_text
 from tests.conftest import ROOT
 from tests.rules_test import long_origin
+from tests.targets.apache_config_test import REACHES as APACHE_REACHES
+from tests.targets.apache_config_test import reach
 from tests.targets.nginx_config_test import verify_config
 
 SRC = ROOT / "src" / "corsgen"
@@ -118,7 +120,8 @@ def _pair_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 A = 'allow_origins = ["https://a.com"]\n'
 SECOND = '\n[[outputs]]\npolicies = ["other/api.toml"]\ntargets = ["nginx"]\nout_dir = "deploy"\n'
 
-# verify --config: each case's nginx config in tests/targets/nginx_config_test.py.
+# verify --config: each case's config in tests/targets/nginx_config_test.py, and for the Apache
+# cases in tests/targets/apache_config_test.py.
 CONFIG_CASES = (
     ("CG401", "parse"),
     ("CG402", "add-header"),
@@ -224,6 +227,7 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG305", "glob", _manifest(glob="/etc/*.toml")),
     ("CG305", "glob-refused", _manifest(glob="cors/a**.toml")),
     *((rule, case, verify_config(case)) for rule, case in CONFIG_CASES),
+    *((rule, case, reach(rule, case)) for rule, case in APACHE_REACHES),
 ]
 
 

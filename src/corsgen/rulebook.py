@@ -575,6 +575,17 @@ RULES: tuple[Rule, ...] = (
                 "preflight `if` of {policy}, included at {include}, into nested locations",
                 "include {policy}'s snippet in this location too, or in the server block",
             ),
+            "apache-auth": (
+                "inside {section}, mod_rewrite runs after authentication, and this snippet of "
+                "{policy} was rendered without the grant that lets its preflight through: "
+                "{server} asks the preflight for credentials, which browsers never send",
+                "re-render {policy} with this corsgen (corsgen sync), which answers it there",
+            ),
+            "apache-options": (
+                "Options {options} at {at} turns FollowSymLinks off here, and mod_rewrite then "
+                "refuses every request where the snippet of {policy} is (403), preflights included",
+                "add FollowSymLinks or SymLinksIfOwnerMatch to that Options line",
+            ),
             "server-wide": (
                 "{other}'s snippet in the server block, at {at}, answers every preflight of the "
                 "server before a location is chosen, here too, instead of {policy}",
@@ -604,6 +615,19 @@ RULES: tuple[Rule, ...] = (
             "none": (
                 "no file this config includes carries a corsgen marker",
                 "include the snippet corsgen rendered, or pass the config that includes it",
+            ),
+        },
+    ),
+    Rule(
+        "CG407",
+        "module-missing",
+        "error",
+        "verify --config: the config loads no module the snippet needs",
+        {
+            "missing": (
+                "the snippet needs {module}, and no LoadModule in this config loads it",
+                "enable it (a2enmod headers setenvif rewrite), unless it is compiled in "
+                "(apache2 -l lists those)",
             ),
         },
     ),

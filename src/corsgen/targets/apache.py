@@ -10,9 +10,10 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from corsgen.errors import CorsgenError, VerifyError, shorten
+from corsgen.errors import CorsgenError, Finding, VerifyError, shorten
 from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
 from corsgen.regex import anchor
+from corsgen.targets import apache_config
 from corsgen.targets.base import Part, Target, double_quoted
 from corsgen.targets.lexer import split_lines
 
@@ -198,6 +199,9 @@ class Apache(Target):
                         raise VerifyError(f'unknown Header action "{action}"', file, number)
             if inside:
                 raise VerifyError(f"unclosed <{inside}>", file, number)
+
+    def audit_config(self, path: Path) -> list[Finding]:
+        return apache_config.audit(path)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         conf = root / WRAPPER

@@ -1,0 +1,219 @@
+"""`corsgen verify --config` for Apache httpd: where a whole config undoes the snippets it includes.
+
+The config is read with the structural check's lexer, following Include and IncludeOptional
+(globs, relative to ServerRoot). A file whose line 2 is corsgen's marker is a snippet. What is
+checked, each proven on httpd 2.4 by the conformance suite:
+
+- The snippet needs mod_headers, mod_setenvif, mod_rewrite and mod_authz_core.
+- Inside <Directory>, <Location> or <Files> mod_rewrite runs after authentication: a snippet
+  without the <If> grant (rendered before corsgen answered preflights there) sends them into auth.
+- mod_rewrite refuses to run where Options turns FollowSymLinks off: the preflight gets 403.
+- A snippet at the top of a <VirtualHost> applies to every path of it: a second policy in the
+  same virtual host answers nothing.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corsgen.errors import CorsgenError, Finding, VerifyError
+from corsgen.fsio import decode, read_file
+from corsgen.marker import parse
+from corsgen.rulebook import finding
+from corsgen.targets.lexer import split_lines
+
+SERVER = "Apache httpd"
+NEEDED = ("headers", "setenvif", "rewrite", "authz_core")
+_PER_DIRECTORY = ("Directory", "DirectoryMatch", "Location", "LocationMatch", "Files", "FilesMatch")
+# Includes deeper than this are a loop (a file including itself through a glob).
+_MAX_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class Snippet:
+    policy: str
+    at: str  # file:line of the Include
+    sections: tuple[str, ...]  # the sections around it, outermost first: "VirtualHost", ...
+    options: tuple[tuple[str, str], ...]  # the Options lines of those sections: (value, file:line)
+    grants: bool  # renders the <If> grant for per-directory contexts
+
+
+@dataclass
+class _Reader:
+    root: Path
+    snippets: list[Snippet] = field(default_factory=list)
+    modules: set[str] = field(default_factory=set)
+    # Each <Directory PATH> section's Options lines: httpd merges them by path, not by nesting.
+    directories: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    problems: list[Finding] = field(default_factory=list)
+
+    def read(
+        self, path: Path, sections: list[str], options: list[list[tuple[str, str]]], depth: int = 0
+    ) -> None:
+        if depth > _MAX_DEPTH:
+            raise CorsgenError(f"{path}: includes nested more than {_MAX_DEPTH} deep (a loop?)")
+        text = _text(path)
+        for line in split_lines(text, path.name):
+            name, args, at = line.words[0], line.words[1:], f"{path}:{line.number}"
+            lower = name.lower()
+            if lower.startswith("</"):
+                if sections:
+                    sections.pop()
+                    options.pop()
+            elif lower.startswith("<"):
+                # "<Directory /srv/www>" as "Directory /srv/www": the kind and what it names.
+                sections.append(" ".join(line.words)[1:].removesuffix(">").strip())
+                options.append([])
+            elif lower == "serverroot" and args:
+                self.root = Path(args[0])
+            elif lower == "loadmodule" and args:
+                self.modules.add(args[0].removesuffix("_module"))
+            elif lower == "options" and options:
+                options[-1].append((" ".join(args), at))
+                section = sections[-1].split(maxsplit=1)
+                if section[0] == "Directory" and len(section) == 2:
+                    path_key = section[1].strip('"').rstrip("/")
+                    self.directories.setdefault(path_key, []).append((" ".join(args), at))
+            elif lower in ("include", "includeoptional") and args:
+                for included in self.expand(args[0], lower == "include", at):
+                    self.include(included, at, sections, options, depth + 1)
+
+    def expand(self, pattern: str, required: bool, at: str) -> list[Path]:
+        full = pattern if Path(pattern).is_absolute() else str(self.root / pattern)
+        found = sorted(Path(p) for p in glob.glob(full) if Path(p).is_file())
+        if required and not found and not glob.has_magic(full):
+            self.problems.append(
+                finding(
+                    "CG401",
+                    "parse",
+                    file=at,
+                    error=f"Include {pattern}: no such file",
+                    server=SERVER,
+                )
+            )
+        return found
+
+    def include(
+        self,
+        path: Path,
+        at: str,
+        sections: list[str],
+        options: list[list[tuple[str, str]]],
+        depth: int,
+    ) -> None:
+        text = _text(path)
+        mark = parse(text)
+        if mark is None:
+            self.read(path, sections, options, depth)
+            return
+        if "SetEnvIf Origin" not in text:  # another target's snippet: not for this server
+            return
+        flat = tuple(o for level in options for o in level)
+        self.snippets.append(Snippet(mark.policy, at, tuple(sections), flat, "<If " in text))
+
+
+def _text(path: Path) -> str:
+    try:
+        return decode(read_file(path, follow=True))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorsgenError(f"cannot read {path}: {exc}") from None
+
+
+def _per_directory(snippet: Snippet) -> str | None:
+    return next((s for s in reversed(snippet.sections) if s.split()[0] in _PER_DIRECTORY), None)
+
+
+def _options(
+    snippet: Snippet, directories: dict[str, list[tuple[str, str]]]
+) -> list[tuple[str, str]]:
+    """The Options lines that apply where the snippet is, outermost first: those of every
+    <Directory> above its own by path, then those of the sections around it."""
+    where = next((s for s in reversed(snippet.sections) if s.startswith("Directory ")), None)
+    own = where.split(maxsplit=1)[1].strip('"').rstrip("/") if where else None
+    above = sorted(
+        (
+            path
+            for path in directories
+            if own is not None and own != path and (own + "/").startswith(path + "/")
+        ),
+        key=len,
+    )
+    return [o for path in above for o in directories[path]] + list(snippet.options)
+
+
+def _rewrite_forbidden(options: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """The Options line, if any, that leaves mod_rewrite off where the snippet is."""
+    for value, at in reversed(options):
+        words = value.split()
+        on = {w.lstrip("+") for w in words if not w.startswith("-")}
+        if {"FollowSymLinks", "SymLinksIfOwnerMatch", "All"} & on:
+            return None
+        if "None" in words or "-FollowSymLinks" in words or not any(w[0] in "+-" for w in words):
+            return value, at
+    return None
+
+
+def audit(path: Path) -> list[Finding]:
+    reader = _Reader(path.parent)
+    try:
+        reader.read(path, [], [])
+    except VerifyError as exc:
+        return [finding("CG401", "parse", file=str(path), error=str(exc), server=SERVER)]
+    out = list(reader.problems)
+    if not reader.snippets:
+        return [*out, finding("CG406", "none", file=str(path))]
+    missing = [m for m in NEEDED if m not in reader.modules]
+    if reader.modules and missing:
+        module = ", ".join(f"mod_{m}" for m in missing)
+        out.append(finding("CG407", "missing", file=reader.snippets[0].at, module=module))
+    for snippet in reader.snippets:
+        out += _check(snippet, reader.snippets, _options(snippet, reader.directories))
+    return out
+
+
+def _check(snippet: Snippet, every: list[Snippet], options: list[tuple[str, str]]) -> list[Finding]:
+    out = []
+    where = _per_directory(snippet)
+    if where is not None and not snippet.grants:
+        out.append(
+            finding(
+                "CG404",
+                "apache-auth",
+                file=snippet.at,
+                policy=snippet.policy,
+                section=f"<{where}>",
+                server=SERVER,
+            )
+        )
+    forbidden = _rewrite_forbidden(options) if where is not None else None
+    if forbidden is not None:
+        value, at = forbidden
+        out.append(
+            finding(
+                "CG404",
+                "apache-options",
+                file=snippet.at,
+                policy=snippet.policy,
+                options=value,
+                at=at,
+            )
+        )
+    if where is None:  # at the top of a virtual host: every path is its own
+        later = every[every.index(snippet) + 1 :]
+        for other in (o for o in every if o is not snippet):
+            top = _per_directory(other) is None
+            if other.sections[:1] == snippet.sections[:1] and (other in later or not top):
+                out.append(
+                    finding(
+                        "CG404",
+                        "server-wide",
+                        file=other.at,
+                        policy=other.policy,
+                        other=snippet.policy,
+                        at=snippet.at,
+                        server=SERVER,
+                    )
+                )
+    return out
