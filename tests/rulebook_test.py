@@ -22,6 +22,7 @@ from tests.conftest import ROOT
 from tests.rules_test import long_origin
 from tests.targets.apache_config_test import REACHES as APACHE_REACHES
 from tests.targets.apache_config_test import reach
+from tests.targets.caddy_config_test import reach as caddy_reach
 from tests.targets.nginx_config_test import verify_config
 
 SRC = ROOT / "src" / "corsgen"
@@ -228,6 +229,7 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG305", "glob-refused", _manifest(glob="cors/a**.toml")),
     *((rule, case, verify_config(case)) for rule, case in CONFIG_CASES),
     *((rule, case, reach(rule, case)) for rule, case in APACHE_REACHES),
+    ("CG404", "caddy-auth", caddy_reach("CG404", "caddy-auth")),
 ]
 
 

@@ -586,6 +586,12 @@ RULES: tuple[Rule, ...] = (
                 "refuses every request where the snippet of {policy} is (403), preflights included",
                 "add FollowSymLinks or SymLinksIfOwnerMatch to that Options line",
             ),
+            "caddy-auth": (
+                "{auth} here runs before the preflight answer of {policy}: {server} sorts "
+                "{auth} before handle, so a preflight, which never carries credentials, fails",
+                "put the authentication inside a route or handle block after the import, as "
+                "README.md shows for {server}",
+            ),
             "server-wide": (
                 "{other}'s snippet in the server block, at {at}, answers every preflight of the "
                 "server before a location is chosen, here too, instead of {policy}",

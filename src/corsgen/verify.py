@@ -7,7 +7,6 @@ wrapper config the target module writes; a missing binary is reported, never cou
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -42,9 +41,7 @@ class ServerResult:
 
 
 def find_binary(target: str) -> str | None:
-    path = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin:/sbin"
-    names = get(target).binaries
-    return next((found for n in names if (found := shutil.which(n, path=path))), None)
+    return get(target).find_binary()
 
 
 def server_check(files: Mapping[str, str], target: str, binary: str | None = None) -> ServerResult:

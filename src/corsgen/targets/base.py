@@ -7,7 +7,9 @@ registry.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -109,6 +111,11 @@ class Target(ABC):
     @abstractmethod
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         """Write a wrapper config around `files` (already in `root`); return the test command."""
+
+    def find_binary(self) -> str | None:
+        """The server's program on PATH (or in /usr/sbin, /sbin, where Debian puts servers)."""
+        path = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin:/sbin"
+        return next((found for n in self.binaries if (found := shutil.which(n, path=path))), None)
 
     def error_lines(self, output: str) -> list[str]:
         """The lines of a failed config test's output worth showing; the last three are shown."""

@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from corsgen.errors import VerifyError
+from corsgen.errors import Finding, VerifyError
 from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
+from corsgen.targets import caddy_config
 from corsgen.targets.base import Part, Target, double_quoted
 from corsgen.targets.lexer import Line, split_lines
 
@@ -181,6 +182,9 @@ class Caddy(Target):
                 _check_line(stack, line, file)
             if stack:
                 raise VerifyError("unclosed {", file, lines[-1].number if lines else None)
+
+    def audit_config(self, path: Path) -> list[Finding]:
+        return caddy_config.audit(path, self.find_binary())
 
     def error_lines(self, output: str) -> list[str]:
         # Caddy logs JSON lines at info level before the error; they only bury it.

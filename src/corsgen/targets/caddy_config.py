@@ -1,0 +1,143 @@
+"""`corsgen verify --config` for Caddy: where a site's handler order sends preflights into auth.
+
+`caddy adapt` turns the Caddyfile into the JSON Caddy runs, with every directive already sorted:
+the routes are read in that order. A corsgen snippet's preflight answer is the route matching
+OPTIONS with Access-Control-Request-Method that responds statically. Caddy sorts `basic_auth`
+(`basicauth` before 2.8) and `forward_auth` before `handle`, so at site level they run before
+that answer, and a browser's preflight, which never carries credentials, gets 401.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from corsgen.errors import CorsgenError, Finding
+from corsgen.rulebook import finding
+
+SERVER = "Caddy"
+TIMEOUT = 60
+_AUTH_DIRECTIVE = re.compile(r"^\s*(basic_?auth|forward_auth)\b")
+_VAR = re.compile(r"corsgen_([a-z][a-z0-9_]*)_allowed")
+
+Route = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Auth:
+    """An authentication handler met before a preflight answer."""
+
+    kind: str  # "basic_auth" or "forward_auth"
+
+
+def _auth(handler: Mapping[str, Any]) -> Auth | None:
+    if handler.get("handler") == "authentication":
+        return Auth("basic_auth")
+    # forward_auth is reverse_proxy asking first, and copying headers from the answer.
+    if handler.get("handler") == "reverse_proxy" and "handle_response" in handler:
+        return Auth("forward_auth")
+    return None
+
+
+def _may_match_a_preflight(route: Route) -> bool:
+    """False for a route whose matcher keeps OPTIONS requests out."""
+    matchers = route.get("match") or [{}]
+    return any("OPTIONS" in m.get("method", ["OPTIONS"]) for m in matchers)
+
+
+def _preflight_policy(route: Route) -> str | None:
+    """The policy whose preflight answer this route is, or None."""
+    for matcher in route.get("match") or []:
+        headers = matcher.get("header") or {}
+        if matcher.get("method") != ["OPTIONS"] or "Access-Control-Request-Method" not in headers:
+            continue
+        handlers = [h for r in _subroutes(route) for h in r.get("handle", [])]
+        if any(h.get("handler") == "static_response" for h in handlers):
+            names = [m[1] for key in matcher.get("vars") or {} if (m := _VAR.fullmatch(key))]
+            return names[0] if names else "the corsgen snippet (any origin)"
+    return None
+
+
+def _subroutes(route: Route) -> Iterator[Route]:
+    for handler in route.get("handle", []):
+        if handler.get("handler") == "subroute":
+            yield from handler.get("routes", [])
+
+
+def _walk(routes: Sequence[Route], auth: Auth | None) -> Iterator[tuple[str, Auth | None]]:
+    """Each preflight answer's policy, with the auth that runs before it, if any."""
+    for route in routes:
+        policy = _preflight_policy(route)
+        if policy is not None:
+            yield policy, auth
+            continue
+        for handler in route.get("handle", []):
+            if handler.get("handler") == "subroute":
+                # Auth inside a handle, route or handle_path stays there: the snippet's handle
+                # (a named matcher) sorts before handle /path/*, and route and handle_path after.
+                yield from _walk(handler.get("routes", []), auth)
+            elif auth is None and _may_match_a_preflight(route):
+                auth = _auth(handler)
+
+
+def _adapt(path: Path, binary: str) -> Mapping[str, Any] | str:
+    """The JSON config, or the adapter's error."""
+    try:
+        proc = subprocess.run(
+            [binary, "adapt", "--config", str(path), "--adapter", "caddyfile"],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CorsgenError(f"{binary} could not run: {exc}") from None
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and '"level":"info"' not in ln]
+        return " | ".join(lines[-2:]) or f"caddy adapt exited {proc.returncode}"
+    config: Mapping[str, Any] = json.loads(proc.stdout)
+    return config
+
+
+def _line_of(path: Path, kind: str) -> str:
+    """file:line of the first auth directive of this kind in the Caddyfile itself, else file."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return str(path)
+    for number, line in enumerate(text.splitlines(), 1):
+        found = _AUTH_DIRECTIVE.match(line)
+        if found and (found[1] == "forward_auth") == (kind == "forward_auth"):
+            return f"{path}:{number}"
+    return str(path)
+
+
+def audit(path: Path, binary: str | None) -> list[Finding]:
+    if binary is None:
+        raise CorsgenError("verify --config needs caddy on PATH to read a Caddyfile (caddy adapt)")
+    config = _adapt(path, binary)
+    if isinstance(config, str):
+        return [finding("CG401", "parse", file=str(path), error=config, server=SERVER)]
+    servers = config.get("apps", {}).get("http", {}).get("servers", {})
+    answers = [
+        found for server in servers.values() for found in _walk(server.get("routes", []), None)
+    ]
+    if not answers:
+        return [finding("CG406", "none", file=str(path))]
+    return [
+        finding(
+            "CG404",
+            "caddy-auth",
+            file=_line_of(path, auth.kind),
+            policy=policy,
+            auth=auth.kind,
+            server=SERVER,
+        )
+        for policy, auth in answers
+        if auth is not None
+    ]

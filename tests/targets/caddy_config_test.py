@@ -1,0 +1,136 @@
+"""verify --config on Caddyfiles written as users write them, on Caddy 2.6 and the newest; each
+ordering finding is also served, to show the preflight really meets authentication."""
+
+from __future__ import annotations
+
+import http.client
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from corsgen.cli import main
+from corsgen.pipeline import load_and_plan
+from corsgen.render import render
+from tests.conformance.servers import DEBIAN_CADDY, free_port, latest_caddy
+from tests.conftest import EXAMPLES, need_binary
+
+# bcrypt of "s3cret"; only its shape matters to `caddy adapt`, and the preflight carries no login.
+HASH = "$2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4IjWJPDhjvG"
+SITE = "http://127.0.0.1:{port} {{\n\timport {root}/spa_api.caddy\n{body}}}\n"
+CASES = {
+    # name: (site body, whether auth runs before the preflight answer: a finding on line 7)
+    "site-basic-auth": ("\t{auth} {{\n\t\talice {hash}\n\t}}\n\treverse_proxy 127.0.0.1:9\n", True),
+    "site-forward-auth": ("\tforward_auth 127.0.0.1:9 {{\n\t\turi /check\n\t}}\n", True),
+    "auth-in-route": (
+        "\troute /admin/* {{\n\t\t{auth} {{\n\t\t\talice {hash}\n\t\t}}\n"
+        "\t\trespond 200\n\t}}\n\trespond 200\n",
+        False,
+    ),
+    # handle blocks are one group, and the snippet's (a named matcher) sorts first: the preflight
+    # is answered before the one for /admin/* is chosen.
+    "auth-in-handle": (
+        "\thandle /admin/* {{\n\t\t{auth} {{\n\t\t\talice {hash}\n\t\t}}\n"
+        "\t\trespond 200\n\t}}\n\trespond 200\n",
+        False,
+    ),
+}
+BUILDS = [
+    pytest.param(DEBIAN_CADDY if Path(DEBIAN_CADDY).exists() else None, "basicauth", id="2.6"),
+    pytest.param(latest_caddy(), "basic_auth", id="latest"),
+]
+
+
+def _caddyfile(tmp_path: Path, case: str, auth: str, port: int = 9) -> Path:
+    plan = load_and_plan(EXAMPLES / "spa-api.toml")[0]
+    for name, text in render(plan, "caddy").items():
+        (tmp_path / name).write_text(text)
+    body = CASES[case][0].format(auth=auth, hash=HASH)
+    path = tmp_path / "Caddyfile"
+    path.write_text(
+        "{\n\tadmin off\n\tauto_https off\n}\n" + SITE.format(port=port, root=tmp_path, body=body)
+    )
+    return path
+
+
+@contextmanager
+def _serving(binary: str, caddyfile: Path, port: int) -> Iterator[None]:
+    proc = subprocess.Popen(
+        [binary, "run", "--adapter", "caddyfile", "--config", str(caddyfile)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).connect()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _preflight(port: int, path: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request(
+        "OPTIONS",
+        path,
+        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "PUT"},
+    )
+    return conn.getresponse().status
+
+
+@pytest.mark.parametrize(("binary", "auth"), BUILDS)
+@pytest.mark.parametrize("case", CASES)
+def test_auth_before_the_preflight_is_found_and_real(
+    binary: str | None, auth: str, case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    need_binary("caddy", binary)
+    assert binary is not None
+    port = free_port()
+    caddyfile = _caddyfile(tmp_path, case, auth, port)
+    expected = CASES[case][1]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", str(Path(binary).parent), prepend=":")
+        code = main(["verify", "--config", str(caddyfile), "--target", "caddy"])
+    err = capsys.readouterr().err
+    assert code == (1 if expected else 0), err
+    if expected:
+        assert f"{caddyfile}:7: error CG404 preflight-not-answered: " in err
+    with _serving(binary, caddyfile, port):
+        status = _preflight(port, "/admin/x")
+    assert (status == 204) != expected, status
+
+
+def test_a_caddyfile_without_a_snippet_or_broken_says_so(tmp_path: Path) -> None:
+    binary = latest_caddy()
+    need_binary("caddy", binary)
+    path = tmp_path / "Caddyfile"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", str(Path(str(binary)).parent), prepend=":")
+        path.write_text("http://127.0.0.1:9 {\n\trespond 200\n}\n")
+        assert main(["verify", "--config", str(path), "--target", "caddy"]) == 1
+        path.write_text("http://127.0.0.1:9 {\n\trespond 200\n")
+        assert main(["verify", "--config", str(path), "--target", "caddy"]) == 1
+
+
+def reach(rule: str, case: str) -> Callable[[Path], None]:
+    """Run `corsgen verify --config` on a Caddyfile that gives this finding (rulebook_test)."""
+    assert (rule, case) == ("CG404", "caddy-auth")
+
+    def run(tmp_path: Path) -> None:
+        binary = latest_caddy()
+        need_binary("caddy", binary)
+        caddyfile = _caddyfile(tmp_path, "site-basic-auth", "basic_auth")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("PATH", str(Path(str(binary)).parent), prepend=":")
+            assert main(["verify", "--config", str(caddyfile), "--target", "caddy"]) == 1
+
+    return run
