@@ -90,7 +90,7 @@ BROKEN = [
         None,
     ),
     ("apache", "spa_api.conf", "RewriteEngine On", "RewriteEngine On Off", "wrong number", None),
-    ("apache", "spa_api.conf", "RewriteEngine On", "<If true>", "unexpected section", None),
+    ("apache", "spa_api.conf", "RewriteEngine On", "<Directory />", "unexpected section", None),
     (
         "caddy",
         "spa_api.caddy",

@@ -46,7 +46,7 @@ def _plans() -> tuple[Plan, ...]:
     )
     origins = _toml_list([*LONG, *SHORT, "https://*.wild.example.com"])
     regex = f"allow_origin_regex = '{REGEX}'\n"
-    # origins first: its .http.conf sizes nginx's map hash, which must come before any other map.
+    # corsgen-map-hash.conf, sized for these together, is included before every .http.conf.
     return (
         unchecked_plan("origins", f"allow_origins = {origins}\n{regex}allow_credentials = true\n"),
         unchecked_plan("lists", f'allow_origins = ["{ORIGIN}"]\nallow_credentials = true\n{lists}'),

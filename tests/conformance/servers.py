@@ -21,7 +21,7 @@ import pytest
 
 from corsgen.plan import Plan, build_plan
 from corsgen.policy import parse_policy
-from corsgen.render import render
+from corsgen.render import render_parts, render_shared
 from corsgen.targets import NAMES
 from corsgen.targets.apache import module_lines as apache_module_lines
 from corsgen.verify import find_binary
@@ -86,17 +86,22 @@ def unchecked_plan(name: str, text: str) -> Plan:
     return build_plan(parse_policy(text, f"{name}.toml"), name, f"{name}.toml")
 
 
-def _write_snippets(root: Path, site: Site, target: str) -> None:
+def _write_snippets(root: Path, site: Site, target: str) -> list[str]:
+    """What `corsgen sync` writes for these plans into one directory; the shared files' names."""
+    shared = render_shared(site.plans, target)
     for plan in site.plans:
-        for name, text in render(plan, target).items():
+        for name, text in {**render_parts(plan, target), **shared}.items():
             (root / name).write_text(text)
+    return list(shared)
 
 
 def _nginx_config(context: str, binary: str, root: Path, site: Site) -> list[str]:
-    _write_snippets(root, site, "nginx")
+    shared = _write_snippets(root, site, "nginx")
     (root / "htpasswd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
     temps = "".join(f"    {t}_temp_path {root}/{t};\n" for t in TEMP_PATHS)
-    http = "".join(f"    include {root}/{p.name}.http.conf;\n" for p in site.plans)
+    # corsgen-map-hash.conf first: nginx takes the map hash sizes only before the first map.
+    http = "".join(f"    include {root}/{name};\n" for name in shared)
+    http += "".join(f"    include {root}/{p.name}.http.conf;\n" for p in site.plans)
     servers = ""
     for port, plans in site.servers().items():
         servers += f"    server {{\n        listen 127.0.0.1:{port};\n"
