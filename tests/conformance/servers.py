@@ -107,6 +107,9 @@ def _nginx_config(context: str, binary: str, root: Path, site: Site) -> list[str
         servers += f"    server {{\n        listen 127.0.0.1:{port};\n"
         for plan in plans:
             inc, at = f"include {root}/{plan.name}.conf;", site.prefix(plan)
+            if context == "server":  # once for the server; its locations inherit it
+                servers += f"        {inc}\n"
+                inc = ""
             up = f"proxy_pass http://127.0.0.1:{site.upstream}/;"
             dead = f"proxy_pass http://127.0.0.1:{site.dead}/;"
             servers += (
@@ -279,7 +282,8 @@ class Harness:
 
 # One entry per registered target; test_every_target_has_a_harness keeps it complete.
 HARNESS: Mapping[str, Harness] = {
-    "nginx": Harness(lambda: _installed("nginx"), _nginx_config),
+    # A location, and server {} (one policy: it answers every location's preflights).
+    "nginx": Harness(lambda: _installed("nginx"), _nginx_config, ("", "server")),
     # <VirtualHost> holds one policy: every snippet in it would apply to every path.
     "apache": Harness(
         lambda: _installed("apache"), _apache_config, APACHE_CONTEXTS, APACHE_CONTEXTS[1:]
