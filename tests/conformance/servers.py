@@ -197,8 +197,9 @@ def _apache_config(context: str, binary: str, root: Path, site: Site) -> list[st
     )
     for port, plans in site.servers().items():
         sites = "".join(_apache_site(context, root, plan, site) for plan in plans)
-        if context not in ("", "location"):  # every plan's files live under one document root
-            sites = f"    DocumentRoot {root / DOCROOT}\n" + sites
+        if context not in ("", "location"):  # each plan's files are in DOCROOT/NAME: /NAME/...
+            top = root / DOCROOT if site.shared else root / DOCROOT / plans[0].name
+            sites = f"    DocumentRoot {top}\n" + sites
         text += f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n{sites}</VirtualHost>\n"
     (root / "httpd.conf").write_text(text)
     return [binary, "-f", str(root / "httpd.conf"), "-DFOREGROUND"]
