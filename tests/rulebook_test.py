@@ -229,7 +229,7 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG305", "glob-refused", _manifest(glob="cors/a**.toml")),
     *((rule, case, verify_config(case)) for rule, case in CONFIG_CASES),
     *((rule, case, reach(rule, case)) for rule, case in APACHE_REACHES),
-    ("CG404", "caddy-auth", caddy_reach("CG404", "caddy-auth")),
+    ("CG404", "auth-sorted-first", caddy_reach("CG404", "auth-sorted-first")),
 ]
 
 

@@ -575,18 +575,18 @@ RULES: tuple[Rule, ...] = (
                 "preflight `if` of {policy}, included at {include}, into nested locations",
                 "include {policy}'s snippet in this location too, or in the server block",
             ),
-            "apache-auth": (
+            "rewrite-after-auth": (
                 "inside {section}, mod_rewrite runs after authentication, and this snippet of "
                 "{policy} was rendered without the grant that lets its preflight through: "
                 "{server} asks the preflight for credentials, which browsers never send",
                 "re-render {policy} with this corsgen (corsgen sync), which answers it there",
             ),
-            "apache-options": (
+            "rewrite-forbidden": (
                 "Options {options} at {at} turns FollowSymLinks off here, and mod_rewrite then "
                 "refuses every request where the snippet of {policy} is (403), preflights included",
                 "add FollowSymLinks or SymLinksIfOwnerMatch to that Options line",
             ),
-            "caddy-auth": (
+            "auth-sorted-first": (
                 "{auth} here runs before the preflight answer of {policy}: {server} sorts "
                 "{auth} before handle, so a preflight, which never carries credentials, fails",
                 "put the authentication inside a route or handle block after the import, as "

@@ -141,8 +141,8 @@ def test_findings_name_the_include(tmp_path: Path, capsys: pytest.CaptureFixture
 
 # The config that gives each Apache finding, for tests/rulebook_test.py.
 REACHES = {
-    ("CG404", "apache-auth"): (OLD_IN_DIRECTORY, True, MODULES),
-    ("CG404", "apache-options"): (NO_SYMLINKS, False, MODULES),
+    ("CG404", "rewrite-after-auth"): (OLD_IN_DIRECTORY, True, MODULES),
+    ("CG404", "rewrite-forbidden"): (NO_SYMLINKS, False, MODULES),
     ("CG407", "missing"): (GOOD, False, ("mpm_event", "authz_core", "headers")),
 }
 

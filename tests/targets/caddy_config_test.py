@@ -123,7 +123,7 @@ def test_a_caddyfile_without_a_snippet_or_broken_says_so(tmp_path: Path) -> None
 
 def reach(rule: str, case: str) -> Callable[[Path], None]:
     """Run `corsgen verify --config` on a Caddyfile that gives this finding (rulebook_test)."""
-    assert (rule, case) == ("CG404", "caddy-auth")
+    assert (rule, case) == ("CG404", "auth-sorted-first")
 
     def run(tmp_path: Path) -> None:
         binary = latest_caddy()

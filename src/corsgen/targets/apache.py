@@ -20,11 +20,15 @@ from corsgen.targets.lexer import split_lines
 # Debian's PCRE2 (link size 2) refuses a compiled pattern over 64 KiB, about two bytes per literal
 # character and three per alternative. `apache2 -t` on 2.4.71 loads one SetEnvIf of 108 origins of
 # 300 characters (32,729 characters of regex) and refuses 109; of 30-character origins, 1,040 and
-# 1,041. Exact origins are grouped into regexes of about half that, counted in escaped characters.
-REGEX_CHARS = 16_000
-# ap_expr's lexer refuses a regex over 8,191 characters ("Regexp too long"): the <If> grants take
-# smaller chunks. A pattern is shorter than nginx's 4,093-byte parameter, checked for every policy.
-EXPR_REGEX_CHARS = 8_000
+# 1,041. httpd reads an .htaccess line of at most 8,191 characters, though, so exact origins are
+# grouped into regexes of at most 7,800 escaped characters: each SetEnvIf line fits.
+REGEX_CHARS = 7_800
+# A header value longer than this is written as a set and merges (see REGEX_CHARS: .htaccess).
+VALUE_CHARS = 7_800
+# ap_expr's lexer refuses a regex over 8,191 characters ("Regexp too long"), and the <If> line
+# holds the rest of the expression too. A pattern is shorter than nginx's 4,093-byte parameter,
+# checked for every policy.
+EXPR_REGEX_CHARS = 7_600
 # The environment variable (CORSGEN_NAME_SUFFIX) that holds each condition a header is sent on.
 CONDITION: Mapping[When, str] = {
     "allowed": "ORIGIN",
@@ -51,8 +55,14 @@ DIRECTIVES: Mapping[str, tuple[int, int]] = {
     "RewriteRule": (2, 3),
     "ErrorDocument": (2, 2),
 }
-# Inside the one section written, <If "expr">: the grant for the preflight.
-SECTION_DIRECTIVES: Mapping[str, tuple[int, int]] = {"Require": (2, 2)}
+# Inside the one section written, <If "expr">: the grant for the preflight, and its answer.
+SECTION_DIRECTIVES: Mapping[str, tuple[int, int]] = {
+    "Require": (2, 2),
+    "RewriteEngine": (1, 1),
+    "RewriteOptions": (1, 1),
+    "RewriteCond": (2, 3),
+    "RewriteRule": (2, 3),
+}
 HEADER_ACTIONS = {"set", "unset", "merge", "append", "add", "edit", "setifempty", "echo", "note"}
 
 
@@ -124,14 +134,27 @@ def preflight_grants(plan: Plan) -> tuple[str, ...]:
     )
 
 
-def _header_args(header: Header, env: str) -> str:
-    """What follows `Header always` for one header."""
+def _value_parts(value: str) -> list[str]:
+    """A list's value cut at ", " into parts of at most VALUE_CHARS: the first is set, the others
+    merged, which appends them with ", " again."""
+    parts = [""]
+    for name in value.split(", "):
+        if parts[-1] and len(parts[-1]) + 2 + len(name) > VALUE_CHARS:
+            parts.append("")
+        parts[-1] = f"{parts[-1]}, {name}" if parts[-1] else name
+    return parts
+
+
+def _header_args(header: Header, env: str) -> list[str]:
+    """What follows `Header always` for one header: one line, or more for a long list."""
     origin = f"{env}_{CONDITION['allowed']}"
     if header.echo:
-        return f'set {header.name} "%{{{origin}}}e" env={origin}'
-    if header.when == "always":
-        return f"set {header.name} {quote(header.value)}"
-    return f"set {header.name} {quote(header.value)} env={env}_{CONDITION[header.when]}"
+        return [f'set {header.name} "%{{{origin}}}e" env={origin}']
+    condition = "" if header.when == "always" else f" env={env}_{CONDITION[header.when]}"
+    return [
+        f"{'merge' if n else 'set'} {header.name} {quote(part)}{condition}"
+        for n, part in enumerate(_value_parts(header.value))
+    ]
 
 
 def module_lines(modules: tuple[str, ...] = MODULES) -> str:
@@ -158,7 +181,7 @@ class Apache(Target):
     def context(self, plan: Plan) -> Mapping[str, object]:
         env = f"CORSGEN_{plan.name.upper()}"
         origin = f"{env}_{CONDITION['allowed']}"
-        args = [_header_args(header, env) for header in plan.headers]
+        args = [line for header in plan.headers for line in _header_args(header, env)]
         return {
             "note": "Apache httpd: include inside <VirtualHost>; needs mod_headers, mod_setenvif "
             "and mod_rewrite.",

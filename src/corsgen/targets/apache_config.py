@@ -180,7 +180,7 @@ def _check(snippet: Snippet, every: list[Snippet], options: list[tuple[str, str]
         out.append(
             finding(
                 "CG404",
-                "apache-auth",
+                "rewrite-after-auth",
                 file=snippet.at,
                 policy=snippet.policy,
                 section=f"<{where}>",
@@ -193,7 +193,7 @@ def _check(snippet: Snippet, every: list[Snippet], options: list[tuple[str, str]
         out.append(
             finding(
                 "CG404",
-                "apache-options",
+                "rewrite-forbidden",
                 file=snippet.at,
                 policy=snippet.policy,
                 options=value,

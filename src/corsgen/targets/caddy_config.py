@@ -132,7 +132,7 @@ def audit(path: Path, binary: str | None) -> list[Finding]:
     return [
         finding(
             "CG404",
-            "caddy-auth",
+            "auth-sorted-first",
             file=_line_of(path, auth.kind),
             policy=policy,
             auth=auth.kind,

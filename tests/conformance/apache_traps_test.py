@@ -1,0 +1,161 @@
+"""Apache configs where the snippet's own rewrite rule does not run for a path it covers.
+
+A nested section's RewriteEngine Off or rules of its own, a [P] rule before the include, an
+.htaccess below with RewriteEngine On, the snippet at server level (a2enconf): mod_rewrite rules do
+not reach there, but <If> sections do. The grant and the answer live in one <If>, so a preflight
+let past authentication is always answered, never sent on unauthenticated. (Found by a red-team
+session; each row reached the backend without credentials when the answer lived elsewhere.)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from corsgen.fetch import get
+from corsgen.pipeline import load_and_plan
+from corsgen.render import render
+from corsgen.targets.apache import module_lines
+from corsgen.verify import find_binary
+from tests.conformance.conformance_test import Answer, send
+from tests.conformance.servers import (
+    APACHE_TEST_MODULES,
+    Endpoint,
+    _wait,
+    free_port,
+)
+from tests.conformance.upstream import Upstream
+from tests.conftest import EXAMPLES, need_binary
+
+pytestmark = pytest.mark.conformance
+
+AUTH = "AuthType Basic\n    AuthName x\n    AuthUserFile {root}/htpasswd\n    Require valid-user\n"
+# name: (vhost body, server-level lines, files under root, the path to probe)
+TRAPS = {
+    "nested-location-rewrite-off": (
+        "<Location /api/>\n    Include {root}/spa_api.conf\n</Location>\n"
+        "<Location /api/admin/>\n    RewriteEngine Off\n    {auth}</Location>\n"
+        "ProxyPass /api/ http://127.0.0.1:{up}/\n",
+        "",
+        {},
+        "/api/admin/x",
+    ),
+    "nested-location-own-rules": (
+        "<Location /api/>\n    Include {root}/spa_api.conf\n</Location>\n"
+        "<Location /api/admin/>\n    RewriteEngine On\n    RewriteRule ^old$ new [R=301,L]\n"
+        "    {auth}</Location>\nProxyPass /api/ http://127.0.0.1:{up}/\n",
+        "",
+        {},
+        "/api/admin/x",
+    ),
+    "htaccess-below-rewrite-on": (
+        "DocumentRoot {root}/www\n<Directory {root}/www>\n    AllowOverride All\n"
+        '    SetHandler "proxy:http://127.0.0.1:{up}"\n    Include {root}/spa_api.conf\n'
+        "    {auth}</Directory>\n",
+        "",
+        {"www/sub/.htaccess": "RewriteEngine On\n", "www/sub/x": "x\n"},
+        "/sub/x",
+    ),
+    "proxy-rule-before-include": (
+        "RewriteEngine On\nRewriteRule ^/api/(.*)$ http://127.0.0.1:{up}/$1 [P]\n"
+        "Include {root}/spa_api.conf\n<Location /api/>\n    {auth}</Location>\n",
+        "",
+        {},
+        "/api/x",
+    ),
+    "rewrite-off-after-include": (
+        "Include {root}/spa_api.conf\nRewriteEngine Off\n<Location /api/>\n    {auth}</Location>\n"
+        "ProxyPass /api/ http://127.0.0.1:{up}/\n",
+        "",
+        {},
+        "/api/x",
+    ),
+    "server-level-include": (
+        "<Location /api/>\n    {auth}</Location>\nProxyPass /api/ http://127.0.0.1:{up}/\n",
+        "Include {root}/spa_api.conf\n",
+        {},
+        "/api/x",
+    ),
+}
+ORIGIN = "https://app.example.com"
+
+
+def _config(root: Path, up: int, port: int, trap: str) -> Path:
+    body, top, files, _ = TRAPS[trap]
+    fill = {"root": root, "up": up}
+    digest = base64.b64encode(hashlib.sha1(b"pw").digest()).decode()
+    (root / "htpasswd").write_text(f"u:{{SHA}}{digest}\n")
+    for name, text in render(load_and_plan(EXAMPLES / "spa-api.toml")[0], "apache").items():
+        (root / name).write_text(text)
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    auth = AUTH.format(**fill)
+    conf = root / "httpd.conf"
+    conf.write_text(
+        f"ServerRoot {root}\nServerName localhost\nPidFile {root}/httpd.pid\n"
+        f"ErrorLog {root}/error.log\nUser nobody\nGroup nogroup\n"
+        f"{module_lines(APACHE_TEST_MODULES)}{top.format(**fill)}"
+        f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n"
+        f"{body.format(auth=auth, **fill)}</VirtualHost>\n"
+    )
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return conf
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[Upstream]:
+    with Upstream() as up:
+        yield up
+
+
+@pytest.mark.parametrize("trap", TRAPS)
+def test_a_preflight_let_past_auth_is_always_answered(trap: str, upstream: Upstream) -> None:
+    binary = find_binary("apache")
+    need_binary("apache", binary)
+    with tempfile.TemporaryDirectory(prefix="corsgen-server-") as tmp:  # httpd's user reads it
+        answers = _serve(Path(tmp), str(binary), upstream.port, trap)
+    preflight, refused, actual = answers
+    _assert_answered(preflight)
+    for answer in (refused, actual):  # credentials missing: auth answers, the backend never does
+        assert answer.status == 401 and not answer.from_upstream, answer
+
+
+def _serve(root: Path, binary: str, up: int, trap: str) -> tuple[Answer, Answer, Answer]:
+    port = free_port()
+    conf = _config(root, up, port, trap)
+    proc = subprocess.Popen(
+        [binary, "-f", str(conf), "-DFOREGROUND"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait(proc, {"trap": port}, root / "error.log")
+        at, path = Endpoint(port), TRAPS[trap][3]
+        preflight = send(
+            at, "OPTIONS", path, {"Origin": ORIGIN, "Access-Control-Request-Method": "PUT"}
+        )
+        refused = send(
+            at,
+            "OPTIONS",
+            path,
+            {"Origin": "https://evil.com", "Access-Control-Request-Method": "PUT"},
+        )
+        actual = send(at, "GET", path, {"Origin": ORIGIN})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    return preflight, refused, actual
+
+
+def _assert_answered(answer: Answer) -> None:
+    assert answer.status == 204 and not answer.from_upstream, answer
+    assert get(answer.headers, "Access-Control-Allow-Origin") == ORIGIN
+    assert get(answer.headers, "Access-Control-Allow-Methods") is not None
