@@ -125,6 +125,7 @@ SECOND = '\n[[outputs]]\npolicies = ["other/api.toml"]\ntargets = ["nginx"]\nout
 # cases in tests/targets/apache_config_test.py.
 CONFIG_CASES = (
     ("CG401", "parse"),
+    ("CG401", "loop"),
     ("CG402", "add-header"),
     ("CG402", "hide-header"),
     ("CG403", "dropped"),

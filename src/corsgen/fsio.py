@@ -73,6 +73,21 @@ def read_file(path: Path, *, follow: bool = False) -> bytes:
     return data
 
 
+def read_config(path: Path, included_at: str | None = None) -> bytes:
+    """The bytes of one file of a server config (`verify --config`), symlinks followed as the
+    servers follow them; OSError when absent or unreadable.
+
+    Anything but a regular file of sane size is refused by name, with the include that led to it:
+    a parser or `caddy adapt` given a FIFO waits forever, and given /dev/zero reads forever.
+    """
+    try:
+        return read_file(path, follow=True)
+    except NotAFile as exc:
+        where = f", included at {escape(included_at)}" if included_at else ""
+        change = "include only regular files" if included_at else "pass --config a regular file"
+        raise CorsgenError(f"cannot read {shown(path)}{where}: {exc}; {change}") from None
+
+
 def decode(data: bytes) -> str:
     """UTF-8 with every line ending read as \\n, as Path.read_text does."""
     return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")

@@ -526,7 +526,14 @@ RULES: tuple[Rule, ...] = (
         "config-unreadable",
         "error",
         "verify --config: the server config, or a file it includes, does not parse",
-        {"parse": ("{error}", "fix the config until the {server} config test passes")},
+        {
+            "parse": ("{error}", "fix the config until the {server} config test passes"),
+            "loop": (
+                "this include leads back to {file}, which is already being included: {server} "
+                "would include it without end",
+                "remove the include, or narrow its glob so that it leaves that file out",
+            ),
+        },
     ),
     Rule(
         "CG402",

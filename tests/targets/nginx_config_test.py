@@ -3,6 +3,7 @@ traps is tests/conformance/nginx_contexts_test.py); one config per finding the a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,6 +65,8 @@ CONFIGS: dict[str, tuple[str, str, list[tuple[int, str, str]]]] = {
     ),
     "none": (HTTP, "location / { }", [(0, "CG406", "no file this config includes carries")]),
     "parse": (HTTP, "location / { include cors/api.conf; map $a $b { } }", [(7, "CG401", "map")]),
+    # A glob that matches the file it is in: crossplane reads each file once, the reader must too.
+    "loop": (HTTP, "include nginx*.conf;", [(7, "CG401", "leads back to")]),
 }
 
 
@@ -114,3 +117,27 @@ def test_each_config_gives_its_findings(
         assert "; fix: " in line
     if not expected:
         assert out.out.strip().endswith("nginx.conf: ok")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge"])
+@pytest.mark.parametrize("how", ["config", "include"])
+def test_a_file_that_is_no_config_is_named_not_read(
+    kind: str, how: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO hung crossplane, /dev/zero and a 100 MB file kept it reading: each is refused by
+    name before crossplane opens anything."""
+    odd = tmp_path / "odd.conf"
+    if kind == "fifo":
+        os.mkfifo(odd)
+    elif kind == "device":
+        odd = Path("/dev/zero")
+    else:
+        with odd.open("wb") as handle:
+            handle.truncate(100 * 1024 * 1024)
+    conf = write_config(tmp_path, "ok-server")
+    if how == "include":
+        conf.write_text(conf.read_text().replace("listen 8080;", f"listen 8080; include {odd};"))
+    assert main(["verify", "--config", str(conf if how == "include" else odd), "-t", "nginx"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"corsgen: cannot read {odd}"), err
+    assert ("included at " in err) == (how == "include"), err

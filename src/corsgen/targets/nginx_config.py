@@ -16,6 +16,8 @@ a corsgen part, and the blocks around each include are what nginx inherits. Chec
 
 from __future__ import annotations
 
+import glob
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import TypedDict, cast
 import crossplane
 
 from corsgen.errors import Finding
+from corsgen.fsio import read_config
 from corsgen.marker import parse
 from corsgen.rulebook import finding
 
@@ -110,13 +113,22 @@ class Block:
 class _Reader:
     payload: _Payload
     http_parts: set[str] = field(default_factory=set)  # policies whose .http.conf is in http {}
+    # The files on the include path being read: one met again includes itself without end.
+    path: list[str] = field(default_factory=list)
+    loops: list[Finding] = field(default_factory=list)
 
     def read(self, directives: list[_Directive], file: str, block: Block) -> None:
         for d in directives:
             name, args, place = d["directive"], d.get("args", []), Place(file, d.get("line", 0))
             if name == "include":
                 for index in d.get("includes", []):
-                    self.include(self.payload["config"][index], place, block)
+                    included = self.payload["config"][index]
+                    if included["file"] in self.path:
+                        self.loops.append(_finding("CG401", "loop", place, file=included["file"]))
+                    else:
+                        self.path.append(included["file"])
+                        self.include(included, place, block)
+                        self.path.pop()
             elif name in _SCOPES and "block" in d:
                 child = Block(name, place, block)
                 block.children.append(child)
@@ -229,8 +241,48 @@ def _finding(rule: str, case: str, where: Place, **fields: object) -> Finding:
     )
 
 
+def _includes(directives: list[_Directive]) -> Iterator[tuple[str, int]]:
+    """The pattern and line of every include, in blocks too."""
+    for d in directives:
+        if d["directive"] == "include" and d.get("args"):
+            yield d["args"][0], d.get("line", 0)
+        yield from _includes(d.get("block", []))
+
+
+def _check_files(path: Path) -> None:
+    """Refuse a file of the include graph that is not a regular file of sane size, before
+    crossplane opens it: it would block on a FIFO and read /dev/zero forever.
+
+    The includes are resolved as crossplane resolves them (relative to the config's directory,
+    globs sorted); a file that cannot be opened is left to crossplane, which reports it as nginx
+    would. Each file is read once (the set), so a loop ends here; the reader reports it.
+    """
+    root = os.path.dirname(str(path))
+    queue: list[tuple[str, str | None]] = [(str(path), None)]
+    seen = {str(path)}
+    for file, at in queue:  # grows while it is read: breadth first, as crossplane reads
+        try:
+            data = read_config(Path(file), at)
+        except OSError:
+            continue
+        if b"include" not in data:  # most files, and the big ones (maps): no second lexing
+            continue
+        single = cast(
+            _Payload,
+            crossplane.parse(file, single=True, catch_errors=True, check_ctx=False),
+        )
+        for pattern, line in _includes(single["config"][0]["parsed"]):
+            full = os.path.join(root, pattern)  # an absolute pattern stays as it is
+            names = sorted(glob.glob(full)) if glob.has_magic(full) else [full]
+            for name in names:
+                if name not in seen:
+                    seen.add(name)
+                    queue.append((name, f"{file}:{line}"))
+
+
 def audit(path: Path) -> list[Finding]:
     """Every place in the config at `path`, includes followed, where a snippet is undone."""
+    _check_files(path)
     payload = cast(
         _Payload,
         crossplane.parse(str(path), catch_errors=True, check_ctx=True, check_args=True),
@@ -247,9 +299,11 @@ def audit(path: Path) -> list[Finding]:
             )
             for e in payload["errors"]
         ]
-    reader = _Reader(payload)
+    reader = _Reader(payload, path=[payload["config"][0]["file"]])
     root = Block("main", Place(str(path), 1), None)
     reader.read(payload["config"][0]["parsed"], payload["config"][0]["file"], root)
+    if reader.loops:
+        return reader.loops
     if not any(block.snippets for block in root.walk()):
         return [finding("CG406", "none", file=str(path), server="nginx")]
     return sorted(
