@@ -93,6 +93,13 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 
 
+def decode_config(data: bytes) -> str:
+    """decode, keeping bytes that are not UTF-8 as the surrogates os.fsdecode makes of them: a
+    server config may hold Latin-1 comments, and only its directive names and paths matter."""
+    text = data.decode("utf-8", errors="surrogateescape")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def nearest_existing(path: Path) -> Path:
     """path, or the closest of its ancestors that exists."""
     return next(p for p in (path, *path.parents) if p.exists())

@@ -594,8 +594,9 @@ RULES: tuple[Rule, ...] = (
                 "add FollowSymLinks or SymLinksIfOwnerMatch to that Options line",
             ),
             "auth-sorted-first": (
-                "{auth} here runs before the preflight answer of {policy}: {server} sorts "
-                "{auth} before handle, so a preflight, which never carries credentials, fails",
+                "{auth} in site {site} runs before the preflight answer of {policy}: {server} "
+                "sorts {auth} before handle, so a preflight, which never carries credentials, "
+                "fails",
                 "put the authentication inside a route or handle block after the import, as "
                 "README.md shows for {server}",
             ),

@@ -4,6 +4,7 @@ ordering finding is also served, to show the preflight really meets authenticati
 from __future__ import annotations
 
 import http.client
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ import pytest
 from corsgen.cli import main
 from corsgen.pipeline import load_and_plan
 from corsgen.render import render
+from corsgen.targets import caddy_config
 from tests.conformance.servers import DEBIAN_CADDY, free_port, latest_caddy
 from tests.conftest import EXAMPLES, need_binary
 
@@ -134,3 +136,64 @@ def reach(rule: str, case: str) -> Callable[[Path], None]:
             assert main(["verify", "--config", str(caddyfile), "--target", "caddy"]) == 1
 
     return run
+
+
+def _verify(caddyfile: Path) -> int:
+    binary = latest_caddy()
+    need_binary("caddy", binary)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", str(Path(str(binary)).parent), prepend=":")
+        return main(["verify", "--config", str(caddyfile), "--target", "caddy"])
+
+
+def test_the_line_is_the_auth_of_the_site_the_finding_is_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first site's auth sits inside a route, where it is right; the second site's at its
+    top, where it is not. The finding once pointed at the first auth in the file."""
+    caddyfile = _caddyfile(tmp_path, "auth-in-route", "basic_auth")
+    text = caddyfile.read_text()
+    body = CASES["site-basic-auth"][0].format(auth="basic_auth", hash=HASH)
+    caddyfile.write_text(text + SITE.format(port=10, root=tmp_path, body=body))
+    at = len(text.splitlines()) + 3
+    assert _verify(caddyfile) == 1
+    findings = [ln for ln in capsys.readouterr().err.splitlines() if " CG404 " in ln]
+    assert len(findings) == 1 and findings[0].startswith(f"{caddyfile}:{at}: "), findings
+    assert "basic_auth in site 127.0.0.1 on :10 runs before" in findings[0], findings
+
+
+def test_auth_from_an_import_names_the_site_instead_of_a_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caddyfile = _caddyfile(tmp_path, "auth-in-route", "basic_auth")
+    auth = tmp_path / "auth.caddy"
+    auth.write_text(CASES["site-basic-auth"][0].format(auth="basic_auth", hash=HASH))
+    caddyfile.write_text(
+        caddyfile.read_text().replace("\troute /admin/*", f"\timport {auth}\n\troute /admin/*")
+    )
+    assert _verify(caddyfile) == 1
+    findings = [ln for ln in capsys.readouterr().err.splitlines() if " CG404 " in ln]
+    assert len(findings) == 1 and findings[0].startswith(f"{caddyfile}: "), findings
+    assert "basic_auth in site 127.0.0.1 on :9 runs before" in findings[0], findings
+
+
+def test_a_fifo_is_refused_and_an_import_that_hangs_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert _verify(fifo) == 1
+    assert capsys.readouterr().err == (
+        f"corsgen: cannot read {fifo}: it is a FIFO, not a regular file; "
+        "pass --config a regular file\n"
+    )
+    monkeypatch.setattr(caddy_config, "TIMEOUT", 1)
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text(f"http://127.0.0.1:9 {{\n\timport {fifo}\n}}\n")
+    assert _verify(caddyfile) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"corsgen: could not adapt {caddyfile} in 1 s (")
+        and "could not run" not in err
+    )
+    assert err.count("\n") == 1, err

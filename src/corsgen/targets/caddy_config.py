@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from corsgen.errors import CorsgenError, Finding
+from corsgen.fsio import decode_config, read_config, shown
 from corsgen.rulebook import finding
 
 SERVER = "Caddy"
@@ -69,18 +70,43 @@ def _subroutes(route: Route) -> Iterator[Route]:
             yield from handler.get("routes", [])
 
 
-def _walk(routes: Sequence[Route], auth: Auth | None) -> Iterator[tuple[str, Auth | None]]:
-    """Each preflight answer's policy, with the auth that runs before it, if any."""
+@dataclass(frozen=True)
+class Site:
+    """Where a route is: the hosts its site matches, else the addresses its server listens on."""
+
+    hosts: tuple[str, ...]
+    listen: tuple[str, ...]
+
+    def __str__(self) -> str:
+        listen = ", ".join(self.listen)
+        return f"{', '.join(self.hosts)} on {listen}" if self.hosts else listen
+
+    def is_at(self, addresses: list[str]) -> bool:
+        """Whether a Caddyfile site block with these addresses is this site."""
+        ports = {address.rpartition(":")[2] for address in self.listen}
+        for address in addresses:
+            host, _, port = address.split("://")[-1].split("/")[0].partition(":")
+            if (host in self.hosts or not (host or self.hosts)) and (not port or port in ports):
+                return True
+        return False
+
+
+def _walk(
+    routes: Sequence[Route], auth: Auth | None, site: Site
+) -> Iterator[tuple[str, Auth | None, Site]]:
+    """Each preflight answer's policy, with the auth that runs before it, if any, and its site."""
     for route in routes:
         policy = _preflight_policy(route)
         if policy is not None:
-            yield policy, auth
+            yield policy, auth, site
             continue
+        hosts = tuple(h for m in route.get("match") or [] for h in m.get("host", []))
         for handler in route.get("handle", []):
             if handler.get("handler") == "subroute":
                 # Auth inside a handle, route or handle_path stays there: the snippet's handle
                 # (a named matcher) sorts before handle /path/*, and route and handle_path after.
-                yield from _walk(handler.get("routes", []), auth)
+                inner = Site(hosts, site.listen) if hosts and not site.hosts else site
+                yield from _walk(handler.get("routes", []), auth, inner)
             elif auth is None and _may_match_a_preflight(route):
                 auth = _auth(handler)
 
@@ -95,7 +121,13 @@ def _adapt(path: Path, binary: str) -> Mapping[str, Any] | str:
             timeout=TIMEOUT,
             check=False,
         )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    except subprocess.TimeoutExpired:
+        # The Caddyfile was read (a regular file); what it imports may be a FIFO or a device.
+        raise CorsgenError(
+            f"could not adapt {shown(path)} in {TIMEOUT} s ({binary} adapt did not finish); "
+            "make sure every file it imports is a regular file"
+        ) from None
+    except OSError as exc:
         raise CorsgenError(f"{binary} could not run: {exc}") from None
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and '"level":"info"' not in ln]
@@ -104,28 +136,68 @@ def _adapt(path: Path, binary: str) -> Mapping[str, Any] | str:
     return config
 
 
-def _line_of(path: Path, kind: str) -> str:
-    """file:line of the first auth directive of this kind in the Caddyfile itself, else file."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return str(path)
-    for number, line in enumerate(text.splitlines(), 1):
-        found = _AUTH_DIRECTIVE.match(line)
-        if found and (found[1] == "forward_auth") == (kind == "forward_auth"):
-            return f"{path}:{number}"
+_SiteBlock = tuple[list[str], list[tuple[int, str]]]  # a site block's addresses and lines
+
+
+def _site_lines(text: str) -> Iterator[_SiteBlock]:
+    """Each site block of a Caddyfile: its addresses, and its own lines (number, text), those in
+    a nested block (route, handle, a directive's options) left out.
+
+    Braces are counted per line, as the Caddyfile writes blocks; a snippet `(name) { }` and the
+    global options `{ }` are no site. A Caddyfile of one site may have no braces at all.
+    """
+    depth, braceless = 0, False
+    site: _SiteBlock | None = None
+    sites: list[_SiteBlock] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if depth == 0 and not braceless:
+            label = line.removesuffix("{").strip()
+            if line.endswith("{") or not sites:
+                site = None
+                if label and not label.startswith("("):
+                    site = ([a for a in re.split(r"[,\s]+", label) if a], [])
+                    sites.append(site)
+                braceless = not line.endswith("{")
+                depth += line.count("{") - line.count("}")
+                continue
+        if site is not None and depth == (0 if braceless else 1):
+            site[1].append((number, line))
+        depth += line.count("{") - line.count("}")
+    yield from sites
+
+
+def _line_of(path: Path, text: str, kind: str, site: Site) -> str:
+    """file:line of the first auth directive of this kind at the top of this site's block in the
+    Caddyfile itself; else the file alone (the auth comes from an import, or the site is not
+    found): the finding names the site."""
+    for addresses, lines in _site_lines(text):
+        if not site.is_at(addresses):
+            continue
+        for number, line in lines:
+            found = _AUTH_DIRECTIVE.match(line)
+            if found and (found[1] == "forward_auth") == (kind == "forward_auth"):
+                return f"{path}:{number}"
     return str(path)
 
 
 def audit(path: Path, binary: str | None) -> list[Finding]:
     if binary is None:
         raise CorsgenError("verify --config needs caddy on PATH to read a Caddyfile (caddy adapt)")
+    # caddy adapt given a FIFO waits until the timeout, given /dev/zero reads it: refuse first.
+    text = decode_config(read_config(path))
     config = _adapt(path, binary)
     if isinstance(config, str):
         return [finding("CG401", "parse", file=str(path), error=config, server=SERVER)]
     servers = config.get("apps", {}).get("http", {}).get("servers", {})
     answers = [
-        found for server in servers.values() for found in _walk(server.get("routes", []), None)
+        found
+        for server in servers.values()
+        for found in _walk(
+            server.get("routes", []), None, Site((), tuple(server.get("listen", [])))
+        )
     ]
     if not answers:
         return [finding("CG406", "none", file=str(path))]
@@ -133,11 +205,12 @@ def audit(path: Path, binary: str | None) -> list[Finding]:
         finding(
             "CG404",
             "auth-sorted-first",
-            file=_line_of(path, auth.kind),
+            file=_line_of(path, text, auth.kind, site),
             policy=policy,
             auth=auth.kind,
+            site=site,
             server=SERVER,
         )
-        for policy, auth in answers
+        for policy, auth, site in answers
         if auth is not None
     ]
