@@ -4,6 +4,7 @@ configs; the conformance suite shows on the real server what each finding costs.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -158,3 +159,35 @@ def reach(rule: str, case: str) -> Callable[[Path], None]:
         assert main(["verify", "--config", str(conf), "--target", "apache"]) == 1
 
     return run
+
+
+@pytest.mark.parametrize("how", ["config", "include"])
+def test_a_fifo_is_named_not_read(
+    how: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO's refusal once named no file, and an Include of one said "no such file"."""
+    conf = _tree(tmp_path, GOOD)
+    fifo = tmp_path / "fifo.conf"
+    os.mkfifo(fifo)
+    conf.write_text(conf.read_text() + f"Include {fifo}\n")
+    assert (
+        main(["verify", "--config", str(conf if how == "include" else fifo), "-t", "apache"]) == 1
+    )
+    err = capsys.readouterr().err
+    where = f", included at {conf}:8" if how == "include" else ""
+    assert err.startswith(f"corsgen: cannot read {fifo}{where}: it is a FIFO, not a regular file")
+    assert err.count("\n") == 1, err
+
+
+def test_latin1_bytes_and_defined_paths_are_read(tmp_path: Path) -> None:
+    """A Latin-1 comment once stopped the check; an Include through a Define gave a false CG401,
+    and one through a variable set only where httpd starts (Debian's envvars) must give none."""
+    conf = _tree(tmp_path, "<VirtualHost 127.0.0.1:8080>\n</VirtualHost>\n")
+    (tmp_path / "site.conf").write_text(GOOD.format(root=tmp_path, auth=AUTH.format(root=tmp_path)))
+    conf.write_bytes(
+        conf.read_bytes()
+        + b"# Gr\xfc\xdfe\n"
+        + f"Define SITES {tmp_path}\nInclude ${{SITES}}/site.conf\n".encode()
+        + b"Include ${CORSGEN_TEST_UNSET}/x.conf\n"
+    )
+    assert _findings(conf) == []

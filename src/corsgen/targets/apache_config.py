@@ -15,11 +15,13 @@ checked, each proven on httpd 2.4 by the conformance suite:
 from __future__ import annotations
 
 import glob
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from corsgen.errors import CorsgenError, Finding, VerifyError
-from corsgen.fsio import decode, read_file
+from corsgen.fsio import decode_config, read_config, shown
 from corsgen.marker import parse
 from corsgen.rulebook import finding
 from corsgen.targets.lexer import split_lines
@@ -29,6 +31,7 @@ NEEDED = ("headers", "setenvif", "rewrite", "authz_core")
 _PER_DIRECTORY = ("Directory", "DirectoryMatch", "Location", "LocationMatch", "Files", "FilesMatch")
 # Includes deeper than this are a loop (a file including itself through a glob).
 _MAX_DEPTH = 16
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 
 @dataclass(frozen=True)
@@ -48,15 +51,21 @@ class _Reader:
     # Each <Directory PATH> section's Options lines: httpd merges them by path, not by nesting.
     directories: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     problems: list[Finding] = field(default_factory=list)
+    defines: dict[str, str] = field(default_factory=dict)  # Define NAME VALUE, read so far
 
     def read(
-        self, path: Path, sections: list[str], options: list[list[tuple[str, str]]], depth: int = 0
+        self,
+        path: Path,
+        sections: list[str],
+        options: list[list[tuple[str, str]]],
+        depth: int = 0,
+        text: str | None = None,
     ) -> None:
         if depth > _MAX_DEPTH:
             raise CorsgenError(f"{path}: includes nested more than {_MAX_DEPTH} deep (a loop?)")
-        text = _text(path)
-        for line in split_lines(text, path.name):
-            name, args, at = line.words[0], line.words[1:], f"{path}:{line.number}"
+        for line in split_lines(_text(path) if text is None else text, path.name):
+            name, at = line.words[0], f"{path}:{line.number}"
+            args = [self.substitute(word) for word in line.words[1:]]
             lower = name.lower()
             if lower.startswith("</"):
                 if sections:
@@ -66,6 +75,8 @@ class _Reader:
                 # "<Directory /srv/www>" as "Directory /srv/www": the kind and what it names.
                 sections.append(" ".join(line.words)[1:].removesuffix(">").strip())
                 options.append([])
+            elif lower == "define" and args:
+                self.defines[args[0]] = args[1] if len(args) > 1 else ""
             elif lower == "serverroot" and args:
                 self.root = Path(args[0])
             elif lower == "loadmodule" and args:
@@ -76,13 +87,28 @@ class _Reader:
                 if section[0] == "Directory" and len(section) == 2:
                     path_key = section[1].strip('"').rstrip("/")
                     self.directories.setdefault(path_key, []).append((" ".join(args), at))
-            elif lower in ("include", "includeoptional") and args:
+            # A variable neither Define nor the environment sets here is set where httpd starts
+            # (Debian's envvars, -D): the include cannot be followed, and is no error of the config.
+            elif lower in ("include", "includeoptional") and args and not _VARIABLE.search(args[0]):
                 for included in self.expand(args[0], lower == "include", at):
                     self.include(included, at, sections, options, depth + 1)
 
+    def substitute(self, word: str) -> str:
+        """word with each ${NAME} httpd would replace replaced: Define first, then environment."""
+
+        def value(match: re.Match[str]) -> str:
+            found = self.defines.get(match[1], os.environ.get(match[1]))
+            return match[0] if found is None else found
+
+        return _VARIABLE.sub(value, word)
+
     def expand(self, pattern: str, required: bool, at: str) -> list[Path]:
         full = pattern if Path(pattern).is_absolute() else str(self.root / pattern)
-        found = sorted(Path(p) for p in glob.glob(full) if Path(p).is_file())
+        # httpd reads every file below a directory it is told to include; a glob's directories
+        # it skips. Anything else that exists is read, and refused by name if it is no file.
+        found = [Path(p) for p in sorted(glob.glob(full)) if not os.path.isdir(p)]
+        if not glob.has_magic(full) and os.path.isdir(full):
+            found = sorted(p for p in Path(full).rglob("*") if not p.is_dir())
         if required and not found and not glob.has_magic(full):
             self.problems.append(
                 finding(
@@ -103,10 +129,10 @@ class _Reader:
         options: list[list[tuple[str, str]]],
         depth: int,
     ) -> None:
-        text = _text(path)
+        text = _text(path, at)
         mark = parse(text)
         if mark is None:
-            self.read(path, sections, options, depth)
+            self.read(path, sections, options, depth, text)
             return
         if "SetEnvIf Origin" not in text:  # another target's snippet: not for this server
             return
@@ -114,11 +140,11 @@ class _Reader:
         self.snippets.append(Snippet(mark.policy, at, tuple(sections), flat, "<If " in text))
 
 
-def _text(path: Path) -> str:
+def _text(path: Path, at: str | None = None) -> str:
     try:
-        return decode(read_file(path, follow=True))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CorsgenError(f"cannot read {path}: {exc}") from None
+        return decode_config(read_config(path, at))
+    except OSError as exc:
+        raise CorsgenError(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
 
 
 def _per_directory(snippet: Snippet) -> str | None:
