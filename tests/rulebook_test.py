@@ -128,6 +128,7 @@ CONFIG_CASES = (
     ("CG401", "loop"),
     ("CG402", "add-header"),
     ("CG402", "hide-header"),
+    ("CG402", "named-location"),
     ("CG403", "dropped"),
     ("CG404", "nested"),
     ("CG404", "nested-auth"),

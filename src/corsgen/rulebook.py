@@ -551,6 +551,12 @@ RULES: tuple[Rule, ...] = (
                 "upstream's own CORS headers get through",
                 "include {policy}'s snippet here as well, or move this line up beside it",
             ),
+            "named-location": (
+                "{directive} here hands the request to {target}, which answers it without the "
+                "CORS headers of {policy}, included at {include}: {server} takes add_header from "
+                "the location that answers",
+                "include {policy}'s snippet in location {target} as well",
+            ),
         },
     ),
     Rule(

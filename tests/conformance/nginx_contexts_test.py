@@ -269,6 +269,27 @@ def test_inheritance_traps_are_real_and_each_is_found(
         ]
 
 
+@pytest.mark.parametrize("fixed", [False, True], ids=["trap", "fixed"])
+def test_a_named_location_answers_without_the_snippet_and_it_is_found(
+    nginx: str, upstream: Upstream, capsys: pytest.CaptureFixture[str], fixed: bool
+) -> None:
+    """try_files hands a missing file to @backend: nginx serves it with @backend's add_header."""
+    server = (
+        "        location /files/ {\n"  # 15
+        "            include ROOT/api.conf;\n"
+        "            try_files $uri @backend;\n"  # 17
+        "        }\n"
+        "        location @backend {\n"
+        + ("            include ROOT/api.conf;\n" if fixed else "")
+        + "            proxy_pass UP;\n"
+        "        }\n"
+    )
+    with _serve(nginx, upstream.port, (API, WEB), HTTP, server) as (port, root):
+        assert _preflight(port, "/files/x", APP) == (True, 204)
+        assert _read(port, "/files/x", APP, auth=False)[0] == fixed
+        assert _audit(root, capsys) == ([] if fixed else ["17:CG402"])
+
+
 def test_a_missing_http_part_and_a_server_wide_snippet_are_found(
     nginx: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

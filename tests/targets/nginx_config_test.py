@@ -65,6 +65,18 @@ CONFIGS: dict[str, tuple[str, str, list[tuple[int, str, str]]]] = {
     ),
     "none": (HTTP, "location / { }", [(0, "CG406", "no file this config includes carries")]),
     "parse": (HTTP, "location / { include cors/api.conf; map $a $b { } }", [(7, "CG401", "map")]),
+    "named-location": (
+        HTTP,
+        "location /files/ {\n    include cors/api.conf;\n    try_files $uri @backend;\n}\n"
+        "location @backend { return 200; }",
+        [(9, "CG402", "try_files here hands the request to @backend, which answers it without")],
+    ),
+    "ok-named-location": (
+        HTTP,
+        "location /files/ { include cors/api.conf; error_page 404 @backend; }\n"
+        "location @backend { include cors/api.conf; return 200; }",
+        [],
+    ),
     # A glob that matches the file it is in: crossplane reads each file once, the reader must too.
     "loop": (HTTP, "include nginx*.conf;", [(7, "CG401", "leads back to")]),
 }

@@ -34,6 +34,8 @@ from corsgen.rulebook import finding
 _SCOPES = ("http", "server", "location", "if", "limit_except")
 _HIDES = tuple(f"{m}_hide_header" for m in ("proxy", "fastcgi", "uwsgi", "scgi", "grpc"))
 _AUTH = ("auth_basic", "auth_request")
+# Directives whose last argument may be a named location the request is redirected to.
+_HANDOFFS = ("try_files", "error_page")
 
 
 class _Directive(TypedDict, total=False):
@@ -76,11 +78,14 @@ class Block:
     kind: str
     at: Place
     parent: Block | None
+    name: str = ""  # a named location's @name
     headers: list[tuple[str, Place]] = field(default_factory=list)  # the user's add_header
     hides: list[Place] = field(default_factory=list)  # the user's *_hide_header
     snippets: list[tuple[str, Place]] = field(default_factory=list)  # policy, its include
     auth: dict[str, tuple[bool, Place]] = field(default_factory=dict)  # directive: (on, where)
     children: list[Block] = field(default_factory=list)
+    # try_files and error_page handing the request to a named location: (directive, @name, where)
+    handoffs: list[tuple[str, str, Place]] = field(default_factory=list)
 
     def walk(self) -> Iterator[Block]:
         yield self
@@ -130,7 +135,8 @@ class _Reader:
                         self.include(included, place, block)
                         self.path.pop()
             elif name in _SCOPES and "block" in d:
-                child = Block(name, place, block)
+                named = name == "location" and bool(args) and args[0].startswith("@")
+                child = Block(name, place, block, args[0] if named else "")
                 block.children.append(child)
                 self.read(d["block"], file, child)
             elif name == "add_header" and args:
@@ -139,6 +145,8 @@ class _Reader:
                 block.hides.append(place)
             elif name in _AUTH and args:
                 block.auth[name] = (args[0] != "off", place)
+            elif name in _HANDOFFS and args and args[-1].startswith("@"):
+                block.handoffs.append((name, args[-1], place))
 
     def include(self, included: _File, place: Place, block: Block) -> None:
         policy = _policy(included["file"])
@@ -194,6 +202,33 @@ def _findings(root: Block, http_parts: set[str]) -> Iterator[Finding]:
                 missing.add(policy)
                 yield _finding("CG405", "missing", include, policy=policy)
         yield from _preflights(block)
+        yield from _handoffs(block)
+
+
+def _handoffs(block: Block) -> Iterator[Finding]:
+    """A named location that answers for a snippet's location without the snippet's headers.
+
+    An internal redirect to @name is served with the add_header lines of @name and the blocks
+    above it, not those of the location that redirected: the CORS headers are lost there.
+    """
+    source = block.headers_from()
+    server = next((b for b in (block, *block.above()) if b.kind == "server"), None)
+    if source is None or not source.snippets or server is None:
+        return
+    policy, include = source.snippets[0]
+    for directive, target, at in block.handoffs:
+        named = next((b for b in server.walk() if b.name == target), None)
+        answers = named.headers_from() if named is not None else None
+        if named is not None and (answers is None or not answers.snippets):
+            yield _finding(
+                "CG402",
+                "named-location",
+                at,
+                policy=policy,
+                include=include,
+                directive=directive,
+                target=target,
+            )
 
 
 def _preflights(block: Block) -> Iterator[Finding]:
