@@ -25,6 +25,7 @@ from corsgen.sync import (
     desired_files,
     foreign,
     refuse_foreign,
+    refuse_shrinking,
     relative,
 )
 from corsgen.targets import NAMES, TARGETS, titles
@@ -127,7 +128,8 @@ def render_command(
     verify_server: bool,
 ) -> None:
     """Render one policy for one server."""
-    files = _rendered(_plan(policy, strict), target)
+    plan = _plan(policy, strict)
+    files = _rendered(plan, target)
     if verify_server:
         result = server_check(files, target)
         click.echo(escape(str(result)), err=True)
@@ -138,6 +140,7 @@ def render_command(
         # Two renders into one directory wait for each other, like two syncs of one manifest.
         with locked(nearest_existing(out_dir), f"another corsgen is writing to {shown(out_dir)}"):
             refuse_foreign(foreign(paths), force)
+            refuse_shrinking(out_dir, plan.name, target, files)
             write_atomically(paths)
         for path in paths:
             click.echo(shown(path))

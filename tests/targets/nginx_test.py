@@ -97,3 +97,26 @@ def test_sync_sizes_the_shared_file_for_every_policy_in_the_directory(tmp_path: 
         (tmp_path / "cors" / f"{name}.toml").write_text('allow_origins = ["https://a.com"]\n')
     assert main(["sync", "--prune", "--manifest", manifest]) == 0
     assert not (tmp_path / "deploy" / "corsgen-map-hash.conf").exists()
+
+
+def test_render_refuses_to_resize_a_shared_file_other_policies_need(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second render into one directory once sized corsgen-map-hash.conf for itself alone,
+    too small for the policy rendered there first."""
+    for name, text in (("wide", _listing(10, 3)), ("many", _listing(5000, 0))):
+        (tmp_path / f"{name}.toml").write_text(text)
+    out = tmp_path / "deploy"
+    assert main(["render", str(tmp_path / "wide.toml"), "-t", "nginx", "-o", str(out)]) == 0
+    before = (out / "corsgen-map-hash.conf").read_text()
+    assert main(["render", str(tmp_path / "wide.toml"), "-t", "nginx", "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["render", str(tmp_path / "many.toml"), "-t", "nginx", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"corsgen: {out}/corsgen-map-hash.conf also serves wide, and render would size it for "
+        "many alone; write this directory with corsgen sync, from a manifest that lists all of "
+        "its policies\n"
+    )
+    assert (out / "corsgen-map-hash.conf").read_text() == before
+    assert not (out / "many.conf").exists()
