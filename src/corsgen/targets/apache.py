@@ -7,7 +7,7 @@ directives and with `apache2 -t`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from corsgen.errors import CorsgenError, Finding, VerifyError, shorten
@@ -20,15 +20,14 @@ from corsgen.targets.lexer import split_lines
 # Debian's PCRE2 (link size 2) refuses a compiled pattern over 64 KiB, about two bytes per literal
 # character and three per alternative. `apache2 -t` on 2.4.71 loads one SetEnvIf of 108 origins of
 # 300 characters (32,729 characters of regex) and refuses 109; of 30-character origins, 1,040 and
-# 1,041. httpd reads an .htaccess line of at most 8,191 characters, though, so exact origins are
-# grouped into regexes of at most 7,800 escaped characters: each SetEnvIf line fits.
-REGEX_CHARS = 7_800
-# A header value longer than this is written as a set and merges (see REGEX_CHARS: .htaccess).
+# 1,041. Two shorter limits decide, though: httpd reads an .htaccess line of at most 8,191
+# characters, and ap_expr's lexer refuses a regex over 8,191 ("Regexp too long"). Exact origins are
+# grouped into regexes of at most 7,600 escaped characters, so each SetEnvIf line and each <If>
+# line, which holds the rest of the expression too, fits. A pattern is shorter than nginx's
+# 4,093-byte parameter, checked for every policy.
+REGEX_CHARS = 7_600
+# A header value longer than this is written as a set and merges (.htaccess lines, above).
 VALUE_CHARS = 7_800
-# ap_expr's lexer refuses a regex over 8,191 characters ("Regexp too long"), and the <If> line
-# holds the rest of the expression too. A pattern is shorter than nginx's 4,093-byte parameter,
-# checked for every policy.
-EXPR_REGEX_CHARS = 7_600
 # The environment variable (CORSGEN_NAME_SUFFIX) that holds each condition a header is sent on.
 CONDITION: Mapping[When, str] = {
     "allowed": "ORIGIN",
@@ -89,15 +88,15 @@ def quote_expression(expression: str) -> str:
     return double_quoted(expression, "Apache", hostile=("${",))
 
 
-def origin_regexes(plan: Plan, most: int = REGEX_CHARS) -> tuple[str, ...]:
-    """The regexes of the allowed origins: exact ones in chunks of at most `most` escaped
-    characters, then each pattern."""
+def origin_regexes(plan: Plan) -> tuple[str, ...]:
+    """The regexes of the allowed origins: exact ones in chunks of at most REGEX_CHARS escaped
+    characters, then each pattern. SetEnvIf and the <If> grants run the same ones."""
     if plan.any_origin:
         return ("^.+$",)  # any Origin at all makes a preflight
     chunks: list[list[str]] = []
-    size = most
+    size = REGEX_CHARS
     for escaped in map(re.escape, plan.exact_origins):
-        if size + len(escaped) > most:
+        if size + len(escaped) > REGEX_CHARS:
             chunks.append([])
             size = 0
         chunks[-1].append(escaped)
@@ -117,7 +116,7 @@ def _matches(variable: str, regex: str) -> str:
     return f"{variable} =~ m{delimiter}{regex}{delimiter}"
 
 
-def preflight_grants(plan: Plan) -> tuple[str, ...]:
+def preflight_grants(regexes: Sequence[str]) -> tuple[str, ...]:
     """One <If> expression per origin regex: true for a preflight from an allowed Origin only.
 
     In <Directory>, <Location>, <Files> and .htaccess, mod_rewrite runs in the fixup phase, after
@@ -128,10 +127,7 @@ def preflight_grants(plan: Plan) -> tuple[str, ...]:
         "%{REQUEST_METHOD} == 'OPTIONS' && -n %{HTTP:Access-Control-Request-Method}"
         f" && -n %{{HTTP:Origin}} && ! {_matches('%{HTTP:Origin}', NOT_ONE_ORIGIN)}"
     )
-    return tuple(
-        f"{preflight} && {_matches('%{HTTP:Origin}', regex)}"
-        for regex in origin_regexes(plan, EXPR_REGEX_CHARS)
-    )
+    return tuple(f"{preflight} && {_matches('%{HTTP:Origin}', regex)}" for regex in regexes)
 
 
 def _value_parts(value: str) -> list[str]:
@@ -182,10 +178,11 @@ class Apache(Target):
         env = f"CORSGEN_{plan.name.upper()}"
         origin = f"{env}_{CONDITION['allowed']}"
         args = [line for header in plan.headers for line in _header_args(header, env)]
+        regexes = origin_regexes(plan)
         return {
             "note": "Apache httpd: include inside <VirtualHost>; needs mod_headers, mod_setenvif "
             "and mod_rewrite.",
-            "allow": [(quote(regex), f"{origin}=$0") for regex in origin_regexes(plan)],
+            "allow": [(quote(regex), f"{origin}=$0") for regex in regexes],
             # SetEnvIf reads a missing Origin as "": the empty value, anchored, is one more refusal.
             "deny": [(quote(regex), f"!{origin}") for regex in ("^$", NOT_ONE_ORIGIN)],
             "owned_headers": plan.owned_headers,
@@ -195,7 +192,7 @@ class Apache(Target):
             if plan.private_network
             else None,
             "preflight": f"{env}_{CONDITION['preflight']}",
-            "grants": [quote_expression(e) for e in preflight_grants(plan)],
+            "grants": [quote_expression(e) for e in preflight_grants(regexes)],
             "preflight_status": plan.preflight_status,
             # R=200 sends httpd's error text as the body; an empty expression sends an empty one.
             "empty_body": f"{env}_EMPTY_BODY" if plan.preflight_status == 200 else None,
