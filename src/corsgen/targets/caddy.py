@@ -187,8 +187,7 @@ class Caddy(Target):
         return caddy_config.audit(path, self.find_binary())
 
     def error_lines(self, output: str) -> list[str]:
-        # Caddy logs JSON lines at info level before the error; they only bury it.
-        return [ln for ln in super().error_lines(output) if '"level":"info"' not in ln]
+        return caddy_config.error_lines(output)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         conf = root / "Caddyfile"

@@ -111,6 +111,12 @@ def _walk(
                 auth = _auth(handler)
 
 
+def error_lines(output: str) -> list[str]:
+    """The lines of Caddy's output worth showing: it logs JSON lines at info level before an
+    error, and they only bury it."""
+    return [ln for ln in output.splitlines() if ln.strip() and '"level":"info"' not in ln]
+
+
 def _adapt(path: Path, binary: str) -> Mapping[str, Any] | str:
     """The JSON config, or the adapter's error."""
     try:
@@ -130,7 +136,7 @@ def _adapt(path: Path, binary: str) -> Mapping[str, Any] | str:
     except OSError as exc:
         raise CorsgenError(f"{binary} could not run: {exc}") from None
     if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and '"level":"info"' not in ln]
+        lines = error_lines(proc.stderr)
         return " | ".join(lines[-2:]) or f"caddy adapt exited {proc.returncode}"
     config: Mapping[str, Any] = json.loads(proc.stdout)
     return config
