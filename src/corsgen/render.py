@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import jinja2
@@ -40,17 +40,17 @@ class _Origin:
     version: str
 
 
+def _fill(template: str, plan: Plan | _Origin, context: Mapping[str, object]) -> str:
+    """One template filled in, its marker line stamped with the hash of the text."""
+    text = _ENV.get_template(template).render(plan=plan, body_sha256=PLACEHOLDER, **context)
+    return stamp(text)
+
+
 def render_parts(plan: Plan, target: str) -> dict[str, str]:
     """File name to text, for the files of this one policy."""
     spec = get(target)
     context = spec.context(plan)
-    out = {}
-    for part in spec.parts:
-        text = _ENV.get_template(part.template).render(
-            plan=plan, body_sha256=PLACEHOLDER, **context
-        )
-        out[plan.name + part.suffix] = stamp(text)
-    return out
+    return {plan.name + part.suffix: _fill(part.template, plan, context) for part in spec.parts}
 
 
 def render_shared(plans: Sequence[Plan], target: str) -> dict[str, str]:
@@ -68,12 +68,8 @@ def render_shared(plans: Sequence[Plan], target: str) -> dict[str, str]:
         digest=digest.hexdigest(),
         version=ordered[0].version,
     )
-    return {
-        SHARED + part.suffix: stamp(
-            _ENV.get_template(part.template).render(plan=origin, body_sha256=PLACEHOLDER, **context)
-        )
-        for part in spec.shared_parts
-    }
+    parts = spec.shared_parts
+    return {SHARED + part.suffix: _fill(part.template, origin, context) for part in parts}
 
 
 def render(plan: Plan, target: str) -> dict[str, str]:
