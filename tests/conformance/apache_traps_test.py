@@ -9,10 +9,6 @@ session; each row reached the backend without credentials when the answer lived 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,15 +17,9 @@ import pytest
 from corsgen.fetch import get
 from corsgen.pipeline import load_and_plan
 from corsgen.render import render
-from corsgen.targets.apache import module_lines
 from corsgen.verify import find_binary
 from tests.conformance.conformance_test import Answer, send
-from tests.conformance.servers import (
-    APACHE_TEST_MODULES,
-    Endpoint,
-    _wait,
-    free_port,
-)
+from tests.conformance.servers import Endpoint, Launch, Site, apache_head, free_port, running
 from tests.conformance.upstream import Upstream
 from tests.conftest import EXAMPLES, need_binary
 
@@ -86,28 +76,27 @@ TRAPS = {
 ORIGIN = "https://app.example.com"
 
 
-def _config(root: Path, up: int, port: int, trap: str) -> Path:
-    body, top, files, _ = TRAPS[trap]
-    fill = {"root": root, "up": up}
-    digest = base64.b64encode(hashlib.sha1(b"pw").digest()).decode()
-    (root / "htpasswd").write_text(f"u:{{SHA}}{digest}\n")
-    for name, text in render(load_and_plan(EXAMPLES / "spa-api.toml")[0], "apache").items():
-        (root / name).write_text(text)
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    auth = AUTH.format(**fill)
-    conf = root / "httpd.conf"
-    conf.write_text(
-        f"ServerRoot {root}\nServerName localhost\nPidFile {root}/httpd.pid\n"
-        f"ErrorLog {root}/error.log\nUser nobody\nGroup nogroup\n"
-        f"{module_lines(APACHE_TEST_MODULES)}{top.format(**fill)}"
-        f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n"
-        f"{body.format(auth=auth, **fill)}</VirtualHost>\n"
-    )
-    for path in [root, *root.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return conf
+def _launch(binary: str, trap: str) -> Launch:
+    """The trap's httpd.conf, written where `running` serves it, and the command to run it."""
+
+    def configure(root: Path, site: Site) -> list[str]:
+        body, top, files, _ = TRAPS[trap]
+        fill = {"root": root, "up": site.upstream}
+        for name, text in render(load_and_plan(EXAMPLES / "spa-api.toml")[0], "apache").items():
+            (root / name).write_text(text)
+        for name, text in files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text)
+        port = site.ports["trap"]
+        conf = root / "httpd.conf"
+        conf.write_text(
+            f"{apache_head(root)}{top.format(**fill)}"
+            f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n"
+            f"{body.format(auth=AUTH.format(**fill), **fill)}</VirtualHost>\n"
+        )
+        return [binary, "-f", str(conf), "-DFOREGROUND"]
+
+    return configure
 
 
 @pytest.fixture(scope="module")
@@ -120,25 +109,9 @@ def upstream() -> Iterator[Upstream]:
 def test_a_preflight_let_past_auth_is_always_answered(trap: str, upstream: Upstream) -> None:
     binary = find_binary("apache")
     need_binary("apache", binary)
-    with tempfile.TemporaryDirectory(prefix="corsgen-server-") as tmp:  # httpd's user reads it
-        answers = _serve(Path(tmp), str(binary), upstream.port, trap)
-    preflight, refused, actual = answers
-    _assert_answered(preflight)
-    for answer in (refused, actual):  # credentials missing: auth answers, the backend never does
-        assert answer.status == 401 and not answer.from_upstream, answer
-
-
-def _serve(root: Path, binary: str, up: int, trap: str) -> tuple[Answer, Answer, Answer]:
     port = free_port()
-    conf = _config(root, up, port, trap)
-    proc = subprocess.Popen(
-        [binary, "-f", str(conf), "-DFOREGROUND"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait(proc, {"trap": port}, root / "error.log")
-        at, path = Endpoint(port), TRAPS[trap][3]
+    at, path = Endpoint(port), TRAPS[trap][3]
+    with running(_launch(str(binary), trap), Site((), {"trap": port}, upstream.port, 0)):
         preflight = send(
             at, "OPTIONS", path, {"Origin": ORIGIN, "Access-Control-Request-Method": "PUT"}
         )
@@ -149,10 +122,9 @@ def _serve(root: Path, binary: str, up: int, trap: str) -> tuple[Answer, Answer,
             {"Origin": "https://evil.com", "Access-Control-Request-Method": "PUT"},
         )
         actual = send(at, "GET", path, {"Origin": ORIGIN})
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    return preflight, refused, actual
+    _assert_answered(preflight)
+    for answer in (refused, actual):  # credentials missing: auth answers, the backend never does
+        assert answer.status == 401 and not answer.from_upstream, answer
 
 
 def _assert_answered(answer: Answer) -> None:

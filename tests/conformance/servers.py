@@ -185,16 +185,21 @@ def _apache_site(context: str, root: Path, plan: Plan, site: Site) -> str:
     return text + _block(f"Directory {docroot}/dead", [dead])
 
 
-def _apache_config(context: str, binary: str, root: Path, site: Site) -> list[str]:
-    _write_snippets(root, site, "apache")
+def apache_head(root: Path) -> str:
+    """The server-wide part of a test httpd.conf in `root`, with the htpasswd it names."""
     digest = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
     (root / "htpasswd").write_text(f"{USER}:{{SHA}}{digest}\n")
     user = "User nobody\nGroup nogroup\n" if os.geteuid() == 0 else ""
-    text = (
+    return (
         f"ServerRoot {root}\nServerName localhost\nPidFile {root}/httpd.pid\n"
         f"ErrorLog {root}/error.log\nLogLevel warn\n{user}"
         f"{apache_module_lines(APACHE_TEST_MODULES)}"
     )
+
+
+def _apache_config(context: str, binary: str, root: Path, site: Site) -> list[str]:
+    _write_snippets(root, site, "apache")
+    text = apache_head(root)
     for port, plans in site.servers().items():
         sites = "".join(_apache_site(context, root, plan, site) for plan in plans)
         if context not in ("", "location"):  # each plan's files are in DOCROOT/NAME: /NAME/...
@@ -360,7 +365,8 @@ def running(configure: Launch, site: Site) -> Iterator[Path]:
 @contextmanager
 def _running(configure: Launch, root: Path, site: Site) -> Iterator[None]:
     command = configure(root, site)
-    for path in root.iterdir():
+    # The server may run as another user (httpd as nobody): it reads every file, nested ones too.
+    for path in root.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     log = root / "server.log"
     with log.open("wb") as out:

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import http.client
 import os
-import subprocess
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +14,7 @@ from corsgen.cli import main
 from corsgen.pipeline import load_and_plan
 from corsgen.render import render
 from corsgen.targets import caddy_config
-from tests.conformance.servers import DEBIAN_CADDY, free_port, latest_caddy
+from tests.conformance.servers import DEBIAN_CADDY, Site, free_port, latest_caddy, running
 from tests.conftest import EXAMPLES, need_binary
 
 # bcrypt of "s3cret"; only its shape matters to `caddy adapt`, and the preflight carries no login.
@@ -58,27 +55,6 @@ def _caddyfile(tmp_path: Path, case: str, auth: str, port: int = 9) -> Path:
     return path
 
 
-@contextmanager
-def _serving(binary: str, caddyfile: Path, port: int) -> Iterator[None]:
-    proc = subprocess.Popen(
-        [binary, "run", "--adapter", "caddyfile", "--config", str(caddyfile)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=1).connect()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def _preflight(port: int, path: str) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     conn.request(
@@ -106,7 +82,8 @@ def test_auth_before_the_preflight_is_found_and_real(
     assert code == (1 if expected else 0), err
     if expected:
         assert f"{caddyfile}:7: error CG404 preflight-not-answered: " in err
-    with _serving(binary, caddyfile, port):
+    serve = [binary, "run", "--adapter", "caddyfile", "--config", str(caddyfile)]
+    with running(lambda root, site: serve, Site((), {"caddy": port}, 0, 0)):
         status = _preflight(port, "/admin/x")
     assert (status == 204) != expected, status
 
