@@ -88,16 +88,15 @@ def read_config(path: Path, included_at: str | None = None) -> bytes:
         raise CorsgenError(f"cannot read {shown(path)}{where}: {exc}; {change}") from None
 
 
-def decode(data: bytes) -> str:
+def decode(data: bytes, errors: str = "strict") -> str:
     """UTF-8 with every line ending read as \\n, as Path.read_text does."""
-    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    return data.decode("utf-8", errors=errors).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def decode_config(data: bytes) -> str:
     """decode, keeping bytes that are not UTF-8 as the surrogates os.fsdecode makes of them: a
     server config may hold Latin-1 comments, and only its directive names and paths matter."""
-    text = data.decode("utf-8", errors="surrogateescape")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return decode(data, errors="surrogateescape")
 
 
 def nearest_existing(path: Path) -> Path:
