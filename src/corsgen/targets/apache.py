@@ -6,13 +6,13 @@ directives and with `apache2 -t`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from corsgen.errors import CorsgenError, Finding, VerifyError, shorten
 from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
 from corsgen.regex import anchor
+from corsgen.regex.trie import trie
 from corsgen.targets import apache_config
 from corsgen.targets.base import Part, Target, double_quoted
 from corsgen.targets.lexer import split_lines
@@ -65,15 +65,14 @@ SECTION_DIRECTIVES: Mapping[str, tuple[int, int]] = {
 HEADER_ACTIONS = {"set", "unset", "merge", "append", "add", "edit", "setifempty", "echo", "note"}
 
 
-def _section(
-    name: str, args: tuple[str, ...], inside: str | None, file: str, number: int
-) -> str | None:
-    """The section open after this line: <If "expr"> opens one, </If> closes it."""
+def _section(name: str, args: tuple[str, ...], depth: int, file: str, number: int) -> int:
+    """How many sections are open after this line: <If "expr"> opens one (nested once, the
+    grants inside the preflight test), </If> closes one."""
     # The lexer reads <If "expr"> as "<If" and the expression with its closing > attached.
-    if name == "<If" and len(args) == 1 and args[0].endswith(">") and inside is None:
-        return "If"
-    if name == "</If>" and not args and inside == "If":
-        return None
+    if name == "<If" and len(args) == 1 and args[0].endswith(">") and depth < 2:
+        return depth + 1
+    if name == "</If>" and not args and depth:
+        return depth - 1
     raise VerifyError(f"unexpected section {name}", file, number)
 
 
@@ -88,20 +87,22 @@ def quote_expression(expression: str) -> str:
     return double_quoted(expression, "Apache", hostile=("${",))
 
 
+def _tries(origins: Sequence[str]) -> list[str]:
+    """The sorted origins as anchored tries of at most REGEX_CHARS: halved until each part fits."""
+    regex = anchor([trie(origins)])
+    if len(regex) <= REGEX_CHARS or len(origins) == 1:
+        return [regex]
+    half = len(origins) // 2
+    return _tries(origins[:half]) + _tries(origins[half:])
+
+
 def origin_regexes(plan: Plan) -> tuple[str, ...]:
-    """The regexes of the allowed origins: exact ones in chunks of at most REGEX_CHARS escaped
-    characters, then each pattern. SetEnvIf and the <If> grants run the same ones."""
+    """The regexes of the allowed origins: the exact ones as tries (see corsgen.regex.trie) of at
+    most REGEX_CHARS, then each pattern. SetEnvIf and the <If> grants run the same ones."""
     if plan.any_origin:
         return ("^.+$",)  # any Origin at all makes a preflight
-    chunks: list[list[str]] = []
-    size = REGEX_CHARS
-    for escaped in map(re.escape, plan.exact_origins):
-        if size + len(escaped) > REGEX_CHARS:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(escaped)
-        size += len(escaped) + 1
-    return tuple(map(anchor, chunks)) + plan.anchored_patterns
+    exact = _tries(sorted(plan.exact_origins)) if plan.exact_origins else []
+    return (*exact, *plan.anchored_patterns)
 
 
 # The delimiters ap_expr takes in m<d>regex<d>; the first one the regex does not hold is used.
@@ -116,18 +117,22 @@ def _matches(variable: str, regex: str) -> str:
     return f"{variable} =~ m{delimiter}{regex}{delimiter}"
 
 
+# A preflight from some Origin; each <If> nested inside it names the allowed ones.
+PREFLIGHT = (
+    "%{REQUEST_METHOD} == 'OPTIONS' && -n %{HTTP:Access-Control-Request-Method}"
+    f" && -n %{{HTTP:Origin}} && ! {_matches('%{HTTP:Origin}', NOT_ONE_ORIGIN)}"
+)
+
+
 def preflight_grants(regexes: Sequence[str]) -> tuple[str, ...]:
-    """One <If> expression per origin regex: true for a preflight from an allowed Origin only.
+    """One <If> expression per origin regex, nested in one <If PREFLIGHT>: any other request
+    costs httpd that one test, however many regexes the list needs.
 
     In <Directory>, <Location>, <Files> and .htaccess, mod_rewrite runs in the fixup phase, after
     authentication, and SetEnvIf in the header parser, after <If> is evaluated: the expression reads
     the Origin itself, with the same refusals as the SetEnvIf lines (empty, or two joined).
     """
-    preflight = (
-        "%{REQUEST_METHOD} == 'OPTIONS' && -n %{HTTP:Access-Control-Request-Method}"
-        f" && -n %{{HTTP:Origin}} && ! {_matches('%{HTTP:Origin}', NOT_ONE_ORIGIN)}"
-    )
-    return tuple(f"{preflight} && {_matches('%{HTTP:Origin}', regex)}" for regex in regexes)
+    return tuple(_matches("%{HTTP:Origin}", regex) for regex in regexes)
 
 
 def _value_parts(value: str) -> list[str]:
@@ -192,6 +197,7 @@ class Apache(Target):
             if plan.private_network
             else None,
             "preflight": f"{env}_{CONDITION['preflight']}",
+            "preflight_test": quote_expression(PREFLIGHT),
             "grants": [quote_expression(e) for e in preflight_grants(regexes)],
             "preflight_status": plan.preflight_status,
             # R=200 sends httpd's error text as the body; an empty expression sends an empty one.
@@ -200,14 +206,14 @@ class Apache(Target):
 
     def check_structure(self, files: Mapping[str, str]) -> None:
         for file, text in files.items():
-            inside: str | None = None  # the open section, if any: only <If> is written
+            depth = 0  # the open <If> sections: the only sections written
             number = 0
             for line in split_lines(text, file):
                 name, args, number = line.words[0], line.words[1:], line.number
                 if name.startswith("<"):
-                    inside = _section(name, args, inside, file, number)
+                    depth = _section(name, args, depth, file, number)
                     continue
-                allowed = SECTION_DIRECTIVES if inside else DIRECTIVES
+                allowed = SECTION_DIRECTIVES if depth else DIRECTIVES
                 if name not in allowed:
                     raise VerifyError(f'unknown directive "{name}"', file, number)
                 low, high = allowed[name]
@@ -217,8 +223,8 @@ class Apache(Target):
                     action = args[1] if args[0] in ("always", "onsuccess") else args[0]
                     if action not in HEADER_ACTIONS:
                         raise VerifyError(f'unknown Header action "{action}"', file, number)
-            if inside:
-                raise VerifyError(f"unclosed <{inside}>", file, number)
+            if depth:
+                raise VerifyError("unclosed <If>", file, number)
 
     def audit_config(self, path: Path) -> list[Finding]:
         return apache_config.audit(path)
