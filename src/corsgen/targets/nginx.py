@@ -117,61 +117,78 @@ def value_parts(header: Header) -> tuple[tuple[str, str], ...]:
 
 
 def _origin_maps(plan: Plan, var: _Names) -> list[Map]:
-    allowed = (Entry('""', '""'), Entry("default", '"1"'))
+    """$..._allowed: the allowed Origin itself (any origin: "1"), empty for any other.
+
+    One hash lookup for a listed origin, one regex for its case; nothing else on any request."""
     if plan.any_origin:
         why = ("Any origin: the preflight needs only an Origin to be present.",)
+        allowed = (Entry('""', '""'), Entry("default", '"1"'))
         return [Map(why, "$http_origin", var("allowed"), allowed)]
+    # Exact keys are hashed, and looked up whatever their case. corsgen lists origins as browsers
+    # serialise them, in lower case, so the cased map turns away any other spelling: browsers
+    # compare ACAO with their origin byte for byte.
+    assert all(o == o.lower() for o in plan.exact_origins), "origins are listed in lower case"
     listed = (
         Entry("default", '""'),
         Entry(
             quote("~" + NOT_ONE_ORIGIN),
             '""',
             (
-                'Regexes are tried in order: two Origin headers, joined ("a, b") since nginx '
-                "1.23, never match.",
+                "Regexes are tried in order, after the exact keys: two Origin headers, joined "
+                '("a, b") since nginx 1.23, never match a pattern.',
             ),
         ),
-        *(Entry(quote(origin), quote(origin)) for origin in plan.exact_origins),
+        *(Entry(quote(origin), var("cased")) for origin in plan.exact_origins),
         *(Entry(quote("~" + regex), "$http_origin") for regex in plan.anchored_patterns),
     )
-    exact = (Entry("default", '""'), Entry(quote(r"~^(\S+) \1$"), var("listed")))
-    return [
+    maps = [
         Map(
-            ("The listed Origin; empty for any other origin, so no CORS header is added.",),
+            ("The allowed Origin, byte for byte; empty for any other: no CORS header is sent.",),
             "$http_origin",
-            var("listed"),
+            var("allowed"),
             listed,
-        ),
-        Map(
-            (
-                "map compares strings case-insensitively; browsers compare bytes, so keep only "
-                "an exact match.",
-            ),
-            quote(f"{var('listed')} $http_origin"),
-            var("origin"),
-            exact,
-        ),
-        Map((), var("origin"), var("allowed"), allowed),
+        )
     ]
+    if plan.exact_origins:
+        maps.append(
+            Map(
+                ("A listed origin as browsers send it, in lower case; empty in any other case.",),
+                "$http_origin",
+                var("cased"),
+                (Entry("default", "$http_origin"), Entry('"~[A-Z]"', '""')),
+            )
+        )
+    return maps
 
 
 def _condition_maps(plan: Plan, var: _Names) -> list[Map]:
+    # Exact keys ignore case, and a preflight is OPTIONS exactly: a regex, which the common
+    # methods, exact keys, never reach. The value is the allowed Origin, never "" or "0" (false).
     maps = [
         Map(
-            ("A preflight: OPTIONS from an allowed Origin with Access-Control-Request-Method.",),
-            quote(f"{var('allowed')}$request_method $http_access_control_request_method"),
+            ("A preflight: OPTIONS with Access-Control-Request-Method, from an allowed Origin.",),
+            "$request_method",
             var("preflight"),
-            (Entry("default", '""'), Entry('"~^1OPTIONS ."', '"1"')),
-        )
+            (
+                Entry("default", '""'),
+                *(Entry(method, '""') for method in ("GET", "HEAD", "POST")),
+                Entry('"~^OPTIONS$"', var("asks")),
+            ),
+        ),
+        Map(
+            (),
+            "$http_access_control_request_method",
+            var("asks"),
+            (Entry('""', '""'), Entry("default", var("allowed"))),
+        ),
     ]
     if plan.private_network:
-        source = f"{var('preflight')}:$http_access_control_request_private_network"
         maps.append(
             Map(
                 (),
-                quote(source),
+                "$http_access_control_request_private_network",
                 var(CONDITION["private_network"]),
-                (Entry("default", '""'), Entry('"1:true"', '"1"')),
+                (Entry("default", '""'), Entry('"true"', var("preflight"))),
             )
         )
     return maps
@@ -197,7 +214,7 @@ def _add_headers(plan: Plan, var: _Names) -> list[tuple[str, str]]:
     out = []
     for header in plan.headers:
         if header.echo:
-            value = var("origin")
+            value = var("allowed")
         elif parts := value_parts(header):
             value = "".join(var(suffix) for suffix, _ in parts)
         else:
