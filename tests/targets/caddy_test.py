@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import re2
 
 from corsgen.errors import CorsgenError
 from corsgen.targets import caddy
@@ -31,3 +32,16 @@ def test_preflight_only_headers_are_set_once() -> None:
 
 def test_quoting_keeps_a_regex_as_it_is() -> None:
     assert caddy.quote(r"^https://a\.com$") == r'"^https://a\.com$"'
+
+
+@pytest.mark.parametrize(("count", "entries"), [(caddy.LISTED_MAX, caddy.LISTED_MAX), (100, 1)])
+def test_a_long_list_is_one_regex_that_re2_matches_exactly(count: int, entries: int) -> None:
+    origins = [f"https://t{i}.example.com" for i in range(count)]
+    listed = caddy.TARGET.context(plan_of(f"allow_origins = {origins!r}"))["listed"]
+    assert isinstance(listed, caddy.Listed)
+    exact = listed.entries[2:]
+    assert len(exact) == entries
+    if entries == 1:
+        regex = re2.compile(exact[0][0].strip('"').removeprefix("~"))
+        assert all(regex.fullmatch(o) for o in origins)
+        assert not regex.fullmatch("https://t100.example.com")
