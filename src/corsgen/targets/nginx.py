@@ -145,9 +145,14 @@ def _origin_maps(plan: Plan, var: _Names) -> list[Map]:
         Map(
             ("The allowed Origin, byte for byte; empty for any other: no CORS header is sent.",),
             "$http_origin",
-            var("allowed"),
+            var("listed"),
             listed,
-        )
+        ),
+        # What add_header reads is not itself a map of $http_origin: gixy takes such a map's
+        # regexes for the whole check and, misreading nginx's escapes, flags the refusal above.
+        Map(
+            (), var("listed"), var("allowed"), (Entry('""', '""'), Entry("default", var("listed")))
+        ),
     ]
     if plan.exact_origins:
         maps.append(
