@@ -6,11 +6,12 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from functools import cache
-
-import idna
-from publicsuffixlist import PublicSuffixList
+from typing import TYPE_CHECKING
 
 from corsgen.rulebook import RuleError
+
+if TYPE_CHECKING:
+    from publicsuffixlist import PublicSuffixList
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 # Label-bounded: a wildcard never matches across a dot boundary into a look-alike domain. It takes
@@ -66,6 +67,9 @@ class Origin:
 
 @cache
 def _psl() -> PublicSuffixList:
+    # Imported here: only wildcards and regexes need the list, and loading it takes tens of ms.
+    from publicsuffixlist import PublicSuffixList
+
     return PublicSuffixList()
 
 
@@ -159,8 +163,11 @@ def _host(raw: str, text: str) -> str:
     if raw.startswith("["):
         return _ipv6(raw, text)
     host = raw.lower()
-    # Plain ASCII names need no IDNA mapping (idna costs ~0.3 ms a host); punycode is checked.
+    # Plain ASCII names need no IDNA mapping (idna costs ~0.3 ms a host, and importing it more
+    # than a small policy's whole check); punycode is checked.
     if not host.isascii() or any(p.startswith("xn--") for p in host.split(".")):
+        import idna
+
         try:
             host = idna.encode(raw, uts46=True, transitional=False).decode("ascii")
         except idna.IDNAError as exc:
