@@ -10,10 +10,9 @@ import click
 from corsgen import __version__
 from corsgen.errors import CorsgenError, Finding, PolicyError, escape
 from corsgen.fsio import locked, nearest_existing, shown, write_atomically
-from corsgen.manifest import Manifest, find_manifest, load_manifest
+from corsgen.manifest import find_manifest, load_manifest
 from corsgen.pipeline import load_and_plan
 from corsgen.plan import Plan
-from corsgen.policy import Policy
 from corsgen.render import render
 from corsgen.rules import RULES
 from corsgen.starter import json_schema, write_starter
@@ -276,11 +275,8 @@ def _report_sync(changes: Sequence[Change], root: Path, prune: bool, total: int)
             click.echo(f"{relative(change.path, root)}: {DESCRIBE['orphan']}", err=True)
 
 
-SCHEMAS: dict[str, type[Policy] | type[Manifest]] = {"policy": Policy, "manifest": Manifest}
-
-
 @cli.command()
-@click.argument("kind", type=click.Choice(list(SCHEMAS)), required=False)
+@click.argument("kind", type=click.Choice(["policy", "manifest"]), required=False)
 @click.option(
     "--manifest",
     "manifest_flag",
@@ -298,7 +294,11 @@ def schema(kind: str | None, manifest_flag: bool) -> None:
             "corsgen: `schema --manifest` is deprecated; use `corsgen schema manifest`", err=True
         )
         kind = "manifest"
-    click.echo(json_schema(SCHEMAS[kind or "policy"]))
+    from corsgen.manifest import Manifest
+    from corsgen.policy_model import Policy
+
+    model = Manifest if kind == "manifest" else Policy
+    click.echo(json_schema(model))
 
 
 @cli.command()

@@ -21,7 +21,7 @@ from corsgen.limits import (
     MAX_TOKEN_LENGTH,
 )
 from corsgen.origins import Origin, OriginError, is_local, is_public_suffix, parse_origin
-from corsgen.policy import NAME_PATTERN, Policy
+from corsgen.policy import NAME_PATTERN, AnyPolicy
 from corsgen.regex import RegexError, check_regex, parse_regex
 from corsgen.rulebook import RULES, finding
 
@@ -73,7 +73,7 @@ def hit(rule: str, case: str, key: str, **fields: object) -> Hit:
     return Hit(rule, case, key, fields)
 
 
-Check = Callable[[Policy, str], Iterator[Hit]]
+Check = Callable[[AnyPolicy, str], Iterator[Hit]]
 CHECKS: list[Check] = []
 
 
@@ -82,7 +82,7 @@ def check(func: Check) -> Check:
     return func
 
 
-def parsed_origins(policy: Policy) -> Iterator[tuple[int, Origin | OriginError]]:
+def parsed_origins(policy: AnyPolicy) -> Iterator[tuple[int, Origin | OriginError]]:
     for index, text in enumerate(policy.allow_origins):
         if text == "*":
             continue
@@ -108,7 +108,7 @@ def _too_long(key: str, values: list[str], most: int, cases: tuple[str, str]) ->
 
 
 @check
-def _limits(policy: Policy, name: str) -> Iterator[Hit]:
+def _limits(policy: AnyPolicy, name: str) -> Iterator[Hit]:
     """Sizes every server loads (limits.py). Registered first: check_policy stops after it when it
     finds anything, since the other checks take time in proportion to the size."""
     origins = policy.allow_origins
@@ -137,7 +137,7 @@ def _limits(policy: Policy, name: str) -> Iterator[Hit]:
 
 
 @check
-def _name(policy: Policy, name: str) -> Iterator[Hit]:
+def _name(policy: AnyPolicy, name: str) -> Iterator[Hit]:
     key = "name" if policy.name is not None else ""
     if len(name) > MAX_NAME_LENGTH:
         yield hit("CG116", "too-long", key, name=name, length=len(name), most=MAX_NAME_LENGTH)
@@ -146,7 +146,7 @@ def _name(policy: Policy, name: str) -> Iterator[Hit]:
 
 
 @check
-def _origins(policy: Policy, name: str) -> Iterator[Hit]:
+def _origins(policy: AnyPolicy, name: str) -> Iterator[Hit]:
     star = "*" in policy.allow_origins
     if not policy.allow_origins and policy.allow_origin_regex is None:
         yield hit("CG105", "empty-list", "allow_origins")
@@ -181,7 +181,7 @@ def _origins(policy: Policy, name: str) -> Iterator[Hit]:
 
 
 @check
-def _regex(policy: Policy, name: str) -> Iterator[Hit]:
+def _regex(policy: AnyPolicy, name: str) -> Iterator[Hit]:
     if policy.allow_origin_regex is None:
         return
     try:
@@ -192,7 +192,7 @@ def _regex(policy: Policy, name: str) -> Iterator[Hit]:
         return
 
 
-def _token_list(policy: Policy, field: str, values: list[str]) -> Iterator[Hit]:
+def _token_list(policy: AnyPolicy, field: str, values: list[str]) -> Iterator[Hit]:
     for index, value in enumerate(values):
         key = f"{field}[{index}]"
         if value == "*":
@@ -206,7 +206,7 @@ def _token_list(policy: Policy, field: str, values: list[str]) -> Iterator[Hit]:
 
 
 @check
-def _methods(policy: Policy, name: str) -> Iterator[Hit]:
+def _methods(policy: AnyPolicy, name: str) -> Iterator[Hit]:
     yield from _token_list(policy, "allow_methods", policy.allow_methods)
     for index, method in enumerate(policy.allow_methods):
         upper = method.upper()
@@ -215,7 +215,7 @@ def _methods(policy: Policy, name: str) -> Iterator[Hit]:
 
 
 @check
-def _headers(policy: Policy, name: str) -> Iterator[Hit]:
+def _headers(policy: AnyPolicy, name: str) -> Iterator[Hit]:
     yield from _token_list(policy, "allow_headers", policy.allow_headers)
     yield from _token_list(policy, "expose_headers", policy.expose_headers)
     for index, header in enumerate(policy.allow_headers):
@@ -228,7 +228,7 @@ def _headers(policy: Policy, name: str) -> Iterator[Hit]:
 
 
 @check
-def _numbers(policy: Policy, name: str) -> Iterator[Hit]:
+def _numbers(policy: AnyPolicy, name: str) -> Iterator[Hit]:
     if policy.preflight_status not in (200, 204):
         yield hit("CG114", "status", "preflight_status", status=policy.preflight_status)
     if policy.max_age is not None and policy.max_age < 0:
@@ -237,7 +237,7 @@ def _numbers(policy: Policy, name: str) -> Iterator[Hit]:
         yield hit("CG202", "over-cap", "max_age", seconds=policy.max_age, cap=CHROMIUM_MAX_AGE)
 
 
-def check_policy(policy: Policy, name: str, file: str) -> list[Finding]:
+def check_policy(policy: AnyPolicy, name: str, file: str) -> list[Finding]:
     """Every finding for one policy, errors first, each in file order. Without lines: the
     pipeline adds them, scanning the text only when there is a finding."""
     findings = []
