@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,18 @@ from corsgen.targets import NAMES
 from tests.conftest import EXAMPLES
 
 # Each costs tens of milliseconds to import, and none is needed for a plain policy: pydantic only
-# judges a malformed file, the rest only a regex, a wildcard or an IDN host.
-HEAVY = ("pydantic", "interegular", "pcre2", "re2", "idna", "publicsuffixlist")
+# judges a malformed file, jinja2 only translates changed templates (templating.py), the rest only
+# a regex, a wildcard or an IDN host.
+HEAVY = ("pydantic", "jinja2", "interegular", "pcre2", "re2", "idna", "publicsuffixlist")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A template cache of its own, filled as by any earlier run."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        _imported("render", str(EXAMPLES / "spa-api.toml"), "--target", NAMES[0])
+        yield
 
 
 def _imported(*argv: str) -> set[str]:
