@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
 import json
 import re
@@ -347,6 +346,8 @@ def _findings(
         loc = tuple(err["loc"])
         at = functools.partial(finding, file=file, key=prefix + key_path(loc), lines=lines)
         if err["type"] == "extra_forbidden":
+            import difflib  # imported here: only a misspelt key needs it (start-up time)
+
             known = list(_model_at(model, loc[:-1]).model_fields)
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
             if close:
