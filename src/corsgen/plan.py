@@ -120,7 +120,9 @@ def build_plan(policy: AnyPolicy, name: str, source: str) -> Plan:
     """A plan for a policy that has already passed its checks."""
     origins = [o for _, o in parsed_origins(policy) if isinstance(o, Origin)]
     exact = _dedupe([str(o) for o in origins if not o.wildcard], fold=False)
-    patterns = [o.regex() for o in sorted(set(origins)) if o.wildcard]
+    # Sorted for a stable output; only the wildcards, since sorting 100,000 exact origins took
+    # longer than the rest of the plan.
+    patterns = [o.regex() for o in sorted({o for o in origins if o.wildcard})]
     if policy.allow_origin_regex is not None:
         patterns += parse_regex(policy.allow_origin_regex).alternatives
     return Plan(

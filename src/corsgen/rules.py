@@ -157,27 +157,32 @@ def _origins(policy: AnyPolicy, name: str) -> Iterator[Hit]:
     seen: dict[Origin, int] = {}
     wildcards: dict[Origin, list[int]] = {}  # each `*.` entry to where it is listed
     parsed = list(parsed_origins(policy))
+    # The loops run once per entry, up to 100,000 times: a key is written only for a finding.
     for index, origin in parsed:
-        key = f"allow_origins[{index}]"
         if isinstance(origin, OriginError):
-            yield Hit(origin.rule, origin.case, key, origin.fields)
+            yield Hit(origin.rule, origin.case, _entry(index), origin.fields)
             continue
         if origin.wildcard:
             wildcards.setdefault(origin, []).append(index)
             if is_public_suffix(origin.host):
-                yield hit("CG106", "public-suffix", key, host=origin.host)
+                yield hit("CG106", "public-suffix", _entry(index), host=origin.host)
         if origin.scheme in ("http", "ws") and not is_local(origin):
-            yield hit("CG201", "plain", key, origin=str(origin), scheme=origin.scheme)
-        if origin in seen:
-            yield hit("CG203", "repeated", key, origin=str(origin), first=seen[origin])
-        seen.setdefault(origin, index)
+            yield hit("CG201", "plain", _entry(index), origin=str(origin), scheme=origin.scheme)
+        first = seen.setdefault(origin, index)
+        if first != index:
+            yield hit("CG203", "repeated", _entry(index), origin=str(origin), first=first)
+    if not wildcards:
+        return
     # Each origin looks up its few parent domains, not every wildcard: 20,000 of each stay fast.
     for index, origin in parsed:
         if isinstance(origin, Origin) and not origin.wildcard:
             covering = (wildcards.get(wild, []) for wild in origin.covering_wildcards())
             for windex in sorted(w for found in covering for w in found):
-                key = f"allow_origins[{index}]"
-                yield hit("CG203", "covered", key, origin=str(origin), wildcard=windex)
+                yield hit("CG203", "covered", _entry(index), origin=str(origin), wildcard=windex)
+
+
+def _entry(index: int) -> str:
+    return f"allow_origins[{index}]"
 
 
 @check
