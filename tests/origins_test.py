@@ -4,10 +4,18 @@ import re
 import time
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corsgen.origins import Origin, OriginError, is_public_suffix, parse_origin, registrable_domain
+from corsgen.origins import (
+    Origin,
+    OriginError,
+    is_public_suffix,
+    parse_any_origin,
+    parse_origin,
+    plain_origin,
+    registrable_domain,
+)
 from corsgen.policy import parse_policy
 from corsgen.rules import check_policy
 
@@ -181,6 +189,45 @@ def test_parse_never_crashes(text: str) -> None:
         return
     assert isinstance(origin, Origin)
     assert parse_origin(str(origin)) == origin
+
+
+# Origin-shaped text near the edges of the shortcut: case, IDN and punycode, numbers and IPv4
+# forms, ports (zero, default, too large), wildcards, file:, and what must be refused.
+_VALID_LABEL = st.from_regex(r"[a-z0-9_]([a-z0-9_-]{0,4}[a-z0-9_])?", fullmatch=True)
+_LABELS = st.one_of(
+    _VALID_LABEL,
+    _VALID_LABEL,
+    st.text(alphabet="abz09_-XéA*", max_size=6),
+    st.sampled_from(["xn--bcher-kva", "0x7f", "017", "255", "localhost", "a" * 63, "a" * 64]),
+)
+_ORIGINS = st.builds(
+    "{}://{}{}{}".format,
+    st.sampled_from(["https", "http", "wss", "file", "HTTPS", "a.b-c+d", "capacitor", "1x", ""]),
+    st.sampled_from(["", "*.", "*"]),
+    st.lists(_LABELS, min_size=1, max_size=5).map(".".join),
+    st.sampled_from(["", ":443", ":80", ":0", ":08", ":8443", ":65535", ":65536", ":99999", ":"]),
+)
+
+
+@settings(max_examples=1000)  # about one in 25 takes the shortcut
+@given(_ORIGINS | st.text(alphabet="htps:/.*abcé0-9_[]@?#xn", max_size=30))
+def test_the_plain_shortcut_agrees_with_the_parser(text: str) -> None:
+    plain = plain_origin(text)
+    if plain is not None:
+        assert parse_any_origin(text) == plain
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://app.example.com",
+        "http://localhost:3000",
+        "https://*.example.com:443",
+        "tauri://a_b",
+    ],
+)
+def test_the_plain_shortcut_takes_the_usual_origins(text: str) -> None:
+    assert plain_origin(text) == parse_any_origin(text)
 
 
 @pytest.mark.parametrize(

@@ -2,14 +2,18 @@ from __future__ import annotations
 
 import time
 import tomllib
+import typing
+from dataclasses import MISSING, FrozenInstanceError, fields
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from corsgen.errors import PolicyError
-from corsgen.policy import Policy, parse_policy, policy_name
+from corsgen.policy import PlainPolicy, parse_policy, plain_policy, policy_json, policy_name
+from corsgen.policy_model import Policy
 from corsgen.tomlfile import key_lines, key_path, read_text
 
 
@@ -85,8 +89,10 @@ def test_unreadable(tmp_path: Path) -> None:
 
 def test_model_is_frozen() -> None:
     policy = parse_policy('allow_origins = ["https://a.com"]', "api.toml")
-    with pytest.raises(ValueError, match="frozen"):
+    with pytest.raises(FrozenInstanceError):
         policy.max_age = 3  # type: ignore[misc]
+    with pytest.raises(ValueError, match="frozen"):
+        Policy(allow_origins=["https://a.com"]).max_age = 3  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
@@ -231,3 +237,58 @@ def test_validation_findings_carry_the_line_of_their_key() -> None:
         ("max_age", 6),
     ]
     assert str(info.value.findings[0]).startswith("api.toml:4: allow_origins[1]: error CG003")
+
+
+def test_the_plain_reader_has_the_models_fields_types_and_defaults() -> None:
+    types = typing.get_type_hints(PlainPolicy)
+    assert [f.name for f in fields(PlainPolicy)] == list(Policy.model_fields)
+    for f in fields(PlainPolicy):
+        info = Policy.model_fields[f.name]
+        assert types[f.name] == info.annotation, f.name
+        if info.is_required():
+            assert f.default is MISSING and f.default_factory is MISSING, f.name
+        else:
+            default = f.default if f.default_factory is MISSING else f.default_factory()
+            assert default == info.default, f.name
+
+
+# Whatever TOML can hold at a key: every type tomllib makes (it has no null).
+_VALUES = st.recursive(
+    st.one_of(
+        st.text(max_size=8),
+        st.integers(),
+        st.booleans(),
+        st.floats(allow_nan=False),
+        st.datetimes(),
+    ),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=6,
+)
+_OF_TYPE = {
+    "str | None": st.text(max_size=8),
+    "list[str]": st.lists(st.text(max_size=8), max_size=3),
+    "bool": st.booleans(),
+    "int": st.integers(),
+    "int | None": st.integers(),
+}
+# Files of the right shape, some keys left out (allow_origins too), and the same with one key
+# (known or not) given any value.
+_SHAPED = st.fixed_dictionaries(
+    {}, optional={f.name: _OF_TYPE[str(f.type)] for f in fields(PlainPolicy)}
+)
+_KEYS = st.sampled_from([*Policy.model_fields, "allow_origin", "extra"])
+_ONE_OFF = st.builds(lambda data, key, value: {**data, key: value}, _SHAPED, _KEYS, _VALUES)
+
+
+@given(_SHAPED | _ONE_OFF)
+def test_the_plain_reader_takes_exactly_what_the_model_takes(data: dict[str, object]) -> None:
+    """Reading a file without pydantic is only a shortcut: the same files, to the same values."""
+    try:
+        model = Policy.model_validate(data)
+    except ValidationError:
+        model = None
+    plain = plain_policy(data)
+    assert (plain is None) == (model is None)
+    if plain is not None and model is not None:
+        assert {f.name: getattr(plain, f.name) for f in fields(plain)} == model.model_dump()
+        assert policy_json(plain) == model.model_dump_json(exclude={"name"})

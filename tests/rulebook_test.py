@@ -13,7 +13,7 @@ from corsgen.cli import main
 from corsgen.errors import PolicyError
 from corsgen.limits import MAX_LIST_ENTRIES, MAX_ORIGIN_LENGTH, MAX_ORIGINS
 from corsgen.pipeline import load_and_plan
-from corsgen.policy import Policy
+from corsgen.policy_model import Policy
 from corsgen.regex import RegexError, check_regex, parse_regex
 from corsgen.rulebook import RULES, Rule, RuleError, finding, line_of
 from corsgen.rules import check_policy

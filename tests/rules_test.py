@@ -20,7 +20,8 @@ from corsgen.limits import (
     MAX_TOKEN_LENGTH,
 )
 from corsgen.pipeline import load_and_plan
-from corsgen.policy import Policy, parse_policy, policy_name
+from corsgen.policy import parse_policy, policy_name
+from corsgen.policy_model import Policy
 from corsgen.rules import RULES, check_policy
 
 GOOD = 'allow_origins = ["https://app.example.com"]\n'

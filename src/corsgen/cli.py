@@ -4,32 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from corsgen import __version__
 from corsgen.errors import CorsgenError, Finding, PolicyError, escape
-from corsgen.fsio import locked, nearest_existing, shown, write_atomically
-from corsgen.manifest import Manifest, find_manifest, load_manifest
-from corsgen.pipeline import load_and_plan
-from corsgen.plan import Plan
-from corsgen.policy import Policy
-from corsgen.render import render
-from corsgen.rules import RULES
-from corsgen.starter import json_schema, write_starter
-from corsgen.sync import (
-    DESCRIBE,
-    Change,
-    apply,
-    compare,
-    desired_files,
-    foreign,
-    refuse_foreign,
-    refuse_shrinking,
-    relative,
-)
+from corsgen.fsio import shown
 from corsgen.targets import NAMES, TARGETS, titles
-from corsgen.verify import check_structure, server_check
+
+# Each command imports the rest of corsgen it needs when it runs: `corsgen render` of a small
+# policy must not wait for pydantic (the manifest), the diffs of `sync` or the servers' checks.
+if TYPE_CHECKING:
+    from corsgen.plan import Plan
+    from corsgen.sync import Change
 
 POLICY = click.Path(exists=True, dir_okay=False, path_type=Path)
 TARGET = click.Choice(NAMES)
@@ -44,12 +32,17 @@ def _warn(findings: Sequence[Finding], strict: bool) -> None:
 
 
 def _plan(path: Path, strict: bool) -> Plan:
+    from corsgen.pipeline import load_and_plan
+
     plan, warnings = load_and_plan(path)
     _warn(warnings, strict)
     return plan
 
 
 def _rendered(plan: Plan, target: str) -> dict[str, str]:
+    from corsgen.render import render
+    from corsgen.verify import check_structure
+
     files = render(plan, target)
     check_structure(files, target)
     return files
@@ -85,6 +78,8 @@ def cli() -> None:
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def check(policies: tuple[Path, ...], strict: bool) -> None:
     """Check policies for unsafe combinations; exit 1 if any has an error."""
+    from corsgen.pipeline import load_and_plan
+
     failed = 0
     for path in policies:
         try:
@@ -131,11 +126,16 @@ def render_command(
     plan = _plan(policy, strict)
     files = _rendered(plan, target)
     if verify_server:
+        from corsgen.verify import server_check
+
         result = server_check(files, target)
         click.echo(escape(str(result)), err=True)
         if result.binary is None:  # as with verify: a skipped server check is no pass
             raise CorsgenError(f"--verify: no binary for {target}; nothing was written")
     if out_dir is not None:
+        from corsgen.fsio import locked, nearest_existing, write_atomically
+        from corsgen.sync import foreign, refuse_foreign, refuse_shrinking
+
         paths = {out_dir / name: text for name, text in files.items()}
         # Two renders into one directory wait for each other, like two syncs of one manifest.
         with locked(nearest_existing(out_dir), f"another corsgen is writing to {shown(out_dir)}"):
@@ -190,6 +190,8 @@ def _verify_config(config: Path, target: str) -> None:
 
 
 def _verify_policies(policies: tuple[Path, ...], targets: tuple[str, ...]) -> None:
+    from corsgen.verify import server_check
+
     skipped: list[str] = []
     for path in policies:
         plan = _plan(path, strict=False)
@@ -236,6 +238,10 @@ def sync(
     allow_outside: bool,
 ) -> None:
     """Render everything the manifest names, writing only what changed."""
+    from corsgen.fsio import locked
+    from corsgen.manifest import find_manifest, load_manifest
+    from corsgen.sync import apply, compare, desired_files
+
     path = manifest or find_manifest(Path.cwd())
     # The manifest itself is the lock: concurrent syncs of one tree take turns, and no lock file
     # of ours appears in the user's repository. --check only reads, so checks share it.
@@ -255,6 +261,8 @@ def sync(
 
 
 def _report_check(changes: Sequence[Change], root: Path, total: int) -> None:
+    from corsgen.sync import relative
+
     for change in changes:
         click.echo(change.diff(root), nl=False)
     for change in changes:
@@ -265,6 +273,8 @@ def _report_check(changes: Sequence[Change], root: Path, total: int) -> None:
 
 
 def _report_sync(changes: Sequence[Change], root: Path, prune: bool, total: int) -> None:
+    from corsgen.sync import DESCRIBE, relative
+
     if not changes:
         click.echo(f"corsgen: {total} file(s) up to date", err=True)
     for change in changes:
@@ -276,11 +286,8 @@ def _report_sync(changes: Sequence[Change], root: Path, prune: bool, total: int)
             click.echo(f"{relative(change.path, root)}: {DESCRIBE['orphan']}", err=True)
 
 
-SCHEMAS: dict[str, type[Policy] | type[Manifest]] = {"policy": Policy, "manifest": Manifest}
-
-
 @cli.command()
-@click.argument("kind", type=click.Choice(list(SCHEMAS)), required=False)
+@click.argument("kind", type=click.Choice(["policy", "manifest"]), required=False)
 @click.option(
     "--manifest",
     "manifest_flag",
@@ -298,12 +305,19 @@ def schema(kind: str | None, manifest_flag: bool) -> None:
             "corsgen: `schema --manifest` is deprecated; use `corsgen schema manifest`", err=True
         )
         kind = "manifest"
-    click.echo(json_schema(SCHEMAS[kind or "policy"]))
+    from corsgen.manifest import Manifest
+    from corsgen.policy_model import Policy
+    from corsgen.starter import json_schema
+
+    model = Manifest if kind == "manifest" else Policy
+    click.echo(json_schema(model))
 
 
 @cli.command()
 def init() -> None:
     """Write a commented starter policy (cors/api.toml) and manifest (corsgen.toml) here."""
+    from corsgen.starter import write_starter
+
     for path in write_starter(Path.cwd()):
         click.echo(escape(f"wrote {path}"))
 
@@ -311,6 +325,8 @@ def init() -> None:
 @cli.command()
 def rules() -> None:
     """List every rule: id, severity, name and what it refuses."""
+    from corsgen.rulebook import RULES
+
     for rule in RULES:
         click.echo(f"{rule.id}  {rule.severity:<7}  {rule.slug:<27}  {rule.summary}")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import secrets
 import shutil
 import stat
 import time
@@ -209,7 +208,8 @@ class _Transaction:
     def _hidden(self, path: Path, create: Callable[[Path], object]) -> Path:
         """A new hidden file beside path, made by `create` under a name nobody uses yet."""
         for _ in range(100):
-            name = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+            # secrets.token_hex(4), without importing secrets (hmac, base64) on every run.
+            name = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
             try:
                 create(name)
             except FileExistsError:

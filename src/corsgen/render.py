@@ -6,28 +6,13 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import jinja2
-
 from corsgen.marker import PLACEHOLDER, stamp
 from corsgen.plan import Plan
 from corsgen.targets import get
 from corsgen.targets.base import SHARED, comment
+from corsgen.templating import Templates
 
-
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("corsgen", "templates"),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-    env.filters["comment"] = comment
-    return env
-
-
-_ENV = _environment()
+_TEMPLATES = Templates(filters={"comment": comment})
 
 
 @dataclass(frozen=True)
@@ -42,7 +27,7 @@ class _Origin:
 
 def _fill(template: str, plan: Plan | _Origin, context: Mapping[str, object]) -> str:
     """One template filled in, its marker line stamped with the hash of the text."""
-    text = _ENV.get_template(template).render(plan=plan, body_sha256=PLACEHOLDER, **context)
+    text = _TEMPLATES.render(template, {"plan": plan, "body_sha256": PLACEHOLDER, **context})
     return stamp(text)
 
 

@@ -21,7 +21,7 @@ from corsgen.limits import (
     MAX_TOKEN_LENGTH,
 )
 from corsgen.origins import Origin, OriginError, is_local, is_public_suffix, parse_origin
-from corsgen.policy import NAME_PATTERN, Policy
+from corsgen.policy import NAME_PATTERN, AnyPolicy
 from corsgen.regex import RegexError, check_regex, parse_regex
 from corsgen.rulebook import RULES, finding
 
@@ -73,7 +73,7 @@ def hit(rule: str, case: str, key: str, **fields: object) -> Hit:
     return Hit(rule, case, key, fields)
 
 
-Check = Callable[[Policy, str], Iterator[Hit]]
+Check = Callable[[AnyPolicy, str], Iterator[Hit]]
 CHECKS: list[Check] = []
 
 
@@ -82,7 +82,7 @@ def check(func: Check) -> Check:
     return func
 
 
-def parsed_origins(policy: Policy) -> Iterator[tuple[int, Origin | OriginError]]:
+def parsed_origins(policy: AnyPolicy) -> Iterator[tuple[int, Origin | OriginError]]:
     for index, text in enumerate(policy.allow_origins):
         if text == "*":
             continue
@@ -108,7 +108,7 @@ def _too_long(key: str, values: list[str], most: int, cases: tuple[str, str]) ->
 
 
 @check
-def _limits(policy: Policy, name: str) -> Iterator[Hit]:
+def _limits(policy: AnyPolicy, name: str) -> Iterator[Hit]:
     """Sizes every server loads (limits.py). Registered first: check_policy stops after it when it
     finds anything, since the other checks take time in proportion to the size."""
     origins = policy.allow_origins
@@ -137,7 +137,7 @@ def _limits(policy: Policy, name: str) -> Iterator[Hit]:
 
 
 @check
-def _name(policy: Policy, name: str) -> Iterator[Hit]:
+def _name(policy: AnyPolicy, name: str) -> Iterator[Hit]:
     key = "name" if policy.name is not None else ""
     if len(name) > MAX_NAME_LENGTH:
         yield hit("CG116", "too-long", key, name=name, length=len(name), most=MAX_NAME_LENGTH)
@@ -146,7 +146,7 @@ def _name(policy: Policy, name: str) -> Iterator[Hit]:
 
 
 @check
-def _origins(policy: Policy, name: str) -> Iterator[Hit]:
+def _origins(policy: AnyPolicy, name: str) -> Iterator[Hit]:
     star = "*" in policy.allow_origins
     if not policy.allow_origins and policy.allow_origin_regex is None:
         yield hit("CG105", "empty-list", "allow_origins")
@@ -157,31 +157,36 @@ def _origins(policy: Policy, name: str) -> Iterator[Hit]:
     seen: dict[Origin, int] = {}
     wildcards: dict[Origin, list[int]] = {}  # each `*.` entry to where it is listed
     parsed = list(parsed_origins(policy))
+    # The loops run once per entry, up to 100,000 times: a key is written only for a finding.
     for index, origin in parsed:
-        key = f"allow_origins[{index}]"
         if isinstance(origin, OriginError):
-            yield Hit(origin.rule, origin.case, key, origin.fields)
+            yield Hit(origin.rule, origin.case, _entry(index), origin.fields)
             continue
         if origin.wildcard:
             wildcards.setdefault(origin, []).append(index)
             if is_public_suffix(origin.host):
-                yield hit("CG106", "public-suffix", key, host=origin.host)
+                yield hit("CG106", "public-suffix", _entry(index), host=origin.host)
         if origin.scheme in ("http", "ws") and not is_local(origin):
-            yield hit("CG201", "plain", key, origin=str(origin), scheme=origin.scheme)
-        if origin in seen:
-            yield hit("CG203", "repeated", key, origin=str(origin), first=seen[origin])
-        seen.setdefault(origin, index)
+            yield hit("CG201", "plain", _entry(index), origin=str(origin), scheme=origin.scheme)
+        first = seen.setdefault(origin, index)
+        if first != index:
+            yield hit("CG203", "repeated", _entry(index), origin=str(origin), first=first)
+    if not wildcards:
+        return
     # Each origin looks up its few parent domains, not every wildcard: 20,000 of each stay fast.
     for index, origin in parsed:
         if isinstance(origin, Origin) and not origin.wildcard:
             covering = (wildcards.get(wild, []) for wild in origin.covering_wildcards())
             for windex in sorted(w for found in covering for w in found):
-                key = f"allow_origins[{index}]"
-                yield hit("CG203", "covered", key, origin=str(origin), wildcard=windex)
+                yield hit("CG203", "covered", _entry(index), origin=str(origin), wildcard=windex)
+
+
+def _entry(index: int) -> str:
+    return f"allow_origins[{index}]"
 
 
 @check
-def _regex(policy: Policy, name: str) -> Iterator[Hit]:
+def _regex(policy: AnyPolicy, name: str) -> Iterator[Hit]:
     if policy.allow_origin_regex is None:
         return
     try:
@@ -192,7 +197,7 @@ def _regex(policy: Policy, name: str) -> Iterator[Hit]:
         return
 
 
-def _token_list(policy: Policy, field: str, values: list[str]) -> Iterator[Hit]:
+def _token_list(policy: AnyPolicy, field: str, values: list[str]) -> Iterator[Hit]:
     for index, value in enumerate(values):
         key = f"{field}[{index}]"
         if value == "*":
@@ -206,7 +211,7 @@ def _token_list(policy: Policy, field: str, values: list[str]) -> Iterator[Hit]:
 
 
 @check
-def _methods(policy: Policy, name: str) -> Iterator[Hit]:
+def _methods(policy: AnyPolicy, name: str) -> Iterator[Hit]:
     yield from _token_list(policy, "allow_methods", policy.allow_methods)
     for index, method in enumerate(policy.allow_methods):
         upper = method.upper()
@@ -215,7 +220,7 @@ def _methods(policy: Policy, name: str) -> Iterator[Hit]:
 
 
 @check
-def _headers(policy: Policy, name: str) -> Iterator[Hit]:
+def _headers(policy: AnyPolicy, name: str) -> Iterator[Hit]:
     yield from _token_list(policy, "allow_headers", policy.allow_headers)
     yield from _token_list(policy, "expose_headers", policy.expose_headers)
     for index, header in enumerate(policy.allow_headers):
@@ -228,7 +233,7 @@ def _headers(policy: Policy, name: str) -> Iterator[Hit]:
 
 
 @check
-def _numbers(policy: Policy, name: str) -> Iterator[Hit]:
+def _numbers(policy: AnyPolicy, name: str) -> Iterator[Hit]:
     if policy.preflight_status not in (200, 204):
         yield hit("CG114", "status", "preflight_status", status=policy.preflight_status)
     if policy.max_age is not None and policy.max_age < 0:
@@ -237,7 +242,7 @@ def _numbers(policy: Policy, name: str) -> Iterator[Hit]:
         yield hit("CG202", "over-cap", "max_age", seconds=policy.max_age, cap=CHROMIUM_MAX_AGE)
 
 
-def check_policy(policy: Policy, name: str, file: str) -> list[Finding]:
+def check_policy(policy: AnyPolicy, name: str, file: str) -> list[Finding]:
     """Every finding for one policy, errors first, each in file order. Without lines: the
     pipeline adds them, scanning the text only when there is a finding."""
     findings = []

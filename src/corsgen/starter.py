@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING
 
 from corsgen.errors import CorsgenError
 from corsgen.fsio import write_atomically
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 # Where init puts each starter file, relative to the directory it runs in.
 STARTERS = {"corsgen.toml": "corsgen.toml", "policy.toml": "cors/api.toml"}

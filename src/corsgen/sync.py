@@ -7,11 +7,10 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from corsgen.errors import CorsgenError, Finding, PolicyError, escape
 from corsgen.fsio import NotAFile, TooLarge, decode, read_file, refuse, shown, write_atomically
-from corsgen.manifest import LoadedManifest
 from corsgen.marker import body_digest, parse
 from corsgen.pipeline import load_and_plan
 from corsgen.plan import Plan
@@ -19,6 +18,9 @@ from corsgen.render import render_parts, render_shared
 from corsgen.targets import get
 from corsgen.targets.base import SHARED
 from corsgen.verify import check_structure
+
+if TYPE_CHECKING:  # render --out-dir uses this module too, and must not import pydantic
+    from corsgen.manifest import LoadedManifest
 
 State = Literal["missing", "stale", "upgrade", "re-render", "hand-edited", "foreign", "orphan"]
 DESCRIBE: Mapping[State, str] = {

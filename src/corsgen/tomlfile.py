@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
 import json
 import re
@@ -13,16 +12,17 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from corsgen.errors import Finding, PolicyError, clip
 from corsgen.fsio import NotAFile, decode, read_file
 from corsgen.limits import MAX_FILE_VALUES, MAX_FINDINGS
 from corsgen.rulebook import finding
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound="BaseModel")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -325,6 +325,8 @@ def key_lines(text: str) -> dict[str, int]:
 
 def _model_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseModel]:
     """The model whose keys are valid at `loc`, to suggest the closest one."""
+    from pydantic import BaseModel
+
     for part in loc:
         if isinstance(part, int) or part not in model.model_fields:
             continue
@@ -344,6 +346,8 @@ def _findings(
         loc = tuple(err["loc"])
         at = functools.partial(finding, file=file, key=prefix + key_path(loc), lines=lines)
         if err["type"] == "extra_forbidden":
+            import difflib  # imported here: only a misspelt key needs it (start-up time)
+
             known = list(_model_at(model, loc[:-1]).model_fields)
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
             if close:
@@ -399,6 +403,10 @@ def validate(
 ) -> M:
     """A model from parsed TOML, or PolicyError with one finding per problem, each on the line
     of its key in `text` (scanned only when there is a problem)."""
+    # Imported here: pydantic takes longer to import than a small policy takes to render, and a
+    # policy that plainly has its shape is read without it (policy.py).
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -7,7 +7,6 @@ wrapper config the target module writes; a missing binary is reported, never cou
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,6 +45,8 @@ def find_binary(target: str) -> str | None:
 
 def server_check(files: Mapping[str, str], target: str, binary: str | None = None) -> ServerResult:
     """Run the server's own config test; a missing binary is reported, not raised."""
+    import subprocess  # imported here: only --verify and `verify` run a server (start-up time)
+
     binary = binary or find_binary(target)
     if binary is None:
         return ServerResult(target, None, False, "")

@@ -10,11 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-import pcre2
-import re2
-
 from corsgen.origins import OriginError, parse_origin, registrable_domain
-from corsgen.regex import language
 from corsgen.regex.backtracking import check_backtracking, check_size
 from corsgen.regex.syntax import RegexError, Sequence, parse, render_sequence
 
@@ -57,17 +53,27 @@ def parse_regex(source: str) -> OriginRegex:
     return OriginRegex(source, parse(body))
 
 
-_RE2 = re2.Options()
-_RE2.log_errors = False  # the error comes back as an exception; do not also print it
+# The engines, and the proof's automata (interegular, in language.py), are imported by the
+# functions that use them: a policy without a regex, the common case, never pays for loading them.
 
 
 def _re2(pattern: str) -> object:
-    return re2.compile(pattern, options=_RE2)
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # the error comes back as an exception; do not also print it
+    return re2.compile(pattern, options=options)
+
+
+def _pcre2(pattern: str) -> object:
+    import pcre2
+
+    return pcre2.compile(pattern)
 
 
 # Every regex engine a target runs origin patterns in (Target.regex_engine names one): a regex must
 # compile, and mean the same, in each of them.
-ENGINES: Mapping[str, Callable[[str], object]] = {"RE2": _re2, "PCRE2": pcre2.compile}
+ENGINES: Mapping[str, Callable[[str], object]] = {"RE2": _re2, "PCRE2": _pcre2}
 
 
 def _compile_in_engines(regex: OriginRegex) -> None:
@@ -109,18 +115,20 @@ def _variants(sample: str) -> list[str]:
     return out
 
 
-def _probes(spelled: list[str]) -> list[str]:
-    samples = [w.replace(language.BREAK, "a") for w in spelled]
+def _probes(spelled: list[str], gap: str) -> list[str]:
+    samples = [w.replace(gap, "a") for w in spelled]
     return [*_FIXED_PROBES, *(v for s in samples[:64] for v in _variants(s))]
 
 
 def check_regex(regex: OriginRegex) -> None:
     """Raise the first RegexError: engines, then backtracking, then the language proof."""
+    from corsgen.regex import language
+
     _compile_in_engines(regex)
     check_backtracking(regex.tree, regex.source)
     check_size(regex.tree, regex.source)
     spelled = language.words(regex.tree)  # literal words: the probes and the named domains
-    found = language.outside(regex.body, spelled, _probes(spelled))
+    found = language.outside(regex.body, spelled, _probes(spelled, language.BREAK))
     if found == [""]:
         raise RegexError("CG108", "empty-string", regex=regex.source)
     if found:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +118,8 @@ def error_lines(output: str) -> list[str]:
 
 def _adapt(path: Path, binary: str) -> Mapping[str, Any] | str:
     """The JSON config, or the adapter's error."""
+    import subprocess  # imported here: only verify --config runs Caddy (CLI start-up time)
+
     try:
         proc = subprocess.run(
             [binary, "adapt", "--config", str(path), "--adapter", "caddyfile"],

@@ -1,0 +1,63 @@
+"""What a command imports: at a CLI's scale, start-up is most of the time a small render takes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from corsgen.targets import NAMES
+from tests.conftest import EXAMPLES
+
+# Each costs tens of milliseconds to import, and none is needed for a plain policy: pydantic only
+# judges a malformed file, jinja2 only translates changed templates (templating.py), the rest only
+# a regex, a wildcard or an IDN host.
+HEAVY = ("pydantic", "jinja2", "interegular", "pcre2", "re2", "idna", "publicsuffixlist")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A template cache of its own, filled as by any earlier run."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        _imported("render", str(EXAMPLES / "spa-api.toml"), "--target", NAMES[0])
+        yield
+
+
+def _imported(*argv: str) -> set[str]:
+    """Which HEAVY modules `corsgen ARGV` imports, in a fresh interpreter."""
+    code = (
+        "import io, sys\n"
+        "from contextlib import redirect_stderr, redirect_stdout\n"
+        "from corsgen.cli import main\n"
+        "with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):\n"
+        f"    main({list(argv)!r})\n"
+        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(run.stdout.split())
+
+
+@pytest.mark.parametrize("target", NAMES)
+def test_render_of_a_plain_policy_imports_none_of_the_heavy_modules(target: str) -> None:
+    assert _imported("render", str(EXAMPLES / "spa-api.toml"), "--target", target) == set()
+
+
+def test_check_of_a_plain_policy_imports_none_of_the_heavy_modules() -> None:
+    assert _imported("check", str(EXAMPLES / "spa-api.toml")) == set()
+
+
+def test_each_heavy_module_is_imported_when_the_policy_needs_it(tmp_path: Path) -> None:
+    wildcard = tmp_path / "wild.toml"
+    wildcard.write_text('allow_origins = ["https://*.example.com"]\n')
+    assert _imported("check", str(wildcard)) == {"publicsuffixlist"}
+    malformed = tmp_path / "bad.toml"
+    malformed.write_text('allow_origins = ["https://a.example.com"]\nmax_age = "600"\n')
+    assert _imported("check", str(malformed)) == {"pydantic"}
+    idn = tmp_path / "idn.toml"
+    idn.write_text('allow_origins = ["https://b\u00fccher.example"]\n')
+    assert _imported("check", str(idn)) == {"idna"}
+    assert _imported("check", str(EXAMPLES / "previews.toml")) >= {"interegular", "pcre2", "re2"}
