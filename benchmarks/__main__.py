@@ -17,6 +17,7 @@ from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
+from benchmarks import cli
 from benchmarks.cases import ALTERNATION, CASES, HANDWRITTEN, Baseline, Case, policies
 from benchmarks.load import Ratio, compare
 from benchmarks.servers import BENCH, PATH, Bench, Setup, serve
@@ -160,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 results[kind].append((case, ratio))
     text = report(results, versions, pairs, seconds)
+    if not args.only:  # the CLI's figures belong to the whole run, not to one server's
+        text += "\n" + cli.markdown(cli.measure(smoke=args.smoke))
     if output is None:
         print(text)
     else:

