@@ -52,23 +52,23 @@ def _measure(
     """Each case, and the hand-written snippet, as corsgen's (or its) ratio to the baseline."""
     with ExitStack() as stack:
         ports = {
-            name: stack.enter_context(serve(bench, binary, Setup("corsgen", plan=plan)))
+            name: stack.enter_context(serve(bench, binary, Setup(plan=plan)))
             for name, plan in plans.items()
         }
-        none = stack.enter_context(serve(bench, binary, Setup("no CORS")))
+        none = stack.enter_context(serve(bench, binary, Setup()))
         for case in (*CASES, HANDWRITTEN):
             headers = cors_headers(ports[case.policy], case.origin)
             _expect(case, headers, f"corsgen on {bench.target}")
             with ExitStack() as inner:
                 if case is HANDWRITTEN:
                     snippet = bench.handwritten(ALTERNATION)
-                    a = inner.enter_context(serve(bench, binary, Setup("hand", snippet=snippet)))
+                    a = inner.enter_context(serve(bench, binary, Setup(snippet=snippet)))
                     _expect(case, cors_headers(a, case.origin), f"the {bench.target} snippet")
                 else:
                     a = ports[case.policy]
                 b = none
                 if case.baseline is Baseline.FLOOR:
-                    b = inner.enter_context(serve(bench, binary, Setup("floor", headers=headers)))
+                    b = inner.enter_context(serve(bench, binary, Setup(headers=headers)))
                 yield case, compare(a, b, case.origin, pairs, seconds)
 
 

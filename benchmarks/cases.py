@@ -36,7 +36,7 @@ class Baseline(Enum):
 @dataclass(frozen=True)
 class Case:
     title: str
-    policy: str  # the key into POLICIES
+    policy: str  # the key into policies()
     origin: str
     baseline: Baseline
 

@@ -18,15 +18,16 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 from corsgen.plan import Plan
-from corsgen.render import render_parts, render_shared
 from corsgen.verify import find_binary
 from tests.conformance.servers import (
     DEBIAN_CADDY,
+    TEMP_PATHS,
     apache_head,
     caddy_version,
     free_port,
     latest_caddy,
     process,
+    write_snippets,
 )
 
 PATH = "/ok.txt"  # every server answers it with "ok"
@@ -35,9 +36,8 @@ HANDWRITTEN = Path(__file__).parent / "handwritten"
 
 @dataclass(frozen=True)
 class Setup:
-    """One CORS configuration: corsgen's plan, static headers, or a hand-written snippet."""
+    """One CORS configuration: corsgen's plan, static headers, a hand-written snippet, or none."""
 
-    label: str
     plan: Plan | None = None
     headers: Mapping[str, str] | None = None
     snippet: str = ""
@@ -50,27 +50,19 @@ Write = Callable[[Path, Setup], tuple[str, str]]
 Launch = Callable[[str, Path, int, str, str], list[str]]
 
 
-def _snippets(root: Path, plan: Plan, target: str) -> tuple[list[str], list[str]]:
-    """Write corsgen's files for one plan; (shared file names, the plan's file names)."""
-    shared, own = render_shared((plan,), target), render_parts(plan, target)
-    for name, text in {**own, **shared}.items():
-        (root / name).write_text(text)
-    return list(shared), list(own)
-
-
 def _nginx(root: Path, setup: Setup) -> tuple[str, str]:
     if setup.plan is not None:
-        shared, own = _snippets(root, setup.plan, "nginx")
-        http = "".join(f"include {root}/{name};\n" for name in shared + own[:-1])
-        return http, f"include {root}/{own[-1]};\n"
+        shared = write_snippets(root, (setup.plan,), "nginx")
+        http = "".join(f"include {root}/{name};\n" for name in shared)
+        http += f"include {root}/{setup.plan.name}.http.conf;\n"
+        return http, f"include {root}/{setup.plan.name}.conf;\n"
     headers = "".join(f'add_header {k} "{v}" always;\n' for k, v in (setup.headers or {}).items())
     return "", headers + setup.snippet
 
 
 def _nginx_launch(binary: str, root: Path, port: int, http: str, site: str) -> list[str]:
     user = "user root;\n" if os.geteuid() == 0 else ""
-    temps = "".join(f"{t}_temp_path {root}/{t};\n" for t in ("client_body", "proxy", "fastcgi"))
-    temps += "".join(f"{t}_temp_path {root}/{t};\n" for t in ("uwsgi", "scgi"))
+    temps = "".join(f"{t}_temp_path {root}/{t};\n" for t in TEMP_PATHS)
     (root / "nginx.conf").write_text(
         f"{user}daemon off;\nworker_processes 1;\npid {root}/nginx.pid;\n"
         f"error_log {root}/error.log warn;\nevents {{ worker_connections 1024; }}\n"
@@ -83,8 +75,8 @@ def _nginx_launch(binary: str, root: Path, port: int, http: str, site: str) -> l
 
 def _apache(root: Path, setup: Setup) -> tuple[str, str]:
     if setup.plan is not None:
-        _, own = _snippets(root, setup.plan, "apache")
-        return "", "".join(f"Include {root}/{name}\n" for name in own)
+        write_snippets(root, (setup.plan,), "apache")
+        return "", f"Include {root}/{setup.plan.name}.conf\n"
     headers = "".join(f'Header always set {k} "{v}"\n' for k, v in (setup.headers or {}).items())
     return "", headers + setup.snippet
 
@@ -113,8 +105,8 @@ def _apache_launch(binary: str, root: Path, port: int, http: str, site: str) -> 
 
 def _caddy(root: Path, setup: Setup) -> tuple[str, str]:
     if setup.plan is not None:
-        _, own = _snippets(root, setup.plan, "caddy")
-        return "", "".join(f"import {root}/{name}\n" for name in own)
+        write_snippets(root, (setup.plan,), "caddy")
+        return "", f"import {root}/{setup.plan.name}.caddy\n"
     # One header block: the cheapest way Caddy sets several headers.
     lines = "".join(f'\t{k} "{v}"\n' for k, v in (setup.headers or {}).items())
     return "", (f"header {{\n{lines}}}\n" if lines else "") + setup.snippet

@@ -86,17 +86,17 @@ def unchecked_plan(name: str, text: str) -> Plan:
     return build_plan(parse_policy(text, f"{name}.toml"), name, f"{name}.toml")
 
 
-def _write_snippets(root: Path, site: Site, target: str) -> list[str]:
+def write_snippets(root: Path, plans: Sequence[Plan], target: str) -> list[str]:
     """What `corsgen sync` writes for these plans into one directory; the shared files' names."""
-    shared = render_shared(site.plans, target)
-    for plan in site.plans:
+    shared = render_shared(plans, target)
+    for plan in plans:
         for name, text in {**render_parts(plan, target), **shared}.items():
             (root / name).write_text(text)
     return list(shared)
 
 
 def _nginx_config(context: str, binary: str, root: Path, site: Site) -> list[str]:
-    shared = _write_snippets(root, site, "nginx")
+    shared = write_snippets(root, site.plans, "nginx")
     (root / "htpasswd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
     temps = "".join(f"    {t}_temp_path {root}/{t};\n" for t in TEMP_PATHS)
     # corsgen-map-hash.conf first: nginx takes the map hash sizes only before the first map.
@@ -198,7 +198,7 @@ def apache_head(root: Path, modules: tuple[str, ...] = APACHE_TEST_MODULES) -> s
 
 
 def _apache_config(context: str, binary: str, root: Path, site: Site) -> list[str]:
-    _write_snippets(root, site, "apache")
+    write_snippets(root, site.plans, "apache")
     text = apache_head(root)
     for port, plans in site.servers().items():
         sites = "".join(_apache_site(context, root, plan, site) for plan in plans)
@@ -211,7 +211,7 @@ def _apache_config(context: str, binary: str, root: Path, site: Site) -> list[st
 
 
 def _caddy_config(context: str, binary: str, root: Path, site: Site) -> list[str]:
-    _write_snippets(root, site, "caddy")
+    write_snippets(root, site.plans, "caddy")
     hashed = subprocess.run(
         [binary, "hash-password", "--plaintext", PASSWORD],
         capture_output=True,
