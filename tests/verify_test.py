@@ -67,7 +67,7 @@ BROKEN = [
     (
         "nginx",
         "spa_api.http.conf",
-        '"https://app.example.com" $corsgen_spa_api_cased;',
+        '"https://app.example.com" $http_origin;',
         '"' + "k" * 4_094 + '" "1";',
         "a parameter of 4,094 bytes, more than the 4,093 nginx reads",
         None,

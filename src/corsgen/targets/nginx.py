@@ -119,14 +119,15 @@ def value_parts(header: Header) -> tuple[tuple[str, str], ...]:
 def _origin_maps(plan: Plan, var: _Names) -> list[Map]:
     """$..._allowed: the allowed Origin itself (any origin: "1"), empty for any other.
 
-    For a listed origin: a hash lookup, a short regex for its case, and a lookup of the result."""
+    For a listed origin: a hash lookup, then a lookup of the result and a short regex for its
+    case."""
     if plan.any_origin:
         why = ("Any origin: the preflight needs only an Origin to be present.",)
         allowed = (Entry('""', '""'), Entry("default", '"1"'))
         return [Map(why, "$http_origin", var("allowed"), allowed)]
     # Exact keys are hashed, and looked up whatever their case. corsgen lists origins as browsers
-    # serialise them, in lower case, so the cased map turns away any other spelling: browsers
-    # compare ACAO with their origin byte for byte.
+    # serialise them, in lower case, so the second map turns away any other spelling: browsers
+    # compare ACAO with their origin byte for byte, and never send an upper-case letter in one.
     assert all(o == o.lower() for o in plan.exact_origins), "origins are listed in lower case"
     listed = (
         Entry("default", '""'),
@@ -138,12 +139,12 @@ def _origin_maps(plan: Plan, var: _Names) -> list[Map]:
                 '("a, b") since nginx 1.23, never match a pattern.',
             ),
         ),
-        *(Entry(quote(origin), var("cased")) for origin in plan.exact_origins),
+        *(Entry(quote(origin), "$http_origin") for origin in plan.exact_origins),
         *(Entry(quote("~" + regex), "$http_origin") for regex in plan.anchored_patterns),
     )
-    maps = [
+    return [
         Map(
-            ("The allowed Origin, byte for byte; empty for any other: no CORS header is sent.",),
+            ("A listed Origin, in any case; empty for any other.",),
             "$http_origin",
             var("listed"),
             listed,
@@ -151,19 +152,12 @@ def _origin_maps(plan: Plan, var: _Names) -> list[Map]:
         # What add_header reads is not itself a map of $http_origin: gixy takes such a map's
         # regexes for the whole check and, misreading nginx's escapes, flags the refusal above.
         Map(
-            (), var("listed"), var("allowed"), (Entry('""', '""'), Entry("default", var("listed")))
+            ("The allowed Origin, byte for byte; empty for any other: no CORS header is sent.",),
+            var("listed"),
+            var("allowed"),
+            (Entry('""', '""'), Entry('"~[A-Z]"', '""'), Entry("default", var("listed"))),
         ),
     ]
-    if plan.exact_origins:
-        maps.append(
-            Map(
-                ("A listed origin as browsers send it, in lower case; empty in any other case.",),
-                "$http_origin",
-                var("cased"),
-                (Entry("default", "$http_origin"), Entry('"~[A-Z]"', '""')),
-            )
-        )
-    return maps
 
 
 def _condition_maps(plan: Plan, var: _Names) -> list[Map]:
