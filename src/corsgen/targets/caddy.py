@@ -1,4 +1,5 @@
-"""Caddy: a map and named matchers decide, header blocks send, handle answers the preflight.
+"""Caddy: named matchers (and, for long lists or patterns, a map) decide, header blocks send,
+handle answers the preflight.
 
 One file, NAME.caddy, imported inside the site block. Checked by a small structural check of the
 Caddyfile it writes and with `caddy validate`.
