@@ -57,10 +57,8 @@ DIRECTIVES: Mapping[str, tuple[int, int]] = {
 # Inside the one section written, <If "expr">: the grant for the preflight, and its answer.
 SECTION_DIRECTIVES: Mapping[str, tuple[int, int]] = {
     "Require": (2, 2),
-    "RewriteEngine": (1, 1),
     "RewriteOptions": (1, 1),
-    "RewriteCond": (2, 3),
-    "RewriteRule": (2, 3),
+    **{name: DIRECTIVES[name] for name in ("RewriteEngine", "RewriteCond", "RewriteRule")},
 }
 HEADER_ACTIONS = {"set", "unset", "merge", "append", "add", "edit", "setifempty", "echo", "note"}
 
