@@ -140,7 +140,9 @@ def _infra_repo(root: Path, count: int) -> Path:
 
 
 def _time(corsgen: Path, job: _Timed, env: dict[str, str], root: Path, smoke: bool) -> float:
-    """The mean wall time in seconds of `corsgen ARGV`, by hyperfine."""
+    """The median wall time in seconds of `corsgen ARGV`, by hyperfine. The median, as for the
+    servers' ratios: on a shared machine a run is only ever slowed by its neighbours, and a few
+    slowed runs move the mean by more than a change to corsgen does."""
     report = root / "hyperfine.json"
     command = [
         "hyperfine",
@@ -154,8 +156,8 @@ def _time(corsgen: Path, job: _Timed, env: dict[str, str], root: Path, smoke: bo
         command.append(f"--prepare={shlex.join(job.prepare)}")
     command.append(shlex.join([str(corsgen), *job.argv]))
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
-    mean: float = json.loads(report.read_text(encoding="utf-8"))["results"][0]["mean"]
-    return mean
+    median: float = json.loads(report.read_text(encoding="utf-8"))["results"][0]["median"]
+    return median
 
 
 # Runs ARGV in a child and prints the child's peak resident set in bytes: a process of its own,
@@ -188,7 +190,7 @@ def markdown(figures: Sequence[CliFigure]) -> str:
             "Whole `corsgen` processes, as a user runs them, on inputs `benchmarks/cli.py` builds:",
             f"a copy of `examples/{SMALL.name}`, policies of 10,000 and 100,000 exact origins",
             "(`https://tenant-N.example.com`), and an infra repository of 100 small policies for",
-            f"every target. Times are hyperfine's mean wall time after {WARMUP} warm-up runs",
+            f"every target. Times are hyperfine's median wall time after {WARMUP} warm-up runs",
             "(`--shell=none`; the sync deletes its output before each run, so every file is",
             "written); memory is the peak resident set of one run. The runs have their `.pyc`",
             "files (no PYTHONDONTWRITEBYTECODE) and a warm template cache of their own.",

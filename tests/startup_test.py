@@ -16,6 +16,12 @@ from tests.conftest import EXAMPLES
 # judges a malformed file, jinja2 only translates changed templates (templating.py), the rest only
 # a regex, a wildcard or an IDN host.
 HEAVY = ("pydantic", "jinja2", "interegular", "pcre2", "re2", "idna", "publicsuffixlist")
+# Lighter, but a render pays for them in milliseconds it is measured in: crossplane only checks
+# nginx's output, and the *_config modules only read a user's config (`verify --config`).
+ONLY_WHEN_NEEDED = (
+    "crossplane",
+    *(f"corsgen.targets.{name}_config" for name in NAMES),
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -27,15 +33,15 @@ def _cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
-def _imported(*argv: str) -> set[str]:
-    """Which HEAVY modules `corsgen ARGV` imports, in a fresh interpreter."""
+def _imported(*argv: str, watched: tuple[str, ...] = HEAVY) -> set[str]:
+    """Which of the watched modules `corsgen ARGV` imports, in a fresh interpreter."""
     code = (
         "import io, sys\n"
         "from contextlib import redirect_stderr, redirect_stdout\n"
         "from corsgen.cli import main\n"
         "with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):\n"
         f"    main({list(argv)!r})\n"
-        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+        f"print(' '.join(m for m in {watched!r} if m in sys.modules))\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return set(run.stdout.split())
@@ -61,3 +67,11 @@ def test_each_heavy_module_is_imported_when_the_policy_needs_it(tmp_path: Path) 
     idn.write_text('allow_origins = ["https://b\u00fccher.example"]\n')
     assert _imported("check", str(idn)) == {"idna"}
     assert _imported("check", str(EXAMPLES / "previews.toml")) >= {"interegular", "pcre2", "re2"}
+
+
+@pytest.mark.parametrize("target", NAMES)
+def test_render_imports_only_the_checks_its_target_needs(target: str) -> None:
+    found = _imported(
+        "render", str(EXAMPLES / "spa-api.toml"), "--target", target, watched=ONLY_WHEN_NEEDED
+    )
+    assert found == ({"crossplane"} if target == "nginx" else set())

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import shutil
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -191,6 +190,8 @@ def _create(name: Path, fill: Callable[[BinaryIO], object], mode: int | None) ->
 
 
 def _copy(source: Path, name: Path) -> None:
+    import shutil  # it imports bz2 and lzma, which only this copy would pay for
+
     with open(os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as src:
         mode = stat.S_IMODE(os.fstat(src.fileno()).st_mode)
         _create(name, partial(shutil.copyfileobj, src), mode)

@@ -7,12 +7,13 @@ import functools
 import json
 import re
 import sys
-import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import tomli
 
 from corsgen.errors import Finding, PolicyError, clip
 from corsgen.fsio import NotAFile, decode, read_file
@@ -86,7 +87,7 @@ class _Open:
 class _Lines:
     """One pass over TOML text, noting the line each key, table and array entry starts on.
 
-    Best effort, for text tomllib has read: on anything it does not follow it stops, keeping what
+    Best effort, for text tomli has read: on anything it does not follow it stops, keeping what
     it found. Linear in the text: every step moves forward, and no search goes over a stretch
     twice. Iterative, so arrays nested a thousand deep cost no recursion.
     """
@@ -365,7 +366,7 @@ def _findings(
     return out
 
 
-def _syntax(file: str, exc: tomllib.TOMLDecodeError) -> Finding:
+def _syntax(file: str, exc: tomli.TOMLDecodeError) -> Finding:
     text = str(exc)
     where = re.search(r"\(at line (\d+), column (\d+)\)", text)
     line = int(where[1]) if where else getattr(exc, "lineno", None)
@@ -376,7 +377,7 @@ def _syntax(file: str, exc: tomllib.TOMLDecodeError) -> Finding:
 
 def parse_toml(text: str, file: str) -> dict[str, Any]:
     # Every value past the first in an array or table needs a comma, and every array or table a
-    # bracket: counting them bounds what tomllib would build (a 60 MB file of [] is 20 million
+    # bracket: counting them bounds what tomli would build (a 60 MB file of [] is 20 million
     # lists and gigabytes) before it is built. A policy at every limit holds about 103,000.
     separators = text.count(",") + text.count("[") + text.count("{") + text.count("\n")
     if separators > MAX_FILE_VALUES:
@@ -384,10 +385,10 @@ def parse_toml(text: str, file: str) -> dict[str, Any]:
             [finding("CG120", "file-values", file=file, count=separators, most=MAX_FILE_VALUES)]
         )
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        return tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
         raise PolicyError([_syntax(file, exc)]) from None
-    except RecursionError:  # tomllib recurses once per [ or { level
+    except RecursionError:  # tomli recurses once per [ or { level
         raise PolicyError([finding("CG001", "too-deep", file=file)]) from None
     except ValueError:  # the only other one: int() refuses a number this long
         digits = sys.get_int_max_str_digits()

@@ -6,8 +6,10 @@ import pytest
 
 from corsgen import marker
 from corsgen.cli import main
+from corsgen.errors import VerifyError
 from corsgen.render import render, render_shared
 from corsgen.targets import nginx
+from corsgen.verify import check_structure
 from tests.targets.conftest import plan_of
 
 
@@ -120,3 +122,46 @@ def test_render_refuses_to_resize_a_shared_file_other_policies_need(
     )
     assert (out / "corsgen-map-hash.conf").read_text() == before
     assert not (out / "many.conf").exists()
+
+
+def _long_list() -> dict[str, str]:
+    origins = ", ".join(f'"https://t{i}.example.com"' for i in range(200))
+    return render(plan_of(f"allow_origins = [{origins}]"), "nginx")
+
+
+def test_a_run_of_map_entries_is_judged_whole_with_its_lines_in_place() -> None:
+    """crossplane reads the first entry of a run; the rest are blanked, not dropped."""
+    text = _long_list()["api.http.conf"]
+    thinned = nginx._thin(text, "api.http.conf")
+    assert thinned.count("\n") == text.count("\n")
+    kept = [line.strip() for line in thinned.split("\n") if line.startswith('    "')]
+    # The run's first entry (the two-Origin guard) stands for the 200 origins after it.
+    assert kept[0] == '"~[,\\\\s]" "";' and "example.com" not in thinned.split("{", 1)[1]
+
+
+def _line_of(text: str, find: str, after: int = 0) -> int:
+    return next(n for n, line in enumerate(text.split("\n"), 1) if n > after and find in line)
+
+
+def test_an_overlong_key_deep_in_a_long_list_is_caught_at_its_line() -> None:
+    files = _long_list()
+    line = _line_of(files["api.http.conf"], "https://t150.example.com")
+    files["api.http.conf"] = files["api.http.conf"].replace(
+        '"https://t150.example.com"', '"' + "k" * 4_094 + '"'
+    )
+    with pytest.raises(VerifyError) as info:
+        check_structure(files, "nginx")
+    assert "a parameter of 4,094 bytes, more than the 4,093 nginx reads" in info.value.msg
+    assert (info.value.file, info.value.line) == ("api.http.conf", line)
+
+
+def test_lines_after_a_long_list_keep_their_numbers() -> None:
+    """A map closed early in the list: crossplane finds the old closing brace where it was."""
+    files = _long_list()
+    text = files["api.http.conf"]
+    closing = _line_of(text, "}", after=_line_of(text, "https://t150.example.com"))
+    files["api.http.conf"] = text.replace('"https://t150.example.com" $http_origin;', "}")
+    with pytest.raises(VerifyError) as info:
+        check_structure(files, "nginx")
+    assert 'unexpected "}"' in info.value.msg
+    assert (info.value.file, info.value.line) == ("api.http.conf", closing)

@@ -9,7 +9,8 @@ per branch: `https://(?:a(?:dmin|pp)|docs)\\.example\\.com`. Common suffixes are
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from os.path import commonprefix
 from re import escape as _escape
 
 # PCRE refuses parentheses nested deeper than 250; origins that are each other's prefixes
@@ -17,14 +18,10 @@ from re import escape as _escape
 MAX_DEPTH = 32
 
 
-def _common_prefix(strings: Iterable[str]) -> str:
-    """The longest prefix of them all: that of the smallest and the largest."""
-    ordered = sorted(strings)
-    first, last = ordered[0], ordered[-1]
-    n = 0
-    while n < min(len(first), len(last)) and first[n] == last[n]:
-        n += 1
-    return first[:n]
+def _common_prefix(strings: Sequence[str]) -> str:
+    """The longest prefix of them all: that of the smallest and the largest (a group's strings
+    need not come sorted: taking a common suffix away can reorder them)."""
+    return commonprefix([min(strings), max(strings)])
 
 
 def _group(strings: Sequence[str], depth: int = 0) -> str:
@@ -36,7 +33,7 @@ def _group(strings: Sequence[str], depth: int = 0) -> str:
     prefix = _common_prefix(strings)
     rest = [s[len(prefix) :] for s in strings]
     # The common suffix of what the prefix leaves (so the two never overlap).
-    suffix = _common_prefix(s[::-1] for s in rest)[::-1]
+    suffix = _common_prefix([s[::-1] for s in rest])[::-1]
     if suffix:
         rest = [s[: len(s) - len(suffix)] for s in rest]
     optional = "" in rest

@@ -13,7 +13,6 @@ from corsgen.errors import CorsgenError, Finding, VerifyError, shorten
 from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
 from corsgen.regex import anchor
 from corsgen.regex.trie import trie
-from corsgen.targets import apache_config
 from corsgen.targets.base import Part, Target, double_quoted
 from corsgen.targets.lexer import split_lines
 
@@ -225,6 +224,8 @@ class Apache(Target):
                 raise VerifyError("unclosed <If>", file, number)
 
     def audit_config(self, path: Path) -> list[Finding]:
+        from corsgen.targets import apache_config  # only `verify --config` reads a user's config
+
         return apache_config.audit(path)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -114,6 +113,8 @@ class Target(ABC):
 
     def find_binary(self) -> str | None:
         """The server's program on PATH (or in /usr/sbin, /sbin, where Debian puts servers)."""
+        import shutil  # it imports bz2 and lzma: not on the path of `corsgen render`
+
         path = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin:/sbin"
         return next((found for n in self.binaries if (found := shutil.which(n, path=path))), None)
 

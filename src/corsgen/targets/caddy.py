@@ -15,7 +15,6 @@ from corsgen.errors import Finding, VerifyError
 from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
 from corsgen.regex import anchor
 from corsgen.regex.trie import trie
-from corsgen.targets import caddy_config
 from corsgen.targets.base import Part, Target, double_quoted
 from corsgen.targets.lexer import Line, split_lines
 
@@ -217,9 +216,13 @@ class Caddy(Target):
                 raise VerifyError("unclosed {", file, lines[-1].number if lines else None)
 
     def audit_config(self, path: Path) -> list[Finding]:
+        from corsgen.targets import caddy_config  # only `verify --config` reads a user's config
+
         return caddy_config.audit(path, self.find_binary())
 
     def error_lines(self, output: str) -> list[str]:
+        from corsgen.targets import caddy_config
+
         return caddy_config.error_lines(output)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
