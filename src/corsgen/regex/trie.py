@@ -10,7 +10,6 @@ per branch: `https://(?:a(?:dmin|pp)|docs)\\.example\\.com`. Common suffixes are
 from __future__ import annotations
 
 from collections.abc import Sequence
-from os.path import commonprefix
 from re import escape as _escape
 
 # PCRE refuses parentheses nested deeper than 250; origins that are each other's prefixes
@@ -21,7 +20,11 @@ MAX_DEPTH = 32
 def _common_prefix(strings: Sequence[str]) -> str:
     """The longest prefix of them all: that of the smallest and the largest (a group's strings
     need not come sorted: taking a common suffix away can reorder them)."""
-    return commonprefix([min(strings), max(strings)])
+    first, last = min(strings), max(strings)
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return first[:n]
 
 
 def _group(strings: Sequence[str], depth: int = 0) -> str:
