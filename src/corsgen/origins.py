@@ -20,14 +20,16 @@ DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 LABEL = "[a-z0-9_-]+"
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 _SPLIT = re.compile(r"(?P<scheme>[^:/]*)://(?P<rest>.*)", re.DOTALL)
-_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+# A host label after its first character: at most 63 in all, never ending in "-".
+_LABEL_REST = r"(?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_LABEL = re.compile(r"[a-z0-9_]" + _LABEL_REST)
 # Anything that could end a quoted string or start a variable in nginx, Apache or Caddy syntax.
 _CONFIG_HOSTILE = re.compile(r"[\s\"'`;{}$\\%]|[\x00-\x1f\x7f]")
 # An origin already in the form parse_origin gives back: a lowercase scheme, host labels as
 # _LABEL, the last one starting with a letter (so not an IPv4 number), an optional non-zero port.
 _PLAIN = re.compile(
-    r"(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<star>\*\.)?"
-    r"(?P<host>(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)"
+    rf"(?P<scheme>{_SCHEME.pattern})://(?P<star>\*\.)?"
+    rf"(?P<host>(?:{_LABEL.pattern}\.)*[a-z_]{_LABEL_REST})"
     r"(?::(?P<port>[1-9][0-9]{0,4}))?"
 )
 

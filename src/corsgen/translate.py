@@ -15,22 +15,11 @@ from collections.abc import Collection, Mapping
 
 import jinja2
 from jinja2 import nodes
+from jinja2.compiler import operators
 
 
 class Unsupported(Exception):
     """A template uses something beyond looping and interpolating: jinja2 renders it."""
-
-
-_COMPARE = {
-    "eq": "==",
-    "ne": "!=",
-    "lt": "<",
-    "lteq": "<=",
-    "gt": ">",
-    "gteq": ">=",
-    "in": "in",
-    "notin": "not in",
-}
 
 
 def translate(env: jinja2.Environment, filters: Collection[str], names: list[str]) -> str:
@@ -194,7 +183,7 @@ class _Translator:
             op = "and" if isinstance(node, nodes.And) else "or"
             return f"({self.expr(node.left, scope)} {op} {self.expr(node.right, scope)})"
         if isinstance(node, nodes.Compare):
-            ops = "".join(f" {_COMPARE[o.op]} {self.expr(o.expr, scope)}" for o in node.ops)
+            ops = "".join(f" {operators[o.op]} {self.expr(o.expr, scope)}" for o in node.ops)
             return f"({self.expr(node.expr, scope)}{ops})"
         if isinstance(node, nodes.CondExpr) and node.expr2 is not None:
             test, yes, no = (self.expr(n, scope) for n in (node.test, node.expr1, node.expr2))
