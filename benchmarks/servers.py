@@ -41,9 +41,17 @@ class Setup:
     plan: Plan | None = None
     headers: Mapping[str, str] | None = None
     snippet: str = ""
-    # The static headers also replace an upstream's copies, as corsgen's output promises: what
-    # that promise alone costs each server, with no origin check at all.
+    # The static CORS headers also replace an upstream's copies, as corsgen's output promises:
+    # what that promise alone costs each server, with no origin check at all.
     replace_upstream: bool = False
+
+    def replaced(self) -> dict[str, str]:
+        """The headers to replace: the Access-Control-* ones. Vary is added to, as corsgen does,
+        never replaced."""
+        if not self.replace_upstream:
+            return {}
+        headers = self.headers or {}
+        return {k: v for k, v in headers.items() if k.lower().startswith("access-control-")}
 
 
 # What each target writes: the files go in the server's directory, `http` is included once at the
@@ -60,8 +68,8 @@ def _nginx(root: Path, setup: Setup) -> tuple[str, str]:
         http += f"include {root}/{setup.plan.name}.http.conf;\n"
         return http, f"include {root}/{setup.plan.name}.conf;\n"
     headers = "".join(f'add_header {k} "{v}" always;\n' for k, v in (setup.headers or {}).items())
-    if setup.replace_upstream:  # decided when nginx reads its config: nothing per request
-        headers += "".join(f"proxy_hide_header {k};\n" for k in setup.headers or {})
+    # proxy_hide_header is decided when nginx reads its config: nothing per request.
+    headers += "".join(f"proxy_hide_header {k};\n" for k in setup.replaced())
     return "", headers + setup.snippet
 
 
@@ -83,8 +91,8 @@ def _apache(root: Path, setup: Setup) -> tuple[str, str]:
         write_snippets(root, (setup.plan,), "apache")
         return "", f"Include {root}/{setup.plan.name}.conf\n"
     headers = "".join(f'Header always set {k} "{v}"\n' for k, v in (setup.headers or {}).items())
-    if setup.replace_upstream:  # a proxied response's own headers are in the onsuccess table
-        headers = "".join(f"Header onsuccess unset {k}\n" for k in setup.headers or {}) + headers
+    # A proxied response's own headers are in the onsuccess table.
+    headers = "".join(f"Header onsuccess unset {k}\n" for k in setup.replaced()) + headers
     return "", headers + setup.snippet
 
 
@@ -116,10 +124,10 @@ def _caddy(root: Path, setup: Setup) -> tuple[str, str]:
         return "", f"import {root}/{setup.plan.name}.caddy\n"
     # One header block: the cheapest way Caddy sets several headers.
     lines = "".join(f'\t{k} "{v}"\n' for k, v in (setup.headers or {}).items())
-    if lines and setup.replace_upstream:
+    if again := "".join(f'\t{k} "{v}"\n' for k, v in setup.replaced().items()):
         # Set again when the response is written, over what reverse_proxy copied: the deferred
         # block corsgen's output needs too (set now as well, or Caddy's own errors lack them).
-        lines += f"}}\nheader {{\n\tdefer\n{lines}"
+        lines += f"}}\nheader {{\n\tdefer\n{again}"
     return "", (f"header {{\n{lines}}}\n" if lines else "") + setup.snippet
 
 
