@@ -89,9 +89,9 @@ def unchecked_plan(name: str, text: str) -> Plan:
 def write_snippets(root: Path, plans: Sequence[Plan], target: str) -> list[str]:
     """What `corsgen sync` writes for these plans into one directory; the shared files' names."""
     shared = render_shared(plans, target)
-    for plan in plans:
-        for name, text in {**render_parts(plan, target), **shared}.items():
-            (root / name).write_text(text)
+    files = {name: text for plan in plans for name, text in render_parts(plan, target).items()}
+    for name, text in {**files, **shared}.items():
+        (root / name).write_text(text)
     return list(shared)
 
 
