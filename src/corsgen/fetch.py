@@ -1,6 +1,6 @@
 """An independent model of what a browser accepts, from the WHATWG Fetch standard.
 
-The judge of the conformance tests (and of `probe` and `explain` to come). It imports nothing
+The judge of the conformance and browser tests, of `probe` and of `explain`. It imports nothing
 else from corsgen, so it cannot share a mistake with what it judges: it reads raw response headers
 the way Fetch's CORS check, CORS-preflight fetch and CORS-filtered response do.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 Headers = Sequence[tuple[str, str]]
 TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -61,51 +62,126 @@ def token_list(headers: Headers, name: str) -> list[str] | None:
     return [item for item in items if item]
 
 
-def cors_check(request: Request, headers: Headers) -> tuple[bool, str]:
-    """Fetch §CORS check, byte for byte."""
+# Why a check failed, for a caller that says what to change: the origin, the credentials, the
+# preflight's status, a method or a header, or a list that does not parse.
+Kind = Literal["origin", "credentials", "status", "method", "header", "parse"]
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: Kind
+    why: str
+
+
+def cors_failure(request: Request, headers: Headers) -> Failure | None:
+    """Fetch §CORS check, byte for byte; None when it passes."""
     acao = get(headers, "Access-Control-Allow-Origin")
     if acao is None:
-        return False, "no Access-Control-Allow-Origin"
+        return Failure("origin", "no Access-Control-Allow-Origin")
     if acao == "*" and not request.credentials:
-        return True, "wildcard without credentials"
+        return None
     if acao == "*":
-        return False, "* with credentials"
+        return Failure("credentials", "Access-Control-Allow-Origin * with credentials")
     if acao != request.origin:
-        return False, f"Access-Control-Allow-Origin {acao!r} is not {request.origin!r}"
-    if not request.credentials:
-        return True, "origin matches"
-    if get(headers, "Access-Control-Allow-Credentials") == "true":
-        return True, "origin matches, credentials allowed"
-    return False, "Access-Control-Allow-Credentials is not exactly true"
+        return Failure("origin", f"Access-Control-Allow-Origin {acao!r} is not {request.origin!r}")
+    if not request.credentials or get(headers, "Access-Control-Allow-Credentials") == "true":
+        return None
+    return Failure("credentials", "Access-Control-Allow-Credentials is not exactly true")
 
 
-def preflight_ok(request: Request, headers: Headers, status: int) -> tuple[bool, str]:
-    """Fetch §CORS-preflight fetch, step 7, for the preflight of `request`."""
-    ok, why = cors_check(request, headers)
-    if not ok:
-        return False, "preflight: " + why
+def cors_check(request: Request, headers: Headers) -> tuple[bool, str]:
+    failure = cors_failure(request, headers)
+    if failure is not None:
+        return False, failure.why
+    if get(headers, "Access-Control-Allow-Origin") == "*":
+        return True, "wildcard without credentials"
+    return True, "origin matches" + ", credentials allowed" * request.credentials
+
+
+def preflight_failure(request: Request, headers: Headers, status: int) -> Failure | None:
+    """Fetch §CORS-preflight fetch, step 7, for the preflight of `request`; None when it passes."""
+    failure = cors_failure(request, headers)
+    if failure is not None:
+        return Failure(failure.kind, "preflight: " + failure.why)
     if not 200 <= status <= 299:
-        return False, f"preflight status {status}"
+        return Failure("status", f"preflight status {status}")
     try:
         methods = token_list(headers, "Access-Control-Allow-Methods") or []
         names = token_list(headers, "Access-Control-Allow-Headers") or []
     except ParseFailure as exc:
-        return False, str(exc)
+        return Failure("parse", str(exc))
     wildcard_ok = not request.credentials
     if (
         request.method not in methods
         and request.method not in SAFELISTED_METHODS
         and not (wildcard_ok and "*" in methods)
     ):
-        return False, f"method {request.method} not allowed"
+        return Failure("method", f"method {request.method} not allowed")
     allowed = {_lower(n) for n in names}
     for name in request.author_headers:
         low = _lower(name)
         if low == "authorization" and low not in allowed:
-            return False, "Authorization must be listed"
+            return Failure("header", "Authorization must be listed")
         if low not in allowed and not (wildcard_ok and "*" in names):
-            return False, f"header {name} not allowed"
-    return True, "ok"
+            return Failure("header", f"header {name} not allowed")
+    return None
+
+
+def preflight_ok(request: Request, headers: Headers, status: int) -> tuple[bool, str]:
+    failure = preflight_failure(request, headers, status)
+    return (True, "ok") if failure is None else (False, failure.why)
+
+
+_UNSAFE_BYTES = frozenset('"():<>?@[\\]{}\x7f') | {chr(c) for c in range(0x20) if c != 9}
+_LANGUAGE = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz *,-.;=")
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
+
+
+def _safelisted(name: str, value: str) -> bool:
+    """Fetch §CORS-safelisted request-header, for one header a script sets."""
+    low = _lower(name)
+    if len(value.encode()) > 128:
+        return False
+    if low == "accept":
+        return not set(value) & _UNSAFE_BYTES
+    if low in ("accept-language", "content-language"):
+        return set(value) <= _LANGUAGE
+    if low == "content-type":
+        essence = _lower(value.split(";")[0].strip(" \t"))
+        return not set(value) & _UNSAFE_BYTES and essence in _FORM_TYPES
+    if low == "range":
+        start, dash, end = value.removeprefix("bytes=").partition("-")
+        return (
+            value.startswith("bytes=")
+            and start.isdigit()
+            and bool(dash)
+            and (end.isdigit() or not end)
+        )
+    return False
+
+
+def unsafe_names(headers: Headers) -> tuple[str, ...]:
+    """The names of the headers a script set that make a preflight necessary."""
+    total = sum(len(v.encode()) for n, v in headers if _safelisted(n, v))
+    return tuple(n for n, v in headers if total > 1024 or not _safelisted(n, v))
+
+
+def needs_preflight(request: Request) -> bool:
+    """Fetch §main fetch: a method but GET, HEAD and POST, or an unsafe header, asks first."""
+    return request.method not in SAFELISTED_METHODS or bool(request.author_headers)
+
+
+def preflight_headers(request: Request) -> list[tuple[str, str]]:
+    """The headers of the preflight a browser sends before `request` (no credentials ever)."""
+    out = [
+        ("Origin", request.origin),
+        ("Accept", "*/*"),
+        ("Access-Control-Request-Method", request.method),
+    ]
+    names = sorted({_lower(n) for n in request.author_headers})
+    if names:  # lowercased, deduplicated, sorted, joined by "," with no space
+        out.append(("Access-Control-Request-Headers", ",".join(names)))
+    return out
 
 
 def exposed(headers: Headers, credentials: bool) -> set[str]:
