@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -313,6 +313,113 @@ def schema(kind: str | None, manifest_flag: bool) -> None:
     click.echo(json_schema(model))
 
 
+def _origin(text: str) -> str:
+    """The Origin a browser would send for a page at `text`; usage error if it sends none such."""
+    from corsgen.origins import OriginError, parse_origin
+
+    if text == "null":
+        return text
+    try:
+        return str(parse_origin(text))
+    except OriginError as exc:
+        raise click.BadParameter(str(exc), param_hint="--origin") from None
+
+
+def _author(headers: tuple[str, ...]) -> list[tuple[str, str]]:
+    """--header NAME or 'NAME: value'; a bare Content-Type is JSON's, the usual reason to ask."""
+    out = []
+    for text in headers:
+        name, colon, value = text.partition(":")
+        name, value = name.strip(), value.strip()
+        if not name or any(c in name for c in " \t\r\n"):
+            raise click.BadParameter(f"{text!r} is not NAME or NAME: value", param_hint="--header")
+        if not colon:
+            value = "application/json" if name.lower() == "content-type" else "1"
+        out.append((name, value))
+    return out
+
+
+def _method(text: str) -> str:
+    """The method as fetch() sends it; one it refuses is a usage error."""
+    from corsgen.fetch import FORBIDDEN_METHODS, normalize_method
+
+    if text.upper() in FORBIDDEN_METHODS:
+        raise click.BadParameter(f"fetch() refuses {text}", param_hint="--method")
+    return normalize_method(text)
+
+
+def _request_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options that describe one request a page makes (explain, and probe --origin)."""
+    options = [
+        click.option(
+            "--read",
+            "reads",
+            multiple=True,
+            metavar="NAME",
+            help="A response header the script reads (repeatable).",
+        ),
+        click.option(
+            "--credentials",
+            is_flag=True,
+            help="The page sends cookies (fetch credentials: 'include').",
+        ),
+        click.option(
+            "--header",
+            "headers",
+            multiple=True,
+            metavar="NAME[: VALUE]",
+            help="A request header the script sets (repeatable); a bare Content-Type "
+            "means application/json.",
+        ),
+        click.option(
+            "--method",
+            "-X",
+            default="GET",
+            show_default=True,
+            help="The request's method, as the script writes it.",
+        ),
+    ]
+    for option in options:
+        command = option(command)
+    return command
+
+
+@cli.command()
+@click.argument("policy", type=POLICY)
+@click.option("--origin", required=True, help="The page's origin, e.g. https://app.example.com.")
+@_request_options
+def explain(
+    policy: Path,
+    origin: str,
+    method: str,
+    headers: tuple[str, ...],
+    credentials: bool,
+    reads: tuple[str, ...],
+) -> None:
+    """Explain what a browser does with one request to a server carrying corsgen's output: the
+    preflight, the answers, the verdict, and which policy key to change; exit 1 when blocked."""
+    from corsgen.explain import fixes, lines, trace
+    from corsgen.fetch import Request, unsafe_names
+    from corsgen.served import answer
+
+    plan = _plan(policy, strict=False)
+    author = _author(headers)
+    request = Request(_origin(origin), _method(method), credentials, unsafe_names(author))
+    # The application is taken to send every header the script reads: the verdict is exposure.
+    app = [(name, "…") for name in reads]
+    result = trace(request, author, lambda m, h: answer(plan, m, h, app), reads)
+    click.echo(escape(f"{shown(policy)}, as corsgen's output answers on every server:"))
+    for line in lines(result):
+        click.echo(escape(line))
+    if result.allowed:
+        click.echo("allowed")
+        return
+    click.echo(escape(f"blocked; to allow it, change {shown(policy)}:"))
+    for fix in fixes(result, plan.any_origin):
+        click.echo(escape(f"  {fix}"))
+    raise click.exceptions.Exit(1)
+
+
 @cli.command()
 def init() -> None:
     """Write a commented starter policy (cors/api.toml) and manifest (corsgen.toml) here."""
@@ -350,7 +457,8 @@ def _show(exc: click.ClickException) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        cli.main(
+        # Not standalone, click returns a command's Exit code (explain's 1 for "blocked").
+        code = cli.main(
             args=list(argv) if argv is not None else None,
             prog_name="corsgen",
             standalone_mode=False,
@@ -368,4 +476,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = str(exc) if isinstance(exc, PolicyError) else escape(f"corsgen: {exc}")
         click.echo(text, err=True)
         return 1
-    return 0
+    return code if isinstance(code, int) else 0

@@ -27,6 +27,15 @@ SAFELISTED_RESPONSE = frozenset(
 )
 
 
+FORBIDDEN_METHODS = frozenset({"CONNECT", "TRACE", "TRACK"})  # fetch() throws, in any case
+_NORMALIZED = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"})
+
+
+def normalize_method(method: str) -> str:
+    """Fetch §normalize: these six are uppercased, every other method keeps its case."""
+    return method.upper() if method.upper() in _NORMALIZED else method
+
+
 class ParseFailure(Exception):
     """A header list that fails its ABNF: a network error for the request."""
 
@@ -71,6 +80,7 @@ Kind = Literal["origin", "credentials", "status", "method", "header", "parse"]
 class Failure:
     kind: Kind
     why: str
+    subject: str = ""  # the method or header name refused
 
 
 def cors_failure(request: Request, headers: Headers) -> Failure | None:
@@ -102,7 +112,7 @@ def preflight_failure(request: Request, headers: Headers, status: int) -> Failur
     """Fetch §CORS-preflight fetch, step 7, for the preflight of `request`; None when it passes."""
     failure = cors_failure(request, headers)
     if failure is not None:
-        return Failure(failure.kind, "preflight: " + failure.why)
+        return Failure(failure.kind, "preflight: " + failure.why, failure.subject)
     if not 200 <= status <= 299:
         return Failure("status", f"preflight status {status}")
     try:
@@ -116,14 +126,14 @@ def preflight_failure(request: Request, headers: Headers, status: int) -> Failur
         and request.method not in SAFELISTED_METHODS
         and not (wildcard_ok and "*" in methods)
     ):
-        return Failure("method", f"method {request.method} not allowed")
+        return Failure("method", f"method {request.method} not allowed", request.method)
     allowed = {_lower(n) for n in names}
     for name in request.author_headers:
         low = _lower(name)
         if low == "authorization" and low not in allowed:
-            return Failure("header", "Authorization must be listed")
+            return Failure("header", "Authorization must be listed", name)
         if low not in allowed and not (wildcard_ok and "*" in names):
-            return Failure("header", f"header {name} not allowed")
+            return Failure("header", f"header {name} not allowed", name)
     return None
 
 

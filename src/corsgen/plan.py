@@ -7,6 +7,7 @@ into its own names and syntax. Pure: no file is read here.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -85,6 +86,24 @@ class Plan:
         """Each wildcard or regex once, anchored. Once: a server may refuse a table that lists a
         key twice (Caddy's map does), as when the regex spells out a wildcard."""
         return tuple(dict.fromkeys(anchor([p]) for p in self.origin_patterns))
+
+    @cached_property
+    def _exact(self) -> frozenset[str]:
+        return frozenset(self.exact_origins)
+
+    @cached_property
+    def _patterns(self) -> tuple[re.Pattern[str], ...]:
+        # Python's re reads the portable subset as PCRE and RE2 do; fullmatch is the anchoring.
+        return tuple(re.compile(p) for p in dict.fromkeys(self.origin_patterns))
+
+    def allows(self, origin: str) -> bool:
+        """Whether the servers carrying this plan let a page at `origin` read their answers: the
+        plan's meaning in Python, for `explain` and as `probe`'s expectation."""
+        if self.any_origin:
+            return True
+        if not origin or re.search(NOT_ONE_ORIGIN, origin):
+            return False
+        return origin in self._exact or any(p.fullmatch(origin) for p in self._patterns)
 
 
 def _dedupe(values: list[str], fold: bool) -> tuple[str, ...]:

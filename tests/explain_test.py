@@ -1,0 +1,231 @@
+"""`corsgen explain`: the common "why is this blocked" cases, each with the policy key to change.
+
+The expected lines are written by hand from what a browser does; the verdicts come from
+corsgen.fetch over what corsgen's output answers (corsgen.served, which the conformance suite
+holds to the real servers' answers)."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from corsgen.cli import main
+
+POLICY = """\
+allow_origins = ["https://app.example.com", "https://*.example.org"]
+allow_methods = ["GET", "POST", "PUT", "PATCH"]
+allow_headers = ["X-Request-Id"]
+expose_headers = ["ETag"]
+allow_credentials = true
+"""
+ANY = 'allow_origins = ["*"]\n'
+ADD_ORIGIN = '  allow_origins: add "{}", or a wildcard or allow_origin_regex matching it'
+
+
+def _explain(tmp_path: Path, text: str, *args: str) -> tuple[int, str, str]:
+    path = tmp_path / "api.toml"
+    path.write_text(text)
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["explain", str(path), *args])
+    return code, out.getvalue(), err.getvalue()
+
+
+CASES = [
+    # (what is asked, policy, arguments, exit code, lines the output must hold)
+    ("allowed", POLICY, ["--origin", "https://app.example.com"], 0, ["allowed"]),
+    (
+        "credentialed PUT with a listed header",
+        POLICY,
+        [
+            "--origin",
+            "https://a.example.org",
+            "-X",
+            "PUT",
+            "--header",
+            "X-Request-Id",
+            "--credentials",
+            "--read",
+            "ETag",
+        ],
+        0,
+        [
+            "  1. preflight (PUT is not GET, HEAD or POST; X-Request-Id not safelisted): OPTIONS",
+            "     browser: passes",
+            "  and these headers of it: etag",
+            "allowed",
+        ],
+    ),
+    (
+        "origin not listed",
+        POLICY,
+        ["--origin", "https://evil.com"],
+        1,
+        [
+            "     browser: blocks it: no Access-Control-Allow-Origin",
+            ADD_ORIGIN.format("https://evil.com"),
+        ],
+    ),
+    (
+        "the bare domain of a wildcard",
+        POLICY,
+        ["--origin", "https://example.org"],
+        1,
+        [ADD_ORIGIN.format("https://example.org")],
+    ),
+    (
+        "http instead of https",
+        POLICY,
+        ["--origin", "http://app.example.com"],
+        1,
+        [ADD_ORIGIN.format("http://app.example.com")],
+    ),
+    (
+        "a port the list does not name",
+        POLICY,
+        ["--origin", "https://app.example.com:8443"],
+        1,
+        ["     browser: blocks it: no Access-Control-Allow-Origin"],
+    ),
+    (
+        "a sandboxed or file: page sends null",
+        POLICY,
+        ["--origin", "null"],
+        1,
+        [ADD_ORIGIN.format("null")],
+    ),
+    (
+        "method not allowed",
+        POLICY,
+        ["--origin", "https://app.example.com", "-X", "DELETE"],
+        1,
+        ["     browser: blocks it: method DELETE not allowed", '  allow_methods: add "DELETE"'],
+    ),
+    (
+        "methods are case-sensitive: patch is not PATCH",
+        POLICY,
+        ["--origin", "https://app.example.com", "-X", "patch"],
+        1,
+        [
+            "  1. preflight (patch is not GET, HEAD or POST): OPTIONS",
+            '  allow_methods: add "patch"',
+        ],
+    ),
+    (
+        "put is normalised to PUT, as fetch() does",
+        POLICY,
+        ["--origin", "https://app.example.com", "-X", "put"],
+        0,
+        ["      Access-Control-Request-Method: PUT", "allowed"],
+    ),
+    (
+        "a custom header",
+        POLICY,
+        ["--origin", "https://app.example.com", "--header", "X-Tenant: 7"],
+        1,
+        ["     browser: blocks it: header X-Tenant not allowed", '  allow_headers: add "X-Tenant"'],
+    ),
+    (
+        "Content-Type: application/json needs a preflight",
+        POLICY,
+        ["--origin", "https://app.example.com", "-X", "POST", "--header", "Content-Type"],
+        1,
+        [
+            "  1. preflight (Content-Type not safelisted): OPTIONS",
+            '  allow_headers: add "Content-Type"',
+        ],
+    ),
+    (
+        "a form's Content-Type needs none",
+        POLICY,
+        [
+            "--origin",
+            "https://app.example.com",
+            "-X",
+            "POST",
+            "--header",
+            "Content-Type: application/x-www-form-urlencoded",
+        ],
+        0,
+        ["  no preflight: a GET, HEAD or POST with safelisted headers only", "allowed"],
+    ),
+    (
+        "Authorization is never covered by a wildcard and must be listed",
+        POLICY,
+        ["--origin", "https://app.example.com", "--header", "Authorization: Bearer x"],
+        1,
+        ['  allow_headers: add "Authorization"'],
+    ),
+    (
+        "a header the script reads but may not",
+        POLICY,
+        ["--origin", "https://app.example.com", "--read", "X-Total-Count"],
+        1,
+        [
+            "  the script cannot read X-Total-Count: it is not in Access-Control-Expose-Headers",
+            '  expose_headers: add "X-Total-Count"',
+        ],
+    ),
+    (
+        "credentials to a policy without them",
+        ANY.replace('["*"]', '["https://app.example.com"]'),
+        ["--origin", "https://app.example.com", "--credentials"],
+        1,
+        [
+            "     browser: blocks it: Access-Control-Allow-Credentials is not exactly true",
+            "  allow_credentials: set it to true, or have the page send no credentials",
+        ],
+    ),
+    (
+        "credentials to *",
+        ANY,
+        ["--origin", "https://app.example.com", "--credentials"],
+        1,
+        [
+            '  allow_origins: list "https://app.example.com" instead of "*" and set '
+            "allow_credentials = true: a browser never sends credentials to *"
+        ],
+    ),
+    ("* without credentials", ANY, ["--origin", "https://anyone.example"], 0, ["allowed"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "args", "code", "expected"),
+    [pytest.param(*case[1:], id=case[0]) for case in CASES],
+)
+def test_explain(
+    tmp_path: Path, policy: str, args: list[str], code: int, expected: list[str]
+) -> None:
+    got, out, err = _explain(tmp_path, policy, *args)
+    lines = out.splitlines()
+    for line in expected:
+        assert line in lines, f"{line!r} not in:\n{out}{err}"
+    assert got == code, out + err
+    assert ("allowed" in lines) is (code == 0)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--origin", "https://app.example.com/"], "has a trailing slash"),
+        (["--origin", "app.example.com"], "--origin"),
+        (["--origin", "https://app.example.com", "-X", "TRACE"], "fetch() refuses TRACE"),
+        (["--origin", "https://app.example.com", "--header", "X Y: 1"], "is not NAME"),
+        ([], "Missing option '--origin'"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    code, _, err = _explain(tmp_path, POLICY, *args)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_the_origin_is_written_as_a_browser_sends_it(tmp_path: Path) -> None:
+    code, out, _ = _explain(tmp_path, POLICY, "--origin", "HTTPS://App.Example.COM:443")
+    assert code == 0
+    assert "      Origin: https://app.example.com" in out.splitlines()
