@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from corsgen.fetch import (
     SAFELISTED_METHODS,
@@ -17,6 +18,9 @@ from corsgen.fetch import (
     preflight_failure,
     preflight_headers,
 )
+
+if TYPE_CHECKING:
+    from corsgen.plan import Plan
 
 Pairs = list[tuple[str, str]]
 # Sends one request (method, headers) and returns the status and the response headers.
@@ -142,3 +146,12 @@ def fixes(trace: Trace, any_origin: bool) -> list[str]:
         key, how = FIXES[kind]
         out.append(f"{key}: " + how.format(origin=trace.request.origin, subject=subject))
     return out
+
+
+def offline_trace(plan: Plan, request: Request, author: Pairs, reads: Sequence[str]) -> Trace:
+    """The trace against what corsgen's output for `plan` answers (corsgen.served). The
+    application is taken to send every header the script reads: the verdict is about exposure."""
+    from corsgen.served import answer
+
+    app = [(name, "…") for name in reads]
+    return trace(request, author, lambda method, headers: answer(plan, method, headers, app), reads)

@@ -211,6 +211,17 @@ def _outside_of(fsm: FSM, other: FSM | None) -> str | None:
     return None
 
 
+def samples(pattern: str) -> list[str]:
+    """Two strings an unanchored pattern matches in full, the shortest first, preferring letters:
+    origins `probe` can send that a wildcard or regex allows."""
+    fsm = _fsm(pattern)
+    first = _outside_of(fsm, None)
+    if first is None:
+        return []
+    second = _outside_of(fsm, _fsm(re.escape(first)))
+    return [first] if second is None else [first, second]
+
+
 def _follow(fsm: FSM | None, state: State | None, char: str) -> State | None:
     if fsm is None or state is None:
         return None

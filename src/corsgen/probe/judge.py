@@ -1,0 +1,209 @@
+"""Each answer, judged by corsgen.fetch against what its probe stands for: findings.
+
+In conformance mode the plan says which origins may read and what the preflight answers; in scan
+mode an answer is a finding when a hostile origin may read it. Either way Vary, duplicates and
+error answers are held to the same bar as on corsgen's own output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from corsgen.fetch import Request, cors_failure, get, preflight_failure, token_list, vary_tokens
+from corsgen.plan import OWNED, Plan
+from corsgen.probe.battery import Probe, listed
+from corsgen.probe.checks import BY_ID, Check, Severity
+from corsgen.probe.client import Answer
+
+AUTH_STATUSES = (401, 403, 407)
+_OWNED = {name.lower() for name in OWNED}
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: Check
+    severity: Severity
+    summary: str  # this answer's failure, in a line
+    probe: Probe
+    answer: Answer
+    browser: str  # what the browser does with the answer
+
+
+def _finding(check_id: str, summary: str, probe: Probe, answer: Answer, browser: str) -> Finding:
+    check = BY_ID[check_id]
+    return Finding(check, check.severity, summary, probe, answer, browser)
+
+
+def _reads(origin: str, headers: Sequence[tuple[str, str]], credentials: bool) -> bool:
+    return cors_failure(Request(origin, credentials=credentials), headers) is None
+
+
+def _verdict(probe: Probe, answer: Answer) -> str:
+    """What the browser does with this answer for the page's request."""
+    request = probe.request
+    if request is None:
+        return "not a CORS request"
+    if probe.method == "OPTIONS":
+        failure = preflight_failure(request, answer.headers, answer.status)
+    else:
+        failure = cors_failure(request, answer.headers)
+    with_ = " with credentials" * request.credentials
+    return f"blocks it: {failure.why}" if failure else f"lets the page read it{with_}"
+
+
+def _duplicates(answer: Answer) -> list[str]:
+    counts: dict[str, int] = {}
+    for name, _ in answer.headers:
+        if name.lower() in _OWNED:
+            counts[name.lower()] = counts.get(name.lower(), 0) + 1
+    return [name for name, count in counts.items() if count > 1]
+
+
+def _common(probe: Probe, answer: Answer, vary: bool) -> Iterator[tuple[str, str]]:
+    if repeated := _duplicates(answer):
+        yield "PR010", f"{', '.join(repeated)} sent more than once"
+    if vary and "origin" not in vary_tokens(answer.headers):
+        yield "PR009", f"no Vary: Origin (Vary: {get(answer.headers, 'Vary') or 'absent'})"
+
+
+def _preflight_differs(plan: Plan, probe: Probe, answer: Answer) -> list[str]:
+    """How a preflight that passes differs from the plan's answer."""
+    out = []
+    if answer.status != plan.preflight_status:
+        out.append(f"status {answer.status}, not {plan.preflight_status}")
+    for key, name, fold in (
+        ("methods", "Access-Control-Allow-Methods", False),
+        ("headers", "Access-Control-Allow-Headers", True),
+    ):
+        got = token_list(answer.headers, name) or []
+        want = listed(plan, key)
+        if fold:  # header names are compared case-insensitively, methods byte for byte
+            got, want = [v.lower() for v in got], tuple(v.lower() for v in want)
+        if set(got) != set(want):
+            out.append(f"{name}: {', '.join(got) or 'absent'}")
+    max_age = next((h.value for h in plan.headers if h.key == "max_age"), None)
+    if get(answer.headers, "Access-Control-Max-Age") != max_age:
+        out.append(f"Access-Control-Max-Age: {get(answer.headers, 'Access-Control-Max-Age')}")
+    asked = get(probe.headers, "Access-Control-Request-Private-Network") == "true"
+    if asked and get(answer.headers, "Access-Control-Allow-Private-Network") != "true":
+        out.append("no Access-Control-Allow-Private-Network: true")
+    return out
+
+
+def _conformance_one(plan: Plan, probe: Probe, answer: Answer) -> Iterator[tuple[str, str]]:
+    yield from _common(probe, answer, plan.vary_origin)
+    request = probe.request
+    if request is None:
+        return
+    origin = request.origin
+    kind = f" ({probe.note})" if probe.note else ""
+    if probe.purpose in ("allowed", "error"):
+        if (failure := cors_failure(request, answer.headers)) is not None:
+            code = "PR001" if probe.purpose == "allowed" else "PR002"
+            yield code, f"{origin} cannot read a {answer.status}: {failure.why}"
+    elif probe.purpose == "preflight":
+        if (failure := preflight_failure(request, answer.headers, answer.status)) is not None:
+            code = "PR004" if answer.status in AUTH_STATUSES else "PR003"
+            yield code, f"{origin}'s preflight for {request.method} fails: {failure.why}"
+        elif differs := _preflight_differs(plan, probe, answer):
+            yield "PR005", f"{origin}'s preflight: {'; '.join(differs)}"
+    elif probe.purpose in ("refused-method", "refused-header"):
+        if preflight_failure(request, answer.headers, answer.status) is None:
+            asked = request.author_headers[0] if request.author_headers else request.method
+            yield "PR008", f"a preflight for {asked}, which the policy does not allow, passes"
+    elif probe.purpose in ("refused", "refused-preflight"):
+        if probe.purpose == "refused" and _reads(origin, answer.headers, False):
+            yield "PR006", f"{origin}{kind} can read a {answer.status}"
+        elif (
+            probe.purpose == "refused-preflight"
+            and preflight_failure(
+                replace(request, credentials=False), answer.headers, answer.status
+            )
+            is None
+        ):
+            yield "PR006", f"{origin}{kind}: its preflight passes"
+        elif owned := sorted({n for n, _ in answer.headers if n.lower() in _OWNED}):
+            yield "PR007", f"{origin}{kind} gets {', '.join(owned)}"
+
+
+def conformance(plan: Plan, probes: Sequence[Probe], answers: Sequence[Answer]) -> list[Finding]:
+    out = []
+    for probe, answer in zip(probes, answers, strict=True):
+        for code, summary in _conformance_one(plan, probe, answer):
+            finding = _finding(code, summary, probe, answer, _verdict(probe, answer))
+            if code == "PR006" and probe.request is not None:
+                creds = _reads(probe.request.origin, answer.headers, True)
+                finding = replace(finding, severity=finding.check.severity_with(creds))
+            out.append(finding)
+    return out
+
+
+def _acao(answer: Answer) -> str | None:
+    return get(answer.headers, "Access-Control-Allow-Origin")
+
+
+def _scan_one(
+    probe: Probe, answer: Answer, dynamic: bool, readable: set[str]
+) -> Iterator[tuple[str, str]]:
+    yield from _common(probe, answer, dynamic)
+    acao = _acao(answer)
+    if acao == "*" and get(answer.headers, "Access-Control-Allow-Credentials") == "true":
+        yield "PR111", "Access-Control-Allow-Origin * with credentials"
+    request = probe.request
+    if request is None:
+        return
+    origin = request.origin
+    if (
+        probe.purpose == "error"
+        and origin in readable
+        and not _reads(origin, answer.headers, False)
+    ):
+        yield "PR002", f"{origin} reads the path, not a {answer.status} error"
+    if not probe.check or acao in (None, "*"):  # a static * is for everyone, and meant so
+        return
+    if probe.purpose == "hostile" and _reads(origin, answer.headers, False):
+        yield probe.check, f"{origin} can read a {answer.status}"
+    passes = preflight_failure(request, answer.headers, answer.status) is None
+    if probe.purpose == "hostile-preflight" and passes:
+        yield probe.check, f"{origin}: its preflight for {request.method} passes"
+
+
+def scan(probes: Sequence[Probe], answers: Sequence[Answer]) -> list[Finding]:
+    pairs = list(zip(probes, answers, strict=True))
+    # An answer that changes with Origin must say so: any two answers whose ACAO differ.
+    dynamic = len({_acao(a) for _, a in pairs}) > 1
+    readable = {
+        p.request.origin
+        for p, a in pairs
+        if p.purpose == "hostile" and p.request and _reads(p.request.origin, a.headers, False)
+    }
+    out = []
+    for probe, answer in pairs:
+        origin = probe.request.origin if probe.request else ""
+        for code, summary in _scan_one(probe, answer, dynamic, readable):
+            finding = _finding(code, summary, probe, answer, _verdict(probe, answer))
+            creds = bool(origin) and _reads(origin, answer.headers, True)
+            out.append(replace(finding, severity=finding.check.severity_with(creds)))
+    return out
+
+
+def checks_run(probes: Sequence[Probe], plan: Plan | None) -> list[str]:
+    """The checks a battery exercised, in the table's order."""
+    purposes = {p.purpose for p in probes}
+    if plan is None:
+        ran = {p.check for p in probes if p.check} | {"PR002", "PR009", "PR010", "PR111"}
+    else:
+        by_purpose = {
+            "allowed": ("PR001",),
+            "error": ("PR002",),
+            "preflight": ("PR003", "PR004", "PR005"),
+            "refused-method": ("PR008",),
+            "refused-header": ("PR008",),
+            "refused": ("PR006", "PR007"),
+            "refused-preflight": ("PR006", "PR007"),
+        }
+        ran = {c for purpose in purposes for c in by_purpose.get(purpose, ())} | {"PR010"}
+        if plan.vary_origin:
+            ran.add("PR009")
+    return [check for check in BY_ID if check in ran]
