@@ -575,7 +575,7 @@ def probe(
     plan = _plan(policy, strict=False) if policy is not None else None
     chosen = _paths("--path", paths) or [target.path]
     errors = _paths("--error-path", error_paths) or [error_path(chosen[0])]
-    limits = Limits(max_requests, concurrency, timeout, not insecure)
+    limits = Limits(concurrency, timeout, not insecure)
     if origin is not None:
         _explain_live(
             target, chosen[0], plan, policy, origin, method, headers, credentials, reads, limits
@@ -585,6 +585,11 @@ def probe(
     if dry_run:
         click.echo(escape_lines(show_battery(target.origin, built.probes)), nl=False)
         return
+    if len(built.probes) > max_requests:
+        raise click.UsageError(
+            f"the battery needs {len(built.probes)} requests, more than --max-requests "
+            f"{max_requests}: raise it, or probe fewer paths"
+        )
     mode = f"policy {shown(policy)}" if policy is not None else "scan"
     result = run(target, plan, mode, built, limits)
     click.echo(escape_lines(RENDER[output](result)), nl=False)

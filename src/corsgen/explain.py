@@ -59,6 +59,7 @@ class Trace:
     author: Pairs  # the headers the script sets
     exchanges: tuple[Exchange, ...]  # the preflight first, when one is needed
     unreadable: tuple[str, ...]  # response headers the script asked for but may not read
+    reads: tuple[str, ...] = ()  # every response header the script reads
 
     @property
     def failure(self) -> Failure | None:
@@ -79,14 +80,15 @@ def trace(request: Request, author: Pairs, send: Send, reads: Sequence[str] = ()
             Exchange("OPTIONS", sent, status, got, preflight_failure(request, got, status))
         )
         if exchanges[-1].failure is not None:
-            return Trace(request, author, tuple(exchanges), ())
+            return Trace(request, author, tuple(exchanges), (), tuple(reads))
     sent = [("Origin", request.origin), *author]
     status, got = send(request.method, sent)
     failure = cors_failure(request, got)
     exchanges.append(Exchange(request.method, sent, status, got, failure))
     readable = exposed(got, request.credentials) if failure is None else set()
     unreadable = tuple(name for name in reads if name.lower() not in readable)
-    return Trace(request, author, tuple(exchanges), unreadable if failure is None else ())
+    unreadable = unreadable if failure is None else ()
+    return Trace(request, author, tuple(exchanges), unreadable, tuple(reads))
 
 
 def _why_preflight(request: Request) -> str:
@@ -117,7 +119,15 @@ def lines(trace: Trace) -> list[str]:
         out.append(f"  {step}. {kind}{because}: {exchange.method}")
         out += _headers(exchange.sent)
         out.append(f"     answer: {exchange.status}")
-        out += _headers(exchange.received)
+        # What the verdict reads: the CORS headers, Vary, and what the script asks for.
+        wanted = {name.lower() for name in trace.reads}
+        out += _headers(
+            [
+                (name, value)
+                for name, value in exchange.received
+                if name.lower().startswith("access-control-") or name.lower() in {"vary", *wanted}
+            ]
+        )
         verdict = "passes" if exchange.failure is None else f"blocks it: {exchange.failure.why}"
         out.append(f"     browser: {verdict}")
     if trace.failure is None:

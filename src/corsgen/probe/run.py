@@ -14,7 +14,6 @@ from corsgen.probe.report import Result
 
 @dataclass(frozen=True)
 class Limits:
-    max_requests: int
     concurrency: int
     timeout: float
     verify: bool  # TLS certificates
@@ -41,11 +40,6 @@ def run(
     limits: Limits,
 ) -> Result:
     probes = built.probes
-    if len(probes) > limits.max_requests:
-        raise CorsgenError(
-            f"the battery needs {len(probes)} requests, more than --max-requests "
-            f"{limits.max_requests}: raise it, or probe fewer paths"
-        )
     with Client(site, limits.timeout, limits.concurrency, limits.verify) as client:
         # One request first: an unreachable host is one line, not hundreds.
         first = client.send(probes[0].method, probes[0].path, probes[0].headers)

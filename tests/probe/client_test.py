@@ -1,0 +1,212 @@
+"""`corsgen probe` as a guest on someone's server: one host only, no redirects followed, a bounded
+number of requests a few at a time, a timeout, a User-Agent that names it, and one line per
+network failure. Judged against small Python servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from corsgen.cli import main
+from corsgen.errors import CorsgenError
+from corsgen.probe.client import site
+from tests.conformance.servers import free_port
+
+
+class Recorder(ThreadingHTTPServer):
+    """Answers every request after `delay` seconds; `reflect` echoes Origin with credentials,
+    as the most copied bad snippet does. Records what it was sent and the most in flight."""
+
+    daemon_threads = True
+
+    def __init__(self, delay: float = 0.0, reflect: bool = False, redirect: str = "") -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.delay, self.reflect, self.redirect = delay, reflect, redirect
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
+        self.in_flight = self.most = 0
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Recorder
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        with self.server.lock:
+            self.server.seen.append((self.command, self.path, dict(self.headers.items())))
+            self.server.in_flight += 1
+            self.server.most = max(self.server.most, self.server.in_flight)
+        time.sleep(self.server.delay)
+        self.send_response(302 if self.server.redirect else 200)
+        if self.server.redirect:
+            self.send_header("Location", self.server.redirect)
+        origin = self.headers.get("Origin")
+        if self.server.reflect and origin:
+            self.send_header("Access-Control-Allow-Origin", origin)
+            self.send_header("Access-Control-Allow-Credentials", "true")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        with self.server.lock:
+            self.server.in_flight -= 1
+
+    do_GET = do_OPTIONS = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def recorder(request: pytest.FixtureRequest) -> Iterator[Recorder]:
+    server = Recorder(**getattr(request, "param", {}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["probe", *args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def test_a_user_agent_that_names_corsgen_and_only_the_host_given(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, _ = _run(capsys, recorder.url + "/api/ok")
+    assert code == 0
+    assert recorder.seen
+    assert all(h["User-Agent"].startswith("corsgen-probe/") for _, _, h in recorder.seen)
+    assert {path for _, path, _ in recorder.seen} == {"/api/ok", "/api/corsgen-probe-not-found"}
+    assert all(h["Host"] == recorder.url.removeprefix("http://") for _, _, h in recorder.seen)
+
+
+@pytest.mark.parametrize("recorder", [{"delay": 0.02}], indirect=True)
+def test_bounded_concurrency(recorder: Recorder, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = _run(capsys, recorder.url, "--concurrency", "2")
+    assert code == 0
+    assert recorder.most <= 2
+
+
+def test_a_redirect_is_judged_not_followed(capsys: pytest.CaptureFixture[str]) -> None:
+    elsewhere = Recorder()
+    threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
+    redirecting = Recorder(redirect=elsewhere.url + "/stolen", reflect=True)
+    threading.Thread(target=redirecting.serve_forever, daemon=True).start()
+    try:
+        code, out, _ = _run(capsys, redirecting.url, "--format", "json")
+        assert elsewhere.seen == []
+        found = json.loads(out)["findings"]
+        assert {f["response"]["status"] for f in found} == {302}
+        assert "PR101" in {f["id"] for f in found}  # the 302 itself lets any origin read it
+        assert code == 1
+    finally:
+        for server in (elsewhere, redirecting):
+            server.shutdown()
+            server.server_close()
+
+
+def test_dry_run_sends_nothing(recorder: Recorder, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, recorder.url, "--dry-run", "--policy", "examples/spa-api.toml")
+    assert code == 0
+    assert recorder.seen == []
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{len(lines) - 1} requests to {recorder.url} (--dry-run")
+    assert "OPTIONS /  Origin: https://app.example.com; Accept: */*;" in out
+
+
+def test_max_requests_refuses_a_larger_battery(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(capsys, recorder.url, "--max-requests", "10")
+    assert code == 2
+    assert "more than --max-requests 10" in err
+    assert recorder.seen == []
+
+
+def test_an_unreachable_host_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, f"http://127.0.0.1:{free_port()}/")
+    assert code == 1
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert "cannot connect" in err
+
+
+@pytest.mark.parametrize("recorder", [{"delay": 1.0}], indirect=True)
+def test_a_timeout_is_reported_per_request(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(capsys, recorder.url, "--timeout", "0.2", "--max-requests", "1000")
+    assert code == 1
+    assert err.startswith("corsgen: ") and "no answer in time" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_tls_is_verified_by_default(recorder: Recorder, capsys: pytest.CaptureFixture[str]) -> None:
+    """A plain-HTTP port spoken to over https: the handshake fails, in one line."""
+    url = recorder.url.replace("http://", "https://")
+    code, _, err = _run(capsys, url)
+    assert code == 1 and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ftp://example.com/"], "is not an http:// or https:// URL"),
+        (["http://user:pw@127.0.0.1/"], "holds credentials"),
+        (["http://127.0.0.1/", "--path", "http://evil.example/"], "starting with one /"),
+        (["http://127.0.0.1/", "--error-path", "//evil.example/"], "starting with one /"),
+        (["http://127.0.0.1/", "--format", "xml"], "'xml' is not one of"),
+        (["http://127.0.0.1/", "--concurrency", "0"], "--concurrency"),
+    ],
+)
+def test_refusals(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    code, _, err = _run(capsys, *args)
+    assert code in (1, 2)
+    assert message in err
+    assert len([line for line in err.splitlines() if line.startswith(("Error", "corsgen"))]) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "origin", "path"),
+    [
+        ("https://api.example.com", "https://api.example.com", "/"),
+        ("https://API.example.com:443/v1/x?y=1", "https://api.example.com", "/v1/x?y=1"),
+        ("http://127.0.0.1:8080/ok", "http://127.0.0.1:8080", "/ok"),
+        ("http://[::1]:80/", "http://[::1]", "/"),
+    ],
+)
+def test_site(url: str, origin: str, path: str) -> None:
+    target = site(url)
+    assert (target.origin, target.path) == (origin, path)
+
+
+def test_site_refuses_a_bad_port() -> None:
+    with pytest.raises(CorsgenError, match=r"out of range|Port"):
+        site("http://127.0.0.1:99999/")
+
+
+@pytest.mark.parametrize("recorder", [{"reflect": True}], indirect=True)
+def test_scan_reports_a_reflecting_server_as_critical(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, recorder.url, "--format", "json")
+    found = json.loads(out)["findings"]
+    ids = {f["id"] for f in found}
+    # Every scanner category but the http:// downgrade (this site is http already); no Vary.
+    expected = {f"PR1{n:02d}" for n in range(1, 11)} - {"PR107"} | {"PR009"}
+    assert ids == expected
+    assert {f["severity"] for f in found if f["id"] in ("PR101", "PR103")} == {"critical"}
+    assert code == 1
