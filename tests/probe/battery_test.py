@@ -1,0 +1,81 @@
+"""What probe sends: every exact origin (an even sample of a long list), samples of each wildcard
+and regex, the scanners' hostile variants, each expected as the plan says."""
+
+from __future__ import annotations
+
+import pytest
+
+from corsgen.pipeline import load_and_plan
+from corsgen.plan import Plan
+from corsgen.probe.battery import SAMPLED, conformance, scan
+from corsgen.probe.checks import BY_ID
+from corsgen.probe.hostile import variants
+from tests.conformance.servers import unchecked_plan
+from tests.conftest import EXAMPLES
+
+
+def _plan(stem: str) -> Plan:
+    return load_and_plan(EXAMPLES / f"{stem}.toml")[0]
+
+
+def _origins(plan: Plan, purpose: str) -> set[str]:
+    battery = conformance(plan, ["/ok"], ["/missing"])
+    return {p.request.origin for p in battery.probes if p.purpose == purpose and p.request}
+
+
+def test_every_scanner_category_is_sent() -> None:
+    found = {check for check, _ in variants("https://app.example.com")}
+    assert found == {f"PR1{n:02d}" for n in range(1, 11)} | {""}
+    assert all(check in BY_ID for check in found if check)
+
+
+def test_no_downgrade_from_plain_http() -> None:
+    assert "PR107" not in {check for check, _ in variants("http://localhost:5173")}
+
+
+def test_variants_never_include_the_origin_itself() -> None:
+    for origin in ("https://app.example.com", "http://127.0.0.1:8080", "http://[::1]:3000"):
+        assert origin not in {value for _, value in variants(origin)}
+
+
+@pytest.mark.parametrize("stem", ["spa-api", "previews", "tenants"])
+def test_allowed_and_refused_are_the_plans(stem: str) -> None:
+    plan = _plan(stem)
+    allowed, refused = _origins(plan, "allowed"), _origins(plan, "refused")
+    assert set(plan.exact_origins) <= allowed
+    assert all(plan.allows(o) for o in allowed)
+    assert refused and not any(plan.allows(o) for o in refused)
+
+
+def test_wildcards_and_regexes_are_sampled() -> None:
+    assert {"https://a.app.example.net", "https://b.app.example.net"} <= _origins(
+        _plan("tenants"), "allowed"
+    )
+    assert "https://pr-0.preview.example.dev" in _origins(_plan("previews"), "allowed")
+
+
+def test_a_long_list_is_sampled_evenly_and_says_so() -> None:
+    origins = ", ".join(f'"https://t{i}.example.com"' for i in range(1000))
+    plan = unchecked_plan("big", f"allow_origins = [{origins}]\n")
+    battery = conformance(plan, ["/"], ["/x"])
+    allowed = _origins(plan, "allowed")
+    assert {"https://t0.example.com", "https://t999.example.com"} <= allowed
+    assert len(allowed & set(plan.exact_origins)) == SAMPLED
+    assert battery.notes == (f"{SAMPLED} of 1000 exact origins, evenly sampled",)
+
+
+def test_any_origin_refuses_nothing() -> None:
+    assert _origins(_plan("public-read"), "refused") == set()
+
+
+def test_paths() -> None:
+    battery = conformance(_plan("spa-api"), ["/a", "/b"], ["/e"])
+    assert {p.path for p in battery.probes if p.purpose == "error"} == {"/e"}
+    assert {p.path for p in battery.probes if p.purpose != "error"} == {"/a", "/b"}
+    assert {p.path for p in scan("https://x.example", ["/a"], ["/e"]).probes} == {"/a", "/e"}
+
+
+@pytest.mark.parametrize("stem", ["spa-api", "previews", "tenants", "public-read"])
+def test_each_example_fits_the_default_limit_on_two_paths(stem: str) -> None:
+    battery = conformance(_plan(stem), ["/a", "/b"], ["/e", "/f"])
+    assert len(battery.probes) <= 1000
