@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from corsgen import fetch
-from corsgen.fetch import Request, cors_check, exposed, preflight_ok
+from corsgen.fetch import (
+    Request,
+    cors_check,
+    exposed,
+    needs_preflight,
+    normalize_method,
+    preflight_headers,
+    preflight_ok,
+    unsafe_names,
+)
 
 ORIGIN = "https://app.example"
 
@@ -145,3 +154,41 @@ def test_the_judge_imports_nothing_else_from_corsgen() -> None:
         for alias in node.names
     ]
     assert not [m for m in imported if m and m.split(".")[0] == "corsgen"], imported
+
+
+@pytest.mark.parametrize(
+    ("headers", "unsafe"),
+    [
+        ([("Accept", "*/*"), ("Accept-Language", "en-GB, fr;q=0.8")], ()),
+        ([("Content-Type", "text/plain;charset=UTF-8")], ()),
+        ([("Content-Type", "application/x-www-form-urlencoded")], ()),
+        ([("Content-Type", "application/json")], ("Content-Type",)),
+        ([("Accept", "a" * 129)], ("Accept",)),  # over 128 bytes is never safelisted
+        ([("Accept", 'text/"html"')], ("Accept",)),  # an unsafe byte
+        ([("Range", "bytes=0-")], ()),
+        ([("Range", "bytes=0-1, 5-6")], ("Range",)),
+        ([("X-Request-Id", "1")], ("X-Request-Id",)),
+        ([("Accept", "a" * 100)] * 11, ("Accept",) * 11),  # safelisted values over 1024 in all
+    ],
+)
+def test_unsafe_names(headers: list[tuple[str, str]], unsafe: tuple[str, ...]) -> None:
+    assert unsafe_names(headers) == unsafe
+
+
+def test_preflight_request() -> None:
+    request = Request(ORIGIN, "PUT", author_headers=("X-B", "x-a", "X-A"))
+    assert needs_preflight(request)
+    assert preflight_headers(request) == [
+        ("Origin", ORIGIN),
+        ("Accept", "*/*"),
+        ("Access-Control-Request-Method", "PUT"),
+        ("Access-Control-Request-Headers", "x-a,x-b"),  # lowercased, deduplicated, sorted
+    ]
+    assert not needs_preflight(Request(ORIGIN, "POST"))
+
+
+@pytest.mark.parametrize(
+    ("method", "normal"), [("put", "PUT"), ("Delete", "DELETE"), ("patch", "patch"), ("GET", "GET")]
+)
+def test_normalize_method(method: str, normal: str) -> None:
+    assert normalize_method(method) == normal

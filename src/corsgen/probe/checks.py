@@ -45,8 +45,8 @@ CHECKS = (
         "error-without-cors",
         "high",
         "an error has no usable CORS headers: the page sees a CORS failure, not the error",
-        "send the CORS headers on every status (nginx: add_header ... always; Apache: "
-        "Header always set; Caddy: header with defer)",
+        "send the CORS headers on every status, the server's own errors and auth's 401 too, as "
+        "corsgen's output does",
     ),
     Check(
         "PR003",
@@ -105,8 +105,8 @@ CHECKS = (
         "duplicate-cors-header",
         "high",
         "a CORS header appears more than once (browsers read two as one invalid value)",
-        "remove the application's or the proxy's own copies (nginx: proxy_hide_header; Apache: "
-        "Header unset; Caddy: header -Name in a deferred block)",
+        "let one layer own CORS: drop the application's copies where the server adds its own, "
+        "as corsgen's output does",
     ),
     Check(
         "PR101",
