@@ -490,6 +490,8 @@ def _explain_live(
 
 def _paths(option: str, values: tuple[str, ...]) -> list[str]:
     for value in values:
+        if any(c.isspace() or not c.isprintable() for c in value):
+            raise click.BadParameter(f"{value!r}: percent-encode spaces", param_hint=option)
         if not value.startswith("/") or value.startswith("//"):
             raise click.BadParameter(
                 f"{value!r}: give a path on the probed host, starting with one /", param_hint=option
@@ -525,7 +527,7 @@ def _paths(option: str, values: tuple[str, ...]) -> list[str]:
 @click.option(
     "--max-requests",
     type=click.IntRange(1, 100_000),
-    default=1000,
+    default=2000,
     show_default=True,
     help="Refuse to start a battery larger than this.",
 )

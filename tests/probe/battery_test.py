@@ -54,6 +54,12 @@ def test_wildcards_and_regexes_are_sampled() -> None:
     assert "https://pr-0.preview.example.dev" in _origins(_plan("previews"), "allowed")
 
 
+def test_each_pattern_gets_hostile_variants() -> None:
+    refused = _origins(_plan("tenants"), "refused")
+    assert "https://a.app.example.net.corsgen-evil.com" in refused
+    assert "http://a.app.example.net" in refused
+
+
 def test_a_long_list_is_sampled_evenly_and_says_so() -> None:
     origins = ", ".join(f'"https://t{i}.example.com"' for i in range(1000))
     plan = unchecked_plan("big", f"allow_origins = [{origins}]\n")
@@ -78,4 +84,4 @@ def test_paths() -> None:
 @pytest.mark.parametrize("stem", ["spa-api", "previews", "tenants", "public-read"])
 def test_each_example_fits_the_default_limit_on_two_paths(stem: str) -> None:
     battery = conformance(_plan(stem), ["/a", "/b"], ["/e", "/f"])
-    assert len(battery.probes) <= 1000
+    assert len(battery.probes) <= 1000  # half the default --max-requests

@@ -169,6 +169,7 @@ def test_tls_is_verified_by_default(recorder: Recorder, capsys: pytest.CaptureFi
         (["http://127.0.0.1/", "--path", "http://evil.example/"], "starting with one /"),
         (["http://127.0.0.1/", "--error-path", "//evil.example/"], "starting with one /"),
         (["http://127.0.0.1/", "--format", "xml"], "'xml' is not one of"),
+        (["http://127.0.0.1/", "--path", "/a\r\nX-Injected: 1"], "percent-encode"),
         (["http://127.0.0.1/", "--concurrency", "0"], "--concurrency"),
     ],
 )

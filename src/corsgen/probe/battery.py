@@ -31,7 +31,7 @@ Purpose = Literal[
 ]
 
 SAMPLED = 50  # exact origins probed in full; a longer list is sampled evenly
-VARIED = 5  # allowed origins whose hostile variants are probed
+VARIED = 5  # exact origins whose hostile variants are probed, besides each pattern's
 REFUSED_HEADER = "X-Corsgen-Probe"
 SCAN_METHOD = "PUT"  # what a scanner's preflight asks for
 
@@ -70,13 +70,13 @@ def _even(items: Sequence[str], most: int) -> list[str]:
     return [items[round(i * step)] for i in range(most)]
 
 
-def _samples(plan: Plan) -> list[str]:
-    """Origins each wildcard and regex of the plan allows: the shortest, and another."""
+def _samples(plan: Plan) -> list[list[str]]:
+    """For each wildcard and regex of the plan, origins it allows: the shortest, and another."""
     if not plan.origin_patterns:
         return []
     from corsgen.regex.language import samples  # interegular: only for a plan with patterns
 
-    return [s for pattern in dict.fromkeys(plan.origin_patterns) for s in samples(pattern)]
+    return [samples(pattern) for pattern in dict.fromkeys(plan.origin_patterns)]
 
 
 def _preflight(
@@ -130,13 +130,16 @@ def conformance(plan: Plan, paths: Sequence[str], errors: Sequence[str]) -> Batt
     notes = [f"{len(chosen)} of {len(exact)} exact origins, evenly sampled"] * (
         len(exact) > SAMPLED
     )
-    allowed = list(dict.fromkeys([*chosen, *_samples(plan)]))
+    sampled = _samples(plan)
+    allowed = list(dict.fromkeys([*chosen, *(s for pattern in sampled for s in pattern)]))
+    # The hostile variants of a few exact origins and of one sample of every pattern.
+    varied = [*chosen[:VARIED], *(pattern[0] for pattern in sampled if pattern)]
     if plan.any_origin:
-        allowed = ["https://corsgen-probe.example"]
+        allowed = varied = ["https://corsgen-probe.example"]
     probes = [Probe("no-origin", "GET", "", ())]
     for index, origin in enumerate(allowed):
         probes += list(_allowed(plan, origin, creds, first=index == 0))
-    hostile = {o: kind for a in allowed[:VARIED] for kind, o in variants(a) if o not in allowed}
+    hostile = {o: kind for a in varied for kind, o in variants(a) if o not in allowed}
     for origin, kind in hostile.items():
         if plan.allows(origin):  # a variant the policy means to allow is an allowed origin
             probes += [p for p in _allowed(plan, origin, creds, False) if p.purpose == "allowed"]

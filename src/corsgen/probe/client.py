@@ -17,6 +17,7 @@ import httpx
 from corsgen import __version__
 from corsgen.errors import CorsgenError
 
+BODY_READ = 64 * 1024
 USER_AGENT = f"corsgen-probe/{__version__} (a CORS check; https://pypi.org/project/corsgen/)"
 
 
@@ -92,7 +93,14 @@ class Client:
 
     def send(self, method: str, path: str, headers: Sequence[tuple[str, str]]) -> Answer:
         try:
-            response = self.http.request(method, self.site.url(path), headers=list(headers))
+            with self.http.stream(method, self.site.url(path), headers=list(headers)) as response:
+                # Only the head is judged. A small body is read so the connection can be reused;
+                # past BODY_READ the connection is dropped instead of downloading a large file.
+                read = 0
+                for chunk in response.iter_raw():
+                    read += len(chunk)
+                    if read > BODY_READ:
+                        break
         except httpx.HTTPError as exc:
             return Answer(0, [], _why(exc))
         except (httpx.InvalidURL, ValueError) as exc:  # a header value h11 will not send
