@@ -27,6 +27,9 @@ OWN_CORS = (
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the body waits for the ACK of the
+    # headers, about 40 ms a request over Apache's and Caddy's kept-alive connections.
+    disable_nagle_algorithm = True
 
     def _answer(self) -> None:
         path = self.path.split("?")[0]
@@ -54,9 +57,13 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops connections nginx opens at once (1 s each)
+
+
 class Upstream:
     def __init__(self) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server = _Server(("127.0.0.1", 0), _Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
