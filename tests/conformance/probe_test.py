@@ -97,3 +97,48 @@ def test_the_served_model_answers_as_the_servers_do(
                 assert real.status == status, where
         else:
             assert varies == ("origin" in vary_tokens(model)), where
+
+
+# (origin taken from the intent: its first allowed or refused one, method, extra arguments)
+ASKED = [
+    ("allowed", "GET", []),
+    ("allowed", "PUT", ["--header", "X-Request-Id"]),
+    ("allowed", "PURGE", []),
+    ("allowed", "GET", ["--header", "X-Evil: 1"]),
+    ("allowed", "GET", ["--read", "ETag", "--read", "X-Total-Count"]),
+    ("refused", "GET", []),
+    ("refused", "DELETE", []),
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "which", "method", "extra"),
+    [(policy, *asked) for policy, intent in INTENTS.items() for asked in ASKED
+     if getattr(intent, asked[0])],  # the public policy refuses no origin
+)  # fmt: skip
+def test_probe_origin_agrees_with_explain(
+    server: tuple[str, dict[str, Endpoint]],
+    policy: str,
+    which: str,
+    method: str,
+    extra: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The live trace on corsgen's output and explain's offline one reach the same verdict and
+    the same fix, credentials as the policy has them."""
+    intent = INTENTS[policy]
+    origins = getattr(intent, which)
+    at = server[1][policy]
+    path = str(EXAMPLES / f"{policy}.toml")
+    asked = ["--origin", origins[0], "-X", method, *extra] + ["--credentials"] * intent.credentials
+    capsys.readouterr()
+    offline = main(["explain", path, *asked])
+    fixes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    live = main(["probe", f"http://127.0.0.1:{at.port}{at.prefix}/ok", "--policy", path, *asked])
+    out = capsys.readouterr().out
+    assert live == offline, out
+    if live:
+        assert "refuses it too" in out, out
+        assert [line for line in out.splitlines() if line.startswith("  ") and ": add" in line] == [
+            line for line in fixes if ": add" in line
+        ]

@@ -211,3 +211,28 @@ def test_scan_reports_a_reflecting_server_as_critical(
     assert ids == expected
     assert {f["severity"] for f in found if f["id"] in ("PR101", "PR103")} == {"critical"}
     assert code == 1
+
+
+def test_probe_origin_says_when_the_server_not_the_policy_blocks(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server with no CORS at all, against a policy that allows the request."""
+    args = [recorder.url + "/ok", "--origin", "https://app.example.com", "--credentials"]
+    code, out, _ = _run(capsys, *args, "--policy", "examples/spa-api.toml")
+    assert code == 1
+    assert "     browser: blocks it: no Access-Control-Allow-Origin" in out
+    assert "blocked, though examples/spa-api.toml allows it" in out
+    assert [(m, p) for m, p, _ in recorder.seen] == [("GET", "/ok")]  # no preflight: a plain GET
+
+
+@pytest.mark.parametrize("recorder", [{"reflect": True}], indirect=True)
+def test_probe_origin_sends_the_preflight_first(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, recorder.url + "/ok", "--origin", "https://x.example", "-X", "put")
+    assert code == 1  # the reflecting server lists no methods: PUT fails its preflight
+    assert "     browser: blocks it: preflight: method PUT not allowed" not in out
+    assert "     browser: blocks it: method PUT not allowed" in out
+    assert out.splitlines()[-1] == "blocked"
+    sent = recorder.seen[0]
+    assert sent[0] == "OPTIONS" and sent[2]["Access-Control-Request-Method"] == "PUT"

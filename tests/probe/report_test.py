@@ -9,7 +9,7 @@ from corsgen.fetch import Request
 from corsgen.probe.battery import Probe
 from corsgen.probe.checks import BY_ID
 from corsgen.probe.client import Answer
-from corsgen.probe.judge import Finding
+from corsgen.probe.judge import Fault
 from corsgen.probe.report import SHOWN, Result, as_json, as_junit, as_text
 
 
@@ -20,7 +20,7 @@ def _result(count: int) -> Result:
         probe = Probe("refused", "GET", "/ok", (("Origin", origin),), Request(origin))
         answer = Answer(200, [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")])
         findings.append(
-            Finding(BY_ID["PR006"], "critical", f"{origin} can read a 200", probe, answer, "reads")
+            Fault(BY_ID["PR006"], "critical", f"{origin} can read a 200", probe, answer, "reads")
         )
     probe = Probe("no-origin", "GET", "/ok", ())
     failed = [(probe, Answer(0, [], "no answer in time"))]

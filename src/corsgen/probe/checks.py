@@ -192,7 +192,7 @@ CHECKS = (
     ),
     Check(
         "PR111",
-        "wildcard-with-credentials",
+        "star-with-credentials",
         "medium",
         "Access-Control-Allow-Origin * comes "
         "with Access-Control-Allow-Credentials: true, which browsers refuse",

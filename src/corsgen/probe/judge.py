@@ -21,7 +21,9 @@ _OWNED = {name.lower() for name in OWNED}
 
 
 @dataclass(frozen=True)
-class Finding:
+class Fault:
+    """One answer that fails a check: a finding of the report (rule findings are errors.py's)."""
+
     check: Check
     severity: Severity
     summary: str  # this answer's failure, in a line
@@ -30,9 +32,9 @@ class Finding:
     browser: str  # what the browser does with the answer
 
 
-def _finding(check_id: str, summary: str, probe: Probe, answer: Answer, browser: str) -> Finding:
+def _finding(check_id: str, summary: str, probe: Probe, answer: Answer, browser: str) -> Fault:
     check = BY_ID[check_id]
-    return Finding(check, check.severity, summary, probe, answer, browser)
+    return Fault(check, check.severity, summary, probe, answer, browser)
 
 
 def _reads(origin: str, headers: Sequence[tuple[str, str]], credentials: bool) -> bool:
@@ -127,7 +129,7 @@ def _conformance_one(plan: Plan, probe: Probe, answer: Answer) -> Iterator[tuple
             yield "PR007", f"{origin}{kind} gets {', '.join(owned)}"
 
 
-def conformance(plan: Plan, probes: Sequence[Probe], answers: Sequence[Answer]) -> list[Finding]:
+def conformance(plan: Plan, probes: Sequence[Probe], answers: Sequence[Answer]) -> list[Fault]:
     out = []
     for probe, answer in zip(probes, answers, strict=True):
         for code, summary in _conformance_one(plan, probe, answer):
@@ -169,7 +171,7 @@ def _scan_one(
         yield probe.check, f"{origin}: its preflight for {request.method} passes"
 
 
-def scan(probes: Sequence[Probe], answers: Sequence[Answer]) -> list[Finding]:
+def scan(probes: Sequence[Probe], answers: Sequence[Answer]) -> list[Fault]:
     pairs = list(zip(probes, answers, strict=True))
     # An answer that changes with Origin must say so: any two answers whose ACAO differ.
     dynamic = len({_acao(a) for _, a in pairs}) > 1

@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 from corsgen.probe.battery import Probe
 from corsgen.probe.checks import BY_ID, SEVERITIES
 from corsgen.probe.client import Answer
-from corsgen.probe.judge import Finding
+from corsgen.probe.judge import Fault
 
 SHOWN = 5  # failures shown per check in the text report; JSON and JUnit carry every one
 FORMATS = ("text", "json", "junit")
@@ -20,19 +20,19 @@ FORMATS = ("text", "json", "junit")
 class Result:
     url: str
     mode: str  # "policy FILE" or "scan"
-    findings: list[Finding]
+    findings: list[Fault]
     checks_run: list[str]
     requests: int
     failed: list[tuple[Probe, Answer]]  # requests that got no answer
     notes: tuple[str, ...]
 
 
-def _request(finding: Finding, url: str) -> dict[str, object]:
+def _request(finding: Fault, url: str) -> dict[str, object]:
     probe = finding.probe
     return {"method": probe.method, "url": url + probe.path, "headers": dict(probe.headers)}
 
 
-def _response(finding: Finding) -> dict[str, object]:
+def _response(finding: Fault) -> dict[str, object]:
     return {"status": finding.answer.status, "headers": [list(h) for h in finding.answer.headers]}
 
 
@@ -65,7 +65,7 @@ def as_json(result: Result) -> str:
     )
 
 
-def _lines(finding: Finding) -> list[str]:
+def _lines(finding: Fault) -> list[str]:
     probe, answer = finding.probe, finding.answer
     sent = "; ".join(f"{n}: {v}" for n, v in probe.headers) or "no Origin"
     cors = [(n, v) for n, v in answer.headers if n.lower().startswith("access-control-")]
@@ -80,7 +80,7 @@ def _lines(finding: Finding) -> list[str]:
 
 
 def as_text(result: Result) -> str:
-    by_check: dict[str, list[Finding]] = {}
+    by_check: dict[str, list[Fault]] = {}
     for finding in result.findings:
         by_check.setdefault(finding.check.id, []).append(finding)
     out = [f"corsgen probe {result.url} ({result.mode}): {result.requests} requests"]
