@@ -186,7 +186,7 @@ CASES = [
         1,
         [
             '  allow_origins: list "https://app.example.com" instead of "*" and set '
-            "allow_credentials = true: a browser never sends credentials to *"
+            "allow_credentials = true: a browser never lets a page read a credentialed answer to *"
         ],
     ),
     ("* without credentials", ANY, ["--origin", "https://anyone.example"], 0, ["allowed"]),
@@ -214,7 +214,7 @@ def test_explain(
         (["--origin", "https://app.example.com/"], "has a trailing slash"),
         (["--origin", "app.example.com"], "--origin"),
         (["--origin", "https://app.example.com", "-X", "TRACE"], "fetch() refuses TRACE"),
-        (["--origin", "https://app.example.com", "--header", "X Y: 1"], "is not NAME"),
+        (["--origin", "https://app.example.com", "--header", "X Y: 1"], "is not a header name"),
         ([], "Missing option '--origin'"),
     ],
 )
@@ -229,3 +229,31 @@ def test_the_origin_is_written_as_a_browser_sends_it(tmp_path: Path) -> None:
     code, out, _ = _explain(tmp_path, POLICY, "--origin", "HTTPS://App.Example.COM:443")
     assert code == 0
     assert "      Origin: https://app.example.com" in out.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--header", "Cookie: a=b"], "fetch() drops Cookie: the browser sets it itself"),
+        (["--header", "Sec-Fetch-Mode: cors"], "fetch() drops Sec-Fetch-Mode"),
+        (["--header", "X(A): 1"], "is not a header name: fetch() throws"),
+        (["--header", "X-A: \udc85b"], "not a header value"),
+        (["--read", "Set-Cookie"], "a script can never read Set-Cookie"),
+        (["--read", "X Y"], "is not a header name"),
+        (["-X", "GE T"], "is not a method: fetch() throws"),
+        (["-X", ""], "is not a method"),
+        (["--origin", "file:///x"], "page sends Origin null"),
+    ],
+)
+def test_what_fetch_refuses_is_a_usage_error(tmp_path: Path, args: list[str], message: str) -> None:
+    origin = [] if "--origin" in args else ["--origin", "https://app.example.com"]
+    code, _, err = _explain(tmp_path, POLICY, *origin, *args)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_a_long_origin_is_clipped(tmp_path: Path) -> None:
+    code, _, err = _explain(tmp_path, POLICY, "--origin", "https://" + "a" * 10_000 + "/")
+    assert code == 2
+    assert len(err) < 1000

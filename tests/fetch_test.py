@@ -167,6 +167,8 @@ def test_the_judge_imports_nothing_else_from_corsgen() -> None:
         ([("Accept", 'text/"html"')], ("Accept",)),  # an unsafe byte
         ([("Range", "bytes=0-")], ()),
         ([("Range", "bytes=0-1, 5-6")], ("Range",)),
+        ([("Range", "bytes=10-5")], ("Range",)),  # a start after its end does not parse
+        ([("Range", "bytes=\u00b2-")], ("Range",)),  # ASCII digits only
         ([("X-Request-Id", "1")], ("X-Request-Id",)),
         ([("Accept", "a" * 100)] * 11, ("Accept",) * 11),  # safelisted values over 1024 in all
     ],

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from corsgen.cli_shared import POLICY, Command, load_plan
-from corsgen.errors import CorsgenError, escape
+from corsgen.errors import CorsgenError, clip, escape
 from corsgen.fsio import shown
 
 if TYPE_CHECKING:
@@ -27,31 +27,60 @@ def _origin(text: str) -> str:
 
     if text == "null":
         return text
+    if text.startswith(("file:", "data:")):
+        raise click.BadParameter(
+            f"a {text.split(':')[0]}: page sends Origin null", param_hint="--origin"
+        )
     try:
         return str(parse_origin(text))
     except OriginError as exc:
-        raise click.BadParameter(str(exc), param_hint="--origin") from None
+        # The reason whole, the origin clipped: it may be ten thousand characters long.
+        reason = str(exc).replace(repr(text), repr(clip(text)))
+        raise click.BadParameter(reason, param_hint="--origin") from None
+
+
+def _valid(text: str, option: str, what: str) -> str:
+    from corsgen.fetch import is_token
+
+    if not is_token(text):
+        raise click.BadParameter(f"{clip(text)!r} is not {what}: fetch() throws", param_hint=option)
+    return text
 
 
 def _author(headers: tuple[str, ...]) -> list[tuple[str, str]]:
     """--header NAME or 'NAME: value'; a bare Content-Type is JSON's, the usual reason to ask."""
+    from corsgen.fetch import is_forbidden_request_header
+
     out = []
     for text in headers:
         name, colon, value = text.partition(":")
-        name, value = name.strip(), value.strip()
-        if not name or any(c in name for c in " \t\r\n"):
-            raise click.BadParameter(f"{text!r} is not NAME or NAME: value", param_hint="--header")
+        name, value = _valid(name.strip(), "--header", "a header name"), value.strip(" \t")
+        if is_forbidden_request_header(name):
+            raise click.BadParameter(
+                f"fetch() drops {name}: the browser sets it itself", param_hint="--header"
+            )
+        if any(c in "\r\n\0" or "\ud800" <= c <= "\udfff" for c in value):
+            raise click.BadParameter(f"{clip(text)!r}: not a header value", param_hint="--header")
         if not colon:
             value = "application/json" if name.lower() == "content-type" else "1"
         out.append((name, value))
     return out
 
 
+def _reads(reads: tuple[str, ...]) -> tuple[str, ...]:
+    from corsgen.fetch import NEVER_EXPOSED
+
+    for name in reads:
+        if _valid(name, "--read", "a header name").lower() in NEVER_EXPOSED:
+            raise click.BadParameter(f"a script can never read {name}", param_hint="--read")
+    return reads
+
+
 def _method(text: str) -> str:
     """The method as fetch() sends it; one it refuses is a usage error."""
     from corsgen.fetch import FORBIDDEN_METHODS, normalize_method
 
-    if text.upper() in FORBIDDEN_METHODS:
+    if _valid(text, "--method", "a method").upper() in FORBIDDEN_METHODS:
         raise click.BadParameter(f"fetch() refuses {text}", param_hint="--method")
     return normalize_method(text)
 
@@ -64,6 +93,7 @@ def _request_options(command: Callable[..., None]) -> Callable[..., None]:
             "reads",
             multiple=True,
             metavar="NAME",
+            callback=lambda _ctx, _param, value: _reads(value),
             help="A response header the script reads (repeatable).",
         ),
         click.option(
@@ -139,8 +169,9 @@ def _show_trace(result: Trace) -> None:
 
 
 def escape_lines(text: str) -> str:
-    """Each line escaped: a server's header values must not forge a line of the report."""
-    return "".join(escape(line) + "\n" for line in text.splitlines())
+    """Each line escaped: a server's header values must not forge a line of the report. Split
+    on newlines alone: splitlines() would also break at a header's \x85 and let it through."""
+    return "".join(escape(line) + "\n" for line in text.removesuffix("\n").split("\n"))
 
 
 def _explain_live(
@@ -176,7 +207,8 @@ def _explain_live(
         click.echo("allowed")
         return
     if plan is not None and policy is not None:
-        if offline_trace(plan, request, author, reads).allowed:
+        offline = offline_trace(plan, request, author, reads)
+        if offline.allowed:
             click.echo(
                 escape(
                     f"blocked, though {shown(policy)} allows it: the server does not answer as "
@@ -185,7 +217,7 @@ def _explain_live(
             )
         else:
             click.echo(escape(f"blocked, and {shown(policy)} refuses it too; to allow it, change:"))
-            for fix in fixes(result, plan.any_origin):
+            for fix in fixes(offline, plan.any_origin):  # the policy's reasons, not the server's
                 click.echo(escape(f"  {fix}"))
     else:
         click.echo("blocked")
@@ -195,10 +227,13 @@ def _explain_live(
 def _paths(option: str, values: tuple[str, ...]) -> list[str]:
     for value in values:
         if any(c.isspace() or not c.isprintable() for c in value):
-            raise click.BadParameter(f"{value!r}: percent-encode spaces", param_hint=option)
+            raise click.BadParameter(
+                f"{clip(value)!r}: percent-encode spaces and control characters", param_hint=option
+            )
         if not value.startswith("/") or value.startswith("//"):
             raise click.BadParameter(
-                f"{value!r}: give a path on the probed host, starting with one /", param_hint=option
+                f"{clip(value)!r}: give a path on the probed host, starting with one /",
+                param_hint=option,
             )
     return list(values)
 
@@ -247,7 +282,7 @@ def _paths(option: str, values: tuple[str, ...]) -> list[str]:
     type=click.FloatRange(0.1, 300),
     default=10.0,
     show_default=True,
-    help="Seconds to wait for each answer.",
+    help="Seconds each request may take, in all.",
 )
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates.")
 @click.option("--dry-run", is_flag=True, help="Print the battery; send nothing.")
@@ -282,6 +317,14 @@ def probe(
     chosen = _paths("--path", paths) or [target.path]
     errors = _paths("--error-path", error_paths) or [error_path(chosen[0])]
     limits = Limits(concurrency, timeout, not insecure)
+    asked = method != "GET" or headers or credentials or reads
+    if origin is None and asked:
+        raise click.UsageError("-X, --header, --credentials and --read describe --origin's request")
+    if origin is not None and (dry_run or output != "text" or len(chosen) > 1 or error_paths):
+        raise click.UsageError(
+            "--origin explains one request on one path, as text: drop --dry-run, --format, "
+            "--error-path and all but one --path"
+        )
     if origin is not None:
         _explain_live(
             target, chosen[0], plan, policy, origin, method, headers, credentials, reads, limits

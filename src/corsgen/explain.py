@@ -33,8 +33,8 @@ FIXES = {
     "credentials": ("allow_credentials", "set it to true, or have the page send no credentials"),
     "any-credentials": (
         "allow_origins",
-        'list "{origin}" instead of "*" and set allow_credentials = true: a browser never sends '
-        "credentials to *",
+        'list "{origin}" instead of "*" and set allow_credentials = true: a browser never lets '
+        "a page read a credentialed answer to *",
     ),
     "method": ("allow_methods", 'add "{subject}"'),
     "header": ("allow_headers", 'add "{subject}"'),

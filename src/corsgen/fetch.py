@@ -36,6 +36,28 @@ def normalize_method(method: str) -> str:
     return method.upper() if method.upper() in _NORMALIZED else method
 
 
+# Fetch §forbidden request-header: fetch() drops these silently, the browser sets its own.
+FORBIDDEN_REQUEST_HEADERS = frozenset(
+    {
+        "accept-charset", "accept-encoding", "access-control-request-headers",
+        "access-control-request-method", "connection", "content-length", "cookie", "cookie2",
+        "date", "dnt", "expect", "host", "keep-alive", "origin", "referer", "set-cookie", "te",
+        "trailer", "transfer-encoding", "upgrade", "via",
+    }
+)  # fmt: skip
+NEVER_EXPOSED = frozenset({"set-cookie", "set-cookie2"})
+
+
+def is_token(text: str) -> bool:
+    """RFC 9110 token: what a method and a header name must be, or fetch() throws."""
+    return bool(text) and set(text) <= TCHAR
+
+
+def is_forbidden_request_header(name: str) -> bool:
+    low = _lower(name)
+    return low in FORBIDDEN_REQUEST_HEADERS or low.startswith(("proxy-", "sec-"))
+
+
 class ParseFailure(Exception):
     """A header list that fails its ABNF: a network error for the request."""
 
@@ -147,6 +169,10 @@ _LANGUAGE = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
 
 
+def _digits(text: str) -> bool:
+    return bool(text) and set(text) <= set("0123456789")  # str.isdigit takes "²" too
+
+
 def _safelisted(name: str, value: str) -> bool:
     """Fetch §CORS-safelisted request-header, for one header a script sets."""
     low = _lower(name)
@@ -161,12 +187,9 @@ def _safelisted(name: str, value: str) -> bool:
         return not set(value) & _UNSAFE_BYTES and essence in _FORM_TYPES
     if low == "range":
         start, dash, end = value.removeprefix("bytes=").partition("-")
-        return (
-            value.startswith("bytes=")
-            and start.isdigit()
-            and bool(dash)
-            and (end.isdigit() or not end)
-        )
+        if not (value.startswith("bytes=") and dash and _digits(start)):
+            return False
+        return not end or (_digits(end) and int(start) <= int(end))
     return False
 
 
@@ -202,7 +225,7 @@ def exposed(headers: Headers, credentials: bool) -> set[str]:
     except ParseFailure:
         listed = []
     names = present if not credentials and "*" in listed else {_lower(n) for n in listed}
-    return {n for n in present if n in SAFELISTED_RESPONSE or n in names} - {"set-cookie"}
+    return {n for n in present if n in SAFELISTED_RESPONSE or n in names} - NEVER_EXPOSED
 
 
 def vary_tokens(headers: Headers) -> list[str]:

@@ -24,7 +24,12 @@ pytestmark = pytest.mark.conformance
 # being a static *, needs no Vary.
 EVERY_CHECK = {f"PR0{n:02d}" for n in range(1, 11)}
 REFUSING = {"PR006", "PR007", "PR009"}
-CHECKS = {name: EVERY_CHECK - (REFUSING if i.any_origin else set()) for name, i in INTENTS.items()}
+# Without credentials in the policy, the answers must not let cookies through either (PR011).
+CHECKS = {
+    name: EVERY_CHECK - (REFUSING if i.any_origin else set())
+    | (set() if i.credentials else {"PR011"})
+    for name, i in INTENTS.items()
+}
 
 
 def _probe(capsys: pytest.CaptureFixture[str], at: Endpoint, *args: str) -> dict[str, Any]:

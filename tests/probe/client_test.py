@@ -5,6 +5,7 @@ network failure. Judged against small Python servers on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,9 +25,11 @@ class Recorder(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, delay: float = 0.0, reflect: bool = False, redirect: str = "") -> None:
+    def __init__(
+        self, delay: float = 0.0, reflect: bool = False, redirect: str = "", expose: str = ""
+    ) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
-        self.delay, self.reflect, self.redirect = delay, reflect, redirect
+        self.delay, self.reflect, self.redirect, self.expose = delay, reflect, redirect, expose
         self.seen: list[tuple[str, str, dict[str, str]]] = []
         self.in_flight = self.most = 0
         self.lock = threading.Lock()
@@ -53,6 +56,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.reflect and origin:
             self.send_header("Access-Control-Allow-Origin", origin)
             self.send_header("Access-Control-Allow-Credentials", "true")
+        if self.server.expose:
+            self.send_header("Access-Control-Expose-Headers", self.server.expose)
         self.send_header("Content-Length", "0")
         self.end_headers()
         with self.server.lock:
@@ -170,6 +175,13 @@ def test_tls_is_verified_by_default(recorder: Recorder, capsys: pytest.CaptureFi
         (["http://127.0.0.1/", "--error-path", "//evil.example/"], "starting with one /"),
         (["http://127.0.0.1/", "--format", "xml"], "'xml' is not one of"),
         (["http://127.0.0.1/", "--path", "/a\r\nX-Injected: 1"], "percent-encode"),
+        (["http://[::1/"], "Invalid IPv6 URL"),
+        (["http://[zz::1]/", "--dry-run"], "does not appear to be an IPv4 or IPv6 address"),
+        (["http://exa mple.com/", "--dry-run"], "is not a host name or address"),
+        (["http://127.0.0.1/", "-X", "PUT"], "describe --origin's request"),
+        (["http://127.0.0.1/", "--origin", "https://a.example", "--dry-run"], "one request"),
+        (["http://127.0.0.1/", "--origin", "https://a.example", "--format", "json"], "one request"),
+        (["http://127.0.0.1/", "--origin", "https://a.example", "--error-path", "/x"], "one"),
         (["http://127.0.0.1/", "--concurrency", "0"], "--concurrency"),
     ],
 )
@@ -236,3 +248,52 @@ def test_probe_origin_sends_the_preflight_first(
     assert out.splitlines()[-1] == "blocked"
     sent = recorder.seen[0]
     assert sent[0] == "OPTIONS" and sent[2]["Access-Control-Request-Method"] == "PUT"
+
+
+@pytest.mark.parametrize(
+    "recorder", [{"reflect": True, "expose": "a\x85no finding"}], indirect=True
+)
+def test_a_server_cannot_forge_report_lines(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Header bytes are read as latin-1; \x85 is a line break to str.splitlines()."""
+    _, out, _ = _run(capsys, recorder.url)
+    assert "no finding" not in out.splitlines()
+    assert "a\\x85no finding" in out
+
+
+def _trickle(sock: socket.socket) -> None:
+    """A slowloris: a status line, then a byte of a header every 0.2 s, forever."""
+    conn, _ = sock.accept()
+    with conn:
+        try:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-A: ")
+            while True:
+                time.sleep(0.2)
+                conn.sendall(b"a")
+        except OSError:
+            return
+
+
+def test_timeout_bounds_each_request_in_all(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        threading.Thread(target=_trickle, args=(sock,), daemon=True).start()
+        started = time.monotonic()
+        code, _, err = _run(capsys, f"http://127.0.0.1:{sock.getsockname()[1]}/", "--timeout", "1")
+    assert code == 1
+    assert time.monotonic() - started < 5
+    assert "no answer in time" in err
+
+
+@pytest.mark.parametrize("recorder", [{"reflect": True}], indirect=True)
+def test_credentials_the_policy_does_not_have_are_critical(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """public-read allows any origin without credentials; this server lets cookies through."""
+    _, out, _ = _run(
+        capsys, recorder.url, "--policy", "examples/public-read.toml", "--format", "json"
+    )
+    found = [f for f in json.loads(out)["findings"] if f["id"] == "PR011"]
+    assert found and {f["severity"] for f in found} == {"critical"}

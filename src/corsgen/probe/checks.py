@@ -109,6 +109,13 @@ CHECKS = (
         "as corsgen's output does",
     ),
     Check(
+        "PR011",
+        "credentials-not-in-policy",
+        "critical",
+        "a page can read the answer with the user's cookies, which the policy does not allow",
+        "send Access-Control-Allow-Credentials only when the policy allows credentials",
+    ),
+    Check(
         "PR101",
         "reflects-any-origin",
         "high",

@@ -7,18 +7,100 @@ number of requests, a few at a time, each with a timeout; TLS verified unless to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ipaddress
+import re
+import ssl
+import threading
+import time
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from corsgen import __version__
-from corsgen.errors import CorsgenError
+from corsgen.errors import CorsgenError, clip
 
 BODY_READ = 64 * 1024
 USER_AGENT = f"corsgen-probe/{__version__} (a CORS check; https://pypi.org/project/corsgen/)"
+
+
+# The deadline of the request this thread is sending: httpx's timeouts bound each read, so a
+# server trickling a byte a second could hold one request for hours without it.
+_current = threading.local()
+
+
+def _bounded(timeout: float | None) -> float | None:
+    deadline: float | None = getattr(_current, "deadline", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the request took longer than --timeout in all")
+    return left if timeout is None else min(timeout, left)
+
+
+class _Stream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the current request's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self.inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, _bounded(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, _bounded(timeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _Stream(self.inner.start_tls(ssl_context, server_hostname, _bounded(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
+
+
+class _Backend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self.inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self.inner.connect_tcp(
+            host, port, _bounded(timeout), local_address, socket_options
+        )
+        return _Stream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(seconds)
+
+
+def _transport(verify: bool, concurrency: int) -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport(
+        verify=verify,
+        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+    )
+    # httpx takes no network backend of its own; its pool does (httpcore's public interface).
+    # tests/probe/client_test.py's slow-server test fails if a new httpx moves this.
+    pool = transport._pool
+    pool._network_backend = _Backend(pool._network_backend)
+    return transport
 
 
 @dataclass(frozen=True)
@@ -39,18 +121,31 @@ class Site:
         return self.origin + path
 
 
+# A DNS name (httpx writes an IDN in punycode), an IPv4 address, or an IPv6 one (ipaddress
+# checks it).
+_HOST = re.compile(r"[\w.~-]+|[0-9A-Fa-f:.]+")
+
+
 def site(url: str) -> Site:
     """The origin and path of a probe's URL; a URL with no http(s) host is refused."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CorsgenError(f"{url!r} is not an http:// or https:// URL with a host")
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:  # an IPv6 host with no closing bracket
+        raise CorsgenError(f"{clip(url)!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise CorsgenError(f"{clip(url)!r} is not an http:// or https:// URL with a host")
+    if not _HOST.fullmatch(hostname):
+        raise CorsgenError(f"{clip(url)!r}: {clip(hostname)!r} is not a host name or address")
     if parts.username or parts.password:
-        raise CorsgenError(f"{url!r} holds credentials; give the URL without them")
+        raise CorsgenError(f"{clip(url)!r} holds credentials; give the URL without them")
     try:
         port = parts.port
+        if ":" in hostname:
+            ipaddress.IPv6Address(hostname)
     except ValueError as exc:
-        raise CorsgenError(f"{url!r}: {exc}") from None
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+        raise CorsgenError(f"{clip(url)!r}: {exc}") from None
+    host = hostname if ":" not in hostname else f"[{hostname}]"
     default = {"http": 80, "https": 443}[parts.scheme]
     origin = f"{parts.scheme}://{host}" + ("" if port in (None, default) else f":{port}")
     path = parts.path or "/"
@@ -64,9 +159,11 @@ def _why(exc: httpx.HTTPError) -> str:
         httpx.ReadTimeout: "no answer in time",
         httpx.ConnectError: "cannot connect",
         httpx.RemoteProtocolError: "the server broke the HTTP protocol",
+        httpx.ReadError: "the connection failed while reading",
+        httpx.WriteError: "the connection failed while sending",
     }
     kind = kinds.get(type(exc), type(exc).__name__)
-    detail = " ".join(str(exc).split())
+    detail = clip(" ".join(str(exc).split()))
     return f"{kind}: {detail}" if detail else kind
 
 
@@ -76,12 +173,12 @@ class Client:
     def __init__(self, target: Site, timeout: float, concurrency: int, verify: bool) -> None:
         self.site = target
         self.concurrency = concurrency
+        self.timeout = timeout
         self.http = httpx.Client(
             timeout=timeout,
-            verify=verify,
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            transport=_transport(verify, concurrency),
             trust_env=False,  # no proxy from the environment: only the host given is spoken to
         )
 
@@ -92,6 +189,7 @@ class Client:
         self.http.close()
 
     def send(self, method: str, path: str, headers: Sequence[tuple[str, str]]) -> Answer:
+        _current.deadline = time.monotonic() + self.timeout
         try:
             with self.http.stream(method, self.site.url(path), headers=list(headers)) as response:
                 # Only the head is judged. A small body is read so the connection can be reused;
@@ -104,7 +202,9 @@ class Client:
         except httpx.HTTPError as exc:
             return Answer(0, [], _why(exc))
         except (httpx.InvalidURL, ValueError) as exc:  # a header value h11 will not send
-            return Answer(0, [], f"not sent: {exc}")
+            return Answer(0, [], clip(f"not sent: {exc}"))
+        finally:
+            _current.deadline = None
         # The raw lines, in the server's spelling and order, repeats kept: the judge counts them.
         raw = response.headers.raw
         return Answer(

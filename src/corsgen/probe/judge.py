@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from corsgen.fetch import Request, cors_failure, get, preflight_failure, token_list, vary_tokens
 from corsgen.plan import OWNED, Plan
-from corsgen.probe.battery import Probe, listed
+from corsgen.probe.battery import Probe, credentials, listed
 from corsgen.probe.checks import BY_ID, Check, Severity
 from corsgen.probe.client import Answer
 
@@ -100,6 +100,8 @@ def _conformance_one(plan: Plan, probe: Probe, answer: Answer) -> Iterator[tuple
         return
     origin = request.origin
     kind = f" ({probe.note})" if probe.note else ""
+    if not credentials(plan) and _reads(origin, answer.headers, True):
+        yield "PR011", f"{origin} reads a {answer.status} with credentials"
     if probe.purpose in ("allowed", "error"):
         if (failure := cors_failure(request, answer.headers)) is not None:
             code = "PR001" if probe.purpose == "allowed" else "PR002"
@@ -206,6 +208,8 @@ def checks_run(probes: Sequence[Probe], plan: Plan | None) -> list[str]:
             "refused-preflight": ("PR006", "PR007"),
         }
         ran = {c for purpose in purposes for c in by_purpose.get(purpose, ())} | {"PR010"}
+        if not credentials(plan):
+            ran.add("PR011")
         if plan.vary_origin:
             ran.add("PR009")
     return [check for check in BY_ID if check in ran]
