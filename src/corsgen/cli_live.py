@@ -141,10 +141,7 @@ def explain(
     plan = load_plan(policy, strict=False)
     request, author = _page_request(origin, method, headers, credentials)
     result = offline_trace(plan, request, author, reads)
-    click.echo(escape(f"{shown(policy)}, as corsgen's output answers on every server:"))
-    _show_trace(result)
-    if result.allowed:
-        click.echo("allowed")
+    if _show_trace(result, f"{shown(policy)}, as corsgen's output answers on every server:"):
         return
     click.echo(escape(f"blocked; to allow it, change {shown(policy)}:"))
     for fix in fixes(result, plan.any_origin):
@@ -161,11 +158,16 @@ def _page_request(
     return Request(_origin(origin), _method(method), credentials, unsafe_names(author)), author
 
 
-def _show_trace(result: Trace) -> None:
+def _show_trace(result: Trace, heading: str) -> bool:
+    """Print the trace under its heading, and "allowed" when it is; whether it is."""
     from corsgen.explain import lines
 
+    click.echo(escape(heading))
     for line in lines(result):
         click.echo(escape(line))
+    if result.allowed:
+        click.echo("allowed")
+    return result.allowed
 
 
 def escape_lines(text: str) -> str:
@@ -201,10 +203,7 @@ def _explain_live(
             return got.status, got.headers
 
         result = trace(request, author, send, reads)
-    click.echo(escape(f"{target.url(path)} answers:"))
-    _show_trace(result)
-    if result.allowed:
-        click.echo("allowed")
+    if _show_trace(result, f"{target.url(path)} answers:"):
         return
     if plan is not None and policy is not None:
         offline = offline_trace(plan, request, author, reads)
@@ -238,6 +237,22 @@ def _paths(option: str, values: tuple[str, ...]) -> list[str]:
     return list(values)
 
 
+# How hard probe may press on a server: (option, type, default, help).
+LIMITS = (
+    ("--max-requests", click.IntRange(1, 100_000), 2000, "Refuse a battery larger than this."),
+    ("--concurrency", click.IntRange(1, 32), 4, "Requests in flight at once."),
+    ("--timeout", click.FloatRange(0.1, 300), 10.0, "Seconds each request may take, in all."),
+)
+
+
+def _limit_options(command: Callable[..., None]) -> Callable[..., None]:
+    for name, kind, default, text in reversed(LIMITS):
+        command = click.option(name, type=kind, default=default, show_default=True, help=text)(
+            command
+        )
+    return command
+
+
 @click.command(cls=Command)
 @click.argument("url")
 @click.option("--policy", type=POLICY, help="Hold the server to this policy (conformance mode).")
@@ -263,27 +278,7 @@ def _paths(option: str, values: tuple[str, ...]) -> list[str]:
     default="text",
     show_default=True,
 )
-@click.option(
-    "--max-requests",
-    type=click.IntRange(1, 100_000),
-    default=2000,
-    show_default=True,
-    help="Refuse to start a battery larger than this.",
-)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 32),
-    default=4,
-    show_default=True,
-    help="Requests in flight at once.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(0.1, 300),
-    default=10.0,
-    show_default=True,
-    help="Seconds each request may take, in all.",
-)
+@_limit_options
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates.")
 @click.option("--dry-run", is_flag=True, help="Print the battery; send nothing.")
 @click.option("--origin", help="Explain one request from this origin instead (see explain).")

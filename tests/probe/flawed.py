@@ -332,16 +332,15 @@ DUPLICATES_WHY = (
     "the error path too, so no PR002."
 )
 
+
+def _baseline(server: Server) -> Flaw:
+    return Flaw(server, "baseline", "every promise kept: nothing to find", NOTHING, NOTHING,
+                paths=BASELINE_PATHS)  # fmt: skip
+
+
 FLAWS: tuple[Flaw, ...] = (
     # ------------------------------------------------------------------------------- nginx
-    Flaw(
-        "nginx",
-        "baseline",
-        "every promise kept: nothing to find",
-        NOTHING,
-        NOTHING,
-        paths=BASELINE_PATHS,
-    ),
+    _baseline("nginx"),
     Flaw(
         "nginx",
         "reflect-any",
@@ -457,14 +456,7 @@ FLAWS: tuple[Flaw, ...] = (
         {"acac": "true"},
     ),
     # ------------------------------------------------------------------------------ Apache
-    Flaw(
-        "apache",
-        "baseline",
-        "every promise kept: nothing to find",
-        NOTHING,
-        NOTHING,
-        paths=BASELINE_PATHS,
-    ),
+    _baseline("apache"),
     Flaw(
         "apache",
         "onsuccess",
@@ -538,14 +530,7 @@ FLAWS: tuple[Flaw, ...] = (
         paths=("/auth/ok",),
     ),
     # ------------------------------------------------------------------------------- Caddy
-    Flaw(
-        "caddy",
-        "baseline",
-        "every promise kept: nothing to find",
-        NOTHING,
-        NOTHING,
-        paths=BASELINE_PATHS,
-    ),
+    _baseline("caddy"),
     Flaw(
         "caddy",
         "reflect-any",
