@@ -97,7 +97,8 @@ def test_too_many_states_to_prove_is_refused_at_once(source: str) -> None:
     with pytest.raises(RegexError, match=f"more than {MAX_STATES:,} automaton states") as info:
         check_size(parse(source), source)
     assert info.value.rule == "CG120"
-    assert time.perf_counter() - started < 1
+    # About 0.3 s here; the bound leaves room for a shared machine's pauses (1.03 s seen once).
+    assert time.perf_counter() - started < 2
 
 
 @pytest.mark.parametrize(
