@@ -14,6 +14,7 @@ from typing import Literal
 
 from corsgen.fetch import SAFELISTED_METHODS, Request, preflight_headers
 from corsgen.plan import Plan
+from corsgen.probe.checks import BY_ID
 from corsgen.probe.hostile import variants
 
 # What a probe stands for, so the judge knows what its answer must show.
@@ -127,9 +128,9 @@ def conformance(plan: Plan, paths: Sequence[str], errors: Sequence[str]) -> Batt
     creds = credentials(plan)
     exact = list(plan.exact_origins)
     chosen = _even(exact, SAMPLED)
-    notes = [f"{len(chosen)} of {len(exact)} exact origins, evenly sampled"] * (
-        len(exact) > SAMPLED
-    )
+    notes: tuple[str, ...] = ()
+    if len(exact) > SAMPLED:
+        notes = (f"{len(chosen)} of {len(exact)} exact origins, evenly sampled",)
     sampled = _samples(plan)
     allowed = list(dict.fromkeys([*chosen, *(s for pattern in sampled for s in pattern)]))
     # The hostile variants of a few exact origins and of one sample of every pattern.
@@ -139,13 +140,19 @@ def conformance(plan: Plan, paths: Sequence[str], errors: Sequence[str]) -> Batt
     probes = [Probe("no-origin", "GET", "", ())]
     for index, origin in enumerate(allowed):
         probes += list(_allowed(plan, origin, creds, first=index == 0))
-    hostile = {o: kind for a in varied for kind, o in variants(a) if o not in allowed}
+    # Each variant with its kind (prefix-match, ...) for the report.
+    hostile = {
+        o: BY_ID[kind].slug if kind else "another port, or upper case"
+        for a in varied
+        for kind, o in variants(a)
+        if o not in allowed
+    }
     for origin, kind in hostile.items():
         if plan.allows(origin):  # a variant the policy means to allow is an allowed origin
             probes += [p for p in _allowed(plan, origin, creds, False) if p.purpose == "allowed"]
         else:
             probes += list(_refused(origin, creds, kind))
-    return Battery(tuple(_for_paths(probes, paths, errors)), tuple(notes))
+    return Battery(tuple(_for_paths(probes, paths, errors)), notes)
 
 
 def scan(site: str, paths: Sequence[str], errors: Sequence[str]) -> Battery:
