@@ -25,14 +25,16 @@ from corsgen.fetch import (
     preflight_ok,
     unsafe_names,
 )
+from corsgen.targets import NAMES
 from tests.browser.conftest import Page
 from tests.conformance.conformance_test import send
-from tests.conformance.servers import Endpoint, serving, unchecked_plan
+from tests.conformance.servers import HARNESS, Endpoint, serving, unchecked_plan
 from tests.conformance.upstream import Upstream
 
 pytestmark = [pytest.mark.conformance, pytest.mark.browser]
 
-KINDS = ("nginx", "apache", "caddy-debian", "caddy-latest")
+# Every build of every registered target (nginx, Apache, both Caddys), in its default context.
+KINDS = tuple(kind for target in NAMES for kind in HARNESS[target].kinds())
 # No max_age: Chromium then caches a preflight for 5 s only, and every case's URL is its own (see
 # test_fetch), so no case rides on another's preflight.
 POLICY = """\
