@@ -257,3 +257,14 @@ def test_a_long_origin_is_clipped(tmp_path: Path) -> None:
     code, _, err = _explain(tmp_path, POLICY, "--origin", "https://" + "a" * 10_000 + "/")
     assert code == 2
     assert len(err) < 1000
+
+
+def test_a_scripts_own_options_request_is_not_labelled_a_preflight(tmp_path: Path) -> None:
+    policy = 'allow_origins = ["https://app.example.com"]\nallow_methods = ["GET", "OPTIONS"]\n'
+    code, out, _ = _explain(
+        tmp_path, policy, "--origin", "https://app.example.com", "-X", "OPTIONS"
+    )
+    assert code == 0
+    lines = out.splitlines()
+    assert "  1. preflight (OPTIONS is not GET, HEAD or POST): OPTIONS" in lines
+    assert "  2. request: OPTIONS" in lines

@@ -56,7 +56,6 @@ class Exchange:
 @dataclass(frozen=True)
 class Trace:
     request: Request
-    author: Pairs  # the headers the script sets
     exchanges: tuple[Exchange, ...]  # the preflight first, when one is needed
     unreadable: tuple[str, ...]  # response headers the script asked for but may not read
     reads: tuple[str, ...] = ()  # every response header the script reads
@@ -80,15 +79,16 @@ def trace(request: Request, author: Pairs, send: Send, reads: Sequence[str] = ()
             Exchange("OPTIONS", sent, status, got, preflight_failure(request, got, status))
         )
         if exchanges[-1].failure is not None:
-            return Trace(request, author, tuple(exchanges), (), tuple(reads))
+            return Trace(request, tuple(exchanges), (), tuple(reads))
     sent = [("Origin", request.origin), *author]
     status, got = send(request.method, sent)
     failure = cors_failure(request, got)
     exchanges.append(Exchange(request.method, sent, status, got, failure))
-    readable = exposed(got, request.credentials) if failure is None else set()
-    unreadable = tuple(name for name in reads if name.lower() not in readable)
-    unreadable = unreadable if failure is None else ()
-    return Trace(request, author, tuple(exchanges), unreadable, tuple(reads))
+    unreadable: tuple[str, ...] = ()
+    if failure is None:
+        readable = exposed(got, request.credentials)
+        unreadable = tuple(name for name in reads if name.lower() not in readable)
+    return Trace(request, tuple(exchanges), unreadable, tuple(reads))
 
 
 def _why_preflight(request: Request) -> str:
@@ -109,18 +109,17 @@ def lines(trace: Trace) -> list[str]:
     request = trace.request
     credentials = "with credentials" if request.credentials else "without credentials"
     out = [f"{request.method} from {request.origin}, {credentials}"]
-    if len(trace.exchanges) == 1 and not needs_preflight(request):
+    preflight = needs_preflight(request)
+    if not preflight:
         out.append("  no preflight: a GET, HEAD or POST with safelisted headers only")
+    # What the verdict reads: the CORS headers, Vary, and what the script asks for.
+    wanted = {name.lower() for name in trace.reads}
     for step, exchange in enumerate(trace.exchanges, 1):
-        kind = (
-            "preflight" if exchange.method == "OPTIONS" and needs_preflight(request) else "request"
-        )
-        because = f" ({_why_preflight(request)})" if kind == "preflight" else ""
-        out.append(f"  {step}. {kind}{because}: {exchange.method}")
+        # The preflight is the first exchange when there is one; a script's own OPTIONS is not.
+        kind = f"preflight ({_why_preflight(request)})" if preflight and step == 1 else "request"
+        out.append(f"  {step}. {kind}: {exchange.method}")
         out += _headers(exchange.sent)
         out.append(f"     answer: {exchange.status}")
-        # What the verdict reads: the CORS headers, Vary, and what the script asks for.
-        wanted = {name.lower() for name in trace.reads}
         out += _headers(
             [
                 (name, value)
