@@ -87,6 +87,10 @@ class Plan:
         key twice (Caddy's map does), as when the regex spells out a wildcard."""
         return tuple(dict.fromkeys(anchor([p]) for p in self.origin_patterns))
 
+    def value(self, key: str) -> str | None:
+        """The value of the header sent for this key (a Header.key), None when none is sent."""
+        return next((h.value for h in self.headers if h.key == key), None)
+
     @cached_property
     def _exact(self) -> frozenset[str]:
         return frozenset(self.exact_origins)

@@ -56,12 +56,11 @@ class Battery:
 
 def listed(plan: Plan, key: str) -> tuple[str, ...]:
     """The values of one of the plan's list headers (methods, headers, expose)."""
-    value = next((h.value for h in plan.headers if h.key == key), "")
-    return tuple(v for v in value.split(", ") if v)
+    return tuple(v for v in (plan.value(key) or "").split(", ") if v)
 
 
 def credentials(plan: Plan) -> bool:
-    return any(h.key == "credentials" for h in plan.headers)
+    return plan.value("credentials") is not None
 
 
 def _even(items: Sequence[str], most: int) -> list[str]:
