@@ -7,6 +7,7 @@ error answers are held to the same bar as on corsgen's own output.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
@@ -32,11 +33,6 @@ class Fault:
     browser: str  # what the browser does with the answer
 
 
-def _finding(check_id: str, summary: str, probe: Probe, answer: Answer, browser: str) -> Fault:
-    check = BY_ID[check_id]
-    return Fault(check, check.severity, summary, probe, answer, browser)
-
-
 def _reads(origin: str, headers: Sequence[tuple[str, str]], credentials: bool) -> bool:
     return cors_failure(Request(origin, credentials=credentials), headers) is None
 
@@ -54,11 +50,17 @@ def _verdict(probe: Probe, answer: Answer) -> str:
     return f"blocks it: {failure.why}" if failure else f"lets the page read it{with_}"
 
 
+def _fault(check_id: str, summary: str, probe: Probe, answer: Answer) -> Fault:
+    """A finding, its severity raised when the answer also lets the user's cookies through."""
+    check = BY_ID[check_id]
+    request = probe.request
+    creds = request is not None and _reads(request.origin, answer.headers, True)
+    severity = check.severity_with(creds)
+    return Fault(check, severity, summary, probe, answer, _verdict(probe, answer))
+
+
 def _duplicates(answer: Answer) -> list[str]:
-    counts: dict[str, int] = {}
-    for name, _ in answer.headers:
-        if name.lower() in _OWNED:
-            counts[name.lower()] = counts.get(name.lower(), 0) + 1
+    counts = Counter(name.lower() for name, _ in answer.headers if name.lower() in _OWNED)
     return [name for name, count in counts.items() if count > 1]
 
 
@@ -131,15 +133,11 @@ def _conformance_one(plan: Plan, probe: Probe, answer: Answer) -> Iterator[tuple
 
 
 def conformance(plan: Plan, probes: Sequence[Probe], answers: Sequence[Answer]) -> list[Fault]:
-    out = []
-    for probe, answer in zip(probes, answers, strict=True):
-        for code, summary in _conformance_one(plan, probe, answer):
-            finding = _finding(code, summary, probe, answer, _verdict(probe, answer))
-            if code == "PR006" and probe.request is not None:
-                creds = _reads(probe.request.origin, answer.headers, True)
-                finding = replace(finding, severity=finding.check.severity_with(creds))
-            out.append(finding)
-    return out
+    return [
+        _fault(code, summary, probe, answer)
+        for probe, answer in zip(probes, answers, strict=True)
+        for code, summary in _conformance_one(plan, probe, answer)
+    ]
 
 
 def _acao(answer: Answer) -> str | None:
@@ -181,14 +179,11 @@ def scan(probes: Sequence[Probe], answers: Sequence[Answer]) -> list[Fault]:
         for p, a in pairs
         if p.purpose == "hostile" and p.request and _reads(p.request.origin, a.headers, False)
     }
-    out = []
-    for probe, answer in pairs:
-        origin = probe.request.origin if probe.request else ""
-        for code, summary in _scan_one(probe, answer, dynamic, readable):
-            finding = _finding(code, summary, probe, answer, _verdict(probe, answer))
-            creds = bool(origin) and _reads(origin, answer.headers, True)
-            out.append(replace(finding, severity=finding.check.severity_with(creds)))
-    return out
+    return [
+        _fault(code, summary, probe, answer)
+        for probe, answer in pairs
+        for code, summary in _scan_one(probe, answer, dynamic, readable)
+    ]
 
 
 def checks_run(probes: Sequence[Probe], plan: Plan | None) -> list[str]:
