@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conformance.upstream import Upstream
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -25,3 +28,10 @@ def need_binary(what: str, found: object) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(message + " (CI=true: conformance tests must run, not skip)")
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[Upstream]:
+    """The application behind every test server: one for the whole session."""
+    with Upstream() as up:
+        yield up

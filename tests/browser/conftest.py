@@ -1,4 +1,5 @@
-"""Headless Chromium, two blank pages on 127.0.0.1 for it to fetch from, and the upstream.
+"""Headless Chromium, and two blank pages on 127.0.0.1 for it to fetch from; the upstream is
+tests/conftest.py's, shared with every other suite.
 
 Nothing here is downloaded: Debian's chromium and chromium-driver are named by path, and Selenium
 Manager, which would fetch a browser or driver it cannot find, is forbidden to run at all.
@@ -18,7 +19,6 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.selenium_manager import SeleniumManager
 
-from tests.conformance.upstream import Upstream
 from tests.conftest import need_binary
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package chromium
@@ -59,12 +59,6 @@ def pages() -> Iterator[dict[Page, str]]:
     """Each page's origin, as we expect a browser to serialise it (test_origin_is_serialised)."""
     with ExitStack() as stack:
         yield {"allowed": _serve_blank(stack), "refused": _serve_blank(stack)}
-
-
-@pytest.fixture(scope="session")
-def upstream() -> Iterator[Upstream]:
-    with Upstream() as up:
-        yield up
 
 
 def _no_selenium_manager(*args: object) -> NoReturn:

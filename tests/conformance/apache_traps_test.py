@@ -9,7 +9,6 @@ session; each row reached the backend without credentials when the answer lived 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -97,12 +96,6 @@ def _launch(binary: str, trap: str) -> Launch:
         return [binary, "-f", str(conf), "-DFOREGROUND"]
 
     return configure
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[Upstream]:
-    with Upstream() as up:
-        yield up
 
 
 @pytest.mark.parametrize("trap", TRAPS)

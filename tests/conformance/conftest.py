@@ -21,12 +21,6 @@ def plans() -> dict[str, Plan]:
     return {p.stem: load_and_plan(p)[0] for p in sorted(EXAMPLES.glob("*.toml"))}
 
 
-@pytest.fixture(scope="session")
-def upstream() -> Iterator[Upstream]:
-    with Upstream() as up:
-        yield up
-
-
 @pytest.fixture(scope="session", params=KINDS + SHARED_KINDS)
 def server(
     request: pytest.FixtureRequest,

@@ -53,12 +53,6 @@ def nginx() -> str:
     return binary
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[Upstream]:
-    with Upstream() as up:
-        yield up
-
-
 def _write(root: Path, plans: tuple[Plan, ...]) -> None:
     """Every file `corsgen sync` writes for these policies into one directory."""
     files = render_shared(plans, "nginx")

@@ -111,7 +111,6 @@ class Servers:
 
 
 @pytest.fixture(scope="session")
-def servers() -> Iterator[Servers]:
+def servers(upstream: Upstream) -> Iterator[Servers]:
     with ExitStack() as stack:
-        upstream = stack.enter_context(Upstream())
         yield Servers(stack, upstream.port)
