@@ -136,7 +136,7 @@ def explain(
 ) -> None:
     """Explain what a browser does with one request to a server carrying corsgen's output: the
     preflight, the answers, the verdict, and which policy key to change; exit 1 when blocked."""
-    from corsgen.explain import fixes, offline_trace
+    from corsgen.explain import offline_trace
 
     plan = load_plan(policy, strict=False)
     request, author = _page_request(origin, method, headers, credentials)
@@ -144,8 +144,7 @@ def explain(
     if _show_trace(result, f"{shown(policy)}, as corsgen's output answers on every server:"):
         return
     click.echo(escape(f"blocked; to allow it, change {shown(policy)}:"))
-    for fix in fixes(result, plan.any_origin):
-        click.echo(escape(f"  {fix}"))
+    _show_fixes(result, plan)
     raise click.exceptions.Exit(1)
 
 
@@ -170,6 +169,13 @@ def _show_trace(result: Trace, heading: str) -> bool:
     return result.allowed
 
 
+def _show_fixes(result: Trace, plan: Plan) -> None:
+    from corsgen.explain import fixes
+
+    for fix in fixes(result, plan.any_origin):
+        click.echo(escape(f"  {fix}"))
+
+
 def escape_lines(text: str) -> str:
     """Each line escaped: a server's header values must not forge a line of the report. Split
     on newlines alone: splitlines() would also break at a header's \x85 and let it through."""
@@ -190,7 +196,7 @@ def _explain_live(
 ) -> None:
     """probe URL --origin: explain one request against the live server, and, with --policy,
     whether the server or the policy is what blocks it."""
-    from corsgen.explain import fixes, offline_trace, trace
+    from corsgen.explain import offline_trace, trace
     from corsgen.probe.client import Client
 
     request, author = _page_request(origin, method, headers, credentials)
@@ -216,8 +222,7 @@ def _explain_live(
             )
         else:
             click.echo(escape(f"blocked, and {shown(policy)} refuses it too; to allow it, change:"))
-            for fix in fixes(offline, plan.any_origin):  # the policy's reasons, not the server's
-                click.echo(escape(f"  {fix}"))
+            _show_fixes(offline, plan)  # the policy's reasons, not the server's
     else:
         click.echo("blocked")
     raise click.exceptions.Exit(1)

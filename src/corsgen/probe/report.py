@@ -65,15 +65,18 @@ def as_json(result: Result) -> str:
     )
 
 
+def _sent(probe: Probe) -> str:
+    return "; ".join(f"{n}: {v}" for n, v in probe.headers) or "no Origin"
+
+
 def _lines(finding: Fault) -> list[str]:
     probe, answer = finding.probe, finding.answer
-    sent = "; ".join(f"{n}: {v}" for n, v in probe.headers) or "no Origin"
     cors = [(n, v) for n, v in answer.headers if n.lower().startswith("access-control-")]
     cors += [(n, v) for n, v in answer.headers if n.lower() == "vary"]
     got = "; ".join(f"{n}: {v}" for n, v in cors) or "no CORS header, no Vary"
     return [
         f"    {finding.summary}",
-        f"      sent: {probe.method} {probe.path}  {sent}",
+        f"      sent: {probe.method} {probe.path}  {_sent(probe)}",
         f"      got:  {answer.status}  {got}",
         f"      browser: {finding.browser}",
     ]
@@ -137,8 +140,7 @@ def as_junit(result: Result) -> str:
 def dry_run(url: str, probes: Sequence[Probe]) -> str:
     lines = [f"{len(probes)} requests to {url} (--dry-run: none sent)"]
     for probe in probes:
-        sent = "; ".join(f"{n}: {v}" for n, v in probe.headers) or "no Origin"
-        lines.append(f"{probe.method} {probe.path}  {sent}  [{probe.purpose}]")
+        lines.append(f"{probe.method} {probe.path}  {_sent(probe)}  [{probe.purpose}]")
     return "\n".join(lines) + "\n"
 
 
