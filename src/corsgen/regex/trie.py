@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from re import escape as _escape
 
+from corsgen.regex import anchor
+
 # PCRE refuses parentheses nested deeper than 250; origins that are each other's prefixes
 # (a, aa, aaa...) would nest one group per character. Past this depth a group lists its strings.
 MAX_DEPTH = 32
@@ -62,3 +64,13 @@ def _group(strings: Sequence[str], depth: int = 0) -> str:
 def trie(strings: Sequence[str]) -> str:
     """One unanchored regex matching exactly these strings (at least one)."""
     return _group(sorted(set(strings)))
+
+
+def tries(strings: Sequence[str], most: int) -> list[str]:
+    """The sorted strings as anchored tries of at most `most` characters each, halved until each
+    part fits: for a server that limits a regex's length."""
+    regex = anchor([trie(strings)])
+    if len(regex) <= most or len(strings) == 1:
+        return [regex]
+    half = len(strings) // 2
+    return tries(strings[:half], most) + tries(strings[half:], most)

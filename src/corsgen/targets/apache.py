@@ -11,8 +11,7 @@ from pathlib import Path
 
 from corsgen.errors import CorsgenError, Finding, VerifyError, shorten
 from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
-from corsgen.regex import anchor
-from corsgen.regex.trie import trie
+from corsgen.regex.trie import tries
 from corsgen.targets.base import Part, Target, double_quoted
 from corsgen.targets.lexer import split_lines
 
@@ -84,21 +83,12 @@ def quote_expression(expression: str) -> str:
     return double_quoted(expression, "Apache", hostile=("${",))
 
 
-def _tries(origins: Sequence[str]) -> list[str]:
-    """The sorted origins as anchored tries of at most REGEX_CHARS: halved until each part fits."""
-    regex = anchor([trie(origins)])
-    if len(regex) <= REGEX_CHARS or len(origins) == 1:
-        return [regex]
-    half = len(origins) // 2
-    return _tries(origins[:half]) + _tries(origins[half:])
-
-
 def origin_regexes(plan: Plan) -> tuple[str, ...]:
     """The regexes of the allowed origins: the exact ones as tries (see corsgen.regex.trie) of at
     most REGEX_CHARS, then each pattern. SetEnvIf and the <If> grants run the same ones."""
     if plan.any_origin:
         return ("^.+$",)  # any Origin at all makes a preflight
-    exact = _tries(sorted(plan.exact_origins)) if plan.exact_origins else []
+    exact = tries(sorted(plan.exact_origins), REGEX_CHARS) if plan.exact_origins else []
     return (*exact, *plan.anchored_patterns)
 
 
