@@ -221,6 +221,11 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG203", "repeated", _policy('allow_origins = ["https://a.com", "https://a.com:443"]')),
     ("CG203", "covered", _policy('allow_origins = ["https://*.a.com", "https://x.a.com"]')),
     ("CG204", "lowercase", _policy(A + 'allow_methods = ["put"]')),
+    (
+        "CG205",
+        "buffers",
+        _policy(A + "expose_headers = [" + "".join(f'"X-{i:060}", ' for i in range(20)) + "]"),
+    ),
     ("CG302", "no-match", _manifest(glob="cors/*.yaml")),
     ("CG303", "clash", _manifest(glob="cors/api.toml", extra=SECOND)),
     ("CG304", "out-dir", _manifest(out_dir="../elsewhere")),

@@ -98,7 +98,7 @@ def render_command(
     verify_server: bool,
 ) -> None:
     """Render one policy for one server."""
-    plan = load_plan(policy, strict)
+    plan = load_plan(policy, strict, (target,))
     files = _rendered(plan, target)
     if verify_server:
         from corsgen.verify import server_check
@@ -169,7 +169,7 @@ def _verify_policies(policies: tuple[Path, ...], targets: tuple[str, ...]) -> No
 
     skipped: list[str] = []
     for path in policies:
-        plan = load_plan(path, strict=False)
+        plan = load_plan(path, strict=False, targets=targets or NAMES)
         for target in targets or NAMES:
             result = server_check(_rendered(plan, target), target)
             click.echo(escape(f"{path}: {result}"))

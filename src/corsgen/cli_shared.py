@@ -24,10 +24,11 @@ def warn(findings: Sequence[Finding], strict: bool) -> None:
         click.echo(str(finding), err=True)
 
 
-def load_plan(path: Path, strict: bool) -> Plan:
+def load_plan(path: Path, strict: bool, targets: Sequence[str] = ()) -> Plan:
+    """The policy's plan, its warnings shown, those of the servers of `targets` among them."""
     from corsgen.pipeline import load_and_plan
 
-    plan, warnings = load_and_plan(path)
+    plan, warnings = load_and_plan(path, targets)
     warn(warnings, strict)
     return plan
 

@@ -458,6 +458,22 @@ RULES: tuple[Rule, ...] = (
         },
     ),
     Rule(
+        "CG205",
+        "server-shortfall",
+        "warning",
+        "the policy relies on something one target's server does not do, or not by default",
+        {
+            "buffers": (
+                "with {server}'s default buffers an allowed origin may get a 500: the headers "
+                "added are {response:,} bytes on a server's response and {preflight:,} on a "
+                "preflight's answer, and {server} keeps {free:,} bytes free on the one "
+                "(tune.maxrewrite) and {whole:,} for the whole of the other (tune.bufsize)",
+                "put tune.maxrewrite {maxrewrite} and tune.bufsize {bufsize} in {server}'s global "
+                "section, or shorten the lists",
+            ),
+        },
+    ),
+    Rule(
         "CG302",
         "glob-matches-nothing",
         "error",

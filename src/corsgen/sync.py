@@ -140,14 +140,17 @@ def refuse_shrinking(out_dir: Path, policy: str, target: str, names: Iterable[st
         )
 
 
-def _plans(policies: Iterable[Path], strict: bool) -> tuple[dict[Path, Plan], list[Finding]]:
-    """A plan per policy file, and its warnings; refuses on any error (or warning, when strict)."""
+def _plans(
+    policies: Mapping[Path, Sequence[str]], strict: bool
+) -> tuple[dict[Path, Plan], list[Finding]]:
+    """A plan per policy file (rendered for these targets), and its warnings; refuses on any
+    error (or warning, when strict)."""
     plans: dict[Path, Plan] = {}
     findings: list[Finding] = []
     failed = False
-    for policy in policies:
+    for policy, targets in policies.items():
         try:
-            plan, warnings = load_and_plan(policy)
+            plan, warnings = load_and_plan(policy, targets)
         except PolicyError as exc:
             findings += exc.findings
             failed = True
@@ -163,7 +166,10 @@ def _plans(policies: Iterable[Path], strict: bool) -> tuple[dict[Path, Plan], li
 def desired_files(loaded: LoadedManifest, allow_outside: bool = False) -> Desired:
     """Every file the manifest asks for, rendered and parsed back; refuses on any error."""
     jobs = loaded.jobs(allow_outside)
-    plans, warnings = _plans(dict.fromkeys(job.policy for job in jobs), loaded.manifest.strict)
+    targets: dict[Path, list[str]] = {}
+    for job in jobs:
+        targets.setdefault(job.policy, []).append(job.target)
+    plans, warnings = _plans(targets, loaded.manifest.strict)
     files: dict[Path, str] = {}
     suffixes: dict[Path, frozenset[str]] = {}
     owner: dict[Path, str] = {}

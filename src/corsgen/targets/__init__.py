@@ -7,7 +7,7 @@ templates/NAME/, its tests, and its module name in MODULES (see CONTRIBUTING.md)
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from corsgen.errors import CorsgenError, Finding
 from corsgen.plan import Plan
@@ -15,7 +15,7 @@ from corsgen.rulebook import finding
 from corsgen.targets.base import Target
 
 # The order users see in --help, `corsgen verify` and the docs.
-MODULES = ("nginx", "apache", "caddy")
+MODULES = ("nginx", "apache", "caddy", "haproxy")
 
 
 def _load() -> dict[str, Target]:
@@ -50,4 +50,13 @@ def limit_findings(plan: Plan, file: str) -> list[Finding]:
         finding(limit.rule, limit.case, file=file, key=limit.key, fields=limit.fields)
         for target in TARGETS.values()
         for limit in target.limits(plan)
+    ]
+
+
+def shortfall_findings(plan: Plan, file: str, targets: Sequence[str]) -> list[Finding]:
+    """Where these targets' servers fall short of this plan, as warnings against the policy."""
+    return [
+        finding(limit.rule, limit.case, file=file, key=limit.key, fields=limit.fields)
+        for name in targets
+        for limit in get(name).shortfalls(plan)
     ]

@@ -59,14 +59,14 @@ def _code_point(match: re.Match[str]) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
-def _refuse(value: str, target: str, why: str) -> CorsgenError:
+def refuse(value: str, target: str, why: str) -> CorsgenError:
     return CorsgenError(f"refusing to quote {shorten(value)} for {target}: it contains {why}")
 
 
 def guard(value: str, target: str) -> str:
     """value itself, refused when it could end a double-quoted string in any target."""
     if _UNQUOTABLE.search(value):
-        raise _refuse(value, target, "a quote, a control or a non-ASCII character")
+        raise refuse(value, target, "a quote, a control or a non-ASCII character")
     return value
 
 
@@ -78,9 +78,9 @@ def double_quoted(value: str, target: str, hostile: tuple[str, ...] = ()) -> str
     """
     for text in hostile:
         if text in value:
-            raise _refuse(value, target, text)
+            raise refuse(value, target, text)
     if guard(value, target).endswith("\\"):
-        raise _refuse(value, target, "a trailing backslash")
+        raise refuse(value, target, "a trailing backslash")
     return f'"{value}"'
 
 
@@ -135,6 +135,11 @@ class Target(ABC):
         """Every place where the user's whole server config (the file at `path` and what it
         includes) undoes a corsgen snippet it includes: `corsgen verify --config`."""
         raise CorsgenError(f"verify --config cannot read {self.title} configuration yet")
+
+    def shortfalls(self, plan: Plan) -> Iterator[Limit]:
+        """What in this policy the server does not do as the policy means, or not unless the
+        user changes its settings: warnings for policies rendered for this target."""
+        return iter(())
 
     def limits(self, plan: Plan) -> Iterator[Limit]:
         """What in this policy the server cannot load, beyond limits.py; checked for every target
