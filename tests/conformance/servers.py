@@ -1,4 +1,4 @@
-"""Start real nginx, Apache httpd and Caddy on 127.0.0.1, each policy on its own free port."""
+"""Start real nginx, Apache httpd, Caddy and HAProxy on 127.0.0.1, each policy on a free port."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from corsgen.policy import parse_policy
 from corsgen.render import render_parts, render_shared
 from corsgen.targets import NAMES
 from corsgen.targets.apache import module_lines as apache_module_lines
+from corsgen.targets.haproxy import buffers as haproxy_buffers
 from corsgen.verify import find_binary
 from tests.conformance.upstream import STATUS
 from tests.conftest import need_binary
@@ -243,6 +244,49 @@ def _indent(text: str) -> str:
     return "".join(f"\t{line}\n" for line in text.splitlines())
 
 
+def _haproxy_config(context: str, binary: str, root: Path, site: Site) -> list[str]:
+    """A frontend `from` each policy's section ("") or, "backend", backends that are, which a
+    frontend picks by path: several policies on one port."""
+    write_snippets(root, site.plans, "haproxy")
+    timeouts = "    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n"
+    # No retry: HAProxy waits up to a second before each, and /dead/ refuses every connection.
+    retries = "    retries 0\n"
+    auth = "http-request auth realm corsgen if {{ path_beg {at}/auth/ }} !{{ http_auth(users) }}"
+    # The anonymous defaults come after the snippets' named ones: the sections without `from`.
+    # The buffers the policies need, as corsgen check's CG205 says to set them.
+    need = [haproxy_buffers(plan) for plan in site.plans]
+    bufsize, maxrewrite = max(n.bufsize for n in need), max(n.maxrewrite for n in need)
+    text = f"global\n    tune.bufsize {bufsize}\n    tune.maxrewrite {maxrewrite}\n"
+    text += f"defaults\n    mode http\n{timeouts}{retries}"
+    text += f"userlist users\n    user {USER} insecure-password {PASSWORD}\n"
+    text += f"backend up\n    server up 127.0.0.1:{site.upstream}\n"
+    text += f"backend dead\n    server dead 127.0.0.1:{site.dead}\n"
+    for port, plans in site.servers().items():
+        if not context:
+            (plan,) = plans
+            text += (
+                f"frontend front_{port} from corsgen_{plan.name}\n    bind 127.0.0.1:{port}\n"
+                f"{timeouts}    {auth.format(at='')}\n"
+                "    use_backend dead if { path_beg /dead/ }\n    default_backend up\n"
+            )
+            continue
+        text += f"frontend front_{port}\n    bind 127.0.0.1:{port}\n"
+        for plan in plans:
+            at = site.prefix(plan)
+            text += f"    use_backend {plan.name}_dead if {{ path_beg {at}/dead/ }}\n"
+            text += f"    use_backend {plan.name} if {{ path_beg {at}/ }}\n"
+        for plan in plans:
+            for name, upstream in ((plan.name, site.upstream), (f"{plan.name}_dead", site.dead)):
+                text += (
+                    f"backend {name} from corsgen_{plan.name}\n{timeouts}{retries}"
+                    f"    {auth.format(at=site.prefix(plan))}\n"
+                    f"    server up 127.0.0.1:{upstream}\n"
+                )
+    (root / "haproxy.cfg").write_text(text)
+    loads = [arg for plan in site.plans for arg in ("-f", str(root / f"{plan.name}.cfg"))]
+    return [binary, "-db", *loads, "-f", str(root / "haproxy.cfg")]
+
+
 DEBIAN_CADDY = "/usr/bin/caddy"
 
 
@@ -296,6 +340,10 @@ HARNESS: Mapping[str, Harness] = {
     ),
     # A site block, and inside handle and route; several policies each in a handle_path.
     "caddy": Harness(_caddys, _caddy_config, ("", "handle", "route")),
+    # A frontend, or backends a frontend picks by path, several policies side by side.
+    "haproxy": Harness(
+        lambda: _installed("haproxy"), _haproxy_config, ("", "backend"), ("backend",)
+    ),
 }
 
 

@@ -60,6 +60,13 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # the default 5 drops connections nginx opens at once (1 s each)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        # HAProxy resets the idle connections it keeps to a server when it stops: not an error.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionResetError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
 
 class Upstream:
     def __init__(self) -> None:

@@ -1,0 +1,280 @@
+"""HAProxy: a named defaults section whose rules decide, answer the preflight and set the headers.
+
+HAProxy has no include. One file, NAME.cfg, holds `defaults corsgen_NAME`; a frontend (or the
+backends) that should carry the policy names it with `from corsgen_NAME`, and HAProxy is started
+with the file before the one that names it (`-f NAME.cfg -f haproxy.cfg`). Rules of a defaults
+section run before the section's own, so the preflight is answered before any `http-request auth`
+the frontend has. `http-after-response` runs on every answer, HAProxy's own 401, 503 and 504 and
+the preflight's `return` included, where `http-response` sees only the server's. Checked by a
+structural check of the lines it writes and with `haproxy -c`.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from corsgen.errors import VerifyError
+from corsgen.limits import MAX_ORIGIN_LENGTH
+from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
+from corsgen.regex.trie import tries
+from corsgen.targets.base import Limit, Part, Target, guard
+
+# HAProxy 2.6 reads at most 64 words on a line ("too many words, truncating after word 64"): an
+# acl line spends 6 on its name, fetch and flags, so each carries up to this many values.
+MAX_WORDS = 64
+VALUES_PER_ACL = 50
+# Each acl line is a test of its own, run one after the other: 200 lines of 50 origins made HAProxy
+# 5 times slower for the last of 10,000. Past one line, the origins are tries (corsgen.regex.trie),
+# which PCRE2 matches in one pass; HAProxy's PCRE2 refused a 58,000-character flat alternation
+# ("regular expression is too large") and compiled 18,000-character tries.
+TRIE_CHARS = 16_000
+SECTIONS = ("defaults",)
+# HAProxy's default buffers (2.6): a response head must fit in BUFSIZE, and a server's is read
+# only while MAXREWRITE bytes stay free, so that much is all the headers added to it may take:
+# past it HAProxy answers 500 instead. The preflight's own answer is a short head of its own.
+BUFSIZE, MAXREWRITE = 16_384, 1_024
+PREFLIGHT_HEAD = 1_024  # the status line, Content-Length and the room HAProxy keeps spare
+KEYWORDS = frozenset({"mode", "acl", "http-request", "http-after-response"})
+# The variable (txn.corsgen_NAME_SUFFIX) that is set when a header is sent; "allowed" holds the
+# Origin itself, the others are booleans.
+CONDITION: Mapping[When, str] = {
+    "allowed": "origin",
+    "preflight": "preflight",
+    "private_network": "private_network",
+}
+# HAProxy's own answers and every server's pass http-after-response: not a word of the request
+# can reach them but through these variables, set while the request is read.
+_PREFIX = re.compile(r"^\[\w+\]\s+\(\d+\) : (?:config : )?")
+_SHOWN = ("[ALERT]", "[WARNING]")
+_WORD = re.compile(r'"(?:\\.|[^"\\])*"|[^\s"]+')
+
+
+def quote(value: str) -> str:
+    """value as one word. Inside double quotes HAProxy unescapes \\ and expands $VAR; a quote,
+    which guard() refuses, is the only character that could end the word."""
+    escaped = guard(value, "HAProxy").replace("\\", "\\\\").replace("$", "\\$")
+    return f'"{escaped}"'
+
+
+def quote_format(value: str) -> str:
+    """A header value: set-header reads a log-format string, where % starts a sample."""
+    return quote(value.replace("%", "%%"))
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A commented group of lines of the defaults section."""
+
+    why: tuple[str, ...]  # the comment's lines
+    lines: tuple[str, ...]
+
+
+def _rules(why: str, lines: Sequence[str]) -> Rules:
+    return Rules(tuple(textwrap.wrap(why, 92, break_on_hyphens=False)), tuple(lines))
+
+
+def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class _Names:
+    def __init__(self, plan: Plan) -> None:
+        self.prefix = f"corsgen_{plan.name}_"
+
+    def var(self, suffix: str) -> str:
+        return f"txn.{self.prefix}{suffix}"
+
+    def acl(self, suffix: str) -> str:
+        return f"{self.prefix}{suffix}"
+
+    def found(self, when: When) -> str:
+        """The condition a header sent `when` is sent on."""
+        if when == "allowed":
+            return f"{{ var({self.var(CONDITION[when])}) -m found }}"
+        return f"{{ var({self.var(CONDITION[when])}) -m bool }}"
+
+
+def _decide(plan: Plan, names: _Names) -> Rules:
+    origin, listed = names.var("origin"), names.acl("listed")
+    if plan.any_origin:
+        found = "{ req.fhdr(origin) -m found }"
+        lines = [f"http-request set-var({origin}) req.fhdr(origin) if {found}"]
+        return _rules("Any Origin is allowed: remembered for the preflight.", lines)
+    one, not_one = names.acl("one"), names.acl("not_one")
+    # An empty Origin, or one holding what no origin holds, matches no pattern, however loose.
+    lines = [
+        f"acl {one} req.fhdr_cnt(origin) eq 1",
+        f"acl {not_one} req.fhdr(origin) -m reg -- {quote('^$|' + NOT_ONE_ORIGIN)}",
+    ]
+    if len(plan.exact_origins) <= VALUES_PER_ACL:
+        exact = [" ".join(map(quote, plan.exact_origins))] if plan.exact_origins else []
+        lines += [f"acl {listed} req.fhdr(origin) -m str -- {values}" for values in exact]
+    else:
+        exact = [quote(regex) for regex in tries(sorted(plan.exact_origins), TRIE_CHARS)]
+        lines += [f"acl {listed} req.fhdr(origin) -m reg -- {regex}" for regex in exact]
+    for chunk in _chunks(plan.anchored_patterns, VALUES_PER_ACL):
+        lines.append(f"acl {listed} req.fhdr(origin) -m reg -- " + " ".join(map(quote, chunk)))
+    lines.append(f"http-request set-var({origin}) req.fhdr(origin) if {one} !{not_one} {listed}")
+    return _rules(
+        "The Origin, when it is one header holding one listed origin (compared case-sensitively, "
+        "patterns anchored), kept for http-after-response.",
+        lines,
+    )
+
+
+def _preflight(plan: Plan, names: _Names) -> Rules:
+    preflight, answered = names.var("preflight"), names.found("preflight")
+    asks = "METH_OPTIONS { req.fhdr(access-control-request-method) -m found }"
+    lines = [f"http-request set-var({preflight}) bool(true) if {asks} {names.found('allowed')}"]
+    if plan.private_network:
+        private = names.var("private_network")
+        wants = "{ req.fhdr(access-control-request-private-network) -m str true }"
+        lines.append(f"http-request set-var({private}) bool(true) if {answered} {wants}")
+    lines.append(f"http-request return status {plan.preflight_status} if {answered}")
+    return _rules(
+        "A preflight from an allowed origin is answered here, before the section's own rules "
+        "(http-request auth): a browser never sends credentials with it.",
+        lines,
+    )
+
+
+def _value(header: Header, names: _Names) -> str:
+    return f"%[var({names.var('origin')})]" if header.echo else quote_format(header.value)
+
+
+def _respond(plan: Plan, names: _Names) -> Rules:
+    lines = [f"http-after-response del-header {name}" for name in plan.owned_headers]
+    for when, headers in plan.groups:
+        condition = "" if when == "always" else f" if {names.found(when)}"
+        for header in headers:
+            value = _value(header, names)
+            lines.append(f"http-after-response set-header {header.name} {value}{condition}")
+    if plan.vary_origin:
+        lines.append("http-after-response add-header Vary Origin")
+    return _rules(
+        "On every answer, the server's, HAProxy's own errors and the preflight's: the upstream's "
+        "CORS headers out, the policy's in.",
+        lines,
+    )
+
+
+@dataclass(frozen=True)
+class Buffers:
+    """What HAProxy's global tune.bufsize and tune.maxrewrite must be for a plan's headers."""
+
+    response: int  # bytes of headers added to a server's response, at most
+    preflight: int  # bytes of headers on the preflight's answer, at most
+    maxrewrite: int
+    bufsize: int
+
+    @property
+    def default(self) -> bool:
+        return self.maxrewrite <= MAXREWRITE and self.bufsize <= BUFSIZE
+
+
+def _bytes(headers: Sequence[Header], origin: int) -> int:
+    """The size of these header lines, an echoed Origin at its longest."""
+    return sum(len(h.name) + 4 + (origin if h.echo else len(h.value)) for h in headers)
+
+
+def _round_up(size: int, step: int) -> int:
+    return -(-size // step) * step
+
+
+def buffers(plan: Plan) -> Buffers:
+    origin = max((len(o) for o in plan.exact_origins), default=0)
+    origin = max(origin, MAX_ORIGIN_LENGTH) if plan.anchored_patterns else origin
+    vary = len("Vary: Origin\r\n") if plan.vary_origin else 0
+    grouped = dict(plan.groups)
+    response = vary + sum(_bytes(grouped.get(w, ()), origin) for w in ("always", "allowed"))
+    preflight = vary + sum(_bytes(headers, origin) for _, headers in plan.groups)
+    maxrewrite = max(MAXREWRITE, _round_up(response, 1_024))
+    # HAProxy keeps maxrewrite at most half the buffer.
+    bufsize = max(BUFSIZE, 2 * maxrewrite, _round_up(preflight + PREFLIGHT_HEAD, 4_096))
+    return Buffers(response, preflight, maxrewrite, bufsize)
+
+
+def _words(line: str) -> list[str]:
+    return _WORD.findall(line)
+
+
+class HAProxy(Target):
+    name = "haproxy"
+    title = "HAProxy"
+    parts = (Part("haproxy/defaults.cfg.j2", ".cfg"),)
+    binaries = ("haproxy",)
+    config_test = "haproxy -c"
+    regex_engine = "PCRE2"
+
+    def quote(self, value: str) -> str:
+        return quote(value)
+
+    def context(self, plan: Plan) -> Mapping[str, object]:
+        names = _Names(plan)
+        section = f"corsgen_{plan.name}"
+        return {
+            "note": f"HAProxy: load this file before the one whose frontend says from {section}.",
+            "section": section,
+            "rules": [_decide(plan, names), _preflight(plan, names), _respond(plan, names)],
+        }
+
+    def check_structure(self, files: Mapping[str, str]) -> None:
+        for file, text in files.items():
+            sections = 0
+            for number, raw in enumerate(text.splitlines(), start=1):
+                line = raw.strip()
+                if not line or line.startswith("#"):
+                    continue
+                words = _words(line)
+                if _WORD.sub("", line).strip():  # a quote left that no word took
+                    raise VerifyError("unterminated quoted string", file, number)
+                if len(words) > MAX_WORDS:
+                    raise VerifyError(f"more than {MAX_WORDS} words on a line", file, number)
+                if words[0] in SECTIONS:
+                    sections += 1
+                elif words[0] not in KEYWORDS or not sections:
+                    raise VerifyError(f"unknown keyword '{words[0]}' here", file, number)
+            if sections != 1:
+                raise VerifyError(f"{sections} sections, not one defaults", file, None)
+
+    def shortfalls(self, plan: Plan) -> Iterator[Limit]:
+        need = buffers(plan)
+        if not need.default:
+            fields = {"server": self.title, "free": MAXREWRITE, "whole": BUFSIZE, **asdict(need)}
+            key = "expose_headers" if need.response > MAXREWRITE else "allow_headers"
+            yield Limit("CG205", "buffers", key, fields)
+
+    def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
+        # A frontend names each section. The anonymous defaults after them keep the backend from
+        # inheriting one: HAProxy refuses a defaults section with rules used by both kinds.
+        sections = [
+            words[1]
+            for text in files.values()
+            for line in text.splitlines()
+            if len(words := line.split()) == 2 and words[0] in SECTIONS
+        ]
+        frontends = "".join(
+            f"frontend test_{n} from {section}\n    bind 127.0.0.1:1\n"
+            "    timeout client 1s\n    default_backend test\n"
+            for n, section in enumerate(sections)
+        )
+        wrapper = root / "haproxy.cfg"
+        wrapper.write_text(
+            "defaults\n    mode http\n    timeout client 1s\n    timeout connect 1s\n"
+            f"    timeout server 1s\n{frontends}backend test\n    server up 127.0.0.1:9\n"
+        )
+        loads = [arg for name in files for arg in ("-f", str(root / name))]
+        # -dW: a warning fails the test too; HAProxy loads a config it warns about.
+        return [binary, "-c", "-dW", *loads, "-f", str(wrapper)]
+
+    def error_lines(self, output: str) -> list[str]:
+        # "[ALERT]    (123) : config : parsing [x.cfg:4] : ...": the message without its prefix.
+        return [_PREFIX.sub("", ln) for ln in output.splitlines() if ln.startswith(_SHOWN)]
+
+
+TARGET = HAProxy()
