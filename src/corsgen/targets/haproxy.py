@@ -100,17 +100,13 @@ class _Names:
 
 
 def _decide(plan: Plan, names: _Names) -> Rules:
-    origin, listed = names.var("origin"), names.acl("listed")
+    origin = names.var("origin")
     if plan.any_origin:
         found = "{ req.fhdr(origin) -m found }"
         lines = [f"http-request set-var({origin}) req.fhdr(origin) if {found}"]
         return _rules("Any Origin is allowed: remembered for the preflight.", lines)
-    one, not_one = names.acl("one"), names.acl("not_one")
-    # An empty Origin, or one holding what no origin holds, matches no pattern, however loose.
-    lines = [
-        f"acl {one} req.fhdr_cnt(origin) eq 1",
-        f"acl {not_one} req.fhdr(origin) -m reg -- {quote('^$|' + NOT_ONE_ORIGIN)}",
-    ]
+    one, listed, matched = names.acl("one"), names.acl("listed"), names.acl("matched")
+    lines = [f"acl {one} req.fhdr_cnt(origin) eq 1"]
     if len(plan.exact_origins) <= VALUES_PER_ACL:
         exact = [" ".join(map(quote, plan.exact_origins))] if plan.exact_origins else []
         lines += [f"acl {listed} req.fhdr(origin) -m str -- {values}" for values in exact]
@@ -118,8 +114,15 @@ def _decide(plan: Plan, names: _Names) -> Rules:
         exact = [quote(regex) for regex in tries(sorted(plan.exact_origins), TRIE_CHARS)]
         lines += [f"acl {listed} req.fhdr(origin) -m reg -- {regex}" for regex in exact]
     for chunk in _chunks(plan.anchored_patterns, VALUES_PER_ACL):
-        lines.append(f"acl {listed} req.fhdr(origin) -m reg -- " + " ".join(map(quote, chunk)))
-    lines.append(f"http-request set-var({origin}) req.fhdr(origin) if {one} !{not_one} {listed}")
+        lines.append(f"acl {matched} req.fhdr(origin) -m reg -- " + " ".join(map(quote, chunk)))
+    conditions = [f"{one} {listed}"] if exact else []
+    if plan.anchored_patterns:
+        # An empty Origin, or one holding what no origin holds, matches no pattern, however
+        # loose; no listed origin is either, so a listed one is allowed without that test.
+        not_one = names.acl("not_one")
+        lines.append(f"acl {not_one} req.fhdr(origin) -m reg -- {quote('^$|' + NOT_ONE_ORIGIN)}")
+        conditions.append(f"{one} !{not_one} {matched}")
+    lines.append(f"http-request set-var({origin}) req.fhdr(origin) if " + " || ".join(conditions))
     return _rules(
         "The Origin, when it is one header holding one listed origin (compared case-sensitively, "
         "patterns anchored), kept for http-after-response.",
