@@ -37,6 +37,18 @@ def test_ten_thousand_origins_load(target: str, binary: str | None) -> None:
     assert server_check(render(plan, target), target, binary).ok
 
 
+@pytest.mark.parametrize(("target", "binary"), BINARIES)
+@pytest.mark.parametrize("name", [*TARGETS, "httpd", "caddyfile"])
+def test_a_policy_named_after_a_server_is_not_overwritten_by_the_wrapper(
+    target: str, binary: str | None, name: str
+) -> None:
+    need_binary(f"{target} ({binary})", binary)
+    text = 'allow_origins = ["https://a.example.com"]\n'
+    plan = build_plan(parse_policy(text, f"{name}.toml"), name, f"{name}.toml")
+    result = server_check(render(plan, target), target, binary)
+    assert result.ok, result.output
+
+
 # One build per target is enough to show the error reaches the user.
 @pytest.mark.parametrize(("target", "binary"), list({p.values[0]: p for p in BINARIES}.values()))
 def test_a_broken_file_is_reported(target: str, binary: str | None) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from corsgen.errors import CorsgenError, Finding, VerifyError, shorten
 from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
 from corsgen.regex.trie import tries
-from corsgen.targets.base import Part, Target, double_quoted
+from corsgen.targets.base import WRAPPER, Part, Target, double_quoted
 from corsgen.targets.lexer import split_lines
 
 # Debian's PCRE2 (link size 2) refuses a compiled pattern over 64 KiB, about two bytes per literal
@@ -40,8 +40,7 @@ MODULE_DIRS = (
 )
 # What the snippet needs, plus an MPM so httpd will start at all.
 MODULES = ("mpm_event", "authz_core", "headers", "setenvif", "rewrite")
-# No policy name holds a "-": the wrapper never overwrites a policy's own file.
-WRAPPER = "corsgen-wrapper.conf"
+WRAPPER_FILE = WRAPPER + ".conf"
 
 # directive: (fewest, most) arguments; the modules the README says the snippet needs.
 DIRECTIVES: Mapping[str, tuple[int, int]] = {
@@ -219,7 +218,7 @@ class Apache(Target):
         return apache_config.audit(path)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
-        conf = root / WRAPPER
+        conf = root / WRAPPER_FILE
         conf.write_text(
             f"ServerRoot {root}\nServerName localhost\nPidFile {root}/httpd.pid\n"
             f"ErrorLog {root}/error.log\nListen 127.0.0.1:8080\n{module_lines()}"

@@ -28,6 +28,9 @@ _UNQUOTABLE = re.compile(r'[^\x20-\x7e]|"')
 # The name a shared file starts with, and the policy its marker names: SHARED + a shared part's
 # suffix holds a "-", which no policy name does, so it is never one policy's own file.
 SHARED = "corsgen"
+# The stem of the wrapper config a config test writes beside the policies' files: no policy name
+# holds a "-", so it never overwrites one (a policy may be named after its server: haproxy.cfg).
+WRAPPER = SHARED + "-wrapper"
 
 
 @dataclass(frozen=True)

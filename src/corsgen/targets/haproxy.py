@@ -21,7 +21,7 @@ from corsgen.errors import VerifyError
 from corsgen.limits import MAX_ORIGIN_LENGTH
 from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
 from corsgen.regex.trie import tries
-from corsgen.targets.base import Limit, Part, Target, guard
+from corsgen.targets.base import WRAPPER, Limit, Part, Target, guard
 
 # HAProxy 2.6 reads at most 64 words on a line ("too many words, truncating after word 64"): an
 # acl line spends 6 on its name, fetch and flags, so each carries up to this many values.
@@ -266,7 +266,7 @@ class HAProxy(Target):
             "    timeout client 1s\n    default_backend test\n"
             for n, section in enumerate(sections)
         )
-        wrapper = root / "haproxy.cfg"
+        wrapper = root / (WRAPPER + ".cfg")
         wrapper.write_text(
             "defaults\n    mode http\n    timeout client 1s\n    timeout connect 1s\n"
             f"    timeout server 1s\n{frontends}backend test\n    server up 127.0.0.1:9\n"

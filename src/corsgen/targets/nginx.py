@@ -16,7 +16,7 @@ from typing import TypedDict, cast
 
 from corsgen.errors import Finding, VerifyError, shorten
 from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
-from corsgen.targets.base import SHARED, Limit, Part, Target, comment, guard
+from corsgen.targets.base import SHARED, WRAPPER, Limit, Part, Target, comment, guard
 
 # nginx reads at most 4,093 bytes between a parameter's quotes: `nginx -t` on 1.22.1 refuses 4,094
 # ("too long parameter"), as map values, map keys and add_header values alike, wherever the
@@ -40,8 +40,7 @@ ENTRIES_PER_BUCKET = 8
 # about 900 bytes under nginx's 4,093. A list's header is at most 16 KiB (limits.py), so at most 6
 # parts, and add_header joins at most 6 variables of 39 bytes.
 VALUE_PART = 3_200
-# No policy name holds a "-": the wrapper never overwrites a policy's own file.
-WRAPPER = "corsgen-wrapper.conf"
+WRAPPER_FILE = WRAPPER + ".conf"
 # The upstream modules whose copies of the CORS headers the snippet hides.
 UPSTREAM_MODULES = ("proxy", "fastcgi", "uwsgi", "scgi", "grpc")
 # The variable (corsgen_NAME_SUFFIX) that holds each condition a header can be sent on.
@@ -403,9 +402,12 @@ class Nginx(Target):
             root = Path(tmp)
             for name, text in files.items():
                 (root / name).write_text(_thin(text, name), encoding="utf-8")
-            (root / WRAPPER).write_text(wrapper(http_part, location_part, shared), encoding="utf-8")
+            (root / WRAPPER_FILE).write_text(
+                wrapper(http_part, location_part, shared), encoding="utf-8"
+            )
             payload = cast(
-                _Payload, crossplane.parse(str(root / WRAPPER), check_ctx=True, check_args=True)
+                _Payload,
+                crossplane.parse(str(root / WRAPPER_FILE), check_ctx=True, check_args=True),
             )
         if payload["errors"]:
             first = payload["errors"][0]
@@ -416,7 +418,7 @@ class Nginx(Target):
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         shared, http_part, location = _roles(files)
-        conf = root / WRAPPER
+        conf = root / WRAPPER_FILE
         conf.write_text(
             f"pid {root}/nginx.pid;\nerror_log {root}/error.log;\n"
             + wrapper(str(root / http_part), str(root / location), [str(root / n) for n in shared])
