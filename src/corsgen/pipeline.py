@@ -30,13 +30,13 @@ def load_and_plan(path: Path, targets: Sequence[str] = NAMES) -> tuple[Plan, lis
     text = read_text(path)
     policy = parse_policy(text, path.name)
     name = policy_name(policy, path)
-    findings = _located(check_policy(policy, name, path.name), text)
+    findings = check_policy(policy, name, path.name)
     if any(f.severity == "error" for f in findings):
-        raise PolicyError(findings)
+        raise PolicyError(_located(findings, text))
     plan = build_plan(policy, name, path.name)
     # What one server cannot load refuses the policy for every target: a policy is meant to be
     # portable, and `corsgen check` runs before anyone picks a target.
-    refused = _located(limit_findings(plan, path.name), text)
+    refused = limit_findings(plan, path.name)
     if refused:
-        raise PolicyError(refused + findings)
-    return plan, findings + _located(shortfall_findings(plan, path.name, targets), text)
+        raise PolicyError(_located(refused + findings, text))
+    return plan, _located(findings + shortfall_findings(plan, path.name, targets), text)

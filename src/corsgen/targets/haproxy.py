@@ -40,14 +40,14 @@ BUFSIZE, MAXREWRITE = 16_384, 1_024
 PREFLIGHT_HEAD = 1_024  # the status line, Content-Length and the room HAProxy keeps spare
 KEYWORDS = frozenset({"mode", "acl", "http-request", "http-after-response"})
 # The variable (txn.corsgen_NAME_SUFFIX) that is set when a header is sent; "allowed" holds the
-# Origin itself, the others are booleans.
+# Origin itself, the others are booleans. HAProxy's own answers and every server's pass
+# http-after-response: not a word of the request can reach them but through these variables,
+# set while the request is read.
 CONDITION: Mapping[When, str] = {
     "allowed": "origin",
     "preflight": "preflight",
     "private_network": "private_network",
 }
-# HAProxy's own answers and every server's pass http-after-response: not a word of the request
-# can reach them but through these variables, set while the request is read.
 _PREFIX = re.compile(r"^\[\w+\]\s+\(\d+\) : (?:config : )?")
 _SHOWN = ("[ALERT]", "[WARNING]")
 _WORD = re.compile(r'"(?:\\.|[^"\\])*"|[^\s"]+')
@@ -94,9 +94,8 @@ class _Names:
 
     def found(self, when: When) -> str:
         """The condition a header sent `when` is sent on."""
-        if when == "allowed":
-            return f"{{ var({self.var(CONDITION[when])}) -m found }}"
-        return f"{{ var({self.var(CONDITION[when])}) -m bool }}"
+        test = "found" if when == "allowed" else "bool"
+        return f"{{ var({self.var(CONDITION[when])}) -m {test} }}"
 
 
 def _decide(plan: Plan, names: _Names) -> Rules:
@@ -202,10 +201,6 @@ def buffers(plan: Plan) -> Buffers:
     return Buffers(response, preflight, maxrewrite, bufsize)
 
 
-def _words(line: str) -> list[str]:
-    return _WORD.findall(line)
-
-
 class HAProxy(Target):
     name = "haproxy"
     title = "HAProxy"
@@ -233,7 +228,7 @@ class HAProxy(Target):
                 line = raw.strip()
                 if not line or line.startswith("#"):
                     continue
-                words = _words(line)
+                words = _WORD.findall(line)
                 if _WORD.sub("", line).strip():  # a quote left that no word took
                     raise VerifyError("unterminated quoted string", file, number)
                 if len(words) > MAX_WORDS:
