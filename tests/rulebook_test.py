@@ -23,6 +23,7 @@ from tests.rules_test import long_origin
 from tests.targets.apache_config_test import REACHES as APACHE_REACHES
 from tests.targets.apache_config_test import reach
 from tests.targets.caddy_config_test import reach as caddy_reach
+from tests.targets.haproxy_test import LONG_EXPOSE
 from tests.targets.nginx_config_test import verify_config
 
 SRC = ROOT / "src" / "corsgen"
@@ -221,11 +222,7 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG203", "repeated", _policy('allow_origins = ["https://a.com", "https://a.com:443"]')),
     ("CG203", "covered", _policy('allow_origins = ["https://*.a.com", "https://x.a.com"]')),
     ("CG204", "lowercase", _policy(A + 'allow_methods = ["put"]')),
-    (
-        "CG205",
-        "buffers",
-        _policy(A + "expose_headers = [" + "".join(f'"X-{i:060}", ' for i in range(20)) + "]"),
-    ),
+    ("CG205", "buffers", _policy(LONG_EXPOSE)),
     ("CG302", "no-match", _manifest(glob="cors/*.yaml")),
     ("CG303", "clash", _manifest(glob="cors/api.toml", extra=SECOND)),
     ("CG304", "out-dir", _manifest(out_dir="../elsewhere")),
