@@ -17,6 +17,7 @@ from corsgen.policy_model import Policy
 from corsgen.regex import RegexError, check_regex, parse_regex
 from corsgen.rulebook import RULES, Rule, RuleError, finding, line_of
 from corsgen.rules import check_policy
+from corsgen.targets import NAMES
 from corsgen.tomlfile import parse_toml, read_text
 from tests.conftest import ROOT
 from tests.rules_test import long_origin
@@ -44,13 +45,14 @@ def used(monkeypatch: pytest.MonkeyPatch) -> set[tuple[str, str]]:
 
 
 def _policy(text: str) -> Callable[[Path], None]:
-    """Load, check and plan a policy text as `corsgen check` does, each target's limits included."""
+    """Load, check and plan a policy text as `corsgen check --target ...` does for every target,
+    each target's limits and shortfalls included."""
 
     def run(tmp_path: Path) -> None:
         path = tmp_path / "api.toml"
         path.write_text(text, encoding="utf-8")
         try:
-            _, warnings = load_and_plan(path)
+            _, warnings = load_and_plan(path, NAMES)
         except PolicyError as exc:
             assert all(str(f) for f in exc.findings)
             return
@@ -223,6 +225,9 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG203", "covered", _policy('allow_origins = ["https://*.a.com", "https://x.a.com"]')),
     ("CG204", "lowercase", _policy(A + 'allow_methods = ["put"]')),
     ("CG205", "buffers", _policy(LONG_EXPOSE)),
+    ("CG205", "preflight-200", _policy(A)),
+    ("CG205", "private-network", _policy(A + "allow_private_network = true")),
+    ("CG205", "refused-origin", _policy(A)),
     ("CG302", "no-match", _manifest(glob="cors/*.yaml")),
     ("CG303", "clash", _manifest(glob="cors/api.toml", extra=SECOND)),
     ("CG304", "out-dir", _manifest(out_dir="../elsewhere")),

@@ -50,15 +50,23 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("policies", nargs=-1, required=True, type=POLICY)
+@click.option(
+    "--target",
+    "-t",
+    "targets",
+    type=TARGET,
+    multiple=True,
+    help="Also warn where this server falls short of the policy (CG205); repeatable.",
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-def check(policies: tuple[Path, ...], strict: bool) -> None:
+def check(policies: tuple[Path, ...], targets: tuple[str, ...], strict: bool) -> None:
     """Check policies for unsafe combinations; exit 1 if any has an error."""
     from corsgen.pipeline import load_and_plan
 
     failed = 0
     for path in policies:
         try:
-            _, warnings = load_and_plan(path)
+            _, warnings = load_and_plan(path, targets)
             warn(warnings, strict)
         except PolicyError as exc:
             click.echo(str(exc), err=True)

@@ -11,7 +11,7 @@ from corsgen.plan import Plan, build_plan
 from corsgen.policy import parse_policy, policy_name
 from corsgen.rulebook import line_of
 from corsgen.rules import check_policy
-from corsgen.targets import NAMES, limit_findings, shortfall_findings
+from corsgen.targets import limit_findings, shortfall_findings
 from corsgen.tomlfile import key_lines, read_text
 
 
@@ -24,7 +24,7 @@ def _located(findings: list[Finding], text: str) -> list[Finding]:
     return [replace(f, line=line_of(lines, f.key)) if f.line is None else f for f in findings]
 
 
-def load_and_plan(path: Path, targets: Sequence[str] = NAMES) -> tuple[Plan, list[Finding]]:
+def load_and_plan(path: Path, targets: Sequence[str] = ()) -> tuple[Plan, list[Finding]]:
     """Load, check and plan one policy file; raise PolicyError on any error, return warnings,
     among them where the servers of `targets` fall short of it."""
     text = read_text(path)

@@ -471,6 +471,22 @@ RULES: tuple[Rule, ...] = (
                 "put tune.maxrewrite {maxrewrite} and tune.bufsize {bufsize} in {server}'s global "
                 "section, or shorten the lists",
             ),
+            "preflight-200": (
+                "{server} answers every preflight with 200, not {status}",
+                "set preflight_status = 200, which browsers accept the same",
+            ),
+            "private-network": (
+                "{server} cannot answer a private-network preflight: it has no way to send "
+                "Access-Control-Allow-Private-Network, so a browser refuses the request",
+                "remove allow_private_network, or serve this policy from another server",
+            ),
+            "refused-origin": (
+                "{server} answers every preflight itself, a refused origin's too, without Vary: "
+                "Origin, and sends {sent} whatever the Origin; browsers still refuse the origins "
+                "the policy does not allow: only those get Access-Control-Allow-Origin",
+                "nothing in the policy changes this; accept it, or serve this policy from another "
+                "server (the README's promise table)",
+            ),
         },
     ),
     Rule(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -149,6 +150,48 @@ INTENTS = {
         private_network=True,
     ),
 }
+# Where a server cannot keep a promise, by the CG205 case `corsgen check` warns with (README.md,
+# "What each server keeps"): the tests assert what it does today instead, so a release that keeps
+# the promise fails here, and the table and the warning go.
+FALLS_SHORT: Mapping[str, frozenset[str]] = {
+    # The headers middleware answers every preflight with 200, itself, refused origins' too,
+    # without Vary; sends Allow-Credentials and Expose-Headers whatever the Origin; has no PNA.
+    # Only the upstream's first Vary line is kept (not a CG205 case: no policy relies on it).
+    "traefik": frozenset({"preflight-200", "refused-origin", "private-network", "vary-lines"}),
+}
+
+
+def falls_short(kind: str, case: str) -> bool:
+    return case in FALLS_SHORT.get(re.split(r"[-+]", kind)[0], frozenset())
+
+
+def preflight_status(kind: str, intended: int) -> int:
+    """The status an allowed preflight gets on this kind of server."""
+    return 200 if falls_short(kind, "preflight-200") else intended
+
+
+def relied_on(intent: Intent) -> set[str]:
+    """The CG205 cases a policy with this intent relies on a server for."""
+    cases = {"preflight-200"} if intent.status != 200 else set()
+    cases |= {"private-network"} if intent.private_network else set()
+    return cases | ({"refused-origin"} if not intent.any_origin else set())
+
+
+def _refused_extras(intent: Intent, preflight: bool) -> set[str]:
+    """What a server short of "refused-origin" sends a refused origin all the same."""
+    sent = {"access-control-allow-credentials"} if intent.credentials else set()
+    sent |= {"access-control-expose-headers"} if intent.expose else set()
+    if preflight:
+        sent |= {"access-control-allow-methods"}  # GET, HEAD, POST at the least
+        sent |= {"access-control-allow-headers"} if intent.headers else set()
+        sent |= {"access-control-max-age"} if intent.max_age else set()
+    return sent
+
+
+def _cors_names(answer: Answer) -> set[str]:
+    return {n.lower() for n, _ in answer.headers if n.lower() in CORS}
+
+
 STATUS_PATHS = STATUS  # each path and the status the upstream answers it with
 SERVER_ERROR_PATH = "/dead/x"  # nothing listens upstream: the server answers 502 or 503 itself
 AUTH = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -238,8 +281,10 @@ def test_actual_request(
         expose = token_list(answer.headers, "Access-Control-Expose-Headers") or []
         assert {e.lower() for e in expose} == set(intent.expose)
     elif not intent.any_origin:
-        present = [n for n, _ in answer.headers if n.lower() in CORS]
-        assert not present, f"a refused origin got {present}"
+        expected = (
+            _refused_extras(intent, False) if falls_short(server[0], "refused-origin") else set()
+        )
+        assert _cors_names(answer) == expected, f"a refused origin got {answer.headers}"
 
 
 @pytest.mark.parametrize("policy", INTENTS)
@@ -250,6 +295,18 @@ def test_request_without_origin(server: tuple[str, dict[str, Endpoint]], policy:
     _assert_vary(answer, intent)
     acao = get(answer.headers, "Access-Control-Allow-Origin")
     assert acao == ("*" if intent.any_origin else None)
+
+
+@pytest.mark.parametrize("policy", [p for p, intent in INTENTS.items() if not intent.any_origin])
+def test_every_vary_line_of_the_upstream_is_kept(
+    server: tuple[str, dict[str, Endpoint]], policy: str
+) -> None:
+    answer = send(server[1][policy], "GET", "/two-vary", {"Origin": INTENTS[policy].allowed[0]})
+    assert answer.from_upstream
+    kept = {"accept-encoding", "origin"} | (
+        set() if falls_short(server[0], "vary-lines") else {"cookie"}
+    )
+    assert set(vary_tokens(answer.headers)) == kept, answer.headers
 
 
 PREFLIGHT_PROBES = (
@@ -286,17 +343,21 @@ def test_preflight(
     header_ok = header is None or header in {h.lower() for h in intent.headers}
     assert verdict == (origin in intent.allowed and method_ok and header_ok), why
     _assert_one_of_each(answer)
+    short = falls_short(server[0], "refused-origin")
     if origin in intent.allowed:
-        assert answer.status == intent.status
+        assert answer.status == preflight_status(server[0], intent.status)
         assert answer.body == b"", "a preflight answer has an empty body"
         assert not answer.from_upstream, "the preflight reached the upstream"
         assert get(answer.headers, "Access-Control-Max-Age") == intent.max_age
         assert get(answer.headers, "Access-Control-Allow-Private-Network") is None
         if not intent.any_origin:
-            assert "origin" in vary_tokens(answer.headers)
+            assert ("origin" in vary_tokens(answer.headers)) != short
+    elif short:  # answered as an allowed one is, but for Allow-Origin
+        assert answer.status == 200 and not answer.from_upstream
+        assert _cors_names(answer) == _refused_extras(intent, True)
     else:
         assert answer.from_upstream or path.startswith("/auth"), "a refused preflight is passed on"
-        assert not [n for n, _ in answer.headers if n.lower() in CORS]
+        assert not _cors_names(answer)
 
 
 @pytest.mark.parametrize("policy", INTENTS)
@@ -332,7 +393,8 @@ def test_private_network(server: tuple[str, dict[str, Endpoint]], policy: str, a
     if asks:
         headers["Access-Control-Request-Private-Network"] = "true"
     answer = send(server[1][policy], "OPTIONS", "/own-cors", headers)
-    expected = "true" if asks and intent.private_network else None
+    keeps = not falls_short(server[0], "private-network")
+    expected = "true" if asks and intent.private_network and keeps else None
     assert get(answer.headers, "Access-Control-Allow-Private-Network") == expected
 
 
@@ -361,7 +423,16 @@ def test_a_pattern_matching_the_empty_string_allows_no_missing_origin(
     """SetEnvIf reads a missing Origin as "", which a pattern like (...)? matches."""
     headers = {} if origin is None else {"Origin": origin}
     answer = send(empty_match_server[1], "GET", "/own-cors", headers)
-    assert not [n for n, _ in answer.headers if n.lower() in CORS], answer.headers
+    if falls_short(empty_match_server[0], "refused-origin"):
+        # The pattern matches the missing Origin, read as "": Allow-Origin is sent empty, which
+        # no browser's Origin equals.
+        assert get(answer.headers, "Access-Control-Allow-Origin") in (None, "")
+        assert _cors_names(answer) <= {
+            "access-control-allow-origin",
+            "access-control-allow-credentials",
+        }
+    else:
+        assert not _cors_names(answer), answer.headers
     allowed = send(empty_match_server[1], "GET", "/own-cors", {"Origin": "https://app.example.com"})
     assert cors_check(Request("https://app.example.com", credentials=True), allowed.headers)[0]
 
@@ -407,8 +478,12 @@ def test_each_policy_answers_only_on_its_own_paths(
     actual = send(at, "GET", "/own-cors", {"Origin": origin})
     assert actual.from_upstream
     assert not cors_check(Request(origin, credentials=intent.credentials), actual.headers)[0]
-    assert not [n for n, _ in actual.headers if n.lower() in CORS]
+    short = falls_short(server[0], "refused-origin")
+    assert _cors_names(actual) == (_refused_extras(intent, False) if short else set())
     headers = {"Origin": origin, "Access-Control-Request-Method": "PUT"}
     preflight = send(at, "OPTIONS", "/ok", headers)
-    assert preflight.from_upstream, "another policy's preflight answer reached this path"
-    assert not [n for n, _ in preflight.headers if n.lower() in CORS]
+    assert not preflight_ok(
+        Request(origin, "PUT", intent.credentials), preflight.headers, preflight.status
+    )[0]
+    assert preflight.from_upstream != short, "another policy's preflight answer reached this path"
+    assert _cors_names(preflight) == (_refused_extras(intent, True) if short else set())

@@ -1,4 +1,5 @@
-"""Start real nginx, Apache httpd, Caddy and HAProxy on 127.0.0.1, each policy on a free port."""
+"""Start real nginx, Apache httpd, Caddy, HAProxy and Traefik on 127.0.0.1, each policy on a
+free port."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from corsgen.render import render_parts, render_shared
 from corsgen.targets import NAMES
 from corsgen.targets.apache import module_lines as apache_module_lines
 from corsgen.targets.haproxy import buffers as haproxy_buffers
+from corsgen.targets.traefik import middleware as traefik_middleware
 from corsgen.verify import find_binary
 from tests.conformance.upstream import STATUS
 from tests.conftest import need_binary
@@ -287,6 +289,42 @@ def _haproxy_config(context: str, binary: str, root: Path, site: Site) -> list[s
     return [binary, "-db", *loads, "-f", str(root / "haproxy.cfg")]
 
 
+def _traefik_config(context: str, binary: str, root: Path, site: Site) -> list[str]:
+    """A router per path of each policy, its middleware first, on an entrypoint per port."""
+    write_snippets(root, site.plans, "traefik")
+    digest = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
+    text = "http:\n  middlewares:\n"
+    text += f'    auth:\n      basicAuth:\n        users: ["{USER}:{{SHA}}{digest}"]\n'
+    text += "  services:\n"
+    for name, port in (("up", site.upstream), ("dead", site.dead)):
+        text += f"    {name}:\n      loadBalancer:\n        servers:\n"
+        text += f"          - url: http://127.0.0.1:{port}\n"
+    text += "  routers:\n"
+    for plan in site.plans:
+        at, cors = site.prefix(plan), traefik_middleware(plan) + "@file"
+        for path, service, extra in (
+            ("/", "up", ""),
+            ("/dead/", "dead", ""),
+            ("/auth/", "up", ", auth"),
+        ):
+            text += (
+                f"    {plan.name}{path.replace('/', '_')}:\n"
+                f"      rule: PathPrefix(`{at}{path}`)\n"
+                f"      entryPoints: [port{site.ports[plan.name]}]\n"
+                f"      middlewares: [{cors}{extra}]\n      service: {service}\n"
+            )
+    (root / "test-harness.yml").write_text(text)
+    entrypoints = [f"--entrypoints.port{port}.address=127.0.0.1:{port}" for port in site.servers()]
+    return [
+        binary,
+        *entrypoints,
+        f"--providers.file.directory={root}",
+        "--global.checknewversion=false",
+        "--global.sendanonymoususage=false",
+        "--log.level=ERROR",
+    ]
+
+
 DEBIAN_CADDY = "/usr/bin/caddy"
 
 
@@ -344,6 +382,8 @@ HARNESS: Mapping[str, Harness] = {
     "haproxy": Harness(
         lambda: _installed("haproxy"), _haproxy_config, ("", "backend"), ("backend",)
     ),
+    # The middleware first on a router; several policies each on routers of their own paths.
+    "traefik": Harness(lambda: _installed("traefik"), _traefik_config),
 }
 
 
@@ -461,4 +501,25 @@ def serving(kind: str, plans: tuple[Plan, ...], upstream: int) -> Iterator[dict[
     ports = {plan.name: one if shared else free_port() for plan in plans}
     site = Site(plans, ports, upstream, free_port(), shared)
     with running(configure, site):
-        yield {plan.name: Endpoint(ports[plan.name], site.prefix(plan)) for plan in plans}
+        endpoints = {plan.name: Endpoint(ports[plan.name], site.prefix(plan)) for plan in plans}
+        for endpoint in endpoints.values():
+            _routed(endpoint)
+        yield endpoints
+
+
+def _routed(at: Endpoint) -> None:
+    """Wait until the server passes a request on to the upstream: Traefik listens before its
+    file provider has loaded the routers, and answers 404 until then."""
+    import http.client
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", at.port, timeout=5)
+        try:
+            conn.request("GET", at.prefix + "/ok")
+            if conn.getresponse().getheader("X-Upstream") == "1":
+                return
+        finally:
+            conn.close()
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing reached the upstream through 127.0.0.1:{at.port}{at.prefix}")

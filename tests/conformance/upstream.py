@@ -45,6 +45,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/own-cors"):
             for name, value in OWN_CORS:
                 self.send_header(name, value)
+        if path.endswith("/two-vary"):  # a second Vary line, as an application may send
+            self.send_header("Vary", "Cookie")
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

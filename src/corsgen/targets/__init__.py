@@ -15,7 +15,7 @@ from corsgen.rulebook import finding
 from corsgen.targets.base import Limit, Target
 
 # The order users see in --help, `corsgen verify` and the docs.
-MODULES = ("nginx", "apache", "caddy", "haproxy")
+MODULES = ("nginx", "apache", "caddy", "haproxy", "traefik")
 
 
 def _load() -> dict[str, Target]:

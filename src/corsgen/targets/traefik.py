@@ -1,0 +1,182 @@
+"""Traefik 3: a dynamic-configuration file for the file provider, one `headers` middleware.
+
+One file, NAME.yml, defines the middleware `corsgen-NAME`; a router carries the policy with
+`middlewares: [corsgen-NAME@file, ...]`, first in the list, so the preflight is answered before any
+basicAuth after it and every answer, auth's 401 and Traefik's own 502 included, gets the headers.
+
+Where the middleware is right it is used as it is: an exact list compared case-sensitively, the
+first Origin header only, the preflight answered without reaching the upstream. Where it is not,
+corsgen works around it: Traefik matches accessControlAllowOriginListRegex unanchored, so every
+pattern is written anchored; the upstream's own CORS headers are deleted by customResponseHeaders,
+which runs before the CORS options inside one middleware. What the middleware cannot do at all
+(a preflight status other than 200, no CORS header to a refused origin, Vary on its own preflight
+answer, private-network access) is in `shortfalls`: CG205 warnings.
+
+Traefik has no offline config test: the check starts it on throwaway loopback ports with the file
+provider and a router per middleware, and asks its API whether each loaded (traefik_check.py).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from corsgen.errors import VerifyError
+from corsgen.plan import Plan
+from corsgen.targets.base import WRAPPER, Limit, Part, Target, guard, refuse
+
+# The file provider runs every file through Go's text/template before it reads the YAML: {{ in a
+# value, or in a comment, would be executed.
+_TEMPLATE = ("{{", "}}")
+# What a line of the output may be: a key opening a block, a key and its scalar, or a list item.
+# Scalars are double-quoted strings (no unescaped quote inside), true, or a number.
+_SCALAR = r'(?:"(?:\\[\\"]|[^"\\])*"|true|\d+)'
+_LINE = re.compile(
+    rf"^(?P<indent> *)(?:(?P<key>[A-Za-z][\w-]*):(?: (?P<value>{_SCALAR}))?|- {_SCALAR})$"
+)
+# Every key the file may hold: the sections and the headers middleware's options corsgen writes,
+# and the owned headers customResponseHeaders deletes. A corsgen-NAME key is the middleware.
+KEYS = frozenset(
+    {
+        "http",
+        "middlewares",
+        "headers",
+        "accessControlAllowOriginList",
+        "accessControlAllowOriginListRegex",
+        "accessControlAllowCredentials",
+        "accessControlAllowMethods",
+        "accessControlAllowHeaders",
+        "accessControlExposeHeaders",
+        "accessControlMaxAge",
+        "addVaryHeader",
+        "customResponseHeaders",
+    }
+)
+# The middleware's option for each list header of the plan (Header.key), sent as a YAML list.
+LISTS = {
+    "methods": "accessControlAllowMethods",
+    "headers": "accessControlAllowHeaders",
+    "expose": "accessControlExposeHeaders",
+}
+_INDENT = 2
+
+
+def quote(value: str) -> str:
+    """value as a YAML double-quoted scalar: only \\ and " are special there, and guard() refuses
+    the quote; the template markers Traefik would run are refused too."""
+    for marker in _TEMPLATE:
+        if marker in value:
+            raise refuse(value, "Traefik", marker)
+    return '"' + guard(value, "Traefik").replace("\\", "\\\\") + '"'
+
+
+def middleware(plan: Plan) -> str:
+    return f"corsgen-{plan.name}"
+
+
+def _options(plan: Plan) -> tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]:
+    """The headers middleware's list options and scalar options, quoted."""
+    origins = ["*"] if plan.any_origin else list(plan.exact_origins)
+    lists = [("accessControlAllowOriginList", origins)]
+    # Traefik matches these with Go's MatchString, which finds a match anywhere: anchored here.
+    lists.append(("accessControlAllowOriginListRegex", list(plan.anchored_patterns)))
+    scalars: list[tuple[str, str]] = []
+    for header in plan.headers:
+        if header.key in LISTS:
+            lists.append((LISTS[header.key], header.value.split(", ")))
+        elif header.key == "credentials":
+            scalars.append(("accessControlAllowCredentials", "true"))
+        elif header.key == "max_age":
+            scalars.append(("accessControlMaxAge", header.value))
+    if plan.vary_origin:  # a static * is the same for everyone: no Vary
+        scalars.append(("addVaryHeader", "true"))
+    quoted = [(key, [quote(v) for v in values]) for key, values in lists if values]
+    return quoted, scalars
+
+
+class Traefik(Target):
+    name = "traefik"
+    title = "Traefik"
+    parts = (Part("traefik/middleware.yml.j2", ".yml"),)
+    binaries = ("traefik",)
+    config_test = "a start of traefik with the file provider"
+    regex_engine = "RE2"  # Go's regexp: RE2's syntax and semantics
+
+    def quote(self, value: str) -> str:
+        return quote(value)
+
+    def context(self, plan: Plan) -> Mapping[str, object]:
+        lists, scalars = _options(plan)
+        name = middleware(plan)
+        return {
+            "note": f"Traefik: attach {name}@file to a router, first in its middlewares.",
+            "middleware": name,
+            "lists": lists,
+            "scalars": scalars,
+            # Deleted before the CORS options are applied: the upstream's copies never pass.
+            "deleted": plan.owned_headers,
+        }
+
+    def check_structure(self, files: Mapping[str, str]) -> None:
+        for file, text in files.items():
+            depth = 0
+            for number, line in enumerate(text.splitlines(), start=1):
+                if any(marker in line for marker in _TEMPLATE):  # comments are templates too
+                    raise VerifyError("a Go template marker Traefik would run", file, number)
+                if not line.strip() or line.startswith("#"):
+                    continue
+                match = _LINE.match(line)
+                if match is None:
+                    raise VerifyError(f"not a line of this YAML: {line.strip()[:40]}", file, number)
+                indent = len(match["indent"])
+                if indent % _INDENT or indent > depth:
+                    raise VerifyError("indented deeper than the block it is in", file, number)
+                key = match["key"]
+                if key is not None and not self._known(key, indent):
+                    raise VerifyError(f"unknown key '{key}' here", file, number)
+                depth = indent + _INDENT if key is not None and match["value"] is None else indent
+
+    @staticmethod
+    def _known(key: str, indent: int) -> bool:
+        # The middleware's name sits at depth 2, the headers customResponseHeaders deletes at 5.
+        if indent == 2 * _INDENT:
+            return key.startswith("corsgen-")
+        return key in KEYS or (indent == 5 * _INDENT and key.startswith("Access-Control-"))
+
+    def shortfalls(self, plan: Plan) -> Iterator[Limit]:
+        server = {"server": self.title}
+        if plan.preflight_status != 200:
+            status = {**server, "status": plan.preflight_status}
+            yield Limit("CG205", "preflight-200", "preflight_status", status)
+        if plan.private_network:
+            yield Limit("CG205", "private-network", "allow_private_network", server)
+        if not plan.any_origin:
+            # The middleware sends these whatever the Origin: credentials and expose on every
+            # answer, the preflight's on every preflight, which it answers for refused origins too.
+            sent = [h.name for h in plan.headers if not h.echo and h.when != "private_network"]
+            fields = {**server, "sent": ", ".join(sent) or "nothing else"}
+            yield Limit("CG205", "refused-origin", "allow_origins", fields)
+
+    def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
+        # A router on an entrypoint for each middleware: Traefik builds a middleware, and finds
+        # its regexes wrong, only when a router uses it.
+        names = [
+            found
+            for text in files.values()
+            for found in re.findall(r"^ {4}(corsgen-[\w-]+):$", text, re.MULTILINE)
+        ]
+        routers = [f"{WRAPPER}-{n}" for n in range(len(names))]
+        (root / (WRAPPER + ".yml")).write_text(
+            "http:\n  routers:\n"
+            + "".join(
+                f"    {router}:\n      rule: PathPrefix(`/`)\n      entryPoints: [web]\n"
+                f"      service: noop@internal\n      middlewares: [{name}]\n"
+                for router, name in zip(routers, names, strict=True)
+            )
+        )
+        return [sys.executable, "-m", "corsgen.targets.traefik_check", binary, str(root), *routers]
+
+
+TARGET = Traefik()
