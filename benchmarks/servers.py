@@ -18,10 +18,12 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 from corsgen.plan import Plan
+from corsgen.targets.traefik import middleware as traefik_middleware
 from corsgen.verify import find_binary
 from tests.conformance.servers import (
     DEBIAN_CADDY,
     TEMP_PATHS,
+    answers,
     apache_head,
     caddy_version,
     free_port,
@@ -173,6 +175,47 @@ def _haproxy_version(binary: str) -> str:
     return out.split()[2] if len(out.split()) > 2 else out.strip()
 
 
+def _traefik(root: Path, setup: Setup) -> tuple[str, str]:
+    """("", the middleware the router names, or "" for none)."""
+    if setup.plan is not None:
+        write_snippets(root, (setup.plan,), "traefik")
+        return "", traefik_middleware(setup.plan) + "@file"
+    if setup.snippet:
+        (root / "handwritten.yml").write_text(setup.snippet)
+        return "", "handwritten@file"
+    if not setup.headers:
+        return "", ""
+    # customResponseHeaders sets each over the upstream's copy: replacing costs nothing more.
+    lines = "".join(f'          {k}: "{v}"\n' for k, v in setup.headers.items())
+    head = "http:\n  middlewares:\n    floor:\n      headers:\n        customResponseHeaders:\n"
+    (root / "floor.yml").write_text(head + lines)
+    return "", "floor@file"
+
+
+def _traefik_launch(binary: str, root: Path, port: int, http: str, site: str) -> list[str]:
+    # Traefik answers itself (the ping handler's 200 "OK", on the same entrypoint), as nginx does.
+    middlewares = f"      middlewares: [{site}]\n" if site else ""
+    (root / "bench-router.yml").write_text(
+        f"http:\n  routers:\n    bench:\n      rule: PathPrefix(`/`)\n{middlewares}"
+        "      service: ping@internal\n"
+    )
+    return [
+        binary,
+        f"--entrypoints.web.address=127.0.0.1:{port}",
+        f"--providers.file.directory={root}",
+        "--ping=true",
+        "--ping.manualrouting=true",
+        "--global.checknewversion=false",
+        "--global.sendanonymoususage=false",
+        "--log.level=ERROR",
+    ]
+
+
+def _traefik_version(binary: str) -> str:
+    out = subprocess.run([binary, "version"], capture_output=True, text=True, check=False).stdout
+    return out.split()[1] if len(out.split()) > 1 else out.strip()
+
+
 def _slash_version(binary: str) -> str:
     """The version in `nginx -v` ("nginx/1.22.1") or `apache2 -v` ("Apache/2.4.71 (Debian)")."""
     out = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
@@ -213,6 +256,13 @@ BENCH: Sequence[Bench] = (
         lambda: {"HAProxy": find_binary("haproxy")},
         _haproxy_version,
     ),
+    Bench(
+        "traefik",
+        _traefik,
+        _traefik_launch,
+        lambda: {"Traefik": find_binary("traefik")},
+        _traefik_version,
+    ),
 )
 
 
@@ -235,4 +285,5 @@ def serve(bench: Bench, binary: str, setup: Setup) -> Iterator[int]:
         http, site = bench.write(root, setup)
         command = bench.launch(binary, root, port, http, site)
         with process(command, root, (port,), prefix=pin(1)):
+            answers(port, PATH, lambda response: response.status == 200)
             yield port

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import os
 import socket
 import subprocess
@@ -508,18 +509,21 @@ def serving(kind: str, plans: tuple[Plan, ...], upstream: int) -> Iterator[dict[
 
 
 def _routed(at: Endpoint) -> None:
-    """Wait until the server passes a request on to the upstream: Traefik listens before its
-    file provider has loaded the routers, and answers 404 until then."""
-    import http.client
+    """Wait until the server passes a request on to the upstream."""
+    answers(at.port, at.prefix + "/ok", lambda r: r.getheader("X-Upstream") == "1")
 
+
+def answers(port: int, path: str, ready: Callable[[http.client.HTTPResponse], bool]) -> None:
+    """Wait until the server's answer to GET `path` is `ready`: Traefik listens before its file
+    provider has loaded the routers, and answers 404 until then."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        conn = http.client.HTTPConnection("127.0.0.1", at.port, timeout=5)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
-            conn.request("GET", at.prefix + "/ok")
-            if conn.getresponse().getheader("X-Upstream") == "1":
+            conn.request("GET", path)
+            if ready(conn.getresponse()):
                 return
         finally:
             conn.close()
         time.sleep(0.05)
-    raise RuntimeError(f"nothing reached the upstream through 127.0.0.1:{at.port}{at.prefix}")
+    raise RuntimeError(f"no ready answer from 127.0.0.1:{port}{path}")
