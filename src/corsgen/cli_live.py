@@ -141,7 +141,10 @@ def explain(
     plan = load_plan(policy, strict=False)
     request, author = _page_request(origin, method, headers, credentials)
     result = offline_trace(plan, request, author, reads)
-    if _show_trace(result, f"{shown(policy)}, as corsgen's output answers on every server:"):
+    if _show_trace(
+        result,
+        f"{shown(policy)}, as corsgen's output answers on a server that keeps every promise:",
+    ):
         return
     click.echo(escape(f"blocked; to allow it, change {shown(policy)}:"))
     _show_fixes(result, plan)
