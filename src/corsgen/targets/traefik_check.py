@@ -82,6 +82,7 @@ def _router(api: int, name: str) -> list[str] | None:
 def check(binary: str, root: Path, routers: Sequence[str]) -> list[str]:
     """The errors that keep a router from loading; empty when every one is enabled."""
     log = root / "traefik.log"
+    log.unlink(missing_ok=True)  # a try before this one's
     api = _free_port()
     proc = subprocess.Popen(
         command(binary, root, _free_port(), api, log),
@@ -108,7 +109,11 @@ def check(binary: str, root: Path, routers: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str]) -> int:
     binary, root, *routers = argv
-    errors = check(binary, Path(root), routers)
+    for _ in range(3):
+        errors = check(binary, Path(root), routers)
+        # A free port may be taken by another process before Traefik binds it: new ports.
+        if not any("address already in use" in error for error in errors):
+            break
     for error in errors:
         print(error)
     return 1 if errors else 0
