@@ -81,7 +81,7 @@ def _router(api: int, name: str) -> list[str] | None:
 
 def check(binary: str, root: Path, routers: Sequence[str]) -> list[str]:
     """The errors that keep a router from loading; empty when every one is enabled."""
-    log = root / "traefik.log"
+    log = root / "corsgen-wrapper.log"  # a "-": never a policy's file
     log.unlink(missing_ok=True)  # a try before this one's
     api = _free_port()
     proc = subprocess.Popen(
