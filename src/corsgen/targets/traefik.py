@@ -23,19 +23,13 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from corsgen.errors import VerifyError
 from corsgen.plan import Plan
-from corsgen.targets.base import WRAPPER, Limit, Part, Target, guard, refuse
+from corsgen.targets import yaml_lines
+from corsgen.targets.base import WRAPPER, Limit, Part, Target
 
 # The file provider runs every file through Go's text/template before it reads the YAML: {{ in a
 # value, or in a comment, would be executed.
-_TEMPLATE = ("{{", "}}")
-# What a line of the output may be: a key opening a block, a key and its scalar, or a list item.
-# Scalars are double-quoted strings (no unescaped quote inside), true, or a number.
-_SCALAR = r'(?:"(?:\\[\\"]|[^"\\])*"|true|\d+)'
-_LINE = re.compile(
-    rf"^(?P<indent> *)(?:(?P<key>[A-Za-z][\w-]*):(?: (?P<value>{_SCALAR}))?|- {_SCALAR})$"
-)
+_TEMPLATE = dict.fromkeys(("{{", "}}"), "a Go template marker Traefik would run")
 # Every key the file may hold: the sections and the headers middleware's options corsgen writes,
 # and the owned headers customResponseHeaders deletes. A corsgen-NAME key is the middleware.
 KEYS = frozenset(
@@ -60,16 +54,10 @@ LISTS = {
     "headers": "accessControlAllowHeaders",
     "expose": "accessControlExposeHeaders",
 }
-_INDENT = 2
 
 
 def quote(value: str) -> str:
-    """value as a YAML double-quoted scalar: only \\ and " are special there, and guard() refuses
-    the quote; the template markers Traefik would run are refused too."""
-    for marker in _TEMPLATE:
-        if marker in value:
-            raise refuse(value, "Traefik", marker)
-    return '"' + guard(value, "Traefik").replace("\\", "\\\\") + '"'
+    return yaml_lines.quote(value, "Traefik", tuple(_TEMPLATE))
 
 
 def middleware(plan: Plan) -> str:
@@ -96,6 +84,13 @@ def _options(plan: Plan) -> tuple[list[tuple[str, list[str]]], list[tuple[str, s
     return quoted, scalars
 
 
+def _known(key: str, column: int) -> bool:
+    # The middleware's name sits at column 4, the headers customResponseHeaders deletes at 10.
+    if column == 4:
+        return key.startswith("corsgen-")
+    return key in KEYS or (column == 10 and key.startswith("Access-Control-"))
+
+
 class Traefik(Target):
     name = "traefik"
     title = "Traefik"
@@ -120,30 +115,7 @@ class Traefik(Target):
         }
 
     def check_structure(self, files: Mapping[str, str]) -> None:
-        for file, text in files.items():
-            depth = 0
-            for number, line in enumerate(text.splitlines(), start=1):
-                if any(marker in line for marker in _TEMPLATE):  # comments are templates too
-                    raise VerifyError("a Go template marker Traefik would run", file, number)
-                if not line.strip() or line.startswith("#"):
-                    continue
-                match = _LINE.match(line)
-                if match is None:
-                    raise VerifyError(f"not a line of this YAML: {line.strip()[:40]}", file, number)
-                indent = len(match["indent"])
-                if indent % _INDENT or indent > depth:
-                    raise VerifyError("indented deeper than the block it is in", file, number)
-                key = match["key"]
-                if key is not None and not self._known(key, indent):
-                    raise VerifyError(f"unknown key '{key}' here", file, number)
-                depth = indent + _INDENT if key is not None and match["value"] is None else indent
-
-    @staticmethod
-    def _known(key: str, indent: int) -> bool:
-        # The middleware's name sits at depth 2, the headers customResponseHeaders deletes at 5.
-        if indent == 2 * _INDENT:
-            return key.startswith("corsgen-")
-        return key in KEYS or (indent == 5 * _INDENT and key.startswith("Access-Control-"))
+        yaml_lines.check(files, _known, _TEMPLATE)
 
     def shortfalls(self, plan: Plan) -> Iterator[Limit]:
         server = {"server": self.title}
