@@ -19,6 +19,7 @@ from tempfile import TemporaryDirectory
 
 from corsgen.plan import Plan
 from corsgen.targets.traefik import middleware as traefik_middleware
+from corsgen.targets.traefik_check import static as traefik_static
 from corsgen.verify import find_binary
 from tests.conformance.servers import (
     DEBIAN_CADDY,
@@ -175,40 +176,38 @@ def _haproxy_version(binary: str) -> str:
     return out.split()[2] if len(out.split()) > 2 else out.strip()
 
 
+# Traefik's file provider reads a directory and all below it: the static file stays out of it.
+DYNAMIC = "dynamic"
+
+
 def _traefik(root: Path, setup: Setup) -> tuple[str, str]:
-    """("", the middleware the router names, or "" for none)."""
+    """("", the middleware the router names, or "" for none), written in DYNAMIC."""
+    dynamic = root / DYNAMIC
+    dynamic.mkdir()
     if setup.plan is not None:
-        write_snippets(root, (setup.plan,), "traefik")
+        write_snippets(dynamic, (setup.plan,), "traefik")
         return "", traefik_middleware(setup.plan) + "@file"
     if setup.snippet:
-        (root / "handwritten.yml").write_text(setup.snippet)
+        (dynamic / "handwritten.yml").write_text(setup.snippet)
         return "", "handwritten@file"
     if not setup.headers:
         return "", ""
     # customResponseHeaders sets each over the upstream's copy: replacing costs nothing more.
     lines = "".join(f'          {k}: "{v}"\n' for k, v in setup.headers.items())
     head = "http:\n  middlewares:\n    floor:\n      headers:\n        customResponseHeaders:\n"
-    (root / "floor.yml").write_text(head + lines)
+    (dynamic / "floor.yml").write_text(head + lines)
     return "", "floor@file"
 
 
 def _traefik_launch(binary: str, root: Path, port: int, http: str, site: str) -> list[str]:
     # Traefik answers itself (the ping handler's 200 "OK", on the same entrypoint), as nginx does.
     middlewares = f"      middlewares: [{site}]\n" if site else ""
-    (root / "bench-router.yml").write_text(
+    (root / DYNAMIC / "bench-router.yml").write_text(
         f"http:\n  routers:\n    bench:\n      rule: PathPrefix(`/`)\n{middlewares}"
         "      service: ping@internal\n"
     )
-    return [
-        binary,
-        f"--entrypoints.web.address=127.0.0.1:{port}",
-        f"--providers.file.directory={root}",
-        "--ping=true",
-        "--ping.manualrouting=true",
-        "--global.checknewversion=false",
-        "--global.sendanonymoususage=false",
-        "--log.level=ERROR",
-    ]
+    (root / "traefik.yml").write_text(traefik_static(root / DYNAMIC, {"web": port}, ping=True))
+    return [binary, f"--configFile={root / 'traefik.yml'}"]
 
 
 def _traefik_version(binary: str) -> str:

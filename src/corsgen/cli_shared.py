@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from corsgen.errors import Finding, PolicyError
+from corsgen.errors import Finding, PolicyError, blocking
 
 if TYPE_CHECKING:
     from corsgen.plan import Plan
@@ -18,7 +18,7 @@ POLICY = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def warn(findings: Sequence[Finding], strict: bool) -> None:
-    if strict and findings:
+    if blocking(findings, strict):
         raise PolicyError(findings)
     for finding in findings:
         click.echo(str(finding), err=True)

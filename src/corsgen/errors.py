@@ -7,7 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-Severity = Literal["error", "warning"]
+# An error refuses the policy; a warning is shown, and refuses it under --strict; a note is only
+# shown: what a server does with the policy, which no change to the policy can mend.
+Severity = Literal["error", "warning", "note"]
+
+
+def blocking(findings: Sequence[Finding], strict: bool) -> bool:
+    """Whether these findings refuse the policy: any error, or under strict any warning."""
+    refused = ("error", "warning") if strict else ("error",)
+    return any(f.severity in refused for f in findings)
+
 
 # How much of a user's value a message quotes back: enough to find it, never a flood.
 SHOWN = 60

@@ -460,7 +460,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "CG205",
         "server-shortfall",
-        "warning",
+        "note",
         "the policy relies on something one target's server does not do, or not by default",
         {
             "buffers": (
@@ -480,10 +480,24 @@ RULES: tuple[Rule, ...] = (
                 "Access-Control-Allow-Private-Network, so a browser refuses the request",
                 "remove allow_private_network, or serve this policy from another server",
             ),
+            "no-star": (
+                "{server} cannot send Access-Control-Allow-Origin: *: it echoes each Origin "
+                "instead, with Vary: Origin, and sends nothing to a request without Origin; "
+                "browsers accept the echoed origin the same",
+                "nothing in the policy changes this; accept it (a cache keeps one answer per "
+                "Origin), or serve this policy from another server",
+            ),
+            "regex-size": (
+                "{server} refuses an origin regex whose RE2 program is larger than {limit} unless "
+                "its runtime allows more; this policy's largest is {size}",
+                "add re2.max_program_size.error_level: {size} to a static layer of {server}'s "
+                "layered_runtime, or shorten the patterns",
+            ),
             "refused-origin": (
                 "{server} answers every preflight itself, a refused origin's too, without Vary: "
-                "Origin, and sends {sent} whatever the Origin; browsers still refuse the origins "
-                "the policy does not allow: only those get Access-Control-Allow-Origin",
+                "Origin, and sends {sent} whatever the Origin (the preflight's headers on every "
+                "preflight); browsers still refuse the origins the policy does not allow: only "
+                "those get Access-Control-Allow-Origin",
                 "nothing in the policy changes this; accept it, or serve this policy from another "
                 "server (the README's promise table)",
             ),

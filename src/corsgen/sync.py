@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from corsgen.errors import CorsgenError, Finding, PolicyError, escape
+from corsgen.errors import CorsgenError, Finding, PolicyError, blocking, escape
 from corsgen.fsio import NotAFile, TooLarge, decode, read_file, refuse, shown, write_atomically
 from corsgen.marker import body_digest, parse
 from corsgen.pipeline import load_and_plan
@@ -143,8 +143,8 @@ def refuse_shrinking(out_dir: Path, policy: str, target: str, names: Iterable[st
 def _plans(
     policies: Mapping[Path, Sequence[str]], strict: bool
 ) -> tuple[dict[Path, Plan], list[Finding]]:
-    """A plan per policy file (rendered for these targets), and its warnings; refuses on any
-    error (or warning, when strict)."""
+    """A plan per policy file (rendered for these targets), and its warnings and notes; refuses
+    on any error (or warning, when strict)."""
     plans: dict[Path, Plan] = {}
     findings: list[Finding] = []
     failed = False
@@ -157,7 +157,7 @@ def _plans(
             continue
         plans[policy] = plan
         findings += warnings
-        failed = failed or (strict and bool(warnings))
+        failed = failed or blocking(warnings, strict)
     if failed:
         raise PolicyError(findings)
     return plans, findings

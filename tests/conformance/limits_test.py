@@ -98,7 +98,8 @@ def test_whole_lists_on_a_preflight_and_a_response(
 def test_whole_lists_for_any_origin(limits_server: tuple[str, dict[str, Endpoint]]) -> None:
     port = limits_server[1]["public"]
     actual = send(port, "GET", "/own-cors", {"Origin": ORIGIN})
-    assert get(actual.headers, "Access-Control-Allow-Origin") == "*"
+    star = "*" if not falls_short(limits_server[0], "no-star") else ORIGIN
+    assert get(actual.headers, "Access-Control-Allow-Origin") == star
     assert token_list(actual.headers, "Access-Control-Expose-Headers") == list(EXPOSE)
     answer = _preflight(port, ORIGIN, METHODS[0], HEADERS[0].lower())
     assert token_list(answer.headers, "Access-Control-Allow-Headers") == list(HEADERS)

@@ -1,11 +1,12 @@
-"""Start real nginx, Apache httpd, Caddy, HAProxy and Traefik on 127.0.0.1, each policy on a
-free port."""
+"""Start real nginx, Apache httpd, Caddy, HAProxy, Traefik and Envoy on 127.0.0.1, each policy on
+a free port."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import http.client
+import json
 import os
 import socket
 import subprocess
@@ -26,8 +27,10 @@ from corsgen.policy import parse_policy
 from corsgen.render import render_parts, render_shared
 from corsgen.targets import NAMES
 from corsgen.targets.apache import module_lines as apache_module_lines
+from corsgen.targets.envoy import program_size as envoy_program_size
 from corsgen.targets.haproxy import buffers as haproxy_buffers
 from corsgen.targets.traefik import middleware as traefik_middleware
+from corsgen.targets.traefik_check import static as traefik_static
 from corsgen.verify import find_binary
 from tests.conformance.upstream import STATUS
 from tests.conftest import need_binary
@@ -292,7 +295,9 @@ def _haproxy_config(context: str, binary: str, root: Path, site: Site) -> list[s
 
 def _traefik_config(context: str, binary: str, root: Path, site: Site) -> list[str]:
     """A router per path of each policy, its middleware first, on an entrypoint per port."""
-    write_snippets(root, site.plans, "traefik")
+    dynamic = root / "dynamic"  # the provider's directory: the static file stays out of it
+    dynamic.mkdir()
+    write_snippets(dynamic, site.plans, "traefik")
     digest = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
     text = "http:\n  middlewares:\n"
     text += f'    auth:\n      basicAuth:\n        users: ["{USER}:{{SHA}}{digest}"]\n'
@@ -314,15 +319,128 @@ def _traefik_config(context: str, binary: str, root: Path, site: Site) -> list[s
                 f"      entryPoints: [port{site.ports[plan.name]}]\n"
                 f"      middlewares: [{cors}{extra}]\n      service: {service}\n"
             )
-    (root / "test-harness.yml").write_text(text)
-    entrypoints = [f"--entrypoints.port{port}.address=127.0.0.1:{port}" for port in site.servers()]
+    (dynamic / "test-harness.yml").write_text(text)
+    entrypoints = {f"port{port}": port for port in site.servers()}
+    (root / "traefik.yml").write_text(traefik_static(dynamic, entrypoints))
+    return [binary, f"--configFile={root / 'traefik.yml'}"]
+
+
+_ENVOY = "type.googleapis.com/envoy."
+# Auth on /auth/ only: the filter runs everywhere unless a route turns it off.
+_NO_AUTH = {
+    "envoy.filters.http.basic_auth": {
+        "@type": _ENVOY + "config.route.v3.FilterConfig",
+        "disabled": True,
+    }
+}
+
+
+def _envoy_config(context: str, binary: str, root: Path, site: Site) -> list[str]:
+    """The fragments in a virtual host ("") or, "route", in each route: several policies on one
+    port, each on routes of its own paths."""
+    import yaml
+
+    (filters,) = write_snippets(root, site.plans, "envoy")
+    digest = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
+    auth = {
+        "name": "envoy.filters.http.basic_auth",
+        "typed_config": {
+            "@type": _ENVOY + "extensions.filters.http.basic_auth.v3.BasicAuth",
+            "users": {"inline_string": f"{USER}:{{SHA}}{digest}"},
+        },
+    }
+    router = {
+        "name": "envoy.filters.http.router",
+        "typed_config": {"@type": _ENVOY + "extensions.filters.http.router.v3.Router"},
+    }
+    http_filters = [*yaml.safe_load((root / filters).read_text()), auth, router]
+    listeners = []
+    for port, plans in site.servers().items():
+        vhost: dict[str, Any] = {"name": f"port{port}", "domains": ["*"], "routes": []}
+        for plan in plans:
+            fragment = yaml.safe_load((root / f"{plan.name}.yaml").read_text())
+            at = site.prefix(plan)
+            for path, cluster in ((f"{at}/dead/", "dead"), (f"{at}/auth/", "up"), (f"{at}/", "up")):
+                route: dict[str, Any] = {"match": {"prefix": path}, "route": {"cluster": cluster}}
+                if context:  # the policy's keys on the route, the route's own merged in
+                    route.update(fragment)
+                turned_off = {} if "/auth/" in path else _NO_AUTH
+                route["typed_per_filter_config"] = {
+                    **route.get("typed_per_filter_config", {}),
+                    **turned_off,
+                }
+                vhost["routes"].append(route)
+            if not context:
+                vhost.update(fragment)
+        manager = {
+            "@type": _ENVOY
+            + "extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+            "stat_prefix": f"port{port}",
+            "http_filters": http_filters,
+            "route_config": {"virtual_hosts": [vhost]},
+        }
+        listeners.append(
+            {
+                "name": f"port{port}",
+                "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+                "filter_chains": [
+                    {
+                        "filters": [
+                            {
+                                "name": "envoy.filters.network.http_connection_manager",
+                                "typed_config": manager,
+                            }
+                        ]
+                    }
+                ],
+            }
+        )
+    clusters = [
+        {
+            "name": name,
+            "type": "STATIC",
+            "connect_timeout": "1s",
+            "load_assignment": {
+                "cluster_name": name,
+                "endpoints": [
+                    {
+                        "lb_endpoints": [
+                            {
+                                "endpoint": {
+                                    "address": {
+                                        "socket_address": {
+                                            "address": "127.0.0.1",
+                                            "port_value": upstream,
+                                        }
+                                    }
+                                }
+                            }
+                        ]
+                    }
+                ],
+            },
+        }
+        for name, upstream in (("up", site.upstream), ("dead", site.dead))
+    ]
+    # The regex size the policies need, as corsgen check's CG205 says to allow it.
+    size = max(envoy_program_size(plan) for plan in site.plans)
+    runtime = {"re2.max_program_size.error_level": max(size, 100)}
+    config = {
+        "layered_runtime": {"layers": [{"name": "corsgen", "static_layer": runtime}]},
+        "static_resources": {"listeners": listeners, "clusters": clusters},
+    }
+    (root / "envoy.json").write_text(json.dumps(config))
+    # One worker thread, as nginx has one worker; no hot restart: several run at once.
+    config_path = str(root / "envoy.json")
     return [
         binary,
-        *entrypoints,
-        f"--providers.file.directory={root}",
-        "--global.checknewversion=false",
-        "--global.sendanonymoususage=false",
-        "--log.level=ERROR",
+        "-c",
+        config_path,
+        "--disable-hot-restart",
+        "-l",
+        "warning",
+        "--concurrency",
+        "1",
     ]
 
 
@@ -385,6 +503,8 @@ HARNESS: Mapping[str, Harness] = {
     ),
     # The middleware first on a router; several policies each on routers of their own paths.
     "traefik": Harness(lambda: _installed("traefik"), _traefik_config),
+    # The fragment in a virtual host, or in each route; several policies each on its own routes.
+    "envoy": Harness(lambda: _installed("envoy"), _envoy_config, ("", "route"), ("route",)),
 }
 
 

@@ -12,15 +12,38 @@ from dataclasses import dataclass
 
 from corsgen.origins import OriginError, parse_origin, registrable_domain
 from corsgen.regex.backtracking import check_backtracking, check_size
-from corsgen.regex.syntax import RegexError, Sequence, parse, render_sequence
+from corsgen.regex.syntax import (
+    NOT_IN_AN_ORIGIN,
+    RegexError,
+    Sequence,
+    narrowed,
+    parse,
+    render_alts,
+    render_sequence,
+)
 
-__all__ = ["ENGINES", "OriginRegex", "RegexError", "anchor", "check_regex", "parse_regex"]
+__all__ = [
+    "ENGINES",
+    "OriginRegex",
+    "RegexError",
+    "anchor",
+    "check_regex",
+    "one_origin",
+    "parse_regex",
+]
 
 
 def anchor(alternatives: Iterable[str]) -> str:
     """One regex matching a whole value that is any of the alternatives: the one place corsgen
     anchors, for the proof and for every target."""
     return "^(?:" + "|".join(alternatives) + ")$"
+
+
+def one_origin(pattern: str) -> str:
+    """A plan's pattern anchored, matching no value that holds what no single origin holds: for a
+    server that joins two Origin headers ("a,b") and cannot test for a comma apart from the
+    pattern, as the others do with NOT_ONE_ORIGIN (plan.py)."""
+    return anchor([render_alts(narrowed(parse(pattern), NOT_IN_AN_ORIGIN))])
 
 
 @dataclass(frozen=True)

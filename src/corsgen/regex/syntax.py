@@ -274,6 +274,27 @@ def render_alts(alts: tuple[Sequence, ...]) -> str:
     return "|".join(render_sequence(seq) for seq in alts)
 
 
+# What no single origin holds: a comma or white space (two Origin headers a server joins, "a,b",
+# always do), a quote, or a character outside printable ASCII.
+NOT_IN_AN_ORIGIN = frozenset({",", " ", '"', OTHER})
+_NOTHING = Chars(frozenset(), r"[^\x00-\x{10FFFF}]")  # RE2's empty class
+
+
+def narrowed(alts: tuple[Sequence, ...], without: frozenset[str]) -> tuple[Sequence, ...]:
+    """The same regex with no position matching a character of `without`: it matches what the
+    original matches, less the strings holding one of them. Never wider."""
+
+    def item(old: Item) -> Item:
+        node = old.node
+        if isinstance(node, Group):
+            return Item(Group(narrowed(node.alts, without)), old.low, old.high)
+        kept = node.chars - without
+        new = node if kept == node.chars else (_class(kept) if kept else _NOTHING)
+        return Item(new, old.low, old.high)
+
+    return tuple(tuple(item(old) for old in seq) for seq in alts)
+
+
 def parse(body: str) -> tuple[Sequence, ...]:
     """The top-level alternatives of a regex without its ^ and $; RegexError outside the subset."""
     parser = _Parser(body)

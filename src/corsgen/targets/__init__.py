@@ -15,7 +15,7 @@ from corsgen.rulebook import finding
 from corsgen.targets.base import Limit, Target
 
 # The order users see in --help, `corsgen verify` and the docs.
-MODULES = ("nginx", "apache", "caddy", "haproxy", "traefik")
+MODULES = ("nginx", "apache", "caddy", "haproxy", "traefik", "envoy")
 
 
 def _load() -> dict[str, Target]:

@@ -19,6 +19,7 @@ provider and a router per middleware, and asks its API whether each loaded (trae
 from __future__ import annotations
 
 import re
+import secrets
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -139,7 +140,9 @@ class Traefik(Target):
             for text in files.values()
             for found in re.findall(r"^ {4}(corsgen-[\w-]+):$", text, re.MULTILINE)
         ]
-        routers = [f"{WRAPPER}-{n}" for n in range(len(names))]
+        # A name no other Traefik has: the API asked is this one's, not one that took its port.
+        nonce = secrets.token_hex(4)
+        routers = [f"{WRAPPER}-{nonce}-{n}" for n in range(len(names))]
         (root / (WRAPPER + ".yml")).write_text(
             "http:\n  routers:\n"
             + "".join(

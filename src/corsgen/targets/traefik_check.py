@@ -3,10 +3,14 @@
 `python -m corsgen.targets.traefik_check TRAEFIK DIR ROUTER...` starts TRAEFIK with the file
 provider on DIR, an entrypoint and its API on free loopback ports, and waits until every ROUTER
 (defined by the wrapper in DIR, each using one middleware) is enabled. It exits 1, printing the
-errors, when one is disabled, when Traefik logs an error (a file it could not decode is dropped
-whole, and only the log says so) or exits, or after TIMEOUT seconds; 0 once all are enabled.
-Nothing is ever served: the entrypoint only exists so that the routers, and their middlewares,
-are built.
+errors, when one is disabled, when Traefik logs an error (a file it cannot decode drops the whole
+directory, and only the log says so), when it exits, or after TIMEOUT seconds; 0 once all are
+enabled while it still runs. Nothing is ever served: the entrypoint only exists so that the
+routers, and their middlewares, are built.
+
+Traefik takes its static configuration from one source: a traefik.yml in the working directory or
+/etc/traefik, if there is one, over any flag. So the check writes its own file, passes it with
+--configFile and runs in a directory of its own: the user's file never decides what is checked.
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 TIMEOUT = 30.0
@@ -32,22 +37,32 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def command(binary: str, root: Path, web: int, api: int, log: Path) -> list[str]:
-    return [
-        binary,
-        f"--entrypoints.web.address=127.0.0.1:{web}",
-        f"--entrypoints.traefik.address=127.0.0.1:{api}",
-        "--api.insecure=true",
-        "--api.dashboard=false",
-        f"--providers.file.directory={root}",
-        "--providers.file.watch=false",
-        # No call home: the check runs offline, and a user's CI has no business being counted.
-        "--global.checknewversion=false",
-        "--global.sendanonymoususage=false",
-        "--log.level=ERROR",
-        "--log.format=json",
-        f"--log.filepath={log}",
-    ]
+def static(
+    directory: Path,
+    entrypoints: Mapping[str, int],
+    api: int | None = None,
+    log: Path | None = None,
+    ping: bool = False,
+) -> str:
+    """A static configuration: loopback entrypoints, the file provider on `directory` (and what is
+    below it), the API on the entrypoint named traefik when `api` is given, errors only, to `log`
+    as JSON when given; with `ping`, ping@internal for a router to name."""
+    points = dict(entrypoints) | ({"traefik": api} if api is not None else {})
+    text = "entryPoints:\n" + "".join(
+        f"  {name}:\n    address: {json.dumps(f'127.0.0.1:{port}')}\n"
+        for name, port in points.items()
+    )
+    text += f"providers:\n  file:\n    directory: {json.dumps(str(directory))}\n    watch: false\n"
+    if api is not None:
+        text += "api:\n  insecure: true\n  dashboard: false\n"
+    if ping:
+        text += "ping:\n  manualRouting: true\n"
+    # No call home: a test or check runs offline, and a user's CI has no business being counted.
+    text += "global:\n  checkNewVersion: false\n  sendAnonymousUsage: false\n"
+    text += "log:\n  level: ERROR\n"
+    if log is not None:
+        text += f"  format: json\n  filePath: {json.dumps(str(log))}\n"
+    return text
 
 
 def _errors(log: Path) -> list[str]:
@@ -81,30 +96,38 @@ def _router(api: int, name: str) -> list[str] | None:
 
 def check(binary: str, root: Path, routers: Sequence[str]) -> list[str]:
     """The errors that keep a router from loading; empty when every one is enabled."""
-    log = root / "corsgen-wrapper.log"  # a "-": never a policy's file
-    log.unlink(missing_ok=True)  # a try before this one's
-    api = _free_port()
-    proc = subprocess.Popen(
-        command(binary, root, _free_port(), api, log),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                return _errors(log) + (proc.stderr.read().splitlines() if proc.stderr else [])
-            if errors := _errors(log):
-                return errors
-            shown = [_router(api, name) for name in routers]
-            if all(errors is not None for errors in shown):
-                return [error for errors in shown if errors is not None for error in errors]
-            time.sleep(POLL)
-        return [f"no answer from Traefik's API within {TIMEOUT:.0f} s"]
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    with tempfile.TemporaryDirectory(prefix="corsgen-traefik-") as tmp:
+        here = Path(tmp)
+        log, said, config = here / "traefik.log", here / "said.txt", here / "static.yml"
+        api = _free_port()
+        config.write_text(static(root, {"web": _free_port()}, api, log))
+        with said.open("wb") as out:
+            proc = subprocess.Popen(
+                [binary, f"--configFile={config}"], cwd=here, stdout=out, stderr=subprocess.STDOUT
+            )
+        try:
+            errors = _wait(proc, api, log, routers)
+            if not errors and proc.poll() is not None:  # another process's API answered
+                errors = [f"Traefik exited, status {proc.returncode}"]
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        # What Traefik printed itself (a flag it refused, a panic), after its log's errors.
+        return errors + (said.read_text(errors="replace").splitlines() if errors else [])
+
+
+def _wait(proc: subprocess.Popen[bytes], api: int, log: Path, routers: Sequence[str]) -> list[str]:
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return _errors(log) or [f"Traefik exited, status {proc.returncode}"]
+        if errors := _errors(log):
+            return errors
+        shown = [_router(api, name) for name in routers]
+        if all(errors is not None for errors in shown):
+            return [error for errors in shown if errors is not None for error in errors]
+        time.sleep(POLL)
+    return [f"no answer from Traefik's API within {TIMEOUT:.0f} s"]
 
 
 def main(argv: Sequence[str]) -> int:
