@@ -8,7 +8,9 @@ between two servers is the CORS configuration alone.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -16,6 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
+
+import yaml
 
 from corsgen.plan import Plan
 from corsgen.targets.traefik import middleware as traefik_middleware
@@ -215,6 +220,81 @@ def _traefik_version(binary: str) -> str:
     return out.split()[1] if len(out.split()) > 1 else out.strip()
 
 
+def _envoy(root: Path, setup: Setup) -> tuple[str, str]:
+    """(the HTTP filters, as YAML, and the virtual host's keys, as YAML)."""
+    if setup.plan is not None:
+        (filters,) = write_snippets(root, (setup.plan,), "envoy")
+        return (root / filters).read_text(), (root / f"{setup.plan.name}.yaml").read_text()
+    if setup.snippet:
+        text = yaml.safe_load(setup.snippet)
+        return yaml.safe_dump(text["http_filters"]), yaml.safe_dump(text["virtual_host"])
+    # response_headers_to_add overwrites the upstream's copy: replacing costs nothing more.
+    added = [
+        {"header": {"key": k, "value": v}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+        for k, v in (setup.headers or {}).items()
+    ]
+    return "", yaml.safe_dump({"response_headers_to_add": added} if added else {})
+
+
+def _envoy_launch(binary: str, root: Path, port: int, http: str, site: str) -> list[str]:
+    # The cors filter works on routes to a cluster only (none on a direct_response): the route
+    # goes to a second listener of the same Envoy that answers itself, for corsgen and the floor
+    # alike. One worker thread, as nginx has one worker.
+    router = {"name": "router", "typed_config": _typed("filters.http.router.v3.Router")}
+    filters = [*(yaml.safe_load(http) or []), router]
+    behind = free_port()
+    answer = {"status": 200, "body": {"inline_string": "ok\n"}}
+    front = {
+        "name": "bench",
+        "domains": ["*"],
+        "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "self"}}],
+        **(yaml.safe_load(site) or {}),
+    }
+    back = {
+        "name": "self",
+        "domains": ["*"],
+        "routes": [{"match": {"prefix": "/"}, "direct_response": answer}],
+    }
+    listeners = [_listener(port, filters, front), _listener(behind, [router], back)]
+    endpoint = {"address": {"socket_address": {"address": "127.0.0.1", "port_value": behind}}}
+    cluster = {
+        "name": "self",
+        "type": "STATIC",
+        "load_assignment": {
+            "cluster_name": "self",
+            "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}],
+        },
+    }
+    config = {"static_resources": {"listeners": listeners, "clusters": [cluster]}}
+    (root / "envoy.json").write_text(json.dumps(config))
+    command = [binary, "-c", str(root / "envoy.json"), "--disable-hot-restart", "-l", "error"]
+    return [*command, "--concurrency", "1"]
+
+
+def _listener(port: int, filters: list[Any], vhost: dict[str, Any]) -> dict[str, Any]:
+    manager = {
+        **_typed("filters.network.http_connection_manager.v3.HttpConnectionManager"),
+        "stat_prefix": f"port{port}",
+        "http_filters": filters,
+        "route_config": {"virtual_hosts": [vhost]},
+    }
+    return {
+        "name": f"port{port}",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [{"filters": [{"name": "manager", "typed_config": manager}]}],
+    }
+
+
+def _typed(name: str) -> dict[str, str]:
+    return {"@type": "type.googleapis.com/envoy.extensions." + name}
+
+
+def _envoy_version(binary: str) -> str:
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False).stdout
+    found = re.search(r"/(\d+\.\d+\.\d+)/", out)
+    return found[1] if found else out.strip()
+
+
 def _slash_version(binary: str) -> str:
     """The version in `nginx -v` ("nginx/1.22.1") or `apache2 -v` ("Apache/2.4.71 (Debian)")."""
     out = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
@@ -262,6 +342,7 @@ BENCH: Sequence[Bench] = (
         lambda: {"Traefik": find_binary("traefik")},
         _traefik_version,
     ),
+    Bench("envoy", _envoy, _envoy_launch, lambda: {"Envoy": find_binary("envoy")}, _envoy_version),
 )
 
 

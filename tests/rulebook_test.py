@@ -224,13 +224,13 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG203", "repeated", _policy('allow_origins = ["https://a.com", "https://a.com:443"]')),
     ("CG203", "covered", _policy('allow_origins = ["https://*.a.com", "https://x.a.com"]')),
     ("CG204", "lowercase", _policy(A + 'allow_methods = ["put"]')),
-    ("CG205", "buffers", _policy(LONG_EXPOSE)),
-    ("CG205", "preflight-200", _policy(A)),
-    ("CG205", "private-network", _policy(A + "allow_private_network = true")),
-    ("CG205", "refused-origin", _policy(A)),
-    ("CG205", "no-star", _policy('allow_origins = ["*"]')),
+    ("CG501", "buffers", _policy(LONG_EXPOSE)),
+    ("CG501", "preflight-200", _policy(A)),
+    ("CG501", "private-network", _policy(A + "allow_private_network = true")),
+    ("CG501", "refused-origin", _policy(A)),
+    ("CG501", "no-star", _policy('allow_origins = ["*"]')),
     (
-        "CG205",
+        "CG501",
         "regex-size",
         _policy(
             'allow_origins = []\nallow_origin_regex = "https://[a-z]{1,80}\\\\.example\\\\.com"'

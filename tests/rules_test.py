@@ -106,7 +106,7 @@ MANIFEST_RULES = {
     "CG304",
     "CG305",
 }  # covered in manifest_test.py and sync_test.py
-SHORTFALL_RULES = {"CG205"}  # a target's, from load_and_plan: covered in tests/targets/
+SHORTFALL_RULES = {"CG501"}  # a target's, from load_and_plan: covered in tests/targets/
 
 
 def _findings(text: str) -> list[tuple[str, str, str]]:
@@ -132,6 +132,7 @@ def test_ids_are_unique_and_severity_matches_numbering() -> None:
     assert len(ids) == len(set(ids))
     for rule in RULES:
         assert (rule.severity == "warning") == rule.id.startswith("CG2"), rule.id
+        assert (rule.severity == "note") == rule.id.startswith("CG5"), rule.id
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,7 @@ def cli() -> None:
     "targets",
     type=TARGET,
     multiple=True,
-    help="Also warn where this server falls short of the policy (CG205); repeatable.",
+    help="Also warn where this server falls short of the policy (CG501); repeatable.",
 )
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def check(policies: tuple[Path, ...], targets: tuple[str, ...], strict: bool) -> None:

@@ -458,52 +458,6 @@ RULES: tuple[Rule, ...] = (
         },
     ),
     Rule(
-        "CG205",
-        "server-shortfall",
-        "note",
-        "the policy relies on something one target's server does not do, or not by default",
-        {
-            "buffers": (
-                "with {server}'s default buffers an allowed origin may get a 500: the headers "
-                "added are {response:,} bytes on a server's response and {preflight:,} on a "
-                "preflight's answer, and {server} keeps {free:,} bytes free on the one "
-                "(tune.maxrewrite) and {whole:,} for the whole of the other (tune.bufsize)",
-                "put tune.maxrewrite {maxrewrite} and tune.bufsize {bufsize} in {server}'s global "
-                "section, or shorten the lists",
-            ),
-            "preflight-200": (
-                "{server} answers every preflight with 200, not {status}",
-                "set preflight_status = 200, which browsers accept the same",
-            ),
-            "private-network": (
-                "{server} cannot answer a private-network preflight: it has no way to send "
-                "Access-Control-Allow-Private-Network, so a browser refuses the request",
-                "remove allow_private_network, or serve this policy from another server",
-            ),
-            "no-star": (
-                "{server} cannot send Access-Control-Allow-Origin: *: it echoes each Origin "
-                "instead, with Vary: Origin, and sends nothing to a request without Origin; "
-                "browsers accept the echoed origin the same",
-                "nothing in the policy changes this; accept it (a cache keeps one answer per "
-                "Origin), or serve this policy from another server",
-            ),
-            "regex-size": (
-                "{server} refuses an origin regex whose RE2 program is larger than {limit} unless "
-                "its runtime allows more; this policy's largest is {size}",
-                "add re2.max_program_size.error_level: {size} to a static layer of {server}'s "
-                "layered_runtime, or shorten the patterns",
-            ),
-            "refused-origin": (
-                "{server} answers every preflight itself, a refused origin's too, without Vary: "
-                "Origin, and sends {sent} whatever the Origin (the preflight's headers on every "
-                "preflight); browsers still refuse the origins the policy does not allow: only "
-                "those get Access-Control-Allow-Origin",
-                "nothing in the policy changes this; accept it, or serve this policy from another "
-                "server (the README's promise table)",
-            ),
-        },
-    ),
-    Rule(
         "CG302",
         "glob-matches-nothing",
         "error",
@@ -694,6 +648,52 @@ RULES: tuple[Rule, ...] = (
                 "the snippet needs {module}, and no LoadModule in this config loads it",
                 "enable it (a2enmod headers setenvif rewrite), unless it is compiled in "
                 "(apache2 -l lists those)",
+            ),
+        },
+    ),
+    Rule(
+        "CG501",
+        "server-shortfall",
+        "note",
+        "the policy relies on something one target's server does not do, or not by default",
+        {
+            "buffers": (
+                "with {server}'s default buffers an allowed origin may get a 500: the headers "
+                "added are {response:,} bytes on a server's response and {preflight:,} on a "
+                "preflight's answer, and {server} keeps {free:,} bytes free on the one "
+                "(tune.maxrewrite) and {whole:,} for the whole of the other (tune.bufsize)",
+                "put tune.maxrewrite {maxrewrite} and tune.bufsize {bufsize} in {server}'s global "
+                "section, or shorten the lists",
+            ),
+            "preflight-200": (
+                "{server} answers every preflight with 200, not {status}",
+                "set preflight_status = 200, which browsers accept the same",
+            ),
+            "private-network": (
+                "{server} cannot answer a private-network preflight: it has no way to send "
+                "Access-Control-Allow-Private-Network, so a browser refuses the request",
+                "remove allow_private_network, or serve this policy from another server",
+            ),
+            "no-star": (
+                "{server} cannot send Access-Control-Allow-Origin: *: it echoes each Origin "
+                "instead, with Vary: Origin, and sends nothing to a request without Origin; "
+                "browsers accept the echoed origin the same",
+                "nothing in the policy changes this; accept it (a cache keeps one answer per "
+                "Origin), or serve this policy from another server",
+            ),
+            "regex-size": (
+                "{server} refuses an origin regex whose RE2 program is larger than {limit} unless "
+                "its runtime allows more; this policy's largest is {size}",
+                "add re2.max_program_size.error_level: {size} to a static layer of {server}'s "
+                "layered_runtime, or shorten the patterns",
+            ),
+            "refused-origin": (
+                "{server} answers every preflight itself, a refused origin's too, without Vary: "
+                "Origin, and sends {sent} whatever the Origin (the preflight's headers on every "
+                "preflight); browsers still refuse the origins the policy does not allow: only "
+                "those get Access-Control-Allow-Origin",
+                "nothing in the policy changes this; accept it, or serve this policy from another "
+                "server (the README's promise table)",
             ),
         },
     ),

@@ -150,13 +150,13 @@ INTENTS = {
         private_network=True,
     ),
 }
-# Where a server cannot keep a promise, by the CG205 case `corsgen check` warns with (README.md,
+# Where a server cannot keep a promise, by the CG501 case `corsgen check` warns with (README.md,
 # "What each server keeps"): the tests assert what it does today instead, so a release that keeps
 # the promise fails here, and the table and the warning go.
 FALLS_SHORT: Mapping[str, frozenset[str]] = {
     # The headers middleware answers every preflight with 200, itself, refused origins' too,
     # without Vary; sends Allow-Credentials and Expose-Headers whatever the Origin; has no PNA.
-    # Only the upstream's first Vary line is kept (not a CG205 case: no policy relies on it).
+    # Only the upstream's first Vary line is kept (not a CG501 case: no policy relies on it).
     "traefik": frozenset({"preflight-200", "refused-origin", "private-network", "vary-lines"}),
     # The CORS filter answers preflights with 200 and has no literal *: it echoes the Origin.
     "envoy": frozenset({"preflight-200", "no-star"}),
@@ -173,7 +173,7 @@ def preflight_status(kind: str, intended: int) -> int:
 
 
 def relied_on(intent: Intent) -> set[str]:
-    """The CG205 cases a policy with this intent relies on a server for."""
+    """The CG501 cases a policy with this intent relies on a server for."""
     cases = {"preflight-200"} if intent.status != 200 else set()
     cases |= {"private-network"} if intent.private_network else set()
     cases |= {"no-star"} if intent.any_origin else set()

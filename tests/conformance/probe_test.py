@@ -31,7 +31,7 @@ CHECKS = {
     for name, i in INTENTS.items()
 }
 
-# The probe checks each CG205 shortfall shows up as, on a server that has it, with the policy
+# The probe checks each CG501 shortfall shows up as, on a server that has it, with the policy
 # and (SCAN_) without it. Scan mode cannot tell an echoed origin from a reflected one.
 SHORTFALL_CHECKS: dict[str, set[str]] = {
     "preflight-200": {"PR005"},

@@ -259,7 +259,7 @@ def _haproxy_config(context: str, binary: str, root: Path, site: Site) -> list[s
     retries = "    retries 0\n"
     auth = "http-request auth realm corsgen if {{ path_beg {at}/auth/ }} !{{ http_auth(users) }}"
     # The anonymous defaults come after the snippets' named ones: the sections without `from`.
-    # The buffers the policies need, as corsgen check's CG205 says to set them.
+    # The buffers the policies need, as corsgen check's CG501 says to set them.
     need = [haproxy_buffers(plan) for plan in site.plans]
     bufsize, maxrewrite = max(n.bufsize for n in need), max(n.maxrewrite for n in need)
     text = f"global\n    tune.bufsize {bufsize}\n    tune.maxrewrite {maxrewrite}\n"
@@ -422,7 +422,7 @@ def _envoy_config(context: str, binary: str, root: Path, site: Site) -> list[str
         }
         for name, upstream in (("up", site.upstream), ("dead", site.dead))
     ]
-    # The regex size the policies need, as corsgen check's CG205 says to allow it.
+    # The regex size the policies need, as corsgen check's CG501 says to allow it.
     size = max(envoy_program_size(plan) for plan in site.plans)
     runtime = {"re2.max_program_size.error_level": max(size, 100)}
     config = {

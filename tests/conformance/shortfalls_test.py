@@ -1,14 +1,19 @@
 """What a server does where it falls short of a policy, as it does today (README.md, "What each
-server keeps"): each test pins the behaviour `corsgen check` warns about (CG205), so a release
+server keeps"): each test pins the behaviour `corsgen check` warns about (CG501), so a release
 that fixes it, or a default that changes, shows up here."""
 
 from __future__ import annotations
 
+import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from corsgen.fetch import get
+from corsgen.render import render
+from corsgen.targets.envoy import MAX_PROGRAM_SIZE, bootstrap
+from corsgen.targets.envoy import program_size as envoy_program_size
 from corsgen.targets.haproxy import buffers
 from corsgen.verify import find_binary
 from tests.conformance.conformance_test import send
@@ -46,3 +51,48 @@ def test_haproxy_default_buffers_answer_500_to_a_preflight_they_cannot_hold(
             answer = send(Endpoint(port), "OPTIONS", "/ok", headers)
             assert answer.status == 500
             assert send(Endpoint(port), "GET", "/ok", {"Origin": ORIGIN}).status == 200
+
+
+LONG_REGEX = 'allow_origins = []\nallow_origin_regex = "https://[a-z]{1,80}\\\\.example\\\\.com"\n'
+
+
+def test_envoy_refuses_a_large_regex_without_the_runtime_line_cg205_gives(tmp_path: Path) -> None:
+    binary = find_binary("envoy")
+    need_binary("envoy", binary)
+    plan = unchecked_plan("big", LONG_REGEX)
+    size = envoy_program_size(plan)
+    assert size > MAX_PROGRAM_SIZE
+    files = render(plan, "envoy")
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    wrapper = tmp_path / "bootstrap.yaml"
+    command = [str(binary), "--mode", "validate", "-c", str(wrapper), "-l", "warning"]
+    # The config test's own bootstrap, without its runtime layer: Envoy's default.
+    wrapper.write_text(
+        bootstrap(files).split("static_resources:", 1)[1].join(["static_resources:", ""])
+    )
+    refused = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert refused.returncode == 1
+    assert f"RE2 program size of {size} > max program size of {MAX_PROGRAM_SIZE}" in refused.stderr
+    wrapper.write_text(bootstrap(files))
+    assert subprocess.run(command, capture_output=True, check=False).returncode == 0
+
+
+def test_envoy_sends_no_cors_header_on_a_direct_response(upstream: Upstream) -> None:
+    """The cors filter reads its policy from a route to a cluster; a direct_response has none."""
+    binary = find_binary("envoy")
+    need_binary("envoy", binary)
+    plan = unchecked_plan("direct", f'allow_origins = ["{ORIGIN}"]\n')
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="corsgen-server-") as tmp:
+        root = Path(tmp)
+        files = render(plan, "envoy")
+        text = bootstrap(files).replace("port_value: 1}", f"port_value: {port}}}")
+        text = text.replace('domains: ["0.test"]', 'domains: ["*"]')
+        (root / "envoy.yaml").write_text(text)
+        command = [str(binary), "-c", str(root / "envoy.yaml"), "--disable-hot-restart"]
+        with process([*command, "-l", "warning", "--concurrency", "1"], root, (port,)):
+            answer = send(Endpoint(port), "GET", "/ok", {"Origin": ORIGIN})
+            assert answer.status == 200
+            assert get(answer.headers, "Vary") == "Origin"  # the header_mutation filter's
+            assert get(answer.headers, "Access-Control-Allow-Origin") is None

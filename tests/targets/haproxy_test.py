@@ -89,7 +89,7 @@ def test_a_long_list_warns_for_haproxy_alone(tmp_path: Path) -> None:
     path = tmp_path / "api.toml"
     path.write_text(LONG_EXPOSE)
     _, warnings = load_and_plan(path, ("haproxy",))
-    assert [(w.rule_id, w.key, w.line) for w in warnings] == [("CG205", "expose_headers", 2)]
+    assert [(w.rule_id, w.key, w.line) for w in warnings] == [("CG501", "expose_headers", 2)]
     assert "tune.maxrewrite 2048" in warnings[0].fix
     assert load_and_plan(path, ("nginx", "apache", "caddy"))[1] == []
 

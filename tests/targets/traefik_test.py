@@ -83,7 +83,7 @@ def test_the_structural_check_refuses_what_traefik_would(text: str, message: str
         traefik.TARGET.check_structure(_files(text))
 
 
-# (policy, the CG205 cases it gets for Traefik): what it relies on the middleware cannot do.
+# (policy, the CG501 cases it gets for Traefik): what it relies on the middleware cannot do.
 SHORTFALLS = [
     (A, {"preflight-200", "refused-origin"}),
     (A + "preflight_status = 200\n", {"refused-origin"}),

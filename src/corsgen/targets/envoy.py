@@ -89,9 +89,12 @@ def patterns(plan: Plan) -> list[str]:
 
 def program_size(plan: Plan) -> int:
     """RE2's program size for the plan's largest pattern, as Envoy measures it (0 for none)."""
+    found = patterns(plan)
+    if not found:
+        return 0
     import re2  # only a policy with patterns pays for loading it
 
-    return max((re2.compile(p).programsize for p in patterns(plan)), default=0)
+    return max(int(re2.compile(p).programsize) for p in found)
 
 
 def _policy(plan: Plan) -> dict[str, object]:
@@ -145,17 +148,17 @@ class Envoy(Target):
         server = {"server": self.title}
         if plan.preflight_status != 200:
             status = {**server, "status": plan.preflight_status}
-            yield Limit("CG205", "preflight-200", "preflight_status", status)
+            yield Limit("CG501", "preflight-200", "preflight_status", status)
         if plan.any_origin:
-            yield Limit("CG205", "no-star", "allow_origins", server)
+            yield Limit("CG501", "no-star", "allow_origins", server)
         if (size := program_size(plan)) > MAX_PROGRAM_SIZE:
             fields = {**server, "size": size, "limit": MAX_PROGRAM_SIZE}
             # Wildcards make small programs: a large one is the policy's own regex.
-            yield Limit("CG205", "regex-size", "allow_origin_regex", fields)
+            yield Limit("CG501", "regex-size", "allow_origin_regex", fields)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         wrapper = root / (WRAPPER + ".yaml")
-        wrapper.write_text(_bootstrap(files))
+        wrapper.write_text(bootstrap(files))
         return [binary, "--mode", "validate", "-c", str(wrapper), "-l", "warning"]
 
     def error_lines(self, output: str) -> list[str]:
@@ -167,18 +170,18 @@ def _indented(text: str, spaces: int) -> str:
     return "".join(" " * spaces + line + "\n" for line in text.splitlines() if line.strip())
 
 
-def _bootstrap(files: Mapping[str, str]) -> str:
+def bootstrap(files: Mapping[str, str]) -> str:
     """A bootstrap around the fragments: their filters, then the router; a virtual host for each
-    policy, answering directly. Any regex size is allowed: CG205 tells the user the one needed."""
+    policy, answering directly. Any regex size is allowed: CG501 tells the user the one needed."""
     filters = "".join(
         _indented(text, 10) for name, text in files.items() if name.endswith(FILTERS.suffix)
     )
+    policies = [text for name, text in sorted(files.items()) if not name.endswith(FILTERS.suffix)]
     hosts = "".join(
         f'            - name: {WRAPPER}-{n}\n              domains: ["{n}.test"]\n'
         '              routes:\n              - match: {prefix: "/"}\n'
         "                direct_response: {status: 200}\n" + _indented(text, 14)
-        for n, (name, text) in enumerate(sorted(files.items()))
-        if not name.endswith(FILTERS.suffix)
+        for n, text in enumerate(policies)
     )
     router = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
     manager = (

@@ -245,7 +245,7 @@ class HAProxy(Target):
         if not need.default:
             fields = {"server": self.title, "free": MAXREWRITE, "whole": BUFSIZE, **asdict(need)}
             key = "expose_headers" if need.response > MAXREWRITE else "allow_headers"
-            yield Limit("CG205", "buffers", key, fields)
+            yield Limit("CG501", "buffers", key, fields)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         # A frontend names each section. The anonymous defaults after them keep the backend from

@@ -10,7 +10,7 @@ corsgen works around it: Traefik matches accessControlAllowOriginListRegex unanc
 pattern is written anchored; the upstream's own CORS headers are deleted by customResponseHeaders,
 which runs before the CORS options inside one middleware. What the middleware cannot do at all
 (a preflight status other than 200, no CORS header to a refused origin, Vary on its own preflight
-answer, private-network access) is in `shortfalls`: CG205 warnings.
+answer, private-network access) is in `shortfalls`: CG501 warnings.
 
 Traefik has no offline config test: the check starts it on throwaway loopback ports with the file
 provider and a router per middleware, and asks its API whether each loaded (traefik_check.py).
@@ -122,15 +122,15 @@ class Traefik(Target):
         server = {"server": self.title}
         if plan.preflight_status != 200:
             status = {**server, "status": plan.preflight_status}
-            yield Limit("CG205", "preflight-200", "preflight_status", status)
+            yield Limit("CG501", "preflight-200", "preflight_status", status)
         if plan.private_network:
-            yield Limit("CG205", "private-network", "allow_private_network", server)
+            yield Limit("CG501", "private-network", "allow_private_network", server)
         if not plan.any_origin:
             # The middleware sends these whatever the Origin: credentials and expose on every
             # answer, the preflight's on every preflight, which it answers for refused origins too.
             sent = [h.name for h in plan.headers if not h.echo and h.when != "private_network"]
             fields = {**server, "sent": ", ".join(sent) or "nothing else"}
-            yield Limit("CG205", "refused-origin", "allow_origins", fields)
+            yield Limit("CG501", "refused-origin", "allow_origins", fields)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         # A router on an entrypoint for each middleware: Traefik builds a middleware, and finds
