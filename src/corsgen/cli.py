@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -49,16 +49,17 @@ def cli() -> None:
     pass
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _targets(help: str) -> Callable[[F], F]:
+    """A repeatable --target/-t option, into `targets`."""
+    return click.option("--target", "-t", "targets", type=TARGET, multiple=True, help=help)
+
+
 @cli.command()
 @click.argument("policies", nargs=-1, required=True, type=POLICY)
-@click.option(
-    "--target",
-    "-t",
-    "targets",
-    type=TARGET,
-    multiple=True,
-    help="Also warn where this server falls short of the policy (CG501); repeatable.",
-)
+@_targets("Also note where this server falls short of the policy (CG501); repeatable.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def check(policies: tuple[Path, ...], targets: tuple[str, ...], strict: bool) -> None:
     """Check policies for unsafe combinations; exit 1 if any has an error."""
@@ -143,14 +144,7 @@ def render_command(
 
 @cli.command()
 @click.argument("policies", nargs=-1, type=POLICY)
-@click.option(
-    "--target",
-    "-t",
-    "targets",
-    type=TARGET,
-    multiple=True,
-    help="Server(s) to verify for; default every one corsgen renders for.",
-)
+@_targets("Server(s) to verify for; default every one corsgen renders for.")
 @click.option(
     "--config",
     "config",

@@ -87,6 +87,13 @@ def double_quoted(value: str, target: str, hostile: tuple[str, ...] = ()) -> str
     return f'"{value}"'
 
 
+def preflight_always_200(plan: Plan, server: str) -> Iterator[Limit]:
+    """The note for a server whose CORS feature answers every preflight with 200."""
+    if plan.preflight_status != 200:
+        fields = {"server": server, "status": plan.preflight_status}
+        yield Limit("CG501", "preflight-200", "preflight_status", fields)
+
+
 class Target(ABC):
     """One server's output. Subclasses set the class variables and build the template context."""
 

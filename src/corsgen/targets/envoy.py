@@ -28,7 +28,7 @@ from pathlib import Path
 from corsgen.plan import Plan
 from corsgen.regex import one_origin
 from corsgen.targets import yaml_lines
-from corsgen.targets.base import SHARED, WRAPPER, Limit, Part, Target
+from corsgen.targets.base import SHARED, WRAPPER, Limit, Part, Target, preflight_always_200
 
 VARY_FILTER = "corsgen.vary_origin"
 CORS_FILTER = "envoy.filters.http.cors"
@@ -146,9 +146,7 @@ class Envoy(Target):
 
     def shortfalls(self, plan: Plan) -> Iterator[Limit]:
         server = {"server": self.title}
-        if plan.preflight_status != 200:
-            status = {**server, "status": plan.preflight_status}
-            yield Limit("CG501", "preflight-200", "preflight_status", status)
+        yield from preflight_always_200(plan, self.title)
         if plan.any_origin:
             yield Limit("CG501", "no-star", "allow_origins", server)
         if (size := program_size(plan)) > MAX_PROGRAM_SIZE:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from corsgen.plan import Plan
 from corsgen.targets import yaml_lines
-from corsgen.targets.base import WRAPPER, Limit, Part, Target
+from corsgen.targets.base import WRAPPER, Limit, Part, Target, preflight_always_200
 
 # The file provider runs every file through Go's text/template before it reads the YAML: {{ in a
 # value, or in a comment, would be executed.
@@ -120,9 +120,7 @@ class Traefik(Target):
 
     def shortfalls(self, plan: Plan) -> Iterator[Limit]:
         server = {"server": self.title}
-        if plan.preflight_status != 200:
-            status = {**server, "status": plan.preflight_status}
-            yield Limit("CG501", "preflight-200", "preflight_status", status)
+        yield from preflight_always_200(plan, self.title)
         if plan.private_network:
             yield Limit("CG501", "private-network", "allow_private_network", server)
         if not plan.any_origin:
