@@ -122,8 +122,10 @@ def report(
         "(the lowest and highest pair in brackets). The floor is the same server setting the same "
         "CORS headers statically, with no logic at all; a refused origin is compared with the "
         "server without CORS. Each server answers GET /ok.txt with a fixed body (nginx `return`, "
-        "Caddy `respond`, a static file for Apache httpd), so the CORS configuration is all that "
-        "differs.\n\n"
+        "Caddy `respond`, a static file for Apache httpd, HAProxy `http-request return`, Traefik "
+        "`ping@internal`; Envoy's cors filter skips a `direct_response`, so its route goes to a "
+        "second listener of the same Envoy that answers directly), so the CORS configuration is "
+        "all that differs.\n\n"
         + head
         + rows
         + "\nFor reference, measured the same way: the widely copied hand-written snippets "
@@ -131,7 +133,8 @@ def report(
         "headers that also replace an upstream's copies, as corsgen's output does: no origin "
         "check, so the ratio is what that promise alone costs each server (nginx "
         "`proxy_hide_header`, Apache `Header onsuccess unset`, Caddy a deferred `header` "
-        "block).\n\n"
+        "block, HAProxy `del-header`; Traefik's `customResponseHeaders` and Envoy's "
+        "`response_headers_to_add` set over the upstream's copy at no extra cost).\n\n"
         + references
         + "\nRequests per second, corsgen / baseline (medians):\n\n"
         + rate_head
