@@ -1,3 +1,3 @@
-"""corsgen: typed CORS policies rendered into nginx, Apache, Caddy, HAProxy and Traefik config."""
+"""corsgen: typed CORS policies as nginx, Apache, Caddy, HAProxy, Traefik and Envoy config."""
 
 __version__ = "0.1.0"
