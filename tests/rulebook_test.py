@@ -229,6 +229,7 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG501", "private-network", _policy(A + "allow_private_network = true")),
     ("CG501", "refused-origin", _policy(A)),
     ("CG501", "no-star", _policy('allow_origins = ["*"]')),
+    ("CG501", "star-headers", _policy(A + 'allow_headers = ["*"]')),
     (
         "CG501",
         "regex-size",

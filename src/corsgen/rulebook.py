@@ -683,9 +683,15 @@ RULES: tuple[Rule, ...] = (
             ),
             "regex-size": (
                 "{server} refuses an origin regex whose RE2 program is larger than {limit} unless "
-                "its runtime allows more; this policy's largest is {size}",
+                "its runtime allows more; the largest of this policy's patterns (its wildcards and "
+                "allow_origin_regex) is {size}",
                 "add re2.max_program_size.error_level: {size} to a static layer of {server}'s "
                 "layered_runtime, or shorten the patterns",
+            ),
+            "star-headers": (
+                "{server} answers a * in allow_headers with the headers the preflight asks for, "
+                "Authorization too, which a * does not cover in browsers",
+                "list the headers instead of *, or serve this policy from another server",
             ),
             "refused-origin": (
                 "{server} answers every preflight itself, a refused origin's too, without Vary: "

@@ -119,7 +119,7 @@ def refuse_shrinking(out_dir: Path, policy: str, target: str, names: Iterable[st
     """
     spec = get(target)
     shared = [n for n in names if n in {SHARED + p.suffix for p in spec.shared_parts}]
-    if not shared or read_existing(out_dir / shared[0]) is None:
+    if not spec.shared_sized or not shared or read_existing(out_dir / shared[0]) is None:
         return
     others = set()
     for path in sorted(out_dir.iterdir()):

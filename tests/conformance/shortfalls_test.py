@@ -17,7 +17,14 @@ from corsgen.targets.envoy import program_size as envoy_program_size
 from corsgen.targets.haproxy import buffers
 from corsgen.verify import find_binary
 from tests.conformance.conformance_test import send
-from tests.conformance.servers import Endpoint, free_port, process, unchecked_plan, write_snippets
+from tests.conformance.servers import (
+    Endpoint,
+    free_port,
+    process,
+    serving,
+    unchecked_plan,
+    write_snippets,
+)
 from tests.conformance.upstream import Upstream
 from tests.conftest import need_binary
 
@@ -96,3 +103,18 @@ def test_envoy_sends_no_cors_header_on_a_direct_response(upstream: Upstream) -> 
             assert answer.status == 200
             assert get(answer.headers, "Vary") == "Origin"  # the header_mutation filter's
             assert get(answer.headers, "Access-Control-Allow-Origin") is None
+
+
+def test_envoy_answers_a_star_in_allow_headers_with_the_headers_asked_for(
+    upstream: Upstream,
+) -> None:
+    plan = unchecked_plan("star", f'allow_origins = ["{ORIGIN}"]\nallow_headers = ["*"]\n')
+    with serving("envoy", (plan,), upstream.port) as ports:
+        headers = {
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization,x-any",
+        }
+        answer = send(ports["star"], "OPTIONS", "/ok", headers)
+        assert get(answer.headers, "Access-Control-Allow-Origin") == ORIGIN
+        assert get(answer.headers, "Access-Control-Allow-Headers") == "authorization,x-any"

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import re2
 
+from corsgen.cli import main
 from corsgen.errors import CorsgenError, VerifyError
 from corsgen.render import render
 from corsgen.targets import envoy
@@ -47,6 +49,14 @@ def test_patterns_are_anchored_and_match_one_origin_only(origin: str, allowed: b
     assert (re2.search(pattern, origin) is not None) is allowed
 
 
+@pytest.mark.parametrize("regex", [".", "[^a]", "..?", "\\\\w*|."])
+def test_no_pattern_matches_the_star_envoy_tries_every_pattern_on(regex: str) -> None:
+    """Envoy allows every origin when a pattern matches "*" (cors_filter.cc: match("*"))."""
+    policy = f'allow_origins = []\nallow_origin_regex = "https://app\\\\.a\\\\.com|{regex}"\n'
+    for pattern in envoy.patterns(plan_of(policy)):
+        assert re2.search(pattern, "*") is None, pattern
+
+
 def _files(text: str) -> dict[str, str]:
     return {"api.yaml": text}
 
@@ -75,6 +85,7 @@ SHORTFALLS = [
     (A + "preflight_status = 200\n", set()),
     (A + "preflight_status = 200\nallow_private_network = true\n", set()),
     ('allow_origins = ["*"]\npreflight_status = 200\n', {"no-star"}),
+    (A + 'preflight_status = 200\nallow_headers = ["*"]\n', {"star-headers"}),
     (
         'allow_origins = []\nallow_origin_regex = "https://[a-z]{1,80}\\\\.a\\\\.com"\n'
         "preflight_status = 200\n",
@@ -100,6 +111,33 @@ def test_the_filters_are_the_same_for_every_policy() -> None:
     other = render(plan_of('allow_origins = ["*"]\nallow_credentials = false\n'), "envoy")[name]
     body = [line for line in one.splitlines() if not line.startswith("#")]
     assert body == [line for line in other.splitlines() if not line.startswith("#")]
+
+
+def test_a_route_policy_sets_every_flag_a_virtual_host_would_otherwise_give() -> None:
+    text = render(plan_of(A), "envoy")["api.yaml"]
+    for line in ("allow_credentials: false", "allow_private_network_access: false"):
+        assert f"    {line}\n" in text
+    assert "    forward_not_matching_preflights: true\n" in text
+
+
+def test_a_second_policy_renders_into_the_same_directory(tmp_path: Path) -> None:
+    """The filters file is the same for every policy: nothing to size, unlike nginx's."""
+    for name in ("one", "two"):
+        (tmp_path / f"{name}.toml").write_text(A)
+        args = [
+            "render",
+            str(tmp_path / f"{name}.toml"),
+            "-t",
+            "envoy",
+            "-o",
+            str(tmp_path / "out"),
+        ]
+        assert main(args) == 0
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {
+        "one.yaml",
+        "two.yaml",
+        "corsgen" + envoy.FILTERS.suffix,
+    }
 
 
 def test_error_lines_drop_envoys_log_prefix() -> None:

@@ -275,8 +275,9 @@ def render_alts(alts: tuple[Sequence, ...]) -> str:
 
 
 # What no single origin holds: a comma or white space (two Origin headers a server joins, "a,b",
-# always do), a quote, or a character outside printable ASCII.
-NOT_IN_AN_ORIGIN = frozenset({",", " ", '"', OTHER})
+# always do), a quote, a character outside printable ASCII, or a * (which Envoy's cors filter
+# tries every pattern against, and allows every origin when one matches it).
+NOT_IN_AN_ORIGIN = frozenset({",", " ", '"', "*", OTHER})
 _NOTHING = Chars(frozenset(), r"[^\x00-\x{10FFFF}]")  # RE2's empty class
 
 

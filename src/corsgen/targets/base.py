@@ -140,6 +140,9 @@ class Target(ABC):
     # accepts once for all of them (nginx's map hash sizes). `corsgen sync` renders them from every
     # policy in the directory, `corsgen render` from the one policy it renders.
     shared_parts: ClassVar[tuple[Part, ...]] = ()
+    # Whether the shared parts are computed from the policies (nginx's hash sizes): then render,
+    # which sees one policy, may not rewrite one that serves others.
+    shared_sized: ClassVar[bool] = True
 
     def shared_context(self, plans: Sequence[Plan]) -> Mapping[str, object] | None:
         """What the shared parts' templates write for these policies; None when they need none."""

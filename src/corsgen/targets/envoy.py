@@ -61,6 +61,7 @@ KEYS = frozenset(
         "expose_headers",
         "max_age",
         "allow_private_network_access",
+        "forward_not_matching_preflights",
         "response_headers_to_remove",
     }
 )
@@ -101,8 +102,13 @@ def _policy(plan: Plan) -> dict[str, object]:
     """The CorsPolicy's fields, quoted."""
     # Envoy has no literal *: "*" echoes the Origin (shortfalls() says so).
     exact = ["*"] if plan.any_origin else list(plan.exact_origins)
-    flags = ["allow_credentials"] if plan.value("credentials") is not None else []
-    flags += ["allow_private_network_access"] if plan.private_network else []
+    # Written false too: a route's CorsPolicy takes each field it leaves unset from the virtual
+    # host's. The refused preflight goes on to the upstream, whatever the virtual host says.
+    flags = [
+        ("allow_credentials", "true" if plan.value("credentials") is not None else "false"),
+        ("allow_private_network_access", "true" if plan.private_network else "false"),
+        ("forward_not_matching_preflights", "true"),
+    ]
     return {
         "exact": [quote(origin) for origin in exact],
         "regexes": [quote(regex) for regex in patterns(plan)],
@@ -116,6 +122,7 @@ class Envoy(Target):
     title = "Envoy"
     parts = (Part("envoy/virtual-host.yaml.j2", ".yaml"),)
     shared_parts = (FILTERS,)
+    shared_sized = False  # the same two filters for every policy
     binaries = ("envoy",)
     config_test = "envoy --mode validate"
     regex_engine = "RE2"
@@ -149,10 +156,13 @@ class Envoy(Target):
         yield from preflight_always_200(plan, self.title)
         if plan.any_origin:
             yield Limit("CG501", "no-star", "allow_origins", server)
+        if "*" in (plan.value("headers") or "").split(", "):
+            # Envoy answers * with the request's own list, Authorization included, which a *
+            # does not cover in browsers.
+            yield Limit("CG501", "star-headers", "allow_headers", server)
         if (size := program_size(plan)) > MAX_PROGRAM_SIZE:
             fields = {**server, "size": size, "limit": MAX_PROGRAM_SIZE}
-            # Wildcards make small programs: a large one is the policy's own regex.
-            yield Limit("CG501", "regex-size", "allow_origin_regex", fields)
+            yield Limit("CG501", "regex-size", "allow_origins", fields)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         wrapper = root / (WRAPPER + ".yaml")
