@@ -51,6 +51,9 @@ EMPTY_MATCHING = r"(?:https://app\.example\.com)?"
 # Accepted by CG108 (every origin it matches is under example.com), yet it matches two joined
 # Origin headers such as "https://evil.com, https://x.example.com".
 LOOSE = r"https://.+\.example\.com"
+# Matches no origin a browser sends (CG108 lets it pass), but it matches "*", on which Envoy's cors
+# filter tries every pattern, allowing every origin when one matches.
+ONE_CHARACTER = "."
 
 
 @pytest.fixture(scope="session", params=KINDS)
@@ -59,6 +62,6 @@ def empty_match_server(
 ) -> Iterator[tuple[str, Endpoint]]:
     """One running server of each kind whose patterns match the empty string or loosely."""
     plan = unchecked_plan("empty", "allow_origins = []\nallow_credentials = true\n")
-    plan = replace(plan, origin_patterns=(EMPTY_MATCHING, LOOSE))
+    plan = replace(plan, origin_patterns=(EMPTY_MATCHING, LOOSE, ONE_CHARACTER))
     with serving(request.param, (plan,), upstream.port) as ports:
         yield request.param, ports["empty"]
