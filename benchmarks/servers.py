@@ -8,7 +8,6 @@ between two servers is the CORS configuration alone.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -18,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any
 
 import yaml
 
@@ -28,10 +26,14 @@ from corsgen.targets.traefik_check import static as traefik_static
 from corsgen.verify import find_binary
 from tests.conformance.servers import (
     DEBIAN_CADDY,
+    ENVOY_ROUTER,
     TEMP_PATHS,
     answers,
     apache_head,
     caddy_version,
+    envoy_cluster,
+    envoy_command,
+    envoy_listener,
     free_port,
     latest_caddy,
     process,
@@ -239,9 +241,8 @@ def _envoy(root: Path, setup: Setup) -> tuple[str, str]:
 def _envoy_launch(binary: str, root: Path, port: int, http: str, site: str) -> list[str]:
     # The cors filter works on routes to a cluster only (none on a direct_response): the route
     # goes to a second listener of the same Envoy that answers itself, for corsgen and the floor
-    # alike. One worker thread, as nginx has one worker.
-    router = {"name": "router", "typed_config": _typed("filters.http.router.v3.Router")}
-    filters = [*(yaml.safe_load(http) or []), router]
+    # alike.
+    filters = [*(yaml.safe_load(http) or []), ENVOY_ROUTER]
     behind = free_port()
     answer = {"status": 200, "body": {"inline_string": "ok\n"}}
     front = {
@@ -250,43 +251,13 @@ def _envoy_launch(binary: str, root: Path, port: int, http: str, site: str) -> l
         "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "self"}}],
         **(yaml.safe_load(site) or {}),
     }
-    back = {
-        "name": "self",
-        "domains": ["*"],
-        "routes": [{"match": {"prefix": "/"}, "direct_response": answer}],
+    answering = {"match": {"prefix": "/"}, "direct_response": answer}
+    back = {"name": "self", "domains": ["*"], "routes": [answering]}
+    listeners = [envoy_listener(port, filters, front), envoy_listener(behind, [ENVOY_ROUTER], back)]
+    config = {
+        "static_resources": {"listeners": listeners, "clusters": [envoy_cluster("self", behind)]}
     }
-    listeners = [_listener(port, filters, front), _listener(behind, [router], back)]
-    endpoint = {"address": {"socket_address": {"address": "127.0.0.1", "port_value": behind}}}
-    cluster = {
-        "name": "self",
-        "type": "STATIC",
-        "load_assignment": {
-            "cluster_name": "self",
-            "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}],
-        },
-    }
-    config = {"static_resources": {"listeners": listeners, "clusters": [cluster]}}
-    (root / "envoy.json").write_text(json.dumps(config))
-    command = [binary, "-c", str(root / "envoy.json"), "--disable-hot-restart", "-l", "error"]
-    return [*command, "--concurrency", "1"]
-
-
-def _listener(port: int, filters: list[Any], vhost: dict[str, Any]) -> dict[str, Any]:
-    manager = {
-        **_typed("filters.network.http_connection_manager.v3.HttpConnectionManager"),
-        "stat_prefix": f"port{port}",
-        "http_filters": filters,
-        "route_config": {"virtual_hosts": [vhost]},
-    }
-    return {
-        "name": f"port{port}",
-        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-        "filter_chains": [{"filters": [{"name": "manager", "typed_config": manager}]}],
-    }
-
-
-def _typed(name: str) -> dict[str, str]:
-    return {"@type": "type.googleapis.com/envoy.extensions." + name}
+    return envoy_command(binary, root, config)
 
 
 def _envoy_version(binary: str) -> str:

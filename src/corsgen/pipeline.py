@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from corsgen.errors import Finding, PolicyError
+from corsgen.errors import Finding, PolicyError, blocking
 from corsgen.plan import Plan, build_plan
 from corsgen.policy import parse_policy, policy_name
 from corsgen.rulebook import line_of
@@ -31,7 +31,7 @@ def load_and_plan(path: Path, targets: Sequence[str] = ()) -> tuple[Plan, list[F
     policy = parse_policy(text, path.name)
     name = policy_name(policy, path)
     findings = check_policy(policy, name, path.name)
-    if any(f.severity == "error" for f in findings):
+    if blocking(findings, strict=False):
         raise PolicyError(_located(findings, text))
     plan = build_plan(policy, name, path.name)
     # What one server cannot load refuses the policy for every target: a policy is meant to be

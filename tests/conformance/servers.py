@@ -192,10 +192,16 @@ def _apache_site(context: str, root: Path, plan: Plan, site: Site) -> str:
     return text + _block(f"Directory {docroot}/dead", [dead])
 
 
+def sha_password() -> str:
+    """USER's line in the {SHA} form that htpasswd, Traefik's basicAuth and Envoy's basic_auth
+    all read."""
+    digest = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
+    return f"{USER}:{{SHA}}{digest}"
+
+
 def apache_head(root: Path, modules: tuple[str, ...] = APACHE_TEST_MODULES) -> str:
     """The server-wide part of a test httpd.conf in `root`, with the htpasswd it names."""
-    digest = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
-    (root / "htpasswd").write_text(f"{USER}:{{SHA}}{digest}\n")
+    (root / "htpasswd").write_text(sha_password() + "\n")
     user = "User nobody\nGroup nogroup\n" if os.geteuid() == 0 else ""
     return (
         f"ServerRoot {root}\nServerName localhost\nPidFile {root}/httpd.pid\n"
@@ -298,9 +304,8 @@ def _traefik_config(context: str, binary: str, root: Path, site: Site) -> list[s
     dynamic = root / "dynamic"  # the provider's directory: the static file stays out of it
     dynamic.mkdir()
     write_snippets(dynamic, site.plans, "traefik")
-    digest = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
     text = "http:\n  middlewares:\n"
-    text += f'    auth:\n      basicAuth:\n        users: ["{USER}:{{SHA}}{digest}"]\n'
+    text += f'    auth:\n      basicAuth:\n        users: ["{sha_password()}"]\n'
     text += "  services:\n"
     for name, port in (("up", site.upstream), ("dead", site.dead)):
         text += f"    {name}:\n      loadBalancer:\n        servers:\n"
@@ -335,25 +340,70 @@ _NO_AUTH = {
 }
 
 
+def envoy_typed(name: str) -> dict[str, str]:
+    """An Envoy typed_config's type, for a name under envoy."""
+    return {"@type": _ENVOY + name}
+
+
+def envoy_listener(port: int, filters: list[Any], vhost: dict[str, Any]) -> dict[str, Any]:
+    """A loopback listener whose HTTP connection manager runs `filters` for one virtual host."""
+    manager = {
+        **envoy_typed(
+            "extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+        ),
+        "stat_prefix": f"port{port}",
+        "http_filters": filters,
+        "route_config": {"virtual_hosts": [vhost]},
+    }
+    return {
+        "name": f"port{port}",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [{"filters": [{"name": "manager", "typed_config": manager}]}],
+    }
+
+
+def envoy_cluster(name: str, port: int) -> dict[str, Any]:
+    """A cluster of one loopback endpoint."""
+    endpoint = {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}],
+        },
+    }
+
+
+def envoy_command(binary: str, root: Path, config: dict[str, Any]) -> list[str]:
+    """Write `config` as root/envoy.json; the command that runs Envoy on it in the foreground."""
+    (root / "envoy.json").write_text(json.dumps(config))
+    # One worker thread, as nginx has one worker; no hot restart: several run at once.
+    command = [binary, "-c", str(root / "envoy.json"), "--disable-hot-restart", "-l", "warning"]
+    return [*command, "--concurrency", "1"]
+
+
+ENVOY_ROUTER = {
+    "name": "envoy.filters.http.router",
+    "typed_config": envoy_typed("extensions.filters.http.router.v3.Router"),
+}
+
+
 def _envoy_config(context: str, binary: str, root: Path, site: Site) -> list[str]:
     """The fragments in a virtual host ("") or, "route", in each route: several policies on one
     port, each on routes of its own paths."""
     import yaml
 
     (filters,) = write_snippets(root, site.plans, "envoy")
-    digest = base64.b64encode(hashlib.sha1(PASSWORD.encode()).digest()).decode()
     auth = {
         "name": "envoy.filters.http.basic_auth",
         "typed_config": {
-            "@type": _ENVOY + "extensions.filters.http.basic_auth.v3.BasicAuth",
-            "users": {"inline_string": f"{USER}:{{SHA}}{digest}"},
+            **envoy_typed("extensions.filters.http.basic_auth.v3.BasicAuth"),
+            "users": {"inline_string": sha_password()},
         },
     }
-    router = {
-        "name": "envoy.filters.http.router",
-        "typed_config": {"@type": _ENVOY + "extensions.filters.http.router.v3.Router"},
-    }
-    http_filters = [*yaml.safe_load((root / filters).read_text()), auth, router]
+    http_filters = [*yaml.safe_load((root / filters).read_text()), auth, ENVOY_ROUTER]
     listeners = []
     for port, plans in site.servers().items():
         vhost: dict[str, Any] = {"name": f"port{port}", "domains": ["*"], "routes": []}
@@ -372,56 +422,8 @@ def _envoy_config(context: str, binary: str, root: Path, site: Site) -> list[str
                 vhost["routes"].append(route)
             if not context:
                 vhost.update(fragment)
-        manager = {
-            "@type": _ENVOY
-            + "extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-            "stat_prefix": f"port{port}",
-            "http_filters": http_filters,
-            "route_config": {"virtual_hosts": [vhost]},
-        }
-        listeners.append(
-            {
-                "name": f"port{port}",
-                "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-                "filter_chains": [
-                    {
-                        "filters": [
-                            {
-                                "name": "envoy.filters.network.http_connection_manager",
-                                "typed_config": manager,
-                            }
-                        ]
-                    }
-                ],
-            }
-        )
-    clusters = [
-        {
-            "name": name,
-            "type": "STATIC",
-            "connect_timeout": "1s",
-            "load_assignment": {
-                "cluster_name": name,
-                "endpoints": [
-                    {
-                        "lb_endpoints": [
-                            {
-                                "endpoint": {
-                                    "address": {
-                                        "socket_address": {
-                                            "address": "127.0.0.1",
-                                            "port_value": upstream,
-                                        }
-                                    }
-                                }
-                            }
-                        ]
-                    }
-                ],
-            },
-        }
-        for name, upstream in (("up", site.upstream), ("dead", site.dead))
-    ]
+        listeners.append(envoy_listener(port, http_filters, vhost))
+    clusters = [envoy_cluster("up", site.upstream), envoy_cluster("dead", site.dead)]
     # The regex size the policies need, as corsgen check's CG501 says to allow it.
     size = max(envoy_program_size(plan) for plan in site.plans)
     runtime = {"re2.max_program_size.error_level": max(size, 100)}
@@ -429,19 +431,7 @@ def _envoy_config(context: str, binary: str, root: Path, site: Site) -> list[str
         "layered_runtime": {"layers": [{"name": "corsgen", "static_layer": runtime}]},
         "static_resources": {"listeners": listeners, "clusters": clusters},
     }
-    (root / "envoy.json").write_text(json.dumps(config))
-    # One worker thread, as nginx has one worker; no hot restart: several run at once.
-    config_path = str(root / "envoy.json")
-    return [
-        binary,
-        "-c",
-        config_path,
-        "--disable-hot-restart",
-        "-l",
-        "warning",
-        "--concurrency",
-        "1",
-    ]
+    return envoy_command(binary, root, config)
 
 
 DEBIAN_CADDY = "/usr/bin/caddy"
