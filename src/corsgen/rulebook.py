@@ -363,6 +363,11 @@ RULES: tuple[Rule, ...] = (
                 "{most_domains} and {most_schemes} corsgen proves in one regex",
                 "list the origins in allow_origins, with wildcards (https://*.example.com)",
             ),
+            "regex-proof": (
+                "proving {regex!v} safe would build an automaton of more than {most:,} states",
+                "list the origins in allow_origins (with wildcards), or split the regex into "
+                "simpler ones",
+            ),
             "file-values": (
                 "the file holds about {count:,} values, more than the {most:,} corsgen reads",
                 "a policy needs at most 100,000 origins and three short lists",

@@ -151,7 +151,7 @@ def check_regex(regex: OriginRegex) -> None:
     check_backtracking(regex.tree, regex.source)
     check_size(regex.tree, regex.source)
     spelled = language.words(regex.tree)  # literal words: the probes and the named domains
-    found = language.outside(regex.body, spelled, _probes(spelled, language.BREAK))
+    found = language.outside(regex.source, regex.body, spelled, _probes(spelled, language.BREAK))
     if found == [""]:
         raise RegexError("CG108", "empty-string", regex=regex.source)
     if found:

@@ -11,16 +11,16 @@ from __future__ import annotations
 import itertools
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
-from typing import cast
 
 import idna
 import publicsuffixlist
 from interegular import parse_pattern
-from interegular.fsm import FSM, State, anything_else
+from interegular.fsm import FSM, State, TransitionKey, anything_else
 
 from corsgen.origins import ends_in_number, is_public_suffix, registrable_domain
+from corsgen.regex.automaton import intersection, reversed_fsm
 from corsgen.regex.syntax import Chars, RegexError, Sequence
 
 # What a browser may put in a host label: WHATWG's allowed domain code points, lowercased.
@@ -110,10 +110,13 @@ def literal_names(spelled: Iterable[str]) -> tuple[frozenset[str], frozenset[str
     return frozenset(schemes), frozenset(domains)
 
 
-def _host_pattern(domain: str) -> str:
-    if domain == "localhost" or _IPV4.fullmatch(domain):
-        return re.escape(domain)
-    return rf"(?:{_LABEL}\.)*{re.escape(domain)}\.?"
+def _hosts_pattern(domains: frozenset[str]) -> list[str]:
+    """Hosts under the domains, with one (label.)* for them all: one loop per domain made the
+    automaton's construction grow with their product."""
+    exact = sorted(d for d in domains if d == "localhost" or _IPV4.fullmatch(d))
+    named = sorted(re.escape(d) for d in domains if d not in exact)
+    under = [rf"(?:{_LABEL}\.)*(?:{'|'.join(named)})\.?"] if named else []
+    return [*map(re.escape, exact), *under]
 
 
 # A regex naming more than these is a list in disguise; the proof's automaton grows with them.
@@ -126,7 +129,7 @@ def _safe(schemes: frozenset[str], domains: frozenset[str]) -> str:
 
     One alternative per scheme and domain made interegular's work grow with their product.
     """
-    hosts = [_host_pattern(d) for d in sorted(domains)]
+    hosts = _hosts_pattern(domains)
     local = f"(?:{'|'.join(_LOCAL_HOSTS)})"
     secure = sorted(re.escape(s) for s in schemes if s not in _INSECURE)
     named = rf"(?:{'|'.join(secure)})://(?:{'|'.join([*hosts, local])})" if secure and hosts else ""
@@ -146,25 +149,16 @@ def _step(fsm: FSM, states: set[State], text: str) -> set[State]:
     return states
 
 
-def _reached(fsm: FSM, suffixes: tuple[str, ...]) -> tuple[str, ...]:
-    """The suffixes some accepted origin's host ends with, read backwards on the reversed automaton.
-
-    Building one automaton for all ~300 rules below amazonaws.com takes minutes; this takes
-    milliseconds and leaves the few that matter.
-    """
-    if not suffixes:
-        return ()
-    back = _reversed(fsm)
+def _ends(back: FSM) -> set[State]:
+    """Where the reversed automaton is once it has read an origin's optional :port and trailing
+    dot of the host, backwards: next comes the host's last label."""
     after_digits: set[State] = set()
     digits = _any_digit(back, {back.initial})
     while digits - after_digits:  # an optional :port, read backwards: digits, then a colon
         after_digits |= digits
         digits = _any_digit(back, digits)
     ends = {back.initial} | _step(back, after_digits, ":")
-    ends |= _step(back, ends, ".")  # an optional trailing dot of the host
-    return tuple(
-        s for s in suffixes if any(_live(back, e) for e in _step(back, ends, s[::-1] + "."))
-    )
+    return ends | _step(back, ends, ".")
 
 
 def _any_digit(fsm: FSM, states: set[State]) -> set[State]:
@@ -180,8 +174,11 @@ def _fsm(pattern: str) -> FSM:
     return parse_pattern(pattern).to_fsm()
 
 
-def _outside_of(fsm: FSM, other: FSM | None) -> str | None:
-    """A shortest string `fsm` accepts and `other` does not (None: nothing), preferring letters.
+def _outside_of(
+    fsm: FSM, other: FSM | None, start: State | None = None, inside: bool = False
+) -> str | None:
+    """A shortest string `fsm` accepts from `start` (its initial state by default) and `other`
+    does not (with `inside`, does too), preferring letters; None when there is none.
 
     Breadth-first over pairs of states: interegular's own difference is quadratic in states.
     """
@@ -191,21 +188,34 @@ def _outside_of(fsm: FSM, other: FSM | None) -> str | None:
         key=lambda c: (not c.isalpha(), c),
     )
     chars += [next(c for c in map(chr, range(1, 0x110000)) if all(c not in a for a in alphabets))]
-    start: Pair = (fsm.initial, None if other is None else other.initial)
-    parents: dict[Pair, tuple[Pair, str] | None] = {start: None}
-    queue = deque([start])
+    # One character per class both automata treat alike: the first, so letters are still
+    # preferred, and a search over 40 characters that fall into 10 classes does a quarter of
+    # the work.
+    steps: dict[tuple[TransitionKey, TransitionKey | None], str] = {}
+    for char in chars:
+        rival_symbol = None if other is None else other.alphabet[char]
+        steps.setdefault((fsm.alphabet[char], rival_symbol), char)
+    first: Pair = (
+        fsm.initial if start is None else start,
+        None if other is None else other.initial,
+    )
+    parents: dict[Pair, tuple[Pair, str] | None] = {first: None}
+    queue = deque([first])
     while queue:
         pair = queue.popleft()
         state, rival = pair
-        if state in fsm.finals and (other is None or rival not in other.finals):
+        if state in fsm.finals and (other is not None and rival in other.finals) == inside:
             out = []
             while (step := parents[pair]) is not None:
                 pair, char = step
                 out.append(char)
             return "".join(reversed(out))
-        for char in chars:
-            ahead = _follow(fsm, state, char)
-            if ahead is not None and (nxt := (ahead, _follow(other, rival, char))) not in parents:
+        row = fsm.map.get(state, {})
+        rival_row = {} if other is None or rival is None else other.map.get(rival, {})
+        for (symbol, rival_symbol), char in steps.items():
+            ahead = row.get(symbol)
+            behind = None if rival_symbol is None else rival_row.get(rival_symbol)
+            if ahead is not None and (nxt := (ahead, behind)) not in parents:
                 parents[nxt] = (pair, char)
                 queue.append(nxt)
     return None
@@ -232,19 +242,6 @@ def _follow(fsm: FSM | None, state: State | None, char: str) -> State | None:
 Pair = tuple[State, State | None]
 
 
-# interegular leaves these three unannotated.
-def _intersect(a: FSM, b: FSM) -> FSM:
-    return cast(FSM, a.intersection(b))  # type: ignore[no-untyped-call]
-
-
-def _reversed(fsm: FSM) -> FSM:
-    return cast(FSM, fsm.reversed())  # type: ignore[no-untyped-call]
-
-
-def _live(fsm: FSM, state: State) -> bool:
-    return bool(fsm.islive(state))  # type: ignore[no-untyped-call]
-
-
 def _safe_fsm(schemes: frozenset[str], domains: frozenset[str]) -> FSM | None:
     return _fsm(_safe(schemes, domains)) if schemes else None
 
@@ -253,11 +250,12 @@ def _accepts(fsm: FSM | None, text: str) -> bool:
     return fsm is not None and bool(fsm.accepts(text))
 
 
-def outside(canonical: str, spelled: Iterable[str], probes: Iterable[str]) -> list[str]:
+def outside(regex: str, canonical: str, spelled: Iterable[str], probes: Iterable[str]) -> list[str]:
     """Origins a browser can send that the regex matches but nobody it names owns.
 
     `probes` are tried first so that the example shown is a recognisable trick; the automaton
-    decides, and supplies a shortest example when no probe is one.
+    decides, and supplies a shortest example when no probe is one. `regex` is the user's
+    spelling, for a refusal.
     """
     matched = _fsm(canonical)
     if matched.accepts(""):
@@ -272,31 +270,82 @@ def outside(canonical: str, spelled: Iterable[str], probes: Iterable[str]) -> li
             most_domains=MAX_NAMED_DOMAINS,
             most_schemes=MAX_NAMED_SCHEMES,
         )
-    reachable = _intersect(matched, _origins())
-    safe = _safe_fsm(schemes, domains)
-    example = _outside_of(reachable, safe)
+    reachable = intersection(matched, _origins(), regex)
+    example = _outside_of(reachable, _safe_fsm(schemes, domains))
+    bad = _pattern_outside(schemes, domains)
     if example is None:
-        found = _below_bad(reachable, schemes, domains)
+        found = _below_bad(reachable, schemes, domains, regex)
         if found is None:
             return []
-        reachable, safe, example = found
-    shown = [p for p in dict.fromkeys(probes) if reachable.accepts(p) and not _accepts(safe, p)]
+        bad, example = found
+    shown = [p for p in dict.fromkeys(probes) if reachable.accepts(p) and bad(p)]
     return shown[:1] or [example]
 
 
-def _below_bad(
-    reachable: FSM, schemes: frozenset[str], domains: frozenset[str]
-) -> tuple[FSM, FSM | None, str] | None:
-    """Origins under a public suffix below a named domain, unless the regex names them too.
+def _pattern_outside(schemes: frozenset[str], domains: frozenset[str]) -> Callable[[str], bool]:
+    """Whether an origin lies outside _safe(schemes, domains), by Python's re: for the probes,
+    a few dozen short strings, where building the automaton would cost more than it saves."""
+    safe = re.compile(_safe(schemes, domains)) if schemes else None
+    return lambda origin: safe is None or safe.fullmatch(origin) is None
 
-    Under s3.amazonaws.com every bucket is its own site. One suffix at a time: the first that
-    lets an attacker in is enough, and one automaton for all ~300 would take minutes.
+
+def _pattern_under(suffix: str, outside_inner: Callable[[str], bool]) -> Callable[[str], bool]:
+    """Whether an origin lies under `suffix` and outside what the regex names there."""
+    under = re.compile(_under((suffix,)))
+    return lambda origin: under.fullmatch(origin) is not None and outside_inner(origin)
+
+
+def _below_bad(
+    reachable: FSM, schemes: frozenset[str], domains: frozenset[str], regex: str
+) -> tuple[Callable[[str], bool], str] | None:
+    """Origins under a public suffix below a named domain, unless the regex names them too:
+    under s3.amazonaws.com every bucket is its own site. The first suffix that lets an attacker
+    in is enough; the test for it, and an origin that passes it.
+
+    Read backwards: once the reversed automaton has read a port, the suffix and the dot before
+    it, what it still accepts is the rest of the origin, backwards (https://bucket). That must
+    be a scheme and host the regex names under the suffix, which is a small automaton: no
+    product of the whole regex with each of the ~300 suffixes below amazonaws.com is built.
     """
-    for suffix in _reached(reachable, _below(domains)):
+    suffixes = _below(domains)
+    if not suffixes:
+        return None
+    back = reversed_fsm(reachable, regex)
+    ends = _ends(back)
+    for suffix in suffixes:
+        # Every state of `reachable` is reached from its initial one, so any state reached
+        # backwards leads to an origin the regex matches: no liveness test is needed.
+        starts = _step(back, ends, suffix[::-1] + ".")
+        if not starts:
+            continue
         inner = frozenset(d for d in domains if d.endswith("." + suffix))
-        under = _intersect(reachable, _fsm(_under((suffix,))))
-        safe = _safe_fsm(schemes, inner)
-        example = _outside_of(under, safe)
-        if example is not None:
-            return under, safe, example
+        named = _named_before(schemes, inner, suffix)
+        for start in sorted(starts):
+            head = _outside_of(back, named, start)
+            if head is not None:
+                example = _completed(reachable, f"{head[::-1]}.{suffix}")
+                return _pattern_under(suffix, _pattern_outside(schemes, inner)), example
     return None
+
+
+@cache
+def _named_before(schemes: frozenset[str], inner: frozenset[str], suffix: str) -> FSM | None:
+    """What may stand before `.suffix` in an origin the regex names, reversed: the labels of a
+    named domain below the suffix, any subdomains, `://` and a secure scheme. None: nothing."""
+    secure = sorted(re.escape(s[::-1]) for s in schemes if s not in _INSECURE)
+    heads = sorted(re.escape(d[: -len(suffix) - 1][::-1]) for d in inner)
+    if not secure or not heads:
+        return None
+    return _fsm(rf"(?:{'|'.join(heads)})(?:\.{_LABEL})*//:(?:{'|'.join(secure)})")
+
+
+def _completed(reachable: FSM, head: str) -> str:
+    """`head` with the shortest end (a trailing dot, a :port) that makes it an accepted origin."""
+    state: State | None = reachable.initial
+    for char in head:
+        state = _follow(reachable, state, char)
+    tail = None if state is None else _outside_of(reachable, _fsm(_TAIL), state, inside=True)
+    return head if tail is None else head + tail
+
+
+_TAIL = rf"\.?{_PORT}"
