@@ -14,6 +14,8 @@ from corsgen.origins import OriginError, parse_origin, registrable_domain
 from corsgen.regex.backtracking import check_backtracking, check_size
 from corsgen.regex.syntax import (
     NOT_IN_AN_ORIGIN,
+    Group,
+    Item,
     RegexError,
     Sequence,
     narrowed,
@@ -24,11 +26,13 @@ from corsgen.regex.syntax import (
 
 __all__ = [
     "ENGINES",
+    "OUTSIDE_AN_ORIGIN",
     "OriginRegex",
     "RegexError",
     "anchor",
     "check_regex",
     "one_origin",
+    "one_origins",
     "parse_regex",
 ]
 
@@ -39,11 +43,66 @@ def anchor(alternatives: Iterable[str]) -> str:
     return "^(?:" + "|".join(alternatives) + ")$"
 
 
+# One byte no origin a browser sends holds: anything but printable ASCII other than the space and
+# the comma. Two Origin headers a server joins ("a,b") hold one, and so do the control bytes (NUL
+# included) a server may pass on where plan.NOT_ONE_ORIGIN looks only for [,\s]: for a server
+# that tests the Origin apart from its patterns, with PCRE (nginx, HAProxy).
+OUTSIDE_AN_ORIGIN = "[^!-+.-~-]"  # no backslash: gixy misreads the ones nginx unescapes
+# A regex that matches nothing: what is left of one that matched the empty string alone.
+_NOTHING = narrowed(parse("a"), frozenset("a"))
+
+
+def _nullable(seq: Sequence) -> bool:
+    return all(item.low == 0 or _nullable_item(item) for item in seq)
+
+
+def _nullable_item(item: Item) -> bool:
+    return isinstance(item.node, Group) and any(_nullable(s) for s in item.node.alts)
+
+
+def _nonempty(alts: tuple[Sequence, ...]) -> tuple[Sequence, ...]:
+    """The same regex less the empty string: a nullable sequence becomes one alternative for
+    each item that can begin a non-empty match, the items before it matching nothing."""
+    out: list[Sequence] = []
+    for seq in alts:
+        if not _nullable(seq):
+            out.append(seq)
+            continue
+        for at, item in enumerate(seq):
+            first = _nonempty_item(item)
+            if first is not None:
+                out.append((*first, *seq[at + 1 :]))
+    return tuple(out)
+
+
+def _nonempty_item(item: Item) -> Sequence | None:
+    """The item's non-empty matches, None when it has none."""
+    if item.high == 0:
+        return None
+    if not _nullable_item(item):  # one repeat or more is never empty
+        return (Item(item.node, max(item.low, 1), item.high),)
+    assert isinstance(item.node, Group)
+    inner = _nonempty(item.node.alts)
+    if not inner:
+        return None
+    # The first non-empty repeat, then any number of the rest, empty ones included.
+    rest = None if item.high is None else item.high - 1
+    tail = (Item(item.node, 0, rest),) if rest != 0 else ()
+    return (Item(Group(inner)), *tail)
+
+
 def one_origin(pattern: str) -> str:
-    """A plan's pattern anchored, matching no value that holds what no single origin holds: for a
-    server that joins two Origin headers ("a,b") and cannot test for a comma apart from the
-    pattern, as the others do with NOT_ONE_ORIGIN (plan.py)."""
-    return anchor([render_alts(narrowed(parse(pattern), NOT_IN_AN_ORIGIN))])
+    """A plan's pattern anchored, matching no value that holds what no single origin holds, nor
+    the empty string: for a server that joins two Origin headers ("a,b") or reads an empty one,
+    and cannot test for them apart from the pattern, as the others do with NOT_ONE_ORIGIN
+    (plan.py) or OUTSIDE_AN_ORIGIN."""
+    alts = _nonempty(narrowed(parse(pattern), NOT_IN_AN_ORIGIN)) or _NOTHING
+    return anchor([render_alts(alts)])
+
+
+def one_origins(patterns: Iterable[str]) -> list[str]:
+    """Each pattern once, as one_origin writes it."""
+    return list(dict.fromkeys(one_origin(p) for p in patterns))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from corsgen.plan import Plan
-from corsgen.regex import one_origin
+from corsgen.regex import one_origins
 from corsgen.targets import yaml_lines
 from corsgen.targets.base import SHARED, WRAPPER, Limit, Part, Target, preflight_always_200
 
@@ -85,7 +85,7 @@ def _known(key: str, column: int) -> bool:
 
 def patterns(plan: Plan) -> list[str]:
     """The plan's patterns as Envoy's safe_regex runs them: anchored, and matching no comma."""
-    return [one_origin(p) for p in dict.fromkeys(plan.origin_patterns)]
+    return one_origins(plan.origin_patterns)
 
 
 def program_size(plan: Plan) -> int:
