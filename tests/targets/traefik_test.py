@@ -58,6 +58,30 @@ def test_patterns_are_anchored_for_gos_unanchored_match(origin: str, allowed: bo
     assert (re2.search(pattern, origin) is not None) is allowed
 
 
+LOOSE = 'allow_origins = []\nallow_origin_regex = "https://.+\\\\.a\\\\.com"\n'
+# Matches "" too: the rules refuse it, the output must not rely on that.
+EMPTY = 'allow_origins = []\nallow_origin_regex = "(?:https://x\\\\.a\\\\.com)?"\n'
+
+
+@pytest.mark.parametrize(
+    ("policy", "origin", "allowed"),
+    [
+        (LOOSE, "https://x.a.com", True),
+        # The middleware tests the Origin against these lists alone: no pattern may match what
+        # holds two origins, or none.
+        (LOOSE, "https://evil.com,https://x.a.com", False),
+        (LOOSE, "https://evil.com https://x.a.com", False),
+        (LOOSE, "https://evil.com\thttps://x.a.com", False),
+        (LOOSE, "https://evil.com\x01https://x.a.com", False),
+        (EMPTY, "https://x.a.com", True),
+        (EMPTY, "", False),
+    ],
+)
+def test_patterns_match_one_origin_only(policy: str, origin: str, allowed: bool) -> None:
+    (pattern,) = _regexes(policy)
+    assert (re2.search(pattern, origin) is not None) is allowed
+
+
 def _files(text: str) -> dict[str, str]:
     return {"api.yml": text}
 

@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from corsgen.plan import Plan
+from corsgen.regex import one_origins
 from corsgen.targets import yaml_lines
 from corsgen.targets.base import WRAPPER, Limit, Part, Target, preflight_always_200
 
@@ -70,7 +71,9 @@ def _options(plan: Plan) -> tuple[list[tuple[str, list[str]]], list[tuple[str, s
     origins = ["*"] if plan.any_origin else list(plan.exact_origins)
     lists = [("accessControlAllowOriginList", origins)]
     # Traefik matches these with Go's MatchString, which finds a match anywhere: anchored here.
-    lists.append(("accessControlAllowOriginListRegex", list(plan.anchored_patterns)))
+    # The middleware tests the Origin against nothing else, an empty one included: narrowed too,
+    # so that no pattern matches it empty or holding a comma or space (two origins).
+    lists.append(("accessControlAllowOriginListRegex", one_origins(plan.origin_patterns)))
     scalars: list[tuple[str, str]] = []
     for header in plan.headers:
         if header.key in LISTS:
