@@ -7,6 +7,7 @@ import pytest
 
 from corsgen.errors import CorsgenError, VerifyError
 from corsgen.pipeline import load_and_plan
+from corsgen.regex import OUTSIDE_AN_ORIGIN
 from corsgen.render import render
 from corsgen.targets import haproxy
 from tests.conftest import EXAMPLES
@@ -59,6 +60,39 @@ def test_a_long_list_is_tries_that_pcre2_matches_exactly() -> None:
     ]
     assert all(any(r.match(o) for r in regexes) for o in origins)
     assert not any(r.match("https://t03000.example.com") for r in regexes)
+
+
+def _decision(policy: str) -> str:
+    text = next(iter(render(plan_of(policy), "haproxy").values()))
+    return next(ln for ln in text.splitlines() if "_origin) req.fhdr(origin) if " in ln)
+
+
+@pytest.mark.parametrize("policy", [A, 'allow_origins = ["https://a.com", "https://*.a.com"]'])
+def test_every_origin_allowed_is_one_origin_first(policy: str) -> None:
+    """-m str compares up to a NUL: "https://a.com" and a NUL is the listed "https://a.com"."""
+    alternatives = _decision(policy).split(" if ", 1)[1].split(" || ")
+    assert all("corsgen_api_one !corsgen_api_not_one " in alt for alt in alternatives)
+
+
+@pytest.mark.parametrize(
+    ("value", "one"),
+    [
+        ("https://a.com", True),
+        ("https://a-b.example.com:8443", True),
+        ("null", True),
+        ("", False),
+        ("https://evil.com,https://a.com", False),
+        ("https://evil.com, https://a.com", False),
+        ("https://evil.com\thttps://a.com", False),
+        ("https://a.com\x00", False),
+        ("https://evil.com\x01https://a.com", False),
+        ("https://evil.com\x7fhttps://a.com", False),
+        ("https://\xe9.com", False),
+    ],
+)
+def test_not_one_matches_what_no_origin_holds(value: str, one: bool) -> None:
+    not_one = pcre2.compile(("^$|" + OUTSIDE_AN_ORIGIN).encode())  # bytes, as HAProxy reads
+    assert (not_one.search(value.encode("latin-1")) is None) is one
 
 
 def _files(text: str) -> dict[str, str]:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from corsgen.errors import VerifyError
 from corsgen.limits import MAX_ORIGIN_LENGTH
-from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
+from corsgen.plan import Header, Plan, When
+from corsgen.regex import OUTSIDE_AN_ORIGIN
 from corsgen.regex.trie import tries
 from corsgen.targets.base import WRAPPER, Limit, Part, Target, guard
 
@@ -104,8 +105,15 @@ def _decide(plan: Plan, names: _Names) -> Rules:
         found = "{ req.fhdr(origin) -m found }"
         lines = [f"http-request set-var({origin}) req.fhdr(origin) if {found}"]
         return _rules("Any Origin is allowed: remembered for the preflight.", lines)
-    one, listed, matched = names.acl("one"), names.acl("listed"), names.acl("matched")
-    lines = [f"acl {one} req.fhdr_cnt(origin) eq 1"]
+    one, not_one = names.acl("one"), names.acl("not_one")
+    listed, matched = names.acl("listed"), names.acl("matched")
+    # One Origin header, neither empty nor holding what no origin holds (a comma, white space, a
+    # control byte), whatever a loose pattern says; -m str compares only up to a NUL, so without
+    # this test "https://a.com" and a NUL would be the listed "https://a.com".
+    lines = [
+        f"acl {one} req.fhdr_cnt(origin) eq 1",
+        f"acl {not_one} req.fhdr(origin) -m reg -- {quote('^$|' + OUTSIDE_AN_ORIGIN)}",
+    ]
     if len(plan.exact_origins) <= VALUES_PER_ACL:
         exact = [" ".join(map(quote, plan.exact_origins))] if plan.exact_origins else []
         lines += [f"acl {listed} req.fhdr(origin) -m str -- {values}" for values in exact]
@@ -114,14 +122,9 @@ def _decide(plan: Plan, names: _Names) -> Rules:
         lines += [f"acl {listed} req.fhdr(origin) -m reg -- {regex}" for regex in exact]
     for chunk in _chunks(plan.anchored_patterns, VALUES_PER_ACL):
         lines.append(f"acl {matched} req.fhdr(origin) -m reg -- " + " ".join(map(quote, chunk)))
-    conditions = [f"{one} {listed}"] if exact else []
-    if plan.anchored_patterns:
-        # An empty Origin, or one holding what no origin holds, matches no pattern, however
-        # loose; no listed origin is either, so a listed one is allowed without that test.
-        not_one = names.acl("not_one")
-        lines.append(f"acl {not_one} req.fhdr(origin) -m reg -- {quote('^$|' + NOT_ONE_ORIGIN)}")
-        conditions.append(f"{one} !{not_one} {matched}")
-    lines.append(f"http-request set-var({origin}) req.fhdr(origin) if " + " || ".join(conditions))
+    tests = ([listed] if exact else []) + ([matched] if plan.anchored_patterns else [])
+    conditions = " || ".join(f"{one} !{not_one} {acl}" for acl in tests)
+    lines.append(f"http-request set-var({origin}) req.fhdr(origin) if {conditions}")
     return _rules(
         "The Origin, when it is one header holding one listed origin (compared case-sensitively, "
         "patterns anchored), kept for http-after-response.",
