@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TypedDict, cast
 
 from corsgen.errors import Finding, VerifyError, shorten
-from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
+from corsgen.plan import Header, Plan, When
+from corsgen.regex import OUTSIDE_AN_ORIGIN
 from corsgen.targets.base import SHARED, WRAPPER, Limit, Part, Target, comment, guard
 
 # nginx reads at most 4,093 bytes between a parameter's quotes: `nginx -t` on 1.22.1 refuses 4,094
@@ -129,11 +130,11 @@ def _origin_maps(plan: Plan, var: _Names) -> list[Map]:
     listed = (
         Entry("default", '""'),
         Entry(
-            quote("~" + NOT_ONE_ORIGIN),
+            quote("~" + OUTSIDE_AN_ORIGIN),
             '""',
             (
                 "Regexes are tried in order, after the exact keys: two Origin headers, joined "
-                '("a, b") since nginx 1.23, never match a pattern.',
+                '("a, b") since nginx 1.23, and control bytes never match a pattern.',
             ),
         ),
         *(Entry(quote(origin), "$http_origin") for origin in plan.exact_origins),
