@@ -7,7 +7,8 @@ basicAuth after it and every answer, auth's 401 and Traefik's own 502 included, 
 Where the middleware is right it is used as it is: an exact list compared case-sensitively, the
 first Origin header only, the preflight answered without reaching the upstream. Where it is not,
 corsgen works around it: Traefik matches accessControlAllowOriginListRegex unanchored, so every
-pattern is written anchored; the upstream's own CORS headers are deleted by customResponseHeaders,
+pattern is written anchored, and narrowed to match no empty Origin, comma or space
+(regex.one_origin); the upstream's own CORS headers are deleted by customResponseHeaders,
 which runs before the CORS options inside one middleware. What the middleware cannot do at all
 (a preflight status other than 200, no CORS header to a refused origin, Vary on its own preflight
 answer, private-network access) is in `shortfalls`: CG501 warnings.
