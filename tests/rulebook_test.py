@@ -246,6 +246,7 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG305", "out-dir", _manifest(out_dir="")),
     ("CG305", "glob", _manifest(glob="/etc/*.toml")),
     ("CG305", "glob-refused", _manifest(glob="cors/a**.toml")),
+    ("CG305", "glob-wide", _manifest(glob="**/*.toml")),
     *((rule, case, verify_config(case)) for rule, case in CONFIG_CASES),
     *((rule, case, reach(rule, case)) for rule, case in APACHE_REACHES),
     ("CG404", "auth-sorted-first", caddy_reach("CG404", "auth-sorted-first")),
@@ -265,6 +266,8 @@ def test_each_case_is_reached(
 ) -> None:
     if case == "too-complex":
         _pair_limit(monkeypatch)
+    if case == "glob-wide":
+        monkeypatch.setattr("corsgen.globbing.MAX_GLOB_ENTRIES", 3)
     if case == "regex-proof":
         # No regex the other limits let through builds 200,000 states (tests/regex/cost_test.py).
         monkeypatch.setattr("corsgen.regex.automaton.MAX_CRAWLED", 50)

@@ -28,3 +28,7 @@ MAX_REGEX_LENGTH = 1_000
 # Values (separators) a TOML file may hold before it is parsed, and findings shown for one file.
 MAX_FILE_VALUES = 250_000
 MAX_FINDINGS = 50
+# Files and directories the globs of one manifest may read, all together: a repository's whole
+# tree is rarely a tenth of it, and a glob that walks more is a mistake (`**` at the top of a
+# monorepo) that would make every pre-commit run slow.
+MAX_GLOB_ENTRIES = 200_000

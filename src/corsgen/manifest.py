@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from corsgen.errors import CorsgenError, Finding, PolicyError
+from corsgen.globbing import Budget, GlobRefused, expand
 from corsgen.rulebook import finding
 from corsgen.targets import NAMES
 from corsgen.tomlfile import key_lines, parse_toml, read_text, validate
@@ -85,13 +86,14 @@ class LoadedManifest:
         and, unless `allow_outside`, a path that leads out of the manifest's directory."""
         jobs: dict[tuple[Path, str, Path], Job] = {}
         problems: list[Finding] = []
+        budget = Budget()
         for index, output in enumerate(self.manifest.outputs):
             key = f"{self.prefix}outputs[{index}]"
             out_dirs, found = self._out_dirs(output, f"{key}.out_dir", allow_outside)
             problems += found
             for pindex, pattern in enumerate(output.policies):
                 policies, found = self._policies(
-                    pattern, f"{key}.policies[{pindex}]", allow_outside
+                    pattern, f"{key}.policies[{pindex}]", allow_outside, budget
                 )
                 problems += found
                 for policy in policies:
@@ -117,7 +119,7 @@ class LoadedManifest:
         return dirs, []
 
     def _policies(
-        self, pattern: str, key: str, allow_outside: bool
+        self, pattern: str, key: str, allow_outside: bool, budget: Budget
     ) -> tuple[list[Path], list[Finding]]:
         pure = PurePosixPath(pattern)
         why = _malformed(pattern) or ("is absolute" if pure.is_absolute() else None)
@@ -128,9 +130,9 @@ class LoadedManifest:
             return [], [self.finding("CG304", "dot-dot", key, pattern=pattern, root=root)]
         try:
             # Regular files only: a FIFO or device would hang or flood the TOML reader.
-            matches = sorted(p for p in self.root.glob(pattern) if p.is_file())
-        except (ValueError, NotImplementedError) as exc:  # pathlib's word on a pattern like a**
-            return [], [self.finding("CG305", "glob-refused", key, pattern=pattern, error=exc)]
+            matches = expand(self.root, pattern, budget)
+        except GlobRefused as exc:
+            return [], [self.finding("CG305", exc.case, key, pattern=pattern, **exc.fields)]
         if not matches:
             return [], [self.finding("CG302", "no-match", key, pattern=pattern, root=self.root)]
         stray = None if allow_outside else self._stray(matches)
@@ -158,11 +160,20 @@ def _malformed(value: str) -> str | None:
     """Why a manifest path or glob can be nothing but a mistake, or None."""
     if not value:
         return "is empty"
+    if len(value) > _PATH_MAX or any(len(part) > _NAME_MAX for part in value.split("/")):
+        # No such path exists, and matching it would cost time and memory in its length.
+        return f"is longer than a path can be ({_PATH_MAX:,} characters, {_NAME_MAX} a name)"
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         return "contains a control character"
     if not PurePosixPath(value).parts:
         return "names the manifest's own directory"
     return None
+
+
+# Linux's PATH_MAX and NAME_MAX, which most file systems share (in bytes: a name of non-ASCII
+# characters is refused by the file system before it reaches these).
+_PATH_MAX = 4_096
+_NAME_MAX = 255
 
 
 def _resolved(path: Path) -> str:

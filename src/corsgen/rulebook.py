@@ -35,10 +35,17 @@ class Rule:
 
 
 class _Formatter(string.Formatter):
-    """str.format, plus `!v`: a user's value as errors.shorten quotes it."""
+    """str.format, plus `!v`: a user's value as errors.shorten quotes it. `!r` of a value past
+    _LONG characters is shortened too: a 60 MB glob is no clearer for being printed whole."""
 
     def convert_field(self, value: Any, conversion: str | None) -> Any:
-        return shorten(value) if conversion == "v" else super().convert_field(value, conversion)
+        if conversion == "v" or (conversion == "r" and len(repr(value)) > _LONG):
+            return shorten(value)
+        return super().convert_field(value, conversion)
+
+
+# Longer than any origin, name or path a finding quotes in full (MAX_ORIGIN_LENGTH is 300).
+_LONG = 1_000
 
 
 _FORMAT = _Formatter()
@@ -523,6 +530,10 @@ RULES: tuple[Rule, ...] = (
             "glob-refused": (
                 "{pattern!r}: {error}",
                 "use * and ** only as in cors/*.toml or cors/**/*.toml",
+            ),
+            "glob-wide": (
+                "{pattern!r}: the manifest's globs read more than {most:,} files and directories",
+                "start the glob with the directory that holds the policies, as in cors/**/*.toml",
             ),
         },
     ),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import tomli
 
-from corsgen.errors import Finding, PolicyError, clip
+from corsgen.errors import SHOWN, Finding, PolicyError, clip
 from corsgen.fsio import NotAFile, decode, read_file
 from corsgen.limits import MAX_FILE_VALUES, MAX_FINDINGS
 from corsgen.rulebook import finding
@@ -28,7 +28,13 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _key(part: str) -> str:
-    """A key as TOML spells it, clipped: bare when it can be, else quoted, so "a.b" is plain."""
+    """A key as TOML spells it, clipped: bare when it can be, else quoted, so "a.b" is plain.
+
+    A 60 MB key is clipped first (its two ends, as `clip` keeps them), so quoting it costs no
+    more than quoting a short one.
+    """
+    if len(part) > 2 * SHOWN:
+        part = part[:SHOWN] + part[-SHOWN:]
     return clip(part if _BARE_KEY.fullmatch(part) else json.dumps(part, ensure_ascii=False))
 
 
@@ -60,7 +66,6 @@ def _join(path: str | None, parts: list[str]) -> str | None:
     return path
 
 
-_BARE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _ESCAPES = {
     "b": "\b",
     "t": "\t",
@@ -188,10 +193,9 @@ class _Lines:
             if self.peek() in ('"', "'"):
                 part = self.string()
             else:
-                start = self.pos
-                while self.pos < len(self.text) and self.text[self.pos] in _BARE_CHARS:
-                    self.pos += 1
-                part = self.text[start : self.pos] or None
+                bare = _BARE_KEY.match(self.text, self.pos)
+                part = None if bare is None else bare[0]
+                self.pos = self.pos if bare is None else bare.end()
             if part is None:
                 return None
             parts.append(part)
@@ -338,6 +342,17 @@ def _model_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseMo
     return model
 
 
+def _closest(key: str, known: list[str]) -> list[str]:
+    """The known key a misspelt one is closest to, if any. difflib's cost and memory grow with
+    the key (a 60 MB key took gigabytes), and a key twice as long as every known one is no
+    misspelling of any: such a key gets no suggestion."""
+    import difflib  # imported here: only a misspelt key needs it (start-up time)
+
+    if len(key) > 2 * max(map(len, known), default=0):
+        return []
+    return difflib.get_close_matches(key, known, n=1)
+
+
 def _findings(
     file: str, model: type[BaseModel], prefix: str, exc: ValidationError, lines: Mapping[str, int]
 ) -> list[Finding]:
@@ -347,10 +362,8 @@ def _findings(
         loc = tuple(err["loc"])
         at = functools.partial(finding, file=file, key=prefix + key_path(loc), lines=lines)
         if err["type"] == "extra_forbidden":
-            import difflib  # imported here: only a misspelt key needs it (start-up time)
-
             known = list(_model_at(model, loc[:-1]).model_fields)
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            close = _closest(str(loc[-1]), known)
             if close:
                 out.append(at("CG002", "close", close=close[0]))
             else:
