@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
-from corsgen.errors import VerifyError
+from corsgen.errors import CorsgenError, VerifyError
 from corsgen.targets import NAMES as TARGETS
 from corsgen.verify import check_structure
 
@@ -136,3 +146,110 @@ def test_broken_output_is_caught(
     assert f" in {file}:" in str(info.value)
     if line is not None:
         assert info.value.line == line
+
+
+# --- verify --config within its bounds (limits.py, MAX_CONFIG_*): shared by the tests of each
+# config reader, tests/targets/{nginx,apache,caddy}_config_test.py.
+
+_BOUNDED = """\
+import resource, sys
+limit = int(sys.argv[1]) << 20
+if limit:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from corsgen.cli import main
+code = main(sys.argv[2:])
+print(f"\\nmaxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10}")
+sys.exit(code)
+"""
+
+
+@dataclass(frozen=True)
+class Bounded:
+    code: int
+    err: str
+    seconds: float  # wall clock, Python's start-up included
+    mib: int  # corsgen's own peak resident memory
+
+
+def verify_bounded(
+    config: Path, target: str, *, mib: int | None = 256, seconds: float = 20, path: str = ""
+) -> Bounded:
+    """`corsgen verify --config` in a child Python whose address space is capped at `mib` (None
+    when Caddy runs: Go reserves far more address space than it uses), killed after `seconds`.
+    `path` goes before PATH (the Caddy to run)."""
+    env = {**os.environ, "PATH": f"{path}:{os.environ['PATH']}" if path else os.environ["PATH"]}
+    command = [sys.executable, "-c", _BOUNDED, str(mib or 0), "verify", "--config", str(config)]
+    start = time.monotonic()
+    proc = subprocess.run(
+        [*command, "--target", target], capture_output=True, text=True, timeout=seconds, env=env
+    )
+    took = time.monotonic() - start
+    assert "maxrss " in proc.stdout, proc.stderr[-3000:]  # main returned: no traceback
+    peak = int(proc.stdout.rsplit("maxrss ", 1)[1])
+    return Bounded(proc.returncode, proc.stderr, took, peak)
+
+
+def assert_refused(result: Bounded, *words: str) -> None:
+    """One line on stderr, naming the bound, its number and what to change; no traceback."""
+    assert result.code == 1, result
+    assert result.err.count("\n") == 1 and result.err.startswith("corsgen: cannot "), result.err
+    assert "Traceback" not in result.err and "Error:" not in result.err, result.err
+    assert "the most verify --config reads" in result.err or "larger than" in result.err
+    for word in words:
+        assert word in result.err, result.err
+
+
+# fsio.read_file asks for a buffer of 64 MiB for each file, of which it touches what it reads.
+READ_BUFFER_MIB = 64
+
+
+@contextmanager
+def within(seconds: float, mib: int) -> Iterator[None]:
+    """The block takes at most `seconds`, and `mib` of Python's allocations over the untouched
+    read buffer."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        took = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1] >> 20
+        tracemalloc.stop()
+    assert took < seconds and peak < READ_BUFFER_MIB + mib, (took, peak)
+
+
+@st.composite
+def include_graphs(draw: st.DrawFn) -> list[list[tuple[int, bool]]]:
+    """Up to eight files, each including later ones as (file, in a block of its own): fans and
+    diamonds that multiply, and sometimes one include back up the graph, a loop to be named."""
+    n = draw(st.integers(1, 8))
+    later = [
+        st.lists(st.tuples(st.integers(i + 1, n - 1), st.booleans()), max_size=3)
+        for i in range(n - 1)
+    ]
+    graph = [draw(files) for files in later] + [[]]
+    if draw(st.booleans()):
+        source = draw(st.integers(0, n - 1))
+        graph[source].append((draw(st.integers(0, source)), draw(st.booleans())))
+    return graph
+
+
+# Eight files, each including the next twice in blocks of their own: 128 copies of the last.
+FAN = [[(i + 1, True), (i + 1, True)] for i in range(7)] + [[]]
+# A handful of examples, each well within the deadline: the bounds are lowered to reach them.
+GRAPH_BUDGET = settings(
+    max_examples=12,
+    deadline=3000,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def bounded_or_refused(run: Callable[[], object]) -> object:
+    """run()'s result, or None when it refuses a bound in verify --config's words."""
+    try:
+        return run()
+    except CorsgenError as exc:
+        assert "the most verify --config reads" in str(exc), exc
+        assert "\n" not in str(exc)
+        return None

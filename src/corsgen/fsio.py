@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import itertools
 import os
 import stat
 import time
@@ -19,6 +20,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from corsgen.errors import CorsgenError, escape
+from corsgen.limits import (
+    MAX_CONFIG_BYTES,
+    MAX_CONFIG_DEPTH,
+    MAX_CONFIG_EXPANDED,
+    MAX_CONFIG_FILES,
+)
 
 # Far above any real policy or snippet (10,000 origins is a few hundred KiB), far below trouble.
 MAX_BYTES = 64 * 1024 * 1024
@@ -312,3 +319,92 @@ def write_atomically(files: Mapping[Path, str], remove: Iterable[Path] = ()) -> 
         undone = f"could not undo: {', '.join(failed)}" if failed else "nothing was written"
         raise CorsgenError(f"cannot {tx.doing}: {exc.strerror or exc}; {undone}") from None
     tx.finish()
+
+
+class ConfigBudget:
+    """What one `verify --config` run may read of a user's server config: limits.py's MAX_CONFIG_*.
+
+    The readers read each file once, through `read`, and count what they walk with `walk` and
+    `nest`. A bound passed is refused in one line that names it, its number and what to change.
+    """
+
+    def __init__(self) -> None:
+        self.files = 0
+        self.bytes = 0
+        self.walked = 0
+        self.spliced = 0
+
+    def read(self, path: Path, included_at: str | None = None) -> bytes:
+        """read_config, counted against the files and bytes of the run."""
+        where = f"cannot read {shown(path)}" + (
+            f", included at {escape(included_at)}" if included_at else ""
+        )
+        if self.files >= MAX_CONFIG_FILES:
+            raise _over(where, f"more than {MAX_CONFIG_FILES:,} files", _FEWER_FILES)
+        data = read_config(path, included_at)
+        self.files += 1
+        self.bytes += len(data)
+        if self.bytes > MAX_CONFIG_BYTES:
+            raise _over(
+                where,
+                f"more than {MAX_CONFIG_BYTES >> 20} MiB in all its files",
+                "pass --config a copy that leaves out the largest (maps, geo lists), which set "
+                "no CORS headers",
+            )
+        return data
+
+    def glob(self, pattern: str, at: str, *, hidden: bool = False) -> list[str]:
+        """The names matching pattern, sorted, within the files a run may read; `hidden`: `*`
+        matches a name starting with a dot too (Go's filepath.Glob)."""
+        import glob  # only verify --config globs
+
+        return self.listed(glob.iglob(pattern, include_hidden=hidden), pattern, at)
+
+    def listed(self, names: Iterable[str], pattern: str, at: str) -> list[str]:
+        """names (what pattern, included at `at`, matches), sorted; refused past the files a run
+        may read, before a directory of millions is listed whole."""
+        first = list(itertools.islice(names, MAX_CONFIG_FILES + 1))
+        if len(first) > MAX_CONFIG_FILES:
+            where = f"cannot include {escape(pattern)} at {escape(at)}"
+            raise _over(where, f"more than {MAX_CONFIG_FILES:,} files", _FEWER_FILES)
+        return sorted(first)
+
+    def walk(self, count: int, at: str, unit: str) -> None:
+        """Count `count` directives or lines read (`unit`), includes written out where they are."""
+        self.walked += count
+        if self.walked > MAX_CONFIG_EXPANDED:
+            raise _over(
+                f"cannot read {escape(at)}",
+                f"more than {MAX_CONFIG_EXPANDED:,} {unit} with its includes written out",
+                "include each file in fewer places (an include in a file that is itself "
+                "included in many blocks multiplies)",
+            )
+
+    def splice(self, size: int, at: str) -> None:
+        """Count `size` bytes the server reads again where they are imported: Caddy splices
+        each import in, so what it reads is the config with its imports written out."""
+        self.spliced += size
+        if self.spliced > MAX_CONFIG_BYTES:
+            raise _over(
+                f"cannot read {escape(at)}",
+                f"more than {MAX_CONFIG_BYTES >> 20} MiB with its imports written out",
+                "import large files and snippets in fewer places",
+            )
+
+    def nest(self, depth: int, at: str, what: str) -> None:
+        """Refuse `what` (includes, blocks) nested deeper than a run reads."""
+        if depth > MAX_CONFIG_DEPTH:
+            raise _over(
+                f"cannot read {escape(at)}",
+                f"{what} nested more than {MAX_CONFIG_DEPTH} deep",
+                "nest them less (does an include lead back to a file that includes it?)",
+            )
+
+
+_FEWER_FILES = "pass --config a copy that includes fewer (the sites with a corsgen snippet)"
+
+
+def _over(where: str, what: str, change: str) -> CorsgenError:
+    return CorsgenError(
+        f"{where}: the config holds {what}, the most verify --config reads; {change}"
+    )

@@ -32,3 +32,31 @@ MAX_FINDINGS = 50
 # tree is rarely a tenth of it, and a glob that walks more is a mistake (`**` at the top of a
 # monorepo) that would make every pre-commit run slow.
 MAX_GLOB_ENTRIES = 200_000
+
+# `corsgen verify --config` reads a server config and every file it includes (Caddy: imports),
+# each a regular file of at most fsio.MAX_BYTES (64 MiB). These bound one run as a whole, so that
+# no include graph, glob or variable costs more than one such file already may; past any of them
+# verify refuses in one line that names the bound and what to change (fsio.ConfigBudget).
+# Bytes read, all the files together, and for Caddy, which splices each import in where it is,
+# the bytes with the imports written out: as much as one file may be. A real config, thousands of
+# sites and a large geo map, is a few MiB; reading crossplane's or the Apache lexer's way takes
+# about a quarter of a second per MiB.
+MAX_CONFIG_BYTES = 64 * 1024 * 1024
+# Files read (each once): a shared host with one file per site has a few thousand.
+MAX_CONFIG_FILES = 10_000
+# Includes within includes, and blocks (nginx) or sections (Apache) within blocks: httpd refuses
+# a 129th level of includes ("Exceeded maximum include depth of 128"). It keeps the readers far
+# from Python's 1,000 frames.
+MAX_CONFIG_DEPTH = 128
+# Directives (nginx) or lines (Apache, Caddy) read with every include written out where it is. A
+# file included again where it was already read is not read again (nginx: into the same block;
+# Apache: with the same sections and variables); Caddy splices in every import, so each counts.
+# A site is some 50 with its includes; 250,000 take at most about 1.5 s and 150 MB (every one a
+# location block), while includes that multiply each other reach millions.
+MAX_CONFIG_EXPANDED = 250_000
+# Bytes Define and environment values (Apache's ${NAME}) write into the lines, counted each time
+# one is written: real values are paths and host names, while 40 lines of Define, each doubling
+# the one before, would write a terabyte (httpd itself takes 150 MB for 24 of them).
+MAX_CONFIG_SUBSTITUTED = 16 * 1024 * 1024
+# The JSON `caddy adapt` writes, which corsgen reads whole: as much as the config may be.
+MAX_ADAPTED_BYTES = 64 * 1024 * 1024

@@ -21,12 +21,18 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypedDict, cast
+from typing import TypedDict
 
-import crossplane
+from crossplane.analyzer import analyze, enter_block_ctx
+from crossplane.errors import NgxParserDirectiveError, NgxParserSyntaxError
+
+# crossplane.parse opens every file itself (a FIFO too) and reads it whole, once per parse: these
+# let corsgen lex and shape the bytes it read once, within its bounds. crossplane is pinned.
+from crossplane.lexer import _balance_braces, _lex_file_object
+from crossplane.parser import _prepare_if_args
 
 from corsgen.errors import Finding
-from corsgen.fsio import read_config
+from corsgen.fsio import ConfigBudget, decode
 from corsgen.marker import parse
 from corsgen.rulebook import finding
 
@@ -46,23 +52,15 @@ class _Directive(TypedDict, total=False):
     includes: list[int]
 
 
-class _File(TypedDict):
-    file: str
-    parsed: list[_Directive]
-
-
-class _Error(TypedDict):
-    file: str
-    line: int | None
-    error: str
-
-
-class _Payload(TypedDict):
-    errors: list[_Error]
-    config: list[_File]
-
-
 @dataclass(frozen=True)
+class _File:
+    name: str
+    parsed: list[_Directive]
+    policy: str | None  # the policy of a corsgen part (its marker), None for the user's files
+    names: frozenset[str]  # the directives at its top
+
+
+@dataclass(frozen=True, slots=True)
 class Place:
     file: str
     line: int
@@ -71,7 +69,7 @@ class Place:
         return f"{self.file}:{self.line}"
 
 
-@dataclass
+@dataclass(slots=True)  # up to MAX_CONFIG_EXPANDED of them
 class Block:
     """One http, server, location, if or limit_except block, with what it sets itself."""
 
@@ -115,30 +113,170 @@ class Block:
 
 
 @dataclass
+class _Loader:
+    """The config and every file it includes, each read once (fsio, within the run's bounds) and
+    parsed once, as crossplane.parse reads them: includes relative to the config's directory,
+    globs sorted, each file in the context of its first include."""
+
+    root: str  # the config's directory
+    budget: ConfigBudget
+    files: list[_File] = field(default_factory=list)
+    errors: list[Finding] = field(default_factory=list)
+    # Each file met, by name: its index in files, and what to parse it from until it is parsed:
+    # its context and bytes, or why it could not be read.
+    index: dict[str, int] = field(default_factory=dict)
+    queue: list[tuple[str, tuple[str, ...], bytes | str]] = field(default_factory=list)
+
+    def load(self, path: str) -> None:
+        self.add(path, (), None, required=False)
+        while len(self.files) < len(self.queue):  # breadth first, as crossplane reads
+            self.parse(*self.queue[len(self.files)])
+
+    def add(self, name: str, ctx: tuple[str, ...], at: Place | None, required: bool) -> int | None:
+        """The index of file `name`, read now if it is new; None for a required include that
+        cannot be read (nginx refuses it where it is included)."""
+        if name in self.index:
+            return self.index[name]
+        try:
+            data: bytes | str = self.budget.read(Path(name), None if at is None else str(at))
+        except OSError as exc:
+            if required and at is not None:
+                self.errors.append(_parse_error(at.file, at.line, str(exc)))
+                return None
+            data = str(exc)
+        self.index[name] = len(self.queue)
+        self.queue.append((name, ctx, data))
+        return self.index[name]
+
+    def parse(self, name: str, ctx: tuple[str, ...], data: bytes | str) -> None:
+        self.queue[len(self.files)] = (name, ctx, b"")  # read once: its bytes may go now
+        parsed: list[_Directive] = []
+        text = ""
+        if isinstance(data, str):
+            self.errors.append(_parse_error(name, None, data))
+        else:
+            text = decode(data, errors="replace")
+            del data  # the text alone, while it is parsed
+            try:
+                parsed = self.block(_tokens(text, name), name, ctx, 0, _kept(ctx))
+            except NgxParserSyntaxError as exc:
+                self.errors.append(_parse_error(name, exc.lineno, str(exc)))
+            except StopIteration:  # the file ends inside a directive
+                error = f'unexpected end of file, expecting ";" or "}}" in {name}'
+                self.errors.append(_parse_error(name, None, error))
+        mark = parse("\n".join(text.split("\n", 2)[:2]) + "\n")
+        names = frozenset(d["directive"] for d in parsed)
+        self.files.append(_File(name, parsed, None if mark is None else mark.policy, names))
+
+    def block(
+        self, tokens: _Tokens, name: str, ctx: tuple[str, ...], depth: int, keep: bool
+    ) -> list[_Directive]:
+        """The directives up to the end of this block, as crossplane's parser shapes them; all of
+        them checked and their includes followed, but only those the reader walks kept: a map's
+        entries (a large include) would cost memory for nothing."""
+        parsed: list[_Directive] = []
+        for token, line, quoted in tokens:
+            if token == "}" and not quoted:
+                break
+            if token.startswith("#") and not quoted:
+                continue
+            stmt: _Directive = {"directive": token, "line": line, "args": []}
+            args = stmt["args"]
+            token, _, quoted = next(tokens)
+            while token not in ("{", ";", "}") or quoted:
+                if quoted or not token.startswith("#"):
+                    args.append(token)
+                token, _, quoted = next(tokens)
+            if stmt["directive"] == "if":
+                _prepare_if_args(stmt)
+            try:
+                analyze(fname=name, stmt=stmt, term=token, ctx=ctx, check_ctx=True, check_args=True)
+            except NgxParserDirectiveError as exc:
+                self.errors.append(_parse_error(name, exc.lineno, str(exc)))
+                if exc.strerror.endswith(' is not terminated by ";"'):
+                    if token == "}" or quoted:
+                        break
+                    _skip_block(tokens)
+                continue
+            if stmt["directive"] == "include":
+                stmt["includes"] = self.include(args[0], Place(name, line), ctx)
+            if token == "{" and not quoted:
+                self.budget.nest(depth + 1, f"{name}:{line}", "blocks")
+                inner = enter_block_ctx(stmt, ctx)
+                stmt["block"] = self.block(tokens, name, inner, depth + 1, keep and _kept(inner))
+            if keep:
+                parsed.append(stmt)
+        return parsed
+
+    def include(self, pattern: str, at: Place, ctx: tuple[str, ...]) -> list[int]:
+        full = os.path.join(self.root, pattern)  # an absolute pattern stays as it is
+        if not glob.has_magic(full):
+            return [i for i in [self.add(full, ctx, at, required=True)] if i is not None]
+        found = (self.add(n, ctx, at, required=False) for n in self.budget.glob(full, str(at)))
+        return [i for i in found if i is not None]
+
+
+_Tokens = Iterator[tuple[str, int, bool]]  # crossplane's: text, line, whether it was quoted
+
+
+def _tokens(text: str, file: str) -> _Tokens:
+    tokens: _Tokens = _balance_braces(_lex_file_object([text]), file)
+    return tokens
+
+
+def _kept(ctx: tuple[str, ...]) -> bool:
+    """Whether the reader walks the directives of this context (the main one, or a scope's)."""
+    return not ctx or ctx[-1] in _SCOPES
+
+
+def _skip_block(tokens: _Tokens) -> None:
+    """Pass the rest of a block that is not read (after an error), nested blocks too."""
+    depth = 1
+    for token, _, quoted in tokens:
+        if not quoted and token in "{}":
+            depth += 1 if token == "{" else -1
+            if depth == 0:
+                return
+
+
+def _parse_error(file: str, line: int | None, error: str) -> Finding:
+    return finding("CG401", "parse", file=file, line=line, error=error, server="nginx")
+
+
+@dataclass
 class _Reader:
-    payload: _Payload
+    files: list[_File]
+    budget: ConfigBudget
     http_parts: set[str] = field(default_factory=set)  # policies whose .http.conf is in http {}
     # The files on the include path being read: one met again includes itself without end.
-    path: list[str] = field(default_factory=list)
+    path: list[int] = field(default_factory=lambda: [0])
     loops: list[Finding] = field(default_factory=list)
+    # (block, file) for each file read into a block: one included there again would only repeat
+    # what it added (a diamond of includes), and is read once per block.
+    read_into: set[tuple[int, int]] = field(default_factory=set)
 
-    def read(self, directives: list[_Directive], file: str, block: Block) -> None:
+    def read(self, directives: list[_Directive], file: str, block: Block, depth: int) -> None:
+        self.budget.walk(len(directives), file, "directives")
+        self.budget.nest(depth, file, "includes and blocks")
         for d in directives:
             name, args, place = d["directive"], d.get("args", []), Place(file, d.get("line", 0))
             if name == "include":
                 for index in d.get("includes", []):
-                    included = self.payload["config"][index]
-                    if included["file"] in self.path:
-                        self.loops.append(_finding("CG401", "loop", place, file=included["file"]))
-                    else:
-                        self.path.append(included["file"])
-                        self.include(included, place, block)
+                    included = self.files[index]
+                    if index in self.path:
+                        self.loops.append(_finding("CG401", "loop", place, file=included.name))
+                    elif included.policy is not None:
+                        self.part(included.policy, included.names, place, block)
+                    elif (id(block), index) not in self.read_into:
+                        self.read_into.add((id(block), index))
+                        self.path.append(index)
+                        self.read(included.parsed, included.name, block, depth + 1)
                         self.path.pop()
             elif name in _SCOPES and "block" in d:
                 named = name == "location" and bool(args) and args[0].startswith("@")
                 child = Block(name, place, block, args[0] if named else "")
                 block.children.append(child)
-                self.read(d["block"], file, child)
+                self.read(d["block"], file, child, depth + 1)
             elif name == "add_header" and args:
                 block.headers.append((args[0], place))
             elif name in _HIDES:
@@ -148,27 +286,13 @@ class _Reader:
             elif name in _HANDOFFS and args and args[-1].startswith("@"):
                 block.handoffs.append((name, args[-1], place))
 
-    def include(self, included: _File, place: Place, block: Block) -> None:
-        policy = _policy(included["file"])
-        names = {d["directive"] for d in included["parsed"]}
-        if policy is None:
-            self.read(included["parsed"], included["file"], block)
-        elif "map" in names:  # the http part, however the user renamed the file
+    def part(self, policy: str, names: frozenset[str], place: Place, block: Block) -> None:
+        """A corsgen part included here: its http part (maps) or its snippet."""
+        if "map" in names:  # the http part, however the user renamed the file
             if block.kind == "http":
                 self.http_parts.add(policy)
         elif "add_header" in names:  # the snippet; the map hash sizes are neither
             block.snippets.append((policy, place))
-
-
-def _policy(file: str) -> str | None:
-    """The policy a corsgen part was rendered from (its marker), or None for any other file."""
-    try:
-        with open(file, encoding="utf-8", errors="replace") as handle:
-            head = handle.readline() + handle.readline()
-    except OSError:
-        return None
-    mark = parse(head + "\n")
-    return None if mark is None else mark.policy
 
 
 def _findings(root: Block, http_parts: set[str]) -> Iterator[Finding]:
@@ -276,67 +400,16 @@ def _finding(rule: str, case: str, where: Place, **fields: object) -> Finding:
     )
 
 
-def _includes(directives: list[_Directive]) -> Iterator[tuple[str, int]]:
-    """The pattern and line of every include, in blocks too."""
-    for d in directives:
-        if d["directive"] == "include" and d.get("args"):
-            yield d["args"][0], d.get("line", 0)
-        yield from _includes(d.get("block", []))
-
-
-def _check_files(path: Path) -> None:
-    """Refuse a file of the include graph that is not a regular file of sane size, before
-    crossplane opens it: it would block on a FIFO and read /dev/zero forever.
-
-    The includes are resolved as crossplane resolves them (relative to the config's directory,
-    globs sorted); a file that cannot be opened is left to crossplane, which reports it as nginx
-    would. Each file is read once (the set), so a loop ends here; the reader reports it.
-    """
-    root = os.path.dirname(str(path))
-    queue: list[tuple[str, str | None]] = [(str(path), None)]
-    seen = {str(path)}
-    for file, at in queue:  # grows while it is read: breadth first, as crossplane reads
-        try:
-            data = read_config(Path(file), at)
-        except OSError:
-            continue
-        if b"include" not in data:  # most files, and the big ones (maps): no second lexing
-            continue
-        single = cast(
-            _Payload,
-            crossplane.parse(file, single=True, catch_errors=True, check_ctx=False),
-        )
-        for pattern, line in _includes(single["config"][0]["parsed"]):
-            full = os.path.join(root, pattern)  # an absolute pattern stays as it is
-            names = sorted(glob.glob(full)) if glob.has_magic(full) else [full]
-            for name in names:
-                if name not in seen:
-                    seen.add(name)
-                    queue.append((name, f"{file}:{line}"))
-
-
 def audit(path: Path) -> list[Finding]:
     """Every place in the config at `path`, includes followed, where a snippet is undone."""
-    _check_files(path)
-    payload = cast(
-        _Payload,
-        crossplane.parse(str(path), catch_errors=True, check_ctx=True, check_args=True),
-    )
-    if payload["errors"]:
-        return [
-            finding(
-                "CG401",
-                "parse",
-                file=e["file"],
-                line=e["line"],
-                error=e["error"],
-                server="nginx",
-            )
-            for e in payload["errors"]
-        ]
-    reader = _Reader(payload, path=[payload["config"][0]["file"]])
+    budget = ConfigBudget()
+    config = _Loader(os.path.dirname(str(path)), budget)
+    config.load(str(path))
+    if config.errors:
+        return config.errors
+    reader = _Reader(config.files, budget)
     root = Block("main", Place(str(path), 1), None)
-    reader.read(payload["config"][0]["parsed"], payload["config"][0]["file"], root)
+    reader.read(config.files[0].parsed, config.files[0].name, root, 0)
     if reader.loops:
         return reader.loops
     if not any(block.snippets for block in root.walk()):
