@@ -25,6 +25,7 @@ from corsgen.limits import (
     MAX_CONFIG_DEPTH,
     MAX_CONFIG_EXPANDED,
     MAX_CONFIG_FILES,
+    MAX_CONFIG_SUBSTITUTED,
 )
 
 # Far above any real policy or snippet (10,000 origins is a few hundred KiB), far below trouble.
@@ -333,6 +334,7 @@ class ConfigBudget:
         self.bytes = 0
         self.walked = 0
         self.spliced = 0
+        self.substituted = 0
 
     def read(self, path: Path, included_at: str | None = None) -> bytes:
         """read_config, counted against the files and bytes of the run."""
@@ -389,6 +391,18 @@ class ConfigBudget:
                 f"cannot read {escape(at)}",
                 f"more than {MAX_CONFIG_BYTES >> 20} MiB with its imports written out",
                 "import large files and snippets in fewer places",
+            )
+
+    def substitute(self, size: int, at: str, name: str) -> None:
+        """Count `size` bytes that variable `name` (Apache's ${NAME}) writes into a line."""
+        self.substituted += size
+        if self.substituted > MAX_CONFIG_SUBSTITUTED:
+            raise _over(
+                f"cannot read {escape(at)}",
+                f"more than {MAX_CONFIG_SUBSTITUTED >> 20} MiB of Define and environment values "
+                "written into its lines",
+                f"define values without repeating others (${{{escape(name)}}} holds {size:,} "
+                "bytes; a Define of ${A}${A} doubles A)",
             )
 
     def nest(self, depth: int, at: str, what: str) -> None:

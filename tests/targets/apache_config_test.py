@@ -6,18 +6,33 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import hypothesis
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from corsgen import fsio
 from corsgen.cli import main
+from corsgen.errors import CorsgenError
 from corsgen.pipeline import load_and_plan
 from corsgen.render import render
 from corsgen.targets.apache import MODULES, module_lines
 from corsgen.targets.apache_config import audit
 from corsgen.verify import find_binary
 from tests.conftest import EXAMPLES, need_binary
+from tests.verify_test import (
+    FAN,
+    GRAPH_BUDGET,
+    assert_refused,
+    bounded_or_refused,
+    include_graphs,
+    verify_bounded,
+    within,
+)
 
 AUTH = (
     "AuthType Basic\n        AuthName api\n        AuthUserFile {root}/htpasswd\n"
@@ -191,3 +206,132 @@ def test_latin1_bytes_and_defined_paths_are_read(tmp_path: Path) -> None:
         + b"Include ${CORSGEN_TEST_UNSET}/x.conf\n"
     )
     assert _findings(conf) == []
+
+
+# --- bounds (limits.py, MAX_CONFIG_*): each file read once, Define, the walk and nesting bounded
+
+
+def _chain(root: Path, levels: int, body: str, leaf: str) -> Path:
+    """d0.conf to d{levels-1}.conf: each `body` with {next} the next file, the last `leaf`."""
+    for level in range(levels):
+        nxt = str(root / f"d{level + 1}.conf")
+        (root / f"d{level}.conf").write_text(
+            body.replace("{next}", nxt).replace("{level}", str(level))
+            if level + 1 < levels
+            else leaf
+        )
+    return root / "d0.conf"
+
+
+def _with(conf: Path, text: str) -> Path:
+    conf.write_text(conf.read_text() + text)
+    return conf
+
+
+def test_a_define_chain_is_refused_within_bounds(tmp_path: Path) -> None:
+    """1.2 KB of Define lines, each doubling the one before, ended in a MemoryError traceback
+    under a memory cap (2.1 GB at 30 lines); the values written are bounded at 16 MiB."""
+    conf = _tree(tmp_path, GOOD)
+    chain = "".join(f"Define V{i} ${{V{i - 1}}}${{V{i - 1}}}\n" for i in range(1, 41))
+    result = verify_bounded(_with(conf, "Define V0 x\n" + chain), "apache")
+    assert_refused(result, "more than 16 MiB of Define and environment values written into")
+    assert "define values without repeating others (${V23} holds 8,388,608 bytes" in result.err
+    assert result.seconds < 5 and result.mib < 100, result
+
+
+def test_a_define_of_a_define_is_read(tmp_path: Path) -> None:
+    conf = _tree(tmp_path, "<VirtualHost 127.0.0.1:8080>\n</VirtualHost>\n")
+    (tmp_path / "site.conf").write_text(GOOD.format(root=tmp_path, auth=AUTH.format(root=tmp_path)))
+    _with(conf, f"Define ROOT {tmp_path}\nDefine SITE ${{ROOT}}/site.conf\nInclude ${{SITE}}\n")
+    assert _findings(conf) == []
+
+
+def test_a_diamond_of_includes_reads_each_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20 files, each including the next twice (httpd -t: 40 s and 8.6 GB). The reader walks a
+    file again only where what it reads differs (its sections, Options and variables)."""
+    conf = _tree(tmp_path, GOOD)
+    leaf = "<Directory /srv/leaf>\n    Options -Indexes\n</Directory>\n"
+    first = _chain(tmp_path, 20, "Include {next}\nInclude {next}\n", leaf)
+    _with(conf, f"Include {first}\n")
+    reads: dict[str, int] = {}
+    read = fsio.read_config
+
+    def counted(path: Path, included_at: str | None = None) -> bytes:
+        reads[str(path)] = reads.get(str(path), 0) + 1
+        return read(path, included_at)
+
+    monkeypatch.setattr(fsio, "read_config", counted)
+    with within(seconds=1, mib=8):
+        assert _findings(conf) == []
+    assert len(reads) > 20 and set(reads.values()) == {1}, reads
+
+
+def test_includes_multiplied_by_variables_are_refused_within_bounds(tmp_path: Path) -> None:
+    """A Define between the two includes makes each read of the next file differ: 2**20 reads,
+    refused once 250,000 lines are read."""
+    conf = _tree(tmp_path, GOOD)
+    toggle = "Define T{level} a\nInclude {next}\nDefine T{level} b\nInclude {next}\n"
+    first = _chain(tmp_path, 20, toggle, "ServerAdmin a@b\n")
+    _with(conf, f"Include {first}\n")
+    result = verify_bounded(conf, "apache")
+    assert_refused(result, "more than 250,000 lines with its includes written out")
+    assert result.seconds < 5 and result.mib < 100, result
+
+
+@pytest.mark.parametrize("levels", [128, 129])
+def test_includes_nest_as_deep_as_httpd_reads(levels: int, tmp_path: Path) -> None:
+    """httpd reads 128 levels of Include and refuses a 129th; corsgen once stopped at 16."""
+    conf = _tree(tmp_path, GOOD)
+    first = _chain(tmp_path, levels, "Include {next}\n", "\n")  # the last `levels` deep
+    _with(conf, f"Include {first}\n")
+    binary = find_binary("apache")
+    need_binary("apache", binary)
+    test = subprocess.run([str(binary), "-t", "-f", str(conf)], capture_output=True, text=True)
+    if levels == 128:
+        assert test.returncode == 0 and _findings(conf) == [], test.stderr
+    else:
+        # "Exceeded maximum include depth of 128", cut from the message httpd prints (8 KiB)
+        assert test.returncode == 1 and "Syntax error on line 1 of" in test.stderr
+        with pytest.raises(CorsgenError, match="includes nested more than 128 deep"):
+            audit(conf)
+
+
+def test_an_include_loop_is_named(tmp_path: Path) -> None:
+    """A file including itself (httpd: "There appears to be a recursion") was an error past 16
+    levels; it is CG401's loop, at the include."""
+    conf = _tree(tmp_path, GOOD)
+    (tmp_path / "loop.conf").write_text(f"Include {tmp_path}/loop.conf\n")
+    _with(conf, f"Include {tmp_path}/loop.conf\n")
+    found = audit(conf)
+    assert [(f.rule_id, f.file) for f in found] == [("CG401", f"{tmp_path}/loop.conf:1")], found
+    assert "leads back to" in found[0].message
+
+
+@GRAPH_BUDGET
+@given(graph=include_graphs(), doubles=st.lists(st.integers(0, 3), max_size=24))
+@hypothesis.example(graph=FAN, doubles=[1] * 24)
+def test_any_include_graph_and_define_chain_is_read_within_bounds(
+    graph: list[list[tuple[int, bool]]], doubles: list[int]
+) -> None:
+    """Random include graphs (in <Directory> sections when in a block), each file defining
+    its own value from the one before (1 to 4 copies of it), with the bounds lowered to 2,000
+    lines and 64 KiB of values: a result or a refusal, within the budget."""
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fsio, "MAX_CONFIG_EXPANDED", 2_000)
+        mp.setattr(fsio, "MAX_CONFIG_SUBSTITUTED", 64 * 1024)
+        root = Path(tmp)
+        last = f"${{V{len(doubles)}}}"
+        defines = [f"Define V{i + 1} " + f"${{V{i}}}" * (n + 1) for i, n in enumerate(doubles)]
+        for number, includes in enumerate(graph):
+            lines = ["Define V0 x", *defines] if number == 0 else [f"Define F{number} {last}"]
+            for target, in_block in includes:
+                include = f"Include {root}/f{target}.conf"
+                block = [f"<Directory /srv/{target}>", include, "</Directory>"]
+                lines += block if in_block else [include]
+            (root / f"f{number}.conf").write_text("\n".join(lines) + "\n")
+        conf = _with(_tree(root, GOOD), f"Include {root}/f0.conf\n")
+        with within(seconds=2, mib=16):
+            found = bounded_or_refused(lambda: audit(conf))
+        assert found is None or isinstance(found, list)

@@ -15,22 +15,21 @@ checked, each proven on httpd 2.4 by the conformance suite:
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from corsgen.errors import CorsgenError, Finding, VerifyError
-from corsgen.fsio import decode_config, read_config, shown
+from corsgen.fsio import ConfigBudget, decode_config, shown
 from corsgen.marker import parse
 from corsgen.rulebook import finding
-from corsgen.targets.lexer import split_lines
+from corsgen.targets.lexer import Line, split_lines
 
 SERVER = "Apache httpd"
 NEEDED = ("headers", "setenvif", "rewrite", "authz_core")
 _PER_DIRECTORY = ("Directory", "DirectoryMatch", "Location", "LocationMatch", "Files", "FilesMatch")
-# Includes deeper than this are a loop (a file including itself through a glob).
-_MAX_DEPTH = 16
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -43,6 +42,20 @@ class Snippet:
     grants: bool  # renders the <If> grant for per-directory contexts
 
 
+@dataclass(frozen=True)
+class _Source:
+    """One file, read and lexed once: the user's lines, or what a corsgen snippet is."""
+
+    lines: list[Line]
+    policy: str | None = None  # a corsgen snippet's
+    apache: bool = False  # the snippet is Apache's (not another target's)
+    grants: bool = False  # it renders the <If> grant for per-directory contexts
+
+
+# A section's Options lines, numbered: the number and how many lines say what it holds.
+_Level = tuple[int, list[tuple[str, str]]]
+
+
 @dataclass
 class _Reader:
     root: Path
@@ -52,20 +65,23 @@ class _Reader:
     directories: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     problems: list[Finding] = field(default_factory=list)
     defines: dict[str, str] = field(default_factory=dict)  # Define NAME VALUE, read so far
+    budget: ConfigBudget = field(default_factory=ConfigBudget)
+    sources: dict[Path, _Source] = field(default_factory=dict)
+    # The files on the include path being read: one met again includes itself without end.
+    path: list[Path] = field(default_factory=list)
+    # What a file's reading depends on besides its sections and Options: changed when a Define
+    # gives a name a new value or ServerRoot moves. A file already read in the same state would
+    # only add what it added then (a diamond of includes): it is read once per state.
+    state: int = 0
+    read_in: set[tuple[object, ...]] = field(default_factory=set)
+    levels: itertools.count[int] = field(default_factory=itertools.count)
 
-    def read(
-        self,
-        path: Path,
-        sections: list[str],
-        options: list[list[tuple[str, str]]],
-        depth: int = 0,
-        text: str | None = None,
-    ) -> None:
-        if depth > _MAX_DEPTH:
-            raise CorsgenError(f"{path}: includes nested more than {_MAX_DEPTH} deep (a loop?)")
-        for line in split_lines(_text(path) if text is None else text, path.name):
+    def read(self, path: Path, sections: list[str], options: list[_Level], depth: int = 0) -> None:
+        lines = self.source(path).lines
+        self.budget.walk(len(lines), str(path), "lines")
+        for line in lines:
             name, at = line.words[0], f"{path}:{line.number}"
-            args = [self.substitute(word) for word in line.words[1:]]
+            args = [self.substitute(word, at) for word in line.words[1:]]
             lower = name.lower()
             if lower.startswith("</"):
                 if sections:
@@ -73,16 +89,21 @@ class _Reader:
                     options.pop()
             elif lower.startswith("<"):
                 # "<Directory /srv/www>" as "Directory /srv/www": the kind and what it names.
+                self.budget.nest(len(sections) + 1, at, "sections")
                 sections.append(" ".join(line.words)[1:].removesuffix(">").strip())
-                options.append([])
+                options.append((next(self.levels), []))
             elif lower == "define" and args:
-                self.defines[args[0]] = args[1] if len(args) > 1 else ""
+                value = args[1] if len(args) > 1 else ""
+                if self.defines.get(args[0]) != value:
+                    self.defines[args[0]] = value
+                    self.state += 1
             elif lower == "serverroot" and args:
                 self.root = Path(args[0])
+                self.state += 1
             elif lower == "loadmodule" and args:
                 self.modules.add(args[0].removesuffix("_module"))
             elif lower == "options" and options:
-                options[-1].append((" ".join(args), at))
+                options[-1][1].append((" ".join(args), at))
                 section = sections[-1].split(maxsplit=1)
                 if section[0] == "Directory" and len(section) == 2:
                     path_key = section[1].strip('"').rstrip("/")
@@ -93,12 +114,32 @@ class _Reader:
                 for included in self.expand(args[0], lower == "include", at):
                     self.include(included, at, sections, options, depth + 1)
 
-    def substitute(self, word: str) -> str:
+    def source(self, path: Path, at: str | None = None) -> _Source:
+        """The file at path, read and lexed the first time it is met."""
+        if path not in self.sources:
+            try:
+                text = decode_config(self.budget.read(path, at))
+            except OSError as exc:
+                raise CorsgenError(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
+            mark = parse(text) if at is not None else None  # the config itself is the user's
+            if mark is None:
+                self.sources[path] = _Source(split_lines(text, path.name))
+            else:
+                apache = "SetEnvIf Origin" in text
+                self.sources[path] = _Source([], mark.policy, apache, "<If " in text)
+        return self.sources[path]
+
+    def substitute(self, word: str, at: str) -> str:
         """word with each ${NAME} httpd would replace replaced: Define first, then environment."""
+        if "${" not in word:
+            return word
 
         def value(match: re.Match[str]) -> str:
             found = self.defines.get(match[1], os.environ.get(match[1]))
-            return match[0] if found is None else found
+            if found is None:
+                return match[0]
+            self.budget.substitute(len(found), at, match[1])
+            return found
 
         return _VARIABLE.sub(value, word)
 
@@ -106,10 +147,14 @@ class _Reader:
         full = pattern if Path(pattern).is_absolute() else str(self.root / pattern)
         # httpd reads every file below a directory it is told to include; a glob's directories
         # it skips. Anything else that exists is read, and refused by name if it is no file.
-        found = [Path(p) for p in sorted(glob.glob(full)) if not os.path.isdir(p)]
-        if not glob.has_magic(full) and os.path.isdir(full):
-            found = sorted(p for p in Path(full).rglob("*") if not p.is_dir())
-        if required and not found and not glob.has_magic(full):
+        if glob.has_magic(full):
+            return [Path(p) for p in self.budget.glob(full, at) if not os.path.isdir(p)]
+        if os.path.isdir(full):
+            below = self.budget.listed((str(p) for p in Path(full).rglob("*")), full, at)
+            return [Path(p) for p in below if not os.path.isdir(p)]
+        if os.path.lexists(full):
+            return [Path(full)]
+        if required:
             self.problems.append(
                 finding(
                     "CG401",
@@ -119,32 +164,39 @@ class _Reader:
                     server=SERVER,
                 )
             )
-        return found
+        return []
 
     def include(
         self,
         path: Path,
         at: str,
         sections: list[str],
-        options: list[list[tuple[str, str]]],
+        options: list[_Level],
         depth: int,
     ) -> None:
-        text = _text(path, at)
-        mark = parse(text)
-        if mark is None:
-            self.read(path, sections, options, depth, text)
+        if path in self.path:
+            self.problems.append(
+                finding("CG401", "loop", file=at, fields={"file": str(path), "server": SERVER})
+            )
             return
-        if "SetEnvIf Origin" not in text:  # another target's snippet: not for this server
-            return
-        flat = tuple(o for level in options for o in level)
-        self.snippets.append(Snippet(mark.policy, at, tuple(sections), flat, "<If " in text))
+        self.budget.nest(depth, at, "includes")
+        source = self.source(path, at)
+        if source.policy is None:
+            state = (path, self.root, self.state, tuple(sections), _options_key(options))
+            if state in self.read_in:
+                return
+            self.read_in.add(state)
+            self.path.append(path)
+            self.read(path, sections, options, depth)
+            self.path.pop()
+        elif source.apache:  # another target's snippet is not for this server
+            flat = tuple(o for _, level in options for o in level)
+            self.snippets.append(Snippet(source.policy, at, tuple(sections), flat, source.grants))
 
 
-def _text(path: Path, at: str | None = None) -> str:
-    try:
-        return decode_config(read_config(path, at))
-    except OSError as exc:
-        raise CorsgenError(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
+def _options_key(options: list[_Level]) -> tuple[tuple[int, int], ...]:
+    """What the Options stack holds: each level only grows, so its number and length say it."""
+    return tuple((number, len(level)) for number, level in options)
 
 
 def _per_directory(snippet: Snippet) -> str | None:
@@ -182,7 +234,7 @@ def _rewrite_forbidden(options: list[tuple[str, str]]) -> tuple[str, str] | None
 
 
 def audit(path: Path) -> list[Finding]:
-    reader = _Reader(path.parent)
+    reader = _Reader(path.parent, path=[path])
     try:
         reader.read(path, [], [])
     except VerifyError as exc:
