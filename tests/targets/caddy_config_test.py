@@ -5,17 +5,29 @@ from __future__ import annotations
 
 import http.client
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
 
+from corsgen import fsio
 from corsgen.cli import main
 from corsgen.pipeline import load_and_plan
 from corsgen.render import render
 from corsgen.targets import caddy_config
 from tests.conformance.servers import DEBIAN_CADDY, Site, free_port, latest_caddy, running
 from tests.conftest import EXAMPLES, need_binary
+from tests.verify_test import (
+    FAN,
+    GRAPH_BUDGET,
+    assert_refused,
+    bounded_or_refused,
+    include_graphs,
+    verify_bounded,
+    within,
+)
 
 # bcrypt of "s3cret"; only its shape matters to `caddy adapt`, and the preflight carries no login.
 HASH = "$2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4IjWJPDhjvG"
@@ -157,6 +169,9 @@ def test_auth_from_an_import_names_the_site_instead_of_a_line(
 def test_a_fifo_is_refused_and_an_import_that_hangs_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A FIFO, as the Caddyfile or imported (directly or through a snippet's argument), is
+    refused by name; one imported where corsgen does not look makes caddy adapt wait, and the
+    timeout names the Caddyfile."""
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     assert _verify(fifo) == 1
@@ -164,8 +179,19 @@ def test_a_fifo_is_refused_and_an_import_that_hangs_is_named(
         f"corsgen: cannot read {fifo}: it is a FIFO, not a regular file; "
         "pass --config a regular file\n"
     )
-    monkeypatch.setattr(caddy_config, "TIMEOUT", 1)
     caddyfile = tmp_path / "Caddyfile"
+    for site, line in (
+        (f"http://127.0.0.1:9 {{\n\timport {fifo}\n}}\n", 2),
+        ("(imp) {\n\timport {args[0]}\n}\nhttp://127.0.0.1:9 {\n\timport imp fifo\n}\n", 2),
+    ):
+        caddyfile.write_text(site)
+        assert _verify(caddyfile) == 1
+        assert capsys.readouterr().err == (
+            f"corsgen: cannot read {fifo}, included at {caddyfile}:{line}: it is a FIFO, not a "
+            "regular file; include only regular files\n"
+        )
+    monkeypatch.setattr(caddy_config, "TIMEOUT", 1)
+    monkeypatch.setattr(caddy_config, "_read_imports", lambda *_: None)
     caddyfile.write_text(f"http://127.0.0.1:9 {{\n\timport {fifo}\n}}\n")
     assert _verify(caddyfile) == 1
     err = capsys.readouterr().err
@@ -174,3 +200,147 @@ def test_a_fifo_is_refused_and_an_import_that_hangs_is_named(
         and "could not run" not in err
     )
     assert err.count("\n") == 1, err
+
+
+# --- bounds (limits.py, MAX_CONFIG_*): imports read as Caddy reads them, bounded like the
+# Caddyfile, and what caddy adapt writes
+
+
+def _imports(tmp_path: Path, sizes: dict[str, int]) -> Path:
+    """A Caddyfile importing each file named in sizes, made that large (sparse)."""
+    for name, size in sizes.items():
+        with (tmp_path / name).open("wb") as handle:
+            handle.truncate(size)
+    imports = "".join(f"\timport {name}\n" for name in sizes)
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text(f"http://127.0.0.1:9 {{\n{imports}\trespond 200\n}}\n")
+    return caddyfile
+
+
+def _caddy_dir() -> str:
+    binary = latest_caddy()
+    need_binary("caddy", binary)
+    return str(Path(str(binary)).parent)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "words"),
+    [
+        (
+            {"big.caddy": 150 << 20},
+            "big.caddy, included at {at}:2: it is larger than 64 MiB",
+        ),
+        (
+            {"a.caddy": 30 << 20, "b.caddy": 30 << 20, "c.caddy": 30 << 20},
+            "c.caddy, included at {at}:4: the config holds more than 64 MiB in all its files",
+        ),
+    ],
+    ids=["one", "together"],
+)
+def test_imports_are_bounded_like_the_caddyfile(
+    sizes: dict[str, int], words: str, tmp_path: Path
+) -> None:
+    """A 150 MB import once cost corsgen 472 MB and caddy 2.5 GB (its JSON read whole); each
+    import is now read as the Caddyfile is, before caddy runs, and all of them together too."""
+    caddyfile = _imports(tmp_path, sizes)
+    result = verify_bounded(caddyfile, "caddy", path=_caddy_dir())
+    assert_refused(result, words.format(at=caddyfile))
+    assert result.seconds < 5 and result.mib < 160, result
+
+
+def test_imports_that_multiply_are_refused_before_caddy_runs(tmp_path: Path) -> None:
+    """20 files, each importing the next twice: caddy adapt splices in 2**20 copies (more than
+    2 minutes and 1.3 GB before it was stopped). Counted as Caddy reads them, they are refused
+    in a second."""
+    for level in range(20):
+        nxt = f"import d{level + 1}.caddy\n" * 2 if level < 19 else "header X-Leaf 1\n"
+        (tmp_path / f"d{level}.caddy").write_text(nxt)
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text("http://127.0.0.1:9 {\n\timport d0.caddy\n\trespond 200\n}\n")
+    result = verify_bounded(caddyfile, "caddy", path=_caddy_dir(), mib=None)
+    assert_refused(result, "more than 250,000 lines with its includes written out")
+    assert result.seconds < 5 and result.mib < 100, result
+
+
+def test_a_snippet_imported_everywhere_is_bounded_written_out(tmp_path: Path) -> None:
+    """A 1 MiB snippet in 80 sites: each import within bounds, 80 MiB as Caddy reads them."""
+    (tmp_path / "pad.caddy").write_text('header X-Pad "' + "a" * (1 << 20) + '"\n')
+    sites = "".join(f"http://127.0.0.1:{9000 + n} {{\n\timport pad.caddy\n}}\n" for n in range(80))
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text(sites)
+    result = verify_bounded(caddyfile, "caddy", path=_caddy_dir(), mib=None)
+    assert_refused(result, "more than 64 MiB with its imports written out")
+    assert result.seconds < 5 and result.mib < 100, result
+
+
+def test_what_caddy_adapt_writes_is_bounded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(caddy_config, "MAX_ADAPTED_BYTES", 100)
+    assert _verify(_caddyfile(tmp_path, "site-basic-auth", "basic_auth")) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("corsgen: cannot read what ") and err.count("\n") == 1, err
+    assert "adapt makes of " in err and ": more than 0 MiB of JSON, the most verify" in err
+
+
+def test_imports_are_found_as_caddy_finds_them(tmp_path: Path) -> None:
+    """Relative to the importing file, globs with hidden files, {$ENV}, snippets with their
+    arguments, nested; a diamond read once per file."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.caddy").write_text("import b.caddy\n")  # sub/b.caddy
+    (tmp_path / "sub" / "b.caddy").write_text("header X-B 1\n")
+    (tmp_path / "g").mkdir()
+    (tmp_path / "g" / ".hidden.caddy").write_text("header X-H 1\n")
+    (tmp_path / "arg.caddy").write_text("header X-Arg 1\n")
+    text = (
+        "(snip) {\n\timport {args[0]}\n}\n"
+        "http://127.0.0.1:9 {\n"
+        "\timport sub/a.caddy\n"
+        "\timport sub/a.caddy\n"
+        "\timport g/*\n"
+        "\timport {$CORSGEN_TEST_DIR}/arg.caddy\n"
+        "\timport snip arg.caddy\n"
+        "\trespond 200 # import nothing.caddy\n"
+        "}\n"
+    )
+    budget = fsio.ConfigBudget()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CORSGEN_TEST_DIR", str(tmp_path))
+        reads: list[Path] = []
+        read = budget.read
+
+        def counted(path: Path, included_at: str | None = None) -> bytes:
+            reads.append(path)
+            return read(path, included_at)
+
+        mp.setattr(budget, "read", counted)
+        caddy_config._read_imports(tmp_path / "Caddyfile", text, budget)
+    names = sorted(str(path.relative_to(tmp_path)) for path in reads)
+    assert names == ["arg.caddy", "g/.hidden.caddy", "sub/a.caddy", "sub/b.caddy"], names
+
+
+@GRAPH_BUDGET
+@given(graph=include_graphs())
+@example(graph=FAN)
+def test_any_import_graph_is_read_within_bounds(graph: list[list[tuple[int, bool]]]) -> None:
+    """Random import graphs (through a snippet when in a block), with the bound of lines lowered
+    to 300: read, or refused, within the budget; caddy does not run."""
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fsio, "MAX_CONFIG_EXPANDED", 300)
+        root = Path(tmp)
+        for number, imports in enumerate(graph):
+            lines = [f"header X-File-{number} 1"]
+            for index, (target, in_snippet) in enumerate(imports):
+                if in_snippet:
+                    name = f"s{number}_{index}"
+                    lines = [f"({name}) {{", f"\timport f{target}.caddy", "}", *lines]
+                    lines.append(f"import {name}")
+                else:
+                    lines.append(f"import f{target}.caddy")
+            (root / f"f{number}.caddy").write_text("\n".join(lines) + "\n")
+        text = "http://127.0.0.1:9 {\n\timport f0.caddy\n}\n"
+        with within(seconds=2, mib=16):
+            found = bounded_or_refused(
+                lambda: caddy_config._read_imports(root / "Caddyfile", text, fsio.ConfigBudget())
+            )
+        assert found is None

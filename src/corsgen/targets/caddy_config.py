@@ -5,25 +5,38 @@ the routes are read in that order. A corsgen snippet's preflight answer is the r
 OPTIONS with Access-Control-Request-Method that responds statically. Caddy sorts `basic_auth`
 (`basicauth` before 2.8) and `forward_auth` before `handle`, so at site level they run before
 that answer, and a browser's preflight, which never carries credentials, gets 401.
+
+Caddy reads what the Caddyfile imports itself, whole, a FIFO too: corsgen reads the imports first,
+as Caddy finds them, each within the bounds of fsio.ConfigBudget, and reads at most
+MAX_ADAPTED_BYTES of what `caddy adapt` writes.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from corsgen.errors import CorsgenError, Finding
-from corsgen.fsio import decode_config, read_config, shown
+from corsgen.fsio import ConfigBudget, decode_config, shown
+from corsgen.limits import MAX_ADAPTED_BYTES
 from corsgen.rulebook import finding
 
 SERVER = "Caddy"
 TIMEOUT = 60
 _AUTH_DIRECTIVE = re.compile(r"^\s*(basic_?auth|forward_auth)\b")
 _VAR = re.compile(r"corsgen_([a-z][a-z0-9_]*)_allowed")
+# The Caddyfile's tokens as its lexer splits them: quoted, backquoted, comments, the rest.
+_TOKEN = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"?|`[^`]*+`?|#[^\n]*+|\S++')
+# {$NAME} and {$NAME:default}, which Caddy replaces in every file before it reads a token.
+_ENV = re.compile(r"\{\$([^{}:\s]+)(?::([^{}]*))?\}")
+_SNIPPET = re.compile(r"&?\((.+)\)")
+_ARG = re.compile(r"\{args(?:\[(\d+)\]|\.(\d+))\}")
+_ARGS = re.compile(r"\{args\[(\d*):(\d*)\]\}")
 
 Route = Mapping[str, Any]
 
@@ -116,18 +129,179 @@ def error_lines(output: str) -> list[str]:
     return [ln for ln in output.splitlines() if ln.strip() and '"level":"info"' not in ln]
 
 
+@dataclass(frozen=True)
+class _Import:
+    file: Path  # where it is written: a relative pattern is read from that file's directory
+    line: int
+    pattern: str
+    args: tuple[str, ...]
+
+
+@dataclass
+class _Body:
+    """A file's or a snippet's: its imports, and the lines and bytes (of its tokens) Caddy
+    splices in where it is imported."""
+
+    imports: list[_Import] = field(default_factory=list)
+    lines: int = 0
+    size: int = 0
+
+
+@dataclass
+class _Scan:
+    """What Caddy's parser imports from one file: its body, and each snippet it defines, by name."""
+
+    body: _Body = field(default_factory=_Body)
+    snippets: dict[str, _Body] = field(default_factory=dict)
+
+
+def _tokens(text: str) -> Iterator[tuple[str, int, bool]]:
+    """The Caddyfile's tokens as written (quotes kept), comments left out, with their line and
+    whether each starts a statement: first on its line, or right after a `{`."""
+    line, position, last, last_line = 1, 0, "", 0
+    for match in _TOKEN.finditer(text):
+        line += text.count("\n", position, match.start())
+        position, token = match.start(), match[0]
+        if not token.startswith("#"):
+            yield token, line, line != last_line or last == "{"
+            last, last_line = token, line
+
+
+def _scan(text: str, file: Path) -> _Scan:
+    """Each import: `import` starting a statement, its pattern and arguments on the same line,
+    up to a brace. Caddy replaces {$NAME} in every file before it reads a token."""
+    scan = _Scan()
+    body = scan.body  # the file's, or the snippet's being read
+    words: list[str] | None = None  # an import's, so far
+    at, depth, in_snippet, last_line = 0, 0, False, 0
+    for token, line, first in _tokens(_ENV.sub(lambda m: os.environ.get(m[1], m[2] or ""), text)):
+        if words is not None and (line != at or token in ("{", "}")):
+            if words:  # `import` alone is Caddy's error to report
+                body.imports.append(_Import(file, at, words[0], tuple(words[1:])))
+            words = None
+        if words is not None:
+            words.append(_unquoted(token))
+        elif first and token == "import":
+            words, at = [], line
+        elif first and depth == 0 and (snippet := _SNIPPET.fullmatch(token)):
+            body, in_snippet = scan.snippets.setdefault(snippet[1], _Body()), True
+        body.lines += line != last_line
+        body.size += len(token) + 1
+        depth += {"{": 1, "}": -1}.get(token, 0)
+        if in_snippet and depth == 0 and token == "}":
+            body, in_snippet = scan.body, False
+        last_line = line
+    if words:
+        body.imports.append(_Import(file, at, words[0], tuple(words[1:])))
+    return scan
+
+
+def _unquoted(token: str) -> str:
+    if token[:1] == '"':
+        return token[1:].removesuffix('"').replace('\\"', '"')
+    return token[1:].removesuffix("`") if token[:1] == "`" else token
+
+
+def _with_args(word: str, args: tuple[str, ...]) -> list[str]:
+    """word with the import's arguments in place of {args[N]} (and the older {args.N}); a word
+    that is only {args[M:N]} is those arguments, each a word."""
+    if variadic := _ARGS.fullmatch(word):
+        start, end = (int(n) if n else None for n in variadic.groups())
+        return list(args[start:end])
+
+    def arg(match: re.Match[str]) -> str:
+        index = int(match[1] or match[2])
+        return args[index] if index < len(args) else match[0]
+
+    return [_ARG.sub(arg, word)]
+
+
+@dataclass
+class _Imports:
+    """Every file a Caddyfile imports, and those they import, read as Caddy finds them: relative
+    to the importing file, globs matching hidden files too, a snippet's imports with the
+    arguments it was imported with. Each file is read once, within the run's bounds; the lines
+    are counted each time Caddy splices them in, since it does (a diamond of imports doubles them
+    at each level)."""
+
+    budget: ConfigBudget
+    scans: dict[str, _Scan] = field(default_factory=dict)
+    snippets: dict[str, _Body] = field(default_factory=dict)
+    path: list[str] = field(default_factory=list)  # the files and (snippets) being imported
+
+    def read(self, file: Path, text: str) -> _Scan:
+        scan = self.scans[os.path.abspath(file)] = _scan(text, file)
+        for name, body in scan.snippets.items():
+            self.snippets.setdefault(name, body)
+        return scan
+
+    def follow(self, key: str, body: _Body, args: tuple[str, ...], at: str) -> None:
+        if key in self.path:  # a cycle, which Caddy refuses itself
+            return
+        self.budget.walk(max(1, body.lines), at, "lines")
+        self.budget.splice(body.size, at)
+        self.budget.nest(len(self.path), at, "imports")
+        self.path.append(key)
+        for imp in body.imports:
+            at = f"{imp.file}:{imp.line}"
+            words = [w for word in (imp.pattern, *imp.args) for w in _with_args(word, args)]
+            if not words:
+                continue
+            pattern, passed = words[0], tuple(words[1:])
+            if pattern in self.snippets:
+                self.follow(f"({pattern})", self.snippets[pattern], passed, at)
+                continue
+            full = os.path.join(os.path.dirname(os.path.abspath(imp.file)), pattern)
+            magic = any(c in full for c in "*?[")
+            for name in self.budget.glob(full, at, hidden=True) if magic else [full]:
+                key = os.path.abspath(name)
+                if key not in self.scans:
+                    if os.path.isdir(name):
+                        continue  # Caddy says so itself
+                    try:
+                        data = self.budget.read(Path(name), at)
+                    except OSError:  # absent or unreadable: Caddy says so too
+                        continue
+                    self.read(Path(name), decode_config(data))
+                self.follow(key, self.scans[key].body, passed, at)
+        self.path.pop()
+
+
+def _read_imports(path: Path, text: str, budget: ConfigBudget) -> None:
+    imports = _Imports(budget)
+    imports.follow(os.path.abspath(path), imports.read(path, text).body, (), str(path))
+
+
 def _adapt(path: Path, binary: str) -> Mapping[str, Any] | str:
     """The JSON config, or the adapter's error."""
-    import subprocess  # imported here: only verify --config runs Caddy (CLI start-up time)
+    import resource  # imported here: only verify --config runs Caddy (CLI start-up time)
+    import subprocess
+    import tempfile
+
+    def bounded() -> None:  # caddy's own output, on disk, stops past what is read of it
+        resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_ADAPTED_BYTES + 1, MAX_ADAPTED_BYTES + 1))
 
     try:
-        proc = subprocess.run(
-            [binary, "adapt", "--config", str(path), "--adapter", "caddyfile"],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            proc = subprocess.run(
+                [binary, "adapt", "--config", str(path), "--adapter", "caddyfile"],
+                stdout=out,
+                stderr=err,
+                timeout=TIMEOUT,
+                check=False,
+                preexec_fn=bounded,
+            )
+            if os.fstat(out.fileno()).st_size > MAX_ADAPTED_BYTES:
+                raise CorsgenError(
+                    f"cannot read what {binary} adapt makes of {shown(path)}: more than "
+                    f"{MAX_ADAPTED_BYTES >> 20} MiB of JSON, the most verify --config reads; "
+                    "pass --config a Caddyfile that imports less (a snippet imported in every "
+                    "site is written out in each)"
+                )
+            out.seek(0)
+            stdout = out.read()
+            err.seek(max(0, os.fstat(err.fileno()).st_size - 65_536))  # the last lines say it
+            stderr = err.read().decode(errors="replace")
     except subprocess.TimeoutExpired:
         # The Caddyfile was read (a regular file); what it imports may be a FIFO or a device.
         raise CorsgenError(
@@ -137,9 +311,9 @@ def _adapt(path: Path, binary: str) -> Mapping[str, Any] | str:
     except OSError as exc:
         raise CorsgenError(f"{binary} could not run: {exc}") from None
     if proc.returncode != 0:
-        lines = error_lines(proc.stderr)
+        lines = error_lines(stderr)
         return " | ".join(lines[-2:]) or f"caddy adapt exited {proc.returncode}"
-    config: Mapping[str, Any] = json.loads(proc.stdout)
+    config: Mapping[str, Any] = json.loads(stdout)
     return config
 
 
@@ -194,7 +368,9 @@ def audit(path: Path, binary: str | None) -> list[Finding]:
     if binary is None:
         raise CorsgenError("verify --config needs caddy on PATH to read a Caddyfile (caddy adapt)")
     # caddy adapt given a FIFO waits until the timeout, given /dev/zero reads it: refuse first.
-    text = decode_config(read_config(path))
+    budget = ConfigBudget()
+    text = decode_config(budget.read(path))
+    _read_imports(path, text, budget)
     config = _adapt(path, binary)
     if isinstance(config, str):
         return [finding("CG401", "parse", file=str(path), error=config, server=SERVER)]
