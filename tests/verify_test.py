@@ -203,6 +203,31 @@ def assert_refused(result: Bounded, *words: str) -> None:
 READ_BUFFER_MIB = 64
 
 
+def chain(root: Path, levels: int, body: str, leaf: str, suffix: str = ".conf") -> Path:
+    """Files d0 to d{levels-1} (with suffix) in root: each `body`, {next} the next file's path
+    and {level} its own number; the last `leaf`. Returns the first."""
+    for level in range(levels):
+        nxt = str(root / f"d{level + 1}{suffix}")
+        text = body.replace("{next}", nxt).replace("{level}", str(level))
+        (root / f"d{level}{suffix}").write_text(text if level + 1 < levels else leaf)
+    return root / f"d0{suffix}"
+
+
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How often each file of a server config is read (fsio.read_config), from now on."""
+    from corsgen import fsio
+
+    reads: dict[str, int] = {}
+    read = fsio.read_config
+
+    def counted(path: Path, included_at: str | None = None) -> bytes:
+        reads[str(path)] = reads.get(str(path), 0) + 1
+        return read(path, included_at)
+
+    monkeypatch.setattr(fsio, "read_config", counted)
+    return reads
+
+
 @contextmanager
 def within(seconds: float, mib: int) -> Iterator[None]:
     """The block takes at most `seconds`, and `mib` of Python's allocations over the untouched

@@ -29,6 +29,8 @@ from tests.verify_test import (
     GRAPH_BUDGET,
     assert_refused,
     bounded_or_refused,
+    chain,
+    count_reads,
     include_graphs,
     verify_bounded,
     within,
@@ -211,18 +213,6 @@ def test_latin1_bytes_and_defined_paths_are_read(tmp_path: Path) -> None:
 # --- bounds (limits.py, MAX_CONFIG_*): each file read once, Define, the walk and nesting bounded
 
 
-def _chain(root: Path, levels: int, body: str, leaf: str) -> Path:
-    """d0.conf to d{levels-1}.conf: each `body` with {next} the next file, the last `leaf`."""
-    for level in range(levels):
-        nxt = str(root / f"d{level + 1}.conf")
-        (root / f"d{level}.conf").write_text(
-            body.replace("{next}", nxt).replace("{level}", str(level))
-            if level + 1 < levels
-            else leaf
-        )
-    return root / "d0.conf"
-
-
 def _with(conf: Path, text: str) -> Path:
     conf.write_text(conf.read_text() + text)
     return conf
@@ -253,16 +243,9 @@ def test_a_diamond_of_includes_reads_each_file_once(
     file again only where what it reads differs (its sections, Options and variables)."""
     conf = _tree(tmp_path, GOOD)
     leaf = "<Directory /srv/leaf>\n    Options -Indexes\n</Directory>\n"
-    first = _chain(tmp_path, 20, "Include {next}\nInclude {next}\n", leaf)
+    first = chain(tmp_path, 20, "Include {next}\nInclude {next}\n", leaf)
     _with(conf, f"Include {first}\n")
-    reads: dict[str, int] = {}
-    read = fsio.read_config
-
-    def counted(path: Path, included_at: str | None = None) -> bytes:
-        reads[str(path)] = reads.get(str(path), 0) + 1
-        return read(path, included_at)
-
-    monkeypatch.setattr(fsio, "read_config", counted)
+    reads = count_reads(monkeypatch)
     with within(seconds=1, mib=8):
         assert _findings(conf) == []
     assert len(reads) > 20 and set(reads.values()) == {1}, reads
@@ -273,7 +256,7 @@ def test_includes_multiplied_by_variables_are_refused_within_bounds(tmp_path: Pa
     refused once 250,000 lines are read."""
     conf = _tree(tmp_path, GOOD)
     toggle = "Define T{level} a\nInclude {next}\nDefine T{level} b\nInclude {next}\n"
-    first = _chain(tmp_path, 20, toggle, "ServerAdmin a@b\n")
+    first = chain(tmp_path, 20, toggle, "ServerAdmin a@b\n")
     _with(conf, f"Include {first}\n")
     result = verify_bounded(conf, "apache")
     assert_refused(result, "more than 250,000 lines with its includes written out")
@@ -284,7 +267,7 @@ def test_includes_multiplied_by_variables_are_refused_within_bounds(tmp_path: Pa
 def test_includes_nest_as_deep_as_httpd_reads(levels: int, tmp_path: Path) -> None:
     """httpd reads 128 levels of Include and refuses a 129th; corsgen once stopped at 16."""
     conf = _tree(tmp_path, GOOD)
-    first = _chain(tmp_path, levels, "Include {next}\n", "\n")  # the last `levels` deep
+    first = chain(tmp_path, levels, "Include {next}\n", "\n")  # the last `levels` deep
     _with(conf, f"Include {first}\n")
     binary = find_binary("apache")
     need_binary("apache", binary)

@@ -24,6 +24,7 @@ from tests.verify_test import (
     GRAPH_BUDGET,
     assert_refused,
     bounded_or_refused,
+    chain,
     include_graphs,
     verify_bounded,
     within,
@@ -252,11 +253,9 @@ def test_imports_that_multiply_are_refused_before_caddy_runs(tmp_path: Path) -> 
     """20 files, each importing the next twice: caddy adapt splices in 2**20 copies (more than
     2 minutes and 1.3 GB before it was stopped). Counted as Caddy reads them, they are refused
     in a second."""
-    for level in range(20):
-        nxt = f"import d{level + 1}.caddy\n" * 2 if level < 19 else "header X-Leaf 1\n"
-        (tmp_path / f"d{level}.caddy").write_text(nxt)
+    first = chain(tmp_path, 20, "import {next}\n" * 2, "header X-Leaf 1\n", ".caddy")
     caddyfile = tmp_path / "Caddyfile"
-    caddyfile.write_text("http://127.0.0.1:9 {\n\timport d0.caddy\n\trespond 200\n}\n")
+    caddyfile.write_text(f"http://127.0.0.1:9 {{\n\timport {first}\n\trespond 200\n}}\n")
     result = verify_bounded(caddyfile, "caddy", path=_caddy_dir(), mib=None)
     assert_refused(result, "more than 250,000 lines with its includes written out")
     assert result.seconds < 5 and result.mib < 100, result

@@ -23,6 +23,8 @@ from tests.verify_test import (
     GRAPH_BUDGET,
     assert_refused,
     bounded_or_refused,
+    chain,
+    count_reads,
     include_graphs,
     verify_bounded,
     within,
@@ -172,17 +174,6 @@ def test_a_file_that_is_no_config_is_named_not_read(
 # --- bounds (limits.py, MAX_CONFIG_*): each file read once, the walk and the nesting bounded
 
 
-def _chain(root: Path, levels: int, body: str, leaf: str) -> Path:
-    """d0.conf to d{levels-1}.conf: each file's `body` with {next} the next file, the last `leaf`.
-    Returns d0.conf."""
-    for level in range(levels):
-        text = (
-            body.replace("{next}", str(root / f"d{level + 1}.conf")) if level + 1 < levels else leaf
-        )
-        (root / f"d{level}.conf").write_text(text)
-    return root / "d0.conf"
-
-
 def _including(root: Path, conf: Path, where: str, file: Path) -> Path:
     """The config with `include file;` added to the http (or server) block."""
     line = {"http": HTTP, "server": "        listen 8080;\n"}[where]
@@ -198,15 +189,8 @@ def test_a_diamond_of_includes_reads_each_file_once(
     and parsed once, and walked once into the block it is included in."""
     conf = write_config(tmp_path, "ok-server")
     two = "include {next};\ninclude {next};\n"
-    _including(tmp_path, conf, "http", _chain(tmp_path, 20, two, "proxy_set_header X-Leaf 1;\n"))
-    reads: dict[str, int] = {}
-    read = fsio.read_config
-
-    def counted(path: Path, included_at: str | None = None) -> bytes:
-        reads[str(path)] = reads.get(str(path), 0) + 1
-        return read(path, included_at)
-
-    monkeypatch.setattr(fsio, "read_config", counted)
+    _including(tmp_path, conf, "http", chain(tmp_path, 20, two, "proxy_set_header X-Leaf 1;\n"))
+    reads = count_reads(monkeypatch)
     with within(seconds=1, mib=8):
         assert audit(conf) == []
     assert len(reads) == 20 + 3 and set(reads.values()) == {1}, reads
@@ -217,7 +201,7 @@ def test_includes_multiplying_blocks_are_refused_within_bounds(tmp_path: Path) -
     passes 250,000 directives, in a second or two and about 150 MB."""
     conf = write_config(tmp_path, "ok-server")
     two = "location /a { include {next}; }\nlocation /b { include {next}; }\n"
-    _including(tmp_path, conf, "server", _chain(tmp_path, 20, two, "return 204;\n"))
+    _including(tmp_path, conf, "server", chain(tmp_path, 20, two, "return 204;\n"))
     result = verify_bounded(conf, "nginx", mib=384)
     assert_refused(result, "more than 250,000 directives with its includes written out")
     assert result.seconds < 8 and result.mib < 300, result
@@ -229,7 +213,7 @@ def test_nesting_past_the_bound_is_refused(how: str, tmp_path: Path) -> None:
     RecursionError (a traceback) or a crossplane message about Python's stack."""
     conf = write_config(tmp_path, "ok-server")
     if how == "includes":
-        _including(tmp_path, conf, "http", _chain(tmp_path, 200, "include {next};\n", "\n"))
+        _including(tmp_path, conf, "http", chain(tmp_path, 200, "include {next};\n", "\n"))
     else:
         deep = tmp_path / "deep.conf"
         deep.write_text("location / {\n" * 2_000 + "}\n" * 2_000)
