@@ -4,7 +4,7 @@ Times come from hyperfine (wall clock, after warm-up runs), memory from the peak
 one run. Every input is built in a temporary directory: a copy of examples/spa-api.toml, a policy
 of 10,000 and one of 100,000 exact origins, and an infra repository of 100 small policies
 rendered for every target. The runs see no PYTHONDONTWRITEBYTECODE, since installed corsgen has
-its .pyc files, and a template cache of their own (~/.cache/corsgen is left alone).
+its .pyc files.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class _Timed:
     prepare: tuple[str, ...] = ()  # a command run before each timed run, untimed
 
 
-# Warm-up runs before the timed ones: they fill the template cache and the page cache.
+# Warm-up runs before the timed ones: they fill the page cache.
 WARMUP = 3
 MEGABYTE = 1_000_000
 
@@ -65,7 +65,6 @@ def measure(smoke: bool = False) -> list[CliFigure]:
     with tempfile.TemporaryDirectory(prefix="corsgen-cli-bench-") as tmp:
         root = Path(tmp)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["XDG_CACHE_HOME"] = str(root / "cache")
         figures = [
             CliFigure(job.name, _time(corsgen, job, env, root, smoke), job.bound, "s")
             for job in _jobs(root)
@@ -193,7 +192,7 @@ def markdown(figures: Sequence[CliFigure]) -> str:
             f"every target. Times are hyperfine's median wall time after {WARMUP} warm-up runs",
             "(`--shell=none`; the sync deletes its output before each run, so every file is",
             "written); memory is the peak resident set of one run. The runs have their `.pyc`",
-            "files (no PYTHONDONTWRITEBYTECODE) and a warm template cache of their own.",
+            "files (no PYTHONDONTWRITEBYTECODE).",
             "",
             "| command | measured | bound (issue) | |",
             "|---|---|---|---|",
