@@ -15,7 +15,7 @@ from typing import Literal
 from corsgen import __version__
 from corsgen.origins import Origin
 from corsgen.policy import AnyPolicy, policy_json
-from corsgen.regex import anchor, parse_regex
+from corsgen.regex import OUTSIDE_AN_ORIGIN, anchor, parse_regex
 from corsgen.rules import parsed_origins
 
 ACAO = "Access-Control-Allow-Origin"
@@ -31,12 +31,6 @@ OWNED = (ACAO, ACAC, ACEH, ACAM, ACAH, ACMA, ACAPN)
 # When a header is sent: on every response, when the Origin is allowed, on the preflight answer,
 # or on a preflight that asks for private-network access.
 When = Literal["always", "allowed", "preflight", "private_network"]
-
-
-# No origin holds a comma or white space; two Origin headers joined by a server ("a,b" in Caddy,
-# "a, b" in Apache and nginx 1.23+) always do. A value matching this is never allowed, whatever a
-# loose pattern such as https://.+\.example\.com would say of it.
-NOT_ONE_ORIGIN = r"[,\s]"
 
 
 @dataclass(frozen=True)
@@ -105,7 +99,7 @@ class Plan:
         plan's meaning in Python, for `explain` and as `probe`'s expectation."""
         if self.any_origin:
             return True
-        if not origin or re.search(NOT_ONE_ORIGIN, origin):
+        if not origin or re.search(OUTSIDE_AN_ORIGIN, origin):
             return False
         return origin in self._exact or any(p.fullmatch(origin) for p in self._patterns)
 

@@ -43,10 +43,11 @@ def anchor(alternatives: Iterable[str]) -> str:
     return "^(?:" + "|".join(alternatives) + ")$"
 
 
-# One byte no origin a browser sends holds: anything but printable ASCII other than the space and
-# the comma. Two Origin headers a server joins ("a,b") hold one, and so do the control bytes (NUL
-# included) a server may pass on where plan.NOT_ONE_ORIGIN looks only for [,\s]: for a server
-# that tests the Origin apart from its patterns, with PCRE (nginx, HAProxy).
+# One byte no origin a browser sends holds: anything but printable ASCII, the space and the comma.
+# Two Origin headers a server joins ("a,b" in Caddy, "a, b" in Apache and nginx 1.23+) hold one,
+# and so do the control bytes (NUL included) some servers pass on. A value holding one is never
+# allowed, whatever a loose pattern such as https://.+\.example\.com would say of it: the servers
+# that test the Origin apart from its patterns test it against this (PCRE, RE2, Python's re).
 OUTSIDE_AN_ORIGIN = "[^!-+.-~-]"  # no backslash: gixy misreads the ones nginx unescapes
 # A regex that matches nothing: what is left of one that matched the empty string alone.
 _NOTHING = narrowed(parse("a"), frozenset("a"))
@@ -94,8 +95,7 @@ def _nonempty_item(item: Item) -> Sequence | None:
 def one_origin(pattern: str) -> str:
     """A plan's pattern anchored, matching no value that holds what no single origin holds, nor
     the empty string: for a server that joins two Origin headers ("a,b") or reads an empty one,
-    and cannot test for them apart from the pattern, as the others do with NOT_ONE_ORIGIN
-    (plan.py) or OUTSIDE_AN_ORIGIN."""
+    and cannot test for them apart from the pattern, as the others do with OUTSIDE_AN_ORIGIN."""
     alts = _nonempty(narrowed(parse(pattern), NOT_IN_AN_ORIGIN)) or _NOTHING
     return anchor([render_alts(alts)])
 

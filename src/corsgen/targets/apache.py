@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from corsgen.errors import CorsgenError, Finding, VerifyError, shorten
-from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
+from corsgen.plan import Header, Plan, When
+from corsgen.regex import OUTSIDE_AN_ORIGIN
 from corsgen.regex.trie import tries
 from corsgen.targets.base import WRAPPER, Part, Target, double_quoted
 from corsgen.targets.lexer import split_lines
@@ -106,7 +107,7 @@ def _matches(variable: str, regex: str) -> str:
 # A preflight from some Origin; each <If> nested inside it names the allowed ones.
 PREFLIGHT = (
     "%{REQUEST_METHOD} == 'OPTIONS' && -n %{HTTP:Access-Control-Request-Method}"
-    f" && -n %{{HTTP:Origin}} && ! {_matches('%{HTTP:Origin}', NOT_ONE_ORIGIN)}"
+    f" && -n %{{HTTP:Origin}} && ! {_matches('%{HTTP:Origin}', OUTSIDE_AN_ORIGIN)}"
 )
 
 
@@ -175,7 +176,7 @@ class Apache(Target):
             "and mod_rewrite.",
             "allow": [(quote(regex), f"{origin}=$0") for regex in regexes],
             # SetEnvIf reads a missing Origin as "": the empty value, anchored, is one more refusal.
-            "deny": [(quote(regex), f"!{origin}") for regex in ("^$", NOT_ONE_ORIGIN)],
+            "deny": [(quote(regex), f"!{origin}") for regex in ("^$", OUTSIDE_AN_ORIGIN)],
             "owned_headers": plan.owned_headers,
             "header_args": [*args, "merge Vary Origin"] if plan.vary_origin else args,
             "origin": origin,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corsgen.errors import Finding, VerifyError
-from corsgen.plan import NOT_ONE_ORIGIN, Header, Plan, When
-from corsgen.regex import anchor
+from corsgen.plan import Header, Plan, When
+from corsgen.regex import OUTSIDE_AN_ORIGIN, anchor
 from corsgen.regex.trie import trie
 from corsgen.targets.base import Part, Target, double_quoted
 from corsgen.targets.lexer import Line, split_lines
@@ -90,7 +90,7 @@ def _listed(plan: Plan, prefix: str) -> Listed | None:
         return None
     entries = (
         ('""', '""'),
-        (quote("~" + NOT_ONE_ORIGIN), '""'),
+        (quote("~" + OUTSIDE_AN_ORIGIN), '""'),
         *((key, "1") for key in _exact(plan.exact_origins)),
         *((quote("~" + regex), "1") for regex in plan.anchored_patterns),
     )
