@@ -175,6 +175,7 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG115", "negative", _policy(A + "max_age = -1")),
     ("CG116", "too-long", _policy(A + f'name = "{"a" * 20}"')),
     ("CG116", "pattern", _policy(A + 'name = "My-API"')),
+    ("CG116", "reserved", _policy(A + 'name = "corsgen"')),
     ("CG117", "shape", _policy('allow_origins = ["a.com"]')),
     ("CG117", "host", _policy('allow_origins = ["https://a..com"]')),
     ("CG117", "idna", _policy('allow_origins = ["https://xn--a.com"]')),

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from corsgen.policy_model import Policy
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
+# The name of the files the policies of one directory share (nginx's corsgen-map-hash.conf,
+# Envoy's corsgen-filters.yaml), and the policy their markers name: no policy may take it, or its
+# files would pass for the shared ones (CG116 reserved).
+SHARED = "corsgen"
 
 
 @dataclass(frozen=True, kw_only=True)

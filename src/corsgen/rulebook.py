@@ -284,6 +284,10 @@ RULES: tuple[Rule, ...] = (
                 'set name = "my_api"',
             ),
             "pattern": ("policy name {name!v} is not [a-z][a-z0-9_]*", 'set name = "my_api"'),
+            "reserved": (
+                "policy name {name!v} is the name of the files corsgen's policies share",
+                'set name = "my_api" (a file corsgen.toml is named corsgen unless it sets one)',
+            ),
         },
     ),
     Rule(

@@ -21,7 +21,7 @@ from corsgen.limits import (
     MAX_TOKEN_LENGTH,
 )
 from corsgen.origins import Origin, OriginError, is_local, is_public_suffix, parse_origin
-from corsgen.policy import NAME_PATTERN, AnyPolicy
+from corsgen.policy import NAME_PATTERN, SHARED, AnyPolicy
 from corsgen.regex import RegexError, check_regex, parse_regex
 from corsgen.rulebook import RULES, finding
 
@@ -143,6 +143,8 @@ def _name(policy: AnyPolicy, name: str) -> Iterator[Hit]:
         yield hit("CG116", "too-long", key, name=name, length=len(name), most=MAX_NAME_LENGTH)
     elif not NAME_PATTERN.fullmatch(name):
         yield hit("CG116", "pattern", key, name=name)
+    elif name == SHARED:
+        yield hit("CG116", "reserved", key, name=name)
 
 
 @check

@@ -118,17 +118,20 @@ def refuse_shrinking(out_dir: Path, policy: str, target: str, names: Iterable[st
     (nginx then refuses their maps); only sync sees every policy of a directory.
     """
     spec = get(target)
-    shared = [n for n in names if n in {SHARED + p.suffix for p in spec.shared_parts}]
+    shared_names = {SHARED + p.suffix for p in spec.shared_parts}
+    shared = [n for n in names if n in shared_names]
     if not spec.shared_sized or not shared or read_existing(out_dir / shared[0]) is None:
         return
     others = set()
     for path in sorted(out_dir.iterdir()):
+        if path.name in shared_names:  # a shared file, whatever its marker says
+            continue
         try:
             text = read_existing(path) if path.is_file() else None
         except CorsgenError:  # not a file of ours, whatever it is
             continue
         mark = parse(text or "")
-        if mark is None or mark.policy in (policy, SHARED):
+        if mark is None or mark.policy == policy:
             continue
         if any(path.name == mark.policy + part.suffix for part in spec.parts):
             others.add(mark.policy)

@@ -125,6 +125,21 @@ def test_render_refuses_to_resize_a_shared_file_other_policies_need(
     assert not (out / "many.conf").exists()
 
 
+def test_a_policy_named_like_the_shared_files_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 20,000-origin policy named corsgen once passed for the shared file's own marker, and a
+    second render shrank corsgen-map-hash.conf under it without a word."""
+    (tmp_path / "corsgen.toml").write_text(_listing(20, 0))
+    (tmp_path / "named.toml").write_text('name = "corsgen"\n' + _listing(20, 0))
+    out = tmp_path / "deploy"
+    for policy in ("corsgen.toml", "named.toml"):
+        assert main(["render", str(tmp_path / policy), "-t", "nginx", "-o", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert "CG116 bad-name: policy name 'corsgen' is the name of the files corsgen's" in err
+    assert not out.exists()
+
+
 def _long_list() -> dict[str, str]:
     origins = ", ".join(f'"https://t{i}.example.com"' for i in range(200))
     return render(plan_of(f"allow_origins = [{origins}]"), "nginx")

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from corsgen.errors import CorsgenError, Finding, shorten
 from corsgen.plan import Plan
+from corsgen.policy import SHARED as SHARED  # policy.py says why; targets name it from here
 
 # What a comment may hold as it is. Anything else is written \uXXXX: no line break (\n, \r, U+2028,
 # NEL) can end the comment, no trailing \ can continue an Apache line, and no { } can reach
@@ -25,9 +26,6 @@ _UNCOMMENTABLE = re.compile(r"[^A-Za-z0-9 ._,:/+=@()\[\]~-]")
 # Every value corsgen quotes is printable ASCII (origins are punycode, names are tokens); one that
 # is not, or holds a quote, is safe in no target's quoting.
 _UNQUOTABLE = re.compile(r'[^\x20-\x7e]|"')
-# The name a shared file starts with, and the policy its marker names: SHARED + a shared part's
-# suffix holds a "-", which no policy name does, so it is never one policy's own file.
-SHARED = "corsgen"
 # The stem of the wrapper config a config test writes beside the policies' files: no policy name
 # holds a "-", so it never overwrites one (a policy may be named after its server: haproxy.cfg).
 WRAPPER = SHARED + "-wrapper"
