@@ -269,3 +269,15 @@ def test_any_include_graph_is_read_within_bounds(graph: list[list[tuple[int, boo
         with within(seconds=2, mib=16):
             found = bounded_or_refused(lambda: audit(conf))
         assert found is None or isinstance(found, list)
+
+
+def test_named_locations_are_found_once_per_server(tmp_path: Path) -> None:
+    """5,000 locations handing requests to @php under a server-wide snippet: each handoff once
+    searched the whole server again (20,000 took 86 s)."""
+    conf = write_config(tmp_path, "ok-server")
+    handoffs = "".join(f"location /l{n} {{ try_files $uri @php; }}\n" for n in range(5_000))
+    named = "location @php { include cors/api.conf; return 200; }\n"
+    (tmp_path / "locations.conf").write_text(handoffs + named)
+    _including(tmp_path, conf, "server", tmp_path / "locations.conf")
+    with within(seconds=2, mib=64):
+        assert audit(conf) == []

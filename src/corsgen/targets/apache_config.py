@@ -40,6 +40,9 @@ class Snippet:
     sections: tuple[str, ...]  # the sections around it, outermost first: "VirtualHost", ...
     options: tuple[tuple[str, str], ...]  # the Options lines of those sections: (value, file:line)
     grants: bool  # renders the <If> grant for per-directory contexts
+    # Which opening of its outermost section it is in (-1: none): name-based virtual hosts share
+    # the text of <VirtualHost *:443>.
+    host: int = -1
 
 
 @dataclass(frozen=True)
@@ -191,7 +194,9 @@ class _Reader:
             self.path.pop()
         elif source.apache:  # another target's snippet is not for this server
             flat = tuple(o for _, level in options for o in level)
-            self.snippets.append(Snippet(source.policy, at, tuple(sections), flat, source.grants))
+            host = options[0][0] if options else -1
+            snippet = Snippet(source.policy, at, tuple(sections), flat, source.grants, host)
+            self.snippets.append(snippet)
 
 
 def _options_key(options: list[_Level]) -> tuple[tuple[int, int], ...]:
@@ -210,15 +215,9 @@ def _options(
     <Directory> above its own by path, then those of the sections around it."""
     where = next((s for s in reversed(snippet.sections) if s.startswith("Directory ")), None)
     own = where.split(maxsplit=1)[1].strip('"').rstrip("/") if where else None
-    above = sorted(
-        (
-            path
-            for path in directories
-            if own is not None and own != path and (own + "/").startswith(path + "/")
-        ),
-        key=len,
-    )
-    return [o for path in above for o in directories[path]] + list(snippet.options)
+    parts = own.split("/") if own is not None else []
+    above = ["/".join(parts[:n]) for n in range(1, len(parts))]  # "", "/srv", "/srv/www"
+    return [o for path in above for o in directories.get(path, [])] + list(snippet.options)
 
 
 def _rewrite_forbidden(options: list[tuple[str, str]]) -> tuple[str, str] | None:
@@ -246,12 +245,23 @@ def audit(path: Path) -> list[Finding]:
     if reader.modules and missing:
         module = ", ".join(f"mod_{m}" for m in missing)
         out.append(finding("CG407", "missing", file=reader.snippets[0].at, module=module))
+    # Each virtual host's snippets, and the first at its top, which answers every preflight
+    # there: each other snippet of the host is reported once, against it.
+    hosts: dict[int, list[Snippet]] = {}
+    first: dict[int, Snippet] = {}
     for snippet in reader.snippets:
-        out += _check(snippet, reader.snippets, _options(snippet, reader.directories))
+        hosts.setdefault(snippet.host, []).append(snippet)
+        if _per_directory(snippet) is None:
+            first.setdefault(snippet.host, snippet)
+    for snippet in reader.snippets:
+        answered = hosts[snippet.host] if first.get(snippet.host) is snippet else []
+        out += _check(snippet, answered, _options(snippet, reader.directories))
     return out
 
 
-def _check(snippet: Snippet, every: list[Snippet], options: list[tuple[str, str]]) -> list[Finding]:
+def _check(
+    snippet: Snippet, answered: list[Snippet], options: list[tuple[str, str]]
+) -> list[Finding]:
     out = []
     where = _per_directory(snippet)
     if where is not None and not snippet.grants:
@@ -278,20 +288,17 @@ def _check(snippet: Snippet, every: list[Snippet], options: list[tuple[str, str]
                 at=at,
             )
         )
-    if where is None:  # at the top of a virtual host: every path is its own
-        later = every[every.index(snippet) + 1 :]
-        for other in (o for o in every if o is not snippet):
-            top = _per_directory(other) is None
-            if other.sections[:1] == snippet.sections[:1] and (other in later or not top):
-                out.append(
-                    finding(
-                        "CG404",
-                        "server-wide",
-                        file=other.at,
-                        policy=other.policy,
-                        other=snippet.policy,
-                        at=snippet.at,
-                        server=SERVER,
-                    )
-                )
+    # At the top of a virtual host, the first snippet answers for every path of it.
+    for other in (o for o in answered if o is not snippet):
+        out.append(
+            finding(
+                "CG404",
+                "server-wide",
+                file=other.at,
+                policy=other.policy,
+                other=snippet.policy,
+                at=snippet.at,
+                server=SERVER,
+            )
+        )
     return out

@@ -1,7 +1,8 @@
 """`corsgen verify --config`: where a whole nginx config undoes the snippets it includes.
 
-crossplane reads the config and every file it includes; a file whose line 2 is corsgen's marker is
-a corsgen part, and the blocks around each include are what nginx inherits. Checked on nginx 1.22
+Every file of the config is read once (fsio.ConfigBudget, within limits.py's MAX_CONFIG_*) and
+parsed once with crossplane's lexer and analyzer; a file whose line 2 is corsgen's marker is a
+corsgen part, and the blocks around each include are what nginx inherits. Checked on nginx 1.22
 (tests/conformance/nginx_contexts_test.py serves each case):
 
 - add_header and *_hide_header are inherited only by a block with none of its own: an add_header
@@ -297,6 +298,7 @@ class _Reader:
 
 def _findings(root: Block, http_parts: set[str]) -> Iterator[Finding]:
     missing: set[str] = set()
+    named: dict[int, dict[str, Block]] = {}  # each server's named locations, found once
     for block in root.walk():
         parent = block.parent
         above = parent.headers_from() if parent else None
@@ -308,28 +310,29 @@ def _findings(root: Block, http_parts: set[str]) -> Iterator[Finding]:
         if block.hides and not block.snippets and hides is not None and hides.snippets:
             policy, include = hides.snippets[0]
             yield _finding("CG402", "hide-header", block.hides[0], policy=policy, include=include)
+        lost: list[tuple[str, Place]] = []  # the headers above the snippets here
+        if block.snippets and above is not None and above.headers:
+            mine = {n.lower() for n, _ in block.headers}
+            lost = [(n, at) for n, at in above.headers if n.lower() not in mine]
         for policy, include in block.snippets:
-            if above is not None and above.headers:
-                mine = {n.lower() for n, _ in block.headers}
-                lost = [(n, at) for n, at in above.headers if n.lower() not in mine]
-                if lost:
-                    yield _finding(
-                        "CG403",
-                        "dropped",
-                        include,
-                        policy=policy,
-                        header=lost[0][0],
-                        at=lost[0][1],
-                        count=len(lost),
-                    )
+            if lost:
+                yield _finding(
+                    "CG403",
+                    "dropped",
+                    include,
+                    policy=policy,
+                    header=lost[0][0],
+                    at=lost[0][1],
+                    count=len(lost),
+                )
             if policy not in http_parts and policy not in missing:
                 missing.add(policy)
                 yield _finding("CG405", "missing", include, policy=policy)
         yield from _preflights(block)
-        yield from _handoffs(block)
+        yield from _handoffs(block, named)
 
 
-def _handoffs(block: Block) -> Iterator[Finding]:
+def _handoffs(block: Block, named: dict[int, dict[str, Block]]) -> Iterator[Finding]:
     """A named location that answers for a snippet's location without the snippet's headers.
 
     An internal redirect to @name is served with the add_header lines of @name and the blocks
@@ -340,10 +343,14 @@ def _handoffs(block: Block) -> Iterator[Finding]:
     if source is None or not source.snippets or server is None:
         return
     policy, include = source.snippets[0]
+    if block.handoffs and id(server) not in named:
+        named[id(server)] = {}
+        for b in server.walk():
+            named[id(server)].setdefault(b.name, b)
     for directive, target, at in block.handoffs:
-        named = next((b for b in server.walk() if b.name == target), None)
-        answers = named.headers_from() if named is not None else None
-        if named is not None and (answers is None or not answers.snippets):
+        location = named[id(server)].get(target)
+        answers = location.headers_from() if location is not None else None
+        if location is not None and (answers is None or not answers.snippets):
             yield _finding(
                 "CG402",
                 "named-location",
