@@ -23,11 +23,22 @@ def _outputs(glob: str = "cors/*.toml", out_dir: str = "deploy") -> str:
     return OUTPUTS.replace("{glob}", glob).replace("{out_dir}", out_dir)
 
 
+def _escapes(text: str) -> str:
+    return "\\U0001F600" * (len(text) // 10)
+
+
 # (file, its text for a long part of `size` characters, the command, the rule that refuses it)
 CASES: dict[str, tuple[str, Callable[[str], str], str]] = {
     "policy-key": ("api.toml", lambda long: f"{ORIGINS}{long} = 1\n", "CG002"),
     "policy-quoted-key": ("api.toml", lambda long: f'{ORIGINS}"{long}\\u00e9" = 1\n', "CG002"),
     "policy-table": ("api.toml", lambda long: f"{ORIGINS}[{long}]\nx = 1\n", "CG002"),
+    # Each escape decoded on its own: 32 million \" took 17 s and 700 MB (the red team).
+    "policy-escaped-key": ("api.toml", lambda text: f'{ORIGINS}"{_escapes(text)}" = 1\n', "CG120"),
+    "policy-escaped-value": (
+        "api.toml",
+        lambda text: f'{ORIGINS}x = "{_escapes(text)}"\n',
+        "CG120",
+    ),
     "policy-name": ("api.toml", lambda long: f'{ORIGINS}name = "{long}"\n', "CG116"),
     "policy-origin": ("api.toml", lambda long: f'allow_origins = ["https://{long}"]\n', "CG120"),
     "policy-regex": (

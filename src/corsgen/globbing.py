@@ -5,9 +5,11 @@ with the depth of the tree to the power of the `**`s: seven over a 26-level chai
 Here a glob is read like a small automaton, one part per path segment: each directory of one
 walk carries the set of parts it has matched so far, so no directory is read twice whatever the
 glob, a directory no part can match is not entered, and the walk stops after MAX_GLOB_ENTRIES
-entries. The parts mean what they mean to pathlib: `*`, `?` and `[...]` within one name (dot
-files too, matching case), `**` any number of directories; the walk does not follow a symlink to
-a directory.
+entries. From its first wildcard on a glob has at most MAX_GLOB_PARTS parts, so no directory
+carries more states than that. The parts mean what they mean to pathlib on Python 3.11: `*`, `?`
+and `[...]` within one name (dot files too, matching case), `**` any number of directories, not
+entering a symlink to a directory (a part that names one does), and a glob ending in `/` matches
+directories only, so no policy.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
-from corsgen.limits import MAX_GLOB_ENTRIES
+from corsgen.limits import MAX_GLOB_ENTRIES, MAX_GLOB_PARTS
 
 _MAGIC = frozenset("*?[")
 
@@ -51,6 +53,10 @@ def expand(root: Path, pattern: str, budget: Budget) -> list[Path]:
         literal += 1
     base = root.joinpath(*parts[:literal])
     rest = parts[literal:]
+    if len(rest) > MAX_GLOB_PARTS:
+        raise GlobRefused("glob-parts", count=len(rest), most=MAX_GLOB_PARTS)
+    if pattern.endswith("/"):
+        return []
     if not rest:
         return [base] if base.is_file() else []
     found: list[Path] = []
@@ -64,8 +70,8 @@ def expand(root: Path, pattern: str, budget: Budget) -> list[Path]:
             continue
         for entry in listed:
             budget.spend(pattern)
-            if entry.is_dir(follow_symlinks=False):
-                ahead = _advance(rest, states, entry.name)
+            if entry.is_dir():
+                ahead = _advance(rest, states, entry.name, entry.is_symlink())
                 if ahead:
                     todo.append((Path(entry.path), ahead))
             elif _ends(rest, states, entry.name) and entry.is_file():
@@ -95,14 +101,16 @@ def _closure(parts: list[str], states: Iterable[int]) -> frozenset[int]:
     return frozenset(out)
 
 
-def _advance(parts: list[str], states: frozenset[int], name: str) -> frozenset[int]:
-    """The parts matched once a directory named `name` is entered; empty: none can match."""
+def _advance(parts: list[str], states: frozenset[int], name: str, linked: bool) -> frozenset[int]:
+    """The parts matched once a directory named `name` (a symlink to one, if `linked`) is
+    entered; empty: none can match."""
     ahead = set()
     for index in states:
         if index >= len(parts) - 1:  # only the last part is left: it names a file
             continue
         if parts[index] == "**":
-            ahead.add(index)
+            if not linked:
+                ahead.add(index)
         elif fnmatchcase(name, parts[index]):
             ahead.add(index + 1)
     return _closure(parts, ahead)

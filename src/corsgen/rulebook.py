@@ -535,6 +535,11 @@ RULES: tuple[Rule, ...] = (
                 "{pattern!r}: {error}",
                 "use * and ** only as in cors/*.toml or cors/**/*.toml",
             ),
+            "glob-parts": (
+                "{pattern!r} has {count:,} parts from its first wildcard on, more than the "
+                "{most} corsgen matches",
+                "match fewer directory levels, as in cors/**/*.toml",
+            ),
             "glob-wide": (
                 "{pattern!r}: the manifest's globs read more than {most:,} files and directories",
                 "start the glob with the directory that holds the policies, as in cors/**/*.toml",
