@@ -333,6 +333,7 @@ class ConfigBudget:
         self.files = 0
         self.bytes = 0
         self.walked = 0
+        self.parsed = 0
         self.spliced = 0
         self.substituted = 0
 
@@ -380,6 +381,17 @@ class ConfigBudget:
                 f"more than {MAX_CONFIG_EXPANDED:,} {unit} with its includes written out",
                 "include each file in fewer places (an include in a file that is itself "
                 "included in many blocks multiplies)",
+            )
+
+    def parse(self, count: int, file: str, unit: str) -> None:
+        """Count `count` directives or lines parsed: each is walked at least once, so a config
+        of more than a walk reads is refused before the rest of it is parsed."""
+        self.parsed += count
+        if self.parsed > MAX_CONFIG_EXPANDED:
+            raise _over(
+                f"cannot read {escape(file)}",
+                f"more than {MAX_CONFIG_EXPANDED:,} {unit}",
+                _FEWER_FILES,
             )
 
     def splice(self, size: int, at: str) -> None:

@@ -281,3 +281,17 @@ def test_named_locations_are_found_once_per_server(tmp_path: Path) -> None:
     _including(tmp_path, conf, "server", tmp_path / "locations.conf")
     with within(seconds=2, mib=64):
         assert audit(conf) == []
+
+
+def test_a_file_of_more_directives_than_a_walk_reads_is_refused_while_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each directive kept is walked at least once: past the walk's bound (lowered to 1,000
+    here) the parse stops. 64 MiB of add_header once took 32 s and 1.45 GB; now 2.6 s and
+    275 MB at 250,000."""
+    monkeypatch.setattr(fsio, "MAX_CONFIG_EXPANDED", 1_000)
+    headers = tmp_path / "headers.conf"
+    headers.write_text("".join(f"add_header X-H{n} v;\n" for n in range(100_000)))
+    conf = _including(tmp_path, write_config(tmp_path, "ok-server"), "http", headers)
+    with within(seconds=1, mib=16), pytest.raises(CorsgenError, match="more than 1,000 directiv"):
+        audit(conf)

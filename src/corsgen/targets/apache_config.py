@@ -31,6 +31,7 @@ SERVER = "Apache httpd"
 NEEDED = ("headers", "setenvif", "rewrite", "authz_core")
 _PER_DIRECTORY = ("Directory", "DirectoryMatch", "Location", "LocationMatch", "Files", "FilesMatch")
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_RUN = 1 << 18  # characters lexed at a time
 
 
 @dataclass(frozen=True)
@@ -126,11 +127,30 @@ class _Reader:
                 raise CorsgenError(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
             mark = parse(text) if at is not None else None  # the config itself is the user's
             if mark is None:
-                self.sources[path] = _Source(split_lines(text, path.name))
+                self.sources[path] = _Source(self.lex(text, path))
             else:
                 apache = "SetEnvIf Origin" in text
                 self.sources[path] = _Source([], mark.policy, apache, "<If " in text)
         return self.sources[path]
+
+    def lex(self, text: str, path: Path) -> list[Line]:
+        """split_lines, 256 KiB at a time, each run counted: a file of more lines than a run
+        reads is refused before the rest of it is lexed (1.2 GB of lines for 64 MiB)."""
+        lines: list[Line] = []
+        start, before = 0, 0  # where the next run starts, and the lines before it
+        while start < len(text):
+            end = text.find("\n", start + _RUN) + 1 or len(text)
+            run = text[start:end]
+            try:
+                found = split_lines(run, path.name)
+            except VerifyError as exc:
+                number = None if exc.line is None else exc.line + before
+                raise VerifyError(exc.msg, exc.file, number) from None
+            lines += [Line(line.number + before, line.words) for line in found] if before else found
+            self.budget.parse(len(found), str(path), "lines")
+            before += len(run.splitlines())
+            start = end
+        return lines
 
     def substitute(self, word: str, at: str) -> str:
         """word with each ${NAME} httpd would replace replaced: Define first, then environment."""

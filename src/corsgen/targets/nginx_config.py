@@ -207,6 +207,7 @@ class _Loader:
                 stmt["block"] = self.block(tokens, name, inner, depth + 1, keep and _kept(inner))
             if keep:
                 parsed.append(stmt)
+                self.budget.parse(1, name, "directives")
         return parsed
 
     def include(self, pattern: str, at: Place, ctx: tuple[str, ...]) -> list[int]:
