@@ -11,6 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from corsgen.cli import main
+from corsgen.limits import MAX_FINDINGS
 from tests.bounded import run_capped
 
 ORIGINS = 'allow_origins = ["https://app.example.com"]\n'
@@ -99,3 +101,16 @@ def test_any_length_of_any_part_costs_a_bounded_time(
 ) -> None:
     name, text, _ = CASES[case]
     _refused_briefly(tmp_path, name, text(char * size), None)
+
+
+def test_many_findings_are_a_screenful_and_a_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """100,000 origins one rule flags printed 100,001 lines, 40 MB (the red team)."""
+    origins = ", ".join(f'"http://t{i}.example.com"' for i in range(2_000))
+    (tmp_path / "api.toml").write_text(f"allow_origins = [{origins}]\n")
+    for argv, code in ((["check"], 0), (["check", "--strict"], 1)):
+        assert main([*argv, str(tmp_path / "api.toml")]) == code
+        err = capsys.readouterr().err
+        assert len([line for line in err.splitlines() if "CG201" in line]) == MAX_FINDINGS + 1
+        assert "api.toml: and 1,949 more findings; fix those above first" in err

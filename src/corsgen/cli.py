@@ -12,7 +12,7 @@ import click
 from corsgen import __version__
 from corsgen.cli_live import explain, probe
 from corsgen.cli_shared import POLICY, Command, load_plan, warn
-from corsgen.errors import CorsgenError, Finding, PolicyError, escape
+from corsgen.errors import CorsgenError, Finding, PolicyError, escape, report
 from corsgen.fsio import shown
 from corsgen.targets import NAMES, TARGETS, titles
 
@@ -232,8 +232,8 @@ def sync(
     with locked(path, f"another corsgen sync is running on {shown(path)}", shared=check):
         loaded = load_manifest(path)
         desired = desired_files(loaded, allow_outside)
-        for finding in desired.warnings:
-            click.echo(str(finding), err=True)
+        for line in report(desired.warnings):
+            click.echo(line, err=True)
         changes = compare(desired)
         if check:
             _report_check(changes, loaded.root, len(desired.files))

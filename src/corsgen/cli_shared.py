@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from corsgen.errors import Finding, PolicyError, blocking
+from corsgen.errors import Finding, PolicyError, blocking, report
 
 if TYPE_CHECKING:
     from corsgen.plan import Plan
@@ -20,8 +20,8 @@ POLICY = click.Path(exists=True, dir_okay=False, path_type=Path)
 def warn(findings: Sequence[Finding], strict: bool) -> None:
     if blocking(findings, strict):
         raise PolicyError(findings)
-    for finding in findings:
-        click.echo(str(finding), err=True)
+    for line in report(findings):
+        click.echo(line, err=True)
 
 
 def load_plan(path: Path, strict: bool, targets: Sequence[str] = ()) -> Plan:

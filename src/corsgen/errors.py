@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import reprlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from corsgen.limits import MAX_FINDINGS
 
 # An error refuses the policy; a warning is shown, and refuses it under --strict; a note is only
 # shown: what a server does with the policy, which no change to the policy can mend.
@@ -94,7 +97,24 @@ class PolicyError(CorsgenError):
 
     def __init__(self, findings: Sequence[Finding]) -> None:
         self.findings = tuple(findings)
-        super().__init__("\n".join(str(f) for f in self.findings))
+        super().__init__("\n".join(report(self.findings)))
+
+
+def report(findings: Sequence[Finding]) -> list[str]:
+    """The findings as lines, at most MAX_FINDINGS of each file, then a line that counts the
+    rest: 100,000 wrong origins are one mistake, and 40 MB of stderr would hide it. (tomlfile.py
+    stops at MAX_FINDINGS itself and adds its own such line, so one more is always shown.)"""
+    counts: Counter[str] = Counter()
+    lines = []
+    for finding in findings:
+        counts[finding.file] += 1
+        if counts[finding.file] <= MAX_FINDINGS + 1:
+            lines.append(str(finding))
+    for file, count in counts.items():
+        if count > MAX_FINDINGS + 1:
+            more = count - MAX_FINDINGS - 1
+            lines.append(escape(f"{file}: and {more:,} more findings; fix those above first"))
+    return lines
 
 
 class VerifyError(CorsgenError):
