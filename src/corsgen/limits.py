@@ -48,7 +48,8 @@ MAX_CONFIG_DEPTH = 128
 # file included again where it was already read is not read again (nginx: into the same block;
 # Apache: with the same sections and variables); Caddy splices in every import, so each counts.
 # A site is some 50 with its includes; 250,000 take at most about 1.5 s and 150 MB (every one a
-# location block), while includes that multiply each other reach millions.
+# location block), while includes that multiply each other reach millions. Each directive or line
+# parsed is read at least once, so a file of more is refused while it is parsed.
 MAX_CONFIG_EXPANDED = 250_000
 # Bytes Define and environment values (Apache's ${NAME}) write into the lines, counted each time
 # one is written: real values are paths and host names, while 40 lines of Define, each doubling
