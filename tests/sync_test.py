@@ -713,6 +713,24 @@ def test_render_out_dir_refuses_what_is_not_a_file(
     assert snapshot(tmp_path) == before
 
 
+def test_sync_waits_for_a_render_into_its_out_dir(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A render -o into a sync's directory ran beside it, and the sync sized the shared file
+    without the render's policy (the red team): each now waits for the other."""
+    run(capsys)
+    monkeypatch.setattr(fsio, "LOCK_WAIT", 0.2)
+    out_dir = repo / "deploy" / "nginx"
+    fd = os.open(out_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        code, _, err = run(capsys)
+        assert code == 1 and err == f"corsgen: another corsgen is writing to {out_dir}\n"
+    finally:
+        os.close(fd)
+    assert run(capsys)[0] == 0
+
+
 def test_render_out_dir_waits_for_another_writer(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -222,7 +223,7 @@ def sync(
     allow_outside: bool,
 ) -> None:
     """Render everything the manifest names, writing only what changed."""
-    from corsgen.fsio import locked
+    from corsgen.fsio import locked, nearest_existing
     from corsgen.manifest import find_manifest, load_manifest
     from corsgen.sync import apply, compare, desired_files
 
@@ -234,11 +235,18 @@ def sync(
         desired = desired_files(loaded, allow_outside)
         for line in report(desired.warnings):
             click.echo(line, err=True)
-        changes = compare(desired)
-        if check:
-            _report_check(changes, loaded.root, len(desired.files))
-            return
-        apply(changes, force, prune)
+        with ExitStack() as held:
+            # And each output directory, as `render --out-dir` locks it: a render into one of
+            # them waits for the sync, whose shared files would not be sized for its policy.
+            dirs = {nearest_existing(d).resolve(): d for d in sorted(desired.suffixes)}
+            for lock in sorted(dirs):  # in one order, so two syncs never wait for each other
+                busy = f"another corsgen is writing to {shown(dirs[lock])}"
+                held.enter_context(locked(lock, busy, shared=check))
+            changes = compare(desired)
+            if check:
+                _report_check(changes, loaded.root, len(desired.files))
+                return
+            apply(changes, force, prune)
     _report_sync(changes, loaded.root, prune, len(desired.files))
     if exit_non_zero_on_change and changes:
         raise CorsgenError(f"{len(changes)} file(s) changed or orphaned; review and stage them")
