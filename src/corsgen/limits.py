@@ -55,8 +55,10 @@ MAX_CONFIG_EXPANDED = 250_000
 # one is written: real values are paths and host names, while 40 lines of Define, each doubling
 # the one before, would write a terabyte (httpd itself takes 150 MB for 24 of them).
 MAX_CONFIG_SUBSTITUTED = 16 * 1024 * 1024
-# The JSON `caddy adapt` writes, which corsgen reads whole: as much as the config may be.
-MAX_ADAPTED_BYTES = 64 * 1024 * 1024
+# The JSON `caddy adapt` writes, which corsgen reads whole (json.loads takes up to 8 times its
+# size): a site with a snippet is about 2 KiB of it, so the 250,000 lines a run reads make less
+# than half of this, and a snippet imported into every site or a long value is refused by it.
+MAX_ADAPTED_BYTES = 16 * 1024 * 1024
 # Files and directories the globs of one manifest may read, all together, and parts of a glob from
 # its first wildcard on (cors/**/*.toml has two). The walk's work is about their product, a second
 # and a half at most on the 2-core machine (tests/globbing_test.py). A policy directory is rarely

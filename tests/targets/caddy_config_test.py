@@ -275,11 +275,15 @@ def test_a_snippet_imported_everywhere_is_bounded_written_out(tmp_path: Path) ->
 def test_what_caddy_adapt_writes_is_bounded(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(caddy_config, "MAX_ADAPTED_BYTES", 100)
-    assert _verify(_caddyfile(tmp_path, "site-basic-auth", "basic_auth")) == 1
+    """A header of 1.5 MiB, with the bound of what is read back lowered to 1 MiB: caddy's output
+    stops on disk (RLIMIT_FSIZE), and the refusal names the bound."""
+    monkeypatch.setattr(caddy_config, "MAX_ADAPTED_BYTES", 1 << 20)
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text('http://127.0.0.1:9 {\n\theader X-Pad "' + "a" * (3 << 19) + '"\n}\n')
+    assert _verify(caddyfile) == 1
     err = capsys.readouterr().err
     assert err.startswith("corsgen: cannot read what ") and err.count("\n") == 1, err
-    assert "adapt makes of " in err and ": more than 0 MiB of JSON, the most verify" in err
+    assert f"adapt makes of {caddyfile}: more than 1 MiB of JSON, the most verify" in err
 
 
 def test_imports_are_found_as_caddy_finds_them(tmp_path: Path) -> None:
