@@ -286,6 +286,37 @@ def test_what_caddy_adapt_writes_is_bounded(
     assert f"adapt makes of {caddyfile}: more than 1 MiB of JSON, the most verify" in err
 
 
+def _routes(depth: int, inner: str) -> str:
+    return "route {\n" * depth + inner + "}\n" * depth
+
+
+@pytest.mark.parametrize("how", ["in-the-caddyfile", "through-an-import"])
+def test_blocks_nested_past_the_bound_are_refused(how: str, tmp_path: Path) -> None:
+    """300 nested routes ended in Python's RecursionError (a traceback) reading Caddy's JSON;
+    blocks are counted through imports too (70 and 70), before caddy runs."""
+    caddyfile = tmp_path / "Caddyfile"
+    if how == "in-the-caddyfile":
+        caddyfile.write_text("http://127.0.0.1:9 {\n" + _routes(300, "respond 200\n") + "}\n")
+    else:
+        (tmp_path / "inner.caddy").write_text(_routes(70, "respond 200\n"))
+        caddyfile.write_text("http://127.0.0.1:9 {\n" + _routes(70, "import inner.caddy\n") + "}\n")
+    result = verify_bounded(caddyfile, "caddy", path=_caddy_dir())
+    assert_refused(result, "blocks nested more than 128 deep")
+    assert result.seconds < 5, result
+
+
+def test_routes_nested_by_an_import_corsgen_missed_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(caddy_config, "_read_imports", lambda *_: None)
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text("http://127.0.0.1:9 {\n" + _routes(300, "respond 200\n") + "}\n")
+    assert _verify(caddyfile) == 1
+    err = capsys.readouterr().err
+    assert ": its routes nest deeper than verify --config reads (128 blocks)" in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
 def test_imports_are_found_as_caddy_finds_them(tmp_path: Path) -> None:
     """Relative to the importing file, globs with hidden files, {$ENV}, snippets with their
     arguments, nested; a diamond read once per file."""

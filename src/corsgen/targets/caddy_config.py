@@ -23,7 +23,7 @@ from typing import Any
 
 from corsgen.errors import CorsgenError, Finding
 from corsgen.fsio import ConfigBudget, decode_config, shown
-from corsgen.limits import MAX_ADAPTED_BYTES
+from corsgen.limits import MAX_ADAPTED_BYTES, MAX_CONFIG_DEPTH
 from corsgen.rulebook import finding
 
 SERVER = "Caddy"
@@ -135,16 +135,18 @@ class _Import:
     line: int
     pattern: str
     args: tuple[str, ...]
+    depth: int  # the blocks it is in
 
 
 @dataclass
 class _Body:
     """A file's or a snippet's: its imports, and the lines and bytes (of its tokens) Caddy
-    splices in where it is imported."""
+    splices in where it is imported, and how deep its blocks nest."""
 
     imports: list[_Import] = field(default_factory=list)
     lines: int = 0
     size: int = 0
+    depth: int = 0
 
 
 @dataclass
@@ -177,7 +179,7 @@ def _scan(text: str, file: Path) -> _Scan:
     for token, line, first in _tokens(_ENV.sub(lambda m: os.environ.get(m[1], m[2] or ""), text)):
         if words is not None and (line != at or token in ("{", "}")):
             if words:  # `import` alone is Caddy's error to report
-                body.imports.append(_Import(file, at, words[0], tuple(words[1:])))
+                body.imports.append(_Import(file, at, words[0], tuple(words[1:]), depth))
             words = None
         if words is not None:
             words.append(_unquoted(token))
@@ -188,11 +190,12 @@ def _scan(text: str, file: Path) -> _Scan:
         body.lines += line != last_line
         body.size += len(token) + 1
         depth += {"{": 1, "}": -1}.get(token, 0)
+        body.depth = max(body.depth, depth)
         if in_snippet and depth == 0 and token == "}":
             body, in_snippet = scan.body, False
         last_line = line
     if words:
-        body.imports.append(_Import(file, at, words[0], tuple(words[1:])))
+        body.imports.append(_Import(file, at, words[0], tuple(words[1:]), depth))
     return scan
 
 
@@ -235,12 +238,15 @@ class _Imports:
             self.snippets.setdefault(name, body)
         return scan
 
-    def follow(self, key: str, body: _Body, args: tuple[str, ...], at: str) -> None:
+    def follow(self, key: str, body: _Body, args: tuple[str, ...], at: str, depth: int = 0) -> None:
+        """Read what body imports, written out where it is imported `depth` blocks deep."""
         if key in self.path:  # a cycle, which Caddy refuses itself
             return
         self.budget.walk(max(1, body.lines), at, "lines")
         self.budget.splice(body.size, at)
         self.budget.nest(len(self.path), at, "imports")
+        # Caddy's JSON nests a few levels for each block, and corsgen reads it recursively.
+        self.budget.nest(depth + body.depth, at, "blocks")
         self.path.append(key)
         for imp in body.imports:
             at = f"{imp.file}:{imp.line}"
@@ -248,8 +254,9 @@ class _Imports:
             if not words:
                 continue
             pattern, passed = words[0], tuple(words[1:])
+            inner = depth + imp.depth
             if pattern in self.snippets:
-                self.follow(f"({pattern})", self.snippets[pattern], passed, at)
+                self.follow(f"({pattern})", self.snippets[pattern], passed, at, inner)
                 continue
             full = os.path.join(os.path.dirname(os.path.abspath(imp.file)), pattern)
             magic = any(c in full for c in "*?[")
@@ -263,7 +270,7 @@ class _Imports:
                     except OSError:  # absent or unreadable: Caddy says so too
                         continue
                     self.read(Path(name), decode_config(data))
-                self.follow(key, self.scans[key].body, passed, at)
+                self.follow(key, self.scans[key].body, passed, at, inner)
         self.path.pop()
 
 
@@ -371,17 +378,23 @@ def audit(path: Path, binary: str | None) -> list[Finding]:
     budget = ConfigBudget()
     text = decode_config(budget.read(path))
     _read_imports(path, text, budget)
-    config = _adapt(path, binary)
-    if isinstance(config, str):
-        return [finding("CG401", "parse", file=str(path), error=config, server=SERVER)]
-    servers = config.get("apps", {}).get("http", {}).get("servers", {})
-    answers = [
-        found
-        for server in servers.values()
-        for found in _walk(
-            server.get("routes", []), None, Site((), tuple(server.get("listen", [])))
-        )
-    ]
+    try:
+        config = _adapt(path, binary)
+        if isinstance(config, str):
+            return [finding("CG401", "parse", file=str(path), error=config, server=SERVER)]
+        servers = config.get("apps", {}).get("http", {}).get("servers", {})
+        answers = [
+            found
+            for server in servers.values()
+            for found in _walk(
+                server.get("routes", []), None, Site((), tuple(server.get("listen", [])))
+            )
+        ]
+    except RecursionError:  # nested by an import corsgen did not follow: the scan bounds the rest
+        raise CorsgenError(
+            f"cannot read what {binary} adapt makes of {shown(path)}: its routes nest deeper "
+            f"than verify --config reads ({MAX_CONFIG_DEPTH} blocks); nest them less"
+        ) from None
     if not answers:
         return [finding("CG406", "none", file=str(path))]
     return [
