@@ -26,6 +26,7 @@ from corsgen.limits import (
     MAX_CONFIG_EXPANDED,
     MAX_CONFIG_FILES,
     MAX_CONFIG_SUBSTITUTED,
+    MAX_CONFIG_WORDS,
 )
 
 # Far above any real policy or snippet (10,000 origins is a few hundred KiB), far below trouble.
@@ -334,6 +335,7 @@ class ConfigBudget:
         self.bytes = 0
         self.walked = 0
         self.parsed = 0
+        self.words = 0
         self.spliced = 0
         self.substituted = 0
 
@@ -391,6 +393,21 @@ class ConfigBudget:
             raise _over(
                 f"cannot read {escape(file)}",
                 f"more than {MAX_CONFIG_EXPANDED:,} {unit}",
+                _FEWER_FILES,
+            )
+
+    def room(self) -> int:
+        """The words a run may still keep: one directive or line of more is refused as it is
+        read, before its words are all in memory."""
+        return MAX_CONFIG_WORDS - self.words
+
+    def keep(self, count: int, file: str) -> None:
+        """Count `count` words (directive names and arguments) kept in memory."""
+        self.words += count
+        if self.words > MAX_CONFIG_WORDS:
+            raise _over(
+                f"cannot read {escape(file)}",
+                f"more than {MAX_CONFIG_WORDS:,} words (directives and their arguments)",
                 _FEWER_FILES,
             )
 

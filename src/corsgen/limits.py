@@ -51,6 +51,9 @@ MAX_CONFIG_DEPTH = 128
 # location block), while includes that multiply each other reach millions. Each directive or line
 # parsed is read at least once, so a file of more is refused while it is parsed.
 MAX_CONFIG_EXPANDED = 250_000
+# Words (directive names and arguments) a run keeps in memory, at about 60 bytes each: 250,000
+# directives of eight; a server_name of 3 million names once took 300 MB.
+MAX_CONFIG_WORDS = 2_000_000
 # Bytes Define and environment values (Apache's ${NAME}) write into the lines, counted each time
 # one is written: real values are paths and host names, while 40 lines of Define, each doubling
 # the one before, would write a terabyte (httpd itself takes 150 MB for 24 of them).

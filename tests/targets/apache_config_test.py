@@ -378,3 +378,19 @@ def test_a_file_of_more_lines_than_a_walk_reads_is_refused_while_lexed(
     _with(conf, f"Include {tmp_path}/hosts.conf\n")
     with within(seconds=1, mib=24), pytest.raises(CorsgenError, match="more than 1,000 lines,"):
         audit(conf)
+
+
+@pytest.mark.parametrize("shape", ["one-line", "many-lines"])
+def test_more_words_than_a_run_keeps_are_refused_as_they_are_read(
+    shape: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ServerAlias of 3 million names (26 MB) took 300 MB; the words kept are bounded (here
+    lowered to 1,000), a line longer than a run before it is split."""
+    monkeypatch.setattr(fsio, "MAX_CONFIG_WORDS", 1_000)
+    conf = _tree(tmp_path, GOOD)
+    names = " ".join(f"h{n}" for n in range(200_000))
+    lines = f"ServerAlias {names}\n" if shape == "one-line" else names.replace(" ", "\n")
+    (tmp_path / "names.conf").write_text(lines)
+    _with(conf, f"Include {tmp_path}/names.conf\n")
+    with within(seconds=1, mib=16), pytest.raises(CorsgenError, match="more than 1,000 words"):
+        audit(conf)

@@ -14,6 +14,7 @@ from hypothesis import example, given
 
 from corsgen import fsio
 from corsgen.cli import main
+from corsgen.errors import CorsgenError
 from corsgen.pipeline import load_and_plan
 from corsgen.render import render
 from corsgen.targets import caddy_config
@@ -378,3 +379,12 @@ def test_any_import_graph_is_read_within_bounds(graph: list[list[tuple[int, bool
                 lambda: caddy_config._read_imports(root / "Caddyfile", text, fsio.ConfigBudget())
             )
         assert found is None
+
+
+def test_an_import_of_more_words_than_a_run_keeps_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fsio, "MAX_CONFIG_WORDS", 1_000)
+    text = "import snip " + " ".join(f"a{n}" for n in range(5_000)) + "\n"
+    with within(seconds=1, mib=8), pytest.raises(CorsgenError, match="Caddyfile:1: the config"):
+        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, fsio.ConfigBudget())

@@ -295,3 +295,16 @@ def test_a_file_of_more_directives_than_a_walk_reads_is_refused_while_parsed(
     conf = _including(tmp_path, write_config(tmp_path, "ok-server"), "http", headers)
     with within(seconds=1, mib=16), pytest.raises(CorsgenError, match="more than 1,000 directiv"):
         audit(conf)
+
+
+def test_a_directive_of_more_words_than_a_run_keeps_is_refused_as_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server_name of 3 million names (26 MB) took 300 MB; the words kept are bounded (here
+    lowered to 1,000), and one directive is refused before all its words are read."""
+    monkeypatch.setattr(fsio, "MAX_CONFIG_WORDS", 1_000)
+    names = tmp_path / "names.conf"
+    names.write_text("server_name " + " ".join(f"h{n}" for n in range(100_000)) + ";\n")
+    conf = _including(tmp_path, write_config(tmp_path, "ok-server"), "server", names)
+    with within(seconds=1, mib=16), pytest.raises(CorsgenError, match=r"names.conf:1: the co"):
+        audit(conf)

@@ -141,6 +141,11 @@ class _Reader:
         while start < len(text):
             end = text.find("\n", start + _RUN) + 1 or len(text)
             run = text[start:end]
+            # A line of more than a run (no config has one) is refused before it is split if
+            # it may hold more words than a run keeps: at most one word a blank or tab.
+            words = run.count(" ") + run.count("\t") + 1 if len(run) > 2 * _RUN else 0
+            if words > self.budget.room():
+                self.budget.keep(words, str(path))
             try:
                 found = split_lines(run, path.name)
             except VerifyError as exc:
@@ -148,6 +153,7 @@ class _Reader:
                 raise VerifyError(exc.msg, exc.file, number) from None
             lines += [Line(line.number + before, line.words) for line in found] if before else found
             self.budget.parse(len(found), str(path), "lines")
+            self.budget.keep(sum(len(line.words) for line in found), str(path))
             before += len(run.splitlines())
             start = end
         return lines

@@ -169,7 +169,7 @@ def _tokens(text: str) -> Iterator[tuple[str, int, bool]]:
             last, last_line = token, line
 
 
-def _scan(text: str, file: Path) -> _Scan:
+def _scan(text: str, file: Path, budget: ConfigBudget) -> _Scan:
     """Each import: `import` starting a statement, its pattern and arguments on the same line,
     up to a brace. Caddy replaces {$NAME} in every file before it reads a token."""
     scan = _Scan()
@@ -183,6 +183,7 @@ def _scan(text: str, file: Path) -> _Scan:
             words = None
         if words is not None:
             words.append(_unquoted(token))
+            budget.keep(1, f"{file}:{at}")
         elif first and token == "import":
             words, at = [], line
         elif first and depth == 0 and (snippet := _SNIPPET.fullmatch(token)):
@@ -233,7 +234,7 @@ class _Imports:
     path: list[str] = field(default_factory=list)  # the files and (snippets) being imported
 
     def read(self, file: Path, text: str) -> _Scan:
-        scan = self.scans[os.path.abspath(file)] = _scan(text, file)
+        scan = self.scans[os.path.abspath(file)] = _scan(text, file, self.budget)
         for name, body in scan.snippets.items():
             self.snippets.setdefault(name, body)
         return scan

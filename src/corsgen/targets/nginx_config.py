@@ -182,11 +182,13 @@ class _Loader:
             if token.startswith("#") and not quoted:
                 continue
             stmt: _Directive = {"directive": token, "line": line, "args": []}
-            args = stmt["args"]
+            args, room = stmt["args"], self.budget.room()
             token, _, quoted = next(tokens)
             while token not in ("{", ";", "}") or quoted:
                 if quoted or not token.startswith("#"):
                     args.append(token)
+                    if len(args) >= room:
+                        self.budget.keep(len(args) + 1, f"{name}:{line}")
                 token, _, quoted = next(tokens)
             if stmt["directive"] == "if":
                 _prepare_if_args(stmt)
@@ -208,6 +210,7 @@ class _Loader:
             if keep:
                 parsed.append(stmt)
                 self.budget.parse(1, name, "directives")
+                self.budget.keep(len(args) + 1, name)
         return parsed
 
     def include(self, pattern: str, at: Place, ctx: tuple[str, ...]) -> list[int]:
