@@ -73,8 +73,13 @@ def read_file(path: Path, *, follow: bool = False) -> bytes:
     _require_regular(os.stat(path) if follow else os.lstat(path))
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
     with open(os.open(path, flags), "rb") as handle:
-        _require_regular(os.fstat(handle.fileno()))  # it may have been swapped since the stat
-        data = handle.read(MAX_BYTES + 1)
+        info = os.fstat(handle.fileno())
+        _require_regular(info)  # it may have been swapped since the stat
+        # Its size and a byte, not MAX_BYTES at once: read(n) reserves n bytes, 64 MiB for every
+        # small file against a memory cap. A file that grew since is read on, to the bound.
+        data = handle.read(min(info.st_size, MAX_BYTES) + 1)
+        if len(data) > info.st_size:
+            data += handle.read(MAX_BYTES + 1 - len(data))
     if len(data) > MAX_BYTES:
         raise TooLarge(f"it is larger than {MAX_BYTES >> 20} MiB")
     return data
