@@ -1,46 +1,171 @@
 """Run corsgen as a user would, under a memory cap and a time limit: the cost bounds README.md
-states ("Bounds") are held by tests that call this."""
+states ("Bounds") are held by the tests that call these."""
 
 from __future__ import annotations
 
-import resource
+import os
 import subprocess
 import sys
 import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+from corsgen.errors import CorsgenError
 
 # Address space, not resident memory: Python with corsgen's libraries maps about 250 MiB before
 # it reads a byte, and a 64 MiB file is read, decoded and parsed in well under 400 MiB more.
 MEMORY = 768 * 1024 * 1024
 
 
+# --- verify --config within its bounds (limits.py, MAX_CONFIG_*): for the tests of each config
+# reader, tests/targets/{nginx,apache,caddy}_config_test.py.
+
+_BOUNDED = """\
+import resource, sys
+limit = int(sys.argv[1]) << 20
+if limit:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from corsgen.cli import main
+code = main(sys.argv[2:])
+# The peak of this program: ru_maxrss would count the pages of the forked test process too.
+with open("/proc/self/status") as status:
+    peak = next(line for line in status if line.startswith("VmHWM:")).split()[1]
+print(f"\\nmaxrss {int(peak) >> 10}")
+sys.exit(code)
+"""
+
+
 @dataclass(frozen=True)
-class Run:
+class Bounded:
     code: int
-    stderr: str
-    seconds: float
-
-    @property
-    def lines(self) -> list[str]:
-        return self.stderr.splitlines()
+    err: str
+    seconds: float  # wall clock, Python's start-up included
+    mib: int  # corsgen's own peak resident memory
 
 
-def run_capped(*argv: str, cwd: Path, memory: int = MEMORY, seconds: float = 60) -> Run:
-    """`corsgen ARGV` in a fresh interpreter with at most `memory` bytes of address space."""
-
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-
-    started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "corsgen", *argv],
-        cwd=cwd,
-        preexec_fn=cap,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=seconds,
-        check=False,
+def verify_bounded(
+    config: Path, target: str, *, mib: int | None = 256, seconds: float = 20, path: str = ""
+) -> Bounded:
+    """`corsgen verify --config` in a child Python whose address space is capped at `mib` (None
+    when Caddy runs: Go reserves far more address space than it uses), killed after `seconds`.
+    `path` goes before PATH (the Caddy to run)."""
+    env = {**os.environ, "PATH": f"{path}:{os.environ['PATH']}" if path else os.environ["PATH"]}
+    command = [sys.executable, "-c", _BOUNDED, str(mib or 0), "verify", "--config", str(config)]
+    start = time.monotonic()
+    proc = subprocess.run(
+        [*command, "--target", target], capture_output=True, text=True, timeout=seconds, env=env
     )
-    return Run(done.returncode, done.stderr, time.monotonic() - started)
+    took = time.monotonic() - start
+    assert "maxrss " in proc.stdout, proc.stderr[-3000:]  # main returned: no traceback
+    peak = int(proc.stdout.rsplit("maxrss ", 1)[1])
+    return Bounded(proc.returncode, proc.stderr, took, peak)
+
+
+def assert_refused(result: Bounded, *words: str) -> None:
+    """One line on stderr, naming the bound, its number and what to change; no traceback."""
+    assert result.code == 1, result
+    assert result.err.count("\n") == 1 and result.err.startswith("corsgen: cannot "), result.err
+    assert "Traceback" not in result.err and "Error:" not in result.err, result.err
+    assert "the most verify --config reads" in result.err or "larger than" in result.err
+    for word in words:
+        assert word in result.err, result.err
+
+
+# The largest file fsio.read_file holds whole while it is parsed.
+READ_BUFFER_MIB = 64
+
+
+def chain(root: Path, levels: int, body: str, leaf: str, suffix: str = ".conf") -> Path:
+    """Files d0 to d{levels-1} (with suffix) in root: each `body`, {next} the next file's path
+    and {level} its own number; the last `leaf`. Returns the first."""
+    for level in range(levels):
+        nxt = str(root / f"d{level + 1}{suffix}")
+        text = body.replace("{next}", nxt).replace("{level}", str(level))
+        (root / f"d{level}{suffix}").write_text(text if level + 1 < levels else leaf)
+    return root / f"d0{suffix}"
+
+
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How often each file of a server config is read (fsio.read_config), from now on."""
+    from corsgen import fsio
+
+    reads: dict[str, int] = {}
+    read = fsio.read_config
+
+    def counted(path: Path, included_at: str | None = None) -> bytes:
+        reads[str(path)] = reads.get(str(path), 0) + 1
+        return read(path, included_at)
+
+    monkeypatch.setattr(fsio, "read_config", counted)
+    return reads
+
+
+@contextmanager
+def within(seconds: float, mib: int) -> Iterator[None]:
+    """The block takes at most `seconds`, and `mib` of Python's allocations over the untouched
+    read buffer."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        took = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1] >> 20
+        tracemalloc.stop()
+    assert took < seconds and peak < READ_BUFFER_MIB + mib, (took, peak)
+
+
+@st.composite
+def include_graphs(draw: st.DrawFn) -> list[list[tuple[int, bool]]]:
+    """Up to eight files, each including later ones as (file, in a block of its own): fans and
+    diamonds that multiply, and sometimes one include back up the graph, a loop to be named."""
+    n = draw(st.integers(1, 8))
+    later = [
+        st.lists(st.tuples(st.integers(i + 1, n - 1), st.booleans()), max_size=3)
+        for i in range(n - 1)
+    ]
+    graph = [draw(files) for files in later] + [[]]
+    if draw(st.booleans()):
+        source = draw(st.integers(0, n - 1))
+        graph[source].append((draw(st.integers(0, source)), draw(st.booleans())))
+    return graph
+
+
+# Eight files, each including the next twice in blocks of their own: 128 copies of the last.
+FAN = [[(i + 1, True), (i + 1, True)] for i in range(7)] + [[]]
+# A handful of examples, each well within the deadline: the bounds are lowered to reach them.
+GRAPH_BUDGET = settings(
+    max_examples=12,
+    deadline=3000,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def bounded_or_refused(run: Callable[[], object]) -> object:
+    """run()'s result, or None when it refuses a bound in verify --config's words."""
+    try:
+        return run()
+    except CorsgenError as exc:
+        assert "the most verify --config reads" in str(exc), exc
+        assert "\n" not in str(exc)
+        return None
+
+
+def run_capped(*argv: str, cwd: Path, memory: int = MEMORY, seconds: float = 60) -> Bounded:
+    """`corsgen ARGV` in a fresh interpreter with at most `memory` bytes of address space."""
+    command = [sys.executable, "-c", _BOUNDED, str(memory >> 20), *argv]
+    start = time.monotonic()
+    proc = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, errors="replace", timeout=seconds
+    )
+    took = time.monotonic() - start
+    assert "maxrss " in proc.stdout, proc.stderr[-3000:]  # main returned: no traceback
+    return Bounded(proc.returncode, proc.stderr, took, int(proc.stdout.rsplit("maxrss ", 1)[1]))

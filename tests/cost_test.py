@@ -71,12 +71,12 @@ def _refused_briefly(tmp_path: Path, name: str, text: str, rule: str | None) -> 
     path = tmp_path / name
     path.write_text(text)
     run = run_capped(*_command(path), cwd=tmp_path)
-    assert run.code in (0, 1), run.stderr[-2000:]
-    assert "Traceback" not in run.stderr and "MemoryError" not in run.stderr
-    assert all(len(line) < 2_000 for line in run.lines), [len(line) for line in run.lines]
+    assert run.code in (0, 1), run.err[-2000:]
+    assert "Traceback" not in run.err and "MemoryError" not in run.err
+    assert all(len(line) < 2_000 for line in run.err.splitlines())
     assert run.seconds < SECONDS
     if rule is not None:
-        assert run.code == 1 and f" {rule} " in run.stderr, run.stderr[:2000]
+        assert run.code == 1 and f" {rule} " in run.err, run.err[:2000]
 
 
 @pytest.mark.parametrize("case", CASES)

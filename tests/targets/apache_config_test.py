@@ -23,8 +23,7 @@ from corsgen.render import render
 from corsgen.targets.apache import MODULES, module_lines
 from corsgen.targets.apache_config import audit
 from corsgen.verify import find_binary
-from tests.conftest import EXAMPLES, need_binary
-from tests.verify_test import (
+from tests.bounded import (
     FAN,
     GRAPH_BUDGET,
     assert_refused,
@@ -35,6 +34,7 @@ from tests.verify_test import (
     verify_bounded,
     within,
 )
+from tests.conftest import EXAMPLES, need_binary
 
 AUTH = (
     "AuthType Basic\n        AuthName api\n        AuthUserFile {root}/htpasswd\n"

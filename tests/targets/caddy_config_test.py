@@ -18,9 +18,7 @@ from corsgen.errors import CorsgenError
 from corsgen.pipeline import load_and_plan
 from corsgen.render import render
 from corsgen.targets import caddy_config
-from tests.conformance.servers import DEBIAN_CADDY, Site, free_port, latest_caddy, running
-from tests.conftest import EXAMPLES, need_binary
-from tests.verify_test import (
+from tests.bounded import (
     FAN,
     GRAPH_BUDGET,
     assert_refused,
@@ -30,6 +28,8 @@ from tests.verify_test import (
     verify_bounded,
     within,
 )
+from tests.conformance.servers import DEBIAN_CADDY, Site, free_port, latest_caddy, running
+from tests.conftest import EXAMPLES, need_binary
 
 # bcrypt of "s3cret"; only its shape matters to `caddy adapt`, and the preflight carries no login.
 HASH = "$2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4IjWJPDhjvG"

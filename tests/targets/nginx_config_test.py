@@ -18,7 +18,7 @@ from corsgen.plan import build_plan
 from corsgen.policy import parse_policy
 from corsgen.render import render
 from corsgen.targets.nginx_config import audit
-from tests.verify_test import (
+from tests.bounded import (
     FAN,
     GRAPH_BUDGET,
     assert_refused,
