@@ -388,3 +388,53 @@ def test_an_import_of_more_words_than_a_run_keeps_is_refused(
     text = "import snip " + " ".join(f"a{n}" for n in range(5_000)) + "\n"
     with within(seconds=1, mib=8), pytest.raises(CorsgenError, match="Caddyfile:1: the config"):
         caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, fsio.ConfigBudget())
+
+
+def test_arguments_passed_from_snippet_to_snippet_are_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """40 snippets, each passing its arguments twice to the next: 2**40 words (a MemoryError
+    at 768 MiB). The words written in are counted as they are (the bound lowered here)."""
+    monkeypatch.setattr(fsio, "MAX_CONFIG_WORDS", 10_000)
+    snippets = "".join(
+        f"(s{n}) {{\n\timport s{n + 1} {{args[:]}} {{args[:]}}\n}}\n" for n in range(40)
+    )
+    text = snippets + "(s40) {\n\trespond 200\n}\n:8080 {\n\timport s0 a b\n}\n"
+    with within(seconds=1, mib=16), pytest.raises(CorsgenError, match="more than 10,000 words"):
+        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, fsio.ConfigBudget())
+
+
+def test_environment_values_are_bounded_before_they_are_written_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """20,000 `respond {$X}` with X of 100 KB were 2 GB of text before a byte was counted (a
+    MemoryError); the bytes written are counted with Apache's ${NAME} (lowered to 1 MiB)."""
+    monkeypatch.setattr(caddy_config, "MAX_CONFIG_SUBSTITUTED", 1 << 20)
+    monkeypatch.setenv("CORSGEN_TEST_X", "a" * 100_000)
+    text = ":8080 {\n" + "\trespond {$CORSGEN_TEST_X}\n" * 20_000 + "}\n"
+    with within(seconds=1, mib=16), pytest.raises(CorsgenError, match="1 MiB of environment"):
+        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, fsio.ConfigBudget())
+
+
+def test_the_line_of_each_finding_is_found_without_reading_the_caddyfile_again() -> None:
+    """5,000 sites importing a snippet with basicauth: the Caddyfile was read again for each
+    finding (104 s of CPU)."""
+    sites = [f"h{n}.example.com" for n in range(5_000)]
+    text = "".join(f"{host} {{\n\timport s\n\tbasic_auth {{\n\t}}\n}}\n" for host in sites)
+    with within(seconds=1, mib=32):
+        lines = caddy_config._Lines(Path("Caddyfile"), list(caddy_config._site_lines(text)))
+        found = [lines.line_of("basic_auth", caddy_config.Site((h,), (":443",))) for h in sites]
+    assert found == [f"Caddyfile:{5 * n + 3}" for n in range(5_000)]
+    assert lines.line_of("forward_auth", caddy_config.Site(("h1.example.com",), (":443",))) == (
+        "Caddyfile"
+    )
+
+
+def test_an_import_glob_is_bounded_by_the_directories_it_lists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`import /*/*/*/*/*/*/*/*/*/nomatch*` walked the whole filesystem to match nothing."""
+    monkeypatch.setattr(fsio, "MAX_CONFIG_GLOB_ENTRIES", 1_000)
+    text = ":8080 {\n\timport /*/*/*/*/*/*/*/*/*/nomatch*\n}\n"
+    with within(seconds=1, mib=16), pytest.raises(CorsgenError, match="1,000 directory entries"):
+        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, fsio.ConfigBudget())

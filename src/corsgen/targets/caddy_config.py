@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corsgen.errors import CorsgenError, Finding
+from corsgen.errors import CorsgenError, Finding, escape
 from corsgen.fsio import ConfigBudget, decode_config, shown
-from corsgen.limits import MAX_ADAPTED_BYTES, MAX_CONFIG_DEPTH
+from corsgen.limits import MAX_ADAPTED_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_SUBSTITUTED
 from corsgen.rulebook import finding
 
 SERVER = "Caddy"
@@ -176,7 +176,7 @@ def _scan(text: str, file: Path, budget: ConfigBudget) -> _Scan:
     body = scan.body  # the file's, or the snippet's being read
     words: list[str] | None = None  # an import's, so far
     at, depth, in_snippet, last_line = 0, 0, False, 0
-    for token, line, first in _tokens(_ENV.sub(lambda m: os.environ.get(m[1], m[2] or ""), text)):
+    for token, line, first in _tokens(_environ(text, file, budget)):
         if words is not None and (line != at or token in ("{", "}")):
             if words:  # `import` alone is Caddy's error to report
                 body.imports.append(_Import(file, at, words[0], tuple(words[1:]), depth))
@@ -200,23 +200,52 @@ def _scan(text: str, file: Path, budget: ConfigBudget) -> _Scan:
     return scan
 
 
+def _environ(text: str, file: Path, budget: ConfigBudget) -> str:
+    """text with {$NAME} replaced as Caddy replaces it, the bytes written counted against the
+    run's MAX_CONFIG_SUBSTITUTED (with Apache's ${NAME}) before the text is built: 20,000
+    {$X} of 100 KB each would be 2 GB."""
+
+    def value(match: re.Match[str]) -> str:
+        written = os.environ.get(match[1], match[2] or "")
+        budget.substituted += len(written)
+        if budget.substituted > MAX_CONFIG_SUBSTITUTED:
+            raise CorsgenError(
+                f"cannot read {shown(file)}: the config holds more than "
+                f"{MAX_CONFIG_SUBSTITUTED >> 20} MiB of environment values written into it, the "
+                f"most verify --config reads; write {{${escape(match[1])}}} in fewer places or "
+                f"make it shorter (it holds {len(written):,} bytes)"
+            )
+        return written
+
+    return _ENV.sub(value, text)
+
+
 def _unquoted(token: str) -> str:
     if token[:1] == '"':
         return token[1:].removesuffix('"').replace('\\"', '"')
     return token[1:].removesuffix("`") if token[:1] == "`" else token
 
 
-def _with_args(word: str, args: tuple[str, ...]) -> list[str]:
+def _with_args(word: str, args: tuple[str, ...], budget: ConfigBudget, at: str) -> list[str]:
     """word with the import's arguments in place of {args[N]} (and the older {args.N}); a word
-    that is only {args[M:N]} is those arguments, each a word."""
+    that is only {args[M:N]} is those arguments, each a word. The words and bytes written are
+    counted (words kept, bytes spliced) before they are: a snippet passing {args[:]} twice to
+    the next doubles them at each level."""
     if variadic := _ARGS.fullmatch(word):
         start, end = (int(n) if n else None for n in variadic.groups())
-        return list(args[start:end])
+        chosen = range(len(args))[start:end]
+        budget.keep(len(chosen), at)
+        budget.splice(sum(len(args[i]) + 1 for i in chosen), at)
+        return [args[i] for i in chosen]
+    if "{args" not in word:
+        return [word]
 
     def arg(match: re.Match[str]) -> str:
         index = int(match[1] or match[2])
         return args[index] if index < len(args) else match[0]
 
+    matches = list(_ARG.finditer(word))
+    budget.splice(sum(len(arg(m)) for m in matches), at)
     return [_ARG.sub(arg, word)]
 
 
@@ -251,7 +280,11 @@ class _Imports:
         self.path.append(key)
         for imp in body.imports:
             at = f"{imp.file}:{imp.line}"
-            words = [w for word in (imp.pattern, *imp.args) for w in _with_args(word, args)]
+            words = [
+                w
+                for word in (imp.pattern, *imp.args)
+                for w in _with_args(word, args, self.budget, at)
+            ]
             if not words:
                 continue
             pattern, passed = words[0], tuple(words[1:])
@@ -358,18 +391,46 @@ def _site_lines(text: str) -> Iterator[_SiteBlock]:
     yield from sites
 
 
-def _line_of(path: Path, text: str, kind: str, site: Site) -> str:
-    """file:line of the first auth directive of this kind at the top of this site's block in the
-    Caddyfile itself; else the file alone (the auth comes from an import, or the site is not
-    found): the finding names the site."""
-    for addresses, lines in _site_lines(text):
-        if not site.is_at(addresses):
-            continue
-        for number, line in lines:
-            found = _AUTH_DIRECTIVE.match(line)
-            if found and (found[1] == "forward_auth") == (kind == "forward_auth"):
-                return f"{path}:{number}"
-    return str(path)
+@dataclass
+class _Lines:
+    """The site blocks of the Caddyfile itself, read once, by the hosts their addresses name,
+    and each auth finding's line looked up there once per site and kind (a finding per site of
+    5,000 read the whole Caddyfile again each: 104 s)."""
+
+    path: Path
+    sites: list[_SiteBlock]
+    by_host: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # (site, port)
+    found: dict[tuple[str, Site], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for index, (addresses, _) in enumerate(self.sites):
+            for address in addresses:
+                host, _, port = address.split("://")[-1].split("/")[0].partition(":")
+                self.by_host.setdefault(host, []).append((index, port))
+
+    def line_of(self, kind: str, site: Site) -> str:
+        """file:line of the first auth directive of this kind at the top of this site's block in
+        the Caddyfile itself; else the file alone (the auth comes from an import, or the site is
+        not found): the finding names the site."""
+        key = (kind, site)
+        if key not in self.found:
+            self.found[key] = self._line_of(kind, site)
+        return self.found[key]
+
+    def _line_of(self, kind: str, site: Site) -> str:
+        ports = {address.rpartition(":")[2] for address in site.listen}
+        at = {
+            index
+            for host in site.hosts or ("",)  # Site.is_at: a site of no hosts, an address of none
+            for index, port in self.by_host.get(host, [])
+            if not port or port in ports
+        }
+        for index in sorted(at):
+            for number, line in self.sites[index][1]:
+                found = _AUTH_DIRECTIVE.match(line)
+                if found and (found[1] == "forward_auth") == (kind == "forward_auth"):
+                    return f"{self.path}:{number}"
+        return str(self.path)
 
 
 def audit(path: Path, binary: str | None) -> list[Finding]:
@@ -398,11 +459,12 @@ def audit(path: Path, binary: str | None) -> list[Finding]:
         ) from None
     if not answers:
         return [finding("CG406", "none", file=str(path))]
+    lines = _Lines(path, list(_site_lines(text)))
     return [
         finding(
             "CG404",
             "auth-sorted-first",
-            file=_line_of(path, text, auth.kind, site),
+            file=lines.line_of(auth.kind, site),
             policy=policy,
             auth=auth.kind,
             site=site,

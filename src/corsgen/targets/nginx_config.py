@@ -86,31 +86,56 @@ class Block:
     # try_files and error_page handing the request to a named location: (directive, @name, where)
     handoffs: list[tuple[str, str, Place]] = field(default_factory=list)
 
-    def walk(self) -> Iterator[Block]:
-        yield self
-        for child in self.children:
-            yield from child.walk()
+    # What the block inherits, set once for every block by _inherit, top down: the block whose
+    # add_headers and *_hide_headers apply here (this one, or the nearest above with any), the
+    # auth settings that apply (each directive's nearest), the server it is in (itself too), and
+    # the nearest location above it with a snippet.
+    headers_src: Block | None = None
+    hides_src: Block | None = None
+    auth_in: dict[str, tuple[bool, Place]] = field(default_factory=dict)
+    server: Block | None = None
+    outer: Block | None = None
 
-    def above(self) -> Iterator[Block]:
-        block = self.parent
-        while block is not None:
+    def walk(self) -> Iterator[Block]:
+        """This block and every block in it, in the order they are written (no recursion: blocks
+        nest up to MAX_CONFIG_DEPTH, and a generator per level costs each block that much)."""
+        stack = [self]
+        while stack:
+            block = stack.pop()
             yield block
-            block = block.parent
+            stack.extend(reversed(block.children))
 
     def headers_from(self) -> Block | None:
         """The block whose add_headers apply here: this one, or the nearest above with any."""
-        return next((b for b in (self, *self.above()) if b.headers or b.snippets), None)
+        return self.headers_src
 
     def hides_from(self) -> Block | None:
-        return next((b for b in (self, *self.above()) if b.hides or b.snippets), None)
+        return self.hides_src
 
     def auth_here(self) -> tuple[str, Place] | None:
         """The auth directive that applies to this block, if any is on."""
         for name in _AUTH:
-            setting = next((b.auth[name] for b in (self, *self.above()) if name in b.auth), None)
+            setting = self.auth_in.get(name)
             if setting is not None and setting[0]:
                 return name, setting[1]
         return None
+
+
+def _inherit(root: Block) -> None:
+    """Set what each block inherits from those above it, once, each from its parent's: linear
+    in the blocks however deep they nest."""
+    for block in root.walk():
+        up = block.parent
+        mine = bool(block.headers or block.snippets)
+        block.headers_src = block if mine else up.headers_src if up else None
+        mine = bool(block.hides or block.snippets)
+        block.hides_src = block if mine else up.hides_src if up else None
+        inherited = up.auth_in if up else {}
+        block.auth_in = {**inherited, **block.auth} if block.auth else inherited
+        block.server = block if block.kind == "server" else up.server if up else None
+        if up is not None:
+            snippet_here = up.kind == "location" and bool(up.snippets)
+            block.outer = up if snippet_here else up.outer
 
 
 @dataclass
@@ -343,7 +368,7 @@ def _handoffs(block: Block, named: dict[int, dict[str, Block]]) -> Iterator[Find
     above it, not those of the location that redirected: the CORS headers are lost there.
     """
     source = block.headers_from()
-    server = next((b for b in (block, *block.above()) if b.kind == "server"), None)
+    server = block.server
     if source is None or not source.snippets or server is None:
         return
     policy, include = source.snippets[0]
@@ -370,7 +395,7 @@ def _preflights(block: Block) -> Iterator[Finding]:
     """A location the preflight of an enclosing snippet does not reach, or reaches wrongly."""
     if block.kind != "location":
         return
-    server = next((b for b in block.above() if b.kind == "server"), None)
+    server = block.parent.server if block.parent else None
     at_server = server.snippets[0] if server is not None and server.snippets else None
     if at_server is not None:
         for policy, include in block.snippets:
@@ -386,7 +411,7 @@ def _preflights(block: Block) -> Iterator[Finding]:
         return
     if block.snippets:
         return
-    outer = next((b for b in block.above() if b.kind == "location" and b.snippets), None)
+    outer = block.outer
     if outer is None:
         return
     policy, include = outer.snippets[0]
@@ -421,8 +446,11 @@ def audit(path: Path) -> list[Finding]:
     reader = _Reader(config.files, budget)
     root = Block("main", Place(str(path), 1), None)
     reader.read(config.files[0].parsed, config.files[0].name, root, 0)
+    del config
+    reader.files = []  # the parsed directives, now in the blocks, go before the findings
     if reader.loops:
         return reader.loops
+    _inherit(root)
     if not any(block.snippets for block in root.walk()):
         return [finding("CG406", "none", file=str(path), server="nginx")]
     return sorted(
