@@ -25,7 +25,9 @@ from corsgen.limits import (
     MAX_CONFIG_DEPTH,
     MAX_CONFIG_EXPANDED,
     MAX_CONFIG_FILES,
+    MAX_CONFIG_GLOB_ENTRIES,
     MAX_CONFIG_SUBSTITUTED,
+    MAX_CONFIG_WALKED_WORDS,
     MAX_CONFIG_WORDS,
 )
 
@@ -343,6 +345,8 @@ class ConfigBudget:
         self.words = 0
         self.spliced = 0
         self.substituted = 0
+        self.walked_words = 0
+        self.entries = 0  # directory entries the globs read
 
     def read(self, path: Path, included_at: str | None = None) -> bytes:
         """read_config, counted against the files and bytes of the run."""
@@ -365,10 +369,34 @@ class ConfigBudget:
 
     def glob(self, pattern: str, at: str, *, hidden: bool = False) -> list[str]:
         """The names matching pattern, sorted, within the files a run may read; `hidden`: `*`
-        matches a name starting with a dot too (Go's filepath.Glob)."""
-        import glob  # only verify --config globs
+        matches a name starting with a dot too (Go's filepath.Glob). As glob.iglob matches, but
+        each directory entry it reads is counted, for all the globs of the run together: nine
+        `*` from / read the whole filesystem, however few names matched."""
 
-        return self.listed(glob.iglob(pattern, include_hidden=hidden), pattern, at)
+        def read(directory: str, dironly: bool) -> list[str]:
+            names = []
+            try:
+                with os.scandir(directory or os.curdir) as entries:
+                    for entry in entries:
+                        self.entries += 1
+                        if self.entries > MAX_CONFIG_GLOB_ENTRIES:
+                            raise _over(
+                                f"cannot include {escape(pattern)} at {escape(at)}",
+                                f"globs that read more than {MAX_CONFIG_GLOB_ENTRIES:,} "
+                                "directory entries",
+                                "start each glob with the directory its files are in, and "
+                                "put no wildcard in a directory part",
+                            )
+                        try:
+                            if not dironly or entry.is_dir():
+                                names.append(entry.name)
+                        except OSError:
+                            pass
+            except OSError:
+                pass
+            return names
+
+        return self.listed(_iglob(pattern, hidden, False, read), pattern, at)
 
     def listed(self, names: Iterable[str], pattern: str, at: str) -> list[str]:
         """names (what pattern, included at `at`, matches), sorted; refused past the files a run
@@ -388,6 +416,18 @@ class ConfigBudget:
                 f"more than {MAX_CONFIG_EXPANDED:,} {unit} with its includes written out",
                 "include each file in fewer places (an include in a file that is itself "
                 "included in many blocks multiplies)",
+            )
+
+    def walk_words(self, count: int, at: str) -> None:
+        """Count `count` words read by a walk, includes written out where they are: a line of
+        thousands of words, included again after each change of a Define, is read each time."""
+        self.walked_words += count
+        if self.walked_words > MAX_CONFIG_WALKED_WORDS:
+            raise _over(
+                f"cannot read {escape(at)}",
+                f"more than {MAX_CONFIG_WALKED_WORDS:,} words with its includes written out",
+                "include each file in fewer places (an include after each of many Defines "
+                "reads the file again each time)",
             )
 
     def parse(self, count: int, file: str, unit: str) -> None:
@@ -447,6 +487,36 @@ class ConfigBudget:
                 f"{what} nested more than {MAX_CONFIG_DEPTH} deep",
                 "nest them less (does an include lead back to a file that includes it?)",
             )
+
+
+def _iglob(
+    pattern: str, hidden: bool, dironly: bool, read: Callable[[str, bool], list[str]]
+) -> Iterator[str]:
+    """glob.iglob's matches (not recursive), each directory listed through `read`."""
+    import fnmatch
+    import glob
+
+    dirname, basename = os.path.split(pattern)
+    if not glob.has_magic(pattern):
+        if os.path.lexists(pattern) if basename else os.path.isdir(dirname):
+            yield pattern
+        return
+    if dirname != pattern and glob.has_magic(dirname):
+        dirs: Iterable[str] = _iglob(dirname, hidden, True, read)
+    else:
+        dirs = [dirname]
+    for directory in dirs:
+        if glob.has_magic(basename):
+            names = read(directory, dironly)
+            if not (hidden or basename.startswith(".")):
+                names = [name for name in names if not name.startswith(".")]
+            found = fnmatch.filter(names, basename)
+        elif basename:
+            found = [basename] if os.path.lexists(os.path.join(directory, basename)) else []
+        else:
+            found = [basename] if os.path.isdir(directory) else []
+        for name in found:
+            yield os.path.join(directory, name)
 
 
 _FEWER_FILES = "pass --config a copy that includes fewer (the sites with a corsgen snippet)"

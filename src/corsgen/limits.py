@@ -74,3 +74,10 @@ MAX_GLOB_ENTRIES = 100_000
 # carries the parts it has matched, so this bounds the work per directory; a policy tree is rarely
 # more than a few levels deep.
 MAX_GLOB_PARTS = 16
+# Words (directive names and arguments) read with every include written out where it is: a long
+# line included again after each change of a Define is walked again. Twice the words a run keeps,
+# so that every file it keeps is walked at least once; about a second of the walk.
+MAX_CONFIG_WALKED_WORDS = 4_000_000
+# Directory entries the include globs of one run read, all of them together (a glob of nine `*`
+# from / read the whole filesystem): as many as a manifest's globs may (MAX_GLOB_ENTRIES).
+MAX_CONFIG_GLOB_ENTRIES = 100_000

@@ -636,6 +636,11 @@ RULES: tuple[Rule, ...] = (
                 "server before a location is chosen, here too, instead of {policy}",
                 "include each policy in its own location, none in the server block",
             ),
+            "virtualhost-wide": (
+                "{other}'s snippet at the top of the <VirtualHost>, at {at}, answers every "
+                "preflight of that virtual host, here too, instead of {policy}",
+                "include each policy in its own <Location>, none at the top of the <VirtualHost>",
+            ),
         },
     ),
     Rule(

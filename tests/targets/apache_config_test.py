@@ -181,6 +181,7 @@ def test_findings_name_the_include(tmp_path: Path, capsys: pytest.CaptureFixture
 REACHES = {
     ("CG404", "rewrite-after-auth"): (OLD_IN_DIRECTORY, True, MODULES),
     ("CG404", "rewrite-forbidden"): (NO_SYMLINKS, False, MODULES),
+    ("CG404", "virtualhost-wide"): (TWO_AT_THE_TOP, False, MODULES),
     ("CG407", "missing"): (GOOD, False, ("mpm_event", "authz_core", "headers")),
 }
 
@@ -343,7 +344,7 @@ def test_any_include_graph_and_define_chain_is_read_within_bounds(
 def test_each_snippet_in_a_host_is_reported_once(tmp_path: Path) -> None:
     """Three policies at the top of one host: the first answers for the other two, one finding
     each (the second was reported again against the third)."""
-    third = "    Include {root}/cors/spa_api.conf\n</VirtualHost>"
+    third = "    Include {root}/cors/tenants.conf\n</VirtualHost>"
     conf = _tree(tmp_path, TWO_AT_THE_TOP.replace("</VirtualHost>", third))
     found = [(f.rule_id, f.file.rsplit(":", 1)[1]) for f in audit(conf)]
     assert found == [("CG404", "3"), ("CG404", "4")], found
@@ -394,3 +395,112 @@ def test_more_words_than_a_run_keeps_are_refused_as_they_are_read(
     _with(conf, f"Include {tmp_path}/names.conf\n")
     with within(seconds=1, mib=16), pytest.raises(CorsgenError, match="more than 1,000 words"):
         audit(conf)
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_long_word_is_lexed_in_linear_time(
+    quoted: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lexer grew a word with `+`, a copy per character: a 3 MB word took 76 s."""
+    conf = _tree(tmp_path, GOOD)
+    word = "a" * 3_000_000
+    (tmp_path / "long.conf").write_text(f'ServerAdmin "{word}"\n' if quoted else f"X{word}\n")
+    _with(conf, f"Include {tmp_path}/long.conf\n")
+    with within(seconds=2, mib=64):
+        assert _findings(conf) == []
+
+
+@pytest.mark.parametrize("options", ["+FollowSymLinks", "+Indexes"])
+def test_options_around_many_snippets_are_shared_not_copied(options: str, tmp_path: Path) -> None:
+    """10,000 Options lines and 10,000 snippets in one <Directory>: each snippet copied every
+    Options line before it (20,000 of each: 3.17 GB, a MemoryError traceback under 768 MiB).
+    Each snippet now keeps the Options line that decides, found in constant time, so lines that
+    decide nothing (+Indexes) above a -FollowSymLinks cost no search either."""
+    include = f"    Options {options}\n    Include {tmp_path}/cors/spa_api.conf\n"
+    site = (
+        "<VirtualHost 127.0.0.1:8080>\n    <Directory {root}/www>\n"
+        "        Options -FollowSymLinks\n    </Directory>\n"
+        "    <Directory {root}/www/api>\n" + include * 10_000 + "    </Directory>\n</VirtualHost>\n"
+    )
+    conf = _tree(tmp_path, site)
+    with within(seconds=3, mib=64):
+        found = _findings(conf)
+    if options == "+FollowSymLinks":
+        assert found == []
+    else:  # the <Directory> above by path decides: each snippet's rewrite is off
+        assert len(found) == 10_000 and "Options -FollowSymLinks at " in found[-1][1]
+
+
+def test_words_walked_again_after_each_define_are_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Define before each include of a file with one long line: each include reads the file
+    again (80,000 of them and 20,000 words took 87 s). The words walked are bounded (lowered
+    to 100,000 here), not only the lines."""
+    monkeypatch.setattr(fsio, "MAX_CONFIG_WALKED_WORDS", 100_000)
+    conf = _tree(tmp_path, GOOD)
+    (tmp_path / "wide.conf").write_text("Header set X" + " a" * 2_000 + "\n")
+    _with(conf, "".join(f"Define T {i}\nInclude {tmp_path}/wide.conf\n" for i in range(100)))
+    with (
+        within(seconds=1, mib=16),
+        pytest.raises(CorsgenError, match="more than 100,000 words with its includes written"),
+    ):
+        audit(conf)
+
+
+def test_includes_of_an_empty_file_count_and_keep_small_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """120 sections deep, pairs of a Define and an Include of an empty file: no line is walked,
+    but each include kept a key of the 120 sections and their Options (120,000 pairs: a
+    MemoryError). A key is now a few numbers, and each include counts as a line walked."""
+    conf = _tree(tmp_path, GOOD)
+    (tmp_path / "empty.conf").write_text("")
+    deep = "".join(f"<Location /a{n}>\n" for n in range(120))
+    pairs = "".join(f"Define T {i}\nInclude {tmp_path}/empty.conf\n" for i in range(20_000))
+    _with(conf, deep + pairs + "</Location>\n" * 120)
+    with within(seconds=3, mib=24):
+        assert _findings(conf) == []
+    monkeypatch.setattr(fsio, "MAX_CONFIG_EXPANDED", 50_000)  # 40,000 lines and 20,000 includes
+    with pytest.raises(CorsgenError, match="more than 50,000 lines with its includes written"):
+        audit(conf)
+
+
+def test_include_globs_count_every_directory_entry_they_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`IncludeOptional /*/*/*/*/*/*/*/*/*/nomatch*.conf` read the whole filesystem (killed at
+    90 s): only the names it matched were counted. Every entry a glob reads counts, for all the
+    run's globs (fsio.ConfigBudget.glob, which the nginx and Caddy readers share); the bound is
+    lowered to 2,000 here."""
+    monkeypatch.setattr(fsio, "MAX_CONFIG_GLOB_ENTRIES", 2_000)
+    conf = _tree(tmp_path, GOOD)
+    for n in range(40):
+        for m in range(40):
+            (tmp_path / "wide" / f"d{n}" / f"e{m}").mkdir(parents=True)
+    _with(conf, f"IncludeOptional {tmp_path}/wide/*/nomatch*.conf\n")
+    assert _findings(conf) == []  # 1,640 entries read: wide/ and its 40 directories
+    _with(conf, f"IncludeOptional {tmp_path}/wide/*/*/nomatch*.conf\n")
+    with within(seconds=1, mib=8), pytest.raises(CorsgenError) as refused:
+        audit(conf)
+    message = str(refused.value)
+    assert "globs that read more than 2,000 directory entries" in message, message
+    assert "start each glob with the directory its files are in" in message
+
+
+def test_the_same_policy_in_a_location_and_at_the_top_is_no_finding(tmp_path: Path) -> None:
+    """spa_api in a <Location> and again at the top of its <VirtualHost> was reported as a
+    second policy answering nothing, in nginx's words ("server block"); the same policy
+    answers as it would. Another policy there is reported in Apache's words."""
+    site = (
+        "<VirtualHost 127.0.0.1:8080>\n    <Location /api/>\n"
+        "        Include {root}/cors/spa_api.conf\n        {other}\n    </Location>\n"
+        "    Include {root}/cors/spa_api.conf\n</VirtualHost>\n"
+    )
+    conf = _tree(tmp_path, site.replace("{other}", ""))
+    assert _findings(conf) == []
+    conf = _tree(tmp_path, site.replace("{other}", "Include {root}/cors/tenants.conf"))
+    found = audit(conf)
+    assert [(f.rule_id, f.file.rsplit(":", 1)[1]) for f in found] == [("CG404", "4")], found
+    assert "at the top of the <VirtualHost>" in found[0].message
+    assert "server block" not in found[0].message and "<Location>" in found[0].fix
