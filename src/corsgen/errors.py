@@ -100,20 +100,22 @@ class PolicyError(CorsgenError):
         super().__init__("\n".join(report(self.findings)))
 
 
-def report(findings: Sequence[Finding]) -> list[str]:
-    """The findings as lines, at most MAX_FINDINGS of each file, then a line that counts the
-    rest: 100,000 wrong origins are one mistake, and 40 MB of stderr would hide it. (tomlfile.py
-    stops at MAX_FINDINGS itself and adds its own such line, so one more is always shown.)"""
+def report(findings: Sequence[Finding], run: str | None = None) -> list[str]:
+    """The findings as lines, at most MAX_FINDINGS of each file (of them all, named `run`, for a
+    server config and what it includes), then a line that counts the rest: 100,000 wrong origins
+    are one mistake, and 40 MB of stderr would hide it. (tomlfile.py stops one short of
+    MAX_FINDINGS itself and adds its own such line, which counts what pydantic found.)"""
     counts: Counter[str] = Counter()
     lines = []
     for finding in findings:
-        counts[finding.file] += 1
-        if counts[finding.file] <= MAX_FINDINGS + 1:
+        where = run or finding.file
+        counts[where] += 1
+        if counts[where] <= MAX_FINDINGS:
             lines.append(str(finding))
-    for file, count in counts.items():
-        if count > MAX_FINDINGS + 1:
-            more = count - MAX_FINDINGS - 1
-            lines.append(escape(f"{file}: and {more:,} more findings; fix those above first"))
+    for where, count in counts.items():
+        if count > MAX_FINDINGS:
+            more = count - MAX_FINDINGS
+            lines.append(escape(f"{where}: and {more:,} more findings; fix those above first"))
     return lines
 
 

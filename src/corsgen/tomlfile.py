@@ -357,8 +357,10 @@ def _findings(
     file: str, model: type[BaseModel], prefix: str, exc: ValidationError, lines: Mapping[str, int]
 ) -> list[Finding]:
     out = []
-    # One finding per problem, up to a screenful: a million wrong values are one mistake.
-    for err in exc.errors()[:MAX_FINDINGS]:
+    # One finding per problem, up to a screenful with the line that counts the rest (errors.report
+    # shows MAX_FINDINGS lines of a file): a million wrong values are one mistake.
+    shown = MAX_FINDINGS - 1
+    for err in exc.errors()[:shown]:
         loc = tuple(err["loc"])
         at = functools.partial(finding, file=file, key=prefix + key_path(loc), lines=lines)
         if err["type"] == "extra_forbidden":
@@ -373,8 +375,8 @@ def _findings(
         else:
             detail = err["msg"].lower()
             out.append(at("CG003", "mismatch", detail=detail, value=err.get("input")))
-    if exc.error_count() > MAX_FINDINGS:
-        more = exc.error_count() - MAX_FINDINGS
+    if exc.error_count() > shown:
+        more = exc.error_count() - shown
         out.append(finding("CG003", "and-more", file=file, more=more))
     return out
 
