@@ -232,8 +232,8 @@ def samples(pattern: str) -> list[str]:
     return [first] if second is None else [first, second]
 
 
-def _follow(fsm: FSM | None, state: State | None, char: str) -> State | None:
-    if fsm is None or state is None:
+def _follow(fsm: FSM, state: State | None, char: str) -> State | None:
+    if state is None:
         return None
     return fsm.map.get(state, {}).get(fsm.alphabet[char])
 
@@ -244,10 +244,6 @@ Pair = tuple[State, State | None]
 
 def _safe_fsm(schemes: frozenset[str], domains: frozenset[str]) -> FSM | None:
     return _fsm(_safe(schemes, domains)) if schemes else None
-
-
-def _accepts(fsm: FSM | None, text: str) -> bool:
-    return fsm is not None and bool(fsm.accepts(text))
 
 
 def outside(regex: str, canonical: str, spelled: Iterable[str], probes: Iterable[str]) -> list[str]:
