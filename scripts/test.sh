@@ -44,7 +44,7 @@ if [ -z "${VIRTUAL_ENV:-}" ]; then
 fi
 python -m pip install -q --disable-pip-version-check -e '.[test]'
 
-ruff check src tests benchmarks
-ruff format --check src tests benchmarks
+ruff check src tests benchmarks docs
+ruff format --check src tests benchmarks docs
 mypy
 python -m pytest "$@"
