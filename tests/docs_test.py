@@ -61,5 +61,5 @@ def test_every_page_is_in_the_nav() -> None:
 def test_the_traefik_middleware_is_named_as_the_docs_say() -> None:
     done = _run("corsgen", "render", "examples/spa-api.toml", "--target", "traefik")
     assert "\n    corsgen-spa_api:\n" in done.stdout
-    for page in (DOCS / "servers" / "traefik.md",):
+    for page in (ROOT / "README.md", DOCS / "servers" / "traefik.md"):
         assert "`corsgen-spa_api`" in page.read_text(encoding="utf-8")
