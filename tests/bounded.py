@@ -1,4 +1,4 @@
-"""Run corsgen as a user would, under a memory cap and a time limit: the cost bounds README.md
+"""Run corsgen as a user would, under a memory cap and a time limit: the cost bounds docs/limits.md
 states ("Bounds") are held by the tests that call these."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The fuzz suite: open input through the real CLI, with a bounded budget so it runs in CI.
 
-For any policy text, file name and regex it asserts what the README promises: exit 0, 1 or 2 only,
+For any policy text, file name and regex it asserts what the docs promise: exit 0, 1 or 2 only,
 no traceback, one printable line per message, bounded time; accepted output parses and the real
 servers load it; and every accepted regex refuses what an attacker could register, judged by an
 oracle that does not use corsgen's proof (Python's re, PCRE2 and the Public Suffix List directly).

@@ -1,4 +1,4 @@
-"""What README.md, "Limits", says: a policy at every limit at once loads in every server."""
+"""What docs/limits.md, "Limits", says: a policy at every limit at once loads in every server."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""What corsgen accepts: sizes every server loads. README.md, "Limits", documents each one.
+"""What corsgen accepts: sizes every server loads. docs/limits.md, generated from this file,
+documents each one (docs/gen.py says what each bounds).
 
 CG120 (`over-limit`) refuses a policy past any of these but the name's, which is CG116's.
 tests/limits_test.py renders a policy at every limit at once and runs each server's config test.

@@ -20,7 +20,7 @@ Texts = tuple[str, str]  # (message, fix), both str.format templates
 
 @dataclass(frozen=True)
 class Rule:
-    """One rule: what `corsgen rules` and README.md list, and each case's texts."""
+    """One rule: what `corsgen rules` and docs/rules.md list, and each case's texts."""
 
     id: str
     slug: str

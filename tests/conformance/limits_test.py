@@ -1,4 +1,4 @@
-"""Policies at every limit corsgen accepts (README.md, "Limits"), loaded and answered for real.
+"""Policies at every limit corsgen accepts (docs/limits.md, "Limits"), loaded and answered for real.
 
 Each server runs three policies at once: every list at its longest (`lists`), the same lists for any
 origin (`public`, where nginx sends a constant), and the most origins, the longest origins and the

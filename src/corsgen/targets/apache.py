@@ -43,7 +43,7 @@ MODULE_DIRS = (
 MODULES = ("mpm_event", "authz_core", "headers", "setenvif", "rewrite")
 WRAPPER_FILE = WRAPPER + ".conf"
 
-# directive: (fewest, most) arguments; the modules the README says the snippet needs.
+# directive: (fewest, most) arguments; the modules docs/servers/apache.md says the snippet needs.
 DIRECTIVES: Mapping[str, tuple[int, int]] = {
     "SetEnvIf": (3, 99),
     "Header": (2, 5),

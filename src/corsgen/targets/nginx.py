@@ -2,7 +2,7 @@
 
 Two files: NAME.http.conf (the maps, once per http {}) and NAME.conf (inside the location or
 server), and corsgen-map-hash.conf when a list outgrows nginx's default map hash. Checked with
-crossplane, each part included where the README says, and with `nginx -t`.
+crossplane, each part included where docs/servers/nginx.md says, and with `nginx -t`.
 """
 
 from __future__ import annotations
@@ -247,7 +247,7 @@ class _Payload(TypedDict):
 
 
 def wrapper(http_part: str, location_part: str, shared: Sequence[str] = ()) -> str:
-    """The smallest nginx.conf that reads each part where the README says to include it."""
+    """The smallest nginx.conf that reads each part where docs/servers/nginx.md says to put it."""
     return (
         "events {}\nhttp {\n"
         + "".join(f"    include {name};\n" for name in shared)
