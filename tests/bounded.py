@@ -79,7 +79,7 @@ def assert_refused(result: Bounded, *words: str) -> None:
         assert word in result.err, result.err
 
 
-# The largest file fsio.read_file holds whole while it is parsed.
+# The largest file files.read_file holds whole while it is parsed.
 READ_BUFFER_MIB = 64
 
 
@@ -94,17 +94,17 @@ def chain(root: Path, levels: int, body: str, leaf: str, suffix: str = ".conf") 
 
 
 def count_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """How often each file of a server config is read (fsio.read_config), from now on."""
-    from corsgen import fsio
+    """How often each file of a server config is read (server_config.read_config), from now on."""
+    from corsgen import server_config
 
     reads: dict[str, int] = {}
-    read = fsio.read_config
+    read = server_config.read_config
 
     def counted(path: Path, included_at: str | None = None) -> bytes:
         reads[str(path)] = reads.get(str(path), 0) + 1
         return read(path, included_at)
 
-    monkeypatch.setattr(fsio, "read_config", counted)
+    monkeypatch.setattr(server_config, "read_config", counted)
     return reads
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from corsgen import __version__, fsio, marker, sync
+from corsgen import __version__, marker, sync, writing
 from corsgen.cli import main
 from tests.conftest import EXAMPLES
 
@@ -502,8 +502,8 @@ class Faults:
         for name in self.NAMES:
             real = _no_link if name == "link" and not links else getattr(os, name)
             monkeypatch.setattr(os, name, self._wrap(name, real))
-        # sync calls the write_atomically it imports from fsio; wrap that one under sync's name.
-        monkeypatch.setattr(sync, "write_atomically", self._writing(fsio.write_atomically))
+        # sync calls the write_atomically it imports from writing; wrap that one under sync's name.
+        monkeypatch.setattr(sync, "write_atomically", self._writing(writing.write_atomically))
 
     def _writing(self, real: Callable[..., None]) -> Callable[..., None]:
         def call(*args: Any, **kwargs: Any) -> None:
@@ -650,7 +650,7 @@ def test_concurrent_prunes_take_turns(repo: Path, capsys: pytest.CaptureFixture[
 def test_a_held_lock_is_waited_for_then_refused(
     repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fsio, "LOCK_WAIT", 0.2)
+    monkeypatch.setattr(writing, "LOCK_WAIT", 0.2)
     with (repo / "corsgen.toml").open() as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         for flags in ([], ["--check"]):
@@ -658,7 +658,7 @@ def test_a_held_lock_is_waited_for_then_refused(
             assert (code, out) == (1, "")
             assert err == f"corsgen: another corsgen sync is running on {repo / 'corsgen.toml'}\n"
     assert not (repo / "deploy").exists()
-    monkeypatch.setattr(fsio, "LOCK_WAIT", 30)
+    monkeypatch.setattr(writing, "LOCK_WAIT", 30)
     held = (repo / "corsgen.toml").open()
     fcntl.flock(held, fcntl.LOCK_EX)
     threading.Timer(0.3, held.close).start()
@@ -719,7 +719,7 @@ def test_sync_waits_for_a_render_into_its_out_dir(
     """A render -o into a sync's directory ran beside it, and the sync sized the shared file
     without the render's policy (the red team): each now waits for the other."""
     run(capsys)
-    monkeypatch.setattr(fsio, "LOCK_WAIT", 0.2)
+    monkeypatch.setattr(writing, "LOCK_WAIT", 0.2)
     out_dir = repo / "deploy" / "nginx"
     fd = os.open(out_dir, os.O_RDONLY)
     try:
@@ -734,7 +734,7 @@ def test_sync_waits_for_a_render_into_its_out_dir(
 def test_render_out_dir_waits_for_another_writer(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fsio, "LOCK_WAIT", 0.2)
+    monkeypatch.setattr(writing, "LOCK_WAIT", 0.2)
     out_dir = tmp_path / "new" / "cors"
     argv = ["render", str(EXAMPLES / "spa-api.toml"), "-t", "caddy", "-o", str(out_dir)]
     fd = os.open(tmp_path, os.O_RDONLY)

@@ -14,7 +14,7 @@ from corsgen import __version__
 from corsgen.cli_live import explain, probe
 from corsgen.cli_shared import POLICY, Command, load_plan, warn
 from corsgen.errors import CorsgenError, Finding, PolicyError, escape, report
-from corsgen.fsio import shown
+from corsgen.files import shown
 from corsgen.targets import NAMES, TARGETS, titles
 
 # Each command imports the rest of corsgen it needs when it runs: `corsgen render` of a small
@@ -125,8 +125,8 @@ def render_command(
         if result.binary is None:  # as with verify: a skipped server check is no pass
             raise CorsgenError(f"--verify: no binary for {target}; nothing was written")
     if out_dir is not None:
-        from corsgen.fsio import locked, nearest_existing, write_atomically
         from corsgen.sync import foreign, refuse_foreign, refuse_shrinking
+        from corsgen.writing import locked, nearest_existing, write_atomically
 
         paths = {out_dir / name: text for name, text in files.items()}
         # Two renders into one directory wait for each other, like two syncs of one manifest.
@@ -224,9 +224,9 @@ def sync(
     allow_outside: bool,
 ) -> None:
     """Render everything the manifest names, writing only what changed."""
-    from corsgen.fsio import locked, nearest_existing
     from corsgen.manifest import find_manifest, load_manifest
     from corsgen.sync import apply, compare, desired_files
+    from corsgen.writing import locked, nearest_existing
 
     path = manifest or find_manifest(Path.cwd())
     # The manifest itself is the lock: concurrent syncs of one tree take turns, and no lock file

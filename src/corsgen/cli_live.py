@@ -11,7 +11,7 @@ import click
 
 from corsgen.cli_shared import POLICY, Command, load_plan
 from corsgen.errors import CorsgenError, clip, escape
-from corsgen.fsio import shown
+from corsgen.files import shown
 
 if TYPE_CHECKING:
     from corsgen.explain import Trace

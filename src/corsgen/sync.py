@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from corsgen.errors import CorsgenError, Finding, PolicyError, blocking, escape
-from corsgen.fsio import NotAFile, TooLarge, decode, read_file, refuse, shown, write_atomically
+from corsgen.files import NotAFile, TooLarge, decode, read_file, shown
 from corsgen.marker import body_digest, parse
 from corsgen.pipeline import load_and_plan
 from corsgen.plan import Plan
@@ -18,6 +18,7 @@ from corsgen.render import render_parts, render_shared
 from corsgen.targets import get
 from corsgen.targets.base import SHARED
 from corsgen.verify import check_structure
+from corsgen.writing import refuse, write_atomically
 
 if TYPE_CHECKING:  # render --out-dir uses this module too, and must not import pydantic
     from corsgen.manifest import LoadedManifest

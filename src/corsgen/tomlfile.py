@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import tomli
 
 from corsgen.errors import SHOWN, Finding, PolicyError, clip
-from corsgen.fsio import NotAFile, decode, read_file
+from corsgen.files import NotAFile, decode, read_file
 from corsgen.limits import MAX_FILE_VALUES, MAX_FINDINGS
 from corsgen.rulebook import finding
 

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from hypothesis import example, given
 
-from corsgen import fsio
+from corsgen import server_config
 from corsgen.cli import main
 from corsgen.errors import CorsgenError
 from corsgen.pipeline import load_and_plan
 from corsgen.render import render
+from corsgen.server_config import ConfigBudget
 from corsgen.targets import caddy_config
 from tests.bounded import (
     FAN,
@@ -338,7 +339,7 @@ def test_imports_are_found_as_caddy_finds_them(tmp_path: Path) -> None:
         "\trespond 200 # import nothing.caddy\n"
         "}\n"
     )
-    budget = fsio.ConfigBudget()
+    budget = ConfigBudget()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CORSGEN_TEST_DIR", str(tmp_path))
         reads: list[Path] = []
@@ -361,7 +362,7 @@ def test_any_import_graph_is_read_within_bounds(graph: list[list[tuple[int, bool
     """Random import graphs (through a snippet when in a block), with the bound of lines lowered
     to 300: read, or refused, within the budget; caddy does not run."""
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fsio, "MAX_CONFIG_EXPANDED", 300)
+        mp.setattr(server_config, "MAX_CONFIG_EXPANDED", 300)
         root = Path(tmp)
         for number, imports in enumerate(graph):
             lines = [f"header X-File-{number} 1"]
@@ -376,7 +377,7 @@ def test_any_import_graph_is_read_within_bounds(graph: list[list[tuple[int, bool
         text = "http://127.0.0.1:9 {\n\timport f0.caddy\n}\n"
         with within(seconds=2, mib=16):
             found = bounded_or_refused(
-                lambda: caddy_config._read_imports(root / "Caddyfile", text, fsio.ConfigBudget())
+                lambda: caddy_config._read_imports(root / "Caddyfile", text, ConfigBudget())
             )
         assert found is None
 
@@ -384,10 +385,10 @@ def test_any_import_graph_is_read_within_bounds(graph: list[list[tuple[int, bool
 def test_an_import_of_more_words_than_a_run_keeps_is_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(fsio, "MAX_CONFIG_WORDS", 1_000)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_WORDS", 1_000)
     text = "import snip " + " ".join(f"a{n}" for n in range(5_000)) + "\n"
     with within(seconds=1, mib=8), pytest.raises(CorsgenError, match="Caddyfile:1: the config"):
-        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, fsio.ConfigBudget())
+        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, ConfigBudget())
 
 
 def test_arguments_passed_from_snippet_to_snippet_are_bounded(
@@ -395,13 +396,13 @@ def test_arguments_passed_from_snippet_to_snippet_are_bounded(
 ) -> None:
     """40 snippets, each passing its arguments twice to the next: 2**40 words (a MemoryError
     at 768 MiB). The words written in are counted as they are (the bound lowered here)."""
-    monkeypatch.setattr(fsio, "MAX_CONFIG_WORDS", 10_000)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_WORDS", 10_000)
     snippets = "".join(
         f"(s{n}) {{\n\timport s{n + 1} {{args[:]}} {{args[:]}}\n}}\n" for n in range(40)
     )
     text = snippets + "(s40) {\n\trespond 200\n}\n:8080 {\n\timport s0 a b\n}\n"
     with within(seconds=1, mib=16), pytest.raises(CorsgenError, match="more than 10,000 words"):
-        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, fsio.ConfigBudget())
+        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, ConfigBudget())
 
 
 def test_environment_values_are_bounded_before_they_are_written_in(
@@ -413,7 +414,7 @@ def test_environment_values_are_bounded_before_they_are_written_in(
     monkeypatch.setenv("CORSGEN_TEST_X", "a" * 100_000)
     text = ":8080 {\n" + "\trespond {$CORSGEN_TEST_X}\n" * 20_000 + "}\n"
     with within(seconds=1, mib=16), pytest.raises(CorsgenError, match="1 MiB of environment"):
-        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, fsio.ConfigBudget())
+        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, ConfigBudget())
 
 
 def test_the_line_of_each_finding_is_found_without_reading_the_caddyfile_again() -> None:
@@ -434,7 +435,7 @@ def test_an_import_glob_is_bounded_by_the_directories_it_lists(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`import /*/*/*/*/*/*/*/*/*/nomatch*` walked the whole filesystem to match nothing."""
-    monkeypatch.setattr(fsio, "MAX_CONFIG_GLOB_ENTRIES", 1_000)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_GLOB_ENTRIES", 1_000)
     text = ":8080 {\n\timport /*/*/*/*/*/*/*/*/*/nomatch*\n}\n"
     with within(seconds=1, mib=16), pytest.raises(CorsgenError, match="1,000 directory entries"):
-        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, fsio.ConfigBudget())
+        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, ConfigBudget())

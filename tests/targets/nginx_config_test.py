@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import example, given
 
-from corsgen import fsio
+from corsgen import server_config
 from corsgen.cli import main
 from corsgen.errors import CorsgenError
 from corsgen.plan import build_plan
@@ -241,7 +241,7 @@ def test_the_files_together_are_bounded_like_one(tmp_path: Path) -> None:
 def test_a_glob_of_more_files_than_a_run_reads_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fsio, "MAX_CONFIG_FILES", 5)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_FILES", 5)
     conf = write_config(tmp_path, "ok-server")
     (tmp_path / "sites").mkdir()
     for number in range(6):
@@ -259,7 +259,7 @@ def test_any_include_graph_is_read_within_bounds(graph: list[list[tuple[int, boo
     """Random include graphs (loops, fans, includes in blocks) with the walk's bound lowered to
     150 directives: a result or a refusal, never more time, memory or stack than that."""
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fsio, "MAX_CONFIG_EXPANDED", 150)
+        mp.setattr(server_config, "MAX_CONFIG_EXPANDED", 150)
         root = Path(tmp)
         for number, includes in enumerate(graph):
             lines = [f"add_header X-File-{number} 1;"]
@@ -291,7 +291,7 @@ def test_a_file_of_more_directives_than_a_walk_reads_is_refused_while_parsed(
     """Each directive kept is walked at least once: past the walk's bound (lowered to 1,000
     here) the parse stops. 64 MiB of add_header once took 32 s and 1.45 GB; now 2.6 s and
     275 MB at 250,000."""
-    monkeypatch.setattr(fsio, "MAX_CONFIG_EXPANDED", 1_000)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_EXPANDED", 1_000)
     headers = tmp_path / "headers.conf"
     headers.write_text("".join(f"add_header X-H{n} v;\n" for n in range(100_000)))
     conf = _including(tmp_path, write_config(tmp_path, "ok-server"), "http", headers)
@@ -304,7 +304,7 @@ def test_a_directive_of_more_words_than_a_run_keeps_is_refused_as_it_is_read(
 ) -> None:
     """A server_name of 3 million names (26 MB) took 300 MB; the words kept are bounded (here
     lowered to 1,000), and one directive is refused before all its words are read."""
-    monkeypatch.setattr(fsio, "MAX_CONFIG_WORDS", 1_000)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_WORDS", 1_000)
     names = tmp_path / "names.conf"
     names.write_text("server_name " + " ".join(f"h{n}" for n in range(100_000)) + ";\n")
     conf = _including(tmp_path, write_config(tmp_path, "ok-server"), "server", names)
@@ -360,7 +360,7 @@ def test_an_include_glob_is_bounded_by_the_directories_it_lists(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`include /*/*/*/*/*/*/*/*/*/nomatch*;` walked the whole filesystem to match nothing."""
-    monkeypatch.setattr(fsio, "MAX_CONFIG_GLOB_ENTRIES", 1_000)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_GLOB_ENTRIES", 1_000)
     glob = tmp_path / "glob.conf"
     glob.write_text("include /*/*/*/*/*/*/*/*/*/nomatch*;\n")
     conf = _including(tmp_path, write_config(tmp_path, "ok-server"), "http", glob)

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corsgen.errors import CorsgenError, Finding, VerifyError
-from corsgen.fsio import ConfigBudget, decode_config, shown
+from corsgen.files import shown
 from corsgen.marker import parse
 from corsgen.rulebook import finding
+from corsgen.server_config import ConfigBudget, decode_config
 from corsgen.targets.lexer import Line, split_lines
 
 SERVER = "Apache httpd"

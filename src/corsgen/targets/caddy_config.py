@@ -7,7 +7,7 @@ OPTIONS with Access-Control-Request-Method that responds statically. Caddy sorts
 that answer, and a browser's preflight, which never carries credentials, gets 401.
 
 Caddy reads what the Caddyfile imports itself, whole, a FIFO too: corsgen reads the imports first,
-as Caddy finds them, each within the bounds of fsio.ConfigBudget, and reads at most
+as Caddy finds them, each within the bounds of server_config.ConfigBudget, and reads at most
 MAX_ADAPTED_BYTES of what `caddy adapt` writes.
 """
 
@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from corsgen.errors import CorsgenError, Finding, escape
-from corsgen.fsio import ConfigBudget, decode_config, shown
+from corsgen.files import shown
 from corsgen.limits import MAX_ADAPTED_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_SUBSTITUTED
 from corsgen.rulebook import finding
+from corsgen.server_config import ConfigBudget, decode_config
 
 SERVER = "Caddy"
 TIMEOUT = 60
