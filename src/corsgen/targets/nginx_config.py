@@ -2,8 +2,8 @@
 
 Every file of the config is read once (server_config.ConfigBudget, within limits.py's
 MAX_CONFIG_*) and parsed once with crossplane's lexer and analyzer; a file whose line 2 is
-corsgen's marker is a corsgen part, and the blocks around each include are what nginx inherits. Checked on nginx 1.22
-(tests/conformance/nginx_contexts_test.py serves each case):
+corsgen's marker is a corsgen part, and the blocks around each include are what nginx
+inherits. Checked on nginx 1.22 (tests/conformance/nginx_contexts_test.py serves each case):
 
 - add_header and *_hide_header are inherited only by a block with none of its own: an add_header
   in a block below the snippet drops every CORS header, and the snippet drops the add_headers of
