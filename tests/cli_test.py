@@ -10,8 +10,8 @@ import pytest
 
 from corsgen import __version__
 from corsgen.cli import cli, main
-from corsgen.rules import RULES
-from corsgen.targets import NAMES, get
+from corsgen.rules.table import RULES
+from corsgen.targets import NAMES, by_name
 from tests.conftest import EXAMPLES
 
 
@@ -178,7 +178,7 @@ def test_verify_reports_each_target(
     code, out, err = _run(capsys, "verify", str(EXAMPLES / "previews.toml"))
     assert code == 1
     for target in NAMES:
-        wanted = " or ".join(get(target).binaries)
+        wanted = " or ".join(by_name(target).binaries)
         assert out.count(f"previews.toml: {target}: not checked, {wanted} not found on PATH\n") == 1
     assert err.splitlines()[-1] + "\n" == (
         f"corsgen: {len(NAMES)} of {len(NAMES)} server check(s) skipped, no binary for "

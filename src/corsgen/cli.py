@@ -299,7 +299,7 @@ def schema(kind: str | None, manifest_flag: bool) -> None:
         )
         kind = "manifest"
     from corsgen.manifest import Manifest
-    from corsgen.policy_model import Policy
+    from corsgen.policy.schema import Policy
     from corsgen.starter import json_schema
 
     model = Manifest if kind == "manifest" else Policy
@@ -318,7 +318,7 @@ def init() -> None:
 @cli.command()
 def rules() -> None:
     """List every rule: id, severity, name and what it refuses."""
-    from corsgen.rulebook import RULES
+    from corsgen.rules.table import RULES
 
     for rule in RULES:
         click.echo(f"{rule.id}  {rule.severity:<7}  {rule.slug:<27}  {rule.summary}")

@@ -158,9 +158,11 @@ def fixes(trace: Trace, any_origin: bool) -> list[str]:
 
 
 def offline_trace(plan: Plan, request: Request, author: Pairs, reads: Sequence[str]) -> Trace:
-    """The trace against what corsgen's output for `plan` answers (corsgen.served). The
+    """The trace against what corsgen's output for `plan` answers (corsgen.promise). The
     application is taken to send every header the script reads: the verdict is about exposure."""
-    from corsgen.served import answer
+    from corsgen.promise import promised_answer
 
     app = [(name, "…") for name in reads]
-    return trace(request, author, lambda method, headers: answer(plan, method, headers, app), reads)
+    return trace(
+        request, author, lambda method, headers: promised_answer(plan, method, headers, app), reads
+    )

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corsgen.errors import CorsgenError, Finding, PolicyError
 from corsgen.globbing import Budget, GlobRefused, expand
-from corsgen.rulebook import finding
+from corsgen.rules.table import finding
 from corsgen.targets import NAMES
 from corsgen.tomlfile import key_lines, parse_toml, read_text, validate
 
@@ -132,7 +132,8 @@ class LoadedManifest:
             # Regular files only: a FIFO or device would hang or flood the TOML reader.
             matches = expand(self.root, pattern, budget)
         except GlobRefused as exc:
-            return [], [self.finding("CG305", exc.case, key, pattern=pattern, **exc.fields)]
+            found = exc.violation
+            return [], [self.finding(found.rule, found.case, key, pattern=pattern, **found.fields)]
         if not matches:
             return [], [self.finding("CG302", "no-match", key, pattern=pattern, root=self.root)]
         stray = None if allow_outside else self._stray(matches)
@@ -152,7 +153,7 @@ class LoadedManifest:
             return False
 
     def finding(self, rule: str, case: str, key: str, **fields: object) -> Finding:
-        """A finding against this manifest's `key`, on its line (rulebook.py has the texts)."""
+        """A finding against this manifest's `key`, on its line (rules/table.py has the texts)."""
         return finding(rule, case, file=self.path.name, key=key, lines=self.lines, fields=fields)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from corsgen.marker import PLACEHOLDER, stamp
 from corsgen.plan import Plan
-from corsgen.targets import get
+from corsgen.targets import by_name
 from corsgen.targets.base import SHARED, comment
 from corsgen.templating import Templates
 
@@ -33,14 +33,14 @@ def _fill(template: str, plan: Plan | _Origin, context: Mapping[str, object]) ->
 
 def render_parts(plan: Plan, target: str) -> dict[str, str]:
     """File name to text, for the files of this one policy."""
-    spec = get(target)
+    spec = by_name(target)
     context = spec.context(plan)
     return {plan.name + part.suffix: _fill(part.template, plan, context) for part in spec.parts}
 
 
 def render_shared(plans: Sequence[Plan], target: str) -> dict[str, str]:
     """The files the policies written to one directory share (none when they need none)."""
-    spec = get(target)
+    spec = by_name(target)
     context = spec.shared_context(plans)
     if context is None or not plans:
         return {}

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Literal
 
 from corsgen.errors import CorsgenError, Finding, PolicyError, blocking, escape
 from corsgen.files import NotAFile, TooLarge, decode, read_file, shown
-from corsgen.marker import body_digest, parse
+from corsgen.marker import body_digest, parse_marker
 from corsgen.pipeline import load_and_plan
 from corsgen.plan import Plan
 from corsgen.render import render_parts, render_shared
-from corsgen.targets import get
+from corsgen.targets import by_name
 from corsgen.targets.base import SHARED
 from corsgen.verify import check_structure
 from corsgen.writing import refuse, write_atomically
@@ -47,7 +47,7 @@ class Change:
         """The state in words; an upgrade names the corsgen version that wrote the file."""
         if self.state != "upgrade":
             return DESCRIBE[self.state]
-        mark = parse(self.old or "")
+        mark = parse_marker(self.old or "")
         version = escape(mark.version) if mark is not None else "another version"
         return DESCRIBE["upgrade"].format(version=version)
 
@@ -103,7 +103,9 @@ def read_existing(path: Path) -> str | None:
 
 def foreign(paths: Iterable[Path]) -> list[Path]:
     """The paths that hold a file corsgen did not generate."""
-    return [p for p in paths if (text := read_existing(p)) is not None and parse(text) is None]
+    return [
+        p for p in paths if (text := read_existing(p)) is not None and parse_marker(text) is None
+    ]
 
 
 def refuse_foreign(paths: Sequence[Path], force: bool) -> None:
@@ -118,7 +120,7 @@ def refuse_shrinking(out_dir: Path, policy: str, target: str, names: Iterable[st
     render sizes it for its one policy, so it would silently become too small for the others
     (nginx then refuses their maps); only sync sees every policy of a directory.
     """
-    spec = get(target)
+    spec = by_name(target)
     shared_names = {SHARED + p.suffix for p in spec.shared_parts}
     shared = [n for n in names if n in shared_names]
     if not spec.shared_sized or not shared or read_existing(out_dir / shared[0]) is None:
@@ -131,7 +133,7 @@ def refuse_shrinking(out_dir: Path, policy: str, target: str, names: Iterable[st
             text = read_existing(path) if path.is_file() else None
         except CorsgenError:  # not a file of ours, whatever it is
             continue
-        mark = parse(text or "")
+        mark = parse_marker(text or "")
         if mark is None or mark.policy == policy:
             continue
         if any(path.name == mark.policy + part.suffix for part in spec.parts):
@@ -183,7 +185,7 @@ def desired_files(loaded: LoadedManifest, allow_outside: bool = False) -> Desire
     for job in jobs:
         rendered = render_parts(plans[job.policy], job.target)
         check_structure(rendered, job.target)
-        target = get(job.target)
+        target = by_name(job.target)
         parts = frozenset(part.suffix for part in (*target.parts, *target.shared_parts))
         suffixes[job.out_dir] = suffixes.get(job.out_dir, frozenset()) | parts
         group = sharing.setdefault((job.out_dir.resolve(), job.target), (job.out_dir, []))[1]
@@ -207,12 +209,12 @@ def desired_files(loaded: LoadedManifest, allow_outside: bool = False) -> Desire
 
 
 def _state(old: str, new: str) -> State:
-    mark = parse(old)
+    mark = parse_marker(old)
     if mark is None:
         return "foreign"
     if body_digest(old) != mark.body:
         return "hand-edited"
-    fresh = parse(new)
+    fresh = parse_marker(new)
     if fresh is None or fresh.digest != mark.digest:
         return "stale"
     # Same policy, untouched file: only corsgen changed, so say which corsgen wrote it. A new
@@ -244,7 +246,7 @@ def _orphans(desired: Desired) -> list[Change]:
             if not path.name.endswith(tuple(suffixes)) or real in wanted or real in found:
                 continue
             text = read_existing(path)
-            mark = parse(text) if text else None
+            mark = parse_marker(text) if text else None
             if mark is not None and any(mark.policy + s == path.name for s in suffixes):
                 found[real] = Change(path, "orphan", text, None)
     return list(found.values())

@@ -19,7 +19,7 @@ from corsgen.fetch import (
     Request,
     cors_check,
     exposed,
-    get,
+    header_value,
     needs_preflight,
     preflight_headers,
     preflight_ok,
@@ -178,7 +178,7 @@ def in_model(at: Endpoint, path: str, origin: str, case: Case) -> Verdict:
         return Verdict(BLOCKED, {}, why)
     readable = exposed(answer.headers, request.credentials)
     # Every exposed name is present, so get() never gives None; the filter is for the type.
-    values = {name: get(answer.headers, name) for name in readable}
+    values = {name: header_value(answer.headers, name) for name in readable}
     return Verdict(answer.status, {n: v for n, v in values.items() if v is not None}, why)
 
 

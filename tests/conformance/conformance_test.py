@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from corsgen.fetch import Request, cors_check, get, preflight_ok, token_list, vary_tokens
+from corsgen.fetch import Request, cors_check, header_value, preflight_ok, token_list, vary_tokens
 from tests.conformance.conftest import LOOSE, SHARED_KINDS
 from tests.conformance.servers import PASSWORD, USER, Endpoint
 from tests.conformance.upstream import STATUS
@@ -227,7 +227,7 @@ class Answer:
 
     @property
     def from_upstream(self) -> bool:
-        return get(self.headers, "X-Upstream") == "1"
+        return header_value(self.headers, "X-Upstream") == "1"
 
 
 def send(
@@ -327,7 +327,7 @@ def test_request_without_origin(server: tuple[str, dict[str, Endpoint]], policy:
     answer = send(server[1][policy], "GET", "/own-cors", {})
     _assert_one_of_each(answer)
     _assert_vary(answer, intent, server[0])
-    acao = get(answer.headers, "Access-Control-Allow-Origin")
+    acao = header_value(answer.headers, "Access-Control-Allow-Origin")
     star = intent.any_origin and not falls_short(server[0], "no-star")  # else nothing to echo
     assert acao == ("*" if star else None)
 
@@ -383,8 +383,8 @@ def test_preflight(
         assert answer.status == preflight_status(server[0], intent.status)
         assert answer.body == b"", "a preflight answer has an empty body"
         assert not answer.from_upstream, "the preflight reached the upstream"
-        assert get(answer.headers, "Access-Control-Max-Age") == intent.max_age
-        assert get(answer.headers, "Access-Control-Allow-Private-Network") is None
+        assert header_value(answer.headers, "Access-Control-Max-Age") == intent.max_age
+        assert header_value(answer.headers, "Access-Control-Allow-Private-Network") is None
         if not intent.any_origin:
             assert ("origin" in vary_tokens(answer.headers)) != short
     elif short:  # answered as an allowed one is, but for Allow-Origin
@@ -430,7 +430,7 @@ def test_private_network(server: tuple[str, dict[str, Endpoint]], policy: str, a
     answer = send(server[1][policy], "OPTIONS", "/own-cors", headers)
     keeps = not falls_short(server[0], "private-network")
     expected = "true" if asks and intent.private_network and keeps else None
-    assert get(answer.headers, "Access-Control-Allow-Private-Network") == expected
+    assert header_value(answer.headers, "Access-Control-Allow-Private-Network") == expected
 
 
 def _not_one_origin(allowed: str) -> dict[str, list[str]]:
@@ -495,7 +495,7 @@ def _assert_only_one_origin_is_allowed(
     for name, origins in [*_not_one_origin(allowed).items(), ("alone", [allowed])]:
         answer = send_raw(at, method, "/own-cors", [("Origin", o) for o in origins] + preflight)
         _assert_one_of_each(answer)
-        got[name] = get(answer.headers, "Access-Control-Allow-Origin")
+        got[name] = header_value(answer.headers, "Access-Control-Allow-Origin")
     expected = {
         name: _granted_all_the_same(kind, origins, allowed, loose)
         for name, origins in _not_one_origin(allowed).items()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from corsgen.cli import main
-from corsgen.fetch import Request, cors_check, get, preflight_ok
+from corsgen.fetch import Request, cors_check, header_value, preflight_ok
 from corsgen.plan import Plan
 from corsgen.render import render_parts, render_shared
 from corsgen.verify import find_binary
@@ -198,7 +198,7 @@ def test_in_server_it_answers_every_location_before_auth(
         for path in ("/ok", "/files/deep/ok", "/missing"):
             assert _preflight(port, path, APP) == (True, 204), path
             ok, answer = _read(port, path, APP)
-            assert ok and get(answer, "X-Upstream") == "1", path
+            assert ok and header_value(answer, "X-Upstream") == "1", path
         assert _preflight(port, "/ok", WWW)[1] == 401  # refused origins meet auth as usual
         assert _audit(root, capsys) == []
 
@@ -249,9 +249,9 @@ def test_inheritance_traps_are_real_and_each_is_found(
     )
     with _serve(nginx, upstream.port, (API, WEB), HTTP, server) as (port, root):
         ok, answer = _read(port, "/api/ok", APP)
-        assert ok and get(answer, HSTS) is None  # the server's HSTS is gone
+        assert ok and header_value(answer, HSTS) is None  # the server's HSTS is gone
         ok, answer = _read(port, "/api/static/ok", APP)
-        assert not ok and get(answer, "Cache-Control") == "max-age=60"  # CORS is gone
+        assert not ok and header_value(answer, "Cache-Control") == "max-age=60"  # CORS is gone
         assert _preflight(port, "/api/static/ok", APP) == (False, 401)
         assert _preflight(port, "/api/admin/ok", APP) == (False, 401)
         assert _read(port, "/api/admin/ok", APP)[0]  # add_header is inherited, the if is not

@@ -1,5 +1,5 @@
 """`corsgen probe` against corsgen's own output on every server and in every inclusion context:
-no finding, in either mode. And corsgen.served, the model `explain` answers from, against the
+no finding, in either mode. And corsgen.promise, the model `explain` answers from, against the
 same servers' answers."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from corsgen.cli import main
-from corsgen.fetch import Headers, get, vary_tokens
+from corsgen.fetch import Headers, header_value, vary_tokens
 from corsgen.plan import ACAO, Plan
-from corsgen.served import answer, is_preflight
+from corsgen.promise import is_preflight, promised_answer
 from tests.conformance.conformance_test import INTENTS, falls_short, relied_on, send
 from tests.conformance.servers import Endpoint
 from tests.conftest import EXAMPLES
@@ -107,18 +107,20 @@ def _requests(policy: str) -> list[tuple[str, list[tuple[str, str]]]]:
 def test_the_served_model_answers_as_the_servers_do(
     server: tuple[str, dict[str, Endpoint]], plans: dict[str, Plan], policy: str
 ) -> None:
-    """`explain` answers from corsgen.served without a server: hold it to every real one."""
+    """`explain` answers from corsgen.promise without a server: hold it to every real one."""
     at = server[1][policy]
     # Where the server falls short, only the verdict's header is the model's (an echoed Origin
     # for a *): the rest is pinned by conformance_test.py.
     short = falls_short(server[0], "refused-origin") or falls_short(server[0], "no-star")
     for method, headers in _requests(policy):
         real = send(at, method, "/ok", headers)
-        status, model = answer(plans[policy], method, headers)
+        status, model = promised_answer(plans[policy], method, headers)
         where = f"{method} {headers}"
         if short:
-            echo = get(model, ACAO) == "*" and falls_short(server[0], "no-star")
-            assert get(real.headers, ACAO) == (get(headers, "Origin") if echo else get(model, ACAO))
+            echo = header_value(model, ACAO) == "*" and falls_short(server[0], "no-star")
+            assert header_value(real.headers, ACAO) == (
+                header_value(headers, "Origin") if echo else header_value(model, ACAO)
+            )
             continue
         assert _cors(real.headers) == _cors(model), where
         varies = "origin" in vary_tokens(real.headers)

@@ -16,7 +16,7 @@ from corsgen import server_config
 from corsgen.cli import main
 from corsgen.errors import CorsgenError
 from corsgen.plan import build_plan
-from corsgen.policy import parse_policy
+from corsgen.policy.loading import parse_policy
 from corsgen.render import render
 from corsgen.targets.nginx_config import audit
 from tests.bounded import (

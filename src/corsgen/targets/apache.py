@@ -161,7 +161,6 @@ class Apache(Target):
     parts = (Part("apache/vhost.conf.j2", ".conf"),)
     binaries = ("apache2", "httpd")
     config_test = "apache2 -t"
-    regex_engine = "PCRE2"
 
     def quote(self, value: str) -> str:
         return quote(value)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from corsgen.errors import CorsgenError, Finding, VerifyError
 from corsgen.files import shown
-from corsgen.marker import parse
-from corsgen.rulebook import finding
+from corsgen.marker import parse_marker
+from corsgen.rules.table import finding
 from corsgen.server_config import ConfigBudget, decode_config
 from corsgen.targets.lexer import Line, split_lines
 
@@ -208,7 +208,7 @@ class _Reader:
                 text = decode_config(self.budget.read(path, at))
             except OSError as exc:
                 raise CorsgenError(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
-            mark = parse(text) if at is not None else None  # the config itself is the user's
+            mark = parse_marker(text) if at is not None else None  # the config itself is the user's
             if mark is None:
                 lines = self.lex(text, path)
                 self.sources[path] = _Source(lines, sum(len(line.words) for line in lines))

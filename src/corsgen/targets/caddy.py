@@ -172,7 +172,6 @@ class Caddy(Target):
     parts = (Part("caddy/site.caddy.j2", ".caddy"),)
     binaries = ("caddy",)
     config_test = "caddy validate"
-    regex_engine = "RE2"
 
     def quote(self, value: str) -> str:
         return quote(value)

@@ -24,7 +24,7 @@ from typing import Any
 from corsgen.errors import CorsgenError, Finding, escape
 from corsgen.files import shown
 from corsgen.limits import MAX_ADAPTED_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_SUBSTITUTED
-from corsgen.rulebook import finding
+from corsgen.rules.table import finding
 from corsgen.server_config import ConfigBudget, decode_config
 
 SERVER = "Caddy"

@@ -34,8 +34,8 @@ from crossplane.parser import _prepare_if_args
 
 from corsgen.errors import Finding
 from corsgen.files import decode
-from corsgen.marker import parse
-from corsgen.rulebook import finding
+from corsgen.marker import parse_marker
+from corsgen.rules.table import finding
 from corsgen.server_config import ConfigBudget
 
 # Blocks that hold their own add_header, *_hide_header and auth settings.
@@ -191,7 +191,7 @@ class _Loader:
             except StopIteration:  # the file ends inside a directive
                 error = f'unexpected end of file, expecting ";" or "}}" in {name}'
                 self.errors.append(_parse_error(name, None, error))
-        mark = parse("\n".join(text.split("\n", 2)[:2]) + "\n")
+        mark = parse_marker("\n".join(text.split("\n", 2)[:2]) + "\n")
         names = frozenset(d["directive"] for d in parsed)
         self.files.append(_File(name, parsed, None if mark is None else mark.policy, names))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from corsgen.errors import Finding, Severity, shorten
@@ -769,21 +769,45 @@ def finding(
     return Finding(rule.id, rule.slug, rule.severity, file, key, message, fix, line, col)
 
 
+@dataclass(frozen=True)
+class Violation:
+    """One case of one rule, found: the rule id and the case (this table's), the policy key it is
+    at, and the values its texts are filled in with. The checks, a target's limits and shortfalls,
+    and a RuleError raised below the rules all carry one; the texts stay in the table."""
+
+    rule: str
+    case: str
+    key: str = ""
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+    def finding(self, file: str) -> Finding:
+        """This violation as a finding against `file`."""
+        return finding(self.rule, self.case, file=file, key=self.key, fields=self.fields)
+
+    @property
+    def texts(self) -> Texts:
+        return BY_ID[self.rule].texts(self.case, self.fields)
+
+
+def violation(rule: str, case: str, key: str = "", **fields: object) -> Violation:
+    return Violation(rule, case, key, fields)
+
+
 class RuleError(ValueError):
-    """A value that breaks a rule, found below the rules (origins, regexes): the rule id, the case
-    and the values to fill in, so the texts stay in the table."""
+    """A value that breaks a rule, found below the rules (origins, regexes, globs): its violation,
+    not yet at a key."""
 
     def __init__(self, rule: str, case: str, **fields: object) -> None:
         super().__init__(rule, case)
-        self.rule, self.case, self.fields = rule, case, fields
+        self.violation = Violation(rule, case, "", fields)
 
     @property
     def message(self) -> str:
-        return BY_ID[self.rule].texts(self.case, self.fields)[0]
+        return self.violation.texts[0]
 
     @property
     def fix(self) -> str:
-        return BY_ID[self.rule].texts(self.case, self.fields)[1]
+        return self.violation.texts[1]
 
     def __str__(self) -> str:
         return self.message
