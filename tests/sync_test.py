@@ -633,8 +633,12 @@ def test_concurrent_prunes_take_turns(repo: Path, capsys: pytest.CaptureFixture[
     (repo / "cors" / "api.toml").write_text(POLICY + "max_age = 60\n")
     (repo / "cors" / "web.toml").unlink()
     argv = [sys.executable, "-m", "corsgen", "sync", "--prune"]
+    # The corsgen under test, also when it is found through a relative PYTHONPATH (such as src).
+    env = {**os.environ, "PYTHONPATH": str(Path(sync.__file__).parents[1])}
     procs = [
-        subprocess.Popen(argv, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            argv, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for _ in range(4)
     ]
     results = [(*p.communicate(timeout=120), p.returncode) for p in procs]
