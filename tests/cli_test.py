@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -157,13 +159,23 @@ def test_rules_lists_every_rule(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "--version")
-    assert code == 0 and __version__ in out
+    assert (code, out) == (0, f"corsgen {__version__}\n")
+
+
+def test_the_version_is_semver() -> None:
+    assert re.fullmatch(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)", __version__)
 
 
 def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[str]) -> None:
     # pyproject.toml reads the version from corsgen.__version__; the two can no longer disagree.
+    # (tests/release_test.py checks the same of a wheel built from this tree.)
+    dist = importlib.metadata.distribution("corsgen")
+    url = json.loads(dist.read_text("direct_url.json") or "{}")
+    here = Path(__file__).resolve().parents[1].as_uri()
+    if url.get("dir_info", {}).get("editable") and url.get("url") != here:
+        pytest.skip(f"the installed corsgen is an editable install of {url.get('url')}, not {here}")
     code, out, _ = _run(capsys, "--version")
-    assert (code, out) == (0, f"corsgen, version {importlib.metadata.version('corsgen')}\n")
+    assert (code, out) == (0, f"corsgen {dist.version}\n")
 
 
 def test_the_version_is_written_only_in_the_package() -> None:

@@ -45,7 +45,7 @@ class _Group(click.Group):
     context_settings={"help_option_names": ["-h", "--help"]},
     help=f"Render typed CORS policies into {titles()} configuration.",
 )
-@click.version_option(__version__, prog_name="corsgen")
+@click.version_option(__version__, prog_name="corsgen", message="%(prog)s %(version)s")
 def cli() -> None:
     pass
 

@@ -49,6 +49,8 @@ class Change:
             return DESCRIBE[self.state]
         mark = parse_marker(self.old or "")
         version = escape(mark.version) if mark is not None else "another version"
+        if mark is not None and mark.body is None:  # the first release's marker: no body hash
+            version += " (a marker without a body hash: a hand edit would not show; read the diff)"
         return DESCRIBE["upgrade"].format(version=version)
 
     def diff(self, root: Path) -> str:
@@ -212,14 +214,17 @@ def _state(old: str, new: str) -> State:
     mark = parse_marker(old)
     if mark is None:
         return "foreign"
-    if body_digest(old) != mark.body:
+    if mark.body is not None and body_digest(old) != mark.body:
         return "hand-edited"
     fresh = parse_marker(new)
-    if fresh is None or fresh.digest != mark.digest:
+    if fresh is None:
         return "stale"
-    # Same policy, untouched file: only corsgen changed, so say which corsgen wrote it. A new
-    # corsgen re-renders every file, and calling that a hand edit would teach users --force.
-    return "upgrade" if fresh.version != mark.version else "re-render"
+    # An untouched file from another corsgen: say which corsgen wrote it. A new corsgen re-renders
+    # every file, and calling that a hand edit would teach users --force; its policy digest is not
+    # comparable either (the first release hashed another policy model), so it is not "stale".
+    if fresh.version != mark.version:
+        return "upgrade"
+    return "stale" if fresh.digest != mark.digest else "re-render"
 
 
 def compare(desired: Desired) -> list[Change]:
