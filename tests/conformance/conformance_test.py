@@ -268,7 +268,8 @@ def send_raw(at: Endpoint, method: str, path: str, headers: Sequence[tuple[str, 
             response.close()
 
 
-# A verdict: each property a test asserts of one case's answer, by a name a person reads.
+# A verdict: each property a test asserts of one case's answer, by a name a person reads, and its
+# value.
 Verdict = dict[str, object]
 SHOWN = 5  # cases listed by name for each way of differing; the rest are counted
 
@@ -279,11 +280,17 @@ class Verdicts:
     the verdict expected of it. `check` compares the two tables whole: one failure lists every
     case that differs, grouped by how it differs, each property as observed and as expected."""
 
-    observed: dict[str, Verdict] = field(default_factory=dict)
-    expected: dict[str, Verdict] = field(default_factory=dict)
+    observed: dict[str, Mapping[str, object]] = field(default_factory=dict)
+    expected: dict[str, Mapping[str, object]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
 
-    def add(self, case: str, observed: Verdict, expected: Verdict, note: str = "") -> None:
+    def add(
+        self,
+        case: str,
+        observed: Mapping[str, object],
+        expected: Mapping[str, object],
+        note: str = "",
+    ) -> None:
         if case in self.observed:
             pytest.fail(f"two cases named {case}", pytrace=False)
         self.observed[case], self.expected[case] = observed, expected
@@ -318,7 +325,7 @@ class Verdicts:
 _ABSENT = object()
 
 
-def _shown(verdict: Verdict, name: str) -> str:
+def _shown(verdict: Mapping[str, object], name: str) -> str:
     value = verdict.get(name, _ABSENT)
     return "not checked" if value is _ABSENT else repr(value)
 
@@ -332,7 +339,7 @@ def _cors_sent(answer: Answer) -> tuple[str, ...]:
     return tuple(sorted(_cors_names(answer)))
 
 
-def _note(answer: Answer, why: str = "") -> str:
+def answer_note(answer: Answer, why: str = "") -> str:
     """What a failing case's reader needs: the model's reason, and the answer's CORS headers."""
     shown = [
         f"{n}: {v}"
@@ -355,7 +362,9 @@ def _vary(answer: Answer, intent: Intent, kind: str) -> tuple[Verdict, Verdict]:
     return observed, expected
 
 
-def _request(method: str, path: str, headers: Mapping[str, str] | Sequence[tuple[str, str]]) -> str:
+def case_name(
+    method: str, path: str, headers: Mapping[str, str] | Sequence[tuple[str, str]]
+) -> str:
     """A case's name: the request, each header value as Python writes it (a CR shows as \\r)."""
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     return " ".join([method, path, *(f"{name}: {value!r}" for name, value in pairs)])
@@ -420,8 +429,8 @@ def test_actual_request(server: tuple[str, dict[str, Endpoint]], policy: str) ->
                 expected["CORS headers"] = tuple(
                     sorted(_refused_extras(intent, False) if short else ())
                 )
-            name = _request("GET", path, {"Origin": origin})
-            verdicts.add(name, observed, expected, _note(answer, why))
+            name = case_name("GET", path, {"Origin": origin})
+            verdicts.add(name, observed, expected, answer_note(answer, why))
     verdicts.check()
 
 
@@ -434,7 +443,7 @@ def test_request_without_origin(server: tuple[str, dict[str, Endpoint]], policy:
     vary = _vary(answer, intent, kind)
     verdicts = Verdicts()
     verdicts.add(
-        _request("GET", "/own-cors", {}),
+        case_name("GET", "/own-cors", {}),
         {
             "CORS headers sent twice": _twice(answer),
             "Access-Control-Allow-Origin": header_value(answer.headers, ACAO),
@@ -442,7 +451,7 @@ def test_request_without_origin(server: tuple[str, dict[str, Endpoint]], policy:
         },
         {"CORS headers sent twice": (), "Access-Control-Allow-Origin": "*" if star else None}
         | vary[1],
-        _note(answer),
+        answer_note(answer),
     )
     verdicts.check()
 
@@ -459,13 +468,13 @@ def test_every_vary_line_of_the_upstream_is_kept(
     )
     verdicts = Verdicts()
     verdicts.add(
-        _request("GET", "/two-vary", headers),
+        case_name("GET", "/two-vary", headers),
         {
             "from the upstream": answer.from_upstream,
             "Vary": tuple(sorted(vary_tokens(answer.headers))),
         },
         {"from the upstream": True, "Vary": tuple(sorted(kept))},
-        _note(answer),
+        answer_note(answer),
     )
     verdicts.check()
 
@@ -548,8 +557,8 @@ def test_preflight(server: tuple[str, dict[str, Endpoint]], policy: str) -> None
                         expected["from the upstream"] = True
                     observed["CORS headers"] = _cors_sent(answer)
                     expected["CORS headers"] = ()
-                name = _request("OPTIONS", path, request_headers)
-                verdicts.add(name, observed, expected, _note(answer, why))
+                name = case_name("OPTIONS", path, request_headers)
+                verdicts.add(name, observed, expected, answer_note(answer, why))
     verdicts.check()
 
 
@@ -563,14 +572,14 @@ def test_options_without_request_method_is_not_a_preflight(
     ok, why = cors_check(Request(origin, credentials=intent.credentials), answer.headers)
     verdicts = Verdicts()
     verdicts.add(
-        _request("OPTIONS", "/ok", {"Origin": origin}),
+        case_name("OPTIONS", "/ok", {"Origin": origin}),
         {
             "status": answer.status,
             "from the upstream": answer.from_upstream,
             "allowed by fetch": ok,
         },
         {"status": 200, "from the upstream": True, "allowed by fetch": True},
-        _note(answer, why),
+        answer_note(answer, why),
     )
     verdicts.check()
 
@@ -586,18 +595,18 @@ def test_auth_errors_carry_cors_and_preflight_skips_auth(
     denied = send(port, "GET", "/auth/ok", {"Origin": origin})
     ok, why = cors_check(Request(origin, credentials=intent.credentials), denied.headers)
     verdicts.add(
-        _request("GET", "/auth/ok", {"Origin": origin}),
+        case_name("GET", "/auth/ok", {"Origin": origin}),
         {"status": denied.status, "allowed by fetch": ok},
         {"status": 401, "allowed by fetch": True},
-        _note(denied, why),
+        answer_note(denied, why),
     )
     headers = {"Origin": origin, "Authorization": AUTH}
     granted = send(port, "GET", "/auth/ok", headers)
     verdicts.add(
-        _request("GET", "/auth/ok", headers),
+        case_name("GET", "/auth/ok", headers),
         {"status": granted.status, "from the upstream": granted.from_upstream},
         {"status": 200, "from the upstream": True},
-        _note(granted),
+        answer_note(granted),
     )
     verdicts.check()
 
@@ -615,10 +624,10 @@ def test_private_network(server: tuple[str, dict[str, Endpoint]], policy: str) -
         answer = send(ports[policy], "OPTIONS", "/own-cors", headers)
         name = "Access-Control-Allow-Private-Network"
         verdicts.add(
-            _request("OPTIONS", "/own-cors", headers),
+            case_name("OPTIONS", "/own-cors", headers),
             {name: header_value(answer.headers, name)},
             {name: "true" if asks and intent.private_network and keeps else None},
-            _note(answer),
+            answer_note(answer),
         )
     verdicts.check()
 
@@ -688,13 +697,13 @@ def _only_one_origin_is_allowed(
             allowed if name == "alone" else _granted_all_the_same(kind, origins, allowed, loose)
         )
         verdicts.add(
-            f"{name}, around {allowed}: {_request(method, '/own-cors', headers)}",
+            f"{name}, around {allowed}: {case_name(method, '/own-cors', headers)}",
             {
                 "Access-Control-Allow-Origin": header_value(answer.headers, ACAO),
                 "CORS headers sent twice": _twice(answer),
             },
             {"Access-Control-Allow-Origin": expected, "CORS headers sent twice": ()},
-            _note(answer),
+            answer_note(answer),
         )
 
 
@@ -737,19 +746,19 @@ def test_a_pattern_matching_the_empty_string_allows_no_missing_origin(
         if short:  # only Allow-Credentials, if anything
             sent -= {"access-control-allow-credentials"}
         verdicts.add(
-            _request("GET", "/own-cors", headers),
+            case_name("GET", "/own-cors", headers),
             {"CORS headers": tuple(sorted(sent))},
             {"CORS headers": ()},
-            _note(answer),
+            answer_note(answer),
         )
     headers = {"Origin": "https://app.example.com"}
     allowed = send(at, "GET", "/own-cors", headers)
     ok, why = cors_check(Request("https://app.example.com", credentials=True), allowed.headers)
     verdicts.add(
-        _request("GET", "/own-cors", headers),
+        case_name("GET", "/own-cors", headers),
         {"allowed by fetch": ok},
         {"allowed by fetch": True},
-        _note(allowed, why),
+        answer_note(allowed, why),
     )
     verdicts.check()
 
@@ -797,7 +806,7 @@ def test_each_policy_answers_only_on_its_own_paths(
         actual = send(at, "GET", "/own-cors", headers)
         ok, why = cors_check(Request(origin, credentials=intent.credentials), actual.headers)
         verdicts.add(
-            _request("GET", "/own-cors", headers),
+            case_name("GET", "/own-cors", headers),
             {
                 "from the upstream": actual.from_upstream,
                 "allowed by fetch": ok,
@@ -808,14 +817,14 @@ def test_each_policy_answers_only_on_its_own_paths(
                 "allowed by fetch": False,
                 "CORS headers": tuple(sorted(_refused_extras(intent, False) if short else ())),
             },
-            _note(actual, why),
+            answer_note(actual, why),
         )
         headers = {"Origin": origin, "Access-Control-Request-Method": "PUT"}
         preflight = send(at, "OPTIONS", "/ok", headers)
         request = Request(origin, "PUT", intent.credentials)
         ok, why = preflight_ok(request, preflight.headers, preflight.status)
         verdicts.add(
-            _request("OPTIONS", "/ok", headers),
+            case_name("OPTIONS", "/ok", headers),
             {
                 "passed by fetch": ok,
                 # else another policy's preflight answer reached this path
@@ -827,6 +836,6 @@ def test_each_policy_answers_only_on_its_own_paths(
                 "from the upstream": not short,
                 "CORS headers": tuple(sorted(_refused_extras(intent, True) if short else ())),
             },
-            _note(preflight, why),
+            answer_note(preflight, why),
         )
     verdicts.check()
