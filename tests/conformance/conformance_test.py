@@ -303,15 +303,15 @@ class Verdicts:
         if not wrong:
             return
         groups: dict[tuple[str, ...], list[str]] = {}
+        differing: dict[str, None] = {}  # the properties that differ anywhere, in order
         for case in wrong:
             got, want = self.observed[case], self.expected[case]
-            diff = tuple(
-                f"{name}: {_shown(got, name)}, expected {_shown(want, name)}"
-                for name in [*want, *(n for n in got if n not in want)]
-                if got.get(name, _ABSENT) != want.get(name, _ABSENT)
-            )
+            names = [*want, *(name for name in got if name not in want)]
+            names = [name for name in names if got.get(name, _ABSENT) != want.get(name, _ABSENT)]
+            differing |= dict.fromkeys(names)
+            diff = tuple(f"{n}: {_shown(got, n)}, expected {_shown(want, n)}" for n in names)
             groups.setdefault(diff, []).append(case)
-        lines = [f"{len(wrong)} of {len(self.expected)} cases differ"]
+        lines = [f"{len(wrong)} of {len(self.expected)} cases differ in {', '.join(differing)}"]
         for diff, cases in groups.items():
             lines += ["", *diff]
             for case in cases[:SHOWN]:
