@@ -151,7 +151,7 @@ ASKED = [
     [(policy, *asked) for policy, intent in INTENTS.items() for asked in ASKED
      if getattr(intent, asked[0])],  # the public policy refuses no origin
 )  # fmt: skip
-def test_probe_origin_agrees_with_explain(
+def test_explain_url_agrees_with_explain(
     server: tuple[str, dict[str, Endpoint]],
     policy: str,
     which: str,
@@ -169,7 +169,7 @@ def test_probe_origin_agrees_with_explain(
     capsys.readouterr()
     offline = main(["explain", path, *asked])
     fixes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
-    live = main(["probe", f"http://127.0.0.1:{at.port}{at.prefix}/ok", "--policy", path, *asked])
+    live = main(["explain", path, "--url", f"http://127.0.0.1:{at.port}{at.prefix}/ok", *asked])
     out = capsys.readouterr().out
     assert live == offline, out
     if live:
