@@ -6,7 +6,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from xml.etree import ElementTree
 
 from corsgen.probe.checks import BY_ID, SEVERITIES
 
@@ -113,6 +112,8 @@ def as_text(result: Result) -> str:
 
 def as_junit(result: Result) -> str:
     """One test case per check run; each finding a <failure> in its check's case."""
+    from xml.etree import ElementTree  # imported here: the CLI reads FORMATS on every run
+
     suite = ElementTree.Element(
         "testsuite",
         name=f"corsgen probe {result.url}",
