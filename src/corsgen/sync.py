@@ -102,13 +102,6 @@ def read_existing(path: Path) -> str | None:
         return ""
 
 
-def foreign(paths: Iterable[Path]) -> list[Path]:
-    """The paths that hold a file corsgen did not generate."""
-    return [
-        p for p in paths if (text := read_existing(p)) is not None and parse_marker(text) is None
-    ]
-
-
 def refuse_foreign(paths: Sequence[Path], force: bool) -> None:
     if paths and not force:
         names = ", ".join(shown(p) for p in paths)
@@ -264,13 +257,6 @@ def _files_in(directory: Path) -> list[Path]:
         raise CorsgenError(f"cannot list {shown(directory)}: {exc.strerror or exc}") from None
 
 
-def apply(changes: Sequence[Change], force: bool, prune: bool) -> None:
-    """Write every changed file, and remove the orphans when pruning: all of it or nothing."""
-    refuse_foreign([c.path for c in changes if c.state == "foreign"], force)
-    writes = {c.path: c.new for c in changes if c.new is not None}
-    write_atomically(writes, [c.path for c in changes if c.state == "orphan"] if prune else ())
-
-
 @contextmanager
 def locked_outputs(directories: Iterable[Path], *, shared: bool = False) -> Iterator[None]:
     """Hold the lock of each output directory (of its nearest existing ancestor, before it is
@@ -301,7 +287,8 @@ def write_generated(
             for directory in desired.suffixes:
                 names = [path.name for path in desired.files if path.parent == directory]
                 refuse_shrinking(directory, *alone, names)
-        apply(changes, force, prune)
+        writes = {c.path: c.new for c in changes if c.new is not None}
+        write_atomically(writes, [c.path for c in changes if c.state == "orphan"] if prune else ())
     return changes
 
 
