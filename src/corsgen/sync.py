@@ -270,6 +270,13 @@ def locked_outputs(directories: Iterable[Path], *, shared: bool = False) -> Iter
         yield
 
 
+def out_of_date(desired: Desired) -> list[Change]:
+    """What `sync --check` reports: the changes, compared under each output directory's lock,
+    shared (checks only read, so they share it; a writer waits for them)."""
+    with locked_outputs(desired.suffixes, shared=True):
+        return compare(desired)
+
+
 def write_generated(
     desired: Desired, force: bool, prune: bool = False, alone: tuple[str, str] | None = None
 ) -> list[Change]:

@@ -45,7 +45,7 @@ def sync(
 ) -> None:
     """Render everything the manifest names, writing only what changed."""
     from corsgen.manifest import find_manifest, load_manifest
-    from corsgen.sync import compare, desired_files, locked_outputs, write_generated
+    from corsgen.sync import desired_files, out_of_date, write_generated
     from corsgen.writing import locked
 
     path = manifest or find_manifest(Path.cwd())
@@ -57,9 +57,7 @@ def sync(
         for line in report(desired.warnings):
             click.echo(line, err=True)
         if check:
-            with locked_outputs(desired.suffixes, shared=True):
-                changes = compare(desired)
-            _report_check(changes, loaded.root, len(desired.files))
+            _report_check(out_of_date(desired), loaded.root, len(desired.files))
             return
         # And each output directory, as `render --out-dir` locks it: a render into one of them
         # waits for the sync, whose shared files would not be sized for its policy.
