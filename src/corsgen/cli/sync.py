@@ -59,8 +59,8 @@ def sync(
         if check:
             _report_check(out_of_date(desired), loaded.root, len(desired.files))
             return
-        # And each output directory, as `render --out-dir` locks it: a render into one of them
-        # waits for the sync, whose shared files would not be sized for its policy.
+        # It locks each output directory too, as `render --out-dir` does: a render into one of
+        # them waits for the sync, whose shared files would not be sized for its policy.
         changes = write_generated(desired, force, prune)
     _report_sync(changes, loaded.root, prune, len(desired.files))
     if exit_non_zero_on_change and changes:
