@@ -3,14 +3,14 @@ browser's verdict on each answer (corsgen.fetch). The answers come from corsgen'
 plan says (`corsgen explain POLICY`), or from a live server (`corsgen explain --url URL`).
 
 The request is described as a user writes it (an origin, a method, headers, what the script
-reads) and refused here, with the option that said it, when fetch() would never send it."""
+reads) and refused here, with the part that says it, when fetch() would never send it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from corsgen.errors import CorsgenError, clip
 from corsgen.fetch import (
@@ -174,12 +174,16 @@ def offline_trace(plan: Plan, request: Request, author: Pairs, reads: Sequence[s
     )
 
 
-class RequestRefused(CorsgenError):
-    """A request as described that a page cannot make: why, and the option that described it."""
+# The parts of a request as a user describes it (explain's options are named after them).
+Part = Literal["origin", "method", "header", "read"]
 
-    def __init__(self, option: str, why: str) -> None:
+
+class RequestRefused(CorsgenError):
+    """A request as described that no page can make: why, and which part of it."""
+
+    def __init__(self, part: Part, why: str) -> None:
         super().__init__(why)
-        self.option = option
+        self.part = part
 
 
 def page_origin(text: str) -> str:
@@ -189,19 +193,19 @@ def page_origin(text: str) -> str:
     if text == "null":
         return text
     if text.startswith(("file:", "data:")):
-        raise RequestRefused("--origin", f"a {text.split(':')[0]}: page sends Origin null")
+        raise RequestRefused("origin", f"a {text.split(':')[0]}: page sends Origin null")
     try:
         return str(parse_origin(text))
     except OriginError as exc:
         # The reason whole, the origin clipped: it may be ten thousand characters long.
-        raise RequestRefused("--origin", str(exc).replace(repr(text), repr(clip(text)))) from None
+        raise RequestRefused("origin", str(exc).replace(repr(text), repr(clip(text)))) from None
 
 
-def _token(text: str, option: str, what: str) -> str:
+def _token(text: str, part: Part, what: str) -> str:
     from corsgen.fetch import is_token
 
     if not is_token(text):
-        raise RequestRefused(option, f"{clip(text)!r} is not {what}: fetch() throws")
+        raise RequestRefused(part, f"{clip(text)!r} is not {what}: fetch() throws")
     return text
 
 
@@ -213,11 +217,11 @@ def author_headers(headers: Sequence[str]) -> Pairs:
     out = []
     for text in headers:
         name, colon, value = text.partition(":")
-        name, value = _token(name.strip(), "--header", "a header name"), value.strip(" \t")
+        name, value = _token(name.strip(), "header", "a header name"), value.strip(" \t")
         if is_forbidden_request_header(name):
-            raise RequestRefused("--header", f"fetch() drops {name}: the browser sets it itself")
+            raise RequestRefused("header", f"fetch() drops {name}: the browser sets it itself")
         if any(c in "\r\n\0" or "\ud800" <= c <= "\udfff" for c in value):
-            raise RequestRefused("--header", f"{clip(text)!r}: not a header value")
+            raise RequestRefused("header", f"{clip(text)!r}: not a header value")
         if not colon:
             value = "application/json" if name.lower() == "content-type" else "1"
         out.append((name, value))
@@ -229,8 +233,8 @@ def readable(reads: Sequence[str]) -> tuple[str, ...]:
     from corsgen.fetch import NEVER_EXPOSED
 
     for name in reads:
-        if _token(name, "--read", "a header name").lower() in NEVER_EXPOSED:
-            raise RequestRefused("--read", f"a script can never read {name}")
+        if _token(name, "read", "a header name").lower() in NEVER_EXPOSED:
+            raise RequestRefused("read", f"a script can never read {name}")
     return tuple(reads)
 
 
@@ -238,8 +242,8 @@ def fetch_method(text: str) -> str:
     """The method as fetch() sends it; refuses one fetch() refuses."""
     from corsgen.fetch import FORBIDDEN_METHODS, normalize_method
 
-    if _token(text, "--method", "a method").upper() in FORBIDDEN_METHODS:
-        raise RequestRefused("--method", f"fetch() refuses {text}")
+    if _token(text, "method", "a method").upper() in FORBIDDEN_METHODS:
+        raise RequestRefused("method", f"fetch() refuses {text}")
     return normalize_method(text)
 
 

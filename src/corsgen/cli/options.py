@@ -67,7 +67,7 @@ def deprecated(old: str, new: str) -> None:
 
 def bad_parameter(exc: RequestRefused) -> click.BadParameter:
     """A request the core refuses, as the usage error of the option that described it."""
-    return click.BadParameter(str(exc), param_hint=exc.option)
+    return click.BadParameter(str(exc), param_hint=f"--{exc.part}")
 
 
 def _reads(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
