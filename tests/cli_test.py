@@ -355,6 +355,7 @@ def _hostile_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["render", "{here}/api.toml", "-t", "caddy", "-o", "{here}/out"], 0, 1),
         (["render", "{here}/api.toml", "-t", "caddy", "-o", "{here}/blocker/x"], 1, 1),
         (["init"], 0, 2),
+        (["audit", "{here}/api.toml", "-t", "nginx"], 1, 2),
         (["check", "{here}/missing.toml"], 2, 4),
         (["rules", HOSTILE_DIR], 2, 4),
     ],
