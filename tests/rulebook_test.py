@@ -124,7 +124,7 @@ def _pair_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 A = 'allow_origins = ["https://a.com"]\n'
 SECOND = '\n[[outputs]]\npolicies = ["other/api.toml"]\ntargets = ["nginx"]\nout_dir = "deploy"\n'
 
-# verify --config: each case's config in tests/targets/nginx_config_test.py, and for the Apache
+# corsgen audit: each case's config in tests/targets/nginx_config_test.py, and for the Apache
 # cases in tests/targets/apache_config_test.py.
 CONFIG_CASES = (
     ("CG401", "parse"),

@@ -751,6 +751,36 @@ def test_render_out_dir_waits_for_another_writer(
     assert main(argv) == 0
 
 
+def test_render_out_dir_writes_through_syncs_transaction(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One function locks, refuses and writes for both: render --out-dir calls it as sync does,
+    and like sync leaves a file that did not change untouched."""
+    from corsgen import sync
+
+    calls: list[tuple[list[Path], bool, tuple[str, str] | None]] = []
+    real = sync.write_generated
+
+    def spy(
+        desired: sync.Desired,
+        force: bool,
+        prune: bool = False,
+        alone: tuple[str, str] | None = None,
+    ) -> list[sync.Change]:
+        calls.append((sorted(desired.files), force, alone))
+        return real(desired, force, prune, alone)
+
+    monkeypatch.setattr(sync, "write_generated", spy)
+    argv = ["render", str(EXAMPLES / "spa-api.toml"), "-t", "nginx", "-o", str(tmp_path)]
+    assert main(argv) == 0
+    written = sorted(tmp_path.iterdir())
+    assert calls == [(written, False, ("spa_api", "nginx"))]
+    before = {path: path.stat().st_ino for path in written}
+    assert main([*argv, "--force"]) == 0
+    assert {path: path.stat().st_ino for path in written} == before
+    assert capsys.readouterr().out.splitlines()[-2:] == [str(p) for p in written][::-1]
+
+
 def test_no_manifest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

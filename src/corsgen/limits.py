@@ -29,7 +29,7 @@ MAX_REGEX_LENGTH = 1_000
 MAX_FILE_VALUES = 250_000
 MAX_FINDINGS = 50
 
-# `corsgen verify --config` reads a server config and every file it includes (Caddy: imports),
+# `corsgen audit` reads a server config and every file it includes (Caddy: imports),
 # each a regular file of at most files.MAX_BYTES (64 MiB). These bound one run as a whole, so that
 # no include graph, glob or variable costs more than one such file already may; past any of them
 # verify refuses in one line that names the bound and what to change (server_config.ConfigBudget).

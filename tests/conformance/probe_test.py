@@ -163,7 +163,7 @@ ASKED = [
 
 
 @pytest.mark.parametrize("policy", INTENTS)
-def test_probe_origin_agrees_with_explain(
+def test_explain_url_agrees_with_explain(
     server: tuple[str, dict[str, Endpoint]], policy: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The live trace on corsgen's output and explain's offline one reach the same verdict and
@@ -181,9 +181,8 @@ def test_probe_origin_agrees_with_explain(
         capsys.readouterr()
         offline = main(["explain", path, *asked])
         fixes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
-        live = main(
-            ["probe", f"http://127.0.0.1:{at.port}{at.prefix}/ok", "--policy", path, *asked]
-        )
+        url = f"http://127.0.0.1:{at.port}{at.prefix}/ok"
+        live = main(["explain", path, "--url", url, *asked])
         out = capsys.readouterr().out
         observed: Verdict = {"exit code": live}
         expected: Verdict = {"exit code": offline}

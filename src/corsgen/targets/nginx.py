@@ -376,7 +376,7 @@ class Nginx(Target):
         }
 
     def audit_config(self, path: Path) -> list[Finding]:
-        from corsgen.targets import nginx_config  # only `verify --config` reads a user's config
+        from corsgen.targets import nginx_config  # only `corsgen audit` reads a user's config
 
         return nginx_config.audit(path)
 
