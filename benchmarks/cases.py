@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from corsgen.plan import Plan, build_plan
-from corsgen.policy import parse_policy
+from corsgen.policy.loading import parse_policy
 
 FOUR = (
     "https://app.example.com",

@@ -13,6 +13,7 @@ returns Markdown; none reads anything but corsgen itself.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -25,13 +26,13 @@ import click
 # nothing else (the policy model may become corsgen.policy.schema, the rule table corsgen.rules).
 from corsgen import limits as policy_limits
 from corsgen.cli import cli
-from corsgen.fsio import MAX_BYTES
+from corsgen.files import MAX_BYTES
 from corsgen.pipeline import load_and_plan
-from corsgen.policy_model import Policy
+from corsgen.policy.schema import Policy
 from corsgen.regex.automaton import MAX_CRAWLED
 from corsgen.regex.backtracking import MAX_STATES
 from corsgen.regex.language import MAX_NAMED_DOMAINS, MAX_NAMED_SCHEMES
-from corsgen.rulebook import RULES
+from corsgen.rules.table import RULES
 from corsgen.targets import TARGETS
 from corsgen.targets.base import Target
 
@@ -44,11 +45,16 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _text(text: str) -> str:
-    """Plain text (a description, a message) in a table cell, its Markdown characters escaped."""
+def _escaped(text: str) -> str:
+    """Plain text (a description, a message) with its Markdown characters escaped."""
     for char in "\\`*_[]<>":
         text = text.replace(char, "\\" + char)
-    return _cell(text)
+    return text
+
+
+def _text(text: str) -> str:
+    """Plain text in a table cell."""
+    return _cell(_escaped(text))
 
 
 def _table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -171,12 +177,12 @@ LIMITS: Mapping[str, tuple[str, Callable[[int], str], str]] = {
     ),
     "MAX_FINDINGS": (
         "findings shown",
-        lambda n: f"{n} of a file (of a `verify --config` run), then how many more",
+        lambda n: f"{n} of a file (of a `corsgen audit` run), then how many more",
         "one screenful: 100,000 flagged origins print 52 lines",
     ),
 }
 
-# What each bound of `corsgen verify --config` and of the manifest's globs covers: (what, unit).
+# What each bound of `corsgen audit` and of the manifest's globs covers: (what, unit).
 BOUNDS: Mapping[str, tuple[str, Callable[[int], str]]] = {
     "MAX_CONFIG_BYTES": (
         "bytes read in one run, all files together (for Caddy, with its imports written out "
@@ -244,7 +250,7 @@ def limits() -> str:
 
 
 def bounds() -> str:
-    """The bounds of one run of `corsgen verify --config` and of a manifest's globs."""
+    """The bounds of one run of `corsgen audit` and of a manifest's globs."""
     values = _constants(policy_limits)
     if unnamed := _unnamed():
         raise SystemExit(f"docs/gen.py: say what {', '.join(sorted(unnamed))} bounds in BOUNDS")
@@ -283,6 +289,7 @@ SHORTFALL_POLICIES: Mapping[str, tuple[str, str]] = {
 }
 
 
+@functools.cache
 def _noting(case: str, policy: str) -> set[str]:
     """The targets that note this CG501 case for this policy text."""
     with tempfile.TemporaryDirectory(prefix="corsgen-docs-") as tmp:
@@ -296,14 +303,34 @@ def _noting(case: str, policy: str) -> set[str]:
     }
 
 
+def _fields(server: str) -> dict[str, object]:
+    """Values for a CG501 case's texts, the numbers a policy decides left as N."""
+    fields: dict[str, object] = {"server": server, "status": 204, "limit": "N", "size": "N"}
+    return fields | {"sent": "…", "maxrewrite": "N", "bufsize": "N"}
+
+
+def server_notes(target: str) -> str:
+    """The CG501 notes `corsgen check --target TARGET` can give, each with the policy it is for."""
+    rule = next(r for r in RULES if r.id == SHORTFALL_RULE)
+    title = TARGETS[target].title
+    lines = []
+    for case in rule.cases:
+        holds, policy = SHORTFALL_POLICIES[case]
+        if target in _noting(case, policy):
+            fix = rule.cases[case][1].format(**_fields(title))
+            lines.append(f"- `{case}`, for a policy with {holds}; fix: {_escaped(fix)}\n")
+    if not lines:
+        return f"`corsgen check --target {target}` gives none of the CG501 notes.\n"
+    return "".join(lines)
+
+
 def shortfalls() -> str:
     """Which CG501 case each target's server notes (`corsgen check --target T`), for a policy that
     holds what the row says, and the note's fix."""
     rule = next(r for r in RULES if r.id == SHORTFALL_RULE)
     if missing := set(rule.cases) - set(SHORTFALL_POLICIES):
         raise SystemExit(f"docs/gen.py: add a policy to SHORTFALL_POLICIES for {missing}")
-    fields = {"server": "the server", "status": 204, "limit": "N", "size": "N", "sent": "…"}
-    fields |= {"maxrewrite": "N", "bufsize": "N"}
+    fields = _fields("the server")
     rows = []
     for case in rule.cases:
         holds, policy = SHORTFALL_POLICIES[case]
@@ -341,7 +368,7 @@ def _usage_cell(name: str, command: click.Command, ctx: click.Context) -> str:
 
 
 def _config_readers() -> str:
-    """The targets whose config `verify --config` reads."""
+    """The targets whose whole config `corsgen audit` reads."""
     names = [t.name for t in TARGETS.values() if type(t).audit_config is not Target.audit_config]
     return ", ".join(f"`{n}`" for n in names)
 
@@ -351,8 +378,8 @@ def commands() -> str:
     rows = []
     for name, command, ctx in _commands():
         summary = command.get_short_help_str()
-        if name == "verify":
-            summary += f" `--config` reads the config of {_config_readers()}."
+        if name == "audit":
+            summary += f" Reads the config of {_config_readers()}."
         rows.append((_usage_cell(name, command, ctx), _cell(summary)))
     return _table(("command", "what it does"), rows)
 
@@ -363,8 +390,8 @@ def command_reference() -> str:
     for name, command, ctx in _commands():
         out.append(f"### `corsgen {name}`\n\n```text\n{_usage(name, command, ctx)}\n```\n\n")
         out.append(" ".join((command.help or "").split()) + "\n\n")
-        if name == "verify":
-            out.append(f"`--config` reads the config of {_config_readers()}.\n\n")
+        if name == "audit":
+            out.append(f"It reads the config of {_config_readers()}.\n\n")
         for param in command.get_params(ctx):
             record = param.get_help_record(ctx)
             if not isinstance(param, click.Option) or record is None or "--help" in param.opts:

@@ -25,7 +25,7 @@ from corsgen.errors import CorsgenError
 MEMORY = 768 * 1024 * 1024
 
 
-# --- verify --config within its bounds (limits.py, MAX_CONFIG_*): for the tests of each config
+# --- corsgen audit within its bounds (limits.py, MAX_CONFIG_*): for the tests of each config
 # reader, tests/targets/{nginx,apache,caddy}_config_test.py.
 
 _BOUNDED = """\
@@ -54,11 +54,11 @@ class Bounded:
 def verify_bounded(
     config: Path, target: str, *, mib: int | None = 256, seconds: float = 20, path: str = ""
 ) -> Bounded:
-    """`corsgen verify --config` in a child Python whose address space is capped at `mib` (None
+    """`corsgen audit` in a child Python whose address space is capped at `mib` (None
     when Caddy runs: Go reserves far more address space than it uses), killed after `seconds`.
     `path` goes before PATH (the Caddy to run)."""
     env = {**os.environ, "PATH": f"{path}:{os.environ['PATH']}" if path else os.environ["PATH"]}
-    command = [sys.executable, "-c", _BOUNDED, str(mib or 0), "verify", "--config", str(config)]
+    command = [sys.executable, "-c", _BOUNDED, str(mib or 0), "audit", str(config)]
     start = time.monotonic()
     proc = subprocess.run(
         [*command, "--target", target], capture_output=True, text=True, timeout=seconds, env=env
@@ -74,12 +74,12 @@ def assert_refused(result: Bounded, *words: str) -> None:
     assert result.code == 1, result
     assert result.err.count("\n") == 1 and result.err.startswith("corsgen: cannot "), result.err
     assert "Traceback" not in result.err and "Error:" not in result.err, result.err
-    assert "the most verify --config reads" in result.err or "larger than" in result.err
+    assert "the most `corsgen audit` reads" in result.err or "larger than" in result.err
     for word in words:
         assert word in result.err, result.err
 
 
-# The largest file fsio.read_file holds whole while it is parsed.
+# The largest file files.read_file holds whole while it is parsed.
 READ_BUFFER_MIB = 64
 
 
@@ -94,17 +94,17 @@ def chain(root: Path, levels: int, body: str, leaf: str, suffix: str = ".conf") 
 
 
 def count_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """How often each file of a server config is read (fsio.read_config), from now on."""
-    from corsgen import fsio
+    """How often each file of a server config is read (server_config.read_config), from now on."""
+    from corsgen import server_config
 
     reads: dict[str, int] = {}
-    read = fsio.read_config
+    read = server_config.read_config
 
     def counted(path: Path, included_at: str | None = None) -> bytes:
         reads[str(path)] = reads.get(str(path), 0) + 1
         return read(path, included_at)
 
-    monkeypatch.setattr(fsio, "read_config", counted)
+    monkeypatch.setattr(server_config, "read_config", counted)
     return reads
 
 
@@ -166,11 +166,11 @@ GRAPH_BUDGET = settings(
 
 
 def bounded_or_refused(run: Callable[[], object]) -> object:
-    """run()'s result, or None when it refuses a bound in verify --config's words."""
+    """run()'s result, or None when it refuses a bound in `corsgen audit`'s words."""
     try:
         return run()
     except CorsgenError as exc:
-        assert "the most verify --config reads" in str(exc), exc
+        assert "the most `corsgen audit` reads" in str(exc), exc
         assert "\n" not in str(exc)
         return None
 

@@ -1,7 +1,7 @@
 """`corsgen explain`: the common "why is this blocked" cases, each with the policy key to change.
 
 The expected lines are written by hand from what a browser does; the verdicts come from
-corsgen.fetch over what corsgen's output answers (corsgen.served, which the conformance suite
+corsgen.fetch over what corsgen's output answers (corsgen.promise, which the conformance suite
 holds to the real servers' answers)."""
 
 from __future__ import annotations

@@ -24,10 +24,10 @@ from publicsuffixlist import PublicSuffixList
 
 from corsgen.cli import main
 from corsgen.plan import build_plan
-from corsgen.policy import parse_policy
+from corsgen.policy.loading import parse_policy
 from corsgen.regex import RegexError, check_regex, parse_regex
 from corsgen.render import render
-from corsgen.rules import check_policy
+from corsgen.rules.checks import check_policy
 from corsgen.targets import NAMES as TARGETS
 from corsgen.verify import find_binary, server_check
 from tests.conftest import need_binary

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from corsgen.errors import CorsgenError
 from corsgen.pipeline import load_and_plan
 from corsgen.plan import build_plan
-from corsgen.policy import parse_policy
+from corsgen.policy.loading import parse_policy
 from corsgen.render import render
-from corsgen.rules import check_policy
+from corsgen.rules.checks import check_policy
 from corsgen.targets import NAMES as TARGETS
 from corsgen.targets import apache, caddy, nginx
 from corsgen.targets.base import comment

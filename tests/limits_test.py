@@ -15,9 +15,9 @@ from corsgen.limits import (
     MAX_TOKEN_LENGTH,
 )
 from corsgen.plan import Plan, build_plan
-from corsgen.policy_model import Policy
+from corsgen.policy.schema import Policy
 from corsgen.render import render
-from corsgen.rules import check_policy
+from corsgen.rules.checks import check_policy
 from corsgen.verify import server_check
 from tests.conformance.servers import config_test_binaries
 from tests.conftest import need_binary

@@ -16,8 +16,8 @@ from corsgen.origins import (
     plain_origin,
     registrable_domain,
 )
-from corsgen.policy import parse_policy
-from corsgen.rules import check_policy
+from corsgen.policy.loading import parse_policy
+from corsgen.rules.checks import check_policy
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_hosts_serialise_as_browsers_do(host: str, serialised: str) -> None:
 def test_refuses(text: str, rule: str, fragment: str) -> None:
     with pytest.raises(OriginError) as info:
         parse_origin(text)
-    assert info.value.rule == rule
+    assert info.value.violation.rule == rule
     assert fragment in info.value.message
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from corsgen.plan import ACAC, ACAM, ACAO, ACEH, build_plan
-from corsgen.policy import parse_policy
+from corsgen.policy.loading import parse_policy
 
 
 def _plan(text: str):  # type: ignore[no-untyped-def]

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from corsgen.errors import PolicyError
-from corsgen.policy import PlainPolicy, parse_policy, plain_policy, policy_json, policy_name
-from corsgen.policy_model import Policy
+from corsgen.policy.loading import PlainPolicy, parse_policy, plain_policy, policy_json, policy_name
+from corsgen.policy.schema import Policy
 from corsgen.tomlfile import key_lines, key_path, read_text
 
 

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from corsgen.limits import MAX_ORIGIN_LENGTH, MAX_TOKEN_LENGTH
 from corsgen.plan import ACAC, ACAO, build_plan
-from corsgen.policy import parse_policy
+from corsgen.policy.loading import parse_policy
 from corsgen.render import render
-from corsgen.rules import check_policy
+from corsgen.rules.checks import check_policy
 from corsgen.targets import NAMES as TARGETS
 from corsgen.verify import check_structure
 from tests.rules_test import long_origin

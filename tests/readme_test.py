@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from corsgen.rules import RULES
+from corsgen.rules.table import RULES
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -20,9 +20,10 @@ from corsgen.limits import (
     MAX_TOKEN_LENGTH,
 )
 from corsgen.pipeline import load_and_plan
-from corsgen.policy import parse_policy, policy_name
-from corsgen.policy_model import Policy
-from corsgen.rules import RULES, check_policy
+from corsgen.policy.loading import parse_policy, policy_name
+from corsgen.policy.schema import Policy
+from corsgen.rules.checks import check_policy
+from corsgen.rules.table import RULES
 
 GOOD = 'allow_origins = ["https://app.example.com"]\n'
 

@@ -7,10 +7,10 @@ import pytest
 from corsgen.errors import VerifyError
 from corsgen.pipeline import load_and_plan
 from corsgen.plan import build_plan
-from corsgen.policy import parse_policy
+from corsgen.policy.loading import parse_policy
 from corsgen.render import render
 from corsgen.targets import NAMES as TARGETS
-from corsgen.targets import get
+from corsgen.targets import by_name
 from corsgen.verify import server_check
 from tests.conformance.servers import HARNESS, config_test_binaries
 from tests.conftest import EXAMPLES, need_binary
@@ -67,7 +67,7 @@ def test_missing_binary_is_said_plainly(monkeypatch: pytest.MonkeyPatch) -> None
     for target in TARGETS:
         result = server_check(render(plan, target), target)
         assert not result.ok
-        wanted = " or ".join(get(target).binaries)
+        wanted = " or ".join(by_name(target).binaries)
         assert str(result) == f"{target}: not checked, {wanted} not found on PATH"
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from corsgen.cli import main
 from corsgen.manifest import Manifest
-from corsgen.policy_model import Policy
+from corsgen.policy.schema import Policy
 from corsgen.starter import json_schema
 from tests.conftest import ROOT
 

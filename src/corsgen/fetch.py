@@ -76,14 +76,14 @@ def _lower(text: str) -> str:
     return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
 
 
-def get(headers: Headers, name: str) -> str | None:
+def header_value(headers: Headers, name: str) -> str | None:
     """Fetch's `get`: every line with the name, trimmed, joined by ", "; None when absent."""
     values = [v.strip(" \t") for n, v in headers if _lower(n) == _lower(name)]
     return ", ".join(values) if values else None
 
 
 def token_list(headers: Headers, name: str) -> list[str] | None:
-    value = get(headers, name)
+    value = header_value(headers, name)
     if value is None:
         return None
     items = [item.strip(" \t") for item in value.split(",")]
@@ -107,7 +107,7 @@ class Failure:
 
 def cors_failure(request: Request, headers: Headers) -> Failure | None:
     """Fetch §CORS check, byte for byte; None when it passes."""
-    acao = get(headers, "Access-Control-Allow-Origin")
+    acao = header_value(headers, "Access-Control-Allow-Origin")
     if acao is None:
         return Failure("origin", "no Access-Control-Allow-Origin")
     if acao == "*" and not request.credentials:
@@ -116,7 +116,10 @@ def cors_failure(request: Request, headers: Headers) -> Failure | None:
         return Failure("credentials", "Access-Control-Allow-Origin * with credentials")
     if acao != request.origin:
         return Failure("origin", f"Access-Control-Allow-Origin {acao!r} is not {request.origin!r}")
-    if not request.credentials or get(headers, "Access-Control-Allow-Credentials") == "true":
+    if (
+        not request.credentials
+        or header_value(headers, "Access-Control-Allow-Credentials") == "true"
+    ):
         return None
     return Failure("credentials", "Access-Control-Allow-Credentials is not exactly true")
 
@@ -125,7 +128,7 @@ def cors_check(request: Request, headers: Headers) -> tuple[bool, str]:
     failure = cors_failure(request, headers)
     if failure is not None:
         return False, failure.why
-    if get(headers, "Access-Control-Allow-Origin") == "*":
+    if header_value(headers, "Access-Control-Allow-Origin") == "*":
         return True, "wildcard without credentials"
     return True, "origin matches" + ", credentials allowed" * request.credentials
 
@@ -229,5 +232,5 @@ def exposed(headers: Headers, credentials: bool) -> set[str]:
 
 
 def vary_tokens(headers: Headers) -> list[str]:
-    value = get(headers, "Vary") or ""
+    value = header_value(headers, "Vary") or ""
     return [_lower(t.strip()) for t in value.split(",") if t.strip()]

@@ -20,16 +20,16 @@ from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
 from corsgen.limits import MAX_GLOB_ENTRIES, MAX_GLOB_PARTS
+from corsgen.rules.table import RuleError
 
 _MAGIC = frozenset("*?[")
 
 
-class GlobRefused(Exception):
-    """A glob corsgen will not expand: the CG305 case and what its message says."""
+class GlobRefused(RuleError):
+    """A glob corsgen will not expand: a CG305 case and what its message says."""
 
     def __init__(self, case: str, **fields: object) -> None:
-        super().__init__(case)
-        self.case, self.fields = case, fields
+        super().__init__("CG305", case, **fields)
 
 
 class Budget:

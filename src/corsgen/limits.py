@@ -30,10 +30,10 @@ MAX_REGEX_LENGTH = 1_000
 MAX_FILE_VALUES = 250_000
 MAX_FINDINGS = 50
 
-# `corsgen verify --config` reads a server config and every file it includes (Caddy: imports),
-# each a regular file of at most fsio.MAX_BYTES (64 MiB). These bound one run as a whole, so that
+# `corsgen audit` reads a server config and every file it includes (Caddy: imports),
+# each a regular file of at most files.MAX_BYTES (64 MiB). These bound one run as a whole, so that
 # no include graph, glob or variable costs more than one such file already may; past any of them
-# verify refuses in one line that names the bound and what to change (fsio.ConfigBudget).
+# verify refuses in one line that names the bound and what to change (server_config.ConfigBudget).
 # Bytes read, all the files together, and for Caddy, which splices each import in where it is,
 # the bytes with the imports written out: as much as one file may be. A real config, thousands of
 # sites and a large geo map, is a few MiB; reading crossplane's or the Apache lexer's way takes

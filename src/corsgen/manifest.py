@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corsgen.errors import CorsgenError, Finding, PolicyError
 from corsgen.globbing import Budget, GlobRefused, expand
-from corsgen.rulebook import finding
+from corsgen.rules.table import finding
 from corsgen.targets import NAMES
 from corsgen.tomlfile import key_lines, parse_toml, read_text, validate
 
@@ -132,7 +132,8 @@ class LoadedManifest:
             # Regular files only: a FIFO or device would hang or flood the TOML reader.
             matches = expand(self.root, pattern, budget)
         except GlobRefused as exc:
-            return [], [self.finding("CG305", exc.case, key, pattern=pattern, **exc.fields)]
+            found = exc.violation
+            return [], [self.finding(found.rule, found.case, key, pattern=pattern, **found.fields)]
         if not matches:
             return [], [self.finding("CG302", "no-match", key, pattern=pattern, root=self.root)]
         stray = None if allow_outside else self._stray(matches)
@@ -152,7 +153,7 @@ class LoadedManifest:
             return False
 
     def finding(self, rule: str, case: str, key: str, **fields: object) -> Finding:
-        """A finding against this manifest's `key`, on its line (rulebook.py has the texts)."""
+        """A finding against this manifest's `key`, on its line (rules/table.py has the texts)."""
         return finding(rule, case, file=self.path.name, key=key, lines=self.lines, fields=fields)
 
 
@@ -160,9 +161,10 @@ def _malformed(value: str) -> str | None:
     """Why a manifest path or glob can be nothing but a mistake, or None."""
     if not value:
         return "is empty"
-    if len(value) > _PATH_MAX or any(len(part) > _NAME_MAX for part in value.split("/")):
+    encoded = value.encode("utf-8", "surrogatepass")  # as the file system counts: in bytes
+    if len(encoded) > _PATH_MAX or any(len(part) > _NAME_MAX for part in encoded.split(b"/")):
         # No such path exists, and matching it would cost time and memory in its length.
-        return f"is longer than a path can be ({_PATH_MAX:,} characters, {_NAME_MAX} a name)"
+        return f"is longer than a path can be ({_PATH_MAX:,} bytes, {_NAME_MAX} a name)"
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         return "contains a control character"
     if not PurePosixPath(value).parts:
@@ -170,8 +172,8 @@ def _malformed(value: str) -> str | None:
     return None
 
 
-# Linux's PATH_MAX and NAME_MAX, which most file systems share (in bytes: a name of non-ASCII
-# characters is refused by the file system before it reaches these).
+# Linux's PATH_MAX and NAME_MAX, which most file systems share, in bytes of UTF-8: 128 é are 256
+# bytes, and a stat of such a name failed with "File name too long" (a traceback, not a finding).
 _PATH_MAX = 4_096
 _NAME_MAX = 255
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
-from corsgen.rulebook import RuleError
+from corsgen.rules.table import RuleError
 
 if TYPE_CHECKING:
     from publicsuffixlist import PublicSuffixList

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from corsgen.errors import Finding, PolicyError, blocking
 from corsgen.plan import Plan, build_plan
-from corsgen.policy import parse_policy, policy_name
-from corsgen.rulebook import line_of
-from corsgen.rules import check_policy
+from corsgen.policy.loading import parse_policy, policy_name
+from corsgen.rules.checks import check_policy
+from corsgen.rules.table import line_of
 from corsgen.targets import limit_findings, shortfall_findings
 from corsgen.tomlfile import key_lines, read_text
 

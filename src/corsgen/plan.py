@@ -14,9 +14,9 @@ from typing import Literal
 
 from corsgen import __version__
 from corsgen.origins import Origin
-from corsgen.policy import AnyPolicy, policy_json
+from corsgen.policy.loading import AnyPolicy, policy_json
 from corsgen.regex import OUTSIDE_AN_ORIGIN, anchor, parse_regex
-from corsgen.rules import parsed_origins
+from corsgen.rules.checks import parsed_origins
 
 ACAO = "Access-Control-Allow-Origin"
 ACAC = "Access-Control-Allow-Credentials"
@@ -35,9 +35,10 @@ When = Literal["always", "allowed", "preflight", "private_network"]
 
 @dataclass(frozen=True)
 class Header:
-    """One response header. `echo` means the value is the request's (allowed) Origin."""
+    """One response header and its role (origin, credentials, methods ...). `echo` means the value
+    is the request's (allowed) Origin."""
 
-    key: str
+    role: str
     name: str
     value: str
     when: When
@@ -81,9 +82,9 @@ class Plan:
         key twice (Caddy's map does), as when the regex spells out a wildcard."""
         return tuple(dict.fromkeys(anchor([p]) for p in self.origin_patterns))
 
-    def value(self, key: str) -> str | None:
-        """The value of the header sent for this key (a Header.key), None when none is sent."""
-        return next((h.value for h in self.headers if h.key == key), None)
+    def value(self, role: str) -> str | None:
+        """The value of the header sent in this role (a Header.role), None when none is sent."""
+        return next((h.value for h in self.headers if h.role == role), None)
 
     @cached_property
     def _exact(self) -> frozenset[str]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from corsgen.marker import PLACEHOLDER, stamp
 from corsgen.plan import Plan
-from corsgen.targets import get
+from corsgen.targets import by_name
 from corsgen.targets.base import SHARED, comment
 from corsgen.templating import Templates
 
@@ -33,25 +33,29 @@ def _fill(template: str, plan: Plan | _Origin, context: Mapping[str, object]) ->
 
 def render_parts(plan: Plan, target: str) -> dict[str, str]:
     """File name to text, for the files of this one policy."""
-    spec = get(target)
+    spec = by_name(target)
     context = spec.context(plan)
     return {plan.name + part.suffix: _fill(part.template, plan, context) for part in spec.parts}
 
 
 def render_shared(plans: Sequence[Plan], target: str) -> dict[str, str]:
     """The files the policies written to one directory share (none when they need none)."""
-    spec = get(target)
+    spec = by_name(target)
     context = spec.shared_context(plans)
     if context is None or not plans:
         return {}
     ordered = sorted(plans, key=lambda p: p.name)
-    # Stale as soon as any of the policies changes, as a policy's own file is.
-    digest = hashlib.sha256("".join(f"{p.name}\n{p.digest}\n" for p in ordered).encode())
+    if spec.shared_sized:
+        # Stale as soon as any of the policies changes, as a policy's own file is.
+        digest = hashlib.sha256("".join(f"{p.name}\n{p.digest}\n" for p in ordered).encode())
+        source = "the policies " + " ".join(p.source for p in ordered)
+    else:
+        # The same file for any policies (Envoy's two filters): it names none of them, so that
+        # `render --out-dir` of one policy beside others writes it unchanged.
+        digest = hashlib.sha256(f"{target}\n".encode())
+        source = f"every corsgen policy for {spec.title} in this directory"
     origin = _Origin(
-        name=SHARED,
-        source="the policies " + " ".join(p.source for p in ordered),
-        digest=digest.hexdigest(),
-        version=ordered[0].version,
+        name=SHARED, source=source, digest=digest.hexdigest(), version=ordered[0].version
     )
     parts = spec.shared_parts
     return {SHARED + part.suffix: _fill(part.template, origin, context) for part in parts}

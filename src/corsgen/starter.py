@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from corsgen.errors import CorsgenError
-from corsgen.fsio import write_atomically
+from corsgen.writing import write_atomically
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import tomli
 
 from corsgen.errors import SHOWN, Finding, PolicyError, clip
-from corsgen.fsio import NotAFile, decode, read_file
+from corsgen.files import NotAFile, decode, read_file
 from corsgen.limits import MAX_FILE_VALUES, MAX_FINDINGS
-from corsgen.rulebook import finding
+from corsgen.rules.table import finding
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -422,7 +422,7 @@ def validate(
     """A model from parsed TOML, or PolicyError with one finding per problem, each on the line
     of its key in `text` (scanned only when there is a problem)."""
     # Imported here: pydantic takes longer to import than a small policy takes to render, and a
-    # policy that plainly has its shape is read without it (policy.py).
+    # policy that plainly has its shape is read without it (policy/loading.py).
     from pydantic import ValidationError
 
     try:

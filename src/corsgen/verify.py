@@ -11,16 +11,21 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from corsgen.errors import VerifyError
-from corsgen.targets import get
+from corsgen.render import render
+from corsgen.targets import by_name
+
+if TYPE_CHECKING:
+    from corsgen.plan import Plan
 
 TIMEOUT = 60
 
 
 def check_structure(files: Mapping[str, str], target: str) -> None:
     """Raise VerifyError, `msg in file:line`, if the rendered files do not parse."""
-    get(target).check_structure(files)
+    by_name(target).check_structure(files)
 
 
 @dataclass(frozen=True)
@@ -33,14 +38,21 @@ class ServerResult:
     def __str__(self) -> str:
         if self.binary is None:
             # Name the program to install: "apache" alone does not say apache2 or httpd.
-            wanted = " or ".join(get(self.target).binaries)
+            wanted = " or ".join(by_name(self.target).binaries)
             return f"{self.target}: not checked, {wanted} not found on PATH"
         state = "ok" if self.ok else "FAILED"
         return f"{self.target}: {self.binary}: {state}"
 
 
+def checked_render(plan: Plan, target: str) -> dict[str, str]:
+    """The files of `plan` for `target`, parsed back (check_structure) before anyone sees them."""
+    files = render(plan, target)
+    check_structure(files, target)
+    return files
+
+
 def find_binary(target: str) -> str | None:
-    return get(target).find_binary()
+    return by_name(target).find_binary()
 
 
 def server_check(files: Mapping[str, str], target: str, binary: str | None = None) -> ServerResult:
@@ -54,7 +66,7 @@ def server_check(files: Mapping[str, str], target: str, binary: str | None = Non
         root = Path(tmp)
         for name, text in files.items():
             (root / name).write_text(text, encoding="utf-8")
-        command = get(target).config_test_command(binary, root, files)
+        command = by_name(target).config_test_command(binary, root, files)
         try:
             proc = subprocess.run(
                 command,
@@ -68,6 +80,6 @@ def server_check(files: Mapping[str, str], target: str, binary: str | None = Non
             raise VerifyError(f"{binary} could not run: {exc}", target) from None
         output = (proc.stdout + proc.stderr).replace(tmp + "/", "")
     if proc.returncode != 0:
-        lines = get(target).error_lines(output)
+        lines = by_name(target).error_lines(output)
         raise VerifyError(f"{binary} rejected the output: {' | '.join(lines[-3:])}", target)
     return ServerResult(target, binary, True, output)

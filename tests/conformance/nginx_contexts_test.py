@@ -1,6 +1,6 @@
 """The nginx snippet where users put it, on the real nginx: in server {} or a location, nested,
 under auth, two policies in one server, two large lists in one http {}. Each config is written as a
-user would write it; `corsgen verify --config` must find exactly the traps the server shows."""
+user would write it; `corsgen audit` must find exactly the traps the server shows."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from corsgen.cli import main
-from corsgen.fetch import Request, cors_check, get, preflight_ok
+from corsgen.fetch import Request, cors_check, header_value, preflight_ok
 from corsgen.plan import Plan
 from corsgen.render import render_parts, render_shared
 from corsgen.verify import find_binary
@@ -124,9 +124,9 @@ def _read(
 
 
 def _audit(root: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
-    """The rule ids and lines `corsgen verify --config` reports, as `line:ID`."""
+    """The rule ids and lines `corsgen audit` reports, as `line:ID`."""
     capsys.readouterr()
-    code = main(["verify", "--config", str(root / "nginx.conf"), "--target", "nginx"])
+    code = main(["audit", str(root / "nginx.conf"), "--target", "nginx"])
     found = [
         f"{line.split(':')[1]}:{line.split(' error ')[1].split()[0]}"
         for line in capsys.readouterr().err.splitlines()
@@ -198,7 +198,7 @@ def test_in_server_it_answers_every_location_before_auth(
         for path in ("/ok", "/files/deep/ok", "/missing"):
             assert _preflight(port, path, APP) == (True, 204), path
             ok, answer = _read(port, path, APP)
-            assert ok and get(answer, "X-Upstream") == "1", path
+            assert ok and header_value(answer, "X-Upstream") == "1", path
         assert _preflight(port, "/ok", WWW)[1] == 401  # refused origins meet auth as usual
         assert _audit(root, capsys) == []
 
@@ -228,7 +228,7 @@ def test_in_locations_two_policies_answer_on_their_own_paths_before_auth(
         assert _audit(root, capsys) == []
 
 
-# --- the traps: what nginx really does, and what verify --config says ------------------------
+# --- the traps: what nginx really does, and what corsgen audit says ------------------------
 
 
 def test_inheritance_traps_are_real_and_each_is_found(
@@ -249,9 +249,9 @@ def test_inheritance_traps_are_real_and_each_is_found(
     )
     with _serve(nginx, upstream.port, (API, WEB), HTTP, server) as (port, root):
         ok, answer = _read(port, "/api/ok", APP)
-        assert ok and get(answer, HSTS) is None  # the server's HSTS is gone
+        assert ok and header_value(answer, HSTS) is None  # the server's HSTS is gone
         ok, answer = _read(port, "/api/static/ok", APP)
-        assert not ok and get(answer, "Cache-Control") == "max-age=60"  # CORS is gone
+        assert not ok and header_value(answer, "Cache-Control") == "max-age=60"  # CORS is gone
         assert _preflight(port, "/api/static/ok", APP) == (False, 401)
         assert _preflight(port, "/api/admin/ok", APP) == (False, 401)
         assert _read(port, "/api/admin/ok", APP)[0]  # add_header is inherited, the if is not

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from corsgen.plan import Plan, build_plan
-from corsgen.policy import parse_policy
+from corsgen.policy.loading import parse_policy
 from corsgen.render import render_parts, render_shared
 from corsgen.targets import NAMES
 from corsgen.targets.apache import module_lines as apache_module_lines

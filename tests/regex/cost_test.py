@@ -99,7 +99,7 @@ def test_the_worst_refused_shapes_are_refused_in_about_a_second(source: str, rul
             check_regex(parse_regex(source))
         finally:
             assert time.process_time() - started < SECONDS
-    assert info.value.rule == rule, info.value.message
+    assert info.value.violation.rule == rule, info.value.message
     example = re.search(r"also matches '([^']*)'", info.value.message)
     if rule == "CG108":
         assert example is not None and re.fullmatch(source, example[1]), info.value.message
@@ -110,5 +110,5 @@ def test_an_automaton_past_the_cap_is_refused_not_built(monkeypatch: pytest.Monk
     monkeypatch.setattr(automaton, "MAX_CRAWLED", 50)
     with pytest.raises(RegexError) as info:
         check_regex(parse_regex(API_GATEWAY))
-    assert (info.value.rule, info.value.case) == ("CG120", "regex-proof")
+    assert (info.value.violation.rule, info.value.violation.case) == ("CG120", "regex-proof")
     assert "list the origins" in info.value.fix

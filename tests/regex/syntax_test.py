@@ -87,7 +87,9 @@ def test_refused(source: str, rule: str, construct: str) -> None:
     started = time.monotonic()
     with pytest.raises(RegexError) as info:
         parse_regex(source)
-    assert (info.value.rule, construct in info.value.message) == (rule, True), info.value.message
+    assert (info.value.violation.rule, construct in info.value.message) == (rule, True), (
+        info.value.message
+    )
     assert time.monotonic() - started < 0.5
 
 

@@ -1,4 +1,4 @@
-"""verify --config on Apache configs written as Debian lays them out: apache2.conf, mods-enabled,
+"""`corsgen audit` on Apache configs written as Debian lays them out: apache2.conf, mods-enabled,
 sites-enabled. Each config is also one `apache2 -t` accepts, so the findings are about real
 configs; the conformance suite shows on the real server what each finding costs."""
 
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from corsgen import fsio
+from corsgen import server_config
 from corsgen.cli import main
 from corsgen.errors import CorsgenError
 from corsgen.pipeline import load_and_plan
@@ -156,7 +156,7 @@ def test_audit(
     assert [rule for rule, _ in found] == [rule for rule, _ in expected], found
     for (_, message), (_, words) in zip(found, expected, strict=True):
         assert words in message
-    assert main(["verify", "--config", str(conf), "-t", "apache"]) == (1 if expected else 0)
+    assert main(["audit", str(conf), "-t", "apache"]) == (1 if expected else 0)
     if modules == MODULES:  # a config httpd itself accepts: the findings are about real configs
         binary = find_binary("apache")
         need_binary("apache", binary)
@@ -172,7 +172,7 @@ def test_a_config_without_a_snippet_says_so(tmp_path: Path) -> None:
 def test_findings_name_the_include(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     conf = _tree(tmp_path, OLD_IN_DIRECTORY)
     _old(tmp_path)
-    assert main(["verify", "--config", str(conf), "-t", "apache"]) == 1
+    assert main(["audit", str(conf), "-t", "apache"]) == 1
     err = capsys.readouterr().err
     assert f"{tmp_path}/sites-enabled/api.conf:8: error CG404 preflight-not-answered:" in err
 
@@ -187,14 +187,14 @@ REACHES = {
 
 
 def reach(rule: str, case: str) -> Callable[[Path], None]:
-    """Run `corsgen verify --config` on the config that gives this finding."""
+    """Run `corsgen audit` on the config that gives this finding."""
     site, old, modules = REACHES[rule, case]
 
     def run(tmp_path: Path) -> None:
         conf = _tree(tmp_path, site, modules)
         if old:
             _old(tmp_path)
-        assert main(["verify", "--config", str(conf), "--target", "apache"]) == 1
+        assert main(["audit", str(conf), "--target", "apache"]) == 1
 
     return run
 
@@ -208,9 +208,7 @@ def test_a_fifo_is_named_not_read(
     fifo = tmp_path / "fifo.conf"
     os.mkfifo(fifo)
     conf.write_text(conf.read_text() + f"Include {fifo}\n")
-    assert (
-        main(["verify", "--config", str(conf if how == "include" else fifo), "-t", "apache"]) == 1
-    )
+    assert main(["audit", str(conf if how == "include" else fifo), "-t", "apache"]) == 1
     err = capsys.readouterr().err
     where = f", included at {conf}:8" if how == "include" else ""
     assert err.startswith(f"corsgen: cannot read {fifo}{where}: it is a FIFO, not a regular file")
@@ -323,8 +321,8 @@ def test_any_include_graph_and_define_chain_is_read_within_bounds(
     its own value from the one before (1 to 4 copies of it), with the bounds lowered to 2,000
     lines and 64 KiB of values: a result or a refusal, within the budget."""
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fsio, "MAX_CONFIG_EXPANDED", 2_000)
-        mp.setattr(fsio, "MAX_CONFIG_SUBSTITUTED", 64 * 1024)
+        mp.setattr(server_config, "MAX_CONFIG_EXPANDED", 2_000)
+        mp.setattr(server_config, "MAX_CONFIG_SUBSTITUTED", 64 * 1024)
         root = Path(tmp)
         last = f"${{V{len(doubles)}}}"
         defines = [f"Define V{i + 1} " + f"${{V{i}}}" * (n + 1) for i, n in enumerate(doubles)]
@@ -372,7 +370,7 @@ def test_a_file_of_more_lines_than_a_walk_reads_is_refused_while_lexed(
     """Each line lexed is walked at least once: past the walk's bound (lowered to 1,000 here)
     the lexer stops, 256 KiB at a time. 64 MiB of <VirtualHost> once took 24 s and 1.2 GB
     before it was refused; now 1 s and 180 MB."""
-    monkeypatch.setattr(fsio, "MAX_CONFIG_EXPANDED", 1_000)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_EXPANDED", 1_000)
     conf = _tree(tmp_path, GOOD)
     host = "<VirtualHost *:80>\n    ServerName s{n}\n</VirtualHost>\n"
     (tmp_path / "hosts.conf").write_text("".join(host.format(n=n) for n in range(60_000)))
@@ -387,7 +385,7 @@ def test_more_words_than_a_run_keeps_are_refused_as_they_are_read(
 ) -> None:
     """A ServerAlias of 3 million names (26 MB) took 300 MB; the words kept are bounded (here
     lowered to 1,000), a line longer than a run before it is split."""
-    monkeypatch.setattr(fsio, "MAX_CONFIG_WORDS", 1_000)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_WORDS", 1_000)
     conf = _tree(tmp_path, GOOD)
     names = " ".join(f"h{n}" for n in range(200_000))
     lines = f"ServerAlias {names}\n" if shape == "one-line" else names.replace(" ", "\n")
@@ -437,7 +435,7 @@ def test_words_walked_again_after_each_define_are_bounded(
     """A Define before each include of a file with one long line: each include reads the file
     again (80,000 of them and 20,000 words took 87 s). The words walked are bounded (lowered
     to 100,000 here), not only the lines."""
-    monkeypatch.setattr(fsio, "MAX_CONFIG_WALKED_WORDS", 100_000)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_WALKED_WORDS", 100_000)
     conf = _tree(tmp_path, GOOD)
     (tmp_path / "wide.conf").write_text("Header set X" + " a" * 2_000 + "\n")
     _with(conf, "".join(f"Define T {i}\nInclude {tmp_path}/wide.conf\n" for i in range(100)))
@@ -461,7 +459,9 @@ def test_includes_of_an_empty_file_count_and_keep_small_keys(
     _with(conf, deep + pairs + "</Location>\n" * 120)
     with within(seconds=3, mib=24):
         assert _findings(conf) == []
-    monkeypatch.setattr(fsio, "MAX_CONFIG_EXPANDED", 50_000)  # 40,000 lines and 20,000 includes
+    monkeypatch.setattr(
+        server_config, "MAX_CONFIG_EXPANDED", 50_000
+    )  # 40,000 lines and 20,000 includes
     with pytest.raises(CorsgenError, match="more than 50,000 lines with its includes written"):
         audit(conf)
 
@@ -471,9 +471,9 @@ def test_include_globs_count_every_directory_entry_they_read(
 ) -> None:
     """`IncludeOptional /*/*/*/*/*/*/*/*/*/nomatch*.conf` read the whole filesystem (killed at
     90 s): only the names it matched were counted. Every entry a glob reads counts, for all the
-    run's globs (fsio.ConfigBudget.glob, which the nginx and Caddy readers share); the bound is
-    lowered to 2,000 here."""
-    monkeypatch.setattr(fsio, "MAX_CONFIG_GLOB_ENTRIES", 2_000)
+    run's globs (server_config.ConfigBudget.glob, which the nginx and Caddy readers share); the
+    bound is lowered to 2,000 here."""
+    monkeypatch.setattr(server_config, "MAX_CONFIG_GLOB_ENTRIES", 2_000)
     conf = _tree(tmp_path, GOOD)
     for n in range(40):
         for m in range(40):

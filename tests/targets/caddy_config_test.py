@@ -1,4 +1,4 @@
-"""verify --config on Caddyfiles written as users write them, on Caddy 2.6 and the newest; each
+"""`corsgen audit` on Caddyfiles written as users write them, on Caddy 2.6 and the newest; each
 ordering finding is also served, to show the preflight really meets authentication."""
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from hypothesis import example, given
 
-from corsgen import fsio
+from corsgen import server_config
 from corsgen.cli import main
 from corsgen.errors import CorsgenError
 from corsgen.pipeline import load_and_plan
 from corsgen.render import render
+from corsgen.server_config import ConfigBudget
 from corsgen.targets import caddy_config
 from tests.bounded import (
     FAN,
@@ -91,7 +92,7 @@ def test_auth_before_the_preflight_is_found_and_real(
     expected = CASES[case][1]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PATH", str(Path(binary).parent), prepend=":")
-        code = main(["verify", "--config", str(caddyfile), "--target", "caddy"])
+        code = main(["audit", str(caddyfile), "--target", "caddy"])
     err = capsys.readouterr().err
     assert code == (1 if expected else 0), err
     if expected:
@@ -109,13 +110,13 @@ def test_a_caddyfile_without_a_snippet_or_broken_says_so(tmp_path: Path) -> None
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PATH", str(Path(str(binary)).parent), prepend=":")
         path.write_text("http://127.0.0.1:9 {\n\trespond 200\n}\n")
-        assert main(["verify", "--config", str(path), "--target", "caddy"]) == 1
+        assert main(["audit", str(path), "--target", "caddy"]) == 1
         path.write_text("http://127.0.0.1:9 {\n\trespond 200\n")
-        assert main(["verify", "--config", str(path), "--target", "caddy"]) == 1
+        assert main(["audit", str(path), "--target", "caddy"]) == 1
 
 
 def reach(rule: str, case: str) -> Callable[[Path], None]:
-    """Run `corsgen verify --config` on a Caddyfile that gives this finding (rulebook_test)."""
+    """Run `corsgen audit` on a Caddyfile that gives this finding (rulebook_test)."""
     assert (rule, case) == ("CG404", "auth-sorted-first")
 
     def run(tmp_path: Path) -> None:
@@ -124,7 +125,7 @@ def reach(rule: str, case: str) -> Callable[[Path], None]:
         caddyfile = _caddyfile(tmp_path, "site-basic-auth", "basic_auth")
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("PATH", str(Path(str(binary)).parent), prepend=":")
-            assert main(["verify", "--config", str(caddyfile), "--target", "caddy"]) == 1
+            assert main(["audit", str(caddyfile), "--target", "caddy"]) == 1
 
     return run
 
@@ -134,7 +135,7 @@ def _verify(caddyfile: Path) -> int:
     need_binary("caddy", binary)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PATH", str(Path(str(binary)).parent), prepend=":")
-        return main(["verify", "--config", str(caddyfile), "--target", "caddy"])
+        return main(["audit", str(caddyfile), "--target", "caddy"])
 
 
 def test_the_line_is_the_auth_of_the_site_the_finding_is_about(
@@ -179,7 +180,7 @@ def test_a_fifo_is_refused_and_an_import_that_hangs_is_named(
     assert _verify(fifo) == 1
     assert capsys.readouterr().err == (
         f"corsgen: cannot read {fifo}: it is a FIFO, not a regular file; "
-        "pass --config a regular file\n"
+        "give `corsgen audit` a regular file\n"
     )
     caddyfile = tmp_path / "Caddyfile"
     for site, line in (
@@ -284,7 +285,7 @@ def test_what_caddy_adapt_writes_is_bounded(
     assert _verify(caddyfile) == 1
     err = capsys.readouterr().err
     assert err.startswith("corsgen: cannot read what ") and err.count("\n") == 1, err
-    assert f"adapt makes of {caddyfile}: more than 1 MiB of JSON, the most verify" in err
+    assert f"adapt makes of {caddyfile}: more than 1 MiB of JSON, the most `corsgen audit`" in err
 
 
 def _routes(depth: int, inner: str) -> str:
@@ -314,7 +315,7 @@ def test_routes_nested_by_an_import_corsgen_missed_are_refused(
     caddyfile.write_text("http://127.0.0.1:9 {\n" + _routes(300, "respond 200\n") + "}\n")
     assert _verify(caddyfile) == 1
     err = capsys.readouterr().err
-    assert ": its routes nest deeper than verify --config reads (128 blocks)" in err, err
+    assert ": its routes nest deeper than `corsgen audit` reads (128 blocks)" in err, err
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
@@ -338,7 +339,7 @@ def test_imports_are_found_as_caddy_finds_them(tmp_path: Path) -> None:
         "\trespond 200 # import nothing.caddy\n"
         "}\n"
     )
-    budget = fsio.ConfigBudget()
+    budget = ConfigBudget()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CORSGEN_TEST_DIR", str(tmp_path))
         reads: list[Path] = []
@@ -361,7 +362,7 @@ def test_any_import_graph_is_read_within_bounds(graph: list[list[tuple[int, bool
     """Random import graphs (through a snippet when in a block), with the bound of lines lowered
     to 300: read, or refused, within the budget; caddy does not run."""
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fsio, "MAX_CONFIG_EXPANDED", 300)
+        mp.setattr(server_config, "MAX_CONFIG_EXPANDED", 300)
         root = Path(tmp)
         for number, imports in enumerate(graph):
             lines = [f"header X-File-{number} 1"]
@@ -376,7 +377,7 @@ def test_any_import_graph_is_read_within_bounds(graph: list[list[tuple[int, bool
         text = "http://127.0.0.1:9 {\n\timport f0.caddy\n}\n"
         with within(seconds=2, mib=16):
             found = bounded_or_refused(
-                lambda: caddy_config._read_imports(root / "Caddyfile", text, fsio.ConfigBudget())
+                lambda: caddy_config._read_imports(root / "Caddyfile", text, ConfigBudget())
             )
         assert found is None
 
@@ -384,10 +385,10 @@ def test_any_import_graph_is_read_within_bounds(graph: list[list[tuple[int, bool
 def test_an_import_of_more_words_than_a_run_keeps_is_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(fsio, "MAX_CONFIG_WORDS", 1_000)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_WORDS", 1_000)
     text = "import snip " + " ".join(f"a{n}" for n in range(5_000)) + "\n"
     with within(seconds=1, mib=8), pytest.raises(CorsgenError, match="Caddyfile:1: the config"):
-        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, fsio.ConfigBudget())
+        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, ConfigBudget())
 
 
 def test_arguments_passed_from_snippet_to_snippet_are_bounded(
@@ -395,13 +396,13 @@ def test_arguments_passed_from_snippet_to_snippet_are_bounded(
 ) -> None:
     """40 snippets, each passing its arguments twice to the next: 2**40 words (a MemoryError
     at 768 MiB). The words written in are counted as they are (the bound lowered here)."""
-    monkeypatch.setattr(fsio, "MAX_CONFIG_WORDS", 10_000)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_WORDS", 10_000)
     snippets = "".join(
         f"(s{n}) {{\n\timport s{n + 1} {{args[:]}} {{args[:]}}\n}}\n" for n in range(40)
     )
     text = snippets + "(s40) {\n\trespond 200\n}\n:8080 {\n\timport s0 a b\n}\n"
     with within(seconds=1, mib=16), pytest.raises(CorsgenError, match="more than 10,000 words"):
-        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, fsio.ConfigBudget())
+        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, ConfigBudget())
 
 
 def test_environment_values_are_bounded_before_they_are_written_in(
@@ -413,7 +414,7 @@ def test_environment_values_are_bounded_before_they_are_written_in(
     monkeypatch.setenv("CORSGEN_TEST_X", "a" * 100_000)
     text = ":8080 {\n" + "\trespond {$CORSGEN_TEST_X}\n" * 20_000 + "}\n"
     with within(seconds=1, mib=16), pytest.raises(CorsgenError, match="1 MiB of environment"):
-        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, fsio.ConfigBudget())
+        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, ConfigBudget())
 
 
 def test_the_line_of_each_finding_is_found_without_reading_the_caddyfile_again() -> None:
@@ -434,7 +435,7 @@ def test_an_import_glob_is_bounded_by_the_directories_it_lists(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`import /*/*/*/*/*/*/*/*/*/nomatch*` walked the whole filesystem to match nothing."""
-    monkeypatch.setattr(fsio, "MAX_CONFIG_GLOB_ENTRIES", 1_000)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_GLOB_ENTRIES", 1_000)
     text = ":8080 {\n\timport /*/*/*/*/*/*/*/*/*/nomatch*\n}\n"
     with within(seconds=1, mib=16), pytest.raises(CorsgenError, match="1,000 directory entries"):
-        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, fsio.ConfigBudget())
+        caddy_config._read_imports(Path("/nonexistent/Caddyfile"), text, ConfigBudget())

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from corsgen.plan import Plan, build_plan
-from corsgen.policy import parse_policy
+from corsgen.policy.loading import parse_policy
 
 
 def plan_of(text: str) -> Plan:

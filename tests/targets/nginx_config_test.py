@@ -1,4 +1,4 @@
-"""`corsgen verify --config` on nginx configs as users write them (the real nginx serving these
+"""`corsgen audit` on nginx configs as users write them (the real nginx serving these
 traps is tests/conformance/nginx_contexts_test.py); one config per finding the audit can give."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from hypothesis import example, given
 
-from corsgen import fsio
+from corsgen import server_config
 from corsgen.cli import main
 from corsgen.errors import CorsgenError
 from corsgen.plan import build_plan
-from corsgen.policy import parse_policy
+from corsgen.policy.loading import parse_policy
 from corsgen.render import render
 from corsgen.targets.nginx_config import audit
 from tests.bounded import (
@@ -122,11 +122,11 @@ def write_config(root: Path, name: str) -> Path:
 
 
 def verify_config(name: str) -> Callable[[Path], None]:
-    """Run `corsgen verify --config` on CONFIGS[name], expecting exit 1 when it finds anything."""
+    """Run `corsgen audit` on CONFIGS[name], expecting exit 1 when it finds anything."""
 
     def run(tmp_path: Path) -> None:
         conf = write_config(tmp_path, name)
-        code = main(["verify", "--config", str(conf), "--target", "nginx"])
+        code = main(["audit", str(conf), "--target", "nginx"])
         assert code == (1 if CONFIGS[name][2] else 0)
 
     return run
@@ -167,7 +167,7 @@ def test_a_file_that_is_no_config_is_named_not_read(
     conf = write_config(tmp_path, "ok-server")
     if how == "include":
         conf.write_text(conf.read_text().replace("listen 8080;", f"listen 8080; include {odd};"))
-    assert main(["verify", "--config", str(conf if how == "include" else odd), "-t", "nginx"]) == 1
+    assert main(["audit", str(conf if how == "include" else odd), "-t", "nginx"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"corsgen: cannot read {odd}"), err
     assert ("included at " in err) == (how == "include"), err
@@ -241,13 +241,13 @@ def test_the_files_together_are_bounded_like_one(tmp_path: Path) -> None:
 def test_a_glob_of_more_files_than_a_run_reads_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fsio, "MAX_CONFIG_FILES", 5)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_FILES", 5)
     conf = write_config(tmp_path, "ok-server")
     (tmp_path / "sites").mkdir()
     for number in range(6):
         (tmp_path / "sites" / f"{number}.conf").write_text("\n")
     _including(tmp_path, conf, "http", tmp_path / "sites" / "*.conf")
-    with pytest.raises(CorsgenError, match=r"holds more than 5 files, the most verify --config"):
+    with pytest.raises(CorsgenError, match=r"holds more than 5 files, the most `corsgen audit`"):
         audit(conf)
 
 
@@ -259,7 +259,7 @@ def test_any_include_graph_is_read_within_bounds(graph: list[list[tuple[int, boo
     """Random include graphs (loops, fans, includes in blocks) with the walk's bound lowered to
     150 directives: a result or a refusal, never more time, memory or stack than that."""
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fsio, "MAX_CONFIG_EXPANDED", 150)
+        mp.setattr(server_config, "MAX_CONFIG_EXPANDED", 150)
         root = Path(tmp)
         for number, includes in enumerate(graph):
             lines = [f"add_header X-File-{number} 1;"]
@@ -291,7 +291,7 @@ def test_a_file_of_more_directives_than_a_walk_reads_is_refused_while_parsed(
     """Each directive kept is walked at least once: past the walk's bound (lowered to 1,000
     here) the parse stops. 64 MiB of add_header once took 32 s and 1.45 GB; now 2.6 s and
     275 MB at 250,000."""
-    monkeypatch.setattr(fsio, "MAX_CONFIG_EXPANDED", 1_000)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_EXPANDED", 1_000)
     headers = tmp_path / "headers.conf"
     headers.write_text("".join(f"add_header X-H{n} v;\n" for n in range(100_000)))
     conf = _including(tmp_path, write_config(tmp_path, "ok-server"), "http", headers)
@@ -304,7 +304,7 @@ def test_a_directive_of_more_words_than_a_run_keeps_is_refused_as_it_is_read(
 ) -> None:
     """A server_name of 3 million names (26 MB) took 300 MB; the words kept are bounded (here
     lowered to 1,000), and one directive is refused before all its words are read."""
-    monkeypatch.setattr(fsio, "MAX_CONFIG_WORDS", 1_000)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_WORDS", 1_000)
     names = tmp_path / "names.conf"
     names.write_text("server_name " + " ".join(f"h{n}" for n in range(100_000)) + ";\n")
     conf = _including(tmp_path, write_config(tmp_path, "ok-server"), "server", names)
@@ -349,7 +349,7 @@ def test_findings_of_a_run_are_shown_at_most_fifty(
 ) -> None:
     """230,000 nested locations once printed 230,123 lines (61 MB): one mistake."""
     conf = _deep(tmp_path, 0, 200)
-    assert main(["verify", "--config", str(conf), "--target", "nginx"]) == 1
+    assert main(["audit", str(conf), "--target", "nginx"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 52 and sum(" CG404 " in line for line in err) == 50, err[-3:]
     assert err[-2] == f"{conf}: and 150 more findings; fix those above first"
@@ -360,7 +360,7 @@ def test_an_include_glob_is_bounded_by_the_directories_it_lists(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`include /*/*/*/*/*/*/*/*/*/nomatch*;` walked the whole filesystem to match nothing."""
-    monkeypatch.setattr(fsio, "MAX_CONFIG_GLOB_ENTRIES", 1_000)
+    monkeypatch.setattr(server_config, "MAX_CONFIG_GLOB_ENTRIES", 1_000)
     glob = tmp_path / "glob.conf"
     glob.write_text("include /*/*/*/*/*/*/*/*/*/nomatch*;\n")
     conf = _including(tmp_path, write_config(tmp_path, "ok-server"), "http", glob)

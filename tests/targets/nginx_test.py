@@ -36,7 +36,7 @@ NAMES = [f"X-Name-{i:04d}".ljust(256, "x") for i in range(1000)]
 )
 def test_long_values_are_sent_in_parts(text: str, key: str, parts: tuple[str, ...] | None) -> None:
     """A short constant goes in add_header, anything else in maps, cut to stay quotable."""
-    header = next(h for h in plan_of(text).headers if h.key == key)
+    header = next(h for h in plan_of(text).headers if h.role == key)
     found = nginx.value_parts(header)
     if parts is not None:
         assert tuple(suffix for suffix, _ in found) == parts
@@ -79,7 +79,7 @@ def test_map_hash_sizes_live_in_one_file_sized_for_every_policy() -> None:
     assert f"map_hash_bucket_size {wide_hash.bucket_size};" in text
     assert f"map_hash_max_size {many_hash.max_size};" in text
     assert text.count("map_hash_bucket_size ") == 1 + 2  # the directive and one comment per policy
-    assert marker.parse(text) is not None
+    assert marker.parse_marker(text) is not None
     assert render_shared((plan_of('allow_origins = ["https://a.com"]'),), "nginx") == {}
 
 

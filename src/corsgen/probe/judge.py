@@ -11,7 +11,14 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from corsgen.fetch import Request, cors_failure, get, preflight_failure, token_list, vary_tokens
+from corsgen.fetch import (
+    Request,
+    cors_failure,
+    header_value,
+    preflight_failure,
+    token_list,
+    vary_tokens,
+)
 from corsgen.plan import OWNED, Plan
 from corsgen.probe.battery import Probe, credentials, listed
 from corsgen.probe.checks import BY_ID, Check, Severity
@@ -68,7 +75,7 @@ def _common(probe: Probe, answer: Answer, vary: bool) -> Iterator[tuple[str, str
     if repeated := _duplicates(answer):
         yield "PR010", f"{', '.join(repeated)} sent more than once"
     if vary and "origin" not in vary_tokens(answer.headers):
-        yield "PR009", f"no Vary: Origin (Vary: {get(answer.headers, 'Vary') or 'absent'})"
+        yield "PR009", f"no Vary: Origin (Vary: {header_value(answer.headers, 'Vary') or 'absent'})"
 
 
 def _preflight_differs(plan: Plan, probe: Probe, answer: Answer) -> list[str]:
@@ -86,10 +93,12 @@ def _preflight_differs(plan: Plan, probe: Probe, answer: Answer) -> list[str]:
             got, want = [v.lower() for v in got], tuple(v.lower() for v in want)
         if set(got) != set(want):
             out.append(f"{name}: {', '.join(got) or 'absent'}")
-    if get(answer.headers, "Access-Control-Max-Age") != plan.value("max_age"):
-        out.append(f"Access-Control-Max-Age: {get(answer.headers, 'Access-Control-Max-Age')}")
-    asked = get(probe.headers, "Access-Control-Request-Private-Network") == "true"
-    if asked and get(answer.headers, "Access-Control-Allow-Private-Network") != "true":
+    if header_value(answer.headers, "Access-Control-Max-Age") != plan.value("max_age"):
+        out.append(
+            f"Access-Control-Max-Age: {header_value(answer.headers, 'Access-Control-Max-Age')}"
+        )
+    asked = header_value(probe.headers, "Access-Control-Request-Private-Network") == "true"
+    if asked and header_value(answer.headers, "Access-Control-Allow-Private-Network") != "true":
         out.append("no Access-Control-Allow-Private-Network: true")
     return out
 
@@ -141,7 +150,7 @@ def conformance(plan: Plan, probes: Sequence[Probe], answers: Sequence[Answer]) 
 
 
 def _acao(answer: Answer) -> str | None:
-    return get(answer.headers, "Access-Control-Allow-Origin")
+    return header_value(answer.headers, "Access-Control-Allow-Origin")
 
 
 def _scan_one(
@@ -149,7 +158,7 @@ def _scan_one(
 ) -> Iterator[tuple[str, str]]:
     yield from _common(probe, answer, dynamic)
     acao = _acao(answer)
-    if acao == "*" and get(answer.headers, "Access-Control-Allow-Credentials") == "true":
+    if acao == "*" and header_value(answer.headers, "Access-Control-Allow-Credentials") == "true":
         yield "PR111", "Access-Control-Allow-Origin * with credentials"
     request = probe.request
     if request is None:

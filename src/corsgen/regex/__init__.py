@@ -14,12 +14,12 @@ from corsgen.origins import OriginError, parse_origin, registrable_domain
 from corsgen.regex.backtracking import check_backtracking, check_size
 from corsgen.regex.syntax import (
     NOT_IN_AN_ORIGIN,
+    Concatenation,
     Group,
     Item,
     RegexError,
-    Sequence,
     narrowed,
-    parse,
+    parse_alternatives,
     render_alts,
     render_sequence,
 )
@@ -50,10 +50,10 @@ def anchor(alternatives: Iterable[str]) -> str:
 # that test the Origin apart from its patterns test it against this (PCRE, RE2, Python's re).
 OUTSIDE_AN_ORIGIN = "[^!-+.-~-]"  # no backslash: gixy misreads the ones nginx unescapes
 # A regex that matches nothing: what is left of one that matched the empty string alone.
-_NOTHING = narrowed(parse("a"), frozenset("a"))
+_NOTHING = narrowed(parse_alternatives("a"), frozenset("a"))
 
 
-def _nullable(seq: Sequence) -> bool:
+def _nullable(seq: Concatenation) -> bool:
     return all(item.low == 0 or _nullable_item(item) for item in seq)
 
 
@@ -61,10 +61,10 @@ def _nullable_item(item: Item) -> bool:
     return isinstance(item.node, Group) and any(_nullable(s) for s in item.node.alts)
 
 
-def _nonempty(alts: tuple[Sequence, ...]) -> tuple[Sequence, ...]:
+def _nonempty(alts: tuple[Concatenation, ...]) -> tuple[Concatenation, ...]:
     """The same regex less the empty string: a nullable sequence becomes one alternative for
     each item that can begin a non-empty match, the items before it matching nothing."""
-    out: list[Sequence] = []
+    out: list[Concatenation] = []
     for seq in alts:
         if not _nullable(seq):
             out.append(seq)
@@ -76,7 +76,7 @@ def _nonempty(alts: tuple[Sequence, ...]) -> tuple[Sequence, ...]:
     return tuple(out)
 
 
-def _nonempty_item(item: Item) -> Sequence | None:
+def _nonempty_item(item: Item) -> Concatenation | None:
     """The item's non-empty matches, None when it has none."""
     if item.high == 0:
         return None
@@ -96,7 +96,7 @@ def one_origin(pattern: str) -> str:
     """A plan's pattern anchored, matching no value that holds what no single origin holds, nor
     the empty string: for a server that joins two Origin headers ("a,b") or reads an empty one,
     and cannot test for them apart from the pattern, as the others do with OUTSIDE_AN_ORIGIN."""
-    alts = _nonempty(narrowed(parse(pattern), NOT_IN_AN_ORIGIN)) or _NOTHING
+    alts = _nonempty(narrowed(parse_alternatives(pattern), NOT_IN_AN_ORIGIN)) or _NOTHING
     return anchor([render_alts(alts)])
 
 
@@ -110,7 +110,7 @@ class OriginRegex:
     """A user's regex, parsed, in corsgen's canonical spelling: what the servers will run."""
 
     source: str
-    tree: tuple[Sequence, ...]
+    tree: tuple[Concatenation, ...]
 
     @property
     def alternatives(self) -> tuple[str, ...]:
@@ -132,7 +132,7 @@ def parse_regex(source: str) -> OriginRegex:
         raise RegexError("CG105", "empty-regex")
     body = source[1:] if source.startswith("^") else source
     body = body[:-1] if body.endswith("$") and not body.endswith("\\$") else body
-    return OriginRegex(source, parse(body))
+    return OriginRegex(source, parse_alternatives(body))
 
 
 # The engines, and the proof's automata (interegular, in language.py), are imported by the
@@ -153,8 +153,9 @@ def _pcre2(pattern: str) -> object:
     return pcre2.compile(pattern)
 
 
-# Every regex engine a target runs origin patterns in (Target.regex_engine names one): a regex must
-# compile, and mean the same, in each of them.
+# Every regex engine a target's server runs origin patterns in: nginx, Apache httpd and HAProxy
+# use PCRE2; Caddy, Traefik (Go's regexp) and Envoy use RE2. A regex must compile, and mean the
+# same, in each of them; a target whose server uses another engine adds it here (CONTRIBUTING.md).
 ENGINES: Mapping[str, Callable[[str], object]] = {"RE2": _re2, "PCRE2": _pcre2}
 
 

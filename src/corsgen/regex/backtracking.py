@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
-from corsgen.regex.syntax import ANY, Chars, Item, RegexError, Sequence
+from corsgen.regex.syntax import ANY, Chars, Concatenation, Item, RegexError
 
 # Pairs of positions explored at most; an origin regex has a few dozen.
 MAX_PAIRS = 200_000
@@ -71,7 +71,7 @@ def _add(a: Ways, b: Ways, times: int = 1) -> Ways:
     return +out
 
 
-def _alts(auto: _Automaton, alts: tuple[Sequence, ...]) -> Shape:
+def _alts(auto: _Automaton, alts: tuple[Concatenation, ...]) -> Shape:
     empty, first, last = 0, Counter[Position](), Counter[Position]()
     for seq in alts:
         e, f, lst = _sequence(auto, seq)
@@ -79,7 +79,7 @@ def _alts(auto: _Automaton, alts: tuple[Sequence, ...]) -> Shape:
     return empty, first, last
 
 
-def _sequence(auto: _Automaton, seq: Sequence) -> Shape:
+def _sequence(auto: _Automaton, seq: Concatenation) -> Shape:
     empty, first, last = 1, Counter[Position](), Counter[Position]()
     for item in seq:
         e, f, lst = _item(auto, item)
@@ -120,14 +120,14 @@ def _copies(auto: _Automaton, item: Item) -> Shape:
     return _sequence(auto, (*[once] * item.low, *extra))
 
 
-def build(alts: tuple[Sequence, ...], expand: bool = False) -> _Automaton:
+def build(alts: tuple[Concatenation, ...], expand: bool = False) -> _Automaton:
     auto = _Automaton(expand)
     _, first, _ = _alts(auto, alts)
     auto.follow[START] = first
     return auto
 
 
-def check_size(alts: tuple[Sequence, ...], text: str) -> None:
+def check_size(alts: tuple[Concatenation, ...], text: str) -> None:
     """Raise CG120 when determinising the regex would pass MAX_STATES (subset construction).
 
     Characters that every position treats alike are one class, so each step is a few classes.
@@ -217,7 +217,7 @@ def _reach(graph: dict[Node, list[Node]], start: Node) -> set[Node]:
     return seen
 
 
-def check_backtracking(alts: tuple[Sequence, ...], text: str) -> None:
+def check_backtracking(alts: tuple[Concatenation, ...], text: str) -> None:
     """Raise CG121 when PCRE could take exponential or polynomial time on some Origin.
 
     Two runs that are together at a position on a loop are where it starts: every reachable

@@ -21,7 +21,7 @@ from interegular.fsm import FSM, State, TransitionKey, anything_else
 
 from corsgen.origins import ends_in_number, is_public_suffix, registrable_domain
 from corsgen.regex.automaton import intersection, reversed_fsm
-from corsgen.regex.syntax import Chars, RegexError, Sequence
+from corsgen.regex.syntax import Chars, Concatenation, RegexError
 
 # What a browser may put in a host label: WHATWG's allowed domain code points, lowercased.
 _LABEL = r"""[a-z0-9_\-!"$&'()*+,;=`{}~]+"""
@@ -61,7 +61,7 @@ def _punycode(host: str) -> str:
         return host
 
 
-def words(alts: Iterable[Sequence]) -> list[str]:
+def words(alts: Iterable[Concatenation]) -> list[str]:
     """The literal strings the regex spells out, with BREAK where it does not (a class, a loop)."""
     out: list[str] = []
     for seq in alts:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 
-from corsgen.rulebook import RuleError
+from corsgen.rules.table import RuleError
 
 # Stands for every character outside printable ASCII: the portable syntax can name none of them,
 # so they all behave alike (only `.` and negated classes match them).
@@ -52,12 +52,12 @@ class Item:
     high: int | None = 1
 
 
-Sequence = tuple[Item, ...]
+Concatenation = tuple[Item, ...]
 
 
 @dataclass(frozen=True)
 class Group:
-    alts: tuple[Sequence, ...]
+    alts: tuple[Concatenation, ...]
 
 
 class _Parser:
@@ -80,14 +80,14 @@ class _Parser:
         self.pos += 1
         return char
 
-    def alternation(self) -> tuple[Sequence, ...]:
+    def alternation(self) -> tuple[Concatenation, ...]:
         alts = [self.sequence()]
         while self.peek() == "|":
             self.take()
             alts.append(self.sequence())
         return tuple(alts)
 
-    def sequence(self) -> Sequence:
+    def sequence(self) -> Concatenation:
         items: list[Item] = []
         while self.peek() not in ("", "|", ")"):
             node = self.atom()
@@ -261,7 +261,7 @@ def _quantifier_text(low: int, high: int | None) -> str:
     return f"{{{low},}}" if high is None else f"{{{low},{high}}}"
 
 
-def render_sequence(seq: Sequence) -> str:
+def render_sequence(seq: Concatenation) -> str:
     out = ""
     for item in seq:
         node = item.node
@@ -270,7 +270,7 @@ def render_sequence(seq: Sequence) -> str:
     return out
 
 
-def render_alts(alts: tuple[Sequence, ...]) -> str:
+def render_alts(alts: tuple[Concatenation, ...]) -> str:
     return "|".join(render_sequence(seq) for seq in alts)
 
 
@@ -281,7 +281,7 @@ NOT_IN_AN_ORIGIN = frozenset({",", " ", '"', "*", OTHER})
 _NOTHING = Chars(frozenset(), r"[^\x00-\x{10FFFF}]")  # RE2's empty class
 
 
-def narrowed(alts: tuple[Sequence, ...], without: frozenset[str]) -> tuple[Sequence, ...]:
+def narrowed(alts: tuple[Concatenation, ...], without: frozenset[str]) -> tuple[Concatenation, ...]:
     """The same regex with no position matching a character of `without`: it matches what the
     original matches, less the strings holding one of them. Never wider."""
 
@@ -296,7 +296,7 @@ def narrowed(alts: tuple[Sequence, ...], without: frozenset[str]) -> tuple[Seque
     return tuple(tuple(item(old) for old in seq) for seq in alts)
 
 
-def parse(body: str) -> tuple[Sequence, ...]:
+def parse_alternatives(body: str) -> tuple[Concatenation, ...]:
     """The top-level alternatives of a regex without its ^ and $; RegexError outside the subset."""
     parser = _Parser(body)
     alts = parser.alternation()
@@ -306,7 +306,7 @@ def parse(body: str) -> tuple[Sequence, ...]:
     return alts
 
 
-def _check_nested_counts(alts: tuple[Sequence, ...], product: int, body: str) -> None:
+def _check_nested_counts(alts: tuple[Concatenation, ...], product: int, body: str) -> None:
     """RE2 multiplies nested counted repeats and refuses a product above 1000."""
     for seq in alts:
         for item in seq:

@@ -11,8 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from corsgen.errors import CorsgenError, Finding
 from corsgen.plan import Plan
-from corsgen.rulebook import finding
-from corsgen.targets.base import Limit, Target
+from corsgen.targets.base import Target
 
 # The order users see in --help, `corsgen verify` and the docs.
 MODULES = ("nginx", "apache", "caddy", "haproxy", "traefik", "envoy")
@@ -31,7 +30,7 @@ TARGETS: Mapping[str, Target] = _load()
 NAMES: tuple[str, ...] = tuple(TARGETS)
 
 
-def get(name: str) -> Target:
+def by_name(name: str) -> Target:
     try:
         return TARGETS[name]
     except KeyError:
@@ -46,13 +45,9 @@ def titles() -> str:
 
 def limit_findings(plan: Plan, file: str) -> list[Finding]:
     """What any target cannot load of this plan, as findings against the policy file."""
-    return [_finding(limit, file) for target in TARGETS.values() for limit in target.limits(plan)]
+    return [limit.finding(file) for target in TARGETS.values() for limit in target.limits(plan)]
 
 
 def shortfall_findings(plan: Plan, file: str, targets: Sequence[str]) -> list[Finding]:
     """Where these targets' servers fall short of this plan, as warnings against the policy."""
-    return [_finding(limit, file) for name in targets for limit in get(name).shortfalls(plan)]
-
-
-def _finding(limit: Limit, file: str) -> Finding:
-    return finding(limit.rule, limit.case, file=file, key=limit.key, fields=limit.fields)
+    return [short.finding(file) for name in targets for short in by_name(name).shortfalls(plan)]

@@ -161,7 +161,6 @@ class Apache(Target):
     parts = (Part("apache/vhost.conf.j2", ".conf"),)
     binaries = ("apache2", "httpd")
     config_test = "apache2 -t"
-    regex_engine = "PCRE2"
 
     def quote(self, value: str) -> str:
         return quote(value)
@@ -214,7 +213,7 @@ class Apache(Target):
                 raise VerifyError("unclosed <If>", file, number)
 
     def audit_config(self, path: Path) -> list[Finding]:
-        from corsgen.targets import apache_config  # only `verify --config` reads a user's config
+        from corsgen.targets import apache_config  # only `corsgen audit` reads a user's config
 
         return apache_config.audit(path)
 

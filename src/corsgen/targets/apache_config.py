@@ -1,4 +1,4 @@
-"""`corsgen verify --config` for Apache httpd: where a whole config undoes the snippets it includes.
+"""`corsgen audit` for Apache httpd: where a whole config undoes the snippets it includes.
 
 The config is read with the structural check's lexer, following Include and IncludeOptional
 (globs, relative to ServerRoot). A file whose line 2 is corsgen's marker is a snippet. What is
@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corsgen.errors import CorsgenError, Finding, VerifyError
-from corsgen.fsio import ConfigBudget, decode_config, shown
-from corsgen.marker import parse
-from corsgen.rulebook import finding
+from corsgen.files import shown
+from corsgen.marker import parse_marker
+from corsgen.rules.table import finding
+from corsgen.server_config import ConfigBudget, decode_config
 from corsgen.targets.lexer import Line, split_lines
 
 SERVER = "Apache httpd"
@@ -207,7 +208,7 @@ class _Reader:
                 text = decode_config(self.budget.read(path, at))
             except OSError as exc:
                 raise CorsgenError(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
-            mark = parse(text) if at is not None else None  # the config itself is the user's
+            mark = parse_marker(text) if at is not None else None  # the config itself is the user's
             if mark is None:
                 lines = self.lex(text, path)
                 self.sources[path] = _Source(lines, sum(len(line.words) for line in lines))

@@ -17,7 +17,10 @@ from typing import ClassVar
 
 from corsgen.errors import CorsgenError, Finding, shorten
 from corsgen.plan import Plan
-from corsgen.policy import SHARED as SHARED  # policy.py says why; targets name it from here
+from corsgen.policy.loading import (
+    SHARED as SHARED,  # policy/loading.py says why; targets name it from here
+)
+from corsgen.rules.table import Violation
 
 # What a comment may hold as it is. Anything else is written \uXXXX: no line break (\n, \r, U+2028,
 # NEL) can end the comment, no trailing \ can continue an Apache line, and no { } can reach
@@ -37,17 +40,6 @@ class Part:
 
     template: str
     suffix: str
-
-
-@dataclass(frozen=True)
-class Limit:
-    """A policy value this target cannot load: the rule and case it breaks (rulebook.py), the key,
-    and the fields its message is written with."""
-
-    rule: str
-    case: str
-    key: str
-    fields: Mapping[str, object]
 
 
 def comment(value: object) -> str:
@@ -85,11 +77,11 @@ def double_quoted(value: str, target: str, hostile: tuple[str, ...] = ()) -> str
     return f'"{value}"'
 
 
-def preflight_always_200(plan: Plan, server: str) -> Iterator[Limit]:
+def preflight_always_200(plan: Plan, server: str) -> Iterator[Violation]:
     """The note for a server whose CORS feature answers every preflight with 200."""
     if plan.preflight_status != 200:
         fields = {"server": server, "status": plan.preflight_status}
-        yield Limit("CG501", "preflight-200", "preflight_status", fields)
+        yield Violation("CG501", "preflight-200", "preflight_status", fields)
 
 
 class Target(ABC):
@@ -100,7 +92,6 @@ class Target(ABC):
     parts: ClassVar[tuple[Part, ...]]
     binaries: ClassVar[tuple[str, ...]]  # program names of the server, first found wins
     config_test: ClassVar[str]  # the server's own config test, as help text shows it
-    regex_engine: ClassVar[str]  # what runs its origin patterns: a key of corsgen.regex.ENGINES
 
     @abstractmethod
     def quote(self, value: str) -> str:
@@ -148,15 +139,15 @@ class Target(ABC):
 
     def audit_config(self, path: Path) -> list[Finding]:
         """Every place where the user's whole server config (the file at `path` and what it
-        includes) undoes a corsgen snippet it includes: `corsgen verify --config`."""
-        raise CorsgenError(f"verify --config cannot read {self.title} configuration yet")
+        includes) undoes a corsgen snippet it includes: `corsgen audit`."""
+        raise CorsgenError(f"`corsgen audit` cannot read {self.title} configuration yet")
 
-    def shortfalls(self, plan: Plan) -> Iterator[Limit]:
+    def shortfalls(self, plan: Plan) -> Iterator[Violation]:
         """What in this policy the server does not do as the policy means, or not unless the
         user changes its settings: warnings for policies rendered for this target."""
         return iter(())
 
-    def limits(self, plan: Plan) -> Iterator[Limit]:
+    def limits(self, plan: Plan) -> Iterator[Violation]:
         """What in this policy the server cannot load, beyond limits.py; checked for every target
         before anything is rendered, so `corsgen check` reports it too."""
         return iter(())

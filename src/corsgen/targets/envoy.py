@@ -27,8 +27,9 @@ from pathlib import Path
 
 from corsgen.plan import Plan
 from corsgen.regex import one_origins
+from corsgen.rules.table import Violation
 from corsgen.targets import yaml_lines
-from corsgen.targets.base import SHARED, WRAPPER, Limit, Part, Target, preflight_always_200
+from corsgen.targets.base import SHARED, WRAPPER, Part, Target, preflight_always_200
 
 VARY_FILTER = "corsgen.vary_origin"
 CORS_FILTER = "envoy.filters.http.cors"
@@ -65,7 +66,7 @@ KEYS = frozenset(
         "response_headers_to_remove",
     }
 )
-# The CorsPolicy field for each header of the plan (Header.key) sent as a value of its own.
+# The CorsPolicy field for each header of the plan (Header.role) sent as a value of its own.
 FIELDS = {
     "methods": "allow_methods",
     "headers": "allow_headers",
@@ -112,7 +113,7 @@ def _policy(plan: Plan) -> dict[str, object]:
     return {
         "exact": [quote(origin) for origin in exact],
         "regexes": [quote(regex) for regex in patterns(plan)],
-        "values": [(FIELDS[h.key], quote(h.value)) for h in plan.headers if h.key in FIELDS],
+        "values": [(FIELDS[h.role], quote(h.value)) for h in plan.headers if h.role in FIELDS],
         "flags": flags,
     }
 
@@ -125,7 +126,6 @@ class Envoy(Target):
     shared_sized = False  # the same two filters for every policy
     binaries = ("envoy",)
     config_test = "envoy --mode validate"
-    regex_engine = "RE2"
 
     def quote(self, value: str) -> str:
         return quote(value)
@@ -151,18 +151,18 @@ class Envoy(Target):
     def check_structure(self, files: Mapping[str, str]) -> None:
         yaml_lines.check(files, _known)
 
-    def shortfalls(self, plan: Plan) -> Iterator[Limit]:
+    def shortfalls(self, plan: Plan) -> Iterator[Violation]:
         server = {"server": self.title}
         yield from preflight_always_200(plan, self.title)
         if plan.any_origin:
-            yield Limit("CG501", "no-star", "allow_origins", server)
+            yield Violation("CG501", "no-star", "allow_origins", server)
         if "*" in (plan.value("headers") or "").split(", "):
             # Envoy answers * with the request's own list, Authorization included, which a *
             # does not cover in browsers.
-            yield Limit("CG501", "star-headers", "allow_headers", server)
+            yield Violation("CG501", "star-headers", "allow_headers", server)
         if (size := program_size(plan)) > MAX_PROGRAM_SIZE:
             fields = {**server, "size": size, "limit": MAX_PROGRAM_SIZE}
-            yield Limit("CG501", "regex-size", "allow_origins", fields)
+            yield Violation("CG501", "regex-size", "allow_origins", fields)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         wrapper = root / (WRAPPER + ".yaml")

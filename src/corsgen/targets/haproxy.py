@@ -22,7 +22,8 @@ from corsgen.limits import MAX_ORIGIN_LENGTH
 from corsgen.plan import Header, Plan, When
 from corsgen.regex import OUTSIDE_AN_ORIGIN
 from corsgen.regex.trie import tries
-from corsgen.targets.base import WRAPPER, Limit, Part, Target, guard
+from corsgen.rules.table import Violation
+from corsgen.targets.base import WRAPPER, Part, Target, guard
 
 # HAProxy 2.6 reads at most 64 words on a line ("too many words, truncating after word 64"): an
 # acl line spends 6 on its name, fetch and flags, so each carries up to this many values.
@@ -210,7 +211,6 @@ class HAProxy(Target):
     parts = (Part("haproxy/defaults.cfg.j2", ".cfg"),)
     binaries = ("haproxy",)
     config_test = "haproxy -c"
-    regex_engine = "PCRE2"
 
     def quote(self, value: str) -> str:
         return quote(value)
@@ -243,12 +243,12 @@ class HAProxy(Target):
             if sections != 1:
                 raise VerifyError(f"{sections} sections, not one defaults", file, None)
 
-    def shortfalls(self, plan: Plan) -> Iterator[Limit]:
+    def shortfalls(self, plan: Plan) -> Iterator[Violation]:
         need = buffers(plan)
         if not need.default:
             fields = {"server": self.title, "free": MAXREWRITE, "whole": BUFSIZE, **asdict(need)}
             key = "expose_headers" if need.response > MAXREWRITE else "allow_headers"
-            yield Limit("CG501", "buffers", key, fields)
+            yield Violation("CG501", "buffers", key, fields)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         # A frontend names each section. The anonymous defaults after them keep the backend from

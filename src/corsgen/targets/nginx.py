@@ -17,7 +17,8 @@ from typing import TypedDict, cast
 from corsgen.errors import Finding, VerifyError, shorten
 from corsgen.plan import Header, Plan, When
 from corsgen.regex import OUTSIDE_AN_ORIGIN
-from corsgen.targets.base import SHARED, WRAPPER, Limit, Part, Target, comment, guard
+from corsgen.rules.table import Violation
+from corsgen.targets.base import SHARED, WRAPPER, Part, Target, comment, guard
 
 # nginx reads at most 4,093 bytes between a parameter's quotes: `nginx -t` on 1.22.1 refuses 4,094
 # ("too long parameter"), as map values, map keys and add_header values alike, wherever the
@@ -110,8 +111,8 @@ def value_parts(header: Header) -> tuple[tuple[str, str], ...]:
     # Cut wherever the count falls: add_header joins the variables back byte for byte.
     pieces = [value[i : i + VALUE_PART] for i in range(0, len(value), VALUE_PART)]
     if len(pieces) == 1:
-        return ((header.key, value),)
-    return tuple((f"{header.key}_{n}", piece) for n, piece in enumerate(pieces, 1))
+        return ((header.role, value),)
+    return tuple((f"{header.role}_{n}", piece) for n, piece in enumerate(pieces, 1))
 
 
 def _origin_maps(plan: Plan, var: _Names) -> list[Map]:
@@ -334,7 +335,6 @@ class Nginx(Target):
     shared_parts = (Part("nginx/map-hash.conf.j2", "-map-hash.conf"),)
     binaries = ("nginx",)
     config_test = "nginx -t"
-    regex_engine = "PCRE2"
 
     def quote(self, value: str) -> str:
         return quote(value)
@@ -376,11 +376,11 @@ class Nginx(Target):
         }
 
     def audit_config(self, path: Path) -> list[Finding]:
-        from corsgen.targets import nginx_config  # only `verify --config` reads a user's config
+        from corsgen.targets import nginx_config  # only `corsgen audit` reads a user's config
 
         return nginx_config.audit(path)
 
-    def limits(self, plan: Plan) -> Iterator[Limit]:
+    def limits(self, plan: Plan) -> Iterator[Violation]:
         # Each pattern is one map key, written out in the canonical spelling (\w is
         # [0-9A-Za-z_]) with its backslashes doubled: the length the user's source has says little.
         for regex in plan.anchored_patterns:
@@ -392,7 +392,7 @@ class Nginx(Target):
                     "most": MAX_PARAMETER,
                     "server": self.title,
                 }
-                yield Limit("CG120", "regex-parameter", "allow_origin_regex", fields)
+                yield Violation("CG120", "regex-parameter", "allow_origin_regex", fields)
                 return
 
     def check_structure(self, files: Mapping[str, str]) -> None:

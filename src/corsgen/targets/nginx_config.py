@@ -1,9 +1,9 @@
-"""`corsgen verify --config`: where a whole nginx config undoes the snippets it includes.
+"""`corsgen audit`: where a whole nginx config undoes the snippets it includes.
 
-Every file of the config is read once (fsio.ConfigBudget, within limits.py's MAX_CONFIG_*) and
-parsed once with crossplane's lexer and analyzer; a file whose line 2 is corsgen's marker is a
-corsgen part, and the blocks around each include are what nginx inherits. Checked on nginx 1.22
-(tests/conformance/nginx_contexts_test.py serves each case):
+Every file of the config is read once (server_config.ConfigBudget, within limits.py's
+MAX_CONFIG_*) and parsed once with crossplane's lexer and analyzer; a file whose line 2 is
+corsgen's marker is a corsgen part, and the blocks around each include are what nginx
+inherits. Checked on nginx 1.22 (tests/conformance/nginx_contexts_test.py serves each case):
 
 - add_header and *_hide_header are inherited only by a block with none of its own: an add_header
   in a block below the snippet drops every CORS header, and the snippet drops the add_headers of
@@ -33,9 +33,10 @@ from crossplane.lexer import _balance_braces, _lex_file_object
 from crossplane.parser import _prepare_if_args
 
 from corsgen.errors import Finding
-from corsgen.fsio import ConfigBudget, decode
-from corsgen.marker import parse
-from corsgen.rulebook import finding
+from corsgen.files import decode
+from corsgen.marker import parse_marker
+from corsgen.rules.table import finding
+from corsgen.server_config import ConfigBudget
 
 # Blocks that hold their own add_header, *_hide_header and auth settings.
 _SCOPES = ("http", "server", "location", "if", "limit_except")
@@ -140,9 +141,9 @@ def _inherit(root: Block) -> None:
 
 @dataclass
 class _Loader:
-    """The config and every file it includes, each read once (fsio, within the run's bounds) and
-    parsed once, as crossplane.parse reads them: includes relative to the config's directory,
-    globs sorted, each file in the context of its first include."""
+    """The config and every file it includes, each read once (server_config, within the run's
+    bounds) and parsed once, as crossplane.parse reads them: includes relative to the config's
+    directory, globs sorted, each file in the context of its first include."""
 
     root: str  # the config's directory
     budget: ConfigBudget
@@ -190,7 +191,7 @@ class _Loader:
             except StopIteration:  # the file ends inside a directive
                 error = f'unexpected end of file, expecting ";" or "}}" in {name}'
                 self.errors.append(_parse_error(name, None, error))
-        mark = parse("\n".join(text.split("\n", 2)[:2]) + "\n")
+        mark = parse_marker("\n".join(text.split("\n", 2)[:2]) + "\n")
         names = frozenset(d["directive"] for d in parsed)
         self.files.append(_File(name, parsed, None if mark is None else mark.policy, names))
 

@@ -27,8 +27,9 @@ from pathlib import Path
 
 from corsgen.plan import Plan
 from corsgen.regex import one_origins
+from corsgen.rules.table import Violation
 from corsgen.targets import yaml_lines
-from corsgen.targets.base import WRAPPER, Limit, Part, Target, preflight_always_200
+from corsgen.targets.base import WRAPPER, Part, Target, preflight_always_200
 
 # The file provider runs every file through Go's text/template before it reads the YAML: {{ in a
 # value, or in a comment, would be executed.
@@ -51,7 +52,7 @@ KEYS = frozenset(
         "customResponseHeaders",
     }
 )
-# The middleware's option for each list header of the plan (Header.key), sent as a YAML list.
+# The middleware's option for each list header of the plan (Header.role), sent as a YAML list.
 LISTS = {
     "methods": "accessControlAllowMethods",
     "headers": "accessControlAllowHeaders",
@@ -77,11 +78,11 @@ def _options(plan: Plan) -> tuple[list[tuple[str, list[str]]], list[tuple[str, s
     lists.append(("accessControlAllowOriginListRegex", one_origins(plan.origin_patterns)))
     scalars: list[tuple[str, str]] = []
     for header in plan.headers:
-        if header.key in LISTS:
-            lists.append((LISTS[header.key], header.value.split(", ")))
-        elif header.key == "credentials":
+        if header.role in LISTS:
+            lists.append((LISTS[header.role], header.value.split(", ")))
+        elif header.role == "credentials":
             scalars.append(("accessControlAllowCredentials", "true"))
-        elif header.key == "max_age":
+        elif header.role == "max_age":
             scalars.append(("accessControlMaxAge", header.value))
     if plan.vary_origin:  # a static * is the same for everyone: no Vary
         scalars.append(("addVaryHeader", "true"))
@@ -102,7 +103,6 @@ class Traefik(Target):
     parts = (Part("traefik/middleware.yml.j2", ".yml"),)
     binaries = ("traefik",)
     config_test = "a start of traefik with the file provider"
-    regex_engine = "RE2"  # Go's regexp: RE2's syntax and semantics
 
     def quote(self, value: str) -> str:
         return quote(value)
@@ -122,17 +122,17 @@ class Traefik(Target):
     def check_structure(self, files: Mapping[str, str]) -> None:
         yaml_lines.check(files, _known, _TEMPLATE)
 
-    def shortfalls(self, plan: Plan) -> Iterator[Limit]:
+    def shortfalls(self, plan: Plan) -> Iterator[Violation]:
         server = {"server": self.title}
         yield from preflight_always_200(plan, self.title)
         if plan.private_network:
-            yield Limit("CG501", "private-network", "allow_private_network", server)
+            yield Violation("CG501", "private-network", "allow_private_network", server)
         if not plan.any_origin:
             # The middleware sends these whatever the Origin: credentials and expose on every
             # answer, the preflight's on every preflight, which it answers for refused origins too.
             sent = [h.name for h in plan.headers if not h.echo and h.when != "private_network"]
             fields = {**server, "sent": ", ".join(sent) or "nothing else"}
-            yield Limit("CG501", "refused-origin", "allow_origins", fields)
+            yield Violation("CG501", "refused-origin", "allow_origins", fields)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         # A router on an entrypoint for each middleware: Traefik builds a middleware, and finds

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from corsgen.errors import Finding, Severity, shorten
@@ -98,7 +98,7 @@ RULES: tuple[Rule, ...] = (
         "error",
         "a value of the wrong type",
         {
-            "mismatch": ("{detail}, got {value!v}", "see the reference in README.md"),
+            "mismatch": ("{detail}, got {value!v}", "see the keys in docs/policy.md"),
             "and-more": ("and {more:,} more problems", "fix those first"),
         },
     ),
@@ -333,7 +333,7 @@ RULES: tuple[Rule, ...] = (
         "CG120",
         "over-limit",
         "error",
-        "a value longer, larger or more numerous than the servers load (limits in README.md)",
+        "a value longer, larger or more numerous than the servers load (docs/limits.md)",
         {
             "too-many-origins": (_TOO_MANY, _WILDCARD_FIX),
             "origin-too-long": (_TOO_LONG, _WILDCARD_FIX),
@@ -550,7 +550,7 @@ RULES: tuple[Rule, ...] = (
         "CG401",
         "config-unreadable",
         "error",
-        "verify --config: the server config, or a file it includes, does not parse",
+        "audit: the server config, or a file it includes, does not parse",
         {
             "parse": ("{error}", "fix the config until the {server} config test passes"),
             "loop": (
@@ -564,7 +564,7 @@ RULES: tuple[Rule, ...] = (
         "CG402",
         "cors-headers-dropped",
         "error",
-        "verify --config: a block below the snippet sets its own headers, so it gets no CORS ones",
+        "audit: a block below the snippet sets its own headers, so it gets no CORS ones",
         {
             "add-header": (
                 "add_header {header} here drops every CORS header of {policy}, included at "
@@ -588,7 +588,7 @@ RULES: tuple[Rule, ...] = (
         "CG403",
         "server-headers-dropped",
         "error",
-        "verify --config: the snippet's add_header drops the add_headers of the blocks above it",
+        "audit: the snippet's add_header drops the add_headers of the blocks above it",
         {
             "dropped": (
                 "the snippet of {policy} drops the add_header lines above it ({count}, the first "
@@ -601,7 +601,7 @@ RULES: tuple[Rule, ...] = (
         "CG404",
         "preflight-not-answered",
         "error",
-        "verify --config: a location where the snippet's preflight answer does not run",
+        "audit: a location where the snippet's preflight answer does not run",
         {
             "nested": (
                 "a preflight here goes to the handler: {server} does not inherit the preflight "
@@ -629,7 +629,7 @@ RULES: tuple[Rule, ...] = (
                 "sorts {auth} before handle, so a preflight, which never carries credentials, "
                 "fails",
                 "put the authentication inside a route or handle block after the import, as "
-                "README.md shows for {server}",
+                "the docs' page for {server} shows",
             ),
             "server-wide": (
                 "{other}'s snippet in the server block, at {at}, answers every preflight of the "
@@ -647,7 +647,7 @@ RULES: tuple[Rule, ...] = (
         "CG405",
         "http-part-missing",
         "error",
-        "verify --config: the snippet is included but not its part for the http block",
+        "audit: the snippet is included but not its part for the http block",
         {
             "missing": (
                 "the snippet of {policy} is included here, but not {policy}.http.conf in the http "
@@ -660,7 +660,7 @@ RULES: tuple[Rule, ...] = (
         "CG406",
         "no-snippet",
         "error",
-        "verify --config: the config includes no corsgen snippet",
+        "audit: the config includes no corsgen snippet",
         {
             "none": (
                 "no file this config includes carries a corsgen marker",
@@ -672,7 +672,7 @@ RULES: tuple[Rule, ...] = (
         "CG407",
         "module-missing",
         "error",
-        "verify --config: the config loads no module the snippet needs",
+        "audit: the config loads no module the snippet needs",
         {
             "missing": (
                 "the snippet needs {module}, and no LoadModule in this config loads it",
@@ -729,7 +729,7 @@ RULES: tuple[Rule, ...] = (
                 "preflight); browsers still refuse the origins the policy does not allow: only "
                 "those get Access-Control-Allow-Origin",
                 "nothing in the policy changes this; accept it, or serve this policy from another "
-                "server (the README's promise table)",
+                "server (docs/promises.md)",
             ),
         },
     ),
@@ -769,21 +769,45 @@ def finding(
     return Finding(rule.id, rule.slug, rule.severity, file, key, message, fix, line, col)
 
 
+@dataclass(frozen=True)
+class Violation:
+    """One case of one rule, found: the rule id and the case (this table's), the policy key it is
+    at, and the values its texts are filled in with. The checks, a target's limits and shortfalls,
+    and a RuleError raised below the rules all carry one; the texts stay in the table."""
+
+    rule: str
+    case: str
+    key: str = ""
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+    def finding(self, file: str) -> Finding:
+        """This violation as a finding against `file`."""
+        return finding(self.rule, self.case, file=file, key=self.key, fields=self.fields)
+
+    @property
+    def texts(self) -> Texts:
+        return BY_ID[self.rule].texts(self.case, self.fields)
+
+
+def violation(rule: str, case: str, key: str = "", **fields: object) -> Violation:
+    return Violation(rule, case, key, fields)
+
+
 class RuleError(ValueError):
-    """A value that breaks a rule, found below the rules (origins, regexes): the rule id, the case
-    and the values to fill in, so the texts stay in the table."""
+    """A value that breaks a rule, found below the rules (origins, regexes, globs): its violation,
+    not yet at a key."""
 
     def __init__(self, rule: str, case: str, **fields: object) -> None:
         super().__init__(rule, case)
-        self.rule, self.case, self.fields = rule, case, fields
+        self.violation = Violation(rule, case, "", fields)
 
     @property
     def message(self) -> str:
-        return BY_ID[self.rule].texts(self.case, self.fields)[0]
+        return self.violation.texts[0]
 
     @property
     def fix(self) -> str:
-        return BY_ID[self.rule].texts(self.case, self.fields)[1]
+        return self.violation.texts[1]
 
     def __str__(self) -> str:
         return self.message

@@ -1,5 +1,5 @@
 """The shape of a policy file, as a pydantic model: the JSON Schema (`corsgen schema`), and the
-verdict and messages on any file that does not plainly have this shape (see policy.py)."""
+verdict and messages on any file that does not plainly have this shape (see policy/loading.py)."""
 
 from __future__ import annotations
 

@@ -1,13 +1,13 @@
 """The checks behind the rules: a policy in, findings out. What each rule is called and says is in
-rulebook.py; a check names the rule and case it found and the values to show.
+the table (table.py); a check names the rule and case it found and the values to show.
 
 Pure. The CLI decides what a warning costs (`--strict`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from corsgen.errors import Finding
 from corsgen.limits import (
@@ -21,11 +21,9 @@ from corsgen.limits import (
     MAX_TOKEN_LENGTH,
 )
 from corsgen.origins import Origin, OriginError, is_local, is_public_suffix, parse_origin
-from corsgen.policy import NAME_PATTERN, SHARED, AnyPolicy
+from corsgen.policy.loading import NAME_PATTERN, SHARED, AnyPolicy
 from corsgen.regex import RegexError, check_regex, parse_regex
-from corsgen.rulebook import RULES, finding
-
-__all__ = ["RULES", "check_policy", "parsed_origins"]  # RULES lives in rulebook.py
+from corsgen.rules.table import Violation, violation
 
 TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 # Tokens may hold these, but nginx reads $ as a variable and Apache's Header reads % as a format.
@@ -59,21 +57,7 @@ NORMALIZED_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT
 CHROMIUM_MAX_AGE = 7200
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One problem a check found: the rule and case it breaks (rulebook.py), where, with what."""
-
-    rule: str
-    case: str
-    key: str
-    fields: Mapping[str, object]
-
-
-def hit(rule: str, case: str, key: str, **fields: object) -> Hit:
-    return Hit(rule, case, key, fields)
-
-
-Check = Callable[[AnyPolicy, str], Iterator[Hit]]
+Check = Callable[[AnyPolicy, str], Iterator[Violation]]
 CHECKS: list[Check] = []
 
 
@@ -92,23 +76,25 @@ def parsed_origins(policy: AnyPolicy) -> Iterator[tuple[int, Origin | OriginErro
             yield index, exc
 
 
-def _too_many(key: str, values: list[str], most: int, case: str) -> Iterator[Hit]:
+def _too_many(key: str, values: list[str], most: int, case: str) -> Iterator[Violation]:
     if len(values) > most:
-        yield hit("CG120", case, key, count=len(values), most=most)
+        yield violation("CG120", case, key, count=len(values), most=most)
 
 
-def _too_long(key: str, values: list[str], most: int, cases: tuple[str, str]) -> Iterator[Hit]:
+def _too_long(
+    key: str, values: list[str], most: int, cases: tuple[str, str]
+) -> Iterator[Violation]:
     """The first entry over the limit, with how many more are: not one line per entry. `cases`
     are the rule's cases for one entry over, and for more."""
     over = [index for index, value in enumerate(values) if len(value) > most]
     if over:
         first = values[over[0]]
         fields = {"value": first, "length": len(first), "most": most, "more": len(over) - 1}
-        yield hit("CG120", cases[len(over) > 1], f"{key}[{over[0]}]", **fields)
+        yield violation("CG120", cases[len(over) > 1], f"{key}[{over[0]}]", **fields)
 
 
 @check
-def _limits(policy: AnyPolicy, name: str) -> Iterator[Hit]:
+def _limits(policy: AnyPolicy, name: str) -> Iterator[Violation]:
     """Sizes every server loads (limits.py). Registered first: check_policy stops after it when it
     finds anything, since the other checks take time in proportion to the size."""
     origins = policy.allow_origins
@@ -125,54 +111,56 @@ def _limits(policy: AnyPolicy, name: str) -> Iterator[Hit]:
         yield from _too_long(key, values, MAX_TOKEN_LENGTH, ("name-too-long", "names-too-long"))
         joined = sum(map(len, values)) + 2 * max(len(values) - 1, 0)
         if joined > MAX_HEADER_VALUE:
-            yield hit("CG120", "joined-too-long", key, length=joined, most=MAX_HEADER_VALUE)
+            yield violation("CG120", "joined-too-long", key, length=joined, most=MAX_HEADER_VALUE)
     if policy.max_age is not None and policy.max_age > MAX_MAX_AGE:
-        yield hit("CG120", "max-age", "max_age", seconds=policy.max_age, most=MAX_MAX_AGE)
+        yield violation("CG120", "max-age", "max_age", seconds=policy.max_age, most=MAX_MAX_AGE)
     regex = policy.allow_origin_regex
     if regex is not None and len(regex) > MAX_REGEX_LENGTH:
         length = len(regex)
-        yield hit(
+        yield violation(
             "CG120", "regex-too-long", "allow_origin_regex", length=length, most=MAX_REGEX_LENGTH
         )
 
 
 @check
-def _name(policy: AnyPolicy, name: str) -> Iterator[Hit]:
+def _name(policy: AnyPolicy, name: str) -> Iterator[Violation]:
     key = "name" if policy.name is not None else ""
     if len(name) > MAX_NAME_LENGTH:
-        yield hit("CG116", "too-long", key, name=name, length=len(name), most=MAX_NAME_LENGTH)
+        yield violation("CG116", "too-long", key, name=name, length=len(name), most=MAX_NAME_LENGTH)
     elif not NAME_PATTERN.fullmatch(name):
-        yield hit("CG116", "pattern", key, name=name)
+        yield violation("CG116", "pattern", key, name=name)
     elif name == SHARED:
-        yield hit("CG116", "reserved", key, name=name)
+        yield violation("CG116", "reserved", key, name=name)
 
 
 @check
-def _origins(policy: AnyPolicy, name: str) -> Iterator[Hit]:
+def _origins(policy: AnyPolicy, name: str) -> Iterator[Violation]:
     star = "*" in policy.allow_origins
     if not policy.allow_origins and policy.allow_origin_regex is None:
-        yield hit("CG105", "empty-list", "allow_origins")
+        yield violation("CG105", "empty-list", "allow_origins")
     if star and policy.allow_credentials:
-        yield hit("CG101", "credentials", "allow_origins")
+        yield violation("CG101", "credentials", "allow_origins")
     if star and (len(policy.allow_origins) > 1 or policy.allow_origin_regex is not None):
-        yield hit("CG119", "mixed", "allow_origins")
+        yield violation("CG119", "mixed", "allow_origins")
     seen: dict[Origin, int] = {}
     wildcards: dict[Origin, list[int]] = {}  # each `*.` entry to where it is listed
     parsed = list(parsed_origins(policy))
     # The loops run once per entry, up to 100,000 times: a key is written only for a finding.
     for index, origin in parsed:
         if isinstance(origin, OriginError):
-            yield Hit(origin.rule, origin.case, _entry(index), origin.fields)
+            yield replace(origin.violation, key=_entry(index))
             continue
         if origin.wildcard:
             wildcards.setdefault(origin, []).append(index)
             if is_public_suffix(origin.host):
-                yield hit("CG106", "public-suffix", _entry(index), host=origin.host)
+                yield violation("CG106", "public-suffix", _entry(index), host=origin.host)
         if origin.scheme in ("http", "ws") and not is_local(origin):
-            yield hit("CG201", "plain", _entry(index), origin=str(origin), scheme=origin.scheme)
+            yield violation(
+                "CG201", "plain", _entry(index), origin=str(origin), scheme=origin.scheme
+            )
         first = seen.setdefault(origin, index)
         if first != index:
-            yield hit("CG203", "repeated", _entry(index), origin=str(origin), first=first)
+            yield violation("CG203", "repeated", _entry(index), origin=str(origin), first=first)
     if not wildcards:
         return
     # Each origin looks up its few parent domains, not every wildcard: 20,000 of each stay fast.
@@ -180,7 +168,9 @@ def _origins(policy: AnyPolicy, name: str) -> Iterator[Hit]:
         if isinstance(origin, Origin) and not origin.wildcard:
             covering = (wildcards.get(wild, []) for wild in origin.covering_wildcards())
             for windex in sorted(w for found in covering for w in found):
-                yield hit("CG203", "covered", _entry(index), origin=str(origin), wildcard=windex)
+                yield violation(
+                    "CG203", "covered", _entry(index), origin=str(origin), wildcard=windex
+                )
 
 
 def _entry(index: int) -> str:
@@ -188,60 +178,64 @@ def _entry(index: int) -> str:
 
 
 @check
-def _regex(policy: AnyPolicy, name: str) -> Iterator[Hit]:
+def _regex(policy: AnyPolicy, name: str) -> Iterator[Violation]:
     if policy.allow_origin_regex is None:
         return
     try:
         regex = parse_regex(policy.allow_origin_regex)
         check_regex(regex)
     except RegexError as exc:
-        yield Hit(exc.rule, exc.case, "allow_origin_regex", exc.fields)
+        yield replace(exc.violation, key="allow_origin_regex")
         return
 
 
-def _token_list(policy: AnyPolicy, field: str, values: list[str]) -> Iterator[Hit]:
+def _token_list(policy: AnyPolicy, field: str, values: list[str]) -> Iterator[Violation]:
     for index, value in enumerate(values):
         key = f"{field}[{index}]"
         if value == "*":
             if policy.allow_credentials:
-                yield hit("CG107", "star", key)
+                yield violation("CG107", "star", key)
             continue
         if set(value) & CONFIG_HOSTILE_IN_TOKEN:
-            yield hit("CG111", "name", key, name=value)
+            yield violation("CG111", "name", key, name=value)
         elif not value or not set(value) <= TCHAR:
-            yield hit("CG110", "token", key, name=value)
+            yield violation("CG110", "token", key, name=value)
 
 
 @check
-def _methods(policy: AnyPolicy, name: str) -> Iterator[Hit]:
+def _methods(policy: AnyPolicy, name: str) -> Iterator[Violation]:
     yield from _token_list(policy, "allow_methods", policy.allow_methods)
     for index, method in enumerate(policy.allow_methods):
         upper = method.upper()
         if upper in NORMALIZED_METHODS and method != upper:
-            yield hit("CG204", "lowercase", f"allow_methods[{index}]", upper=upper, method=method)
+            yield violation(
+                "CG204", "lowercase", f"allow_methods[{index}]", upper=upper, method=method
+            )
 
 
 @check
-def _headers(policy: AnyPolicy, name: str) -> Iterator[Hit]:
+def _headers(policy: AnyPolicy, name: str) -> Iterator[Violation]:
     yield from _token_list(policy, "allow_headers", policy.allow_headers)
     yield from _token_list(policy, "expose_headers", policy.expose_headers)
     for index, header in enumerate(policy.allow_headers):
         low = header.lower()
         if low in FORBIDDEN_REQUEST_HEADERS or low.startswith(("proxy-", "sec-")):
-            yield hit("CG113", "forbidden", f"allow_headers[{index}]", name=header)
+            yield violation("CG113", "forbidden", f"allow_headers[{index}]", name=header)
     for index, header in enumerate(policy.expose_headers):
         if header.lower() in ("set-cookie", "set-cookie2"):
-            yield hit("CG112", "set-cookie", f"expose_headers[{index}]")
+            yield violation("CG112", "set-cookie", f"expose_headers[{index}]")
 
 
 @check
-def _numbers(policy: AnyPolicy, name: str) -> Iterator[Hit]:
+def _numbers(policy: AnyPolicy, name: str) -> Iterator[Violation]:
     if policy.preflight_status not in (200, 204):
-        yield hit("CG114", "status", "preflight_status", status=policy.preflight_status)
+        yield violation("CG114", "status", "preflight_status", status=policy.preflight_status)
     if policy.max_age is not None and policy.max_age < 0:
-        yield hit("CG115", "negative", "max_age", seconds=policy.max_age)
+        yield violation("CG115", "negative", "max_age", seconds=policy.max_age)
     elif policy.max_age is not None and policy.max_age > CHROMIUM_MAX_AGE:
-        yield hit("CG202", "over-cap", "max_age", seconds=policy.max_age, cap=CHROMIUM_MAX_AGE)
+        yield violation(
+            "CG202", "over-cap", "max_age", seconds=policy.max_age, cap=CHROMIUM_MAX_AGE
+        )
 
 
 def check_policy(policy: AnyPolicy, name: str, file: str) -> list[Finding]:
@@ -250,8 +244,7 @@ def check_policy(policy: AnyPolicy, name: str, file: str) -> list[Finding]:
     findings = []
     for func in CHECKS:
         for found in func(policy, name):
-            key, fields = found.key, found.fields
-            findings.append(finding(found.rule, found.case, file=file, key=key, fields=fields))
+            findings.append(found.finding(file))
         if func is _limits and findings:
             break  # past a limit, the other checks could run for minutes: report the limit alone
     return sorted(findings, key=lambda f: f.severity != "error")

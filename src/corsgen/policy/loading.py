@@ -1,6 +1,6 @@
 """The policy file: loading that reports file, line and key, into the fields the rules read.
 
-Its shape is the pydantic model `Policy` (policy_model.py): the JSON Schema, and the verdict and
+Its shape is the pydantic model `Policy` (policy/schema.py): the JSON Schema, and the verdict and
 messages on a malformed file. Importing pydantic takes longer than rendering a small policy does,
 so a file that plainly has the model's shape (known keys, each value of exactly its field's type)
 is read into a PlainPolicy without it; anything else goes to the model.
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from corsgen.tomlfile import parse_toml, validate
 
 if TYPE_CHECKING:
-    from corsgen.policy_model import Policy
+    from corsgen.policy.schema import Policy
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 # The name of the files the policies of one directory share (nginx's corsgen-map-hash.conf,
@@ -79,7 +79,7 @@ def parse_policy(text: str, file: str) -> AnyPolicy:
     plain = plain_policy(data)
     if plain is not None:
         return plain
-    from corsgen.policy_model import Policy
+    from corsgen.policy.schema import Policy
 
     return validate(data, file, Policy, text=text)
 

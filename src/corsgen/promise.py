@@ -1,4 +1,4 @@
-"""What a server carrying corsgen's output answers, from the plan alone.
+"""What a server carrying corsgen's output promises to answer, from the plan alone.
 
 The conformance suite holds every target to this behaviour on the real servers
 (docs/promises.md, "What the output does on the server"), so `explain` can answer offline
@@ -7,7 +7,7 @@ without naming a target.
 
 from __future__ import annotations
 
-from corsgen.fetch import Headers, get
+from corsgen.fetch import Headers, header_value
 from corsgen.plan import Plan
 
 # What stands for the application's own answer to a request the snippet passes on.
@@ -18,20 +18,20 @@ def is_preflight(method: str, headers: Headers) -> bool:
     """A CORS preflight, as every target tells one: OPTIONS with Origin and a requested method."""
     return (
         method == "OPTIONS"
-        and get(headers, "Origin") is not None
-        and get(headers, "Access-Control-Request-Method") is not None
+        and header_value(headers, "Origin") is not None
+        and header_value(headers, "Access-Control-Request-Method") is not None
     )
 
 
-def answer(
+def promised_answer(
     plan: Plan, method: str, headers: Headers, app: Headers = ()
 ) -> tuple[int, list[tuple[str, str]]]:
     """The status and headers the server sends; `app` are the application's own, on a request
     the snippet passes on to it."""
-    origin = get(headers, "Origin")
+    origin = header_value(headers, "Origin")
     allowed = origin is not None and plan.allows(origin)
     preflight = allowed and is_preflight(method, headers)
-    asks_network = get(headers, "Access-Control-Request-Private-Network") == "true"
+    asks_network = header_value(headers, "Access-Control-Request-Private-Network") == "true"
     sent = {
         "always": True,
         "allowed": allowed,
