@@ -1,4 +1,5 @@
-"""writing.write_atomically stopped half-way by Ctrl-C: nothing changed, nothing left behind."""
+"""writing: a write stopped half-way by Ctrl-C changes nothing; an out_dir that cannot be reached
+is refused in one line."""
 
 from __future__ import annotations
 
@@ -32,3 +33,58 @@ def test_ctrl_c_half_way_through_a_write_undoes_it(
     assert len(calls) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.conf", "gone.conf"]
     assert (tmp_path / "a.conf").read_text() == "old a\n"
+
+
+def _hostile_out_dir(tmp_path: Path, kind: str) -> tuple[str, str]:
+    """An out_dir that cannot be written, and the reason corsgen gives (the red team)."""
+    if kind == "symlink-loop":
+        (tmp_path / "loop").symlink_to("loop")
+        return "loop", "cannot write into loop: it is a symlink loop"
+    if kind == "inside-a-symlink-loop":
+        (tmp_path / "loop").symlink_to("loop")
+        return "loop/x", "cannot write into loop/x: it is a symlink loop"
+    if kind == "dangling-symlink":
+        (tmp_path / "gone").symlink_to("nowhere")
+        return "gone", "cannot write gone/spa_api.conf: gone is a symlink to nowhere"
+    name = "d" * 300
+    return name, f"cannot list {name}: File name too long"
+
+
+@pytest.mark.parametrize(
+    "kind", ["symlink-loop", "inside-a-symlink-loop", "dangling-symlink", "name-too-long"]
+)
+def test_render_out_dir_refuses_a_directory_it_cannot_reach_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """Each was an internal error (exit 3) or a baffling "File exists" (the red team)."""
+    from corsgen.cli import main
+    from tests.conftest import EXAMPLES
+
+    monkeypatch.chdir(tmp_path)
+    out_dir, why = _hostile_out_dir(tmp_path, kind)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["render", str(EXAMPLES / "spa-api.toml"), "-t", "nginx", "-o", out_dir]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"corsgen: {why}") and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_sync_into_a_symlink_loop_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], check: bool
+) -> None:
+    from corsgen.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cors").mkdir()
+    (tmp_path / "cors" / "api.toml").write_text('allow_origins = ["https://app.example.com"]\n')
+    (tmp_path / "corsgen.toml").write_text(
+        '[[outputs]]\npolicies = ["cors/*.toml"]\ntargets = ["nginx"]\nout_dir = "loop"\n'
+    )
+    (tmp_path / "loop").symlink_to("loop")
+    argv = ["sync", "--allow-outside", *(["--check"] if check else [])]
+    assert main(argv) == 1
+    assert capsys.readouterr().err == (
+        f"corsgen: cannot write into {tmp_path / 'loop'}: it is a symlink loop; "
+        "nothing was written\n"
+    )

@@ -86,7 +86,15 @@ def relative(path: Path, root: Path) -> str:
 
 def _real(path: Path) -> Path:
     """Where path really is, so two spellings of one directory are one directory."""
-    return path.parent.resolve() / path.name
+    return _real_dir(path.parent) / path.name
+
+
+def _real_dir(directory: Path) -> Path:
+    """directory, symlinks followed; refuses a symlink loop (RuntimeError before Python 3.13)."""
+    try:
+        return directory.resolve()
+    except (OSError, RuntimeError):
+        raise refuse("write into", directory, "it is a symlink loop") from None
 
 
 def read_existing(path: Path) -> str | None:
@@ -184,7 +192,7 @@ def desired_files(loaded: LoadedManifest, allow_outside: bool = False) -> Desire
         target = by_name(job.target)
         parts = frozenset(part.suffix for part in (*target.parts, *target.shared_parts))
         suffixes[job.out_dir] = suffixes.get(job.out_dir, frozenset()) | parts
-        group = sharing.setdefault((job.out_dir.resolve(), job.target), (job.out_dir, []))[1]
+        group = sharing.setdefault((_real_dir(job.out_dir), job.target), (job.out_dir, []))[1]
         group.append(plans[job.policy])
         who = f"{job.key} ({relative(job.policy, loaded.root)}, {job.target})"
         for name, text in rendered.items():
@@ -239,7 +247,7 @@ def _orphans(desired: Desired) -> list[Change]:
     wanted = {_real(path) for path in desired.files}
     found: dict[Path, Change] = {}
     for directory, suffixes in sorted(desired.suffixes.items()):
-        real_dir = directory.resolve()
+        real_dir = _real_dir(directory)
         for path in _files_in(directory):
             real = real_dir / path.name
             if not path.name.endswith(tuple(suffixes)) or real in wanted or real in found:

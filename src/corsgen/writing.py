@@ -24,8 +24,18 @@ LOCK_WAIT = 30.0  # seconds
 
 
 def nearest_existing(path: Path) -> Path:
-    """path, or the closest of its ancestors that exists."""
-    return next(p for p in (path, *path.parents) if p.exists())
+    """path, or the closest of its ancestors that exists.
+
+    A path that cannot be looked at (too long a name, a symlink loop, no permission) counts as
+    missing: the write that follows refuses it with its reason, in one line.
+    """
+    for candidate in (path, *path.parents):
+        try:
+            os.stat(candidate)
+        except OSError:
+            continue
+        return candidate
+    return Path(path.anchor or ".")
 
 
 @contextmanager
@@ -84,6 +94,8 @@ def _check_target(path: Path, verb: str) -> int | None:
         try:
             info = os.stat(parent)
         except (FileNotFoundError, NotADirectoryError):
+            if os.path.islink(parent):  # mkdir would fail later with a baffling "File exists"
+                raise refuse(verb, path, f"{shown(parent)} is a symlink to nowhere") from None
             continue  # made later, or the ancestor in the way is found further up
         except OSError as exc:
             raise refuse(verb, path, f"{shown(parent)}: {exc.strerror or exc}") from None
