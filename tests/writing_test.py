@@ -3,6 +3,7 @@ is refused in one line."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,68 @@ def test_ctrl_c_half_way_through_a_write_undoes_it(
     assert len(calls) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.conf", "gone.conf"]
     assert (tmp_path / "a.conf").read_text() == "old a\n"
+
+
+class _LateInterrupt:
+    """The os module, but the n-th call of one function raises KeyboardInterrupt after it returns:
+    Python raises a Ctrl-C that came during a system call as that call returns."""
+
+    def __init__(self, function: str, nth: int) -> None:
+        self.function, self.nth, self.calls = function, nth, 0
+
+    def __getattr__(self, name: str) -> object:
+        real = getattr(os, name)
+        if name != self.function:
+            return real
+
+        def late(*args: object, **kwargs: object) -> object:
+            result = real(*args, **kwargs)
+            self.calls += 1
+            if self.calls == self.nth:
+                raise KeyboardInterrupt
+            return result
+
+        return late
+
+
+def _tree(root: Path) -> dict[str, str | None]:
+    return {
+        str(p.relative_to(root)): p.read_text() if p.is_file() else None
+        for p in sorted(root.rglob("*"))
+    }
+
+
+@pytest.mark.parametrize("nth", [1, 2, 3])
+@pytest.mark.parametrize("function", ["open", "link", "replace", "unlink", "mkdir"])
+def test_ctrl_c_as_a_system_call_returns_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, function: str, nth: int
+) -> None:
+    """A Ctrl-C during os.replace left the new file in place and deleted the old one's backup;
+    during the os.open of a staged file, an empty hidden .tmp stayed behind (the red team)."""
+    (tmp_path / "a.conf").write_text("old a\n")
+    (tmp_path / "c.conf").write_text("old c\n")
+    (tmp_path / "gone.conf").write_text("old gone\n")
+    before = _tree(tmp_path)
+    files = {
+        tmp_path / "a.conf": "new a\n",
+        tmp_path / "c.conf": "new c\n",
+        tmp_path / "sub" / "deeper" / "b.conf": "new b\n",
+    }
+    late = _LateInterrupt(function, nth)
+    monkeypatch.setattr(writing, "os", late)
+    try:
+        writing.write_atomically(files, remove=[tmp_path / "gone.conf"])
+    except KeyboardInterrupt:
+        assert _tree(tmp_path) == before
+    else:
+        assert late.calls < nth, "the write ran to its end"
+        assert _tree(tmp_path) == {
+            "a.conf": "new a\n",
+            "c.conf": "new c\n",
+            "sub": None,
+            "sub/deeper": None,
+            "sub/deeper/b.conf": "new b\n",
+        }
 
 
 def _hostile_out_dir(tmp_path: Path, kind: str) -> tuple[str, str]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import signal
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO
@@ -149,11 +151,16 @@ class _Transaction:
         for _ in range(100):
             # secrets.token_hex(4), without importing secrets (hmac, base64) on every run.
             name = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
+            # Known before it exists: a Ctrl-C during the call that makes it is raised as that call
+            # returns, and the rollback must still find the file.
+            self.hidden.append(name)
             try:
                 create(name)
-            except FileExistsError:
-                continue
-            self.hidden.append(name)
+            except OSError as exc:  # not made (a FileExistsError: someone else's, not ours)
+                self.hidden.remove(name)
+                if isinstance(exc, FileExistsError):
+                    continue
+                raise
             return name
         raise FileExistsError(errno.EEXIST, "no free temporary name", str(path.parent))
 
@@ -161,8 +168,12 @@ class _Transaction:
         self.doing = f"write {shown(path)}"
         for parent in reversed(path.parents):
             if not parent.is_dir():
-                os.mkdir(parent)
-                self.made.append(parent)
+                self.made.append(parent)  # before it exists, as _hidden's files
+                try:
+                    os.mkdir(parent)
+                except OSError:  # not made, perhaps someone else's: not ours to remove
+                    self.made.remove(parent)
+                    raise
         data = text.encode()
         return self._hidden(
             path, partial(_create, fill=lambda handle: handle.write(data), mode=mode)
@@ -178,21 +189,26 @@ class _Transaction:
 
     def replace(self, staged: Path, path: Path, backup: Path | None) -> None:
         self.doing = f"write {shown(path)}"
+        # The undo first, for a Ctrl-C raised as os.replace returns. Run without the replace, it
+        # renames the backup onto the very file it is a second name of (nothing happens), or
+        # unlinks a file that is not there.
+        self.undo.append(
+            partial(os.replace, backup, path) if backup else partial(_unlink_if_there, path)
+        )
         os.replace(staged, path)
         self.hidden.remove(staged)
-        self.undo.append(partial(os.replace, backup, path) if backup else partial(os.unlink, path))
 
     def remove(self, path: Path, backup: Path) -> None:
         self.doing = f"remove {shown(path)}"
+        self.undo.append(partial(os.replace, backup, path))  # first, as in replace()
         os.unlink(path)
-        self.undo.append(partial(os.replace, backup, path))
 
     def rollback(self) -> list[str]:
         """Undo every step, newest first; returns what could not be undone."""
         steps: list[Callable[[], object]] = [
             *reversed(self.undo),
             *(partial(_unlink_if_there, name) for name in self.hidden),
-            *(partial(os.rmdir, directory) for directory in reversed(self.made)),
+            *(partial(_rmdir_if_there, directory) for directory in reversed(self.made)),
         ]
         failed = []
         for step in steps:
@@ -218,6 +234,26 @@ class _Transaction:
 
 def _unlink_if_there(path: Path) -> None:
     path.unlink(missing_ok=True)
+
+
+def _rmdir_if_there(path: Path) -> None:
+    with suppress(FileNotFoundError):
+        os.rmdir(path)
+
+
+@contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Ctrl-C ignored for a moment: a second one must not stop an undo, nor the clean-up of a
+    write that is complete, half-way. Only the main thread can set a signal's handler."""
+    in_main = threading.current_thread() is threading.main_thread()
+    if not in_main or signal.getsignal(signal.SIGINT) is None:  # None: set from C, not restorable
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def write_atomically(files: Mapping[Path, str], remove: Iterable[Path] = ()) -> None:
@@ -251,6 +287,8 @@ def write_atomically(files: Mapping[Path, str], remove: Iterable[Path] = ()) -> 
         raise CorsgenError(f"cannot {tx.doing}: {exc.strerror or exc}; {undone}") from None
     except KeyboardInterrupt:
         # Ctrl-C half-way: undone as a failure is, then the stop the user asked for (exit 130).
-        tx.rollback()
+        with _uninterrupted():
+            tx.rollback()
         raise
-    tx.finish()
+    with _uninterrupted():  # every file is in place: a Ctrl-C now would only strand the backups
+        tx.finish()
