@@ -194,6 +194,29 @@ def test_refusals(capsys: pytest.CaptureFixture[str], args: list[str], message: 
 
 
 @pytest.mark.parametrize(
+    "args",
+    [
+        ["probe", "ftp://example.com/"],
+        ["probe", "http://127.0.0.1:99999/"],
+        ["probe", "http://127.0.0.1/a\x1b[31m"],
+        ["probe", "http://127.0.0.1/a b"],
+        ["probe", "http://127.0.0.1/", "--timeout", "nan"],
+        ["explain", "--origin", "https://a.example", "--url", "http://user:pw@127.0.0.1/"],
+        ["explain", "--origin", "https://a.example", "--url", "http://127.0.0.1/\x07"],
+        ["explain", "--origin", "https://a.example", "--url", "http://x/", "--timeout", "NaN"],
+    ],
+)
+def test_a_url_or_timeout_that_cannot_be_used_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    """Each was exit 1, as if the server had failed, and nan reached httpx (the red team)."""
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "Error: Invalid value for " in err and "Traceback" not in err
+    assert all(line.isprintable() for line in err.splitlines())
+
+
+@pytest.mark.parametrize(
     ("url", "origin", "path"),
     [
         ("https://api.example.com", "https://api.example.com", "/"),

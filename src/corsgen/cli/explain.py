@@ -13,6 +13,7 @@ from corsgen.cli.options import (
     TIMEOUT,
     bad_parameter,
     command,
+    live_site,
     load_plan,
     request_options,
 )
@@ -51,9 +52,7 @@ def explain(
     the live server at --url): the preflight, the answers, the verdict, and which policy key to
     change; exit 1 when blocked."""
     if url is not None:
-        from corsgen.probe.client import site
-
-        target = site(url)
+        target = live_site(url, "--url")
         held = (load_plan(policy, strict=False), policy) if policy is not None else None
         asked = (origin, method, headers, credentials, reads)
         explain_live(target, target.path, held, *asked, timeout=timeout, insecure=insecure)

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from corsgen.errors import Finding, PolicyError, blocking, report
+from corsgen.errors import Finding, PolicyError, blocking, clip, report
 from corsgen.targets import NAMES
 
 if TYPE_CHECKING:
     from corsgen.explain import RequestRefused
     from corsgen.plan import Plan
+    from corsgen.probe.client import Site
 
 POLICY = click.Path(exists=True, dir_okay=False, path_type=Path)
 TARGET = click.Choice(NAMES)
@@ -124,10 +125,38 @@ def request_options(hidden: bool = False) -> Callable[[F], F]:
     return decorate
 
 
+class _Seconds(click.FloatRange):
+    """click's FloatRange lets nan through (no comparison with it is true); httpx then refused it
+    at the first request, an exit 1 instead of a usage error."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if seconds != seconds:  # nan
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
+
+
+def live_site(url: str, hint: str) -> Site:
+    """The probed URL's origin and path; a URL that cannot be one is a usage error, as a bad
+    --origin is (it was exit 1, as if the server had failed)."""
+    from corsgen.errors import CorsgenError
+    from corsgen.probe.client import site
+
+    try:
+        found = site(url)
+    except CorsgenError as exc:
+        raise click.BadParameter(str(exc), param_hint=hint) from None
+    if any(c.isspace() or not c.isprintable() for c in url):  # in the path: as --path's
+        raise click.BadParameter(
+            f"{clip(url)!r}: percent-encode spaces and control characters", param_hint=hint
+        )
+    return found
+
+
 # How long a live request may take, and whether its TLS certificate is checked: probe, explain.
 TIMEOUT = click.option(
     "--timeout",
-    type=click.FloatRange(0.1, 300),
+    type=_Seconds(0.1, 300),
     default=10.0,
     show_default=True,
     help="Seconds each request may take, in all.",

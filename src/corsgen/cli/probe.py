@@ -13,6 +13,7 @@ from corsgen.cli.options import (
     TIMEOUT,
     command,
     deprecated,
+    live_site,
     load_plan,
     request_options,
 )
@@ -99,12 +100,11 @@ def probe(
 ) -> None:
     """Probe a live server's CORS answers: against a policy with --policy, else for what any origin
     can read; exit 1 on any finding."""
-    from corsgen.probe.client import site
     from corsgen.probe.report import RENDER
     from corsgen.probe.report import dry_run as show_battery
     from corsgen.probe.run import Limits, build, error_path, run
 
-    target = site(url)
+    target = live_site(url, "URL")
     plan = load_plan(policy, strict=False) if policy is not None else None
     chosen = _paths("--path", paths) or [target.path]
     errors = _paths("--error-path", error_paths) or [error_path(chosen[0])]
