@@ -306,6 +306,10 @@ def test_explain_url_refuses_what_fetch_refuses(
     [
         (["--origin", "https://x.example"], "give a POLICY file, or --url URL"),
         (["examples/spa-api.toml", "--origin", "https://x.example", "--timeout", "1"], "--url"),
+        (
+            ["examples/spa-api.toml", "--origin", "https://x.example", "--timeout", "1"],
+            "Error: --timeout describes the request to --url; give --url URL",
+        ),
         (["examples/spa-api.toml", "--origin", "https://x.example", "--insecure"], "--url"),
         (["--url", "ftp://example.com/", "--origin", "https://x.example"], "http:// or https://"),
     ],

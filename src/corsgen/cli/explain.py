@@ -62,7 +62,8 @@ def explain(
     ctx = click.get_current_context()
     given = [f"--{name}" for name in ("timeout", "insecure") if not _default(ctx, name)]
     if given:
-        raise click.UsageError(f"{' and '.join(given)} describe the request to --url")
+        verb = "describes" if len(given) == 1 else "describe"
+        raise click.UsageError(f"{' and '.join(given)} {verb} the request to --url; give --url URL")
     from corsgen.explain import explain_offline
 
     plan = load_plan(policy, strict=False)
