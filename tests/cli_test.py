@@ -524,3 +524,22 @@ def test_exit_codes_of_a_real_process(tmp_path: Path) -> None:
     assert done.returncode == 3 and done.stdout == ""
     assert len(done.stderr.splitlines()) == 1 and "RuntimeError: boom" in done.stderr
     assert "Traceback" in next(tmp_path.glob("corsgen-crash-*.txt")).read_text()
+
+
+def test_ctrl_c_while_corsgen_starts_is_exit_130_without_a_traceback(tmp_path: Path) -> None:
+    """A Ctrl-C in the tenth of a second corsgen spends importing click and its commands printed
+    a KeyboardInterrupt traceback (the red team); it lands here as an import that is stopped."""
+    script = (
+        "import sys\n"
+        "class Stop:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'corsgen.cli.audit':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Stop())\n"
+        "from corsgen.cli import main\n"
+        "raise SystemExit(main(['rules']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "Aborted.\n")

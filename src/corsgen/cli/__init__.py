@@ -12,13 +12,17 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import click
+try:  # the tenth of a second a Ctrl-C can land in before main() runs, importing click and ours
+    import click
 
-from corsgen import __version__
-from corsgen.cli import audit, check, explain, init, probe, render, rules, schema, sync, verify
-from corsgen.cli.options import Command
-from corsgen.errors import CorsgenError, PolicyError, clip, escape
-from corsgen.targets import titles
+    from corsgen import __version__
+    from corsgen.cli import audit, check, explain, init, probe, render, rules, schema, sync, verify
+    from corsgen.cli.options import Command
+    from corsgen.errors import CorsgenError, PolicyError, clip, escape
+    from corsgen.targets import titles
+except KeyboardInterrupt:  # as main() answers one: no traceback
+    print("Aborted.", file=sys.stderr)
+    raise SystemExit(130) from None
 
 INTERNAL_ERROR = 3
 INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a program Ctrl-C stopped
