@@ -543,3 +543,14 @@ def test_ctrl_c_while_corsgen_starts_is_exit_130_without_a_traceback(tmp_path: P
         [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=tmp_path
     )
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "Aborted.\n")
+
+
+def test_every_visible_option_says_what_it_does() -> None:
+    """probe's --format had no help, so its line in --help and docs/commands.md was bare."""
+    bare = [
+        f"{name} {param.opts[0]}"
+        for name, command in cli.commands.items()
+        for param in command.params
+        if isinstance(param, click.Option) and not param.hidden and not param.help
+    ]
+    assert bare == []

@@ -60,7 +60,14 @@ def _paths(option: str, values: tuple[str, ...]) -> list[str]:
     help="A path that answers an error (repeatable); default a missing file beside the "
     "first --path.",
 )
-@click.option("--format", "output", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="How to print the report: text, or json or junit (XML) for CI.",
+)
 @click.option(
     "--max-requests",
     type=click.IntRange(1, 100_000),
