@@ -127,7 +127,11 @@ def test_the_sdist_holds_every_template(dist: Dist) -> None:
     top = f"corsgen-{__version__}"
     wanted = [f"{top}/src/corsgen/{name}" for name in [*_template_files(), "py.typed"]]
     assert [name for name in wanted if name not in names] == []
-    assert {f"{top}/pyproject.toml", f"{top}/README.md"} <= names
+    assert {f"{top}/pyproject.toml", f"{top}/README.md", f"{top}/LICENSE"} <= names
+    # What it takes to run the tests and build the docs from the sdist alone (MANIFEST.in).
+    for folder in ("tests", "docs", "examples", "schema", "benchmarks"):
+        assert any(name.startswith(f"{top}/{folder}/") for name in names), folder
+    assert f"{top}/mkdocs.yml" in names
 
 
 def test_the_wheel_holds_every_template_and_py_typed(dist: Dist) -> None:
@@ -137,6 +141,8 @@ def test_the_wheel_holds_every_template_and_py_typed(dist: Dist) -> None:
     wanted = [f"corsgen/{name}" for name in [*_template_files(), "py.typed"]]
     assert [name for name in wanted if name not in names] == []
     assert f"\nVersion: {__version__}\n" in metadata
+    assert "\nLicense-Expression: MIT\n" in metadata
+    assert f"corsgen-{__version__}.dist-info/licenses/LICENSE" in names
 
 
 @pytest.fixture(scope="module")
