@@ -98,7 +98,10 @@ RULES: tuple[Rule, ...] = (
         "error",
         "a value of the wrong type",
         {
-            "mismatch": ("{detail}, got {value!v}", "see the keys in docs/policy.md"),
+            "mismatch": (
+                "{detail}, got {value!v}",
+                "see the keys in docs/policy.md (a policy) or docs/infra.md (corsgen.toml)",
+            ),
             "and-more": ("and {more:,} more problems", "fix those first"),
         },
     ),
