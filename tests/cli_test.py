@@ -12,7 +12,7 @@ from corsgen import __version__
 from corsgen.cli import cli, main
 from corsgen.rules.table import RULES
 from corsgen.targets import NAMES, by_name
-from tests.conftest import EXAMPLES
+from testing.paths import EXAMPLES
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -30,7 +30,7 @@ from corsgen.render import render
 from corsgen.rules.checks import check_policy
 from corsgen.targets import NAMES as TARGETS
 from corsgen.verify import find_binary, server_check
-from tests.conftest import need_binary
+from testing.binaries import need_binary
 
 BUDGET = settings(
     max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)

@@ -14,7 +14,7 @@ from corsgen import globbing
 from corsgen.cli import main
 from corsgen.globbing import Budget, GlobRefused, expand
 from corsgen.limits import MAX_GLOB_ENTRIES
-from tests.bounded import frozen_heap
+from testing.bounded import frozen_heap
 
 NAMES = ("a", "b", ".h", "x.toml", "y.txt", "ab.toml")
 PARTS = ("*", "**", "?", "*.toml", "a", "b", "[ab]", "[!a]*", ".h", "x.toml", "a*", "?b.toml")

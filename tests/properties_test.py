@@ -14,7 +14,7 @@ from corsgen.render import render
 from corsgen.rules.checks import check_policy
 from corsgen.targets import NAMES as TARGETS
 from corsgen.verify import check_structure
-from tests.rules_test import long_origin
+from testing.policies import long_origin
 
 ORIGINS = st.sampled_from(
     [

@@ -10,7 +10,7 @@ from corsgen.pipeline import load_and_plan
 from corsgen.render import render
 from corsgen.targets import NAMES as TARGETS
 from corsgen.targets.base import SHARED
-from tests.conftest import EXAMPLES
+from testing.paths import EXAMPLES
 
 GOLDENS = Path(__file__).parent / "goldens"
 CASES = [(p, t) for p in sorted(EXAMPLES.glob("*.toml")) for t in TARGETS]

@@ -1,7 +1,7 @@
 """What corsgen accepts: sizes every server loads. README.md, "Limits", documents each one.
 
 CG120 (`over-limit`) refuses a policy past any of these but the name's, which is CG116's.
-tests/limits_test.py renders a policy at every limit at once and runs each server's config test.
+tests/servers_test.py renders a policy at every limit at once and runs each server's config test.
 """
 
 from __future__ import annotations

@@ -7,19 +7,17 @@ that imports nothing else from corsgen.
 
 from __future__ import annotations
 
-import base64
-import http.client
 import re
-import socket
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import pytest
 
 from corsgen.fetch import Request, cors_check, header_value, preflight_ok, token_list, vary_tokens
-from tests.conformance.conftest import LOOSE, SHARED_KINDS
-from tests.conformance.servers import PASSWORD, USER, Endpoint
-from tests.conformance.upstream import STATUS
+from corsgen.targets.caddy_serving import DEBIAN_CADDY, latest_caddy
+from corsgen.targets.caddy_serving import version as caddy_version
+from testing.client import AUTH, Answer, send, send_raw
+from testing.intents import INTENTS, LOOSE, Intent, falls_short, preflight_status
+from testing.servers import Endpoint, shared_kinds
+from testing.upstream import STATUS
 
 pytestmark = pytest.mark.conformance
 
@@ -33,167 +31,6 @@ CORS = (
     "access-control-allow-private-network",
 )
 PREFLIGHT_ONLY = CORS[3:]
-ADVERSARIAL = (
-    "null",
-    "https://evil.com",
-    "http://evil.com",
-    "https://example.com",
-    "https://app.example.com.evil.com",
-    "https://appxexample.com",
-    "https://evil-app.example.com",
-    "http://app.example.com",
-    "https://app.example.com:8443",
-    "HTTPS://APP.EXAMPLE.COM",
-    "https://app.example.co",
-    "https://xapp.example.com",
-)
-
-
-@dataclass(frozen=True)
-class Intent:
-    """What a policy means, in a browser's terms."""
-
-    credentials: bool
-    any_origin: bool
-    allowed: tuple[str, ...]
-    refused: tuple[str, ...]
-    methods: tuple[str, ...]
-    headers: tuple[str, ...]
-    expose: tuple[str, ...]
-    max_age: str | None
-    status: int
-    private_network: bool
-
-
-INTENTS = {
-    "spa-api": Intent(
-        credentials=True,
-        any_origin=False,
-        allowed=("https://app.example.com", "https://admin.example.com"),
-        refused=(*ADVERSARIAL, "https://admin.example.com.evil.com"),
-        methods=("PUT", "PATCH", "DELETE"),
-        headers=("Content-Type", "Authorization", "X-Request-Id"),
-        expose=("etag", "link", "x-request-id"),
-        max_age="600",
-        status=204,
-        private_network=False,
-    ),
-    "public-read": Intent(
-        credentials=False,
-        any_origin=True,
-        allowed=("https://anyone.example", "null", "http://localhost:8080", "https://evil.com"),
-        refused=(),
-        methods=(),
-        headers=("If-None-Match",),
-        expose=("etag", "x-ratelimit-remaining"),
-        max_age="7200",
-        status=204,
-        private_network=False,
-    ),
-    "previews": Intent(
-        credentials=True,
-        any_origin=False,
-        allowed=(
-            "https://app.example.com",
-            "https://pr-1.preview.example.dev",
-            "https://pr-123456.preview.example.dev",
-        ),
-        refused=(
-            *ADVERSARIAL,
-            "https://pr-1234567.preview.example.dev",
-            "https://pr-.preview.example.dev",
-            "https://pr-1.preview.example.dev.evil.com",
-            "https://pr-1xpreview.example.dev",
-            "http://pr-1.preview.example.dev",
-            "https://xpr-1.preview.example.dev",
-            "https://a.pr-1.preview.example.dev",
-            "https://pr-1.preview.example.dev:444",
-        ),
-        methods=(),
-        headers=("Content-Type",),
-        expose=(),
-        max_age=None,
-        status=204,
-        private_network=False,
-    ),
-    "tenants": Intent(
-        credentials=False,
-        any_origin=False,
-        allowed=(
-            "https://acme.customers.example.com",
-            "https://cyberdyne.customers.example.com",
-            "https://x.app.example.net",
-            "https://a-b.c9.app.example.net",
-            "https://x_y.app.example.net",
-            "https://xn--bcher-kva.example",
-            "capacitor://localhost",
-            "tauri://localhost",
-            "http://localhost:5173",
-        ),
-        refused=(
-            *ADVERSARIAL,
-            "https://app.example.net",
-            "https://evilapp.example.net",
-            "https://x.app.example.net.evil.com",
-            "http://x.app.example.net",
-            "https://acme.customers.example.com.evil.com",
-            "https://customers.example.com",
-            "http://localhost:5174",
-            "https://localhost:5173",
-            "capacitor://evil",
-            "https://x.app.example.net:8443",
-        ),
-        methods=("PUT", "DELETE"),
-        headers=("Content-Type", "X-Tenant"),
-        expose=("x-total-count",),
-        max_age="300",
-        status=200,
-        private_network=True,
-    ),
-}
-# Where a server cannot keep a promise, by the CG501 case `corsgen check` warns with (README.md,
-# "What each server keeps"): the tests assert what it does today instead, so a release that keeps
-# the promise fails here, and the table and the warning go.
-FALLS_SHORT: Mapping[str, frozenset[str]] = {
-    # The headers middleware answers every preflight with 200, itself, refused origins' too,
-    # without Vary; sends Allow-Credentials and Expose-Headers whatever the Origin; has no PNA.
-    # Only the upstream's first Vary line is kept (not a CG501 case: no policy relies on it).
-    # Of two Origin headers it reads the first, as Go's Header.Get does: nothing else in the
-    # middleware sees the second (not a CG501 case either: no browser sends two).
-    "traefik": frozenset(
-        {"preflight-200", "refused-origin", "private-network", "vary-lines", "first-origin"}
-    ),
-    # The CORS filter answers preflights with 200 and has no literal *: it echoes the Origin.
-    # Its HTTP/1 codec joins two Origin headers before any filter or route match sees them, and
-    # leaves out an empty one: "" and an allowed origin arrive as the allowed origin alone.
-    # The same codec deletes a bare CR anywhere in a value before any filter sees it: "\rA",
-    # "A\r" and A with a CR inside arrive as A, and "B\rA" as "BA", which a loose pattern may
-    # match (and the filter echoes). No browser sends a CR; no config sees one.
-    "envoy": frozenset({"preflight-200", "no-star", "empty-joined", "cr-dropped"}),
-    # nginx 1.22 (Debian bookworm's, which the suite runs) reads the first of two Origin headers
-    # in $http_origin, and no variable holds the second; 1.23 joins them ("a, b").
-    # Its parser ends a value at its first CR and takes any more CRs before the LF as the line's
-    # end: "A\r" and "A\r\r" are A in $http_origin (a CR anywhere else is a 400). No variable
-    # holds the CR; no browser sends one.
-    "nginx": frozenset({"first-origin", "cr-trailing"}),
-}
-
-
-def falls_short(kind: str, case: str) -> bool:
-    return case in FALLS_SHORT.get(re.split(r"[-+]", kind)[0], frozenset())
-
-
-def preflight_status(kind: str, intended: int) -> int:
-    """The status an allowed preflight gets on this kind of server."""
-    return 200 if falls_short(kind, "preflight-200") else intended
-
-
-def relied_on(intent: Intent) -> set[str]:
-    """The CG501 cases a policy with this intent relies on a server for."""
-    cases = {"preflight-200"} if intent.status != 200 else set()
-    cases |= {"private-network"} if intent.private_network else set()
-    cases |= {"no-star"} if intent.any_origin else set()
-    return cases | ({"refused-origin"} if not intent.any_origin else set())
 
 
 def _refused_extras(intent: Intent, preflight: bool) -> set[str]:
@@ -213,54 +50,6 @@ def _cors_names(answer: Answer) -> set[str]:
 
 STATUS_PATHS = STATUS  # each path and the status the upstream answers it with
 SERVER_ERROR_PATH = "/dead/x"  # nothing listens upstream: the server answers 502 or 503 itself
-AUTH = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def count(self, name: str) -> int:
-        return sum(1 for n, _ in self.headers if n.lower() == name)
-
-    @property
-    def from_upstream(self) -> bool:
-        return header_value(self.headers, "X-Upstream") == "1"
-
-
-def send(
-    at: Endpoint, method: str, path: str, headers: Mapping[str, str] | Sequence[tuple[str, str]]
-) -> Answer:
-    """One request to a policy's endpoint; a sequence of pairs may repeat a header name, as no
-    browser would."""
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    conn = http.client.HTTPConnection("127.0.0.1", at.port, timeout=10)
-    try:
-        conn.putrequest(method, at.prefix + path)
-        for name, value in pairs:
-            conn.putheader(name, value)
-        conn.endheaders()
-        response = conn.getresponse()
-        return Answer(response.status, response.getheaders(), response.read())
-    finally:
-        conn.close()
-
-
-def send_raw(at: Endpoint, method: str, path: str, headers: Sequence[tuple[str, str]]) -> Answer:
-    """As send, the same bytes, but each header value written as it is: http.client refuses a
-    bare CR, which no browser sends either."""
-    lines = [f"{method} {at.prefix}{path} HTTP/1.1", f"Host: 127.0.0.1:{at.port}"]
-    lines += ["Accept-Encoding: identity", *(f"{name}: {value}" for name, value in headers)]
-    with socket.create_connection(("127.0.0.1", at.port), timeout=10) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        response = http.client.HTTPResponse(sock, method=method)
-        try:
-            response.begin()
-            return Answer(response.status, response.getheaders(), response.read())
-        finally:
-            response.close()
 
 
 def _cases(kind: str) -> list[tuple[str, str]]:
@@ -287,8 +76,6 @@ def test_every_server_under_test_is_distinct(server: tuple[str, dict[str, Endpoi
     answer = send(ports["spa-api"], "GET", "/ok", {})
     assert answer.status == 200
     if kind.startswith("caddy"):
-        from tests.conformance.servers import DEBIAN_CADDY, caddy_version, latest_caddy
-
         versions = {caddy_version(DEBIAN_CADDY), caddy_version(str(latest_caddy()))}
         assert len(versions) == 2 and any(v.startswith("2.6.") for v in versions), versions
 
@@ -565,7 +352,7 @@ def _strangers() -> list[tuple[str, str]]:
     )
 
 
-@pytest.mark.parametrize("server", SHARED_KINDS, indirect=True)
+@pytest.mark.parametrize("server", shared_kinds(), indirect=True)
 @pytest.mark.parametrize(("policy", "origin"), _strangers())
 def test_each_policy_answers_only_on_its_own_paths(
     server: tuple[str, dict[str, Endpoint]], policy: str, origin: str

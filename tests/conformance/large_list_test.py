@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from corsgen.fetch import Request, cors_check, header_value, vary_tokens
-from tests.conformance.conformance_test import falls_short, preflight_status, send
-from tests.conformance.servers import Endpoint
+from testing.client import send
+from testing.intents import falls_short, preflight_status
+from testing.servers import Endpoint
 
 pytestmark = pytest.mark.conformance
 

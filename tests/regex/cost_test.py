@@ -13,7 +13,7 @@ import pytest
 from interegular.fsm import FSM
 
 from corsgen.regex import RegexError, automaton, check_regex, parse_regex
-from tests.bounded import frozen_heap
+from testing.bounded import frozen_heap
 
 REGIONS = (  # noqa: SIM905 (31 names read better as one text)
     "af-south-1 ap-east-1 ap-northeast-1 ap-northeast-2 ap-northeast-3 ap-south-1 ap-south-2 "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from tests.conformance.servers import USER
+from testing.servers import USER
 
 INTENDED = Path(__file__).with_name("intended.toml")
 # Every baseline is probed on an authenticated path too: its preflight is answered before auth.

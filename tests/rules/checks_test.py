@@ -24,15 +24,9 @@ from corsgen.policy.loading import parse_policy, policy_name
 from corsgen.policy.schema import Policy
 from corsgen.rules.checks import check_policy
 from corsgen.rules.table import RULES
+from testing.policies import long_origin, regex_of_length
 
 GOOD = 'allow_origins = ["https://app.example.com"]\n'
-
-
-def long_origin(length: int, index: int = 0) -> str:
-    """A valid origin `length` characters long: a long custom scheme and a host of 253, the most
-    DNS allows, that differs by `index`."""
-    host = ".".join(["a" * 63, "b" * 63, "c" * 63, f"{index:06d}".ljust(61, "d")])
-    return f"{'x' * (length - len('://') - len(host) - len(':65535'))}://{host}:65535"
 
 
 # One bad policy per rule: (rule id, key, policy text). Every rule in the table appears here.
@@ -214,14 +208,6 @@ def _joined_of_length(key: str) -> Callable[[int], Policy]:
         return _with(**{key: [*names, "L" * (n - full * 252)]})
 
     return build
-
-
-def regex_of_length(length: int) -> str:
-    """An accepted regex `length` characters long, about half of them backslashes (the most a
-    portable regex can have), which nginx doubles."""
-    head, tail = "https://r", r"\.example\.com"
-    dashes, odd = divmod(length - len(head + tail), 2)
-    return head + r"\-" * dashes + "r" * odd + tail
 
 
 def _regex_of_length(length: int) -> Policy:
