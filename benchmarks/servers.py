@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from corsgen.targets import NAMES, by_name, serving_of
+from corsgen.targets import by_name
 from corsgen.targets.serving import BENCH_PATH, Serving
 from corsgen.targets.serving import Setup as Setup
 from testing.processes import answers, free_port, process
+from testing.servers import servings
 
 PATH = BENCH_PATH  # every server answers it with "ok"
 HANDWRITTEN = Path(__file__).parent / "handwritten"
@@ -48,7 +49,7 @@ class Bench:
         return text.replace("@ALTERNATION@", alternation)
 
 
-BENCH: Sequence[Bench] = tuple(Bench(name, serving_of(name)) for name in NAMES)
+BENCH: Sequence[Bench] = tuple(Bench(name, serving) for name, serving in servings().items())
 
 
 def pin(core: int) -> list[str]:

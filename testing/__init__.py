@@ -9,6 +9,7 @@
 - client and intents: a request to a served policy, and what each example policy means;
 - policies: policies and values at corsgen's limits;
 - bounded: corsgen run under a memory cap and a time limit;
+- snapshots: a directory's whole state, to show a command changed nothing;
 - flawed and flawed_servers: the hand-written flawed configs `corsgen probe` must see through.
 
 No test module imports another: what two of them share lives here.

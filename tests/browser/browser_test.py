@@ -25,15 +25,14 @@ from corsgen.fetch import (
     preflight_ok,
     unsafe_names,
 )
-from corsgen.targets import NAMES, serving_of
 from testing.client import Page, send
-from testing.servers import Endpoint, serving, unchecked_plan
+from testing.servers import Endpoint, serving, servings, unchecked_plan
 from testing.upstream import Upstream
 
 pytestmark = [pytest.mark.conformance, pytest.mark.browser]
 
 # Every build of every registered target (nginx, Apache, both Caddys), in its default context.
-KINDS = tuple(kind for target in NAMES for kind in serving_of(target).kinds())
+KINDS = tuple(kind for serving in servings().values() for kind in serving.kinds())
 # No max_age: Chromium then caches a preflight for 5 s only, and every case's URL is its own (see
 # test_fetch), so no case rides on another's preflight.
 POLICY = """\
