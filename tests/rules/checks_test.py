@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from corsgen.policy.loading import parse_policy, policy_name
 from corsgen.policy.schema import Policy
 from corsgen.rules.checks import check_policy
 from corsgen.rules.table import RULES
+from testing.bounded import cpu_within
 from testing.policies import long_origin, regex_of_length
 
 GOOD = 'allow_origins = ["https://app.example.com"]\n'
@@ -261,9 +261,8 @@ def test_past_a_limit_nothing_else_is_checked() -> None:
 def test_a_million_wrong_values_are_one_screen(tmp_path: Path) -> None:
     path = tmp_path / "big.toml"
     path.write_text("allow_origins = [" + ",".join(["[]"] * 1_000_000) + "]\n")
-    started = time.perf_counter()
-    assert main(["check", str(path)]) == 1
-    assert time.perf_counter() - started < 5
+    with cpu_within(5):
+        assert main(["check", str(path)]) == 1
     path.write_text("allow_origins = [" + ",".join(["1"] * 100_000) + "]\n")
     with pytest.raises(PolicyError) as info:
         load_and_plan(path)
