@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from corsgen.plan import Plan
-from corsgen.targets.apache import module_lines
+from corsgen.targets import apache
 from corsgen.targets.serving import (
     BENCH_PATH,
     Serving,
@@ -57,14 +56,10 @@ def kinds() -> dict[str, str | None]:
 
 
 def head(root: Path, site: Site, modules: tuple[str, ...] = MODULES) -> str:
-    """The server-wide part of an httpd.conf in `root`, with the htpasswd it names."""
+    """The server-wide part of the wrapper httpd.conf (the config test's, targets/apache.py),
+    with the htpasswd the site's auth names."""
     (root / "htpasswd").write_text(site.sha_password() + "\n")
-    user = "User nobody\nGroup nogroup\n" if os.geteuid() == 0 else ""
-    return (
-        f"ServerRoot {root}\nServerName localhost\nPidFile {root}/httpd.pid\n"
-        f"ErrorLog {root}/error.log\nLogLevel warn\n{user}"
-        f"{module_lines(modules)}"
-    )
+    return apache.head(root, modules)
 
 
 def command(binary: str, root: Path, text: str) -> list[str]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from corsgen.targets.caddy import caddyfile
 from corsgen.targets.serving import Serving, Setup, Site, beside_python, indent, write_snippets
 
 DEBIAN_CADDY = "/usr/bin/caddy"
-_GLOBAL = "{\n\tadmin off\n\tauto_https off\n}\n"
 
 
 def latest_caddy() -> str | None:
@@ -28,9 +28,9 @@ def version(binary: str) -> str:
 
 
 def command(binary: str, root: Path, text: str) -> list[str]:
-    """Write `text` as root/Caddyfile; the command that runs Caddy on it in the foreground."""
-    (root / "Caddyfile").write_text(_GLOBAL + text)
-    return [binary, "run", "--adapter", "caddyfile", "--config", str(root / "Caddyfile")]
+    """The wrapper Caddyfile around the sites in `text`; the command that runs Caddy on it in
+    the foreground."""
+    return [binary, "run", "--adapter", "caddyfile", "--config", str(caddyfile(root, text))]
 
 
 def configure(context: str, binary: str, root: Path, site: Site) -> list[str]:

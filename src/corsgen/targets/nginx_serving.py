@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from corsgen.targets.nginx import main_config
 from corsgen.targets.serving import Serving, Setup, Site, slash_version, write_snippets
-
-# The temporary directories nginx wants, each put in the server's own directory.
-TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
 def kinds() -> dict[str, str | None]:
@@ -18,15 +15,10 @@ def kinds() -> dict[str, str | None]:
 
 
 def command(binary: str, root: Path, http: str, connections: int = 256) -> list[str]:
-    """nginx.conf in `root`, in the foreground with one worker, around the http {} lines."""
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    temps = "".join(f"    {t}_temp_path {root}/{t};\n" for t in TEMP_PATHS)
-    (root / "nginx.conf").write_text(
-        f"{user}daemon off;\nworker_processes 1;\npid {root}/nginx.pid;\n"
-        f"error_log {root}/error.log warn;\nevents {{ worker_connections {connections}; }}\n"
-        f"http {{\n    access_log off;\n{temps}{http}}}\n"
-    )
-    return [binary, "-p", str(root), "-c", str(root / "nginx.conf")]
+    """The wrapper nginx.conf (targets/nginx.py) around the http {} lines, in the foreground
+    with one worker; the command that runs it."""
+    conf = main_config(root, http, serve=True, connections=connections)
+    return [binary, "-p", str(root), "-c", str(conf)]
 
 
 def configure(context: str, binary: str, root: Path, site: Site) -> list[str]:
