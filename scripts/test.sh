@@ -56,12 +56,22 @@ if [ "${#missing[@]}" -gt 0 ] && [ -n "$can_install" ]; then
     "${missing[@]}" >/dev/null
   if [ -n "$made_policy" ]; then $sudo rm -f /usr/sbin/policy-rc.d; fi
 elif [ "${#missing[@]}" -gt 0 ]; then
+  fedora=()
+  brew=()
+  for package in "${missing[@]}"; do
+    case "$package" in
+      nginx-light) fedora+=(nginx) brew+=(nginx) ;;
+      apache2) fedora+=(httpd) brew+=(httpd) ;;
+      chromium-driver) fedora+=(chromedriver) brew+=(chromedriver) ;;
+      *) fedora+=("$package") brew+=("$package") ;;
+    esac
+  done
   cat >&2 <<EOF
 Missing for the whole suite: ${missing[*]}
 This script installs them only with apt-get as root or with passwordless sudo. Install them with:
   Debian, Ubuntu: sudo apt-get install --no-install-recommends ${missing[*]}
-  Fedora:         sudo dnf install nginx httpd caddy haproxy wrk chromium chromedriver hyperfine
-  macOS:          brew install nginx httpd caddy haproxy wrk hyperfine chromium chromedriver
+  Fedora:         sudo dnf install ${fedora[*]}
+  macOS:          brew install ${brew[*]}
 The conformance suite runs Debian's Caddy 2.6 at /usr/bin/caddy, and the browser tests Debian's
 /usr/bin/chromium and /usr/bin/chromedriver: off Debian those kinds skip.
 EOF
