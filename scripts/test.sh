@@ -90,8 +90,8 @@ if [ -z "${VIRTUAL_ENV:-}" ]; then
 fi
 python -m pip install -q --disable-pip-version-check -e '.[test]'
 
-ruff check src tests benchmarks testing
-ruff format --check src tests benchmarks testing
+ruff check src tests benchmarks testing docs
+ruff format --check src tests benchmarks testing docs
 mypy
 if [ -n "$fast" ]; then
   exec python -m pytest -m "not conformance and not browser" "$@"

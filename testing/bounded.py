@@ -1,4 +1,4 @@
-"""Run corsgen as a user would, under a memory cap and a time limit: the cost bounds README.md
+"""Run corsgen as a user would, under a memory cap and a time limit: the cost bounds docs/limits.md
 states ("Bounds") are held by the tests that call these."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from corsgen.errors import CorsgenError
 MEMORY = 768 * 1024 * 1024
 
 
-# --- verify --config within its bounds (limits.py, MAX_CONFIG_*): for the tests of each config
+# --- corsgen audit within its bounds (limits.py, MAX_CONFIG_*): for the tests of each config
 # reader, tests/targets/{nginx,apache,caddy}_config_test.py.
 
 _BOUNDED = """\
@@ -54,11 +54,11 @@ class Bounded:
 def verify_bounded(
     config: Path, target: str, *, mib: int | None = 256, seconds: float = 20, path: str = ""
 ) -> Bounded:
-    """`corsgen verify --config` in a child Python whose address space is capped at `mib` (None
+    """`corsgen audit` in a child Python whose address space is capped at `mib` (None
     when Caddy runs: Go reserves far more address space than it uses), killed after `seconds`.
     `path` goes before PATH (the Caddy to run)."""
     env = {**os.environ, "PATH": f"{path}:{os.environ['PATH']}" if path else os.environ["PATH"]}
-    command = [sys.executable, "-c", _BOUNDED, str(mib or 0), "verify", "--config", str(config)]
+    command = [sys.executable, "-c", _BOUNDED, str(mib or 0), "audit", str(config)]
     start = time.monotonic()
     proc = subprocess.run(
         [*command, "--target", target], capture_output=True, text=True, timeout=seconds, env=env
@@ -74,7 +74,7 @@ def assert_refused(result: Bounded, *words: str) -> None:
     assert result.code == 1, result
     assert result.err.count("\n") == 1 and result.err.startswith("corsgen: cannot "), result.err
     assert "Traceback" not in result.err and "Error:" not in result.err, result.err
-    assert "the most verify --config reads" in result.err or "larger than" in result.err
+    assert "the most `corsgen audit` reads" in result.err or "larger than" in result.err
     for word in words:
         assert word in result.err, result.err
 
@@ -188,11 +188,11 @@ GRAPH_BUDGET = settings(
 
 
 def bounded_or_refused(run: Callable[[], object]) -> object:
-    """run()'s result, or None when it refuses a bound in verify --config's words."""
+    """run()'s result, or None when it refuses a bound in `corsgen audit`'s words."""
     try:
         return run()
     except CorsgenError as exc:
-        assert "the most verify --config reads" in str(exc), exc
+        assert "the most `corsgen audit` reads" in str(exc), exc
         assert "\n" not in str(exc)
         return None
 

@@ -125,9 +125,9 @@ INTENTS = {
         private_network=True,
     ),
 }
-# Where a server cannot keep a promise, by the CG501 case `corsgen check` warns with (README.md,
-# "What each server keeps"): the tests assert what it does today instead, so a release that keeps
-# the promise fails here, and the table and the warning go.
+# Where a server cannot keep a promise, by the CG501 case `corsgen check` warns with
+# (docs/promises.md, "What each server keeps"): the tests assert what it does today instead, so
+# a release that keeps the promise fails here, and the table and the warning go.
 FALLS_SHORT: Mapping[str, frozenset[str]] = {
     # The headers middleware answers every preflight with 200, itself, refused origins' too,
     # without Vary; sends Allow-Credentials and Expose-Headers whatever the Origin; has no PNA.

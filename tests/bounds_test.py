@@ -1,6 +1,6 @@
-"""Bounded cost for every input (README.md, "Bounds"): a policy or manifest file of up to 64 MiB
-holding a key, value, name or glob of any length is refused in a few seconds and a few hundred
-MiB, with one short line per finding, under a memory cap."""
+"""Bounded cost for every input (docs/limits.md, "Bounds"): a policy or manifest file of up to
+64 MiB holding a key, value, name or glob of any length is refused in a few seconds and a few
+hundred MiB, with one short line per finding, under a memory cap."""
 
 from __future__ import annotations
 

@@ -1,15 +1,21 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import os
+import re
+import stat
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
+import click
 import pytest
 
 from corsgen import __version__
 from corsgen.cli import cli, main
+from corsgen.errors import CorsgenError
 from corsgen.rules.table import RULES
 from corsgen.targets import NAMES, by_name
 from testing.binaries import need_binary
@@ -158,13 +164,23 @@ def test_rules_lists_every_rule(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "--version")
-    assert code == 0 and __version__ in out
+    assert (code, out) == (0, f"corsgen {__version__}\n")
+
+
+def test_the_version_is_semver() -> None:
+    assert re.fullmatch(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)", __version__)
 
 
 def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[str]) -> None:
     # pyproject.toml reads the version from corsgen.__version__; the two can no longer disagree.
+    # (tests/release_test.py checks the same of a wheel built from this tree.)
+    dist = importlib.metadata.distribution("corsgen")
+    url = json.loads(dist.read_text("direct_url.json") or "{}")
+    here = Path(__file__).resolve().parents[1].as_uri()
+    if url.get("dir_info", {}).get("editable") and url.get("url") != here:
+        pytest.skip(f"the installed corsgen is an editable install of {url.get('url')}, not {here}")
     code, out, _ = _run(capsys, "--version")
-    assert (code, out) == (0, f"corsgen, version {importlib.metadata.version('corsgen')}\n")
+    assert (code, out) == (0, f"corsgen {dist.version}\n")
 
 
 def test_the_version_is_written_only_in_the_package() -> None:
@@ -352,6 +368,7 @@ def _hostile_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["render", "{here}/api.toml", "-t", "caddy", "-o", "{here}/out"], 0, 1),
         (["render", "{here}/api.toml", "-t", "caddy", "-o", "{here}/blocker/x"], 1, 1),
         (["init"], 0, 2),
+        (["audit", "{here}/api.toml", "-t", "nginx"], 1, 2),
         (["check", "{here}/missing.toml"], 2, 4),
         (["rules", HOSTILE_DIR], 2, 4),
     ],
@@ -373,25 +390,140 @@ def test_paths_and_arguments_print_escaped(
     assert any("a\\nb\\x1b[31m\\u2028" in line for line in printed)
 
 
-def test_verify_config_needs_one_target_and_something_to_verify(tmp_path: Path) -> None:
+def test_audit_needs_one_target(tmp_path: Path) -> None:
     conf = tmp_path / "server.conf"
     conf.write_text("events {}\n")
-    assert main(["verify"]) == 2
-    assert main(["verify", "--config", str(conf)]) == 2
-    assert main(["verify", "--config", str(conf), "-t", NAMES[0], "-t", NAMES[-1]]) == 2
+    assert main(["audit", str(conf)]) == 2
+    assert main(["audit", str(tmp_path / "missing.conf"), "-t", NAMES[0]]) == 2
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_verify_config_says_when_a_target_cannot_read_configs_yet(
+def test_audit_says_when_a_target_cannot_read_configs_yet(
     name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     conf = tmp_path / "server.conf"
     conf.write_text("events {}\n")
-    code = main(["verify", "--config", str(conf), "-t", name])
+    code = main(["audit", str(conf), "-t", name])
     err = capsys.readouterr().err
     if " on PATH to read " in err:  # a reader that runs the server (caddy adapt)
         need_binary(name, None)
     if "cannot read" in err:
-        assert code == 1 and err.startswith("corsgen: verify --config cannot read ")
+        assert code == 1 and err.startswith("corsgen: `corsgen audit` cannot read ")
     else:  # a target that reads it finds no corsgen snippet, or cannot parse another server's file
         assert code == 1 and (" error CG406 no-snippet: " in err or " error CG401 " in err)
+
+
+VERIFY_CONFIG = "corsgen: `verify --config` is deprecated; use `corsgen audit CONFIG --target T`\n"
+
+
+def test_verify_config_is_audit_with_a_deprecation_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = tmp_path / "server.conf"
+    conf.write_text("events {}\n")
+    code, out, err = _run(capsys, "verify", "--config", str(conf), "-t", "traefik")
+    assert (code, out) == (1, "")
+    assert err == VERIFY_CONFIG + "corsgen: `corsgen audit` cannot read Traefik configuration yet\n"
+    assert _run(capsys, "audit", str(conf), "-t", "traefik")[2] == err.removeprefix(VERIFY_CONFIG)
+    code, out, err = _run(capsys, "verify", "--config", str(conf), "--target", "nginx")
+    assert code == 1 and err.startswith(VERIFY_CONFIG) and " error CG406 no-snippet: " in err
+    # Its usage errors stay usage errors, before any deprecation line.
+    assert _run(capsys, "verify")[0] == 2
+    code, _, err = _run(capsys, "verify", "--config", str(conf))
+    assert code == 2 and "deprecated" not in err
+    assert main(["verify", "--config", str(conf), "-t", NAMES[0], "-t", NAMES[-1]]) == 2
+    assert "--config" not in _run(capsys, "verify", "--help")[1]
+
+
+# --- exit codes: 0 ok, 1 refused or findings, 2 usage, 3 an unexpected error, 130 interrupted
+
+
+def _boom(*args: object, **kwargs: object) -> None:
+    raise ValueError("the core\nfell over")
+
+
+def test_an_unexpected_error_is_one_line_and_exit_3(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setattr("corsgen.pipeline.load_and_plan", _boom)
+    code, out, err = _run(capsys, "check", str(EXAMPLES / "spa-api.toml"))
+    assert (code, out) == (3, "")
+    [line] = err.splitlines()
+    [crash] = tmp_path.glob("corsgen-crash-*.txt")
+    assert line == (
+        "corsgen: internal error (ValueError: the core\\nfell over); "
+        f"the traceback is in {crash}; please report it"
+    )
+    assert stat.S_IMODE(crash.stat().st_mode) == 0o600
+    text = crash.read_text()
+    assert "Traceback (most recent call last):" in text and "in _boom" in text
+    assert "ValueError: the core\nfell over" in text and "spa-api.toml" in text
+    assert "Traceback" not in err
+
+
+def test_an_unexpected_error_without_a_writable_temp_dir_still_says_so(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "missing"))
+    monkeypatch.setattr("corsgen.rules.table.RULES", [None])
+    code, out, err = _run(capsys, "rules")
+    assert (code, out) == (3, "")
+    [line] = err.splitlines()
+    assert line.startswith("corsgen: internal error (AttributeError: ")
+    assert "the traceback could not be written (" in line and line.endswith("; please report it")
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, click.Abort])
+def test_ctrl_c_is_one_line_and_exit_130(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    interrupt: type[BaseException],
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise interrupt
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setattr("corsgen.verify.checked_render", interrupted)
+    code, out, err = _run(capsys, "render", str(EXAMPLES / "spa-api.toml"), "-t", "caddy")
+    assert (code, out, err) == (130, "", "Aborted.\n")
+    assert not list(tmp_path.iterdir())  # no crash file: an interrupt is no crash
+
+
+def test_a_refusal_is_exit_1_and_a_usage_error_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
+        raise CorsgenError("refused\nhere")
+
+    monkeypatch.setattr("corsgen.verify.checked_render", refused)
+    argv = ["render", str(EXAMPLES / "spa-api.toml"), "-t", "caddy"]
+    assert _run(capsys, *argv) == (1, "", "corsgen: refused\\nhere\n")
+    code, out, err = _run(capsys, *argv, "--no-such-flag")
+    assert (code, out) == (2, "") and "Error: No such option '--no-such-flag'" in err
+    assert _run(capsys, "render", "-t", "caddy", str(tmp_path / "missing.toml"))[0] == 2
+
+
+def test_exit_codes_of_a_real_process(tmp_path: Path) -> None:
+    """main()'s code is the process's: `python -m corsgen` raises SystemExit(main())."""
+    crash = tmp_path / "crash.py"
+    crash.write_text(
+        "import sys\n"
+        "import corsgen.pipeline\n"
+        "from corsgen.cli import main\n"
+        "def boom(*args): raise RuntimeError('boom')\n"
+        "corsgen.pipeline.load_and_plan = boom\n"
+        "raise SystemExit(main(sys.argv[1:]))\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, str(crash), "check", str(EXAMPLES / "spa-api.toml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 3 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and "RuntimeError: boom" in done.stderr
+    assert "Traceback" in next(tmp_path.glob("corsgen-crash-*.txt")).read_text()

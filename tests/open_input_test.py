@@ -1,6 +1,6 @@
 """Open input, generated (hypothesis) with a bounded budget so it runs in CI.
 
-For any policy text, file name and regex it asserts what the README promises: through the real
+For any policy text, file name and regex it asserts what the docs promise: through the real
 CLI, exit 0, 1 or 2 only, no traceback, one printable line per message, bounded time; any policy
 either is refused with an error or plans without * with credentials or an empty allow list, and
 renders output that parses; accepted output loads in the real servers; and every accepted regex

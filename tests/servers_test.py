@@ -1,5 +1,5 @@
 """The servers' own config tests on every example, both Caddy releases, a 10,000-origin list, and
-(README.md, "Limits") a policy at every limit at once."""
+(docs/limits.md, "Limits") a policy at every limit at once."""
 
 from __future__ import annotations
 

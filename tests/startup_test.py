@@ -16,7 +16,7 @@ from testing.paths import EXAMPLES
 # wildcard or an IDN host.
 HEAVY = ("pydantic", "jinja2", "interegular", "pcre2", "re2", "idna", "publicsuffixlist")
 # Lighter, but a render pays for them in milliseconds it is measured in: crossplane only checks
-# nginx's output, and the *_config modules only read a user's config (`verify --config`).
+# nginx's output, and the *_config modules only read a user's config (`corsgen audit`).
 ONLY_WHEN_NEEDED = (
     "crossplane",
     *(f"corsgen.targets.{name}_config" for name in NAMES),

@@ -14,8 +14,10 @@ from jinja2 import nodes
 
 from corsgen.targets import NAMES
 from corsgen.targets.base import comment
-from corsgen.templating import TEMPLATES, Templates
+from corsgen.templating import Templates
 from testing.paths import EXAMPLES
+
+TEMPLATES = Path(__file__).parents[1] / "src" / "corsgen" / "templates"
 
 # What "loop and interpolate" means in jinja2's tree: text and values, filters, for, if, with,
 # include and macros (a macro is a named piece of text). No set, no call of a Python method.

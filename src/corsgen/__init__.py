@@ -1,3 +1,3 @@
 """corsgen: typed CORS policies as nginx, Apache, Caddy, HAProxy, Traefik and Envoy config."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

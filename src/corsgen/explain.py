@@ -1,13 +1,18 @@
 """One request a page makes, step by step: the preflight when one is needed, the request, and the
 browser's verdict on each answer (corsgen.fetch). The answers come from corsgen's output, as the
-plan says (`corsgen explain`), or from a live server (`corsgen probe URL --origin`)."""
+plan says (`corsgen explain POLICY`), or from a live server (`corsgen explain --url URL`).
+
+The request is described as a user writes it (an origin, a method, headers, what the script
+reads) and refused here, with the part that says it, when fetch() would never send it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
+from corsgen.errors import CorsgenError, clip
 from corsgen.fetch import (
     SAFELISTED_METHODS,
     Failure,
@@ -21,6 +26,7 @@ from corsgen.fetch import (
 
 if TYPE_CHECKING:
     from corsgen.plan import Plan
+    from corsgen.probe.client import Site
 
 Pairs = list[tuple[str, str]]
 # Sends one request (method, headers) and returns the status and the response headers.
@@ -166,3 +172,176 @@ def offline_trace(plan: Plan, request: Request, author: Pairs, reads: Sequence[s
     return trace(
         request, author, lambda method, headers: promised_answer(plan, method, headers, app), reads
     )
+
+
+# The parts of a request as a user describes it (explain's options are named after them).
+Part = Literal["origin", "method", "header", "read"]
+
+
+class RequestRefused(CorsgenError):
+    """A request as described that no page can make: why, and which part of it."""
+
+    def __init__(self, part: Part, why: str) -> None:
+        super().__init__(why)
+        self.part = part
+
+
+def page_origin(text: str) -> str:
+    """The Origin a browser would send for a page at `text`; refused if it sends none such."""
+    from corsgen.origins import OriginError, parse_origin
+
+    if text == "null":
+        return text
+    if text.startswith(("file:", "data:")):
+        raise RequestRefused("origin", f"a {text.split(':')[0]}: page sends Origin null")
+    try:
+        return str(parse_origin(text))
+    except OriginError as exc:
+        # The reason whole, the origin clipped: it may be ten thousand characters long.
+        raise RequestRefused("origin", str(exc).replace(repr(text), repr(clip(text)))) from None
+
+
+def _token(text: str, part: Part, what: str) -> str:
+    from corsgen.fetch import is_token
+
+    if not is_token(text):
+        raise RequestRefused(part, f"{clip(text)!r} is not {what}: fetch() throws")
+    return text
+
+
+def author_headers(headers: Sequence[str]) -> Pairs:
+    """Each `NAME` or `NAME: value` a script sets; a bare Content-Type is JSON's, the usual
+    reason to ask, any other bare name is sent as 1."""
+    from corsgen.fetch import is_forbidden_request_header
+
+    out = []
+    for text in headers:
+        name, colon, value = text.partition(":")
+        name, value = _token(name.strip(), "header", "a header name"), value.strip(" \t")
+        if is_forbidden_request_header(name):
+            raise RequestRefused("header", f"fetch() drops {name}: the browser sets it itself")
+        if any(c in "\r\n\0" or "\ud800" <= c <= "\udfff" for c in value):
+            raise RequestRefused("header", f"{clip(text)!r}: not a header value")
+        if not colon:
+            value = "application/json" if name.lower() == "content-type" else "1"
+        out.append((name, value))
+    return out
+
+
+def readable(reads: Sequence[str]) -> tuple[str, ...]:
+    """The response headers a script reads; refuses one no script can ever read."""
+    from corsgen.fetch import NEVER_EXPOSED
+
+    for name in reads:
+        if _token(name, "read", "a header name").lower() in NEVER_EXPOSED:
+            raise RequestRefused("read", f"a script can never read {name}")
+    return tuple(reads)
+
+
+def fetch_method(text: str) -> str:
+    """The method as fetch() sends it; refuses one fetch() refuses."""
+    from corsgen.fetch import FORBIDDEN_METHODS, normalize_method
+
+    if _token(text, "method", "a method").upper() in FORBIDDEN_METHODS:
+        raise RequestRefused("method", f"fetch() refuses {text}")
+    return normalize_method(text)
+
+
+def page_request(
+    origin: str, method: str, headers: Sequence[str], credentials: bool
+) -> tuple[Request, Pairs]:
+    """The request a page at `origin` makes, and the headers its script sets."""
+    from corsgen.fetch import unsafe_names
+
+    author = author_headers(headers)
+    request = Request(page_origin(origin), fetch_method(method), credentials, unsafe_names(author))
+    return request, author
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What `corsgen explain` says, line by line (each still to be escaped when printed)."""
+
+    lines: tuple[str, ...]
+    allowed: bool
+
+
+def _told(result: Trace, heading: str) -> list[str]:
+    """The trace under its heading, and "allowed" when it is."""
+    return [heading, *lines(result), *(["allowed"] if result.allowed else [])]
+
+
+def _fixes(result: Trace, plan: Plan) -> list[str]:
+    return [f"  {fix}" for fix in fixes(result, plan.any_origin)]
+
+
+def explain_offline(
+    plan: Plan, policy: Path, request: Request, author: Pairs, reads: Sequence[str]
+) -> Explanation:
+    """The request against corsgen's output for the policy at `policy`, and what to change in it
+    when it is blocked."""
+    from corsgen.files import shown
+
+    result = offline_trace(plan, request, author, reads)
+    heading = f"{shown(policy)}, as corsgen's output answers on a server that keeps every promise:"
+    told = _told(result, heading)
+    if not result.allowed:
+        told += [f"blocked; to allow it, change {shown(policy)}:", *_fixes(result, plan)]
+    return Explanation(tuple(told), result.allowed)
+
+
+def live_trace(
+    site: Site,
+    path: str,
+    request: Request,
+    author: Pairs,
+    reads: Sequence[str],
+    timeout: float,
+    verify_tls: bool = True,
+) -> Trace:
+    """The trace against what the live server at `site` answers on `path`, one request at a
+    time; a request that gets no answer is a CorsgenError."""
+    from corsgen.probe.client import Client
+
+    with Client(site, timeout, 1, verify_tls) as client:
+
+        def send(method: str, headers: Pairs) -> tuple[int, Pairs]:
+            got = client.send(method, path, headers)
+            if got.error:
+                raise CorsgenError(f"{method} {site.url(path)}: {got.error}")
+            return got.status, got.headers
+
+        return trace(request, author, send, reads)
+
+
+def explain_live(
+    site: Site,
+    path: str,
+    request: Request,
+    author: Pairs,
+    reads: Sequence[str],
+    timeout: float,
+    verify_tls: bool = True,
+    policy: tuple[Plan, Path] | None = None,
+) -> Explanation:
+    """The request against the live server; when blocked and given a policy, whether the server
+    or the policy is what blocks it."""
+    from corsgen.files import shown
+
+    result = live_trace(site, path, request, author, reads, timeout, verify_tls)
+    told = _told(result, f"{site.url(path)} answers:")
+    if result.allowed:
+        return Explanation(tuple(told), True)
+    if policy is None:
+        return Explanation((*told, "blocked"), False)
+    plan, where = policy
+    offline = offline_trace(plan, request, author, reads)
+    if offline.allowed:
+        told.append(
+            f"blocked, though {shown(where)} allows it: the server does not answer as corsgen's "
+            f"output would; probe it with --policy {shown(where)}"
+        )
+    else:  # the policy's reasons, not the server's
+        told += [f"blocked, and {shown(where)} refuses it too; to allow it, change:"]
+        told += _fixes(offline, plan)
+    return Explanation(tuple(told), False)

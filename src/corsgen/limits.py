@@ -1,4 +1,5 @@
-"""What corsgen accepts: sizes every server loads. README.md, "Limits", documents each one.
+"""What corsgen accepts: sizes every server loads. docs/limits.md, generated from this file,
+documents each one (docs/gen.py says what each bounds).
 
 CG120 (`over-limit`) refuses a policy past any of these but the name's, which is CG116's.
 tests/servers_test.py renders a policy at every limit at once and runs each server's config test.
@@ -29,7 +30,7 @@ MAX_REGEX_LENGTH = 1_000
 MAX_FILE_VALUES = 250_000
 MAX_FINDINGS = 50
 
-# `corsgen verify --config` reads a server config and every file it includes (Caddy: imports),
+# `corsgen audit` reads a server config and every file it includes (Caddy: imports),
 # each a regular file of at most files.MAX_BYTES (64 MiB). These bound one run as a whole, so that
 # no include graph, glob or variable costs more than one such file already may; past any of them
 # verify refuses in one line that names the bound and what to change (server_config.ConfigBudget).

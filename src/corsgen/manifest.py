@@ -161,9 +161,10 @@ def _malformed(value: str) -> str | None:
     """Why a manifest path or glob can be nothing but a mistake, or None."""
     if not value:
         return "is empty"
-    if len(value) > _PATH_MAX or any(len(part) > _NAME_MAX for part in value.split("/")):
+    encoded = value.encode("utf-8", "surrogatepass")  # as the file system counts: in bytes
+    if len(encoded) > _PATH_MAX or any(len(part) > _NAME_MAX for part in encoded.split(b"/")):
         # No such path exists, and matching it would cost time and memory in its length.
-        return f"is longer than a path can be ({_PATH_MAX:,} characters, {_NAME_MAX} a name)"
+        return f"is longer than a path can be ({_PATH_MAX:,} bytes, {_NAME_MAX} a name)"
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         return "contains a control character"
     if not PurePosixPath(value).parts:
@@ -171,8 +172,8 @@ def _malformed(value: str) -> str | None:
     return None
 
 
-# Linux's PATH_MAX and NAME_MAX, which most file systems share (in bytes: a name of non-ASCII
-# characters is refused by the file system before it reaches these).
+# Linux's PATH_MAX and NAME_MAX, which most file systems share, in bytes of UTF-8: 128 é are 256
+# bytes, and a stat of such a name failed with "File name too long" (a traceback, not a finding).
 _PATH_MAX = 4_096
 _NAME_MAX = 255
 

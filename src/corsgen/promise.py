@@ -1,7 +1,8 @@
 """What a server carrying corsgen's output promises to answer, from the plan alone.
 
-The conformance suite holds every target to this behaviour on the real servers (README, "What the
-output does on the server"), so `explain` can answer offline without naming a target.
+The conformance suite holds every target to this behaviour on the real servers
+(docs/promises.md, "What the output does on the server"), so `explain` can answer offline
+without naming a target.
 """
 
 from __future__ import annotations

@@ -45,13 +45,17 @@ def render_shared(plans: Sequence[Plan], target: str) -> dict[str, str]:
     if context is None or not plans:
         return {}
     ordered = sorted(plans, key=lambda p: p.name)
-    # Stale as soon as any of the policies changes, as a policy's own file is.
-    digest = hashlib.sha256("".join(f"{p.name}\n{p.digest}\n" for p in ordered).encode())
+    if spec.shared_sized:
+        # Stale as soon as any of the policies changes, as a policy's own file is.
+        digest = hashlib.sha256("".join(f"{p.name}\n{p.digest}\n" for p in ordered).encode())
+        source = "the policies " + " ".join(p.source for p in ordered)
+    else:
+        # The same file for any policies (Envoy's two filters): it names none of them, so that
+        # `render --out-dir` of one policy beside others writes it unchanged.
+        digest = hashlib.sha256(f"{target}\n".encode())
+        source = f"every corsgen policy for {spec.title} in this directory"
     origin = _Origin(
-        name=SHARED,
-        source="the policies " + " ".join(p.source for p in ordered),
-        digest=digest.hexdigest(),
-        version=ordered[0].version,
+        name=SHARED, source=source, digest=digest.hexdigest(), version=ordered[0].version
     )
     parts = spec.shared_parts
     return {SHARED + part.suffix: _fill(part.template, origin, context) for part in parts}

@@ -24,7 +24,7 @@ from corsgen.limits import (
 
 
 def read_config(path: Path, included_at: str | None = None) -> bytes:
-    """The bytes of one file of a server config (`verify --config`), symlinks followed as the
+    """The bytes of one file of a server config (`corsgen audit`), symlinks followed as the
     servers follow them; OSError when absent or unreadable.
 
     Anything but a regular file of sane size is refused by name, with the include that led to it:
@@ -34,7 +34,9 @@ def read_config(path: Path, included_at: str | None = None) -> bytes:
         return read_file(path, follow=True)
     except NotAFile as exc:
         where = f", included at {escape(included_at)}" if included_at else ""
-        change = "include only regular files" if included_at else "pass --config a regular file"
+        change = (
+            "include only regular files" if included_at else "give `corsgen audit` a regular file"
+        )
         raise CorsgenError(f"cannot read {shown(path)}{where}: {exc}; {change}") from None
 
 
@@ -45,7 +47,7 @@ def decode_config(data: bytes) -> str:
 
 
 class ConfigBudget:
-    """What one `verify --config` run may read of a user's server config: limits.py's MAX_CONFIG_*.
+    """What one `corsgen audit` run may read of a user's server config: limits.py's MAX_CONFIG_*.
 
     The readers read each file once, through `read`, and count what they walk with `walk` and
     `nest`. A bound passed is refused in one line that names it, its number and what to change.
@@ -76,8 +78,8 @@ class ConfigBudget:
             raise _over(
                 where,
                 f"more than {MAX_CONFIG_BYTES >> 20} MiB in all its files",
-                "pass --config a copy that leaves out the largest (maps, geo lists), which set "
-                "no CORS headers",
+                "give `corsgen audit` a copy that leaves out the largest (maps, geo lists), "
+                "which set no CORS headers",
             )
         return data
 
@@ -233,10 +235,10 @@ def _iglob(
             yield os.path.join(directory, name)
 
 
-_FEWER_FILES = "pass --config a copy that includes fewer (the sites with a corsgen snippet)"
+_FEWER_FILES = "give `corsgen audit` a copy that includes fewer (the sites with a corsgen snippet)"
 
 
 def _over(where: str, what: str, change: str) -> CorsgenError:
     return CorsgenError(
-        f"{where}: the config holds {what}, the most verify --config reads; {change}"
+        f"{where}: the config holds {what}, the most `corsgen audit` reads; {change}"
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -18,7 +19,7 @@ from corsgen.render import render_parts, render_shared
 from corsgen.targets import by_name
 from corsgen.targets.base import SHARED
 from corsgen.verify import check_structure
-from corsgen.writing import refuse, write_atomically
+from corsgen.writing import locked, nearest_existing, refuse, write_atomically
 
 if TYPE_CHECKING:  # render --out-dir uses this module too, and must not import pydantic
     from corsgen.manifest import LoadedManifest
@@ -49,6 +50,8 @@ class Change:
             return DESCRIBE[self.state]
         mark = parse_marker(self.old or "")
         version = escape(mark.version) if mark is not None else "another version"
+        if mark is not None and mark.body is None:  # the first release's marker: no body hash
+            version += " (a marker without a body hash: a hand edit would not show; read the diff)"
         return DESCRIBE["upgrade"].format(version=version)
 
     def diff(self, root: Path) -> str:
@@ -99,13 +102,6 @@ def read_existing(path: Path) -> str | None:
         raise refuse("write", path, str(exc)) from None
     except (OSError, UnicodeDecodeError):
         return ""
-
-
-def foreign(paths: Iterable[Path]) -> list[Path]:
-    """The paths that hold a file corsgen did not generate."""
-    return [
-        p for p in paths if (text := read_existing(p)) is not None and parse_marker(text) is None
-    ]
 
 
 def refuse_foreign(paths: Sequence[Path], force: bool) -> None:
@@ -212,14 +208,17 @@ def _state(old: str, new: str) -> State:
     mark = parse_marker(old)
     if mark is None:
         return "foreign"
-    if body_digest(old) != mark.body:
+    if mark.body is not None and body_digest(old) != mark.body:
         return "hand-edited"
     fresh = parse_marker(new)
-    if fresh is None or fresh.digest != mark.digest:
+    if fresh is None:
         return "stale"
-    # Same policy, untouched file: only corsgen changed, so say which corsgen wrote it. A new
-    # corsgen re-renders every file, and calling that a hand edit would teach users --force.
-    return "upgrade" if fresh.version != mark.version else "re-render"
+    # An untouched file from another corsgen: say which corsgen wrote it. A new corsgen re-renders
+    # every file, and calling that a hand edit would teach users --force; its policy digest is not
+    # comparable either (the first release hashed another policy model), so it is not "stale".
+    if fresh.version != mark.version:
+        return "upgrade"
+    return "stale" if fresh.digest != mark.digest else "re-render"
 
 
 def compare(desired: Desired) -> list[Change]:
@@ -263,8 +262,50 @@ def _files_in(directory: Path) -> list[Path]:
         raise CorsgenError(f"cannot list {shown(directory)}: {exc.strerror or exc}") from None
 
 
-def apply(changes: Sequence[Change], force: bool, prune: bool) -> None:
-    """Write every changed file, and remove the orphans when pruning: all of it or nothing."""
-    refuse_foreign([c.path for c in changes if c.state == "foreign"], force)
-    writes = {c.path: c.new for c in changes if c.new is not None}
-    write_atomically(writes, [c.path for c in changes if c.state == "orphan"] if prune else ())
+@contextmanager
+def locked_outputs(directories: Iterable[Path], *, shared: bool = False) -> Iterator[None]:
+    """Hold the lock of each output directory (of its nearest existing ancestor, before it is
+    made): two corsgens writing to one directory take turns, whether sync or render --out-dir.
+    Shared for those that only read (sync --check)."""
+    with ExitStack() as held:
+        locks = {nearest_existing(d).resolve(): d for d in sorted(directories)}
+        for lock in sorted(locks):  # in one order, so two corsgens never wait for each other
+            busy = f"another corsgen is writing to {shown(locks[lock])}"
+            held.enter_context(locked(lock, busy, shared=shared))
+        yield
+
+
+def out_of_date(desired: Desired) -> list[Change]:
+    """What `sync --check` reports: the changes, compared under each output directory's lock,
+    shared (checks only read, so they share it; a writer waits for them)."""
+    with locked_outputs(desired.suffixes, shared=True):
+        return compare(desired)
+
+
+def write_generated(
+    desired: Desired, force: bool, prune: bool = False, alone: tuple[str, str] | None = None
+) -> list[Change]:
+    """The one transaction of `sync` and `render --out-dir`: lock every output directory, then
+    write every file that changed (and remove the orphans when pruning), all of it or nothing.
+
+    Refuses to overwrite a file corsgen did not generate unless `force`. `alone` is the (policy,
+    target) of a render of one policy: it refuses to rewrite a shared file that also serves other
+    policies of its directory, which it would size for this one alone.
+    """
+    with locked_outputs(desired.suffixes):
+        changes = compare(desired)
+        refuse_foreign([c.path for c in changes if c.state == "foreign"], force)
+        if alone is not None:
+            for directory in desired.suffixes:
+                names = [path.name for path in desired.files if path.parent == directory]
+                refuse_shrinking(directory, *alone, names)
+        writes = {c.path: c.new for c in changes if c.new is not None}
+        write_atomically(writes, [c.path for c in changes if c.state == "orphan"] if prune else ())
+    return changes
+
+
+def one_policy(out_dir: Path, files: Mapping[str, str]) -> Desired:
+    """The files of one policy's render into out_dir: nothing else there is pruned or counted."""
+    return Desired(
+        {out_dir / name: text for name, text in files.items()}, [], {out_dir: frozenset()}
+    )

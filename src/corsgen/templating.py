@@ -10,22 +10,19 @@ is cached on disk: jinja2 compiles the few templates a render needs in a few mil
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import jinja2
 
-TEMPLATES = Path(__file__).with_name("templates")
 Filter = Callable[..., object]
 
 
 class Templates:
-    """Every template in a directory (corsgen's own by default), rendered with these filters."""
+    """corsgen's templates, package data under corsgen/templates/, rendered with these filters."""
 
-    def __init__(self, filters: Mapping[str, Filter], directory: Path = TEMPLATES) -> None:
+    def __init__(self, filters: Mapping[str, Filter]) -> None:
         self.filters = filters
-        self.directory = directory
         self._jinja: jinja2.Environment | None = None
 
     def render(self, name: str, context: Mapping[str, object]) -> str:
@@ -38,7 +35,8 @@ class Templates:
             import jinja2  # imported here: `check` renders nothing
 
             self._jinja = jinja2.Environment(
-                loader=jinja2.FileSystemLoader(self.directory),
+                # As package data (importlib.resources), wherever and however corsgen is installed.
+                loader=jinja2.PackageLoader("corsgen", "templates"),
                 undefined=jinja2.StrictUndefined,
                 trim_blocks=True,
                 lstrip_blocks=True,

@@ -11,9 +11,14 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from corsgen.errors import VerifyError
+from corsgen.render import render
 from corsgen.targets import by_name
+
+if TYPE_CHECKING:
+    from corsgen.plan import Plan
 
 TIMEOUT = 60
 
@@ -37,6 +42,13 @@ class ServerResult:
             return f"{self.target}: not checked, {wanted} not found on PATH"
         state = "ok" if self.ok else "FAILED"
         return f"{self.target}: {self.binary}: {state}"
+
+
+def checked_render(plan: Plan, target: str) -> dict[str, str]:
+    """The files of `plan` for `target`, parsed back (check_structure) before anyone sees them."""
+    files = render(plan, target)
+    check_structure(files, target)
+    return files
 
 
 def find_binary(target: str) -> str | None:

@@ -237,4 +237,8 @@ def write_atomically(files: Mapping[Path, str], remove: Iterable[Path] = ()) -> 
         failed = tx.rollback()
         undone = f"could not undo: {', '.join(failed)}" if failed else "nothing was written"
         raise CorsgenError(f"cannot {tx.doing}: {exc.strerror or exc}; {undone}") from None
+    except KeyboardInterrupt:
+        # Ctrl-C half-way: undone as a failure is, then the stop the user asked for (exit 130).
+        tx.rollback()
+        raise
     tx.finish()

@@ -1,6 +1,6 @@
 """The nginx snippet where users put it, on the real nginx: in server {} or a location, nested,
 under auth, two policies in one server, two large lists in one http {}. Each config is written as a
-user would write it; `corsgen verify --config` must find exactly the traps the server shows."""
+user would write it; `corsgen audit` must find exactly the traps the server shows."""
 
 from __future__ import annotations
 
@@ -127,9 +127,9 @@ def _read(
 
 
 def _audit(root: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
-    """The rule ids and lines `corsgen verify --config` reports, as `line:ID`."""
+    """The rule ids and lines `corsgen audit` reports, as `line:ID`."""
     capsys.readouterr()
-    code = main(["verify", "--config", str(root / "nginx.conf"), "--target", "nginx"])
+    code = main(["audit", str(root / "nginx.conf"), "--target", "nginx"])
     found = [
         f"{line.split(':')[1]}:{line.split(' error ')[1].split()[0]}"
         for line in capsys.readouterr().err.splitlines()
@@ -231,7 +231,7 @@ def test_in_locations_two_policies_answer_on_their_own_paths_before_auth(
         assert _audit(root, capsys) == []
 
 
-# --- the traps: what nginx really does, and what verify --config says ------------------------
+# --- the traps: what nginx really does, and what corsgen audit says ------------------------
 
 
 def test_inheritance_traps_are_real_and_each_is_found(

@@ -5,7 +5,6 @@ same servers' answers."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from testing.client import send
 from testing.intents import INTENTS, falls_short, relied_on
 from testing.paths import EXAMPLES
 from testing.servers import Endpoint
+from testing.verdicts import Verdict, Verdicts, answer_note, case_name
 
 pytestmark = pytest.mark.conformance
 
@@ -85,8 +85,11 @@ def test_no_finding_in_scan_mode(
     assert found == expected, json.dumps(result["findings"][:3], indent=1)
 
 
-def _cors(headers: Headers) -> Counter[tuple[str, str]]:
-    return Counter((n.lower(), v) for n, v in headers if n.lower().startswith("access-control-"))
+def _cors(headers: Headers) -> tuple[str, ...]:
+    """Every access-control-* header line, sorted: a repeated one shows twice."""
+    return tuple(
+        sorted(f"{n.lower()}: {v}" for n, v in headers if n.lower().startswith("access-control-"))
+    )
 
 
 def _requests(policy: str) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -109,30 +112,35 @@ def test_the_served_model_answers_as_the_servers_do(
     server: tuple[str, dict[str, Endpoint]], plans: dict[str, Plan], policy: str
 ) -> None:
     """`explain` answers from corsgen.promise without a server: hold it to every real one."""
-    at = server[1][policy]
+    kind, ports = server
     # Where the server falls short, only the verdict's header is the model's (an echoed Origin
     # for a *): the rest is pinned by conformance_test.py.
-    short = falls_short(server[0], "refused-origin") or falls_short(server[0], "no-star")
+    short = falls_short(kind, "refused-origin") or falls_short(kind, "no-star")
+    verdicts = Verdicts()
     for method, headers in _requests(policy):
-        real = send(at, method, "/ok", headers)
+        real = send(ports[policy], method, "/ok", headers)
         status, model = promised_answer(plans[policy], method, headers)
-        where = f"{method} {headers}"
+        case = case_name(method, "/ok", headers)
         if short:
-            echo = header_value(model, ACAO) == "*" and falls_short(server[0], "no-star")
-            assert header_value(real.headers, ACAO) == (
-                header_value(headers, "Origin") if echo else header_value(model, ACAO)
-            )
+            echo = header_value(model, ACAO) == "*" and falls_short(kind, "no-star")
+            echoed = header_value(headers, "Origin") if echo else header_value(model, ACAO)
+            seen = header_value(real.headers, ACAO)
+            verdicts.add(case, {ACAO: seen}, {ACAO: echoed}, answer_note(real))
             continue
-        assert _cors(real.headers) == _cors(model), where
         varies = "origin" in vary_tokens(real.headers)
-        if is_preflight(method, headers):
+        modelled = "origin" in vary_tokens(model)
+        observed: Verdict = {"CORS headers": _cors(real.headers)}
+        expected: Verdict = {"CORS headers": _cors(model)}
+        if not is_preflight(method, headers):
+            observed["Vary: Origin"], expected["Vary: Origin"] = varies, modelled
+        elif modelled:
             # Apache's mod_rewrite adds the headers its conditions read to Vary, Origin too,
             # even for a static *: harmless, and not the model's to predict.
-            assert varies or "origin" not in vary_tokens(model), where
-            if status != 200:
-                assert real.status == status, where
-        else:
-            assert varies == ("origin" in vary_tokens(model)), where
+            observed["Vary: Origin"], expected["Vary: Origin"] = varies, True
+        if is_preflight(method, headers) and status != 200:
+            observed["status"], expected["status"] = real.status, status
+        verdicts.add(case, observed, expected, answer_note(real))
+    verdicts.check()
 
 
 # (origin taken from the intent: its first allowed or refused one, method, extra arguments)
@@ -147,34 +155,36 @@ ASKED = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("policy", "which", "method", "extra"),
-    [(policy, *asked) for policy, intent in INTENTS.items() for asked in ASKED
-     if getattr(intent, asked[0])],  # the public policy refuses no origin
-)  # fmt: skip
-def test_probe_origin_agrees_with_explain(
-    server: tuple[str, dict[str, Endpoint]],
-    policy: str,
-    which: str,
-    method: str,
-    extra: list[str],
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize("policy", INTENTS)
+def test_explain_url_agrees_with_explain(
+    server: tuple[str, dict[str, Endpoint]], policy: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The live trace on corsgen's output and explain's offline one reach the same verdict and
-    the same fix, credentials as the policy has them."""
+    the same fix, credentials as the policy has them, for each question ASKED of the policy."""
     intent = INTENTS[policy]
-    origins = getattr(intent, which)
     at = server[1][policy]
     path = str(EXAMPLES / f"{policy}.toml")
-    asked = ["--origin", origins[0], "-X", method, *extra] + ["--credentials"] * intent.credentials
-    capsys.readouterr()
-    offline = main(["explain", path, *asked])
-    fixes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
-    live = main(["probe", f"http://127.0.0.1:{at.port}{at.prefix}/ok", "--policy", path, *asked])
-    out = capsys.readouterr().out
-    assert live == offline, out
-    if live:
-        assert "refuses it too" in out, out
-        assert [line for line in out.splitlines() if line.startswith("  ") and ": add" in line] == [
-            line for line in fixes if ": add" in line
-        ]
+    verdicts = Verdicts()
+    for which, method, extra in ASKED:
+        origins = getattr(intent, which)
+        if not origins:  # the public policy refuses no origin
+            continue
+        asked = ["--origin", origins[0], "-X", method, *extra]
+        asked += ["--credentials"] * intent.credentials
+        capsys.readouterr()
+        offline = main(["explain", path, *asked])
+        fixes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+        url = f"http://127.0.0.1:{at.port}{at.prefix}/ok"
+        live = main(["explain", path, "--url", url, *asked])
+        out = capsys.readouterr().out
+        observed: Verdict = {"exit code": live}
+        expected: Verdict = {"exit code": offline}
+        if live or offline:
+            observed["says it refuses it too"] = "refuses it too" in out
+            expected["says it refuses it too"] = True
+            observed["fixes"] = [
+                line for line in out.splitlines() if line.startswith("  ") and ": add" in line
+            ]
+            expected["fixes"] = [line for line in fixes if ": add" in line]
+        verdicts.add(" ".join(asked), observed, expected, out.strip().replace("\n", " | "))
+    verdicts.check()

@@ -1,6 +1,6 @@
-"""What a server does where it falls short of a policy, as it does today (README.md, "What each
-server keeps"): each test pins the behaviour `corsgen check` warns about (CG501), so a release
-that fixes it, or a default that changes, shows up here."""
+"""What a server does where it falls short of a policy, as it does today (docs/promises.md,
+"What each server keeps"): each test pins the behaviour `corsgen check` warns about (CG501), so
+a release that fixes it, or a default that changes, shows up here."""
 
 from __future__ import annotations
 

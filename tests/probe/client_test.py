@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import click
 import pytest
 
 from corsgen.cli import main
@@ -225,29 +226,100 @@ def test_scan_reports_a_reflecting_server_as_critical(
     assert code == 1
 
 
-def test_probe_origin_says_when_the_server_not_the_policy_blocks(
+def _explain(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["explain", *args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def test_explain_url_says_when_the_server_not_the_policy_blocks(
     recorder: Recorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A server with no CORS at all, against a policy that allows the request."""
-    args = [recorder.url + "/ok", "--origin", "https://app.example.com", "--credentials"]
-    code, out, _ = _run(capsys, *args, "--policy", "examples/spa-api.toml")
-    assert code == 1
+    args = ["--url", recorder.url + "/ok", "--origin", "https://app.example.com", "--credentials"]
+    code, out, err = _explain(capsys, "examples/spa-api.toml", *args)
+    assert (code, err) == (1, "")
+    assert out.splitlines()[0] == recorder.url + "/ok answers:"
     assert "     browser: blocks it: no Access-Control-Allow-Origin" in out
     assert "blocked, though examples/spa-api.toml allows it" in out
     assert [(m, p) for m, p, _ in recorder.seen] == [("GET", "/ok")]  # no preflight: a plain GET
 
 
 @pytest.mark.parametrize("recorder", [{"reflect": True}], indirect=True)
-def test_probe_origin_sends_the_preflight_first(
+def test_explain_url_sends_the_preflight_first(
     recorder: Recorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = _run(capsys, recorder.url + "/ok", "--origin", "https://x.example", "-X", "put")
+    args = ["--url", recorder.url + "/ok", "--origin", "https://x.example", "-X", "put"]
+    code, out, _ = _explain(capsys, *args)
     assert code == 1  # the reflecting server lists no methods: PUT fails its preflight
     assert "     browser: blocks it: preflight: method PUT not allowed" not in out
     assert "     browser: blocks it: method PUT not allowed" in out
     assert out.splitlines()[-1] == "blocked"
     sent = recorder.seen[0]
     assert sent[0] == "OPTIONS" and sent[2]["Access-Control-Request-Method"] == "PUT"
+
+
+@pytest.mark.parametrize("recorder", [{"reflect": True}], indirect=True)
+def test_explain_url_allowed_is_exit_0(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _explain(capsys, "--url", recorder.url, "--origin", "https://x.example")
+    assert (code, err) == (0, "") and out.splitlines()[-1] == "allowed"
+
+
+def test_explain_url_refuses_what_fetch_refuses(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--url", recorder.url, "--origin", "https://x.example"]
+    code, _, err = _explain(capsys, *args, "--header", "Cookie: a=b")
+    assert code == 2 and "fetch() drops Cookie" in err
+    assert recorder.seen == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--origin", "https://x.example"], "give a POLICY file, or --url URL"),
+        (["examples/spa-api.toml", "--origin", "https://x.example", "--timeout", "1"], "--url"),
+        (["examples/spa-api.toml", "--origin", "https://x.example", "--insecure"], "--url"),
+        (["--url", "ftp://example.com/", "--origin", "https://x.example"], "http:// or https://"),
+    ],
+)
+def test_explain_url_refusals(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, _, err = _explain(capsys, *args)
+    assert code in (1, 2) and message in err
+
+
+PROBE_ORIGIN = (
+    "corsgen: `probe URL --origin` is deprecated; use `corsgen explain --url URL --origin ...`\n"
+)
+
+
+def test_probe_origin_is_explain_url_with_a_deprecation_line(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--origin", "https://app.example.com", "--credentials"]
+    new = _explain(capsys, "examples/spa-api.toml", "--url", recorder.url + "/ok", *args)
+    old = _run(capsys, recorder.url + "/ok", *args, "--policy", "examples/spa-api.toml")
+    assert old == (new[0], new[1], PROBE_ORIGIN + new[2])
+    assert "blocked, though examples/spa-api.toml allows it" in old[1]
+    # --path chooses the path, as it did.
+    code, out, err = _run(capsys, recorder.url, "--path", "/ok", "--origin", "https://x.example")
+    assert (code, err) == (1, PROBE_ORIGIN) and out.startswith(recorder.url + "/ok answers:")
+    assert [p for _, p, _ in recorder.seen] == ["/ok", "/ok", "/ok"]
+
+
+def test_probe_hides_the_request_options() -> None:
+    from corsgen.cli import cli
+
+    text = cli.commands["probe"].get_help(click.Context(cli.commands["probe"]))
+    for option in ("--origin", "--method", "-X", "--header", "--credentials", "--read"):
+        assert option not in text
+    assert "[text|json|junit]" in text
 
 
 @pytest.mark.parametrize(

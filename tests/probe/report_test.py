@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree
 
+import click
+
 from corsgen.fetch import Request
 from corsgen.probe.battery import Probe
 from corsgen.probe.checks import BY_ID
 from corsgen.probe.client import Answer
 from corsgen.probe.judge import Fault
-from corsgen.probe.report import SHOWN, Result, as_json, as_junit, as_text
+from corsgen.probe.report import FORMATS, RENDER, SHOWN, Result, as_json, as_junit, as_text
 
 
 def _result(count: int) -> Result:
@@ -63,3 +65,11 @@ def test_text_groups_and_truncates() -> None:
         text.splitlines()[-1]
         == f"{SHOWN + 2} finding(s): {SHOWN + 2} critical; 1 request(s) failed"
     )
+
+
+def test_every_format_renders_and_probe_offers_each() -> None:
+    from corsgen.cli.probe import probe
+
+    assert tuple(RENDER) == FORMATS
+    [option] = [p for p in probe.params if p.name == "output"]
+    assert isinstance(option.type, click.Choice) and tuple(option.type.choices) == FORMATS

@@ -1,4 +1,5 @@
-"""The proof's cost on the worst regexes the other limits accept: about a second each (README).
+"""The proof's cost on the worst regexes the other limits accept: about a second each
+(docs/policy.md).
 
 Each shape is one the hardening review found slow, or the largest of its kind under MAX_STATES
 and MAX_NAMED_DOMAINS. CPU time, not wall time: the suite shares two cores with test servers.

@@ -1,4 +1,4 @@
-"""verify --config on Apache configs written as Debian lays them out: apache2.conf, mods-enabled,
+"""`corsgen audit` on Apache configs written as Debian lays them out: apache2.conf, mods-enabled,
 sites-enabled. Each config is also one `apache2 -t` accepts, so the findings are about real
 configs; the conformance suite shows on the real server what each finding costs."""
 
@@ -157,7 +157,7 @@ def test_audit(
     assert [rule for rule, _ in found] == [rule for rule, _ in expected], found
     for (_, message), (_, words) in zip(found, expected, strict=True):
         assert words in message
-    assert main(["verify", "--config", str(conf), "-t", "apache"]) == (1 if expected else 0)
+    assert main(["audit", str(conf), "-t", "apache"]) == (1 if expected else 0)
     if modules == MODULES:  # a config httpd itself accepts: the findings are about real configs
         binary = find_binary("apache")
         need_binary("apache", binary)
@@ -173,12 +173,11 @@ def test_a_config_without_a_snippet_says_so(tmp_path: Path) -> None:
 def test_findings_name_the_include(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     conf = _tree(tmp_path, OLD_IN_DIRECTORY)
     _old(tmp_path)
-    assert main(["verify", "--config", str(conf), "-t", "apache"]) == 1
+    assert main(["audit", str(conf), "-t", "apache"]) == 1
     err = capsys.readouterr().err
     assert f"{tmp_path}/sites-enabled/api.conf:8: error CG404 preflight-not-answered:" in err
 
 
-# The config that gives each Apache finding, for tests/rulebook_test.py.
 # The rule table's cases these configs reach (tests/rules/table_test.py reads this).
 REACHES = {
     ("CG404", "rewrite-after-auth"): (OLD_IN_DIRECTORY, True, MODULES),
@@ -189,14 +188,14 @@ REACHES = {
 
 
 def reach(rule: str, case: str) -> Callable[[Path], None]:
-    """Run `corsgen verify --config` on the config that gives this finding."""
+    """Run `corsgen audit` on the config that gives this finding."""
     site, old, modules = REACHES[rule, case]
 
     def run(tmp_path: Path) -> None:
         conf = _tree(tmp_path, site, modules)
         if old:
             _old(tmp_path)
-        assert main(["verify", "--config", str(conf), "--target", "apache"]) == 1
+        assert main(["audit", str(conf), "--target", "apache"]) == 1
 
     return run
 
@@ -218,9 +217,7 @@ def test_a_fifo_is_named_not_read(
     fifo = tmp_path / "fifo.conf"
     os.mkfifo(fifo)
     conf.write_text(conf.read_text() + f"Include {fifo}\n")
-    assert (
-        main(["verify", "--config", str(conf if how == "include" else fifo), "-t", "apache"]) == 1
-    )
+    assert main(["audit", str(conf if how == "include" else fifo), "-t", "apache"]) == 1
     err = capsys.readouterr().err
     where = f", included at {conf}:8" if how == "include" else ""
     assert err.startswith(f"corsgen: cannot read {fifo}{where}: it is a FIFO, not a regular file")

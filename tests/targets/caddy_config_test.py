@@ -1,4 +1,4 @@
-"""verify --config on Caddyfiles written as users write them, on Caddy 2.6 and the newest; each
+"""`corsgen audit` on Caddyfiles written as users write them, on Caddy 2.6 and the newest; each
 ordering finding is also served, to show the preflight really meets authentication."""
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def test_auth_before_the_preflight_is_found_and_real(
     expected = CASES[case][1]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PATH", str(Path(binary).parent), prepend=":")
-        code = main(["verify", "--config", str(caddyfile), "--target", "caddy"])
+        code = main(["audit", str(caddyfile), "--target", "caddy"])
     err = capsys.readouterr().err
     assert code == (1 if expected else 0), err
     if expected:
@@ -113,9 +113,9 @@ def test_a_caddyfile_without_a_snippet_or_broken_says_so(tmp_path: Path) -> None
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PATH", str(Path(str(binary)).parent), prepend=":")
         path.write_text("http://127.0.0.1:9 {\n\trespond 200\n}\n")
-        assert main(["verify", "--config", str(path), "--target", "caddy"]) == 1
+        assert main(["audit", str(path), "--target", "caddy"]) == 1
         path.write_text("http://127.0.0.1:9 {\n\trespond 200\n")
-        assert main(["verify", "--config", str(path), "--target", "caddy"]) == 1
+        assert main(["audit", str(path), "--target", "caddy"]) == 1
 
 
 # The rule table's cases these Caddyfiles reach (tests/rules/table_test.py reads this).
@@ -134,7 +134,7 @@ def test_each_rule_case_is_reached(
     need_binary("caddy", binary)
     caddyfile = _caddyfile(tmp_path, "site-basic-auth", "basic_auth")
     monkeypatch.setenv("PATH", str(Path(str(binary)).parent), prepend=":")
-    assert main(["verify", "--config", str(caddyfile), "--target", "caddy"]) == 1
+    assert main(["audit", str(caddyfile), "--target", "caddy"]) == 1
     assert (rule, case) in rules_used
 
 
@@ -143,7 +143,7 @@ def _verify(caddyfile: Path) -> int:
     need_binary("caddy", binary)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PATH", str(Path(str(binary)).parent), prepend=":")
-        return main(["verify", "--config", str(caddyfile), "--target", "caddy"])
+        return main(["audit", str(caddyfile), "--target", "caddy"])
 
 
 def test_the_line_is_the_auth_of_the_site_the_finding_is_about(
@@ -188,7 +188,7 @@ def test_a_fifo_is_refused_and_an_import_that_hangs_is_named(
     assert _verify(fifo) == 1
     assert capsys.readouterr().err == (
         f"corsgen: cannot read {fifo}: it is a FIFO, not a regular file; "
-        "pass --config a regular file\n"
+        "give `corsgen audit` a regular file\n"
     )
     caddyfile = tmp_path / "Caddyfile"
     for site, line in (
@@ -293,7 +293,7 @@ def test_what_caddy_adapt_writes_is_bounded(
     assert _verify(caddyfile) == 1
     err = capsys.readouterr().err
     assert err.startswith("corsgen: cannot read what ") and err.count("\n") == 1, err
-    assert f"adapt makes of {caddyfile}: more than 1 MiB of JSON, the most verify" in err
+    assert f"adapt makes of {caddyfile}: more than 1 MiB of JSON, the most `corsgen audit`" in err
 
 
 def _routes(depth: int, inner: str) -> str:
@@ -323,7 +323,7 @@ def test_routes_nested_by_an_import_corsgen_missed_are_refused(
     caddyfile.write_text("http://127.0.0.1:9 {\n" + _routes(300, "respond 200\n") + "}\n")
     assert _verify(caddyfile) == 1
     err = capsys.readouterr().err
-    assert ": its routes nest deeper than verify --config reads (128 blocks)" in err, err
+    assert ": its routes nest deeper than `corsgen audit` reads (128 blocks)" in err, err
     assert err.count("\n") == 1 and "Traceback" not in err
 
 

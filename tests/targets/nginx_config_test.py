@@ -1,4 +1,4 @@
-"""`corsgen verify --config` on nginx configs as users write them (the real nginx serving these
+"""`corsgen audit` on nginx configs as users write them (the real nginx serving these
 traps is tests/conformance/nginx_contexts_test.py); one config per finding the audit can give."""
 
 from __future__ import annotations
@@ -122,11 +122,11 @@ def write_config(root: Path, name: str) -> Path:
 
 
 def verify_config(name: str) -> Callable[[Path], None]:
-    """Run `corsgen verify --config` on CONFIGS[name], expecting exit 1 when it finds anything."""
+    """Run `corsgen audit` on CONFIGS[name], expecting exit 1 when it finds anything."""
 
     def run(tmp_path: Path) -> None:
         conf = write_config(tmp_path, name)
-        code = main(["verify", "--config", str(conf), "--target", "nginx"])
+        code = main(["audit", str(conf), "--target", "nginx"])
         assert code == (1 if CONFIGS[name][2] else 0)
 
     return run
@@ -191,7 +191,7 @@ def test_a_file_that_is_no_config_is_named_not_read(
     conf = write_config(tmp_path, "ok-server")
     if how == "include":
         conf.write_text(conf.read_text().replace("listen 8080;", f"listen 8080; include {odd};"))
-    assert main(["verify", "--config", str(conf if how == "include" else odd), "-t", "nginx"]) == 1
+    assert main(["audit", str(conf if how == "include" else odd), "-t", "nginx"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"corsgen: cannot read {odd}"), err
     assert ("included at " in err) == (how == "include"), err
@@ -271,7 +271,7 @@ def test_a_glob_of_more_files_than_a_run_reads_is_refused(
     for number in range(6):
         (tmp_path / "sites" / f"{number}.conf").write_text("\n")
     _including(tmp_path, conf, "http", tmp_path / "sites" / "*.conf")
-    with pytest.raises(CorsgenError, match=r"holds more than 5 files, the most verify --config"):
+    with pytest.raises(CorsgenError, match=r"holds more than 5 files, the most `corsgen audit`"):
         audit(conf)
 
 
@@ -373,7 +373,7 @@ def test_findings_of_a_run_are_shown_at_most_fifty(
 ) -> None:
     """230,000 nested locations once printed 230,123 lines (61 MB): one mistake."""
     conf = _deep(tmp_path, 0, 200)
-    assert main(["verify", "--config", str(conf), "--target", "nginx"]) == 1
+    assert main(["audit", str(conf), "--target", "nginx"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 52 and sum(" CG404 " in line for line in err) == 50, err[-3:]
     assert err[-2] == f"{conf}: and 150 more findings; fix those above first"

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from xml.etree import ElementTree
+from typing import TYPE_CHECKING
 
-from corsgen.probe.battery import Probe
 from corsgen.probe.checks import BY_ID, SEVERITIES
-from corsgen.probe.client import Answer
-from corsgen.probe.judge import Fault
+
+if TYPE_CHECKING:  # the CLI reads FORMATS for probe's --format, without the client (httpx)
+    from corsgen.probe.battery import Probe
+    from corsgen.probe.client import Answer
+    from corsgen.probe.judge import Fault
 
 SHOWN = 5  # failures shown per check in the text report; JSON and JUnit carry every one
-FORMATS = ("text", "json", "junit")
+FORMATS = ("text", "json", "junit")  # probe --format
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ def as_text(result: Result) -> str:
 
 def as_junit(result: Result) -> str:
     """One test case per check run; each finding a <failure> in its check's case."""
+    from xml.etree import ElementTree  # imported here: the CLI reads FORMATS on every run
+
     suite = ElementTree.Element(
         "testsuite",
         name=f"corsgen probe {result.url}",

@@ -20,7 +20,7 @@ Texts = tuple[str, str]  # (message, fix), both str.format templates
 
 @dataclass(frozen=True)
 class Rule:
-    """One rule: what `corsgen rules` and README.md list, and each case's texts."""
+    """One rule: what `corsgen rules` and docs/rules.md list, and each case's texts."""
 
     id: str
     slug: str
@@ -98,7 +98,7 @@ RULES: tuple[Rule, ...] = (
         "error",
         "a value of the wrong type",
         {
-            "mismatch": ("{detail}, got {value!v}", "see the reference in README.md"),
+            "mismatch": ("{detail}, got {value!v}", "see the keys in docs/policy.md"),
             "and-more": ("and {more:,} more problems", "fix those first"),
         },
     ),
@@ -333,7 +333,7 @@ RULES: tuple[Rule, ...] = (
         "CG120",
         "over-limit",
         "error",
-        "a value longer, larger or more numerous than the servers load (limits in README.md)",
+        "a value longer, larger or more numerous than the servers load (docs/limits.md)",
         {
             "too-many-origins": (_TOO_MANY, _WILDCARD_FIX),
             "origin-too-long": (_TOO_LONG, _WILDCARD_FIX),
@@ -550,7 +550,7 @@ RULES: tuple[Rule, ...] = (
         "CG401",
         "config-unreadable",
         "error",
-        "verify --config: the server config, or a file it includes, does not parse",
+        "audit: the server config, or a file it includes, does not parse",
         {
             "parse": ("{error}", "fix the config until the {server} config test passes"),
             "loop": (
@@ -564,7 +564,7 @@ RULES: tuple[Rule, ...] = (
         "CG402",
         "cors-headers-dropped",
         "error",
-        "verify --config: a block below the snippet sets its own headers, so it gets no CORS ones",
+        "audit: a block below the snippet sets its own headers, so it gets no CORS ones",
         {
             "add-header": (
                 "add_header {header} here drops every CORS header of {policy}, included at "
@@ -588,7 +588,7 @@ RULES: tuple[Rule, ...] = (
         "CG403",
         "server-headers-dropped",
         "error",
-        "verify --config: the snippet's add_header drops the add_headers of the blocks above it",
+        "audit: the snippet's add_header drops the add_headers of the blocks above it",
         {
             "dropped": (
                 "the snippet of {policy} drops the add_header lines above it ({count}, the first "
@@ -601,7 +601,7 @@ RULES: tuple[Rule, ...] = (
         "CG404",
         "preflight-not-answered",
         "error",
-        "verify --config: a location where the snippet's preflight answer does not run",
+        "audit: a location where the snippet's preflight answer does not run",
         {
             "nested": (
                 "a preflight here goes to the handler: {server} does not inherit the preflight "
@@ -629,7 +629,7 @@ RULES: tuple[Rule, ...] = (
                 "sorts {auth} before handle, so a preflight, which never carries credentials, "
                 "fails",
                 "put the authentication inside a route or handle block after the import, as "
-                "README.md shows for {server}",
+                "the docs' page for {server} shows",
             ),
             "server-wide": (
                 "{other}'s snippet in the server block, at {at}, answers every preflight of the "
@@ -647,7 +647,7 @@ RULES: tuple[Rule, ...] = (
         "CG405",
         "http-part-missing",
         "error",
-        "verify --config: the snippet is included but not its part for the http block",
+        "audit: the snippet is included but not its part for the http block",
         {
             "missing": (
                 "the snippet of {policy} is included here, but not {policy}.http.conf in the http "
@@ -660,7 +660,7 @@ RULES: tuple[Rule, ...] = (
         "CG406",
         "no-snippet",
         "error",
-        "verify --config: the config includes no corsgen snippet",
+        "audit: the config includes no corsgen snippet",
         {
             "none": (
                 "no file this config includes carries a corsgen marker",
@@ -672,7 +672,7 @@ RULES: tuple[Rule, ...] = (
         "CG407",
         "module-missing",
         "error",
-        "verify --config: the config loads no module the snippet needs",
+        "audit: the config loads no module the snippet needs",
         {
             "missing": (
                 "the snippet needs {module}, and no LoadModule in this config loads it",
@@ -729,7 +729,7 @@ RULES: tuple[Rule, ...] = (
                 "preflight); browsers still refuse the origins the policy does not allow: only "
                 "those get Access-Control-Allow-Origin",
                 "nothing in the policy changes this; accept it, or serve this policy from another "
-                "server (the README's promise table)",
+                "server (docs/promises.md)",
             ),
         },
     ),

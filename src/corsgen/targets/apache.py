@@ -44,7 +44,7 @@ MODULE_DIRS = (
 MODULES = ("mpm_event", "authz_core", "headers", "setenvif", "rewrite")
 WRAPPER_FILE = WRAPPER + ".conf"
 
-# directive: (fewest, most) arguments; the modules the README says the snippet needs.
+# directive: (fewest, most) arguments; the modules docs/servers/apache.md says the snippet needs.
 DIRECTIVES: Mapping[str, tuple[int, int]] = {
     "SetEnvIf": (3, 99),
     "Header": (2, 5),
@@ -214,7 +214,7 @@ class Apache(Target):
                 raise VerifyError("unclosed <If>", file, number)
 
     def audit_config(self, path: Path) -> list[Finding]:
-        from corsgen.targets import apache_config  # only `verify --config` reads a user's config
+        from corsgen.targets import apache_config  # only `corsgen audit` reads a user's config
 
         return apache_config.audit(path)
 

@@ -1,4 +1,4 @@
-"""`corsgen verify --config` for Apache httpd: where a whole config undoes the snippets it includes.
+"""`corsgen audit` for Apache httpd: where a whole config undoes the snippets it includes.
 
 The config is read with the structural check's lexer, following Include and IncludeOptional
 (globs, relative to ServerRoot). A file whose line 2 is corsgen's marker is a snippet. What is

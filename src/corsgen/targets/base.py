@@ -139,8 +139,8 @@ class Target(ABC):
 
     def audit_config(self, path: Path) -> list[Finding]:
         """Every place where the user's whole server config (the file at `path` and what it
-        includes) undoes a corsgen snippet it includes: `corsgen verify --config`."""
-        raise CorsgenError(f"verify --config cannot read {self.title} configuration yet")
+        includes) undoes a corsgen snippet it includes: `corsgen audit`."""
+        raise CorsgenError(f"`corsgen audit` cannot read {self.title} configuration yet")
 
     def shortfalls(self, plan: Plan) -> Iterator[Violation]:
         """What in this policy the server does not do as the policy means, or not unless the

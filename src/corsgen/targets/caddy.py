@@ -215,7 +215,7 @@ class Caddy(Target):
                 raise VerifyError("unclosed {", file, lines[-1].number if lines else None)
 
     def audit_config(self, path: Path) -> list[Finding]:
-        from corsgen.targets import caddy_config  # only `verify --config` reads a user's config
+        from corsgen.targets import caddy_config  # only `corsgen audit` reads a user's config
 
         return caddy_config.audit(path, self.find_binary())
 

@@ -1,4 +1,4 @@
-"""`corsgen verify --config` for Caddy: where a site's handler order sends preflights into auth.
+"""`corsgen audit` for Caddy: where a site's handler order sends preflights into auth.
 
 `caddy adapt` turns the Caddyfile into the JSON Caddy runs, with every directive already sorted:
 the routes are read in that order. A corsgen snippet's preflight answer is the route matching
@@ -213,7 +213,7 @@ def _environ(text: str, file: Path, budget: ConfigBudget) -> str:
             raise CorsgenError(
                 f"cannot read {shown(file)}: the config holds more than "
                 f"{MAX_CONFIG_SUBSTITUTED >> 20} MiB of environment values written into it, the "
-                f"most verify --config reads; write {{${escape(match[1])}}} in fewer places or "
+                f"most `corsgen audit` reads; write {{${escape(match[1])}}} in fewer places or "
                 f"make it shorter (it holds {len(written):,} bytes)"
             )
         return written
@@ -316,7 +316,7 @@ def _read_imports(path: Path, text: str, budget: ConfigBudget) -> None:
 
 def _adapt(path: Path, binary: str) -> Mapping[str, Any] | str:
     """The JSON config, or the adapter's error."""
-    import resource  # imported here: only verify --config runs Caddy (CLI start-up time)
+    import resource  # imported here: only `corsgen audit` runs Caddy (CLI start-up time)
     import subprocess
     import tempfile
 
@@ -336,9 +336,9 @@ def _adapt(path: Path, binary: str) -> Mapping[str, Any] | str:
             if os.fstat(out.fileno()).st_size > MAX_ADAPTED_BYTES:
                 raise CorsgenError(
                     f"cannot read what {binary} adapt makes of {shown(path)}: more than "
-                    f"{MAX_ADAPTED_BYTES >> 20} MiB of JSON, the most verify --config reads; "
-                    "pass --config a Caddyfile that imports less (a snippet imported in every "
-                    "site is written out in each)"
+                    f"{MAX_ADAPTED_BYTES >> 20} MiB of JSON, the most `corsgen audit` reads; "
+                    "give `corsgen audit` a Caddyfile that imports less (a snippet imported in "
+                    "every site is written out in each)"
                 )
             out.seek(0)
             stdout = out.read()
@@ -436,7 +436,7 @@ class _Lines:
 
 def audit(path: Path, binary: str | None) -> list[Finding]:
     if binary is None:
-        raise CorsgenError("verify --config needs caddy on PATH to read a Caddyfile (caddy adapt)")
+        raise CorsgenError("`corsgen audit` needs caddy on PATH to read a Caddyfile (caddy adapt)")
     # caddy adapt given a FIFO waits until the timeout, given /dev/zero reads it: refuse first.
     budget = ConfigBudget()
     text = decode_config(budget.read(path))
@@ -456,7 +456,7 @@ def audit(path: Path, binary: str | None) -> list[Finding]:
     except RecursionError:  # nested by an import corsgen did not follow: the scan bounds the rest
         raise CorsgenError(
             f"cannot read what {binary} adapt makes of {shown(path)}: its routes nest deeper "
-            f"than verify --config reads ({MAX_CONFIG_DEPTH} blocks); nest them less"
+            f"than `corsgen audit` reads ({MAX_CONFIG_DEPTH} blocks); nest them less"
         ) from None
     if not answers:
         return [finding("CG406", "none", file=str(path))]

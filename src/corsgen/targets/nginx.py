@@ -2,7 +2,7 @@
 
 Two files: NAME.http.conf (the maps, once per http {}) and NAME.conf (inside the location or
 server), and corsgen-map-hash.conf when a list outgrows nginx's default map hash. Checked with
-crossplane, each part included where the README says, and with `nginx -t`.
+crossplane, each part included where docs/servers/nginx.md says, and with `nginx -t`.
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ class _Payload(TypedDict):
 
 
 def _http_lines(http_part: str, location_part: str, shared: Sequence[str] = ()) -> str:
-    """What http {} holds to read each part where the README says to include it."""
+    """What http {} holds to read each part where docs/servers/nginx.md says to put it."""
     return (
         "".join(f"    include {name};\n" for name in shared) + f"    include {http_part};\n"
         "    server {\n        location / {\n"
@@ -401,7 +401,7 @@ class Nginx(Target):
         }
 
     def audit_config(self, path: Path) -> list[Finding]:
-        from corsgen.targets import nginx_config  # only `verify --config` reads a user's config
+        from corsgen.targets import nginx_config  # only `corsgen audit` reads a user's config
 
         return nginx_config.audit(path)
 

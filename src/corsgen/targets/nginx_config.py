@@ -1,4 +1,4 @@
-"""`corsgen verify --config`: where a whole nginx config undoes the snippets it includes.
+"""`corsgen audit`: where a whole nginx config undoes the snippets it includes.
 
 Every file of the config is read once (server_config.ConfigBudget, within limits.py's
 MAX_CONFIG_*) and parsed once with crossplane's lexer and analyzer; a file whose line 2 is

@@ -1,0 +1,114 @@
+"""`corsgen explain`: one request a page makes, against a policy, a live server, or both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from corsgen.cli.options import (
+    INSECURE,
+    POLICY,
+    TIMEOUT,
+    bad_parameter,
+    command,
+    load_plan,
+    request_options,
+)
+from corsgen.errors import escape
+
+if TYPE_CHECKING:
+    from corsgen.explain import Explanation, Pairs
+    from corsgen.fetch import Request
+    from corsgen.plan import Plan
+    from corsgen.probe.client import Site
+
+
+@command()
+@click.argument("policy", type=POLICY, required=False)
+@click.option("--origin", required=True, help="The page's origin, e.g. https://app.example.com.")
+@click.option(
+    "--url",
+    help="Ask the live server at this URL instead; with POLICY too, say whether the server or "
+    "the policy blocks the request.",
+)
+@request_options()
+@TIMEOUT
+@INSECURE
+def explain(
+    policy: Path | None,
+    origin: str,
+    url: str | None,
+    method: str,
+    headers: tuple[str, ...],
+    credentials: bool,
+    reads: tuple[str, ...],
+    timeout: float,
+    insecure: bool,
+) -> None:
+    """Explain what a browser does with one request to a server carrying corsgen's output (or to
+    the live server at --url): the preflight, the answers, the verdict, and which policy key to
+    change; exit 1 when blocked."""
+    if url is not None:
+        from corsgen.probe.client import site
+
+        target = site(url)
+        held = (load_plan(policy, strict=False), policy) if policy is not None else None
+        asked = (origin, method, headers, credentials, reads)
+        explain_live(target, target.path, held, *asked, timeout=timeout, insecure=insecure)
+        return
+    if policy is None:
+        raise click.UsageError("give a POLICY file, or --url URL to ask a live server")
+    ctx = click.get_current_context()
+    given = [f"--{name}" for name in ("timeout", "insecure") if not _default(ctx, name)]
+    if given:
+        raise click.UsageError(f"{' and '.join(given)} describe the request to --url")
+    from corsgen.explain import explain_offline
+
+    plan = load_plan(policy, strict=False)
+    request, author = page_request(origin, method, headers, credentials)
+    _show(explain_offline(plan, policy, request, author, reads))
+
+
+def _default(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) in (None, click.core.ParameterSource.DEFAULT)
+
+
+def page_request(
+    origin: str, method: str, headers: tuple[str, ...], credentials: bool
+) -> tuple[Request, Pairs]:
+    from corsgen.explain import RequestRefused
+    from corsgen.explain import page_request as request
+
+    try:
+        return request(origin, method, headers, credentials)
+    except RequestRefused as exc:
+        raise bad_parameter(exc) from None
+
+
+def explain_live(
+    target: Site,
+    path: str,
+    held: tuple[Plan, Path] | None,
+    origin: str,
+    method: str,
+    headers: tuple[str, ...],
+    credentials: bool,
+    reads: tuple[str, ...],
+    *,
+    timeout: float,
+    insecure: bool,
+) -> None:
+    """The request against the live server, and with a policy, which of the two blocks it."""
+    from corsgen.explain import explain_live as explained
+
+    request, author = page_request(origin, method, headers, credentials)
+    _show(explained(target, path, request, author, reads, timeout, not insecure, held))
+
+
+def _show(explanation: Explanation) -> None:
+    for line in explanation.lines:
+        click.echo(escape(line))
+    if not explanation.allowed:
+        raise click.exceptions.Exit(1)

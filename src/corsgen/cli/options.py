@@ -1,0 +1,135 @@
+"""What the commands share: the policy and target options, the request a page makes (explain's
+options), loading one policy with its warnings shown, and the command class whose summary is its
+whole first paragraph."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from corsgen.errors import Finding, PolicyError, blocking, report
+from corsgen.targets import NAMES
+
+if TYPE_CHECKING:
+    from corsgen.explain import RequestRefused
+    from corsgen.plan import Plan
+
+POLICY = click.Path(exists=True, dir_okay=False, path_type=Path)
+TARGET = click.Choice(NAMES)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Command(click.Command):
+    """A command whose summary in `corsgen --help` is its whole first docstring paragraph."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        # click cuts the summary to fit one line ("exit 1 if any has an..."), dropping the very
+        # words that say what the command does; the help formatter wraps it instead.
+        if self.short_help:
+            return self.short_help
+        return " ".join((self.help or "").strip().split("\n\n")[0].split())
+
+
+def command(name: str | None = None) -> Callable[[Callable[..., Any]], Command]:
+    """@click.command with the Command class."""
+    return click.command(name, cls=Command)
+
+
+def targets_option(help: str) -> Callable[[F], F]:
+    """A repeatable --target/-t option, into `targets`."""
+    return click.option("--target", "-t", "targets", type=TARGET, multiple=True, help=help)
+
+
+def warn(findings: Sequence[Finding], strict: bool) -> None:
+    if blocking(findings, strict):
+        raise PolicyError(findings)
+    for line in report(findings):
+        click.echo(line, err=True)
+
+
+def load_plan(path: Path, strict: bool, targets: Sequence[str] = ()) -> Plan:
+    """The policy's plan, its warnings shown, those of the servers of `targets` among them."""
+    from corsgen.pipeline import load_and_plan
+
+    plan, warnings = load_and_plan(path, targets)
+    warn(warnings, strict)
+    return plan
+
+
+def deprecated(old: str, new: str) -> None:
+    """The one line an old spelling prints, for one minor release, before it runs as the new."""
+    click.echo(f"corsgen: `{old}` is deprecated; use `{new}`", err=True)
+
+
+def bad_parameter(exc: RequestRefused) -> click.BadParameter:
+    """A request the core refuses, as the usage error of the option that described it."""
+    return click.BadParameter(str(exc), param_hint=f"--{exc.part}")
+
+
+def _reads(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    from corsgen.explain import RequestRefused, readable
+
+    try:
+        return readable(value)
+    except RequestRefused as exc:
+        raise bad_parameter(exc) from None
+
+
+def request_options(hidden: bool = False) -> Callable[[F], F]:
+    """The options that describe one request a page makes (explain; probe's old --origin)."""
+    options = [
+        click.option(
+            "--read",
+            "reads",
+            multiple=True,
+            metavar="NAME",
+            callback=_reads,
+            hidden=hidden,
+            help="A response header the script reads (repeatable).",
+        ),
+        click.option(
+            "--credentials",
+            is_flag=True,
+            hidden=hidden,
+            help="The page sends cookies (fetch credentials: 'include').",
+        ),
+        click.option(
+            "--header",
+            "headers",
+            multiple=True,
+            metavar="NAME[: VALUE]",
+            hidden=hidden,
+            help="A request header the script sets (repeatable); a bare Content-Type "
+            "means application/json.",
+        ),
+        click.option(
+            "--method",
+            "-X",
+            default="GET",
+            show_default=True,
+            hidden=hidden,
+            help="The request's method, as the script writes it.",
+        ),
+    ]
+
+    def decorate(function: F) -> F:
+        for option in options:
+            function = option(function)
+        return function
+
+    return decorate
+
+
+# How long a live request may take, and whether its TLS certificate is checked: probe, explain.
+TIMEOUT = click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 300),
+    default=10.0,
+    show_default=True,
+    help="Seconds each request may take, in all.",
+)
+INSECURE = click.option("--insecure", is_flag=True, help="Do not verify TLS certificates.")

@@ -1,0 +1,60 @@
+"""`corsgen verify`: render each policy and run each server's own config test on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from corsgen.cli.options import POLICY, command, deprecated, load_plan, targets_option
+from corsgen.errors import CorsgenError, escape
+from corsgen.targets import NAMES
+
+
+@command()
+@click.argument("policies", nargs=-1, type=POLICY)
+@targets_option("Server(s) to verify for; default every one corsgen renders for.")
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    hidden=True,
+    # Deprecated: a server's whole config is audited by `corsgen audit CONFIG --target T`.
+    help="Deprecated spelling of `corsgen audit CONFIG --target T`.",
+)
+def verify(policies: tuple[Path, ...], targets: tuple[str, ...], config: Path | None) -> None:
+    """Render and check output with the parsers and each server's own config test."""
+    if not policies and config is None:
+        raise click.UsageError(
+            "give policy files (a server's whole config: corsgen audit CONFIG --target T)"
+        )
+    if config is not None:
+        if len(targets) != 1:
+            raise click.UsageError("--config reads one server's config: name it with one --target")
+        from corsgen.cli.audit import audit_config
+
+        deprecated("verify --config", "corsgen audit CONFIG --target T")
+        audit_config(config, targets[0])
+    if policies:
+        _verify_policies(policies, targets)
+
+
+def _verify_policies(policies: tuple[Path, ...], targets: tuple[str, ...]) -> None:
+    from corsgen.verify import checked_render, server_check
+
+    skipped: list[str] = []
+    for path in policies:
+        plan = load_plan(path, strict=False, targets=targets or NAMES)
+        for target in targets or NAMES:
+            result = server_check(checked_render(plan, target), target)
+            click.echo(escape(f"{path}: {result}"))
+            if result.binary is None:
+                skipped.append(target)
+    # A CI step that skipped a server must not pass: the missing binary is the failure.
+    if skipped:
+        total = len(policies) * len(targets or NAMES)
+        names = ", ".join(dict.fromkeys(skipped))
+        raise CorsgenError(
+            f"{len(skipped)} of {total} server check(s) skipped, no binary for {names}; "
+            "install it or choose targets with --target"
+        )
