@@ -7,6 +7,7 @@
 - servers: every target's server builds and contexts as kinds, served around plans
   (each target's own wrapper configs are in corsgen.targets.NAME_serving);
 - client and intents: a request to a served policy, and what each example policy means;
+- verdicts: a test's table of verdicts, compared whole (the conformance and browser tests);
 - policies: policies and values at corsgen's limits;
 - bounded: corsgen run under a memory cap and a time limit;
 - snapshots: a directory's whole state, to show a command changed nothing;
