@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from benchmarks.cli import CliFigure, markdown, measure
-from tests.conftest import need_binary
+from testing.binaries import need_binary
 
 
 def test_a_figure_is_ok_within_its_bound() -> None:

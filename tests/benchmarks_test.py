@@ -10,7 +10,7 @@ import pytest
 from benchmarks.__main__ import main
 from benchmarks.cases import CASES, HANDWRITTEN, REPLACING
 from benchmarks.servers import BENCH
-from tests.conftest import need_binary
+from testing.binaries import need_binary
 
 KINDS = [kind for bench in BENCH for kind in bench.kinds()]
 

@@ -1,15 +1,14 @@
+"""Fixtures for every test; what tests share beyond fixtures is in the testing package."""
+
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
+import signal
+from collections.abc import Iterator, Mapping
 
 import pytest
 
-from tests.conformance.upstream import Upstream
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
+from corsgen.rules.table import Rule
+from testing.upstream import Upstream
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -20,14 +19,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def need_binary(what: str, found: object) -> None:
-    """Skip when a server is missing on a developer's machine; fail under CI=true."""
-    if found:
-        return
-    message = f"{what} is not installed"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + " (CI=true: conformance tests must run, not skip)")
-    pytest.skip(message)
+@pytest.fixture
+def rules_used(monkeypatch: pytest.MonkeyPatch) -> set[tuple[str, str]]:
+    """Every (rule id, case) whose texts are written while the test runs: a test that reaches a
+    case of the rule table asserts it here (see tests/rules/table_test.py)."""
+    seen: set[tuple[str, str]] = set()
+    texts = Rule.texts
+
+    def spy(rule: Rule, case: str, fields: Mapping[str, object]) -> tuple[str, str]:
+        seen.add((rule.id, case))
+        return texts(rule, case, fields)
+
+    monkeypatch.setattr(Rule, "texts", spy)
+    return seen
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +39,17 @@ def upstream() -> Iterator[Upstream]:
     """The application behind every test server: one for the whole session."""
     with Upstream() as up:
         yield up
+
+
+@pytest.fixture
+def deadline() -> Iterator[None]:
+    """Turn a hang (a FIFO read, an endless /dev/zero) into a failure instead of a stuck run."""
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("corsgen hung")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)

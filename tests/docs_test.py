@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 import corsgen
-from tests.conftest import ROOT, need_binary
+from testing.binaries import need_binary
+from testing.paths import ROOT
 
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md")), *sorted(DOCS.glob("*/*.md"))]

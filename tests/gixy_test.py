@@ -8,7 +8,8 @@ from pathlib import Path
 
 from corsgen.pipeline import load_and_plan
 from corsgen.render import render
-from tests.conftest import EXAMPLES, need_binary
+from testing.binaries import need_binary
+from testing.paths import EXAMPLES
 
 GIXY = Path(sysconfig.get_path("scripts"), "gixy")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from corsgen.targets import TARGETS
-from tests.conftest import ROOT
+from testing.paths import ROOT
 
 SRC = ROOT / "src" / "corsgen"
 WORDS = {word.lower() for t in TARGETS.values() for word in (t.name, *t.title.split())}
@@ -50,3 +50,33 @@ def test_no_module_outside_targets_names_a_target(path: Path) -> None:
         if word in WORDS
     ]
     assert not found
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [
+        n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0
+    ]
+    return names + [
+        "." * n.level for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level
+    ]
+
+
+SHARED_CODE = sorted(
+    p for folder in ("tests", "benchmarks", "testing") for p in (ROOT / folder).rglob("*.py")
+)
+
+
+@pytest.mark.parametrize("path", SHARED_CODE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_module_imports_a_test_module(path: Path) -> None:
+    """What tests share lives in testing/ (fixtures in conftest.py reach tests through pytest):
+    a test file can be renamed, moved or deleted without breaking another."""
+    found = [name for name in _imports(path) if name == "tests" or name.startswith(("tests.", "."))]
+    assert not found
+
+
+def test_no_two_test_files_share_a_name() -> None:
+    """`pytest tests/x_test.py` and a failure's file name each point at one file."""
+    names = [p.name for p in (ROOT / "tests").rglob("*_test.py")]
+    assert sorted(names) == sorted(set(names))

@@ -25,10 +25,11 @@ from corsgen.rules.checks import check_policy
 from corsgen.targets import NAMES as TARGETS
 from corsgen.targets import apache, caddy, nginx
 from corsgen.targets.base import comment
+from corsgen.targets.caddy_serving import DEBIAN_CADDY, latest_caddy
 from corsgen.targets.lexer import split_lines
 from corsgen.verify import check_structure, server_check
-from tests.conformance.servers import DEBIAN_CADDY, config_test_binaries, latest_caddy
-from tests.conftest import need_binary
+from testing.binaries import need_binary
+from testing.servers import config_test_binaries
 
 # What an attacker showed: each name, given to a policy file, once rendered its own directives.
 REPRODUCERS = {

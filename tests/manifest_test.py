@@ -9,8 +9,7 @@ from corsgen.cli import main
 from corsgen.errors import CorsgenError, PolicyError
 from corsgen.manifest import find_manifest, load_manifest
 from corsgen.targets import NAMES
-from tests.sync_test import deadline as deadline  # a fixture, used by name
-from tests.sync_test import snapshot
+from testing.snapshots import snapshot
 
 POLICY = 'allow_origins = ["https://app.example.com"]\n'
 MANIFEST = (

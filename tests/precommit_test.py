@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from corsgen.cli import main
-from tests.conftest import ROOT
+from testing.paths import ROOT
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from corsgen.rules.table import RULES
-from tests.conftest import ROOT
+from testing.paths import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCS = ROOT / "docs"

@@ -11,7 +11,7 @@ from corsgen.render import render, render_shared
 from corsgen.targets import NAMES as TARGETS
 from corsgen.targets import by_name
 from corsgen.targets.base import SHARED
-from tests.conftest import EXAMPLES
+from testing.paths import EXAMPLES
 
 GOLDENS = Path(__file__).parent / "goldens"
 CASES = [(p, t) for p in sorted(EXAMPLES.glob("*.toml")) for t in TARGETS]

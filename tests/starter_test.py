@@ -9,7 +9,7 @@ from corsgen.cli import main
 from corsgen.manifest import Manifest
 from corsgen.policy.schema import Policy
 from corsgen.starter import json_schema
-from tests.conftest import ROOT
+from testing.paths import ROOT
 
 
 def test_init_then_sync(

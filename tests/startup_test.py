@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from corsgen.targets import NAMES
-from tests.conftest import EXAMPLES
+from testing.paths import EXAMPLES
 
 # Each costs tens of milliseconds to import, and none is needed to check a plain policy: pydantic
 # only judges a malformed file, jinja2 only renders (templating.py), the rest only a regex, a

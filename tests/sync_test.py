@@ -8,9 +8,7 @@ import fcntl
 import os
 import re
 import shutil
-import signal
 import socket
-import stat
 import subprocess
 import sys
 import threading
@@ -22,7 +20,8 @@ import pytest
 
 from corsgen import __version__, marker, sync, writing
 from corsgen.cli import main
-from tests.conftest import EXAMPLES
+from testing.paths import EXAMPLES
+from testing.snapshots import snapshot
 
 POLICY = 'allow_origins = ["https://app.example.com"]\nallow_credentials = true\n'
 MANIFEST = (
@@ -47,40 +46,10 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-@pytest.fixture
-def deadline() -> Iterator[None]:
-    """Turn a hang (a FIFO read, an endless /dev/zero) into a failure instead of a stuck run."""
-
-    def hung(signum: int, frame: object) -> None:
-        raise TimeoutError("corsgen hung")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(20)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
-
-
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(["sync", *argv])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def snapshot(root: Path) -> dict[str, object]:
-    """Every entry under root, links not followed: file mode and bytes, link targets, kinds."""
-    entries: dict[str, object] = {}
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = Path(folder, name)
-            info = path.lstat()
-            if stat.S_ISREG(info.st_mode):
-                entries[str(path.relative_to(root))] = (info.st_mode, path.read_bytes())
-            elif stat.S_ISLNK(info.st_mode):
-                entries[str(path.relative_to(root))] = ("link", os.readlink(path))
-            else:
-                entries[str(path.relative_to(root))] = info.st_mode
-    return entries
 
 
 def leftovers(root: Path) -> list[str]:

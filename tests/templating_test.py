@@ -15,7 +15,7 @@ from jinja2 import nodes
 from corsgen.targets import NAMES
 from corsgen.targets.base import comment
 from corsgen.templating import Templates
-from tests.conftest import EXAMPLES
+from testing.paths import EXAMPLES
 
 TEMPLATES = Path(__file__).parents[1] / "src" / "corsgen" / "templates"
 

@@ -2,7 +2,7 @@
 documents each one (docs/gen.py says what each bounds).
 
 CG120 (`over-limit`) refuses a policy past any of these but the name's, which is CG116's.
-tests/limits_test.py renders a policy at every limit at once and runs each server's config test.
+tests/servers_test.py renders a policy at every limit at once and runs each server's config test.
 """
 
 from __future__ import annotations

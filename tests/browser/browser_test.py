@@ -25,16 +25,15 @@ from corsgen.fetch import (
     preflight_ok,
     unsafe_names,
 )
-from corsgen.targets import NAMES
-from tests.browser.conftest import Page
-from tests.conformance.conformance_test import Verdicts, send
-from tests.conformance.servers import HARNESS, Endpoint, serving, unchecked_plan
-from tests.conformance.upstream import Upstream
+from testing.client import Page, send
+from testing.servers import Endpoint, serving, servings, unchecked_plan
+from testing.upstream import Upstream
+from testing.verdicts import Verdicts
 
 pytestmark = [pytest.mark.conformance, pytest.mark.browser]
 
 # Every build of every registered target (nginx, Apache, both Caddys), in its default context.
-KINDS = tuple(kind for target in NAMES for kind in HARNESS[target].kinds())
+KINDS = tuple(kind for serving in servings().values() for kind in serving.kinds())
 # No max_age: Chromium then caches a preflight for 5 s only, and every case's URL is its own (see
 # test_fetch), so no case rides on another's preflight.
 POLICY = """\

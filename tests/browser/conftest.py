@@ -12,14 +12,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Literal, NoReturn
+from typing import NoReturn
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.selenium_manager import SeleniumManager
 
-from tests.conftest import need_binary
+from testing.binaries import need_binary
+from testing.client import Page
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package chromium
 CHROMEDRIVER = "/usr/bin/chromedriver"  # Debian's package chromium-driver
@@ -28,8 +29,6 @@ CHROMEDRIVER = "/usr/bin/chromedriver"  # Debian's package chromium-driver
 CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage")
 TIMEOUT = 10  # seconds for a page load or a fetch; every server is on 127.0.0.1
 
-# Where the page that calls fetch() comes from: an origin the policy lists, and one it does not.
-Page = Literal["allowed", "refused"]
 BLANK = b"<!doctype html><meta charset=utf-8><title>corsgen browser test</title>\n"
 
 

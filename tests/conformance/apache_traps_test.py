@@ -16,11 +16,15 @@ import pytest
 from corsgen.fetch import header_value
 from corsgen.pipeline import load_and_plan
 from corsgen.render import render
+from corsgen.targets import apache_serving
+from corsgen.targets.serving import Site
 from corsgen.verify import find_binary
-from tests.conformance.conformance_test import Answer, send
-from tests.conformance.servers import Endpoint, Launch, Site, apache_head, free_port, running
-from tests.conformance.upstream import Upstream
-from tests.conftest import EXAMPLES, need_binary
+from testing.binaries import need_binary
+from testing.client import Answer, send
+from testing.paths import EXAMPLES
+from testing.processes import free_port
+from testing.servers import Endpoint, Launch, running
+from testing.upstream import Upstream
 
 pytestmark = pytest.mark.conformance
 
@@ -87,13 +91,13 @@ def _launch(binary: str, trap: str) -> Launch:
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text)
         port = site.ports["trap"]
-        conf = root / "httpd.conf"
-        conf.write_text(
-            f"{apache_head(root)}{top.format(**fill)}"
+        return apache_serving.command(
+            binary,
+            root,
+            f"{apache_serving.head(root, site)}{top.format(**fill)}"
             f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n"
-            f"{body.format(auth=AUTH.format(**fill), **fill)}</VirtualHost>\n"
+            f"{body.format(auth=AUTH.format(**fill), **fill)}</VirtualHost>\n",
         )
-        return [binary, "-f", str(conf), "-DFOREGROUND"]
 
     return configure
 

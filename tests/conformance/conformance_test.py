@@ -11,194 +11,24 @@ a regression is one failure per kind, policy and family, listing the cases that 
 
 from __future__ import annotations
 
-import base64
-import http.client
 import re
-import socket
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import pytest
 
 from corsgen.fetch import Request, cors_check, header_value, preflight_ok, token_list, vary_tokens
-from tests.conformance.conftest import LOOSE, SHARED_KINDS
-from tests.conformance.servers import PASSWORD, USER, Endpoint
-from tests.conformance.upstream import STATUS
+from corsgen.targets.caddy_serving import DEBIAN_CADDY, latest_caddy
+from corsgen.targets.caddy_serving import version as caddy_version
+from testing.client import AUTH, Answer, send, send_raw
+from testing.intents import INTENTS, LOOSE, Intent, falls_short, preflight_status
+from testing.servers import Endpoint, shared_kinds
+from testing.upstream import STATUS
+from testing.verdicts import CORS, Verdict, Verdicts, answer_note, case_name
 
 pytestmark = pytest.mark.conformance
 
-CORS = (
-    "access-control-allow-origin",
-    "access-control-allow-credentials",
-    "access-control-expose-headers",
-    "access-control-allow-methods",
-    "access-control-allow-headers",
-    "access-control-max-age",
-    "access-control-allow-private-network",
-)
 PREFLIGHT_ONLY = CORS[3:]
 ACAO = "Access-Control-Allow-Origin"
-ADVERSARIAL = (
-    "null",
-    "https://evil.com",
-    "http://evil.com",
-    "https://example.com",
-    "https://app.example.com.evil.com",
-    "https://appxexample.com",
-    "https://evil-app.example.com",
-    "http://app.example.com",
-    "https://app.example.com:8443",
-    "HTTPS://APP.EXAMPLE.COM",
-    "https://app.example.co",
-    "https://xapp.example.com",
-)
-
-
-@dataclass(frozen=True)
-class Intent:
-    """What a policy means, in a browser's terms."""
-
-    credentials: bool
-    any_origin: bool
-    allowed: tuple[str, ...]
-    refused: tuple[str, ...]
-    methods: tuple[str, ...]
-    headers: tuple[str, ...]
-    expose: tuple[str, ...]
-    max_age: str | None
-    status: int
-    private_network: bool
-
-
-INTENTS = {
-    "spa-api": Intent(
-        credentials=True,
-        any_origin=False,
-        allowed=("https://app.example.com", "https://admin.example.com"),
-        refused=(*ADVERSARIAL, "https://admin.example.com.evil.com"),
-        methods=("PUT", "PATCH", "DELETE"),
-        headers=("Content-Type", "Authorization", "X-Request-Id"),
-        expose=("etag", "link", "x-request-id"),
-        max_age="600",
-        status=204,
-        private_network=False,
-    ),
-    "public-read": Intent(
-        credentials=False,
-        any_origin=True,
-        allowed=("https://anyone.example", "null", "http://localhost:8080", "https://evil.com"),
-        refused=(),
-        methods=(),
-        headers=("If-None-Match",),
-        expose=("etag", "x-ratelimit-remaining"),
-        max_age="7200",
-        status=204,
-        private_network=False,
-    ),
-    "previews": Intent(
-        credentials=True,
-        any_origin=False,
-        allowed=(
-            "https://app.example.com",
-            "https://pr-1.preview.example.dev",
-            "https://pr-123456.preview.example.dev",
-        ),
-        refused=(
-            *ADVERSARIAL,
-            "https://pr-1234567.preview.example.dev",
-            "https://pr-.preview.example.dev",
-            "https://pr-1.preview.example.dev.evil.com",
-            "https://pr-1xpreview.example.dev",
-            "http://pr-1.preview.example.dev",
-            "https://xpr-1.preview.example.dev",
-            "https://a.pr-1.preview.example.dev",
-            "https://pr-1.preview.example.dev:444",
-        ),
-        methods=(),
-        headers=("Content-Type",),
-        expose=(),
-        max_age=None,
-        status=204,
-        private_network=False,
-    ),
-    "tenants": Intent(
-        credentials=False,
-        any_origin=False,
-        allowed=(
-            "https://acme.customers.example.com",
-            "https://cyberdyne.customers.example.com",
-            "https://x.app.example.net",
-            "https://a-b.c9.app.example.net",
-            "https://x_y.app.example.net",
-            "https://xn--bcher-kva.example",
-            "capacitor://localhost",
-            "tauri://localhost",
-            "http://localhost:5173",
-        ),
-        refused=(
-            *ADVERSARIAL,
-            "https://app.example.net",
-            "https://evilapp.example.net",
-            "https://x.app.example.net.evil.com",
-            "http://x.app.example.net",
-            "https://acme.customers.example.com.evil.com",
-            "https://customers.example.com",
-            "http://localhost:5174",
-            "https://localhost:5173",
-            "capacitor://evil",
-            "https://x.app.example.net:8443",
-        ),
-        methods=("PUT", "DELETE"),
-        headers=("Content-Type", "X-Tenant"),
-        expose=("x-total-count",),
-        max_age="300",
-        status=200,
-        private_network=True,
-    ),
-}
-# Where a server cannot keep a promise, by the CG501 case `corsgen check` warns with
-# (docs/promises.md, "What each server keeps"): the tests assert what it does today instead, so
-# a release that keeps the promise fails here, and the table and the warning go.
-FALLS_SHORT: Mapping[str, frozenset[str]] = {
-    # The headers middleware answers every preflight with 200, itself, refused origins' too,
-    # without Vary; sends Allow-Credentials and Expose-Headers whatever the Origin; has no PNA.
-    # Only the upstream's first Vary line is kept (not a CG501 case: no policy relies on it).
-    # Of two Origin headers it reads the first, as Go's Header.Get does: nothing else in the
-    # middleware sees the second (not a CG501 case either: no browser sends two).
-    "traefik": frozenset(
-        {"preflight-200", "refused-origin", "private-network", "vary-lines", "first-origin"}
-    ),
-    # The CORS filter answers preflights with 200 and has no literal *: it echoes the Origin.
-    # Its HTTP/1 codec joins two Origin headers before any filter or route match sees them, and
-    # leaves out an empty one: "" and an allowed origin arrive as the allowed origin alone.
-    # The same codec deletes a bare CR anywhere in a value before any filter sees it: "\rA",
-    # "A\r" and A with a CR inside arrive as A, and "B\rA" as "BA", which a loose pattern may
-    # match (and the filter echoes). No browser sends a CR; no config sees one.
-    "envoy": frozenset({"preflight-200", "no-star", "empty-joined", "cr-dropped"}),
-    # nginx 1.22 (Debian bookworm's, which the suite runs) reads the first of two Origin headers
-    # in $http_origin, and no variable holds the second; 1.23 joins them ("a, b").
-    # Its parser ends a value at its first CR and takes any more CRs before the LF as the line's
-    # end: "A\r" and "A\r\r" are A in $http_origin (a CR anywhere else is a 400). No variable
-    # holds the CR; no browser sends one.
-    "nginx": frozenset({"first-origin", "cr-trailing"}),
-}
-
-
-def falls_short(kind: str, case: str) -> bool:
-    return case in FALLS_SHORT.get(re.split(r"[-+]", kind)[0], frozenset())
-
-
-def preflight_status(kind: str, intended: int) -> int:
-    """The status an allowed preflight gets on this kind of server."""
-    return 200 if falls_short(kind, "preflight-200") else intended
-
-
-def relied_on(intent: Intent) -> set[str]:
-    """The CG501 cases a policy with this intent relies on a server for."""
-    cases = {"preflight-200"} if intent.status != 200 else set()
-    cases |= {"private-network"} if intent.private_network else set()
-    cases |= {"no-star"} if intent.any_origin else set()
-    return cases | ({"refused-origin"} if not intent.any_origin else set())
 
 
 def _refused_extras(intent: Intent, preflight: bool) -> set[str]:
@@ -218,116 +48,6 @@ def _cors_names(answer: Answer) -> set[str]:
 
 STATUS_PATHS = STATUS  # each path and the status the upstream answers it with
 SERVER_ERROR_PATH = "/dead/x"  # nothing listens upstream: the server answers 502 or 503 itself
-AUTH = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def count(self, name: str) -> int:
-        return sum(1 for n, _ in self.headers if n.lower() == name)
-
-    @property
-    def from_upstream(self) -> bool:
-        return header_value(self.headers, "X-Upstream") == "1"
-
-
-def send(
-    at: Endpoint, method: str, path: str, headers: Mapping[str, str] | Sequence[tuple[str, str]]
-) -> Answer:
-    """One request to a policy's endpoint; a sequence of pairs may repeat a header name, as no
-    browser would."""
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    conn = http.client.HTTPConnection("127.0.0.1", at.port, timeout=10)
-    try:
-        conn.putrequest(method, at.prefix + path)
-        for name, value in pairs:
-            conn.putheader(name, value)
-        conn.endheaders()
-        response = conn.getresponse()
-        return Answer(response.status, response.getheaders(), response.read())
-    finally:
-        conn.close()
-
-
-def send_raw(at: Endpoint, method: str, path: str, headers: Sequence[tuple[str, str]]) -> Answer:
-    """As send, the same bytes, but each header value written as it is: http.client refuses a
-    bare CR, which no browser sends either."""
-    lines = [f"{method} {at.prefix}{path} HTTP/1.1", f"Host: 127.0.0.1:{at.port}"]
-    lines += ["Accept-Encoding: identity", *(f"{name}: {value}" for name, value in headers)]
-    with socket.create_connection(("127.0.0.1", at.port), timeout=10) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        response = http.client.HTTPResponse(sock, method=method)
-        try:
-            response.begin()
-            return Answer(response.status, response.getheaders(), response.read())
-        finally:
-            response.close()
-
-
-# A verdict: each property a test asserts of one case's answer, by a name a person reads, and its
-# value.
-Verdict = dict[str, object]
-SHOWN = 5  # cases listed by name for each way of differing; the rest are counted
-
-
-@dataclass
-class Verdicts:
-    """One test's cases, each named by its request, with the verdict observed on the server and
-    the verdict expected of it. `check` compares the two tables whole: one failure lists every
-    case that differs, grouped by how it differs, each property as observed and as expected."""
-
-    observed: dict[str, Mapping[str, object]] = field(default_factory=dict)
-    expected: dict[str, Mapping[str, object]] = field(default_factory=dict)
-    notes: dict[str, str] = field(default_factory=dict)
-
-    def add(
-        self,
-        case: str,
-        observed: Mapping[str, object],
-        expected: Mapping[str, object],
-        note: str = "",
-    ) -> None:
-        if case in self.observed:
-            pytest.fail(f"two cases named {case}", pytrace=False)
-        self.observed[case], self.expected[case] = observed, expected
-        if note:
-            self.notes[case] = note
-
-    def check(self) -> None:
-        assert self.expected, "no case was run"
-        wrong = [case for case in self.expected if self.observed[case] != self.expected[case]]
-        if not wrong:
-            return
-        groups: dict[tuple[str, ...], list[str]] = {}
-        differing: dict[str, None] = {}  # the properties that differ anywhere, in order
-        for case in wrong:
-            got, want = self.observed[case], self.expected[case]
-            names = [*want, *(name for name in got if name not in want)]
-            names = [name for name in names if got.get(name, _ABSENT) != want.get(name, _ABSENT)]
-            differing |= dict.fromkeys(names)
-            diff = tuple(f"{n}: {_shown(got, n)}, expected {_shown(want, n)}" for n in names)
-            groups.setdefault(diff, []).append(case)
-        lines = [f"{len(wrong)} of {len(self.expected)} cases differ in {', '.join(differing)}"]
-        for diff, cases in groups.items():
-            lines += ["", *diff]
-            for case in cases[:SHOWN]:
-                note = self.notes.get(case)
-                lines += [f"  in {case}", *([f"      {note}"] if note else [])]
-            if len(cases) > SHOWN:
-                lines.append(f"  and in {len(cases) - SHOWN} more cases")
-        pytest.fail("\n".join(lines), pytrace=False)
-
-
-_ABSENT = object()
-
-
-def _shown(verdict: Mapping[str, object], name: str) -> str:
-    value = verdict.get(name, _ABSENT)
-    return "not checked" if value is _ABSENT else repr(value)
 
 
 def _twice(answer: Answer) -> tuple[str, ...]:
@@ -337,16 +57,6 @@ def _twice(answer: Answer) -> tuple[str, ...]:
 
 def _cors_sent(answer: Answer) -> tuple[str, ...]:
     return tuple(sorted(_cors_names(answer)))
-
-
-def answer_note(answer: Answer, why: str = "") -> str:
-    """What a failing case's reader needs: the model's reason, and the answer's CORS headers."""
-    shown = [
-        f"{n}: {v}"
-        for n, v in answer.headers
-        if n.lower() in CORS or n.lower() in ("vary", "x-upstream")
-    ]
-    return "; ".join(filter(None, [why, f"answered {answer.status}", *shown]))
 
 
 def _vary(answer: Answer, intent: Intent, kind: str) -> tuple[Verdict, Verdict]:
@@ -362,14 +72,6 @@ def _vary(answer: Answer, intent: Intent, kind: str) -> tuple[Verdict, Verdict]:
     return observed, expected
 
 
-def case_name(
-    method: str, path: str, headers: Mapping[str, str] | Sequence[tuple[str, str]]
-) -> str:
-    """A case's name: the request, each header value as Python writes it (a CR shows as \\r)."""
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    return " ".join([method, path, *(f"{name}: {value!r}" for name, value in pairs)])
-
-
 def _origins(policy: str, cases: Sequence[tuple[str, str]]) -> list[str]:
     return [origin for name, origin in cases if name == policy]
 
@@ -383,8 +85,6 @@ def test_every_server_under_test_is_distinct(server: tuple[str, dict[str, Endpoi
     answer = send(ports["spa-api"], "GET", "/ok", {})
     assert answer.status == 200
     if kind.startswith("caddy"):
-        from tests.conformance.servers import DEBIAN_CADDY, caddy_version, latest_caddy
-
         versions = {caddy_version(DEBIAN_CADDY), caddy_version(str(latest_caddy()))}
         assert len(versions) == 2 and any(v.startswith("2.6.") for v in versions), versions
 
@@ -789,7 +489,7 @@ def _strangers() -> list[tuple[str, str]]:
     )
 
 
-@pytest.mark.parametrize("server", SHARED_KINDS, indirect=True)
+@pytest.mark.parametrize("server", shared_kinds(), indirect=True)
 @pytest.mark.parametrize("policy", sorted({policy for policy, _ in _strangers()}))
 def test_each_policy_answers_only_on_its_own_paths(
     server: tuple[str, dict[str, Endpoint]], policy: str

@@ -7,9 +7,10 @@ import pytest
 
 from corsgen.pipeline import load_and_plan
 from corsgen.plan import Plan
-from tests.conformance.servers import Endpoint, server_kinds, serving, shared_kinds, unchecked_plan
-from tests.conformance.upstream import Upstream
-from tests.conftest import EXAMPLES
+from testing.intents import EMPTY_MATCHING, LOOSE, ONE_CHARACTER
+from testing.paths import EXAMPLES
+from testing.servers import Endpoint, server_kinds, serving, shared_kinds, unchecked_plan
+from testing.upstream import Upstream
 
 KINDS = sorted(server_kinds())
 # Every example policy side by side in one server, each on its own paths.
@@ -44,16 +45,6 @@ def big_server(
     text = f'allow_origins = [{origins}, "https://*.app.example.com"]\nallow_credentials = true\n'
     with serving(request.param, (unchecked_plan("big", text),), upstream.port) as ports:
         yield request.param, ports["big"]
-
-
-# Matches "" as well as the origin. The rules refuse such a regex; the output must not rely on that.
-EMPTY_MATCHING = r"(?:https://app\.example\.com)?"
-# Accepted by CG108 (every origin it matches is under example.com), yet it matches two joined
-# Origin headers such as "https://evil.com, https://x.example.com".
-LOOSE = r"https://.+\.example\.com"
-# Matches no origin a browser sends (CG108 lets it pass), but it matches "*", on which Envoy's cors
-# filter tries every pattern, allowing every origin when one matches.
-ONE_CHARACTER = "."
 
 
 @pytest.fixture(scope="session", params=KINDS)

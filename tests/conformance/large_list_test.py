@@ -5,16 +5,10 @@ from __future__ import annotations
 import pytest
 
 from corsgen.fetch import Request, cors_check, header_value, vary_tokens
-from tests.conformance.conformance_test import (
-    Verdict,
-    Verdicts,
-    answer_note,
-    case_name,
-    falls_short,
-    preflight_status,
-    send,
-)
-from tests.conformance.servers import Endpoint
+from testing.client import send
+from testing.intents import falls_short, preflight_status
+from testing.servers import Endpoint
+from testing.verdicts import Verdict, Verdicts, answer_note, case_name
 
 pytestmark = pytest.mark.conformance
 

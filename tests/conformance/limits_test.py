@@ -14,27 +14,19 @@ import pytest
 from corsgen.fetch import Request, cors_check, header_value, preflight_ok, token_list
 from corsgen.limits import MAX_ORIGIN_LENGTH, MAX_ORIGINS, MAX_REGEX_LENGTH
 from corsgen.plan import Plan
-from tests.conformance.conformance_test import (
-    Answer,
-    Verdict,
-    Verdicts,
-    answer_note,
-    falls_short,
-    preflight_status,
-    send,
-)
-from tests.conformance.conftest import KINDS
-from tests.conformance.servers import Endpoint, serving, unchecked_plan
-from tests.conformance.upstream import Upstream
-from tests.limits_test import longest_names
-from tests.rules_test import long_origin, regex_of_length
+from testing.client import Answer, send
+from testing.intents import falls_short, preflight_status
+from testing.policies import long_origin, longest_names, regex_of_length
+from testing.servers import Endpoint, server_kinds, serving, unchecked_plan
+from testing.upstream import Upstream
+from testing.verdicts import Verdict, Verdicts, answer_note
 
 pytestmark = pytest.mark.conformance
 
 ORIGIN = "https://app.example.com"
 METHODS, HEADERS, EXPOSE = longest_names("M"), longest_names("X-Req"), longest_names("X-Res")
 # Of the most origins, this many are the longest: all of them would take Caddy 15 s to load
-# (tests/limits_test.py loads them in every server's config test).
+# (tests/servers_test.py loads them in every server's config test).
 LONG = [long_origin(MAX_ORIGIN_LENGTH, i) for i in range(3_000)]
 # The rest; one place is kept for the wildcard.
 SHORT = [f"https://t{i:06d}.example.com" for i in range(MAX_ORIGINS - len(LONG) - 1)]
@@ -67,7 +59,7 @@ def limit_plans() -> tuple[Plan, ...]:
     return _plans()
 
 
-@pytest.fixture(scope="module", params=KINDS)
+@pytest.fixture(scope="module", params=sorted(server_kinds()))
 def limits_server(
     request: pytest.FixtureRequest, limit_plans: tuple[Plan, ...], upstream: Upstream
 ) -> Iterator[tuple[str, dict[str, Endpoint]]]:

@@ -17,10 +17,12 @@ from corsgen.cli import main
 from corsgen.fetch import Request, cors_check, header_value, preflight_ok
 from corsgen.plan import Plan
 from corsgen.render import render_parts, render_shared
+from corsgen.targets.serving import Site
 from corsgen.verify import find_binary
-from tests.conformance.servers import Site, free_port, running, unchecked_plan
-from tests.conformance.upstream import Upstream
-from tests.conftest import need_binary
+from testing.binaries import need_binary
+from testing.processes import free_port
+from testing.servers import running, unchecked_plan
+from testing.upstream import Upstream
 
 pytestmark = pytest.mark.conformance
 
@@ -64,6 +66,7 @@ def _write(root: Path, plans: tuple[Plan, ...]) -> None:
 
 
 def _nginx_conf(root: Path, port: int, up: int, http: str, server: str) -> Path:
+    """nginx.conf for one server: the line numbers the audits below expect are this file's."""
     user = "user root;\n" if os.geteuid() == 0 else ""
     temps = "".join(f"    {t}_temp_path {root}/{t};\n" for t in ("client_body", "proxy"))
     conf = root / "nginx.conf"

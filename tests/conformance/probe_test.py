@@ -13,18 +13,11 @@ from corsgen.cli import main
 from corsgen.fetch import Headers, header_value, vary_tokens
 from corsgen.plan import ACAO, Plan
 from corsgen.promise import is_preflight, promised_answer
-from tests.conformance.conformance_test import (
-    INTENTS,
-    Verdict,
-    Verdicts,
-    answer_note,
-    case_name,
-    falls_short,
-    relied_on,
-    send,
-)
-from tests.conformance.servers import Endpoint
-from tests.conftest import EXAMPLES
+from testing.client import send
+from testing.intents import INTENTS, falls_short, relied_on
+from testing.paths import EXAMPLES
+from testing.servers import Endpoint
+from testing.verdicts import Verdict, Verdicts, answer_note, case_name
 
 pytestmark = pytest.mark.conformance
 

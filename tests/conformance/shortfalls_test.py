@@ -16,17 +16,11 @@ from corsgen.targets.envoy import MAX_PROGRAM_SIZE, bootstrap
 from corsgen.targets.envoy import program_size as envoy_program_size
 from corsgen.targets.haproxy import buffers
 from corsgen.verify import find_binary
-from tests.conformance.conformance_test import send
-from tests.conformance.servers import (
-    Endpoint,
-    free_port,
-    process,
-    serving,
-    unchecked_plan,
-    write_snippets,
-)
-from tests.conformance.upstream import Upstream
-from tests.conftest import need_binary
+from testing.binaries import need_binary
+from testing.client import send
+from testing.processes import free_port, process
+from testing.servers import Endpoint, serving, unchecked_plan, write_snippets
+from testing.upstream import Upstream
 
 pytestmark = pytest.mark.conformance
 

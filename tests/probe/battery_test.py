@@ -10,8 +10,8 @@ from corsgen.plan import Plan
 from corsgen.probe.battery import SAMPLED, conformance, scan
 from corsgen.probe.checks import BY_ID
 from corsgen.probe.hostile import variants
-from tests.conformance.servers import unchecked_plan
-from tests.conftest import EXAMPLES
+from testing.paths import EXAMPLES
+from testing.servers import unchecked_plan
 
 
 def _plan(stem: str) -> Plan:

@@ -17,7 +17,7 @@ import pytest
 from corsgen.cli import main
 from corsgen.errors import CorsgenError
 from corsgen.probe.client import site
-from tests.conformance.servers import free_port
+from testing.processes import free_port
 
 
 class Recorder(ThreadingHTTPServer):

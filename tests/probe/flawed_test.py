@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from corsgen.cli import main
-from tests.probe.conftest import KINDS, Servers
-from tests.probe.flawed import BASELINE, FLAWS, INTENDED, Flaw
+from testing.flawed import BASELINE, FLAWS, INTENDED, Flaw
+from testing.flawed_servers import KINDS, Servers
 
 MODES = ("policy", "scan")
 CASES = [

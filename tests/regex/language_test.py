@@ -13,6 +13,7 @@ import pytest
 from publicsuffixlist import PublicSuffixList
 
 from corsgen.regex import RegexError, check_regex, parse_regex
+from testing.bounded import cpu_seconds
 
 PSL = PublicSuffixList()
 
@@ -83,9 +84,9 @@ MUST_REFUSE = [
 
 @pytest.mark.parametrize("source", MUST_PASS)
 def test_needed_shapes_pass(source: str) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     check_regex(parse_regex(source))
-    assert time.perf_counter() - started < 2
+    assert time.process_time() - started < cpu_seconds(2)
 
 
 def _named(source: str) -> set[str]:
@@ -129,11 +130,11 @@ def test_a_refusal_tells_what_to_change() -> None:
 
 
 def test_many_alternatives_and_public_suffix_rules_stay_quick() -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     check_regex(parse_regex("|".join(rf"https://t{i}\.example\.com" for i in range(60))))
     with pytest.raises(RegexError):
         check_regex(parse_regex(r"https://([a-z0-9-]+\.)*amazonaws\.com"))
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < cpu_seconds(5)
 
 
 @pytest.mark.parametrize(
@@ -145,18 +146,18 @@ def test_many_alternatives_and_public_suffix_rules_stay_quick() -> None:
     ],
 )
 def test_a_list_in_disguise_is_refused_at_once(source: str) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(RegexError, match="domains") as info:
         check_regex(parse_regex(source))
     assert info.value.violation.rule == "CG120"
-    assert time.perf_counter() - started < 1
+    assert time.process_time() - started < cpu_seconds(1)
 
 
 def test_the_most_named_domains_still_prove_quickly() -> None:
     names = "|".join(f"d{i:03d}" + "q" * 22 for i in range(32))
-    started = time.perf_counter()
+    started = time.process_time()
     check_regex(parse_regex(rf"(?:https|wss)://([a-z0-9-]+\.)*(?:{names})\.io(:[0-9]+)?"))
-    assert time.perf_counter() - started < 3
+    assert time.process_time() - started < cpu_seconds(3)
 
 
 def test_a_host_ending_in_a_hex_number_is_an_address_not_a_domain() -> None:

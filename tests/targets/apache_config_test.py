@@ -23,7 +23,8 @@ from corsgen.render import render
 from corsgen.targets.apache import MODULES, module_lines
 from corsgen.targets.apache_config import audit
 from corsgen.verify import find_binary
-from tests.bounded import (
+from testing.binaries import need_binary
+from testing.bounded import (
     FAN,
     GRAPH_BUDGET,
     assert_refused,
@@ -34,7 +35,7 @@ from tests.bounded import (
     verify_bounded,
     within,
 )
-from tests.conftest import EXAMPLES, need_binary
+from testing.paths import EXAMPLES
 
 AUTH = (
     "AuthType Basic\n        AuthName api\n        AuthUserFile {root}/htpasswd\n"
@@ -177,7 +178,7 @@ def test_findings_name_the_include(tmp_path: Path, capsys: pytest.CaptureFixture
     assert f"{tmp_path}/sites-enabled/api.conf:8: error CG404 preflight-not-answered:" in err
 
 
-# The config that gives each Apache finding, for tests/rulebook_test.py.
+# The rule table's cases these configs reach (tests/rules/table_test.py reads this).
 REACHES = {
     ("CG404", "rewrite-after-auth"): (OLD_IN_DIRECTORY, True, MODULES),
     ("CG404", "rewrite-forbidden"): (NO_SYMLINKS, False, MODULES),
@@ -197,6 +198,14 @@ def reach(rule: str, case: str) -> Callable[[Path], None]:
         assert main(["audit", str(conf), "--target", "apache"]) == 1
 
     return run
+
+
+@pytest.mark.parametrize(("rule", "case"), REACHES)
+def test_each_rule_case_is_reached(
+    rule: str, case: str, rules_used: set[tuple[str, str]], tmp_path: Path
+) -> None:
+    reach(rule, case)(tmp_path)
+    assert (rule, case) in rules_used
 
 
 @pytest.mark.parametrize("how", ["config", "include"])

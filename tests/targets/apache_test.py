@@ -8,7 +8,7 @@ import pytest
 
 from corsgen.errors import CorsgenError
 from corsgen.targets import apache
-from tests.targets.conftest import plan_of
+from testing.policies import plan_of
 
 
 @pytest.mark.parametrize("length", [30, 300])

@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,10 @@ from corsgen.pipeline import load_and_plan
 from corsgen.render import render
 from corsgen.server_config import ConfigBudget
 from corsgen.targets import caddy_config
-from tests.bounded import (
+from corsgen.targets.caddy_serving import DEBIAN_CADDY, latest_caddy
+from corsgen.targets.serving import Site
+from testing.binaries import need_binary
+from testing.bounded import (
     FAN,
     GRAPH_BUDGET,
     assert_refused,
@@ -29,8 +31,9 @@ from tests.bounded import (
     verify_bounded,
     within,
 )
-from tests.conformance.servers import DEBIAN_CADDY, Site, free_port, latest_caddy, running
-from tests.conftest import EXAMPLES, need_binary
+from testing.paths import EXAMPLES
+from testing.processes import free_port
+from testing.servers import running
 
 # bcrypt of "s3cret"; only its shape matters to `caddy adapt`, and the preflight carries no login.
 HASH = "$2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4IjWJPDhjvG"
@@ -115,19 +118,24 @@ def test_a_caddyfile_without_a_snippet_or_broken_says_so(tmp_path: Path) -> None
         assert main(["audit", str(path), "--target", "caddy"]) == 1
 
 
-def reach(rule: str, case: str) -> Callable[[Path], None]:
-    """Run `corsgen audit` on a Caddyfile that gives this finding (rulebook_test)."""
-    assert (rule, case) == ("CG404", "auth-sorted-first")
+# The rule table's cases these Caddyfiles reach (tests/rules/table_test.py reads this).
+REACHES = (("CG404", "auth-sorted-first"),)
 
-    def run(tmp_path: Path) -> None:
-        binary = latest_caddy()
-        need_binary("caddy", binary)
-        caddyfile = _caddyfile(tmp_path, "site-basic-auth", "basic_auth")
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("PATH", str(Path(str(binary)).parent), prepend=":")
-            assert main(["audit", str(caddyfile), "--target", "caddy"]) == 1
 
-    return run
+@pytest.mark.parametrize(("rule", "case"), REACHES)
+def test_each_rule_case_is_reached(
+    rule: str,
+    case: str,
+    rules_used: set[tuple[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    binary = latest_caddy()
+    need_binary("caddy", binary)
+    caddyfile = _caddyfile(tmp_path, "site-basic-auth", "basic_auth")
+    monkeypatch.setenv("PATH", str(Path(str(binary)).parent), prepend=":")
+    assert main(["audit", str(caddyfile), "--target", "caddy"]) == 1
+    assert (rule, case) in rules_used
 
 
 def _verify(caddyfile: Path) -> int:

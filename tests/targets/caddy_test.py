@@ -5,7 +5,7 @@ import re2
 
 from corsgen.errors import CorsgenError
 from corsgen.targets import caddy
-from tests.targets.conftest import plan_of
+from testing.policies import plan_of
 
 
 @pytest.mark.parametrize("value", ["a{$HOME}", "a\\"])

@@ -11,8 +11,8 @@ from corsgen.errors import CorsgenError, VerifyError
 from corsgen.render import render
 from corsgen.targets import envoy
 from corsgen.verify import find_binary, server_check
-from tests.conftest import need_binary
-from tests.targets.conftest import plan_of
+from testing.binaries import need_binary
+from testing.policies import plan_of
 
 A = 'allow_origins = ["https://a.com"]\n'
 LOOSE = 'allow_origins = []\nallow_origin_regex = "https://.+\\\\.a\\\\.com"\n'

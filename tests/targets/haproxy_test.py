@@ -10,8 +10,8 @@ from corsgen.pipeline import load_and_plan
 from corsgen.regex import OUTSIDE_AN_ORIGIN
 from corsgen.render import render
 from corsgen.targets import haproxy
-from tests.conftest import EXAMPLES
-from tests.targets.conftest import plan_of
+from testing.paths import EXAMPLES
+from testing.policies import plan_of
 
 A = 'allow_origins = ["https://a.com"]\n'
 LONG_EXPOSE = A + "expose_headers = [" + "".join(f'"X-{i:060}", ' for i in range(20)) + "]\n"

@@ -19,7 +19,7 @@ from corsgen.plan import build_plan
 from corsgen.policy.loading import parse_policy
 from corsgen.render import render
 from corsgen.targets.nginx_config import audit
-from tests.bounded import (
+from testing.bounded import (
     FAN,
     GRAPH_BUDGET,
     assert_refused,
@@ -130,6 +130,30 @@ def verify_config(name: str) -> Callable[[Path], None]:
         assert code == (1 if CONFIGS[name][2] else 0)
 
     return run
+
+
+# The rule table's cases these configs reach (tests/rules/table_test.py reads this).
+REACHES = (
+    ("CG401", "parse"),
+    ("CG401", "loop"),
+    ("CG402", "add-header"),
+    ("CG402", "hide-header"),
+    ("CG402", "named-location"),
+    ("CG403", "dropped"),
+    ("CG404", "nested"),
+    ("CG404", "nested-auth"),
+    ("CG404", "server-wide"),
+    ("CG405", "missing"),
+    ("CG406", "none"),
+)
+
+
+@pytest.mark.parametrize(("rule", "case"), REACHES)
+def test_each_rule_case_is_reached(
+    rule: str, case: str, rules_used: set[tuple[str, str]], tmp_path: Path
+) -> None:
+    verify_config(case)(tmp_path)
+    assert (rule, case) in rules_used
 
 
 @pytest.mark.parametrize("name", CONFIGS)

@@ -11,7 +11,7 @@ from corsgen.regex import OUTSIDE_AN_ORIGIN
 from corsgen.render import render, render_shared
 from corsgen.targets import nginx
 from corsgen.verify import check_structure
-from tests.targets.conftest import plan_of
+from testing.policies import plan_of
 
 
 def test_large_lists_size_the_map_hash() -> None:

@@ -11,7 +11,7 @@ from corsgen.render import render
 from corsgen.targets import MODULES, NAMES, TARGETS, by_name, titles
 from corsgen.targets.base import SHARED
 from corsgen.verify import check_structure
-from tests.targets.conftest import plan_of
+from testing.policies import plan_of
 
 POLICY = (
     'allow_origins = ["https://a.example.com", "https://*.b.example.com"]\n'

@@ -11,8 +11,8 @@ from corsgen.pipeline import load_and_plan
 from corsgen.render import render
 from corsgen.targets import traefik
 from corsgen.verify import find_binary, server_check
-from tests.conftest import need_binary
-from tests.targets.conftest import plan_of
+from testing.binaries import need_binary
+from testing.policies import plan_of
 
 A = 'allow_origins = ["https://a.com"]\n'
 

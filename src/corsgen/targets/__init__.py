@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from corsgen.errors import CorsgenError, Finding
 from corsgen.plan import Plan
 from corsgen.targets.base import Target
+
+if TYPE_CHECKING:
+    from corsgen.targets.serving import Serving
 
 # The order users see in --help, `corsgen verify` and the docs.
 MODULES = ("nginx", "apache", "caddy", "haproxy", "traefik", "envoy")
@@ -35,6 +39,16 @@ def by_name(name: str) -> Target:
         return TARGETS[name]
     except KeyError:
         raise CorsgenError(f"unknown target {name!r}; choose one of {', '.join(NAMES)}") from None
+
+
+def serving_of(name: str) -> Serving:
+    """How to start the target's server for real (tests and benchmark): targets/NAME_serving.py,
+    imported only when asked."""
+    from corsgen.targets.serving import Serving
+
+    serving = importlib.import_module(f"corsgen.targets.{by_name(name).name}_serving").SERVING
+    assert isinstance(serving, Serving), name
+    return serving
 
 
 def titles() -> str:

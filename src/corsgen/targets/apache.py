@@ -6,6 +6,7 @@ directives and with `apache2 -t`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -220,12 +221,21 @@ class Apache(Target):
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         conf = root / WRAPPER_FILE
         conf.write_text(
-            f"ServerRoot {root}\nServerName localhost\nPidFile {root}/httpd.pid\n"
-            f"ErrorLog {root}/error.log\nListen 127.0.0.1:8080\n{module_lines()}"
-            f"<VirtualHost 127.0.0.1:8080>\n    Include {root}/{next(iter(files))}\n"
-            "</VirtualHost>\n"
+            head(root) + f"Listen 127.0.0.1:8080\n<VirtualHost 127.0.0.1:8080>\n"
+            f"    Include {root}/{next(iter(files))}\n</VirtualHost>\n"
         )
         return [binary, "-t", "-f", str(conf)]
+
+
+def head(root: Path, modules: tuple[str, ...] = MODULES) -> str:
+    """The server-wide part of a wrapper httpd.conf whose files are in `root`, loading `modules`:
+    the config test's, and the one the tests and the benchmark run (targets/apache_serving.py).
+    As root, httpd serves as nobody."""
+    user = "User nobody\nGroup nogroup\n" if os.geteuid() == 0 else ""
+    return (
+        f"ServerRoot {root}\nServerName localhost\nPidFile {root}/httpd.pid\n"
+        f"ErrorLog {root}/error.log\nLogLevel warn\n{user}{module_lines(modules)}"
+    )
 
 
 TARGET = Apache()

@@ -225,12 +225,17 @@ class Caddy(Target):
         return caddy_config.error_lines(output)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
-        conf = root / "Caddyfile"
-        conf.write_text(
-            "{\n\tadmin off\n\tauto_https off\n}\n"
-            f"http://127.0.0.1:0 {{\n\timport {root / next(iter(files))}\n\trespond 200\n}}\n"
-        )
+        site = f"http://127.0.0.1:0 {{\n\timport {root / next(iter(files))}\n\trespond 200\n}}\n"
+        conf = caddyfile(root, site)
         return [binary, "validate", "--adapter", "caddyfile", "--config", str(conf)]
+
+
+def caddyfile(root: Path, sites: str) -> Path:
+    """The wrapper Caddyfile in `root`: no admin API, no automatic HTTPS, then `sites`. The
+    config test validates it; the tests and the benchmark run it (targets/caddy_serving.py)."""
+    conf = root / "Caddyfile"
+    conf.write_text("{\n\tadmin off\n\tauto_https off\n}\n" + sites)
+    return conf
 
 
 TARGET = Caddy()

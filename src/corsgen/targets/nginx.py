@@ -7,6 +7,7 @@ crossplane, each part included where docs/servers/nginx.md says, and with `nginx
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -247,16 +248,40 @@ class _Payload(TypedDict):
     config: list[_Config]
 
 
-def wrapper(http_part: str, location_part: str, shared: Sequence[str] = ()) -> str:
-    """The smallest nginx.conf that reads each part where docs/servers/nginx.md says to put it."""
+def _http_lines(http_part: str, location_part: str, shared: Sequence[str] = ()) -> str:
+    """What http {} holds to read each part where docs/servers/nginx.md says to put it."""
     return (
-        "events {}\nhttp {\n"
-        + "".join(f"    include {name};\n" for name in shared)
-        + f"    include {http_part};\n"
+        "".join(f"    include {name};\n" for name in shared) + f"    include {http_part};\n"
         "    server {\n        location / {\n"
         f"            include {location_part};\n"
-        "        }\n    }\n}\n"
+        "        }\n    }\n"
     )
+
+
+def wrapper(http_part: str, location_part: str, shared: Sequence[str] = ()) -> str:
+    """The smallest nginx.conf that reads each part where the README says to include it."""
+    return "events {}\nhttp {\n" + _http_lines(http_part, location_part, shared) + "}\n"
+
+
+# The temporary directories nginx wants, each put in the server's own directory.
+TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def main_config(root: Path, http: str, *, serve: bool = False, connections: int = 256) -> Path:
+    """The wrapper nginx.conf whose files are in `root`, around the lines of its http {}: the
+    config test's, and, `serve`, the one the tests and the benchmark run in the foreground with
+    one worker (targets/nginx_serving.py); as root it serves as root, from a private directory."""
+    run = ""
+    if serve:
+        run = ("user root;\n" if os.geteuid() == 0 else "") + "daemon off;\nworker_processes 1;\n"
+    temps = "".join(f"    {t}_temp_path {root}/{t};\n" for t in TEMP_PATHS)
+    conf = root / (WRAPPER_FILE if not serve else "nginx.conf")
+    conf.write_text(
+        f"{run}pid {root}/nginx.pid;\nerror_log {root}/error.log warn;\n"
+        f"events {{ worker_connections {connections}; }}\n"
+        f"http {{\n    access_log off;\n{temps}{http}}}\n"
+    )
+    return conf
 
 
 # One map entry as corsgen writes it: a quoted key, then a quoted value or a variable. (The
@@ -419,12 +444,10 @@ class Nginx(Target):
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         shared, http_part, location = _roles(files)
-        conf = root / WRAPPER_FILE
-        conf.write_text(
-            f"pid {root}/nginx.pid;\nerror_log {root}/error.log;\n"
-            + wrapper(str(root / http_part), str(root / location), [str(root / n) for n in shared])
+        lines = _http_lines(
+            str(root / http_part), str(root / location), [str(root / n) for n in shared]
         )
-        return [binary, "-t", "-q", "-p", str(root), "-c", str(conf)]
+        return [binary, "-t", "-q", "-p", str(root), "-c", str(main_config(root, lines))]
 
 
 TARGET = Nginx()

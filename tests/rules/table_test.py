@@ -3,8 +3,9 @@ or fix is written anywhere else."""
 
 from __future__ import annotations
 
+import ast
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,32 +17,13 @@ from corsgen.pipeline import load_and_plan
 from corsgen.policy.schema import Policy
 from corsgen.regex import RegexError, check_regex, parse_regex
 from corsgen.rules.checks import check_policy
-from corsgen.rules.table import RULES, Rule, RuleError, finding, line_of
+from corsgen.rules.table import RULES, RuleError, finding, line_of
 from corsgen.targets import NAMES
 from corsgen.tomlfile import parse_toml, read_text
-from tests.conftest import ROOT
-from tests.rules_test import long_origin
-from tests.targets.apache_config_test import REACHES as APACHE_REACHES
-from tests.targets.apache_config_test import reach
-from tests.targets.caddy_config_test import reach as caddy_reach
-from tests.targets.haproxy_test import LONG_EXPOSE
-from tests.targets.nginx_config_test import verify_config
+from testing.paths import ROOT
+from testing.policies import long_origin
 
 SRC = ROOT / "src" / "corsgen"
-
-
-@pytest.fixture
-def used(monkeypatch: pytest.MonkeyPatch) -> set[tuple[str, str]]:
-    """Every (rule id, case) whose texts are written while the test runs."""
-    seen: set[tuple[str, str]] = set()
-    texts = Rule.texts
-
-    def spy(rule: Rule, case: str, fields: Mapping[str, object]) -> tuple[str, str]:
-        seen.add((rule.id, case))
-        return texts(rule, case, fields)
-
-    monkeypatch.setattr(Rule, "texts", spy)
-    return seen
 
 
 def _policy(text: str) -> Callable[[Path], None]:
@@ -122,23 +104,9 @@ def _pair_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 A = 'allow_origins = ["https://a.com"]\n'
+# Twenty long names: more than HAProxy's default buffers hold.
+LONG_EXPOSE = A + "expose_headers = [" + "".join(f'"X-{i:060}", ' for i in range(20)) + "]\n"
 SECOND = '\n[[outputs]]\npolicies = ["other/api.toml"]\ntargets = ["nginx"]\nout_dir = "deploy"\n'
-
-# corsgen audit: each case's config in tests/targets/nginx_config_test.py, and for the Apache
-# cases in tests/targets/apache_config_test.py.
-CONFIG_CASES = (
-    ("CG401", "parse"),
-    ("CG401", "loop"),
-    ("CG402", "add-header"),
-    ("CG402", "hide-header"),
-    ("CG402", "named-location"),
-    ("CG403", "dropped"),
-    ("CG404", "nested"),
-    ("CG404", "nested-auth"),
-    ("CG404", "server-wide"),
-    ("CG405", "missing"),
-    ("CG406", "none"),
-)
 
 # (rule, case, what reaches it): every case in the table, reached through the code users run.
 REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
@@ -249,9 +217,6 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG305", "glob-refused", _manifest(glob="cors/a**.toml")),
     ("CG305", "glob-wide", _manifest(glob="**/*.toml")),
     ("CG305", "glob-parts", _manifest(glob="cors/" + "*/" * 16 + "*.toml")),
-    *((rule, case, verify_config(case)) for rule, case in CONFIG_CASES),
-    *((rule, case, reach(rule, case)) for rule, case in APACHE_REACHES),
-    ("CG404", "auth-sorted-first", caddy_reach("CG404", "auth-sorted-first")),
 ]
 
 
@@ -262,7 +227,7 @@ def test_each_case_is_reached(
     rule_id: str,
     case: str,
     run: Callable[[Path], None],
-    used: set[tuple[str, str]],
+    rules_used: set[tuple[str, str]],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -271,14 +236,45 @@ def test_each_case_is_reached(
     if case == "glob-wide":
         monkeypatch.setattr("corsgen.globbing.MAX_GLOB_ENTRIES", 3)
     if case == "regex-proof":
-        monkeypatch.setattr("corsgen.regex.automaton.MAX_CRAWLED", 50)  # as cost_test reaches it
+        # As tests/regex/cost_test.py reaches it.
+        monkeypatch.setattr("corsgen.regex.automaton.MAX_CRAWLED", 50)
     run(tmp_path)
-    assert (rule_id, case) in used, sorted(used)
+    assert (rule_id, case) in rules_used, sorted(rules_used)
+
+
+TESTS = ROOT / "tests"
+
+
+def reached_elsewhere() -> dict[tuple[str, str], str]:
+    """The cases a test file reaches itself (`corsgen verify --config` on a server's config, in
+    tests/targets/NAME_config_test.py): its module-level REACHES, a tuple or dict whose entries
+    (keys) are (rule id, case) pairs, each run by a test of that file with the rules_used fixture.
+    Read, not imported: no test module imports another."""
+    found: dict[tuple[str, str], str] = {}
+    for path in sorted(TESTS.rglob("*_test.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if not (isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None):
+                continue
+            names = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if not any(isinstance(name, ast.Name) and name.id == "REACHES" for name in names):
+                continue
+            value = node.value
+            entries = value.keys if isinstance(value, ast.Dict) else getattr(value, "elts", [])
+            for entry in entries:
+                assert entry is not None, path
+                rule, case = ast.literal_eval(entry)
+                found[rule, case] = str(path.relative_to(ROOT))
+    return found
 
 
 def test_every_case_in_the_table_is_reached_above() -> None:
+    """Each case is reached by a row of REACHED, or by the test file whose REACHES names it."""
     table = {(rule.id, case) for rule in RULES for case in rule.cases}
-    assert table == {(r, c) for r, c, _ in REACHED}
+    elsewhere = reached_elsewhere()
+    for path in set(elsewhere.values()):
+        assert "rules_used" in (ROOT / path).read_text(encoding="utf-8"), path
+    assert not {(r, c) for r, c, _ in REACHED} & set(elsewhere)
+    assert table == {(r, c) for r, c, _ in REACHED} | set(elsewhere)
 
 
 def test_every_rule_has_a_case_and_a_unique_id_and_slug() -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from tests.conformance.servers import USER
+from testing.servers import USER
 
 INTENDED = Path(__file__).with_name("intended.toml")
 # Every baseline is probed on an authenticated path too: its preflight is answered before auth.
@@ -24,7 +24,7 @@ BASELINE_PATHS = ("/ok", "/auth/ok")
 
 Server = Literal["nginx", "apache", "caddy"]
 
-# What the upstream may send of its own (tests/conformance/upstream.py's /own-cors), and each
+# What the upstream may send of its own (testing/upstream.py's /own-cors), and each
 # baseline removes: the server alone answers CORS.
 CORS_HEADERS = tuple(
     f"Access-Control-{name}"
@@ -189,7 +189,7 @@ route /auth/* {
     reverse_proxy 127.0.0.1:[[upstream]]
 }
 """
-# `caddy hash-password --plaintext` of tests/conformance/servers.PASSWORD; bcrypt, any Caddy 2.
+# `caddy hash-password --plaintext` of testing.servers.PASSWORD; bcrypt, any Caddy 2.
 CADDY_HASH = "$2a$14$C7LtjbUH4bYKSGouS7B5lOxySs2COIz8FQVVAxivIJ59n5F.Idhie"
 
 # Caddy sorts `header` blocks with a matcher before those without, and runs the deferred ones

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from corsgen.cli import main
 from corsgen.limits import MAX_FINDINGS
-from tests.bounded import run_capped
+from testing.bounded import run_capped
 
 ORIGINS = 'allow_origins = ["https://app.example.com"]\n'
 OUTPUTS = '[[outputs]]\npolicies = ["{glob}"]\ntargets = ["nginx"]\nout_dir = "{out_dir}"\n'

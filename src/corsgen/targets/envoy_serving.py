@@ -1,0 +1,173 @@
+"""Envoy, started for real around corsgen's output: see targets/serving.py. Its bootstrap is
+built from the YAML fragments corsgen writes (pyyaml, of the test extra)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from corsgen.targets.envoy import program_size
+from corsgen.targets.serving import (
+    Serving,
+    Setup,
+    Site,
+    free_port,
+    version_output,
+    write_snippets,
+)
+
+_ENVOY = "type.googleapis.com/envoy."
+# Auth on /auth/ only: the filter runs everywhere unless a route turns it off.
+_NO_AUTH = {
+    "envoy.filters.http.basic_auth": {
+        "@type": _ENVOY + "config.route.v3.FilterConfig",
+        "disabled": True,
+    }
+}
+
+
+def typed(name: str) -> dict[str, str]:
+    """An Envoy typed_config's type, for a name under envoy."""
+    return {"@type": _ENVOY + name}
+
+
+ROUTER = {
+    "name": "envoy.filters.http.router",
+    "typed_config": typed("extensions.filters.http.router.v3.Router"),
+}
+
+
+def kinds() -> dict[str, str | None]:
+    from corsgen.targets import by_name
+
+    return {"envoy": by_name("envoy").find_binary()}
+
+
+def version(binary: str) -> str:
+    out = version_output(binary, "--version")
+    found = re.search(r"/(\d+\.\d+\.\d+)/", out)
+    return found[1] if found else out.strip()
+
+
+def listener(port: int, filters: list[Any], vhost: dict[str, Any]) -> dict[str, Any]:
+    """A loopback listener whose HTTP connection manager runs `filters` for one virtual host."""
+    manager = {
+        **typed("extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"),
+        "stat_prefix": f"port{port}",
+        "http_filters": filters,
+        "route_config": {"virtual_hosts": [vhost]},
+    }
+    return {
+        "name": f"port{port}",
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [{"filters": [{"name": "manager", "typed_config": manager}]}],
+    }
+
+
+def cluster(name: str, port: int) -> dict[str, Any]:
+    """A cluster of one loopback endpoint."""
+    endpoint = {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}],
+        },
+    }
+
+
+def command(binary: str, root: Path, config: dict[str, Any]) -> list[str]:
+    """Write `config` as root/envoy.json; the command that runs Envoy on it in the foreground."""
+    (root / "envoy.json").write_text(json.dumps(config))
+    # One worker thread, as nginx has one worker; no hot restart: several run at once.
+    command = [binary, "-c", str(root / "envoy.json"), "--disable-hot-restart", "-l", "warning"]
+    return [*command, "--concurrency", "1"]
+
+
+def configure(context: str, binary: str, root: Path, site: Site) -> list[str]:
+    """The fragments in a virtual host ("") or, "route", in each route: several policies on one
+    port, each on routes of its own paths."""
+    import yaml
+
+    (filters,) = write_snippets(root, site.plans, "envoy")
+    auth = {
+        "name": "envoy.filters.http.basic_auth",
+        "typed_config": {
+            **typed("extensions.filters.http.basic_auth.v3.BasicAuth"),
+            "users": {"inline_string": site.sha_password()},
+        },
+    }
+    http_filters = [*yaml.safe_load((root / filters).read_text()), auth, ROUTER]
+    listeners = []
+    for port, plans in site.servers().items():
+        vhost: dict[str, Any] = {"name": f"port{port}", "domains": ["*"], "routes": []}
+        for plan in plans:
+            fragment = yaml.safe_load((root / f"{plan.name}.yaml").read_text())
+            at = site.prefix(plan)
+            for path, to in ((f"{at}/dead/", "dead"), (f"{at}/auth/", "up"), (f"{at}/", "up")):
+                route: dict[str, Any] = {"match": {"prefix": path}, "route": {"cluster": to}}
+                if context:  # the policy's keys on the route, the route's own merged in
+                    route.update(fragment)
+                turned_off = {} if "/auth/" in path else _NO_AUTH
+                route["typed_per_filter_config"] = {
+                    **route.get("typed_per_filter_config", {}),
+                    **turned_off,
+                }
+                vhost["routes"].append(route)
+            if not context:
+                vhost.update(fragment)
+        listeners.append(listener(port, http_filters, vhost))
+    clusters = [cluster("up", site.upstream), cluster("dead", site.dead)]
+    # The regex size the policies need, as corsgen check's CG501 says to allow it.
+    size = max(program_size(plan) for plan in site.plans)
+    runtime = {"re2.max_program_size.error_level": max(size, 100)}
+    config = {
+        "layered_runtime": {"layers": [{"name": "corsgen", "static_layer": runtime}]},
+        "static_resources": {"listeners": listeners, "clusters": clusters},
+    }
+    return command(binary, root, config)
+
+
+def bench(binary: str, root: Path, port: int, setup: Setup) -> list[str]:
+    """The cors filter works on routes to a cluster only (none on a direct_response): the route
+    goes to a second listener of the same Envoy that answers itself, for corsgen and the floor
+    alike."""
+    import yaml
+
+    filters: list[Any] = []
+    host: dict[str, Any] = {}
+    if setup.plan is not None:
+        (shared,) = write_snippets(root, (setup.plan,), "envoy")
+        filters = yaml.safe_load((root / shared).read_text()) or []
+        host = yaml.safe_load((root / f"{setup.plan.name}.yaml").read_text()) or {}
+    elif setup.snippet:
+        text = yaml.safe_load(setup.snippet)
+        filters, host = text["http_filters"] or [], text["virtual_host"] or {}
+    elif setup.headers:
+        # response_headers_to_add overwrites the upstream's copy: replacing costs nothing more.
+        added = [
+            {"header": {"key": k, "value": v}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+            for k, v in setup.headers.items()
+        ]
+        host = {"response_headers_to_add": added}
+    behind = free_port()
+    answer = {"status": 200, "body": {"inline_string": "ok\n"}}
+    front = {
+        "name": "bench",
+        "domains": ["*"],
+        "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "self"}}],
+        **host,
+    }
+    answering = {"match": {"prefix": "/"}, "direct_response": answer}
+    back = {"name": "self", "domains": ["*"], "routes": [answering]}
+    listeners = [listener(port, [*filters, ROUTER], front), listener(behind, [ROUTER], back)]
+    config = {"static_resources": {"listeners": listeners, "clusters": [cluster("self", behind)]}}
+    return command(binary, root, config)
+
+
+# The fragment in a virtual host, or in each route; several policies each on its own routes.
+SERVING = Serving(kinds, configure, bench, version, ("", "route"), ("route",))

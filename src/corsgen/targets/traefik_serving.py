@@ -1,0 +1,88 @@
+"""Traefik, started for real around corsgen's output: see targets/serving.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from corsgen.targets.serving import Serving, Setup, Site, version_output, write_snippets
+from corsgen.targets.traefik import middleware
+from corsgen.targets.traefik_check import static
+
+# Traefik's file provider reads a directory and all below it: the static file stays out of it.
+DYNAMIC = "dynamic"
+
+
+def kinds() -> dict[str, str | None]:
+    from corsgen.targets import by_name
+
+    return {"traefik": by_name("traefik").find_binary()}
+
+
+def version(binary: str) -> str:
+    out = version_output(binary, "version")
+    return out.split()[1] if len(out.split()) > 1 else out.strip()
+
+
+def command(binary: str, root: Path, entrypoints: dict[str, int], ping: bool = False) -> list[str]:
+    """Write root/traefik.yml, its file provider on root/DYNAMIC; the command that runs it."""
+    (root / "traefik.yml").write_text(static(root / DYNAMIC, entrypoints, ping=ping))
+    return [binary, f"--configFile={root / 'traefik.yml'}"]
+
+
+def configure(context: str, binary: str, root: Path, site: Site) -> list[str]:
+    """A router per path of each policy, its middleware first, on an entrypoint per port."""
+    dynamic = root / DYNAMIC
+    dynamic.mkdir()
+    write_snippets(dynamic, site.plans, "traefik")
+    text = "http:\n  middlewares:\n"
+    text += f'    auth:\n      basicAuth:\n        users: ["{site.sha_password()}"]\n'
+    text += "  services:\n"
+    for name, port in (("up", site.upstream), ("dead", site.dead)):
+        text += f"    {name}:\n      loadBalancer:\n        servers:\n"
+        text += f"          - url: http://127.0.0.1:{port}\n"
+    text += "  routers:\n"
+    for plan in site.plans:
+        at, cors = site.prefix(plan), middleware(plan) + "@file"
+        for path, service, extra in (
+            ("/", "up", ""),
+            ("/dead/", "dead", ""),
+            ("/auth/", "up", ", auth"),
+        ):
+            text += (
+                f"    {plan.name}{path.replace('/', '_')}:\n"
+                f"      rule: PathPrefix(`{at}{path}`)\n"
+                f"      entryPoints: [port{site.ports[plan.name]}]\n"
+                f"      middlewares: [{cors}{extra}]\n      service: {service}\n"
+            )
+    (dynamic / "test-harness.yml").write_text(text)
+    return command(binary, root, {f"port{port}": port for port in site.servers()})
+
+
+def bench(binary: str, root: Path, port: int, setup: Setup) -> list[str]:
+    """Traefik answers itself (the ping handler's 200 "OK", on the same entrypoint), as nginx
+    does, after the middleware."""
+    dynamic = root / DYNAMIC
+    dynamic.mkdir()
+    name = ""
+    if setup.plan is not None:
+        write_snippets(dynamic, (setup.plan,), "traefik")
+        name = middleware(setup.plan) + "@file"
+    elif setup.snippet:
+        (dynamic / "handwritten.yml").write_text(setup.snippet)
+        name = "handwritten@file"
+    elif setup.headers:
+        # customResponseHeaders sets each over the upstream's copy: replacing costs nothing more.
+        lines = "".join(f'          {k}: "{v}"\n' for k, v in setup.headers.items())
+        head = "http:\n  middlewares:\n    floor:\n      headers:\n        customResponseHeaders:\n"
+        (dynamic / "floor.yml").write_text(head + lines)
+        name = "floor@file"
+    middlewares = f"      middlewares: [{name}]\n" if name else ""
+    (dynamic / "bench-router.yml").write_text(
+        f"http:\n  routers:\n    bench:\n      rule: PathPrefix(`/`)\n{middlewares}"
+        "      service: ping@internal\n"
+    )
+    return command(binary, root, {"web": port}, ping=True)
+
+
+# The middleware first on a router; several policies each on routers of their own paths.
+SERVING = Serving(kinds, configure, bench, version)
