@@ -30,6 +30,10 @@ command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(hapr
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+# Debian's python3 makes no virtual environment without python3-venv (ensurepip).
+if [ -z "${VIRTUAL_ENV:-}" ] && [ ! -x .venv/bin/python ] && ! python3 -c 'import ensurepip' 2>/dev/null; then
+  missing+=(python3-venv)
+fi
 
 sudo=""
 can_install=""
@@ -63,6 +67,7 @@ elif [ "${#missing[@]}" -gt 0 ]; then
       nginx-light) fedora+=(nginx) brew+=(nginx) ;;
       apache2) fedora+=(httpd) brew+=(httpd) ;;
       chromium-driver) fedora+=(chromedriver) brew+=(chromedriver) ;;
+      python3-venv) ;; # part of Python itself there
       *) fedora+=("$package") brew+=("$package") ;;
     esac
   done

@@ -121,7 +121,7 @@ def test_render_out_dir_refuses_a_directory_it_cannot_reach_in_one_line(
 ) -> None:
     """Each was an internal error (exit 3) or a baffling "File exists" (the red team)."""
     from corsgen.cli import main
-    from tests.conftest import EXAMPLES
+    from testing.paths import EXAMPLES
 
     monkeypatch.chdir(tmp_path)
     out_dir, why = _hostile_out_dir(tmp_path, kind)
