@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from testing.client import Answer
+from testing.servers import Endpoint
 
 CORS = (
     "access-control-allow-origin",
@@ -98,3 +99,29 @@ def case_name(
     """A case's name: the request, each header value as Python writes it (a CR shows as \\r)."""
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     return " ".join([method, path, *(f"{name}: {value!r}" for name, value in pairs)])
+
+
+def add_put_preflight(
+    verdicts: Verdicts, kind: str, at: Endpoint, origin: str, allowed: bool, case: str = ""
+) -> None:
+    """A preflight for PUT from `origin` to /ok: answered for the origin when it is allowed, passed
+    on to the upstream when it is not (unless `kind` falls short and answers it anyway)."""
+    from corsgen.fetch import header_value
+    from testing.client import send
+    from testing.intents import falls_short, preflight_status
+
+    headers = {"Origin": origin, "Access-Control-Request-Method": "PUT"}
+    answer = send(at, "OPTIONS", "/ok", headers)
+    acao = header_value(answer.headers, "Access-Control-Allow-Origin")
+    observed: Verdict = {
+        "Allow-Origin is the origin": acao == origin,
+        "from the upstream": answer.from_upstream,
+    }
+    expected: Verdict = {
+        "Allow-Origin is the origin": allowed,
+        "from the upstream": not (allowed or falls_short(kind, "refused-origin")),
+    }
+    if allowed:
+        observed["status"], expected["status"] = answer.status, preflight_status(kind, 204)
+    case = case or case_name("OPTIONS", "/ok", headers)
+    verdicts.add(case, observed, expected, answer_note(answer))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from corsgen.fetch import Request, cors_check, header_value, vary_tokens
+from corsgen.fetch import Request, cors_check, vary_tokens
 from testing.client import send
-from testing.intents import falls_short, preflight_status
 from testing.servers import Endpoint
-from testing.verdicts import Verdict, Verdicts, answer_note, case_name
+from testing.verdicts import Verdicts, add_put_preflight, answer_note, case_name
 
 pytestmark = pytest.mark.conformance
 
@@ -41,20 +40,5 @@ def test_large_allowlist(big_server: tuple[str, Endpoint]) -> None:
             {"status": 200, "allowed by fetch": allowed, "Vary: Origin": True},
             answer_note(answer, why),
         )
-        headers = {"Origin": origin, "Access-Control-Request-Method": "PUT"}
-        preflight = send(at, "OPTIONS", "/ok", headers)
-        acao = header_value(preflight.headers, "Access-Control-Allow-Origin")
-        observed: Verdict = {
-            "Allow-Origin is the origin": acao == origin,
-            "from the upstream": preflight.from_upstream,
-        }
-        expected: Verdict = {
-            "Allow-Origin is the origin": allowed,
-            "from the upstream": not (allowed or falls_short(kind, "refused-origin")),
-        }
-        if allowed:
-            observed["status"], expected["status"] = preflight.status, preflight_status(kind, 204)
-        verdicts.add(
-            case_name("OPTIONS", "/ok", headers), observed, expected, answer_note(preflight)
-        )
+        add_put_preflight(verdicts, kind, at, origin, allowed)
     verdicts.check()

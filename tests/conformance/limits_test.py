@@ -15,11 +15,11 @@ from corsgen.fetch import Request, cors_check, header_value, preflight_ok, token
 from corsgen.limits import MAX_ORIGIN_LENGTH, MAX_ORIGINS, MAX_REGEX_LENGTH
 from corsgen.plan import Plan
 from testing.client import Answer, send
-from testing.intents import falls_short, preflight_status
+from testing.intents import falls_short
 from testing.policies import long_origin, longest_names, regex_of_length
 from testing.servers import Endpoint, server_kinds, serving, unchecked_plan
 from testing.upstream import Upstream
-from testing.verdicts import Verdict, Verdicts, answer_note
+from testing.verdicts import Verdicts, add_put_preflight, answer_note
 
 pytestmark = pytest.mark.conformance
 
@@ -132,19 +132,6 @@ def test_most_and_longest_origins(limits_server: tuple[str, dict[str, Endpoint]]
             {"allowed by fetch": allowed},
             answer_note(actual, why),
         )
-        headers = {"Origin": origin, "Access-Control-Request-Method": "PUT"}
-        answer = send(port, "OPTIONS", "/ok", headers)
-        acao = header_value(answer.headers, "Access-Control-Allow-Origin")
-        observed: Verdict = {
-            "Allow-Origin is the origin": acao == origin,
-            "from the upstream": answer.from_upstream,
-        }
-        expected: Verdict = {
-            "Allow-Origin is the origin": allowed,
-            "from the upstream": not (allowed or falls_short(kind, "refused-origin")),
-        }
-        if allowed:
-            observed["status"], expected["status"] = answer.status, preflight_status(kind, 204)
         case = f"OPTIONS /ok from the origin {name}, asking for PUT"
-        verdicts.add(case, observed, expected, answer_note(answer))
+        add_put_preflight(verdicts, kind, port, origin, allowed, case)
     verdicts.check()
