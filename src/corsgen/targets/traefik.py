@@ -14,7 +14,8 @@ which runs before the CORS options inside one middleware. What the middleware ca
 answer, private-network access) is in `shortfalls`: CG501 warnings.
 
 Traefik has no offline config test: the check starts it on throwaway loopback ports with the file
-provider and a router per middleware, and asks its API whether each loaded (traefik_check.py).
+provider and the routers the tests serve each middleware with (routers()), and asks its API
+whether each loaded (traefik_check.py).
 """
 
 from __future__ import annotations
