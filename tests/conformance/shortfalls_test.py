@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from corsgen.fetch import header_value
+from corsgen.plan import Plan
 from corsgen.render import render
-from corsgen.targets.envoy import MAX_PROGRAM_SIZE, bootstrap
+from corsgen.targets.envoy import FILTERS, MAX_PROGRAM_SIZE, Listener, bootstrap
 from corsgen.targets.envoy import program_size as envoy_program_size
 from corsgen.targets.haproxy import buffers
 from corsgen.verify import find_binary
@@ -57,25 +58,30 @@ def test_haproxy_default_buffers_answer_500_to_a_preflight_they_cannot_hold(
 LONG_REGEX = 'allow_origins = []\nallow_origin_regex = "https://[a-z]{1,80}\\\\.example\\\\.com"\n'
 
 
+def _envoy_fragments(plan: Plan) -> tuple[str, str]:
+    """The shared filters and the policy's keys, as corsgen writes them for Envoy."""
+    files = render(plan, "envoy")
+    filters = next(name for name in files if name.endswith(FILTERS.suffix))
+    (fragment,) = (text for name, text in files.items() if name != filters)
+    return files[filters], fragment
+
+
 def test_envoy_refuses_a_large_regex_without_the_runtime_line_cg205_gives(tmp_path: Path) -> None:
     binary = find_binary("envoy")
     need_binary("envoy", binary)
     plan = unchecked_plan("big", LONG_REGEX)
     size = envoy_program_size(plan)
     assert size > MAX_PROGRAM_SIZE
-    files = render(plan, "envoy")
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
     wrapper = tmp_path / "bootstrap.yaml"
     command = [str(binary), "--mode", "validate", "-c", str(wrapper), "-l", "warning"]
-    # The config test's own bootstrap, without its runtime layer: Envoy's default.
-    wrapper.write_text(
-        bootstrap(files).split("static_resources:", 1)[1].join(["static_resources:", ""])
-    )
+    filters, fragment = _envoy_fragments(plan)
+    listeners = [Listener(1, ((fragment, ""),))]
+    # The config test's own bootstrap, its runtime at Envoy's default.
+    wrapper.write_text(bootstrap(filters, listeners, program_size=MAX_PROGRAM_SIZE))
     refused = subprocess.run(command, capture_output=True, text=True, check=False)
     assert refused.returncode == 1
     assert f"RE2 program size of {size} > max program size of {MAX_PROGRAM_SIZE}" in refused.stderr
-    wrapper.write_text(bootstrap(files))
+    wrapper.write_text(bootstrap(filters, listeners))
     assert subprocess.run(command, capture_output=True, check=False).returncode == 0
 
 
@@ -87,9 +93,10 @@ def test_envoy_sends_no_cors_header_on_a_direct_response(upstream: Upstream) -> 
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="corsgen-server-") as tmp:
         root = Path(tmp)
-        files = render(plan, "envoy")
-        text = bootstrap(files).replace("port_value: 1}", f"port_value: {port}}}")
-        text = text.replace('domains: ["0.test"]', 'domains: ["*"]')
+        filters, fragment = _envoy_fragments(plan)
+        text = bootstrap(filters, [Listener(port, ((fragment, ""),))], upstream=upstream.port)
+        # The routes to the upstream answer directly instead.
+        text = text.replace("route: {cluster: up}", "direct_response: {status: 200}")
         (root / "envoy.yaml").write_text(text)
         command = [str(binary), "-c", str(root / "envoy.yaml"), "--disable-hot-restart"]
         with process([*command, "-l", "warning", "--concurrency", "1"], root, (port,)):

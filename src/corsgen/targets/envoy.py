@@ -21,8 +21,10 @@ around the fragments.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from corsgen.plan import Plan
@@ -165,8 +167,13 @@ class Envoy(Target):
             yield Violation("CG501", "regex-size", "allow_origins", fields)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
+        # Each policy in a virtual host of its own, as the tests serve it (bootstrap()), on
+        # placeholder ports: validate binds nothing.
+        filters = "".join(text for name, text in files.items() if name.endswith(FILTERS.suffix))
+        policies = [t for name, t in sorted(files.items()) if not name.endswith(FILTERS.suffix)]
+        listeners = [Listener(1 + n, ((text, ""),)) for n, text in enumerate(policies)]
         wrapper = root / (WRAPPER + ".yaml")
-        wrapper.write_text(bootstrap(files))
+        wrapper.write_text(bootstrap(filters, listeners))
         return [binary, "--mode", "validate", "-c", str(wrapper), "-l", "warning"]
 
     def error_lines(self, output: str) -> list[str]:
@@ -178,36 +185,101 @@ def _indented(text: str, spaces: int) -> str:
     return "".join(" " * spaces + line + "\n" for line in text.splitlines() if line.strip())
 
 
-def bootstrap(files: Mapping[str, str]) -> str:
-    """A bootstrap around the fragments: their filters, then the router; a virtual host for each
-    policy, answering directly. Any regex size is allowed: CG501 tells the user the one needed."""
-    filters = "".join(
-        _indented(text, 10) for name, text in files.items() if name.endswith(FILTERS.suffix)
+_TYPE = "type.googleapis.com/envoy."
+AUTH_FILTER = "envoy.filters.http.basic_auth"
+# The placeholder user of the config test's basic_auth: corsgen:{SHA} of "corsgen".
+PLACEHOLDER_USER = "corsgen:{SHA}znyZPpGLEY+6d+/dDf/+u1jbpzc="
+# The largest regex program size Envoy's runtime takes: any.
+ANY_PROGRAM_SIZE = 4_294_967_295
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A loopback listener and the policies (their NAME.yaml, and the path prefix) it serves."""
+
+    port: int
+    policies: tuple[tuple[str, str], ...]  # (fragment, prefix)
+
+
+def _no_auth(fragment: str) -> str:
+    """The fragment's keys with basic_auth turned off, in its own typed_per_filter_config."""
+    entry = (
+        f'  {AUTH_FILTER}:\n    "@type": {_TYPE}config.route.v3.FilterConfig\n    disabled: true\n'
     )
-    policies = [text for name, text in sorted(files.items()) if not name.endswith(FILTERS.suffix)]
-    hosts = "".join(
-        f'            - name: {WRAPPER}-{n}\n              domains: ["{n}.test"]\n'
-        '              routes:\n              - match: {prefix: "/"}\n'
-        "                direct_response: {status: 200}\n" + _indented(text, 14)
-        for n, text in enumerate(policies)
-    )
-    router = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
-    manager = (
-        "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
-        "HttpConnectionManager"
-    )
+    head = "typed_per_filter_config:\n"
+    merged, found = re.subn(f"^{head}", head + entry, fragment, count=1, flags=re.MULTILINE)
+    return merged if found else head + entry + fragment
+
+
+def _routes(fragment: str, at: str, on_routes: bool) -> str:
+    """The routes of one policy: /dead/ to the dead cluster, /auth/ behind basic_auth (which
+    every other route turns off), the rest to the upstream; with `on_routes`, the fragment's keys
+    on each."""
+    text = ""
+    for path, to in ((f"{at}/dead/", "dead"), (f"{at}/auth/", "up"), (f"{at}/", "up")):
+        text += f"              - match: {{prefix: {json.dumps(path)}}}\n"
+        text += f"                route: {{cluster: {to}}}\n"
+        keys = fragment if on_routes else ""
+        if "/auth/" not in path:
+            keys = _no_auth(keys)
+        text += _indented(keys, 16)
+    return text
+
+
+def _cluster(name: str, port: int) -> str:
+    address = f"{{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}"
     return (
-        "layered_runtime:\n  layers:\n  - name: corsgen\n    static_layer:\n"
-        "      re2.max_program_size.error_level: 4294967295\n"
-        "static_resources:\n  listeners:\n  - name: corsgen\n"
-        "    address: {socket_address: {address: 127.0.0.1, port_value: 1}}\n"
-        "    filter_chains:\n    - filters:\n"
-        "      - name: envoy.filters.network.http_connection_manager\n        typed_config:\n"
-        f'          "@type": {manager}\n          stat_prefix: corsgen\n          http_filters:\n'
-        f"{filters}          - name: envoy.filters.http.router\n            typed_config:\n"
-        f'              "@type": {router}\n          route_config:\n            virtual_hosts:\n'
-        f"{hosts}"
+        f"  - name: {name}\n    type: STATIC\n    connect_timeout: 1s\n"
+        f"    load_assignment:\n      cluster_name: {name}\n"
+        f"      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {address}}}}}]}}]\n"
     )
+
+
+def bootstrap(
+    filters: str,
+    listeners: Sequence[Listener],
+    *,
+    on_routes: bool = False,
+    upstream: int = 9,
+    dead: int = 9,
+    users: str = PLACEHOLDER_USER,
+    program_size: int = ANY_PROGRAM_SIZE,
+) -> str:
+    """The wrapper bootstrap around the fragments: the config test's (on placeholder ports and
+    upstreams) and the one the tests serve (targets/envoy_serving.py). Each listener runs the
+    shared `filters`, basic_auth for `users` (htpasswd's {SHA} lines) and the router for one
+    virtual host; a policy's keys go in that virtual host or, `on_routes`, in each of its routes
+    (several policies on one port). Everything goes to `upstream`, /dead/ to `dead`, and /auth/
+    asks for a user. `program_size` is the largest regex Envoy's runtime takes: CG501 tells the
+    user the one a policy needs."""
+    manager = "extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+    text = (
+        "layered_runtime:\n  layers:\n  - name: corsgen\n    static_layer:\n"
+        f"      re2.max_program_size.error_level: {program_size}\n"
+        "static_resources:\n  listeners:\n"
+    )
+    for front in listeners:
+        port = front.port
+        host = "".join(_indented(fragment, 14) for fragment, _ in front.policies)
+        routes = "".join(_routes(fragment, at, on_routes) for fragment, at in front.policies)
+        text += (
+            f"  - name: port{port}\n"
+            f"    address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}\n"
+            "    filter_chains:\n    - filters:\n"
+            "      - name: envoy.filters.network.http_connection_manager\n"
+            f'        typed_config:\n          "@type": {_TYPE}{manager}\n'
+            f"          stat_prefix: port{port}\n          http_filters:\n"
+            f"{_indented(filters, 10)}"
+            f"          - name: {AUTH_FILTER}\n            typed_config:\n"
+            f'              "@type": {_TYPE}extensions.filters.http.basic_auth.v3.BasicAuth\n'
+            f"              users: {{inline_string: {json.dumps(users)}}}\n"
+            "          - name: envoy.filters.http.router\n            typed_config:\n"
+            f'              "@type": {_TYPE}extensions.filters.http.router.v3.Router\n'
+            "          route_config:\n            virtual_hosts:\n"
+            f'            - name: port{port}\n              domains: ["*"]\n'
+            f"{'' if on_routes else host}              routes:\n{routes}"
+        )
+    return text + "  clusters:\n" + _cluster("up", upstream) + _cluster("dead", dead)
 
 
 TARGET = Envoy()

@@ -1,5 +1,6 @@
-"""Envoy, started for real around corsgen's output: see targets/serving.py. Its bootstrap is
-built from the YAML fragments corsgen writes (pyyaml, of the test extra)."""
+"""Envoy, started for real around corsgen's output: see targets/serving.py. The tests' bootstrap
+is the config test's (envoy.bootstrap); the benchmark's is built from the YAML fragments corsgen
+writes (pyyaml, of the test extra), as JSON, which Envoy reads as YAML."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from corsgen.targets.envoy import program_size
+from corsgen.targets.envoy import Listener, bootstrap, program_size
 from corsgen.targets.serving import (
     Serving,
     Setup,
@@ -19,13 +20,6 @@ from corsgen.targets.serving import (
 )
 
 _ENVOY = "type.googleapis.com/envoy."
-# Auth on /auth/ only: the filter runs everywhere unless a route turns it off.
-_NO_AUTH = {
-    "envoy.filters.http.basic_auth": {
-        "@type": _ENVOY + "config.route.v3.FilterConfig",
-        "disabled": True,
-    }
-}
 
 
 def typed(name: str) -> dict[str, str]:
@@ -80,56 +74,37 @@ def cluster(name: str, port: int) -> dict[str, Any]:
     }
 
 
-def command(binary: str, root: Path, config: dict[str, Any]) -> list[str]:
-    """Write `config` as root/envoy.json; the command that runs Envoy on it in the foreground."""
-    (root / "envoy.json").write_text(json.dumps(config))
+def command(binary: str, root: Path, text: str) -> list[str]:
+    """Write `text` as root/envoy.yaml (JSON is YAML too); the command that runs Envoy on it in
+    the foreground."""
+    (root / "envoy.yaml").write_text(text)
     # One worker thread, as nginx has one worker; no hot restart: several run at once.
-    command = [binary, "-c", str(root / "envoy.json"), "--disable-hot-restart", "-l", "warning"]
+    command = [binary, "-c", str(root / "envoy.yaml"), "--disable-hot-restart", "-l", "warning"]
     return [*command, "--concurrency", "1"]
 
 
 def configure(context: str, binary: str, root: Path, site: Site) -> list[str]:
     """The fragments in a virtual host ("") or, "route", in each route: several policies on one
     port, each on routes of its own paths."""
-    import yaml
-
     (filters,) = write_snippets(root, site.plans, "envoy")
-    auth = {
-        "name": "envoy.filters.http.basic_auth",
-        "typed_config": {
-            **typed("extensions.filters.http.basic_auth.v3.BasicAuth"),
-            "users": {"inline_string": site.sha_password()},
-        },
-    }
-    http_filters = [*yaml.safe_load((root / filters).read_text()), auth, ROUTER]
-    listeners = []
-    for port, plans in site.servers().items():
-        vhost: dict[str, Any] = {"name": f"port{port}", "domains": ["*"], "routes": []}
-        for plan in plans:
-            fragment = yaml.safe_load((root / f"{plan.name}.yaml").read_text())
-            at = site.prefix(plan)
-            for path, to in ((f"{at}/dead/", "dead"), (f"{at}/auth/", "up"), (f"{at}/", "up")):
-                route: dict[str, Any] = {"match": {"prefix": path}, "route": {"cluster": to}}
-                if context:  # the policy's keys on the route, the route's own merged in
-                    route.update(fragment)
-                turned_off = {} if "/auth/" in path else _NO_AUTH
-                route["typed_per_filter_config"] = {
-                    **route.get("typed_per_filter_config", {}),
-                    **turned_off,
-                }
-                vhost["routes"].append(route)
-            if not context:
-                vhost.update(fragment)
-        listeners.append(listener(port, http_filters, vhost))
-    clusters = [cluster("up", site.upstream), cluster("dead", site.dead)]
-    # The regex size the policies need, as corsgen check's CG501 says to allow it.
-    size = max(program_size(plan) for plan in site.plans)
-    runtime = {"re2.max_program_size.error_level": max(size, 100)}
-    config = {
-        "layered_runtime": {"layers": [{"name": "corsgen", "static_layer": runtime}]},
-        "static_resources": {"listeners": listeners, "clusters": clusters},
-    }
-    return command(binary, root, config)
+    listeners = [
+        Listener(
+            port,
+            tuple(((root / f"{p.name}.yaml").read_text(), site.prefix(p)) for p in plans),
+        )
+        for port, plans in site.servers().items()
+    ]
+    text = bootstrap(
+        (root / filters).read_text(),
+        listeners,
+        on_routes=context == "route",
+        upstream=site.upstream,
+        dead=site.dead,
+        users=site.sha_password(),
+        # The regex size the policies need, as corsgen check's CG501 says to allow it.
+        program_size=max(100, *(program_size(plan) for plan in site.plans)),
+    )
+    return command(binary, root, text)
 
 
 def bench(binary: str, root: Path, port: int, setup: Setup) -> list[str]:
@@ -166,7 +141,7 @@ def bench(binary: str, root: Path, port: int, setup: Setup) -> list[str]:
     back = {"name": "self", "domains": ["*"], "routes": [answering]}
     listeners = [listener(port, [*filters, ROUTER], front), listener(behind, [ROUTER], back)]
     config = {"static_resources": {"listeners": listeners, "clusters": [cluster("self", behind)]}}
-    return command(binary, root, config)
+    return command(binary, root, json.dumps(config))
 
 
 # The fragment in a virtual host, or in each route; several policies each on its own routes.

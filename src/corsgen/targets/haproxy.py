@@ -251,31 +251,86 @@ class HAProxy(Target):
             yield Violation("CG501", "buffers", key, fields)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
-        # A frontend names each section. The anonymous defaults after them keep the backend from
-        # inheriting one: HAProxy refuses a defaults section with rules used by both kinds.
+        # A frontend `from` each section the files name, as the tests serve one (wrapper()), on
+        # placeholder ports: `haproxy -c` binds nothing.
         sections = [
             words[1]
             for text in files.values()
             for line in text.splitlines()
             if len(words := line.split()) == 2 and words[0] in SECTIONS
         ]
-        frontends = "".join(
-            f"frontend test_{n} from {section}\n    bind 127.0.0.1:1\n"
-            "    timeout client 1s\n    default_backend test\n"
-            for n, section in enumerate(sections)
-        )
-        wrapper = root / (WRAPPER + ".cfg")
-        wrapper.write_text(
-            "defaults\n    mode http\n    timeout client 1s\n    timeout connect 1s\n"
-            f"    timeout server 1s\n{frontends}backend test\n    server up 127.0.0.1:9\n"
-        )
+        config = root / (WRAPPER + ".cfg")
+        config.write_text(wrapper([Frontend(1, ((section, ""),)) for section in sections]))
         loads = [arg for name in files for arg in ("-f", str(root / name))]
         # -dW: a warning fails the test too; HAProxy loads a config it warns about.
-        return [binary, "-c", "-dW", *loads, "-f", str(wrapper)]
+        return [binary, "-c", "-dW", *loads, "-f", str(config)]
 
     def error_lines(self, output: str) -> list[str]:
         # "[ALERT]    (123) : config : parsing [x.cfg:4] : ...": the message without its prefix.
         return [_PREFIX.sub("", ln) for ln in output.splitlines() if ln.startswith(_SHOWN)]
+
+
+# A frontend's timeout, and a backend's: one of either kind in a section is a warning.
+_CLIENT = "    timeout client 10s\n"
+_SERVER = "    timeout connect 2s\n    timeout server 10s\n"
+# No retry: HAProxy waits up to a second before each, and /dead/ refuses every connection.
+_RETRIES = "    retries 0\n"
+_AUTH = "http-request auth realm corsgen if {{ path_beg {at}/auth/ }} !{{ http_auth(users) }}"
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """A frontend on a loopback port and the sections it serves, each under its path prefix."""
+
+    port: int
+    sections: tuple[tuple[str, str], ...]  # (section, prefix)
+
+
+def wrapper(
+    frontends: Sequence[Frontend],
+    *,
+    backends: bool = False,
+    upstream: int = 9,
+    dead: int = 9,
+    user: str = "corsgen",
+    password: str = "corsgen",
+    bufsize: int = BUFSIZE,
+    maxrewrite: int = MAXREWRITE,
+) -> str:
+    """The wrapper config, loaded after corsgen's files: the config test's (on placeholder ports
+    and upstreams) and the one the tests serve (targets/haproxy_serving.py). Each frontend is
+    `from` its one section or, `backends`, picks by path backends that are: several sections on
+    one port. Everything goes to `upstream`, /dead/ to `dead`, and /auth/ asks for `user`'s
+    `password`. The anonymous defaults come after the files' named ones: they keep the sections
+    without `from` (HAProxy refuses a defaults section with rules used by both kinds)."""
+    text = f"global\n    tune.bufsize {bufsize}\n    tune.maxrewrite {maxrewrite}\n"
+    text += f"defaults\n    mode http\n{_SERVER}{_CLIENT}{_RETRIES}"
+    text += f"userlist users\n    user {user} insecure-password {password}\n"
+    text += f"backend up\n    server up 127.0.0.1:{upstream}\n"
+    text += f"backend dead\n    server dead 127.0.0.1:{dead}\n"
+    count = 0
+    for n, front in enumerate(frontends):
+        if not backends:
+            ((section, at),) = front.sections
+            text += (
+                f"frontend front_{n} from {section}\n    bind 127.0.0.1:{front.port}\n"
+                f"{_CLIENT}    {_AUTH.format(at=at)}\n"
+                f"    use_backend dead if {{ path_beg {at}/dead/ }}\n    default_backend up\n"
+            )
+            continue
+        text += f"frontend front_{n}\n    bind 127.0.0.1:{front.port}\n{_CLIENT}"
+        named = [(count + i, section, at) for i, (section, at) in enumerate(front.sections)]
+        count += len(named)
+        for i, _, at in named:
+            text += f"    use_backend back_{i}_dead if {{ path_beg {at}/dead/ }}\n"
+            text += f"    use_backend back_{i} if {{ path_beg {at}/ }}\n"
+        for i, section, at in named:
+            for name, port in ((f"back_{i}", upstream), (f"back_{i}_dead", dead)):
+                text += (
+                    f"backend {name} from {section}\n{_SERVER}{_RETRIES}"
+                    f"    {_AUTH.format(at=at)}\n    server up 127.0.0.1:{port}\n"
+                )
+    return text
 
 
 TARGET = HAProxy()

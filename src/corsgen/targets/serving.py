@@ -4,9 +4,12 @@ the browser tests and the benchmark run.
 Each target has a sibling module, targets/NAME_serving.py, holding SERVING: its builds, the
 wrapper config that serves a Site (for the tests: behind a proxy to an upstream, a dead upstream
 and basic auth) and the one that serves a Setup (for the benchmark: a fixed 200 with one CORS
-configuration). Its config test, which `corsgen verify` runs, stays in targets/NAME.py. Nothing
-here is on the path of `corsgen render`: the registry imports these modules only when asked
-(corsgen.targets.serving_of).
+configuration). The wrapper that serves a Site is built by the same function in targets/NAME.py
+as the config test's, which `corsgen verify` runs (nginx's main_config, Apache's head, Caddy's
+caddyfile, HAProxy's wrapper, Traefik's routers, Envoy's bootstrap), so one wrapper is checked
+and served; where it holds the sites, the config test calls it with placeholder ports and
+upstreams, which a config test never reaches. Nothing here is on the path of `corsgen render`:
+the registry imports these modules only when asked (corsgen.targets.serving_of).
 """
 
 from __future__ import annotations

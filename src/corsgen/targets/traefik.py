@@ -14,15 +14,18 @@ which runs before the CORS options inside one middleware. What the middleware ca
 answer, private-network access) is in `shortfalls`: CG501 warnings.
 
 Traefik has no offline config test: the check starts it on throwaway loopback ports with the file
-provider and a router per middleware, and asks its API whether each loaded (traefik_check.py).
+provider and the routers the tests serve each middleware with (routers()), and asks its API
+whether each loaded (traefik_check.py).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from corsgen.plan import Plan
@@ -135,25 +138,67 @@ class Traefik(Target):
             yield Violation("CG501", "refused-origin", "allow_origins", fields)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
-        # A router on an entrypoint for each middleware: Traefik builds a middleware, and finds
-        # its regexes wrong, only when a router uses it.
+        # Routers for each middleware, as the tests serve it (routers()): Traefik builds a
+        # middleware, and finds its regexes wrong, only when a router uses it. A name no other
+        # Traefik has: the API asked is this one's, not one that took its port.
         names = [
             found
             for text in files.values()
             for found in re.findall(r"^ {4}(corsgen-[\w-]+):$", text, re.MULTILINE)
         ]
-        # A name no other Traefik has: the API asked is this one's, not one that took its port.
         nonce = secrets.token_hex(4)
-        routers = [f"{WRAPPER}-{nonce}-{n}" for n in range(len(names))]
-        (root / (WRAPPER + ".yml")).write_text(
-            "http:\n  routers:\n"
-            + "".join(
-                f"    {router}:\n      rule: PathPrefix(`/`)\n      entryPoints: [web]\n"
-                f"      service: noop@internal\n      middlewares: [{name}]\n"
-                for router, name in zip(routers, names, strict=True)
+        groups = [
+            Routers(f"{WRAPPER}-{nonce}-{n}", name, "", "web") for n, name in enumerate(names)
+        ]
+        (root / (WRAPPER + ".yml")).write_text(routers(groups))
+        names = [name for group in groups for name in group.names()]
+        return [sys.executable, "-m", "corsgen.targets.traefik_check", binary, str(root), *names]
+
+
+# Each path a policy's routers answer on, the service it goes to and whether basicAuth follows.
+PATHS = (("/", "up", False), ("/dead/", "dead", False), ("/auth/", "up", True))
+# A user of basicAuth, htpasswd's {SHA} line: corsgen, password "corsgen".
+PLACEHOLDER_USER = "corsgen:{SHA}znyZPpGLEY+6d+/dDf/+u1jbpzc="
+
+
+@dataclass(frozen=True)
+class Routers:
+    """The routers of one middleware: on `entrypoint`, under `prefix`, named from `name`."""
+
+    name: str
+    middleware: str
+    prefix: str
+    entrypoint: str
+
+    def names(self) -> list[str]:
+        return [self.name + path.replace("/", "_") for path, _, _ in PATHS]
+
+
+def routers(
+    groups: Sequence[Routers], upstream: int = 9, dead: int = 9, users: str = PLACEHOLDER_USER
+) -> str:
+    """The wrapper's dynamic configuration, beside corsgen's files: the config test's (placeholder
+    upstreams; traefik_check.py waits for each router) and the one the tests serve
+    (targets/traefik_serving.py). Each middleware is first on its routers: / goes to `upstream`,
+    /dead/ to `dead` and /auth/ asks for `users` (htpasswd's {SHA} lines) first."""
+    auth, up, down = (f"{WRAPPER}-{name}" for name in ("auth", "up", "dead"))
+    text = "http:\n  middlewares:\n"
+    text += f"    {auth}:\n      basicAuth:\n        users: [{json.dumps(users)}]\n"
+    text += "  services:\n"
+    for name, port in ((up, upstream), (down, dead)):
+        text += f"    {name}:\n      loadBalancer:\n        servers:\n"
+        text += f"          - url: http://127.0.0.1:{port}\n"
+    text += "  routers:\n"
+    for group in groups:
+        for router, (path, service, asks) in zip(group.names(), PATHS, strict=True):
+            extra = f", {auth}" if asks else ""
+            text += (
+                f"    {router}:\n      rule: PathPrefix(`{group.prefix}{path}`)\n"
+                f"      entryPoints: [{group.entrypoint}]\n"
+                f"      middlewares: [{group.middleware}@file{extra}]\n"
+                f"      service: {up if service == 'up' else down}\n"
             )
-        )
-        return [sys.executable, "-m", "corsgen.targets.traefik_check", binary, str(root), *routers]
+    return text
 
 
 TARGET = Traefik()

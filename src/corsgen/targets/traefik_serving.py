@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from corsgen.targets.base import WRAPPER
 from corsgen.targets.serving import Serving, Setup, Site, version_output, write_snippets
-from corsgen.targets.traefik import middleware
+from corsgen.targets.traefik import Routers, middleware, routers
 from corsgen.targets.traefik_check import static
 
 # Traefik's file provider reads a directory and all below it: the static file stays out of it.
@@ -30,31 +31,16 @@ def command(binary: str, root: Path, entrypoints: dict[str, int], ping: bool = F
 
 
 def configure(context: str, binary: str, root: Path, site: Site) -> list[str]:
-    """A router per path of each policy, its middleware first, on an entrypoint per port."""
+    """The config test's routers (traefik.routers) for each policy, on an entrypoint per port."""
     dynamic = root / DYNAMIC
     dynamic.mkdir()
     write_snippets(dynamic, site.plans, "traefik")
-    text = "http:\n  middlewares:\n"
-    text += f'    auth:\n      basicAuth:\n        users: ["{site.sha_password()}"]\n'
-    text += "  services:\n"
-    for name, port in (("up", site.upstream), ("dead", site.dead)):
-        text += f"    {name}:\n      loadBalancer:\n        servers:\n"
-        text += f"          - url: http://127.0.0.1:{port}\n"
-    text += "  routers:\n"
-    for plan in site.plans:
-        at, cors = site.prefix(plan), middleware(plan) + "@file"
-        for path, service, extra in (
-            ("/", "up", ""),
-            ("/dead/", "dead", ""),
-            ("/auth/", "up", ", auth"),
-        ):
-            text += (
-                f"    {plan.name}{path.replace('/', '_')}:\n"
-                f"      rule: PathPrefix(`{at}{path}`)\n"
-                f"      entryPoints: [port{site.ports[plan.name]}]\n"
-                f"      middlewares: [{cors}{extra}]\n      service: {service}\n"
-            )
-    (dynamic / "test-harness.yml").write_text(text)
+    groups = [
+        Routers(plan.name, middleware(plan), site.prefix(plan), f"port{site.ports[plan.name]}")
+        for plan in site.plans
+    ]
+    text = routers(groups, site.upstream, site.dead, site.sha_password())
+    (dynamic / (WRAPPER + ".yml")).write_text(text)
     return command(binary, root, {f"port{port}": port for port in site.servers()})
 
 
