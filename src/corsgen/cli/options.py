@@ -146,11 +146,18 @@ def live_site(url: str, hint: str) -> Site:
         found = site(url)
     except CorsgenError as exc:
         raise click.BadParameter(str(exc), param_hint=hint) from None
-    if any(c.isspace() or not c.isprintable() for c in url):  # in the path: as --path's
-        raise click.BadParameter(
-            f"{clip(url)!r}: percent-encode spaces and control characters", param_hint=hint
-        )
+    encoded(url, hint)  # in its path: as probe's --path
     return found
+
+
+def encoded(value: str, hint: str) -> str:
+    """A URL or path as a browser sends it, its spaces and control characters percent-encoded;
+    a usage error otherwise."""
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise click.BadParameter(
+            f"{clip(value)!r}: percent-encode spaces and control characters", param_hint=hint
+        )
+    return value
 
 
 # How long a live request may take, and whether its TLS certificate is checked: probe, explain.

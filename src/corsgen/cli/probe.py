@@ -13,6 +13,7 @@ from corsgen.cli.options import (
     TIMEOUT,
     command,
     deprecated,
+    encoded,
     live_site,
     load_plan,
     request_options,
@@ -30,11 +31,7 @@ def escape_lines(text: str) -> str:
 
 def _paths(option: str, values: tuple[str, ...]) -> list[str]:
     for value in values:
-        if any(c.isspace() or not c.isprintable() for c in value):
-            raise click.BadParameter(
-                f"{clip(value)!r}: percent-encode spaces and control characters", param_hint=option
-            )
-        if not value.startswith("/") or value.startswith("//"):
+        if not encoded(value, option).startswith("/") or value.startswith("//"):
             raise click.BadParameter(
                 f"{clip(value)!r}: give a path on the probed host, starting with one /",
                 param_hint=option,

@@ -12,6 +12,7 @@ from corsgen.targets.serving import (
     Serving,
     Setup,
     Site,
+    one_build,
     slash_version,
     write_snippets,
 )
@@ -47,12 +48,6 @@ _BENCH_MPM = (
     "StartServers 1\nServerLimit 1\nThreadLimit 64\nThreadsPerChild 64\nMaxRequestWorkers 64\n"
     "MinSpareThreads 1\nMaxSpareThreads 64\nKeepAlive On\nMaxKeepAliveRequests 0\n"
 )
-
-
-def kinds() -> dict[str, str | None]:
-    from corsgen.targets import by_name
-
-    return {"apache": by_name("apache").find_binary()}
 
 
 def head(root: Path, site: Site, modules: tuple[str, ...] = MODULES) -> str:
@@ -148,4 +143,4 @@ def bench(binary: str, root: Path, port: int, setup: Setup) -> list[str]:
 
 
 # <VirtualHost> holds one policy: every snippet in it would apply to every path.
-SERVING = Serving(kinds, configure, bench, slash_version, CONTEXTS, CONTEXTS[1:])
+SERVING = Serving(one_build("apache"), configure, bench, slash_version, CONTEXTS, CONTEXTS[1:])

@@ -15,6 +15,7 @@ from corsgen.targets.serving import (
     Setup,
     Site,
     free_port,
+    one_build,
     version_output,
     write_snippets,
 )
@@ -31,12 +32,6 @@ ROUTER = {
     "name": "envoy.filters.http.router",
     "typed_config": typed("extensions.filters.http.router.v3.Router"),
 }
-
-
-def kinds() -> dict[str, str | None]:
-    from corsgen.targets import by_name
-
-    return {"envoy": by_name("envoy").find_binary()}
 
 
 def version(binary: str) -> str:
@@ -145,4 +140,4 @@ def bench(binary: str, root: Path, port: int, setup: Setup) -> list[str]:
 
 
 # The fragment in a virtual host, or in each route; several policies each on its own routes.
-SERVING = Serving(kinds, configure, bench, version, ("", "route"), ("route",))
+SERVING = Serving(one_build("envoy"), configure, bench, version, ("", "route"), ("route",))

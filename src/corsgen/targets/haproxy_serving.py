@@ -5,13 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from corsgen.targets.haproxy import Frontend, buffers, wrapper
-from corsgen.targets.serving import Serving, Setup, Site, version_output, write_snippets
-
-
-def kinds() -> dict[str, str | None]:
-    from corsgen.targets import by_name
-
-    return {"haproxy": by_name("haproxy").find_binary()}
+from corsgen.targets.serving import Serving, Setup, Site, one_build, version_output, write_snippets
 
 
 def version(binary: str) -> str:
@@ -79,4 +73,4 @@ def bench(binary: str, root: Path, port: int, setup: Setup) -> list[str]:
 
 
 # A frontend, or backends a frontend picks by path, several policies side by side.
-SERVING = Serving(kinds, configure, bench, version, ("", "backend"), ("backend",))
+SERVING = Serving(one_build("haproxy"), configure, bench, version, ("", "backend"), ("backend",))

@@ -5,13 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from corsgen.targets.nginx import main_config
-from corsgen.targets.serving import Serving, Setup, Site, slash_version, write_snippets
-
-
-def kinds() -> dict[str, str | None]:
-    from corsgen.targets import by_name
-
-    return {"nginx": by_name("nginx").find_binary()}
+from corsgen.targets.serving import Serving, Setup, Site, one_build, slash_version, write_snippets
 
 
 def command(binary: str, root: Path, http: str, connections: int = 256) -> list[str]:
@@ -70,4 +64,4 @@ def bench(binary: str, root: Path, port: int, setup: Setup) -> list[str]:
 
 
 # A location, and server {} (one policy: it answers every location's preflights).
-SERVING = Serving(kinds, configure, bench, slash_version, contexts=("", "server"))
+SERVING = Serving(one_build("nginx"), configure, bench, slash_version, contexts=("", "server"))

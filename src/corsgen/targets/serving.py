@@ -110,6 +110,17 @@ class Serving:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
+def one_build(target: str) -> Callable[[], dict[str, str | None]]:
+    """The kinds of a target with one build: the target's name, and the binary it finds."""
+
+    def kinds() -> dict[str, str | None]:
+        from corsgen.targets import by_name
+
+        return {target: by_name(target).find_binary()}
+
+    return kinds
+
+
 # The benchmark's one path; every server answers it with "ok".
 BENCH_PATH = "/ok.txt"
 

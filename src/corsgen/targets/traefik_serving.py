@@ -5,18 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from corsgen.targets.base import WRAPPER
-from corsgen.targets.serving import Serving, Setup, Site, version_output, write_snippets
+from corsgen.targets.serving import Serving, Setup, Site, one_build, version_output, write_snippets
 from corsgen.targets.traefik import Routers, middleware, routers
 from corsgen.targets.traefik_check import static
 
 # Traefik's file provider reads a directory and all below it: the static file stays out of it.
 DYNAMIC = "dynamic"
-
-
-def kinds() -> dict[str, str | None]:
-    from corsgen.targets import by_name
-
-    return {"traefik": by_name("traefik").find_binary()}
 
 
 def version(binary: str) -> str:
@@ -71,4 +65,4 @@ def bench(binary: str, root: Path, port: int, setup: Setup) -> list[str]:
 
 
 # The middleware first on a router; several policies each on routers of their own paths.
-SERVING = Serving(kinds, configure, bench, version)
+SERVING = Serving(one_build("traefik"), configure, bench, version)
