@@ -20,6 +20,7 @@ from corsgen.plan import Plan
 from corsgen.policy.loading import (
     SHARED as SHARED,  # policy/loading.py says why; targets name it from here
 )
+from corsgen.routing import Routes
 from corsgen.rules.table import Violation
 
 # What a comment may hold as it is. Anything else is written \uXXXX: no line break (\n, \r, U+2028,
@@ -32,6 +33,16 @@ _UNQUOTABLE = re.compile(r'[^\x20-\x7e]|"')
 # The stem of the wrapper config a config test writes beside the policies' files: no policy name
 # holds a "-", so it never overwrites one (a policy may be named after its server: haproxy.cfg).
 WRAPPER = SHARED + "-wrapper"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A config read into its routing model, and what its reading found (CG401 when it does not
+    parse, the target's own findings on how the config undoes a snippet); routes is None when
+    the config could not be read."""
+
+    routes: Routes | None
+    findings: list[Finding]
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,16 @@ class Target(ABC):
         """Every place where the user's whole server config (the file at `path` and what it
         includes) undoes a corsgen snippet it includes: `corsgen audit`."""
         raise CorsgenError(f"`corsgen audit` cannot read {self.title} configuration yet")
+
+    def routes(self, configs: Sequence[Path]) -> Loaded:
+        """The model of how the server routes a request through these config files and what they
+        include (routing.py): what `corsgen audit` probes and `corsgen import` reads."""
+        raise CorsgenError(f"corsgen cannot model {self.title} configuration yet")
+
+    def claims(self, text: str) -> bool:
+        """Whether a config file's text is this server's (corsgen audit infers --target from the
+        one target that claims a file); the text is the first MAX_SNIFF characters."""
+        return False
 
     def shortfalls(self, plan: Plan) -> Iterator[Violation]:
         """What in this policy the server does not do as the policy means, or not unless the
