@@ -9,6 +9,21 @@ with corsgen.fetch, the way `probe` judges a live server's; tests send the same 
 real server and hold the model to what it answers.
 
 This module holds the types the models and the audit share; it names no server.
+
+Where the audit reports what it finds, from the model's attribution alone:
+- a header an answer has that it should not, or with a wrong value (a hostile origin reflected,
+  `*` with credentials, Max-Age over the caps, the backend's own CORS headers doubled or passed):
+  the line that sent it (Sent.at; the backend's header: Answered.by, the block that let it through);
+- an origin test that admits hostile origins: the regex's line (OriginRegex.at);
+- CORS headers an answer lacks (on errors, after a redirect, in a block that drops them): the
+  block that answered (Answered.by), its trail saying how the request got there;
+- a preflight that reaches auth or the backend: Answered.auth, else Answered.by.
+Corpus configs (tests/audit/corpus/) mark each planted flaw with a comment on the line before it,
+`# expect-next: SLUG[, SLUG]`, in these slugs: reflects-any-origin, origin-regex-admits-hostile,
+wildcard-with-credentials, cors-missing-on-errors, cors-headers-dropped, vary-origin-missing,
+duplicate-cors-header, upstream-cors-passes, preflight-reaches-auth, preflight-reaches-backend,
+refused-origin-gets-cors, max-age-over-cap, allow-headers-star-with-credentials,
+private-network-obsolete, hidden-header-leaks.
 """
 
 from __future__ import annotations
