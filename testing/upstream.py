@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from corsgen.routing import SECRET_HEADER
+
 STATUS = {
     "/ok": 200,
     "/created": 201,
@@ -25,6 +27,35 @@ OWN_CORS = (
 )
 
 
+# The last segment of the paths the upstream answers with a secret a config must hide: the leak
+# of routing.SECRET_HEADER shows on them.
+SECRET = "/secret"
+SECRET_VALUE = "s3cr3t-db-password"
+
+
+def answer(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+    """What the upstream answers a request, without its body's Content-Length: the routing models'
+    backend (routing.Backend) in the tests that hold them to their real servers."""
+    path = path.split("?")[0]
+    # By the last segment: Apache's SetHandler proxy: forwards the file's path
+    # (.../docroot/api/auth/ok), and a shared server the policy's prefix.
+    last = "/" + path.rsplit("/", 1)[-1]
+    headers = [
+        ("X-Upstream", "1"),
+        ("Vary", "Accept-Encoding"),
+        ("X-Total-Count", "42"),
+        ("ETag", '"v1"'),
+    ]
+    if path.startswith("/own-cors"):
+        headers += OWN_CORS
+    if path.endswith("/two-vary"):  # a second Vary line, as an application may send
+        headers.append(("Vary", "Cookie"))
+    if last == SECRET:
+        headers.append((SECRET_HEADER, SECRET_VALUE))
+    headers.append(("Content-Type", "text/plain"))
+    return STATUS.get(last, 200), tuple(headers)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes; with Nagle on, the body waits for the ACK of the
@@ -32,22 +63,11 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def _answer(self) -> None:
-        path = self.path.split("?")[0]
-        # By the last segment: Apache's SetHandler proxy: forwards the file's path
-        # (.../docroot/api/auth/ok), and a shared server the policy's prefix.
-        status = STATUS.get("/" + path.rsplit("/", 1)[-1], 200)
-        body = f"upstream {self.command} {path}\n".encode()
+        status, headers = answer(self.command, self.path)
+        body = f"upstream {self.command} {self.path.split('?')[0]}\n".encode()
         self.send_response(status)
-        self.send_header("X-Upstream", "1")
-        self.send_header("Vary", "Accept-Encoding")
-        self.send_header("X-Total-Count", "42")
-        self.send_header("ETag", '"v1"')
-        if path.startswith("/own-cors"):
-            for name, value in OWN_CORS:
-                self.send_header(name, value)
-        if path.endswith("/two-vary"):  # a second Vary line, as an application may send
-            self.send_header("Vary", "Cookie")
-        self.send_header("Content-Type", "text/plain")
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":

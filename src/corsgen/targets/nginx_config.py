@@ -40,6 +40,8 @@ from corsgen.server_config import ConfigBudget
 
 # Blocks that hold their own add_header, *_hide_header and auth settings.
 _SCOPES = ("http", "server", "location", "if", "limit_except")
+# The contexts whose directives are kept: the scopes, and the maps the routing model evaluates.
+_KEPT = (*_SCOPES, "map")
 _HIDES = tuple(f"{m}_hide_header" for m in ("proxy", "fastcgi", "uwsgi", "scgi", "grpc"))
 _AUTH = ("auth_basic", "auth_request")
 # Directives whose last argument may be a named location the request is redirected to.
@@ -154,8 +156,10 @@ class _Loader:
     index: dict[str, int] = field(default_factory=dict)
     queue: list[tuple[str, tuple[str, ...], bytes | str]] = field(default_factory=list)
 
-    def load(self, path: str) -> None:
-        self.add(path, (), None, required=False)
+    def load(self, path: str, ctx: tuple[str, ...] = ()) -> None:
+        """Read the config at `path` as nginx reads its main file (ctx ()), or as a file included
+        in http {} (ctx ("http",): a site's file, server {} at its top)."""
+        self.add(path, ctx, None, required=False)
         while len(self.files) < len(self.queue):  # breadth first, as crossplane reads
             self.parse(*self.queue[len(self.files)])
 
@@ -199,8 +203,9 @@ class _Loader:
         self, tokens: _Tokens, name: str, ctx: tuple[str, ...], depth: int, keep: bool
     ) -> list[_Directive]:
         """The directives up to the end of this block, as crossplane's parser shapes them; all of
-        them checked and their includes followed, but only those the reader walks kept: a map's
-        entries (a large include) would cost memory for nothing."""
+        them checked and their includes followed, but only those a reader walks kept (the blocks
+        of the scopes and maps: the entries of geo, types or split_clients would cost memory for
+        nothing)."""
         parsed: list[_Directive] = []
         for token, line, quoted in tokens:
             if token == "}" and not quoted:
@@ -257,7 +262,7 @@ def _tokens(text: str, file: str) -> _Tokens:
 
 def _kept(ctx: tuple[str, ...]) -> bool:
     """Whether the reader walks the directives of this context (the main one, or a scope's)."""
-    return not ctx or ctx[-1] in _SCOPES
+    return not ctx or ctx[-1] in _KEPT
 
 
 def _skip_block(tokens: _Tokens) -> None:
