@@ -4,6 +4,7 @@ CORS headers, Vary's origin token and the secret header compared, one table per 
 
 from __future__ import annotations
 
+import base64
 import http.client
 import re
 import shutil
@@ -25,12 +26,19 @@ from testing.upstream import Upstream, answer
 CORPUS = Path(__file__).with_name("corpus") / "nginx"
 CONFIGS = sorted(p.name for p in CORPUS.glob("*.conf"))
 ALLOWED, HOSTILE = "https://app.example.com", "https://evil.example"
+LOOKALIKE = "https://app.example.com.evil.example"  # what an unanchored regex lets in
+AUTHORIZED = ("Authorization", "Basic " + base64.b64encode(b"corsgen:s3cret").decode())
 # Each path is asked by these: (name, method, headers).
-PREFLIGHT = (("Access-Control-Request-Method", "PUT"), ("Access-Control-Request-Headers", "content-type"))
+PREFLIGHT = (
+    ("Access-Control-Request-Method", "PUT"),
+    ("Access-Control-Request-Headers", "content-type"),
+)
 ASKS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("GET", "GET", ()),
     ("GET allowed", "GET", (("Origin", ALLOWED),)),
     ("GET hostile", "GET", (("Origin", HOSTILE),)),
+    ("GET lookalike", "GET", (("Origin", LOOKALIKE),)),
+    ("GET authorized", "GET", (("Origin", ALLOWED), AUTHORIZED)),
     ("POST allowed", "POST", (("Origin", ALLOWED),)),
     ("preflight allowed", "OPTIONS", (("Origin", ALLOWED), *PREFLIGHT)),
     ("preflight hostile", "OPTIONS", (("Origin", HOSTILE), *PREFLIGHT)),
@@ -107,7 +115,9 @@ def test_the_model_answers_as_nginx(name: str, nginx: str, up: Upstream, tmp_pat
     assert not table, f"{name}: the model differs from nginx:\n" + "\n".join(table)
 
 
-def _real(port: int, host: str, method: str, path: str, headers: tuple[tuple[str, str], ...]) -> View:
+def _real(
+    port: int, host: str, method: str, path: str, headers: tuple[tuple[str, str], ...]
+) -> View:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
         conn.putrequest(method, path, skip_host=True)

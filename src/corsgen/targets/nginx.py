@@ -19,7 +19,7 @@ from corsgen.errors import Finding, VerifyError, shorten
 from corsgen.plan import Header, Plan, When
 from corsgen.regex import OUTSIDE_AN_ORIGIN
 from corsgen.rules.table import Violation
-from corsgen.targets.base import SHARED, WRAPPER, Part, Target, comment, guard
+from corsgen.targets.base import SHARED, WRAPPER, Loaded, Part, Target, comment, guard
 
 # nginx reads at most 4,093 bytes between a parameter's quotes: `nginx -t` on 1.22.1 refuses 4,094
 # ("too long parameter"), as map values, map keys and add_header values alike, wherever the
@@ -284,6 +284,15 @@ def main_config(root: Path, http: str, *, serve: bool = False, connections: int 
     return conf
 
 
+# What marks a file as nginx's (`corsgen audit` infers --target): a directive of its own ended by
+# a semicolon, or one of its blocks; Apache, Caddy and HAProxy end no line with one, YAML neither.
+_CLAIMED = re.compile(
+    r"^[ \t]*(?:(?:listen|server_name|add_header|proxy_pass|fastcgi_pass|proxy_hide_header|"
+    r"try_files|root|error_page|worker_processes)[ \t][^;{}\n]*;"
+    r"|(?:http|server|events|location[ \t][^{\n]*)[ \t]*\{)",
+    re.MULTILINE,
+)
+
 # One map entry as corsgen writes it: a quoted key, then a quoted value or a variable. (The
 # quoted part is written unrolled, [^"\\]*(?:\\.[^"\\]*)*, which re reads far faster.)
 _QUOTED = r'"([^"\\\n]*(?:\\.[^"\\\n]*)*)"'
@@ -404,6 +413,15 @@ class Nginx(Target):
         from corsgen.targets import nginx_config  # only `corsgen audit` reads a user's config
 
         return nginx_config.audit(path)
+
+    def routes(self, configs: Sequence[Path]) -> Loaded:
+        from corsgen.targets import nginx_routing  # only audit and import read a user's config
+
+        routes, errors = nginx_routing.load(configs)
+        return Loaded(routes, errors)
+
+    def claims(self, text: str) -> bool:
+        return _CLAIMED.search(text) is not None
 
     def limits(self, plan: Plan) -> Iterator[Violation]:
         # Each pattern is one map key, written out in the canonical spelling (\w is

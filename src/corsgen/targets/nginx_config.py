@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,8 @@ from corsgen.server_config import ConfigBudget
 _SCOPES = ("http", "server", "location", "if", "limit_except")
 # The contexts whose directives are kept: the scopes, and the maps the routing model evaluates.
 _KEPT = (*_SCOPES, "map")
+# What only nginx.conf holds at its top: a file without it is one http {} includes (a site's).
+_MAIN_FILE = re.compile(rb"^[ \t]*(?:http|events)\s*\{", re.MULTILINE)
 _HIDES = tuple(f"{m}_hide_header" for m in ("proxy", "fastcgi", "uwsgi", "scgi", "grpc"))
 _AUTH = ("auth_basic", "auth_request")
 # Directives whose last argument may be a named location the request is redirected to.
@@ -156,10 +159,17 @@ class _Loader:
     index: dict[str, int] = field(default_factory=dict)
     queue: list[tuple[str, tuple[str, ...], bytes | str]] = field(default_factory=list)
 
-    def load(self, path: str, ctx: tuple[str, ...] = ()) -> None:
-        """Read the config at `path` as nginx reads its main file (ctx ()), or as a file included
-        in http {} (ctx ("http",): a site's file, server {} at its top)."""
-        self.add(path, ctx, None, required=False)
+    def load(self, path: str, ctx: tuple[str, ...] | None = ()) -> None:
+        """Read the config at `path` as nginx reads its main file (ctx ()), as a file included in
+        http {} (ctx ("http",): a site's file, server {} at its top), or, None, as its top level
+        says: a main file has http {} or events {}."""
+        self.add(path, (), None, required=False)
+        if ctx is None:
+            name, _, data = self.queue[0]
+            main = isinstance(data, str) or _MAIN_FILE.search(data) is not None
+            self.queue[0] = (name, () if main else ("http",), data)
+        else:
+            self.queue[0] = (self.queue[0][0], ctx, self.queue[0][2])
         while len(self.files) < len(self.queue):  # breadth first, as crossplane reads
             self.parse(*self.queue[len(self.files)])
 

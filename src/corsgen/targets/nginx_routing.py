@@ -3,13 +3,7 @@ config, read once with its includes (nginx_config's loader, within ConfigBudget)
 
 Each step is nginx's own, as nginx 1.22 runs it (tests/audit/nginx_routing_test.py holds the model
 to the real nginx on every corpus config):
-- the server: the port, then server_name (exact, *.suffix, prefix.*, ~regex in order), else the
-  port's default_server, else its first server;
-- the server's rewrite directives, then the location: `=` exact, else the longest prefix, whose
-  nested locations are searched first; then, unless that prefix is `^~`, the regex locations of
-  the level in the order written (the first match wins, its nested locations searched too); none
-  matching: the server itself. A prefix ending in / with a *_pass answers 301 to the URI without
-  its slash;
+- the server and the location (nginx_blocks.py), the server's rewrite directives between them;
 - the location's rewrite directives in order (set, rewrite, return, break, if): a true `if` makes
   its own block the request's config (add_header, hide lists: inherited by it as by a location);
   `rewrite ... last` and a rewrite without flag search the location again, `break` and
@@ -42,33 +36,19 @@ from __future__ import annotations
 import ipaddress
 import os
 import posixpath
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
 from corsgen.errors import Finding
-from corsgen.marker import parse_marker  # noqa: F401  (the loader reads markers)
-from corsgen.routing import (
-    Answered,
-    Asked,
-    Backend,
-    Granted,
-    OriginRegex,
-    Place,
-    Scope,
-    Sent,
-    audit_backend,
-)
-from corsgen.server_config import ConfigBudget
-from corsgen.targets.nginx_config import _Directive, _File, _Loader
-from corsgen.targets.nginx_variables import Map, Variables, compile_pcre
+from corsgen.routing import Answered, Asked, Backend, Place, Scope, Sent, audit_backend
+from corsgen.targets.nginx_blocks import Conf, Server, Step, find_location, read, select_server
+from corsgen.targets.nginx_variables import Map, Variables
 
 Version = tuple[int, int, int]
 # The statuses add_header sends on without `always`.
 _SAFE = frozenset({200, 201, 204, 206, 301, 302, 303, 304, 307, 308})
-_MODULES = ("proxy", "fastcgi", "uwsgi", "scgi", "grpc")
-_PASSES = {f"{m}_pass": m for m in _MODULES} | {"memcached_pass": "memcached"}
 # What each module hides of the backend's answer without being told.
 _ACCEL = ("x-accel-expires", "x-accel-redirect", "x-accel-limit-rate", "x-accel-buffering")
 _HIDDEN = {
@@ -79,203 +59,10 @@ _HIDDEN = {
     "scgi": ("status", *_ACCEL, "x-accel-charset"),
     "memcached": (),
 }
-_REWRITE = ("set", "rewrite", "return", "break", "if")
-_REDIRECTS = (301, 302, 303, 307, 308)
 _MAX_CHANGES = 10  # NGX_HTTP_MAX_URI_CHANGES
 ADD_HEADER_INHERIT: Version = (1, 29, 3)
 TESTED: Version = (1, 22, 1)  # the nginx the corpus is held to
 OUTSIDE = "203.0.113.7"  # the client the audit's requests come from: not the loopback
-
-
-@dataclass(frozen=True)
-class _Step:
-    """One rewrite-module directive, run in order in its server's or location's rewrite phase."""
-
-    name: str
-    args: tuple[str, ...]
-    at: Place
-    block: Conf | None = None  # an if's
-
-
-@dataclass(eq=False)
-class Conf:
-    """One http, server, location, if or limit_except block: what it sets itself, and its place
-    in the tree whose settings nginx merges downwards."""
-
-    kind: str
-    at: Place
-    parent: Conf | None
-    modifier: str = ""  # a location's: "=", "^~", "~", "~*", "@", "" (prefix)
-    pattern: str = ""
-    code: list[_Step] = field(default_factory=list)
-    locations: list[Conf] = field(default_factory=list)
-    own: dict[str, list[tuple[tuple[str, ...], Place]]] = field(default_factory=dict)
-    policies: list[tuple[str, Place]] = field(default_factory=list)  # corsgen snippets here
-
-    def set_here(self, name: str) -> list[tuple[tuple[str, ...], Place]]:
-        return self.own.get(name, [])
-
-    def nearest(self, *names: str) -> Conf | None:
-        """The nearest block, this one first, that sets any of `names` itself."""
-        conf: Conf | None = self
-        while conf is not None and not any(n in conf.own for n in names):
-            conf = conf.parent
-        return conf
-
-    def inherited(self, name: str) -> list[tuple[tuple[str, ...], Place]]:
-        """A directive nginx inherits whole: the list of the nearest block that has any."""
-        source = self.nearest(name)
-        return source.own[name] if source is not None else []
-
-    def value(self, name: str, default: str = "") -> str:
-        found = self.inherited(name)
-        return found[-1][0][0] if found and found[-1][0] else default
-
-    def title(self) -> str:
-        if self.kind != "location":
-            return f"{self.kind} at {self.at}"
-        return f"location {self.modifier + ' ' if self.modifier else ''}{self.pattern} at {self.at}"
-
-    def handler(self) -> tuple[str, str, Place] | None:
-        """(module, target, where) of the block's *_pass; an if block inherits its location's."""
-        for directive, module in _PASSES.items():
-            for args, at in self.own.get(directive, []):
-                return module, args[0] if args else "", at
-        if self.kind in ("if", "limit_except") and self.parent is not None:
-            return self.parent.handler()
-        return None
-
-    def location(self) -> Conf:
-        """The location (or server) an if block is in."""
-        conf = self
-        while conf.kind in ("if", "limit_except") and conf.parent is not None:
-            conf = conf.parent
-        return conf
-
-    def walk(self) -> Iterator[Conf]:
-        stack: list[Conf] = [self]
-        while stack:
-            conf = stack.pop()
-            yield conf
-            ifs = [s.block for s in conf.code if s.block is not None]
-            stack.extend(reversed([*ifs, *conf.locations]))
-
-
-@dataclass
-class _Server:
-    conf: Conf
-    ports: tuple[int, ...]
-    defaults: tuple[int, ...]  # the ports it is default_server on
-    names: tuple[str, ...]
-
-
-# --------------------------------------------------------------------------------------------
-# Reading the config into blocks.
-
-_SKIPPED_MAP_KEYS = ("hostnames", "volatile")
-
-
-@dataclass
-class _Reader:
-    files: list[_File]
-    maps: dict[str, Map] = field(default_factory=dict)
-    servers: list[_Server] = field(default_factory=list)
-    path: list[int] = field(default_factory=list)
-
-    def read(self, directives: list[_Directive], file: str, conf: Conf) -> None:
-        for d in directives:
-            name, args = d["directive"], tuple(d.get("args", []))
-            at = Place(file, d.get("line", 0))
-            if name == "include":
-                for index in d.get("includes", []):
-                    if index in self.path:
-                        continue  # the loader's audit reports the loop
-                    included = self.files[index]
-                    if included.policy is not None and "add_header" in included.names:
-                        conf.policies.append((included.policy, at))
-                    self.path.append(index)
-                    self.read(included.parsed, included.name, conf)
-                    self.path.pop()
-            elif name == "map" and len(args) == 2:
-                self.maps[args[1].lstrip("$")] = self.map(args[0], d.get("block", []))
-            elif name in ("server", "location", "if", "limit_except") and "block" in d:
-                self.block(name, args, at, d["block"], file, conf)
-            elif name in ("allow", "deny"):  # one list, in order: the first rule that matches
-                conf.own.setdefault("access", []).append(((name, *args), at))
-            elif name in _REWRITE:
-                conf.code.append(_Step(name, args, at))
-            else:
-                conf.own.setdefault(name, []).append((args, at))
-
-    def block(
-        self,
-        name: str,
-        args: tuple[str, ...],
-        at: Place,
-        inner: list[_Directive],
-        file: str,
-        conf: Conf,
-    ) -> None:
-        child = Conf(name, at, conf)
-        if name == "location":
-            if len(args) > 1:
-                child.modifier, child.pattern = args[0], args[1]
-            elif args and args[0].startswith("@"):
-                child.modifier, child.pattern = "@", args[0]
-            elif args and args[0].startswith("=") and len(args[0]) > 1:
-                child.modifier, child.pattern = "=", args[0][1:]  # location =/path
-            elif args:
-                child.pattern = args[0]
-            conf.locations.append(child)
-        elif name == "if":
-            conf.code.append(_Step("if", args, at, child))
-        elif name == "limit_except":
-            conf.own.setdefault("limit_except", []).append((args, at))
-        self.read(inner, file, child)
-        if name == "server":
-            self.servers.append(_server(child))
-
-    def map(self, source: str, entries: list[_Directive]) -> Map:
-        exact: dict[str, str] = {}
-        regexes: list[tuple[str, bool, str]] = []
-        default = ""
-        for key, value in self.entries(entries):
-            if key == "default":
-                default = value
-            elif key.startswith("~*"):
-                regexes.append((key[2:], True, value))
-            elif key.startswith("~"):
-                regexes.append((key[1:], False, value))
-            else:
-                exact.setdefault(key.removeprefix("\\").lower(), value)
-        return Map(source, exact, tuple(regexes), default)
-
-    def entries(self, entries: list[_Directive]) -> Iterator[tuple[str, str]]:
-        for entry in entries:
-            key, args = entry["directive"], entry.get("args", [])
-            if key == "include":
-                for index in entry.get("includes", []):
-                    yield from self.entries(self.files[index].parsed)
-            elif key not in _SKIPPED_MAP_KEYS and args:
-                yield key, args[0]
-
-
-def _server(conf: Conf) -> _Server:
-    ports: list[int] = []
-    defaults: list[int] = []
-    for args, _ in conf.set_here("listen") or [(("80",), conf.at)]:
-        address = args[0] if args else "80"
-        port_text = address.rsplit(":", 1)[-1] if not address.endswith("]") else "80"
-        port = int(port_text) if port_text.isdigit() else 80
-        ports.append(port)
-        if "default_server" in args or "default" in args:
-            defaults.append(port)
-    names = tuple(a for args, _ in conf.set_here("server_name") for a in args)
-    return _Server(conf, tuple(ports), tuple(defaults), names)
-
-
-# --------------------------------------------------------------------------------------------
-# Answering a request.
 
 
 @dataclass
@@ -315,7 +102,7 @@ class _Request:
     args: str
     headers: dict[str, str]
     host: str
-    server: _Server
+    server: Server
     trail: list[str] = field(default_factory=list)
     changes: int = _MAX_CHANGES + 1
     error_page: bool = False
@@ -327,7 +114,7 @@ class _Request:
     vars: Variables = field(init=False)
 
 
-def _normalise(path: str) -> str:
+def normalise(path: str) -> str:
     """The URI nginx matches locations with: decoded, slashes merged, dot segments resolved."""
     uri = unquote(path) or "/"
     while "//" in uri:
@@ -356,7 +143,7 @@ class NginxRoutes:
     def __init__(
         self,
         http: Conf,
-        servers: list[_Server],
+        servers: list[Server],
         maps: Mapping[str, Map],
         *,
         version: Version = TESTED,
@@ -372,9 +159,9 @@ class NginxRoutes:
     def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
         headers = {k.lower(): v for k, v in asked.headers}
         host = asked.host.rsplit(":", 1)[0].lower().rstrip(".") if asked.host else ""
-        server = self._server(host, asked.port)
+        server = select_server(self.servers, host, asked.port)
         uri, args = _split(asked.path)
-        request = _Request(asked.method.upper(), _normalise(uri), args or "", headers, host, server)
+        request = _Request(asked.method.upper(), normalise(uri), args or "", headers, host, server)
         self._variables(request, {})
         request.trail.append(f"server at {server.conf.at}")
         final = self._serve(request, backend, _Jump(request.uri, request.args))
@@ -387,16 +174,6 @@ class NginxRoutes:
             request.backend,
             request.auth,
         )
-
-    def _server(self, host: str, port: int | None) -> _Server:
-        on_port = [s for s in self.servers if port is None or port in s.ports] or self.servers
-        if not on_port:
-            raise ValueError("the config has no server {}")
-        for match in (_exact_name, _leading_name, _trailing_name, _regex_name):
-            for server in on_port:
-                if any(match(name, host) for name in server.names):
-                    return server
-        return next((s for s in on_port if port is None or port in s.defaults), on_port[0])
 
     def _variables(self, r: _Request, kept: dict[str, str]) -> None:
         """The request's variables; a subrequest shares its parent's `kept` (nginx shares them)."""
@@ -492,7 +269,7 @@ class NginxRoutes:
     # Locations -------------------------------------------------------------------------------
 
     def _find(self, r: _Request) -> Conf | _Final:
-        conf, redirect = _find_location(r.server.conf, r.uri, r.vars)
+        conf, redirect = find_location(r.server.conf, r.uri, r.vars)
         if redirect:
             r.trail.append(f"{conf.title()}: 301 to {r.uri}/")
             return _Final(301, conf)
@@ -501,7 +278,7 @@ class NginxRoutes:
 
     # The rewrite phase -----------------------------------------------------------------------
 
-    def _rewrite(self, r: _Request, conf: Conf, code: list[_Step], done: _Rewritten) -> bool:
+    def _rewrite(self, r: _Request, conf: Conf, code: list[Step], done: _Rewritten) -> bool:
         """Run rewrite directives in order, into `done`; True when they stopped (return, break,
         rewrite with a flag): the directives after it, in the block and around it, never run."""
         for step in code:
@@ -522,27 +299,23 @@ class NginxRoutes:
                 if ended:
                     done.stop = ended
                     return True
-            elif step.name == "if" and step.block is not None:
-                if r.vars.condition(list(step.args), self._exists):
-                    r.trail.append(f"if ({' '.join(step.args)}) at {step.at}: true")
-                    if conf.kind != "server":  # a server's if has no config of its own
-                        done.active = step.block
-                    if self._rewrite(r, step.block, step.block.code, done):
-                        return True
+            elif step.block is not None and r.vars.condition(list(step.args), self._exists):
+                r.trail.append(f"if ({' '.join(step.args)}) at {step.at}: true")
+                if conf.kind != "server":  # a server's if has no config of its own
+                    done.active = step.block
+                if self._rewrite(r, step.block, step.block.code, done):
+                    return True
         return False
 
-    def _return(self, r: _Request, conf: Conf, step: _Step) -> _Final:
+    def _return(self, r: _Request, conf: Conf, step: Step) -> _Final:
         args = step.args
-        if args and args[0].isdigit():
-            status = int(args[0])
-        else:
-            status = 302  # return URL
+        status = int(args[0]) if args and args[0].isdigit() else 302  # `return URL`: 302
         r.trail.append(f"return {status} at {step.at}")
         final = _Final(status, conf)
         final.own_error = len(args) < 2  # `return code text` answers itself, never an error page
         return final
 
-    def _rewrite_uri(self, r: _Request, conf: Conf, step: _Step) -> _Final | str:
+    def _rewrite_uri(self, r: _Request, conf: Conf, step: Step) -> _Final | str:
         regex, replacement = step.args[0], step.args[1]
         flag = step.args[2] if len(step.args) > 2 else ""
         if not r.vars.search(regex, False, r.uri):
@@ -564,10 +337,21 @@ class NginxRoutes:
     def _access(self, r: _Request, conf: Conf, backend: Backend) -> _Final | None:
         """allow/deny, auth_basic, auth_request, in nginx's order: each None when not set, 0 when
         it lets the request through, else the status it answers."""
-        checks = [self._rules(r, conf), self._basic(r, conf), self._auth_request(r, conf, backend)]
-        if conf.value("satisfy", "all") == "any" and 0 in checks:
-            return None
-        failed = [c for c in checks if c]
+        any_passes = conf.value("satisfy", "all") == "any"
+        failed: list[int] = []
+        checks: list[Callable[[], int | None]] = [
+            lambda: self._rules(r, conf),
+            lambda: self._basic(r, conf),
+            lambda: self._auth_request(r, conf, backend),
+        ]
+        for check in checks:  # each runs only when the ones before it let the request on
+            verdict = check()
+            if verdict == 0 and any_passes:
+                return None
+            if verdict:
+                failed.append(verdict)
+                if not any_passes:
+                    break
         return _Final(failed[0], conf) if failed else None
 
     def _rules(self, r: _Request, conf: Conf) -> int | None:
@@ -599,7 +383,6 @@ class NginxRoutes:
         sub = _Request("GET", "", "", r.headers, r.host, r.server, internal=True)
         self._variables(sub, r.vars.kept)
         answer = self._serve(sub, backend, _Jump(*_split(found[-1][0][0])))
-        r.backend = r.backend or sub.backend
         status = sub.err_status or answer.status
         verdict = 0 if 200 <= status < 300 else status if status in (401, 403) else 500
         r.trail.append(f"auth_request at {at}: {verdict or 'passed'}")
@@ -712,19 +495,19 @@ class NginxRoutes:
         query = "?" + r.args if r.args else ""
         if not part:
             return r.uri + query
-        if location is not None and location.modifier in ("", "^~", "="):
-            if r.uri.startswith(location.pattern):
-                return part + r.uri[len(location.pattern) :] + query
+        prefix = location is not None and location.modifier in ("", "^~", "=")
+        if prefix and location is not None and r.uri.startswith(location.pattern):
+            return part + r.uri[len(location.pattern) :] + query
         return part + query
 
     # error_page ------------------------------------------------------------------------------
 
     def _error_page(self, r: _Request, final: _Final) -> _Jump | None:
-        if final.status < 300 or r.error_page and not self._recursive(final.conf):
+        if final.status < 300 or (r.error_page and not self._recursive(final.conf)):
             return None
-        if not final.own_error and final.module is not None:
-            if final.conf.value(f"{final.module}_intercept_errors", "off") != "on":
-                return None
+        intercepts = f"{final.module}_intercept_errors"
+        if not final.own_error and final.conf.value(intercepts, "off") != "on":
+            return None
         for args, at in final.conf.inherited("error_page"):
             codes = [int(a) for a in args if a.isdigit()]
             if final.status not in codes:
@@ -764,7 +547,7 @@ class NginxRoutes:
             value = r.vars.expand(args[1]) if len(args) > 1 else ""
             if value and (always or status in _SAFE):
                 sent.append(Sent(args[0], value, at))
-        for args, at in conf.inherited("more_clear_headers"):
+        for args, _ in conf.inherited("more_clear_headers"):
             names = {a.lower() for a in args if not a.startswith("-")}
             sent = [s for s in sent if s.name.lower() not in names]
         for args, at in conf.inherited("more_set_headers"):
@@ -788,7 +571,7 @@ class NginxRoutes:
             )
             mine = level.set_here("add_header")
             chain = mine + chain
-            if mine and mode == "on" or mode == "off":
+            if (mine and mode == "on") or mode == "off":
                 break
             level = level.parent
         return [(args, at, len(args) > 2 and args[2] == "always") for args, at in chain]
@@ -801,129 +584,9 @@ class NginxRoutes:
     # Scopes ----------------------------------------------------------------------------------
 
     def scopes(self) -> list[Scope]:
-        found: list[Scope] = []
-        for server in self.servers:
-            host = next((n for n in server.names if n and n[0] not in "~*." and "*" not in n), "")
-            port = server.ports[0] if server.ports else None
-            for conf in server.conf.walk():
-                policy = conf.policies[0][0] if conf.policies else None
-                granted = None if policy is not None else self._granted(conf)
-                if policy is None and granted is None:
-                    continue
-                paths = self._paths(server, conf, host, port)
-                title = conf.title().rsplit(" at ", 1)[0]
-                found.append(Scope(conf.at, host, paths, title, policy, granted, port))
-        return found
+        from corsgen.targets.nginx_scopes import scopes  # only audit and import ask
 
-    def _paths(self, server: _Server, conf: Conf, host: str, port: int | None) -> tuple[str, ...]:
-        """Requests that reach the block, found by asking the model where each candidate goes."""
-        location = conf.location()
-        if location.kind == "server":
-            return ("/",)
-        candidates = [location.pattern]
-        if location.modifier in ("~", "~*"):
-            candidates = list(_samples(location.pattern))
-        reached = []
-        for path in candidates:
-            if not path.startswith("/"):
-                continue
-            found, _ = _find_location(server.conf, _normalise(path), None)
-            if found is location:
-                reached.append(path)
-        return tuple(reached[:1])
-
-    def _granted(self, conf: Conf) -> Granted | None:
-        """Hand-written CORS in this block (its own add_header lines only): what it grants."""
-        cors = [
-            (a, at)
-            for a, at in conf.set_here("add_header")
-            if a[0].lower().startswith("access-control-") and len(a) > 1
-        ]
-        if not cors:
-            return None
-        values = {a[0].lower(): (a[1], at) for a, at in cors}
-        at: dict[str, Place] = {}
-        origin = values.get("access-control-allow-origin")
-        kw: dict[str, object] = {}
-        if origin is not None:
-            value, place = origin
-            at["allow_origins"] = place
-            if value == "*":
-                kw["any_origin"] = True
-            elif value.startswith("$"):
-                origins, regexes, reflects = self._origin_sources(conf, value.lstrip("$"), place)
-                kw.update(origins=origins, regexes=regexes, reflects=reflects)
-            else:
-                kw["origins"] = (value,)
-        for key, header, split in (
-            ("allow_methods", "access-control-allow-methods", True),
-            ("allow_headers", "access-control-allow-headers", True),
-            ("expose_headers", "access-control-expose-headers", True),
-        ):
-            if header in values and not values[header][0].startswith("$"):
-                kw[
-                    {
-                        "allow_methods": "methods",
-                        "allow_headers": "headers",
-                        "expose_headers": "expose",
-                    }[key]
-                ] = tuple(p.strip() for p in values[header][0].split(",") if p.strip())
-                at[key] = values[header][1]
-        if "access-control-allow-credentials" in values:
-            kw["credentials"] = values["access-control-allow-credentials"][0] == "true"
-            at["allow_credentials"] = values["access-control-allow-credentials"][1]
-        if "access-control-max-age" in values and values["access-control-max-age"][0].isdigit():
-            kw["max_age"] = int(values["access-control-max-age"][0])
-            at["max_age"] = values["access-control-max-age"][1]
-        if "access-control-allow-private-network" in values:
-            kw["private_network"] = True
-            at["allow_private_network"] = values["access-control-allow-private-network"][1]
-        return Granted(at=at, **kw)  # type: ignore[arg-type]
-
-    def _origin_sources(
-        self, conf: Conf, name: str, at: Place
-    ) -> tuple[tuple[str, ...], tuple[OriginRegex, ...], bool]:
-        """What ACAO's variable sends: $http_origin under an if's regex, or a map's keys."""
-        if name == "http_origin":
-            tests = [
-                s
-                for s in _enclosing_ifs(conf)
-                if s.args[:1] == ("$http_origin",) and len(s.args) == 3
-            ]
-            regexes = tuple(
-                OriginRegex(s.args[2], s.at, "pcre", s.args[1] == "~*")
-                for s in tests
-                if s.args[1] in ("~", "~*")
-            )
-            return (), regexes, not regexes
-        table = self.maps.get(name)
-        if table is None or table.source != "$http_origin":
-            return (), (), False
-        origins = tuple(k for k, v in table.exact.items() if v)
-        regexes = tuple(OriginRegex(r, at, "pcre", i) for r, i, v in table.regexes if v)
-        return origins, regexes, bool(table.default) and table.default == "$http_origin"
-
-
-def _enclosing_ifs(conf: Conf) -> Iterator[_Step]:
-    """The if steps whose block is `conf` or holds it."""
-    child, parent = conf, conf.parent
-    while parent is not None:
-        for step in parent.code:
-            if step.block is child:
-                yield step
-        child, parent = parent, parent.parent
-
-
-def _samples(regex: str) -> Iterator[str]:
-    """Paths a regex location may take, for scopes(): the alternatives of a file extension."""
-    import re
-
-    found = re.search(r"\\\.\(\??:?([A-Za-z0-9|]+)\)\$?$", regex) or re.search(
-        r"\\\.([A-Za-z0-9]+)\$?$", regex
-    )
-    if found:
-        for ext in found[1].lstrip(":").split("|"):
-            yield f"/corsgen-probe.{ext}"
+        return scopes(self)
 
 
 def _in_network(client: ipaddress.IPv4Address | ipaddress.IPv6Address, spec: str) -> bool:
@@ -931,80 +594,6 @@ def _in_network(client: ipaddress.IPv4Address | ipaddress.IPv6Address, spec: str
         return client in ipaddress.ip_network(spec, strict=False)
     except ValueError:
         return False
-
-
-def _exact_name(name: str, host: str) -> bool:
-    return name.lower() == host
-
-
-def _leading_name(name: str, host: str) -> bool:
-    if name.startswith("*."):
-        return host.endswith(name[1:].lower())
-    return name.startswith(".") and (host == name[1:].lower() or host.endswith(name.lower()))
-
-
-def _trailing_name(name: str, host: str) -> bool:
-    return name.endswith(".*") and host.startswith(name[:-1].lower())
-
-
-def _regex_name(name: str, host: str) -> bool:
-    if not name.startswith("~"):
-        return False
-    pattern = compile_pcre(name[1:], False)
-    return pattern is not None and pattern.search(host) is not None
-
-
-def _find_location(server: Conf, uri: str, variables: Variables | None) -> tuple[Conf, bool]:
-    """ngx_http_core_find_location from the server: (the block, whether it answers 301 to add
-    the slash a *_pass prefix location ends with)."""
-    found, rc = _find(server, uri, variables)
-    return found or server, rc == "done"
-
-
-def _find(level: Conf, uri: str, variables: Variables | None) -> tuple[Conf | None, str]:
-    """One level of the search: its exact or longest prefix location, searched inside first; then,
-    unless that is ^~ or the search ended ("ok": exact or regex, "done": the 301), the level's
-    regex locations in order. (block or None, "ok" | "done" | "again" | "declined")."""
-    found, rc = _static(level, uri)
-    noregex = False
-    if rc == "again" and found is not None:
-        noregex = found.modifier == "^~"
-        inner, rc = _find(found, uri, variables)
-        found = inner or found
-    if rc in ("ok", "done"):
-        return found, rc
-    if not noregex:
-        for regex in (c for c in level.locations if c.modifier in ("~", "~*")):
-            if _matches(regex, uri, variables):
-                inner, _ = _find(regex, uri, variables)
-                return inner or regex, "ok"
-    return found, rc
-
-
-def _matches(regex: Conf, uri: str, variables: Variables | None) -> bool:
-    if variables is not None:  # a request: its captures become $1..
-        return variables.search(regex.pattern, regex.modifier == "~*", uri)
-    pattern = compile_pcre(regex.pattern, regex.modifier == "~*")
-    return pattern is not None and pattern.search(uri) is not None
-
-
-def _static(level: Conf, uri: str) -> tuple[Conf | None, str]:
-    """The level's exact match ("ok"), its *_pass prefix location that is the URI and a slash
-    ("done": 301), else its longest prefix ("again")."""
-    best: Conf | None = None
-    for conf in level.locations:
-        if conf.modifier == "=" and conf.pattern == uri:
-            return conf, "ok"
-        if conf.modifier in ("", "^~") and conf.pattern == uri + "/" and conf.handler():
-            return conf, "done"
-        if conf.modifier in ("", "^~") and uri.startswith(conf.pattern):
-            if best is None or len(conf.pattern) > len(best.pattern):
-                best = conf
-    return best, "again" if best is not None else "declined"
-
-
-# --------------------------------------------------------------------------------------------
-# Loading.
 
 
 def load(
@@ -1015,39 +604,12 @@ def load(
     files: Callable[[str], str | None] = _file_kind,
 ) -> tuple[NginxRoutes | None, list[Finding]]:
     """The model of the config whose files are `configs` (a main nginx.conf, or sites' files that
-    nginx includes in http {}), and the parse errors that keep nginx from reading it."""
-    budget = ConfigBudget()
-    http = Conf("http", Place(str(configs[0]), 1), None)
-    reader = _Reader([])
-    errors: list[Finding] = []
-    for path in configs:
-        text = path.read_text(errors="replace") if path.is_file() else ""
-        ctx: tuple[str, ...] = () if _top_words(text) & _MAIN else ("http",)
-        loader = _Loader(os.path.dirname(str(path)), budget)
-        loader.load(str(path), ctx)
-        errors += loader.errors
-        reader.files = loader.files
-        top = loader.files[0].parsed if loader.files else []
-        for d in top:
-            if d["directive"] == "http" and "block" in d:
-                reader.read(d["block"], loader.files[0].name, http)
-        if ctx:
-            reader.read(top, loader.files[0].name, http)
-    if errors:
+    nginx includes in http {}), and the parse errors that keep nginx from reading it.
+    `version`: the nginx it runs on; `client`: the address requests come from (allow/deny)."""
+    config, errors = read(configs)
+    if config is None:
         return None, errors
-    return NginxRoutes(
-        http, reader.servers, reader.maps, version=version, client=client, files=files
-    ), []
-
-
-# Directives only nginx.conf's top level holds: a file without any is a file http {} includes.
-_MAIN = {"http", "events", "worker_processes", "user", "pid", "daemon", "load_module"}
-
-
-def _top_words(text: str) -> set[str]:
-    """The first word of each line that is not a comment: what a file's top level holds."""
-    return {
-        line.split()[0].rstrip("{")
-        for line in text.splitlines()
-        if line.strip() and not line.lstrip().startswith("#") and not line[:1].isspace()
-    }
+    routes = NginxRoutes(
+        config.http, config.servers, config.maps, version=version, client=client, files=files
+    )
+    return routes, []

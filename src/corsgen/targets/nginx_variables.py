@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from corsgen.routing import Place
+
 # $name, ${name}, $1: what nginx expands in a value that holds variables.
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z_][A-Za-z0-9_]*|[0-9]))")
 _FALSE = ("", "0")  # `if ($var)` is false for these
@@ -43,7 +45,8 @@ class Map:
 
     source: str
     exact: Mapping[str, str]  # lower-cased key -> value
-    regexes: tuple[tuple[str, bool, str], ...]  # (regex, ignore case, value), in order
+    # (regex, ignore case, value, its line), in order
+    regexes: tuple[tuple[str, bool, str, Place], ...]
     default: str = ""
 
 
@@ -99,7 +102,7 @@ class Variables:
             value = table.exact.get(key.lower())
             if value is None:
                 value = table.default
-                for regex, ignore_case, result in table.regexes:
+                for regex, ignore_case, result, _ in table.regexes:
                     if self.search(regex, ignore_case, key):
                         value = result
                         break
