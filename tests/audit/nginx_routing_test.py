@@ -8,13 +8,15 @@ import base64
 import http.client
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from corsgen.render import render_parts
-from corsgen.routing import SECRET_HEADER, Answered, Asked
+from corsgen.routing import SECRET_HEADER, Answered, Asked, Place
 from corsgen.targets.nginx import main_config
 from corsgen.targets.nginx_routing import NginxRoutes, load
 from corsgen.verify import find_binary
@@ -118,16 +120,22 @@ def test_the_model_answers_as_nginx(name: str, nginx: str, up: Upstream, tmp_pat
 def _real(
     port: int, host: str, method: str, path: str, headers: tuple[tuple[str, str], ...]
 ) -> View:
+    return _view(*_send(port, host, method, path, headers))
+
+
+def _send(
+    port: int, host: str, method: str, path: str, headers: tuple[tuple[str, str], ...]
+) -> tuple[int, list[tuple[str, str]]]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
-        conn.putrequest(method, path, skip_host=True)
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
         conn.putheader("Host", host)
         for name, value in headers:
             conn.putheader(name, value)
         conn.endheaders()
         response = conn.getresponse()
         response.read()
-        return _view(response.status, response.getheaders())
+        return response.status, response.getheaders()
     finally:
         conn.close()
 
@@ -135,3 +143,338 @@ def _real(
 def _model(routes: NginxRoutes, asked: Asked) -> View:
     answered: Answered = routes.answer(asked, answer)
     return _view(answered.status, list(answered.pairs()))
+
+
+# ---------------------------------------------------------------------------------------------
+# The model's pieces, on configs written here (no server): each row is nginx's documented rule.
+
+MATCHING = """
+server {
+    listen 80;
+    location / { return 200; }
+    location /api/ {
+        return 201;
+        location /api/inner/ { return 202; }
+        location ~ \\.txt$ { return 203; }
+    }
+    location = /api/exact { return 204; }
+    location ^~ /static/ { return 205; }
+    location ~ \\.json$ { return 206; }
+    location ~* \\.(json|xml)$ { return 207; }
+    location ~ ^/api/ { return 208; }
+    location /files/long/ { return 209; }
+    location /files/ { return 210; }
+    location /up/ { proxy_pass http://127.0.0.1:9/; }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "why"),
+    [
+        ("/api/exact", 204, "= wins before any search"),
+        ("/api/exact/x", 208, "= is exact only: the prefix, then the first regex"),
+        ("/static/a.json", 205, "^~ keeps the regexes out"),
+        ("/other/a.json", 206, "regexes in the order written: the first that matches"),
+        ("/other/a.JSON", 207, "~* ignores case, ~ does not"),
+        ("/api/inner/x", 208, "a nested prefix gives way to the regexes of the level above"),
+        ("/api/inner/a.txt", 203, "a nested regex wins over the outer ones"),
+        ("/api/x", 208, "a prefix match gives way to a regex at its level"),
+        ("/files/long/x", 209, "the longest prefix, whatever the order"),
+        ("/files/x", 210, "the longest prefix"),
+        ("/nothing", 200, "/ takes what nothing else does"),
+        ("/up", 301, "a *_pass prefix ending in / answers its name without the slash"),
+        ("/a/../api/exact", 204, "dot segments resolved before the search"),
+        ("//api//exact", 204, "slashes merged"),
+        ("/api%2Fexact", 204, "percent-decoded before the search"),
+    ],
+)
+def test_locations_are_searched_as_nginx_searches(
+    path: str, status: int, why: str, tmp_path: Path, served: Served
+) -> None:
+    assert _answer(tmp_path, MATCHING, "GET", path).status == status, why
+    assert served(MATCHING, "GET", path).status == status, f"nginx itself: {why}"
+
+
+SERVERS = """
+server { listen 80; server_name first.example; return 201; }
+server { listen 80 default_server; server_name default.example; return 202; }
+server { listen 80; server_name *.wild.example; return 203; }
+server { listen 80; server_name www.*; return 204; }
+server { listen 80; server_name ~^(?<sub>[a-z]+)\\.re\\.example$; return 205; }
+server { listen 81; server_name first.example; return 206; }
+"""
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "status"),
+    [
+        ("first.example", 80, 201),
+        ("FIRST.example:80", 80, 201),
+        ("unknown.example", 80, 202),
+        ("a.wild.example", 80, 203),
+        ("www.anything.example", 80, 204),
+        ("abc.re.example", 80, 205),
+        ("first.example", 81, 206),
+        ("unknown.example", 81, 206),
+    ],
+)
+def test_servers_are_chosen_by_port_then_name(
+    host: str, port: int, status: int, tmp_path: Path, served: Served
+) -> None:
+    assert _answer(tmp_path, SERVERS, "GET", "/", host=host, port=port).status == status
+    assert served(SERVERS, "GET", "/", host=host, port=port).status == status
+
+
+PHASES = """
+map $http_origin $listed {
+    default "";
+    "https://app.example.com" $http_origin;
+    "~^https://(?<name>[a-z]+)\\.example\\.org$" "$name";
+}
+server {
+    listen 80;
+    add_header X-Server yes;
+    location /break/ {
+        rewrite ^/break/(.*)$ /$1 break;
+        if ($request_method = OPTIONS) { return 204; }
+        return 200;
+    }
+    location /last/ { rewrite ^/last/(.*)$ /break/$1 last; }
+    location /map/ { add_header X-Listed $listed always; return 200; }
+    location /if/ {
+        add_header X-Location yes;
+        if ($http_x_test) { add_header X-If yes; }
+        return 200;
+    }
+    location /inherit/ { if ($http_x_test) { return 200; } return 404; }
+    location /errors/ {
+        error_page 404 /landing/x;
+        error_page 405 = @named;
+        return 404;
+    }
+    location /landing/ { add_header X-Method $request_method always; return 200; }
+    location @named { return 418; }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status", "sent"),
+    [
+        # rewrite ... break ends every rewrite directive: the if and the return too; the static
+        # handler answers OPTIONS with 405 (add_header without always: not on a 405).
+        ("OPTIONS", "/break/x", (), 405, ""),
+        ("GET", "/last/x", (), 404, ""),
+        (
+            "GET",
+            "/map/",
+            (("Origin", "https://APP.example.com"),),
+            200,
+            "X-Listed=https://APP.example.com",
+        ),
+        ("GET", "/map/", (("Origin", "https://shop.example.org"),), 200, "X-Listed=shop"),
+        ("GET", "/map/", (("Origin", "https://evil.example"),), 200, ""),
+        ("GET", "/if/", (), 200, "X-Location=yes"),
+        ("GET", "/if/", (("X-Test", "1"),), 200, "X-If=yes"),
+        ("GET", "/if/", (("X-Test", "0"),), 200, "X-Location=yes"),
+        ("GET", "/inherit/", (("X-Test", "1"),), 200, "X-Server=yes"),
+        ("GET", "/inherit/", (), 404, ""),
+        ("POST", "/errors/", (), 404, "X-Method=GET"),
+    ],
+)
+def test_rewrite_phase_maps_and_header_inheritance(
+    method: str,
+    path: str,
+    headers: tuple[tuple[str, str], ...],
+    status: int,
+    sent: str,
+    tmp_path: Path,
+    served: Served,
+) -> None:
+    answered = _answer(tmp_path, PHASES, method, path, headers)
+    assert answered.status == status
+    assert ";".join(f"{n}={v}" for n, v in answered.pairs()) == sent
+    real = served(PHASES, method, path, headers)
+    assert real.status == status
+    mine = [f"{n}={v}" for n, v in real.headers if n.lower().startswith("x-")]
+    assert ";".join(mine) == sent
+
+
+def test_add_header_inherit_is_modelled_for_the_versions_that_have_it(tmp_path: Path) -> None:
+    config = """
+server {
+    listen 80;
+    add_header X-Server yes always;
+    location / { add_header_inherit merge; add_header X-Here yes always; return 200; }
+}
+"""
+    old = _answer(tmp_path, config, "GET", "/")
+    assert old.pairs() == (("X-Here", "yes"),)
+    new = _answer(tmp_path, config, "GET", "/", version=(1, 29, 3))
+    assert new.pairs() == (("X-Server", "yes"), ("X-Here", "yes"))
+
+
+def test_headers_more_sets_on_every_status_and_replaces(tmp_path: Path) -> None:
+    config = """
+server {
+    listen 80;
+    location / {
+        more_set_headers "Access-Control-Allow-Origin: https://app.example.com";
+        more_clear_headers X-Upstream;
+        proxy_pass http://127.0.0.1:9;
+    }
+}
+"""
+    answered = _answer(tmp_path, config, "GET", "/error")
+    assert answered.status == 500
+    cors = [(h.name, h.value, h.at is not None) for h in answered.headers if h.name != "ETag"]
+    assert ("Access-Control-Allow-Origin", "https://app.example.com", True) in cors
+    assert all(name not in ("X-Upstream", "Access-Control-Allow-Credentials") for name, *_ in cors)
+
+
+@pytest.mark.parametrize(
+    ("text", "claimed"),
+    [
+        ("server {\n    listen 80;\n}\n", True),
+        ("location /api/ {\n    add_header X y;\n}\n", True),
+        ("proxy_hide_header Access-Control-Allow-Origin;\n", True),
+        ("<VirtualHost *:80>\n    Header set X y\n</VirtualHost>\n", False),
+        ("example.com {\n    reverse_proxy localhost:8080\n}\n", False),
+        ("frontend web\n    bind :80\n    default_backend app\n", False),
+        ("http:\n  routers:\n    api: {}\n", False),
+    ],
+)
+def test_claims_nginx_configs_only(text: str, claimed: bool) -> None:
+    from corsgen.targets.nginx import TARGET
+
+    assert TARGET.claims(text) is claimed
+
+
+@pytest.mark.parametrize(
+    ("name", "title", "policy", "paths"),
+    [
+        ("front-controller.conf", "location /api/", "spa_api", ("/api/",)),
+        (
+            "regex-location.conf",
+            "location /api/",
+            "spa_api",
+            ("/api/", "/api/corsgen-probe.json", "/api/corsgen-probe.csv"),
+        ),
+        ("server-context.conf", "location /admin/", None, ("/admin/",)),
+        ("enable-cors.conf", "location /api/", None, ("/api/",)),
+    ],
+)
+def test_scopes_name_each_place_that_answers_cors(
+    name: str, title: str, policy: str | None, paths: tuple[str, ...]
+) -> None:
+    routes, errors = load([CORPUS / name])
+    assert routes is not None, errors
+    found = {s.title: s for s in routes.scopes()}
+    assert found[title].policy == policy
+    assert found[title].paths == paths
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("enable-cors.conf", {"any_origin": True, "max_age": 1728000, "credentials": False}),
+        ("reflect-credentials.conf", {"reflects": True, "credentials": True}),
+        ("star-credentials.conf", {"any_origin": True, "credentials": True, "headers": ("*",)}),
+        (
+            "correct-handwritten.conf",
+            {"origins": ("https://app.example.com",), "methods": ("GET", "POST", "PUT")},
+        ),
+    ],
+)
+def test_what_hand_written_cors_grants_is_read_from_the_model(
+    name: str, expected: dict[str, object]
+) -> None:
+    routes, errors = load([CORPUS / name])
+    assert routes is not None, errors
+    granted = next(s.granted for s in routes.scopes() if s.granted is not None)
+    assert {key: getattr(granted, key) for key in expected} == expected
+    assert all(place.file.endswith(name) for place in granted.at.values())
+
+
+@dataclass(frozen=True)
+class _Real:
+    status: int
+    headers: list[tuple[str, str]]
+
+
+Served = Callable[..., _Real]
+
+
+@pytest.fixture(scope="module")
+def served(nginx: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The unit tests' configs on the real nginx, each started once (its listen 80 and 81 on free
+    ports): what a row says must hold there too."""
+    with ExitStack() as stack:
+        started: dict[str, dict[int, int]] = {}
+
+        def ask(
+            config: str,
+            method: str,
+            path: str,
+            headers: tuple[tuple[str, str], ...] = (),
+            *,
+            host: str = "localhost",
+            port: int = 80,
+        ) -> _Real:
+            if config not in started:
+                root = tmp_path_factory.mktemp("unit")
+                root.chmod(0o755)
+                ports = {80: free_port(), 81: free_port()}
+                text = config
+                for written, real in ports.items():
+                    text = text.replace(f"listen {written}", f"listen 127.0.0.1:{real}")
+                conf = main_config(root, text, serve=True)
+                used = [p for w, p in ports.items() if f"listen {w}" in config]
+                stack.enter_context(process([nginx, "-p", str(root), "-c", str(conf)], root, used))
+                started[config] = ports
+            status, pairs = _send(started[config][port], host, method, path, headers)
+            return _Real(status, pairs)
+
+        yield ask
+
+
+def _answer(
+    tmp_path: Path,
+    config: str,
+    method: str,
+    path: str,
+    headers: tuple[tuple[str, str], ...] = (),
+    *,
+    host: str = "localhost",
+    port: int = 80,
+    version: tuple[int, int, int] = (1, 22, 1),
+) -> Answered:
+    site = tmp_path / "site.conf"
+    site.write_text(config)
+    routes, errors = load([site], version=version, files=lambda path: None)
+    assert routes is not None, errors
+    return routes.answer(Asked(host, method, path, headers, port), answer)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_each_planted_flaw_is_on_a_line_the_model_attributes(name: str) -> None:
+    """Each `# expect-next:` marks a line the model names for some answer: a header's line, the
+    block that answered, the auth that ran, or an origin regex (routing.py's rule): where the
+    audit reports what it judges from the model."""
+    text = (CORPUS / name).read_text()
+    lines = text.splitlines()
+    marked = {n + 2 for n, line in enumerate(lines) if line.strip().startswith("# expect-next:")}
+    routes, errors = load([CORPUS / name], client="127.0.0.1")
+    assert routes is not None, errors
+    named: set[Place] = set()
+    for path in _directive(text, "paths", "/").split():
+        for _, method, headers in ASKS:
+            asked = Asked(_directive(text, "host", "api.example.com"), method, path, headers, None)
+            answered = routes.answer(asked, answer)
+            named |= {answered.by, *(h.at for h in answered.headers if h.at is not None)}
+            named |= {answered.auth} if answered.auth is not None else set()
+    for scope in routes.scopes():
+        named |= {r.at for r in scope.granted.regexes} if scope.granted else set()
+    attributed = {p.line for p in named if p.file == str(CORPUS / name)}
+    assert marked <= attributed, f"{name}: lines marked but never attributed: {marked - attributed}"

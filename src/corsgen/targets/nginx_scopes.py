@@ -165,7 +165,9 @@ class _Reading:
         return None
 
     def granted(self, conf: Conf) -> Granted:
-        anyone = self.header(self.ask("GET", NOBODY), "Access-Control-Allow-Origin", "allow_origins")
+        anyone = self.header(
+            self.ask("GET", NOBODY), "Access-Control-Allow-Origin", "allow_origins"
+        )
         origins = tuple(o for o in _spelled(self.routes, conf) if self.allows(o))
         regexes = tuple(r for r in _origin_regexes(self.routes, conf) if self.allows_regex(r))
         sample = next(iter(origins), None) or next(

@@ -90,6 +90,8 @@ class Variables:
         if found is None:
             return False
         self.captures = (found[0], *(g or "" for g in found.groups()))
+        # A named capture is a variable of its own from then on, as in nginx.
+        self.kept.update((name, value or "") for name, value in found.groupdict().items())
         return True
 
     def _map(self, name: str) -> str:
