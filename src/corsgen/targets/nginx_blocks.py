@@ -57,6 +57,8 @@ class Conf:
     locations: list[Conf] = field(default_factory=list)
     own: dict[str, list[tuple[tuple[str, ...], Place]]] = field(default_factory=dict)
     policies: list[tuple[str, Place]] = field(default_factory=list)  # corsgen snippets here
+    # limit_except METHODS {}: the methods it lets by, and the block every other method gets.
+    limit: tuple[frozenset[str], Conf] | None = None
 
     def set_here(self, name: str) -> list[tuple[tuple[str, ...], Place]]:
         return self.own.get(name, [])
@@ -173,7 +175,10 @@ class Reader:
         elif name == "if":
             conf.code.append(Step("if", args, at, child))
         elif name == "limit_except":
-            conf.own.setdefault("limit_except", []).append((args, at))
+            methods = {a.upper() for a in args} | (
+                {"HEAD"} if "GET" in (a.upper() for a in args) else set()
+            )
+            conf.limit = (frozenset(methods), child)
         self.read(inner, file, child)
         if name == "server":
             self.servers.append(server_of(child))

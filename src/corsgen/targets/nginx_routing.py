@@ -243,8 +243,13 @@ class NginxRoutes:
             if conf.set_here("internal") and not r.internal:
                 r.trail.append(f"internal location {conf.title()}: 404")
                 return _Final(404, conf)
+            # A method limit_except does not let by gets its block, whose (empty) rewrite
+            # directives run instead of the location's: a preflight's `if ... return` too.
+            limited = conf.limit[1] if conf.limit and r.method not in conf.limit[0] else conf
+            if limited is not conf:
+                r.trail.append(f"{r.method} not in limit_except at {limited.at}")
             uri, ended = r.uri, _Rewritten()
-            self._rewrite(r, conf, conf.code, ended)
+            self._rewrite(r, limited, limited.code, ended)
             if ended.final is not None:
                 return ended.final
             if ended.stop == "last" or (not ended.stop and r.uri != uri):
@@ -256,7 +261,7 @@ class NginxRoutes:
                     return found
                 conf = found
                 continue
-            active = ended.active or conf
+            active = ended.active or limited
             break
         denied = self._access(r, active, backend)
         if denied is not None:
