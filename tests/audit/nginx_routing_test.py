@@ -19,6 +19,7 @@ from corsgen.render import render_parts
 from corsgen.routing import SECRET_HEADER, Answered, Asked, Place
 from corsgen.targets.nginx import main_config
 from corsgen.targets.nginx_routing import NginxRoutes, load
+from corsgen.targets.serving import slash_version
 from corsgen.verify import find_binary
 from testing.binaries import need_binary
 from testing.processes import free_port, process
@@ -74,6 +75,12 @@ def nginx() -> str:
     return binary
 
 
+def _version(binary: str) -> tuple[int, int, int]:
+    """The version `nginx -v` names: the model follows it (add_header_inherit from 1.29.3)."""
+    major, minor, patch = (int(n) for n in slash_version(binary).split(".")[:3])
+    return major, minor, patch
+
+
 @pytest.fixture(scope="module")
 def up() -> Iterator[Upstream]:
     with Upstream() as upstream:
@@ -101,7 +108,7 @@ def test_the_model_answers_as_nginx(name: str, nginx: str, up: Upstream, tmp_pat
     served = text.replace("PORT", str(port)).replace("UPSTREAM", f"127.0.0.1:{up.port}")
     (root / name).write_text(served.replace("ROOT", str(root)))
     conf = main_config(root, f"    include {root / name};\n", serve=True)
-    routes, errors = load([root / name], client="127.0.0.1")
+    routes, errors = load([root / name], client="127.0.0.1", version=_version(nginx))
     assert routes is not None, errors
     host = _directive(text, "host", "api.example.com")
     paths = _directive(text, "paths", "/").split()
@@ -481,3 +488,39 @@ def test_each_planted_flaw_is_on_a_line_the_model_attributes(name: str) -> None:
         named |= {r.at for r in scope.granted.regexes} if scope.granted else set()
     attributed = {p.line for p in named if p.file == str(CORPUS / name)}
     assert marked <= attributed, f"{name}: lines marked but never attributed: {marked - attributed}"
+
+
+LOOPS = """
+server {
+    listen 80;
+    location /loop/ { try_files $uri /loop/again; }
+    location /auth/ { auth_request /auth/check; proxy_pass http://127.0.0.1:9; }
+    location /missing/ { try_files $uri =404; }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "status"), [("/loop/x", 500), ("/auth/x", 500), ("/missing/x", 404)]
+)
+def test_subrequests_and_redirects_end(
+    path: str, status: int, tmp_path: Path, served: Served
+) -> None:
+    """An auth_request that asks itself, try_files that sends a request to itself: nginx stops
+    them (500), and the model does too, in bounded time."""
+    assert _answer(tmp_path, LOOPS, "GET", path).status == status
+    assert served(LOOPS, "GET", path).status == status
+
+
+def test_the_target_loads_its_model_and_claims_its_corpus(tmp_path: Path) -> None:
+    from corsgen.targets import by_name
+
+    nginx = by_name("nginx")
+    for name in CONFIGS:
+        assert nginx.claims((CORPUS / name).read_text()), name
+        assert nginx.routes([CORPUS / name]).routes is not None, name
+    broken = tmp_path / "broken.conf"
+    broken.write_text("server {\n    listen 80;\n    location / {\n")
+    loaded = nginx.routes([broken])
+    assert loaded.routes is None
+    assert [f.rule_id for f in loaded.findings] == ["CG401"]

@@ -60,6 +60,8 @@ _HIDDEN = {
     "memcached": (),
 }
 _MAX_CHANGES = 10  # NGX_HTTP_MAX_URI_CHANGES
+# Subrequests in subrequests: nginx allows 50 (NGX_HTTP_MAX_SUBREQUESTS) in all, the model 5 deep.
+_MAX_SUBREQUESTS = 5
 ADD_HEADER_INHERIT: Version = (1, 29, 3)
 TESTED: Version = (1, 22, 1)  # the nginx the corpus is held to
 OUTSIDE = "203.0.113.7"  # the client the audit's requests come from: not the loopback
@@ -110,6 +112,7 @@ class _Request:
     auth: Place | None = None
     backend: bool = False
     internal: bool = False
+    depth: int = 0  # subrequests (auth_request) above this one
     location: Conf | None = None  # the location found (for proxy_pass's URI)
     vars: Variables = field(init=False)
 
@@ -385,7 +388,10 @@ class NginxRoutes:
             return None
         at = found[-1][1]
         r.auth = r.auth or at
-        sub = _Request("GET", "", "", r.headers, r.host, r.server, internal=True)
+        if r.depth >= _MAX_SUBREQUESTS:
+            r.trail.append(f"auth_request at {at}: subrequests nested too deep: 500")
+            return 500
+        sub = _Request("GET", "", "", r.headers, r.host, r.server, internal=True, depth=r.depth + 1)
         self._variables(sub, r.vars.kept)
         answer = self._serve(sub, backend, _Jump(*_split(found[-1][0][0])))
         status = sub.err_status or answer.status
