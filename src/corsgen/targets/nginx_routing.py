@@ -114,6 +114,7 @@ class _Request:
     internal: bool = False
     depth: int = 0  # subrequests (auth_request) above this one
     location: Conf | None = None  # the location found (for proxy_pass's URI)
+    request_uri: str = ""  # as the client sent it
     vars: Variables = field(init=False)
 
 
@@ -165,6 +166,7 @@ class NginxRoutes:
         server = select_server(self.servers, host, asked.port)
         uri, args = _split(asked.path)
         request = _Request(asked.method.upper(), normalise(uri), args or "", headers, host, server)
+        request.request_uri = asked.path
         self._variables(request, {})
         request.trail.append(f"server at {server.conf.at}")
         final = self._serve(request, backend, _Jump(request.uri, request.args))
@@ -184,6 +186,7 @@ class NginxRoutes:
 
     def _builtin(self, r: _Request, name: str) -> str | None:
         values = {
+            "request_uri": r.request_uri,
             "request_method": r.method,
             "uri": r.uri,
             "document_uri": r.uri,
@@ -194,7 +197,6 @@ class NginxRoutes:
             "server_name": r.server.names[0] if r.server.names else "",
             "scheme": "http",
             "remote_addr": self.client,
-            "request_uri": r.uri + ("?" + r.args if r.args else ""),
         }
         if name in values:
             return values[name]
@@ -215,10 +217,6 @@ class NginxRoutes:
         """The request from one entry (the server's rewrite phase, or a named location) to its
         end, following internal redirects and error pages."""
         while True:
-            r.changes -= 1
-            if r.changes <= 0:
-                r.trail.append("more than 10 internal redirects: 500")
-                return _Final(500, r.server.conf)
             r.uri, r.args = jump.uri, jump.args if jump.args is not None else r.args
             outcome = self._pass(r, backend, jump.named)
             if isinstance(outcome, _Final):
@@ -226,7 +224,17 @@ class NginxRoutes:
                 if redirect is None:
                     return outcome
                 outcome = redirect
+            if not self._change(r):
+                return _Final(500, r.location or r.server.conf)
             jump = outcome
+
+    def _change(self, r: _Request) -> bool:
+        """Count one more change of URI (an internal redirect, a search again after a rewrite):
+        the 11th ends the request with 500, as in nginx."""
+        r.changes -= 1
+        if r.changes == 0:
+            r.trail.append("more than 10 internal redirects or rewrites: 500")
+        return r.changes > 0
 
     def _pass(self, r: _Request, backend: Backend, named: Conf | None) -> _Final | _Jump:
         server = r.server.conf
@@ -256,8 +264,7 @@ class NginxRoutes:
             if ended.final is not None:
                 return ended.final
             if ended.stop == "last" or (not ended.stop and r.uri != uri):
-                r.changes -= 1
-                if r.changes <= 0:
+                if not self._change(r):
                     return _Final(500, conf)
                 found = self._find(r)
                 if isinstance(found, _Final):
