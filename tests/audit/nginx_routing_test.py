@@ -18,10 +18,11 @@ import pytest
 from corsgen.render import render_parts
 from corsgen.routing import SECRET_HEADER, Answered, Asked, Place
 from corsgen.targets.nginx import main_config
-from corsgen.targets.nginx_routing import NginxRoutes, load
-from corsgen.targets.serving import slash_version
+from corsgen.targets.nginx_routing import load
+from corsgen.targets.serving import DEAD, slash_version
 from corsgen.verify import find_binary
 from testing.binaries import need_binary
+from testing.flawed import FLAWS
 from testing.processes import free_port, process
 from testing.servers import unchecked_plan
 from testing.upstream import Upstream, answer
@@ -117,14 +118,57 @@ def test_the_model_answers_as_nginx(name: str, nginx: str, up: Upstream, tmp_pat
         for path in paths:
             for label, method, headers in ASKS:
                 real = _real(port, host, method, path, headers)
-                model = _model(routes, Asked(host, method, path, headers, port))
-                for key in sorted(set(real) | set(model)):
-                    if real.get(key) != model.get(key):
-                        table.append(
-                            f"{label:18} {path:20} {key:34} "
-                            f"model={model.get(key, '-')!s:30} nginx={real.get(key, '-')}"
-                        )
+                model = _view_of(routes.answer(Asked(host, method, path, headers, port), answer))
+                table += _differences(label, path, model, real)
     assert not table, f"{name}: the model differs from nginx:\n" + "\n".join(table)
+
+
+NGINX_FLAWS = [f for f in FLAWS if f.server == "nginx"]
+
+
+def _dead_or_up(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+    """The flawed configs' backends: the upstream, and /dead/, where nothing listens (nginx's own
+    502 there, with no headers from any backend)."""
+    return (502, ()) if path.startswith(DEAD) else answer(method, path)
+
+
+def test_the_model_answers_as_nginx_on_every_flawed_config(
+    nginx: str, up: Upstream, tmp_path: Path
+) -> None:
+    """testing/flawed.py's nginx configs, all in one nginx, each on its port: the model agrees."""
+    root = tmp_path
+    root.chmod(0o755)
+    ports = {flaw.name: free_port() for flaw in NGINX_FLAWS}
+    dead = free_port()
+    http = ""
+    for flaw in NGINX_FLAWS:
+        files = flaw.files(ports[flaw.name], root, up.port, dead)
+        (root / f"cors-{flaw.name}.conf").write_text(files["cors"])
+        http += files["http"]
+    (root / "htpasswd").write_text("corsgen:{PLAIN}s3cret\n")
+    (root / "flawed.conf").write_text(http)
+    conf = main_config(root, f"    include {root / 'flawed.conf'};\n", serve=True)
+    routes, errors = load([root / "flawed.conf"], client="127.0.0.1", version=_version(nginx))
+    assert routes is not None, errors
+    table = []
+    with process([nginx, "-p", str(root), "-c", str(conf)], root, ports.values()):
+        for flaw in NGINX_FLAWS:
+            port = ports[flaw.name]
+            for path in (*flaw.paths, *flaw.error_paths, "/own-cors", "/auth/ok"):
+                for label, method, headers in ASKS:
+                    real = _real(port, "localhost", method, path, headers)
+                    asked = Asked("localhost", method, path, headers, port)
+                    model = _view_of(routes.answer(asked, _dead_or_up))
+                    table += _differences(f"{flaw.name} {label}", path, model, real)
+    assert not table, "the model differs from nginx:\n" + "\n".join(table)
+
+
+def _differences(label: str, path: str, model: View, real: View) -> list[str]:
+    return [
+        f"{label:30} {path:20} {key:34} model={model.get(key, '-')!s:30} nginx={real.get(key, '-')}"
+        for key in sorted(set(real) | set(model))
+        if real.get(key) != model.get(key)
+    ]
 
 
 def _real(
@@ -150,8 +194,7 @@ def _send(
         conn.close()
 
 
-def _model(routes: NginxRoutes, asked: Asked) -> View:
-    answered: Answered = routes.answer(asked, answer)
+def _view_of(answered: Answered) -> View:
     return _view(answered.status, list(answered.pairs()))
 
 
