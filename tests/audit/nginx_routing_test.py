@@ -17,6 +17,7 @@ import pytest
 
 from corsgen.render import render_parts
 from corsgen.routing import SECRET_HEADER, Answered, Asked, Place
+from corsgen.targets import nginx_serving
 from corsgen.targets.nginx import main_config
 from corsgen.targets.nginx_routing import load
 from corsgen.targets.serving import DEAD, slash_version
@@ -24,7 +25,7 @@ from corsgen.verify import find_binary
 from testing.binaries import need_binary
 from testing.flawed import FLAWS
 from testing.processes import free_port, process
-from testing.servers import unchecked_plan
+from testing.servers import site, unchecked_plan
 from testing.upstream import Upstream, answer
 
 CORPUS = Path(__file__).with_name("corpus") / "nginx"
@@ -567,3 +568,34 @@ def test_the_target_loads_its_model_and_claims_its_corpus(tmp_path: Path) -> Non
     loaded = nginx.routes([broken])
     assert loaded.routes is None
     assert [f.rule_id for f in loaded.findings] == ["CG401"]
+
+
+@pytest.mark.parametrize(("context", "shared"), [("", False), ("server", False), ("", True)])
+def test_the_model_answers_as_nginx_where_the_conformance_tests_include_corsgen(
+    context: str, shared: bool, nginx: str, up: Upstream, tmp_path: Path
+) -> None:
+    """The conformance matrix's nginx config (targets/nginx_serving.py) for two example policies:
+    in a location or in server {}, each on its port or side by side under /NAME/."""
+    plans = tuple(
+        unchecked_plan(name.replace("-", "_"), (Path("examples") / f"{name}.toml").read_text())
+        for name in ("spa-api", "public-read")
+    )
+    one = free_port()
+    ports = {plan.name: one if shared else free_port() for plan in plans}
+    served = site(plans, ports, up.port, shared=shared)
+    root = tmp_path
+    root.chmod(0o755)
+    command = nginx_serving.configure(context, nginx, root, served)
+    routes, errors = load([root / "nginx.conf"], client="127.0.0.1", version=_version(nginx))
+    assert routes is not None, errors
+    table = []
+    with process(command, root, set(ports.values())):
+        for plan in plans:
+            port, prefix = ports[plan.name], served.prefix(plan)
+            for path in ("/ok", "/missing", "/error", "/own-cors", "/own-cors-error", "/auth/ok"):
+                for label, method, headers in ASKS:
+                    real = _real(port, "localhost", method, prefix + path, headers)
+                    asked = Asked("localhost", method, prefix + path, headers, port)
+                    model = _view_of(routes.answer(asked, answer))
+                    table += _differences(f"{plan.name} {label}", prefix + path, model, real)
+    assert not table, "the model differs from nginx:\n" + "\n".join(table)
