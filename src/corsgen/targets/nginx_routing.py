@@ -63,6 +63,7 @@ _MAX_CHANGES = 10  # NGX_HTTP_MAX_URI_CHANGES
 # Subrequests in subrequests: nginx allows 50 (NGX_HTTP_MAX_SUBREQUESTS) in all, the model 5 deep.
 _MAX_SUBREQUESTS = 5
 ADD_HEADER_INHERIT: Version = (1, 29, 3)
+JOINED_HEADERS: Version = (1, 23, 0)  # $http_NAME joins a header sent twice
 TESTED: Version = (1, 22, 1)  # the nginx the corpus is held to
 OUTSIDE = "203.0.113.7"  # the client the audit's requests come from: not the loopback
 
@@ -161,7 +162,7 @@ class NginxRoutes:
     # The request -------------------------------------------------------------------------------
 
     def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
-        headers = {k.lower(): v for k, v in asked.headers}
+        headers = self._headers_in(asked.headers)
         host = asked.host.rsplit(":", 1)[0].lower().rstrip(".") if asked.host else ""
         server = select_server(self.servers, host, asked.port)
         uri, args = _split(asked.path)
@@ -179,6 +180,19 @@ class NginxRoutes:
             request.backend,
             request.auth,
         )
+
+    def _headers_in(self, pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+        """The request's headers as $http_NAME reads them: a name sent twice is its first value
+        before nginx 1.23, every value joined with ", " (cookies "; ") since."""
+        joined = self.version >= JOINED_HEADERS
+        headers: dict[str, str] = {}
+        for name, value in pairs:
+            key = name.lower()
+            if key not in headers:
+                headers[key] = value
+            elif joined:
+                headers[key] += ("; " if key == "cookie" else ", ") + value
+        return headers
 
     def _variables(self, r: _Request, kept: dict[str, str]) -> None:
         """The request's variables; a subrequest shares its parent's `kept` (nginx shares them)."""
