@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from corsgen.errors import CorsgenError
 from corsgen.render import render_parts
 from corsgen.routing import SECRET_HEADER, Answered, Asked, Place
 from corsgen.targets import nginx_serving
@@ -602,3 +603,14 @@ def test_the_model_answers_as_nginx_where_the_conformance_tests_include_corsgen(
                     model = _view_of(routes.answer(asked, answer))
                     table += _differences(f"{plan.name} {label}", prefix + path, model, real)
     assert not table, "the model differs from nginx:\n" + "\n".join(table)
+
+
+def test_a_config_that_includes_without_end_is_refused_in_bounded_time(tmp_path: Path) -> None:
+    """Each file includes the next twice: written out, 2**40 directives; the run's bounds
+    (limits.py's MAX_CONFIG_*) refuse it before the model is built."""
+    for n in range(40):
+        (tmp_path / f"f{n}.conf").write_text(f"include f{n + 1}.conf;\ninclude f{n + 1}.conf;\n")
+    (tmp_path / "f40.conf").write_text("add_header X-Deep yes;\n")
+    (tmp_path / "site.conf").write_text("server {\n    listen 80;\n    include f0.conf;\n}\n")
+    with pytest.raises(CorsgenError, match="more than"):
+        load([tmp_path / "site.conf"])

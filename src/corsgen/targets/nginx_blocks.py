@@ -111,6 +111,8 @@ class Conf:
 
 @dataclass
 class Server:
+    """A server {} and what chooses it: its ports, those it is the default of, its names."""
+
     conf: Conf
     ports: tuple[int, ...]
     defaults: tuple[int, ...]  # the ports it is default_server on
@@ -122,12 +124,18 @@ _SKIPPED_MAP_KEYS = ("hostnames", "volatile")
 
 @dataclass
 class Reader:
+    """The loader's parsed files, read into blocks with their includes written out, as nginx
+    reads them (a file included twice is read twice), within the run's ConfigBudget."""
+
     files: list[_File]
+    budget: ConfigBudget
     maps: dict[str, Map] = field(default_factory=dict)
     servers: list[Server] = field(default_factory=list)
-    path: list[int] = field(default_factory=list)
+    path: list[int] = field(default_factory=list)  # the files on the include path being read
 
-    def read(self, directives: list[_Directive], file: str, conf: Conf) -> None:
+    def read(self, directives: list[_Directive], file: str, conf: Conf, depth: int = 0) -> None:
+        self.budget.walk(len(directives), file, "directives")
+        self.budget.nest(depth, file, "includes and blocks")
         for d in directives:
             name, args = d["directive"], tuple(d.get("args", []))
             at = Place(file, d.get("line", 0))
@@ -139,12 +147,12 @@ class Reader:
                     if included.policy is not None and "add_header" in included.names:
                         conf.policies.append((included.policy, at))
                     self.path.append(index)
-                    self.read(included.parsed, included.name, conf)
+                    self.read(included.parsed, included.name, conf, depth + 1)
                     self.path.pop()
             elif name == "map" and len(args) == 2:
                 self.maps[args[1].lstrip("$")] = self.map(args[0], d.get("block", []), file)
             elif name in ("server", "location", "if", "limit_except") and "block" in d:
-                self.block(name, args, at, d["block"], file, conf)
+                self.block(name, args, at, d["block"], file, conf, depth + 1)
             elif name in ("allow", "deny"):  # one list, in order: the first rule that matches
                 conf.own.setdefault("access", []).append(((name, *args), at))
             elif name in _REWRITE:
@@ -160,6 +168,7 @@ class Reader:
         inner: list[_Directive],
         file: str,
         conf: Conf,
+        depth: int,
     ) -> None:
         child = Conf(name, at, conf)
         if name == "location":
@@ -175,11 +184,9 @@ class Reader:
         elif name == "if":
             conf.code.append(Step("if", args, at, child))
         elif name == "limit_except":
-            methods = {a.upper() for a in args} | (
-                {"HEAD"} if "GET" in (a.upper() for a in args) else set()
-            )
-            conf.limit = (frozenset(methods), child)
-        self.read(inner, file, child)
+            methods = frozenset(a.upper() for a in args)
+            conf.limit = (methods | {"HEAD"} if "GET" in methods else methods, child)
+        self.read(inner, file, child, depth)
         if name == "server":
             self.servers.append(server_of(child))
 
@@ -236,7 +243,7 @@ def read(configs: Sequence[Path]) -> tuple[Config | None, list[Finding]]:
     nginx includes in http {}), or the parse errors that keep nginx from reading it."""
     budget = ConfigBudget()
     http = Conf("http", Place(str(configs[0]), 1), None)
-    reader = Reader([])
+    reader = Reader([], budget)
     errors: list[Finding] = []
     for path in configs:
         loader = _Loader(os.path.dirname(str(path)), budget)
