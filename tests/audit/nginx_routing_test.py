@@ -359,6 +359,48 @@ def test_rewrite_phase_maps_and_header_inheritance(
     assert ";".join(mine) == sent
 
 
+HIDES = """
+server {
+    listen 80;
+    proxy_hide_header X-Internal-Token;
+    proxy_hide_header Access-Control-Allow-Origin;
+    location / { proxy_pass http://UPSTREAM/; }
+    location /passes/ { proxy_pass_header Access-Control-Allow-Origin; proxy_pass http://UPSTREAM/; }
+    location /hides/ { proxy_hide_header X-Total-Count; proxy_pass http://UPSTREAM/; }
+    location /other-module/ { fastcgi_hide_header X-Total-Count; proxy_pass http://UPSTREAM/; }
+    location /if/ {
+        proxy_hide_header ETag;
+        if ($http_x_test) { add_header X-If yes; }
+        proxy_pass http://UPSTREAM/;
+    }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "passed", "why"),
+    [
+        ("/own-cors/secret", "etag x-total-count", "the server's list"),
+        ("/passes/own-cors/secret", "access-control-allow-origin etag x-total-count", "the "
+         "server's list, less the header passed: each list is inherited on its own"),
+        ("/hides/own-cors/secret", "access-control-allow-origin etag x-internal-token", "a "
+         "block's own hide list replaces the server's whole"),
+        ("/other-module/own-cors/secret", "etag x-total-count", "fastcgi's list is not proxy's"),
+        ("/if/own-cors/secret", "access-control-allow-origin x-internal-token x-total-count",
+         "an if inherits its location's hide list"),
+    ],
+)  # fmt: skip
+def test_hide_and_pass_lists_are_inherited_as_nginx_merges_them(
+    path: str, passed: str, why: str, tmp_path: Path, served: Served
+) -> None:
+    watched = {"access-control-allow-origin", "etag", "x-internal-token", "x-total-count"}
+    test = (("X-Test", "1"),)  # /if/'s if is true
+    model = _answer(tmp_path, HIDES.replace("UPSTREAM", "127.0.0.1:9"), "GET", path, test)
+    assert " ".join(sorted({n.lower() for n, _ in model.pairs()} & watched)) == passed, why
+    real = served(HIDES, "GET", path, test)
+    assert " ".join(sorted({n.lower() for n, _ in real.headers} & watched)) == passed, why
+
+
 def test_add_header_inherit_is_modelled_for_the_versions_that_have_it(tmp_path: Path) -> None:
     config = """
 server {
@@ -370,7 +412,7 @@ server {
     old = _answer(tmp_path, config, "GET", "/")
     assert old.pairs() == (("X-Here", "yes"),)
     new = _answer(tmp_path, config, "GET", "/", version=(1, 29, 3))
-    assert new.pairs() == (("X-Server", "yes"), ("X-Here", "yes"))
+    assert new.pairs() == (("X-Here", "yes"), ("X-Server", "yes"))
 
 
 def test_headers_more_sets_on_every_status_and_replaces(tmp_path: Path) -> None:
@@ -465,7 +507,7 @@ Served = Callable[..., _Real]
 
 
 @pytest.fixture(scope="module")
-def served(nginx: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(nginx: str, up: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The unit tests' configs on the real nginx, each started once (its listen 80 and 81 on free
     ports): what a row says must hold there too."""
     with ExitStack() as stack:
@@ -484,7 +526,7 @@ def served(nginx: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
                 root = tmp_path_factory.mktemp("unit")
                 root.chmod(0o755)
                 ports = {80: free_port(), 81: free_port()}
-                text = config
+                text = config.replace("UPSTREAM", f"127.0.0.1:{up.port}")
                 for written, real in ports.items():
                     text = text.replace(f"listen {written}", f"listen 127.0.0.1:{real}")
                 conf = main_config(root, text, serve=True)

@@ -592,7 +592,8 @@ class NginxRoutes:
 
     def _add_headers(self, conf: Conf) -> list[tuple[tuple[str, ...], Place, bool]]:
         """The add_header lines that apply in a block: the nearest block's with any, or, from
-        1.29.3, as add_header_inherit says (merge: the levels above too; off: this one's)."""
+        1.29.3, as add_header_inherit says (inherited itself): merge, the block's own and then
+        those of the levels above; off, the block's own only."""
         chain: list[tuple[tuple[str, ...], Place]] = []
         level: Conf | None = conf
         while level is not None:
@@ -602,7 +603,7 @@ class NginxRoutes:
                 else "on"
             )
             mine = level.set_here("add_header")
-            chain = mine + chain
+            chain += mine  # merge: a block's own, then those above it (ngx_array_push_n)
             if (mine and mode == "on") or mode == "off":
                 break
             level = level.parent
