@@ -365,7 +365,10 @@ server {
     proxy_hide_header X-Internal-Token;
     proxy_hide_header Access-Control-Allow-Origin;
     location / { proxy_pass http://UPSTREAM/; }
-    location /passes/ { proxy_pass_header Access-Control-Allow-Origin; proxy_pass http://UPSTREAM/; }
+    location /passes/ {
+        proxy_pass_header Access-Control-Allow-Origin;
+        proxy_pass http://UPSTREAM/;
+    }
     location /hides/ { proxy_hide_header X-Total-Count; proxy_pass http://UPSTREAM/; }
     location /other-module/ { fastcgi_hide_header X-Total-Count; proxy_pass http://UPSTREAM/; }
     location /if/ {
