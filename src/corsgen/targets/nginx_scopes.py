@@ -93,21 +93,27 @@ def _paths(server: Server, conf: Conf) -> tuple[str, ...]:
     candidates = list(_samples(conf.pattern)) if regex else [conf.pattern]
     if conf.modifier in ("", "^~") and conf.pattern.endswith("/"):
         regexes = _regex_locations(server.conf)
-        candidates += [f"{conf.pattern}{_PROBE}{ext}" for r in regexes for ext in _exts(r)]
+        candidates += [f"{conf.pattern}{_PROBE}{ext}" for r in regexes for ext in _exts(r.pattern)]
     reached = []
     for path in candidates:
         if not path.startswith("/"):
             continue
         answered, _ = find_location(server.conf, normalise(path), None)
-        if _starts_at(answered, conf):
+        if _starts_at(path, answered, conf):
             reached.append(path)
     return tuple(dict.fromkeys(reached))
 
 
-def _starts_at(answered: Conf, conf: Conf) -> bool:
+def _starts_at(path: str, answered: Conf, conf: Conf) -> bool:
     """Whether a request the search gave to `answered` was one for `conf`: the block itself, one
-    nested in it, or a regex location that took it from conf's prefix."""
-    return answered is conf or answered.modifier in ("~", "~*") or _inside(answered, conf)
+    nested in it, or a regex location that took it from conf, its longest prefix."""
+    if answered is conf or _inside(answered, conf):
+        return True
+    if answered.modifier not in ("~", "~*") or conf.modifier not in ("", "^~"):
+        return False
+    siblings = conf.parent.locations if conf.parent is not None else []
+    longer = (s for s in siblings if len(s.pattern) > len(conf.pattern))
+    return not any(s.modifier in ("", "^~") and path.startswith(s.pattern) for s in longer)
 
 
 def _inside(inner: Conf, outer: Conf) -> bool:
@@ -127,16 +133,16 @@ def _regex_locations(conf: Conf) -> Iterator[Conf]:
 _EXTENSION = re.compile(r"\\\.\(\??:?([A-Za-z0-9|]+)\)\$?$|\\\.([A-Za-z0-9]+)\$?$")
 
 
-def _exts(location: Conf) -> list[str]:
+def _exts(regex: str) -> list[str]:
     """The file extensions a regex location ends with (\\.(json|csv)$, \\.php$)."""
-    found = _EXTENSION.search(location.pattern)
+    found = _EXTENSION.search(regex)
     if not found:
         return []
     return ["." + ext for ext in (found[1] or found[2]).split("|")]
 
 
 def _samples(regex: str) -> Iterator[str]:
-    for ext in _exts(Conf("location", Place("", 0), None, "~", regex)):
+    for ext in _exts(regex):
         yield f"/{_PROBE}{ext}"
 
 
