@@ -659,3 +659,8 @@ def test_a_config_that_includes_without_end_is_refused_in_bounded_time(tmp_path:
     (tmp_path / "site.conf").write_text("server {\n    listen 80;\n    include f0.conf;\n}\n")
     with pytest.raises(CorsgenError, match="more than"):
         load([tmp_path / "site.conf"])
+
+
+def test_http_without_a_server_is_served_as_one(tmp_path: Path) -> None:
+    answered = _answer(tmp_path, "add_header X-Http yes always;\n", "GET", "/x")
+    assert (answered.status, answered.pairs()) == (404, (("X-Http", "yes"),))

@@ -260,6 +260,8 @@ def read(configs: Sequence[Path]) -> tuple[Config | None, list[Finding]]:
             reader.read(main.parsed, main.name, http)
     if errors:
         return None, errors
+    if not reader.servers:  # nginx serves http {} alone as one server on port 80
+        reader.servers.append(Server(Conf("server", http.at, http), (80,), (), ()))
     return Config(http, reader.servers, reader.maps), []
 
 
