@@ -95,8 +95,8 @@ def up() -> Iterator[Upstream]:
 
 @pytest.mark.parametrize("policy", ["spa-api", "public-read"])
 def test_the_corpus_holds_corsgens_output_as_it_renders_today(policy: str) -> None:
-    """The snippets the corpus includes are corsgen's current output, marker and all (below the
-    first line, which names the version)."""
+    """The snippets the corpus includes are corsgen's current output, marker and all (the first
+    two lines, which name corsgen's version, aside)."""
     name = policy.replace("-", "_")
     plan = unchecked_plan(name, (Path("examples") / f"{policy}.toml").read_text())
     for file, text in render_parts(plan, "nginx").items():
