@@ -45,6 +45,7 @@ from corsgen.routing import (
 )
 from corsgen.rules.table import finding
 from corsgen.server_config import ConfigBudget, decode_config
+from corsgen.targets.replies import Reply, first, set_header, without
 from corsgen.targets.yaml_lines import Node, read
 
 SERVER = "Traefik"
@@ -61,7 +62,7 @@ CORS_OPTIONS = {
     "addVaryHeader": "vary",
 }
 CUSTOM = ("customResponseHeaders", "customRequestHeaders")
-_NOT_FOUND = "404 page not found"
+CREDENTIALS = "Access-Control-Allow-Credentials"
 
 
 # --- requests, and Go's regexp ---------------------------------------------------------------
@@ -270,30 +271,6 @@ def _string(token: str) -> str:
 # --- answers ---------------------------------------------------------------------------------
 
 
-def _without(headers: Sequence[Sent], name: str) -> list[Sent]:
-    return [h for h in headers if h.name.lower() != name.lower()]
-
-
-def _set(headers: Sequence[Sent], name: str, value: str, at: Place | None) -> list[Sent]:
-    """Go's Header.Set: every copy replaced by one."""
-    return [*_without(headers, name), Sent(name, value, at)]
-
-
-def _first(headers: Sequence[Sent], name: str) -> Sent | None:
-    return next((h for h in headers if h.name.lower() == name.lower()), None)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """An answer on its way out through the middlewares."""
-
-    status: int
-    headers: tuple[Sent, ...] = ()
-    trail: tuple[str, ...] = ()
-    backend: bool = False
-    auth: Place | None = None
-
-
 @dataclass(frozen=True)
 class Listed:
     """A list option's values and the line of its key."""
@@ -373,14 +350,14 @@ class Cors:
     def _expose(self, headers: list[Sent]) -> list[Sent]:
         if self.expose and not ("*" in self.expose.values and self.credentials):
             value = ",".join(self.expose.values)
-            headers = _set(headers, "Access-Control-Expose-Headers", value, self.expose.at)
+            headers = set_header(headers, "Access-Control-Expose-Headers", value, self.expose.at)
         return headers
 
     def preflight(self, request: Request) -> Reply:
         """processCorsHeaders: the middleware's own answer to a preflight."""
         headers: list[Sent] = []
         if self.credentials:
-            headers = _set(headers, "Access-Control-Allow-Credentials", "true", self.credentials)
+            headers = set_header(headers, CREDENTIALS, "true", self.credentials)
         for listed, name, asked in (
             (self.headers, "Access-Control-Allow-Headers", "Access-Control-Request-Headers"),
             (self.methods, "Access-Control-Allow-Methods", "Access-Control-Request-Method"),
@@ -389,13 +366,13 @@ class Cors:
                 continue
             if "*" in listed.values and self.credentials:  # the request's own list sent back
                 if value := request.header(asked):
-                    headers = _set(headers, name, value, listed.at)
+                    headers = set_header(headers, name, value, listed.at)
             else:
-                headers = _set(headers, name, ",".join(listed.values), listed.at)
+                headers = set_header(headers, name, ",".join(listed.values), listed.at)
         if matched := self.match(request.header("Origin")):
-            headers = _set(headers, "Access-Control-Allow-Origin", *matched)
+            headers = set_header(headers, "Access-Control-Allow-Origin", *matched)
         if self.max_age:
-            headers = _set(headers, "Access-Control-Max-Age", *self.max_age)
+            headers = set_header(headers, "Access-Control-Max-Age", *self.max_age)
         headers = self._expose(headers)
         trail = (f"preflight answered by the headers middleware at {self.at}",)
         return Reply(200, tuple(headers), trail)
@@ -404,17 +381,17 @@ class Cors:
         """PostRequestModifyResponseHeaders, on every answer from inside the middleware."""
         headers = list(reply.headers)
         for name, value, at in self.custom:
-            headers = _set(headers, name, value, at) if value else _without(headers, name)
+            headers = set_header(headers, name, value, at) if value else without(headers, name)
         if matched := self.match(request.header("Origin")):
-            headers = _set(headers, "Access-Control-Allow-Origin", *matched)
+            headers = set_header(headers, "Access-Control-Allow-Origin", *matched)
         if self.credentials:
-            headers = _set(headers, "Access-Control-Allow-Credentials", "true", self.credentials)
+            headers = set_header(headers, CREDENTIALS, "true", self.credentials)
         headers = self._expose(headers)
         if self.vary:
-            vary = _first(headers, "Vary")
+            vary = first(headers, "Vary")
             if vary is None or vary.value != "Origin":
                 value = f"{vary.value},Origin" if vary is not None and vary.value else "Origin"
-                headers = _set(headers, "Vary", value, self.vary)
+                headers = set_header(headers, "Vary", value, self.vary)
         return replace(reply, headers=tuple(headers))
 
     def granted(self) -> Granted:

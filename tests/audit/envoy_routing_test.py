@@ -1,0 +1,58 @@
+"""The Envoy model (targets/envoy_routing.py) against the real Envoy, bootstrap by bootstrap of the
+corpus (tests/audit/corpus/envoy/).
+
+Each bootstrap is served with its listener's port (10000) turned into a free one and its
+cluster's (18080) into the test upstream's; the model reads the same file. Every request of
+testing/model_diff.battery goes to both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from corsgen.targets import envoy_routing
+from corsgen.targets.envoy import TARGET
+from corsgen.targets.envoy_serving import command
+from testing.binaries import need_binary
+from testing.model_diff import battery, differences
+from testing.processes import free_port, process
+from testing.upstream import Upstream
+
+CORPUS = Path(__file__).parent / "corpus" / "envoy"
+LISTENER, UPSTREAM = "port_value: 10000", "port_value: 18080"
+CONFIGS = sorted(p.name for p in CORPUS.iterdir())
+
+
+@pytest.fixture
+def served(
+    request: pytest.FixtureRequest, upstream: Upstream, tmp_path: Path
+) -> Iterator[tuple[envoy_routing.EnvoyRoutes, int]]:
+    binary = TARGET.find_binary()
+    need_binary("envoy", binary)
+    port = free_port()
+    text = (CORPUS / request.param).read_text()
+    text = text.replace(LISTENER, f"port_value: {port}")
+    text = text.replace(UPSTREAM, f"port_value: {upstream.port}")
+    run = command(str(binary), tmp_path, text)
+    routes, findings = envoy_routing.load([tmp_path / "envoy.yaml"])
+    assert routes is not None, findings
+    with process(run, tmp_path, [port]):
+        yield routes, port
+
+
+@pytest.mark.parametrize("served", CONFIGS, indirect=True)
+def test_the_model_answers_as_envoy(served: tuple[envoy_routing.EnvoyRoutes, int]) -> None:
+    routes, port = served
+    hosts, prefixes = ["localhost"], ["/nowhere/"]
+    for listener in routes.listeners:
+        for vhost in (listener.table.get("virtual_hosts") or envoy_routing.NONE).items():
+            domains = (vhost.get("domains") or envoy_routing.NONE).texts()
+            hosts += [d for d in domains if "*" not in d]
+            for route in (vhost.get("routes") or envoy_routing.NONE).items():
+                match = route.get("match") or envoy_routing.NONE
+                prefixes += [(match.get("prefix") or match.get("path") or match).text() or "/"]
+    table = differences(routes, port, battery(hosts, prefixes, port))
+    assert not table, "the model (left) and Envoy (right) differ:\n" + table
