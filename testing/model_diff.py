@@ -24,6 +24,14 @@ ORIGINS = (
     "https://x.preview.example.com",
     "https://evil.example",
 )
+# Origins no browser sends but an attacker may: two Origin headers (a listed one first), an empty
+# one, and the opaque "null".
+ODD = (
+    (("Origin", ORIGINS[0]), ("Origin", ORIGINS[-1])),
+    (("Origin", ORIGINS[-1]), ("Origin", ORIGINS[0])),
+    (("Origin", ""),),
+    (("Origin", "null"),),
+)
 # What each origin asks: a GET, and a preflight for a PUT with two headers.
 PREFLIGHT = (
     ("Access-Control-Request-Method", "PUT"),
@@ -59,6 +67,9 @@ def battery(hosts: Iterable[str], prefixes: Iterable[str], port: int | None) -> 
             asked.append(Asked(host, "GET", path, (), port))
             asked.append(Asked(host, "OPTIONS", path, (("Origin", ORIGINS[0]),), port))
             asked.append(Asked(host, "GET", path, (("Origin", ORIGINS[0]), LOGIN), port))
+            for odd in ODD:
+                asked.append(Asked(host, "GET", path, odd, port))
+                asked.append(Asked(host, "OPTIONS", path, (*odd, *PREFLIGHT), port))
             for origin in ORIGINS:
                 asked.append(Asked(host, "GET", path, (("Origin", origin),), port))
                 asked.append(Asked(host, "OPTIONS", path, (("Origin", origin), *PREFLIGHT), port))
@@ -100,7 +111,7 @@ def differences(routes: Routes, port: int, asked: Sequence[Asked]) -> str:
     for one, predicted in zip(asked, answers, strict=True):
         model = essentials(predicted.status, predicted.pairs())
         real = essentials(*send(port, one))
-        origin = next((v for n, v in one.headers if n == "Origin"), "-")
+        origin = " + ".join(repr(v) if not v else v for n, v in one.headers if n == "Origin")
         kind = "preflight" if PREFLIGHT[0] in one.headers else one.method
         kind += " (logged in)" if LOGIN in one.headers else ""
         for key in sorted(model.keys() | real.keys()):

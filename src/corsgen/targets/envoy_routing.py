@@ -359,6 +359,16 @@ def _listeners(root: Node) -> list[Listener]:
     return out
 
 
+def _joined(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """The request's headers by lower-case name, as Envoy's codec keeps them: the copies of a
+    header joined by commas (two Origin headers are one, "a,b")."""
+    out: dict[str, str] = {}
+    for name, value in headers:
+        key = name.lower()
+        out[key] = f"{out[key]},{value}" if key in out else value
+    return out
+
+
 def _users(node: Node) -> dict[str, str]:
     text = ((node.get("users") or NONE).get("inline_string") or NONE).text()
     return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
@@ -452,7 +462,7 @@ class EnvoyRoutes:
             raise CorsgenError(f"no listener on port {asked.port}")
         # With no route, the filters still run (auth asks for its user), and the router says 404.
         route = self._route(listener, asked) or Route(NONE, NONE, listener.table)
-        request = {n.lower(): v for n, v in reversed(asked.headers)}
+        request = _joined(asked.headers)
         reply, index = self._decode(listener, route, asked, request, backend)
         # Every answer on a route gets the route's, the virtual host's and the route
         # configuration's header lists, a filter's local reply (basic_auth's 401) too, but not
