@@ -111,7 +111,7 @@ def differences(routes: Routes, port: int, asked: Sequence[Asked]) -> str:
     for one, predicted in zip(asked, answers, strict=True):
         model = essentials(predicted.status, predicted.pairs())
         real = essentials(*send(port, one))
-        origin = " + ".join(repr(v) if not v else v for n, v in one.headers if n == "Origin")
+        origin = " + ".join(v or "''" for n, v in one.headers if n == "Origin") or "-"
         kind = "preflight" if PREFLIGHT[0] in one.headers else one.method
         kind += " (logged in)" if LOGIN in one.headers else ""
         for key in sorted(model.keys() | real.keys()):
