@@ -489,10 +489,8 @@ def _local(name: str) -> str:
 def _read(path: Path, config: Config, budget: ConfigBudget, at: str | None) -> None:
     text = decode_config(budget.read(path, at))
     file = str(path)
-    if path.suffix.lower() == ".toml":
-        raise CorsgenError(f"{file}: corsgen audit reads Traefik's YAML files only, not TOML yet")
     try:
-        root = read(text, file)
+        root = _toml(text, file) if path.suffix.lower() == ".toml" else read(text, file)
     except CorsgenError as exc:
         config.findings.append(finding("CG401", "parse", file=file, error=str(exc), server=SERVER))
         return
@@ -515,6 +513,30 @@ def _read(path: Path, config: Config, budget: ConfigBudget, at: str | None) -> N
         into.update((http.get(section) or Node({}, file, 0)).keys())
     for name, node in (http.get("middlewares") or Node({}, file, 0)).keys().items():
         config.middlewares[name] = (node, policy)
+
+
+def _toml(text: str, file: str) -> Node:
+    """A TOML file as Nodes, each value at the line of its key (tomlfile.key_lines; a value it
+    does not follow, deep in a table, at its table's line)."""
+    import tomli
+
+    from corsgen.tomlfile import key_lines, key_path
+
+    try:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
+        raise CorsgenError(f"{file}: not TOML: {exc}") from None
+    lines = key_lines(text)
+
+    def convert(value: object, loc: tuple[str | int, ...], line: int) -> Node:
+        line = lines.get(key_path(loc), line) if loc else line
+        if isinstance(value, dict):
+            return Node({k: convert(v, (*loc, k), line) for k, v in value.items()}, file, line)
+        if isinstance(value, list):
+            return Node(tuple(convert(v, (*loc, i), line) for i, v in enumerate(value)), file, line)
+        return Node(str(value).lower() if isinstance(value, bool) else str(value), file, line)
+
+    return convert(data, (), 1)
 
 
 def _files(path: Path, budget: ConfigBudget, at: str, depth: int = 0) -> Iterator[Path]:
