@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import http.client
+import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
-from corsgen.routing import SECRET_HEADER, Asked, Routes
+from corsgen.routing import SECRET_HEADER, Asked, Place, Routes
 from testing.upstream import OWN_CORS, STATUS
 
 # A page at each kind of origin: listed in most corpus configs, the hostile variants the scanners
@@ -126,3 +128,35 @@ def differences(routes: Routes, port: int, asked: Sequence[Asked]) -> str:
         "  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(line))
         for line in lines
     )
+
+
+def marked(files: Iterable[Path]) -> dict[Place, str]:
+    """Each line a corpus file's `# expect-next: SLUG[, SLUG]` comment marks (the next line that
+    is not a comment), and its slugs."""
+    out = {}
+    for file in files:
+        lines = file.read_text().splitlines()
+        for number, line in enumerate(lines, start=1):
+            if found := re.match(r"\s*# expect-next: (.+)", line):
+                target = next(
+                    n
+                    for n in range(number + 1, len(lines) + 1)
+                    if not lines[n - 1].strip().startswith("#")
+                )
+                out[Place(str(file), target)] = found[1]
+    return out
+
+
+def attributed(routes: Routes, asked: Iterable[Asked]) -> set[Place]:
+    """Every place the model says made an answer or a grant: each header's line, each answering
+    block, each auth, and each scope's regexes and granted keys."""
+    places: set[Place] = set()
+    for one in asked:
+        answer = routes.answer(one, backend)
+        places |= {h.at for h in answer.headers if h.at is not None} | {answer.by}
+        places |= {answer.auth} if answer.auth is not None else set()
+    for scope in routes.scopes():
+        places.add(scope.at)
+        if scope.granted is not None:
+            places |= {r.at for r in scope.granted.regexes} | set(scope.granted.at.values())
+    return places

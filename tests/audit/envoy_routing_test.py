@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from corsgen.routing import Asked
 from corsgen.targets import envoy_routing
 from corsgen.targets.envoy import TARGET
 from corsgen.targets.envoy_serving import command
 from testing.binaries import need_binary
-from testing.model_diff import battery, differences
+from testing.model_diff import attributed, battery, differences, marked
 from testing.processes import free_port, process
 from testing.upstream import Upstream
 
@@ -43,9 +44,8 @@ def served(
         yield routes, port
 
 
-@pytest.mark.parametrize("served", CONFIGS, indirect=True)
-def test_the_model_answers_as_envoy(served: tuple[envoy_routing.EnvoyRoutes, int]) -> None:
-    routes, port = served
+def _asked(routes: envoy_routing.EnvoyRoutes, port: int | None) -> list[Asked]:
+    """The battery on each virtual host's domains and each route's prefix or path."""
     hosts, prefixes = ["localhost"], ["/nowhere/"]
     for listener in routes.listeners:
         for vhost in (listener.table.get("virtual_hosts") or envoy_routing.NONE).items():
@@ -54,5 +54,22 @@ def test_the_model_answers_as_envoy(served: tuple[envoy_routing.EnvoyRoutes, int
             for route in (vhost.get("routes") or envoy_routing.NONE).items():
                 match = route.get("match") or envoy_routing.NONE
                 prefixes += [(match.get("prefix") or match.get("path") or match).text() or "/"]
-    table = differences(routes, port, battery(hosts, prefixes, port))
+    return battery(hosts, prefixes, port)
+
+
+@pytest.mark.parametrize("served", CONFIGS, indirect=True)
+def test_the_model_answers_as_envoy(served: tuple[envoy_routing.EnvoyRoutes, int]) -> None:
+    routes, port = served
+    table = differences(routes, port, _asked(routes, port))
     assert not table, "the model (left) and Envoy (right) differ:\n" + table
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_each_planted_flaw_is_on_a_line_the_model_names(name: str) -> None:
+    """The corpus's expect-next lines are lines the model attributes an answer or a grant to,
+    where the audit can report them."""
+    routes, findings = envoy_routing.load([CORPUS / name])
+    assert routes is not None, findings
+    places = attributed(routes, _asked(routes, None))
+    unnamed = {str(at): slugs for at, slugs in marked([CORPUS / name]).items() if at not in places}
+    assert not unnamed

@@ -21,7 +21,7 @@ from corsgen.targets import traefik_routing
 from corsgen.targets.traefik import TARGET
 from corsgen.targets.traefik_check import static
 from testing.binaries import need_binary
-from testing.model_diff import battery, differences
+from testing.model_diff import attributed, battery, differences, marked
 from testing.processes import free_port, process
 from testing.upstream import Upstream
 
@@ -71,7 +71,7 @@ def served(
         yield routes, web
 
 
-def _asked(routes: traefik_routing.TraefikRoutes, port: int) -> list[Asked]:
+def _asked(routes: traefik_routing.TraefikRoutes, port: int | None) -> list[Asked]:
     hosts = [h for r in routes.routers for h in r.rule.hosts] + ["localhost"]
     prefixes = [p for r in routes.routers for p in r.rule.paths] + ["/nowhere/"]
     return battery(hosts, prefixes, port)
@@ -84,3 +84,16 @@ def test_the_model_answers_as_traefik(
     routes, port = served
     table = differences(routes, port, _asked(routes, port))
     assert not table, "the model (left) and Traefik (right) differ:\n" + table
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_each_planted_flaw_is_on_a_line_the_model_names(name: str) -> None:
+    """The corpus's expect-next lines are lines the model attributes an answer or a grant to,
+    where the audit can report them."""
+    source = CORPUS / name
+    files = sorted(source.iterdir()) if source.is_dir() else [source]
+    routes, findings = traefik_routing.load(files)
+    assert routes is not None, findings
+    places = attributed(routes, _asked(routes, None))
+    unnamed = {str(at): slugs for at, slugs in marked(files).items() if at not in places}
+    assert not unnamed

@@ -127,7 +127,7 @@ class Policy:
     headers: tuple[str, Place] | None
     expose: tuple[str, Place] | None
     max_age: tuple[str, Place] | None
-    forward: bool | None
+    forward: tuple[bool, Place] | None
     enabled: bool
 
     @classmethod
@@ -136,19 +136,18 @@ class Policy:
             found = node.get(key)
             return (found.text(), found.at) if found is not None and found.text() else None
 
-        def flag(key: str) -> bool | None:
+        def flag(key: str) -> tuple[bool, Place] | None:
             found = node.get(key)
-            return found.true() if found is not None else None
+            return (found.true(), found.at) if found is not None else None
 
         origins = node.get("allow_origin_string_match")
-        credentials = node.get("allow_credentials")
         enabled = node.get("filter_enabled")
         percent = ((enabled or NONE).get("default_value") or NONE).get("numerator")
         return cls(
             node.at,
             tuple(StringMatcher.read(item) for item in origins.items()) if origins else None,
             origins.at if origins else None,
-            (credentials.true(), credentials.at) if credentials is not None else None,
+            flag("allow_credentials"),
             text("allow_methods"),
             text("allow_headers"),
             text("expose_headers"),
@@ -174,13 +173,23 @@ class Cors:
         found = next((p.credentials for p in self.policies if p.credentials is not None), None)
         return found[1] if found and found[0] else None
 
-    def forward(self) -> bool:
-        return next((p.forward for p in self.policies if p.forward is not None), True)
+    def forward(self) -> tuple[bool, Place | None]:
+        """Whether a refused Origin's preflight goes on (Envoy's default), and the line that
+        says otherwise."""
+        return next((p.forward for p in self.policies if p.forward is not None), (True, None))
 
     def allows(self, origin: str) -> StringMatcher | None:
         return next((m for m in self.origins() if m.test("*") or m.test(origin)), None)
 
     def preflight(self, asked: Mapping[str, str], allowed: StringMatcher | None) -> list[Sent]:
+        """The filter's own answer to a preflight; to a refused Origin, each header is there
+        because forward_not_matching_preflights is false: sent by that line."""
+        headers = self._preflight(asked, allowed)
+        if allowed is None and (refused := self.forward()[1]) is not None:
+            headers = [replace(h, at=refused) for h in headers]
+        return headers
+
+    def _preflight(self, asked: Mapping[str, str], allowed: StringMatcher | None) -> list[Sent]:
         headers: list[Sent] = []
         if allowed is not None:
             headers.append(Sent("Access-Control-Allow-Origin", asked["origin"], allowed.at))
@@ -518,7 +527,7 @@ class EnvoyRoutes:
                 )
                 if origin and preflight:
                     allowed = cors.allows(origin)
-                    if allowed is not None or not cors.forward():
+                    if allowed is not None or not cors.forward()[0]:
                         trail.append(f"preflight answered by the cors filter {here.name}")
                         return Reply(
                             200, tuple(cors.preflight(request, allowed)), tuple(trail), auth=auth

@@ -436,7 +436,8 @@ class Middleware:
     name: str
     kind: str  # its one key: headers, basicAuth, chain, stripPrefix, ...
     spec: Node
-    at: Place
+    at: Place  # where it is defined: its options send the headers
+    used: Place  # where the router (or a chain) names it: its place in the order
     policy: str | None  # the corsgen policy whose file defines it
 
 
@@ -553,18 +554,20 @@ def _files(path: Path, budget: ConfigBudget, at: str, depth: int = 0) -> Iterato
             yield Path(found)
 
 
-def _middlewares(config: Config, names: Sequence[str], depth: int = 0) -> list[Middleware]:
-    """The middlewares named, chains written out in place; KeyError names one that is missing."""
+def _middlewares(config: Config, names: Node | None, depth: int = 0) -> list[Middleware]:
+    """The middlewares a list names, chains written out in place; KeyError names one that is
+    missing."""
     if depth > MAX_CHAIN:
-        raise KeyError("a chain of chains deeper than {MAX_CHAIN}")
+        raise KeyError(f"a chain of chains deeper than {MAX_CHAIN}")
     out: list[Middleware] = []
-    for name in names:
-        node, policy = config.middlewares[_local(name)]
+    for item in names.items() if names is not None else ():
+        name = _local(item.text())
+        node, policy = config.middlewares[name]
         kind, spec = next(iter(node.keys().items()), ("", Node({}, node.file, node.line)))
         if kind == "chain":
-            out += _middlewares(config, (spec.get("middlewares") or spec).texts(), depth + 1)
+            out += _middlewares(config, spec.get("middlewares"), depth + 1)
         else:
-            out.append(Middleware(_local(name), kind, spec, node.at, policy))
+            out.append(Middleware(name, kind, spec, node.at, item.at, policy))
     return out
 
 
@@ -592,7 +595,7 @@ def _router(config: Config, name: str, node: Node) -> Router:
         rule,
         int(priority.text()) if priority is not None and priority.text() else len(rule.source),
         tuple(points.texts()) if points is not None else None,
-        tuple(_middlewares(config, (node.get("middlewares") or Node((), "", 0)).texts())),
+        tuple(_middlewares(config, node.get("middlewares"))),
         _service(config, (node.get("service") or Node("", "", 0)).text()),
     )
 
@@ -679,7 +682,7 @@ def _run(router: Router, index: int, request: Request, backend: Backend) -> Repl
     if index == len(router.middlewares):
         return _serve(router.service, request, backend)
     here = router.middlewares[index]
-    step = f"{here.kind} middleware {here.name} at {here.at}"
+    step = f"{here.kind} middleware {here.name} at {here.at}, named at {here.used}"
     inner: Callable[[Request], Reply] = lambda r: _run(router, index + 1, r, backend)  # noqa: E731
     reply = _MIDDLEWARES.get(here.kind, _through)(here, request, inner)
     return replace(reply, trail=(step, *reply.trail))
@@ -701,13 +704,13 @@ def _basic_auth(here: Middleware, request: Request, inner: Inner) -> Reply:
     users = dict(line.split(":", 1) for line in lines if ":" in line)
     if _authorized(request.header("Authorization"), users):
         reply = inner(request)
-        return replace(reply, auth=reply.auth or here.at)
+        return replace(reply, auth=reply.auth or here.used)
     realm = (here.spec.get("realm") or Node("traefik", "", 0)).text() or "traefik"
     headers = (
         Sent("Www-Authenticate", f'Basic realm="{realm}"', here.at),
         Sent("Content-Type", "text/plain; charset=utf-8", None),
     )
-    return Reply(401, headers, ("no valid user: 401",), auth=here.at)
+    return Reply(401, headers, ("no valid user: 401",), auth=here.used)
 
 
 def _authorized(header: str, users: Mapping[str, str]) -> bool:
@@ -727,7 +730,7 @@ def _authorized(header: str, users: Mapping[str, str]) -> bool:
 
 
 def _digest_auth(here: Middleware, request: Request, inner: Inner) -> Reply:
-    return Reply(401, (), ("no digest credentials: 401",), auth=here.at)
+    return Reply(401, (), ("no digest credentials: 401",), auth=here.used)
 
 
 def _strip_prefix(here: Middleware, request: Request, inner: Inner) -> Reply:
