@@ -1,13 +1,14 @@
 """The Envoy model (targets/envoy_routing.py) against the real Envoy, bootstrap by bootstrap of the
 corpus (tests/audit/corpus/envoy/).
 
-Each bootstrap is served with its listener's port (10000) turned into a free one and its
-cluster's (18080) into the test upstream's; the model reads the same file. Every request of
-testing/model_diff.battery goes to both.
+Each bootstrap is served with its listeners' ports (10000, 10001, ...) turned into free ones and
+its cluster's (18080) into the test upstream's; the model reads the same file. Every request of
+testing/model_diff.battery goes to both, on each listener.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,25 +24,25 @@ from testing.processes import free_port, process
 from testing.upstream import Upstream
 
 CORPUS = Path(__file__).parent / "corpus" / "envoy"
-LISTENER, UPSTREAM = "port_value: 10000", "port_value: 18080"
+LISTENER, UPSTREAM = re.compile(r"port_value: (1000\d)\b"), "port_value: 18080"
 CONFIGS = sorted(p.name for p in CORPUS.iterdir())
 
 
 @pytest.fixture
 def served(
     request: pytest.FixtureRequest, upstream: Upstream, tmp_path: Path
-) -> Iterator[tuple[envoy_routing.EnvoyRoutes, int]]:
+) -> Iterator[tuple[envoy_routing.EnvoyRoutes, list[int]]]:
     binary = TARGET.find_binary()
     need_binary("envoy", binary)
-    port = free_port()
     text = (CORPUS / request.param).read_text()
-    text = text.replace(LISTENER, f"port_value: {port}")
+    ports = {placeholder: free_port() for placeholder in LISTENER.findall(text)}
+    text = LISTENER.sub(lambda m: f"port_value: {ports[m[1]]}", text)
     text = text.replace(UPSTREAM, f"port_value: {upstream.port}")
     run = command(str(binary), tmp_path, text)
     routes, findings = envoy_routing.load([tmp_path / "envoy.yaml"])
     assert routes is not None, findings
-    with process(run, tmp_path, [port]):
-        yield routes, port
+    with process(run, tmp_path, ports.values()):
+        yield routes, list(ports.values())
 
 
 def _asked(routes: envoy_routing.EnvoyRoutes, port: int | None) -> list[Asked]:
@@ -58,10 +59,11 @@ def _asked(routes: envoy_routing.EnvoyRoutes, port: int | None) -> list[Asked]:
 
 
 @pytest.mark.parametrize("served", CONFIGS, indirect=True)
-def test_the_model_answers_as_envoy(served: tuple[envoy_routing.EnvoyRoutes, int]) -> None:
-    routes, port = served
-    table = differences(routes, port, _asked(routes, port))
-    assert not table, "the model (left) and Envoy (right) differ:\n" + table
+def test_the_model_answers_as_envoy(served: tuple[envoy_routing.EnvoyRoutes, list[int]]) -> None:
+    routes, ports = served
+    for port in ports:
+        table = differences(routes, port, _asked(routes, port))
+        assert not table, f"the model (left) and Envoy (right) differ on {port}:\n" + table
 
 
 @pytest.mark.parametrize("name", CONFIGS)

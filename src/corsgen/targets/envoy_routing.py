@@ -58,6 +58,21 @@ BASIC_AUTH = "filters.http.basic_auth.v3.BasicAuth"
 HEADER_MUTATION = "filters.http.header_mutation.v3.HeaderMutation"
 ROUTER = "filters.http.router.v3.Router"
 MANAGER = "http_connection_manager.v3.HttpConnectionManager"
+FILTER_CONFIG = "config.route.v3.FilterConfig"
+# The response headers the cors filter registers as Envoy's inline headers: a value appended to
+# one that is there joins it, after a comma, in the one header.
+INLINE = frozenset(
+    "access-control-" + name
+    for name in (
+        "allow-origin",
+        "allow-credentials",
+        "allow-methods",
+        "allow-headers",
+        "max-age",
+        "expose-headers",
+        "allow-private-network",
+    )
+)
 CREDENTIALS = "Access-Control-Allow-Credentials"
 _REDIRECTS = {"FOUND": 302, "SEE_OTHER": 303, "TEMPORARY_REDIRECT": 307, "PERMANENT_REDIRECT": 308}
 
@@ -65,6 +80,10 @@ _REDIRECTS = {"FOUND": 302, "SEE_OTHER": 303, "TEMPORARY_REDIRECT": 307, "PERMAN
 def _kind(node: Node) -> str:
     kind = ((node.get("typed_config") or NONE).get("@type") or NONE).text()
     return next((k for k in (CORS, BASIC_AUTH, HEADER_MUTATION, ROUTER) if kind.endswith(k)), "")
+
+
+def _type(node: Node) -> str:
+    return (node.get("@type") or NONE).text()
 
 
 def _re2_full(source: str, ignore_case: bool = False) -> Callable[[str], bool]:
@@ -268,8 +287,20 @@ class Route:
         """Where per-filter configs and header lists are, most specific first."""
         return self.node, self.vhost, self.table
 
-    def per_filter(self, name: str) -> list[Node]:
+    def wrapped(self, name: str) -> list[Node]:
+        """The filter's typed_per_filter_config at each level, as written."""
         return [c for level in self.levels() if (c := _per_filter(level, name)) is not None]
+
+    def per_filter(self, name: str) -> list[Node]:
+        """The filter's own per-route configs, most specific first: a FilterConfig's `config`,
+        and none for a FilterConfig that only turns the filter on or off."""
+        out = []
+        for config in self.wrapped(name):
+            if _type(config).endswith(FILTER_CONFIG):
+                config = config.get("config") or NONE
+            if config is not NONE:
+                out.append(config)
+        return out
 
 
 def _per_filter(level: Node, name: str) -> Node | None:
@@ -418,6 +449,10 @@ def _append(headers: list[Sent], name: str, value: str, item: Node) -> list[Sent
         return headers if present else [*headers, Sent(name, value, item.at)]
     if action == "OVERWRITE_IF_EXISTS":
         return set_header(headers, name, value, item.at) if present else headers
+    if present and name.lower() in INLINE:
+        # One header, its values joined: "*,*" (measured on 1.40).
+        old = next(h for h in headers if h.name.lower() == name.lower())
+        return set_header(headers, old.name, f"{old.value},{value}", item.at)
     return [*headers, Sent(name, value, item.at)]
 
 
@@ -490,9 +525,12 @@ class EnvoyRoutes:
         return Answered(reply.status, reply.headers, by, reply.trail, reply.backend, reply.auth)
 
     def _enabled(self, here: Filter, route: Route) -> bool:
-        for config in route.per_filter(here.name):
-            if (config.get("@type") or NONE).text().endswith("config.route.v3.FilterConfig"):
+        # The most specific per-route config decides: a FilterConfig turns the filter on or off,
+        # any other config turns on a filter that is off by default (measured on 1.40).
+        for config in route.wrapped(here.name):
+            if _type(config).endswith(FILTER_CONFIG):
                 return not (config.get("disabled") or NONE).true()
+            return True
         return not here.disabled
 
     def _cors(self, here: Filter, route: Route) -> Cors | None:
