@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from corsgen.routing import Asked
-from corsgen.targets import envoy_routing
+from corsgen.targets import envoy_routing, yaml_lines
 from corsgen.targets.envoy import TARGET
 from corsgen.targets.envoy_serving import command
 from testing.binaries import need_binary
@@ -75,3 +75,52 @@ def test_each_planted_flaw_is_on_a_line_the_model_names(name: str) -> None:
     places = attributed(routes, _asked(routes, None))
     unnamed = {str(at): slugs for at, slugs in marked([CORPUS / name]).items() if at not in places}
     assert not unnamed
+
+
+CLAIMED = {
+    "YAML bootstrap": ("static_resources:\n  listeners: []\n", True),
+    "JSON bootstrap": ('{"static_resources": {"listeners": []}}', True),
+    "Traefik": ("http:\n  routers:\n    api:\n      rule: PathPrefix(`/`)\n", False),
+    "Caddy": (":80 {\n  respond 200\n}\n", False),
+}
+
+
+@pytest.mark.parametrize(("text", "claimed"), CLAIMED.values(), ids=CLAIMED)
+def test_envoy_claims_its_files_only(text: str, claimed: bool) -> None:
+    assert TARGET.claims(text) is claimed
+
+
+def test_the_yaml_reader_keeps_each_keys_line_through_anchors_and_merges() -> None:
+    text = (
+        "base: &cors\n"
+        "  allow_methods: GET\n"
+        "  max_age: '600'\n"
+        "route:\n"
+        "  <<: *cors\n"
+        "  max_age: '60'\n"
+        "  flow: {prefix: /api/, list: [a, b]}\n"
+    )
+    root = yaml_lines.read(text, "f.yaml")
+    route = root.get("route") or yaml_lines.Node({}, "", 0)
+    assert [(k, n.text(), n.line) for k, n in route.keys().items() if k != "flow"] == [
+        ("allow_methods", "GET", 2),
+        ("max_age", "60", 6),
+    ]
+    flow = route.get("flow") or yaml_lines.Node({}, "", 0)
+    assert (flow.line, (flow.get("list") or flow).texts()) == (7, ["a", "b"])
+
+
+def test_the_yaml_reader_reads_each_alias_once() -> None:
+    """Aliases of aliases, nine deep, would be 10**9 nodes written out: read in no time."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 10)]
+    root = yaml_lines.read("\n".join(lines) + "\n", "bomb.yaml")
+    assert len((root.get("a9") or yaml_lines.Node((), "", 0)).items()) == 10
+
+
+def test_a_file_that_is_not_yaml_is_cg401(tmp_path: Path) -> None:
+    (tmp_path / "envoy.yaml").write_text("static_resources:\n  listeners: [\n")
+    loaded = TARGET.routes([tmp_path / "envoy.yaml"])
+    assert loaded.routes is None
+    assert [f.rule_id for f in loaded.findings] == ["CG401"]
+    assert "envoy.yaml:3" in loaded.findings[0].message

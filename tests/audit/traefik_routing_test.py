@@ -97,3 +97,19 @@ def test_each_planted_flaw_is_on_a_line_the_model_names(name: str) -> None:
     places = attributed(routes, _asked(routes, None))
     unnamed = {str(at): slugs for at, slugs in marked(files).items() if at not in places}
     assert not unnamed
+
+
+CLAIMED = {
+    "dynamic YAML": ("http:\n  routers:\n    api:\n      rule: PathPrefix(`/`)\n", True),
+    "dynamic TOML": ("[http.middlewares.cors.headers]\n  addVaryHeader = true\n", True),
+    "static YAML": ("entryPoints:\n  web:\n    address: ':80'\nproviders:\n  file: {}\n", True),
+    "static TOML": ('[entryPoints.web]\n  address = ":80"\n[providers.file]\n', True),
+    "Envoy": ("static_resources:\n  listeners: []\n", False),
+    "nginx": ("http {\n  server { listen 80; }\n}\n", False),
+    "a policy": ('allow_origins = ["https://app.example.com"]\n', False),
+}
+
+
+@pytest.mark.parametrize(("text", "claimed"), CLAIMED.values(), ids=CLAIMED)
+def test_traefik_claims_its_files_only(text: str, claimed: bool) -> None:
+    assert TARGET.claims(text) is claimed

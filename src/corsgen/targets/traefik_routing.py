@@ -811,9 +811,10 @@ def load(configs: Sequence[Path]) -> tuple[TraefikRoutes | None, list[Finding]]:
 
 
 def claims(text: str) -> bool:
-    """A Traefik dynamic file (http: routers, middlewares, services) or static one (entryPoints,
-    providers); Envoy's bootstraps have neither."""
-    keys = set(re.findall(r"^([A-Za-z]+):", text, re.MULTILINE))
+    """A Traefik dynamic file (http: routers, middlewares, services) or static one (entryPoints
+    and providers), in YAML or TOML; Envoy's bootstraps have neither."""
+    keys = set(re.findall(r"^\[*([A-Za-z]+)[:.\]]", text, re.MULTILINE))
     if keys & {"http", "tcp", "udp"}:
-        return bool(re.search(r"^\s+(routers|middlewares|services):", text, re.MULTILINE))
-    return bool(keys & {"entryPoints"}) and "providers" in keys
+        sections = r"^(?:\s+|\[+(?:http|tcp|udp)\.)(routers|middlewares|services)\b"
+        return bool(re.search(sections, text, re.MULTILINE))
+    return {"entryPoints", "providers"} <= keys
