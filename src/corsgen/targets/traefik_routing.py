@@ -187,7 +187,9 @@ def _matcher(name: str, args: list[str]) -> Matcher:
 class Rule:
     source: str
     match: Matcher
-    hosts: tuple[str, ...]  # the Host() and PathPrefix()/Path() literals, for the audit's scopes
+    # Hosts (Host()'s, and a sample of HostRegexp()'s) and paths (Path(), PathPrefix()) the rule
+    # names: what the audit asks for in its scopes.
+    hosts: tuple[str, ...]
     paths: tuple[str, ...]
 
 
@@ -249,15 +251,29 @@ def parse_rule(source: str) -> Rule:
                 take()
         take(")")
         if name == "Host":
-            hosts.extend(args)
-        if name in ("Path", "PathPrefix"):
+            hosts.extend(a.replace("*", "x", 1) for a in args if a != "*")
+        if name == "HostRegexp":
+            hosts.extend(_sample(args[0]))
+        if name == "Path":
             paths.extend(args)
+        if name == "PathPrefix":  # a path below it, as the audit asks: /api -> /api/
+            paths.extend(a if a.endswith("/") else a + "/" for a in args)
         return _matcher(name, args)
 
     matcher = either()
     if position != len(tokens):
         raise ValueError(f"unexpected {tokens[position]} in the rule")
     return Rule(source, matcher, tuple(hosts), tuple(paths))
+
+
+def _sample(pattern: str) -> list[str]:
+    """A host a HostRegexp matches, for the audit to ask for; none when it cannot say."""
+    from corsgen.regex.language import samples
+
+    try:
+        return samples(pattern.removeprefix("^").removesuffix("$"))[:1]
+    except Exception:  # a pattern interegular cannot read: the audit asks for the others
+        return []
 
 
 def _string(token: str) -> str:
@@ -394,7 +410,20 @@ class Cors:
                 headers = set_header(headers, "Vary", value, self.vary)
         return replace(reply, headers=tuple(headers))
 
+    def static(self) -> dict[str, tuple[str, Place]]:
+        """The Access-Control-* headers customResponseHeaders sets, by lower-case name."""
+        return {
+            name.lower(): (value, at)
+            for name, value, at in self.custom
+            if value and name.lower().startswith("access-control-")
+        }
+
     def granted(self) -> Granted:
+        """What this middleware grants: its CORS options, or, with none, the static headers it
+        sets (the preflight then goes on to the backend)."""
+        return self._options() if self.enabled else _static_granted(self.static())
+
+    def _options(self) -> Granted:
         at: dict[str, Place] = {}
         origins = self.origins.values if self.origins else ()
         star = "*" in origins
@@ -421,6 +450,36 @@ class Cors:
             preflight_status=200,
             at=at,
         )
+
+
+# Each policy key and the static header that grants it.
+_STATIC = {
+    "allow_origins": "access-control-allow-origin",
+    "allow_credentials": "access-control-allow-credentials",
+    "allow_methods": "access-control-allow-methods",
+    "allow_headers": "access-control-allow-headers",
+    "expose_headers": "access-control-expose-headers",
+    "max_age": "access-control-max-age",
+}
+
+
+def _static_granted(static: Mapping[str, tuple[str, Place]]) -> Granted:
+    def split(key: str) -> tuple[str, ...]:
+        value = static.get(_STATIC[key], ("", None))[0]
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+
+    origin = static.get(_STATIC["allow_origins"], ("", None))[0]
+    age = static.get(_STATIC["max_age"], ("", None))[0]
+    return Granted(
+        origins=(origin,) if origin and origin != "*" else (),
+        any_origin=origin == "*",
+        credentials=static.get(_STATIC["allow_credentials"], ("", None))[0] == "true",
+        methods=split("allow_methods"),
+        headers=split("allow_headers"),
+        expose=split("expose_headers"),
+        max_age=int(age) if age.isdigit() else None,
+        at={key: static[name][1] for key, name in _STATIC.items() if name in static},
+    )
 
 
 def _set_value(node: Node) -> bool:
@@ -611,9 +670,15 @@ class TraefikRoutes:
             if node.get("tls") is not None:
                 continue  # it serves HTTPS only: no request the audit sends
             try:
-                self.routers.append(_router(config, name, node))
+                router = _router(config, name, node)
             except (KeyError, ValueError) as exc:
                 self.broken.append((name, node.at, str(exc)))
+                continue
+            points = router.entry_points or ()
+            if config.entry_points and points and not set(points) & set(config.entry_points):
+                self.broken.append((name, node.at, "none of its entry points exists"))
+                continue
+            self.routers.append(router)
         # Highest priority first; Traefik leaves ties in no defined order, names decide here.
         self.routers.sort(key=lambda r: (-r.priority, r.name))
 
@@ -650,31 +715,33 @@ class TraefikRoutes:
         for router in sorted(self.routers, key=lambda r: r.at):
             cors = [m for m in router.middlewares if m.kind == "headers"]
             policy = next((m.policy for m in cors if m.policy), None)
-            options = [Cors.read(m.spec, m.at) for m in cors]
-            granted = next((c.granted() for c in options if c.enabled), None)
+            hand = [Cors.read(m.spec, m.at) for m in cors if m.policy is None]
+            granted = next((c.granted() for c in hand if c.enabled or c.static()), None)
             if policy is None and granted is None:
                 continue
-            hosts = [h for h in router.rule.hosts if "*" not in h]
-            port = None
-            for point in self._points(router) or ():
-                port = port or self.config.entry_points.get(point)
-            paths = tuple(_probe_path(p) for p in router.rule.paths) or ("/",)
-            out.append(
-                Scope(
-                    router.at,
-                    hosts[0] if hosts else "localhost",
-                    paths,
-                    f"router {router.name}",
-                    policy,
-                    granted if policy is None else None,
-                    port,
-                )
+            port = next(
+                (
+                    p
+                    for point in self._points(router) or ()
+                    if (p := self.config.entry_points.get(point))
+                ),
+                None,
             )
+            host, paths = self._reach(router, port)
+            title = f"router {router.name}"
+            out.append(Scope(router.at, host, paths, title, policy, granted, port))
         return out
 
-
-def _probe_path(path: str) -> str:
-    return path if path.endswith("/") or "." in path.rsplit("/", 1)[-1] else path + "/"
+    def _reach(self, router: Router, port: int | None) -> tuple[str, tuple[str, ...]]:
+        """A host, and the paths on it, that this router answers (not one of higher priority):
+        from the names in its rule, else the rule's first host and paths as they are."""
+        hosts = [*router.rule.hosts, "localhost"]
+        paths = [*router.rule.paths, "/"]
+        for host in hosts:
+            reached = [p for p in paths if self.route(Asked(host, "GET", p, (), port)) is router]
+            if reached:
+                return host, tuple(dict.fromkeys(reached))
+        return hosts[0], tuple(paths[:1])
 
 
 def _run(router: Router, index: int, request: Request, backend: Backend) -> Reply:
