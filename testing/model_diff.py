@@ -59,9 +59,10 @@ def backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
 
 
 def battery(hosts: Iterable[str], prefixes: Iterable[str], port: int | None) -> list[Asked]:
-    """Every origin's GET and preflight, a GET without Origin and a bare OPTIONS, on each path of
-    each prefix (and the upstream's own-CORS path at the root), for each host."""
-    paths = [f"{p.rstrip('/')}/{leaf}" for p in dict.fromkeys(prefixes) for leaf in LEAVES]
+    """Every origin's GET and preflight, a GET without Origin and a bare OPTIONS, on each prefix
+    and the paths below it (and the upstream's own-CORS path at the root), for each host."""
+    paths = [*prefixes]
+    paths += [f"{p.rstrip('/')}/{leaf}" for p in dict.fromkeys(prefixes) for leaf in LEAVES]
     paths += ["/own-cors", "/own-cors-error"]
     asked = []
     for host in dict.fromkeys(hosts):

@@ -47,7 +47,7 @@ from corsgen.routing import (
 from corsgen.rules.table import finding
 from corsgen.server_config import ConfigBudget, decode_config
 from corsgen.targets.base import SHARED
-from corsgen.targets.replies import Reply, set_header, without
+from corsgen.targets.replies import Reply, set_header, static_granted, without
 from corsgen.targets.yaml_lines import Node, read
 
 SERVER = "Envoy"
@@ -508,11 +508,13 @@ class EnvoyRoutes:
         route = self._route(listener, asked) or Route(NONE, NONE, listener.table)
         request = _joined(asked.headers)
         reply, index = self._decode(listener, route, asked, request, backend)
-        # Every answer on a route gets the route's, the virtual host's and the route
-        # configuration's header lists, a filter's local reply (basic_auth's 401) too, but not
-        # the cors filter's preflight answer, which it encodes itself (measured on 1.40).
+        # The router's answers get the route's, the virtual host's and the route configuration's
+        # header lists; a filter's local reply (basic_auth's 401) too, on a route to a cluster
+        # only; the cors filter's preflight answer, which it encodes itself, never (measured on
+        # 1.40).
         answered_by = listener.filters[index].kind if listener.filters else ""
-        if route.node is not NONE and answered_by != CORS:
+        by_router = answered_by == ROUTER and route.node is not NONE
+        if by_router or (answered_by != CORS and route.node.get("route") is not None):
             headers = list(reply.headers)
             for level in route.levels():
                 headers = _header_list(level, headers)
@@ -623,42 +625,75 @@ class EnvoyRoutes:
         return replace(reply, headers=tuple(headers))
 
     def scopes(self) -> list[Scope]:
+        """Each route the cors filter applies to, or whose header lists set Access-Control-*
+        headers (hand-written static CORS), with a host and path that reach it."""
         out = []
         for listener in self.listeners:
             cors = next((f for f in listener.filters if f.kind == CORS), None)
             for vhost in (listener.table.get("virtual_hosts") or NONE).items():
-                domains = [d for d in (vhost.get("domains") or NONE).texts() if "*" not in d]
                 for node in (vhost.get("routes") or NONE).items():
                     route = Route(node, vhost, listener.table)
                     policy = self._cors(cors, route) if cors is not None else None
-                    if policy is None:
+                    static = _static(route)
+                    if policy is None and not static:
                         continue
-                    match = node.get("match") or NONE
-                    path = next(
-                        (
-                            match.get(k)
-                            for k in ("prefix", "path", "path_separated_prefix")
-                            if match.get(k)
-                        ),
-                        None,
-                    )
-                    out.append(
-                        Scope(
-                            node.at,
-                            domains[0] if domains else "localhost",
-                            (path.text() if path is not None else "/",),
-                            f"route at line {node.line} of {_title(vhost)}",
-                            marked := self._marked(policy.policies[0].at),
-                            None if marked else policy.granted(),
-                            listener.port,
-                        )
-                    )
+                    marked = self._marked(policy.policies[0].at) if policy else None
+                    granted = policy.granted() if policy else static_granted(static)
+                    host, path = self._reach(listener, route)
+                    title = f"route at line {node.line} of {_title(vhost)}"
+                    out.append(Scope(node.at, host, (path,), title, marked, granted, listener.port))
         return out
+
+    def _reach(self, listener: Listener, route: Route) -> tuple[str, str]:
+        """A host and path this route answers (not one before it), from its own match and its
+        virtual host's domains; else the first of them."""
+        domains = (route.vhost.get("domains") or NONE).texts()
+        hosts = [
+            d.replace("*", "a", 1) if d.startswith("*") else d.replace("*", "com") for d in domains
+        ]
+        hosts = [h for h in hosts if h != "a"] + ["localhost"]
+        match = route.node.get("match") or NONE
+        literal = next(
+            (match.get(k) for k in ("prefix", "path", "path_separated_prefix") if match.get(k)),
+            None,
+        )
+        paths = [literal.text()] if literal is not None else []
+        if (regex := match.get("safe_regex")) is not None:
+            paths += _sample((regex.get("regex") or NONE).text())
+        paths.append("/")
+        for host in hosts:
+            for path in paths:
+                found = self._route(listener, Asked(host, "GET", path, (), listener.port))
+                if found is not None and found.node is route.node:
+                    return host, path
+        return hosts[0], paths[0]
 
     def _marked(self, at: Place) -> str | None:
         """The corsgen policy whose fragment holds this line: the nearest marker above it."""
         above = [(line, name) for line, name in self.markers.get(at.file, []) if line < at.line]
         return max(above)[1] if above else None
+
+
+def _sample(pattern: str) -> list[str]:
+    """A path a safe_regex matches, for the audit to ask for; none when it cannot say."""
+    from corsgen.regex.language import samples
+
+    try:
+        return samples(pattern)[:1]
+    except Exception:  # a pattern interegular cannot read: the audit asks for the others
+        return []
+
+
+def _static(route: Route) -> dict[str, tuple[str, Place]]:
+    """The Access-Control-* headers the route's header lists add, by lower-case name."""
+    out: dict[str, tuple[str, Place]] = {}
+    for level in reversed(route.levels()):  # the most specific last: it is the one kept
+        for item in (level.get("response_headers_to_add") or NONE).items():
+            header = item.get("header") or NONE
+            name = (header.get("key") or NONE).text().lower()
+            if name.startswith("access-control-"):
+                out[name] = ((header.get("value") or NONE).text(), item.at)
+    return out
 
 
 def _title(vhost: Node) -> str:

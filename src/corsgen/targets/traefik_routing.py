@@ -45,7 +45,7 @@ from corsgen.routing import (
 )
 from corsgen.rules.table import finding
 from corsgen.server_config import ConfigBudget, decode_config
-from corsgen.targets.replies import Reply, first, set_header, without
+from corsgen.targets.replies import Reply, first, set_header, static_granted, without
 from corsgen.targets.yaml_lines import Node, read
 
 SERVER = "Traefik"
@@ -421,7 +421,7 @@ class Cors:
     def granted(self) -> Granted:
         """What this middleware grants: its CORS options, or, with none, the static headers it
         sets (the preflight then goes on to the backend)."""
-        return self._options() if self.enabled else _static_granted(self.static())
+        return self._options() if self.enabled else static_granted(self.static())
 
     def _options(self) -> Granted:
         at: dict[str, Place] = {}
@@ -450,36 +450,6 @@ class Cors:
             preflight_status=200,
             at=at,
         )
-
-
-# Each policy key and the static header that grants it.
-_STATIC = {
-    "allow_origins": "access-control-allow-origin",
-    "allow_credentials": "access-control-allow-credentials",
-    "allow_methods": "access-control-allow-methods",
-    "allow_headers": "access-control-allow-headers",
-    "expose_headers": "access-control-expose-headers",
-    "max_age": "access-control-max-age",
-}
-
-
-def _static_granted(static: Mapping[str, tuple[str, Place]]) -> Granted:
-    def split(key: str) -> tuple[str, ...]:
-        value = static.get(_STATIC[key], ("", None))[0]
-        return tuple(v.strip() for v in value.split(",") if v.strip())
-
-    origin = static.get(_STATIC["allow_origins"], ("", None))[0]
-    age = static.get(_STATIC["max_age"], ("", None))[0]
-    return Granted(
-        origins=(origin,) if origin and origin != "*" else (),
-        any_origin=origin == "*",
-        credentials=static.get(_STATIC["allow_credentials"], ("", None))[0] == "true",
-        methods=split("allow_methods"),
-        headers=split("allow_headers"),
-        expose=split("expose_headers"),
-        max_age=int(age) if age.isdigit() else None,
-        at={key: static[name][1] for key, name in _STATIC.items() if name in static},
-    )
 
 
 def _set_value(node: Node) -> bool:
