@@ -48,10 +48,9 @@ from corsgen.rules.table import finding
 from corsgen.server_config import ConfigBudget, decode_config
 from corsgen.targets.base import SHARED
 from corsgen.targets.replies import Reply, set_header, static_granted, without
-from corsgen.targets.yaml_lines import Node, read
+from corsgen.targets.yaml_lines import NONE, Node, read
 
 SERVER = "Envoy"
-NONE = Node({}, "", 0)
 # The filters a model runs, by the end of their typed_config's type (names are the user's).
 CORS = "filters.http.cors.v3.Cors"
 BASIC_AUTH = "filters.http.basic_auth.v3.BasicAuth"

@@ -46,7 +46,7 @@ from corsgen.routing import (
 from corsgen.rules.table import finding
 from corsgen.server_config import ConfigBudget, decode_config
 from corsgen.targets.replies import Reply, first, set_header, static_granted, without
-from corsgen.targets.yaml_lines import Node, read
+from corsgen.targets.yaml_lines import NONE, Node, read
 
 SERVER = "Traefik"
 MAX_CHAIN = 32  # chains within chains: Traefik refuses a loop, this bounds the depth
@@ -333,7 +333,7 @@ class Cors:
         max_age = (str(int(age.text())), age.at) if age is not None and age.text() else None
         custom = tuple(
             (name, node.text(), node.at)
-            for name, node in (spec.get("customResponseHeaders") or Node({}, "", 0)).keys().items()
+            for name, node in (spec.get("customResponseHeaders") or NONE).keys().items()
         )
         options = {k for k, node in spec.keys().items() if k in CORS_OPTIONS and _set_value(node)}
         return cls(
@@ -468,6 +468,7 @@ class Middleware:
     at: Place  # where it is defined: its options send the headers
     used: Place  # where the router (or a chain) names it: its place in the order
     policy: str | None  # the corsgen policy whose file defines it
+    service: Service | None = None  # the errors middleware's, which serves its pages
 
 
 @dataclass(frozen=True)
@@ -528,20 +529,20 @@ def _read(path: Path, config: Config, budget: ConfigBudget, at: str | None) -> N
         config.first = Place(file, 1)
     marker = parse_marker(text)
     policy = marker.policy if marker else None
-    for name, point in (root.get("entryPoints") or Node({}, file, 0)).keys().items():
+    for name, point in (root.get("entryPoints") or NONE).keys().items():
         config.entry_points[name] = _port((point.get("address") or point).text())
-        if (point.get("asDefault") or Node("", file, 0)).true():
+        if (point.get("asDefault") or NONE).true():
             config.defaults.append(name)
-    provider = (root.get("providers") or Node({}, file, 0)).get("file")
+    provider = (root.get("providers") or NONE).get("file")
     if provider is not None:
         for key in ("filename", "directory"):
             if (node := provider.get(key)) is not None and node.text():
                 for found in _files(Path(node.text()), budget, str(node.at)):
                     _read(found, config, budget, str(node.at))
-    http = root.get("http") or Node({}, file, 0)
+    http = root.get("http") or NONE
     for section, into in (("routers", config.routers), ("services", config.services)):
-        into.update((http.get(section) or Node({}, file, 0)).keys())
-    for name, node in (http.get("middlewares") or Node({}, file, 0)).keys().items():
+        into.update((http.get(section) or NONE).keys())
+    for name, node in (http.get("middlewares") or NONE).keys().items():
         config.middlewares[name] = (node, policy)
 
 
@@ -596,7 +597,9 @@ def _middlewares(config: Config, names: Node | None, depth: int = 0) -> list[Mid
         if kind == "chain":
             out += _middlewares(config, spec.get("middlewares"), depth + 1)
         else:
-            out.append(Middleware(name, kind, spec, node.at, item.at, policy))
+            page = spec.get("service") if kind == "errors" else None
+            service = _service(config, page.text()) if page is not None else None
+            out.append(Middleware(name, kind, spec, node.at, item.at, policy, service))
     return out
 
 
@@ -608,7 +611,7 @@ def _service(config: Config, name: str) -> Service:
     balancer = node.get("loadBalancer")
     if balancer is None:  # weighted, mirroring, failover: their services answer
         return Service(name, node.at, -1)
-    return Service(name, node.at, len((balancer.get("servers") or Node((), "", 0)).items()))
+    return Service(name, node.at, len((balancer.get("servers") or NONE).items()))
 
 
 def _router(config: Config, name: str, node: Node) -> Router:
@@ -625,7 +628,7 @@ def _router(config: Config, name: str, node: Node) -> Router:
         int(priority.text()) if priority is not None and priority.text() else len(rule.source),
         tuple(points.texts()) if points is not None else None,
         tuple(_middlewares(config, node.get("middlewares"))),
-        _service(config, (node.get("service") or Node("", "", 0)).text()),
+        _service(config, (node.get("service") or NONE).text()),
     )
 
 
@@ -720,12 +723,21 @@ def _run(router: Router, index: int, request: Request, backend: Backend) -> Repl
         return _serve(router.service, request, backend)
     here = router.middlewares[index]
     step = f"{here.kind} middleware {here.name} at {here.at}, named at {here.used}"
-    inner: Callable[[Request], Reply] = lambda r: _run(router, index + 1, r, backend)  # noqa: E731
-    reply = _MIDDLEWARES.get(here.kind, _through)(here, request, inner)
+    reply = _MIDDLEWARES.get(here.kind, _through)(here, request, Inner(router, index + 1, backend))
     return replace(reply, trail=(step, *reply.trail))
 
 
-Inner = Callable[[Request], Reply]
+@dataclass(frozen=True)
+class Inner:
+    """What a middleware wraps: the router's middlewares after it and the service; called with
+    the request as the middleware passes it on."""
+
+    router: Router
+    index: int
+    backend: Backend  # which the errors middleware asks for its page too
+
+    def __call__(self, request: Request) -> Reply:
+        return _run(self.router, self.index, request, self.backend)
 
 
 def _headers(here: Middleware, request: Request, inner: Inner) -> Reply:
@@ -737,7 +749,7 @@ def _headers(here: Middleware, request: Request, inner: Inner) -> Reply:
 
 
 def _basic_auth(here: Middleware, request: Request, inner: Inner) -> Reply:
-    lines = (here.spec.get("users") or Node((), "", 0)).texts()
+    lines = (here.spec.get("users") or NONE).texts()
     users = dict(line.split(":", 1) for line in lines if ":" in line)
     if _authorized(request.header("Authorization"), users):
         reply = inner(request)
@@ -771,7 +783,7 @@ def _digest_auth(here: Middleware, request: Request, inner: Inner) -> Reply:
 
 
 def _strip_prefix(here: Middleware, request: Request, inner: Inner) -> Reply:
-    for prefix in (here.spec.get("prefixes") or Node((), "", 0)).texts():
+    for prefix in (here.spec.get("prefixes") or NONE).texts():
         if request.path.startswith(prefix):
             path = "/" + request.path[len(prefix) :].lstrip("/")
             return inner(replace(request, path=path))
@@ -779,17 +791,17 @@ def _strip_prefix(here: Middleware, request: Request, inner: Inner) -> Reply:
 
 
 def _add_prefix(here: Middleware, request: Request, inner: Inner) -> Reply:
-    prefix = (here.spec.get("prefix") or Node("", "", 0)).text()
+    prefix = (here.spec.get("prefix") or NONE).text()
     return inner(replace(request, path=prefix + request.path))
 
 
 def _replace_path(here: Middleware, request: Request, inner: Inner) -> Reply:
-    path = (here.spec.get("path") or Node("", "", 0)).text()
+    path = (here.spec.get("path") or NONE).text()
     return inner(replace(request, path=path or request.path))
 
 
 def _redirect(status: int, here: Middleware, request: Request) -> Reply:
-    if (here.spec.get("permanent") or Node("", "", 0)).true():
+    if (here.spec.get("permanent") or NONE).true():
         status = 301
     if request.method != "GET":
         status = {301: 308, 302: 307}[status]
@@ -803,9 +815,35 @@ def _redirect_scheme(here: Middleware, request: Request, inner: Inner) -> Reply:
 
 
 def _redirect_regex(here: Middleware, request: Request, inner: Inner) -> Reply:
-    regex = (here.spec.get("regex") or Node("", "", 0)).text()
+    regex = (here.spec.get("regex") or NONE).text()
     url = f"http://{request.host}{request.target()}"
     return _redirect(302, here, request) if go_regexp(regex)(url) else inner(request)
+
+
+def _codes(ranges: Sequence[str]) -> Callable[[int], bool]:
+    """A status list as the errors middleware writes it: "404", "500-599"."""
+    spans = [tuple(int(n) for n in (r.split("-", 1) * 2)[:2]) for r in ranges if r.strip()]
+    return lambda code: any(low <= code <= high for low, high in spans)
+
+
+def _errors(here: Middleware, request: Request, inner: Inner) -> Reply:
+    """customErrors: an answer whose status is listed is dropped, headers and all (the headers
+    middlewares inside set theirs on it in vain), and the error service's page is sent with the
+    status, for a GET of the query."""
+    reply = inner(request)
+    listed = _codes((here.spec.get("status") or NONE).texts())
+    if here.service is None or not listed(reply.status):
+        return reply
+    code = reply.status
+    for codes, to in (here.spec.get("statusRewrites") or NONE).keys().items():
+        if _codes([codes])(code):
+            code = int(to.text())
+            break
+    query = "/" + (here.spec.get("query") or NONE).text().lstrip("/")
+    query = query.replace("{status}", str(code)).replace("{originalStatus}", str(reply.status))
+    page = _serve(here.service, replace(request, method="GET", path=query, query=""), inner.backend)
+    trail = (f"status {reply.status}: the error page {query} of {here.service.name}",)
+    return replace(page, status=code, trail=trail, auth=reply.auth)
 
 
 def _through(here: Middleware, request: Request, inner: Inner) -> Reply:
@@ -822,6 +860,7 @@ _MIDDLEWARES: Mapping[str, Callable[[Middleware, Request, Inner], Reply]] = {
     "replacePath": _replace_path,
     "redirectScheme": _redirect_scheme,
     "redirectRegex": _redirect_regex,
+    "errors": _errors,
 }
 
 

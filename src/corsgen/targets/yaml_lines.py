@@ -102,6 +102,10 @@ class Node:
         return self.text().lower() == "true"
 
 
+# What a missing key reads as: no text, no items, no keys.
+NONE = Node({}, "", 0)
+
+
 def read(text: str, file: str) -> Node:
     """The document in `text` as Nodes; CorsgenError, at the line, when it is not YAML."""
     import yaml  # only `corsgen audit` of a Traefik or Envoy config pays for loading it
