@@ -1,9 +1,9 @@
 """The Envoy model (targets/envoy_routing.py) against the real Envoy, bootstrap by bootstrap of the
 corpus (tests/audit/corpus/envoy/).
 
-Each bootstrap is served with its listeners' ports (10000, 10001, ...) turned into free ones and
-its cluster's (18080) into the test upstream's; the model reads the same file. Every request of
-testing/model_diff.battery goes to both, on each listener.
+Each bootstrap is served with its listeners' ports (10000, 10001, ...) turned into free ones, its
+cluster's (18080) into the test upstream's and a dead one's (18081) into a free port; the model
+reads the same file. Every request of testing/model_diff.battery goes to both, on each listener.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from testing.upstream import Upstream
 
 CORPUS = Path(__file__).parent / "corpus" / "envoy"
 LISTENER, UPSTREAM = re.compile(r"port_value: (1000\d)\b"), "port_value: 18080"
+DEAD = "port_value: 18081"  # a service nothing answers for (an authorization service)
 CONFIGS = sorted(p.name for p in CORPUS.iterdir())
 
 
@@ -38,6 +39,7 @@ def served(
     ports = {placeholder: free_port() for placeholder in LISTENER.findall(text)}
     text = LISTENER.sub(lambda m: f"port_value: {ports[m[1]]}", text)
     text = text.replace(UPSTREAM, f"port_value: {upstream.port}")
+    text = text.replace(DEAD, f"port_value: {free_port()}")
     run = command(str(binary), tmp_path, text)
     routes, findings = envoy_routing.load([tmp_path / "envoy.yaml"])
     assert routes is not None, findings
@@ -49,11 +51,11 @@ def _asked(routes: envoy_routing.EnvoyRoutes, port: int | None) -> list[Asked]:
     """The battery on each virtual host's domains and each route's prefix or path."""
     hosts, prefixes = ["localhost"], ["/nowhere/"]
     for listener in routes.listeners:
-        for vhost in (listener.table.get("virtual_hosts") or envoy_routing.NONE).items():
-            domains = (vhost.get("domains") or envoy_routing.NONE).texts()
+        for vhost in (listener.table.get("virtual_hosts") or yaml_lines.NONE).items():
+            domains = (vhost.get("domains") or yaml_lines.NONE).texts()
             hosts += [d for d in domains if "*" not in d]
-            for route in (vhost.get("routes") or envoy_routing.NONE).items():
-                match = route.get("match") or envoy_routing.NONE
+            for route in (vhost.get("routes") or yaml_lines.NONE).items():
+                match = route.get("match") or yaml_lines.NONE
                 prefixes += [(match.get("prefix") or match.get("path") or match).text() or "/"]
     return battery(hosts, prefixes, port)
 

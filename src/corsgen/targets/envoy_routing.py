@@ -54,6 +54,7 @@ SERVER = "Envoy"
 # The filters a model runs, by the end of their typed_config's type (names are the user's).
 CORS = "filters.http.cors.v3.Cors"
 BASIC_AUTH = "filters.http.basic_auth.v3.BasicAuth"
+EXT_AUTHZ = "filters.http.ext_authz.v3.ExtAuthz"
 HEADER_MUTATION = "filters.http.header_mutation.v3.HeaderMutation"
 ROUTER = "filters.http.router.v3.Router"
 MANAGER = "http_connection_manager.v3.HttpConnectionManager"
@@ -73,12 +74,20 @@ INLINE = frozenset(
     )
 )
 CREDENTIALS = "Access-Control-Allow-Credentials"
+# envoy.type.v3.StatusCode names, of those an ext_authz's status_on_error is likely to be.
+_STATUS = {
+    "Unauthorized": 401,
+    "Forbidden": 403,
+    "ServiceUnavailable": 503,
+    "InternalServerError": 500,
+}
 _REDIRECTS = {"FOUND": 302, "SEE_OTHER": 303, "TEMPORARY_REDIRECT": 307, "PERMANENT_REDIRECT": 308}
 
 
 def _kind(node: Node) -> str:
     kind = ((node.get("typed_config") or NONE).get("@type") or NONE).text()
-    return next((k for k in (CORS, BASIC_AUTH, HEADER_MUTATION, ROUTER) if kind.endswith(k)), "")
+    kinds = (CORS, BASIC_AUTH, EXT_AUTHZ, HEADER_MUTATION, ROUTER)
+    return next((k for k in kinds if kind.endswith(k)), "")
 
 
 def _type(node: Node) -> str:
@@ -526,12 +535,11 @@ class EnvoyRoutes:
         return Answered(reply.status, reply.headers, by, reply.trail, reply.backend, reply.auth)
 
     def _enabled(self, here: Filter, route: Route) -> bool:
-        # The most specific per-route config decides: a FilterConfig turns the filter on or off,
-        # any other config turns on a filter that is off by default (measured on 1.40).
+        # The most specific per-route config decides: a FilterConfig (or ext_authz's own) turns
+        # the filter on or off, any other config turns on a filter that is off by default
+        # (measured on 1.40).
         for config in route.wrapped(here.name):
-            if _type(config).endswith(FILTER_CONFIG):
-                return not (config.get("disabled") or NONE).true()
-            return True
+            return not (config.get("disabled") or NONE).true()
         return not here.disabled
 
     def _cors(self, here: Filter, route: Route) -> Cors | None:
@@ -579,6 +587,15 @@ class EnvoyRoutes:
                 if not _authorized(request.get("authorization", ""), users):
                     trail.append(f"basic_auth {here.name} at {here.node.at}: 401")
                     return Reply(401, (), tuple(trail), auth=auth), index
+            elif here.kind == EXT_AUTHZ:
+                # The authorization service decides, which the model cannot ask: it refuses, as
+                # one does a request without credentials, and as Envoy does when it cannot
+                # reach it (status_on_error, 403 unless set).
+                auth = here.node.at
+                error = (here.node.get("typed_config") or NONE).get("status_on_error") or NONE
+                code = (error.get("code") or NONE).text()
+                trail.append(f"ext_authz {here.name} at {here.node.at}: refused")
+                return Reply(_STATUS.get(code, 403), (), tuple(trail), auth=auth), index
             elif here.kind == ROUTER:
                 reply = self._router(route, asked, backend)
                 return replace(reply, trail=(*trail, *reply.trail), auth=auth), index
