@@ -50,18 +50,20 @@ from corsgen.targets.yaml_lines import NONE, Node, read
 
 SERVER = "Traefik"
 MAX_CHAIN = 32  # chains within chains: Traefik refuses a loop, this bounds the depth
-# The headers middleware's CORS options (HasCorsHeadersDefined) and the policy key each grants.
-CORS_OPTIONS = {
-    "accessControlAllowOriginList": "allow_origins",
-    "accessControlAllowOriginListRegex": "allow_origins",
-    "accessControlAllowCredentials": "allow_credentials",
-    "accessControlAllowMethods": "allow_methods",
-    "accessControlAllowHeaders": "allow_headers",
-    "accessControlExposeHeaders": "expose_headers",
-    "accessControlMaxAge": "max_age",
-    "addVaryHeader": "vary",
-}
-CUSTOM = ("customResponseHeaders", "customRequestHeaders")
+# The headers middleware's CORS options: any one set, and it answers preflights
+# (HasCorsHeadersDefined).
+CORS_OPTIONS = frozenset(
+    {
+        "accessControlAllowOriginList",
+        "accessControlAllowOriginListRegex",
+        "accessControlAllowCredentials",
+        "accessControlAllowMethods",
+        "accessControlAllowHeaders",
+        "accessControlExposeHeaders",
+        "accessControlMaxAge",
+        "addVaryHeader",
+    }
+)
 CREDENTIALS = "Access-Control-Allow-Credentials"
 
 
@@ -353,11 +355,12 @@ class Cors:
 
     def match(self, origin: str) -> tuple[str, Place] | None:
         """matchOrigin: the Allow-Origin value for this Origin, and the line that grants it."""
-        for value in self.origins.values if self.origins else ():
+        listed = self.origins or Listed((), self.at)
+        for value in listed.values:
             if value == origin:
-                return value, self.origins.at  # type: ignore[union-attr]
+                return value, listed.at
             if value == "*":  # with credentials, any Origin is sent back
-                return (origin if self.credentials else "*"), self.origins.at  # type: ignore[union-attr]
+                return (origin if self.credentials else "*"), listed.at
         for test, regex in self.regexes:
             if test(origin):
                 return origin, regex.at
@@ -469,6 +472,7 @@ class Middleware:
     used: Place  # where the router (or a chain) names it: its place in the order
     policy: str | None  # the corsgen policy whose file defines it
     service: Service | None = None  # the errors middleware's, which serves its pages
+    cors: Cors | None = None  # the headers middleware's options, read once
 
 
 @dataclass(frozen=True)
@@ -599,7 +603,9 @@ def _middlewares(config: Config, names: Node | None, depth: int = 0) -> list[Mid
         else:
             page = spec.get("service") if kind == "errors" else None
             service = _service(config, page.text()) if page is not None else None
-            out.append(Middleware(name, kind, spec, node.at, item.at, policy, service))
+            # ValueError for a regex Go does not compile: Traefik does not build the router.
+            cors = Cors.read(spec, node.at) if kind == "headers" else None
+            out.append(Middleware(name, kind, spec, node.at, item.at, policy, service, cors))
     return out
 
 
@@ -688,7 +694,7 @@ class TraefikRoutes:
         for router in sorted(self.routers, key=lambda r: r.at):
             cors = [m for m in router.middlewares if m.kind == "headers"]
             policy = next((m.policy for m in cors if m.policy), None)
-            hand = [Cors.read(m.spec, m.at) for m in cors if m.policy is None]
+            hand = [m.cors for m in cors if m.policy is None and m.cors is not None]
             granted = next((c.granted() for c in hand if c.enabled or c.static()), None)
             if policy is None and granted is None:
                 continue
@@ -741,7 +747,7 @@ class Inner:
 
 
 def _headers(here: Middleware, request: Request, inner: Inner) -> Reply:
-    cors = Cors.read(here.spec, here.at)
+    cors = here.cors or Cors.read(here.spec, here.at)
     preflight = request.method == "OPTIONS" and request.header("Origin")
     if cors.enabled and preflight and request.header("Access-Control-Request-Method"):
         return cors.preflight(request)
