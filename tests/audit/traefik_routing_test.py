@@ -113,3 +113,11 @@ CLAIMED = {
 @pytest.mark.parametrize(("text", "claimed"), CLAIMED.values(), ids=CLAIMED)
 def test_traefik_claims_its_files_only(text: str, claimed: bool) -> None:
     assert TARGET.claims(text) is claimed
+
+
+def test_a_static_file_in_its_own_providers_directory_is_read_once(tmp_path: Path) -> None:
+    (tmp_path / "traefik.yml").write_text(static(tmp_path, {"web": 8080}))
+    _copy("public-star.yml", tmp_path, 8081)
+    routes, findings = traefik_routing.load([tmp_path / "traefik.yml"])
+    assert routes is not None, findings
+    assert [router.name for router in routes.routers] == ["catalog"]

@@ -509,6 +509,8 @@ class Config:
     services: dict[str, Node] = field(default_factory=dict)
     first: Place | None = None
     findings: list[Finding] = field(default_factory=list)
+    # Each file is read once: the provider's directory may hold the static file that names it.
+    read: set[Path] = field(default_factory=set)
 
 
 def _port(address: str) -> int | None:
@@ -522,6 +524,9 @@ def _local(name: str) -> str:
 
 
 def _read(path: Path, config: Config, budget: ConfigBudget, at: str | None) -> None:
+    if path.resolve() in config.read:
+        return
+    config.read.add(path.resolve())
     text = decode_config(budget.read(path, at))
     file = str(path)
     try:
