@@ -21,6 +21,7 @@ from testing.upstream import OWN_CORS, STATUS
 # try, and one nobody lists.
 ORIGINS = (
     "https://app.example.com",
+    "https://admin.example.com",
     "https://app.example.com.evil.example",
     "https://evilexample.com",
     "https://x.preview.example.com",

@@ -3,23 +3,28 @@
 A request arrives on a listener (its port); its HTTP connection manager picks the virtual host by
 the Host header (exact domains, then `*.suffix` wildcards longest first, then `prefix.*`, then
 `*`) and the first route whose match (prefix, path, safe_regex, path_separated_prefix, headers)
-takes the request; none answers 404. Then the HTTP filters run in their order, each may answer
-itself (cors a preflight, basic_auth a 401), and the router answers last: the cluster (the
-backend), a direct_response or a redirect, with the route's, virtual host's and route
-configuration's response_headers_to_remove and _add. An answer passes back through the filters
-before the one that made it, last first: the cors filter's own preflight answer meets only the
-filters above it.
+takes the request. Then the HTTP filters run in their order, with no route too, each may answer
+itself (cors a preflight, basic_auth a 401, ext_authz a refusal), and the router answers last:
+the cluster (the backend), a direct_response, a redirect, or 404 without a route. The router's
+answers get the route's, virtual host's and route configuration's response_headers_to_remove and
+_add; a filter's local reply gets them on a route to a cluster only, the cors filter's preflight
+answer never. An answer passes back through the filter that made it and those before it, last
+first: the cors filter's own preflight answer gets its expose headers, and none of the filters
+after it see it.
 
-The cors filter (source/extensions/filters/http/cors/cors_filter.cc), on a route that goes to a
-cluster only: each CorsPolicy field comes from the route's typed_per_filter_config, else the
-virtual host's, else the route configuration's (or, with none, the deprecated `cors` fields).
-An Origin allowed by a string matcher (exact, prefix, suffix, contains, safe_regex, which matches
-the whole Origin; a matcher that matches "*" allows any) is sent back on every answer, with
-credentials and expose, over the backend's copies. A preflight from an allowed Origin is answered
-200 with the Allow-Origin, credentials, methods, headers and Max-Age ("*" sends the request's
-own); from a refused one it goes on to the next filters and the backend, unless
+The cors filter (source/extensions/filters/http/cors/cors_filter.cc), on a route to a cluster
+only: each CorsPolicy field comes from the route's typed_per_filter_config, else the virtual
+host's, else the route configuration's (or, with none, the deprecated `cors` fields, the same
+way). An Origin allowed by a string matcher (exact, prefix, suffix, contains, safe_regex, which
+matches the whole Origin; a matcher that matches "*" allows any) is sent back on every answer,
+with credentials and expose, over the backend's copies. A preflight from an allowed Origin is
+answered 200 with the Allow-Origin, credentials, methods, headers and Max-Age ("*" sends the
+request's own); from a refused one it goes on to the next filters and the backend, unless
 forward_not_matching_preflights is false: then answered the same, without the Allow-Origin. Never
-a Vary. A refused Origin's answers keep the backend's CORS headers.
+a Vary. A refused Origin's answers keep the backend's CORS headers. Envoy joins a request
+header's copies with commas, two Origin headers too, and a CORS header appended to one already
+there (response_headers_to_add) joins it in one header. Each of these was measured on 1.40
+(tests/audit/envoy_routing_test.py).
 """
 
 from __future__ import annotations
