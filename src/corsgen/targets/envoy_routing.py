@@ -487,6 +487,8 @@ class EnvoyRoutes:
     def __init__(self, listeners: list[Listener], markers: Mapping[str, list[tuple[int, str]]]):
         self.listeners = listeners
         self.markers = markers  # each file's corsgen markers: (line, policy)
+        # Each route's policies, read (their regexes compiled) once for all the requests.
+        self.policies: dict[tuple[str, int, int, int], tuple[Policy, ...]] = {}
 
     def _listener(self, port: int | None) -> Listener | None:
         return next((x for x in self.listeners if port is None or x.port in (port, None)), None)
@@ -550,10 +552,10 @@ class EnvoyRoutes:
     def _cors(self, here: Filter, route: Route) -> Cors | None:
         if route.node.get("route") is None:  # a direct_response or a redirect: no CORS at all
             return None
-        policies = tuple(Policy.read(c) for c in route.per_filter(here.name))
-        if not policies:
-            legacy = [(level.get("route") or level).get("cors") for level in route.levels()[:2]]
-            policies = tuple(Policy.read(c) for c in legacy if c is not None)
+        key = (here.name, id(route.node), id(route.vhost), id(route.table))
+        if key not in self.policies:
+            self.policies[key] = _policies(here, route)
+        policies = self.policies[key]
         return Cors(policies) if policies and policies[0].enabled else None
 
     def _decode(
@@ -693,6 +695,14 @@ class EnvoyRoutes:
         """The corsgen policy whose fragment holds this line: the nearest marker above it."""
         above = [(line, name) for line, name in self.markers.get(at.file, []) if line < at.line]
         return max(above)[1] if above else None
+
+
+def _policies(here: Filter, route: Route) -> tuple[Policy, ...]:
+    policies = tuple(Policy.read(c) for c in route.per_filter(here.name))
+    if not policies:
+        legacy = [(level.get("route") or level).get("cors") for level in route.levels()[:2]]
+        policies = tuple(Policy.read(c) for c in legacy if c is not None)
+    return policies
 
 
 def _sample(pattern: str) -> list[str]:
