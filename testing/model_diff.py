@@ -40,8 +40,9 @@ PREFLIGHT = (
     ("Access-Control-Request-Method", "PUT"),
     ("Access-Control-Request-Headers", "content-type,x-request-id"),
 )
-# The paths asked under each prefix a config routes: the upstream's 200, 404 and 500.
-LEAVES = ("ok", "missing", "error", "two-vary")
+# The paths asked under each prefix a config routes: the upstream's 200, 404, 500, two Vary
+# headers, and its own CORS headers (which it sends on paths starting /own-cors: after a strip).
+LEAVES = ("ok", "missing", "error", "two-vary", "own-cors")
 # The user of the corpus's basic auth (targets' PLACEHOLDER_USER): corsgen, password "corsgen".
 LOGIN = ("Authorization", "Basic " + base64.b64encode(b"corsgen:corsgen").decode())
 
