@@ -31,7 +31,7 @@ from corsgen.plan import Plan
 from corsgen.regex import one_origins
 from corsgen.rules.table import Violation
 from corsgen.targets import yaml_lines
-from corsgen.targets.base import SHARED, WRAPPER, Part, Target, preflight_always_200
+from corsgen.targets.base import SHARED, WRAPPER, Loaded, Part, Target, preflight_always_200
 
 VARY_FILTER = "corsgen.vary_origin"
 CORS_FILTER = "envoy.filters.http.cors"
@@ -152,6 +152,16 @@ class Envoy(Target):
 
     def check_structure(self, files: Mapping[str, str]) -> None:
         yaml_lines.check(files, _known)
+
+    def routes(self, configs: Sequence[Path]) -> Loaded:
+        from corsgen.targets import envoy_routing  # only `corsgen audit` and `import` read
+
+        return Loaded(*envoy_routing.load(configs))
+
+    def claims(self, text: str) -> bool:
+        from corsgen.targets import envoy_routing
+
+        return envoy_routing.claims(text)
 
     def shortfalls(self, plan: Plan) -> Iterator[Violation]:
         server = {"server": self.title}

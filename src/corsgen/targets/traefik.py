@@ -32,7 +32,7 @@ from corsgen.plan import Plan
 from corsgen.regex import one_origins
 from corsgen.rules.table import Violation
 from corsgen.targets import yaml_lines
-from corsgen.targets.base import WRAPPER, Part, Target, preflight_always_200
+from corsgen.targets.base import WRAPPER, Loaded, Part, Target, preflight_always_200
 
 # The file provider runs every file through Go's text/template before it reads the YAML: {{ in a
 # value, or in a comment, would be executed.
@@ -124,6 +124,16 @@ class Traefik(Target):
 
     def check_structure(self, files: Mapping[str, str]) -> None:
         yaml_lines.check(files, _known, _TEMPLATE)
+
+    def routes(self, configs: Sequence[Path]) -> Loaded:
+        from corsgen.targets import traefik_routing  # only `corsgen audit` and `import` read
+
+        return Loaded(*traefik_routing.load(configs))
+
+    def claims(self, text: str) -> bool:
+        from corsgen.targets import traefik_routing
+
+        return traefik_routing.claims(text)
 
     def shortfalls(self, plan: Plan) -> Iterator[Violation]:
         server = {"server": self.title}

@@ -1,15 +1,18 @@
 """The YAML corsgen writes (Traefik's and Envoy's output), and a line-by-line check that it is no
 more than that: block mappings and lists, two spaces a level, double-quoted strings, true and
-numbers. Written and checked here without a YAML library: none is a dependency, and the subset is
-small enough that a line says everything about itself.
+numbers. Written and checked here without a YAML library: the subset is small enough that a line
+says everything about itself. The users' own files, which `corsgen audit` reads, are any YAML:
+read() reads them with PyYAML, imported only then.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from corsgen.errors import VerifyError
+from corsgen.errors import CorsgenError, VerifyError
+from corsgen.routing import Place
 from corsgen.targets.base import guard, refuse
 
 _SCALAR = r'(?:"(?:\\[\\"]|[^"\\])*"|true|false|\d+)'
@@ -56,3 +59,91 @@ def check(files: Mapping[str, str], known: Known, hostile: Mapping[str, str] | N
                 raise VerifyError(f"unknown key '{key}' here", file, number)
             opens = key is not None and match["value"] is None
             depth = column + INDENT if opens else column
+
+
+# Reading: the user's whole Traefik dynamic configuration or Envoy bootstrap, which is any YAML,
+# flow style, anchors and merge keys included. PyYAML's composer reads it; each value keeps the
+# line of its key, where `corsgen audit` reports what the value does.
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A YAML value as read: a scalar's text, a sequence's items or a mapping's values by key,
+    with the file and line (of its key, for a mapping's value) it stands on."""
+
+    value: str | tuple[Node, ...] | Mapping[str, Node]
+    file: str
+    line: int
+
+    @property
+    def at(self) -> Place:
+        return Place(self.file, self.line)
+
+    def get(self, key: str) -> Node | None:
+        return self.value.get(key) if isinstance(self.value, Mapping) else None
+
+    def keys(self) -> Mapping[str, Node]:
+        """A mapping's values by key; nothing for any other value."""
+        return self.value if isinstance(self.value, Mapping) else {}
+
+    def items(self) -> tuple[Node, ...]:
+        """A sequence's items; a scalar stands for a list of itself (YAML users write both)."""
+        if isinstance(self.value, tuple):
+            return self.value
+        return (self,) if isinstance(self.value, str) and self.value else ()
+
+    def text(self) -> str:
+        return self.value if isinstance(self.value, str) else ""
+
+    def texts(self) -> list[str]:
+        return [item.text() for item in self.items()]
+
+    def true(self) -> bool:
+        return self.text().lower() == "true"
+
+
+# What a missing key reads as: no text, no items, no keys.
+NONE = Node({}, "", 0)
+
+
+def read(text: str, file: str) -> Node:
+    """The document in `text` as Nodes; CorsgenError, at the line, when it is not YAML."""
+    import yaml  # only `corsgen audit` of a Traefik or Envoy config pays for loading it
+
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise CorsgenError(f"{file}{line}: not YAML: {getattr(exc, 'problem', exc)}") from None
+    if root is None:
+        return Node({}, file, 1)
+    # An alias is the anchored node itself: each is converted once, so aliases of aliases
+    # (a "billion laughs") cost what the text does.
+    done: dict[int, Node] = {}
+
+    def convert(node: yaml.Node) -> Node:
+        if id(node) in done:
+            return done[id(node)]
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Node] = {}
+            merged: dict[str, Node] = {}
+            for key, value in node.value:
+                name = str(key.value) if isinstance(key, yaml.ScalarNode) else ""
+                at = key.start_mark.line + 1
+                if name == "<<":  # merge keys: the mapping's own keys win
+                    for part in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+                        merged = {**convert(part).keys(), **merged}
+                    continue
+                found = convert(value)
+                out[name] = Node(found.value, file, at)
+            converted = Node({**merged, **out}, file, line)
+        elif isinstance(node, yaml.SequenceNode):
+            converted = Node(tuple(convert(item) for item in node.value), file, line)
+        else:
+            converted = Node(str(node.value), file, line)
+        done[id(node)] = converted
+        return converted
+
+    return convert(root)
