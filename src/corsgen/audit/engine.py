@@ -1,0 +1,448 @@
+"""The audit: probe's battery sent to a routing model (routing.Routes), its answers judged as
+`probe` judges a live server's, each fault placed on the line the model's attribution names.
+
+Each scope (routing.Scope) is held to one plan:
+- a scope whose corsgen snippet names a policy given with --policy: that policy (conformance);
+- a hand-written scope: the one --policy no snippet names, when one is given, else what the
+  scope grants itself (granted.as_plan): its answers must agree with its own grant, on errors,
+  on preflights, with Vary; and the scanners' hostile origins, built from the origins it trusts,
+  must not read;
+- a snippet scope whose policy is not given, or a scope that grants nothing: the scanners'
+  questions alone (probe's scan mode), and a note that --policy would hold it to its policy.
+Every answer is also read for what is wrong whatever the plan (the backend's CORS headers, `*`
+with credentials, Max-Age over the caps, the Private Network Access header, a header the config
+hides elsewhere), and each origin regex is held to corsgen's own proof (audit/regexes.py).
+
+Findings are kept once per (rule, line), with every request that shows them. Bounded: at most
+MAX_SCOPES scopes, MAX_PATHS paths of each and MAX_PROBES requests per scope are sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from corsgen.audit import granted as granting
+from corsgen.audit import regexes
+from corsgen.errors import Finding, clip
+from corsgen.fetch import Request, header_value
+from corsgen.plan import ACAC, ACAH, ACAO, ACAPN, ACMA, OWNED, Plan
+from corsgen.probe import battery, judge
+from corsgen.probe.battery import Probe
+from corsgen.probe.checks import BY_ID as CHECKS
+from corsgen.probe.client import Answer
+from corsgen.routing import (
+    NOT_FOUND,
+    SECRET_HEADER,
+    Answered,
+    Asked,
+    Granted,
+    Place,
+    Routes,
+    Scope,
+    audit_backend,
+)
+from corsgen.rules.checks import CHROMIUM_MAX_AGE
+from corsgen.rules.table import BY_ID, finding
+
+MAX_SCOPES = 200  # scopes probed; a config with more is audited on the first ones, and says so
+MAX_PATHS = 3  # paths of one scope probed (each also with its error path)
+MAX_PROBES = 400  # requests sent to one scope: a 50-origin policy on three paths is about 300
+MAX_REQUESTS = 100  # requests a finding lists (JSON); the text output counts them
+_OWNED = frozenset(name.lower() for name in OWNED)
+_CORS_PREFIX = "access-control-"
+_AUTH_STATUSES = frozenset(judge.AUTH_STATUSES)
+
+
+@dataclass(frozen=True, order=True)
+class Affected:
+    """One request a finding shows on."""
+
+    method: str
+    path: str
+    origin: str | None
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} " + (
+            f"from {self.origin}" if self.origin is not None else "without Origin"
+        )
+
+
+@dataclass
+class Reported:
+    """A finding and the requests it shows on (none for a finding read from the config)."""
+
+    finding: Finding
+    requests: list[Affected] = field(default_factory=list)
+    count: int = 0  # every request it shows on; `requests` keeps the first MAX_REQUESTS
+
+
+@dataclass
+class Audit:
+    findings: list[Reported] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was sampled, or not held to a policy
+    _at: dict[tuple[str, str, int], Reported] = field(default_factory=dict)
+
+    def add(
+        self,
+        rule: str,
+        case: str,
+        place: Place,
+        fields: Mapping[str, object],
+        shown: Affected | None,
+    ) -> None:
+        key = (rule, place.file, place.line)
+        if key not in self._at:
+            made = finding(rule, case, file=place.file, line=place.line, fields=fields)
+            self._at[key] = Reported(made)
+            self.findings.append(self._at[key])
+        reported = self._at[key]
+        if shown is not None and shown not in reported.requests:
+            reported.count += 1
+            if len(reported.requests) < MAX_REQUESTS:
+                reported.requests.append(shown)
+
+    def has(self, rule: str) -> bool:
+        return any(r.finding.rule_id == rule for r in self.findings)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What one audit run knows besides the model: the target, and the policies given."""
+
+    target: str  # the target's name: picks a rule's case for this server, where it has one
+    server: str  # the server as its users name it, for the texts
+    plans: Mapping[str, Plan]  # --policy, by policy name
+    intent: Plan | None = None  # the one --policy no snippet names: for the hand-written scopes
+
+    def case(self, rule: str, base: str) -> str:
+        special = f"{base}-{self.target}"
+        return special if special in BY_ID[rule].cases else base
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """One probe and the model's answer to it."""
+
+    probe: Probe
+    answered: Answered
+
+    @property
+    def answer(self) -> Answer:
+        return Answer(self.answered.status, list(self.answered.pairs()))
+
+    @property
+    def shown(self) -> Affected:
+        request = self.probe.request
+        return Affected(self.probe.method, self.probe.path, request.origin if request else None)
+
+    def at(self, name: str) -> Place | None:
+        """The config line that sent this header, None when the backend did or none was sent."""
+        return next((h.at for h in self.answered.headers if h.name.lower() == name.lower()), None)
+
+
+def error_path(path: str) -> str:
+    """probe's error path beside `path`: the same block serves it (probe/run.py)."""
+    return path.split("?")[0].rsplit("/", 1)[0] + "/" + NOT_FOUND
+
+
+def audit(routes: Routes, context: Context) -> Audit:
+    """Every finding the model's answers show, scope by scope."""
+    result = Audit()
+    scopes = list(routes.scopes())
+    if len(scopes) > MAX_SCOPES:
+        result.notes.append(f"probed the first {MAX_SCOPES:,} of {len(scopes):,} CORS scopes")
+    sent: list[_Sent] = []
+    for scope in scopes[:MAX_SCOPES]:
+        sent += _audit_scope(routes, scope, context, result)
+    for host in dict.fromkeys(s.host for s in scopes[:MAX_SCOPES]):
+        baseline = Probe("no-origin", "GET", "/", ())
+        sent.append(_send(routes, Scope(Place("", 0), host, ("/",), "/"), baseline))
+    _hidden_leaks(sent, context, result)
+    return result
+
+
+def _send(routes: Routes, scope: Scope, probe: Probe) -> _Sent:
+    asked = Asked(scope.host, probe.method, probe.path, probe.headers, scope.port)
+    return _Sent(probe, routes.answer(asked, audit_backend))
+
+
+def _plan_for(scope: Scope, context: Context, result: Audit) -> tuple[Plan | None, bool]:
+    """The plan a scope is held to, and whether it is a policy's (its differences are findings)
+    rather than the scope's own grant."""
+    if scope.policy is not None and scope.policy in context.plans:
+        return context.plans[scope.policy], True
+    if scope.granted is not None and scope.policy is None and context.intent is not None:
+        return context.intent, True
+    if scope.granted is not None:
+        return granting.as_plan(scope.granted, "config"), False
+    if scope.policy is not None:
+        result.notes.append(
+            f"{scope.at}: the snippet of {scope.policy} is checked for what any origin can read; "
+            f"give --policy {scope.policy}.toml to hold it to its policy"
+        )
+    return None, False
+
+
+def _trusted(scope: Scope) -> list[str]:
+    """Origins the scope means to allow, for the scanners' hostile variants: its first exact
+    origin and a sample of each regex, else the site's own origin."""
+    grant = scope.granted
+    found = list(grant.origins[:1]) if grant else []
+    for regex in grant.regexes if grant else ():
+        found += regexes.trusted(regex)[:1]
+    return list(dict.fromkeys(found)) or [f"https://{scope.host}"]
+
+
+def _audit_scope(routes: Routes, scope: Scope, context: Context, result: Audit) -> list[_Sent]:
+    paths = list(scope.paths[:MAX_PATHS])
+    errors = [error_path(p) for p in paths]
+    plan, policy = _plan_for(scope, context, result)
+    checked = list(battery.conformance(plan, paths, errors).probes) if plan is not None else []
+    if policy and plan is not None and scope.granted is not None:
+        checked += _granted_refused(plan, scope.granted, paths)
+    scanned: list[Probe] = []
+    if not policy:  # the scanners' questions, of a grant or of nothing known
+        for origin in _trusted(scope)[:2]:
+            scanned += battery.scan(origin, paths, errors).probes
+    scanned = list(dict.fromkeys(scanned))
+    if len(checked) + len(scanned) > MAX_PROBES:
+        result.notes.append(
+            f"{scope.at}: sent {MAX_PROBES} of {len(checked) + len(scanned)} requests to "
+            f"{scope.title}"
+        )
+        checked = checked[:MAX_PROBES]
+        scanned = scanned[: MAX_PROBES - len(checked)]
+    conforming = [_send(routes, scope, p) for p in checked]
+    scanning = [_send(routes, scope, p) for p in scanned]
+    faults: list[judge.Fault] = []
+    if plan is not None and conforming:
+        faults += judge.conformance(plan, checked, [s.answer for s in conforming])
+    if scanning:
+        faults += judge.scan(scanned, [s.answer for s in scanning])
+    everything = [*conforming, *scanning]
+    by_probe = {id(s.probe): s for s in everything}
+    # The blocks that answer with CORS headers of the config's own: an error answer without them
+    # is that block's (no `always`), not that of a block a redirect handed the request to.
+    cors = {s.answered.by for s in everything if s.at(ACAO) is not None}
+    for fault in faults:
+        sent = by_probe[id(fault.probe)]
+        placed = _placed(fault.check.id, fault.summary, sent, _Where(scope, context, policy, cors))
+        for rule, case, place, fields in placed:
+            result.add(rule, case, place, fields, sent.shown)
+    for sent in everything:
+        for rule, case, place, fields in _read(sent, context):
+            result.add(rule, case, place, fields, sent.shown)
+    if scope.granted is not None:
+        _static(scope.granted, scope, context, result)
+    return everything
+
+
+def _granted_refused(plan: Plan, grant: Granted, paths: Sequence[str]) -> list[Probe]:
+    """The origins a hand-written scope lists that the policy refuses: each must be refused."""
+    creds = battery.credentials(plan)
+    return [
+        Probe("refused", "GET", path, (("Origin", origin),), Request(origin, "GET", creds))
+        for origin in grant.origins[: battery.SAMPLED]
+        if not plan.allows(origin)
+        for path in paths
+    ]
+
+
+Placed = tuple[str, str, Place, Mapping[str, object]]
+
+
+@dataclass(frozen=True)
+class _Where:
+    """What placing a fault needs to know of its scope."""
+
+    scope: Scope
+    context: Context
+    policy: bool  # held to a policy: its differences are findings (CG422)
+    cors: set[Place]  # the blocks that answered with the config's own CORS headers
+
+    def differs(self, sent: _Sent, summary: str, place: Place) -> Iterator[Placed]:
+        if self.policy:
+            scope, context = self.scope, self.context
+            name = scope.policy if scope.policy in context.plans else None
+            name = name or (context.intent.name if context.intent else "the policy")
+            fields = {"request": str(sent.shown), "summary": summary, "policy": name}
+            yield "CG422", "answer", place, fields
+
+
+def _placed(check: str, summary: str, sent: _Sent, where: _Where) -> Iterator[Placed]:
+    """The rule a fault of probe's is, at the line the attribution names; nothing when another
+    check reports it better (the backend's headers, a preflight meeting auth, a duplicate) or it
+    is no flaw of the config's own grant."""
+    answered, context = sent.answered, where.context
+    by, status = answered.by, answered.status
+    fields = {"server": context.server, "request": str(sent.shown), "status": status}
+    has_acao = header_value(answered.pairs(), ACAO) is not None
+    if check in ("PR001", "PR002"):
+        # With an Allow-Origin the answer fails for another reason: a duplicate, or `*` with
+        # credentials, which _twice and _read report where they are.
+        if has_acao:
+            yield from where.differs(sent, summary, by)
+        elif status >= 400 and by in where.cors:
+            yield "CG412", context.case("CG412", "answer"), by, fields
+        else:
+            yield _dropped(sent, where.scope, context)
+    elif check in ("PR003", "PR004"):
+        if answered.auth is not None or answered.backend:
+            return  # _read reports where the preflight went
+        if has_acao:
+            yield from where.differs(sent, summary, by)
+        else:
+            yield _dropped(sent, where.scope, context)
+    elif check in ("PR005", "PR008"):
+        yield from where.differs(sent, summary, by)
+    elif check in ("PR006", "PR011"):
+        yield from where.differs(sent, summary, sent.at(ACAO) or by)
+    elif check == "PR007":
+        yield from _refused_gets(sent, fields)
+    elif check == "PR009" and by in where.cors:  # else a block without CORS: CG402's
+        vary = header_value(answered.pairs(), "Vary") or "absent"
+        yield "CG413", "answer", by, {**fields, "vary": vary}
+    elif check == "PR010":
+        yield from _twice(sent, context)
+    elif check.startswith("PR1") and check != "PR111":  # PR111: _read's CG101
+        yield from _hostile(sent, where.scope, context, check)
+
+
+def _refused_gets(sent: _Sent, fields: Mapping[str, object]) -> Iterator[Placed]:
+    """A refused origin gets CORS headers of the config's own (the backend's: CG415)."""
+    request = sent.probe.request
+    owned = [h for h in sent.answered.headers if h.name.lower() in _OWNED]
+    places = [h.at for h in owned if h.at is not None]
+    if places and request is not None:
+        names = ", ".join(dict.fromkeys(h.name for h in owned if h.at is not None))
+        yield "CG418", "answer", places[0], {**fields, "origin": request.origin, "names": names}
+
+
+def _dropped(sent: _Sent, scope: Scope, context: Context) -> Placed:
+    trail = clip("; ".join(sent.answered.trail)) or f"answered by {sent.answered.by}"
+    fields = {"request": str(sent.shown), "scope": scope.title, "trail": trail}
+    return "CG402", context.case("CG402", "answer"), sent.answered.by, fields
+
+
+def _twice(sent: _Sent, context: Context) -> Iterator[Placed]:
+    """A CORS header sent twice: at the second line that sent it, or where the backend's copy
+    got through."""
+    answered = sent.answered
+    seen: dict[str, list[Place | None]] = {}
+    for header in answered.headers:
+        if header.name.lower() in _OWNED:
+            seen.setdefault(header.name, []).append(header.at)
+    for name, places in seen.items():
+        if len(places) < 2:
+            continue
+        fields = {"request": str(sent.shown), "names": name}
+        if None in places:
+            yield "CG414", context.case("CG414", "backend"), answered.by, fields
+        else:
+            yield "CG414", "answer", places[1] or answered.by, fields
+
+
+def _hostile(sent: _Sent, scope: Scope, context: Context, check: str) -> Iterator[Placed]:
+    """A scanner's hostile origin reads: the regex that admits it, else the line that sends any
+    Origin back. An origin the config lists itself is its author's choice, not a finding here."""
+    request = sent.probe.request
+    if request is None:
+        return
+    origin = request.origin
+    grant = scope.granted
+    if grant is not None and origin in grant.origins:
+        return
+    for regex in grant.regexes if grant else ():
+        if regexes.admits(regex, origin):
+            kind = CHECKS[check].summary.split(": ")[-1]
+            yield (
+                "CG411",
+                "admits",
+                regex.at,
+                {"regex": regex.source, "origin": origin, "kind": kind},
+            )
+            return
+    at = sent.at(ACAO)
+    if at is not None and header_value(sent.answered.pairs(), ACAO) == origin:
+        credentials = header_value(sent.answered.pairs(), ACAC) == "true"
+        case = "credentials" if credentials else "no-credentials"
+        yield "CG410", case, at, {"server": context.server, "origin": origin}
+
+
+def _read(sent: _Sent, context: Context) -> Iterator[Placed]:
+    """What is wrong with an answer whatever the plan: the backend's CORS headers, a preflight
+    that meets auth or the backend, and the values no browser takes."""
+    answered, probe = sent.answered, sent.probe
+    request = str(sent.shown)
+    fields = {"server": context.server, "request": request, "status": answered.status}
+    mine = {h.name.lower() for h in answered.headers if h.at is not None}
+    theirs = [
+        h.name
+        for h in answered.headers
+        if h.at is None and h.name.lower().startswith(_CORS_PREFIX) and h.name.lower() not in mine
+    ]
+    if theirs:
+        names = ", ".join(dict.fromkeys(theirs))
+        yield "CG415", context.case("CG415", "answer"), answered.by, {**fields, "names": names}
+    if probe.purpose == "preflight":
+        if answered.auth is not None and answered.status in _AUTH_STATUSES:
+            yield "CG416", "answer", answered.auth, {**fields, "auth": answered.auth}
+        elif answered.backend:
+            yield "CG417", "answer", answered.by, fields
+    pairs = answered.pairs()
+    credentials = header_value(pairs, ACAC) == "true"
+    values = (
+        ("CG101", ACAO, credentials and header_value(pairs, ACAO) == "*", "answered"),
+        ("CG419", ACAH, credentials and "*" in _listed(header_value(pairs, ACAH)), "answer"),
+        ("CG420", ACAPN, header_value(pairs, ACAPN) is not None, "answer"),
+        ("CG202", ACMA, _over_cap(header_value(pairs, ACMA)), "over-cap"),
+    )
+    for rule, name, wrong, case in values:
+        at = sent.at(name)
+        if wrong and at is not None:
+            seconds = header_value(pairs, ACMA)
+            yield rule, case, at, {**fields, "seconds": seconds, "cap": CHROMIUM_MAX_AGE}
+
+
+def _listed(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",")]
+
+
+def _over_cap(value: str | None) -> bool:
+    return value is not None and value.strip().isdigit() and int(value) > CHROMIUM_MAX_AGE
+
+
+def _static(grant: Granted, scope: Scope, context: Context, result: Audit) -> None:
+    """What the grant says that no answer may show (a preflight the battery did not send), each at
+    the line of its key, and each origin regex held to corsgen's proof."""
+    hints = [*grant.origins, f"https://{scope.host}"]
+    for regex in grant.regexes:
+        verdict = regexes.judge(regex, hints[:2])
+        if verdict is not None:
+            result.add("CG411", verdict.case, regex.at, verdict.fields, None)
+    fields = {"server": context.server, "seconds": grant.max_age, "cap": CHROMIUM_MAX_AGE}
+    static = (
+        ("CG101", "answered", "allow_origins", grant.any_origin and grant.credentials),
+        ("CG419", "answer", "allow_headers", grant.credentials and "*" in grant.headers),
+        ("CG420", "answer", "allow_private_network", grant.private_network),
+        ("CG202", "over-cap", "max_age", (grant.max_age or 0) > CHROMIUM_MAX_AGE),
+    )
+    for rule, case, key, wrong in static:
+        place = grant.at.get(key)
+        if wrong and place is not None and not result.has(rule):
+            request = f"{scope.title} as the config grants it"
+            result.add(rule, case, place, {**fields, "request": request}, None)
+
+
+def _hidden_leaks(sent: Sequence[_Sent], context: Context, result: Audit) -> None:
+    """The backend's secret header reaches the browser on some answers while the config hides it
+    from others: a block that stopped hiding it (nginx's *_hide_header inheritance)."""
+    reached = [s for s in sent if s.answered.backend]
+    leaked = [s for s in reached if header_value(s.answered.pairs(), SECRET_HEADER) is not None]
+    if not leaked or len(leaked) == len(reached):
+        return
+    case = context.case("CG421", "answer")
+    for s in leaked:
+        fields = {"header": SECRET_HEADER, "request": str(s.shown)}
+        result.add("CG421", case, s.answered.by, fields, s.shown)
