@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 from corsgen.audit import granted as granting
 from corsgen.audit import regexes
-from corsgen.errors import Finding, clip
+from corsgen.audit.reported import MAX_REQUESTS, Affected, Reported
+from corsgen.errors import clip
 from corsgen.fetch import Request, header_value
 from corsgen.plan import ACAC, ACAH, ACAO, ACAPN, ACMA, OWNED, Plan
 from corsgen.probe import battery, judge
@@ -48,33 +49,9 @@ from corsgen.rules.table import BY_ID, finding
 MAX_SCOPES = 200  # scopes probed; a config with more is audited on the first ones, and says so
 MAX_PATHS = 3  # paths of one scope probed (each also with its error path)
 MAX_PROBES = 400  # requests sent to one scope: a 50-origin policy on three paths is about 300
-MAX_REQUESTS = 100  # requests a finding lists (JSON); the text output counts them
 _OWNED = frozenset(name.lower() for name in OWNED)
 _CORS_PREFIX = "access-control-"
 _AUTH_STATUSES = frozenset(judge.AUTH_STATUSES)
-
-
-@dataclass(frozen=True, order=True)
-class Affected:
-    """One request a finding shows on."""
-
-    method: str
-    path: str
-    origin: str | None
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.path} " + (
-            f"from {self.origin}" if self.origin is not None else "without Origin"
-        )
-
-
-@dataclass
-class Reported:
-    """A finding and the requests it shows on (none for a finding read from the config)."""
-
-    finding: Finding
-    requests: list[Affected] = field(default_factory=list)
-    count: int = 0  # every request it shows on; `requests` keeps the first MAX_REQUESTS
 
 
 @dataclass
