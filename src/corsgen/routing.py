@@ -114,8 +114,8 @@ class OriginRegex:
     at: Place
     flavor: str  # "pcre" (nginx, Apache, HAProxy), "re2" (Envoy, Traefik via Go's regexp)
     ignore_case: bool  # nginx's ~*, Apache's [NC], Go's (?i): origins match in any case
-    # The server matches the whole Origin (Envoy's safe_regex); else it searches the Origin for a
-    # match (PCRE in nginx, Apache and HAProxy, Go's MatchString in Traefik) unless ^ and $ anchor it.
+    # The server matches the whole Origin (Envoy's safe_regex); else it searches the Origin for
+    # a match (PCRE in nginx, Apache, HAProxy; Go's MatchString in Traefik) unless ^ and $ anchor.
     whole: bool = False
 
 
