@@ -100,12 +100,12 @@ def _regex(regex: OriginRegex, dropped: list[str]) -> str | None:
         if ran and found is None:
             if anchored and pattern != whole_origin(regex):
                 dropped.append(
-                    f"the origin regex {regex.source!r} at {regex.at} is anchored at both ends: "
+                    f"the origin regex {regex.source} at {regex.at} is anchored at both ends: "
                     "the origins it matched only as part of a longer Origin are dropped"
                 )
             return pattern
     dropped.append(
-        f"the origin regex {regex.source!r} at {regex.at} is dropped: corsgen cannot prove "
+        f"the origin regex {regex.source} at {regex.at} is dropped: corsgen cannot prove "
         "that it admits only origins it names"
     )
     return None

@@ -603,7 +603,6 @@ RULES: tuple[Rule, ...] = (
                 "the location that answers",
                 "include {policy}'s snippet in location {target} as well",
             ),
-
             "answer": (
                 "{request} is answered here without the CORS headers {scope} sends ({trail})",
                 "send the CORS headers in the block that answers, or keep the request in {scope}",
