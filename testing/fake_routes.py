@@ -58,6 +58,7 @@ class Cors:
     always: bool = True  # also on error statuses (nginx's `always`)
     # Credentials and lists sent whatever the Origin (only ACAO is conditional)
     unconditional: bool = False
+    extra: tuple[tuple[str, str, int], ...] = ()  # headers sent on every answer: name, value, line
 
     def allows(self, origin: str) -> bool:
         if self.star or self.reflect or origin in self.origins:
@@ -117,7 +118,7 @@ class Cors:
             )
         if self.vary and not self.star:
             out.append(Sent("Vary", "Origin", self.place("vary")))
-        return out
+        return out + [Sent(name, value, at(line)) for name, value, line in self.extra]
 
 
 @dataclass(frozen=True)

@@ -239,7 +239,10 @@ class _Where:
     cors: set[Place]  # the blocks that answered with the config's own CORS headers
 
     def differs(self, sent: _Sent, summary: str, place: Place) -> Iterator[Placed]:
-        if self.policy:
+        """The policy's difference, unless the backend's CORS headers explain it (CG414, CG415
+        say where they got through)."""
+        theirs = any(h.at is None and h.name.lower() in _OWNED for h in sent.answered.headers)
+        if self.policy and not theirs:
             scope, context = self.scope, self.context
             name = scope.policy if scope.policy in context.plans else None
             name = name or (context.intent.name if context.intent else "the policy")
@@ -277,7 +280,8 @@ def _placed(check: str, summary: str, sent: _Sent, where: _Where) -> Iterator[Pl
         yield from where.differs(sent, summary, sent.at(ACAO) or by)
     elif check == "PR007":
         yield from _refused_gets(sent, fields)
-    elif check == "PR009" and by in where.cors:  # else a block without CORS: CG402's
+    elif check == "PR009" and by in where.cors and (has_acao or status < 400):
+        # An error answer without CORS headers, or a block without any, is CG412's or CG402's.
         vary = header_value(answered.pairs(), "Vary") or "absent"
         yield "CG413", "answer", by, {**fields, "vary": vary}
     elif check == "PR010":

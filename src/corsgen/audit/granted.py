@@ -19,6 +19,7 @@ from corsgen.errors import Finding
 from corsgen.limits import MAX_NAME_LENGTH
 from corsgen.plan import Plan, build_plan
 from corsgen.policy.loading import NAME_PATTERN, PlainPolicy
+from corsgen.regex import RegexError, parse_regex
 from corsgen.routing import Granted, OriginRegex, Place
 from corsgen.rules.checks import check_policy
 
@@ -40,17 +41,20 @@ def _policy(granted: Granted, **more: object) -> PlainPolicy:
     )
 
 
-def _compiles(pattern: str) -> bool:
+def _portable(pattern: str) -> bool:
+    """Whether the plan can hold the pattern: corsgen's portable subset, which its sampling
+    (interegular) and Plan.allows (Python's re) read as the servers do."""
     try:
-        re.compile(pattern)
-    except re.error:
+        parse_regex(pattern)
+    except RegexError:
         return False
     return True
 
 
 def as_plan(granted: Granted, name: str) -> Plan:
     """The grant as a plan: what the config's own answers should agree with. A reflected Origin is
-    a pattern that allows every origin (with Vary, as an echo needs)."""
+    a pattern that allows every origin (with Vary, as an echo needs); a regex outside corsgen's
+    portable subset is left out (regexes.judge tries the hostile origins on it)."""
     plan = build_plan(_policy(granted), name, "config")
     patterns = [whole_origin(r) for r in granted.regexes]
     if granted.reflects:
@@ -58,7 +62,7 @@ def as_plan(granted: Granted, name: str) -> Plan:
     return replace(
         plan,
         exact_origins=tuple(granted.origins),
-        origin_patterns=tuple(p for p in patterns if _compiles(p)),
+        origin_patterns=tuple(p for p in patterns if _portable(p)),
     )
 
 

@@ -1,0 +1,256 @@
+"""The audit engine on scripted models (testing/fake_routes.py): each flaw a config can have is
+reported once, by its rule, at the line the model's attribution names, and a correct config,
+hand-written or corsgen's own snippet, gives nothing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from corsgen.audit.engine import MAX_PROBES, MAX_SCOPES, Audit, Context, audit
+from corsgen.plan import Plan
+from corsgen.routing import OriginRegex, Place
+from corsgen.targets import NAMES
+from testing.fake_routes import FILE, Block, Cors, FakeConfig
+from testing.policies import plan_of
+
+LINES = {
+    "origin": 5,
+    "credentials": 6,
+    "methods": 7,
+    "headers": 8,
+    "max_age": 9,
+    "vary": 10,
+    "private_network": 11,
+}
+GOOD = Cors(
+    LINES,
+    origins=("https://app.example.com",),
+    credentials=True,
+    methods=("GET", "PUT"),
+    headers=("X-Token",),
+    max_age=600,
+)
+API = plan_of(
+    'name = "api"\nallow_origins = ["https://app.example.com"]\n'
+    'allow_methods = ["GET", "PUT"]\nallow_credentials = true\n'
+)
+ROOT = Block(1, "/")
+
+
+def regex(source: str, flavor: str = "pcre", ignore_case: bool = False) -> OriginRegex:
+    return OriginRegex(source, Place(FILE, 4), flavor, ignore_case)
+
+
+def api(**changes: object) -> Block:
+    """location /api/ at line 3, with GOOD's CORS changed as given."""
+    return Block(3, "/api/", cors=replace(GOOD, **changes))  # type: ignore[arg-type]
+
+
+Expected = set[tuple[str, int]]
+# (name, blocks, expected (slug, line) findings); Context: nginx, no policy given.
+CASES: list[tuple[str, list[Block], Expected]] = [
+    ("correct", [ROOT, api()], set()),
+    ("correct-regex", [ROOT, api(origins=(), regex=regex(r"^https://[a-z0-9-]+\.example\.com$"))],
+     set()),
+    ("correct-star", [ROOT, api(origins=(), star=True, credentials=False)], set()),
+    ("no-always", [ROOT, api(always=False)], {("cors-missing-on-errors", 3)}),
+    ("no-vary", [ROOT, api(vary=False)], {("vary-origin-missing", 3)}),
+    ("max-age", [ROOT, api(max_age=1_728_000)], {("max-age-over-cap", 9)}),
+    ("reflects", [ROOT, api(origins=(), reflect=True)], {("reflects-any-origin", 5)}),
+    ("reflects-no-credentials", [ROOT, api(origins=(), reflect=True, credentials=False)],
+     {("reflects-any-origin", 5)}),
+    ("star-credentials", [ROOT, api(origins=(), star=True)], {("wildcard-with-credentials", 5)}),
+    ("regex-unanchored", [ROOT, api(origins=(), regex=regex(r"example\.com"))],
+     {("origin-regex-admits-hostile", 4)}),
+    ("regex-http", [ROOT, api(origins=(), regex=regex(r"^https?://app\.example\.com$"))],
+     {("origin-regex-admits-hostile", 4)}),
+    ("regex-dot", [ROOT, api(origins=(), regex=regex("^https://app.example.com$", "re2", True))],
+     {("origin-regex-admits-hostile", 4)}),
+    ("auth-first", [ROOT, Block(3, "/api/", cors=GOOD, auth=2, auth_first=True)],
+     {("preflight-reaches-auth", 2)}),
+    ("preflight-to-backend", [ROOT, api(preflight_status=None)],
+     {("preflight-reaches-backend", 3)}),
+    ("upstream-passes", [ROOT, Block(3, "/api/", cors=GOOD, hides_cors=False)],
+     {("duplicate-cors-header", 3), ("upstream-cors-passes", 3)}),
+    ("twice", [ROOT, api(extra=(("Access-Control-Allow-Credentials", "true", 12),))],
+     {("duplicate-cors-header", 12), ("refused-origin-gets-cors", 12)}),
+    ("secret", [ROOT, Block(3, "/api/", cors=GOOD, hides_secret=False)],
+     {("hidden-header-leaks", 3)}),
+    ("private-network", [ROOT, api(private_network=True)], {("private-network-obsolete", 11)}),
+    ("star-headers", [ROOT, api(headers=("*",))], {("allow-headers-star-with-credentials", 8)}),
+    ("refused-gets-credentials", [ROOT, api(unconditional=True)],
+     {("refused-origin-gets-cors", 6)}),
+    ("snippet", [ROOT, Block(3, "/api/", snippet=API)], set()),
+]  # fmt: skip
+
+
+def run(blocks: list[Block], target: str = "nginx", **context: object) -> Audit:
+    plans: dict[str, Plan] = context.pop("plans", {})  # type: ignore[assignment]
+    intent: Plan | None = context.pop("intent", None)  # type: ignore[assignment]
+    return audit(FakeConfig(blocks), Context(target, target, plans, intent))
+
+
+def found(result: Audit) -> Expected:
+    return {(r.finding.slug, r.finding.line or 0) for r in result.findings}
+
+
+@pytest.mark.parametrize(("blocks", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_each_flaw_is_found_at_its_line(blocks: list[Block], expected: Expected) -> None:
+    result = run(blocks)
+    assert found(result) == expected
+    for reported in result.findings:
+        assert reported.finding.file == FILE and reported.count >= 0
+
+
+def test_a_reflected_origin_is_a_warning_without_credentials() -> None:
+    severities = {
+        creds: run([ROOT, api(origins=(), reflect=True, credentials=creds)]).findings[0]
+        for creds in (True, False)
+    }
+    assert severities[True].finding.severity == "error"
+    assert severities[False].finding.severity == "warning"
+
+
+def test_a_finding_lists_the_requests_it_shows_on() -> None:
+    (reported,) = run([ROOT, api(always=False)]).findings
+    assert reported.count == len(reported.requests) >= 1
+    assert all(r.path.endswith("corsgen-probe-not-found") for r in reported.requests)
+    assert all(r.origin == "https://app.example.com" for r in reported.requests)
+
+
+def test_a_snippet_is_held_to_its_policy_when_given() -> None:
+    blocks = [ROOT, Block(3, "/api/", snippet=API)]
+    assert found(run(blocks, plans={"api": API})) == set()
+    result = run(blocks)
+    assert result.findings == [] and result.notes == [
+        f"{FILE}:3: the snippet of api is checked for what any origin can read; "
+        "give --policy api.toml to hold it to its policy"
+    ]
+
+
+SNIPPET_CASES: list[tuple[str, list[Block], Expected]] = [
+    ("errors-elsewhere", [ROOT, Block(3, "/api/", snippet=API, errors_to="/errors/"),
+                          Block(20, "/errors/")], {("cors-headers-dropped", 20)}),
+    ("auth-first", [ROOT, Block(3, "/api/", snippet=API, auth=4, auth_first=True)],
+     {("preflight-reaches-auth", 4)}),
+    ("auth-after", [ROOT, Block(3, "/api/", snippet=API, auth=4)], set()),
+    ("upstream", [ROOT, Block(3, "/api/", snippet=API, hides_cors=False)],
+     {("upstream-cors-passes", 3), ("duplicate-cors-header", 3)}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("blocks", "expected"), [c[1:] for c in SNIPPET_CASES], ids=[c[0] for c in SNIPPET_CASES]
+)
+def test_where_the_config_undoes_a_snippet(blocks: list[Block], expected: Expected) -> None:
+    assert found(run(blocks, plans={"api": API})) == expected
+
+
+def test_hand_written_cors_is_held_to_the_one_policy_no_snippet_names() -> None:
+    wider = api(origins=("https://app.example.com", "https://old.example.com"))
+    result = run([ROOT, wider], intent=API)
+    # Its preflight lists X-Token and Max-Age, which the policy does not (line 3, the block);
+    # https://old.example.com reads, which the policy refuses (line 5, Allow-Origin's).
+    assert found(result) == {("policy-differs", 3), ("policy-differs", 5)}
+    assert all("api does not mean" in r.finding.message for r in result.findings)
+
+
+# Each rule's case for a server whose fix differs, and the generic one for the others.
+SERVER_CASES = {
+    "cors-missing-on-errors": [ROOT, api(always=False)],
+    "upstream-cors-passes": [ROOT, Block(3, "/api/", cors=GOOD, hides_cors=False)],
+    "hidden-header-leaks": [ROOT, Block(3, "/api/", cors=GOOD, hides_secret=False)],
+}
+
+
+@pytest.mark.parametrize("target", NAMES)
+@pytest.mark.parametrize("slug", SERVER_CASES)
+def test_a_fix_names_the_servers_own_directive(target: str, slug: str) -> None:
+    result = run(SERVER_CASES[slug], target)
+    texts = {r.finding.slug: r.finding.fix for r in result.findings}
+    generic = run(SERVER_CASES[slug], "a-server-with-no-case").findings
+    assert slug in texts
+    assert any(r.finding.fix for r in generic)
+
+
+def test_a_model_is_probed_within_bounds() -> None:
+    many = [ROOT, *(Block(10 + i, f"/api{i}/", cors=GOOD) for i in range(MAX_SCOPES + 5))]
+    model = FakeConfig(many)
+    result = audit(model, Context("nginx", "nginx", {}))
+    assert result.notes[0] == f"probed the first {MAX_SCOPES:,} of {MAX_SCOPES + 5:,} CORS scopes"
+    assert len(model.asked) <= MAX_SCOPES * MAX_PROBES + 1
+
+
+# The rule table's cases these tests reach (tests/rules/table_test.py reads this).
+REACHES = (
+    ("CG101", "answered"),
+    ("CG402", "answer"),
+    ("CG402", "answer-nginx"),
+    ("CG410", "credentials"),
+    ("CG410", "no-credentials"),
+    ("CG411", "proof"),
+    ("CG411", "admits"),
+    ("CG412", "answer"),
+    ("CG412", "answer-nginx"),
+    ("CG412", "answer-apache"),
+    ("CG412", "answer-haproxy"),
+    ("CG412", "answer-caddy"),
+    ("CG413", "answer"),
+    ("CG414", "answer"),
+    ("CG414", "backend"),
+    ("CG414", "backend-nginx"),
+    ("CG414", "backend-apache"),
+    ("CG414", "backend-haproxy"),
+    ("CG414", "backend-caddy"),
+    ("CG415", "answer"),
+    ("CG415", "answer-nginx"),
+    ("CG415", "answer-apache"),
+    ("CG415", "answer-haproxy"),
+    ("CG415", "answer-caddy"),
+    ("CG416", "answer"),
+    ("CG417", "answer"),
+    ("CG418", "answer"),
+    ("CG419", "answer"),
+    ("CG420", "answer"),
+    ("CG421", "answer"),
+    ("CG421", "answer-nginx"),
+    ("CG422", "answer"),
+)
+
+
+def _reaching(rule: str, case: str) -> tuple[list[Block], str, dict[str, object]]:
+    """A config, target and context that reach one case."""
+    target = case.rsplit("-", 1)[-1] if case.rsplit("-", 1)[-1] in NAMES else "envoy"
+    slug_configs = {
+        "CG101": [ROOT, api(origins=(), star=True)],
+        "CG402": SNIPPET_CASES[0][1],
+        "CG410": [ROOT, api(origins=(), reflect=True, credentials=case == "credentials")],
+        "CG411": [ROOT, api(origins=(), regex=regex(
+            r"^https?://app\.example\.com$" if case == "proof"
+            else r"^https://[a-z]+\.example\.com(?<!evil\.example\.com)"))],
+        "CG412": SERVER_CASES["cors-missing-on-errors"],
+        "CG413": [ROOT, api(vary=False)],
+        "CG414": [ROOT, Block(3, "/api/", cors=GOOD, hides_cors=False)] if "backend" in case
+        else [ROOT, api(extra=(("Access-Control-Allow-Credentials", "true", 12),))],
+        "CG415": SERVER_CASES["upstream-cors-passes"],
+        "CG416": [ROOT, Block(3, "/api/", cors=GOOD, auth=2, auth_first=True)],
+        "CG417": [ROOT, api(preflight_status=None)],
+        "CG418": [ROOT, api(unconditional=True)],
+        "CG419": [ROOT, api(headers=("*",))],
+        "CG420": [ROOT, api(private_network=True)],
+        "CG421": SERVER_CASES["hidden-header-leaks"],
+        "CG422": [ROOT, api(origins=("https://old.example.com",))],
+    }  # fmt: skip
+    context: dict[str, object] = {"intent": API} if rule == "CG422" else {}
+    if rule == "CG402":
+        context = {"plans": {"api": API}}
+    return slug_configs[rule], target, context
+
+
+@pytest.mark.parametrize(("rule", "case"), REACHES)
+def test_each_case_is_reached(rule: str, case: str, rules_used: set[tuple[str, str]]) -> None:
+    blocks, target, context = _reaching(rule, case)
+    run(blocks, target, **context)
+    assert (rule, case) in rules_used, sorted(rules_used)
