@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from corsgen.audit.regexes import proven, whole_origin
+from corsgen.audit.regexes import proven, samples, whole_origin
 from corsgen.errors import Finding
 from corsgen.limits import MAX_NAME_LENGTH
 from corsgen.plan import Plan, build_plan
@@ -101,8 +101,9 @@ def _regex(regex: OriginRegex, dropped: list[str]) -> str | None:
     for anchored in (False, True):
         pattern = whole_origin(regex, anchored=anchored)
         ran, found = proven(regex if not anchored else replace(regex, whole=True))
-        if ran and found is None:
-            if anchored and pattern != whole_origin(regex):
+        if ran and found is None and samples(pattern):  # safe, and allows some origin
+            pattern = parse_regex(pattern).body  # corsgen's own spelling
+            if anchored and pattern != parse_regex(whole_origin(regex)).body:
                 dropped.append(
                     f"the origin regex {regex.source} at {regex.at} is anchored at both ends: "
                     "the origins it matched only as part of a longer Origin are dropped"
@@ -119,6 +120,7 @@ def nearest_safe(granted: Granted, name: str) -> Imported:
     """The policy corsgen accepts that grants the most of what the config grants, and no more."""
     dropped: list[str] = []
     keys: dict[str, object] = {"name": name}
+    at = dict(granted.at)
     credentials = granted.credentials
     if granted.any_origin or granted.reflects:
         keys["allow_origins"] = ["*"]
@@ -131,11 +133,10 @@ def nearest_safe(granted: Granted, name: str) -> Imported:
             )
     else:
         keys["allow_origins"] = list(dict.fromkeys(granted.origins))
-        regexes = [p for r in granted.regexes if (p := _regex(r, dropped)) is not None]
-        if regexes:
-            keys["allow_origin_regex"] = "|".join(f"(?:{p})" for p in regexes)
-            if len(regexes) == 1:
-                keys["allow_origin_regex"] = regexes[0]
+        kept = [(r, p) for r in granted.regexes if (p := _regex(r, dropped)) is not None]
+        if kept:
+            keys["allow_origin_regex"] = "|".join(p for _, p in kept)
+            at.setdefault("allow_origin_regex", kept[0][0].at)
     keys["allow_credentials"] = credentials
     keys["allow_methods"] = list(granted.methods)
     keys["allow_headers"] = list(granted.headers)
@@ -146,7 +147,7 @@ def nearest_safe(granted: Granted, name: str) -> Imported:
         keys["preflight_status"] = granted.preflight_status
     if granted.private_network:
         keys["allow_private_network"] = True
-    imported = Imported(name, keys, granted.at, dropped)
+    imported = Imported(name, keys, at, dropped)
     _drop_refused(imported)
     return imported
 

@@ -87,8 +87,8 @@ def whole_origin(regex: OriginRegex, anchored: bool = False) -> str:
         end = (alt.endswith("$") and not alt.endswith("\\$")) or regex.whole or anchored
         body = alt.removeprefix("^")
         body = body[:-1] if body.endswith("$") and not body.endswith("\\$") else body
-        parts.append(("" if start else ".*") + f"(?:{body})" + ("" if end else ".*"))
-    return parts[0] if len(parts) == 1 else "|".join(f"(?:{p})" for p in parts)
+        parts.append(("" if start else ".*") + body + ("" if end else ".*"))
+    return "|".join(parts)  # no alternative holds a | of its own outside a group
 
 
 def admits(regex: OriginRegex, origin: str) -> bool:
@@ -124,16 +124,21 @@ def proven(regex: OriginRegex) -> tuple[bool, Violation | None]:
 
 
 def trusted(regex: OriginRegex) -> list[str]:
-    """Origins the regex means to allow: samples of its anchored form (language.samples)."""
-    pattern = whole_origin(regex, anchored=True)
+    """Origins the regex means to allow: samples of its anchored form."""
+    return samples(whole_origin(regex, anchored=True))
+
+
+def samples(pattern: str) -> list[str]:
+    """Origins a whole-origin pattern matches (language.samples), none outside the portable
+    subset: what the scanners' variants are built from, and what shows a regex allows any."""
     try:
         parse_regex(pattern)
     except RegexError:
         return []
-    from corsgen.regex.language import samples  # interegular: only for a config with a regex
+    from corsgen.regex import language  # interegular: only for a config with a regex
 
     try:
-        return [s for s in samples(pattern) if "://" in s]
+        return [s for s in language.samples(pattern) if "://" in s]
     except Exception:  # interegular refuses some constructs the parser lets through
         return []
 
