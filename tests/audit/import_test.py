@@ -35,6 +35,8 @@ GOOD = Cors(
     max_age=600,
 )
 ROOT = Block(1, "/")
+LOOSE = OriginRegex(r"example\.com", Place(FILE, 4), "pcre", False)
+PREFIX = OriginRegex(r"^https://app\.example\.com", Place(FILE, 4), "pcre", False)
 CORS = ("access-control-allow-origin", "access-control-allow-credentials",
         "access-control-allow-methods", "access-control-allow-headers",
         "access-control-max-age")  # fmt: skip
@@ -100,13 +102,13 @@ NARROWED = [
     ),
     (
         "unanchored-regex",
-        replace(GOOD, origins=(), regex=OriginRegex(r"^https://app\.example\.com", Place(FILE, 4), "pcre", False)),
+        replace(GOOD, origins=(), regex=PREFIX),
         {"allow_origin_regex": '"https://app\\\\.example\\\\.com"'},
         "is anchored at both ends",
     ),
     (
         "loose-regex",
-        replace(GOOD, regex=OriginRegex(r"example\.com", Place(FILE, 4), "pcre", False)),
+        replace(GOOD, regex=LOOSE),
         {"allow_origins": '["https://app.example.com", "https://admin.example.com"]'},
         "is dropped: corsgen cannot prove",
     ),
@@ -145,8 +147,7 @@ def test_what_corsgen_refuses_is_dropped_and_said(
 
 
 def test_nothing_is_imported_when_nothing_is_safe(tmp_path: Path) -> None:
-    loose = OriginRegex(r"example\.com", Place(FILE, 4), "pcre", False)
-    _, policy = one(replace(GOOD, origins=(), regex=loose), tmp_path)
+    _, policy = one(replace(GOOD, origins=(), regex=LOOSE), tmp_path)
     assert policy.path is None and "corsgen accepts none of the origins" in policy.dropped[0]
 
 
@@ -155,7 +156,7 @@ CHANGES = [
     ("no-vary", replace(GOOD, vary=False), "answers that gain Vary: Origin: "),
     ("reflects", replace(GOOD, origins=(), reflect=True, credentials=False),
      "answers that send * instead of the Origin back: "),
-    ("loose-regex", replace(GOOD, regex=OriginRegex(r"example\.com", Place(FILE, 4), "pcre", False)),
+    ("loose-regex", replace(GOOD, regex=LOOSE),
      "origins that read today and will be refused: "),
     ("preflight-to-backend", replace(GOOD, preflight_status=None),
      "preflights answered by corsgen, not the backend: "),
@@ -199,6 +200,6 @@ def test_an_existing_file_is_never_overwritten(tmp_path: Path) -> None:
     policy.path.write_text("mine\n")
     from corsgen.errors import CorsgenError
 
-    with pytest.raises(CorsgenError, match="refusing to overwrite .*; nothing was written"):
+    with pytest.raises(CorsgenError, match=r"refusing to overwrite .*; nothing was written"):
         write_policies([policy], [])
     assert policy.path.read_text() == "mine\n"
