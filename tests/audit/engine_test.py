@@ -9,9 +9,10 @@ from dataclasses import replace
 import pytest
 
 from corsgen.audit.engine import MAX_PROBES, MAX_SCOPES, Audit, Context, audit
+from corsgen.cli.audit import fixes
 from corsgen.plan import Plan
 from corsgen.routing import OriginRegex, Place
-from corsgen.targets import NAMES
+from corsgen.targets import NAMES, TARGETS
 from testing.fake_routes import FILE, Block, Cors, FakeConfig
 from testing.policies import plan_of
 
@@ -87,9 +88,11 @@ CASES: list[tuple[str, list[Block], Expected]] = [
 
 
 def run(blocks: list[Block], target: str = "nginx", **context: object) -> Audit:
+    """Audit the blocks as `target`'s config (its fixes; none for a name no target has)."""
     plans: dict[str, Plan] = context.pop("plans", {})  # type: ignore[assignment]
     intent: Plan | None = context.pop("intent", None)  # type: ignore[assignment]
-    return audit(FakeConfig(blocks), Context(target, target, plans, intent))
+    own = fixes(TARGETS[target]) if target in TARGETS else {}
+    return audit(FakeConfig(blocks), Context(target, plans, intent, own))
 
 
 def found(result: Audit) -> Expected:
@@ -168,17 +171,18 @@ SERVER_CASES = {
 @pytest.mark.parametrize("target", NAMES)
 @pytest.mark.parametrize("slug", SERVER_CASES)
 def test_a_fix_names_the_servers_own_directive(target: str, slug: str) -> None:
-    result = run(SERVER_CASES[slug], target)
-    texts = {r.finding.slug: r.finding.fix for r in result.findings}
-    generic = run(SERVER_CASES[slug], "a-server-with-no-case").findings
-    assert slug in texts
-    assert any(r.finding.fix for r in generic)
+    (own,) = [r.finding for r in run(SERVER_CASES[slug], target).findings if r.finding.slug == slug]
+    (generic,) = [
+        r.finding for r in run(SERVER_CASES[slug], "-").findings if r.finding.slug == slug
+    ]
+    cases = {(rule, case) for rule, case, _ in TARGETS[target].fixes}
+    assert (own.fix != generic.fix) == ((own.rule_id, "answer") in cases)
 
 
 def test_a_model_is_probed_within_bounds() -> None:
     many = [ROOT, *(Block(10 + i, f"/api{i}/", cors=GOOD) for i in range(MAX_SCOPES + 5))]
     model = FakeConfig(many)
-    result = audit(model, Context("nginx", "nginx", {}))
+    result = audit(model, Context("nginx", {}))
     assert result.notes[0] == f"probed the first {MAX_SCOPES:,} of {MAX_SCOPES + 5:,} CORS scopes"
     assert len(model.asked) <= MAX_SCOPES * MAX_PROBES + 1
 
@@ -187,42 +191,45 @@ def test_a_model_is_probed_within_bounds() -> None:
 REACHES = (
     ("CG101", "answered"),
     ("CG402", "answer"),
-    ("CG402", "answer-nginx"),
+    ("CG402", "add-header-inherit"),
     ("CG410", "credentials"),
     ("CG410", "no-credentials"),
     ("CG411", "proof"),
     ("CG411", "admits"),
     ("CG412", "answer"),
-    ("CG412", "answer-nginx"),
-    ("CG412", "answer-apache"),
-    ("CG412", "answer-haproxy"),
-    ("CG412", "answer-caddy"),
+    ("CG412", "add-header-always"),
+    ("CG412", "header-always"),
+    ("CG412", "after-response"),
+    ("CG412", "handle-errors"),
     ("CG413", "answer"),
     ("CG414", "answer"),
     ("CG414", "backend"),
-    ("CG414", "backend-nginx"),
-    ("CG414", "backend-apache"),
-    ("CG414", "backend-haproxy"),
-    ("CG414", "backend-caddy"),
+    ("CG414", "hide-header"),
+    ("CG414", "header-unset"),
+    ("CG414", "del-header"),
+    ("CG414", "defer"),
     ("CG415", "answer"),
-    ("CG415", "answer-nginx"),
-    ("CG415", "answer-apache"),
-    ("CG415", "answer-haproxy"),
-    ("CG415", "answer-caddy"),
+    ("CG415", "hide-header"),
+    ("CG415", "header-unset"),
+    ("CG415", "del-header"),
+    ("CG415", "header-delete"),
     ("CG416", "answer"),
     ("CG417", "answer"),
     ("CG418", "answer"),
     ("CG419", "answer"),
     ("CG420", "answer"),
     ("CG421", "answer"),
-    ("CG421", "answer-nginx"),
+    ("CG421", "hide-header-inherit"),
     ("CG422", "answer"),
 )
 
 
 def _reaching(rule: str, case: str) -> tuple[list[Block], str, dict[str, object]]:
     """A config, target and context that reach one case."""
-    target = case.rsplit("-", 1)[-1] if case.rsplit("-", 1)[-1] in NAMES else "envoy"
+    owners = [
+        name for name, t in TARGETS.items() if (rule, case) in {(r, c) for r, _, c in t.fixes}
+    ]
+    target = owners[0] if owners else "-"  # "-": no target, the generic cases
     slug_configs = {
         "CG101": [ROOT, api(origins=(), star=True)],
         "CG402": SNIPPET_CASES[0][1],
@@ -232,7 +239,7 @@ def _reaching(rule: str, case: str) -> tuple[list[Block], str, dict[str, object]
             else r"^https://[a-z]+\.example\.com(?<!evil\.example\.com)"))],
         "CG412": SERVER_CASES["cors-missing-on-errors"],
         "CG413": [ROOT, api(vary=False)],
-        "CG414": [ROOT, Block(3, "/api/", cors=GOOD, hides_cors=False)] if "backend" in case
+        "CG414": [ROOT, Block(3, "/api/", cors=GOOD, hides_cors=False)] if case != "answer"
         else [ROOT, api(extra=(("Access-Control-Allow-Credentials", "true", 12),))],
         "CG415": SERVER_CASES["upstream-cors-passes"],
         "CG416": [ROOT, Block(3, "/api/", cors=GOOD, auth=2, auth_first=True)],

@@ -175,7 +175,7 @@ FLAWED = Cors(
 
 def audited() -> list[Reported]:
     model = FakeConfig([Block(1, "/"), Block(3, "/api/", cors=FLAWED)])
-    return audit(model, Context("nginx", "nginx", {})).findings
+    return audit(model, Context("nginx", {})).findings
 
 
 def test_sarif_is_valid_2_1_0_with_each_finding_at_its_line() -> None:

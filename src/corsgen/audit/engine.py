@@ -44,7 +44,7 @@ from corsgen.routing import (
     audit_backend,
 )
 from corsgen.rules.checks import CHROMIUM_MAX_AGE
-from corsgen.rules.table import BY_ID, finding
+from corsgen.rules.table import finding
 
 MAX_SCOPES = 200  # scopes probed; a config with more is audited on the first ones, and says so
 MAX_PATHS = 3  # paths of one scope probed (each also with its error path)
@@ -87,14 +87,14 @@ class Audit:
 class Context:
     """What one audit run knows besides the model: the target, and the policies given."""
 
-    target: str  # the target's name: picks a rule's case for this server, where it has one
     server: str  # the server as its users name it, for the texts
     plans: Mapping[str, Plan]  # --policy, by policy name
     intent: Plan | None = None  # the one --policy no snippet names: for the hand-written scopes
+    fixes: Mapping[tuple[str, str], str] = field(default_factory=dict)  # Target.fixes
 
     def case(self, rule: str, base: str) -> str:
-        special = f"{base}-{self.target}"
-        return special if special in BY_ID[rule].cases else base
+        """The rule's case whose fix names this server's own directives, else `base`."""
+        return self.fixes.get((rule, base), base)
 
 
 @dataclass(frozen=True)
@@ -302,8 +302,8 @@ def _refused_gets(sent: _Sent, fields: Mapping[str, object]) -> Iterator[Placed]
 
 def _dropped(sent: _Sent, scope: Scope, context: Context) -> Placed:
     trail = clip("; ".join(sent.answered.trail)) or f"answered by {sent.answered.by}"
-    fields = {"request": str(sent.shown), "scope": scope.title, "trail": trail}
-    return "CG402", context.case("CG402", "answer"), sent.answered.by, fields
+    fields = {"server": context.server, "request": str(sent.shown), "scope": scope.title}
+    return "CG402", context.case("CG402", "answer"), sent.answered.by, {**fields, "trail": trail}
 
 
 def _twice(sent: _Sent, context: Context) -> Iterator[Placed]:
@@ -317,7 +317,7 @@ def _twice(sent: _Sent, context: Context) -> Iterator[Placed]:
     for name, places in seen.items():
         if len(places) < 2:
             continue
-        fields = {"request": str(sent.shown), "names": name}
+        fields = {"server": context.server, "request": str(sent.shown), "names": name}
         if None in places:
             yield "CG414", context.case("CG414", "backend"), answered.by, fields
         else:
@@ -425,5 +425,5 @@ def _hidden_leaks(sent: Sequence[_Sent], context: Context, result: Audit) -> Non
         return
     case = context.case("CG421", "answer")
     for s in leaked:
-        fields = {"header": SECRET_HEADER, "request": str(s.shown)}
+        fields = {"server": context.server, "header": SECRET_HEADER, "request": str(s.shown)}
         result.add("CG421", case, s.answered.by, fields, s.shown)

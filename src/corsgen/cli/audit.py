@@ -94,11 +94,13 @@ def _context(target: Target, plans: Sequence[Plan], named: set[str]) -> Context:
             param_hint="--policy",
         )
     return Context(
-        target.name,
-        target.title,
-        {p.name: p for p in plans},
-        unnamed[0] if unnamed else None,
+        target.title, {p.name: p for p in plans}, unnamed[0] if unnamed else None, fixes(target)
     )
+
+
+def fixes(target: Target) -> dict[tuple[str, str], str]:
+    """Target.fixes as Context takes them: (rule id, generic case) -> the server's case."""
+    return {(rule, case): own for rule, case, own in target.fixes}
 
 
 def _found(configs: Sequence[Path], target: Target, plans: Sequence[Plan]) -> Audit:

@@ -607,9 +607,9 @@ RULES: tuple[Rule, ...] = (
                 "{request} is answered here without the CORS headers {scope} sends ({trail})",
                 "send the CORS headers in the block that answers, or keep the request in {scope}",
             ),
-            "answer-nginx": (
+            "add-header-inherit": (
                 "{request} is answered here without the CORS headers {scope} sends ({trail})",
-                "nginx takes add_header from the location that answers, after every internal "
+                "{server} takes add_header from the location that answers, after every internal "
                 "redirect, and only when it has none of its own: send the CORS headers here too",
             ),
         },
@@ -750,23 +750,23 @@ RULES: tuple[Rule, ...] = (
         "audit: error answers lose the CORS headers, so pages see a CORS failure, not the error",
         {
             "answer": (_ERROR_TEXT, "send the CORS headers on every status"),
-            "answer-nginx": (
+            "add-header-always": (
                 _ERROR_TEXT,
-                "add `always` to each add_header of a CORS header: without it nginx sends them "
-                "only on 200, 201, 204, 206, 301, 302, 303, 304, 307 and 308",
+                "add `always` to each add_header of a CORS header: without it {server} sends "
+                "them only on 200, 201, 204, 206, 301, 302, 303, 304, 307 and 308",
             ),
-            "answer-apache": (
+            "header-always": (
                 _ERROR_TEXT,
                 "write `Header always set`: `Header set` leaves error answers out",
             ),
-            "answer-haproxy": (
+            "after-response": (
                 _ERROR_TEXT,
-                "set them with http-after-response, which runs on HAProxy's own answers too, "
+                "set them with http-after-response, which runs on {server}'s own answers too, "
                 "not http-response",
             ),
-            "answer-caddy": (
+            "handle-errors": (
                 _ERROR_TEXT,
-                "set the CORS headers in handle_errors too: Caddy answers an error with those "
+                "set the CORS headers in handle_errors too: {server} answers an error with those "
                 "routes, not the ones that set them",
             ),
         },
@@ -796,20 +796,20 @@ RULES: tuple[Rule, ...] = (
                 _TWICE_TEXT + ", the backend's copy and the config's",
                 "remove the backend's copies where the config sends its own",
             ),
-            "backend-nginx": (
+            "hide-header": (
                 _TWICE_TEXT + ", the backend's copy and the config's",
                 "proxy_hide_header (fastcgi_hide_header ...) each CORS header the config sends "
                 "itself, and no proxy_pass_header for them",
             ),
-            "backend-apache": (
+            "header-unset": (
                 _TWICE_TEXT + ", the backend's copy and the config's",
                 "`Header unset` each CORS header the config sends with `Header always set`",
             ),
-            "backend-haproxy": (
+            "del-header": (
                 _TWICE_TEXT + ", the backend's copy and the config's",
                 "http-response del-header each CORS header before the config adds its own",
             ),
-            "backend-caddy": (
+            "defer": (
                 _TWICE_TEXT + ", the backend's copy and the config's",
                 "defer the header directive (`defer` in its block), so that it replaces the "
                 "backend's copies",
@@ -823,17 +823,17 @@ RULES: tuple[Rule, ...] = (
         "audit: the backend's own CORS headers reach the browser",
         {
             "answer": (_UPSTREAM_TEXT, "remove the backend's CORS headers here"),
-            "answer-nginx": (
+            "hide-header": (
                 _UPSTREAM_TEXT,
                 "proxy_hide_header (fastcgi_hide_header ...) each CORS header here, and no "
                 "proxy_pass_header for them",
             ),
-            "answer-apache": (_UPSTREAM_TEXT, "`Header unset` each CORS header here"),
-            "answer-haproxy": (
+            "header-unset": (_UPSTREAM_TEXT, "`Header unset` each CORS header here"),
+            "del-header": (
                 _UPSTREAM_TEXT,
                 "http-after-response del-header each CORS header here",
             ),
-            "answer-caddy": (
+            "header-delete": (
                 _UPSTREAM_TEXT,
                 "delete them with `header -Access-Control-Allow-Origin` (and the others) here",
             ),
@@ -913,11 +913,11 @@ RULES: tuple[Rule, ...] = (
                 "{request}",
                 "hide it here too",
             ),
-            "answer-nginx": (
+            "hide-header-inherit": (
                 "{header}, which the config hides from other answers, reaches the browser on "
                 "{request}",
-                "repeat the *_hide_header lines here: nginx inherits them only into a block that "
-                "has none of its own",
+                "repeat the *_hide_header lines here: {server} inherits them only into a block "
+                "that has none of its own",
             ),
         },
     ),

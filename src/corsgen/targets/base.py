@@ -106,6 +106,9 @@ class Target(ABC):
     parts: ClassVar[tuple[Part, ...]]
     binaries: ClassVar[tuple[str, ...]]  # program names of the server, first found wins
     config_test: ClassVar[str]  # the server's own config test, as help text shows it
+    # The cases of the audit rules whose fix names this server's own directives: (rule id, the
+    # generic case, this server's case) (rules/table.py), for `corsgen audit`'s texts.
+    fixes: ClassVar[tuple[tuple[str, str, str], ...]] = ()
 
     @abstractmethod
     def quote(self, value: str) -> str:
