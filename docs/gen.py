@@ -126,6 +126,18 @@ def rules() -> str:
     return _table(("id", "severity", "name", "refuses or warns about"), rows)
 
 
+def audit_checks() -> str:
+    """What `corsgen audit` finds in a config's answers, and the line it reports each at."""
+    from corsgen.audit.engine import PLACED_AT
+
+    rows = [
+        (r.id, r.severity, f"`{r.slug}`", r.summary.removeprefix("audit: "), PLACED_AT[r.id])
+        for r in RULES
+        if r.id in PLACED_AT
+    ]
+    return _table(("id", "severity", "name", "finds", "reported at"), rows)
+
+
 # --- the limits ----------------------------------------------------------------------------------
 
 # What each limit of limits.py bounds, in the words of a policy's author: (what, unit, because).

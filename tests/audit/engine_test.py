@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from corsgen.audit.engine import MAX_PROBES, MAX_SCOPES, Audit, Context, audit
+from corsgen.audit.engine import MAX_PROBES, MAX_SCOPES, PLACED_AT, Audit, Context, audit
 from corsgen.cli.audit import fixes
 from corsgen.plan import Plan
 from corsgen.routing import OriginRegex, Place
@@ -261,3 +261,7 @@ def test_each_case_is_reached(rule: str, case: str, rules_used: set[tuple[str, s
     blocks, target, context = _reaching(rule, case)
     run(blocks, target, **context)
     assert (rule, case) in rules_used, sorted(rules_used)
+
+
+def test_every_rule_the_audit_gives_says_where_it_is_reported() -> None:
+    assert {rule for rule, _ in REACHES} | {"CG202"} == set(PLACED_AT)

@@ -49,6 +49,26 @@ from corsgen.rules.table import finding
 MAX_SCOPES = 200  # scopes probed; a config with more is audited on the first ones, and says so
 MAX_PATHS = 3  # paths of one scope probed (each also with its error path)
 MAX_PROBES = 400  # requests sent to one scope: a 50-origin policy on three paths is about 300
+# Every rule the audit finds in a model's answers, and the line it reports it at (docs/gen.py
+# writes the checks table of the README from this and the rule table).
+PLACED_AT: Mapping[str, str] = {
+    "CG101": "the line that sent Access-Control-Allow-Origin: *",
+    "CG202": "the line that sent Access-Control-Max-Age",
+    "CG402": "the block that answered",
+    "CG410": "the line that sent the Origin back",
+    "CG411": "the line of the regex",
+    "CG412": "the block that answered the error",
+    "CG413": "the block that answered",
+    "CG414": "the second line that sent it; the block that let the backend's copy through",
+    "CG415": "the block that let them through",
+    "CG416": "the line of the authentication",
+    "CG417": "the block that answered",
+    "CG418": "the line that sent the header",
+    "CG419": "the line that sent Access-Control-Allow-Headers",
+    "CG420": "the line that sent Access-Control-Allow-Private-Network",
+    "CG421": "the block that answered",
+    "CG422": "the block that answered; the line that sent Access-Control-Allow-Origin",
+}
 _OWNED = frozenset(name.lower() for name in OWNED)
 _CORS_PREFIX = "access-control-"
 _AUTH_STATUSES = frozenset(judge.AUTH_STATUSES)

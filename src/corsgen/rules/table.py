@@ -585,7 +585,8 @@ RULES: tuple[Rule, ...] = (
         "CG402",
         "cors-headers-dropped",
         "error",
-        "audit: a block below the snippet sets its own headers, so it gets no CORS ones",
+        "audit: a block answers without the CORS headers sent above it (it sets its own "
+        "headers, or a redirect or another match took the request there)",
         {
             "add-header": (
                 "add_header {header} here drops every CORS header of {policy}, included at "
