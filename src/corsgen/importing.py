@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corsgen.audit.engine import error_path
+from corsgen.audit.engine import MAX_SCOPES, error_path
 from corsgen.audit.granted import Imported, NothingLeft, nearest_safe, policy_name
 from corsgen.errors import CorsgenError, PolicyError, blocking
 from corsgen.fetch import cors_failure, header_value, preflight_failure, vary_tokens
@@ -119,6 +119,7 @@ def imported(routes: Routes, out_dir: Path) -> list[Policy]:
     """A policy for every scope the config's CORS is written by hand in (a scope with a corsgen
     snippet is corsgen's already), with the changes rendering it would make."""
     scopes = [s for s in routes.scopes() if s.granted is not None and s.policy is None]
+    scopes = scopes[:MAX_SCOPES]  # as many as the audit probes
     out = []
     for scope, name in zip(scopes, _names(scopes), strict=True):
         assert scope.granted is not None

@@ -79,6 +79,10 @@ class Audit:
     findings: list[Reported] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was sampled, or not held to a policy
     _at: dict[tuple[str, str, int], Reported] = field(default_factory=dict)
+    _seen: dict[tuple[str, str, int], set[Affected]] = field(default_factory=dict)
+    # (rule, scope) of each finding, so a grant's static check defers to what its answers showed
+    _scoped: set[tuple[str, Place]] = field(default_factory=set)
+    scope: Place | None = None  # the scope being probed
 
     def add(
         self,
@@ -93,14 +97,18 @@ class Audit:
             made = finding(rule, case, file=place.file, line=place.line, fields=fields)
             self._at[key] = Reported(made)
             self.findings.append(self._at[key])
-        reported = self._at[key]
-        if shown is not None and shown not in reported.requests:
+        if self.scope is not None:
+            self._scoped.add((rule, self.scope))
+        reported, seen = self._at[key], self._seen.setdefault(key, set())
+        if shown is not None and shown not in seen:
+            seen.add(shown)
             reported.count += 1
             if len(reported.requests) < MAX_REQUESTS:
                 reported.requests.append(shown)
 
-    def has(self, rule: str) -> bool:
-        return any(r.finding.rule_id == rule for r in self.findings)
+    def has(self, rule: str, scope: Place) -> bool:
+        """Whether the rule was found while this scope was probed."""
+        return (rule, scope) in self._scoped
 
 
 @dataclass(frozen=True)
@@ -151,7 +159,9 @@ def audit(routes: Routes, context: Context) -> Audit:
         result.notes.append(f"probed the first {MAX_SCOPES:,} of {len(scopes):,} CORS scopes")
     sent: list[_Sent] = []
     for scope in scopes[:MAX_SCOPES]:
+        result.scope = scope.at
         sent += _audit_scope(routes, scope, context, result)
+    result.scope = None
     for host in dict.fromkeys(s.host for s in scopes[:MAX_SCOPES]):
         baseline = Probe("no-origin", "GET", "/", ())
         sent.append(_send(routes, Scope(Place("", 0), host, ("/",), "/"), baseline))
@@ -431,7 +441,7 @@ def _static(grant: Granted, scope: Scope, context: Context, result: Audit) -> No
     )
     for rule, case, key, wrong in static:
         place = grant.at.get(key)
-        if wrong and place is not None and not result.has(rule):
+        if wrong and place is not None and not result.has(rule, scope.at):
             request = f"{scope.title} as the config grants it"
             result.add(rule, case, place, {**fields, "request": request}, None)
 

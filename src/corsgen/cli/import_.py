@@ -47,7 +47,9 @@ def import_(configs: tuple[Path, ...], target: str | None, out_dir: Path) -> Non
         click.echo(escape(f"{shown(policy.path)}: {where}"))
         for dropped in policy.dropped:
             click.echo(escape(f"  dropped: {dropped}"))
-        for change in policy.changes or ["none: the config answers as the policy promises"]:
+        for change in policy.changes:
             click.echo(escape(f"  rendering it changes {change}"))
+        if not policy.changes:
+            click.echo("  rendering it changes nothing: the config answers as the policy promises")
     if not policies:
         click.echo(escape(f"{shown(configs[0])}: no CORS written by hand to import"))
