@@ -155,6 +155,8 @@ def audit(routes: Routes, context: Context) -> Audit:
     """Every finding the model's answers show, scope by scope."""
     result = Audit()
     scopes = list(routes.scopes())
+    if not scopes:
+        result.notes.append("the config answers CORS nowhere: no snippet, no CORS header")
     if len(scopes) > MAX_SCOPES:
         result.notes.append(f"probed the first {MAX_SCOPES:,} of {len(scopes):,} CORS scopes")
     sent: list[_Sent] = []
@@ -209,9 +211,9 @@ def _audit_scope(routes: Routes, scope: Scope, context: Context, result: Audit) 
     if policy and plan is not None and scope.granted is not None:
         checked += _granted_refused(plan, scope.granted, paths)
     scanned: list[Probe] = []
-    if not policy:  # the scanners' questions, of a grant or of nothing known
+    if not policy:  # the scanners' questions, of a grant or of nothing known, on one path
         for origin in _trusted(scope)[:2]:
-            scanned += battery.scan(origin, paths, errors).probes
+            scanned += battery.scan(origin, paths[:1], errors[:1]).probes
     scanned = list(dict.fromkeys(scanned))
     if len(checked) + len(scanned) > MAX_PROBES:
         result.notes.append(
