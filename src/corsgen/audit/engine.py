@@ -168,6 +168,13 @@ def audit(routes: Routes, context: Context) -> Audit:
         baseline = Probe("no-origin", "GET", "/", ())
         sent.append(_send(routes, Scope(Place("", 0), host, ("/",), "/"), baseline))
     _hidden_leaks(sent, context, result)
+    hand_written = any(s.granted is not None and s.policy is None for s in scopes)
+    if context.intent is not None and not hand_written:
+        name = context.intent.name
+        result.notes.append(
+            f"no snippet names {name}, and no CORS is written by hand to hold to it"
+        )
+    result.findings.sort(key=lambda r: (r.finding.file, r.finding.line or 0))
     return result
 
 
