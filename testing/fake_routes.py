@@ -132,6 +132,8 @@ class Block:
     auth: int | None = None  # the line of an auth the request meets
     auth_first: bool = False  # auth runs before the preflight answer
     errors_to: str | None = None  # error answers are made by the block serving this path
+    # every request but the preflight it answers goes on to the block serving this path (try_files)
+    redirect_to: str | None = None
     hides_cors: bool = True  # the backend's Access-Control-* headers are hidden
     hides_secret: bool = True
     host: str = "api.example.com"
@@ -180,6 +182,9 @@ class FakeConfig:
             return self._cors(block, asked, 401, [], trail, auth=auth, backend=False)
         if preflight and self._answers_preflight(block, origin):
             return self._cors(block, asked, self._preflight_status(block), [], trail, auth=auth)
+        if block.redirect_to is not None:
+            trail.append(f"try_files -> {block.redirect_to}")
+            block = self.block(block.redirect_to)
         status, pairs = backend(asked.method, asked.path)
         if status >= 400 and block.errors_to is not None:
             handler = self.block(block.errors_to)

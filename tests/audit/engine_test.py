@@ -139,6 +139,9 @@ SNIPPET_CASES: list[tuple[str, list[Block], Expected]] = [
     ("auth-first", [ROOT, Block(3, "/api/", snippet=API, auth=4, auth_first=True)],
      {("preflight-reaches-auth", 4)}),
     ("auth-after", [ROOT, Block(3, "/api/", snippet=API, auth=4)], set()),
+    ("front-controller", [ROOT, Block(3, "/api/", snippet=API, redirect_to="/index.php"),
+                          Block(20, "/index.php", hides_cors=False)],
+     {("cors-headers-dropped", 20), ("upstream-cors-passes", 20)}),
     ("upstream", [ROOT, Block(3, "/api/", snippet=API, hides_cors=False)],
      {("upstream-cors-passes", 3), ("duplicate-cors-header", 3)}),
 ]  # fmt: skip

@@ -142,8 +142,10 @@ class _Sent:
         return Affected(self.probe.method, self.probe.path, request.origin if request else None)
 
     def at(self, name: str) -> Place | None:
-        """The config line that sent this header, None when the backend did or none was sent."""
-        return next((h.at for h in self.answered.headers if h.name.lower() == name.lower()), None)
+        """The config line that sent this header, None when only the backend did or none was
+        sent."""
+        sent = (h.at for h in self.answered.headers if h.name.lower() == name.lower())
+        return next((at for at in sent if at is not None), None)
 
 
 def error_path(path: str) -> str:
@@ -296,10 +298,10 @@ def _placed(check: str, summary: str, sent: _Sent, where: _Where) -> Iterator[Pl
     answered, context = sent.answered, where.context
     by, status = answered.by, answered.status
     fields = {"server": context.server, "request": str(sent.shown), "status": status}
-    has_acao = header_value(answered.pairs(), ACAO) is not None
+    # The config's own Allow-Origin (the backend's is CG415's): with one, the answer fails for
+    # another reason (a duplicate, `*` with credentials: _twice and _read report those).
+    has_acao = sent.at(ACAO) is not None
     if check in ("PR001", "PR002"):
-        # With an Allow-Origin the answer fails for another reason: a duplicate, or `*` with
-        # credentials, which _twice and _read report where they are.
         if has_acao:
             yield from where.differs(sent, summary, by)
         elif status >= 400 and by in where.cors:
