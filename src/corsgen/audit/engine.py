@@ -7,8 +7,9 @@ Each scope (routing.Scope) is held to one plan:
   scope grants itself (granted.as_plan): its answers must agree with its own grant, on errors,
   on preflights, with Vary; and the scanners' hostile origins, built from the origins it trusts,
   must not read;
-- a snippet scope whose policy is not given, or a scope that grants nothing: the scanners'
-  questions alone (probe's scan mode), and a note that --policy would hold it to its policy.
+- a snippet scope whose policy is not given: what the model reads its lines to grant, when it
+  gives the scope a Granted too; else, as a scope that grants nothing, the scanners' questions
+  alone (probe's scan mode), and a note that --policy would hold it to its policy.
 Every answer is also read for what is wrong whatever the plan (the backend's CORS headers, `*`
 with credentials, Max-Age over the caps, the Private Network Access header, a header the config
 hides elsewhere), and each origin regex is held to corsgen's own proof (audit/regexes.py).
