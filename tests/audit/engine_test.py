@@ -8,7 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from corsgen.audit.engine import MAX_PROBES, MAX_SCOPES, PLACED_AT, Audit, Context, audit
+from corsgen.audit.answers import Context
+from corsgen.audit.engine import MAX_PROBES, MAX_SCOPES, PLACED_AT, audit
+from corsgen.audit.reported import Audit
 from corsgen.cli.audit import fixes
 from corsgen.plan import Plan
 from corsgen.routing import OriginRegex, Place

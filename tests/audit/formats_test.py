@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from corsgen.audit.engine import Context, audit
+from corsgen.audit.answers import Context
+from corsgen.audit.engine import audit
 from corsgen.audit.formats import as_json, as_sarif, reported, text
 from corsgen.audit.reported import Affected, Reported
 from corsgen.errors import Finding

@@ -21,22 +21,29 @@ MAX_SCOPES scopes, MAX_PATHS paths of each and MAX_PROBES requests per scope are
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from corsgen.audit import granted as granting
 from corsgen.audit import regexes
-from corsgen.audit.reported import MAX_REQUESTS, Affected, Reported
+from corsgen.audit.answers import (
+    OWNED_LOWER,
+    Context,
+    Exchange,
+    Placed,
+    hidden_leaks,
+    read,
+    static,
+    twice,
+)
+from corsgen.audit.reported import Audit
 from corsgen.errors import clip
 from corsgen.fetch import Request, header_value
-from corsgen.plan import ACAC, ACAH, ACAO, ACAPN, ACMA, OWNED, Plan
+from corsgen.plan import ACAC, ACAO, Plan
 from corsgen.probe import battery, judge
 from corsgen.probe.battery import Probe
 from corsgen.probe.checks import BY_ID as CHECKS
-from corsgen.probe.client import Answer
 from corsgen.routing import (
     NOT_FOUND,
-    SECRET_HEADER,
-    Answered,
     Asked,
     Granted,
     Place,
@@ -44,8 +51,6 @@ from corsgen.routing import (
     Scope,
     audit_backend,
 )
-from corsgen.rules.checks import CHROMIUM_MAX_AGE
-from corsgen.rules.table import finding
 
 MAX_SCOPES = 200  # scopes probed; a config with more is audited on the first ones, and says so
 MAX_PATHS = 3  # paths of one scope probed (each also with its error path)
@@ -70,83 +75,6 @@ PLACED_AT: Mapping[str, str] = {
     "CG421": "the block that answered",
     "CG422": "the block that answered; the line that sent Access-Control-Allow-Origin",
 }
-_OWNED = frozenset(name.lower() for name in OWNED)
-_CORS_PREFIX = "access-control-"
-_AUTH_STATUSES = frozenset(judge.AUTH_STATUSES)
-
-
-@dataclass
-class Audit:
-    findings: list[Reported] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # what was sampled, or not held to a policy
-    _at: dict[tuple[str, str, int], Reported] = field(default_factory=dict)
-    _seen: dict[tuple[str, str, int], set[Affected]] = field(default_factory=dict)
-    # (rule, scope) of each finding, so a grant's static check defers to what its answers showed
-    _scoped: set[tuple[str, Place]] = field(default_factory=set)
-    scope: Place | None = None  # the scope being probed
-
-    def add(
-        self,
-        rule: str,
-        case: str,
-        place: Place,
-        fields: Mapping[str, object],
-        shown: Affected | None,
-    ) -> None:
-        key = (rule, place.file, place.line)
-        if key not in self._at:
-            made = finding(rule, case, file=place.file, line=place.line, fields=fields)
-            self._at[key] = Reported(made)
-            self.findings.append(self._at[key])
-        if self.scope is not None:
-            self._scoped.add((rule, self.scope))
-        reported, seen = self._at[key], self._seen.setdefault(key, set())
-        if shown is not None and shown not in seen:
-            seen.add(shown)
-            reported.count += 1
-            if len(reported.requests) < MAX_REQUESTS:
-                reported.requests.append(shown)
-
-    def has(self, rule: str, scope: Place) -> bool:
-        """Whether the rule was found while this scope was probed."""
-        return (rule, scope) in self._scoped
-
-
-@dataclass(frozen=True)
-class Context:
-    """What one audit run knows besides the model: the target, and the policies given."""
-
-    server: str  # the server as its users name it, for the texts
-    plans: Mapping[str, Plan]  # --policy, by policy name
-    intent: Plan | None = None  # the one --policy no snippet names: for the hand-written scopes
-    fixes: Mapping[tuple[str, str], str] = field(default_factory=dict)  # Target.fixes
-
-    def case(self, rule: str, base: str) -> str:
-        """The rule's case whose fix names this server's own directives, else `base`."""
-        return self.fixes.get((rule, base), base)
-
-
-@dataclass(frozen=True)
-class _Sent:
-    """One probe and the model's answer to it."""
-
-    probe: Probe
-    answered: Answered
-
-    @property
-    def answer(self) -> Answer:
-        return Answer(self.answered.status, list(self.answered.pairs()))
-
-    @property
-    def shown(self) -> Affected:
-        request = self.probe.request
-        return Affected(self.probe.method, self.probe.path, request.origin if request else None)
-
-    def at(self, name: str) -> Place | None:
-        """The config line that sent this header, None when only the backend did or none was
-        sent."""
-        sent = (h.at for h in self.answered.headers if h.name.lower() == name.lower())
-        return next((at for at in sent if at is not None), None)
 
 
 def error_path(path: str) -> str:
@@ -162,7 +90,7 @@ def audit(routes: Routes, context: Context) -> Audit:
         result.notes.append("the config answers CORS nowhere: no snippet, no CORS header")
     if len(scopes) > MAX_SCOPES:
         result.notes.append(f"probed the first {MAX_SCOPES:,} of {len(scopes):,} CORS scopes")
-    sent: list[_Sent] = []
+    sent: list[Exchange] = []
     for scope in scopes[:MAX_SCOPES]:
         result.scope = scope.at
         sent += _audit_scope(routes, scope, context, result)
@@ -170,7 +98,7 @@ def audit(routes: Routes, context: Context) -> Audit:
     for host in dict.fromkeys(s.host for s in scopes[:MAX_SCOPES]):
         baseline = Probe("no-origin", "GET", "/", ())
         sent.append(_send(routes, Scope(Place("", 0), host, ("/",), "/"), baseline))
-    _hidden_leaks(sent, context, result)
+    hidden_leaks(sent, context, result)
     hand_written = any(s.granted is not None and s.policy is None for s in scopes)
     if context.intent is not None and not hand_written:
         name = context.intent.name
@@ -181,9 +109,9 @@ def audit(routes: Routes, context: Context) -> Audit:
     return result
 
 
-def _send(routes: Routes, scope: Scope, probe: Probe) -> _Sent:
+def _send(routes: Routes, scope: Scope, probe: Probe) -> Exchange:
     asked = Asked(scope.host, probe.method, probe.path, probe.headers, scope.port)
-    return _Sent(probe, routes.answer(asked, audit_backend))
+    return Exchange(probe, routes.answer(asked, audit_backend))
 
 
 def _plan_for(scope: Scope, context: Context, result: Audit) -> tuple[Plan | None, bool]:
@@ -213,7 +141,7 @@ def _trusted(scope: Scope) -> list[str]:
     return list(dict.fromkeys(found)) or [f"https://{scope.host}"]
 
 
-def _audit_scope(routes: Routes, scope: Scope, context: Context, result: Audit) -> list[_Sent]:
+def _audit_scope(routes: Routes, scope: Scope, context: Context, result: Audit) -> list[Exchange]:
     paths = list(scope.paths[:MAX_PATHS])
     errors = [error_path(p) for p in paths]
     plan, policy = _plan_for(scope, context, result)
@@ -250,10 +178,10 @@ def _audit_scope(routes: Routes, scope: Scope, context: Context, result: Audit) 
         for rule, case, place, fields in placed:
             result.add(rule, case, place, fields, sent.shown)
     for sent in everything:
-        for rule, case, place, fields in _read(sent, context):
+        for rule, case, place, fields in read(sent, context):
             result.add(rule, case, place, fields, sent.shown)
     if scope.granted is not None:
-        _static(scope.granted, scope, context, result)
+        static(scope.granted, scope, context, result)
     return everything
 
 
@@ -268,9 +196,6 @@ def _granted_refused(plan: Plan, grant: Granted, paths: Sequence[str]) -> list[P
     ]
 
 
-Placed = tuple[str, str, Place, Mapping[str, object]]
-
-
 @dataclass(frozen=True)
 class _Where:
     """What placing a fault needs to know of its scope."""
@@ -280,10 +205,10 @@ class _Where:
     policy: bool  # held to a policy: its differences are findings (CG422)
     cors: set[Place]  # the blocks that answered with the config's own CORS headers
 
-    def differs(self, sent: _Sent, summary: str, place: Place) -> Iterator[Placed]:
+    def differs(self, sent: Exchange, summary: str, place: Place) -> Iterator[Placed]:
         """The policy's difference, unless the backend's CORS headers explain it (CG414, CG415
         say where they got through)."""
-        theirs = any(h.at is None and h.name.lower() in _OWNED for h in sent.answered.headers)
+        theirs = any(h.at is None and h.name.lower() in OWNED_LOWER for h in sent.answered.headers)
         if self.policy and not theirs:
             scope, context = self.scope, self.context
             name = scope.policy if scope.policy in context.plans else None
@@ -292,7 +217,7 @@ class _Where:
             yield "CG422", "answer", place, fields
 
 
-def _placed(check: str, summary: str, sent: _Sent, where: _Where) -> Iterator[Placed]:
+def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator[Placed]:
     """The rule a fault of probe's is, at the line the attribution names; nothing when another
     check reports it better (the backend's headers, a preflight meeting auth, a duplicate) or it
     is no flaw of the config's own grant."""
@@ -327,46 +252,28 @@ def _placed(check: str, summary: str, sent: _Sent, where: _Where) -> Iterator[Pl
         vary = header_value(answered.pairs(), "Vary") or "absent"
         yield "CG413", "answer", by, {**fields, "vary": vary}
     elif check == "PR010":
-        yield from _twice(sent, context)
+        yield from twice(sent, context)
     elif check.startswith("PR1") and check != "PR111":  # PR111: _read's CG101
         yield from _hostile(sent, where.scope, context, check)
 
 
-def _refused_gets(sent: _Sent, fields: Mapping[str, object]) -> Iterator[Placed]:
+def _refused_gets(sent: Exchange, fields: Mapping[str, object]) -> Iterator[Placed]:
     """A refused origin gets CORS headers of the config's own (the backend's: CG415)."""
     request = sent.probe.request
-    owned = [h for h in sent.answered.headers if h.name.lower() in _OWNED]
+    owned = [h for h in sent.answered.headers if h.name.lower() in OWNED_LOWER]
     places = [h.at for h in owned if h.at is not None]
     if places and request is not None:
         names = ", ".join(dict.fromkeys(h.name for h in owned if h.at is not None))
         yield "CG418", "answer", places[0], {**fields, "origin": request.origin, "names": names}
 
 
-def _dropped(sent: _Sent, scope: Scope, context: Context) -> Placed:
+def _dropped(sent: Exchange, scope: Scope, context: Context) -> Placed:
     trail = clip("; ".join(sent.answered.trail)) or f"answered by {sent.answered.by}"
     fields = {"server": context.server, "request": str(sent.shown), "scope": scope.title}
     return "CG402", context.case("CG402", "answer"), sent.answered.by, {**fields, "trail": trail}
 
 
-def _twice(sent: _Sent, context: Context) -> Iterator[Placed]:
-    """A CORS header sent twice: at the second line that sent it, or where the backend's copy
-    got through."""
-    answered = sent.answered
-    seen: dict[str, list[Place | None]] = {}
-    for header in answered.headers:
-        if header.name.lower() in _OWNED:
-            seen.setdefault(header.name, []).append(header.at)
-    for name, places in seen.items():
-        if len(places) < 2:
-            continue
-        fields = {"server": context.server, "request": str(sent.shown), "names": name}
-        if None in places:
-            yield "CG414", context.case("CG414", "backend"), answered.by, fields
-        else:
-            yield "CG414", "answer", places[1] or answered.by, fields
-
-
-def _hostile(sent: _Sent, scope: Scope, context: Context, check: str) -> Iterator[Placed]:
+def _hostile(sent: Exchange, scope: Scope, context: Context, check: str) -> Iterator[Placed]:
     """A scanner's hostile origin reads: the regex that admits it, else the line that sends any
     Origin back. An origin the config lists itself is its author's choice, not a finding here."""
     request = sent.probe.request
@@ -391,81 +298,3 @@ def _hostile(sent: _Sent, scope: Scope, context: Context, check: str) -> Iterato
         credentials = header_value(sent.answered.pairs(), ACAC) == "true"
         case = "credentials" if credentials else "no-credentials"
         yield "CG410", case, at, {"server": context.server, "origin": origin}
-
-
-def _read(sent: _Sent, context: Context) -> Iterator[Placed]:
-    """What is wrong with an answer whatever the plan: the backend's CORS headers, a preflight
-    that meets auth or the backend, and the values no browser takes."""
-    answered, probe = sent.answered, sent.probe
-    request = str(sent.shown)
-    fields = {"server": context.server, "request": request, "status": answered.status}
-    mine = {h.name.lower() for h in answered.headers if h.at is not None}
-    theirs = [
-        h.name
-        for h in answered.headers
-        if h.at is None and h.name.lower().startswith(_CORS_PREFIX) and h.name.lower() not in mine
-    ]
-    if theirs:
-        names = ", ".join(dict.fromkeys(theirs))
-        yield "CG415", context.case("CG415", "answer"), answered.by, {**fields, "names": names}
-    if probe.purpose == "preflight":
-        if answered.auth is not None and answered.status in _AUTH_STATUSES:
-            yield "CG416", "answer", answered.auth, {**fields, "auth": answered.auth}
-        elif answered.backend:
-            yield "CG417", "answer", answered.by, fields
-    pairs = answered.pairs()
-    credentials = header_value(pairs, ACAC) == "true"
-    values = (
-        ("CG101", ACAO, credentials and header_value(pairs, ACAO) == "*", "answered"),
-        ("CG419", ACAH, credentials and "*" in _listed(header_value(pairs, ACAH)), "answer"),
-        ("CG420", ACAPN, header_value(pairs, ACAPN) is not None, "answer"),
-        ("CG202", ACMA, _over_cap(header_value(pairs, ACMA)), "over-cap"),
-    )
-    for rule, name, wrong, case in values:
-        at = sent.at(name)
-        if wrong and at is not None:
-            seconds = header_value(pairs, ACMA)
-            yield rule, case, at, {**fields, "seconds": seconds, "cap": CHROMIUM_MAX_AGE}
-
-
-def _listed(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",")]
-
-
-def _over_cap(value: str | None) -> bool:
-    return value is not None and value.strip().isdigit() and int(value) > CHROMIUM_MAX_AGE
-
-
-def _static(grant: Granted, scope: Scope, context: Context, result: Audit) -> None:
-    """What the grant says that no answer may show (a preflight the battery did not send), each at
-    the line of its key, and each origin regex held to corsgen's proof."""
-    hints = [*grant.origins, f"https://{scope.host}"]
-    for regex in grant.regexes:
-        verdict = regexes.judge(regex, hints[:2])
-        if verdict is not None:
-            result.add("CG411", verdict.case, regex.at, verdict.fields, None)
-    fields = {"server": context.server, "seconds": grant.max_age, "cap": CHROMIUM_MAX_AGE}
-    static = (
-        ("CG101", "answered", "allow_origins", grant.any_origin and grant.credentials),
-        ("CG419", "answer", "allow_headers", grant.credentials and "*" in grant.headers),
-        ("CG420", "answer", "allow_private_network", grant.private_network),
-        ("CG202", "over-cap", "max_age", (grant.max_age or 0) > CHROMIUM_MAX_AGE),
-    )
-    for rule, case, key, wrong in static:
-        place = grant.at.get(key)
-        if wrong and place is not None and not result.has(rule, scope.at):
-            request = f"{scope.title} as the config grants it"
-            result.add(rule, case, place, {**fields, "request": request}, None)
-
-
-def _hidden_leaks(sent: Sequence[_Sent], context: Context, result: Audit) -> None:
-    """The backend's secret header reaches the browser on some answers while the config hides it
-    from others: a block that stopped hiding it (nginx's *_hide_header inheritance)."""
-    reached = [s for s in sent if s.answered.backend]
-    leaked = [s for s in reached if header_value(s.answered.pairs(), SECRET_HEADER) is not None]
-    if not leaked or len(leaked) == len(reached):
-        return
-    case = context.case("CG421", "answer")
-    for s in leaked:
-        fields = {"server": context.server, "header": SECRET_HEADER, "request": str(s.shown)}
-        result.add("CG421", case, s.answered.by, fields, s.shown)

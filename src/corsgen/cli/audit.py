@@ -21,8 +21,8 @@ from corsgen.errors import CorsgenError, blocking, escape
 from corsgen.files import shown
 
 if TYPE_CHECKING:
-    from corsgen.audit.engine import Audit, Context
-    from corsgen.audit.reported import Reported
+    from corsgen.audit.answers import Context
+    from corsgen.audit.reported import Audit, Reported
     from corsgen.plan import Plan
     from corsgen.targets.base import Target
 
@@ -83,7 +83,7 @@ def infer(configs: Sequence[Path]) -> str:
 
 
 def _context(target: Target, plans: Sequence[Plan], named: set[str]) -> Context:
-    from corsgen.audit.engine import Context
+    from corsgen.audit.answers import Context
 
     unnamed = [p for p in plans if p.name not in named]
     if len(unnamed) > 1:
@@ -105,7 +105,8 @@ def fixes(target: Target) -> dict[tuple[str, str], str]:
 
 def _found(configs: Sequence[Path], target: Target, plans: Sequence[Plan]) -> Audit:
     """Every finding: the target's own reading, then the model's answers."""
-    from corsgen.audit.engine import Audit, audit
+    from corsgen.audit.engine import audit
+    from corsgen.audit.reported import Audit
     from corsgen.targets.base import Target as Base
 
     if type(target).routes is Base.routes:  # no routing model yet: the structural reader
