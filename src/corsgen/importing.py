@@ -136,7 +136,7 @@ def imported(routes: Routes, out_dir: Path) -> list[Policy]:
     return out
 
 
-_NOTHING = "every origin: corsgen accepts none of the origins or regexes it grants"
+_NOTHING = "corsgen accepts none of the origins or regexes it grants"
 
 
 def _answers(routes: Routes, scope: Scope, probes: Sequence[Probe]) -> list[Answered]:

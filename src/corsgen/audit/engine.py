@@ -172,6 +172,8 @@ def _audit_scope(routes: Routes, scope: Scope, context: Context, result: Audit) 
     # The blocks that answer with CORS headers of the config's own: an error answer without them
     # is that block's (no `always`), not that of a block a redirect handed the request to.
     cors = {s.answered.by for s in everything if s.at(ACAO) is not None}
+    if scope.granted is not None:  # its own block grants CORS, even if no answer showed it
+        cors.add(scope.at)
     for fault in faults:
         sent = by_probe[id(fault.probe)]
         placed = _placed(fault.check.id, fault.summary, sent, _Where(scope, context, policy, cors))

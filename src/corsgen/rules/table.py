@@ -736,7 +736,7 @@ RULES: tuple[Rule, ...] = (
         "error",
         "audit: an origin regex in the config admits origins an attacker owns",
         {
-            "proof": ("the origin test {regex!v}: {why}", "{fix}"),
+            "proof": ("an origin regex corsgen refuses in a policy: {why}", "{fix}"),
             "admits": (
                 "the origin test {regex!v} admits {origin!v} ({kind})",
                 "anchor it (^...$), escape each dot (\\.), spell out https://, and match "
