@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from corsgen.fetch import header_value
 from corsgen.plan import Plan
+from corsgen.probe.battery import credentials, listed
 from corsgen.promise import is_preflight, promised_answer
 from corsgen.routing import (
     SECRET_HEADER,
@@ -134,6 +135,8 @@ class Block:
     errors_to: str | None = None  # error answers are made by the block serving this path
     # every request but the preflight it answers goes on to the block serving this path (try_files)
     redirect_to: str | None = None
+    named: str | None = None  # the policy the snippet's marker names, when not its plan's
+    reads_snippet: bool = False  # the model reads the snippet's lines into a Granted too
     hides_cors: bool = True  # the backend's Access-Control-* headers are hidden
     hides_secret: bool = True
     host: str = "api.example.com"
@@ -163,8 +166,8 @@ class FakeConfig:
                 host=b.host,
                 paths=(b.prefix + "data",),
                 title=f"location {b.prefix}",
-                policy=b.snippet.name if b.snippet else None,
-                granted=b.cors.granted() if b.cors else None,
+                policy=(b.named or b.snippet.name) if b.snippet else None,
+                granted=b.cors.granted() if b.cors else _read(b),
             )
             for b in self.blocks
             if b.cors or b.snippet
@@ -228,3 +231,22 @@ class FakeConfig:
         elif block.cors is not None and (block.cors.always or status in OK_STATUSES):
             headers += block.cors.sent(header_value(asked.headers, "Origin"), preflight)
         return Answered(status, tuple(headers), block.at, tuple(trail), backend, auth)
+
+
+def _read(block: Block) -> Granted | None:
+    """What a snippet's lines grant, as a model that reads them gives it."""
+    plan = block.snippet
+    if plan is None or not block.reads_snippet:
+        return None
+    max_age = plan.value("max_age")
+    return Granted(
+        origins=plan.exact_origins,
+        any_origin=plan.any_origin,
+        credentials=credentials(plan),
+        methods=listed(plan, "methods"),
+        headers=listed(plan, "headers"),
+        expose=listed(plan, "expose"),
+        max_age=int(max_age) if max_age is not None else None,
+        preflight_status=plan.preflight_status,
+        at={"allow_origins": Place(FILE, block.line + 1)},
+    )

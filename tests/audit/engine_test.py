@@ -156,6 +156,34 @@ def test_where_the_config_undoes_a_snippet(blocks: list[Block], expected: Expect
     assert found(run(blocks, plans={"api": API})) == expected
 
 
+ADMIN = plan_of('name = "admin"\nallow_origins = ["https://admin.example.com"]\n')
+
+
+def test_a_section_that_merges_another_policy_is_held_to_its_own() -> None:
+    # /api/admin/ answers with api's grant (two sections merged), its marker names admin.
+    merged = Block(13, "/api/admin/", snippet=API, named="admin")
+    blocks = [ROOT, Block(3, "/api/", snippet=API), merged]
+    result = run(blocks, plans={"api": API, "admin": ADMIN})
+    # https://app.example.com, which api allows and admin refuses, reads /api/admin/: at the
+    # snippet line that sent its Allow-Origin.
+    assert ("policy-differs", 14) in found(result)
+    assert any(
+        "https://app.example.com" in str(r.requests)
+        for r in result.findings
+        if r.finding.line == 14
+    )
+
+
+def test_a_snippet_is_held_to_what_its_lines_grant_without_its_policy() -> None:
+    blocks = [
+        ROOT,
+        Block(3, "/api/", snippet=API, errors_to="/errors/", reads_snippet=True),
+        Block(20, "/errors/"),
+    ]
+    result = run(blocks)
+    assert found(result) == {("cors-headers-dropped", 20)} and result.notes == []
+
+
 def test_hand_written_cors_is_held_to_the_one_policy_no_snippet_names() -> None:
     wider = api(origins=("https://app.example.com", "https://old.example.com"))
     result = run([ROOT, wider], intent=API)

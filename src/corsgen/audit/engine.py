@@ -45,7 +45,6 @@ from corsgen.probe.checks import BY_ID as CHECKS
 from corsgen.routing import (
     NOT_FOUND,
     Asked,
-    Granted,
     Place,
     Routes,
     Scope,
@@ -90,10 +89,16 @@ def audit(routes: Routes, context: Context) -> Audit:
         result.notes.append("the config answers CORS nowhere: no snippet, no CORS header")
     if len(scopes) > MAX_SCOPES:
         result.notes.append(f"probed the first {MAX_SCOPES:,} of {len(scopes):,} CORS scopes")
+    # Every exact origin some part of the config or a policy allows: where a scope is held to a
+    # policy, each it refuses must be refused there (two sections merged, a site's policy
+    # answering a path another policy is for).
+    known = [o for s in scopes if s.granted for o in s.granted.origins]
+    known += [o for plan in context.plans.values() for o in plan.exact_origins]
+    others = list(dict.fromkeys(known))[: battery.SAMPLED]
     sent: list[Exchange] = []
     for scope in scopes[:MAX_SCOPES]:
         result.scope = scope.at
-        sent += _audit_scope(routes, scope, context, result)
+        sent += _audit_scope(routes, scope, context, result, others)
     result.scope = None
     for host in dict.fromkeys(s.host for s in scopes[:MAX_SCOPES]):
         baseline = Probe("no-origin", "GET", "/", ())
@@ -114,21 +119,21 @@ def _send(routes: Routes, scope: Scope, probe: Probe) -> Exchange:
     return Exchange(probe, routes.answer(asked, audit_backend))
 
 
-def _plan_for(scope: Scope, context: Context, result: Audit) -> tuple[Plan | None, bool]:
-    """The plan a scope is held to, and whether it is a policy's (its differences are findings)
-    rather than the scope's own grant."""
+def _plan_for(scope: Scope, context: Context, result: Audit) -> tuple[Plan | None, str | None]:
+    """The plan a scope is held to, and the name of the policy it stands for, whose differences
+    are findings (None: the hand-written scope's own grant, held to its flaws only)."""
     if scope.policy is not None and scope.policy in context.plans:
-        return context.plans[scope.policy], True
+        return context.plans[scope.policy], scope.policy
     if scope.granted is not None and scope.policy is None and context.intent is not None:
-        return context.intent, True
-    if scope.granted is not None:
-        return granting.as_plan(scope.granted, "config"), False
+        return context.intent, context.intent.name
+    if scope.granted is not None:  # a snippet's own lines, read by the model: its promise
+        return granting.as_plan(scope.granted, scope.policy or "config"), scope.policy
     if scope.policy is not None:
         result.notes.append(
             f"{scope.at}: the snippet of {scope.policy} is checked for what any origin can read; "
             f"give --policy {scope.policy}.toml to hold it to its policy"
         )
-    return None, False
+    return None, None
 
 
 def _trusted(scope: Scope) -> list[str]:
@@ -141,13 +146,15 @@ def _trusted(scope: Scope) -> list[str]:
     return list(dict.fromkeys(found)) or [f"https://{scope.host}"]
 
 
-def _audit_scope(routes: Routes, scope: Scope, context: Context, result: Audit) -> list[Exchange]:
+def _audit_scope(
+    routes: Routes, scope: Scope, context: Context, result: Audit, others: Sequence[str]
+) -> list[Exchange]:
     paths = list(scope.paths[:MAX_PATHS])
     errors = [error_path(p) for p in paths]
     plan, policy = _plan_for(scope, context, result)
     checked = list(battery.conformance(plan, paths, errors).probes) if plan is not None else []
-    if policy and plan is not None and scope.granted is not None:
-        checked += _granted_refused(plan, scope.granted, paths)
+    if policy and plan is not None:
+        checked += _refused(plan, others, paths)
     scanned: list[Probe] = []
     if not policy:  # the scanners' questions, of a grant or of nothing known, on one path
         for origin in _trusted(scope)[:2]:
@@ -187,12 +194,13 @@ def _audit_scope(routes: Routes, scope: Scope, context: Context, result: Audit) 
     return everything
 
 
-def _granted_refused(plan: Plan, grant: Granted, paths: Sequence[str]) -> list[Probe]:
-    """The origins a hand-written scope lists that the policy refuses: each must be refused."""
+def _refused(plan: Plan, others: Sequence[str], paths: Sequence[str]) -> list[Probe]:
+    """A request from each origin the config or a policy allows elsewhere, which this plan
+    refuses: each must be refused here."""
     creds = battery.credentials(plan)
     return [
         Probe("refused", "GET", path, (("Origin", origin),), Request(origin, "GET", creds))
-        for origin in grant.origins[: battery.SAMPLED]
+        for origin in others
         if not plan.allows(origin)
         for path in paths
     ]
@@ -204,18 +212,15 @@ class _Where:
 
     scope: Scope
     context: Context
-    policy: bool  # held to a policy: its differences are findings (CG422)
+    policy: str | None  # the policy the scope is held to: its differences are findings (CG422)
     cors: set[Place]  # the blocks that answered with the config's own CORS headers
 
     def differs(self, sent: Exchange, summary: str, place: Place) -> Iterator[Placed]:
         """The policy's difference, unless the backend's CORS headers explain it (CG414, CG415
         say where they got through)."""
         theirs = any(h.at is None and h.name.lower() in OWNED_LOWER for h in sent.answered.headers)
-        if self.policy and not theirs:
-            scope, context = self.scope, self.context
-            name = scope.policy if scope.policy in context.plans else None
-            name = name or (context.intent.name if context.intent else "the policy")
-            fields = {"request": str(sent.shown), "summary": summary, "policy": name}
+        if self.policy is not None and not theirs:
+            fields = {"request": str(sent.shown), "summary": summary, "policy": self.policy}
             yield "CG422", "answer", place, fields
 
 

@@ -926,7 +926,8 @@ RULES: tuple[Rule, ...] = (
         "CG422",
         "policy-differs",
         "error",
-        "audit: the config answers otherwise than the policy given with --policy",
+        "audit: the config answers otherwise than the policy a place is held to (--policy, or "
+        "what the lines of a snippet grant)",
         {
             "answer": (
                 "{request}: {summary}, which {policy} does not mean",
