@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from corsgen.audit.answers import Context
-from corsgen.audit.engine import MAX_PROBES, MAX_SCOPES, PLACED_AT, audit
+from corsgen.audit.engine import MAX_PROBES, MAX_SCOPES, MAX_SENT, PLACED_AT, audit
 from corsgen.audit.reported import Audit
 from corsgen.cli.audit import fixes
 from corsgen.plan import Plan
@@ -217,7 +217,19 @@ def test_a_model_is_probed_within_bounds() -> None:
     model = FakeConfig(many)
     result = audit(model, Context("nginx", {}))
     assert result.notes[0] == f"probed the first {MAX_SCOPES:,} of {MAX_SCOPES + 5:,} CORS scopes"
-    assert len(model.asked) <= MAX_SCOPES * MAX_PROBES + 1
+    assert len(model.asked) <= MAX_SENT + MAX_PROBES + MAX_SCOPES
+
+
+def test_a_scope_is_sampled_evenly_past_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("corsgen.audit.engine.MAX_PROBES", 300)
+    origins = tuple(f"https://a{i}.example.com" for i in range(60))
+    model = FakeConfig([ROOT, api(origins=origins)])
+    result = audit(model, Context("nginx", {}))
+    (note,) = result.notes
+    assert note.startswith(f"{FILE}:3: sent 300 of ") and note.endswith(" evenly sampled")
+    assert len(model.asked) == 300 + 1  # and the baseline
+    # The hostile origins at the end of the battery are among those sent.
+    assert any("corsgen-evil" in str(a) for a in model.asked)
 
 
 # The rule table's cases these tests reach (tests/rules/table_test.py reads this).
