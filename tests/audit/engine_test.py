@@ -220,6 +220,14 @@ def test_a_model_is_probed_within_bounds() -> None:
     assert len(model.asked) <= MAX_SENT + MAX_PROBES + MAX_SCOPES
 
 
+def test_a_run_stops_probing_past_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("corsgen.audit.engine.MAX_SENT", 150)
+    model = FakeConfig([ROOT, *(Block(10 + i, f"/api{i}/", cors=GOOD) for i in range(5))])
+    result = audit(model, Context("nginx", {}))
+    # The first scope's battery passes the bound: the four after it are not probed.
+    assert result.notes == ["sent 150 requests; 4 scopes were not probed"]
+
+
 def test_a_scope_is_sampled_evenly_past_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("corsgen.audit.engine.MAX_PROBES", 300)
     origins = tuple(f"https://a{i}.example.com" for i in range(60))
