@@ -126,6 +126,18 @@ def rules() -> str:
     return _table(("id", "severity", "name", "refuses or warns about"), rows)
 
 
+def audit_checks() -> str:
+    """What `corsgen audit` finds in a config's answers, and the line it reports each at."""
+    from corsgen.audit.engine import PLACED_AT
+
+    rows = [
+        (r.id, r.severity, f"`{r.slug}`", r.summary.removeprefix("audit: "), PLACED_AT[r.id])
+        for r in RULES
+        if r.id in PLACED_AT
+    ]
+    return _table(("id", "severity", "name", "finds", "reported at"), rows)
+
+
 # --- the limits ----------------------------------------------------------------------------------
 
 # What each limit of limits.py bounds, in the words of a policy's author: (what, unit, because).
@@ -367,9 +379,16 @@ def _usage_cell(name: str, command: click.Command, ctx: click.Context) -> str:
     return f"`corsgen {name}` {_cell(pieces)}"
 
 
-def _config_readers() -> str:
-    """The targets whose whole config `corsgen audit` reads."""
-    names = [t.name for t in TARGETS.values() if type(t).audit_config is not Target.audit_config]
+def _config_readers(command: str) -> str:
+    """The targets whose whole config `corsgen audit` reads (by a routing model, or the older
+    structural reader), or `corsgen import` (a routing model only); "" for a command that reads
+    no config."""
+    methods = {"audit": ("routes", "audit_config"), "import": ("routes",)}.get(command, ())
+    names = [
+        t.name
+        for t in TARGETS.values()
+        if any(getattr(type(t), m) is not getattr(Target, m) for m in methods)
+    ]
     return ", ".join(f"`{n}`" for n in names)
 
 
@@ -378,8 +397,8 @@ def commands() -> str:
     rows = []
     for name, command, ctx in _commands():
         summary = command.get_short_help_str()
-        if name == "audit":
-            summary += f" Reads the config of {_config_readers()}."
+        if readers := _config_readers(name):
+            summary += f" Reads the config of {readers}."
         rows.append((_usage_cell(name, command, ctx), _cell(summary)))
     return _table(("command", "what it does"), rows)
 
@@ -390,8 +409,8 @@ def command_reference() -> str:
     for name, command, ctx in _commands():
         out.append(f"### `corsgen {name}`\n\n```text\n{_usage(name, command, ctx)}\n```\n\n")
         out.append(" ".join((command.help or "").split()) + "\n\n")
-        if name == "audit":
-            out.append(f"It reads the config of {_config_readers()}.\n\n")
+        if readers := _config_readers(name):
+            out.append(f"It reads the config of {readers}.\n\n")
         for param in command.get_params(ctx):
             record = param.get_help_record(ctx)
             if not isinstance(param, click.Option) or record is None or "--help" in param.opts:

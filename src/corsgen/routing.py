@@ -114,6 +114,9 @@ class OriginRegex:
     at: Place
     flavor: str  # "pcre" (nginx, Apache, HAProxy), "re2" (Envoy, Traefik via Go's regexp)
     ignore_case: bool  # nginx's ~*, Apache's [NC], Go's (?i): origins match in any case
+    # The server matches the whole Origin (Envoy's safe_regex); else it searches the Origin for
+    # a match (PCRE in nginx, Apache, HAProxy; Go's MatchString in Traefik) unless ^ and $ anchor.
+    whole: bool = False
 
 
 @dataclass(frozen=True)

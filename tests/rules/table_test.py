@@ -288,12 +288,17 @@ def _literals(path: Path) -> Iterator[str]:
         yield match[2]
 
 
+# probe's table of checks: an audit rule that finds what a probe check sees on a live server is
+# named as that check is (reflects-any-origin, vary-origin-missing ...).
+TABLES = ("rules/table.py", "probe/checks.py")
+
+
 def test_no_slug_is_written_outside_the_table() -> None:
     slugs = {rule.slug for rule in RULES}
     found = {
         (str(path.relative_to(SRC)), word)
         for path in SRC.rglob("*.py")
-        if path.relative_to(SRC).as_posix() != "rules/table.py"
+        if path.relative_to(SRC).as_posix() not in TABLES
         for word in _literals(path)
         if word in slugs
     }

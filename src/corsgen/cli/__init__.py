@@ -16,7 +16,19 @@ try:  # the tenth of a second a Ctrl-C can land in before main() runs, importing
     import click
 
     from corsgen import __version__
-    from corsgen.cli import audit, check, explain, init, probe, render, rules, schema, sync, verify
+    from corsgen.cli import (
+        audit,
+        check,
+        explain,
+        import_,
+        init,
+        probe,
+        render,
+        rules,
+        schema,
+        sync,
+        verify,
+    )
     from corsgen.cli.options import Command
     from corsgen.errors import CorsgenError, PolicyError, clip, escape
     from corsgen.targets import titles
@@ -53,6 +65,7 @@ for _command in (
     render.render,
     verify.verify,
     audit.audit,
+    import_.import_,
     sync.sync,
     schema.schema,
     init.init,

@@ -34,6 +34,7 @@ __all__ = [
     "one_origin",
     "one_origins",
     "parse_regex",
+    "prove",
 ]
 
 
@@ -205,10 +206,16 @@ def _probes(spelled: list[str], gap: str) -> list[str]:
 
 def check_regex(regex: OriginRegex) -> None:
     """Raise the first RegexError: engines, then backtracking, then the language proof."""
-    from corsgen.regex import language
-
     _compile_in_engines(regex)
     check_backtracking(regex.tree, regex.source)
+    prove(regex)
+
+
+def prove(regex: OriginRegex) -> None:
+    """The CG108 proof alone (CG120 when its automaton would be too large): what `corsgen audit`
+    holds a config's regex to, whose backtracking it checks on the regex as the server runs it."""
+    from corsgen.regex import language
+
     check_size(regex.tree, regex.source)
     spelled = language.words(regex.tree)  # literal words: the probes and the named domains
     found = language.outside(regex.source, regex.body, spelled, _probes(spelled, language.BREAK))

@@ -20,13 +20,18 @@ Texts = tuple[str, str]  # (message, fix), both str.format templates
 
 @dataclass(frozen=True)
 class Rule:
-    """One rule: what `corsgen rules` and docs/rules.md list, and each case's texts."""
+    """One rule: what `corsgen rules` and docs/rules.md list, and each case's texts.
+
+    `lower` names the cases that find the same thing at a lower severity: a reflected Origin is
+    an error with credentials, a warning without.
+    """
 
     id: str
     slug: str
     severity: Severity
     summary: str
     cases: Mapping[str, Texts]
+    lower: Mapping[str, Severity] = field(default_factory=dict)
 
     def texts(self, case: str, fields: Mapping[str, object]) -> Texts:
         """The case's message and fix with the fields filled in."""
@@ -62,6 +67,14 @@ _NOT_PORTABLE = "{construct} at position {pos} of {regex!v} is not portable betw
 _TOO_LONG = "{value!v} is {length:,} characters, more than the {most:,} corsgen accepts"
 _TOO_LONG_MORE = _TOO_LONG + " (and {more:,} more)"
 _TOO_MANY = "{count:,} entries, more than the {most:,} corsgen accepts"
+# Audit texts several cases share (a case per server where the fix differs).
+_TRUST_FIX = "allow only the origins you mean: list them, or match them with an anchored regex"
+_ERROR_TEXT = "{request} gets a {status} without CORS headers: the page sees a CORS failure"
+_TWICE_TEXT = "{request} gets {names} twice"
+_UPSTREAM_TEXT = (
+    "the backend's own {names} reach the browser on {request}: the backend, not this config, "
+    "decides who reads the answer"
+)
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -121,7 +134,12 @@ RULES: tuple[Rule, ...] = (
             "credentials": (
                 '"*" with allow_credentials = true is rejected by browsers',
                 "list the exact origins, or set allow_credentials = false",
-            )
+            ),
+            "answered": (
+                "{server} answers {request} with Access-Control-Allow-Origin: * and "
+                "Access-Control-Allow-Credentials: true, which browsers refuse",
+                "send * without credentials, or list the origins and send credentials to them",
+            ),
         },
     ),
     Rule(
@@ -567,7 +585,8 @@ RULES: tuple[Rule, ...] = (
         "CG402",
         "cors-headers-dropped",
         "error",
-        "audit: a block below the snippet sets its own headers, so it gets no CORS ones",
+        "audit: a block answers without the CORS headers sent above it (it sets its own "
+        "headers, or a redirect or another match took the request there)",
         {
             "add-header": (
                 "add_header {header} here drops every CORS header of {policy}, included at "
@@ -584,6 +603,15 @@ RULES: tuple[Rule, ...] = (
                 "CORS headers of {policy}, included at {include}: {server} takes add_header from "
                 "the location that answers",
                 "include {policy}'s snippet in location {target} as well",
+            ),
+            "answer": (
+                "{request} is answered here without the CORS headers {scope} sends ({trail})",
+                "send the CORS headers in the block that answers, or keep the request in {scope}",
+            ),
+            "add-header-inherit": (
+                "{request} is answered here without the CORS headers {scope} sends ({trail})",
+                "{server} takes add_header from the location that answers, after every internal "
+                "redirect, and only when it has none of its own: send the CORS headers here too",
             ),
         },
     ),
@@ -685,6 +713,229 @@ RULES: tuple[Rule, ...] = (
         },
     ),
     Rule(
+        "CG410",
+        "reflects-any-origin",
+        "error",
+        "audit: any Origin is sent back in Access-Control-Allow-Origin, with no allowlist",
+        {
+            "credentials": (
+                "{server} sends any Origin back ({origin} was) with Access-Control-Allow-"
+                "Credentials: true: any site reads the answers with the user's cookies",
+                _TRUST_FIX,
+            ),
+            "no-credentials": (
+                "{server} sends any Origin back ({origin} was): any site reads the answers",
+                _TRUST_FIX + ", or send * if the answers are public",
+            ),
+        },
+        lower={"no-credentials": "warning"},
+    ),
+    Rule(
+        "CG411",
+        "origin-regex-admits-hostile",
+        "error",
+        "audit: an origin regex in the config admits origins an attacker owns",
+        {
+            "proof": ("an origin regex corsgen refuses in a policy: {why}", "{fix}"),
+            "admits": (
+                "the origin test {regex!v} admits {origin!v} ({kind})",
+                "anchor it (^...$), escape each dot (\\.), spell out https://, and match "
+                "labels with [a-z0-9-]+",
+            ),
+        },
+    ),
+    Rule(
+        "CG412",
+        "cors-missing-on-errors",
+        "error",
+        "audit: error answers lose the CORS headers, so pages see a CORS failure, not the error",
+        {
+            "answer": (_ERROR_TEXT, "send the CORS headers on every status"),
+            "add-header-always": (
+                _ERROR_TEXT,
+                "add `always` to each add_header of a CORS header: without it {server} sends "
+                "them only on 200, 201, 204, 206, 301, 302, 303, 304, 307 and 308",
+            ),
+            "header-always": (
+                _ERROR_TEXT,
+                "write `Header always set`: `Header set` leaves error answers out",
+            ),
+            "after-response": (
+                _ERROR_TEXT,
+                "set them with http-after-response, which runs on {server}'s own answers too, "
+                "not http-response",
+            ),
+            "handle-errors": (
+                _ERROR_TEXT,
+                "set the CORS headers in handle_errors too: {server} answers an error with those "
+                "routes, not the ones that set them",
+            ),
+        },
+    ),
+    Rule(
+        "CG413",
+        "vary-origin-missing",
+        "warning",
+        "audit: an answer that depends on Origin has no Vary: Origin",
+        {
+            "answer": (
+                "{request} gets CORS headers that depend on Origin, and no Vary: Origin (Vary: "
+                "{vary}): a cache may serve the answer to another origin",
+                "add Vary: Origin to every answer whose CORS headers depend on Origin, "
+                "refusals too",
+            ),
+        },
+    ),
+    Rule(
+        "CG414",
+        "duplicate-cors-header",
+        "error",
+        "audit: a CORS header sent twice, which browsers refuse",
+        {
+            "answer": (_TWICE_TEXT, "let one line send each CORS header"),
+            "backend": (
+                _TWICE_TEXT + ", the backend's copy and the config's",
+                "remove the backend's copies where the config sends its own",
+            ),
+            "hide-header": (
+                _TWICE_TEXT + ", the backend's copy and the config's",
+                "proxy_hide_header (fastcgi_hide_header ...) each CORS header the config sends "
+                "itself, and no proxy_pass_header for them",
+            ),
+            "header-unset": (
+                _TWICE_TEXT + ", the backend's copy and the config's",
+                "`Header unset` each CORS header the config sends with `Header always set`",
+            ),
+            "del-header": (
+                _TWICE_TEXT + ", the backend's copy and the config's",
+                "http-response del-header each CORS header before the config adds its own",
+            ),
+            "defer": (
+                _TWICE_TEXT + ", the backend's copy and the config's",
+                "defer the header directive (`defer` in its block), so that it replaces the "
+                "backend's copies",
+            ),
+        },
+    ),
+    Rule(
+        "CG415",
+        "upstream-cors-passes",
+        "error",
+        "audit: the backend's own CORS headers reach the browser",
+        {
+            "answer": (_UPSTREAM_TEXT, "remove the backend's CORS headers here"),
+            "hide-header": (
+                _UPSTREAM_TEXT,
+                "proxy_hide_header (fastcgi_hide_header ...) each CORS header here, and no "
+                "proxy_pass_header for them",
+            ),
+            "header-unset": (_UPSTREAM_TEXT, "`Header unset` each CORS header here"),
+            "del-header": (
+                _UPSTREAM_TEXT,
+                "http-after-response del-header each CORS header here",
+            ),
+            "header-delete": (
+                _UPSTREAM_TEXT,
+                "delete them with `header -Access-Control-Allow-Origin` (and the others) here",
+            ),
+        },
+    ),
+    Rule(
+        "CG416",
+        "preflight-reaches-auth",
+        "error",
+        "audit: a preflight meets authentication, which it never passes",
+        {
+            "answer": (
+                "{request} meets the authentication at {auth} and gets {status}: browsers never "
+                "send credentials on a preflight",
+                "answer preflights before authentication",
+            ),
+        },
+    ),
+    Rule(
+        "CG417",
+        "preflight-reaches-backend",
+        "warning",
+        "audit: a preflight is passed to the backend, which answers it instead of the config",
+        {
+            "answer": (
+                "{request} is passed to the backend, which answers it ({status}), not the config",
+                "answer preflights in the config, before the backend",
+            ),
+        },
+    ),
+    Rule(
+        "CG418",
+        "refused-origin-gets-cors",
+        "warning",
+        "audit: an origin the config refuses still gets credentials or the preflight lists",
+        {
+            "answer": (
+                "{origin}, which the config does not allow, gets {names}",
+                "send the CORS headers only to allowed origins",
+            ),
+        },
+    ),
+    Rule(
+        "CG419",
+        "allow-headers-star-with-credentials",
+        "error",
+        "audit: Access-Control-Allow-Headers: * with credentials, where browsers read * literally",
+        {
+            "answer": (
+                "{server} sends Access-Control-Allow-Headers: * with credentials: browsers read "
+                "it as a header named *, so every preflight asking for a header fails",
+                "list the header names",
+            ),
+        },
+    ),
+    Rule(
+        "CG420",
+        "private-network-obsolete",
+        "warning",
+        "audit: Private Network Access headers, which no browser asks for any more",
+        {
+            "answer": (
+                "{server} sends Access-Control-Allow-Private-Network: Private Network Access was "
+                "withdrawn; Chrome's Local Network Access asks the user instead",
+                "remove the header",
+            ),
+        },
+    ),
+    Rule(
+        "CG421",
+        "hidden-header-leaks",
+        "error",
+        "audit: a header the config hides elsewhere reaches the browser here",
+        {
+            "answer": (
+                "{header}, which the config hides from other answers, reaches the browser on "
+                "{request}",
+                "hide it here too",
+            ),
+            "hide-header-inherit": (
+                "{header}, which the config hides from other answers, reaches the browser on "
+                "{request}",
+                "repeat the *_hide_header lines here: {server} inherits them only into a block "
+                "that has none of its own",
+            ),
+        },
+    ),
+    Rule(
+        "CG422",
+        "policy-differs",
+        "error",
+        "audit: the config answers otherwise than the policy a place is held to (--policy, or "
+        "what the lines of a snippet grant)",
+        {
+            "answer": (
+                "{request}: {summary}, which {policy} does not mean",
+                "serve the snippet corsgen renders from {policy} here, unchanged",
+            ),
+        },
+    ),
+    Rule(
         "CG501",
         "server-shortfall",
         "note",
@@ -769,7 +1020,8 @@ def finding(
     message, fix = rule.texts(case, {**(fields or {}), **more})
     if line is None and lines is not None:
         line = line_of(lines, key)
-    return Finding(rule.id, rule.slug, rule.severity, file, key, message, fix, line, col)
+    severity = rule.lower.get(case, rule.severity)
+    return Finding(rule.id, rule.slug, severity, file, key, message, fix, line, col)
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,11 @@ class Apache(Target):
     parts = (Part("apache/vhost.conf.j2", ".conf"),)
     binaries = ("apache2", "httpd")
     config_test = "apache2 -t"
+    fixes = (
+        ("CG412", "answer", "header-always"),
+        ("CG414", "backend", "header-unset"),
+        ("CG415", "answer", "header-unset"),
+    )
 
     def quote(self, value: str) -> str:
         return quote(value)

@@ -30,6 +30,9 @@ _UNCOMMENTABLE = re.compile(r"[^A-Za-z0-9 ._,:/+=@()\[\]~-]")
 # Every value corsgen quotes is printable ASCII (origins are punycode, names are tokens); one that
 # is not, or holds a quote, is safe in no target's quoting.
 _UNQUOTABLE = re.compile(r'[^\x20-\x7e]|"')
+# How much of a config file Target.claims reads to tell whose config it is (`corsgen audit`
+# without --target): the first directives, never a 60 MB map.
+MAX_SNIFF = 64 * 1024
 # The stem of the wrapper config a config test writes beside the policies' files: no policy name
 # holds a "-", so it never overwrites one (a policy may be named after its server: haproxy.cfg).
 WRAPPER = SHARED + "-wrapper"
@@ -103,6 +106,9 @@ class Target(ABC):
     parts: ClassVar[tuple[Part, ...]]
     binaries: ClassVar[tuple[str, ...]]  # program names of the server, first found wins
     config_test: ClassVar[str]  # the server's own config test, as help text shows it
+    # The cases of the audit rules whose fix names this server's own directives: (rule id, the
+    # generic case, this server's case) (rules/table.py), for `corsgen audit`'s texts.
+    fixes: ClassVar[tuple[tuple[str, str, str], ...]] = ()
 
     @abstractmethod
     def quote(self, value: str) -> str:

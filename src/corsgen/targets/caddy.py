@@ -172,6 +172,11 @@ class Caddy(Target):
     parts = (Part("caddy/site.caddy.j2", ".caddy"),)
     binaries = ("caddy",)
     config_test = "caddy validate"
+    fixes = (
+        ("CG412", "answer", "handle-errors"),
+        ("CG414", "backend", "defer"),
+        ("CG415", "answer", "header-delete"),
+    )
 
     def quote(self, value: str) -> str:
         return quote(value)

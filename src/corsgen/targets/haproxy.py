@@ -211,6 +211,11 @@ class HAProxy(Target):
     parts = (Part("haproxy/defaults.cfg.j2", ".cfg"),)
     binaries = ("haproxy",)
     config_test = "haproxy -c"
+    fixes = (
+        ("CG412", "answer", "after-response"),
+        ("CG414", "backend", "del-header"),
+        ("CG415", "answer", "del-header"),
+    )
 
     def quote(self, value: str) -> str:
         return quote(value)

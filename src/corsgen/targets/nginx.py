@@ -369,6 +369,13 @@ class Nginx(Target):
     shared_parts = (Part("nginx/map-hash.conf.j2", "-map-hash.conf"),)
     binaries = ("nginx",)
     config_test = "nginx -t"
+    fixes = (
+        ("CG402", "answer", "add-header-inherit"),
+        ("CG412", "answer", "add-header-always"),
+        ("CG414", "backend", "hide-header"),
+        ("CG415", "answer", "hide-header"),
+        ("CG421", "answer", "hide-header-inherit"),
+    )
 
     def quote(self, value: str) -> str:
         return quote(value)

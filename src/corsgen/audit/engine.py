@@ -1,0 +1,325 @@
+"""The audit: probe's battery sent to a routing model (routing.Routes), its answers judged as
+`probe` judges a live server's, each fault placed on the line the model's attribution names.
+
+Each scope (routing.Scope) is held to one plan:
+- a scope whose corsgen snippet names a policy given with --policy: that policy (conformance);
+- a hand-written scope: the one --policy no snippet names, when one is given, else what the
+  scope grants itself (granted.as_plan): its answers must agree with its own grant, on errors,
+  on preflights, with Vary; and the scanners' hostile origins, built from the origins it trusts,
+  must not read;
+- a snippet scope whose policy is not given: what the model reads its lines to grant, when it
+  gives the scope a Granted too; else, as a scope that grants nothing, the scanners' questions
+  alone (probe's scan mode), and a note that --policy would hold it to its policy.
+Every answer is also read for what is wrong whatever the plan (the backend's CORS headers, `*`
+with credentials, Max-Age over the caps, the Private Network Access header, a header the config
+hides elsewhere), and each origin regex is held to corsgen's own proof (audit/regexes.py).
+
+Findings are kept once per (rule, line), with every request that shows them. Bounded: at most
+MAX_SCOPES scopes, MAX_PATHS paths of each, MAX_PROBES requests per scope (an even sample of a
+larger battery) and MAX_SENT in all are sent; what was sampled or left out is said in a note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from corsgen.audit import granted as granting
+from corsgen.audit import regexes
+from corsgen.audit.answers import (
+    OWNED_LOWER,
+    Context,
+    Exchange,
+    Placed,
+    hidden_leaks,
+    read,
+    static,
+    twice,
+)
+from corsgen.audit.reported import Audit
+from corsgen.errors import clip
+from corsgen.fetch import Request, header_value
+from corsgen.plan import ACAC, ACAO, Plan
+from corsgen.probe import battery, judge
+from corsgen.probe.battery import Probe
+from corsgen.probe.checks import BY_ID as CHECKS
+from corsgen.routing import (
+    NOT_FOUND,
+    Asked,
+    Place,
+    Routes,
+    Scope,
+    audit_backend,
+)
+
+MAX_SCOPES = 200  # scopes probed; a config with more is audited on the first ones, and says so
+MAX_PATHS = 3  # paths of one scope probed (each also with its error path)
+MAX_PROBES = 1_000  # requests sent to one scope: a 50-origin policy on three paths is ~1,500
+# Requests sent in one run: about 10 s of a model answering in 0.2 ms (the scripted one takes
+# 0.15 ms with the judge), whatever the number of scopes.
+MAX_SENT = 50_000
+# Every rule the audit finds in a model's answers, and the line it reports it at (docs/gen.py
+# writes the checks table of the README from this and the rule table).
+PLACED_AT: Mapping[str, str] = {
+    "CG101": "the line that sent Access-Control-Allow-Origin: *",
+    "CG202": "the line that sent Access-Control-Max-Age",
+    "CG402": "the block that answered",
+    "CG410": "the line that sent the Origin back",
+    "CG411": "the line of the regex",
+    "CG412": "the block that answered the error",
+    "CG413": "the block that answered",
+    "CG414": "the second line that sent it; the block that let the backend's copy through",
+    "CG415": "the block that let them through",
+    "CG416": "the line of the authentication",
+    "CG417": "the block that answered",
+    "CG418": "the line that sent the header",
+    "CG419": "the line that sent Access-Control-Allow-Headers",
+    "CG420": "the line that sent Access-Control-Allow-Private-Network",
+    "CG421": "the block that answered",
+    "CG422": "the block that answered; the line that sent Access-Control-Allow-Origin",
+}
+
+
+def error_path(path: str) -> str:
+    """probe's error path beside `path`: the same block serves it (probe/run.py)."""
+    return path.split("?")[0].rsplit("/", 1)[0] + "/" + NOT_FOUND
+
+
+def audit(routes: Routes, context: Context) -> Audit:
+    """Every finding the model's answers show, scope by scope."""
+    result = Audit()
+    scopes = list(routes.scopes())
+    if not scopes:
+        result.notes.append("the config answers CORS nowhere: no snippet, no CORS header")
+    if len(scopes) > MAX_SCOPES:
+        result.notes.append(f"probed the first {MAX_SCOPES:,} of {len(scopes):,} CORS scopes")
+    # Every exact origin some part of the config or a policy allows: where a scope is held to a
+    # policy, each it refuses must be refused there (two sections merged, a site's policy
+    # answering a path another policy is for).
+    known = [o for s in scopes if s.granted for o in s.granted.origins]
+    known += [o for plan in context.plans.values() for o in plan.exact_origins]
+    others = list(dict.fromkeys(known))[: battery.SAMPLED]
+    sent: list[Exchange] = []
+    for index, scope in enumerate(scopes[:MAX_SCOPES]):
+        if len(sent) >= MAX_SENT:
+            left = min(len(scopes), MAX_SCOPES) - index
+            result.notes.append(f"sent {MAX_SENT:,} requests; {left:,} scopes were not probed")
+            break
+        result.scope = scope.at
+        sent += _audit_scope(routes, scope, context, result, others)
+    result.scope = None
+    for host in dict.fromkeys(s.host for s in scopes[:MAX_SCOPES]):
+        baseline = Probe("no-origin", "GET", "/", ())
+        sent.append(_send(routes, Scope(Place("", 0), host, ("/",), "/"), baseline))
+    hidden_leaks(sent, context, result)
+    hand_written = any(s.granted is not None and s.policy is None for s in scopes)
+    if context.intent is not None and not hand_written:
+        name = context.intent.name
+        result.notes.append(
+            f"no snippet names {name}, and no CORS is written by hand to hold to it"
+        )
+    result.findings.sort(key=lambda r: (r.finding.file, r.finding.line or 0))
+    return result
+
+
+def _send(routes: Routes, scope: Scope, probe: Probe) -> Exchange:
+    asked = Asked(scope.host, probe.method, probe.path, probe.headers, scope.port)
+    return Exchange(probe, routes.answer(asked, audit_backend))
+
+
+def _plan_for(scope: Scope, context: Context, result: Audit) -> tuple[Plan | None, str | None]:
+    """The plan a scope is held to, and the name of the policy it stands for, whose differences
+    are findings (None: the hand-written scope's own grant, held to its flaws only)."""
+    if scope.policy is not None and scope.policy in context.plans:
+        return context.plans[scope.policy], scope.policy
+    if scope.granted is not None and scope.policy is None and context.intent is not None:
+        return context.intent, context.intent.name
+    if scope.granted is not None:  # a snippet's own lines, read by the model: its promise
+        return granting.as_plan(scope.granted, scope.policy or "config"), scope.policy
+    if scope.policy is not None:
+        result.notes.append(
+            f"{scope.at}: the snippet of {scope.policy} is checked for what any origin can read; "
+            f"give --policy {scope.policy}.toml to hold it to its policy"
+        )
+    return None, None
+
+
+def _trusted(scope: Scope) -> list[str]:
+    """Origins the scope means to allow, for the scanners' hostile variants: its first exact
+    origin and a sample of each regex, else the site's own origin."""
+    grant = scope.granted
+    found = list(grant.origins[:1]) if grant else []
+    for regex in grant.regexes if grant else ():
+        found += regexes.trusted(regex)[:1]
+    return list(dict.fromkeys(found)) or [f"https://{scope.host}"]
+
+
+def _audit_scope(
+    routes: Routes, scope: Scope, context: Context, result: Audit, others: Sequence[str]
+) -> list[Exchange]:
+    paths = list(scope.paths[:MAX_PATHS])
+    errors = [error_path(p) for p in paths]
+    plan, policy = _plan_for(scope, context, result)
+    checked = list(battery.conformance(plan, paths, errors).probes) if plan is not None else []
+    if policy and plan is not None:
+        checked += _refused(plan, others, paths)
+    scanned: list[Probe] = []
+    if not policy:  # the scanners' questions, of a grant or of nothing known, on one path
+        for origin in _trusted(scope)[:2]:
+            scanned += battery.scan(origin, paths[:1], errors[:1]).probes
+    scanned = list(dict.fromkeys(scanned))
+    if len(checked) + len(scanned) > MAX_PROBES:
+        result.notes.append(
+            f"{scope.at}: sent {MAX_PROBES:,} of {len(checked) + len(scanned):,} requests to "
+            f"{scope.title}, evenly sampled"
+        )
+        share = round(MAX_PROBES * len(checked) / (len(checked) + len(scanned)))
+        checked, scanned = _even(checked, share), _even(scanned, MAX_PROBES - share)
+    conforming = [_send(routes, scope, p) for p in checked]
+    scanning = [_send(routes, scope, p) for p in scanned]
+    faults: list[judge.Fault] = []
+    if plan is not None and conforming:
+        faults += judge.conformance(plan, checked, [s.answer for s in conforming])
+    if scanning:
+        faults += judge.scan(scanned, [s.answer for s in scanning])
+    everything = [*conforming, *scanning]
+    by_probe = {id(s.probe): s for s in everything}
+    # The blocks that answer with CORS headers of the config's own: an error answer without them
+    # is that block's (no `always`), not that of a block a redirect handed the request to.
+    cors = {s.answered.by for s in everything if s.at(ACAO) is not None}
+    if scope.granted is not None:  # its own block grants CORS, even if no answer showed it
+        cors.add(scope.at)
+    for fault in faults:
+        sent = by_probe[id(fault.probe)]
+        placed = _placed(fault.check.id, fault.summary, sent, _Where(scope, context, policy, cors))
+        for rule, case, place, fields in placed:
+            result.add(rule, case, place, fields, sent.shown)
+    for sent in everything:
+        for rule, case, place, fields in read(sent, context):
+            result.add(rule, case, place, fields, sent.shown)
+    if scope.granted is not None:
+        static(scope.granted, scope, context, result)
+    return everything
+
+
+def _even(probes: Sequence[Probe], most: int) -> list[Probe]:
+    """At most `most` of the probes, evenly spread: each purpose and origin keeps some."""
+    if len(probes) <= most:
+        return list(probes)
+    if most <= 0:
+        return []
+    step = len(probes) / most
+    return [probes[int(i * step)] for i in range(most)]
+
+
+def _refused(plan: Plan, others: Sequence[str], paths: Sequence[str]) -> list[Probe]:
+    """A request from each origin the config or a policy allows elsewhere, which this plan
+    refuses: each must be refused here."""
+    creds = battery.credentials(plan)
+    return [
+        Probe("refused", "GET", path, (("Origin", origin),), Request(origin, "GET", creds))
+        for origin in others
+        if not plan.allows(origin)
+        for path in paths
+    ]
+
+
+@dataclass(frozen=True)
+class _Where:
+    """What placing a fault needs to know of its scope."""
+
+    scope: Scope
+    context: Context
+    policy: str | None  # the policy the scope is held to: its differences are findings (CG422)
+    cors: set[Place]  # the blocks that answered with the config's own CORS headers
+
+    def differs(self, sent: Exchange, summary: str, place: Place) -> Iterator[Placed]:
+        """The policy's difference, unless the backend's CORS headers explain it (CG414, CG415
+        say where they got through)."""
+        theirs = any(h.at is None and h.name.lower() in OWNED_LOWER for h in sent.answered.headers)
+        if self.policy is not None and not theirs:
+            fields = {"request": str(sent.shown), "summary": summary, "policy": self.policy}
+            yield "CG422", "answer", place, fields
+
+
+def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator[Placed]:
+    """The rule a fault of probe's is, at the line the attribution names; nothing when another
+    check reports it better (the backend's headers, a preflight meeting auth, a duplicate) or it
+    is no flaw of the config's own grant."""
+    answered, context = sent.answered, where.context
+    by, status = answered.by, answered.status
+    fields = {"server": context.server, "request": str(sent.shown), "status": status}
+    # The config's own Allow-Origin (the backend's is CG415's): with one, the answer fails for
+    # another reason (a duplicate, `*` with credentials: _twice and _read report those).
+    has_acao = sent.at(ACAO) is not None
+    if check in ("PR001", "PR002"):
+        if has_acao:
+            yield from where.differs(sent, summary, by)
+        elif status >= 400 and by in where.cors:
+            yield "CG412", context.case("CG412", "answer"), by, fields
+        else:
+            yield _dropped(sent, where.scope, context)
+    elif check in ("PR003", "PR004"):
+        if answered.auth is not None or answered.backend:
+            return  # _read reports where the preflight went
+        if has_acao:
+            yield from where.differs(sent, summary, by)
+        else:
+            yield _dropped(sent, where.scope, context)
+    elif check in ("PR005", "PR008"):
+        yield from where.differs(sent, summary, by)
+    elif check in ("PR006", "PR011"):
+        yield from where.differs(sent, summary, sent.at(ACAO) or by)
+    elif check == "PR007":
+        yield from _refused_gets(sent, fields)
+    elif check == "PR009" and by in where.cors and (has_acao or status < 400):
+        # An error answer without CORS headers, or a block without any, is CG412's or CG402's.
+        vary = header_value(answered.pairs(), "Vary") or "absent"
+        yield "CG413", "answer", by, {**fields, "vary": vary}
+    elif check == "PR010":
+        yield from twice(sent, context)
+    elif check.startswith("PR1") and check != "PR111":  # PR111: _read's CG101
+        yield from _hostile(sent, where.scope, context, check)
+
+
+def _refused_gets(sent: Exchange, fields: Mapping[str, object]) -> Iterator[Placed]:
+    """A refused origin gets CORS headers of the config's own (the backend's: CG415)."""
+    request = sent.probe.request
+    owned = [h for h in sent.answered.headers if h.name.lower() in OWNED_LOWER]
+    places = [h.at for h in owned if h.at is not None]
+    if places and request is not None:
+        names = ", ".join(dict.fromkeys(h.name for h in owned if h.at is not None))
+        yield "CG418", "answer", places[0], {**fields, "origin": request.origin, "names": names}
+
+
+def _dropped(sent: Exchange, scope: Scope, context: Context) -> Placed:
+    trail = clip("; ".join(sent.answered.trail)) or f"answered by {sent.answered.by}"
+    fields = {"server": context.server, "request": str(sent.shown), "scope": scope.title}
+    return "CG402", context.case("CG402", "answer"), sent.answered.by, {**fields, "trail": trail}
+
+
+def _hostile(sent: Exchange, scope: Scope, context: Context, check: str) -> Iterator[Placed]:
+    """A scanner's hostile origin reads: the regex that admits it, else the line that sends any
+    Origin back. An origin the config lists itself is its author's choice, not a finding here."""
+    request = sent.probe.request
+    if request is None:
+        return
+    origin = request.origin
+    grant = scope.granted
+    if grant is not None and origin in grant.origins:
+        return
+    for regex in grant.regexes if grant else ():
+        if regexes.admits(regex, origin):
+            kind = CHECKS[check].summary.split(": ")[-1]
+            yield (
+                "CG411",
+                "admits",
+                regex.at,
+                {"regex": regex.source, "origin": origin, "kind": kind},
+            )
+            return
+    at = sent.at(ACAO)
+    if at is not None and header_value(sent.answered.pairs(), ACAO) == origin:
+        credentials = header_value(sent.answered.pairs(), ACAC) == "true"
+        case = "credentials" if credentials else "no-credentials"
+        yield "CG410", case, at, {"server": context.server, "origin": origin}

@@ -1,0 +1,194 @@
+"""What a hand-written CORS configuration grants (routing.Granted), as corsgen's own terms: the
+plan the audit holds the config's answers to, and the nearest safe policy `corsgen import` writes.
+
+The plan states the grant as it is, flaws and all (a reflected Origin allows every origin, a loose
+regex what it matches), so that probing the model against it finds where the config's answers
+are inconsistent with its own grant (errors without headers, preflights that meet auth, no Vary).
+The policy is what corsgen accepts of it: each value the rules refuse is dropped or narrowed, and
+each drop is said in words. Nothing is ever widened.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from corsgen.audit.regexes import proven, samples, whole_origin
+from corsgen.errors import Finding
+from corsgen.limits import MAX_NAME_LENGTH
+from corsgen.plan import Plan, build_plan
+from corsgen.policy.loading import NAME_PATTERN, PlainPolicy
+from corsgen.regex import RegexError, parse_regex
+from corsgen.routing import Granted, OriginRegex, Place
+from corsgen.rules.checks import check_policy
+
+# How many times import drops a refused value and checks again: each pass drops at least one.
+_PASSES = 64
+
+
+def _policy(granted: Granted, **more: object) -> PlainPolicy:
+    return PlainPolicy(
+        allow_origins=["*"] if granted.any_origin else [],
+        allow_methods=list(granted.methods),
+        allow_headers=list(granted.headers),
+        expose_headers=list(granted.expose),
+        allow_credentials=granted.credentials,
+        max_age=granted.max_age,
+        preflight_status=granted.preflight_status or 204,
+        allow_private_network=granted.private_network,
+        **more,  # type: ignore[arg-type]
+    )
+
+
+def _portable(pattern: str) -> bool:
+    """Whether the plan can hold the pattern: corsgen's portable subset, which its sampling
+    (interegular) and Plan.allows (Python's re) read as the servers do."""
+    try:
+        parse_regex(pattern)
+    except RegexError:
+        return False
+    return True
+
+
+def as_plan(granted: Granted, name: str) -> Plan:
+    """The grant as a plan: what the config's own answers should agree with. A reflected Origin is
+    a pattern that allows every origin (with Vary, as an echo needs); a regex outside corsgen's
+    portable subset is left out (regexes.judge tries the hostile origins on it)."""
+    plan = build_plan(_policy(granted), name, "config")
+    patterns = [whole_origin(r) for r in granted.regexes]
+    if granted.reflects:
+        patterns.append(".*")
+    return replace(
+        plan,
+        exact_origins=tuple(granted.origins),
+        origin_patterns=tuple(p for p in patterns if _portable(p)),
+    )
+
+
+def policy_name(host: str, title: str) -> str:
+    """A policy name for a scope, [a-z][a-z0-9_]* of at most MAX_NAME_LENGTH characters: the
+    host's first label and the block's path words (api.example.com, location /v1/admin/ ->
+    api_v1_admin)."""
+    label = host.split(".")[0] if host and host != "_" else "site"
+    path = re.sub(r"[^a-z0-9]+", "_", title.split(" ", 1)[-1].lower())
+    name = re.sub(r"_+", "_", f"{label.lower()}_{path}").strip("_")
+    name = re.sub(r"[^a-z0-9_]", "", name)
+    if not name or not name[0].isalpha():
+        name = "cors_" + name
+    name = name[:MAX_NAME_LENGTH].rstrip("_")
+    assert NAME_PATTERN.fullmatch(name), name
+    return name
+
+
+@dataclass
+class Imported:
+    """The nearest safe policy to a grant: its keys (as TOML writes them), where each came from,
+    and what was dropped or narrowed on the way, in words."""
+
+    name: str
+    keys: dict[str, object]
+    at: Mapping[str, Place]
+    dropped: list[str] = field(default_factory=list)
+
+    def policy(self) -> PlainPolicy:
+        return PlainPolicy(**self.keys)  # type: ignore[arg-type]
+
+
+def _regex(regex: OriginRegex, dropped: list[str]) -> str | None:
+    """The regex as allow_origin_regex: as the server runs it when corsgen proves that safe, else
+    anchored at both ends when that is, else None; each narrowing said."""
+    for anchored in (False, True):
+        pattern = whole_origin(regex, anchored=anchored)
+        ran, found = proven(regex if not anchored else replace(regex, whole=True))
+        if ran and found is None and samples(pattern):  # safe, and allows some origin
+            pattern = parse_regex(pattern).body  # corsgen's own spelling
+            if anchored and pattern != parse_regex(whole_origin(regex)).body:
+                dropped.append(
+                    f"the origin regex {regex.source} at {regex.at} is anchored at both ends: "
+                    "the origins it matched only as part of a longer Origin are dropped"
+                )
+            return pattern
+    dropped.append(
+        f"the origin regex {regex.source} at {regex.at} is dropped: corsgen cannot prove "
+        "that it admits only origins it names"
+    )
+    return None
+
+
+def nearest_safe(granted: Granted, name: str) -> Imported:
+    """The policy corsgen accepts that grants the most of what the config grants, and no more."""
+    dropped: list[str] = []
+    keys: dict[str, object] = {"name": name}
+    at = dict(granted.at)
+    credentials = granted.credentials
+    if granted.any_origin or granted.reflects:
+        keys["allow_origins"] = ["*"]
+        if credentials:
+            credentials = False
+            what = "sends any Origin back" if granted.reflects else "sends *"
+            dropped.append(
+                f"allow_credentials: the config {what} with credentials; corsgen allows any origin "
+                "only without them (list the origins that need cookies to keep them)"
+            )
+    else:
+        keys["allow_origins"] = list(dict.fromkeys(granted.origins))
+        kept = [(r, p) for r in granted.regexes if (p := _regex(r, dropped)) is not None]
+        if kept:
+            keys["allow_origin_regex"] = "|".join(p for _, p in kept)
+            at.setdefault("allow_origin_regex", kept[0][0].at)
+    keys["allow_credentials"] = credentials
+    keys["allow_methods"] = list(granted.methods)
+    keys["allow_headers"] = list(granted.headers)
+    keys["expose_headers"] = list(granted.expose)
+    if granted.max_age is not None:
+        keys["max_age"] = granted.max_age
+    if granted.preflight_status in (200, 204):
+        keys["preflight_status"] = granted.preflight_status
+    if granted.private_network:
+        keys["allow_private_network"] = True
+    imported = Imported(name, keys, at, dropped)
+    _drop_refused(imported)
+    return imported
+
+
+class NothingLeft(Exception):
+    """Nothing of the grant is left that corsgen accepts: no origin, exact or by regex."""
+
+
+def _drop_refused(imported: Imported) -> None:
+    """Drop each value corsgen's rules refuse (an entry of a list, else the key), until none is
+    left: the policy `corsgen check` passes."""
+    for _ in range(_PASSES):
+        errors = [f for f in _findings(imported) if f.severity == "error"]
+        if not errors:
+            return
+        if errors[0].rule_id == "CG105":  # the list is empty: nothing to narrow it to
+            raise NothingLeft
+        _drop(imported, errors[0])
+    raise AssertionError(f"import could not make {imported.name} safe")
+
+
+def _findings(imported: Imported) -> list[Finding]:
+    return check_policy(imported.policy(), imported.name, f"{imported.name}.toml")
+
+
+def _drop(imported: Imported, finding: Finding) -> None:
+    keys = imported.keys
+    key, _, index = finding.key.partition("[")
+    why = f"{finding.rule_id} {finding.slug}: {finding.message}"
+    values = keys.get(key)
+    if index and isinstance(values, list):
+        value = values.pop(int(index.rstrip("]")))
+        imported.dropped.append(f"{key} {value!r} is dropped ({why})")
+    elif key in ("allow_origins", "") and keys.get("allow_origin_regex") is not None:
+        imported.dropped.append(f"allow_origin_regex is dropped ({why})")
+        del keys["allow_origin_regex"]
+    elif key == "allow_origins" and keys.get("allow_credentials"):
+        keys["allow_credentials"] = False
+        imported.dropped.append(f"allow_credentials is dropped ({why})")
+    elif key in keys and key not in ("allow_origins", "name"):
+        imported.dropped.append(f"{key} is dropped ({why})")
+        del keys[key]
+    else:
+        raise AssertionError(f"import cannot drop what {finding} refuses")

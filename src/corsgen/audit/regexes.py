@@ -1,0 +1,160 @@
+"""An origin regex as a server runs it, held to corsgen's own proof.
+
+A config's regex is searched for in the Origin unless ^ and $ anchor it (PCRE in nginx, Apache and
+HAProxy; Go's MatchString in Traefik), or matched whole (Envoy's safe_regex), in any case when the
+config says so. `whole_origin` writes it as a pattern matched against the whole Origin, in
+corsgen's portable syntax: each unanchored end becomes `.*`, and a case-insensitive regex is
+lowercased (browsers send scheme and host in lower case). Then the CG121 backtracking check
+(PCRE only: RE2 does not backtrack) and the CG108 proof decide, as they do for a policy's
+allow_origin_regex. A regex outside the portable subset is judged by the scanners' hostile
+variants of the origins it allows, run in Python's re as the server would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from corsgen.limits import MAX_REGEX_LENGTH
+from corsgen.probe.checks import BY_ID
+from corsgen.probe.hostile import variants
+from corsgen.regex import RegexError, parse_regex, prove
+from corsgen.regex.backtracking import check_backtracking
+from corsgen.routing import OriginRegex
+from corsgen.rules.table import Violation
+
+# Go writes a case-insensitive regex with a leading (?i); the others say so outside the regex.
+_GO_IGNORE_CASE = "(?i)"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why a regex admits hostile origins: a rule case of CG411 and its fields."""
+
+    case: str
+    fields: dict[str, object]
+
+
+def _alternatives(source: str) -> list[str]:
+    """The top-level alternatives of a regex: `|` outside groups, classes and escapes."""
+    out, depth, start, index, in_class = [], 0, 0, 0, False
+    while index < len(source):
+        char = source[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if source[index + 1 : index + 2] == "]":  # a ] right after [ is a literal
+                index += 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            out.append(source[start:index])
+            start = index + 1
+        index += 1
+    out.append(source[start:])
+    return out
+
+
+def _lowered(source: str) -> str:
+    """The regex with its letters lowercased, escapes (\\D, \\W ...) kept as they are."""
+    return re.sub(r"\\.|[A-Z]", lambda m: m[0] if m[0].startswith("\\") else m[0].lower(), source)
+
+
+def stripped(regex: OriginRegex) -> tuple[str, bool]:
+    """The source without Go's (?i), and whether the regex ignores case."""
+    source = regex.source
+    if source.startswith(_GO_IGNORE_CASE):
+        return source[len(_GO_IGNORE_CASE) :], True
+    return source, regex.ignore_case
+
+
+def whole_origin(regex: OriginRegex, anchored: bool = False) -> str:
+    """A pattern matched against the whole Origin that admits what the server admits; `anchored`:
+    as if both ends of each alternative were anchored (what `corsgen import` narrows to)."""
+    source, fold = stripped(regex)
+    if fold:
+        source = _lowered(source)
+    parts = []
+    for alt in _alternatives(source):
+        start = alt.startswith("^") or regex.whole or anchored
+        end = (alt.endswith("$") and not alt.endswith("\\$")) or regex.whole or anchored
+        body = alt.removeprefix("^")
+        body = body[:-1] if body.endswith("$") and not body.endswith("\\$") else body
+        parts.append(("" if start else ".*") + body + ("" if end else ".*"))
+    return "|".join(parts)  # no alternative holds a | of its own outside a group
+
+
+def admits(regex: OriginRegex, origin: str) -> bool:
+    """Whether the server's test lets this Origin through, in Python's re; False when Python
+    cannot compile the regex."""
+    source, fold = stripped(regex)
+    try:
+        pattern = re.compile(source, re.IGNORECASE if fold else 0)
+    except re.error:
+        return False
+    found = pattern.fullmatch(origin) if regex.whole else pattern.search(origin)
+    return found is not None
+
+
+def proven(regex: OriginRegex) -> tuple[bool, Violation | None]:
+    """corsgen's own verdict: CG121 on the regex as written (PCRE only; an unanchored end is a
+    search, not a loop), then CG108 on what it admits of a whole Origin, quoting the regex as the
+    config writes it: (True, the violation or None). (False, None) when the regex is outside the
+    portable subset or the proof's bounds: then the variants decide."""
+    try:
+        if regex.flavor == "pcre":
+            check_backtracking(parse_regex(whole_origin(regex, anchored=True)).tree, regex.source)
+        pattern = whole_origin(regex)
+        if len(pattern) > MAX_REGEX_LENGTH:
+            return False, None
+        prove(parse_regex(pattern))
+    except RegexError as exc:
+        found = exc.violation
+        if found.rule not in ("CG108", "CG121"):
+            return False, None
+        return True, replace(found, fields={**found.fields, "regex": regex.source})
+    return True, None
+
+
+def trusted(regex: OriginRegex) -> list[str]:
+    """Origins the regex means to allow: samples of its anchored form."""
+    return samples(whole_origin(regex, anchored=True))
+
+
+def samples(pattern: str) -> list[str]:
+    """Origins a whole-origin pattern matches (language.samples), none outside the portable
+    subset: what the scanners' variants are built from, and what shows a regex allows any."""
+    try:
+        parse_regex(pattern)
+    except RegexError:
+        return []
+    from corsgen.regex import language  # interegular: only for a config with a regex
+
+    try:
+        return [s for s in language.samples(pattern) if "://" in s]
+    except Exception:  # interegular refuses some constructs the parser lets through
+        return []
+
+
+def judge(regex: OriginRegex, hints: Sequence[str] = ()) -> Verdict | None:
+    """Why this regex admits hostile origins, None when it does not (as far as corsgen sees);
+    `hints` are origins the config trusts besides, whose variants are tried too."""
+    ran, found = proven(regex)
+    if ran:
+        if found is None:
+            return None
+        why, fix = found.texts
+        return Verdict("proof", {"regex": regex.source, "why": why, "fix": fix})
+    for origin in dict.fromkeys([*trusted(regex), *hints]):
+        for check, hostile in variants(origin):
+            if check and admits(regex, hostile):
+                kind = BY_ID[check].summary.split(": ")[-1]
+                return Verdict("admits", {"regex": regex.source, "origin": hostile, "kind": kind})
+    return None

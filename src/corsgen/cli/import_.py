@@ -1,0 +1,55 @@
+"""`corsgen import`: each hand-written CORS configuration of a server's config, as a policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from corsgen.cli.audit import CONFIG, infer
+from corsgen.cli.options import TARGET, command
+from corsgen.errors import escape
+from corsgen.files import shown
+
+
+@command("import")
+@click.argument("configs", nargs=-1, required=True, type=CONFIG)
+@click.option(
+    "--target", "-t", type=TARGET, help="The server the config is for (default: inferred)."
+)
+@click.option(
+    "--out-dir",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("cors"),
+    show_default=True,
+    help="Where to write the policies; an existing file is never overwritten.",
+)
+def import_(configs: tuple[Path, ...], target: str | None, out_dir: Path) -> None:
+    """Write a policy for each place a server's config answers CORS by hand, stating what it
+    grants today, and print what rendering each would change; the config is never written."""
+    from corsgen.importing import imported, write_policies
+    from corsgen.targets import by_name
+
+    loaded = by_name(target or infer(configs)).routes(configs)
+    if loaded.routes is None:
+        from corsgen.errors import PolicyError
+
+        raise PolicyError(loaded.findings)
+    policies = imported(loaded.routes, out_dir)
+    write_policies(policies, configs)
+    for policy in policies:
+        scope = policy.scope
+        where = f"{scope.title} at {scope.at} (host {scope.host})"
+        if policy.path is None:
+            click.echo(escape(f"{where}: nothing imported: {policy.dropped[0]}"))
+            continue
+        click.echo(escape(f"{shown(policy.path)}: {where}"))
+        for dropped in policy.dropped:
+            click.echo(escape(f"  dropped: {dropped}"))
+        for change in policy.changes:
+            click.echo(escape(f"  rendering it changes {change}"))
+        if not policy.changes:
+            click.echo("  rendering it changes nothing: the config answers as the policy promises")
+    if not policies:
+        click.echo(escape(f"{shown(configs[0])}: no CORS written by hand to import"))

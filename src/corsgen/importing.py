@@ -1,0 +1,236 @@
+"""`corsgen import`: each hand-written CORS configuration a routing model finds, as a policy that
+states what it grants today, and what rendering that policy would change.
+
+A scope's grant (routing.Granted, read from the model) becomes the nearest policy corsgen accepts
+(audit/granted.py): each key written with a comment naming the line of config it came from, each
+value corsgen refuses dropped or narrowed, and said so. The changes are found the way the audit
+finds flaws: the same battery is sent to the model of the old config and answered by the policy's
+promise (promise.py), and the two are compared request by request, origin class by origin class.
+
+The user's config is never written; the policies are written together, or none is, and an
+existing file is never overwritten (as `corsgen init`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corsgen.audit.engine import MAX_SCOPES, error_path
+from corsgen.audit.granted import Imported, NothingLeft, nearest_safe, policy_name
+from corsgen.errors import CorsgenError, PolicyError, blocking
+from corsgen.fetch import cors_failure, header_value, preflight_failure, vary_tokens
+from corsgen.files import shown
+from corsgen.limits import MAX_NAME_LENGTH
+from corsgen.plan import ACAO, Plan, build_plan
+from corsgen.policy.loading import parse_policy
+from corsgen.probe import battery
+from corsgen.probe.battery import Probe
+from corsgen.promise import is_preflight, promised_answer
+from corsgen.routing import Answered, Asked, Routes, Scope, audit_backend
+from corsgen.rules.checks import check_policy
+from corsgen.targets import limit_findings
+
+# Keys in the order a policy file lists them (docs/policy.md).
+_ORDER = (
+    "name",
+    "allow_origins",
+    "allow_origin_regex",
+    "allow_credentials",
+    "allow_methods",
+    "allow_headers",
+    "expose_headers",
+    "max_age",
+    "preflight_status",
+    "allow_private_network",
+)
+# Where a key's value came from when the grant names no line of its own: the origin's.
+_SOURCE = {"allow_origin_regex": "allow_origins", "name": ""}
+_SHOWN = 3  # requests named per kind of change; the rest are counted
+
+
+@dataclass
+class Policy:
+    """One imported scope: the policy written, what was dropped, and what rendering changes."""
+
+    scope: Scope
+    path: Path | None  # None: nothing of the grant is left that corsgen accepts
+    text: str = ""
+    dropped: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+
+
+def _value(value: object) -> str:
+    """A TOML value: JSON's strings, lists, booleans and integers are TOML's too."""
+    return json.dumps(value)
+
+
+def policy_text(imported: Imported, scope: Scope) -> str:
+    """The policy file: a header naming the scope, what was dropped, then each key with the line
+    of config it came from."""
+    lines = [
+        f"# Imported by `corsgen import` from {scope.title} at {scope.at} (host {scope.host}):",
+        "# what the config grants today, not what its author meant.",
+    ]
+    lines += [f"# Dropped: {d}" for d in imported.dropped]
+    for key in _ORDER:
+        if key not in imported.keys:
+            continue
+        source = imported.at.get(key) or imported.at.get(_SOURCE.get(key, key))
+        if source is not None:
+            lines.append(f"# from {source}")
+        lines.append(f"{key} = {_value(imported.keys[key])}")
+    text = "\n".join(lines) + "\n"
+    return "".join(ch if ch.isprintable() or ch == "\n" else repr(ch)[1:-1] for ch in text)
+
+
+def checked_plan(text: str, file: str) -> Plan:
+    """The policy's plan, through the same loading and rules as `corsgen check`: a policy import
+    writes must pass it."""
+    policy = parse_policy(text, file)
+    name = str(policy.name)
+    findings = check_policy(policy, name, file)
+    if blocking(findings, strict=False):
+        raise PolicyError(findings)
+    plan = build_plan(policy, name, file)
+    refused = limit_findings(plan, file)
+    if refused:
+        raise PolicyError(refused)
+    return plan
+
+
+def _names(scopes: Sequence[Scope]) -> Iterator[str]:
+    """A distinct policy name per scope: the second api_v1 is api_v1_2."""
+    seen: set[str] = set()
+    for scope in scopes:
+        name = base = policy_name(scope.host, scope.title)
+        number = 1
+        while name in seen:
+            number += 1
+            suffix = f"_{number}"
+            name = base[: MAX_NAME_LENGTH - len(suffix)] + suffix
+        seen.add(name)
+        yield name
+
+
+def imported(routes: Routes, out_dir: Path) -> list[Policy]:
+    """A policy for every scope the config's CORS is written by hand in (a scope with a corsgen
+    snippet is corsgen's already), with the changes rendering it would make."""
+    scopes = [s for s in routes.scopes() if s.granted is not None and s.policy is None]
+    scopes = scopes[:MAX_SCOPES]  # as many as the audit probes
+    out = []
+    for scope, name in zip(scopes, _names(scopes), strict=True):
+        assert scope.granted is not None
+        try:
+            safe = nearest_safe(scope.granted, name)
+        except NothingLeft:
+            out.append(Policy(scope, None, dropped=[_NOTHING]))
+            continue
+        path = out_dir / f"{name}.toml"
+        text = policy_text(safe, scope)
+        plan = checked_plan(text, path.name)
+        changes = list(_changes(routes, scope, plan))
+        out.append(Policy(scope, path, text, safe.dropped, changes))
+    return out
+
+
+_NOTHING = "corsgen accepts none of the origins or regexes it grants"
+
+
+def _answers(routes: Routes, scope: Scope, probes: Sequence[Probe]) -> list[Answered]:
+    return [
+        routes.answer(Asked(scope.host, p.method, p.path, p.headers, scope.port), audit_backend)
+        for p in probes
+    ]
+
+
+def _reads(probe: Probe, headers: Sequence[tuple[str, str]], status: int) -> bool:
+    """Whether the page's request (or its preflight) succeeds on this answer."""
+    request = probe.request
+    if request is None:
+        return False
+    if probe.method == "OPTIONS":
+        return preflight_failure(request, headers, status) is None
+    return cors_failure(request, headers) is None
+
+
+def _changes(routes: Routes, scope: Scope, plan: Plan) -> Iterator[str]:
+    """What rendering the policy changes, kind by kind: the same battery, answered by the model
+    of the old config and by the policy's promise."""
+    paths = list(scope.paths[:3])
+    errors = [error_path(p) for p in paths]
+    origin = plan.exact_origins[0] if plan.exact_origins else f"https://{scope.host}"
+    probes = list(
+        dict.fromkeys(
+            [
+                *battery.conformance(plan, paths, errors).probes,
+                *battery.scan(origin, paths, errors).probes,
+            ]
+        )
+    )
+    old = _answers(routes, scope, probes)
+    kinds: dict[str, list[str]] = {}
+    for probe, answered in zip(probes, old, strict=True):
+        status, new = promised_answer(plan, probe.method, probe.headers)
+        asked = header_value(probe.headers, "Origin") or ""
+        if not (is_preflight(probe.method, probe.headers) and plan.allows(asked)):
+            status = answered.status  # the snippet passes it on: the application's status stays
+        for kind in _kinds(probe, answered, status, new):
+            kinds.setdefault(kind, []).append(_shown(probe))
+    for kind, requests in kinds.items():
+        listed = ", ".join(dict.fromkeys(requests[:_SHOWN]))
+        more = f" and {len(requests) - _SHOWN} more" if len(requests) > _SHOWN else ""
+        yield f"{kind}: {len(requests)} ({listed}{more})"
+
+
+def _shown(probe: Probe) -> str:
+    origin = probe.request.origin if probe.request else "no Origin"
+    return f"{probe.method} {probe.path} from {origin}"
+
+
+def _kinds(
+    probe: Probe, answered: Answered, status: int, new: Sequence[tuple[str, str]]
+) -> Iterator[str]:
+    old = answered.pairs()
+    before, after = _reads(probe, old, answered.status), _reads(probe, new, status)
+    if before and not after:
+        yield "origins that read today and will be refused"
+    if after and not before:
+        if answered.status >= 400 and probe.method != "OPTIONS":
+            yield "error answers that gain their CORS headers"
+        elif answered.auth is not None:
+            yield f"preflights that stop meeting the authentication at {answered.auth}"
+        elif answered.backend and probe.method == "OPTIONS":
+            yield "preflights answered by corsgen, not the backend"
+        else:
+            yield "requests that read after rendering and not today"
+    if "origin" in vary_tokens(new) and "origin" not in vary_tokens(old):
+        yield "answers that gain Vary: Origin"
+    theirs = [h.name for h in answered.headers if h.at is None and h.name.startswith("Access-")]
+    if theirs:
+        yield "answers that lose the backend's own CORS headers"
+    if before and after and _credentials(old) and not _credentials(new):
+        yield "origins that read with the user's cookies today and will read without them"
+    was, will = header_value(old, ACAO), header_value(new, ACAO)
+    if was == "*" and will not in (None, "*"):
+        yield "answers that send the Origin back instead of *"
+    if was not in (None, "*") and will == "*":
+        yield "answers that send * instead of the Origin back"
+
+
+def _credentials(headers: Sequence[tuple[str, str]]) -> bool:
+    return header_value(headers, "Access-Control-Allow-Credentials") == "true"
+
+
+def write_policies(policies: Sequence[Policy], configs: Sequence[Path]) -> None:
+    """Write every policy, or none: an existing file is refused, and so is a config's own path."""
+    from corsgen.writing import write_atomically
+
+    files: Mapping[Path, str] = {p.path: p.text for p in policies if p.path is not None}
+    mine = {c.resolve() for c in configs}
+    existing = [shown(p) for p in files if p.exists() or p.resolve() in mine]
+    if existing:
+        raise CorsgenError(f"refusing to overwrite {', '.join(existing)}; nothing was written")
+    write_atomically(files)

@@ -1,0 +1,205 @@
+"""`corsgen import` on scripted models: the policy written states what the config grants, passes
+`corsgen check`, promises the answers the config gives where they are safe, never widens, and
+names what rendering it changes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from corsgen.cli import main
+from corsgen.fetch import header_value
+from corsgen.importing import Policy, checked_plan, imported, write_policies
+from corsgen.probe import battery
+from corsgen.promise import promised_answer
+from corsgen.routing import Asked, OriginRegex, Place
+from testing.fake_routes import FILE, Block, Cors, FakeConfig
+
+LINES = {
+    "origin": 5,
+    "credentials": 6,
+    "methods": 7,
+    "headers": 8,
+    "max_age": 9,
+    "vary": 10,
+    "private_network": 11,
+}
+GOOD = Cors(
+    LINES,
+    origins=("https://app.example.com", "https://admin.example.com"),
+    credentials=True,
+    methods=("GET", "PUT"),
+    headers=("X-Token",),
+    max_age=600,
+)
+ROOT = Block(1, "/")
+LOOSE = OriginRegex(r"example\.com", Place(FILE, 4), "pcre", False)
+PREFIX = OriginRegex(r"^https://app\.example\.com", Place(FILE, 4), "pcre", False)
+CORS = ("access-control-allow-origin", "access-control-allow-credentials",
+        "access-control-allow-methods", "access-control-allow-headers",
+        "access-control-max-age")  # fmt: skip
+
+
+def one(cors: Cors, tmp_path: Path) -> tuple[FakeConfig, Policy]:
+    model = FakeConfig([ROOT, Block(3, "/api/v1/", cors=cors)])
+    (policy,) = imported(model, tmp_path)
+    return model, policy
+
+
+def probes(policy: Policy) -> list[battery.Probe]:
+    plan = checked_plan(policy.text, "api.toml")
+    scanned = battery.scan("https://app.example.com", ["/api/v1/data"], ["/api/v1/x"]).probes
+    return [*battery.conformance(plan, ["/api/v1/data"], ["/api/v1/x"]).probes, *scanned]
+
+
+def cors(pairs: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> set[tuple[str, str]]:
+    return {(n.lower(), v) for n, v in pairs if n.lower() in CORS}
+
+
+def test_a_correct_config_round_trips(tmp_path: Path) -> None:
+    model, policy = one(GOOD, tmp_path)
+    assert policy.path == tmp_path / "api_api_v1.toml" and policy.dropped == []
+    assert policy.changes == []
+    plan = checked_plan(policy.text, "api.toml")
+    # Every request the battery sends: the policy promises the CORS headers the config sends.
+    for probe in probes(policy):
+        asked = Asked("api.example.com", probe.method, probe.path, probe.headers)
+        old = model.answer(asked).pairs()
+        _, new = promised_answer(plan, probe.method, probe.headers)
+        assert cors(new) == cors(old), probe
+
+
+def test_each_key_names_the_line_it_came_from(tmp_path: Path) -> None:
+    _, policy = one(GOOD, tmp_path)
+    lines = policy.text.splitlines()
+    for key, line in (("allow_origins", 5), ("allow_credentials", 6), ("max_age", 9)):
+        at = next(i for i, text in enumerate(lines) if text.startswith(f"{key} = "))
+        assert lines[at - 1] == f"# from {FILE}:{line}"
+    assert lines[0].startswith(f"# Imported by `corsgen import` from location /api/v1/ at {FILE}:3")
+
+
+def test_the_written_policy_passes_check(tmp_path: Path) -> None:
+    _, policy = one(replace(GOOD, max_age=1_728_000), tmp_path)
+    write_policies([policy], [])
+    assert policy.path is not None and main(["check", str(policy.path)]) == 0
+
+
+# (flaw, the grant, what the policy must say, the words of what it drops)
+NARROWED = [
+    (
+        "reflects-with-credentials",
+        replace(GOOD, origins=(), reflect=True),
+        {"allow_origins": '["*"]', "allow_credentials": "false"},
+        "allow_credentials: the config sends any Origin back with credentials",
+    ),
+    (
+        "star-with-credentials",
+        replace(GOOD, origins=(), star=True),
+        {"allow_origins": '["*"]', "allow_credentials": "false"},
+        "allow_credentials: the config sends * with credentials",
+    ),
+    (
+        "unanchored-regex",
+        replace(GOOD, origins=(), regex=PREFIX),
+        {"allow_origin_regex": '"https://app\\\\.example\\\\.com"'},
+        "is anchored at both ends",
+    ),
+    (
+        "loose-regex",
+        replace(GOOD, regex=LOOSE),
+        {"allow_origins": '["https://app.example.com", "https://admin.example.com"]'},
+        "is dropped: corsgen cannot prove",
+    ),
+    (
+        "star-headers-with-credentials",
+        replace(GOOD, headers=("*", "X-Token")),
+        {"allow_headers": '["X-Token"]'},
+        "allow_headers '*' is dropped (CG107",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("grant", "keys", "dropped"), [n[1:] for n in NARROWED], ids=[n[0] for n in NARROWED]
+)
+def test_what_corsgen_refuses_is_dropped_and_said(
+    grant: Cors, keys: dict[str, str], dropped: str, tmp_path: Path
+) -> None:
+    model, policy = one(grant, tmp_path)
+    for key, value in keys.items():
+        assert f"{key} = {value}" in policy.text.splitlines()
+    assert any(dropped in d for d in policy.dropped), policy.dropped
+    assert any(f"# Dropped: {d}" in policy.text for d in policy.dropped)
+    checked_plan(policy.text, "api.toml")
+    # Never wider: whoever reads with the policy's output reads today, with no more credentials.
+    plan = checked_plan(policy.text, "api.toml")
+    for probe in probes(policy):
+        if probe.request is None or probe.method == "OPTIONS":
+            continue
+        old = model.answer(Asked("api.example.com", probe.method, probe.path, probe.headers))
+        _, new = promised_answer(plan, probe.method, probe.headers)
+        if header_value(new, "Access-Control-Allow-Origin") not in (None, "*"):
+            assert header_value(old.pairs(), "Access-Control-Allow-Origin") is not None, probe
+        if header_value(new, "Access-Control-Allow-Credentials"):
+            assert header_value(old.pairs(), "Access-Control-Allow-Credentials"), probe
+
+
+def test_nothing_is_imported_when_nothing_is_safe(tmp_path: Path) -> None:
+    _, policy = one(replace(GOOD, origins=(), regex=LOOSE), tmp_path)
+    assert policy.path is None and "corsgen accepts none of the origins" in policy.dropped[0]
+
+
+CHANGES = [
+    ("no-always", replace(GOOD, always=False), "error answers that gain their CORS headers: "),
+    ("no-vary", replace(GOOD, vary=False), "answers that gain Vary: Origin: "),
+    ("reflects", replace(GOOD, origins=(), reflect=True, credentials=False),
+     "answers that send * instead of the Origin back: "),
+    ("loose-regex", replace(GOOD, regex=LOOSE),
+     "origins that read today and will be refused: "),
+    ("preflight-to-backend", replace(GOOD, preflight_status=None),
+     "preflights answered by corsgen, not the backend: "),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("grant", "change"), [c[1:] for c in CHANGES], ids=[c[0] for c in CHANGES])
+def test_what_rendering_changes_is_listed(grant: Cors, change: str, tmp_path: Path) -> None:
+    _, policy = one(grant, tmp_path)
+    assert any(c.startswith(change) for c in policy.changes), policy.changes
+
+
+def test_preflights_that_met_auth_are_a_change(tmp_path: Path) -> None:
+    model = FakeConfig([ROOT, Block(3, "/api/", cors=GOOD, auth=2, auth_first=True)])
+    (policy,) = imported(model, tmp_path)
+    assert any(
+        c.startswith(f"preflights that stop meeting the authentication at {FILE}:2: ")
+        for c in policy.changes
+    ), policy.changes
+
+
+def test_scopes_get_distinct_names_and_a_snippet_is_not_imported(tmp_path: Path) -> None:
+    from testing.policies import plan_of
+
+    snippet = plan_of('name = "api"\nallow_origins = ["https://app.example.com"]\n')
+    model = FakeConfig(
+        [
+            ROOT,
+            Block(3, "/api/v1/", cors=GOOD),
+            Block(13, "/api/v1/", cors=GOOD, host="api.example.org"),
+            Block(23, "/snippet/", snippet=snippet),
+        ]
+    )
+    names = [p.path.name for p in imported(model, tmp_path) if p.path is not None]
+    assert names == ["api_api_v1.toml", "api_api_v1_2.toml"]
+
+
+def test_an_existing_file_is_never_overwritten(tmp_path: Path) -> None:
+    _, policy = one(GOOD, tmp_path)
+    assert policy.path is not None
+    policy.path.write_text("mine\n")
+    from corsgen.errors import CorsgenError
+
+    with pytest.raises(CorsgenError, match=r"refusing to overwrite .*; nothing was written"):
+        write_policies([policy], [])
+    assert policy.path.read_text() == "mine\n"
