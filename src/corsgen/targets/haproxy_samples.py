@@ -560,7 +560,7 @@ def _brace_end(words: Sequence[str], start: int, at: Place) -> int:
 
 # What a response rule may not fetch (haproxy -c: "needs 'HTTP request headers' which is not
 # available here"), and what only a response has.
-_REQUEST_ONLY = frozenset({"method", "path", "url", "query", "base", "http_auth"})
+_REQUEST_ONLY = frozenset({"path", "url", "query", "base", "http_auth"})
 _RESPONSE_ONLY = frozenset({"status"})
 
 

@@ -1,0 +1,153 @@
+"""The HAProxy routing model held to the real haproxy, config by config of the corpus.
+
+Each config of tests/audit/corpus/haproxy/ (a file, or a directory whose haproxy.cfg is loaded
+after its other files, as targets/haproxy_serving.py loads corsgen's) is served by haproxy on a
+free port, "${PORT}", in front of testing/upstream.py, "${UPSTREAM}"; every request of the set
+goes to both, and what a browser or the audit sees of each answer (status, CORS headers, Vary's
+origin token, routing.SECRET_HEADER) must be the same. A difference fails as one table per config.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from corsgen.routing import SECRET_HEADER, Asked, Place
+from corsgen.targets.haproxy import TARGET
+from corsgen.targets.haproxy_routing import Model, load
+from testing.binaries import need_binary
+from testing.client import send
+from testing.paths import ROOT
+from testing.processes import free_port, process
+from testing.servers import Endpoint
+from testing.upstream import OWN_CORS, STATUS, Upstream
+
+CORPUS = Path(__file__).parent / "corpus" / "haproxy"
+CASES = sorted(p.name for p in CORPUS.iterdir())
+ALLOWED, REFUSED = "https://app.example.com", "https://other.example.org"
+HOSTILE = "https://app.example.com.evil.com"
+PREFLIGHT = (("Access-Control-Request-Method", "PUT"), ("Access-Control-Request-Headers", "x-a"))
+# (what it stands for, method, headers): each sent to every path.
+REQUESTS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("allowed", "GET", (("Origin", ALLOWED),)),
+    ("refused", "GET", (("Origin", REFUSED),)),
+    ("hostile", "GET", (("Origin", HOSTILE),)),
+    ("no Origin", "GET", ()),
+    ("preflight", "OPTIONS", (("Origin", ALLOWED), *PREFLIGHT)),
+    ("hostile preflight", "OPTIONS", (("Origin", HOSTILE), *PREFLIGHT)),
+)
+# The upstream's statuses and its own CORS headers, an auth path, a backend with no server.
+PATHS = ("/ok", "/error", "/own-cors", "/admin/ok", "/api/ok", "/api/admin/ok", "/nowhere/ok")
+CORS = [name for name, _ in OWN_CORS]
+SHOWN = [*CORS, SECRET_HEADER]
+_EXPECT = re.compile(r"^\s*# expect-next: (.+)$")
+
+
+def upstream_backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+    """What testing/upstream.py answers, as routing.Backend: its status by the last segment, its
+    own CORS headers under /own-cors."""
+    path = path.split("?")[0]
+    headers = [("X-Upstream", "1"), ("Vary", "Accept-Encoding"), ("ETag", '"v1"')]
+    if path.startswith("/own-cors"):
+        headers += OWN_CORS
+    return STATUS.get("/" + path.rsplit("/", 1)[-1], 200), tuple(headers)
+
+
+def files(case: str) -> list[Path]:
+    """The files of a case in haproxy's -f order."""
+    path = CORPUS / case
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.glob("*.cfg") if p.name != "haproxy.cfg") + [path / "haproxy.cfg"]
+
+
+def seen(status: int, headers: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """An answer as the table shows it: status, each CORS header's values, Vary's origin tokens."""
+    cells = [str(status)]
+    for name in SHOWN:
+        values = [v for n, v in headers if n.lower() == name.lower()]
+        cells.append(" + ".join(repr(v) for v in values) if values else "-")
+    vary = [t.strip().lower() for n, v in headers if n.lower() == "vary" for t in v.split(",")]
+    cells.append(str(vary.count("origin")))
+    return tuple(cells)
+
+
+@pytest.fixture(scope="module")
+def binary() -> str:
+    found = TARGET.find_binary()
+    need_binary("haproxy", found)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def served(binary: str, upstream: Upstream, request: pytest.FixtureRequest) -> Iterator[int]:
+    """haproxy on the case's files, on a free port; the port."""
+    case: str = request.param
+    port = free_port()
+    env = ("env", f"PORT={port}", f"UPSTREAM={upstream.port}")
+    command = [binary, "-db", *(arg for path in files(case) for arg in ("-f", str(path)))]
+    with tempfile.TemporaryDirectory(prefix="corsgen-haproxy-") as root:
+        with process(command, Path(root), [port], prefix=env):
+            yield port
+
+
+def _model(case: str, port: int, upstream: Upstream) -> Model:
+    return load(files(case), {"PORT": str(port), "UPSTREAM": str(upstream.port)})
+
+
+@pytest.mark.parametrize("served", CASES, indirect=True)
+def test_model_answers_as_haproxy(served: int, upstream: Upstream, request: pytest.FixtureRequest) -> None:
+    case = request.node.callspec.params["served"]
+    model = _model(case, served, upstream)
+    differ = []
+    for path in PATHS:
+        for what, method, headers in REQUESTS:
+            real = send(Endpoint(served), method, path, headers)
+            asked = Asked("127.0.0.1", method, path, headers, served)
+            predicted = model.answer(asked, upstream_backend)
+            mine, theirs = seen(predicted.status, predicted.pairs()), seen(real.status, real.headers)
+            if mine != theirs:
+                differ.append((f"{method} {path} ({what})", mine, theirs))
+    columns = ["status", *SHOWN, "Vary: Origin"]
+    table = [f"{case}: the model differs from haproxy"]
+    for request_, mine, theirs in differ:
+        table.append(f"  {request_}")
+        for column, m, t in zip(columns, mine, theirs, strict=True):
+            if m != t:
+                table.append(f"    {column}: model {m}, haproxy {t}")
+    assert not differ, "\n".join(table)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_planted_flaw_is_a_line_the_model_names(case: str) -> None:
+    """Each `# expect-next` marks a line the model attributes an answer to (a header it sent,
+    the answer it made, the auth it ran): where the audit will report it."""
+    model = load(files(case), {"PORT": "1", "UPSTREAM": "9"})
+    named: set[Place] = set()
+    for path in PATHS:
+        for _, method, headers in REQUESTS:
+            answered = model.answer(Asked("127.0.0.1", method, path, headers, 1), upstream_backend)
+            named |= {sent.at for sent in answered.headers if sent.at is not None}
+            named |= {answered.by} | ({answered.auth} if answered.auth else set())
+    planted = []
+    for path in files(case):
+        lines = path.read_text().splitlines()
+        for number, line in enumerate(lines, start=1):
+            if _EXPECT.match(line):
+                planted.append(Place(str(path), number + 1))
+    unnamed = [str(place) for place in planted if place not in named]
+    assert not unnamed, f"planted flaws at lines the model attributes nothing to: {unnamed}"
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.startswith("corsgen-")])
+def test_corsgen_output_in_the_corpus_is_current(case: str) -> None:
+    golden = ROOT / "tests" / "goldens" / "spa-api" / "haproxy" / "spa_api.cfg"
+    assert (CORPUS / case / "spa_api.cfg").read_text() == golden.read_text(), (
+        f"copy {golden} to {CORPUS / case} (the goldens were regenerated)"
+    )
+
