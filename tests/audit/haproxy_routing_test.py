@@ -62,7 +62,7 @@ def files(case: str) -> list[Path]:
     path = CORPUS / case
     if path.is_file():
         return [path]
-    return sorted(p for p in path.glob("*.cfg") if p.name != "haproxy.cfg") + [path / "haproxy.cfg"]
+    return [*sorted(p for p in path.glob("*.cfg") if p.name != "haproxy.cfg"), path / "haproxy.cfg"]
 
 
 def seen(status: int, headers: Sequence[tuple[str, str]]) -> tuple[str, ...]:
@@ -91,9 +91,11 @@ def served(binary: str, upstream: Upstream, request: pytest.FixtureRequest) -> I
     port = free_port()
     env = ("env", f"PORT={port}", f"UPSTREAM={upstream.port}")
     command = [binary, "-db", *(arg for path in files(case) for arg in ("-f", str(path)))]
-    with tempfile.TemporaryDirectory(prefix="corsgen-haproxy-") as root:
-        with process(command, Path(root), [port], prefix=env):
-            yield port
+    with (
+        tempfile.TemporaryDirectory(prefix="corsgen-haproxy-") as root,
+        process(command, Path(root), [port], prefix=env),
+    ):
+        yield port
 
 
 def _model(case: str, port: int, upstream: Upstream) -> Model:
@@ -101,7 +103,9 @@ def _model(case: str, port: int, upstream: Upstream) -> Model:
 
 
 @pytest.mark.parametrize("served", CASES, indirect=True)
-def test_model_answers_as_haproxy(served: int, upstream: Upstream, request: pytest.FixtureRequest) -> None:
+def test_model_answers_as_haproxy(
+    served: int, upstream: Upstream, request: pytest.FixtureRequest
+) -> None:
     case = request.node.callspec.params["served"]
     model = _model(case, served, upstream)
     differ = []
@@ -110,7 +114,10 @@ def test_model_answers_as_haproxy(served: int, upstream: Upstream, request: pyte
             real = send(Endpoint(served), method, path, headers)
             asked = Asked("127.0.0.1", method, path, headers, served)
             predicted = model.answer(asked, upstream_backend)
-            mine, theirs = seen(predicted.status, predicted.pairs()), seen(real.status, real.headers)
+            mine, theirs = (
+                seen(predicted.status, predicted.pairs()),
+                seen(real.status, real.headers),
+            )
             if mine != theirs:
                 differ.append((f"{method} {path} ({what})", mine, theirs))
     columns = ["status", *SHOWN, "Vary: Origin"]
@@ -126,7 +133,8 @@ def test_model_answers_as_haproxy(served: int, upstream: Upstream, request: pyte
 @pytest.mark.parametrize("case", CASES)
 def test_every_planted_flaw_is_a_line_the_model_names(case: str) -> None:
     """Each `# expect-next` marks a line the model attributes an answer to (a header it sent,
-    the answer it made, the auth it ran): where the audit will report it."""
+    the answer it made, the auth it ran) or an origin regex it imports: where the audit will
+    report it."""
     model = load(files(case), {"PORT": "1", "UPSTREAM": "9"})
     named: set[Place] = set()
     for path in PATHS:
@@ -134,12 +142,14 @@ def test_every_planted_flaw_is_a_line_the_model_names(case: str) -> None:
             answered = model.answer(Asked("127.0.0.1", method, path, headers, 1), upstream_backend)
             named |= {sent.at for sent in answered.headers if sent.at is not None}
             named |= {answered.by} | ({answered.auth} if answered.auth else set())
+    for scope in model.scopes():
+        named |= {regex.at for regex in scope.granted.regexes} if scope.granted else set()
     planted = []
-    for path in files(case):
-        lines = path.read_text().splitlines()
+    for file in files(case):
+        lines = file.read_text().splitlines()
         for number, line in enumerate(lines, start=1):
             if _EXPECT.match(line):
-                planted.append(Place(str(path), number + 1))
+                planted.append(Place(str(file), number + 1))
     unnamed = [str(place) for place in planted if place not in named]
     assert not unnamed, f"planted flaws at lines the model attributes nothing to: {unnamed}"
 
@@ -150,4 +160,3 @@ def test_corsgen_output_in_the_corpus_is_current(case: str) -> None:
     assert (CORPUS / case / "spa_api.cfg").read_text() == golden.read_text(), (
         f"copy {golden} to {CORPUS / case} (the goldens were regenerated)"
     )
-

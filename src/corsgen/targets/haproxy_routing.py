@@ -24,12 +24,22 @@ answers, the backend (or listen) section of the server's.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from corsgen.marker import parse_marker
-from corsgen.routing import Answered, Asked, Backend, Place, Scope, Sent, audit_backend
+from corsgen.routing import (
+    Answered,
+    Asked,
+    Backend,
+    Granted,
+    OriginRegex,
+    Place,
+    Scope,
+    Sent,
+    audit_backend,
+)
 from corsgen.server_config import ConfigBudget, decode_config
 from corsgen.targets.haproxy_samples import (
     Acl,
@@ -40,6 +50,7 @@ from corsgen.targets.haproxy_samples import (
     Txn,
     Unmodeled,
     fetch,
+    number,
     parse_acl,
     parse_condition,
     parse_expr,
@@ -57,6 +68,7 @@ SECTIONS = frozenset(
 )
 # tcp-request lines that let every HTTP request through.
 _TCP_INERT = (("inspect-delay",), ("content", "accept"))
+MAX_PORTS = 1_000  # of one bind's range: the model needs the ports it is asked on, not all
 PHASES = ("http-request", "http-response", "http-after-response")
 # Rules that change nothing a CORS answer shows (logging, QoS, counters): read past, conditions
 # and all.
@@ -117,7 +129,7 @@ class Rule:
     condition: Condition | None = None
 
 
-@dataclass
+@dataclass(eq=False)  # one section is one proxy: compared, and hashed, by identity
 class Section:
     kind: str
     name: str
@@ -161,8 +173,8 @@ class _Reply:
 
 def read_lines(text: str, file: str, environ: Mapping[str, str]) -> list[Line]:
     lines = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        at = Place(file, number)
+    for count, raw in enumerate(text.splitlines(), start=1):
+        at = Place(file, count)
         words = split_line(raw, at, environ)
         if words:
             lines.append(Line(at, words))
@@ -253,8 +265,8 @@ class _Reader:
         for address in args[0].split(","):
             port = address.rsplit(":", 1)[-1]
             low, _, high = port.partition("-")
-            if low.isdigit():
-                section.ports.extend(range(int(low), int(high or low) + 1))
+            if low.isdigit() and (high or low).isdigit():
+                section.ports.extend(range(int(low), int(high or low) + 1)[:MAX_PORTS])
         section.ssl = section.ssl or "ssl" in args[1:]
         del at
 
@@ -324,7 +336,7 @@ def _parse_rule(rule: Rule, words: Sequence[str], response: bool) -> Rule:
         return _with(rule, name=words[0])
     if action == "set-status":
         need(1)
-        return _with(rule, status=int(words[0]))
+        return _with(rule, status=number(words[0], at))
     if action in ("return", "deny"):
         return _answer_options(rule, words, value)
     if action == "auth":
@@ -353,7 +365,7 @@ def _answer_options(rule: Rule, words: Sequence[str], value: _Parse) -> Rule:
     while i < len(words):
         word = words[i]
         if word in ("status", "deny_status") and i + 1 < len(words):
-            status, i = int(words[i + 1]), i + 2
+            status, i = number(words[i + 1], rule.at), i + 2
         elif word in ("content-type", "string", "lf-string", "file", "lf-file"):
             i += 2
         elif word == "default-errorfiles":
@@ -370,7 +382,7 @@ def _redirect(rule: Rule, words: Sequence[str], value: _Parse) -> Rule:
     if len(words) < 2 or words[0] not in ("location", "prefix", "scheme"):
         raise Unmodeled("a redirect without location, prefix or scheme", rule.at)
     options = dict(zip(words[2::2], words[3::2], strict=False))
-    status = int(options.get("code", "302"))
+    status = number(options.get("code", "302"), rule.at)
     return _with(rule, name=words[0], value=value(words[1]), status=status)
 
 
@@ -499,7 +511,184 @@ class Model:
         return _Reply(status, headers, rule.at, generated=True)
 
     def scopes(self) -> Sequence[Scope]:
-        return ()
+        """Each proxy that answers CORS: one whose defaults section is corsgen's output (the
+        policy), or whose rules set Access-Control-* headers (what they grant, read from the
+        model). A backend is asked for on the paths and port of the frontends that choose it."""
+        found = []
+        for proxy in self.proxies:
+            if proxy.effective_mode() != "http":
+                continue
+            policy = self.policies.get(proxy.defaults.at.file) if proxy.defaults else None
+            hand = [r for r in _all_rules(proxy) if _sets_cors(r)]
+            hand = [r for r in hand if r.at.file not in self.policies]
+            if not (policy or hand):
+                continue
+            for port, (paths, front) in self._reached(proxy).items():
+                sections = (front.defaults, front, proxy.defaults, proxy)
+                acls = [a for s in dict.fromkeys(sections) if s for a in _origin_acls(s)]
+                granted = self._granted(port, paths[0], acls) if hand else None
+                found.append(Scope(proxy.at, "", paths, proxy.title, policy, granted, port))
+        return found
+
+    def _reached(self, proxy: Section) -> dict[int | None, tuple[tuple[str, ...], Section]]:
+        """The port of each frontend that answers with this proxy, the paths it routes there,
+        and the frontend."""
+        if proxy.kind != "backend":
+            return {proxy.ports[0] if proxy.ports else None: (("/",), proxy)}
+        reached: dict[int | None, tuple[tuple[str, ...], Section]] = {}
+        for front in self.fronts:
+            port = front.ports[0] if front.ports else None
+            paths = [p for name, c, _ in front.switches if name == proxy.name for p in _paths(c)]
+            if front.default_backend and front.default_backend[0] == proxy.name:
+                paths.append("/")
+            if paths and port not in reached:
+                reached[port] = (tuple(dict.fromkeys(paths)), front)
+        return reached
+
+    def _granted(self, port: int | None, path: str, acls: Sequence[Acl]) -> Granted:
+        """What the answers on this path grant: a policy's keys, each with the line that sent
+        it. The origins and regexes are the origin ACLs' that the answers bear out."""
+
+        def ask(method: str, origin: str, *more: tuple[str, str]) -> Answered:
+            asked = Asked("", method, path, (("Origin", origin), *more), port)
+            return self.answer(asked, _quiet_backend)
+
+        first = ask("GET", IMPORT_ORIGIN)
+        acao = _sent(first, "Access-Control-Allow-Origin")
+        reflects = acao is not None and acao.value == IMPORT_ORIGIN
+        exact = [p for a in acls if a.method == "str" and not a.ignore_case for p in a.patterns]
+        origins = tuple(o for o in dict.fromkeys(exact) if _echoed(ask("GET", o), o))
+        regexes = tuple(
+            OriginRegex(_as_regex(a.method, p), a.at, "pcre", a.ignore_case)
+            for a in acls
+            if a.method in _AS_REGEX
+            for p in a.patterns
+        )
+        # An origin the config allows, to read the rest from: a listed one, else one its
+        # patterns admit (their host with a scheme), else any when it reflects or sends *.
+        admitted = (o for o in _witnesses(acls) if _echoed(ask("GET", o), o))
+        allowed = origins[0] if origins else next(admitted, IMPORT_ORIGIN)
+        actual = ask("GET", allowed)
+        ask_more = ("Access-Control-Request-Private-Network", "true")
+        preflight = ask("OPTIONS", allowed, *IMPORT_PREFLIGHT, ask_more)
+        keys = {
+            "allow_origins": _sent(actual, "Access-Control-Allow-Origin"),
+            "allow_credentials": _sent(actual, "Access-Control-Allow-Credentials"),
+            "expose_headers": _sent(actual, "Access-Control-Expose-Headers"),
+            "allow_methods": _sent(preflight, "Access-Control-Allow-Methods"),
+            "allow_headers": _sent(preflight, "Access-Control-Allow-Headers"),
+            "max_age": _sent(preflight, "Access-Control-Max-Age"),
+            "private_network": _sent(preflight, "Access-Control-Allow-Private-Network"),
+        }
+        at = {key: sent.at for key, sent in keys.items() if sent and sent.at}
+        if regexes:
+            at.setdefault("allow_origin_regex", regexes[0].at)
+        if not preflight.backend:
+            at.setdefault("preflight_status", preflight.by)
+        value = {key: sent.value if sent else "" for key, sent in keys.items()}
+        age = value["max_age"].strip()
+        return Granted(
+            origins=origins,
+            regexes=regexes,
+            any_origin=acao is not None and acao.value == "*",
+            reflects=reflects,
+            credentials=value["allow_credentials"].strip().lower() == "true",
+            methods=_listed(value["allow_methods"]),
+            headers=_listed(value["allow_headers"]),
+            expose=_listed(value["expose_headers"]),
+            max_age=int(age) if age.isdigit() else None,
+            private_network=value["private_network"].strip().lower() == "true",
+            preflight_status=None if preflight.backend else preflight.status,
+            at=at,
+        )
+
+
+# What `scopes` asks the model with: an origin no allowlist names (it is sent back only by a
+# config that reflects any), and a preflight for a method and header no browser needs preflighted
+# less.
+IMPORT_ORIGIN = "https://corsgen-import.example"
+IMPORT_PREFLIGHT = (
+    ("Access-Control-Request-Method", "PATCH"),
+    ("Access-Control-Request-Headers", "x-corsgen-import"),
+)
+_CORS_PREFIX = "access-control-"
+_ORIGIN_FETCHES = frozenset({"hdr", "fhdr", "req.hdr", "req.fhdr"})
+_AS_REGEX = ("reg", "beg", "end", "sub")
+
+
+def _all_rules(proxy: Section) -> list[Rule]:
+    return [rule for phase in (*PHASES, "redirect") for rule in proxy.chain(phase)]
+
+
+def _sets_cors(rule: Rule) -> bool:
+    names = [rule.name] if rule.action in ("set-header", "add-header") else []
+    names += [name for name, _ in rule.headers]
+    return any(name.lower().startswith(_CORS_PREFIX) for name in names)
+
+
+def _origin_acls(section: Section) -> Iterator[Acl]:
+    for acls in section.acls.values():
+        for acl in acls:
+            fetch_ = acl.expr.fetch
+            if (
+                fetch_.name in _ORIGIN_FETCHES
+                and fetch_.args[:1]
+                and fetch_.args[0].lower() == "origin"
+            ):
+                yield acl
+
+
+def _quiet_backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+    """A backend that sends no CORS headers: what the config grants, without the backend's."""
+    return 200, ()
+
+
+_HOST = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
+def _witnesses(acls: Sequence[Acl]) -> Iterator[str]:
+    """Origins an origin ACL's patterns may admit: each host they spell, with each scheme."""
+    for acl in acls:
+        for pattern in acl.patterns:
+            for host in _HOST.findall(re.sub(r"\\(.)", r"\1", pattern)):
+                for prefix in ("https://", "http://", "https://www."):
+                    yield prefix + host.removeprefix("www.")
+
+
+def _as_regex(method: str, pattern: str) -> str:
+    """An origin test as the regex that admits the same origins."""
+    if method == "reg":
+        return pattern
+    escaped = re.escape(pattern)
+    return {"beg": "^" + escaped, "end": escaped + "$"}.get(method, escaped)
+
+
+def _paths(condition: Condition | None) -> list[str]:
+    """The paths a use_backend condition names with path, path_beg or path_dir."""
+    if condition is None:
+        return ["/"]
+    return [
+        pattern
+        for terms in condition.alternatives
+        for term in terms
+        if not term.negated and not condition.unless
+        for acl in term.acls
+        if acl.expr.fetch.name == "path" and acl.method in ("str", "beg", "dir")
+        for pattern in acl.patterns
+    ]
+
+
+def _sent(answered: Answered, name: str) -> Sent | None:
+    return next((s for s in reversed(answered.headers) if s.name.lower() == name.lower()), None)
+
+
+def _echoed(answered: Answered, origin: str) -> bool:
+    sent = _sent(answered, "Access-Control-Allow-Origin")
+    return sent is not None and sent.value == origin
+
+
+def _listed(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 def _location(rule: Rule, txn: Txn) -> str:

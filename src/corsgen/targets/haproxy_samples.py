@@ -136,8 +136,23 @@ def _call(text: str, at: Place) -> Call:
     return Call(found[1].lower(), args)
 
 
+def number(word: str, at: Place) -> int:
+    """An integer argument; Unmodeled (as haproxy -c refuses it) when it is not one."""
+    if not re.fullmatch(r"-?\d{1,18}", word):
+        raise Unmodeled(f"{word!r} is not an integer", at)
+    return int(word)
+
+
 def parse_expr(text: str, at: Place) -> Expr:
     fetch, *converters = (_call(part, at) for part in _top_level(text, ","))
+    # What a fetch's arguments must be, read now rather than per request: a header's name and
+    # occurrence, int()'s integer.
+    if "hdr" in fetch.name and not fetch.args or fetch.name == "int" and len(fetch.args) != 1:
+        raise Unmodeled(f"{fetch.name} needs an argument here", at)
+    for arg in fetch.args[1:2] if fetch.name.endswith("hdr") else ():
+        number(arg, at)
+    if fetch.name == "int":
+        number(fetch.args[0], at)
     for conv in converters:
         if conv.name not in CONVERTERS:
             raise Unmodeled(f"the converter {conv.name} is not modeled", at)
