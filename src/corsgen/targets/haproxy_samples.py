@@ -147,7 +147,7 @@ def parse_expr(text: str, at: Place) -> Expr:
     fetch, *converters = (_call(part, at) for part in _top_level(text, ","))
     # What a fetch's arguments must be, read now rather than per request: a header's name and
     # occurrence, int()'s integer.
-    if "hdr" in fetch.name and not fetch.args or fetch.name == "int" and len(fetch.args) != 1:
+    if ("hdr" in fetch.name and not fetch.args) or (fetch.name == "int" and len(fetch.args) != 1):
         raise Unmodeled(f"{fetch.name} needs an argument here", at)
     for arg in fetch.args[1:2] if fetch.name.endswith("hdr") else ():
         number(arg, at)
