@@ -37,11 +37,14 @@ REQUESTS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("refused", "GET", (("Origin", REFUSED),)),
     ("hostile", "GET", (("Origin", HOSTILE),)),
     ("no Origin", "GET", ()),
+    ("two origins in one", "GET", (("Origin", f"{REFUSED}, {ALLOWED}"),)),
     ("preflight", "OPTIONS", (("Origin", ALLOWED), *PREFLIGHT)),
     ("hostile preflight", "OPTIONS", (("Origin", HOSTILE), *PREFLIGHT)),
 )
-# The upstream's statuses and its own CORS headers, an auth path, a backend with no server.
+# The upstream's statuses and its own CORS headers, and the paths the corpus gives a meaning: auth,
+# a backend with no server, a deny, a redirect, a prefix the config strips, one let through.
 PATHS = ("/ok", "/error", "/own-cors", "/admin/ok", "/api/ok", "/api/admin/ok", "/nowhere/ok")
+PATHS += ("/blocked/ok", "/old/ok", "/api/own-cors", "/public/admin/ok")
 CORS = [name for name, _ in OWN_CORS]
 SHOWN = [*CORS, SECRET_HEADER]
 _EXPECT = re.compile(r"^\s*# expect-next: (.+)$")

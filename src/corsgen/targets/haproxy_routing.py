@@ -613,7 +613,7 @@ IMPORT_PREFLIGHT = (
 )
 _CORS_PREFIX = "access-control-"
 _ORIGIN_FETCHES = frozenset({"hdr", "fhdr", "req.hdr", "req.fhdr"})
-_AS_REGEX = ("reg", "beg", "end", "sub")
+_AS_REGEX = ("reg", "beg", "end", "sub", "dom")
 
 
 def _all_rules(proxy: Section) -> list[Rule]:
@@ -660,7 +660,9 @@ def _as_regex(method: str, pattern: str) -> str:
     if method == "reg":
         return pattern
     escaped = re.escape(pattern)
-    return {"beg": "^" + escaped, "end": escaped + "$"}.get(method, escaped)
+    # dom: the pattern as whole words between HAProxy's delimiters (haproxy_samples._match).
+    dom = f"(?:^|[/?.:]){escaped}(?:$|[/?.:])"
+    return {"beg": "^" + escaped, "end": escaped + "$", "dom": dom}.get(method, escaped)
 
 
 def _paths(condition: Condition | None) -> list[str]:
