@@ -43,8 +43,10 @@ REQUESTS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
 )
 # The upstream's statuses and its own CORS headers, and the paths the corpus gives a meaning: auth,
 # a backend with no server, a deny, a redirect, a prefix the config strips, one let through.
-PATHS = ("/ok", "/error", "/own-cors", "/admin/ok", "/api/ok", "/api/admin/ok", "/nowhere/ok")
-PATHS += ("/blocked/ok", "/old/ok", "/api/own-cors", "/public/admin/ok")
+PATHS = (
+    *("/ok", "/error", "/own-cors", "/admin/ok", "/api/ok", "/api/admin/ok", "/nowhere/ok"),
+    *("/blocked/ok", "/old/ok", "/api/own-cors", "/public/admin/ok"),
+)
 CORS = [name for name, _ in OWN_CORS]
 SHOWN = [*CORS, SECRET_HEADER]
 _EXPECT = re.compile(r"^\s*# expect-next: (.+)$")
