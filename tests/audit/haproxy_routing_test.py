@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,51 @@ PATHS = (
 )
 CORS = [name for name, _ in OWN_CORS]
 SHOWN = [*CORS, SECRET_HEADER]
+# Configs that pin one piece of HAProxy's semantics each, beyond what the corpus shows, after HEAD.
+HEAD = """
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+backend app
+    server app "127.0.0.1:${UPSTREAM}"
+frontend web
+    bind "127.0.0.1:${PORT}"
+    default_backend app
+"""
+SEMANTICS = {
+    # A response rule's ACL on the request (req.hdr, path) never matches: haproxy -c only warns.
+    "phase-blind ACLs": """
+    acl has_origin req.hdr(origin) -m found
+    http-response set-header Access-Control-Allow-Origin * if { req.hdr(origin) -m found }
+    http-response set-header Access-Control-Allow-Methods GET if !has_origin
+    http-after-response set-header Access-Control-Max-Age 5 unless { path_beg /ok }
+""",
+    # Several lines of one ACL are alternatives; -i; the keyword forms of the match methods.
+    "match methods": """
+    acl ok hdr_beg(origin) -i HTTPS://APP.
+    acl ok hdr_reg(origin) ^https://[a-z]+\\.example\\.org$
+    acl many req.hdr_cnt(origin) gt 0
+    acl short req.hdr(origin) -m len le 24
+    acl sub hdr_sub(origin) evil
+    http-request set-var(txn.o) req.hdr(origin),lower if ok many
+    acl o var(txn.o) -m found
+    http-after-response set-header Access-Control-Allow-Origin %[var(txn.o)] if o
+    http-after-response set-header Access-Control-Allow-Credentials true if short !sub
+    http-after-response set-header Access-Control-Expose-Headers %[res.hdr(etag)] if { status 200 }
+""",
+    # Request header edits are seen by the rules below them; allow ends only its section's rules.
+    "edits and allow": """
+    http-request del-header origin if { path_beg /admin/ }
+    http-request set-header Origin https://set.example if { path_beg /api/ }
+    http-request set-var(txn.o) req.hdr(origin)
+    http-request allow if { path_beg /api/admin/ }
+    http-request deny deny_status 429 if { path_beg /api/ }
+    http-response deny if { status 500 }
+    http-after-response set-header Access-Control-Allow-Origin %[var(txn.o)]
+""",
+}
 _EXPECT = re.compile(r"^\s*# expect-next: (.+)$")
 
 
@@ -62,8 +108,11 @@ def upstream_backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str]
     return STATUS.get("/" + path.rsplit("/", 1)[-1], 200), tuple(headers)
 
 
-def files(case: str) -> list[Path]:
-    """The files of a case in haproxy's -f order."""
+def files(case: str, root: Path) -> list[Path]:
+    """The files of a case in haproxy's -f order; a semantics case written in `root`."""
+    if case in SEMANTICS:
+        (root / "haproxy.cfg").write_text(HEAD + SEMANTICS[case])
+        return [root / "haproxy.cfg"]
     path = CORPUS / case
     if path.is_file():
         return [path]
@@ -89,35 +138,38 @@ def binary() -> str:
     return found
 
 
+@dataclass(frozen=True)
+class Served:
+    case: str
+    port: int
+    model: Model
+
+
 @pytest.fixture
-def served(binary: str, upstream: Upstream, request: pytest.FixtureRequest) -> Iterator[int]:
-    """haproxy on the case's files, on a free port; the port."""
+def served(binary: str, upstream: Upstream, request: pytest.FixtureRequest) -> Iterator[Served]:
+    """haproxy on a case's files on a free port, and the model of the same files."""
     case: str = request.param
     port = free_port()
-    env = ("env", f"PORT={port}", f"UPSTREAM={upstream.port}")
-    command = [binary, "-db", *(arg for path in files(case) for arg in ("-f", str(path)))]
-    with (
-        tempfile.TemporaryDirectory(prefix="corsgen-haproxy-") as root,
-        process(command, Path(root), [port], prefix=env),
-    ):
-        yield port
+    with tempfile.TemporaryDirectory(prefix="corsgen-haproxy-") as tmp:
+        root = Path(tmp)
+        paths = files(case, root)
+        # From the case's directory: HAProxy reads a relative errorfile from where it starts.
+        here = paths[-1].parent
+        env = ("env", "-C", str(here), f"PORT={port}", f"UPSTREAM={upstream.port}")
+        command = [binary, "-db", *(arg for path in paths for arg in ("-f", str(path)))]
+        model = load(paths, {"PORT": str(port), "UPSTREAM": str(upstream.port)})
+        with process(command, root, [port], prefix=env):
+            yield Served(case, port, model)
 
 
-def _model(case: str, port: int, upstream: Upstream) -> Model:
-    return load(files(case), {"PORT": str(port), "UPSTREAM": str(upstream.port)})
-
-
-@pytest.mark.parametrize("served", CASES, indirect=True)
-def test_model_answers_as_haproxy(
-    served: int, upstream: Upstream, request: pytest.FixtureRequest
-) -> None:
-    case = request.node.callspec.params["served"]
-    model = _model(case, served, upstream)
+@pytest.mark.parametrize("served", [*CASES, *SEMANTICS], indirect=True)
+def test_model_answers_as_haproxy(served: Served) -> None:
+    case, model = served.case, served.model
     differ = []
     for path in PATHS:
         for what, method, headers in REQUESTS:
-            real = send(Endpoint(served), method, path, headers)
-            asked = Asked("127.0.0.1", method, path, headers, served)
+            real = send(Endpoint(served.port), method, path, headers)
+            asked = Asked("127.0.0.1", method, path, headers, served.port)
             predicted = model.answer(asked, upstream_backend)
             mine, theirs = (
                 seen(predicted.status, predicted.pairs()),
@@ -136,11 +188,12 @@ def test_model_answers_as_haproxy(
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_every_planted_flaw_is_a_line_the_model_names(case: str) -> None:
+def test_every_planted_flaw_is_a_line_the_model_names(case: str, tmp_path: Path) -> None:
     """Each `# expect-next` marks a line the model attributes an answer to (a header it sent,
     the answer it made, the auth it ran) or an origin regex it imports: where the audit will
     report it."""
-    model = load(files(case), {"PORT": "1", "UPSTREAM": "9"})
+    paths = files(case, tmp_path)
+    model = load(paths, {"PORT": "1", "UPSTREAM": "9"})
     named: set[Place] = set()
     for path in PATHS:
         for _, method, headers in REQUESTS:
@@ -150,7 +203,7 @@ def test_every_planted_flaw_is_a_line_the_model_names(case: str) -> None:
     for scope in model.scopes():
         named |= {regex.at for regex in scope.granted.regexes} if scope.granted else set()
     planted = []
-    for file in files(case):
+    for file in paths:
         lines = file.read_text().splitlines()
         for number, line in enumerate(lines, start=1):
             if _EXPECT.match(line):

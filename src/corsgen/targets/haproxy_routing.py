@@ -107,6 +107,9 @@ ACTIONS: Mapping[str, frozenset[str]] = {
         | {"set-status", "allow"}
     ),
 }
+# The statuses HAProxy has an answer of its own for (and an errorfile may replace).
+ERROR_STATUSES = frozenset({200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500})
+ERROR_STATUSES |= {501, 502, 503, 504}
 FINAL = frozenset({"return", "deny", "auth", "redirect"})
 DENIED = {"http-request": 403, "http-response": 502}
 _NAMED_ACTION = re.compile(r"([a-z-]+)\((.+)\)$")
@@ -126,7 +129,38 @@ class Rule:
     headers: tuple[tuple[str, Format], ...] = ()  # return's and deny's `hdr`
     regex: str = ""  # replace-path's
     realm: str = ""
+    # return's and deny's head: "errorfile" (the proxy's errorfile for the status, as a bare deny
+    # or `default-errorfiles`), "file" (return's own `errorfile FILE`: in `page`), "" (its own).
+    head: str = ""
+    page: ErrorFile | None = None
     condition: Condition | None = None
+
+
+@dataclass(frozen=True)
+class ErrorFile:
+    """An errorfile: the raw answer HAProxy sends instead of its own for one status."""
+
+    status: int
+    # Each at the line that names the file: where a finding can point (a .http file holds no
+    # comments), and what the user edits or removes.
+    headers: tuple[Sent, ...]
+
+
+def parse_errorfile(text: str, file: str, at: Place) -> ErrorFile:
+    lines = text.split("\n")
+    status = lines[0].split()[1] if len(lines[0].split()) > 1 else ""
+    if not status.isdigit():
+        raise Unmodeled(f"{file} does not start with an HTTP status line", at)
+    headers = []
+    for count, raw in enumerate(lines[1:], start=2):
+        line = raw.rstrip("\r")
+        if not line:
+            break
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise Unmodeled(f"{file}:{count} is not a header line", at)
+        headers.append(Sent(name.strip(), value.strip(), at))
+    return ErrorFile(int(status), tuple(headers))
 
 
 @dataclass(eq=False)  # one section is one proxy: compared, and hashed, by identity
@@ -145,6 +179,12 @@ class Section:
     ports: list[int] = field(default_factory=list)
     ssl: bool = False
     users: dict[str, str | None] = field(default_factory=dict)
+    errorfiles: dict[int, ErrorFile] = field(default_factory=dict)
+
+    def errorfile(self, status: int) -> ErrorFile | None:
+        """This proxy's errorfile for a status: its own, else its defaults section's."""
+        own = self.errorfiles.get(status)
+        return own or (self.defaults.errorfile(status) if self.defaults else None)
 
     @property
     def title(self) -> str:
@@ -182,7 +222,8 @@ def read_lines(text: str, file: str, environ: Mapping[str, str]) -> list[Line]:
 
 
 class _Reader:
-    def __init__(self) -> None:
+    def __init__(self, read: Callable[[str, Place], str]) -> None:
+        self.read_file = read  # an errorfile's text
         self.sections: list[Section] = []
         self.defaults: dict[str, Section] = {}
         self.last_defaults: Section | None = None
@@ -206,8 +247,10 @@ class _Reader:
         if kind == "userlist":
             self.userlists[name] = {}
             return Section(kind, name, line.at, None, users=self.userlists[name])
+        if kind == "global":
+            return Section(kind, name, line.at, None)
         if kind not in (*PROXIES, "defaults"):
-            return None  # global and the others route nothing
+            return None  # the others route nothing
         section = Section(kind, name, line.at, parent)
         if parent is not None:
             if parent not in self.defaults:
@@ -227,7 +270,10 @@ class _Reader:
 
     def _line(self, section: Section, line: Line) -> None:
         keyword, args, at = line.words[0], line.words[1:], line.at
-        if section.kind == "userlist":
+        if section.kind == "global":
+            if keyword == "default-path":  # where relative errorfiles are read from
+                raise Unmodeled("default-path is not modeled", at)
+        elif section.kind == "userlist":
             if keyword == "user" and args:
                 options = dict(zip(args[1::2], args[2::2], strict=False))
                 section.users[args[0]] = options.get("insecure-password")
@@ -250,6 +296,9 @@ class _Reader:
                 section.servers.append(at)
         elif keyword == "bind":
             self._bind(section, args, at)
+        elif keyword == "errorfile" and len(args) == 2:
+            page = self._page(args[1], at)
+            section.errorfiles[number(args[0], at)] = page
         elif keyword in ("errorfile", "errorfiles", "http-error", "errorloc", "errorloc302"):
             raise Unmodeled(f"{keyword} is not modeled", at)
         elif keyword.startswith("lua") or (
@@ -258,6 +307,9 @@ class _Reader:
             and tuple(args[:1]) not in _TCP_INERT
         ):
             raise Unmodeled(f"{' '.join(line.words[:2])} is not modeled", at)
+
+    def _page(self, path: str, at: Place) -> ErrorFile:
+        return parse_errorfile(self.read_file(path, at), path, at)
 
     def _bind(self, section: Section, args: Sequence[str], at: Place) -> None:
         if not args:
@@ -300,11 +352,14 @@ class _Reader:
             return
         if phase != "redirect" and action not in ACTIONS[phase]:
             raise Unmodeled(f"{phase} {action} is not modeled", at)
-        rule = _parse_rule(Rule(at, phase, action, name, condition=condition), words, response)
+        rule = Rule(at, phase, action, name, condition=condition)
+        rule = _parse_rule(rule, words, response, self._page)
         section.rules.setdefault(phase, []).append(rule)
 
 
-def _parse_rule(rule: Rule, words: Sequence[str], response: bool) -> Rule:
+def _parse_rule(
+    rule: Rule, words: Sequence[str], response: bool, page: Callable[[str, Place], ErrorFile]
+) -> Rule:
     at, action = rule.at, rule.action
 
     def value(text: str) -> Format:
@@ -338,7 +393,7 @@ def _parse_rule(rule: Rule, words: Sequence[str], response: bool) -> Rule:
         need(1)
         return _with(rule, status=number(words[0], at))
     if action in ("return", "deny"):
-        return _answer_options(rule, words, value)
+        return _answer_options(rule, words, value, page)
     if action == "auth":
         options = dict(zip(words[::2], words[1::2], strict=False))
         return _with(rule, realm=options.get("realm", ""))
@@ -357,25 +412,38 @@ def _with(rule: Rule, **changes: object) -> Rule:
     return replace(rule, **changes)  # type: ignore[arg-type]
 
 
-def _answer_options(rule: Rule, words: Sequence[str], value: _Parse) -> Rule:
-    """return's and deny's: status (deny_status), content-type, a body, hdr NAME VALUE."""
+def _answer_options(
+    rule: Rule, words: Sequence[str], value: _Parse, page: Callable[[str, Place], ErrorFile]
+) -> Rule:
+    """return's and deny's: status (deny_status), content-type, a body or an errorfile, hdr NAME
+    VALUE. A deny with none of these answers with the proxy's errorfile for its status, as
+    `default-errorfiles` does; checked on haproxy 2.6."""
     status = 200 if rule.action == "return" else DENIED[rule.phase]
     headers: list[tuple[str, Format]] = []
-    i = 0
+    head, errorfile, i = "", None, 0
     while i < len(words):
         word = words[i]
         if word in ("status", "deny_status") and i + 1 < len(words):
             status, i = number(words[i + 1], rule.at), i + 2
         elif word in ("content-type", "string", "lf-string", "file", "lf-file"):
-            i += 2
+            head, i = head or "own", i + 2
         elif word == "default-errorfiles":
-            i += 1
+            head, i = "errorfile", i + 1
+        elif word == "errorfile" and i + 1 < len(words):
+            head, errorfile, i = "file", page(words[i + 1], rule.at), i + 2
         elif word == "hdr" and i + 2 < len(words):
             headers.append((words[i + 1], value(words[i + 2])))
-            i += 3
+            head, i = head or "own", i + 3
         else:
             raise Unmodeled(f"{rule.phase} {rule.action} {word} is not modeled", rule.at)
-    return _with(rule, status=status, headers=tuple(headers))
+    if not head:
+        head = "errorfile" if rule.action == "deny" else "own"
+    if head == "errorfile" and status not in ERROR_STATUSES:
+        raise Unmodeled(
+            f"HAProxy has no error answer for {status} (haproxy -c refuses it)", rule.at
+        )
+    head = "" if head == "own" else head
+    return _with(rule, status=status, headers=tuple(headers), head=head, page=errorfile)
 
 
 def _redirect(rule: Rule, words: Sequence[str], value: _Parse) -> Rule:
@@ -427,19 +495,19 @@ class Model:
         txn = Txn(asked.method, asked.path, asked.host, headers, front.ssl, self.users, front.at)
         trail = [f"{front.title} at {front.at}"]
         chosen: Section | None = None
-        reply = self._request(front, txn, trail)
+        reply = self._request(front, txn, trail, front)
         if reply is None:
             chosen, reply = self._switch(front, txn, trail)
         if reply is None and chosen is not None and chosen is not front:
             trail.append(f"{chosen.title} at {chosen.at}")
-            reply = self._request(chosen, txn, trail)
+            reply = self._request(chosen, txn, trail, front)
         reached = False
         proxies = [p for p in (chosen, front) if p is not None]
         proxies = [p for i, p in enumerate(proxies) if p not in proxies[:i]]
         if reply is None and chosen is not None:
             if not chosen.servers:
                 trail.append(f"no server in {chosen.title}: HAProxy's 503")
-                reply = _Reply(503, [], chosen.at, generated=True)
+                reply = _error(503, proxies, chosen.at)
             else:
                 reached = True
                 status, sent = backend(txn.method, txn.path)
@@ -451,9 +519,9 @@ class Model:
         auth = txn.auth
         return Answered(reply.status, tuple(reply.headers), reply.by, tuple(trail), reached, auth)
 
-    def _request(self, proxy: Section, txn: Txn, trail: list[str]) -> _Reply | None:
-        reply = self._run(proxy, "http-request", txn, None, trail)
-        return reply or self._run(proxy, "redirect", txn, None, trail)
+    def _request(self, proxy: Section, txn: Txn, trail: list[str], front: Section) -> _Reply | None:
+        reply = self._run(proxy, "http-request", txn, None, trail, front)
+        return reply or self._run(proxy, "redirect", txn, None, trail, front)
 
     def _switch(
         self, front: Section, txn: Txn, trail: list[str]
@@ -470,22 +538,29 @@ class Model:
         if front.kind == "listen":
             return front, None
         trail.append(f"no backend for {front.title}: HAProxy's 503")
-        return None, _Reply(503, [], front.at, generated=True)
+        return None, _error(503, [front], front.at)
 
     def _respond(
         self, proxies: Sequence[Section], phase: str, txn: Txn, reply: _Reply, trail: list[str]
     ) -> _Reply:
         txn.response, txn.status = reply.headers, reply.status
         for proxy in proxies:
-            final = self._run(proxy, phase, txn, reply, trail)
+            final = self._run(proxy, phase, txn, reply, trail, proxies[-1])
             if final is not None:
                 return final
         return reply
 
     def _run(
-        self, proxy: Section, phase: str, txn: Txn, reply: _Reply | None, trail: list[str]
+        self,
+        proxy: Section,
+        phase: str,
+        txn: Txn,
+        reply: _Reply | None,
+        trail: list[str],
+        front: Section,
     ) -> _Reply | None:
-        """Run a proxy's rules of one phase; the answer of a final rule, else None."""
+        """Run a proxy's rules of one phase; the answer of a final rule, else None. `front`:
+        where HAProxy looks for an errorfile the proxy has not."""
         for rule in proxy.chain(phase):
             txn.at = rule.at
             if rule.condition is not None and not rule.condition.holds(txn):
@@ -495,20 +570,9 @@ class Model:
                 return None
             if rule.action in FINAL:
                 trail.append(f"{phase} {rule.action} at {rule.at}: {rule.status or 401}")
-                return self._final(proxy, rule, txn)
+                return _final(rule, txn, [proxy, front])
             _apply(rule, txn, reply)
         return None
-
-    def _final(self, proxy: Section, rule: Rule, txn: Txn) -> _Reply:
-        headers = [Sent(name, render(value, txn), rule.at) for name, value in rule.headers]
-        status = rule.status
-        if rule.action == "auth":
-            realm = rule.realm or proxy.name
-            headers.append(Sent("WWW-Authenticate", f'Basic realm="{realm}"', rule.at))
-            txn.auth, status = rule.at, 401
-        elif rule.action == "redirect":
-            headers.append(Sent("Location", _location(rule, txn), rule.at))
-        return _Reply(status, headers, rule.at, generated=True)
 
     def scopes(self) -> Sequence[Scope]:
         """Each proxy that answers CORS: one whose defaults section is corsgen's output (the
@@ -693,6 +757,40 @@ def _listed(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _final(rule: Rule, txn: Txn, proxies: Sequence[Section]) -> _Reply:
+    """The answer of a return, deny, auth or redirect rule, in the first of `proxies`."""
+    headers = [Sent(name, render(value, txn), rule.at) for name, value in rule.headers]
+    status = rule.status
+    if rule.action == "auth":
+        # The errorfile's head, with HAProxy's own WWW-Authenticate in place of the file's.
+        realm = rule.realm or proxies[0].name
+        txn.auth, status = rule.at, 401
+        page = _error(status, proxies, rule.at)
+        kept = [h for h in page.headers if h.name.lower() != "www-authenticate"]
+        return _Reply(
+            status,
+            [*kept, Sent("WWW-Authenticate", f'Basic realm="{realm}"', rule.at)],
+            rule.at,
+            True,
+        )
+    if rule.action == "redirect":
+        headers.append(Sent("Location", _location(rule, txn), rule.at))
+    elif rule.head == "errorfile":
+        return _error(status, proxies, rule.at)
+    elif rule.page is not None:
+        return _Reply(rule.page.status, [*rule.page.headers, *headers], rule.at, True)
+    return _Reply(status, headers, rule.at, generated=True)
+
+
+def _error(status: int, proxies: Sequence[Section], by: Place) -> _Reply:
+    """HAProxy's own error answer, or the errorfile of the first proxy that has one for it."""
+    for proxy in proxies:
+        page = proxy.errorfile(status)
+        if page is not None:
+            return _Reply(page.status, list(page.headers), by, generated=True)
+    return _Reply(status, [], by, generated=True)
+
+
 def _location(rule: Rule, txn: Txn) -> str:
     target = render(rule.value, txn)
     if rule.name == "prefix":
@@ -747,7 +845,16 @@ def load(configs: Sequence[Path], environ: Mapping[str, str] | None = None) -> M
     """The model of HAProxy started with these files (-f, in order); Unmodeled or CorsgenError
     (a file that cannot be read) when there is none. `environ`: what "${VAR}" expands to."""
     budget = ConfigBudget()
-    reader = _Reader()
+
+    def read(path: str, at: Place) -> str:
+        # HAProxy 2.6 reads a relative path from the directory it starts in; the model, which
+        # cannot know it, from the directory of the file that names it.
+        try:
+            return decode_config(budget.read(Path(at.file).parent / path, included_at=str(at)))
+        except OSError as exc:
+            raise Unmodeled(f"cannot read {path}: {exc.strerror}", at) from None
+
+    reader = _Reader(read)
     policies: dict[str, str] = {}
     for path in configs:
         text = decode_config(budget.read(path))

@@ -556,10 +556,7 @@ def parse_condition(
         else:
             acls = named(word)
             i += 1
-        if response:
-            for acl in acls:
-                usable(acl.expr, at, response)
-        terms.append(Term(negated, acls))
+        terms.append(Term(negated, tuple(_in_phase(acl, response) for acl in acls)))
     alternatives.append(tuple(terms))
     if any(not alt for alt in alternatives):
         raise Unmodeled("an empty condition", at)
@@ -574,17 +571,31 @@ def _brace_end(words: Sequence[str], start: int, at: Place) -> int:
 
 
 # What a response rule may not fetch (haproxy -c: "needs 'HTTP request headers' which is not
-# available here"), and what only a response has.
+# available here"), and what only a response has; checked on haproxy 2.6 (`method` is kept).
 _REQUEST_ONLY = frozenset({"path", "url", "query", "base", "http_auth"})
 _RESPONSE_ONLY = frozenset({"status"})
 
 
-def usable(expr: Expr, at: Place, response: bool) -> None:
+def _fits(expr: Expr, response: bool) -> bool:
     name = expr.fetch.name
-    if response and (name.startswith("req.") or name in _REQUEST_ONLY):
-        raise Unmodeled(f"{name} cannot be fetched in a response rule (haproxy -c refuses it)", at)
-    if not response and (name.startswith("res.") or name in _RESPONSE_ONLY):
-        raise Unmodeled(f"{name} cannot be fetched in a request rule (haproxy -c refuses it)", at)
+    if response:
+        return not (name.startswith("req.") or name in _REQUEST_ONLY)
+    return not (name.startswith("res.") or name in _RESPONSE_ONLY)
+
+
+def usable(expr: Expr, at: Place, response: bool) -> None:
+    """A sample a rule writes (set-var, %[...]): haproxy -c refuses one the phase has not."""
+    if not _fits(expr, response):
+        phase = "a response" if response else "a request"
+        raise Unmodeled(f"{expr.fetch.name} cannot be fetched in {phase} rule", at)
+
+
+def _in_phase(acl: Acl, response: bool) -> Acl:
+    """An ACL as a rule's phase runs it: one whose fetch the phase has not never matches
+    (haproxy -c only warns, "acl will never match"), and `!` makes it always true."""
+    if _fits(acl.expr, response):
+        return acl
+    return Acl(Expr(Call("always_false", ()), (), "always_false"), "bool", (), False, acl.at)
 
 
 def parse_predefined(name: str, at: Place) -> tuple[Acl, ...]:
