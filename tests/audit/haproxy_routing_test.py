@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from corsgen.probe.battery import scan
 from corsgen.routing import SECRET_HEADER, Asked, Place
 from corsgen.targets.haproxy import TARGET
 from corsgen.targets.haproxy_routing import Model, load
@@ -162,25 +163,33 @@ def served(binary: str, upstream: Upstream, request: pytest.FixtureRequest) -> I
             yield Served(case, port, model)
 
 
+# A request: what it stands for, method, path, headers.
+Request = tuple[str, str, str, tuple[tuple[str, str], ...]]
+# The request set on every path, and the scanners' hostile origins (probe's scan battery, as the
+# audit sends it) on a path the upstream answers and one it fails.
+SET: list[Request] = [(w, m, p, h) for p in PATHS for w, m, h in REQUESTS]
+SCAN: list[Request] = [
+    (probe.note or probe.purpose, probe.method, probe.path, probe.headers)
+    for probe in scan(ALLOWED, ("/ok",), ("/error",)).probes
+]
+
+
+@pytest.mark.parametrize("requests", [SET, SCAN], ids=["set", "scan"])
 @pytest.mark.parametrize("served", [*CASES, *SEMANTICS], indirect=True)
-def test_model_answers_as_haproxy(served: Served) -> None:
-    case, model = served.case, served.model
+def test_model_answers_as_haproxy(served: Served, requests: list[Request]) -> None:
     differ = []
-    for path in PATHS:
-        for what, method, headers in REQUESTS:
-            real = send(Endpoint(served.port), method, path, headers)
-            asked = Asked("127.0.0.1", method, path, headers, served.port)
-            predicted = model.answer(asked, upstream_backend)
-            mine, theirs = (
-                seen(predicted.status, predicted.pairs()),
-                seen(real.status, real.headers),
-            )
-            if mine != theirs:
-                differ.append((f"{method} {path} ({what})", mine, theirs))
+    for what, method, path, headers in requests:
+        real = send(Endpoint(served.port), method, path, headers)
+        asked = Asked("127.0.0.1", method, path, headers, served.port)
+        predicted = served.model.answer(asked, upstream_backend)
+        mine, theirs = seen(predicted.status, predicted.pairs()), seen(real.status, real.headers)
+        if mine != theirs:
+            origin = dict(headers).get("Origin", "no Origin")
+            differ.append((f"{method} {path} ({what}, {origin})", mine, theirs))
     columns = ["status", *SHOWN, "Vary: Origin"]
-    table = [f"{case}: the model differs from haproxy"]
-    for request_, mine, theirs in differ:
-        table.append(f"  {request_}")
+    table = [f"{served.case}: the model differs from haproxy"]
+    for request, mine, theirs in differ:
+        table.append(f"  {request}")
         for column, m, t in zip(columns, mine, theirs, strict=True):
             if m != t:
                 table.append(f"    {column}: model {m}, haproxy {t}")
