@@ -47,7 +47,7 @@ REQUESTS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
 # a backend with no server, a deny, a redirect, a prefix the config strips, one let through.
 PATHS = (
     *("/ok", "/error", "/own-cors", "/admin/ok", "/api/ok", "/api/admin/ok", "/nowhere/ok"),
-    *("/blocked/ok", "/old/ok", "/api/own-cors", "/public/admin/ok"),
+    *("/blocked/ok", "/api/blocked/ok", "/old/ok", "/api/own-cors", "/public/admin/ok"),
 )
 CORS = [name for name, _ in OWN_CORS]
 SHOWN = [*CORS, SECRET_HEADER]

@@ -868,7 +868,29 @@ def load(configs: Sequence[Path], environ: Mapping[str, str] | None = None) -> M
         reader.read(lines)
     if not reader.sections:
         raise Unmodeled("no frontend, backend or listen section", Place(str(configs[0]), 1))
+    _refused_inheritance(reader.sections)
     return Model(reader, policies)
+
+
+def _refused_inheritance(proxies: Sequence[Section]) -> None:
+    """What haproxy -c refuses of how proxies take their defaults: a named section taken both
+    with `from` and as the last one above, and one with rules taken by frontends and backends."""
+    users: dict[Section, list[Section]] = {}
+    for proxy in proxies:
+        if proxy.defaults is not None:
+            users.setdefault(proxy.defaults, []).append(proxy)
+    for defaults, taking in users.items():
+        implicit = [p for p in taking if p.parent is None]
+        if defaults.name and implicit and len(implicit) < len(taking):
+            why = f"takes defaults {defaults.name} as the last one above, which others name"
+            raise Unmodeled(f"{implicit[0].title} {why} (haproxy -c refuses it)", implicit[0].at)
+        if any(defaults.rules.values()):
+            fronts = [p for p in taking if p.kind in ("frontend", "listen")]
+            backs = [p for p in taking if p.kind in ("backend", "listen")]
+            if fronts and backs:
+                why = f"frontends and backends take defaults {defaults.name}, which has rules"
+                last = max(fronts[-1], backs[-1], key=lambda p: proxies.index(p))
+                raise Unmodeled(f"{why} (haproxy -c refuses it)", last.at)
 
 
 def _policy(text: str) -> str | None:
