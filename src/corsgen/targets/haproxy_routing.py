@@ -24,11 +24,10 @@ answers, the backend (or listen) section of the server's.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from corsgen.marker import parse_marker
 from corsgen.routing import (
     Answered,
     Asked,
@@ -40,163 +39,24 @@ from corsgen.routing import (
     Sent,
     audit_backend,
 )
-from corsgen.server_config import ConfigBudget, decode_config
-from corsgen.targets.haproxy_samples import (
+from corsgen.targets.haproxy_acls import (
     Acl,
     Condition,
-    Expr,
-    Format,
-    Line,
+)
+from corsgen.targets.haproxy_config import (
+    FINAL,
+    PHASES,
+    Reader,
+    Rule,
+    Section,
+    read_configs,
+)
+from corsgen.targets.haproxy_samples import (
     Txn,
     Unmodeled,
     fetch,
-    number,
-    parse_acl,
-    parse_condition,
-    parse_expr,
-    parse_format,
-    parse_predefined,
     render,
-    split_line,
-    usable,
 )
-
-PROXIES = ("frontend", "backend", "listen")
-SECTIONS = frozenset(
-    {*PROXIES, "defaults", "global", "userlist", "peers", "resolvers", "mailers", "program"}
-    | {"http-errors", "ring", "cache", "fcgi-app"}
-)
-# tcp-request lines that let every HTTP request through.
-_TCP_INERT = (("inspect-delay",), ("content", "accept"))
-MAX_PORTS = 1_000  # of one bind's range: the model needs the ports it is asked on, not all
-PHASES = ("http-request", "http-response", "http-after-response")
-# Rules that change nothing a CORS answer shows (logging, QoS, counters): read past, conditions
-# and all.
-INERT = frozenset(
-    {
-        "capture",
-        "set-log-level",
-        "set-nice",
-        "set-tos",
-        "set-mark",
-        "set-priority-class",
-        "set-priority-offset",
-        "set-timeout",
-        "track-sc0",
-        "track-sc1",
-        "track-sc2",
-        "sc-inc-gpc0",
-        "sc-inc-gpc1",
-        "sc-set-gpt0",
-        "set-bandwidth-limit",
-        "wait-for-body",
-    }
-)
-# The actions each phase runs, beside the inert ones.
-ACTIONS: Mapping[str, frozenset[str]] = {
-    "http-request": frozenset(
-        {"set-var", "set-var-fmt", "unset-var", "set-header", "add-header", "del-header"}
-        | {"return", "deny", "auth", "redirect", "allow", "set-path", "replace-path"}
-    ),
-    "http-response": frozenset(
-        {"set-var", "set-var-fmt", "unset-var", "set-header", "add-header", "del-header"}
-        | {"set-status", "allow", "deny", "return"}
-    ),
-    "http-after-response": frozenset(
-        {"set-var", "set-var-fmt", "unset-var", "set-header", "add-header", "del-header"}
-        | {"set-status", "allow"}
-    ),
-}
-# The statuses HAProxy has an answer of its own for (and an errorfile may replace).
-ERROR_STATUSES = frozenset({200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500})
-ERROR_STATUSES |= {501, 502, 503, 504}
-FINAL = frozenset({"return", "deny", "auth", "redirect"})
-DENIED = {"http-request": 403, "http-response": 502}
-_NAMED_ACTION = re.compile(r"([a-z-]+)\((.+)\)$")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One http-request, http-response, http-after-response or redirect line."""
-
-    at: Place
-    phase: str
-    action: str
-    name: str = ""  # the header or the variable
-    value: Format = ()  # the header's value, set-var-fmt's, the redirect's target, set-path's
-    expr: Expr | None = None  # set-var's sample
-    status: int = 0
-    headers: tuple[tuple[str, Format], ...] = ()  # return's and deny's `hdr`
-    regex: str = ""  # replace-path's
-    realm: str = ""
-    # return's and deny's head: "errorfile" (the proxy's errorfile for the status, as a bare deny
-    # or `default-errorfiles`), "file" (return's own `errorfile FILE`: in `page`), "" (its own).
-    head: str = ""
-    page: ErrorFile | None = None
-    condition: Condition | None = None
-
-
-@dataclass(frozen=True)
-class ErrorFile:
-    """An errorfile: the raw answer HAProxy sends instead of its own for one status."""
-
-    status: int
-    # Each at the line that names the file: where a finding can point (a .http file holds no
-    # comments), and what the user edits or removes.
-    headers: tuple[Sent, ...]
-
-
-def parse_errorfile(text: str, file: str, at: Place) -> ErrorFile:
-    lines = text.split("\n")
-    status = lines[0].split()[1] if len(lines[0].split()) > 1 else ""
-    if not status.isdigit():
-        raise Unmodeled(f"{file} does not start with an HTTP status line", at)
-    headers = []
-    for count, raw in enumerate(lines[1:], start=2):
-        line = raw.rstrip("\r")
-        if not line:
-            break
-        name, colon, value = line.partition(":")
-        if not colon:
-            raise Unmodeled(f"{file}:{count} is not a header line", at)
-        headers.append(Sent(name.strip(), value.strip(), at))
-    return ErrorFile(int(status), tuple(headers))
-
-
-@dataclass(eq=False)  # one section is one proxy: compared, and hashed, by identity
-class Section:
-    kind: str
-    name: str
-    at: Place
-    parent: str | None  # `from NAME`
-    defaults: Section | None = None
-    mode: str = ""
-    acls: dict[str, tuple[Acl, ...]] = field(default_factory=dict)
-    rules: dict[str, list[Rule]] = field(default_factory=dict)  # phase (or "redirect") -> rules
-    switches: list[tuple[str, Condition | None, Place]] = field(default_factory=list)
-    default_backend: tuple[str, Place] | None = None
-    servers: list[Place] = field(default_factory=list)
-    ports: list[int] = field(default_factory=list)
-    ssl: bool = False
-    users: dict[str, str | None] = field(default_factory=dict)
-    errorfiles: dict[int, ErrorFile] = field(default_factory=dict)
-
-    def errorfile(self, status: int) -> ErrorFile | None:
-        """This proxy's errorfile for a status: its own, else its defaults section's."""
-        own = self.errorfiles.get(status)
-        return own or (self.defaults.errorfile(status) if self.defaults else None)
-
-    @property
-    def title(self) -> str:
-        return f"{self.kind} {self.name}".rstrip()
-
-    def effective_mode(self) -> str:
-        return self.mode or (self.defaults.effective_mode() if self.defaults else "tcp")
-
-    def chain(self, phase: str) -> list[Rule]:
-        """The rules this proxy runs in a phase: its defaults section's, then its own."""
-        inherited = self.defaults.rules.get(phase, []) if self.defaults else []
-        return [*inherited, *self.rules.get(phase, [])]
 
 
 @dataclass
@@ -208,263 +68,13 @@ class _Reply:
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading the files.
-
-
-def read_lines(text: str, file: str, environ: Mapping[str, str]) -> list[Line]:
-    lines = []
-    for count, raw in enumerate(text.splitlines(), start=1):
-        at = Place(file, count)
-        words = split_line(raw, at, environ)
-        if words:
-            lines.append(Line(at, words))
-    return lines
-
-
-class _Reader:
-    def __init__(self, read: Callable[[str, Place], str]) -> None:
-        self.read_file = read  # an errorfile's text
-        self.sections: list[Section] = []
-        self.defaults: dict[str, Section] = {}
-        self.last_defaults: Section | None = None
-        self.userlists: dict[str, dict[str, str | None]] = {}
-
-    def read(self, lines: Sequence[Line]) -> None:
-        current: Section | None = None
-        for line in lines:
-            keyword = line.words[0]
-            if keyword in SECTIONS:
-                current = self._open(line)
-            elif current is not None:
-                self._line(current, line)
-
-    def _open(self, line: Line) -> Section | None:
-        kind, rest = line.words[0], list(line.words[1:])
-        parent = None
-        if len(rest) >= 2 and rest[-2] == "from":
-            parent, rest = rest[-1], rest[:-2]
-        name = rest[0] if rest else ""
-        if kind == "userlist":
-            self.userlists[name] = {}
-            return Section(kind, name, line.at, None, users=self.userlists[name])
-        if kind == "global":
-            return Section(kind, name, line.at, None)
-        if kind not in (*PROXIES, "defaults"):
-            return None  # the others route nothing
-        section = Section(kind, name, line.at, parent)
-        if parent is not None:
-            if parent not in self.defaults:
-                raise Unmodeled(f"no defaults section {parent!r} above this line", line.at)
-            section.defaults = self.defaults[parent]
-        elif kind != "defaults":
-            section.defaults = self.last_defaults
-        if kind == "defaults":
-            if parent is not None:
-                raise Unmodeled("a defaults section `from` another is not modeled", line.at)
-            self.last_defaults = section
-            if name:
-                self.defaults[name] = section
-        else:
-            self.sections.append(section)
-        return section
-
-    def _line(self, section: Section, line: Line) -> None:
-        keyword, args, at = line.words[0], line.words[1:], line.at
-        if section.kind == "global":
-            if keyword == "default-path":  # where relative errorfiles are read from
-                raise Unmodeled("default-path is not modeled", at)
-        elif section.kind == "userlist":
-            if keyword == "user" and args:
-                options = dict(zip(args[1::2], args[2::2], strict=False))
-                section.users[args[0]] = options.get("insecure-password")
-        elif keyword == "mode" and args:
-            section.mode = args[0]
-        elif keyword == "acl" and args:
-            acl = parse_acl(args[1:], at)
-            section.acls[args[0]] = (*section.acls.get(args[0], ()), acl)
-        elif keyword in PHASES:
-            self._rule(section, keyword, args, at)
-        elif keyword == "redirect":
-            self._rule(section, keyword, ("redirect", *args), at)
-        elif keyword == "use_backend" and args:
-            condition = self._condition(section, args[1:], at, response=False)
-            section.switches.append((args[0], condition, at))
-        elif keyword == "default_backend" and args:
-            section.default_backend = (args[0], at)
-        elif keyword == "server":
-            if "disabled" not in args:
-                section.servers.append(at)
-        elif keyword == "bind":
-            self._bind(section, args, at)
-        elif keyword == "errorfile" and len(args) == 2:
-            page = self._page(args[1], at)
-            section.errorfiles[number(args[0], at)] = page
-        elif keyword in ("errorfile", "errorfiles", "http-error", "errorloc", "errorloc302"):
-            raise Unmodeled(f"{keyword} is not modeled", at)
-        elif keyword.startswith("lua") or (
-            keyword in ("tcp-request", "tcp-response")
-            and tuple(args[:2]) not in _TCP_INERT
-            and tuple(args[:1]) not in _TCP_INERT
-        ):
-            raise Unmodeled(f"{' '.join(line.words[:2])} is not modeled", at)
-
-    def _page(self, path: str, at: Place) -> ErrorFile:
-        return parse_errorfile(self.read_file(path, at), path, at)
-
-    def _bind(self, section: Section, args: Sequence[str], at: Place) -> None:
-        if not args:
-            return
-        for address in args[0].split(","):
-            port = address.rsplit(":", 1)[-1]
-            low, _, high = port.partition("-")
-            if low.isdigit() and (high or low).isdigit():
-                section.ports.extend(range(int(low), int(high or low) + 1)[:MAX_PORTS])
-        section.ssl = section.ssl or "ssl" in args[1:]
-        del at
-
-    def _condition(
-        self, section: Section, words: Sequence[str], at: Place, response: bool
-    ) -> Condition | None:
-        if not words:
-            return None
-        if words[0] not in ("if", "unless"):
-            raise Unmodeled(f"expected if or unless, not {words[0]!r}", at)
-
-        def named(name: str) -> tuple[Acl, ...]:
-            found = section.acls.get(name) or parse_predefined(name, at)
-            if not found:
-                raise Unmodeled(f"no such ACL: {name!r} (haproxy -c refuses it)", at)
-            return found
-
-        return parse_condition(words, at, named, response)
-
-    def _rule(self, section: Section, phase: str, args: Sequence[str], at: Place) -> None:
-        if not args:
-            raise Unmodeled(f"{phase} without an action", at)
-        if section.kind == "defaults" and not section.name:
-            raise Unmodeled(f"{phase} in an anonymous defaults section (haproxy -c refuses)", at)
-        named = _NAMED_ACTION.match(args[0])
-        action, name = (named[1], named[2]) if named else (args[0], "")
-        cut = next((i for i, w in enumerate(args) if w in ("if", "unless")), len(args))
-        words, response = args[1:cut], phase != "http-request" and phase != "redirect"
-        condition = self._condition(section, args[cut:], at, response)
-        if action in INERT:
-            return
-        if phase != "redirect" and action not in ACTIONS[phase]:
-            raise Unmodeled(f"{phase} {action} is not modeled", at)
-        rule = Rule(at, phase, action, name, condition=condition)
-        rule = _parse_rule(rule, words, response, self._page)
-        section.rules.setdefault(phase, []).append(rule)
-
-
-def _parse_rule(
-    rule: Rule, words: Sequence[str], response: bool, page: Callable[[str, Place], ErrorFile]
-) -> Rule:
-    at, action = rule.at, rule.action
-
-    def value(text: str) -> Format:
-        parsed = parse_format(text, at)
-        for part in parsed:
-            if isinstance(part, Expr):
-                usable(part, at, response)
-        return parsed
-
-    def need(count: int) -> None:
-        if len(words) < count:
-            raise Unmodeled(f"{rule.phase} {action} needs {count} arguments here", at)
-
-    if action == "set-var":
-        need(1)
-        expr = parse_expr(words[0], at)
-        usable(expr, at, response)
-        return _with(rule, expr=expr)
-    if action == "set-var-fmt":
-        need(1)
-        return _with(rule, value=value(words[0]))
-    if action in ("set-header", "add-header"):
-        need(2)
-        return _with(rule, name=words[0], value=value(words[1]))
-    if action == "del-header":
-        need(1)
-        if len(words) > 1:
-            raise Unmodeled("del-header with a match method is not modeled", at)
-        return _with(rule, name=words[0])
-    if action == "set-status":
-        need(1)
-        return _with(rule, status=number(words[0], at))
-    if action in ("return", "deny"):
-        return _answer_options(rule, words, value, page)
-    if action == "auth":
-        options = dict(zip(words[::2], words[1::2], strict=False))
-        return _with(rule, realm=options.get("realm", ""))
-    if action == "redirect":
-        return _redirect(rule, words, value)
-    if action == "set-path":
-        need(1)
-        return _with(rule, value=value(words[0]))
-    if action == "replace-path":
-        need(2)
-        return _with(rule, regex=words[0], value=value(words[1]))
-    return rule  # allow, unset-var
-
-
-def _with(rule: Rule, **changes: object) -> Rule:
-    return replace(rule, **changes)  # type: ignore[arg-type]
-
-
-def _answer_options(
-    rule: Rule, words: Sequence[str], value: _Parse, page: Callable[[str, Place], ErrorFile]
-) -> Rule:
-    """return's and deny's: status (deny_status), content-type, a body or an errorfile, hdr NAME
-    VALUE. A deny with none of these answers with the proxy's errorfile for its status, as
-    `default-errorfiles` does; checked on haproxy 2.6."""
-    status = 200 if rule.action == "return" else DENIED[rule.phase]
-    headers: list[tuple[str, Format]] = []
-    head, errorfile, i = "", None, 0
-    while i < len(words):
-        word = words[i]
-        if word in ("status", "deny_status") and i + 1 < len(words):
-            status, i = number(words[i + 1], rule.at), i + 2
-        elif word in ("content-type", "string", "lf-string", "file", "lf-file"):
-            head, i = head or "own", i + 2
-        elif word == "default-errorfiles":
-            head, i = "errorfile", i + 1
-        elif word == "errorfile" and i + 1 < len(words):
-            head, errorfile, i = "file", page(words[i + 1], rule.at), i + 2
-        elif word == "hdr" and i + 2 < len(words):
-            headers.append((words[i + 1], value(words[i + 2])))
-            head, i = head or "own", i + 3
-        else:
-            raise Unmodeled(f"{rule.phase} {rule.action} {word} is not modeled", rule.at)
-    if not head:
-        head = "errorfile" if rule.action == "deny" else "own"
-    if head == "errorfile" and status not in ERROR_STATUSES:
-        raise Unmodeled(
-            f"HAProxy has no error answer for {status} (haproxy -c refuses it)", rule.at
-        )
-    head = "" if head == "own" else head
-    return _with(rule, status=status, headers=tuple(headers), head=head, page=errorfile)
-
-
-def _redirect(rule: Rule, words: Sequence[str], value: _Parse) -> Rule:
-    if len(words) < 2 or words[0] not in ("location", "prefix", "scheme"):
-        raise Unmodeled("a redirect without location, prefix or scheme", rule.at)
-    options = dict(zip(words[2::2], words[3::2], strict=False))
-    status = number(options.get("code", "302"), rule.at)
-    return _with(rule, name=words[0], value=value(words[1]), status=status)
-
-
-_Parse = Callable[[str], Format]
-
-
-# ---------------------------------------------------------------------------------------------
 # Answering a request.
 
 
 class Model:
     """One config's routing model (routing.Routes)."""
 
-    def __init__(self, reader: _Reader, policies: Mapping[str, str]) -> None:
+    def __init__(self, reader: Reader, policies: Mapping[str, str]) -> None:
         self.proxies = reader.sections
         self.users = reader.userlists
         self.policies = policies  # file -> the corsgen policy whose output it is
@@ -844,55 +454,4 @@ def _apply(rule: Rule, txn: Txn, reply: _Reply | None) -> None:
 def load(configs: Sequence[Path], environ: Mapping[str, str] | None = None) -> Model:
     """The model of HAProxy started with these files (-f, in order); Unmodeled or CorsgenError
     (a file that cannot be read) when there is none. `environ`: what "${VAR}" expands to."""
-    budget = ConfigBudget()
-
-    def read(path: str, at: Place) -> str:
-        # HAProxy 2.6 reads a relative path from the directory it starts in; the model, which
-        # cannot know it, from the directory of the file that names it.
-        try:
-            return decode_config(budget.read(Path(at.file).parent / path, included_at=str(at)))
-        except OSError as exc:
-            raise Unmodeled(f"cannot read {path}: {exc.strerror}", at) from None
-
-    reader = _Reader(read)
-    policies: dict[str, str] = {}
-    for path in configs:
-        text = decode_config(budget.read(path))
-        file = str(path)
-        marker = _policy(text)
-        if marker:
-            policies[file] = marker
-        lines = read_lines(text, file, environ or {})
-        budget.parse(len(lines), file, "lines")
-        budget.keep(sum(len(line.words) for line in lines), file)
-        reader.read(lines)
-    if not reader.sections:
-        raise Unmodeled("no frontend, backend or listen section", Place(str(configs[0]), 1))
-    _refused_inheritance(reader.sections)
-    return Model(reader, policies)
-
-
-def _refused_inheritance(proxies: Sequence[Section]) -> None:
-    """What haproxy -c refuses of how proxies take their defaults: a named section taken both
-    with `from` and as the last one above, and one with rules taken by frontends and backends."""
-    users: dict[Section, list[Section]] = {}
-    for proxy in proxies:
-        if proxy.defaults is not None:
-            users.setdefault(proxy.defaults, []).append(proxy)
-    for defaults, taking in users.items():
-        implicit = [p for p in taking if p.parent is None]
-        if defaults.name and implicit and len(implicit) < len(taking):
-            why = f"takes defaults {defaults.name} as the last one above, which others name"
-            raise Unmodeled(f"{implicit[0].title} {why} (haproxy -c refuses it)", implicit[0].at)
-        if any(defaults.rules.values()):
-            fronts = [p for p in taking if p.kind in ("frontend", "listen")]
-            backs = [p for p in taking if p.kind in ("backend", "listen")]
-            if fronts and backs:
-                why = f"frontends and backends take defaults {defaults.name}, which has rules"
-                last = max(fronts[-1], backs[-1], key=lambda p: proxies.index(p))
-                raise Unmodeled(f"{why} (haproxy -c refuses it)", last.at)
-
-
-def _policy(text: str) -> str | None:
-    marker = parse_marker(text)
-    return marker.policy if marker else None
+    return Model(*read_configs(configs, environ or {}))
