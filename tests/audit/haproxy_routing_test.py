@@ -227,3 +227,43 @@ def test_corsgen_output_in_the_corpus_is_current(case: str) -> None:
     assert (CORPUS / case / "spa_api.cfg").read_text() == golden.read_text(), (
         f"copy {golden} to {CORPUS / case} (the goldens were regenerated)"
     )
+
+
+def test_haproxy_claims_its_configs_and_no_other_servers() -> None:
+    goldens = ROOT / "tests" / "goldens" / "spa-api"
+    for path in [*CORPUS.rglob("*.cfg"), goldens / "haproxy" / "spa_api.cfg"]:
+        assert TARGET.claims(path.read_text()), path
+    others = [p for p in goldens.rglob("*") if p.is_file() and p.parent.name != "haproxy"]
+    assert others
+    for path in others:
+        assert not TARGET.claims(path.read_text()), path
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("    http-request lua.cors GET,PUT app.example.com *", "http-request lua.cors"),
+        ("    http-request return status 204 if preflight", "no such ACL: 'preflight'"),
+        ("    http-request set-header X %[src]", "the fetch src is not modeled"),
+        ("    http-response set-header X %[req.hdr(origin)]", "req.hdr cannot be fetched"),
+        ("    http-request deny deny_status 418", "no error answer for 418"),
+        ("    use_backend %[req.hdr(host),lower]", "a backend named by a sample"),
+    ],
+)
+def test_what_the_model_cannot_follow_is_cg401_at_its_line(
+    line: str, why: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(HEAD + line + "\n")
+    loaded = TARGET.routes([config])
+    assert loaded.routes is None
+    (found,) = loaded.findings
+    assert (found.rule_id, found.line) == ("CG401", HEAD.count("\n") + 1)
+    assert why in found.message
+
+
+def test_routes_reads_corsgen_output_and_the_config_that_takes_it() -> None:
+    loaded = TARGET.routes(files("corsgen-frontend", CORPUS))
+    assert loaded.routes is not None and not loaded.findings
+    (scope,) = loaded.routes.scopes()
+    assert (scope.title, scope.policy, scope.granted) == ("frontend web", "spa_api", None)

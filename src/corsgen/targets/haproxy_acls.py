@@ -111,9 +111,10 @@ def _match(method: str, value: str, pattern: str, ignore_case: bool) -> bool:
         return value.endswith(pattern)
     if method == "sub":
         return pattern in value
-    # dom and dir: the pattern as whole words between delimiters (dir: /, dom: / ? . :).
+    # dom and dir: the pattern as whole words between delimiters (dir: / ?, dom: / ? . :), its
+    # own delimiters at either end left out (HAProxy's match_word).
     delimiters = "/?" if method == "dir" else "/?.:"
-    words = re.escape(pattern)
+    words = re.escape(pattern.strip(delimiters))
     around = "[" + re.escape(delimiters) + "]"
     return re.search(f"(?:^|{around}){words}(?:$|{around})", value) is not None
 
