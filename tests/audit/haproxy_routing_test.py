@@ -95,6 +95,17 @@ SEMANTICS = {
     http-response deny if { status 500 }
     http-after-response set-header Access-Control-Allow-Origin %[var(txn.o)]
 """,
+    # HAProxy's own pages: monitor-uri before every rule (the whole URI), the statistics after
+    # the http-request rules (a prefix), before the backend switch, behind its own auth.
+    "monitor and stats": """
+    monitor-uri /ok
+    stats uri /admin/
+    stats auth admin:s3cret
+    stats realm Stats
+    http-request deny deny_status 429 if { path /ok } || { path_beg /public/ }
+    http-after-response set-header Access-Control-Allow-Origin %[var(txn.o)]
+    http-request set-var(txn.o) req.hdr(origin)
+""",
 }
 _EXPECT = re.compile(r"^\s*# expect-next: (.+)$")
 

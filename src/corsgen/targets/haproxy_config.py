@@ -144,6 +144,22 @@ def parse_errorfile(text: str, file: str, at: Place) -> ErrorFile:
     return ErrorFile(int(status), tuple(headers))
 
 
+@dataclass
+class Stats:
+    """The statistics page a proxy serves (`stats enable`, `stats uri`) after its http-request
+    rules, before its redirects and backend switches; behind `stats auth` when it has one."""
+
+    uri: str
+    at: Place
+    users: dict[str, str | None] = field(default_factory=dict)
+    realm: str = ""
+
+    def serves(self, method: str, uri: str) -> bool:
+        """The page answers GET, HEAD and POST under its URI; other methods go on to the
+        backend (checked: OPTIONS /stats reaches the server)."""
+        return method in ("GET", "HEAD", "POST") and uri.startswith(self.uri)
+
+
 @dataclass(eq=False)  # one section is one proxy: compared, and hashed, by identity
 class Section:
     kind: str
@@ -161,6 +177,8 @@ class Section:
     ssl: bool = False
     users: dict[str, str | None] = field(default_factory=dict)
     errorfiles: dict[int, ErrorFile] = field(default_factory=dict)
+    monitor: tuple[str, Place] | None = None  # monitor-uri: HAProxy's own 200, before any rule
+    stats: Stats | None = None
 
     def errorfile(self, status: int) -> ErrorFile | None:
         """This proxy's errorfile for a status: its own, else its defaults section's."""
@@ -265,6 +283,10 @@ class Reader:
         elif keyword == "server":
             if "disabled" not in args:
                 section.servers.append(at)
+        elif keyword == "monitor-uri" and args:
+            section.monitor = (args[0], at)
+        elif keyword == "stats":
+            _stats(section, args, at)
         elif keyword == "bind":
             _bind(section, args)
         elif keyword == "errorfile" and len(args) == 2:
@@ -320,6 +342,29 @@ def _bind(section: Section, args: Sequence[str]) -> None:
         if low.isdigit() and (high or low).isdigit():
             section.ports.extend(range(int(low), int(high or low) + 1)[:MAX_PORTS])
     section.ssl = section.ssl or "ssl" in args[1:]
+
+
+# What `stats` lines change nothing of what a request is answered (display, refresh, admin).
+_STATS_INERT = frozenset({"hide-version", "refresh", "show-legends", "show-node", "show-desc"})
+_STATS_INERT |= {"show-modules", "admin", "scope", "bind-process", "http-request", "socket"}
+_STATS_INERT |= {"timeout", "maxconn"}
+
+
+def _stats(section: Section, args: Sequence[str], at: Place) -> None:
+    stats = section.stats or Stats("/haproxy?stats", at)
+    option = args[0] if args else ""
+    if option == "uri" and len(args) > 1:
+        stats.uri, stats.at = args[1], at
+    elif option == "auth" and len(args) > 1:
+        user, _, password = args[1].partition(":")
+        stats.users[user] = password
+    elif option == "realm" and len(args) > 1:
+        stats.realm = " ".join(args[1:])
+    elif option == "enable":
+        stats.at = at
+    elif option not in _STATS_INERT:
+        raise Unmodeled(f"stats {option} is not modeled", at)
+    section.stats = stats
 
 
 def _parse_rule(

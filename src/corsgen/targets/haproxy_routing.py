@@ -54,6 +54,7 @@ from corsgen.targets.haproxy_config import (
 from corsgen.targets.haproxy_samples import (
     Txn,
     Unmodeled,
+    authorized,
     fetch,
     render,
 )
@@ -105,7 +106,11 @@ class Model:
         txn = Txn(asked.method, asked.path, asked.host, headers, front.ssl, self.users, front.at)
         trail = [f"{front.title} at {front.at}"]
         chosen: Section | None = None
-        reply = self._request(front, txn, trail, front)
+        reply = None
+        if front.monitor is not None and txn.path == front.monitor[0]:
+            trail.append(f"monitor-uri at {front.monitor[1]}")
+            reply = _Reply(200, [], front.monitor[1], generated=True)
+        reply = reply or self._request(front, txn, trail, front)
         if reply is None:
             chosen, reply = self._switch(front, txn, trail)
         if reply is None and chosen is not None and chosen is not front:
@@ -131,6 +136,15 @@ class Model:
 
     def _request(self, proxy: Section, txn: Txn, trail: list[str], front: Section) -> _Reply | None:
         reply = self._run(proxy, "http-request", txn, None, trail, front)
+        stats = proxy.stats
+        if reply is None and stats is not None and stats.serves(txn.method, txn.path):
+            trail.append(f"stats uri {stats.uri} at {stats.at}")
+            txn.auth = stats.at if stats.users else txn.auth
+            if stats.users and not authorized(txn, stats.users):
+                realm = stats.realm or "HAProxy Statistics"
+                reply = _challenge(realm, [proxy, front], stats.at)
+            else:
+                reply = _Reply(200, [], stats.at, generated=True)
         return reply or self._run(proxy, "redirect", txn, None, trail, front)
 
     def _switch(
@@ -372,17 +386,8 @@ def _final(rule: Rule, txn: Txn, proxies: Sequence[Section]) -> _Reply:
     headers = [Sent(name, render(value, txn), rule.at) for name, value in rule.headers]
     status = rule.status
     if rule.action == "auth":
-        # The errorfile's head, with HAProxy's own WWW-Authenticate in place of the file's.
-        realm = rule.realm or proxies[0].name
-        txn.auth, status = rule.at, 401
-        page = _error(status, proxies, rule.at)
-        kept = [h for h in page.headers if h.name.lower() != "www-authenticate"]
-        return _Reply(
-            status,
-            [*kept, Sent("WWW-Authenticate", f'Basic realm="{realm}"', rule.at)],
-            rule.at,
-            True,
-        )
+        txn.auth = rule.at
+        return _challenge(rule.realm or proxies[0].name, proxies, rule.at)
     if rule.action == "redirect":
         headers.append(Sent("Location", _location(rule, txn), rule.at))
     elif rule.head == "errorfile":
@@ -390,6 +395,15 @@ def _final(rule: Rule, txn: Txn, proxies: Sequence[Section]) -> _Reply:
     elif rule.page is not None:
         return _Reply(rule.page.status, [*rule.page.headers, *headers], rule.at, True)
     return _Reply(status, headers, rule.at, generated=True)
+
+
+def _challenge(realm: str, proxies: Sequence[Section], by: Place) -> _Reply:
+    """HAProxy's 401 (or its errorfile's head) with its own WWW-Authenticate for `realm` in place
+    of any the errorfile has."""
+    page = _error(401, proxies, by)
+    kept = [h for h in page.headers if h.name.lower() != "www-authenticate"]
+    challenge = Sent("WWW-Authenticate", f'Basic realm="{realm}"', by)
+    return _Reply(page.status, [*kept, challenge], by, generated=True)
 
 
 def _error(status: int, proxies: Sequence[Section], by: Place) -> _Reply:

@@ -260,6 +260,12 @@ def _http_auth(txn: Txn, args: Sequence[str]) -> list[Value]:
     if users is None:
         raise Unmodeled(f"no userlist {args[0] if args else ''!r}", txn.at)
     txn.auth = txn.at
+    return [int(authorized(txn, users))]
+
+
+def authorized(txn: Txn, users: Mapping[str, str | None]) -> bool:
+    """Whether the request's basic credentials are one of `users`' (None: a hashed password,
+    never matched: the model's requests carry no real credentials)."""
     for value in txn.values("authorization", False)[-1:]:
         scheme, _, token = value.partition(" ")
         if scheme.lower() != "basic":
@@ -268,10 +274,9 @@ def _http_auth(txn: Txn, args: Sequence[str]) -> list[Value]:
             user, _, password = base64.b64decode(token.strip()).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             continue
-        # A hashed password is never matched: the model's requests carry no real credentials.
-        if user in users and users[user] is not None and users[user] == password:
-            return [1]
-    return [0]
+        if users.get(user) is not None and users[user] == password:
+            return True
+    return False
 
 
 def _path(txn: Txn) -> str:
