@@ -9,6 +9,7 @@ origin token, routing.SECRET_HEADER) must be the same. A difference fails as one
 
 from __future__ import annotations
 
+import http.client
 import re
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -22,7 +23,7 @@ from corsgen.routing import SECRET_HEADER, Asked, Place
 from corsgen.targets.haproxy import TARGET
 from corsgen.targets.haproxy_routing import Model, load
 from testing.binaries import need_binary
-from testing.client import send
+from testing.client import Answer, send
 from testing.paths import ROOT
 from testing.processes import free_port, process
 from testing.servers import Endpoint
@@ -32,6 +33,7 @@ CORPUS = Path(__file__).parent / "corpus" / "haproxy"
 CASES = sorted(p.name for p in CORPUS.iterdir())
 ALLOWED, REFUSED = "https://app.example.com", "https://other.example.org"
 HOSTILE = "https://app.example.com.evil.com"
+API = "api.example.com"  # the Host of a site that config routes by Host
 PREFLIGHT = (("Access-Control-Request-Method", "PUT"), ("Access-Control-Request-Headers", "x-a"))
 # (what it stands for, method, headers): each sent to every path.
 REQUESTS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
@@ -42,6 +44,9 @@ REQUESTS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("two origins in one", "GET", (("Origin", f"{REFUSED}, {ALLOWED}"),)),
     ("preflight", "OPTIONS", (("Origin", ALLOWED), *PREFLIGHT)),
     ("hostile preflight", "OPTIONS", (("Origin", HOSTILE), *PREFLIGHT)),
+    ("allowed, API host", "GET", (("Host", API), ("Origin", ALLOWED))),
+    ("hostile, API host", "GET", (("Host", API), ("Origin", "https://evilexample.com"))),
+    ("preflight, API host", "OPTIONS", (("Host", API), ("Origin", ALLOWED), *PREFLIGHT)),
 )
 # The upstream's statuses and its own CORS headers, and the paths the corpus gives a meaning: auth,
 # a backend with no server, a deny, a redirect, a prefix the config strips, one let through.
@@ -131,6 +136,22 @@ def files(case: str, root: Path) -> list[Path]:
     return [*sorted(p for p in path.glob("*.cfg") if p.name != "haproxy.cfg"), path / "haproxy.cfg"]
 
 
+def _send(port: int, method: str, path: str, headers: Sequence[tuple[str, str]]) -> Answer:
+    """testing.client.send, but a Host among the headers is the request's only one."""
+    if not any(name == "Host" for name, _ in headers):
+        return send(Endpoint(port), method, path, headers)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.putrequest(method, path, skip_host=True)
+        for name, value in headers:
+            conn.putheader(name, value)
+        conn.endheaders()
+        response = conn.getresponse()
+        return Answer(response.status, response.getheaders(), response.read())
+    finally:
+        conn.close()
+
+
 def seen(status: int, headers: Sequence[tuple[str, str]]) -> tuple[str, ...]:
     """An answer as the table shows it: status, each CORS header's values, Vary's origin tokens."""
     cells = [str(status)]
@@ -190,8 +211,8 @@ SCAN: list[Request] = [
 def test_model_answers_as_haproxy(served: Served, requests: list[Request]) -> None:
     differ = []
     for what, method, path, headers in requests:
-        real = send(Endpoint(served.port), method, path, headers)
-        asked = Asked("127.0.0.1", method, path, headers, served.port)
+        real = _send(served.port, method, path, headers)
+        asked = Asked(f"127.0.0.1:{served.port}", method, path, headers, served.port)
         predicted = served.model.answer(asked, upstream_backend)
         mine, theirs = seen(predicted.status, predicted.pairs()), seen(real.status, real.headers)
         if mine != theirs:

@@ -24,7 +24,7 @@ answers, the backend (or listen) section of the server's.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,7 +103,9 @@ class Model:
     def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
         front = self.frontend(asked.port)
         headers = list(asked.headers)
-        txn = Txn(asked.method, asked.path, asked.host, headers, front.ssl, self.users, front.at)
+        if asked.host and not any(name.lower() == "host" for name, _ in headers):
+            headers.insert(0, ("Host", asked.host))  # what hdr(host) and base read
+        txn = Txn(asked.method, asked.path, headers, front.ssl, self.users, front.at)
         trail = [f"{front.title} at {front.at}"]
         chosen: Section | None = None
         reply = None
@@ -211,34 +213,38 @@ class Model:
             hand = [r for r in hand if r.at.file not in self.policies]
             if not (policy or hand):
                 continue
-            for port, (paths, front) in self._reached(proxy).items():
+            for reach in self._reached(proxy):
+                front, port, host = reach.front, reach.port, reach.host
                 sections = (front.defaults, front, proxy.defaults, proxy)
                 acls = [a for s in dict.fromkeys(sections) if s for a in _origin_acls(s)]
-                granted = self._granted(port, paths[0], acls) if hand else None
-                found.append(Scope(proxy.at, "", paths, proxy.title, policy, granted, port))
+                granted = self._granted(host, port, reach.paths[0], acls) if hand else None
+                title = proxy.title
+                found.append(Scope(proxy.at, host, reach.paths, title, policy, granted, port))
         return found
 
-    def _reached(self, proxy: Section) -> dict[int | None, tuple[tuple[str, ...], Section]]:
-        """The port of each frontend that answers with this proxy, the paths it routes there,
-        and the frontend."""
+    def _reached(self, proxy: Section) -> list[_Reach]:
+        """How requests reach this proxy: each frontend that chooses it, with the paths and
+        host its use_backend lines test for (or / and any host, its default_backend)."""
         if proxy.kind != "backend":
-            return {proxy.ports[0] if proxy.ports else None: (("/",), proxy)}
-        reached: dict[int | None, tuple[tuple[str, ...], Section]] = {}
+            return [_Reach(proxy, proxy.ports[0] if proxy.ports else None, "", ("/",))]
+        reached = []
         for front in self.fronts:
             port = front.ports[0] if front.ports else None
-            paths = [p for name, c, _ in front.switches if name == proxy.name for p in _paths(c)]
+            for name, condition, _ in front.switches:
+                if name == proxy.name:
+                    paths = _tested(condition, _is_path) or ["/"]
+                    host = next(iter(_tested(condition, _is_host)), "")
+                    reached.append(_Reach(front, port, host, tuple(dict.fromkeys(paths))))
             if front.default_backend and front.default_backend[0] == proxy.name:
-                paths.append("/")
-            if paths and port not in reached:
-                reached[port] = (tuple(dict.fromkeys(paths)), front)
+                reached.append(_Reach(front, port, "", ("/",)))
         return reached
 
-    def _granted(self, port: int | None, path: str, acls: Sequence[Acl]) -> Granted:
+    def _granted(self, host: str, port: int | None, path: str, acls: Sequence[Acl]) -> Granted:
         """What the answers on this path grant: a policy's keys, each with the line that sent
         it. The origins and regexes are the origin ACLs' that the answers bear out."""
 
         def ask(method: str, origin: str, *more: tuple[str, str]) -> Answered:
-            asked = Asked("", method, path, (("Origin", origin), *more), port)
+            asked = Asked(host, method, path, (("Origin", origin), *more), port)
             return self.answer(asked, _quiet_backend)
 
         first = ask("GET", IMPORT_ORIGIN)
@@ -300,7 +306,7 @@ IMPORT_PREFLIGHT = (
     ("Access-Control-Request-Headers", "x-corsgen-import"),
 )
 _CORS_PREFIX = "access-control-"
-_ORIGIN_FETCHES = frozenset({"hdr", "fhdr", "req.hdr", "req.fhdr"})
+_HEADER_FETCHES = frozenset({"hdr", "fhdr", "req.hdr", "req.fhdr"})
 _AS_REGEX = ("reg", "beg", "end", "sub", "dom")
 
 
@@ -319,7 +325,7 @@ def _origin_acls(section: Section) -> Iterator[Acl]:
         for acl in acls:
             fetch_ = acl.expr.fetch
             if (
-                fetch_.name in _ORIGIN_FETCHES
+                fetch_.name in _HEADER_FETCHES
                 and fetch_.args[:1]
                 and fetch_.args[0].lower() == "origin"
             ):
@@ -353,17 +359,35 @@ def _as_regex(method: str, pattern: str) -> str:
     return {"beg": "^" + escaped, "end": escaped + "$", "dom": dom}.get(method, escaped)
 
 
-def _paths(condition: Condition | None) -> list[str]:
-    """The paths a use_backend condition names with path, path_beg or path_dir."""
-    if condition is None:
-        return ["/"]
+@dataclass(frozen=True)
+class _Reach:
+    front: Section
+    port: int | None
+    host: str  # "" for any
+    paths: tuple[str, ...]
+
+
+def _is_path(acl: Acl) -> bool:
+    return acl.expr.fetch.name == "path" and acl.method in ("str", "beg", "dir")
+
+
+def _is_host(acl: Acl) -> bool:
+    fetch_ = acl.expr.fetch
+    named = fetch_.args[:1] and fetch_.args[0].lower() == "host"
+    return bool(named) and fetch_.name in _HEADER_FETCHES and acl.method == "str"
+
+
+def _tested(condition: Condition | None, kind: Callable[[Acl], bool]) -> list[str]:
+    """The values a condition's ACLs of a kind (paths, hosts) must hold for it to pass."""
+    if condition is None or condition.unless:
+        return []
     return [
         pattern
         for terms in condition.alternatives
         for term in terms
-        if not term.negated and not condition.unless
+        if not term.negated
         for acl in term.acls
-        if acl.expr.fetch.name == "path" and acl.method in ("str", "beg", "dir")
+        if kind(acl)
         for pattern in acl.patterns
     ]
 
@@ -420,7 +444,7 @@ def _location(rule: Rule, txn: Txn) -> str:
     if rule.name == "prefix":
         return target.rstrip("/") + txn.path
     if rule.name == "scheme":
-        return f"{target}://{txn.host}{txn.path}"
+        return f"{target}://{txn.host()}{txn.path}"
     return target
 
 

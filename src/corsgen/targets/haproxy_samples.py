@@ -204,7 +204,6 @@ def _closing(text: str, start: int) -> int:
 class Txn:
     method: str
     path: str  # with the query
-    host: str
     headers: list[tuple[str, str]]  # the request's, as http-request rules leave them
     ssl: bool
     users: Mapping[str, Mapping[str, str | None]]  # userlist -> user -> password (None: hashed)
@@ -213,6 +212,9 @@ class Txn:
     response: list[Sent] | None = None  # None while the request is read
     status: int = 0
     auth: Place | None = None
+
+    def host(self) -> str:
+        return next(iter(self.values("host", False)[-1:]), "")
 
     def values(self, name: str, response: bool) -> list[str]:
         """Each full line of header `name`, of the response or the request."""
@@ -300,7 +302,7 @@ FETCHES: Mapping[str, Fetch] = {
     "path": lambda txn, _: [_path(txn)],
     "url": lambda txn, _: [txn.path],
     "query": lambda txn, _: [txn.path.split("?", 1)[1]] if "?" in txn.path else [],
-    "base": lambda txn, _: [txn.host + _path(txn)],
+    "base": lambda txn, _: [txn.host() + _path(txn)],
     "status": lambda txn, _: [txn.status] if txn.response is not None else [],
     "var": _var,
     "str": lambda _, args: [",".join(args)],
