@@ -28,6 +28,9 @@ from corsgen.targets.haproxy_samples import (
     parse_expr,
 )
 
+# HAProxy's PCRE2 runs without Unicode properties: \d, \w and -i are ASCII, as re.ASCII makes
+# Python's. A pattern in PCRE syntax Python lacks does not compile here: Unmodeled.
+PCRE = re.ASCII
 _SUFFIXES = ("beg", "end", "sub", "reg", "dom", "dir", "len", "cnt")
 _METHODS = frozenset({"str", "beg", "end", "sub", "reg", "dom", "dir", "len", "found", "bool"})
 _METHODS |= {"int"}
@@ -100,7 +103,7 @@ def _compare(number: int, pattern: str) -> bool:
 
 def _match(method: str, value: str, pattern: str, ignore_case: bool) -> bool:
     if method == "reg":
-        return re.search(pattern, value, re.I if ignore_case else 0) is not None
+        return re.search(pattern, value, PCRE | (re.I if ignore_case else 0)) is not None
     if ignore_case:
         value, pattern = value.lower(), pattern.lower()
     if method == "str":
@@ -157,7 +160,7 @@ def parse_acl(words: Sequence[str], at: Place) -> Acl:
     if method == "reg":
         for pattern in patterns:
             try:
-                re.compile(pattern)
+                re.compile(pattern, PCRE)
             except re.error as exc:
                 raise Unmodeled(f"the regex {pattern!r} does not compile here: {exc}", at) from None
     return Acl(expr, method, tuple(patterns), ignore_case, at)
