@@ -100,6 +100,21 @@ SEMANTICS = {
     http-response deny if { status 500 }
     http-after-response set-header Access-Control-Allow-Origin %[var(txn.o)]
 """,
+    # Redirects (http-request's and the redirect line), a response rule's return, unset-var,
+    # set-status and allow in http-after-response.
+    "redirects and returns": """
+    http-request set-var(txn.o) req.hdr(origin)
+    http-request unset-var(txn.o) if { path_beg /api/ }
+    http-request redirect scheme https code 301 if { path_beg /old/ }
+    http-request redirect location /new/%[var(txn.o)] if { path_beg /nowhere/ }
+    redirect prefix /v2 code 307 if { path_beg /blocked/ }
+    http-response return status 502 hdr Access-Control-Allow-Origin "*" if { status 500 }
+    http-response set-header Access-Control-Expose-Headers ETag
+    http-after-response set-status 299 if { status 404 }
+    http-after-response allow if { status 301 }
+    acl o var(txn.o) -m len gt 0
+    http-after-response set-header Access-Control-Allow-Origin %[var(txn.o)] if o
+""",
     # HAProxy's own pages: monitor-uri before every rule (the whole URI), the statistics after
     # the http-request rules (a prefix), before the backend switch, behind its own auth.
     "monitor and stats": """
