@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from corsgen.probe.battery import scan
-from corsgen.routing import SECRET_HEADER, Asked, Place
+from corsgen.routing import SECRET_HEADER, Asked, Granted, Place
 from corsgen.targets.haproxy import TARGET
 from corsgen.targets.haproxy_routing import Model, load
 from testing.binaries import need_binary
@@ -313,3 +313,69 @@ def test_routes_reads_corsgen_output_and_the_config_that_takes_it() -> None:
     assert loaded.routes is not None and not loaded.findings
     (scope,) = loaded.routes.scopes()
     assert (scope.title, scope.policy, scope.granted) == ("frontend web", "spa_api", None)
+
+
+# What scopes() reads each hand-written config to grant: (case, title, host, what it grants).
+GRANTS = [
+    (
+        "correct-allowlist.cfg",
+        "frontend web",
+        "",
+        Granted(
+            origins=(ALLOWED, "https://admin.example.com"),
+            credentials=True,
+            methods=("GET", "POST", "PUT", "DELETE"),
+            headers=("Content-Type", "Authorization"),
+            max_age=600,
+            preflight_status=204,
+        ),
+    ),
+    ("reflect-origin.cfg", "frontend web", "", Granted(reflects=True, credentials=True)),
+    (
+        "wildcard-credentials.cfg",
+        "frontend web",
+        "",
+        Granted(any_origin=True, credentials=True, headers=("*",), max_age=1728000),
+    ),
+    ("vhosts.cfg", "backend api", API, Granted(methods=("GET", "POST", "PUT"))),
+]
+
+
+@pytest.mark.parametrize(("case", "title", "host", "granted"), GRANTS)
+def test_scopes_grant_what_the_model_answers(
+    case: str, title: str, host: str, granted: Granted, tmp_path: Path
+) -> None:
+    model = load(files(case, tmp_path), {"PORT": "1"})
+    (scope,) = [s for s in model.scopes() if s.title == title]
+    assert (scope.host, scope.policy) == (host, None)
+    assert scope.granted is not None
+    keys: tuple[str, ...] = ("origins", "any_origin", "reflects", "credentials", "headers")
+    keys += ("max_age",)
+    keys += ("preflight_status",) if granted.preflight_status else ()
+    for key in keys:
+        assert getattr(scope.granted, key) == getattr(granted, key), key
+    if granted.methods:
+        assert scope.granted.methods == granted.methods
+
+
+def test_scopes_name_the_line_of_each_key() -> None:
+    model = load([CORPUS / "correct-allowlist.cfg"], {})
+    (scope,) = model.scopes()
+    assert scope.granted is not None
+    lines = {key: place.line for key, place in scope.granted.at.items()}
+    assert lines == {
+        "allow_origins": 28,
+        "allow_credentials": 29,
+        "allow_methods": 30,
+        "allow_headers": 31,
+        "max_age": 32,
+        "preflight_status": 17,
+    }
+
+
+def test_an_origin_test_is_imported_as_the_regex_it_is() -> None:
+    model = load([CORPUS / "suffix-match.cfg"], {})
+    (scope,) = model.scopes()
+    assert scope.granted is not None
+    (regex,) = scope.granted.regexes
+    assert (regex.source, regex.at.line, regex.ignore_case) == ("example\\.com$", 13, True)

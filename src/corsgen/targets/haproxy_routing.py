@@ -269,7 +269,7 @@ class Model:
             "allow_methods": _sent(preflight, "Access-Control-Allow-Methods"),
             "allow_headers": _sent(preflight, "Access-Control-Allow-Headers"),
             "max_age": _sent(preflight, "Access-Control-Max-Age"),
-            "private_network": _sent(preflight, "Access-Control-Allow-Private-Network"),
+            "allow_private_network": _sent(preflight, "Access-Control-Allow-Private-Network"),
         }
         at = {key: sent.at for key, sent in keys.items() if sent and sent.at}
         if regexes:
@@ -288,7 +288,7 @@ class Model:
             headers=_listed(value["allow_headers"]),
             expose=_listed(value["expose_headers"]),
             max_age=int(age) if age.isdigit() else None,
-            private_network=value["private_network"].strip().lower() == "true",
+            private_network=value["allow_private_network"].strip().lower() == "true",
             preflight_status=None if preflight.backend else preflight.status,
             at=at,
         )
