@@ -324,6 +324,8 @@ class Reader:
             raise Unmodeled(f"{phase} in an anonymous defaults section (haproxy -c refuses)", at)
         named = _NAMED_ACTION.match(args[0])
         action, name = (named[1], named[2]) if named else (args[0], "")
+        if "," in name:  # set-var(txn.x,ifnotexists): conditions on the variable
+            raise Unmodeled(f"{action} with conditions on the variable is not modeled", at)
         cut = next((i for i, w in enumerate(args) if w in ("if", "unless")), len(args))
         words, response = args[1:cut], phase != "http-request" and phase != "redirect"
         condition = self._condition(section, args[cut:], at, response)
