@@ -44,6 +44,7 @@ REQUESTS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("two origins in one", "GET", (("Origin", f"{REFUSED}, {ALLOWED}"),)),
     ("preflight", "OPTIONS", (("Origin", ALLOWED), *PREFLIGHT)),
     ("hostile preflight", "OPTIONS", (("Origin", HOSTILE), *PREFLIGHT)),
+    ("long host", "GET", (("Origin", f"https://{'a' * 40}.corsgen-evil.com"),)),
     ("allowed, API host", "GET", (("Host", API), ("Origin", ALLOWED))),
     ("hostile, API host", "GET", (("Host", API), ("Origin", "https://evilexample.com"))),
     ("preflight, API host", "OPTIONS", (("Host", API), ("Origin", ALLOWED), *PREFLIGHT)),
@@ -114,6 +115,12 @@ SEMANTICS = {
     http-after-response allow if { status 301 }
     acl o var(txn.o) -m len gt 0
     http-after-response set-header Access-Control-Allow-Origin %[var(txn.o)] if o
+""",
+    # A regex that backtracks without end on a long host: PCRE2's match limit fails the match.
+    "backtracking regex": """
+    acl ok req.hdr(origin) -m reg ^(https?://)?([a-z0-9]+\\.?)+example\\.com$
+    http-request set-var(txn.o) req.hdr(origin) if ok
+    http-after-response set-header Access-Control-Allow-Origin %[var(txn.o)]
 """,
     # HAProxy's own pages: monitor-uri before every rule (the whole URI), the statistics after
     # the http-request rules (a prefix), before the backend switch, behind its own auth.

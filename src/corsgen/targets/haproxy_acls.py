@@ -8,9 +8,13 @@ that must all hold, each an ACL name or an anonymous `{ ... }` ACL, maybe negate
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import pcre2
 
 from corsgen.routing import Place
 from corsgen.targets.haproxy_samples import (
@@ -28,9 +32,6 @@ from corsgen.targets.haproxy_samples import (
     parse_expr,
 )
 
-# HAProxy's PCRE2 runs without Unicode properties: \d, \w and -i are ASCII, as re.ASCII makes
-# Python's. A pattern in PCRE syntax Python lacks does not compile here: Unmodeled.
-PCRE = re.ASCII
 _SUFFIXES = ("beg", "end", "sub", "reg", "dom", "dir", "len", "cnt")
 _METHODS = frozenset({"str", "beg", "end", "sub", "reg", "dom", "dir", "len", "found", "bool"})
 _METHODS |= {"int"}
@@ -103,7 +104,7 @@ def _compare(number: int, pattern: str) -> bool:
 
 def _match(method: str, value: str, pattern: str, ignore_case: bool) -> bool:
     if method == "reg":
-        return re.search(pattern, value, PCRE | (re.I if ignore_case else 0)) is not None
+        return search(pattern, value, ignore_case) is not None
     if ignore_case:
         value, pattern = value.lower(), pattern.lower()
     if method == "str":
@@ -159,11 +160,36 @@ def parse_acl(words: Sequence[str], at: Place) -> Acl:
         patterns = _int_patterns(patterns, at)
     if method == "reg":
         for pattern in patterns:
-            try:
-                re.compile(pattern, PCRE)
-            except re.error as exc:
-                raise Unmodeled(f"the regex {pattern!r} does not compile here: {exc}", at) from None
+            checked(pattern, ignore_case, at)
     return Acl(expr, method, tuple(patterns), ignore_case, at)
+
+
+# A regex runs in PCRE2, HAProxy's engine, without Unicode properties (\d, \w are ASCII). A
+# match that passes PCRE2's match limit (a pattern that backtracks without end on a hostile
+# Origin) fails, as it fails in HAProxy: the model's time stays bounded where Python's re would
+# run for ever.
+_REGEX_CACHE = 4_096
+
+
+@functools.lru_cache(maxsize=_REGEX_CACHE)
+def _compiled(pattern: str, ignore_case: bool) -> Any:
+    return pcre2.compile(pattern, flags=pcre2.A | (pcre2.I if ignore_case else 0))
+
+
+def checked(pattern: str, ignore_case: bool, at: Place) -> None:
+    """Unmodeled, as haproxy -c refuses it, when the regex does not compile."""
+    try:
+        _compiled(pattern, ignore_case)
+    except pcre2.PatternError as exc:
+        raise Unmodeled(f"the regex {pattern!r} does not compile: {exc}", at) from None
+
+
+def search(pattern: str, value: str, ignore_case: bool = False) -> Any:
+    """The first match of a regex in value, as HAProxy's PCRE2 finds it; None without one."""
+    try:
+        return _compiled(pattern, ignore_case).search(value)
+    except pcre2.LibraryError:  # the match limit
+        return None
 
 
 def _is_number(word: str) -> bool:

@@ -18,9 +18,9 @@ from corsgen.marker import parse_marker
 from corsgen.routing import Place, Sent
 from corsgen.server_config import ConfigBudget, decode_config
 from corsgen.targets.haproxy_acls import (
-    PCRE,
     Acl,
     Condition,
+    checked,
     parse_acl,
     parse_condition,
     parse_predefined,
@@ -417,10 +417,7 @@ def _parse_rule(
         return replace(rule, value=value(words[0]))
     if action == "replace-path":
         need(2)
-        try:
-            re.compile(words[0], PCRE)
-        except re.error as exc:
-            raise Unmodeled(f"the regex {words[0]!r} does not compile here: {exc}", at) from None
+        checked(words[0], False, at)
         return replace(rule, regex=words[0], value=value(words[1]))
     return rule  # allow, unset-var
 

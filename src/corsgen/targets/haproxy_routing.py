@@ -39,7 +39,7 @@ from corsgen.routing import (
     Sent,
     audit_backend,
 )
-from corsgen.targets.haproxy_acls import PCRE, Acl, Condition
+from corsgen.targets.haproxy_acls import Acl, Condition, search
 from corsgen.targets.haproxy_config import (
     FINAL,
     PHASES,
@@ -476,7 +476,7 @@ def _apply(rule: Rule, txn: Txn, reply: _Reply | None) -> None:
         txn.path = render(rule.value, txn) + query
     elif action == "replace-path":
         path = txn.path.split("?", 1)[0]
-        found = re.search(rule.regex, path, PCRE)
+        found = search(rule.regex, path)
         if found:
             query = txn.path[len(path) :]
             txn.path = found.expand(render(rule.value, txn)) + query
