@@ -286,6 +286,7 @@ def test_haproxy_claims_its_configs_and_no_other_servers() -> None:
     goldens = ROOT / "tests" / "goldens" / "spa-api"
     for path in [*CORPUS.rglob("*.cfg"), goldens / "haproxy" / "spa_api.cfg"]:
         assert TARGET.claims(path.read_text()), path
+        assert TARGET.claims(path.read_text().replace("\n", "\r\n")), path
     others = [p for p in goldens.rglob("*") if p.is_file() and p.parent.name != "haproxy"]
     assert others
     for path in others:

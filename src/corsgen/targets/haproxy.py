@@ -54,7 +54,7 @@ _PREFIX = re.compile(r"^\[\w+\]\s+\(\d+\) : (?:config : )?")
 # What tells an HAProxy config from the other servers': a section line with no brace (nginx and
 # Caddy open blocks with one, Apache's sections are <tags>) and a line of a proxy's keywords.
 _SECTION_LINE = re.compile(
-    r"^(?:frontend|backend|listen|defaults)(?:[ \t]+[^\s{}<>]+)*[ \t]*$", re.M
+    r"^(?:frontend|backend|listen|defaults)(?:[ \t]+[^\s{}<>]+)*[ \t\r]*$", re.M
 )
 _PROXY_LINE = re.compile(
     r"^[ \t]+(?:bind|server|use_backend|default_backend|http-request|http-response|"

@@ -17,8 +17,13 @@ tests/audit/haproxy_routing_test.py checks on Debian's haproxy 2.6:
 5. `http-after-response` rules, the backend's (when one was chosen) then the frontend's, on every
    answer.
 
-An answer's `by` is the line that made it: the rule or `use_backend` line of HAProxy's own
-answers, the backend (or listen) section of the server's.
+Before the rules, a `monitor-uri` request is answered 200; after the http-request rules of a
+proxy with a statistics page, GET, HEAD and POST under its URI are. HAProxy's own errors take
+the errorfile of the proxy that makes them, else of the frontend (each with its defaults').
+
+An answer's `by` is the line that made it: for HAProxy's own answers the rule (return, deny,
+auth, redirect), the monitor-uri or stats line, or the section whose 503 it is (a backend with
+no server, a frontend with no backend); for the server's answer, its backend (or listen).
 """
 
 from __future__ import annotations
