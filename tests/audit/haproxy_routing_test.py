@@ -122,6 +122,19 @@ SEMANTICS = {
     http-request set-var(txn.o) req.hdr(origin) if ok
     http-after-response set-header Access-Control-Allow-Origin %[var(txn.o)]
 """,
+    # Error pages of the config's own: http-error (its values read as the error happens) and
+    # errorloc, for the deny of a frontend and the 503 of a backend with no server.
+    "http-error and errorloc": """
+    http-error status 503 hdr Access-Control-Allow-Origin "%[var(txn.o)]" content-type t string {}
+    http-error status 403 hdr Access-Control-Allow-Origin "%[req.hdr(origin)]"
+    errorloc 429 /slow-down
+    http-request set-var(txn.o) req.hdr(origin)
+    http-request deny if { path_beg /blocked/ }
+    http-request deny deny_status 429 if { path_beg /api/blocked/ }
+    use_backend nowhere if { path_beg /nowhere/ }
+backend nowhere
+    http-error status 503 hdr Access-Control-Max-Age 7
+""",
     # HAProxy's own pages: monitor-uri before every rule (the whole URI), the statistics after
     # the http-request rules (a prefix), before the backend switch, behind its own auth.
     "monitor and stats": """

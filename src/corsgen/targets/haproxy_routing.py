@@ -48,12 +48,14 @@ from corsgen.targets.haproxy_acls import Acl, Condition, search
 from corsgen.targets.haproxy_config import (
     FINAL,
     PHASES,
+    ErrorFile,
     Reader,
     Rule,
     Section,
     read_configs,
 )
 from corsgen.targets.haproxy_samples import (
+    Format,
     Txn,
     Unmodeled,
     authorized,
@@ -126,7 +128,7 @@ class Model:
         if reply is None and chosen is not None:
             if not chosen.servers:
                 trail.append(f"no server in {chosen.title}: HAProxy's 503")
-                reply = _error(503, proxies, chosen.at)
+                reply = _error(503, proxies, chosen.at, txn)
             else:
                 reached = True
                 status, sent = backend(txn.method, txn.path)
@@ -146,7 +148,7 @@ class Model:
             txn.auth = stats.at if stats.users else txn.auth
             if stats.users and not authorized(txn, stats.users):
                 realm = stats.realm or "HAProxy Statistics"
-                reply = _challenge(realm, [proxy, front], stats.at)
+                reply = _challenge(realm, [proxy, front], stats.at, txn)
             else:
                 reply = _Reply(200, [], stats.at, generated=True)
         return reply or self._run(proxy, "redirect", txn, None, trail, front)
@@ -166,7 +168,7 @@ class Model:
         if front.kind == "listen":
             return front, None
         trail.append(f"no backend for {front.title}: HAProxy's 503")
-        return None, _error(503, [front], front.at)
+        return None, _error(503, [front], front.at, txn)
 
     def _respond(
         self, proxies: Sequence[Section], phase: str, txn: Txn, reply: _Reply, trail: list[str]
@@ -409,36 +411,49 @@ def _listed(value: str) -> tuple[str, ...]:
 
 def _final(rule: Rule, txn: Txn, proxies: Sequence[Section]) -> _Reply:
     """The answer of a return, deny, auth or redirect rule, in the first of `proxies`."""
-    headers = [Sent(name, render(value, txn), rule.at) for name, value in rule.headers]
+    headers = _replied(rule.headers, txn, rule.at)
     status = rule.status
     if rule.action == "auth":
         txn.auth = rule.at
-        return _challenge(rule.realm or proxies[0].name, proxies, rule.at)
+        return _challenge(rule.realm or proxies[0].name, proxies, rule.at, txn)
     if rule.action == "redirect":
         headers.append(Sent("Location", _location(rule, txn), rule.at))
     elif rule.head == "errorfile":
-        return _error(status, proxies, rule.at)
+        return _error(status, proxies, rule.at, txn)
     elif rule.page is not None:
-        return _Reply(rule.page.status, [*rule.page.headers, *headers], rule.at, True)
+        return _Reply(rule.page.status, [*_page(rule.page, txn), *headers], rule.at, True)
     return _Reply(status, headers, rule.at, generated=True)
 
 
-def _challenge(realm: str, proxies: Sequence[Section], by: Place) -> _Reply:
+def _challenge(realm: str, proxies: Sequence[Section], by: Place, txn: Txn) -> _Reply:
     """HAProxy's 401 (or its errorfile's head) with its own WWW-Authenticate for `realm` in place
     of any the errorfile has."""
-    page = _error(401, proxies, by)
+    page = _error(401, proxies, by, txn)
     kept = [h for h in page.headers if h.name.lower() != "www-authenticate"]
     challenge = Sent("WWW-Authenticate", f'Basic realm="{realm}"', by)
     return _Reply(page.status, [*kept, challenge], by, generated=True)
 
 
-def _error(status: int, proxies: Sequence[Section], by: Place) -> _Reply:
+def _error(status: int, proxies: Sequence[Section], by: Place, txn: Txn) -> _Reply:
     """HAProxy's own error answer, or the errorfile of the first proxy that has one for it."""
     for proxy in proxies:
         page = proxy.errorfile(status)
         if page is not None:
-            return _Reply(page.status, list(page.headers), by, generated=True)
+            return _Reply(page.status, _page(page, txn), by, generated=True)
     return _Reply(status, [], by, generated=True)
+
+
+def _page(page: ErrorFile, txn: Txn) -> list[Sent]:
+    if page.raw:
+        return [Sent(name, render(value, txn), page.at) for name, value in page.headers]
+    return _replied(page.headers, txn, page.at)
+
+
+def _replied(headers: Sequence[tuple[str, Format]], txn: Txn, at: Place) -> list[Sent]:
+    """The `hdr` headers of an answer HAProxy makes (return, deny, http-error): one whose value
+    comes out empty is left out (checked: `hdr X %[req.hdr(origin)]` without an Origin)."""
+    rendered = [Sent(name, render(value, txn), at) for name, value in headers]
+    return [sent for sent in rendered if sent.value]
 
 
 def _location(rule: Rule, txn: Txn) -> str:
