@@ -35,6 +35,7 @@ from corsgen.targets.haproxy_samples import (
     parse_format,
     split_line,
     usable,
+    variable,
 )
 
 PROXIES = ("frontend", "backend", "listen")
@@ -394,6 +395,8 @@ class Reader:
         action, name = (named[1], named[2]) if named else (args[0], "")
         if "," in name:  # set-var(txn.x,ifnotexists): conditions on the variable
             raise Unmodeled(f"{action} with conditions on the variable is not modeled", at)
+        if action in ("set-var", "set-var-fmt", "unset-var"):
+            variable(name, at)
         cut = next((i for i, w in enumerate(args) if w in ("if", "unless")), len(args))
         words, response = args[1:cut], phase != "http-request" and phase != "redirect"
         condition = self._condition(section, args[cut:], at, response)
@@ -549,7 +552,32 @@ def read_configs(
     if not reader.sections:
         raise Unmodeled("no frontend, backend or listen section", Place(str(configs[0]), 1))
     _refused_inheritance(reader.sections)
+    _userlists_named(reader)
+    if not any(
+        p.kind in ("frontend", "listen") and p.effective_mode() == "http" for p in reader.sections
+    ):
+        raise Unmodeled("no HTTP frontend or listen section", reader.sections[0].at)
     return reader, policies
+
+
+def _userlists_named(reader: Reader) -> None:
+    """Every http_auth(NAME) names a userlist (haproxy -c refuses one that does not)."""
+    for section in reader.sections:
+        conditions = [rule.condition for rules in section.rules.values() for rule in rules]
+        conditions += [condition for _, condition, _ in section.switches]
+        acls = [acl for lines in section.acls.values() for acl in lines]
+        acls += [
+            acl
+            for condition in conditions
+            if condition
+            for terms in condition.alternatives
+            for term in terms
+            for acl in term.acls
+        ]
+        for acl in acls:
+            name = next(iter(acl.expr.fetch.args), "")
+            if acl.expr.fetch.name == "http_auth" and name not in reader.userlists:
+                raise Unmodeled(f"no userlist {name!r} (haproxy -c refuses it)", acl.at)
 
 
 def _refused_inheritance(proxies: Sequence[Section]) -> None:

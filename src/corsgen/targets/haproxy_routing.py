@@ -32,6 +32,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from corsgen.routing import (
     Answered,
@@ -100,8 +101,6 @@ class Model:
         return self.backends[name]
 
     def frontend(self, port: int | None) -> Section:
-        if not self.fronts:
-            raise Unmodeled("no HTTP frontend or listen section", self.proxies[0].at)
         return next((f for f in self.fronts if port in f.ports), self.fronts[0])
 
     def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
@@ -499,7 +498,19 @@ def _apply(rule: Rule, txn: Txn, reply: _Reply | None) -> None:
         found = search(rule.regex, path)
         if found:
             query = txn.path[len(path) :]
-            txn.path = found.expand(render(rule.value, txn)) + query
+            txn.path = _expand(found, render(rule.value, txn)) + query
+
+
+def _expand(found: Any, replacement: str) -> str:
+    """\\1 to \\9 in a replacement, each the group it names or nothing (HAProxy's exp_replace)."""
+
+    def group(match: re.Match[str]) -> str:
+        number = int(match[1])
+        if number > found.re.groups:
+            return ""
+        return str(found.group(number) or "")
+
+    return re.sub(r"\\([0-9])", group, replacement)
 
 
 # ---------------------------------------------------------------------------------------------

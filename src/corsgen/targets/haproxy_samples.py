@@ -153,6 +153,8 @@ def parse_expr(text: str, at: Place) -> Expr:
         number(arg, at)
     if fetch.name == "int":
         number(fetch.args[0], at)
+    if fetch.name == "var":
+        variable(fetch.args[0] if fetch.args else "", at)
     for conv in converters:
         if conv.name not in CONVERTERS:
             raise Unmodeled(f"the converter {conv.name} is not modeled", at)
@@ -247,11 +249,19 @@ def _count(fetch: Callable[[Txn, Sequence[str]], list[Value]]) -> Fetch:
     return lambda txn, args: [len(fetch(txn, args))]
 
 
+_SCOPES = ("txn", "sess", "proc", "req", "res")
+
+
+def variable(name: str, at: Place) -> str:
+    """A variable's name, refused (as haproxy -c refuses it) without a scope HAProxy knows."""
+    if name.split(".", 1)[0] not in _SCOPES or "." not in name:
+        raise Unmodeled(f"the variable {name!r} has no scope HAProxy knows", at)
+    return name
+
+
 def _var(txn: Txn, args: Sequence[str]) -> list[Value]:
-    name = args[0] if args else ""
+    name = args[0]
     scope = name.split(".", 1)[0]
-    if scope not in ("txn", "sess", "proc", "req", "res"):
-        raise Unmodeled(f"the variable {name!r} has no scope HAProxy knows", txn.at)
     if (scope == "req" and txn.response is not None) or (scope == "res" and txn.response is None):
         return []
     return [txn.vars[name]] if name in txn.vars else []
