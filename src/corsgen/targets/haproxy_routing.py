@@ -212,8 +212,9 @@ class Model:
             if proxy.effective_mode() != "http":
                 continue
             policy = self.policies.get(proxy.defaults.at.file) if proxy.defaults else None
-            hand = [r for r in _all_rules(proxy) if _sets_cors(r)]
-            hand = [r for r in hand if r.at.file not in self.policies]
+            hand = [r.at for r in _all_rules(proxy) if _sets_cors(r.headers, _header(r))]
+            hand += [p.at for p in _pages(proxy) if _sets_cors(p.headers)]
+            hand = [at for at in hand if at.file not in self.policies]
             if not (policy or hand):
                 continue
             for reach in self._reached(proxy):
@@ -317,10 +318,20 @@ def _all_rules(proxy: Section) -> list[Rule]:
     return [rule for phase in (*PHASES, "redirect") for rule in proxy.chain(phase)]
 
 
-def _sets_cors(rule: Rule) -> bool:
-    names = [rule.name] if rule.action in ("set-header", "add-header") else []
-    names += [name for name, _ in rule.headers]
-    return any(name.lower().startswith(_CORS_PREFIX) for name in names)
+def _sets_cors(headers: Sequence[tuple[str, Format]], name: str = "") -> bool:
+    """Whether a rule (its header, its answer's `hdr`s) or an error page sends a CORS header."""
+    names = [name, *(header for header, _ in headers)]
+    return any(n.lower().startswith(_CORS_PREFIX) for n in names)
+
+
+def _header(rule: Rule) -> str:
+    return rule.name if rule.action in ("set-header", "add-header") else ""
+
+
+def _pages(proxy: Section) -> list[ErrorFile]:
+    """The error pages a proxy answers with: its own, its defaults section's."""
+    own = [*proxy.errorfiles.values()]
+    return own + ([*proxy.defaults.errorfiles.values()] if proxy.defaults else [])
 
 
 def _origin_acls(section: Section) -> Iterator[Acl]:
