@@ -90,8 +90,10 @@ class Model:
                 self._backend(name, at)
             if proxy.default_backend:
                 self._backend(*proxy.default_backend)
-        self.fronts = [s for s in self.proxies if s.kind in ("frontend", "listen")]
-        self.fronts = [s for s in self.fronts if s.effective_mode() == "http"]
+        # Where requests arrive (read_configs made sure there is one).
+        self.fronts = [
+            s for s in self.proxies if s.kind != "backend" and s.effective_mode() == "http"
+        ]
 
     def _backend(self, name: str, at: Place) -> Section:
         if "%" in name:
@@ -101,6 +103,7 @@ class Model:
         return self.backends[name]
 
     def frontend(self, port: int | None) -> Section:
+        """The frontend that binds the port; the first, for a port none binds (or None)."""
         return next((f for f in self.fronts if port in f.ports), self.fronts[0])
 
     def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
