@@ -25,6 +25,15 @@ from corsgen.targets.haproxy_acls import (
     parse_condition,
     parse_predefined,
 )
+from corsgen.targets.haproxy_pages import (
+    ERROR_STATUSES,
+    ERRORLOC,
+    ErrorFile,
+    Parse,
+    http_error,
+    parse_errorfile,
+    payload,
+)
 from corsgen.targets.haproxy_samples import (
     Expr,
     Format,
@@ -90,11 +99,6 @@ ACTIONS: Mapping[str, frozenset[str]] = {
         | {"set-status", "allow"}
     ),
 }
-# The statuses HAProxy has an answer of its own for (and an errorfile may replace).
-ERROR_STATUSES = frozenset({200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500})
-ERROR_STATUSES |= {501, 502, 503, 504}
-# errorloc's redirect status, by its keyword.
-_ERRORLOC = {"errorloc": 302, "errorloc302": 302, "errorloc303": 303}
 FINAL = frozenset({"return", "deny", "auth", "redirect"})
 DENIED = {"http-request": 403, "http-response": 502}
 _NAMED_ACTION = re.compile(r"([a-z-]+)\((.+)\)$")
@@ -119,93 +123,6 @@ class Rule:
     head: str = ""
     page: ErrorFile | None = None
     condition: Condition | None = None
-
-
-@dataclass(frozen=True)
-class ErrorFile:
-    """What HAProxy sends instead of its own answer for one status: an errorfile's raw answer,
-    an `http-error` (its `hdr` values read when the error happens, as checked: variables and
-    the request's headers are seen), an `errorloc` redirect."""
-
-    status: int
-    headers: tuple[tuple[str, Format], ...]
-    # The line that names the page, where its headers come from: where a finding can point (a
-    # .http file holds no comments), and what the user edits or removes.
-    at: Place
-    raw: bool = False  # an errorfile's: sent as written, an empty header too
-
-
-def parse_errorfile(text: str, file: str, at: Place) -> ErrorFile:
-    lines = text.split("\n")
-    status = lines[0].split()[1] if len(lines[0].split()) > 1 else ""
-    if not status.isdigit():
-        raise Unmodeled(f"{file} does not start with an HTTP status line", at)
-    headers = []
-    for count, raw in enumerate(lines[1:], start=2):
-        line = raw.rstrip("\r")
-        if not line:
-            break
-        name, colon, value = line.partition(":")
-        if not colon:
-            raise Unmodeled(f"{file}:{count} is not a header line", at)
-        headers.append((name.strip(), (value.strip(),)))
-    return ErrorFile(int(status), tuple(headers), at, raw=True)
-
-
-def _http_error(
-    args: Sequence[str], at: Place, page: Callable[[str, Place], ErrorFile]
-) -> ErrorFile:
-    """`http-error status N [content-type T] [a body or errorfile F] [hdr NAME VALUE]...`."""
-    payload = _payload(args, at, lambda text: parse_format(text, at), page)
-    status = payload.status or 0
-    if status not in ERROR_STATUSES:
-        raise Unmodeled(f"HAProxy has no error answer for {status} (haproxy -c refuses it)", at)
-    if payload.page:  # its own headers after the file's, which it sends as written
-        return ErrorFile(status, (*payload.page.headers, *payload.headers), at, raw=True)
-    return ErrorFile(status, tuple(payload.headers), at)
-
-
-@dataclass
-class _Payload:
-    """What return, deny and http-error say of their answer."""
-
-    status: int | None = None
-    head: str = ""  # "" (none said), "own", "errorfile" (default-errorfiles), "file"
-    page: ErrorFile | None = None
-    headers: list[tuple[str, Format]] = field(default_factory=list)
-
-
-# Words that take a value and say what the answer's body is (or its type).
-_BODY = ("string", "lf-string", "file", "lf-file")
-
-
-def _payload(
-    words: Sequence[str], at: Place, value: _Parse, page: Callable[[str, Place], ErrorFile]
-) -> _Payload:
-    """status (deny_status), content-type, a body or an errorfile, hdr NAME VALUE: as return,
-    deny and http-error read them; a body without a content-type is refused as haproxy -c
-    refuses it."""
-    out, typed, body, i = _Payload(), False, False, 0
-    while i < len(words):
-        word, more = words[i], len(words) - i - 1
-        if word in ("status", "deny_status") and more:
-            out.status, i = number(words[i + 1], at), i + 2
-        elif word == "content-type" and more:
-            typed, out.head, i = True, out.head or "own", i + 2
-        elif word in _BODY and more:
-            body, out.head, i = True, out.head or "own", i + 2
-        elif word == "default-errorfiles":
-            out.head, i = "errorfile", i + 1
-        elif word == "errorfile" and more:
-            out.head, out.page, i = "file", page(words[i + 1], at), i + 2
-        elif word == "hdr" and more >= 2:
-            out.headers.append((words[i + 1], value(words[i + 2])))
-            out.head, i = out.head or "own", i + 3
-        else:
-            raise Unmodeled(f"{word} is not modeled here", at)
-    if body and not typed:
-        raise Unmodeled("a body without a content-type (haproxy -c refuses it)", at)
-    return out
 
 
 @dataclass
@@ -357,12 +274,12 @@ class Reader:
             page = self._page(args[1], at)
             section.errorfiles[number(args[0], at)] = page
         elif keyword == "http-error":
-            page = _http_error(args, at, self._page)
+            page = http_error(args, at, self._page)
             section.errorfiles[page.status] = page
-        elif keyword in _ERRORLOC and len(args) == 2:
+        elif keyword in ERRORLOC and len(args) == 2:
             location = (("Location", (args[1],)),)
-            section.errorfiles[number(args[0], at)] = ErrorFile(_ERRORLOC[keyword], location, at)
-        elif keyword in ("errorfile", "errorfiles", *_ERRORLOC):
+            section.errorfiles[number(args[0], at)] = ErrorFile(ERRORLOC[keyword], location, at)
+        elif keyword in ("errorfile", "errorfiles", *ERRORLOC):
             raise Unmodeled(f"{keyword} is not modeled here", at)
         elif keyword.startswith("lua") or (keyword.startswith("tcp-") and not _tcp_inert(args)):
             raise Unmodeled(f"{' '.join(line.words[:2])} is not modeled", at)
@@ -494,31 +411,28 @@ def _parse_rule(
 
 
 def _answer_options(
-    rule: Rule, words: Sequence[str], value: _Parse, page: Callable[[str, Place], ErrorFile]
+    rule: Rule, words: Sequence[str], value: Parse, page: Callable[[str, Place], ErrorFile]
 ) -> Rule:
     """return's and deny's answer. A deny that says nothing of it answers with the proxy's
     errorfile for its status, as `default-errorfiles` does; checked on haproxy 2.6."""
-    payload = _payload(words, rule.at, value, page)
-    status = payload.status or (200 if rule.action == "return" else DENIED[rule.phase])
-    head = payload.head or ("errorfile" if rule.action == "deny" else "own")
+    said = payload(words, rule.at, value, page)
+    status = said.status or (200 if rule.action == "return" else DENIED[rule.phase])
+    head = said.head or ("errorfile" if rule.action == "deny" else "own")
     if head == "errorfile" and status not in ERROR_STATUSES:
         why = f"HAProxy has no error answer for {status} (haproxy -c refuses it)"
         raise Unmodeled(why, rule.at)
     head = "" if head == "own" else head
-    headers = tuple(payload.headers)
-    return replace(rule, status=status, headers=headers, head=head, page=payload.page)
+    headers = tuple(said.headers)
+    return replace(rule, status=status, headers=headers, head=head, page=said.page)
 
 
-def _redirect(rule: Rule, words: Sequence[str], value: _Parse) -> Rule:
+def _redirect(rule: Rule, words: Sequence[str], value: Parse) -> Rule:
     if len(words) < 2 or words[0] not in ("location", "prefix", "scheme"):
         raise Unmodeled("a redirect without location, prefix or scheme", rule.at)
     # Options are single words (drop-query, append-slash) but for code and the cookie ones.
     codes = [words[i + 1] for i in range(2, len(words) - 1) if words[i] == "code"]
     status = number(codes[0] if codes else "302", rule.at)
     return replace(rule, name=words[0], value=value(words[1]), status=status)
-
-
-_Parse = Callable[[str], Format]
 
 
 def read_configs(

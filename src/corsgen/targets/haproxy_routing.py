@@ -49,12 +49,12 @@ from corsgen.targets.haproxy_acls import Acl, Condition, search
 from corsgen.targets.haproxy_config import (
     FINAL,
     PHASES,
-    ErrorFile,
     Reader,
     Rule,
     Section,
     read_configs,
 )
+from corsgen.targets.haproxy_pages import ErrorFile
 from corsgen.targets.haproxy_samples import (
     Format,
     Txn,
