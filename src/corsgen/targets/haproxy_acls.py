@@ -123,8 +123,11 @@ def _match(method: str, value: str, pattern: str, ignore_case: bool) -> bool:
     return re.search(f"(?:^|{around}){words}(?:$|{around})", value) is not None
 
 
-def parse_acl(words: Sequence[str], at: Place) -> Acl:
-    """An ACL from its criterion on: `hdr(origin) -i -m reg -- PATTERN...`."""
+def parse_acl(
+    words: Sequence[str], at: Place, read: Callable[[str, Place], str] | None = None
+) -> Acl:
+    """An ACL from its criterion on: `hdr(origin) -i -m reg -f FILE -- PATTERN...`; `read`
+    gives a pattern file's text (an anonymous ACL has none: Unmodeled)."""
     if not words:
         raise Unmodeled("an ACL without a criterion", at)
     criterion, method = words[0], ""
@@ -135,7 +138,7 @@ def parse_acl(words: Sequence[str], at: Place) -> Acl:
         if suffix in _SUFFIXES and base in FETCHES and suffix != "cnt":
             criterion, method = base + criterion[len(keyword) :], suffix
     expr = parse_expr(criterion, at)
-    ignore_case, i = False, 1
+    ignore_case, listed, i = False, [], 1
     while i < len(words) and words[i].startswith("-") and not _is_number(words[i]):
         flag = words[i]
         if flag == "--":
@@ -145,12 +148,14 @@ def parse_acl(words: Sequence[str], at: Place) -> Acl:
             ignore_case = True
         elif flag == "-m" and i + 1 < len(words):
             method = words[i + 1]
+        elif flag == "-f" and i + 1 < len(words) and read is not None:
+            listed += pattern_file(read(words[i + 1], at))
         elif flag in ("-n", "-u") or flag in _FLAGS_WITH_VALUE:
             raise Unmodeled(f"the ACL flag {flag} is not modeled", at)
         else:
             raise Unmodeled(f"unknown ACL flag {flag}", at)
         i += 2 if flag in _FLAGS_WITH_VALUE else 1
-    patterns = list(words[i:])
+    patterns = [*listed, *words[i:]]
     if not method:
         kind = expr.fetch.name
         method = "int" if kind in INTEGER else "bool" if kind in BOOLEAN else "str"
@@ -190,6 +195,17 @@ def search(pattern: str, value: str, ignore_case: bool = False) -> Any:
         return _compiled(pattern, ignore_case).search(value)
     except pcre2.LibraryError:  # the match limit
         return None
+
+
+def pattern_file(text: str) -> list[str]:
+    """The patterns of an `-f` file as HAProxy reads them (pat_ref_read_from_file): a line that
+    starts with # is left out, then its leading blanks; an empty one too; trailing blanks stay."""
+    patterns = []
+    for raw in text.split("\n"):
+        line = raw.split("\r", 1)[0]
+        if not line.startswith("#") and (pattern := line.lstrip(" \t")):
+            patterns.append(pattern)
+    return patterns
 
 
 def _is_number(word: str) -> bool:

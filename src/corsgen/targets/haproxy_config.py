@@ -250,7 +250,7 @@ class Reader:
         elif keyword == "mode" and args:
             section.mode = args[0]
         elif keyword == "acl" and args:
-            acl = parse_acl(args[1:], at)
+            acl = parse_acl(args[1:], at, self.read_file)
             section.acls[args[0]] = (*section.acls.get(args[0], ()), acl)
         elif keyword in PHASES:
             self._rule(section, keyword, args, at)
