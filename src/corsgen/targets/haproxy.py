@@ -277,8 +277,8 @@ class HAProxy(Target):
 
     def routes(self, configs: Sequence[Path]) -> Loaded:
         # Imported here: rendering, which imports every target, needs none of the model.
+        from corsgen.targets.haproxy_lines import Unmodeled
         from corsgen.targets.haproxy_routing import load
-        from corsgen.targets.haproxy_samples import Unmodeled
 
         try:
             # The environment HAProxy expands "${VAR}" from is the server's, not this one's:

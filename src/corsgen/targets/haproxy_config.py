@@ -20,10 +20,14 @@ from corsgen.server_config import ConfigBudget, decode_config
 from corsgen.targets.haproxy_acls import (
     Acl,
     Condition,
-    checked,
     parse_acl,
     parse_condition,
     parse_predefined,
+)
+from corsgen.targets.haproxy_lines import (
+    Line,
+    Unmodeled,
+    split_line,
 )
 from corsgen.targets.haproxy_pages import (
     ERROR_STATUSES,
@@ -34,15 +38,15 @@ from corsgen.targets.haproxy_pages import (
     parse_errorfile,
     payload,
 )
+from corsgen.targets.haproxy_patterns import (
+    checked,
+)
 from corsgen.targets.haproxy_samples import (
     Expr,
     Format,
-    Line,
-    Unmodeled,
     number,
     parse_expr,
     parse_format,
-    split_line,
     usable,
     variable,
 )

@@ -9,7 +9,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from corsgen.routing import Place
-from corsgen.targets.haproxy_samples import Format, Unmodeled, number, parse_format
+from corsgen.targets.haproxy_lines import (
+    Unmodeled,
+)
+from corsgen.targets.haproxy_samples import (
+    Format,
+    number,
+    parse_format,
+)
 
 # The statuses HAProxy has an answer of its own for (and an errorfile may replace).
 ERROR_STATUSES = frozenset({200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500})

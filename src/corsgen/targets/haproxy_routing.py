@@ -45,7 +45,10 @@ from corsgen.routing import (
     Sent,
     audit_backend,
 )
-from corsgen.targets.haproxy_acls import Acl, Condition, search
+from corsgen.targets.haproxy_acls import (
+    Acl,
+    Condition,
+)
 from corsgen.targets.haproxy_config import (
     FINAL,
     PHASES,
@@ -54,11 +57,16 @@ from corsgen.targets.haproxy_config import (
     Section,
     read_configs,
 )
+from corsgen.targets.haproxy_lines import (
+    Unmodeled,
+)
 from corsgen.targets.haproxy_pages import ErrorFile
+from corsgen.targets.haproxy_patterns import (
+    search,
+)
 from corsgen.targets.haproxy_samples import (
     Format,
     Txn,
-    Unmodeled,
     authorized,
     fetch,
     render,
