@@ -113,7 +113,7 @@ def parse_acl(
         base, suffix = keyword.rsplit("_", 1)
         if suffix in _SUFFIXES and base in FETCHES and suffix != "cnt":
             criterion, method = base + criterion[len(keyword) :], suffix
-    expr = parse_expr(criterion, at)
+    expr = parse_expr(criterion, at, read)
     ignore_case, listed, i = False, [], 1
     while i < len(words) and words[i].startswith("-") and not _is_number(words[i]):
         flag = words[i]

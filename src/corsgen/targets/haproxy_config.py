@@ -275,10 +275,10 @@ class Reader:
         elif keyword == "bind":
             _bind(section, args)
         elif keyword == "errorfile" and len(args) == 2:
-            page = self._page(args[1], at)
+            page = self.page(args[1], at)
             section.errorfiles[number(args[0], at)] = page
         elif keyword == "http-error":
-            page = http_error(args, at, self._page)
+            page = http_error(args, at, self.page)
             section.errorfiles[page.status] = page
         elif keyword in ERRORLOC and len(args) == 2:
             location = (("Location", (args[1],)),)
@@ -288,7 +288,7 @@ class Reader:
         elif keyword.startswith("lua") or (keyword.startswith("tcp-") and not _tcp_inert(args)):
             raise Unmodeled(f"{' '.join(line.words[:2])} is not modeled", at)
 
-    def _page(self, path: str, at: Place) -> ErrorFile:
+    def page(self, path: str, at: Place) -> ErrorFile:
         return parse_errorfile(self.read_file(path, at), path, at)
 
     def _condition(
@@ -326,7 +326,7 @@ class Reader:
         if phase != "redirect" and action not in ACTIONS[phase]:
             raise Unmodeled(f"{phase} {action} is not modeled", at)
         rule = Rule(at, phase, action, name, condition=condition)
-        rule = _parse_rule(rule, words, response, self._page)
+        rule = _parse_rule(rule, words, response, self)
         section.rules.setdefault(phase, []).append(rule)
 
 
@@ -362,13 +362,12 @@ def _stats(section: Section, args: Sequence[str], at: Place) -> None:
     section.stats = stats
 
 
-def _parse_rule(
-    rule: Rule, words: Sequence[str], response: bool, page: Callable[[str, Place], ErrorFile]
-) -> Rule:
-    at, action = rule.at, rule.action
+def _parse_rule(rule: Rule, words: Sequence[str], response: bool, reader: Reader) -> Rule:
+    """A rule's arguments, read for its action; `reader` reads the files they name."""
+    at, action, page = rule.at, rule.action, reader.page
 
     def value(text: str) -> Format:
-        parsed = parse_format(text, at)
+        parsed = parse_format(text, at, reader.read_file)
         for part in parsed:
             if isinstance(part, Expr):
                 usable(part, at, response)
@@ -380,7 +379,7 @@ def _parse_rule(
 
     if action == "set-var":
         need(1)
-        expr = parse_expr(words[0], at)
+        expr = parse_expr(words[0], at, reader.read_file)
         usable(expr, at, response)
         return replace(rule, expr=expr)
     if action == "set-var-fmt":

@@ -65,6 +65,8 @@ from corsgen.targets.haproxy_patterns import (
     search,
 )
 from corsgen.targets.haproxy_samples import (
+    MAP,
+    Expr,
     Format,
     Txn,
     authorized,
@@ -231,8 +233,8 @@ class Model:
             for reach in self._reached(proxy):
                 front, port, host = reach.front, reach.port, reach.host
                 sections = (front.defaults, front, proxy.defaults, proxy)
-                acls = [a for s in dict.fromkeys(sections) if s for a in _origin_acls(s)]
-                granted = self._granted(host, port, reach.paths[0], acls) if hand else None
+                tests = [t for s in dict.fromkeys(sections) if s for t in _origin_tests(s)]
+                granted = self._granted(host, port, reach.paths[0], tests) if hand else None
                 title = proxy.title
                 found.append(Scope(proxy.at, host, reach.paths, title, policy, granted, port))
         return found
@@ -254,7 +256,7 @@ class Model:
                 reached.append(_Reach(front, port, "", ("/",)))
         return reached
 
-    def _granted(self, host: str, port: int | None, path: str, acls: Sequence[Acl]) -> Granted:
+    def _granted(self, host: str, port: int | None, path: str, tests: Sequence[_Test]) -> Granted:
         """What the answers on this path grant: a policy's keys, each with the line that sent
         it. The origins and regexes are the origin ACLs' that the answers bear out."""
 
@@ -265,17 +267,16 @@ class Model:
         first = ask("GET", IMPORT_ORIGIN)
         acao = _sent(first, "Access-Control-Allow-Origin")
         reflects = acao is not None and acao.value == IMPORT_ORIGIN
-        exact = [p for a in acls if a.method == "str" and not a.ignore_case for p in a.patterns]
+        exact = [t.pattern for t in tests if t.method == "str" and not t.ignore_case]
         origins = tuple(o for o in dict.fromkeys(exact) if _echoed(ask("GET", o), o))
         regexes = tuple(
-            OriginRegex(_as_regex(a.method, p), a.at, "pcre", a.ignore_case)
-            for a in acls
-            if a.method in _AS_REGEX
-            for p in a.patterns
+            OriginRegex(_as_regex(t.method, t.pattern), t.at, "pcre", t.ignore_case)
+            for t in tests
+            if t.method in _AS_REGEX
         )
         # An origin the config allows, to read the rest from: a listed one, else one its
         # patterns admit (their host with a scheme), else any when it reflects or sends *.
-        admitted = (o for o in _witnesses(acls) if _echoed(ask("GET", o), o))
+        admitted = (o for o in _witnesses(tests) if _echoed(ask("GET", o), o))
         allowed = origins[0] if origins else next(admitted, IMPORT_ORIGIN)
         actual = ask("GET", allowed)
         ask_more = ("Access-Control-Request-Private-Network", "true")
@@ -345,16 +346,49 @@ def _pages(proxy: Section) -> list[ErrorFile]:
     return own + ([*proxy.defaults.errorfiles.values()] if proxy.defaults else [])
 
 
-def _origin_acls(section: Section) -> Iterator[Acl]:
+@dataclass(frozen=True)
+class _Test:
+    """One test a section puts the Origin to: an ACL's pattern, or a map converter's key."""
+
+    method: str  # the match method: str, beg, end, sub, reg, dom, dir
+    pattern: str
+    ignore_case: bool
+    at: Place
+
+
+def _origin_tests(section: Section) -> Iterator[_Test]:
+    """Every test of the Origin a section writes: its ACLs', and the keys of the maps its
+    samples look the Origin up in (`req.hdr(origin),map_beg(origins.map)`)."""
     for acls in section.acls.values():
         for acl in acls:
-            fetch_ = acl.expr.fetch
-            if (
-                fetch_.name in _HEADER_FETCHES
-                and fetch_.args[:1]
-                and fetch_.args[0].lower() == "origin"
-            ):
-                yield acl
+            if _of_origin(acl.expr):
+                keys = _map_tests(acl.expr, acl.at)
+                patterns = (_Test(acl.method, p, acl.ignore_case, acl.at) for p in acl.patterns)
+                yield from keys or patterns
+    for rules in section.rules.values():
+        for rule in rules:
+            samples = [rule.expr] if rule.expr else []
+            values = [rule.value, *(value for _, value in rule.headers)]
+            samples += [part for value in values for part in value if isinstance(part, Expr)]
+            for expr in samples:
+                if _of_origin(expr):
+                    yield from _map_tests(expr, rule.at)
+
+
+def _of_origin(expr: Expr) -> bool:
+    fetch_ = expr.fetch
+    return fetch_.name in _HEADER_FETCHES and [a.lower() for a in fetch_.args[:1]] == ["origin"]
+
+
+def _map_tests(expr: Expr, at: Place) -> list[_Test]:
+    """The keys of the maps a sample is looked up in, as tests (a `lower` before one folds case)."""
+    tests, folded = [], False
+    for conv in expr.converters:
+        folded = folded or conv.name == "lower"
+        found = MAP.match(conv.name)
+        if found:
+            tests += [_Test(found[1] or "str", key, folded, at) for key, _ in conv.table]
+    return tests
 
 
 def _quiet_backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
@@ -365,13 +399,12 @@ def _quiet_backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], 
 _HOST = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
-def _witnesses(acls: Sequence[Acl]) -> Iterator[str]:
-    """Origins an origin ACL's patterns may admit: each host they spell, with each scheme."""
-    for acl in acls:
-        for pattern in acl.patterns:
-            for host in _HOST.findall(re.sub(r"\\(.)", r"\1", pattern)):
-                for prefix in ("https://", "http://", "https://www."):
-                    yield prefix + host.removeprefix("www.")
+def _witnesses(tests: Sequence[_Test]) -> Iterator[str]:
+    """Origins the Origin tests may admit: each host they spell, with each scheme."""
+    for test in tests:
+        for host in _HOST.findall(re.sub(r"\\(.)", r"\1", test.pattern)):
+            for prefix in ("https://", "http://", "https://www."):
+                yield prefix + host.removeprefix("www.")
 
 
 def _as_regex(method: str, pattern: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from corsgen.routing import Place, Sent
 from corsgen.targets.haproxy_lines import Unmodeled
+from corsgen.targets.haproxy_patterns import checked, map_file, matches
 
 Value = str | int  # a sample: a string, or an integer (booleans are 0 and 1)
 
@@ -30,6 +31,14 @@ CALL = re.compile(r"([A-Za-z0-9_.-]+)(?:\((.*)\))?$", re.S)
 class Call:
     name: str
     args: tuple[str, ...]
+    table: tuple[tuple[str, str], ...] = ()  # a map converter's file, read
+
+
+# A file's text, by its name as a line writes it (relative names: see haproxy_config.read_configs).
+Read = Callable[[str, Place], str]
+# map, map_str, map_beg, ... (a string out; map_*_int and the others are not modeled).
+MAP_METHODS = ("str", "beg", "sub", "dir", "dom", "end", "reg")
+MAP = re.compile(rf"map(?:_({'|'.join(MAP_METHODS)}))?(?:_str)?$")
 
 
 @dataclass(frozen=True)
@@ -65,8 +74,10 @@ def number(word: str, at: Place) -> int:
     return int(word)
 
 
-def parse_expr(text: str, at: Place) -> Expr:
-    fetch, *converters = (_call(part, at) for part in _top_level(text, ","))
+def parse_expr(text: str, at: Place, read: Read | None = None) -> Expr:
+    """A sample; `read` gives a map converter's file (where none is given: Unmodeled)."""
+    fetch, *calls = (_call(part, at) for part in _top_level(text, ","))
+    converters = [_map(call, at, read) if MAP.match(call.name) else call for call in calls]
     # What a fetch's arguments must be, read now rather than per request: a header's name and
     # occurrence, int()'s integer.
     if ("hdr" in fetch.name and not fetch.args) or (fetch.name == "int" and len(fetch.args) != 1):
@@ -89,7 +100,17 @@ def parse_expr(text: str, at: Place) -> Expr:
 Format = tuple[str | Expr, ...]
 
 
-def parse_format(text: str, at: Place) -> Format:
+def _map(call: Call, at: Place, read: Read | None) -> Call:
+    if read is None or not call.args:
+        raise Unmodeled(f"{call.name} is not modeled here", at)
+    table = tuple(map_file(read(call.args[0], at)))
+    if (MAP.match(call.name) or [""])[1] == "reg":
+        for key, _ in table:
+            checked(key, False, at)
+    return Call(call.name, call.args, table)
+
+
+def parse_format(text: str, at: Place, read: Read | None = None) -> Format:
     parts: list[str | Expr] = []
     literal: list[str] = []
     i = 0
@@ -104,7 +125,7 @@ def parse_format(text: str, at: Place) -> Format:
             end = _closing(text, i + 1)
             if end < 0:
                 raise Unmodeled(f"an unclosed %[ in {text!r}", at)
-            parts += ["".join(literal), parse_expr(text[i + 2 : end], at)]
+            parts += ["".join(literal), parse_expr(text[i + 2 : end], at, read)]
             literal, i = [], end + 1
         else:
             raise Unmodeled(f"the log-format variable in {text!r} is not modeled", at)
@@ -255,28 +276,51 @@ BOOLEAN = frozenset({"bool", "always_true", "always_false", "http_auth", "ssl_fc
 BOOLEAN |= {"req.proto_http"}
 
 
-def _case(convert: Callable[[str], str]) -> Callable[[Value, Sequence[str]], Value]:
+# A converter: the value out, or None when the sample fails (set-var then sets nothing).
+Converter = Callable[[Value, Call], Value | None]
+
+
+def _case(convert: Callable[[str], str]) -> Converter:
     return lambda value, _: convert(value) if isinstance(value, str) else value
 
 
-CONVERTERS: Mapping[str, Callable[[Value, Sequence[str]], Value]] = {
+def _mapped(value: Value, call: Call) -> Value | None:
+    """The value of the first entry whose key the sample matches (checked on haproxy 2.6), else
+    the default the converter names, else none."""
+    found = MAP.match(call.name)
+    method = (found[1] if found else None) or "str"
+    for key, mapped in call.table:
+        if matches(method, str(value), key):
+            return mapped
+    return call.args[1] if len(call.args) > 1 else None
+
+
+CONVERTERS: Mapping[str, Converter] = {
     "lower": _case(str.lower),
     "upper": _case(str.upper),
+    **{name: _mapped for name in ("map", *(f"map_{m}" for m in MAP_METHODS))},
 }
 
 
 def fetch_all(expr: Expr, txn: Txn) -> list[Value]:
-    """Every value of a sample: what an ACL tests, each in turn."""
-    values = FETCHES[expr.fetch.name](txn, expr.fetch.args)
-    for conv in expr.converters:
-        values = [CONVERTERS[conv.name](value, conv.args) for value in values]
-    return values
+    """Every value of a sample, each through the converters: what an ACL tests, in turn."""
+    values = (_converted(expr, value) for value in FETCHES[expr.fetch.name](txn, expr.fetch.args))
+    return [value for value in values if value is not None]
 
 
 def fetch(expr: Expr, txn: Txn) -> Value | None:
-    """A sample as set-var and %[...] take it: the last value (HAProxy's default occurrence)."""
-    values = fetch_all(expr, txn)
-    return values[-1] if values else None
+    """A sample as set-var and %[...] take it: the last value (HAProxy's default occurrence),
+    then the converters (checked: of `a, b` only `b` is looked up in a map)."""
+    values = FETCHES[expr.fetch.name](txn, expr.fetch.args)
+    return _converted(expr, values[-1]) if values else None
+
+
+def _converted(expr: Expr, value: Value | None) -> Value | None:
+    for conv in expr.converters:
+        if value is None:
+            break
+        value = CONVERTERS[conv.name](value, conv)
+    return value
 
 
 def render(value: Format, txn: Txn) -> str:
