@@ -315,6 +315,8 @@ def test_haproxy_claims_its_configs_and_no_other_servers() -> None:
         ("    http-response set-header X %[req.hdr(origin)]", "req.hdr cannot be fetched"),
         ("    http-request deny deny_status 418", "no error answer for 418"),
         ("    use_backend %[req.hdr(host),lower]", "a backend named by a sample"),
+        ("    rspadd Access-Control-Allow-Origin:\\ *", "rspadd was removed in HAProxy 2.1"),
+        ("    http-request set-var(txn.o) req.hdr(origin),map(none.map)", "cannot read none.map"),
     ],
 )
 def test_what_the_model_cannot_follow_is_cg401_at_its_line(

@@ -103,6 +103,13 @@ ACTIONS: Mapping[str, frozenset[str]] = {
         | {"set-status", "allow"}
     ),
 }
+# The header rewriting of HAProxy 1.x, still in copied CORS recipes (`rspadd
+# Access-Control-Allow-Origin:\ *`): HAProxy 2.1 and later refuse to start with them.
+REMOVED = frozenset(
+    f"{side}{verb}"
+    for side in ("req", "rsp")
+    for verb in ("add", "del", "idel", "rep", "irep", "allow", "iallow", "deny", "ideny")
+) | {"reqpass", "reqipass", "reqtarpit", "reqitarpit", "reqsetbe", "reqisetbe", "block"}
 FINAL = frozenset({"return", "deny", "auth", "redirect"})
 DENIED = {"http-request": 403, "http-response": 502}
 _NAMED_ACTION = re.compile(r"([a-z-]+)\((.+)\)$")
@@ -265,7 +272,7 @@ class Reader:
             section.switches.append((args[0], condition, at))
         elif keyword == "default_backend" and args:
             section.default_backend = (args[0], at)
-        elif keyword == "server":
+        elif keyword in ("server", "server-template"):
             if "disabled" not in args:
                 section.servers.append(at)
         elif keyword == "monitor-uri" and args:
@@ -285,6 +292,8 @@ class Reader:
             section.errorfiles[number(args[0], at)] = ErrorFile(ERRORLOC[keyword], location, at)
         elif keyword in ("errorfile", "errorfiles", *ERRORLOC):
             raise Unmodeled(f"{keyword} is not modeled here", at)
+        elif keyword in REMOVED:
+            raise Unmodeled(f"{keyword} was removed in HAProxy 2.1 (haproxy -c refuses it)", at)
         elif keyword.startswith("lua") or (keyword.startswith("tcp-") and not _tcp_inert(args)):
             raise Unmodeled(f"{' '.join(line.words[:2])} is not modeled", at)
 
