@@ -22,8 +22,8 @@ from corsgen.limits import MAX_ORIGIN_LENGTH
 from corsgen.plan import Header, Plan, When
 from corsgen.regex import OUTSIDE_AN_ORIGIN
 from corsgen.regex.trie import tries
-from corsgen.rules.table import Violation
-from corsgen.targets.base import WRAPPER, Part, Target, guard
+from corsgen.rules.table import Violation, finding
+from corsgen.targets.base import WRAPPER, Loaded, Part, Target, guard
 
 # HAProxy 2.6 reads at most 64 words on a line ("too many words, truncating after word 64"): an
 # acl line spends 6 on its name, fetch and flags, so each carries up to this many values.
@@ -51,6 +51,16 @@ CONDITION: Mapping[When, str] = {
     "private_network": "private_network",
 }
 _PREFIX = re.compile(r"^\[\w+\]\s+\(\d+\) : (?:config : )?")
+# What tells an HAProxy config from the other servers': a section line with no brace (nginx and
+# Caddy open blocks with one, Apache's sections are <tags>) and a line of a proxy's keywords.
+_SECTION_LINE = re.compile(
+    r"^(?:frontend|backend|listen|defaults)(?:[ \t]+[^\s{}<>]+)*[ \t\r]*$", re.M
+)
+_PROXY_LINE = re.compile(
+    r"^[ \t]+(?:bind|server|use_backend|default_backend|http-request|http-response|"
+    r"http-after-response|mode[ \t]+http)[ \t]",
+    re.M,
+)
 _SHOWN = ("[ALERT]", "[WARNING]")
 _WORD = re.compile(r'"(?:\\.|[^"\\])*"|[^\s"]+')
 
@@ -269,6 +279,30 @@ class HAProxy(Target):
         loads = [arg for name in files for arg in ("-f", str(root / name))]
         # -dW: a warning fails the test too; HAProxy loads a config it warns about.
         return [binary, "-c", "-dW", *loads, "-f", str(config)]
+
+    def routes(self, configs: Sequence[Path]) -> Loaded:
+        # Imported here: rendering, which imports every target, needs none of the model.
+        from corsgen.targets.haproxy_lines import Unmodeled
+        from corsgen.targets.haproxy_routing import load
+
+        try:
+            # The environment HAProxy expands "${VAR}" from is the server's, not this one's:
+            # every variable reads as unset (empty), as HAProxy reads one.
+            return Loaded(load(configs), [])
+        except Unmodeled as exc:
+            at = exc.at
+            error = exc.message
+            return Loaded(
+                None,
+                [
+                    finding(
+                        "CG401", "parse", file=at.file, line=at.line, error=error, server="HAProxy"
+                    )
+                ],
+            )
+
+    def claims(self, text: str) -> bool:
+        return bool(_SECTION_LINE.search(text) and _PROXY_LINE.search(text))
 
     def error_lines(self, output: str) -> list[str]:
         # "[ALERT]    (123) : config : parsing [x.cfg:4] : ...": the message without its prefix.

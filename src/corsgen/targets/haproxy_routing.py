@@ -1,0 +1,578 @@
+"""The routing model of an HAProxy config: what HAProxy 2.6 answers a request, header by header.
+
+The files are read as `haproxy -f a.cfg -f b.cfg` reads them, one after the other (HAProxy has no
+include). A request arrives at the frontend (or listen) that binds its port. Each proxy's rules
+are those of its defaults section (`from NAME`, else the last defaults above it) followed by its
+own; an ACL is seen only by the section that declares it, below its line. In this order, as
+tests/audit/haproxy_routing_test.py checks on Debian's haproxy 2.6:
+
+1. the frontend's `http-request` rules: set-var and header edits, or a final `return`, `deny`,
+   `auth` or `redirect` that HAProxy answers itself; `allow` ends the section's rules;
+2. the frontend's `redirect` lines, then `use_backend` (the first whose condition holds), else
+   `default_backend`; no backend, or one with no server: HAProxy's 503;
+3. the backend's `http-request` rules and `redirect` lines, then its server (the `backend`
+   function of `answer`);
+4. `http-response` rules, the backend's then the frontend's, on the server's answer only: HAProxy's
+   own answers (return, deny, auth, redirect, its 503) never pass them;
+5. `http-after-response` rules, the backend's (when one was chosen) then the frontend's, on every
+   answer.
+
+Before the rules, a `monitor-uri` request is answered 200; after the http-request rules of a
+proxy with a statistics page, GET, HEAD and POST under its URI are. HAProxy's own errors take
+the errorfile of the proxy that makes them, else of the frontend (each with its defaults').
+
+An answer's `by` is the line that made it: for HAProxy's own answers the rule (return, deny,
+auth, redirect), the monitor-uri or stats line, or the section whose 503 it is (a backend with
+no server, a frontend with no backend); for the server's answer, its backend (or listen).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from corsgen.routing import (
+    Answered,
+    Asked,
+    Backend,
+    Granted,
+    OriginRegex,
+    Place,
+    Scope,
+    Sent,
+    audit_backend,
+)
+from corsgen.targets.haproxy_acls import (
+    Acl,
+    Condition,
+)
+from corsgen.targets.haproxy_config import (
+    FINAL,
+    PHASES,
+    Reader,
+    Rule,
+    Section,
+    read_configs,
+)
+from corsgen.targets.haproxy_lines import (
+    Unmodeled,
+)
+from corsgen.targets.haproxy_pages import ErrorFile
+from corsgen.targets.haproxy_patterns import (
+    search,
+)
+from corsgen.targets.haproxy_samples import (
+    MAP,
+    Expr,
+    Format,
+    Txn,
+    authorized,
+    fetch,
+    render,
+)
+
+
+@dataclass
+class _Reply:
+    status: int
+    headers: list[Sent]
+    by: Place
+    generated: bool  # HAProxy answered itself: http-response rules do not run
+
+
+# ---------------------------------------------------------------------------------------------
+# Answering a request.
+
+
+class Model:
+    """One config's routing model (routing.Routes)."""
+
+    def __init__(self, reader: Reader, policies: Mapping[str, str]) -> None:
+        self.proxies = reader.sections
+        self.users = reader.userlists
+        self.policies = policies  # file -> the corsgen policy whose output it is
+        self.backends = {s.name: s for s in self.proxies if s.kind in ("backend", "listen")}
+        for proxy in self.proxies:
+            for name, _, at in proxy.switches:
+                self._backend(name, at)
+            if proxy.default_backend:
+                self._backend(*proxy.default_backend)
+        # Where requests arrive (read_configs made sure there is one).
+        self.fronts = [
+            s for s in self.proxies if s.kind != "backend" and s.effective_mode() == "http"
+        ]
+
+    def _backend(self, name: str, at: Place) -> Section:
+        if "%" in name:
+            raise Unmodeled("a backend named by a sample is not modeled", at)
+        if name not in self.backends:
+            raise Unmodeled(f"no backend {name!r} (haproxy -c refuses it)", at)
+        return self.backends[name]
+
+    def frontend(self, port: int | None) -> Section:
+        """The frontend that binds the port; the first, for a port none binds (or None)."""
+        return next((f for f in self.fronts if port in f.ports), self.fronts[0])
+
+    def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
+        front = self.frontend(asked.port)
+        headers = list(asked.headers)
+        if asked.host and not any(name.lower() == "host" for name, _ in headers):
+            headers.insert(0, ("Host", asked.host))  # what hdr(host) and base read
+        txn = Txn(asked.method, asked.path, headers, front.ssl, self.users, front.at)
+        trail = [f"{front.title} at {front.at}"]
+        chosen: Section | None = None
+        reply = None
+        if front.monitor is not None and txn.path == front.monitor[0]:
+            trail.append(f"monitor-uri at {front.monitor[1]}")
+            reply = _Reply(200, [], front.monitor[1], generated=True)
+        reply = reply or self._request(front, txn, trail, front)
+        if reply is None:
+            chosen, reply = self._switch(front, txn, trail)
+        if reply is None and chosen is not None and chosen is not front:
+            trail.append(f"{chosen.title} at {chosen.at}")
+            reply = self._request(chosen, txn, trail, front)
+        reached = False
+        proxies = [p for p in (chosen, front) if p is not None]
+        proxies = [p for i, p in enumerate(proxies) if p not in proxies[:i]]
+        if reply is None and chosen is not None:
+            if not chosen.servers:
+                trail.append(f"no server in {chosen.title}: HAProxy's 503")
+                reply = _error(503, proxies, chosen.at, txn)
+            else:
+                reached = True
+                status, sent = backend(txn.method, txn.path)
+                trail.append(f"{chosen.title}'s server: {status}")
+                reply = _Reply(status, [Sent(n, v, None) for n, v in sent], chosen.at, False)
+                reply = self._respond(proxies, "http-response", txn, reply, trail)
+        assert reply is not None  # _switch answers when it chooses no backend
+        self._respond(proxies, "http-after-response", txn, reply, trail)
+        auth = txn.auth
+        return Answered(reply.status, tuple(reply.headers), reply.by, tuple(trail), reached, auth)
+
+    def _request(self, proxy: Section, txn: Txn, trail: list[str], front: Section) -> _Reply | None:
+        reply = self._run(proxy, "http-request", txn, None, trail, front)
+        stats = proxy.stats
+        if reply is None and stats is not None and stats.serves(txn.method, txn.path):
+            trail.append(f"stats uri {stats.uri} at {stats.at}")
+            txn.auth = stats.at if stats.users else txn.auth
+            if stats.users and not authorized(txn, stats.users):
+                realm = stats.realm or "HAProxy Statistics"
+                reply = _challenge(realm, [proxy, front], stats.at, txn)
+            else:
+                reply = _Reply(200, [], stats.at, generated=True)
+        return reply or self._run(proxy, "redirect", txn, None, trail, front)
+
+    def _switch(
+        self, front: Section, txn: Txn, trail: list[str]
+    ) -> tuple[Section | None, _Reply | None]:
+        for name, condition, at in front.switches:
+            txn.at = at
+            if condition is None or condition.holds(txn):
+                trail.append(f"use_backend {name} at {at}")
+                return self.backends[name], None
+        if front.default_backend:
+            name, at = front.default_backend
+            trail.append(f"default_backend {name} at {at}")
+            return self.backends[name], None
+        if front.kind == "listen":
+            return front, None
+        trail.append(f"no backend for {front.title}: HAProxy's 503")
+        return None, _error(503, [front], front.at, txn)
+
+    def _respond(
+        self, proxies: Sequence[Section], phase: str, txn: Txn, reply: _Reply, trail: list[str]
+    ) -> _Reply:
+        txn.response, txn.status = reply.headers, reply.status
+        for proxy in proxies:
+            final = self._run(proxy, phase, txn, reply, trail, proxies[-1])
+            if final is not None:
+                return final
+        return reply
+
+    def _run(
+        self,
+        proxy: Section,
+        phase: str,
+        txn: Txn,
+        reply: _Reply | None,
+        trail: list[str],
+        front: Section,
+    ) -> _Reply | None:
+        """Run a proxy's rules of one phase; the answer of a final rule, else None. `front`:
+        where HAProxy looks for an errorfile the proxy has not."""
+        for rule in proxy.chain(phase):
+            txn.at = rule.at
+            if rule.condition is not None and not rule.condition.holds(txn):
+                continue
+            if rule.action == "allow":
+                trail.append(f"{phase} allow at {rule.at}")
+                return None
+            if rule.action in FINAL:
+                trail.append(f"{phase} {rule.action} at {rule.at}: {rule.status or 401}")
+                return _final(rule, txn, [proxy, front])
+            _apply(rule, txn, reply)
+        return None
+
+    def scopes(self) -> Sequence[Scope]:
+        """Each proxy that answers CORS: one whose defaults section is corsgen's output (the
+        policy), or whose rules set Access-Control-* headers (what they grant, read from the
+        model). A backend is asked for on the paths and port of the frontends that choose it."""
+        found = []
+        for proxy in self.proxies:
+            if proxy.effective_mode() != "http":
+                continue
+            policy = self.policies.get(proxy.defaults.at.file) if proxy.defaults else None
+            hand = [r.at for r in _all_rules(proxy) if _sets_cors(r.headers, _header(r))]
+            hand += [p.at for p in _pages(proxy) if _sets_cors(p.headers)]
+            hand = [at for at in hand if at.file not in self.policies]
+            if not (policy or hand):
+                continue
+            for reach in self._reached(proxy):
+                front, port, host = reach.front, reach.port, reach.host
+                sections = (front.defaults, front, proxy.defaults, proxy)
+                tests = [t for s in dict.fromkeys(sections) if s for t in _origin_tests(s)]
+                granted = self._granted(host, port, reach.paths[0], tests) if hand else None
+                title = proxy.title
+                found.append(Scope(proxy.at, host, reach.paths, title, policy, granted, port))
+        return found
+
+    def _reached(self, proxy: Section) -> list[_Reach]:
+        """How requests reach this proxy: each frontend that chooses it, with the paths and
+        host its use_backend lines test for (or / and any host, its default_backend)."""
+        if proxy.kind != "backend":
+            return [_Reach(proxy, proxy.ports[0] if proxy.ports else None, "", ("/",))]
+        reached = []
+        for front in self.fronts:
+            port = front.ports[0] if front.ports else None
+            for name, condition, _ in front.switches:
+                if name == proxy.name:
+                    paths = _tested(condition, _is_path) or ["/"]
+                    host = next(iter(_tested(condition, _is_host)), "")
+                    reached.append(_Reach(front, port, host, tuple(dict.fromkeys(paths))))
+            if front.default_backend and front.default_backend[0] == proxy.name:
+                reached.append(_Reach(front, port, "", ("/",)))
+        return reached
+
+    def _granted(self, host: str, port: int | None, path: str, tests: Sequence[_Test]) -> Granted:
+        """What the answers on this path grant: a policy's keys, each with the line that sent
+        it. The origins and regexes are the origin ACLs' that the answers bear out."""
+
+        def ask(method: str, origin: str, *more: tuple[str, str]) -> Answered:
+            asked = Asked(host, method, path, (("Origin", origin), *more), port)
+            return self.answer(asked, _quiet_backend)
+
+        first = ask("GET", IMPORT_ORIGIN)
+        acao = _sent(first, "Access-Control-Allow-Origin")
+        reflects = acao is not None and acao.value == IMPORT_ORIGIN
+        exact = [t.pattern for t in tests if t.method == "str" and not t.ignore_case]
+        origins = tuple(o for o in dict.fromkeys(exact) if _echoed(ask("GET", o), o))
+        regexes = tuple(
+            OriginRegex(_as_regex(t.method, t.pattern), t.at, "pcre", t.ignore_case)
+            for t in tests
+            if t.method in _AS_REGEX
+        )
+        # An origin the config allows, to read the rest from: a listed one, else one its
+        # patterns admit (their host with a scheme), else any when it reflects or sends *.
+        admitted = (o for o in _witnesses(tests) if _echoed(ask("GET", o), o))
+        allowed = origins[0] if origins else next(admitted, IMPORT_ORIGIN)
+        actual = ask("GET", allowed)
+        ask_more = ("Access-Control-Request-Private-Network", "true")
+        preflight = ask("OPTIONS", allowed, *IMPORT_PREFLIGHT, ask_more)
+        keys = {
+            "allow_origins": _sent(actual, "Access-Control-Allow-Origin"),
+            "allow_credentials": _sent(actual, "Access-Control-Allow-Credentials"),
+            "expose_headers": _sent(actual, "Access-Control-Expose-Headers"),
+            "allow_methods": _sent(preflight, "Access-Control-Allow-Methods"),
+            "allow_headers": _sent(preflight, "Access-Control-Allow-Headers"),
+            "max_age": _sent(preflight, "Access-Control-Max-Age"),
+            "allow_private_network": _sent(preflight, "Access-Control-Allow-Private-Network"),
+        }
+        at = {key: sent.at for key, sent in keys.items() if sent and sent.at}
+        if regexes:
+            at.setdefault("allow_origin_regex", regexes[0].at)
+        if not preflight.backend:
+            at.setdefault("preflight_status", preflight.by)
+        value = {key: sent.value if sent else "" for key, sent in keys.items()}
+        age = value["max_age"].strip()
+        return Granted(
+            origins=origins,
+            regexes=regexes,
+            any_origin=acao is not None and acao.value == "*",
+            reflects=reflects,
+            credentials=value["allow_credentials"].strip().lower() == "true",
+            methods=_listed(value["allow_methods"]),
+            headers=_listed(value["allow_headers"]),
+            expose=_listed(value["expose_headers"]),
+            max_age=int(age) if age.isdigit() else None,
+            private_network=value["allow_private_network"].strip().lower() == "true",
+            preflight_status=None if preflight.backend else preflight.status,
+            at=at,
+        )
+
+
+# What `scopes` asks the model with: an origin no allowlist names (it is sent back only by a
+# config that reflects any), and a preflight for a method and header no browser needs preflighted
+# less.
+IMPORT_ORIGIN = "https://corsgen-import.example"
+IMPORT_PREFLIGHT = (
+    ("Access-Control-Request-Method", "PATCH"),
+    ("Access-Control-Request-Headers", "x-corsgen-import"),
+)
+_CORS_PREFIX = "access-control-"
+_HEADER_FETCHES = frozenset({"hdr", "fhdr", "req.hdr", "req.fhdr"})
+_AS_REGEX = ("reg", "beg", "end", "sub", "dom")
+
+
+def _all_rules(proxy: Section) -> list[Rule]:
+    return [rule for phase in (*PHASES, "redirect") for rule in proxy.chain(phase)]
+
+
+def _sets_cors(headers: Sequence[tuple[str, Format]], name: str = "") -> bool:
+    """Whether a rule (its header, its answer's `hdr`s) or an error page sends a CORS header."""
+    names = [name, *(header for header, _ in headers)]
+    return any(n.lower().startswith(_CORS_PREFIX) for n in names)
+
+
+def _header(rule: Rule) -> str:
+    return rule.name if rule.action in ("set-header", "add-header") else ""
+
+
+def _pages(proxy: Section) -> list[ErrorFile]:
+    """The error pages a proxy answers with: its own, its defaults section's."""
+    own = [*proxy.errorfiles.values()]
+    return own + ([*proxy.defaults.errorfiles.values()] if proxy.defaults else [])
+
+
+@dataclass(frozen=True)
+class _Test:
+    """One test a section puts the Origin to: an ACL's pattern, or a map converter's key."""
+
+    method: str  # the match method: str, beg, end, sub, reg, dom, dir
+    pattern: str
+    ignore_case: bool
+    at: Place
+
+
+def _origin_tests(section: Section) -> Iterator[_Test]:
+    """Every test of the Origin a section writes: its ACLs', and the keys of the maps its
+    samples look the Origin up in (`req.hdr(origin),map_beg(origins.map)`)."""
+    for acls in section.acls.values():
+        for acl in acls:
+            if _of_origin(acl.expr):
+                keys = _map_tests(acl.expr, acl.at)
+                patterns = (_Test(acl.method, p, acl.ignore_case, acl.at) for p in acl.patterns)
+                yield from keys or patterns
+    for rules in section.rules.values():
+        for rule in rules:
+            samples = [rule.expr] if rule.expr else []
+            values = [rule.value, *(value for _, value in rule.headers)]
+            samples += [part for value in values for part in value if isinstance(part, Expr)]
+            for expr in samples:
+                if _of_origin(expr):
+                    yield from _map_tests(expr, rule.at)
+
+
+def _of_origin(expr: Expr) -> bool:
+    fetch_ = expr.fetch
+    return fetch_.name in _HEADER_FETCHES and [a.lower() for a in fetch_.args[:1]] == ["origin"]
+
+
+def _map_tests(expr: Expr, at: Place) -> list[_Test]:
+    """The keys of the maps a sample is looked up in, as tests (a `lower` before one folds case)."""
+    tests, folded = [], False
+    for conv in expr.converters:
+        folded = folded or conv.name == "lower"
+        found = MAP.match(conv.name)
+        if found:
+            tests += [_Test(found[1] or "str", key, folded, at) for key, _ in conv.table]
+    return tests
+
+
+def _quiet_backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+    """A backend that sends no CORS headers: what the config grants, without the backend's."""
+    return 200, ()
+
+
+_HOST = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
+def _witnesses(tests: Sequence[_Test]) -> Iterator[str]:
+    """Origins the Origin tests may admit: each host they spell, with each scheme."""
+    for test in tests:
+        for host in _HOST.findall(re.sub(r"\\(.)", r"\1", test.pattern)):
+            for prefix in ("https://", "http://", "https://www."):
+                yield prefix + host.removeprefix("www.")
+
+
+def _as_regex(method: str, pattern: str) -> str:
+    """An origin test as the regex that admits the same origins."""
+    if method == "reg":
+        return pattern
+    escaped = re.escape(pattern)
+    # dom: the pattern as whole words between HAProxy's delimiters (haproxy_samples._match).
+    dom = f"(?:^|[/?.:]){escaped}(?:$|[/?.:])"
+    return {"beg": "^" + escaped, "end": escaped + "$", "dom": dom}.get(method, escaped)
+
+
+@dataclass(frozen=True)
+class _Reach:
+    front: Section
+    port: int | None
+    host: str  # "" for any
+    paths: tuple[str, ...]
+
+
+def _is_path(acl: Acl) -> bool:
+    return acl.expr.fetch.name == "path" and acl.method in ("str", "beg", "dir")
+
+
+def _is_host(acl: Acl) -> bool:
+    fetch_ = acl.expr.fetch
+    named = fetch_.args[:1] and fetch_.args[0].lower() == "host"
+    return bool(named) and fetch_.name in _HEADER_FETCHES and acl.method == "str"
+
+
+def _tested(condition: Condition | None, kind: Callable[[Acl], bool]) -> list[str]:
+    """The values a condition's ACLs of a kind (paths, hosts) must hold for it to pass."""
+    if condition is None or condition.unless:
+        return []
+    return [
+        pattern
+        for terms in condition.alternatives
+        for term in terms
+        if not term.negated
+        for acl in term.acls
+        if kind(acl)
+        for pattern in acl.patterns
+    ]
+
+
+def _sent(answered: Answered, name: str) -> Sent | None:
+    return next((s for s in reversed(answered.headers) if s.name.lower() == name.lower()), None)
+
+
+def _echoed(answered: Answered, origin: str) -> bool:
+    sent = _sent(answered, "Access-Control-Allow-Origin")
+    return sent is not None and sent.value == origin
+
+
+def _listed(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _final(rule: Rule, txn: Txn, proxies: Sequence[Section]) -> _Reply:
+    """The answer of a return, deny, auth or redirect rule, in the first of `proxies`."""
+    headers = _replied(rule.headers, txn, rule.at)
+    status = rule.status
+    if rule.action == "auth":
+        txn.auth = rule.at
+        return _challenge(rule.realm or proxies[0].name, proxies, rule.at, txn)
+    if rule.action == "redirect":
+        headers.append(Sent("Location", _location(rule, txn), rule.at))
+    elif rule.head == "errorfile":
+        return _error(status, proxies, rule.at, txn)
+    elif rule.page is not None:
+        return _Reply(rule.page.status, [*_page(rule.page, txn), *headers], rule.at, True)
+    return _Reply(status, headers, rule.at, generated=True)
+
+
+def _challenge(realm: str, proxies: Sequence[Section], by: Place, txn: Txn) -> _Reply:
+    """HAProxy's 401 (or its errorfile's head) with its own WWW-Authenticate for `realm` in place
+    of any the errorfile has."""
+    page = _error(401, proxies, by, txn)
+    kept = [h for h in page.headers if h.name.lower() != "www-authenticate"]
+    challenge = Sent("WWW-Authenticate", f'Basic realm="{realm}"', by)
+    return _Reply(page.status, [*kept, challenge], by, generated=True)
+
+
+def _error(status: int, proxies: Sequence[Section], by: Place, txn: Txn) -> _Reply:
+    """HAProxy's own error answer, or the errorfile of the first proxy that has one for it."""
+    for proxy in proxies:
+        page = proxy.errorfile(status)
+        if page is not None:
+            return _Reply(page.status, _page(page, txn), by, generated=True)
+    return _Reply(status, [], by, generated=True)
+
+
+def _page(page: ErrorFile, txn: Txn) -> list[Sent]:
+    if page.raw:
+        return [Sent(name, render(value, txn), page.at) for name, value in page.headers]
+    return _replied(page.headers, txn, page.at)
+
+
+def _replied(headers: Sequence[tuple[str, Format]], txn: Txn, at: Place) -> list[Sent]:
+    """The `hdr` headers of an answer HAProxy makes (return, deny, http-error): one whose value
+    comes out empty is left out (checked: `hdr X %[req.hdr(origin)]` without an Origin)."""
+    rendered = [Sent(name, render(value, txn), at) for name, value in headers]
+    return [sent for sent in rendered if sent.value]
+
+
+def _location(rule: Rule, txn: Txn) -> str:
+    target = render(rule.value, txn)
+    if rule.name == "prefix":
+        return target.rstrip("/") + txn.path
+    if rule.name == "scheme":
+        return f"{target}://{txn.host()}{txn.path}"
+    return target
+
+
+def _apply(rule: Rule, txn: Txn, reply: _Reply | None) -> None:
+    """A rule that edits and goes on: a variable, a header, the path, the status."""
+    action, at = rule.action, rule.at
+    if action == "set-var" and rule.expr is not None:
+        sample = fetch(rule.expr, txn)
+        if sample is not None:  # a sample that is not found sets nothing
+            txn.vars[rule.name] = sample
+    elif action == "set-var-fmt":
+        txn.vars[rule.name] = render(rule.value, txn)
+    elif action == "unset-var":
+        txn.vars.pop(rule.name, None)
+    elif action in ("set-header", "add-header", "del-header"):
+        value = render(rule.value, txn)
+        name = rule.name.lower()
+        if reply is None:
+            if action != "add-header":
+                txn.headers[:] = [(n, v) for n, v in txn.headers if n.lower() != name]
+            if action != "del-header":
+                txn.headers.append((rule.name, value))
+        else:
+            if action != "add-header":
+                reply.headers[:] = [h for h in reply.headers if h.name.lower() != name]
+            if action != "del-header":
+                reply.headers.append(Sent(rule.name, value, at))
+    elif action == "set-status" and reply is not None:
+        reply.status = txn.status = rule.status
+    elif action == "set-path":
+        query = txn.path[len(txn.path.split("?", 1)[0]) :]
+        txn.path = render(rule.value, txn) + query
+    elif action == "replace-path":
+        path = txn.path.split("?", 1)[0]
+        found = search(rule.regex, path)
+        if found:
+            query = txn.path[len(path) :]
+            txn.path = _expand(found, render(rule.value, txn)) + query
+
+
+def _expand(found: Any, replacement: str) -> str:
+    """\\1 to \\9 in a replacement, each the group it names or nothing (HAProxy's exp_replace)."""
+
+    def group(match: re.Match[str]) -> str:
+        number = int(match[1])
+        if number > found.re.groups:
+            return ""
+        return str(found.group(number) or "")
+
+    return re.sub(r"\\([0-9])", group, replacement)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading.
+
+
+def load(configs: Sequence[Path], environ: Mapping[str, str] | None = None) -> Model:
+    """The model of HAProxy started with these files (-f, in order); Unmodeled or CorsgenError
+    (a file that cannot be read) when there is none. `environ`: what "${VAR}" expands to."""
+    return Model(*read_configs(configs, environ or {}))
