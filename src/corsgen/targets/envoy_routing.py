@@ -52,7 +52,7 @@ from corsgen.routing import (
 from corsgen.rules.table import finding
 from corsgen.server_config import ConfigBudget, decode_config
 from corsgen.targets.base import SHARED
-from corsgen.targets.replies import Reply, set_header, static_granted, without
+from corsgen.targets.replies import Reply, malformed, set_header, static_granted, without
 from corsgen.targets.yaml_lines import NONE, Node, read
 
 SERVER = "Envoy"
@@ -519,6 +519,9 @@ class EnvoyRoutes:
         listener = self._listener(asked.port)
         if listener is None:
             raise CorsgenError(f"no listener on port {asked.port}")
+        if malformed(asked.headers):  # the codec's 400: no route, no filter
+            plain = (Sent("content-type", "text/plain", None),)
+            return Answered(400, plain, listener.at, ("a control character in a header",))
         # With no route, the filters still run (auth asks for its user), and the router says 404.
         route = self._route(listener, asked) or Route(NONE, NONE, listener.table)
         request = _joined(asked.headers)
