@@ -189,7 +189,6 @@ def _audit_scope(
         faults += judge.conformance(plan, checked, [s.answer for s in conforming])
     if scanning:
         faults += judge.scan(scanned, [s.answer for s in scanning])
-    result.probed.append(Probed(scope, plan, tuple(checked), tuple(scanned), tuple(faults)))
     everything = [*conforming, *scanning]
     by_probe = {id(s.probe): s for s in everything}
     # The blocks that answer with CORS headers of the config's own: an error answer without them
@@ -197,14 +196,19 @@ def _audit_scope(
     cors = {s.answered.by for s in everything if s.at(ACAO) is not None}
     if scope.granted is not None:  # its own block grants CORS, even if no answer showed it
         cors.add(scope.at)
+    reported: dict[int, list[str]] = {}  # id(probe): the rules found on its answer
     for fault in faults:
         sent = by_probe[id(fault.probe)]
         placed = _placed(fault.check.id, fault.summary, sent, _Where(scope, context, policy, cors))
         for rule, case, place, fields in placed:
             result.add(rule, case, place, fields, sent.shown)
+            reported.setdefault(id(sent.probe), []).append(rule)
     for sent in everything:
         for rule, case, place, fields in read(sent, context):
             result.add(rule, case, place, fields, sent.shown)
+            reported.setdefault(id(sent.probe), []).append(rule)
+    judged = tuple((f, tuple(dict.fromkeys(reported.get(id(f.probe), ())))) for f in faults)
+    result.probed.append(Probed(scope, plan, tuple(checked), tuple(scanned), judged))
     if scope.granted is not None:
         static(scope.granted, scope, context, result)
     return everything

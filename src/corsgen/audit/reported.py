@@ -51,7 +51,8 @@ class Probed:
     plan: Plan | None  # the plan `checked` is judged by (probe's conformance mode)
     checked: tuple[Probe, ...]
     scanned: tuple[Probe, ...]  # judged as probe's scan mode judges them
-    faults: tuple[Fault, ...]
+    # Each fault, and the rules the audit found on its answer (none: no flaw of the config's own)
+    faults: tuple[tuple[Fault, tuple[str, ...]], ...]
 
 
 @dataclass
