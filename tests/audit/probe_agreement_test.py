@@ -7,9 +7,10 @@ and every check it finds must be reported by the audit on an answer that fails i
 says which are not yet, and why).
 
 The requests are the audit's own (Audit.probed): conformance mode with the plan the scope is held
-to, scan mode from the origins it trusts, each with the scope's Host. Each corsgen snippet is held
-to its policy (examples/NAME.toml, as given with --policy), so its scope is probed as `corsgen
-probe --policy` probes it; hand-written CORS is held to what it grants.
+to, scan mode from the origins it trusts, each with the scope's Host. A config with corsgen
+snippets is audited twice: each snippet held to its policy (examples/NAME.toml, as given with
+--policy: its scope probed as `corsgen probe --policy` probes it), and without --policy (held to
+what the model reads its lines to grant, else scanned); hand-written CORS is held to its grant.
 """
 
 from __future__ import annotations
@@ -137,13 +138,22 @@ def test_probe_finds_what_the_audit_finds(
     target: str, name: str, upstream: Upstream, tmp_path: Path
 ) -> None:
     server = by_name(target)
+    rows: list[str] = []
+    probed: list[Probed] = []
     with SERVE[target](name, tmp_path, upstream.port) as served:
-        context = Context(server.title, _policies(served.routes), None, fixes(server))
-        found = audit(served.routes, context, answer)
-        assert found.probed, f"{name}: the audit probed no scope"
-        rows = [row for p in found.probed for row in _rows(p, _probe(p, served.ports[0]))]
+        given = _policies(served.routes)
+        # With each snippet's policy, and as `corsgen audit` reads the config without one.
+        for mode, plans in {"--policy": given, "no --policy": {}}.items():
+            if mode != "--policy" and not given:
+                continue  # the same requests again
+            context = Context(server.title, plans, None, fixes(server))
+            found = audit(served.routes, context, answer)
+            assert found.probed, f"{name}: the audit probed no scope"
+            for p in found.probed:
+                rows += [f"{mode}: {row}" for row in _rows(p, _probe(p, served.ports[0]))]
+            probed += found.probed
     assert not rows, f"{target} {name}: probe and the audit differ:\n" + "\n".join(rows)
     # Every check probe fails is reported by the audit on some answer that fails it, but those
     # UNREPORTED says why not.
-    gaps = _gaps(found.probed, UNREPORTED.get((target, name), {}))
+    gaps = _gaps(probed, UNREPORTED.get((target, name), {}))
     assert not gaps, f"{target} {name}: probe finds what the audit does not:\n" + "\n".join(gaps)
