@@ -28,12 +28,14 @@ ORIGINS = (
     "https://evil.example",
 )
 # Origins no browser sends but an attacker may: two Origin headers (a listed one first), an empty
-# one, and the opaque "null".
+# one, the opaque "null", and a control character (the audit's sample of a reflected Origin's .*,
+# which Go and Envoy refuse with 400).
 ODD = (
     (("Origin", ORIGINS[0]), ("Origin", ORIGINS[-1])),
     (("Origin", ORIGINS[-1]), ("Origin", ORIGINS[0])),
     (("Origin", ""),),
     (("Origin", "null"),),
+    (("Origin", "\x01"),),
 )
 # What each origin asks: a GET, and a preflight for a PUT with two headers.
 PREFLIGHT = (

@@ -1,14 +1,14 @@
 """The Envoy model (targets/envoy_routing.py) against the real Envoy, bootstrap by bootstrap of the
 corpus (tests/audit/corpus/envoy/).
 
-Each bootstrap is served with its listeners' ports (10000, 10001, ...) turned into free ones, its
-cluster's (18080) into the test upstream's and a dead one's (18081) into a free port; the model
-reads the same file. Every request of testing/model_diff.battery goes to both, on each listener.
+Each bootstrap is served by testing/corpus.py (its listeners' ports 10000, 10001, ... turned into
+free ones, its cluster's 18080 into the test upstream's and a dead one's 18081 into a free port);
+the model reads the same file. Every request of testing/model_diff.battery goes to both, on each
+listener.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,34 +17,21 @@ import pytest
 from corsgen.routing import Asked
 from corsgen.targets import envoy_routing, yaml_lines
 from corsgen.targets.envoy import TARGET
-from corsgen.targets.envoy_serving import command
-from testing.binaries import need_binary
+from testing import corpus
 from testing.model_diff import attributed, battery, differences, marked
-from testing.processes import free_port, process
 from testing.upstream import Upstream
 
-CORPUS = Path(__file__).parent / "corpus" / "envoy"
-LISTENER, UPSTREAM = re.compile(r"port_value: (1000\d)\b"), "port_value: 18080"
-DEAD = "port_value: 18081"  # a service nothing answers for (an authorization service)
-CONFIGS = sorted(p.name for p in CORPUS.iterdir())
+CORPUS = corpus.CORPUS / "envoy"
+CONFIGS = corpus.configs("envoy")
 
 
 @pytest.fixture
 def served(
     request: pytest.FixtureRequest, upstream: Upstream, tmp_path: Path
 ) -> Iterator[tuple[envoy_routing.EnvoyRoutes, list[int]]]:
-    binary = TARGET.find_binary()
-    need_binary("envoy", binary)
-    text = (CORPUS / request.param).read_text()
-    ports = {placeholder: free_port() for placeholder in LISTENER.findall(text)}
-    text = LISTENER.sub(lambda m: f"port_value: {ports[m[1]]}", text)
-    text = text.replace(UPSTREAM, f"port_value: {upstream.port}")
-    text = text.replace(DEAD, f"port_value: {free_port()}")
-    run = command(str(binary), tmp_path, text)
-    routes, findings = envoy_routing.load([tmp_path / "envoy.yaml"])
-    assert routes is not None, findings
-    with process(run, tmp_path, ports.values()):
-        yield routes, list(ports.values())
+    with corpus.envoy(request.param, tmp_path, upstream.port) as served:
+        assert isinstance(served.routes, envoy_routing.EnvoyRoutes)
+        yield served.routes, list(served.ports)
 
 
 def _asked(routes: envoy_routing.EnvoyRoutes, port: int | None) -> list[Asked]:

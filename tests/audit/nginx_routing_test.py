@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import http.client
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,16 +20,18 @@ from corsgen.routing import SECRET_HEADER, Answered, Asked, Place
 from corsgen.targets import nginx_serving
 from corsgen.targets.nginx import main_config
 from corsgen.targets.nginx_routing import load
-from corsgen.targets.serving import DEAD, slash_version
+from corsgen.targets.serving import DEAD
 from corsgen.verify import find_binary
+from testing import corpus
 from testing.binaries import need_binary
+from testing.corpus import nginx_version
 from testing.flawed import FLAWS
 from testing.processes import free_port, process
 from testing.servers import site, unchecked_plan
 from testing.upstream import Upstream, answer
 
-CORPUS = Path(__file__).with_name("corpus") / "nginx"
-CONFIGS = sorted(p.name for p in CORPUS.glob("*.conf"))
+CORPUS = corpus.CORPUS / "nginx"
+CONFIGS = corpus.configs("nginx")
 ALLOWED, HOSTILE = "https://app.example.com", "https://evil.example"
 LOOKALIKE = "https://app.example.com.evil.example"  # what an unanchored regex lets in
 AUTHORIZED = ("Authorization", "Basic " + base64.b64encode(b"corsgen:s3cret").decode())
@@ -81,12 +82,6 @@ def nginx() -> str:
     return binary
 
 
-def _version(binary: str) -> tuple[int, int, int]:
-    """The version `nginx -v` names: the model follows it (add_header_inherit from 1.29.3)."""
-    major, minor, patch = (int(n) for n in slash_version(binary).split(".")[:3])
-    return major, minor, patch
-
-
 @pytest.fixture(scope="module")
 def up() -> Iterator[Upstream]:
     with Upstream() as upstream:
@@ -105,25 +100,17 @@ def test_the_corpus_holds_corsgens_output_as_it_renders_today(policy: str) -> No
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_the_model_answers_as_nginx(name: str, nginx: str, up: Upstream, tmp_path: Path) -> None:
-    root = tmp_path
-    root.chmod(0o755)
-    shutil.copytree(CORPUS, root, dirs_exist_ok=True)
-    port = free_port()
-    text = (CORPUS / name).read_text()
-    served = text.replace("PORT", str(port)).replace("UPSTREAM", f"127.0.0.1:{up.port}")
-    (root / name).write_text(served.replace("ROOT", str(root)))
-    conf = main_config(root, f"    include {root / name};\n", serve=True)
-    routes, errors = load([root / name], client="127.0.0.1", version=_version(nginx))
-    assert routes is not None, errors
-    host = _directive(text, "host", "api.example.com")
-    paths = _directive(text, "paths", "/").split()
+def test_the_model_answers_as_nginx(name: str, up: Upstream, tmp_path: Path) -> None:
     table = []
-    with process([nginx, "-p", str(root), "-c", str(conf)], root, [port]):
+    with corpus.nginx(name, tmp_path, up.port) as served:
+        host = _directive(served.text, "host", "api.example.com")
+        paths = _directive(served.text, "paths", "/").split()
+        port = served.ports[0]
         for path in paths:
             for label, method, headers in ASKS:
                 real = _real(port, host, method, path, headers)
-                model = _view_of(routes.answer(Asked(host, method, path, headers, port), answer))
+                asked = Asked(host, method, path, headers, port)
+                model = _view_of(served.routes.answer(asked, answer))
                 table += _differences(label, path, model, real)
     assert not table, f"{name}: the model differs from nginx:\n" + "\n".join(table)
 
@@ -153,7 +140,7 @@ def test_the_model_answers_as_nginx_on_every_flawed_config(
     (root / "htpasswd").write_text("corsgen:{PLAIN}s3cret\n")
     (root / "flawed.conf").write_text(http)
     conf = main_config(root, f"    include {root / 'flawed.conf'};\n", serve=True)
-    routes, errors = load([root / "flawed.conf"], client="127.0.0.1", version=_version(nginx))
+    routes, errors = load([root / "flawed.conf"], client="127.0.0.1", version=nginx_version(nginx))
     assert routes is not None, errors
     table = []
     with process([nginx, "-p", str(root), "-c", str(conf)], root, ports.values()):
@@ -635,7 +622,7 @@ def test_the_model_answers_as_nginx_where_the_conformance_tests_include_corsgen(
     root = tmp_path
     root.chmod(0o755)
     command = nginx_serving.configure(context, nginx, root, served)
-    routes, errors = load([root / "nginx.conf"], client="127.0.0.1", version=_version(nginx))
+    routes, errors = load([root / "nginx.conf"], client="127.0.0.1", version=nginx_version(nginx))
     assert routes is not None, errors
     table = []
     with process(command, root, set(ports.values())):

@@ -1,16 +1,13 @@
 """The Traefik model (targets/traefik_routing.py) against the real Traefik, config by config of the
 corpus (tests/audit/corpus/traefik/: a file, or a directory the file provider reads as one).
 
-Each config is served with its upstream URL (127.0.0.1:18080) turned into the test upstream's, on
-an entry point `web`; the model reads the same static
-file and follows its file provider. Every request of testing/model_diff.battery goes to both.
+Each config is served by testing/corpus.py (its upstream URL turned into the test upstream's, on
+an entry point `web`); the model reads the same static file and follows its file provider. Every
+request of testing/model_diff.battery goes to both.
 """
 
 from __future__ import annotations
 
-import json
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,55 +17,20 @@ from corsgen.routing import Asked
 from corsgen.targets import traefik_routing
 from corsgen.targets.traefik import TARGET
 from corsgen.targets.traefik_check import static
-from testing.binaries import need_binary
+from testing import corpus
 from testing.model_diff import attributed, battery, differences, marked
-from testing.processes import free_port, process
 from testing.upstream import Upstream
 
-CORPUS = Path(__file__).parent / "corpus" / "traefik"
-UPSTREAM = "127.0.0.1:18080"
-CONFIGS = sorted(p.name for p in CORPUS.iterdir())
-
-
-def _copy(name: str, into: Path, upstream: int) -> None:
-    source = CORPUS / name
-    files = sorted(source.iterdir()) if source.is_dir() else [source]
-    for file in files:
-        (into / file.name).write_text(file.read_text().replace(UPSTREAM, f"127.0.0.1:{upstream}"))
-
-
-def _loaded(api: int, routers: int) -> None:
-    """Wait until Traefik's API lists every router the files define."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{api}/api/http/routers") as answer:
-                listed = [r for r in json.load(answer) if r["name"].endswith("@file")]
-                if len(listed) == routers:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("Traefik did not load the routers")
+CONFIGS = corpus.configs("traefik")
 
 
 @pytest.fixture
 def served(
     request: pytest.FixtureRequest, upstream: Upstream, tmp_path: Path
 ) -> Iterator[tuple[traefik_routing.TraefikRoutes, int]]:
-    binary = TARGET.find_binary()
-    need_binary("traefik", binary)
-    dynamic = tmp_path / "dynamic"
-    dynamic.mkdir()
-    _copy(request.param, dynamic, upstream.port)
-    web, api = free_port(), free_port()
-    (tmp_path / "traefik.yml").write_text(static(dynamic, {"web": web}, api))
-    routes, findings = traefik_routing.load([tmp_path / "traefik.yml"])
-    assert routes is not None, findings
-    assert routes.config.routers, "the model read no router"
-    with process([str(binary), f"--configFile={tmp_path / 'traefik.yml'}"], tmp_path, [web, api]):
-        _loaded(api, len(routes.config.routers))
-        yield routes, web
+    with corpus.traefik(request.param, tmp_path, upstream.port) as served:
+        assert isinstance(served.routes, traefik_routing.TraefikRoutes)
+        yield served.routes, served.ports[0]
 
 
 def _asked(routes: traefik_routing.TraefikRoutes, port: int | None) -> list[Asked]:
@@ -90,8 +52,7 @@ def test_the_model_answers_as_traefik(
 def test_each_planted_flaw_is_on_a_line_the_model_names(name: str) -> None:
     """The corpus's expect-next lines are lines the model attributes an answer or a grant to,
     where the audit can report them."""
-    source = CORPUS / name
-    files = sorted(source.iterdir()) if source.is_dir() else [source]
+    files = corpus.traefik_files(name)
     routes, findings = traefik_routing.load(files)
     assert routes is not None, findings
     places = attributed(routes, _asked(routes, None))
@@ -117,7 +78,8 @@ def test_traefik_claims_its_files_only(text: str, claimed: bool) -> None:
 
 def test_a_static_file_in_its_own_providers_directory_is_read_once(tmp_path: Path) -> None:
     (tmp_path / "traefik.yml").write_text(static(tmp_path, {"web": 8080}))
-    _copy("public-star.yml", tmp_path, 8081)
+    text = corpus.traefik_files("public-star.yml")[0].read_text()
+    (tmp_path / "public-star.yml").write_text(text)
     routes, findings = traefik_routing.load([tmp_path / "traefik.yml"])
     assert routes is not None, findings
     assert [router.name for router in routes.routers] == ["catalog"]

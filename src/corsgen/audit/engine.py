@@ -36,7 +36,7 @@ from corsgen.audit.answers import (
     static,
     twice,
 )
-from corsgen.audit.reported import Audit
+from corsgen.audit.reported import Audit, Probed
 from corsgen.errors import clip
 from corsgen.fetch import Request, header_value
 from corsgen.plan import ACAC, ACAO, Plan
@@ -46,6 +46,7 @@ from corsgen.probe.checks import BY_ID as CHECKS
 from corsgen.routing import (
     NOT_FOUND,
     Asked,
+    Backend,
     Place,
     Routes,
     Scope,
@@ -85,8 +86,9 @@ def error_path(path: str) -> str:
     return path.split("?")[0].rsplit("/", 1)[0] + "/" + NOT_FOUND
 
 
-def audit(routes: Routes, context: Context) -> Audit:
-    """Every finding the model's answers show, scope by scope."""
+def audit(routes: Routes, context: Context, backend: Backend = audit_backend) -> Audit:
+    """Every finding the model's answers show, scope by scope, with `backend` behind it (a test
+    that holds the audit to a real server passes the backend that server proxies to)."""
     result = Audit()
     scopes = list(routes.scopes())
     if not scopes:
@@ -106,11 +108,11 @@ def audit(routes: Routes, context: Context) -> Audit:
             result.notes.append(f"sent {MAX_SENT:,} requests; {left:,} scopes were not probed")
             break
         result.scope = scope.at
-        sent += _audit_scope(routes, scope, context, result, others)
+        sent += _audit_scope(routes, scope, context, result, others, backend)
     result.scope = None
     for host in dict.fromkeys(s.host for s in scopes[:MAX_SCOPES]):
         baseline = Probe("no-origin", "GET", "/", ())
-        sent.append(_send(routes, Scope(Place("", 0), host, ("/",), "/"), baseline))
+        sent.append(_send(routes, Scope(Place("", 0), host, ("/",), "/"), baseline, backend))
     hidden_leaks(sent, context, result)
     hand_written = any(s.granted is not None and s.policy is None for s in scopes)
     if context.intent is not None and not hand_written:
@@ -122,9 +124,9 @@ def audit(routes: Routes, context: Context) -> Audit:
     return result
 
 
-def _send(routes: Routes, scope: Scope, probe: Probe) -> Exchange:
+def _send(routes: Routes, scope: Scope, probe: Probe, backend: Backend) -> Exchange:
     asked = Asked(scope.host, probe.method, probe.path, probe.headers, scope.port)
-    return Exchange(probe, routes.answer(asked, audit_backend))
+    return Exchange(probe, routes.answer(asked, backend))
 
 
 def _plan_for(scope: Scope, context: Context, result: Audit) -> tuple[Plan | None, str | None]:
@@ -155,7 +157,12 @@ def _trusted(scope: Scope) -> list[str]:
 
 
 def _audit_scope(
-    routes: Routes, scope: Scope, context: Context, result: Audit, others: Sequence[str]
+    routes: Routes,
+    scope: Scope,
+    context: Context,
+    result: Audit,
+    others: Sequence[str],
+    backend: Backend,
 ) -> list[Exchange]:
     paths = list(scope.paths[:MAX_PATHS])
     errors = [error_path(p) for p in paths]
@@ -175,8 +182,8 @@ def _audit_scope(
         )
         share = round(MAX_PROBES * len(checked) / (len(checked) + len(scanned)))
         checked, scanned = _even(checked, share), _even(scanned, MAX_PROBES - share)
-    conforming = [_send(routes, scope, p) for p in checked]
-    scanning = [_send(routes, scope, p) for p in scanned]
+    conforming = [_send(routes, scope, p, backend) for p in checked]
+    scanning = [_send(routes, scope, p, backend) for p in scanned]
     faults: list[judge.Fault] = []
     if plan is not None and conforming:
         faults += judge.conformance(plan, checked, [s.answer for s in conforming])
@@ -189,14 +196,19 @@ def _audit_scope(
     cors = {s.answered.by for s in everything if s.at(ACAO) is not None}
     if scope.granted is not None:  # its own block grants CORS, even if no answer showed it
         cors.add(scope.at)
+    reported: dict[int, list[str]] = {}  # id(probe): the rules found on its answer
     for fault in faults:
         sent = by_probe[id(fault.probe)]
         placed = _placed(fault.check.id, fault.summary, sent, _Where(scope, context, policy, cors))
         for rule, case, place, fields in placed:
             result.add(rule, case, place, fields, sent.shown)
+            reported.setdefault(id(sent.probe), []).append(rule)
     for sent in everything:
         for rule, case, place, fields in read(sent, context):
             result.add(rule, case, place, fields, sent.shown)
+            reported.setdefault(id(sent.probe), []).append(rule)
+    judged = tuple((f, tuple(dict.fromkeys(reported.get(id(f.probe), ())))) for f in faults)
+    result.probed.append(Probed(scope, plan, tuple(checked), tuple(scanned), judged))
     if scope.granted is not None:
         static(scope.granted, scope, context, result)
     return everything

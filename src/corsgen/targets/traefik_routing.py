@@ -45,7 +45,14 @@ from corsgen.routing import (
 )
 from corsgen.rules.table import finding
 from corsgen.server_config import ConfigBudget, decode_config
-from corsgen.targets.replies import Reply, first, set_header, static_granted, without
+from corsgen.targets.replies import (
+    Reply,
+    first,
+    malformed,
+    set_header,
+    static_granted,
+    without,
+)
 from corsgen.targets.yaml_lines import NONE, Node, read
 
 SERVER = "Traefik"
@@ -684,10 +691,12 @@ class TraefikRoutes:
         )
 
     def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
+        where = self.config.first or Place("", 0)
+        headers = (Sent("Content-Type", "text/plain; charset=utf-8", None),)
+        if malformed(asked.headers):
+            return Answered(400, headers, where, ("a control character in a header: Go's 400",))
         router = self.route(asked)
         if router is None:
-            where = self.config.first or Place("", 0)
-            headers = (Sent("Content-Type", "text/plain; charset=utf-8", None),)
             return Answered(404, headers, where, ("no router matches: Traefik's 404",))
         request = Request.of(asked)
         reply = _run(router, 0, request, backend)

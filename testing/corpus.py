@@ -1,0 +1,135 @@
+"""The audit corpus (tests/audit/corpus/NAME/) served by the real servers, each config with
+testing/upstream.py behind it and the target's routing model read from the same files: what the
+model tests and the probe-agreement test share.
+
+Placeholders each corpus fills: nginx's PORT, UPSTREAM and ROOT (and a `# host:` comment naming
+the site asked when a test needs one); Traefik's upstream URL 127.0.0.1:18080, on an entry point
+`web`; Envoy's listener ports 1000N, its cluster's 18080 and a dead service's 18081.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from corsgen.routing import Routes
+from corsgen.targets import envoy_routing, nginx_routing, traefik_routing
+from corsgen.targets.envoy import TARGET as ENVOY
+from corsgen.targets.envoy_serving import command as envoy_command
+from corsgen.targets.nginx import main_config
+from corsgen.targets.serving import slash_version
+from corsgen.targets.traefik import TARGET as TRAEFIK
+from corsgen.targets.traefik_check import static
+from corsgen.verify import find_binary
+from testing.binaries import need_binary
+from testing.processes import free_port, process
+
+CORPUS = Path(__file__).parent.parent / "tests" / "audit" / "corpus"
+TRAEFIK_UPSTREAM = "127.0.0.1:18080"
+ENVOY_LISTENER, ENVOY_UPSTREAM = re.compile(r"port_value: (1000\d)\b"), "port_value: 18080"
+ENVOY_DEAD = "port_value: 18081"  # a service nothing answers for (an authorization service)
+
+
+def configs(target: str) -> list[str]:
+    """The corpus's configs of a target: nginx's *.conf files (the rest is what they include),
+    each file or directory of the others."""
+    found = (CORPUS / target).glob("*.conf") if target == "nginx" else (CORPUS / target).iterdir()
+    return sorted(p.name for p in found)
+
+
+@dataclass(frozen=True)
+class Served:
+    """A corpus config on its real server, and the model of the same files."""
+
+    routes: Routes
+    ports: tuple[int, ...]  # every port it listens on, the first the default
+    text: str  # the config as written in the corpus (nginx: the file named)
+
+
+def nginx_version(binary: str) -> tuple[int, int, int]:
+    """The version `nginx -v` names: the model follows it (add_header_inherit from 1.29.3)."""
+    major, minor, patch = (int(n) for n in slash_version(binary).split(".")[:3])
+    return major, minor, patch
+
+
+@contextmanager
+def nginx(name: str, root: Path, upstream: int) -> Iterator[Served]:
+    binary = find_binary("nginx")
+    need_binary("nginx", binary)
+    assert binary is not None
+    root.chmod(0o755)
+    shutil.copytree(CORPUS / "nginx", root, dirs_exist_ok=True)
+    port = free_port()
+    text = (CORPUS / "nginx" / name).read_text()
+    served = text.replace("PORT", str(port)).replace("UPSTREAM", f"127.0.0.1:{upstream}")
+    (root / name).write_text(served.replace("ROOT", str(root)))
+    conf = main_config(root, f"    include {root / name};\n", serve=True)
+    routes, errors = nginx_routing.load(
+        [root / name], client="127.0.0.1", version=nginx_version(binary)
+    )
+    assert routes is not None, errors
+    with process([binary, "-p", str(root), "-c", str(conf)], root, [port]):
+        yield Served(routes, (port,), text)
+
+
+def _traefik_loaded(api: int, routers: int) -> None:
+    """Wait until Traefik's API lists every router the files define."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{api}/api/http/routers") as answer:
+                listed = [r for r in json.load(answer) if r["name"].endswith("@file")]
+                if len(listed) == routers:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("Traefik did not load the routers")
+
+
+def traefik_files(name: str) -> list[Path]:
+    """A Traefik corpus config's files: the file, or each file of the directory."""
+    source = CORPUS / "traefik" / name
+    return sorted(source.iterdir()) if source.is_dir() else [source]
+
+
+@contextmanager
+def traefik(name: str, root: Path, upstream: int) -> Iterator[Served]:
+    binary = TRAEFIK.find_binary()
+    need_binary("traefik", binary)
+    dynamic = root / "dynamic"
+    dynamic.mkdir()
+    for file in traefik_files(name):
+        text = file.read_text().replace(TRAEFIK_UPSTREAM, f"127.0.0.1:{upstream}")
+        (dynamic / file.name).write_text(text)
+    web, api = free_port(), free_port()
+    (root / "traefik.yml").write_text(static(dynamic, {"web": web}, api))
+    routes, findings = traefik_routing.load([root / "traefik.yml"])
+    assert routes is not None, findings
+    assert routes.config.routers, "the model read no router"
+    with process([str(binary), f"--configFile={root / 'traefik.yml'}"], root, [web, api]):
+        _traefik_loaded(api, len(routes.config.routers))
+        yield Served(routes, (web,), "\n".join(f.read_text() for f in traefik_files(name)))
+
+
+@contextmanager
+def envoy(name: str, root: Path, upstream: int) -> Iterator[Served]:
+    binary = ENVOY.find_binary()
+    need_binary("envoy", binary)
+    text = (CORPUS / "envoy" / name).read_text()
+    ports = {placeholder: free_port() for placeholder in ENVOY_LISTENER.findall(text)}
+    served = ENVOY_LISTENER.sub(lambda m: f"port_value: {ports[m[1]]}", text)
+    served = served.replace(ENVOY_UPSTREAM, f"port_value: {upstream}")
+    served = served.replace(ENVOY_DEAD, f"port_value: {free_port()}")
+    run = envoy_command(str(binary), root, served)
+    routes, findings = envoy_routing.load([root / "envoy.yaml"])
+    assert routes is not None, findings
+    with process(run, root, ports.values()):
+        yield Served(routes, tuple(ports.values()), text)
