@@ -1,0 +1,280 @@
+"""The auditors on the nginx corpus (tests/audit/corpus/nginx/): what gixy-ng and `corsgen audit`
+each report on every config, beside the flaws planted in it, as the committed comparison
+(corpus/nginx/auditors.json) that the README's table is generated from (docs/gen.py) and
+tests/audit/nginx_gixy_test.py holds to a fresh run.
+
+`python -m testing.auditors` runs both again and rewrites auditors.json.
+
+gixy-ng reads a whole nginx.conf: each corpus config is copied with its placeholders filled (as
+the model test does; nothing is served) and included in http {} of a wrapper of its own, and one
+gixy-ng run, in its JSON format and with its default options, reads every wrapper. A gixy-ng
+finding is about CORS by the rules of RELATED, which also name the audit's rules that report the
+same flaw and where (the test checks each CORS finding of gixy-ng's is one of the audit's there).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import sysconfig
+import tempfile
+from collections.abc import Mapping, Sequence
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+from corsgen.audit.engine import PLACED_AT
+from corsgen.cli import main
+from testing.paths import ROOT
+
+CORPUS = ROOT / "tests" / "audit" / "corpus" / "nginx"
+RESULTS = CORPUS / "auditors.json"
+GIXY = Path(sysconfig.get_path("scripts"), "gixy")
+# What the placeholders become: nothing listens, only the files under ROOT must be there.
+PORT, UPSTREAM = "8080", "127.0.0.1:9"
+_WRAPPER = ".gixy.nginx"  # the suffix of each config's wrapper nginx.conf
+_PLANTED = re.compile(r"^\s*# expect-next:(.*)$")
+# A line that sets a CORS header (gixy-ng names the directive, not the header, in its reason).
+_CORS_HEADER = r"^\s*(?:add_header|more_set_headers)\b.*access-control-"
+
+
+@dataclass(frozen=True)
+class Related:
+    """When a finding of one gixy-ng plugin is about CORS, and the audit's rules that report the
+    same flaw, `where` it says so:
+    - "line": at the line gixy-ng names;
+    - "nested": at a block nested in the one whose add_header gixy-ng names, that has add_header
+      lines of its own (gixy-ng names the parent's first add_header; the nested block drops it);
+    - "block": at the block that holds the directive gixy-ng names, or at one of its lines."""
+
+    plugin: str
+    read: str  # what `pattern` is searched in: "reason" (gixy-ng's), "line" (the config's line
+    # gixy-ng names), "excerpt" (the blocks gixy-ng quotes around it)
+    pattern: str  # case-insensitive
+    rules: tuple[str, ...]  # the audit's rule ids; () where it has none yet (a gap)
+    where: str
+    flaw: str  # what the finding says, in the README's words
+
+
+RELATED: tuple[Related, ...] = (
+    Related(
+        "origins",
+        "reason",
+        r"as a valid origin\b",
+        ("CG411",),
+        "line",
+        "an origin regex admits hostile or malformed origins",
+    ),
+    Related(
+        "add_header_redefinition",
+        "reason",
+        r'"access-control-',
+        ("CG402",),
+        "nested",
+        "a nested add_header drops the Access-Control-* headers of the block around it",
+    ),
+    Related(
+        "if_is_evil",
+        "line",
+        _CORS_HEADER,
+        tuple(PLACED_AT),  # whatever the if's answers get wrong
+        "block",
+        "an Access-Control-* header set inside `if` in a location",
+    ),
+    Related(
+        "regex_redos",
+        "excerpt",
+        r"\$http_origin\b",
+        ("CG411",),  # CG121's backtracking check is part of CG411's proof
+        "line",
+        "an origin regex that backtracks",
+    ),
+    Related(
+        "add_header_multiline",
+        "line",
+        _CORS_HEADER,
+        (),
+        "line",
+        "an Access-Control-* value written over several lines",
+    ),
+)
+BY_PLUGIN = {r.plugin: r for r in RELATED}
+
+# The auditors the issue names that do not run here, and what their rule sets cover: from their
+# published rules (shared/reference/proxies-and-scanners.md), not measured on the corpus.
+NOT_RUN: tuple[tuple[str, str, str], ...] = (
+    (
+        "Semgrep (registry rules)",
+        "not installed; its registry rules are fetched from semgrep.dev, which is not reachable",
+        "nginx `header-redefinition` (ignores `if` and `always`); no CORS rule for nginx or Apache",
+    ),
+    (
+        "Checkov 3.x",
+        "not installed; it has no nginx or Apache framework to read these files with",
+        "three cloud CORS wildcard checks (Azure App Service, Azure Function App, AWS Lambda "
+        "function URL); nothing for nginx",
+    ),
+    (
+        "Trivy",
+        "not installed: Debian has no package, and PyPI's (trivy-py) downloads the binary as it "
+        "installs, which nothing here may",
+        "no CORS check",
+    ),
+)
+
+
+@dataclass(frozen=True, order=True)
+class GixyFinding:
+    file: str  # relative to the corpus
+    line: int
+    plugin: str
+    severity: str
+    cors: bool
+
+
+@dataclass(frozen=True, order=True)
+class AuditFinding:
+    file: str  # relative to the corpus
+    line: int
+    rule: str
+    slug: str
+    severity: str
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One corpus config: its planted flaws, and what each auditor reports on it."""
+
+    planted: tuple[tuple[int, str], ...]
+    gixy: tuple[GixyFinding, ...]
+    audit: tuple[AuditFinding, ...]
+
+
+def configs() -> list[str]:
+    return sorted(p.name for p in CORPUS.glob("*.conf"))
+
+
+def fill(root: Path) -> None:
+    """The corpus copied to root, its placeholders filled (line numbers unchanged)."""
+    shutil.copytree(CORPUS, root, dirs_exist_ok=True)
+    for name in configs():
+        text = (CORPUS / name).read_text()
+        text = text.replace("PORT", PORT).replace("UPSTREAM", UPSTREAM)
+        (root / name).write_text(text.replace("ROOT", str(root)))
+
+
+def planted(text: str) -> tuple[tuple[int, str], ...]:
+    """(line, slug) of each flaw the config marks: the line after its `# expect-next:`."""
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        marked = _PLANTED.match(line)
+        if marked:
+            found += [(number + 1, slug.strip()) for slug in marked[1].split(",")]
+    return tuple(found)
+
+
+def related(raw: Mapping[str, object]) -> Related | None:
+    """The rule that makes a gixy-ng finding (its JSON) one about CORS, if any."""
+    rule = BY_PLUGIN.get(str(raw["plugin"]))
+    if rule is None:
+        return None
+    if rule.read == "line":
+        lines = Path(str(raw["file"])).read_text().splitlines()
+        number = int(str(raw["line"]))
+        text = lines[number - 1] if 0 < number <= len(lines) else ""
+    else:
+        text = str(raw["reason" if rule.read == "reason" else "config"])
+    return rule if re.search(rule.pattern, text, re.IGNORECASE) else None
+
+
+def run_gixy(root: Path, names: Sequence[str]) -> dict[str, list[GixyFinding]]:
+    """Every gixy-ng finding on each config (in root), each marked when it is about CORS."""
+    wrappers = []
+    for name in names:
+        wrapper = root / f"{name}{_WRAPPER}"
+        # server_tokens off, as tests/gixy_test.py's wrapper has it: the version nginx names is
+        # the wrapper's business, not the corpus's.
+        http = f"    server_tokens off;\n    include {root / name};\n"
+        wrapper.write_text(f"events {{}}\nhttp {{\n{http}}}\n")
+        wrappers.append(str(wrapper))
+    ran = subprocess.run(
+        [str(GIXY), "--format", "json", *wrappers], capture_output=True, text=True, check=False
+    )
+    # gixy-ng exits 1 when it finds anything; a config it cannot read would say so on stderr.
+    assert ran.returncode in (0, 1) and not ran.stderr.strip(), ran.stderr
+    found: dict[str, list[GixyFinding]] = {name: [] for name in names}
+    for raw in json.loads(ran.stdout or "[]"):
+        name = Path(raw["path"]).name.removesuffix(_WRAPPER)
+        cors = related(raw) is not None
+        at = _relative(raw["file"], root)
+        found[name].append(GixyFinding(at, raw["line"], raw["plugin"], raw["severity"], cors))
+    return {name: sorted(findings) for name, findings in found.items()}
+
+
+def run_audit(root: Path, name: str) -> list[AuditFinding]:
+    """`corsgen audit CONFIG --target nginx --format json`, in this process."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["audit", str(root / name), "--target", "nginx", "--format", "json"])
+    assert code in (0, 1), err.getvalue()
+    found = [
+        AuditFinding(_relative(f["file"], root), f["line"], f["rule"], f["slug"], f["severity"])
+        for f in json.loads(out.getvalue())["findings"]
+    ]
+    return sorted(found)
+
+
+def _relative(file: str, root: Path) -> str:
+    return Path(file).resolve().relative_to(root.resolve()).as_posix()
+
+
+def compare(root: Path) -> dict[str, Compared]:
+    """Both auditors on every config of the corpus, filled in root."""
+    fill(root)
+    names = configs()
+    gixy = run_gixy(root, names)
+    return {
+        name: Compared(
+            planted((CORPUS / name).read_text()),
+            tuple(gixy[name]),
+            tuple(run_audit(root, name)),
+        )
+        for name in names
+    }
+
+
+def as_json(compared: Mapping[str, Compared]) -> str:
+    """The committed comparison: what docs/gen.py reads."""
+    document = {
+        "about": "written by `python -m testing.auditors`; tests/audit/nginx_gixy_test.py "
+        "holds it to a fresh run",
+        "gixy-ng": version("gixy-ng"),
+        "related": [asdict(r) for r in RELATED],
+        "not run": [{"auditor": a, "why": w, "covers": c} for a, w, c in NOT_RUN],
+        "configs": {name: asdict(c) for name, c in compared.items()},
+    }
+    return _INNERMOST.sub(_one_line, json.dumps(document, indent=1)) + "\n"
+
+
+# A list or object that holds no other (a finding, a planted flaw), to be written on one line.
+_INNERMOST = re.compile(r"[\[{]\n[^\[\]{}]*\n *[\]}]")
+
+
+def _one_line(found: re.Match[str]) -> str:
+    text = found[0]
+    return text[0] + ", ".join(p.strip() for p in text[1:-1].strip().split(",\n")) + text[-1]
+
+
+def write() -> None:
+    """Run both auditors again and rewrite the committed comparison."""
+    with tempfile.TemporaryDirectory() as folder:
+        RESULTS.write_text(as_json(compare(Path(folder))))
+
+
+if __name__ == "__main__":
+    write()
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
