@@ -3,7 +3,8 @@ each report on every config, beside the flaws planted in it, as the committed co
 (corpus/nginx/auditors.json) that the README's table is generated from (docs/gen.py) and
 tests/audit/nginx_gixy_test.py holds to a fresh run.
 
-`python -m testing.auditors` runs both again and rewrites auditors.json.
+`python -m testing.auditors` runs both again and rewrites auditors.json (with Semgrep's matches,
+run by hand: SEMGREP below).
 
 gixy-ng reads a whole nginx.conf: each corpus config is copied with its placeholders filled (as
 the model test does; nothing is served) and included in http {} of a wrapper of its own, and one
@@ -14,6 +15,8 @@ same flaw and where (the test checks each CORS finding of gixy-ng's is one of th
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import io
 import json
 import re
@@ -26,6 +29,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from corsgen.audit.engine import PLACED_AT
 from corsgen.cli import main
@@ -104,25 +108,22 @@ RELATED: tuple[Related, ...] = (
 )
 BY_PLUGIN = {r.plugin: r for r in RELATED}
 
-# The auditors the issue names that do not run here, and what their rule sets cover: from their
-# published rules (shared/reference/proxies-and-scanners.md), not measured on the corpus.
-NOT_RUN: tuple[tuple[str, str, str], ...] = (
+# The issue's other auditors: (auditor, how it ran here, what it finds on the corpus). Checkov was
+# installed from PyPI and run by hand (`checkov -d` on the filled corpus, 3.3.30): none of its
+# frameworks reads an nginx file. Trivy does not run here; what its rules cover is from their
+# published lists (shared/reference/proxies-and-scanners.md), not measured. Semgrep: SEMGREP below.
+OTHERS: tuple[tuple[str, str, str], ...] = (
     (
-        "Semgrep (registry rules)",
-        "not installed; its registry rules are fetched from semgrep.dev, which is not reachable",
-        "nginx `header-redefinition` (ignores `if` and `always`); no CORS rule for nginx or Apache",
-    ),
-    (
-        "Checkov 3.x",
-        "not installed; it has no nginx or Apache framework to read these files with",
-        "three cloud CORS wildcard checks (Azure App Service, Azure Function App, AWS Lambda "
-        "function URL); nothing for nginx",
+        "Checkov 3.3.30",
+        "by hand, not by the tests: `checkov -d` on the corpus",
+        "nothing: none of its frameworks reads nginx config (0 resources); its CORS checks are "
+        "three cloud wildcard checks (CKV_AZURE_57, CKV_AZURE_62, CKV2_AWS_75)",
     ),
     (
         "Trivy",
-        "not installed: Debian has no package, and PyPI's (trivy-py) downloads the binary as it "
-        "installs, which nothing here may",
-        "no CORS check",
+        "no: Debian has no package, and PyPI's (trivy-py) downloads the binary as it installs, "
+        "which nothing here may",
+        "not measured: its published checks have no CORS check",
     ),
 )
 
@@ -152,6 +153,57 @@ class Compared:
     planted: tuple[tuple[int, str], ...]
     gixy: tuple[GixyFinding, ...]
     audit: tuple[AuditFinding, ...]
+
+
+# Semgrep with the registry's nginx rules runs here by hand, never in the tests: Semgrep installs
+# from PyPI, but its rules come from semgrep.dev or a checkout of semgrep-rules, neither the
+# project's to fetch or commit. `python -m testing.auditors --semgrep SEMGREP RULES WHENCE` (RULES:
+# the rules' folder, generic/nginx/security/; WHENCE: where they come from, in words) records its
+# matches with each config's sha256; a run without --semgrep keeps them for each config whose text
+# is unchanged and drops the others (the table then says it was not run there).
+SEMGREP = "semgrep"
+
+
+def run_semgrep(root: Path, names: Sequence[str], semgrep: Path, rules: Path, whence: str) -> Any:
+    """Semgrep's matches on each config (in root): line, rule, whether the line sets a CORS
+    header; with the version and the rules it ran."""
+    command = [str(semgrep), "scan", "--metrics=off", "--disable-version-check", "--quiet"]
+    ran = subprocess.run(
+        [*command, "--json", "--config", str(rules), *(str(root / n) for n in names)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    done = json.loads(ran.stdout)
+    assert not done["errors"], done["errors"]
+    found: dict[str, list[tuple[int, str, bool]]] = {name: [] for name in names}
+    for match in done["results"]:
+        name, line = Path(match["path"]).name, match["start"]["line"]
+        text = (root / name).read_text().splitlines()[line - 1]
+        cors = re.search(_CORS_HEADER, text, re.IGNORECASE) is not None
+        found[name].append((line, match["check_id"].rsplit(".", 1)[-1], cors))
+    shown = subprocess.run([str(semgrep), "--version"], capture_output=True, text=True, check=True)
+    return {
+        "version": shown.stdout.strip(),
+        "rules": f"{len(list(rules.glob('*.yaml')))} rules: {whence}",
+        "configs": {
+            name: {"sha256": _digest(name), "found": [list(f) for f in sorted(found[name])]}
+            for name in names
+        },
+    }
+
+
+def kept(semgrep: Any) -> Any:
+    """Semgrep's committed matches, for the configs whose text they were found in."""
+    if not semgrep:
+        return None
+    same = {n: r for n, r in semgrep["configs"].items() if r["sha256"] == _digest(n)}
+    return {**semgrep, "configs": same}
+
+
+def _digest(name: str) -> str:
+    path = CORPUS / name
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
 
 
 def configs() -> list[str]:
@@ -247,14 +299,15 @@ def compare(root: Path) -> dict[str, Compared]:
     }
 
 
-def as_json(compared: Mapping[str, Compared]) -> str:
+def as_json(compared: Mapping[str, Compared], semgrep: Any = None) -> str:
     """The committed comparison: what docs/gen.py reads."""
     document = {
         "about": "written by `python -m testing.auditors`; tests/audit/nginx_gixy_test.py "
         "holds it to a fresh run",
         "gixy-ng": version("gixy-ng"),
         "related": [asdict(r) for r in RELATED],
-        "not run": [{"auditor": a, "why": w, "covers": c} for a, w, c in NOT_RUN],
+        "others": [{"auditor": a, "run here": r, "found": f} for a, r, f in OTHERS],
+        SEMGREP: semgrep,
         "configs": {name: asdict(c) for name, c in compared.items()},
     }
     return _INNERMOST.sub(_one_line, json.dumps(document, indent=1)) + "\n"
@@ -269,12 +322,20 @@ def _one_line(found: re.Match[str]) -> str:
     return text[0] + ", ".join(p.strip() for p in text[1:-1].strip().split(",\n")) + text[-1]
 
 
-def write() -> None:
-    """Run both auditors again and rewrite the committed comparison."""
+def write(semgrep: tuple[Path, Path, str] | None = None) -> None:
+    """Run gixy-ng and the audit again (and Semgrep, when given: its binary, its rules' folder and
+    where they come from) and rewrite the committed comparison."""
+    previous = json.loads(RESULTS.read_text()).get(SEMGREP) if RESULTS.exists() else None
     with tempfile.TemporaryDirectory() as folder:
-        RESULTS.write_text(as_json(compare(Path(folder))))
+        root = Path(folder)
+        compared = compare(root)
+        matches = run_semgrep(root, configs(), *semgrep) if semgrep else kept(previous)
+        RESULTS.write_text(as_json(compared, matches))
 
 
 if __name__ == "__main__":
-    write()
+    parser = argparse.ArgumentParser(prog="python -m testing.auditors", description=__doc__)
+    parser.add_argument("--semgrep", nargs=3, metavar=("SEMGREP", "RULES", "WHENCE"))
+    given = parser.parse_args().semgrep
+    write((Path(given[0]), Path(given[1]), given[2]) if given else None)
     print(f"wrote {RESULTS.relative_to(ROOT)}")
