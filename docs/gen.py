@@ -187,10 +187,8 @@ def auditors() -> str:
             f"{len(hit)} of the {len(planted)} planted flaws at their line, {len(audit)} "
             f"findings in all; {extra} on the {len(clean)} configs with no planted flaw",
         ),
-        *(
-            (n["auditor"], n["why"], f"not measured; its rules cover: {n['covers']}")
-            for n in results["not run"]
-        ),
+        *_semgrep_summary(results["semgrep"], clean),
+        *((o["auditor"], o["run here"], o["found"]) for o in results["others"]),
     ]
     rows = []
     for name, found in configs.items():
@@ -198,14 +196,51 @@ def auditors() -> str:
         about = (f"{_where(name, g)} `{g['plugin']}`" for g in found["gixy"] if g["cors"])
         other = dict.fromkeys(f"`{g['plugin']}`" for g in found["gixy"] if not g["cors"])
         audited = (_audited(name, a, planted) for a in found["audit"])
-        rows.append((f"`{name}`", _found(flaws), _found(about), _found(other), _found(audited)))
-    head = ("config", "planted flaws", "gixy-ng: about CORS", "gixy-ng: other", "corsgen audit")
+        matched = _semgrep_cell(results["semgrep"], name)
+        rows.append(
+            (f"`{name}`", _found(flaws), _found(about), _found(other), _found(audited), matched)
+        )
+    head = (
+        "config",
+        "planted flaws",
+        "gixy-ng: about CORS",
+        "gixy-ng: other",
+        "corsgen audit",
+        "Semgrep",
+    )
     summarised = [tuple(map(_cell, row)) for row in summary]
     return (
         _table(("auditor", "run here", "on the nginx corpus"), summarised)
         + "\n"
         + _table(head, rows)
     )
+
+
+def _semgrep_summary(semgrep: Any, clean: Sequence[str]) -> list[tuple[str, str, str]]:
+    """Semgrep's row: run by hand, its matches kept for the configs they were found in."""
+    if not semgrep:
+        return []
+    configs = semgrep["configs"]
+    found = [(n, line, rule, cors) for n, c in configs.items() for line, rule, cors in c["found"]]
+    rules = ", ".join(f"`{r}`" for r in sorted({r for _, _, r, _ in found})) or "none"
+    return [
+        (
+            f"Semgrep {semgrep['version']}",
+            f"by hand, not by the tests, on {len(configs)} configs; {semgrep['rules']}",
+            f"{len(found)} matches ({rules}) on {len({n for n, *_ in found})} configs, "
+            f"{sum(f[3] for f in found)} of them at a line that sets an Access-Control-* header; "
+            f"{sum(1 for n, *_ in found if n in clean)} on the configs with no planted flaw",
+        )
+    ]
+
+
+def _semgrep_cell(semgrep: Any, config: str) -> str:
+    if not semgrep or config not in semgrep["configs"]:
+        return "not run"
+    by_rule: dict[str, list[str]] = {}
+    for line, rule, _ in semgrep["configs"][config]["found"]:
+        by_rule.setdefault(rule, []).append(str(line))
+    return _found(f"`{rule}` at {', '.join(lines)}" for rule, lines in by_rule.items())
 
 
 def _audited(config: str, entry: Mapping[str, Any], planted: set[tuple[str, int, str]]) -> str:
