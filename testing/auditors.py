@@ -1,10 +1,10 @@
 """The auditors on the nginx corpus (tests/audit/corpus/nginx/): what gixy-ng and `corsgen audit`
 each report on every config, beside the flaws planted in it, as the committed comparison
 (corpus/nginx/auditors.json) that the README's table is generated from (docs/gen.py) and
-tests/audit/nginx_gixy_test.py holds to a fresh run.
+tests/audit/nginx_gixy_test.py holds to a fresh run; with what Semgrep and Checkov found when run
+by hand (SEMGREP, OTHERS below), and why Trivy is not run.
 
-`python -m testing.auditors` runs both again and rewrites auditors.json (with Semgrep's matches,
-run by hand: SEMGREP below).
+`python -m testing.auditors` runs gixy-ng and the audit again and rewrites auditors.json.
 
 gixy-ng reads a whole nginx.conf: each corpus config is copied with its placeholders filled (as
 the model test does; nothing is served) and included in http {} of a wrapper of its own, and one
