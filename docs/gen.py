@@ -216,6 +216,36 @@ def auditors() -> str:
     )
 
 
+# How the test reads each `where` of testing/auditors.py's RELATED.
+_WHERE = {
+    "line": "at the line gixy-ng names",
+    "nested": "at a block nested in the one whose `add_header` gixy-ng names, with `add_header` "
+    "lines of its own",
+    "block": "at the block that holds the line gixy-ng names, or at one of its lines",
+}
+
+
+def gixy_rules() -> str:
+    """Which gixy-ng findings are about CORS, and the corsgen audit finding each must also be
+    (tests/audit/nginx_gixy_test.py holds the corpus to it)."""
+    import json
+
+    from corsgen.audit.engine import PLACED_AT
+
+    related = json.loads(AUDITORS.read_text(encoding="utf-8"))["related"]
+    slugs = {r.id: r.slug for r in RULES}
+    rows = []
+    for r in related:
+        rules = ", ".join(f"{i} `{slugs[i]}`" for i in r["rules"]) or "none yet"
+        if set(r["rules"]) == set(PLACED_AT):
+            rules = "any: what that block's answers get wrong"
+        rows.append(
+            (f"`{r['plugin']}`", _cell(r["flaw"]), _cell(r["when"]), rules, _WHERE[r["where"]])
+        )
+    head = ("gixy-ng plugin", "flaw", "about CORS when", "corsgen audit rule", "where")
+    return _table(head, rows)
+
+
 def _semgrep_summary(semgrep: Any, clean: Sequence[str]) -> list[tuple[str, str, str]]:
     """Semgrep's row: run by hand, its matches kept for the configs they were found in."""
     if not semgrep:

@@ -61,7 +61,8 @@ class Related:
     pattern: str  # case-insensitive
     rules: tuple[str, ...]  # the audit's rule ids; () where it has none yet (a gap)
     where: str
-    flaw: str  # what the finding says, in the README's words
+    flaw: str  # what the finding says, in the README's words (Markdown)
+    when: str  # `pattern`'s test, in the README's words (Markdown)
 
 
 RELATED: tuple[Related, ...] = (
@@ -71,7 +72,8 @@ RELATED: tuple[Related, ...] = (
         r"as a valid origin\b",
         ("CG411",),
         "line",
-        "an origin regex admits hostile or malformed origins",
+        "a regex on Origin or Referer admits untrusted or malformed values",
+        "the regex is one of `$http_origin`'s (not `$http_referer`'s)",
     ),
     Related(
         "add_header_redefinition",
@@ -79,7 +81,8 @@ RELATED: tuple[Related, ...] = (
         r'"access-control-',
         ("CG402",),
         "nested",
-        "a nested add_header drops the Access-Control-* headers of the block around it",
+        "a nested `add_header` drops the headers of the block around it",
+        "the headers dropped include an `Access-Control-*` one",
     ),
     Related(
         "if_is_evil",
@@ -87,7 +90,8 @@ RELATED: tuple[Related, ...] = (
         _CORS_HEADER,
         tuple(PLACED_AT),  # whatever the if's answers get wrong
         "block",
-        "an Access-Control-* header set inside `if` in a location",
+        "a directive inside `if` in a location",
+        "the directive sets an `Access-Control-*` header",
     ),
     Related(
         "regex_redos",
@@ -95,7 +99,8 @@ RELATED: tuple[Related, ...] = (
         r"\$http_origin\b",
         ("CG411",),  # CG121's backtracking check is part of CG411's proof
         "line",
-        "an origin regex that backtracks",
+        "a regex that can backtrack exponentially",
+        "the regex is tested against `$http_origin`",
     ),
     Related(
         "add_header_multiline",
@@ -103,7 +108,8 @@ RELATED: tuple[Related, ...] = (
         _CORS_HEADER,
         (),
         "line",
-        "an Access-Control-* value written over several lines",
+        "a header value written over several lines",
+        "the header is an `Access-Control-*` one",
     ),
 )
 BY_PLUGIN = {r.plugin: r for r in RELATED}
