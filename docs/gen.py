@@ -8,11 +8,13 @@ The pages (docs/*.md, README.md) call these from cog blocks:
 
 `cog -r -I docs README.md docs/*.md docs/servers/*.md` rewrites every block, and
 `cog --check -I docs ...` fails when one is stale (tests/docs_test.py runs it). Each function
-returns Markdown; none reads anything but corsgen itself.
+returns Markdown; none reads anything but corsgen itself, except auditors(), which reads the
+comparison of the auditors committed beside the nginx corpus (tests/audit/corpus/nginx/).
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import tempfile
 import types
@@ -136,6 +138,146 @@ def audit_checks() -> str:
         if r.id in PLACED_AT
     ]
     return _table(("id", "severity", "name", "finds", "reported at"), rows)
+
+
+# --- the auditors on the nginx corpus ------------------------------------------------------------
+
+# What gixy-ng and `corsgen audit` report on each config of the nginx corpus, committed by
+# `python -m testing.auditors` (tests/audit/nginx_gixy_test.py holds it to a fresh run).
+AUDITORS = Path(__file__).resolve().parent.parent / "tests/audit/corpus/nginx/auditors.json"
+
+
+def _found(entries: Iterable[str]) -> str:
+    return _cell("; ".join(entries)) or "nothing"
+
+
+def _where(config: str, entry: Mapping[str, Any]) -> str:
+    """A finding's line, and its file when it is another than the config (an included one)."""
+    return f"{entry['line']}" if entry["file"] == config else f"{entry['file']}:{entry['line']}"
+
+
+def auditors() -> str:
+    """Each auditor on the nginx corpus: a summary, then what each reports on every config (the
+    flaws a config plants, gixy-ng's findings about CORS and its others, corsgen audit's; an audit
+    finding in bold is a planted flaw, at its line)."""
+    import json
+
+    results = json.loads(AUDITORS.read_text(encoding="utf-8"))
+    configs: dict[str, Any] = results["configs"]
+    planted = {(n, line, slug) for n, c in configs.items() for line, slug in c["planted"]}
+    cors = [(n, g) for n, c in configs.items() for g in c["gixy"] if g["cors"]]
+    by_plugin = collections.Counter(g["plugin"] for _, g in cors)
+    plugins = ", ".join(f"`{p}` {count}" for p, count in sorted(by_plugin.items()))
+    others = sum(not g["cors"] for c in configs.values() for g in c["gixy"])
+    audit = [(n, a) for n, c in configs.items() for a in c["audit"]]
+    hit = {(n, a["line"], a["slug"]) for n, a in audit if a["file"] == n} & planted
+    clean = [n for n, c in configs.items() if not c["planted"]]
+    extra = sum(1 for n, _ in audit if n in clean)
+    summary = [
+        (
+            f"gixy-ng {results['gixy-ng']}",
+            "yes: each config in an nginx.conf of its own, default options, `--format json`",
+            f"{len(cors)} findings about CORS ({plugins}) on {len({n for n, _ in cors})} configs, "
+            f"each also a corsgen audit finding (tests/audit/nginx_gixy_test.py); "
+            f"{others} findings about other things",
+        ),
+        (
+            "corsgen audit",
+            "yes: `corsgen audit CONFIG --format json`, no `--policy`",
+            f"{len(hit)} of the {len(planted)} planted flaws at their line, {len(audit)} "
+            f"findings in all; {extra} on the {len(clean)} configs with no planted flaw",
+        ),
+        *_semgrep_summary(results["semgrep"], clean),
+        *((o["auditor"], o["run here"], o["found"]) for o in results["others"]),
+    ]
+    rows = []
+    for name, found in configs.items():
+        flaws = (f"{line} `{slug}`" for line, slug in found["planted"])
+        about = (f"{_where(name, g)} `{g['plugin']}`" for g in found["gixy"] if g["cors"])
+        other = dict.fromkeys(f"`{g['plugin']}`" for g in found["gixy"] if not g["cors"])
+        audited = (_audited(name, a, planted) for a in found["audit"])
+        matched = _semgrep_cell(results["semgrep"], name)
+        rows.append(
+            (f"`{name}`", _found(flaws), _found(about), _found(other), _found(audited), matched)
+        )
+    head = (
+        "config",
+        "planted flaws",
+        "gixy-ng: about CORS",
+        "gixy-ng: other",
+        "corsgen audit",
+        "Semgrep",
+    )
+    summarised = [tuple(map(_cell, row)) for row in summary]
+    return (
+        _table(("auditor", "run here", "on the nginx corpus"), summarised)
+        + "\n"
+        + _table(head, rows)
+    )
+
+
+# How the test reads each `where` of testing/auditors.py's RELATED.
+_WHERE = {
+    "line": "at the line gixy-ng names",
+    "nested": "at a block nested in the one whose `add_header` gixy-ng names, with `add_header` "
+    "lines of its own",
+    "block": "at the block that holds the line gixy-ng names, or at one of its lines",
+}
+
+
+def gixy_rules() -> str:
+    """Which gixy-ng findings are about CORS, and the corsgen audit finding each must also be
+    (tests/audit/nginx_gixy_test.py holds the corpus to it)."""
+    import json
+
+    from corsgen.audit.engine import PLACED_AT
+
+    related = json.loads(AUDITORS.read_text(encoding="utf-8"))["related"]
+    slugs = {r.id: r.slug for r in RULES}
+    rows = []
+    for r in related:
+        rules = ", ".join(f"{i} `{slugs[i]}`" for i in r["rules"]) or "none yet"
+        if set(r["rules"]) == set(PLACED_AT):
+            rules = "any: what that block's answers get wrong"
+        rows.append(
+            (f"`{r['plugin']}`", _cell(r["flaw"]), _cell(r["when"]), rules, _WHERE[r["where"]])
+        )
+    head = ("gixy-ng plugin", "flaw", "about CORS when", "corsgen audit rule", "where")
+    return _table(head, rows)
+
+
+def _semgrep_summary(semgrep: Any, clean: Sequence[str]) -> list[tuple[str, str, str]]:
+    """Semgrep's row: run by hand, its matches kept for the configs they were found in."""
+    if not semgrep:
+        return []
+    configs = semgrep["configs"]
+    found = [(n, line, rule, cors) for n, c in configs.items() for line, rule, cors in c["found"]]
+    rules = ", ".join(f"`{r}`" for r in sorted({r for _, _, r, _ in found})) or "none"
+    return [
+        (
+            f"Semgrep {semgrep['version']}",
+            f"by hand, not by the tests, on {len(configs)} configs; {semgrep['rules']}",
+            f"{len(found)} matches ({rules}) on {len({n for n, *_ in found})} configs, "
+            f"{sum(f[3] for f in found)} of them at a line that sets an Access-Control-* header; "
+            f"{sum(1 for n, *_ in found if n in clean)} on the configs with no planted flaw",
+        )
+    ]
+
+
+def _semgrep_cell(semgrep: Any, config: str) -> str:
+    if not semgrep or config not in semgrep["configs"]:
+        return "not run"
+    by_rule: dict[str, list[str]] = {}
+    for line, rule, _ in semgrep["configs"][config]["found"]:
+        by_rule.setdefault(rule, []).append(str(line))
+    return _found(f"`{rule}` at {', '.join(lines)}" for rule, lines in by_rule.items())
+
+
+def _audited(config: str, entry: Mapping[str, Any], planted: set[tuple[str, int, str]]) -> str:
+    """An audit finding, in bold when it is a flaw the config plants there."""
+    text = f"{_where(config, entry)} `{entry['slug']}`"
+    ours = entry["file"] == config and (config, entry["line"], entry["slug"]) in planted
+    return f"**{text}**" if ours else text
 
 
 # --- the limits ----------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def scopes(routes: NginxRoutes) -> list[Scope]:
             paths = _paths(server, conf)
             policy = conf.policies[0][0] if conf.policies else None
             granted = None
-            if mine and paths:
+            if (mine or conf.policies) and paths:
                 granted = _Reading(routes, host, port, paths[0]).granted(conf)
             title = conf.title().rsplit(" at ", 1)[0]
             found.append(Scope(conf.at, host, paths, title, policy, granted, port))
