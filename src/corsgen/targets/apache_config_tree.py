@@ -1,0 +1,127 @@
+"""A user's whole httpd config as a tree of sections, for the routing model (apache_routing.py).
+
+Files are read as `corsgen audit` reads them (apache_config._Reader: the same budget, Include and
+IncludeOptional globs relative to ServerRoot, Define and ${VAR}); a corsgen snippet's lines are
+read too (the model runs them), and the section it is included in remembers its policy.
+<IfModule>, <IfDefine> and <IfVersion> are read as if they hold (a config that is served loads
+what it names).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corsgen.errors import CorsgenError, Finding
+from corsgen.files import shown
+from corsgen.marker import parse_marker
+from corsgen.routing import Place
+from corsgen.server_config import decode_config
+from corsgen.targets.apache_config import _Reader
+
+_TRANSPARENT = frozenset(("ifmodule", "ifdefine", "ifversion", "ifdirective", "iffile"))
+
+
+@dataclass(frozen=True)
+class Directive:
+    name: str  # lower case: httpd's directive names are
+    args: tuple[str, ...]
+    at: Place
+
+
+@dataclass
+class Section:
+    """<Kind args>...</Kind>: kind in lower case ("virtualhost", "location", "if", "limit"...);
+    the top of the config is kind "" (the main server)."""
+
+    kind: str
+    args: tuple[str, ...]
+    at: Place
+    body: list[Directive | Section] = field(default_factory=list)
+    # Each corsgen snippet included directly here: its policy, and the Include line.
+    policies: list[tuple[str, Place]] = field(default_factory=list)
+
+    def directives(self) -> list[Directive]:
+        return [d for d in self.body if isinstance(d, Directive)]
+
+    def sections(self, *kinds: str) -> list[Section]:
+        return [s for s in self.body if isinstance(s, Section) and (not kinds or s.kind in kinds)]
+
+
+_KIND_TITLES = {"virtualhost": "VirtualHost", "locationmatch": "LocationMatch", "if": "If"}
+
+
+def title(section: Section) -> str:
+    """How httpd's users name a section: <Location /api/>."""
+    if not section.kind:
+        return "the main server"
+    kind = _KIND_TITLES.get(section.kind, section.kind.title())
+    words = " ".join(f'"{a}"' if " " in a or not a else a for a in section.args)
+    return f"<{kind} {words}>" if words else f"<{kind}>"
+
+
+@dataclass
+class _Loader:
+    reader: _Reader
+
+    def load(self, path: Path) -> Section:
+        top = Section("", (), Place(str(path), 1))
+        self.read(path, [top], 0)
+        return top
+
+    def read(self, path: Path, stack: list[Section], depth: int) -> None:
+        reader = self.reader
+        try:
+            text = decode_config(reader.budget.read(path, None if depth == 0 else str(path)))
+        except OSError as exc:
+            raise CorsgenError(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
+        mark = parse_marker(text) if depth else None
+        if mark is not None:
+            stack[-1].policies.append((mark.policy, Place(str(path), 2)))
+        lines = reader.lex(text, path)
+        reader.budget.walk(len(lines), str(path), "lines")
+        for line in lines:
+            at = Place(str(path), line.number)
+            words = [reader.substitute(w, str(at)) for w in line.words]
+            name = words[0].lower()
+            if name.startswith("</"):
+                if name[2:].rstrip(">") not in _TRANSPARENT and len(stack) > 1:
+                    stack.pop()
+                continue
+            if name.startswith("<"):
+                kind = name[1:].removesuffix(">")
+                if kind in _TRANSPARENT:
+                    continue
+                args = tuple(words[1:])
+                if args:  # the lexer leaves the > on the last word: <If "expr">
+                    args = (*args[:-1], args[-1].removesuffix(">"))
+                    args = tuple(a for a in args if a)
+                section = Section(kind, args, at)
+                stack[-1].body.append(section)
+                stack.append(section)
+                reader.budget.nest(len(stack), str(at), "sections")
+                continue
+            args = tuple(words[1:])
+            if name == "serverroot" and args:
+                reader.root = Path(args[0])
+            elif name == "define" and args:
+                reader.defines[args[0]] = args[1] if len(args) > 1 else ""
+            if name in ("include", "includeoptional") and args:
+                for included in reader.expand(args[0], name == "include", str(at)):
+                    if included in reader.path:
+                        raise CorsgenError(f"{at}: {shown(included)} includes itself")
+                    reader.budget.nest(depth + 1, str(at), "includes")
+                    reader.path.append(included)
+                    top = len(stack)
+                    self.read(included, stack, depth + 1)
+                    del stack[top:]  # a section a file leaves open closes with it
+                    reader.path.pop()
+                continue
+            stack[-1].body.append(Directive(name, args, at))
+
+
+def load(path: Path) -> tuple[Section, list[Finding]]:
+    """The config at `path` and what it includes, as a tree, and what the reading found (a
+    missing Include: CG401)."""
+    reader = _Reader(path.parent, path=[path])
+    return _Loader(reader).load(path), reader.problems

@@ -1,0 +1,308 @@
+"""The Apache routing model (targets/apache_routing.py) against httpd itself.
+
+Every config of the corpus (tests/audit/corpus/apache/) and each merge-order case below is served
+by the real apache2 on a free loopback port, with testing/upstream.py behind it, and sent the same
+requests as the model: allowed, refused and hostile origins, preflights, no Origin, the
+upstream's errors and its own CORS headers, a path behind auth. What a browser acts on (status,
+each Access-Control-* line, Vary's origin token, routing.SECRET_HEADER) must be the same; a
+difference is shown as one table per config.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from corsgen.routing import SECRET_HEADER, Answered, Asked, Routes
+from corsgen.targets.apache import TARGET
+from corsgen.targets.apache_serving import head
+from corsgen.targets.serving import Site
+from testing.binaries import need_binary
+from testing.client import send
+from testing.processes import free_port, process
+from testing.servers import Endpoint
+from testing.upstream import OWN_CORS, STATUS, Upstream
+
+CORPUS = Path(__file__).parent / "corpus" / "apache"
+# The corpus's placeholders: the port its virtual host listens on, the application's.
+LISTEN, APPLICATION = ":8080", ":9000"
+ALLOWED = ("https://app.example.com", "https://admin.example.com", "https://example.com")
+HOSTILE = (
+    "https://evil.example",
+    "https://example.com.evil.example",
+    "https://stagingxexample.com",
+)
+Request = tuple[str, str, tuple[tuple[str, str], ...]]
+
+
+def _preflight(origin: str, method: str) -> tuple[tuple[str, str], ...]:
+    return (("Origin", origin), ("Access-Control-Request-Method", method))
+
+
+REQUESTS: tuple[Request, ...] = (
+    *(("GET", path, (("Origin", o),)) for o in ALLOWED + HOSTILE for path in ("/api/ok",)),
+    *(("OPTIONS", "/api/ok", _preflight(o, "DELETE")) for o in ALLOWED + HOSTILE[:1]),
+    ("GET", "/api/ok", ()),
+    ("OPTIONS", "/api/ok", ()),
+    ("GET", "/api/admin/ok", (("Origin", ALLOWED[0]),)),
+    ("GET", "/api/admin/ok", (("Origin", ALLOWED[1]),)),
+    ("OPTIONS", "/api/admin/ok", _preflight(ALLOWED[0], "DELETE")),
+    ("OPTIONS", "/api/admin/ok", _preflight(ALLOWED[1], "DELETE")),
+    ("OPTIONS", "/api/admin/ok", _preflight(ALLOWED[1], "POST")),
+    ("GET", "/api/error", (("Origin", ALLOWED[0]),)),
+    ("GET", "/api/missing", (("Origin", ALLOWED[0]),)),
+    ("GET", "/own-cors", (("Origin", ALLOWED[0]),)),
+    ("GET", "/own-cors", (("Origin", HOSTILE[0]),)),
+    ("GET", "/api/private/ok", (("Origin", ALLOWED[0]),)),
+    ("OPTIONS", "/api/private/ok", _preflight(ALLOWED[0], "GET")),
+)
+
+
+def upstream_backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+    """testing/upstream.py as a function: its status by the last segment, its headers."""
+    bare = path.split("?")[0]
+    headers = [("X-Upstream", "1"), ("Vary", "Accept-Encoding"), ("ETag", '"v1"')]
+    if bare.startswith("/own-cors"):
+        headers += OWN_CORS
+    if bare.endswith("/two-vary"):
+        headers.append(("Vary", "Cookie"))
+    return STATUS.get("/" + bare.rsplit("/", 1)[-1], 200), tuple(headers)
+
+
+Seen = tuple[int, tuple[tuple[str, str], ...], bool]
+
+
+def seen(status: int, headers: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> Seen:
+    """What a browser acts on: the status, each CORS line and the secret, Vary's Origin."""
+    kept = sorted(
+        (n.lower(), v)
+        for n, v in headers
+        if n.lower().startswith("access-control-") or n.lower() == SECRET_HEADER.lower()
+    )
+    vary = [t.strip().lower() for n, v in headers if n.lower() == "vary" for t in v.split(",")]
+    return status, tuple(kept), "origin" in vary
+
+
+@contextmanager
+def served(text: str, upstream: Upstream) -> Iterator[tuple[Routes, int]]:
+    """The config (a corpus file's text) served by apache2 beside a copy of the corpus, and the
+    model of the same file: (model, port)."""
+    binary = TARGET.find_binary()
+    need_binary("apache2", binary)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="corsgen-apache-") as tmp:
+        root = Path(tmp) / "corpus"
+        shutil.copytree(CORPUS, root)
+        Path(tmp).chmod(0o755)
+        config = root / "served.conf"
+        config.write_text(
+            text.replace(LISTEN, f":{port}").replace(APPLICATION, f":{upstream.port}")
+        )
+        loaded = TARGET.routes([config])
+        assert loaded.routes is not None, loaded.findings
+        httpd = root / "httpd.conf"
+        httpd.write_text(head(root, Site((), {}, 0, 0)) + f"Include {config}\n")
+        with process([str(binary), "-f", str(httpd), "-DFOREGROUND"], root, [port]):
+            yield loaded.routes, port
+
+
+def _row(request: Request) -> str:
+    method, path, headers = request
+    asked = " ".join(f"{n}: {v}" for n, v in headers)
+    return f"{method} {path} {asked}".strip()
+
+
+def _shown(value: Seen) -> str:
+    status, cors, vary = value
+    lines = "; ".join(f"{n}={v}" for n, v in cors)
+    return f"{status} [{lines}]{' vary:origin' if vary else ''}"
+
+
+def differences(routes: Routes, port: int, requests: tuple[Request, ...]) -> list[str]:
+    """One line per request where the model and httpd differ: what each sent."""
+    out = []
+    for request in requests:
+        method, path, headers = request
+        real = send(Endpoint(port), method, path, list(headers))
+        answered = routes.answer(Asked("127.0.0.1", method, path, headers, port), upstream_backend)
+        model, truth = seen(answered.status, answered.pairs()), seen(real.status, real.headers)
+        if model != truth:
+            trail = " > ".join(answered.trail)
+            out.append(f"{_row(request)}\n  model: {_shown(model)}\n  httpd: {_shown(truth)}")
+            out.append(f"  trail: {trail}")
+    return out
+
+
+CONFIGS = sorted(p.name for p in CORPUS.glob("*.conf"))
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_the_model_answers_as_httpd(name: str, upstream: Upstream) -> None:
+    with served((CORPUS / name).read_text(), upstream) as (routes, port):
+        found = differences(routes, port, REQUESTS)
+    assert not found, f"{name}: the model differs from httpd\n" + "\n".join(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# httpd's merge order, one fact each: what the model answers, and that httpd answers the same.
+
+VHOST = """Listen 127.0.0.1:8080
+<VirtualHost 127.0.0.1:8080>
+{body}
+    ProxyPass / http://127.0.0.1:9000/
+</VirtualHost>
+"""
+ORIGIN = (("Origin", ALLOWED[0]),)
+
+
+def _acao(answered: Answered) -> list[str]:
+    return [h.value for h in answered.headers if h.name.lower() == "access-control-allow-origin"]
+
+
+MERGES = {
+    # Overlapping <Location> sections both apply, in config order: the later one's set wins,
+    # the earlier one's other lines stay.
+    "locations-merge-in-config-order": (
+        """    <Location /api/>
+        Header always set Access-Control-Allow-Origin "https://outer.example"
+        Header always set Access-Control-Allow-Credentials "true"
+    </Location>
+    <Location /api/admin/>
+        Header always set Access-Control-Allow-Origin "https://inner.example"
+    </Location>""",
+        ("GET", "/api/admin/ok", ORIGIN),
+        ["https://inner.example"],
+    ),
+    # Config order, not the longer path: the shorter <Location> written last wins.
+    "not-the-longest-location": (
+        """    <Location /api/admin/>
+        Header always set Access-Control-Allow-Origin "https://inner.example"
+    </Location>
+    <Location /api/>
+        Header always set Access-Control-Allow-Origin "https://outer.example"
+    </Location>""",
+        ("GET", "/api/admin/ok", ORIGIN),
+        ["https://outer.example"],
+    ),
+    # <If> is merged after every <Location>, wherever it is written.
+    "if-after-locations": (
+        """    <If "%{HTTP:Origin} == 'https://app.example.com'">
+        Header always set Access-Control-Allow-Origin "https://if.example"
+    </If>
+    <Location /api/>
+        Header always set Access-Control-Allow-Origin "https://location.example"
+    </Location>""",
+        ("GET", "/api/ok", ORIGIN),
+        ["https://if.example"],
+    ),
+    # The backend's header is in headers_out: `Header always` sets a second line beside it...
+    "always-doubles-the-backends": (
+        """    Header always set Access-Control-Allow-Origin "https://app.example.com" """,
+        ("GET", "/own-cors", ORIGIN),
+        ["https://app.example.com", "*"],
+    ),
+    # ... and `Header always unset` does not reach it; `Header unset` (onsuccess) does.
+    "always-unset-misses-the-backends": (
+        """    Header always unset Access-Control-Allow-Origin""",
+        ("GET", "/own-cors", ORIGIN),
+        ["*"],
+    ),
+    "onsuccess-unset-drops-the-backends": (
+        """    Header unset Access-Control-Allow-Origin""",
+        ("GET", "/own-cors", ORIGIN),
+        [],
+    ),
+    # An answer httpd makes itself (401) has err_headers_out only: `Header set` is gone.
+    "onsuccess-gone-on-httpds-own-errors": (
+        """    Header set Access-Control-Allow-Origin "*"
+    <Location /api/>
+        AuthType Basic
+        AuthName API
+        AuthUserFile htpasswd
+        Require valid-user
+    </Location>""",
+        ("GET", "/api/ok", ORIGIN),
+        [],
+    ),
+    # ... while a proxied error (the backend's 500) keeps it.
+    "onsuccess-kept-on-the-backends-errors": (
+        """    Header set Access-Control-Allow-Origin "*" """,
+        ("GET", "/api/error", ORIGIN),
+        ["*"],
+    ),
+    # A SetEnvIf of the virtual host runs before translate: a RewriteRule [E=] there, and the
+    # <If> that reads it, see it; SetEnvIfNoCase matches in any case.
+    "setenvifnocase": (
+        """    SetEnvIfNoCase Origin "^https://APP\\.example\\.com$" OK=$0
+    Header always set Access-Control-Allow-Origin "%{OK}e" env=OK""",
+        ("GET", "/api/ok", ORIGIN),
+        ["https://app.example.com"],
+    ),
+    # The preflight answered in server context (translate): before the <Location>'s auth.
+    "server-rewrite-before-auth": (
+        """    SetEnvIf Origin "^https://app\\.example\\.com$" OK=$0
+    Header always set Access-Control-Allow-Origin "%{OK}e" env=OK
+    RewriteEngine On
+    RewriteCond %{REQUEST_METHOD} =OPTIONS
+    RewriteRule ^/api/ - [R=204,L]
+    <Location /api/>
+        AuthType Basic
+        AuthName API
+        AuthUserFile htpasswd
+        Require valid-user
+    </Location>""",
+        ("OPTIONS", "/api/ok", _preflight(ALLOWED[0], "GET")),
+        ["https://app.example.com"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MERGES))
+def test_merge_order(name: str, upstream: Upstream) -> None:
+    body, request, expected = MERGES[name]
+    with served(VHOST.format(body=body), upstream) as (routes, port):
+        method, path, headers = request
+        answered = routes.answer(Asked("127.0.0.1", method, path, headers, port), upstream_backend)
+        assert sorted(_acao(answered)) == sorted(expected), answered.trail
+        assert not differences(routes, port, (request,))
+
+
+def test_the_overlap_of_issue_23() -> None:
+    """/api/admin/ answers the app's origin (the outer policy's) with credentials, and passes
+    the DELETE preflight the admin policy does not allow: the sent lines are spa_api's."""
+    loaded = TARGET.routes([CORPUS / "overlap.conf"])
+    assert loaded.routes is not None
+    get = loaded.routes.answer(Asked("api.example.com", "GET", "/api/admin/ok", ORIGIN))
+    by = {h.name: h for h in get.headers}
+    assert by["Access-Control-Allow-Origin"].value == ALLOWED[0]
+    assert by["Access-Control-Allow-Credentials"].at is not None
+    assert by["Access-Control-Allow-Origin"].at.file.endswith("spa_api.conf")  # type: ignore[union-attr]
+    delete = loaded.routes.answer(
+        Asked("api.example.com", "OPTIONS", "/api/admin/ok", _preflight(ALLOWED[0], "DELETE"))
+    )
+    methods = [h.value for h in delete.headers if h.name == "Access-Control-Allow-Methods"]
+    assert delete.status == 204 and "DELETE" in methods[0] and not delete.backend
+
+
+def test_scopes_name_the_snippets_and_the_hand_written() -> None:
+    overlap = TARGET.routes([CORPUS / "overlap.conf"]).routes
+    assert overlap is not None
+    assert [(s.title, s.policy) for s in overlap.scopes()] == [
+        ("<Location /api/>", "spa_api"),
+        ("<Location /api/admin/>", "admin"),
+    ]
+    hand = TARGET.routes([CORPUS / "reflect-credentials.conf"]).routes
+    assert hand is not None
+    (scope,) = hand.scopes()
+    assert scope.granted is not None and scope.granted.reflects and scope.granted.credentials
+
+
+def test_claims() -> None:
+    assert all(TARGET.claims((CORPUS / name).read_text()) for name in CONFIGS)
+    assert not TARGET.claims("server {\n    location /api/ {\n        proxy_pass http://a;\n")
+    assert not TARGET.claims("example.com {\n\theader Access-Control-Allow-Origin *\n}\n")
