@@ -10,6 +10,7 @@ difference is shown as one table per config.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -29,8 +30,10 @@ from testing.servers import Endpoint
 from testing.upstream import OWN_CORS, STATUS, Upstream
 
 CORPUS = Path(__file__).parent / "corpus" / "apache"
-# The corpus's placeholders: the port its virtual host listens on, the application's.
-LISTEN, APPLICATION = ":8080", ":9000"
+# The corpus's placeholders: the port its virtual host listens on, the application's, and the
+# directory the corpus is in (its DocumentRoot is docroot/ there).
+LISTEN, APPLICATION, HOME = ":8080", ":9000", "/srv/corsgen"
+DOCUMENT_ROOTS = ("docroot", "htaccess")  # htaccess/ holds .htaccess files, docroot/ none
 ALLOWED = ("https://app.example.com", "https://admin.example.com", "https://example.com")
 HOSTILE = (
     "https://evil.example",
@@ -100,9 +103,12 @@ def served(text: str, upstream: Upstream) -> Iterator[tuple[Routes, int]]:
         shutil.copytree(CORPUS, root)
         Path(tmp).chmod(0o755)
         config = root / "served.conf"
-        config.write_text(
-            text.replace(LISTEN, f":{port}").replace(APPLICATION, f":{upstream.port}")
-        )
+        text = text.replace(LISTEN, f":{port}").replace(APPLICATION, f":{upstream.port}")
+        config.write_text(text.replace(HOME, str(root)))
+        for (_, path, _), top in itertools.product(REQUESTS, DOCUMENT_ROOTS):
+            file = root / top / path.lstrip("/")  # SetHandler hands files only to the application
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text("not served: proxied\n")
         loaded = TARGET.routes([config])
         assert loaded.routes is not None, loaded.findings
         httpd = root / "httpd.conf"
@@ -157,6 +163,17 @@ VHOST = """Listen 127.0.0.1:8080
     ProxyPass / http://127.0.0.1:9000/
 </VirtualHost>
 """
+# Files handed to the application by SetHandler: <Directory> and <Files> apply.
+FILES = """Listen 127.0.0.1:8080
+<VirtualHost 127.0.0.1:8080>
+    DocumentRoot /srv/corsgen/docroot
+    <Directory /srv/corsgen/docroot>
+        SetHandler "proxy:http://127.0.0.1:9000"
+        AllowOverride None
+    </Directory>
+{body}
+</VirtualHost>
+"""
 ORIGIN = (("Origin", ALLOWED[0]),)
 
 
@@ -164,10 +181,19 @@ def _acao(answered: Answered) -> list[str]:
     return [h.value for h in answered.headers if h.name.lower() == "access-control-allow-origin"]
 
 
-MERGES = {
+def _sets(section: str, origin: str) -> str:
+    """A section that sets Access-Control-Allow-Origin to `origin`."""
+    name = section.split()[0]
+    set_line = f'Header always set Access-Control-Allow-Origin "{origin}"'
+    return f"    <{section}>\n        {set_line}\n    </{name}>"
+
+
+DOCROOT = "/srv/corsgen/docroot"
+MERGES: dict[str, tuple[str, str, Request, list[str]]] = {
     # Overlapping <Location> sections both apply, in config order: the later one's set wins,
     # the earlier one's other lines stay.
     "locations-merge-in-config-order": (
+        VHOST,
         """    <Location /api/>
         Header always set Access-Control-Allow-Origin "https://outer.example"
         Header always set Access-Control-Allow-Credentials "true"
@@ -180,6 +206,7 @@ MERGES = {
     ),
     # Config order, not the longer path: the shorter <Location> written last wins.
     "not-the-longest-location": (
+        VHOST,
         """    <Location /api/admin/>
         Header always set Access-Control-Allow-Origin "https://inner.example"
     </Location>
@@ -191,6 +218,7 @@ MERGES = {
     ),
     # <If> is merged after every <Location>, wherever it is written.
     "if-after-locations": (
+        VHOST,
         """    <If "%{HTTP:Origin} == 'https://app.example.com'">
         Header always set Access-Control-Allow-Origin "https://if.example"
     </If>
@@ -202,23 +230,27 @@ MERGES = {
     ),
     # The backend's header is in headers_out: `Header always` sets a second line beside it...
     "always-doubles-the-backends": (
+        VHOST,
         """    Header always set Access-Control-Allow-Origin "https://app.example.com" """,
         ("GET", "/own-cors", ORIGIN),
         ["https://app.example.com", "*"],
     ),
     # ... and `Header always unset` does not reach it; `Header unset` (onsuccess) does.
     "always-unset-misses-the-backends": (
+        VHOST,
         """    Header always unset Access-Control-Allow-Origin""",
         ("GET", "/own-cors", ORIGIN),
         ["*"],
     ),
     "onsuccess-unset-drops-the-backends": (
+        VHOST,
         """    Header unset Access-Control-Allow-Origin""",
         ("GET", "/own-cors", ORIGIN),
         [],
     ),
     # An answer httpd makes itself (401) has err_headers_out only: `Header set` is gone.
     "onsuccess-gone-on-httpds-own-errors": (
+        VHOST,
         """    Header set Access-Control-Allow-Origin "*"
     <Location /api/>
         AuthType Basic
@@ -231,6 +263,7 @@ MERGES = {
     ),
     # ... while a proxied error (the backend's 500) keeps it.
     "onsuccess-kept-on-the-backends-errors": (
+        VHOST,
         """    Header set Access-Control-Allow-Origin "*" """,
         ("GET", "/api/error", ORIGIN),
         ["*"],
@@ -238,6 +271,7 @@ MERGES = {
     # A SetEnvIf of the virtual host runs before translate: a RewriteRule [E=] there, and the
     # <If> that reads it, see it; SetEnvIfNoCase matches in any case.
     "setenvifnocase": (
+        VHOST,
         """    SetEnvIfNoCase Origin "^https://APP\\.example\\.com$" OK=$0
     Header always set Access-Control-Allow-Origin "%{OK}e" env=OK""",
         ("GET", "/api/ok", ORIGIN),
@@ -245,6 +279,7 @@ MERGES = {
     ),
     # The preflight answered in server context (translate): before the <Location>'s auth.
     "server-rewrite-before-auth": (
+        VHOST,
         """    SetEnvIf Origin "^https://app\\.example\\.com$" OK=$0
     Header always set Access-Control-Allow-Origin "%{OK}e" env=OK
     RewriteEngine On
@@ -259,13 +294,54 @@ MERGES = {
         ("OPTIONS", "/api/ok", _preflight(ALLOWED[0], "GET")),
         ["https://app.example.com"],
     ),
+    # <Directory> by path, fewest components first, whatever the config's order.
+    "directories-shortest-first": (
+        FILES,
+        _sets(f"Directory {DOCROOT}/api", "https://inner.example")
+        + "\n"
+        + _sets(f"Directory {DOCROOT}", "https://outer.example"),
+        ("GET", "/api/ok", ORIGIN),
+        ["https://inner.example"],
+    ),
+    # <DirectoryMatch> after every <Directory> (its regex sees the whole file path, not only
+    # the directory's); <Files> after both; <Location> after <Files>.
+    "directorymatch-after-directory": (
+        FILES,
+        _sets('DirectoryMatch "/api/"', "https://match.example")
+        + "\n"
+        + _sets(f"Directory {DOCROOT}/api", "https://directory.example"),
+        ("GET", "/api/ok", ORIGIN),
+        ["https://match.example"],
+    ),
+    "directorymatch-sees-the-file-path": (
+        FILES,
+        _sets('DirectoryMatch "/api$"', "https://match.example"),
+        ("GET", "/api/ok", ORIGIN),
+        [],
+    ),
+    "files-after-directories": (
+        FILES,
+        _sets("Files ok", "https://files.example")
+        + "\n"
+        + _sets('DirectoryMatch "/api/"', "https://match.example"),
+        ("GET", "/api/ok", ORIGIN),
+        ["https://files.example"],
+    ),
+    "location-after-files": (
+        FILES,
+        _sets("Location /api/", "https://location.example")
+        + "\n"
+        + _sets('FilesMatch "^ok$"', "https://files.example"),
+        ("GET", "/api/ok", ORIGIN),
+        ["https://location.example"],
+    ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(MERGES))
 def test_merge_order(name: str, upstream: Upstream) -> None:
-    body, request, expected = MERGES[name]
-    with served(VHOST.format(body=body), upstream) as (routes, port):
+    template, body, request, expected = MERGES[name]
+    with served(template.format(body=body), upstream) as (routes, port):
         method, path, headers = request
         answered = routes.answer(Asked("127.0.0.1", method, path, headers, port), upstream_backend)
         assert sorted(_acao(answered)) == sorted(expected), answered.trail

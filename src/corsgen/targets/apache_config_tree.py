@@ -120,8 +120,20 @@ class _Loader:
             stack[-1].body.append(Directive(name, args, at))
 
 
-def load(path: Path) -> tuple[Section, list[Finding]]:
-    """The config at `path` and what it includes, as a tree, and what the reading found (a
-    missing Include: CG401)."""
+def load(path: Path) -> tuple[Section, Path, list[Finding]]:
+    """The config at `path` and what it includes, as a tree; its ServerRoot; what the reading
+    found (a missing Include: CG401)."""
     reader = _Reader(path.parent, path=[path])
-    return _Loader(reader).load(path), reader.problems
+    return _Loader(reader).load(path), reader.root, reader.problems
+
+
+def load_htaccess(path: Path) -> Section | None:
+    """An .htaccess file as a section of its own ("htaccess", its directory), None when there is
+    none: what httpd reads at each directory a request's file is below, where AllowOverride
+    lets it."""
+    if not path.is_file():
+        return None
+    reader = _Reader(path.parent, path=[path])
+    section = Section("htaccess", (str(path.parent),), Place(str(path), 1))
+    _Loader(reader).read(path, [section], 1)
+    return section

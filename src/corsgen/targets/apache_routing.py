@@ -28,7 +28,7 @@ import fnmatch
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from corsgen.errors import Finding
 from corsgen.routing import (
@@ -42,7 +42,7 @@ from corsgen.routing import (
     Sent,
     audit_backend,
 )
-from corsgen.targets.apache_config_tree import Directive, Section, load, title
+from corsgen.targets.apache_config_tree import Directive, Section, load, load_htaccess, title
 from corsgen.targets.apache_expr import Unsupported, Vars, evaluate, expand
 
 CORS = "access-control-"
@@ -169,9 +169,11 @@ class _Answer:
 class ApacheRoutes:
     """The model of one whole httpd config (routing.Routes)."""
 
-    def __init__(self, top: Section) -> None:
+    def __init__(self, top: Section, root: Path) -> None:
         self.top = top
+        self.root = root  # ServerRoot: where a relative DocumentRoot is
         self.hosts = [s for s in _flatten(top) if s.kind == "virtualhost"]
+        self.htaccess: dict[Path, Section | None] = {}  # read once per directory
 
     # ------------------------------------------------------------------ choosing the host
     def host(self, asked: Asked) -> Section | None:
@@ -184,15 +186,65 @@ class ApacheRoutes:
                     return host
         return candidates[0] if candidates else None
 
-    def layers(self, host: Section | None, run: _Run) -> list[Section]:
-        """The per-directory config for the request: the sections merged, in httpd's order."""
+    def layers(self, host: Section | None, run: _Run, file: str | None = None) -> list[Section]:
+        """The per-directory config for the request: the sections merged, in httpd's order;
+        `file` is the file the URI maps to (None: proxied, no directory walk)."""
         tops = [self.top] if host is None else [self.top, host]
-        uri = run.request.uri
         merged = list(tops)
+        if file is not None:
+            merged += self._directories(tops, file)
+            merged += self._files(merged, file)
         for top in tops:
-            merged += [s for s in _visible(top) if s.kind in ("location", "locationmatch")]
-        merged = [s for s in merged if s in tops or _location_matches(s, uri)]
+            merged += [
+                s
+                for s in _visible(top, ("location", "locationmatch"))
+                if _location_matches(s, run.request.uri)
+            ]
         return merged + list(self._ifs(merged, run))
+
+    def _directories(self, tops: Sequence[Section], file: str) -> list[Section]:
+        """<Directory> by path (fewest components first, then config order) with each level's
+        .htaccess after it where AllowOverride lets it, then <DirectoryMatch> in config order.
+        The file is taken as existing: the model does not look at the disk but for .htaccess."""
+        folder = str(PurePosixPath(file).parent)
+        plain, regex = [], []
+        for top in tops:
+            for section in _visible(top, ("directory", "directorymatch")):
+                if section.kind == "directorymatch" or section.args[:1] == ("~",):
+                    # Matched against the whole file path (r->filename), checked on 2.4.71:
+                    # "/api$" misses /srv/www/api/ok, "ok$" finds it.
+                    if re.search(section.args[-1], file):
+                        regex.append(section)
+                elif _directory_matches(section.args[0], folder):
+                    plain.append(section)
+        plain.sort(key=lambda s: _components(s.args[0]))
+        out: list[Section] = []
+        levels = [str(p) for p in reversed(PurePosixPath(folder).parents)] + [folder]
+        for level in levels:
+            out += [s for s in plain if _components(s.args[0]) == _components(level)]
+            if _allow_override([*tops, *out]):
+                found = self._htaccess(Path(level) / ".htaccess")
+                if found is not None:
+                    out.append(found)
+        return out + regex
+
+    def _htaccess(self, path: Path) -> Section | None:
+        if path not in self.htaccess:
+            self.htaccess[path] = load_htaccess(path)
+        return self.htaccess[path]
+
+    def _files(self, merged: Sequence[Section], file: str) -> list[Section]:
+        """<Files> and <FilesMatch> of the server and of the directories merged, in that order."""
+        name = PurePosixPath(file).name
+        out = []
+        for section in merged:
+            for inner in _visible(section, ("files", "filesmatch")):
+                if inner.kind == "filesmatch" or inner.args[:1] == ("~",):
+                    if re.search(inner.args[-1], name):
+                        out.append(inner)
+                elif inner.args and fnmatch.fnmatchcase(name, inner.args[0]):
+                    out.append(inner)
+        return out
 
     def _ifs(self, sections: Sequence[Section], run: _Run) -> Iterator[Section]:
         for section in sections:
@@ -223,27 +275,35 @@ class ApacheRoutes:
         # The per-directory config as translate sees it (an answer made there keeps it),
         # then walked again with what translate set (ap_process_request_internal does both).
         layers = self.layers(host, _Run(run.request, run.env, [], run.vary))
-        made = self._rewrite(host.directives() if host else self.top.directives(), run, True)
+        made = self._rewrite(server[-1].directives(), run, run.request.uri)
         proxy = None if made else self._proxy(layers, server, run)
+        file = None if made or proxy else self._file(server, run)
         auth = None
         if made is None:
-            layers = self.layers(host, run)
+            layers = self.layers(host, run, file)
             for layer in layers[len(server) :]:
                 self._setenvif(layer.directives(), run)
             made, auth = self._auth(layers, run)
         by = _innermost(layers, by)
         if made is None:
-            made = self._rewrite(_rewrite_config(layers[len(server) :], run), run, False)
+            rewrite, home = _rewrite_config(layers[len(server) :])
+            path = run.request.uri.lstrip("/")
+            if home is not None and file is not None:  # <Directory>, .htaccess
+                path = file.removeprefix(home.args[-1].rstrip("/")).lstrip("/")
+            made = self._rewrite(rewrite, run, path)
+        if made is None and proxy is None and file is not None:
+            proxy = self._handler(layers, file, run)
         status, reached = 404, False
         backend_headers: tuple[tuple[str, str], ...] = ()
-        if made is not None:
-            status, by = made.status, made.by
+        if made is not None:  # the rule or Require that made it is in the trail
+            status = made.status
         elif proxy is not None:
             status, backend_headers = backend(asked.method, proxy)
             reached = True
             run.trail.append(f"proxied to the backend as {proxy}")
         else:
-            run.trail.append("no ProxyPass: a file from DocumentRoot (not modelled): 404")
+            status = 200 if file is not None and Path(file).is_file() else 404
+            run.trail.append(f"the file {file}: {status}")
         local = not reached
         always, onsuccess = _Table(), _Table()
         if auth is not None and made is not None and made.status == 401:
@@ -279,13 +339,13 @@ class ApacheRoutes:
                 name, _, value = assignment.partition("=")
                 run.env[name] = _groups(value if "=" in assignment else "1", match)
 
-    def _rewrite(self, directives: Sequence[Directive], run: _Run, server: bool) -> _Answer | None:
-        """mod_rewrite's rules (translate phase in server context, fixups per directory)."""
+    def _rewrite(self, directives: Sequence[Directive], run: _Run, path: str) -> _Answer | None:
+        """mod_rewrite's rules on `path`: the URI in server context (translate phase); per
+        directory (fixups), what is below the rules' directory, or the URI without its /."""
         engine = [d for d in directives if d.name == "rewriteengine"]
         if not engine or [a.lower() for a in engine[-1].args] != ["on"]:
             return None
         conds: list[Directive] = []
-        path = run.request.uri if server else run.request.uri.lstrip("/")
         for d in directives:
             if d.name == "rewritecond":
                 conds.append(d)
@@ -358,6 +418,25 @@ class ApacheRoutes:
                         return None
                     return _mapped(d.args[1], uri[len(d.args[0]) :], query, run, d.at)
         return None
+
+    def _file(self, server: Sequence[Section], run: _Run) -> str | None:
+        """The file the URI maps to under DocumentRoot (the virtual host's, else the server's)."""
+        roots = [d for top in server for d in top.directives() if d.name == "documentroot"]
+        if not roots or not roots[-1].args:
+            return None
+        root = roots[-1].args[0]
+        root = root if root.startswith("/") else str(self.root / root)
+        return root.rstrip("/") + run.request.uri
+
+    def _handler(self, layers: Sequence[Section], file: str, run: _Run) -> str | None:
+        """SetHandler "proxy:URL" (PHP-FPM style): the backend is asked for the file's path."""
+        handlers = [d for layer in layers for d in layer.directives() if d.name == "sethandler"]
+        if not handlers or not handlers[-1].args[0].startswith("proxy:"):
+            return None
+        url = handlers[-1].args[0][len("proxy:") :]
+        path = url.split("://", 1)[-1].partition("/")[2]
+        run.trail.append(f"SetHandler at {handlers[-1].at}")
+        return (f"/{path}" if path else "") + file
 
     def _auth(self, layers: Sequence[Section], run: _Run) -> tuple[_Answer | None, Place | None]:
         """Whether auth answers (401, 403), and the Require line that ran."""
@@ -521,11 +600,13 @@ def _cond_matches(pattern: str, value: str, nocase: bool) -> bool:
     return held != negate
 
 
-def _rewrite_config(layers: Sequence[Section], run: _Run) -> list[Directive]:
+def _rewrite_config(layers: Sequence[Section]) -> tuple[list[Directive], Section | None]:
     """The per-directory rewrite config: RewriteEngine of the last that sets it, the rules of
-    the last section that writes any (a section without rules inherits them, checked)."""
+    the last section that writes any (one without rules inherits them, checked), and that
+    section when it is a directory's."""
     engine: list[Directive] = []
     rules: list[Directive] = []
+    home = None
     for layer in layers:
         own = layer.directives()
         engine += [d for d in own if d.name == "rewriteengine"]
@@ -533,7 +614,32 @@ def _rewrite_config(layers: Sequence[Section], run: _Run) -> list[Directive]:
             options = " ".join(a for d in own if d.name == "rewriteoptions" for a in d.args)
             mine = [d for d in own if d.name in _REWRITE_RULES]
             rules = [*rules, *mine] if "Inherit" in options.split() else mine
-    return [*engine[-1:], *rules]
+            if layer.kind in ("directory", "htaccess"):
+                home = layer
+            elif layer.kind not in _IF_KINDS:
+                home = None
+    return [*engine[-1:], *rules], home
+
+
+def _components(path: str) -> int:
+    return len([p for p in path.strip('"').split("/") if p])
+
+
+def _directory_matches(pattern: str, folder: str) -> bool:
+    """<Directory PATH>: the folder is PATH or below it; wildcards match within a component."""
+    parts = [p for p in pattern.strip('"').split("/") if p]
+    have = [p for p in folder.split("/") if p]
+    return len(have) >= len(parts) and all(
+        fnmatch.fnmatchcase(h, p) for h, p in zip(have, parts, strict=False)
+    )
+
+
+def _allow_override(sections: Sequence[Section]) -> bool:
+    """Whether .htaccess is read here: unless the last AllowOverride is None. Unset, httpd 2.4.71
+    reads it too, and refuses each directive in it (500: "not allowed here"); the model reads
+    every directive an .htaccess has as allowed."""
+    found = [d for s in sections for d in s.directives() if d.name == "allowoverride"]
+    return not found or [a.lower() for a in found[-1].args] != ["none"]
 
 
 def _limits(limit: Section, method: str) -> bool:
@@ -683,9 +789,9 @@ _KEYS = {
 def load_routes(configs: Sequence[Path]) -> tuple[ApacheRoutes, list[Finding]]:
     """The model of the config (the first file, then the others as if included at its end),
     and what reading it found (a missing Include: CG401)."""
-    top, problems = load(configs[0])
+    top, root, problems = load(configs[0])
     for more in configs[1:]:
-        extra, found = load(more)
+        extra, _, found = load(more)
         top.body += extra.body
         problems += found
-    return ApacheRoutes(top), problems
+    return ApacheRoutes(top, root), problems
