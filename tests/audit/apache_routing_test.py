@@ -91,6 +91,21 @@ def seen(status: int, headers: tuple[tuple[str, str], ...] | list[tuple[str, str
     return status, tuple(kept), "origin" in vary
 
 
+def copied(tmp: Path, text: str) -> tuple[Path, Path]:
+    """The corpus copied into tmp/corpus, `text` written there as served.conf with HOME made
+    that directory, and the files every request names under each DocumentRoot: (root, config)."""
+    root = tmp / "corpus"
+    shutil.copytree(CORPUS, root)
+    tmp.chmod(0o755)
+    config = root / "served.conf"
+    config.write_text(text.replace(HOME, str(root)))
+    for (_, path, _), top in itertools.product(REQUESTS, DOCUMENT_ROOTS):
+        file = root / top / path.lstrip("/")  # SetHandler hands files only to the application
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text("not served: proxied\n")
+    return root, config
+
+
 @contextmanager
 def served(text: str, upstream: Upstream) -> Iterator[tuple[Routes, int]]:
     """The config (a corpus file's text) served by apache2 beside a copy of the corpus, and the
@@ -99,16 +114,8 @@ def served(text: str, upstream: Upstream) -> Iterator[tuple[Routes, int]]:
     need_binary("apache2", binary)
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="corsgen-apache-") as tmp:
-        root = Path(tmp) / "corpus"
-        shutil.copytree(CORPUS, root)
-        Path(tmp).chmod(0o755)
-        config = root / "served.conf"
         text = text.replace(LISTEN, f":{port}").replace(APPLICATION, f":{upstream.port}")
-        config.write_text(text.replace(HOME, str(root)))
-        for (_, path, _), top in itertools.product(REQUESTS, DOCUMENT_ROOTS):
-            file = root / top / path.lstrip("/")  # SetHandler hands files only to the application
-            file.parent.mkdir(parents=True, exist_ok=True)
-            file.write_text("not served: proxied\n")
+        root, config = copied(Path(tmp), text)
         loaded = TARGET.routes([config])
         assert loaded.routes is not None, loaded.findings
         httpd = root / "httpd.conf"
@@ -376,6 +383,15 @@ def test_scopes_name_the_snippets_and_the_hand_written() -> None:
     assert hand is not None
     (scope,) = hand.scopes()
     assert scope.granted is not None and scope.granted.reflects and scope.granted.credentials
+
+
+def test_an_htaccess_snippet_is_a_scope(tmp_path: Path) -> None:
+    _, config = copied(tmp_path, (CORPUS / "snippet-htaccess.conf").read_text())
+    routes = TARGET.routes([config]).routes
+    assert routes is not None
+    (scope,) = routes.scopes()
+    assert (scope.title, scope.paths, scope.policy) == (scope.at.file, ("/api/",), "spa_api")
+    assert scope.at.file.endswith("htaccess/api/.htaccess")
 
 
 def test_claims() -> None:

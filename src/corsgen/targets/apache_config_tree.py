@@ -55,6 +55,8 @@ def title(section: Section) -> str:
     """How httpd's users name a section: <Location /api/>."""
     if not section.kind:
         return "the main server"
+    if section.kind == "htaccess":
+        return section.at.file
     kind = _KIND_TITLES.get(section.kind, section.kind.title())
     words = " ".join(f'"{a}"' if " " in a or not a else a for a in section.args)
     return f"<{kind} {words}>" if words else f"<{kind}>"

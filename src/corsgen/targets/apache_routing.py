@@ -25,6 +25,7 @@ Each was checked on httpd 2.4.71 (tests/audit/apache_routing_test.py).
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ from corsgen.targets.apache_config_tree import Directive, Section, load, load_ht
 from corsgen.targets.apache_expr import Unsupported, Vars, evaluate, expand
 
 CORS = "access-control-"
+PATHS = 20  # paths a scope names for the audit to probe, at most
+HTACCESS_DIRECTORIES = 10_000  # directories below a DocumentRoot searched for .htaccess
 _SETENVIF = ("setenvif", "setenvifnocase")
 _REWRITE_RULES = ("rewritecond", "rewriterule")
 _AUTH_KINDS = ("limit", "limitexcept")
@@ -496,33 +499,67 @@ class ApacheRoutes:
 
     # ------------------------------------------------------------------ where CORS is answered
     def scopes(self) -> list[Scope]:
+        """Each section, and each .htaccess below a DocumentRoot, that holds a corsgen snippet
+        or hand-written Header lines for Access-Control-*; its path is one its match admits."""
         out = []
         for host in [self.top, *self.hosts]:
-            sections = [host]
-            sections += [s for s in _flatten(host) if s is not host and s.kind != "virtualhost"]
-            for section in sections:
-                if host is self.top and section is not self.top and _inside_host(section, self):
-                    continue
-                scope = self._scope(host, section)
+            root = self._document_root(host)
+            for section, around in _nested(host):
+                if host is self.top and any(s.kind == "virtualhost" for s in (*around, section)):
+                    continue  # the virtual hosts are walked on their own
+                if section.kind in _IF_KINDS:
+                    continue  # its lines are its section's, for the requests it holds for
+                # The section's own path, then those of the sections inside it, which its
+                # lines reach too (an auth <Location> answers with the virtual host's headers).
+                paths = [_path_of([*around, section], root)] + [
+                    _path_of([*around, section, *more, inner], root)
+                    for inner, more in _nested(section)
+                    if inner is not section and inner.kind not in _IF_KINDS
+                ]
+                scope = self._scope(host, section, tuple(dict.fromkeys(paths))[:PATHS])
+                if scope is not None:
+                    out.append(scope)
+            for htaccess in self._htaccess_files(root):
+                folder = htaccess.args[0].removeprefix(root or "")
+                scope = self._scope(host, htaccess, (folder.rstrip("/") + "/",))
                 if scope is not None:
                     out.append(scope)
         return sorted(out, key=lambda s: s.at)
 
-    def _scope(self, host: Section, section: Section) -> Scope | None:
+    def _document_root(self, host: Section) -> str | None:
+        roots = [d for d in host.directives() if d.name == "documentroot" and d.args]
+        if not roots:
+            return None
+        root = roots[-1].args[0]
+        return (root if root.startswith("/") else str(self.root / root)).rstrip("/")
+
+    def _htaccess_files(self, root: str | None) -> list[Section]:
+        """The .htaccess files below a DocumentRoot, at most HTACCESS_DIRECTORIES looked at."""
+        if root is None or not Path(root).is_dir():
+            return []
+        found = []
+        for count, (folder, _, names) in enumerate(os.walk(root)):
+            if count >= HTACCESS_DIRECTORIES:
+                break
+            if ".htaccess" in names:
+                section = self._htaccess(Path(folder) / ".htaccess")
+                if section is not None:
+                    found.append(section)
+        return found
+
+    def _scope(self, host: Section, section: Section, paths: tuple[str, ...]) -> Scope | None:
         policy = section.policies[0][0] if section.policies else None
-        headers = [d for d in section.directives() if d.name == "header" and _cors_header(d)]
-        around = [*self.top.directives(), *host.directives(), *section.directives()]
+        own = list(_own(section))
+        headers = [d for d in own if d.name == "header" and _cors_header(d)]
         if policy is None and not headers:
             return None
+        around = list(dict.fromkeys([*self.top.directives(), *host.directives(), *own]))
         names = _names(host) if host is not self.top else []
-        path = "/"
-        if section.kind == "location" and section.args:
-            path = section.args[0] if section.args[0].endswith("/") else section.args[0] + "/"
         ports = _ports(host)
         return Scope(
             section.at,
             names[0] if names else "localhost",
-            (path,),
+            paths,
             title(section),
             policy=policy,
             granted=_granted(around, headers) if headers and policy is None else None,
@@ -530,8 +567,37 @@ class ApacheRoutes:
         )
 
 
-def _inside_host(section: Section, routes: ApacheRoutes) -> bool:
-    return any(section in _flatten(h) for h in routes.hosts)
+def _nested(
+    section: Section, around: tuple[Section, ...] = ()
+) -> Iterator[tuple[Section, tuple[Section, ...]]]:
+    """Each section inside, with those around it (outermost first)."""
+    yield section, around
+    for inner in section.sections():
+        yield from _nested(inner, (*around, section))
+
+
+def _own(section: Section) -> Iterator[Directive]:
+    """The section's lines and those of the <If> sections in it: a scope's own lines."""
+    yield from section.directives()
+    for inner in section.sections(*_IF_KINDS):
+        yield from _own(inner)
+
+
+def _path_of(sections: Sequence[Section], root: str | None) -> str:
+    """A request path the innermost <Location> or <Directory> of `sections` admits ("/" when
+    none does, or it is a regex)."""
+    for section in reversed(sections):
+        if (
+            section.kind == "location"
+            and section.args
+            and not any(c in section.args[0] for c in "*?[~")
+        ):
+            return section.args[0].rstrip("/") + "/"
+        if section.kind == "directory" and section.args and root is not None:
+            folder = section.args[0].strip('"').rstrip("/")
+            if folder.startswith(root):
+                return folder.removeprefix(root) + "/"
+    return "/"
 
 
 def _flatten(section: Section) -> Iterator[Section]:
@@ -744,13 +810,7 @@ def _granted(around: Sequence[Directive], headers: Sequence[Directive]) -> Grant
                 ignore = d.name == "setenvifnocase"
                 regexes.append(OriginRegex(d.args[1], d.at, "pcre", ignore))
                 at.setdefault("allow_origin_regex", d.at)
-                if re.fullmatch(d.args[1].strip("^$()"), "") is not None or d.args[1] in (
-                    "^(.+)$",
-                    "(.*)",
-                    ".+",
-                    "^(.*)$",
-                ):
-                    reflects = True
+                reflects = reflects or _admits_any(d.args[1], ignore)
     elif origin is not None:
         at["allow_origins"] = origin[1]
 
@@ -777,6 +837,19 @@ def _granted(around: Sequence[Directive], headers: Sequence[Directive]) -> Grant
         max_age=int(max_age[0]) if max_age and max_age[0].isdigit() else None,
         at=at,
     )
+
+
+# Origins no allowlist names: a regex that admits both admits any origin (it reflects).
+_UNRELATED = ("https://corsgen-unrelated.example", "http://192.0.2.1:9")
+
+
+def _admits_any(regex: str, ignore_case: bool) -> bool:
+    try:
+        return all(
+            re.search(regex, origin, re.IGNORECASE if ignore_case else 0) for origin in _UNRELATED
+        )
+    except re.error:
+        return False
 
 
 _KEYS = {
