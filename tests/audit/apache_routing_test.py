@@ -34,6 +34,8 @@ CORPUS = Path(__file__).parent / "corpus" / "apache"
 # directory the corpus is in (its DocumentRoot is docroot/ there).
 LISTEN, APPLICATION, HOME = ":8080", ":9000", "/srv/corsgen"
 DOCUMENT_ROOTS = ("docroot", "htaccess")  # htaccess/ holds .htaccess files, docroot/ none
+ERROR_PAGES = ("/errors/401.json", "/errors/404.json")  # files ErrorDocument names
+MISSING = "/nothing-here"  # the one path no file is written for
 ALLOWED = ("https://app.example.com", "https://admin.example.com", "https://example.com")
 HOSTILE = (
     "https://evil.example",
@@ -61,6 +63,9 @@ REQUESTS: tuple[Request, ...] = (
     ("GET", "/api/missing", (("Origin", ALLOWED[0]),)),
     ("GET", "/own-cors", (("Origin", ALLOWED[0]),)),
     ("GET", "/own-cors", (("Origin", HOSTILE[0]),)),
+    ("GET", MISSING, (("Origin", ALLOWED[0]),)),
+    ("OPTIONS", MISSING, _preflight(ALLOWED[0], "GET")),
+    ("DELETE", "/own-cors", (("Origin", ALLOWED[0]),)),
     ("GET", "/api/private/ok", (("Origin", ALLOWED[0]),)),
     ("OPTIONS", "/api/private/ok", _preflight(ALLOWED[0], "GET")),
 )
@@ -99,7 +104,8 @@ def copied(tmp: Path, text: str) -> tuple[Path, Path]:
     tmp.chmod(0o755)
     config = root / "served.conf"
     config.write_text(text.replace(HOME, str(root)))
-    for (_, path, _), top in itertools.product(REQUESTS, DOCUMENT_ROOTS):
+    paths = [path for _, path, _ in REQUESTS if path != MISSING] + list(ERROR_PAGES)
+    for path, top in itertools.product(paths, DOCUMENT_ROOTS):
         file = root / top / path.lstrip("/")  # SetHandler hands files only to the application
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_text("not served: proxied\n")

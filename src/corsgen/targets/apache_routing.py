@@ -28,7 +28,7 @@ import fnmatch
 import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from corsgen.errors import Finding
@@ -161,6 +161,16 @@ class _Run:
 
 
 @dataclass(frozen=True)
+class _Redirect:
+    """What an ErrorDocument's internal redirect starts from."""
+
+    status: int  # the error's, which the answer keeps unless the backend answers
+    env: dict[str, str]
+    carried: tuple[Sent, ...]  # err_headers_out so far: WWW-Authenticate
+    trail: list[str]
+
+
+@dataclass(frozen=True)
 class _Answer:
     """An answer made on the way: a status httpd sends itself, or one it redirects with."""
 
@@ -268,8 +278,12 @@ class ApacheRoutes:
 
     # ------------------------------------------------------------------ the phases
     def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
-        run = _Run(_request(asked))
-        host = self.host(asked)
+        return self._answer(_request(asked), backend, None)
+
+    def _answer(self, request: _Request, backend: Backend, after: _Redirect | None) -> Answered:
+        """The request's phases; `after` when it is an ErrorDocument's internal redirect."""
+        run = _Run(request, dict(after.env) if after else {}, list(after.trail) if after else [])
+        host = self.host(request.asked)
         by = self.top.at if host is None else host.at
         run.trail.append(f"{'the main server' if host is None else title(host)} at {by}")
         server = [self.top] if host is None else [self.top, host]
@@ -296,30 +310,58 @@ class ApacheRoutes:
             made = self._rewrite(rewrite, run, path)
         if made is None and proxy is None and file is not None:
             proxy = self._handler(layers, file, run)
-        status, reached = 404, False
+        # What answers: httpd itself (an error page: err_headers_out only), the backend, or
+        # the file (both tables, as for the backend).
         backend_headers: tuple[tuple[str, str], ...] = ()
+        reached = made is None and proxy is not None
         if made is not None:  # the rule or Require that made it is in the trail
-            status = made.status
+            status, error = made.status, True
         elif proxy is not None:
-            status, backend_headers = backend(asked.method, proxy)
-            reached = True
+            status, backend_headers = backend(request.asked.method, proxy)
+            error = False
             run.trail.append(f"proxied to the backend as {proxy}")
         else:
-            status = 200 if file is not None and Path(file).is_file() else 404
+            status = _static(request.asked.method, file)
+            error = status >= 400
             run.trail.append(f"the file {file}: {status}")
-        local = not reached
-        always, onsuccess = _Table(), _Table()
+        carried = list(after.carried) if after else []
         if auth is not None and made is not None and made.status == 401:
-            always.rows.append(Sent("WWW-Authenticate", "Basic", auth))
+            carried.append(Sent("WWW-Authenticate", "Basic", auth))
+        if error and status >= 400 and after is None:
+            document = _error_document(layers, status)
+            if document is not None and document.args[1].startswith("/"):
+                redirected = self._redirect(request, backend, run, status, carried, document)
+                return replace(redirected, auth=auth)
+        always, onsuccess = _Table(list(carried)), _Table()
         if made is not None and made.location is not None:
             always.rows.append(Sent("Location", made.location, made.by))
-        if not local:
-            onsuccess.rows += [Sent(n, v, None) for n, v in backend_headers]
-        self._headers(layers, run, always, onsuccess, local)
-        rows = always.rows + ([] if local else onsuccess.rows)
-        if local and status < 400 and run.vary:  # what <If> and RewriteCond read
+        onsuccess.rows += [Sent(n, v, None) for n, v in backend_headers]
+        self._headers(layers, run, always, onsuccess, error)
+        rows = always.rows + ([] if error else onsuccess.rows)
+        if not reached and status < 400 and run.vary:  # what <If> and RewriteCond read
             rows.append(Sent("Vary", ",".join(sorted(run.vary)), None))
+        if after is not None and not reached:
+            status = after.status  # the file (or a second error) is sent with the first status
         return Answered(status, tuple(rows), by, tuple(run.trail), reached, auth)
+
+    def _redirect(
+        self,
+        request: _Request,
+        backend: Backend,
+        run: _Run,
+        status: int,
+        carried: list[Sent],
+        document: Directive,
+    ) -> Answered:
+        """ErrorDocument STATUS /path: httpd serves /path as a GET (HEAD stays HEAD) with the
+        same request headers; the environment gets REDIRECT_ before each name and the server's
+        SetEnvIf runs again; what modules set for the error (WWW-Authenticate) is kept."""
+        url = document.args[1]
+        method = "HEAD" if request.asked.method == "HEAD" else "GET"
+        asked = replace(request.asked, method=method, path=url)
+        env = {f"REDIRECT_{k}": v for k, v in run.env.items()} | {"REDIRECT_STATUS": str(status)}
+        trail = [*run.trail, f"ErrorDocument {status} at {document.at} -> {url}"]
+        return self._answer(_request(asked), backend, _Redirect(status, env, tuple(carried), trail))
 
     def _setenvif(self, directives: Sequence[Directive], run: _Run) -> None:
         for d in directives:
@@ -706,6 +748,27 @@ def _allow_override(sections: Sequence[Section]) -> bool:
     every directive an .htaccess has as allowed."""
     found = [d for s in sections for d in s.directives() if d.name == "allowoverride"]
     return not found or [a.lower() for a in found[-1].args] != ["none"]
+
+
+def _static(method: str, file: str | None) -> int:
+    """What httpd's own handler answers for a file: OPTIONS 200 (the core's), GET, HEAD and POST
+    the file or 404, any other method 405 (all checked on 2.4.71)."""
+    if method.upper() == "OPTIONS":
+        return 200
+    if method.upper() not in ("GET", "HEAD", "POST"):
+        return 405
+    return 200 if file is not None and Path(file).is_file() else 404
+
+
+def _error_document(layers: Sequence[Section], status: int) -> Directive | None:
+    """The last ErrorDocument for the status in the merged config."""
+    found = [
+        d
+        for layer in layers
+        for d in layer.directives()
+        if d.name == "errordocument" and len(d.args) >= 2 and d.args[0] == str(status)
+    ]
+    return found[-1] if found else None
 
 
 def _limits(limit: Section, method: str) -> bool:
