@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -194,6 +195,17 @@ def _acao(answered: Answered) -> list[str]:
     return [h.value for h in answered.headers if h.name.lower() == "access-control-allow-origin"]
 
 
+class Fact(NamedTuple):
+    """One fact of httpd's merge order or phases: a config, a request, and what it answers."""
+
+    template: str  # VHOST or FILES, with {body}
+    body: str
+    request: Request
+    acao: list[str]  # the Access-Control-Allow-Origin lines
+    status: int = 200
+    vary: bool = False  # Vary names Origin
+
+
 def _sets(section: str, origin: str) -> str:
     """A section that sets Access-Control-Allow-Origin to `origin`."""
     name = section.split()[0]
@@ -202,10 +214,10 @@ def _sets(section: str, origin: str) -> str:
 
 
 DOCROOT = "/srv/corsgen/docroot"
-MERGES: dict[str, tuple[str, str, Request, list[str]]] = {
+FACTS: dict[str, Fact] = {
     # Overlapping <Location> sections both apply, in config order: the later one's set wins,
     # the earlier one's other lines stay.
-    "locations-merge-in-config-order": (
+    "locations-merge-in-config-order": Fact(
         VHOST,
         """    <Location /api/>
         Header always set Access-Control-Allow-Origin "https://outer.example"
@@ -218,7 +230,7 @@ MERGES: dict[str, tuple[str, str, Request, list[str]]] = {
         ["https://inner.example"],
     ),
     # Config order, not the longer path: the shorter <Location> written last wins.
-    "not-the-longest-location": (
+    "not-the-longest-location": Fact(
         VHOST,
         """    <Location /api/admin/>
         Header always set Access-Control-Allow-Origin "https://inner.example"
@@ -230,7 +242,7 @@ MERGES: dict[str, tuple[str, str, Request, list[str]]] = {
         ["https://outer.example"],
     ),
     # <If> is merged after every <Location>, wherever it is written.
-    "if-after-locations": (
+    "if-after-locations": Fact(
         VHOST,
         """    <If "%{HTTP:Origin} == 'https://app.example.com'">
         Header always set Access-Control-Allow-Origin "https://if.example"
@@ -242,27 +254,27 @@ MERGES: dict[str, tuple[str, str, Request, list[str]]] = {
         ["https://if.example"],
     ),
     # The backend's header is in headers_out: `Header always` sets a second line beside it...
-    "always-doubles-the-backends": (
+    "always-doubles-the-backends": Fact(
         VHOST,
         """    Header always set Access-Control-Allow-Origin "https://app.example.com" """,
         ("GET", "/own-cors", ORIGIN),
         ["https://app.example.com", "*"],
     ),
     # ... and `Header always unset` does not reach it; `Header unset` (onsuccess) does.
-    "always-unset-misses-the-backends": (
+    "always-unset-misses-the-backends": Fact(
         VHOST,
         """    Header always unset Access-Control-Allow-Origin""",
         ("GET", "/own-cors", ORIGIN),
         ["*"],
     ),
-    "onsuccess-unset-drops-the-backends": (
+    "onsuccess-unset-drops-the-backends": Fact(
         VHOST,
         """    Header unset Access-Control-Allow-Origin""",
         ("GET", "/own-cors", ORIGIN),
         [],
     ),
     # An answer httpd makes itself (401) has err_headers_out only: `Header set` is gone.
-    "onsuccess-gone-on-httpds-own-errors": (
+    "onsuccess-gone-on-httpds-own-errors": Fact(
         VHOST,
         """    Header set Access-Control-Allow-Origin "*"
     <Location /api/>
@@ -273,17 +285,19 @@ MERGES: dict[str, tuple[str, str, Request, list[str]]] = {
     </Location>""",
         ("GET", "/api/ok", ORIGIN),
         [],
+        status=401,
     ),
     # ... while a proxied error (the backend's 500) keeps it.
-    "onsuccess-kept-on-the-backends-errors": (
+    "onsuccess-kept-on-the-backends-errors": Fact(
         VHOST,
         """    Header set Access-Control-Allow-Origin "*" """,
         ("GET", "/api/error", ORIGIN),
         ["*"],
+        status=500,
     ),
     # A SetEnvIf of the virtual host runs before translate: a RewriteRule [E=] there, and the
     # <If> that reads it, see it; SetEnvIfNoCase matches in any case.
-    "setenvifnocase": (
+    "setenvifnocase": Fact(
         VHOST,
         """    SetEnvIfNoCase Origin "^https://APP\\.example\\.com$" OK=$0
     Header always set Access-Control-Allow-Origin "%{OK}e" env=OK""",
@@ -291,7 +305,7 @@ MERGES: dict[str, tuple[str, str, Request, list[str]]] = {
         ["https://app.example.com"],
     ),
     # The preflight answered in server context (translate): before the <Location>'s auth.
-    "server-rewrite-before-auth": (
+    "server-rewrite-before-auth": Fact(
         VHOST,
         """    SetEnvIf Origin "^https://app\\.example\\.com$" OK=$0
     Header always set Access-Control-Allow-Origin "%{OK}e" env=OK
@@ -306,9 +320,10 @@ MERGES: dict[str, tuple[str, str, Request, list[str]]] = {
     </Location>""",
         ("OPTIONS", "/api/ok", _preflight(ALLOWED[0], "GET")),
         ["https://app.example.com"],
+        status=204,
     ),
     # <Directory> by path, fewest components first, whatever the config's order.
-    "directories-shortest-first": (
+    "directories-shortest-first": Fact(
         FILES,
         _sets(f"Directory {DOCROOT}/api", "https://inner.example")
         + "\n"
@@ -318,7 +333,7 @@ MERGES: dict[str, tuple[str, str, Request, list[str]]] = {
     ),
     # <DirectoryMatch> after every <Directory> (its regex sees the whole file path, not only
     # the directory's); <Files> after both; <Location> after <Files>.
-    "directorymatch-after-directory": (
+    "directorymatch-after-directory": Fact(
         FILES,
         _sets('DirectoryMatch "/api/"', "https://match.example")
         + "\n"
@@ -326,13 +341,13 @@ MERGES: dict[str, tuple[str, str, Request, list[str]]] = {
         ("GET", "/api/ok", ORIGIN),
         ["https://match.example"],
     ),
-    "directorymatch-sees-the-file-path": (
+    "directorymatch-sees-the-file-path": Fact(
         FILES,
         _sets('DirectoryMatch "/api$"', "https://match.example"),
         ("GET", "/api/ok", ORIGIN),
         [],
     ),
-    "files-after-directories": (
+    "files-after-directories": Fact(
         FILES,
         _sets("Files ok", "https://files.example")
         + "\n"
@@ -340,7 +355,7 @@ MERGES: dict[str, tuple[str, str, Request, list[str]]] = {
         ("GET", "/api/ok", ORIGIN),
         ["https://files.example"],
     ),
-    "location-after-files": (
+    "location-after-files": Fact(
         FILES,
         _sets("Location /api/", "https://location.example")
         + "\n"
@@ -348,17 +363,139 @@ MERGES: dict[str, tuple[str, str, Request, list[str]]] = {
         ("GET", "/api/ok", ORIGIN),
         ["https://location.example"],
     ),
+    # Without FollowSymLinks, per-directory mod_rewrite answers 403 to every request, before
+    # any of its rules: in <Directory> and in <Location> alike.
+    "rewrite-needs-followsymlinks": Fact(
+        FILES,
+        f"""    <Directory {DOCROOT}/api>
+        Options None
+        Header always set Access-Control-Allow-Origin "https://app.example.com"
+        RewriteEngine On
+        RewriteCond %{{REQUEST_METHOD}} =OPTIONS
+        RewriteRule ^ - [R=204,L]
+    </Directory>""",
+        ("GET", "/api/ok", ORIGIN),
+        ["https://app.example.com"],
+        status=403,
+    ),
+    "rewrite-needs-followsymlinks-in-location": Fact(
+        VHOST,
+        """    <Location /api/>
+        Options -FollowSymLinks
+        RewriteEngine On
+        RewriteCond %{REQUEST_METHOD} =OPTIONS
+        RewriteRule ^ - [R=204,L]
+    </Location>""",
+        ("OPTIONS", "/api/ok", _preflight(ALLOWED[0], "PUT")),
+        [],
+        status=403,
+    ),
+    # A section with rules of its own replaces the rules above it (no RewriteOptions Inherit):
+    # /api/admin/ loses /api/'s preflight answer; one without rules keeps it.
+    "own-rewrite-rules-replace": Fact(
+        VHOST,
+        """    <Location /api/>
+        RewriteEngine On
+        RewriteCond %{REQUEST_METHOD} =OPTIONS
+        RewriteRule ^ - [R=204,L]
+    </Location>
+    <Location /api/admin/>
+        RewriteEngine On
+        RewriteRule ^nothing$ - [F]
+    </Location>""",
+        ("OPTIONS", "/api/admin/ok", _preflight(ALLOWED[0], "PUT")),
+        [],
+    ),
+    # <Limit GET POST>: Require applies to those methods only; the preflight passes untested.
+    "limit-by-method": Fact(
+        VHOST,
+        """    <Location /api/>
+        AuthType Basic
+        AuthName API
+        AuthUserFile htpasswd
+        <Limit GET POST>
+            Require valid-user
+        </Limit>
+        Header always set Access-Control-Allow-Origin "https://app.example.com"
+    </Location>""",
+        ("OPTIONS", "/api/ok", _preflight(ALLOWED[0], "PUT")),
+        ["https://app.example.com"],
+    ),
+    # <If>/<ElseIf>/<Else>: the first branch that holds.
+    "elseif-chain": Fact(
+        VHOST,
+        """    <If "%{HTTP:Origin} == 'https://a.example'">
+        Header always set Access-Control-Allow-Origin "https://a.example"
+    </If>
+    <ElseIf "%{HTTP:Origin} =~ /app/">
+        Header always set Access-Control-Allow-Origin "https://elseif.example"
+    </ElseIf>
+    <Else>
+        Header always set Access-Control-Allow-Origin "https://else.example"
+    </Else>""",
+        ("GET", "/api/ok", ORIGIN),
+        ["https://elseif.example"],
+    ),
+    # What an <If> reads of the request goes to Vary on httpd's own 2xx answers only (here the
+    # 204), not on the backend's; what Header expr= reads, on every answer.
+    "if-varies-httpds-own-answers": Fact(
+        VHOST,
+        """    <If "%{HTTP:Origin} == 'https://nothing.example'">
+        Header always set X-Never 1
+    </If>
+    RewriteEngine On
+    RewriteCond %{REQUEST_METHOD} =OPTIONS
+    RewriteRule ^ - [R=204,L]""",
+        ("OPTIONS", "/api/ok", _preflight(ALLOWED[0], "PUT")),
+        [],
+        status=204,
+        vary=True,
+    ),
+    "header-expr-varies-every-answer": Fact(
+        VHOST,
+        '    Header always set Access-Control-Allow-Origin "*"'
+        ' "expr=%{HTTP:Origin} =~ m#^https://app\\.#"',
+        ("GET", "/api/ok", ORIGIN),
+        ["*"],
+        vary=True,
+    ),
+    # <LocationMatch> regexes are case-sensitive unless (?i).
+    "locationmatch-case": Fact(
+        VHOST,
+        """    <LocationMatch "^/API/">
+        Header always set Access-Control-Allow-Origin "https://upper.example"
+    </LocationMatch>
+    <LocationMatch "(?i)^/API/">
+        Header always set Access-Control-Allow-Origin "https://any-case.example"
+    </LocationMatch>""",
+        ("GET", "/api/ok", ORIGIN),
+        ["https://any-case.example"],
+    ),
+    # ProxyPassMatch: the URL from the regex's groups.
+    "proxypassmatch": Fact(
+        VHOST.replace("    ProxyPass / http://127.0.0.1:9000/\n", ""),
+        '    ProxyPassMatch "^/api/(.*)$" "http://127.0.0.1:9000/v1/$1"\n'
+        '    Header set Access-Control-Allow-Origin "*"',
+        ("GET", "/api/error", ORIGIN),
+        ["*"],
+        status=500,
+    ),
 }
 
 
-@pytest.mark.parametrize("name", sorted(MERGES))
-def test_merge_order(name: str, upstream: Upstream) -> None:
-    template, body, request, expected = MERGES[name]
-    with served(template.format(body=body), upstream) as (routes, port):
-        method, path, headers = request
+@pytest.mark.parametrize("name", sorted(FACTS))
+def test_merge_order_and_phases(name: str, upstream: Upstream) -> None:
+    fact = FACTS[name]
+    with served(fact.template.format(body=fact.body), upstream) as (routes, port):
+        method, path, headers = fact.request
         answered = routes.answer(Asked("127.0.0.1", method, path, headers, port), upstream_backend)
-        assert sorted(_acao(answered)) == sorted(expected), answered.trail
-        assert not differences(routes, port, (request,))
+        status, _, vary = seen(answered.status, answered.pairs())
+        assert (status, sorted(_acao(answered)), vary) == (
+            fact.status,
+            sorted(fact.acao),
+            fact.vary,
+        ), answered.trail
+        assert not differences(routes, port, (fact.request,))
 
 
 def test_the_overlap_of_issue_23() -> None:

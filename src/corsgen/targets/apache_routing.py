@@ -146,17 +146,20 @@ class _Run:
     env: dict[str, str] = field(default_factory=dict)
     trail: list[str] = field(default_factory=list)
     vary: set[str] = field(default_factory=set)  # request headers <If> and RewriteCond read
+    vary_late: set[str] = field(default_factory=set)  # ... and Header expr= (kept on any answer)
 
     def vars(self) -> Vars:
         return self.request.vars(self.env)
 
-    def test(self, expression: str, at: Place) -> bool:
+    def test(self, expression: str, at: Place, late: bool = False) -> bool:
+        """An ap_expr; what it reads of the request goes to Vary (`late`: as the answer is
+        written, by mod_headers, where the backend's headers do not replace it)."""
         try:
             holds, read = evaluate(expression, self.vars())
         except (Unsupported, re.error) as exc:
             self.trail.append(f"not modelled at {at}: {exc}; taken as false")
             return False
-        self.vary |= read
+        (self.vary_late if late else self.vary).update(read)
         return holds
 
 
@@ -307,7 +310,13 @@ class ApacheRoutes:
             path = run.request.uri.lstrip("/")
             if home is not None and file is not None:  # <Directory>, .htaccess
                 path = file.removeprefix(home.args[-1].rstrip("/")).lstrip("/")
-            made = self._rewrite(rewrite, run, path)
+            if _engine_on(rewrite) and not _follows_symlinks(layers):
+                # mod_rewrite refuses to run per directory without FollowSymLinks: 403 for
+                # every request there, before any rule (checked on 2.4.71).
+                made = _Answer(403, rewrite[0].at)
+                run.trail.append(f"RewriteEngine at {rewrite[0].at} without FollowSymLinks: 403")
+            else:
+                made = self._rewrite(rewrite, run, path)
         if made is None and proxy is None and file is not None:
             proxy = self._handler(layers, file, run)
         # What answers: httpd itself (an error page: err_headers_out only), the backend, or
@@ -340,6 +349,8 @@ class ApacheRoutes:
         rows = always.rows + ([] if error else onsuccess.rows)
         if not reached and status < 400 and run.vary:  # what <If> and RewriteCond read
             rows.append(Sent("Vary", ",".join(sorted(run.vary)), None))
+        if run.vary_late:
+            rows.append(Sent("Vary", ",".join(sorted(run.vary_late)), None))
         if after is not None and not reached:
             status = after.status  # the file (or a second error) is sent with the first status
         return Answered(status, tuple(rows), by, tuple(run.trail), reached, auth)
@@ -387,8 +398,7 @@ class ApacheRoutes:
     def _rewrite(self, directives: Sequence[Directive], run: _Run, path: str) -> _Answer | None:
         """mod_rewrite's rules on `path`: the URI in server context (translate phase); per
         directory (fixups), what is below the rules' directory, or the URI without its /."""
-        engine = [d for d in directives if d.name == "rewriteengine"]
-        if not engine or [a.lower() for a in engine[-1].args] != ["on"]:
+        if not _engine_on(directives):
             return None
         conds: list[Directive] = []
         for d in directives:
@@ -454,14 +464,19 @@ class ApacheRoutes:
                 if d.name == "proxypass" and len(d.args) == 1:
                     prefix = layer.args[0] if layer.kind == "location" else uri
                     return _mapped(d.args[0], uri[len(prefix) :], query, run, d.at)
-        for top in server:
+        for top in server:  # ProxyPass and ProxyPassMatch: the first that takes the URI
             for d in top.directives():
-                if d.name != "proxypass" or len(d.args) < 2:
-                    continue
-                if uri.startswith(d.args[0]):
+                if d.name == "proxypass" and len(d.args) >= 2 and uri.startswith(d.args[0]):
                     if d.args[1] == "!":
                         return None
                     return _mapped(d.args[1], uri[len(d.args[0]) :], query, run, d.at)
+                if d.name == "proxypassmatch" and len(d.args) >= 2:
+                    match = re.search(d.args[0], uri)
+                    if match is None:
+                        continue
+                    if d.args[1] == "!":
+                        return None
+                    return _mapped(_groups(d.args[1], match), "", query, run, d.at)
         return None
 
     def _file(self, server: Sequence[Section], run: _Run) -> str | None:
@@ -671,7 +686,7 @@ def _attribute(attribute: str, request: _Request) -> str:
 
 
 def _groups(value: str, match: re.Match[str]) -> str:
-    """$0 .. $9 in a SetEnvIf value."""
+    """$0 .. $9 in a SetEnvIf value or a ProxyPassMatch URL."""
     return re.sub(r"\$(\d)", lambda m: match.group(int(m[1])) or "", value)
 
 
@@ -748,6 +763,29 @@ def _allow_override(sections: Sequence[Section]) -> bool:
     every directive an .htaccess has as allowed."""
     found = [d for s in sections for d in s.directives() if d.name == "allowoverride"]
     return not found or [a.lower() for a in found[-1].args] != ["none"]
+
+
+def _engine_on(directives: Sequence[Directive]) -> bool:
+    engine = [d for d in directives if d.name == "rewriteengine"]
+    return bool(engine) and [a.lower() for a in engine[-1].args] == ["on"]
+
+
+_ALL_OPTIONS = {"execcgi", "followsymlinks", "includes", "indexes", "multiviews"}
+
+
+def _follows_symlinks(layers: Sequence[Section]) -> bool:
+    """Whether Options, merged as httpd merges them (a line without +/- replaces, +X and -X
+    edit; the default is FollowSymLinks), lets symlinks be followed."""
+    options = {"followsymlinks"}
+    for d in (d for layer in layers for d in layer.directives() if d.name == "options"):
+        words = [w.lower() for w in d.args]
+        if any(w[:1] not in "+-" for w in words):
+            options = set()
+        for word in words:
+            name = word.lstrip("+-")
+            named = _ALL_OPTIONS - {"multiviews"} if name == "all" else {name} - {"none"}
+            options = options - named if word.startswith("-") else options | named
+    return bool(options & {"followsymlinks", "symlinksifownermatch"})
 
 
 def _static(method: str, file: str | None) -> int:
@@ -842,7 +880,7 @@ def _condition(text: str, run: _Run, at: Place) -> bool:
         name = text[4:]
         return (name[1:] not in run.env) if name.startswith("!") else name in run.env
     if text.startswith("expr="):
-        return run.test(text[5:], at)
+        return run.test(text[5:], at, late=True)
     return True  # early: not modelled; the header is taken as sent
 
 
