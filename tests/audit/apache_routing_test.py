@@ -10,6 +10,7 @@ difference is shown as one table per config.
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import shutil
 import tempfile
@@ -143,14 +144,40 @@ def _shown(value: Seen) -> str:
     return f"{status} [{lines}]{' vary:origin' if vary else ''}"
 
 
+def fetched(port: int, request: Request) -> tuple[int, list[tuple[str, str]]]:
+    """httpd's answer; a request that names its Host is sent with that one alone (send() adds
+    its own, and two Host lines are a 400)."""
+    method, path, headers = request
+    if not any(name.lower() == "host" for name, _ in headers):
+        answer = send(Endpoint(port), method, path, list(headers))
+        return answer.status, answer.headers
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.putrequest(method, path, skip_host=True)
+        for name, value in headers:
+            conn.putheader(name, value)
+        conn.endheaders()
+        response = conn.getresponse()
+        response.read()
+        return response.status, response.getheaders()
+    finally:
+        conn.close()
+
+
+def asked(port: int, request: Request) -> Asked:
+    """The request as the model takes it: its Host header, else the address it was sent to."""
+    method, path, headers = request
+    host = next((value for name, value in headers if name.lower() == "host"), "127.0.0.1")
+    return Asked(host, method, path, tuple(h for h in headers if h[0].lower() != "host"), port)
+
+
 def differences(routes: Routes, port: int, requests: tuple[Request, ...]) -> list[str]:
     """One line per request where the model and httpd differ: what each sent."""
     out = []
     for request in requests:
-        method, path, headers = request
-        real = send(Endpoint(port), method, path, list(headers))
-        answered = routes.answer(Asked("127.0.0.1", method, path, headers, port), upstream_backend)
-        model, truth = seen(answered.status, answered.pairs()), seen(real.status, real.headers)
+        status, sent = fetched(port, request)
+        answered = routes.answer(asked(port, request), upstream_backend)
+        model, truth = seen(answered.status, answered.pairs()), seen(status, sent)
         if model != truth:
             trail = " > ".join(answered.trail)
             out.append(f"{_row(request)}\n  model: {_shown(model)}\n  httpd: {_shown(truth)}")
@@ -471,6 +498,30 @@ FACTS: dict[str, Fact] = {
         ("GET", "/api/ok", ORIGIN),
         ["https://any-case.example"],
     ),
+    # Name-based virtual hosts: the Host's name (any case, without its port) against each
+    # ServerName and ServerAlias (wildcards), else the first on the address.
+    **{
+        f"virtual-host-{host}": Fact(
+            "{body}",
+            "".join(
+                f"""<VirtualHost 127.0.0.1:8080>
+    ServerName {name}.example
+    ServerAlias *.{name}.example
+    Header always set Access-Control-Allow-Origin "https://{name}.example"
+    ProxyPass / http://127.0.0.1:9000/
+</VirtualHost>
+"""
+                for name in ("first", "second")
+            ).replace("<VirtualHost", "Listen 127.0.0.1:8080\n<VirtualHost", 1),
+            ("GET", "/api/ok", (("Host", host), *ORIGIN)),
+            [f"https://{answer}.example"],
+        )
+        for host, answer in (
+            ("second.example", "second"),
+            ("API.Second.example:8080", "second"),
+            ("unknown.example", "first"),
+        )
+    },
     # ProxyPassMatch: the URL from the regex's groups.
     "proxypassmatch": Fact(
         VHOST.replace("    ProxyPass / http://127.0.0.1:9000/\n", ""),
@@ -487,8 +538,7 @@ FACTS: dict[str, Fact] = {
 def test_merge_order_and_phases(name: str, upstream: Upstream) -> None:
     fact = FACTS[name]
     with served(fact.template.format(body=fact.body), upstream) as (routes, port):
-        method, path, headers = fact.request
-        answered = routes.answer(Asked("127.0.0.1", method, path, headers, port), upstream_backend)
+        answered = routes.answer(asked(port, fact.request), upstream_backend)
         status, _, vary = seen(answered.status, answered.pairs())
         assert (status, sorted(_acao(answered)), vary) == (
             fact.status,
