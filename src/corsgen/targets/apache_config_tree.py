@@ -9,6 +9,7 @@ what it names).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,3 +140,39 @@ def load_htaccess(path: Path) -> Section | None:
     section = Section("htaccess", (str(path.parent),), Place(str(path), 1))
     _Loader(reader).read(path, [section], 1)
     return section
+
+
+IF_KINDS = ("if", "elseif", "else")
+
+
+def flatten(section: Section) -> Iterator[Section]:
+    yield section
+    for inner in section.sections():
+        yield from flatten(inner)
+
+
+def nested(
+    section: Section, around: tuple[Section, ...] = ()
+) -> Iterator[tuple[Section, tuple[Section, ...]]]:
+    """Each section inside, with those around it (outermost first)."""
+    yield section, around
+    for inner in section.sections():
+        yield from nested(inner, (*around, section))
+
+
+def ports(section: Section) -> set[int]:
+    ports = set()
+    for arg in section.args:
+        port = arg.rpartition(":")[2]
+        if port.isdigit():
+            ports.add(int(port))
+    return ports
+
+
+def server_names(host: Section) -> list[str]:
+    return [
+        arg.lower()
+        for d in host.directives()
+        if d.name in ("servername", "serveralias")
+        for arg in d.args
+    ]

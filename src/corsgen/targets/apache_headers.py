@@ -1,0 +1,134 @@
+"""mod_headers in the Apache routing model: its two tables, and what each Header line does.
+
+`Header always` edits err_headers_out, `Header [onsuccess]` headers_out, in merge order. An answer
+httpd makes itself (an error, a RewriteRule [R=204]) keeps err_headers_out alone; a proxied answer
+or a file, of any status, has both: err_headers_out first, then headers_out with the backend's
+headers, which `Header always unset` never reaches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from corsgen.routing import Place, Sent
+from corsgen.targets.apache_config_tree import Section
+from corsgen.targets.apache_expr import expand
+from corsgen.targets.apache_request import Run
+
+_HEADER_ACTIONS = ("set", "append", "add", "merge", "unset", "setifempty", "edit", "edit*", "echo")
+
+
+@dataclass
+class Table:
+    """One of mod_headers' tables (headers_out, err_headers_out): (name, value, at) in order."""
+
+    rows: list[Sent] = field(default_factory=list)
+
+    def get(self, name: str) -> Sent | None:
+        return next((r for r in self.rows if r.name.lower() == name.lower()), None)
+
+    def unset(self, name: str) -> None:
+        self.rows = [r for r in self.rows if r.name.lower() != name.lower()]
+
+    def set(self, name: str, value: str, at: Place | None) -> None:
+        first = self.get(name)
+        if first is None:
+            self.rows.append(Sent(name, value, at))
+            return
+        index = self.rows.index(first)
+        self.unset(name)
+        self.rows.insert(index, Sent(name, value, at))
+
+    def merge(self, name: str, value: str, at: Place | None, once: bool) -> None:
+        """append (once=False) or merge (once=True): into the first line, with ", "."""
+        first = self.get(name)
+        if first is None:
+            self.rows.append(Sent(name, value, at))
+        elif not once or value not in [t.strip() for t in first.value.split(",")]:
+            self.rows[self.rows.index(first)] = Sent(name, f"{first.value}, {value}", at)
+
+
+def apply_headers(
+    layers: Sequence[Section],
+    run: Run,
+    always: Table,
+    onsuccess: Table,
+    local: bool,
+) -> None:
+    """Each Header line of the merged config on its table; `local`: httpd made the answer, and
+    headers_out (onsuccess) is not sent."""
+    for layer in layers:
+        for d in layer.directives():
+            if d.name != "header" or not d.args:
+                continue
+            first = d.args[0].lower()
+            table_name = first if first in ("always", "onsuccess") else ""
+            args = d.args[1:] if table_name else d.args
+            if table_name != "always" and local:
+                continue  # headers_out: dropped from an answer httpd makes itself
+            _header(always if table_name == "always" else onsuccess, args, d.at, run)
+
+
+_FORMAT = re.compile(r"%(?:\{([^}]*)\}([es])|(%))")
+
+
+def _value(text: str, run: Run) -> str:
+    """A Header value: %{VAR}e is the environment ("(null)" unset), expr= an ap_expr string."""
+    if text.startswith("expr="):
+        return expand(text[5:], run.vars().variable)
+
+    def one(match: re.Match[str]) -> str:
+        if match[3]:
+            return "%"
+        return run.env.get(match[1], "(null)") if match[2] == "e" else "(null)"
+
+    return _FORMAT.sub(one, text)
+
+
+def _header(table: Table, args: Sequence[str], at: Place, run: Run) -> None:
+    """One Header directive's action on its table."""
+    if not args or args[0].lower() not in _HEADER_ACTIONS:
+        return
+    action = args[0].lower()
+    takes_value = action in ("set", "append", "add", "merge", "setifempty")
+    count = {"unset": 2, "echo": 2, "edit": 4, "edit*": 4}.get(action, 3)
+    rest = args[count:]
+    if len(args) < count:
+        return
+    if rest and not _condition(rest[0], run, at):
+        return
+    name = args[1]
+    if action == "unset":
+        table.unset(name)
+    elif action == "echo":
+        pattern = re.compile(name, re.IGNORECASE)
+        for key, value in run.request.asked.headers:
+            if pattern.search(key):
+                table.rows.append(Sent(key, value, at))
+    elif action in ("edit", "edit*"):
+        for row in [r for r in table.rows if r.name.lower() == name.lower()]:
+            replacement = args[3].replace("$", "\\")
+            edited = re.sub(args[2], replacement, row.value, count=0 if "*" in action else 1)
+            table.rows[table.rows.index(row)] = Sent(row.name, edited, at)
+    elif takes_value:
+        value = _value(args[2], run)
+        if action == "set":
+            table.set(name, value, at)
+        elif action == "setifempty":
+            if table.get(name) is None:
+                table.set(name, value, at)
+        elif action == "add":
+            table.rows.append(Sent(name, value, at))
+        else:
+            table.merge(name, value, at, once=action == "merge")
+
+
+def _condition(text: str, run: Run, at: Place) -> bool:
+    if text.startswith("env="):
+        name = text[4:]
+        return (name[1:] not in run.env) if name.startswith("!") else name in run.env
+    if text.startswith("expr="):
+        return run.test(text[5:], at, late=True)
+    return True  # early: not modelled; the header is taken as sent

@@ -1,0 +1,62 @@
+"""One request on its way through the Apache routing model (apache_routing.py): what it asks,
+and what the phases set on the way (the environment, the trail, the headers read for Vary)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from corsgen.routing import Asked, Place
+from corsgen.targets.apache_expr import Unsupported, Vars, evaluate
+
+SETENVIF = ("setenvif", "setenvifnocase")
+
+
+@dataclass(frozen=True)
+class Request:
+    asked: Asked
+    uri: str
+    query: str
+    headers: dict[str, str]
+
+    def vars(self, env: dict[str, str]) -> Vars:
+        return Vars(self.asked.method, self.uri, self.query, self.asked.host, self.headers, env)
+
+
+def request_of(asked: Asked) -> Request:
+    uri, _, query = asked.path.partition("?")
+    headers: dict[str, str] = {}
+    for name, value in asked.headers:
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return Request(asked, uri, query, headers)
+
+
+@dataclass
+class Run:
+    """One request's way through the model: what it sets and what it passed."""
+
+    request: Request
+    env: dict[str, str] = field(default_factory=dict)
+    trail: list[str] = field(default_factory=list)
+    vary: set[str] = field(default_factory=set)  # request headers <If> and RewriteCond read
+    vary_late: set[str] = field(default_factory=set)  # ... and Header expr= (kept on any answer)
+
+    def vars(self) -> Vars:
+        return self.request.vars(self.env)
+
+    def test(self, expression: str, at: Place, late: bool = False) -> bool:
+        """An ap_expr; what it reads of the request goes to Vary (`late`: as the answer is
+        written, by mod_headers, where the backend's headers do not replace it)."""
+        try:
+            holds, read = evaluate(expression, self.vars())
+        except (Unsupported, re.error) as exc:
+            self.trail.append(f"not modelled at {at}: {exc}; taken as false")
+            return False
+        (self.vary_late if late else self.vary).update(read)
+        return holds
+
+
+def groups(value: str, match: re.Match[str]) -> str:
+    """$0 .. $9 in a SetEnvIf value or a ProxyPassMatch URL."""
+    return re.sub(r"\$(\d)", lambda m: match.group(int(m[1])) or "", value)
