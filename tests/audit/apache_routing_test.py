@@ -390,6 +390,14 @@ FACTS: dict[str, Fact] = {
         ("GET", "/api/ok", ORIGIN),
         ["https://location.example"],
     ),
+    # SetEnvIf reads a missing header as "": "^.*$" holds for a request without Origin.
+    "setenvif-reads-a-missing-header-as-empty": Fact(
+        VHOST,
+        """    SetEnvIf Origin "^.*$" SEEN
+    Header always set Access-Control-Allow-Origin "seen" env=SEEN""",
+        ("GET", "/api/ok", ()),
+        ["seen"],
+    ),
     # Without FollowSymLinks, per-directory mod_rewrite answers 403 to every request, before
     # any of its rules: in <Directory> and in <Location> alike.
     "rewrite-needs-followsymlinks": Fact(
@@ -585,6 +593,22 @@ def test_an_htaccess_snippet_is_a_scope(tmp_path: Path) -> None:
     (scope,) = routes.scopes()
     assert (scope.title, scope.paths, scope.policy) == (scope.at.file, ("/api/",), "spa_api")
     assert scope.at.file.endswith("htaccess/api/.htaccess")
+
+
+def test_a_regex_python_does_not_read_is_said_not_guessed(tmp_path: Path) -> None:
+    r"""PCRE's \K is no Python regex: the model takes the SetEnvIf as not matching and says so in
+    the trail, instead of failing on the whole config."""
+    config = tmp_path / "pcre.conf"
+    config.write_text(
+        VHOST.format(
+            body='    SetEnvIf Origin "^https://\\Kapp" OK\n    Header always set X-Ok 1 env=OK'
+        )
+    )
+    routes = TARGET.routes([config]).routes
+    assert routes is not None
+    answered = routes.answer(Asked("localhost", "GET", "/", ORIGIN))
+    assert "X-Ok" not in dict(answered.pairs())
+    assert any("not modelled" in step and "\\K" in step for step in answered.trail)
 
 
 def test_claims() -> None:

@@ -56,6 +56,15 @@ class Run:
         (self.vary_late if late else self.vary).update(read)
         return holds
 
+    def search(self, pattern: str, text: str, at: Place, flags: int = 0) -> re.Match[str] | None:
+        """A regex of the config on the request. One Python's re does not read (PCRE only:
+        possessive quantifiers, \\K) is taken as not matching, and the trail says so."""
+        try:
+            return re.search(pattern, text, flags)
+        except re.error as exc:
+            self.trail.append(f"not modelled at {at}: {pattern!r}: {exc}")
+            return None
+
 
 def groups(value: str, match: re.Match[str]) -> str:
     """$0 .. $9 in a SetEnvIf value or a ProxyPassMatch URL."""

@@ -41,8 +41,8 @@ def rewrite(directives: Sequence[Directive], run: Run, path: str) -> Made | None
         flags = _flags(d.args[2] if len(d.args) > 2 else "")
         pattern = d.args[0]
         negate = pattern.startswith("!")
-        regex = re.compile(pattern[1:] if negate else pattern, re.I if "nc" in flags else 0)
-        if (regex.search(path) is None) != negate or not _conds(pending, run):
+        found = run.search(pattern[1:] if negate else pattern, path, d.at, _nocase(flags))
+        if (found is None) != negate or not _conds(pending, run):
             continue
         for name_value in flags.get("e", "").split("\n"):
             if name_value:
@@ -76,7 +76,7 @@ def _conds(conds: Sequence[Directive], run: Run) -> bool:
         except Unsupported as exc:
             run.trail.append(f"not modelled at {d.at}: {exc}")
             return False
-        groups[-1].append(_cond_matches(d.args[1], value, "nc" in flags))
+        groups[-1].append(_cond_matches(d.args[1], value, "nc" in flags, run, d.at))
         if "or" not in flags:
             groups.append([])
     if not all(any(group) for group in groups if group):
@@ -103,7 +103,11 @@ def _flags(text: str) -> dict[str, str]:
 _HTTP_VARS = re.compile(r"%\{(HTTP:[^}]*)\}", re.IGNORECASE)
 
 
-def _cond_matches(pattern: str, value: str, nocase: bool) -> bool:
+def _nocase(flags: dict[str, str]) -> int:
+    return re.IGNORECASE if "nc" in flags else 0
+
+
+def _cond_matches(pattern: str, value: str, nocase: bool, run: Run, at: Place) -> bool:
     negate = pattern.startswith("!")
     pattern = pattern[1:] if negate else pattern
     if pattern.startswith("="):
@@ -115,7 +119,7 @@ def _cond_matches(pattern: str, value: str, nocase: bool) -> bool:
     elif pattern in ("-z",):
         held = value == ""
     else:
-        held = re.search(pattern, value, re.IGNORECASE if nocase else 0) is not None
+        held = run.search(pattern, value, at, re.IGNORECASE if nocase else 0) is not None
     return held != negate
 
 

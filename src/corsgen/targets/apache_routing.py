@@ -94,17 +94,17 @@ class ApacheRoutes:
         tops = [self.top] if host is None else [self.top, host]
         merged = list(tops)
         if file is not None:
-            merged += self._directories(tops, file)
-            merged += self._files(merged, file)
+            merged += self._directories(tops, file, run)
+            merged += self._files(merged, file, run)
         for top in tops:
             merged += [
                 s
                 for s in top.sections("location", "locationmatch")
-                if _location_matches(s, run.request.uri)
+                if _location_matches(s, run.request.uri, run)
             ]
         return merged + list(self._ifs(merged, run))
 
-    def _directories(self, tops: Sequence[Section], file: str) -> list[Section]:
+    def _directories(self, tops: Sequence[Section], file: str, run: Run) -> list[Section]:
         """<Directory> by path (fewest components first, then config order) with each level's
         .htaccess after it where AllowOverride lets it, then <DirectoryMatch> in config order.
         The file is taken as existing: the model does not look at the disk but for .htaccess."""
@@ -115,7 +115,7 @@ class ApacheRoutes:
                 if section.kind == "directorymatch" or section.args[:1] == ("~",):
                     # Matched against the whole file path (r->filename), checked on 2.4.71:
                     # "/api$" misses /srv/www/api/ok, "ok$" finds it.
-                    if re.search(section.args[-1], file):
+                    if run.search(section.args[-1], file, section.at):
                         regex.append(section)
                 elif _directory_matches(section.args[0], folder):
                     plain.append(section)
@@ -135,14 +135,14 @@ class ApacheRoutes:
             self.htaccess[path] = load_htaccess(path)
         return self.htaccess[path]
 
-    def _files(self, merged: Sequence[Section], file: str) -> list[Section]:
+    def _files(self, merged: Sequence[Section], file: str, run: Run) -> list[Section]:
         """<Files> and <FilesMatch> of the server and of the directories merged, in that order."""
         name = PurePosixPath(file).name
         out = []
         for section in merged:
             for inner in section.sections("files", "filesmatch"):
                 if inner.kind == "filesmatch" or inner.args[:1] == ("~",):
-                    if re.search(inner.args[-1], name):
+                    if run.search(inner.args[-1], name, inner.at):
                         out.append(inner)
                 elif inner.args and fnmatch.fnmatchcase(name, inner.args[0]):
                     out.append(inner)
@@ -269,11 +269,7 @@ class ApacheRoutes:
             attribute, pattern = d.args[0], d.args[1]
             subject = _attribute(attribute, run.request)
             flags = re.IGNORECASE if d.name == "setenvifnocase" else 0
-            try:
-                match = re.search(pattern, subject, flags)
-            except re.error as exc:
-                run.trail.append(f"not modelled at {d.at}: {exc}")
-                continue
+            match = run.search(pattern, subject, d.at, flags)
             if match is None:
                 continue
             for assignment in d.args[2:]:
@@ -300,7 +296,7 @@ class ApacheRoutes:
                         return None
                     return _mapped(d.args[1], uri[len(d.args[0]) :], query, run, d.at)
                 if d.name == "proxypassmatch" and len(d.args) >= 2:
-                    match = re.search(d.args[0], uri)
+                    match = run.search(d.args[0], uri, d.at)
                     if match is None:
                         continue
                     if d.args[1] == "!":
@@ -308,14 +304,18 @@ class ApacheRoutes:
                     return _mapped(groups(d.args[1], match), "", query, run, d.at)
         return None
 
-    def _file(self, server: Sequence[Section], run: Run) -> str | None:
-        """The file the URI maps to under DocumentRoot (the virtual host's, else the server's)."""
+    def document_root(self, server: Sequence[Section]) -> str | None:
+        """The DocumentRoot of the virtual host, else the main server's, without its last /."""
         roots = [d for top in server for d in top.directives() if d.name == "documentroot"]
         if not roots or not roots[-1].args:
             return None
         root = roots[-1].args[0]
-        root = root if root.startswith("/") else str(self.root / root)
-        return root.rstrip("/") + run.request.uri
+        return (root if root.startswith("/") else str(self.root / root)).rstrip("/")
+
+    def _file(self, server: Sequence[Section], run: Run) -> str | None:
+        """The file the URI maps to under DocumentRoot."""
+        root = self.document_root(server)
+        return None if root is None else root + run.request.uri
 
     def _handler(self, layers: Sequence[Section], file: str, run: Run) -> str | None:
         """SetHandler "proxy:URL" (PHP-FPM style): the backend is asked for the file's path."""
@@ -368,11 +368,11 @@ class ApacheRoutes:
         return scopes(self)
 
 
-def _location_matches(section: Section, uri: str) -> bool:
+def _location_matches(section: Section, uri: str, run: Run) -> bool:
     if not section.args:
         return False
     if section.kind == "locationmatch" or (section.args[0] == "~" and len(section.args) > 1):
-        return re.search(section.args[-1], uri) is not None
+        return run.search(section.args[-1], uri, section.at) is not None
     path = section.args[0]
     if any(c in path for c in "*?["):
         return fnmatch.fnmatchcase(uri, path) or fnmatch.fnmatchcase(uri, path + "/*")

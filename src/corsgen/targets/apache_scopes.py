@@ -30,13 +30,12 @@ PATHS = 20  # paths a scope names for the audit to probe, at most
 HTACCESS_DIRECTORIES = 10_000  # directories below a DocumentRoot searched for .htaccess
 
 
-# ------------------------------------------------------------------ where CORS is answered
 def scopes(routes: ApacheRoutes) -> list[Scope]:
     """Each section, and each .htaccess below a DocumentRoot, that holds a corsgen snippet
     or hand-written Header lines for Access-Control-*; its path is one its match admits."""
     out = []
     for host in [routes.top, *routes.hosts]:
-        root = _document_root(routes, host)
+        root = routes.document_root([host])
         for section, around in nested(host):
             if host is routes.top and any(s.kind == "virtualhost" for s in (*around, section)):
                 continue  # the virtual hosts are walked on their own
@@ -58,14 +57,6 @@ def scopes(routes: ApacheRoutes) -> list[Scope]:
             if scope is not None:
                 out.append(scope)
     return sorted(out, key=lambda s: s.at)
-
-
-def _document_root(routes: ApacheRoutes, host: Section) -> str | None:
-    roots = [d for d in host.directives() if d.name == "documentroot" and d.args]
-    if not roots:
-        return None
-    root = roots[-1].args[0]
-    return (root if root.startswith("/") else str(routes.root / root)).rstrip("/")
 
 
 def _htaccess_files(routes: ApacheRoutes, root: str | None) -> list[Section]:
@@ -166,9 +157,9 @@ def _granted(around: Sequence[Directive], headers: Sequence[Directive]) -> Grant
         at[_KEYS[key]] = found[key][1]
         return tuple(w.strip() for w in found[key][0].split(",") if w.strip())
 
-    credentials = found.get("access-control-allow-credentials", ("", at))[0] == "true"
-    if credentials:
-        at["allow_credentials"] = found["access-control-allow-credentials"][1]
+    credentials = found.get("access-control-allow-credentials")
+    if credentials is not None and credentials[0] == "true":
+        at["allow_credentials"] = credentials[1]
     max_age = found.get("access-control-max-age")
     if max_age is not None:
         at["max_age"] = max_age[1]
@@ -176,7 +167,7 @@ def _granted(around: Sequence[Directive], headers: Sequence[Directive]) -> Grant
         regexes=tuple(regexes),
         any_origin=any_origin,
         reflects=reflects,
-        credentials=credentials,
+        credentials="allow_credentials" in at,
         methods=words("access-control-allow-methods"),
         headers=words("access-control-allow-headers"),
         expose=words("access-control-expose-headers"),
