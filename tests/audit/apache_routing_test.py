@@ -611,6 +611,21 @@ def test_a_regex_python_does_not_read_is_said_not_guessed(tmp_path: Path) -> Non
     assert any("not modelled" in step and "\\K" in step for step in answered.trail)
 
 
+def test_a_regex_that_may_backtrack_without_end_is_not_run(tmp_path: Path) -> None:
+    """The model answers in bounded time on any Origin: a regex CG121 refuses is not run."""
+    config = tmp_path / "backtrack.conf"
+    config.write_text(
+        VHOST.format(
+            body='    SetEnvIf Origin "^(https?://.*)*$" OK\n    Header always set X-Ok 1 env=OK'
+        )
+    )
+    routes = TARGET.routes([config]).routes
+    assert routes is not None
+    hostile = (("Origin", "https://" + "a" * 60 + "\x00"),)
+    answered = routes.answer(Asked("localhost", "GET", "/", hostile))
+    assert any("may backtrack without end" in step for step in answered.trail)
+
+
 def test_claims() -> None:
     assert all(TARGET.claims((CORPUS / name).read_text()) for name in CONFIGS)
     assert not TARGET.claims("server {\n    location /api/ {\n        proxy_pass http://a;\n")

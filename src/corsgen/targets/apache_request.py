@@ -3,9 +3,13 @@ and what the phases set on the way (the environment, the trail, the headers read
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
+from corsgen.regex import parse_regex
+from corsgen.regex.backtracking import check_backtracking
+from corsgen.regex.syntax import RegexError
 from corsgen.routing import Asked, Place
 from corsgen.targets.apache_expr import Unsupported, Vars, evaluate
 
@@ -58,12 +62,27 @@ class Run:
 
     def search(self, pattern: str, text: str, at: Place, flags: int = 0) -> re.Match[str] | None:
         """A regex of the config on the request. One Python's re does not read (PCRE only:
-        possessive quantifiers, \\K) is taken as not matching, and the trail says so."""
+        \\K, verbs) is taken as not matching, and so is one that may backtrack without end
+        (CG121: the model runs in bounded time on any Origin); the trail says so."""
+        if not _bounded(pattern):
+            self.trail.append(f"not modelled at {at}: {pattern!r} may backtrack without end")
+            return None
         try:
             return re.search(pattern, text, flags)
         except re.error as exc:
             self.trail.append(f"not modelled at {at}: {pattern!r}: {exc}")
             return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _bounded(pattern: str) -> bool:
+    """Whether a backtracking engine runs the regex in linear time (corsgen's CG121 check); a
+    regex outside the subset it reads is run as it is."""
+    try:
+        check_backtracking(parse_regex(pattern).tree, pattern)
+    except RegexError as error:
+        return error.violation.rule != "CG121"
+    return True
 
 
 def groups(value: str, match: re.Match[str]) -> str:
