@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import pytest
 
+from corsgen.cli import main
 from corsgen.routing import SECRET_HEADER, Answered, Asked, Routes
 from corsgen.targets.apache import TARGET
 from corsgen.targets.apache_serving import head
@@ -398,6 +399,13 @@ FACTS: dict[str, Fact] = {
         ("GET", "/api/ok", ()),
         ["seen"],
     ),
+    # Header edit rewrites the backend's own line (headers_out).
+    "header-edit-rewrites-the-backends": Fact(
+        VHOST,
+        '    Header edit Access-Control-Allow-Origin "^\\*$" "https://edited.example"',
+        ("GET", "/own-cors", ORIGIN),
+        ["https://edited.example"],
+    ),
     # Without FollowSymLinks, per-directory mod_rewrite answers 403 to every request, before
     # any of its rules: in <Directory> and in <Location> alike.
     "rewrite-needs-followsymlinks": Fact(
@@ -624,6 +632,24 @@ def test_a_regex_that_may_backtrack_without_end_is_not_run(tmp_path: Path) -> No
     hostile = (("Origin", "https://" + "a" * 60 + "\x00"),)
     answered = routes.answer(Asked("localhost", "GET", "/", hostile))
     assert any("may backtrack without end" in step for step in answered.trail)
+
+
+@pytest.mark.parametrize(
+    ("policy", "copies"),
+    [
+        ("spa-api", ("corsgen/spa_api.conf", "htaccess/api/.htaccess")),
+        ("admin", ("corsgen/admin.conf",)),
+    ],
+)
+def test_the_corpus_snippets_are_corsgens_output(
+    policy: str, copies: tuple[str, ...], tmp_path: Path
+) -> None:
+    """The snippets the corpus includes are what `corsgen render` writes today."""
+    toml = CORPUS / "corsgen" / f"{policy}.toml"
+    assert main(["render", str(toml), "--target", "apache", "--out-dir", str(tmp_path)]) == 0
+    (rendered,) = tmp_path.glob("*.conf")
+    for copy in copies:
+        assert (CORPUS / copy).read_text() == rendered.read_text(), copy
 
 
 def test_claims() -> None:
