@@ -406,6 +406,15 @@ FACTS: dict[str, Fact] = {
         ("GET", "/own-cors", ORIGIN),
         ["https://edited.example"],
     ),
+    # A SetEnvIf pattern without regex syntax is looked for as a string, and its $0 is not
+    # substituted: `example\.com` sets the variable to "$0" (mod_setenvif's shortcut).
+    "setenvif-string-pattern-keeps-dollar-zero": Fact(
+        VHOST,
+        """    SetEnvIf Origin "example\\.com" ORIGIN_OK=$0
+    Header always set Access-Control-Allow-Origin "%{ORIGIN_OK}e" env=ORIGIN_OK""",
+        ("GET", "/api/ok", ORIGIN),
+        ["$0"],
+    ),
     # Without FollowSymLinks, per-directory mod_rewrite answers 403 to every request, before
     # any of its rules: in <Directory> and in <Location> alike.
     "rewrite-needs-followsymlinks": Fact(

@@ -68,7 +68,10 @@ def apply_headers(
             args = d.args[1:] if table_name else d.args
             if table_name != "always" and local:
                 continue  # headers_out: dropped from an answer httpd makes itself
-            _header(always if table_name == "always" else onsuccess, args, d.at, run)
+            table = always if table_name == "always" else onsuccess
+            # What an expr= reads goes to Vary as it is read, in headers_out: a later line may
+            # unset it (on an answer httpd makes itself, the one table there is).
+            _header(table, args, d.at, run, always if local else onsuccess)
 
 
 _FORMAT = re.compile(r"%(?:\{([^}]*)\}([es])|(%))")
@@ -87,8 +90,8 @@ def _value(text: str, run: Run) -> str:
     return _FORMAT.sub(one, text)
 
 
-def _header(table: Table, args: Sequence[str], at: Place, run: Run) -> None:
-    """One Header directive's action on its table."""
+def _header(table: Table, args: Sequence[str], at: Place, run: Run, vary: Table) -> None:
+    """One Header directive's action on its table; `vary` takes what its expr= reads."""
     if not args or args[0].lower() not in _HEADER_ACTIONS:
         return
     action = args[0].lower()
@@ -97,7 +100,7 @@ def _header(table: Table, args: Sequence[str], at: Place, run: Run) -> None:
     rest = args[count:]
     if len(args) < count:
         return
-    if rest and not _condition(rest[0], run, at):
+    if rest and not _condition(rest[0], run, at, vary):
         return
     name = args[1]
     if action == "unset":
@@ -125,10 +128,14 @@ def _header(table: Table, args: Sequence[str], at: Place, run: Run) -> None:
             table.merge(name, value, at, once=action == "merge")
 
 
-def _condition(text: str, run: Run, at: Place) -> bool:
+def _condition(text: str, run: Run, at: Place, vary: Table) -> bool:
     if text.startswith("env="):
         name = text[4:]
         return (name[1:] not in run.env) if name.startswith("!") else name in run.env
     if text.startswith("expr="):
-        return run.test(text[5:], at, late=True)
+        read: set[str] = set()
+        held = run.test(text[5:], at, read)
+        for token in sorted(read):
+            vary.merge("Vary", token, at, once=True)
+        return held
     return True  # early: not modelled; the header is taken as sent

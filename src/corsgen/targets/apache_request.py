@@ -44,20 +44,18 @@ class Run:
     env: dict[str, str] = field(default_factory=dict)
     trail: list[str] = field(default_factory=list)
     vary: set[str] = field(default_factory=set)  # request headers <If> and RewriteCond read
-    vary_late: set[str] = field(default_factory=set)  # ... and Header expr= (kept on any answer)
 
     def vars(self) -> Vars:
         return self.request.vars(self.env)
 
-    def test(self, expression: str, at: Place, late: bool = False) -> bool:
-        """An ap_expr; what it reads of the request goes to Vary (`late`: as the answer is
-        written, by mod_headers, where the backend's headers do not replace it)."""
+    def test(self, expression: str, at: Place, read: set[str] | None = None) -> bool:
+        """An ap_expr; the request headers it reads go to `read`, else to self.vary."""
         try:
-            holds, read = evaluate(expression, self.vars())
+            holds, names = evaluate(expression, self.vars())
         except (Unsupported, re.error) as exc:
             self.trail.append(f"not modelled at {at}: {exc}; taken as false")
             return False
-        (self.vary_late if late else self.vary).update(read)
+        (self.vary if read is None else read).update(names)
         return holds
 
     def search(self, pattern: str, text: str, at: Place, flags: int = 0) -> re.Match[str] | None:

@@ -231,12 +231,15 @@ class ApacheRoutes:
         if made is not None and made.location is not None:
             always.rows.append(Sent("Location", made.location, made.by))
         onsuccess.rows += [Sent(n, v, None) for n, v in backend_headers]
+        # What <If> and RewriteCond read is in headers_out before mod_headers runs: the
+        # backend's headers replace it, an error page drops it; httpd's own 2xx keeps it.
+        kept = not reached and status < 400 and run.vary
+        if kept and not error:
+            onsuccess.rows.insert(0, Sent("Vary", ",".join(sorted(run.vary)), None))
         apply_headers(layers, run, always, onsuccess, error)
         rows = always.rows + ([] if error else onsuccess.rows)
-        if not reached and status < 400 and run.vary:  # what <If> and RewriteCond read
+        if kept and error:  # a RewriteRule's [R=204]: checked on 2.4.71
             rows.append(Sent("Vary", ",".join(sorted(run.vary)), None))
-        if run.vary_late:
-            rows.append(Sent("Vary", ",".join(sorted(run.vary_late)), None))
         if after is not None and not reached:
             status = after.status  # the file (or a second error) is sent with the first status
         return Answered(status, tuple(rows), by, tuple(run.trail), reached, auth)
@@ -268,16 +271,23 @@ class ApacheRoutes:
                 continue
             attribute, pattern = d.args[0], d.args[1]
             subject = _attribute(attribute, run.request)
-            flags = re.IGNORECASE if d.name == "setenvifnocase" else 0
-            match = run.search(pattern, subject, d.at, flags)
-            if match is None:
-                continue
+            literal = _literal(pattern) if d.name == "setenvif" else None
+            if literal is not None:  # mod_setenvif's shortcut: a string, and no $0 .. $9
+                if literal not in subject:
+                    continue
+                match = None
+            else:
+                flags = re.IGNORECASE if d.name == "setenvifnocase" else 0
+                match = run.search(pattern, subject, d.at, flags)
+                if match is None:
+                    continue
             for assignment in d.args[2:]:
                 if assignment.startswith("!"):
                     run.env.pop(assignment[1:], None)
                     continue
                 name, _, value = assignment.partition("=")
-                run.env[name] = groups(value if "=" in assignment else "1", match)
+                value = value if "=" in assignment else "1"
+                run.env[name] = value if match is None else groups(value, match)
 
     def _proxy(self, layers: Sequence[Section], server: Sequence[Section], run: Run) -> str | None:
         """The path the backend is asked for, when ProxyPass takes the request."""
@@ -397,6 +407,29 @@ def _attribute(attribute: str, request: Request) -> str:
         "request_protocol": "HTTP/1.1",
     }
     return special.get(attribute.lower(), request.headers.get(attribute.lower(), ""))
+
+
+_REGEX_SPECIAL = frozenset("^.$|()[]*+?{}")
+
+
+def _literal(pattern: str) -> str | None:
+    """The string a SetEnvIf pattern is when it has no regex syntax (escaped characters allowed,
+    as in `example\\.com`): httpd then looks for the string and substitutes no $0 .. $9, so
+    `ORIGIN=$0` sets "$0" (mod_setenvif's non_regex_pattern; checked on 2.4.71). None: a regex."""
+    out, escaped = [], False
+    for char in pattern:
+        if escaped:
+            if char not in _REGEX_SPECIAL and char != "\\":
+                return None  # \d and the like: a regex
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in _REGEX_SPECIAL:
+            return None
+        else:
+            out.append(char)
+    return None if escaped else "".join(out)
 
 
 def _components(path: str) -> int:
