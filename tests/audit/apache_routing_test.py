@@ -415,6 +415,24 @@ FACTS: dict[str, Fact] = {
         ("GET", "/api/ok", ORIGIN),
         ["$0"],
     ),
+    # An ErrorDocument whose config merges to the 401's own (the same sections) is served
+    # without auth, as a file: both tables, with the 401 status.
+    "errordocument-under-its-own-auth": Fact(
+        VHOST,
+        f"""    DocumentRoot {DOCROOT}
+    ErrorDocument 401 /errors/401.json
+    Header onsuccess set Access-Control-Allow-Origin "https://app.example.com"
+    <Location />
+        AuthType Basic
+        AuthName API
+        AuthUserFile htpasswd
+        Require valid-user
+    </Location>
+    ProxyPass /errors/ !""",
+        ("GET", "/api/ok", ORIGIN),
+        ["https://app.example.com"],
+        status=401,
+    ),
     # Without FollowSymLinks, per-directory mod_rewrite answers 403 to every request, before
     # any of its rules: in <Directory> and in <Location> alike.
     "rewrite-needs-followsymlinks": Fact(

@@ -66,6 +66,7 @@ class _Redirect:
     env: dict[str, str]
     carried: tuple[Sent, ...]  # err_headers_out so far: WWW-Authenticate
     trail: list[str]
+    layers: tuple[Section, ...]  # the first request's per-directory config
 
 
 class ApacheRoutes:
@@ -189,7 +190,10 @@ class ApacheRoutes:
             layers = self.layers(host, run, file)
             for layer in layers[len(server) :]:
                 self._setenvif(layer.directives(), run)
-            made, auth = self._auth(layers, run)
+            # httpd skips auth on a redirect whose config merges to the first request's (the
+            # same sections): an ErrorDocument under the 401's own <Location /> is served.
+            if after is None or tuple(layers) != after.layers:
+                made, auth = self._auth(layers, run)
         by = _innermost(layers, by)
         if made is None:
             rules, home = rewrite_config(layers[len(server) :])
@@ -221,11 +225,14 @@ class ApacheRoutes:
             run.trail.append(f"the file {file}: {status}")
         carried = list(after.carried) if after else []
         if auth is not None and made is not None and made.status == 401:
-            carried.append(Sent("WWW-Authenticate", "Basic", auth))
+            names = [d.args[0] for s in layers for d in s.directives() if d.name == "authname"]
+            realm = f'Basic realm="{names[-1]}"' if names else "Basic"
+            carried.append(Sent("WWW-Authenticate", realm, auth))
         if error and status >= 400 and after is None:
             document = _error_document(layers, status)
             if document is not None and document.args[1].startswith("/"):
-                redirected = self._redirect(request, backend, run, status, carried, document)
+                error_page = _Redirect(status, {}, tuple(carried), [], tuple(layers))
+                redirected = self._redirect(request, backend, run, error_page, document)
                 return replace(redirected, auth=auth)
         always, onsuccess = Table(list(carried)), Table()
         if made is not None and made.location is not None:
@@ -245,25 +252,17 @@ class ApacheRoutes:
         return Answered(status, tuple(rows), by, tuple(run.trail), reached, auth)
 
     def _redirect(
-        self,
-        request: Request,
-        backend: Backend,
-        run: Run,
-        status: int,
-        carried: list[Sent],
-        document: Directive,
+        self, request: Request, backend: Backend, run: Run, error: _Redirect, document: Directive
     ) -> Answered:
         """ErrorDocument STATUS /path: httpd serves /path as a GET (HEAD stays HEAD) with the
         same request headers; the environment gets REDIRECT_ before each name and the server's
         SetEnvIf runs again; what modules set for the error (WWW-Authenticate) is kept."""
-        url = document.args[1]
+        url, status = document.args[1], error.status
         method = "HEAD" if request.asked.method == "HEAD" else "GET"
         asked = replace(request.asked, method=method, path=url)
         env = {f"REDIRECT_{k}": v for k, v in run.env.items()} | {"REDIRECT_STATUS": str(status)}
         trail = [*run.trail, f"ErrorDocument {status} at {document.at} -> {url}"]
-        return self._answer(
-            request_of(asked), backend, _Redirect(status, env, tuple(carried), trail)
-        )
+        return self._answer(request_of(asked), backend, replace(error, env=env, trail=trail))
 
     def _setenvif(self, directives: Sequence[Directive], run: Run) -> None:
         for d in directives:
@@ -271,14 +270,16 @@ class ApacheRoutes:
                 continue
             attribute, pattern = d.args[0], d.args[1]
             subject = _attribute(attribute, run.request)
-            literal = _literal(pattern) if d.name == "setenvif" else None
+            literal = _literal(pattern)
+            nocase = d.name == "setenvifnocase"
             if literal is not None:  # mod_setenvif's shortcut: a string, and no $0 .. $9
-                if literal not in subject:
+                if (literal.lower() if nocase else literal) not in (
+                    subject.lower() if nocase else subject
+                ):
                     continue
                 match = None
             else:
-                flags = re.IGNORECASE if d.name == "setenvifnocase" else 0
-                match = run.search(pattern, subject, d.at, flags)
+                match = run.search(pattern, subject, d.at, re.IGNORECASE if nocase else 0)
                 if match is None:
                     continue
             for assignment in d.args[2:]:
