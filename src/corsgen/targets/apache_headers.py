@@ -56,9 +56,12 @@ def apply_headers(
     always: Table,
     onsuccess: Table,
     local: bool,
+    vary: Table,
 ) -> None:
     """Each Header line of the merged config on its table; `local`: httpd made the answer, and
-    headers_out (onsuccess) is not sent."""
+    headers_out (onsuccess) is not sent. What an expr= reads goes to Vary in `vary` as it is
+    read: headers_out, or on httpd's own answer the table its error page sends beside the
+    `always` one (a later `Header always set Vary` does not reach it; checked on 2.4.71)."""
     for layer in layers:
         for d in layer.directives():
             if d.name != "header" or not d.args:
@@ -68,10 +71,7 @@ def apply_headers(
             args = d.args[1:] if table_name else d.args
             if table_name != "always" and local:
                 continue  # headers_out: dropped from an answer httpd makes itself
-            table = always if table_name == "always" else onsuccess
-            # What an expr= reads goes to Vary as it is read, in headers_out: a later line may
-            # unset it (on an answer httpd makes itself, the one table there is).
-            _header(table, args, d.at, run, always if local else onsuccess)
+            _header(always if table_name == "always" else onsuccess, args, d.at, run, vary)
 
 
 _FORMAT = re.compile(r"%(?:\{([^}]*)\}([es])|(%))")

@@ -58,6 +58,10 @@ from corsgen.targets.apache_scopes import scopes
 _AUTH_KINDS = ("limit", "limitexcept")
 
 
+class _RecursiveError(Exception):
+    """An ErrorDocument's redirect that httpd answers with an error of its own."""
+
+
 @dataclass(frozen=True)
 class _Redirect:
     """What an ErrorDocument's internal redirect starts from."""
@@ -228,13 +232,18 @@ class ApacheRoutes:
             names = [d.args[0] for s in layers for d in s.directives() if d.name == "authname"]
             realm = f'Basic realm="{names[-1]}"' if names else "Basic"
             carried.append(Sent("WWW-Authenticate", realm, auth))
-        if error and status >= 400 and after is None:
+        if error and after is not None:
+            raise _RecursiveError  # the first request's error is sent, as if no ErrorDocument
+        if error and status >= 400:
             document = _error_document(layers, status)
             if document is not None and document.args[1].startswith("/"):
                 error_page = _Redirect(status, {}, tuple(carried), [], tuple(layers))
-                redirected = self._redirect(request, backend, run, error_page, document)
-                return replace(redirected, auth=auth)
-        always, onsuccess = Table(list(carried)), Table()
+                try:
+                    redirected = self._redirect(request, backend, run, error_page, document)
+                    return replace(redirected, auth=auth)
+                except _RecursiveError:
+                    run.trail.append(f"ErrorDocument at {document.at} fails too: not used")
+        always, onsuccess, vary = Table(list(carried)), Table(), Table()
         if made is not None and made.location is not None:
             always.rows.append(Sent("Location", made.location, made.by))
         onsuccess.rows += [Sent(n, v, None) for n, v in backend_headers]
@@ -243,8 +252,8 @@ class ApacheRoutes:
         kept = not reached and status < 400 and run.vary
         if kept and not error:
             onsuccess.rows.insert(0, Sent("Vary", ",".join(sorted(run.vary)), None))
-        apply_headers(layers, run, always, onsuccess, error)
-        rows = always.rows + ([] if error else onsuccess.rows)
+        apply_headers(layers, run, always, onsuccess, error, vary if error else onsuccess)
+        rows = always.rows + (vary.rows if error else onsuccess.rows)
         if kept and error:  # a RewriteRule's [R=204]: checked on 2.4.71
             rows.append(Sent("Vary", ",".join(sorted(run.vary)), None))
         if after is not None and not reached:
