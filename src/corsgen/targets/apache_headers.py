@@ -62,16 +62,17 @@ def apply_headers(
     headers_out (onsuccess) is not sent. What an expr= reads goes to Vary in `vary` as it is
     read: headers_out, or on httpd's own answer the table its error page sends beside the
     `always` one (a later `Header always set Vary` does not reach it; checked on 2.4.71)."""
-    for layer in layers:
-        for d in layer.directives():
-            if d.name != "header" or not d.args:
-                continue
+    lines = [d for layer in layers for d in layer.directives() if d.name == "header" and d.args]
+    # mod_headers' output filter: every `always` line on err_headers_out, then every other line
+    # on headers_out (do_headers_fixup twice), each in merge order.
+    for pass_always in (True, False):
+        for d in lines:
             first = d.args[0].lower()
             table_name = first if first in ("always", "onsuccess") else ""
+            if (table_name == "always") != pass_always or (local and not pass_always):
+                continue  # headers_out is not sent on an answer httpd makes itself
             args = d.args[1:] if table_name else d.args
-            if table_name != "always" and local:
-                continue  # headers_out: dropped from an answer httpd makes itself
-            _header(always if table_name == "always" else onsuccess, args, d.at, run, vary)
+            _header(always if pass_always else onsuccess, args, d.at, run, vary)
 
 
 _FORMAT = re.compile(r"%(?:\{([^}]*)\}([es])|(%))")
