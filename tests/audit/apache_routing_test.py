@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import itertools
+import random
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -589,6 +590,78 @@ def test_merge_order_and_phases(name: str, upstream: Upstream) -> None:
             fact.vary,
         ), answered.trail
         assert not differences(routes, port, (fact.request,))
+
+
+# ---------------------------------------------------------------------------------------------
+# Generated configs: the directives above, combined at random (fixed seeds) in the sections
+# users write them in; the model must answer every request as httpd does. Grown from a
+# differential fuzz that found SetEnvIf's string shortcut and mod_headers' two passes.
+
+GENERATED = 12  # configs, half proxied by ProxyPass, half files handed over by SetHandler
+_PATTERNS = (
+    "^https://app\\.example\\.com$",
+    "example\\.com",
+    "^(.+)$",
+    "^https://(app|admin)\\.",
+    "app",
+)
+_VALUES = ('"*"', '"%{V1}e"', '"true"', '"Origin"', '"GET, POST"')
+_CONDITIONS = ("", " env=V1", " env=!V2", ' "expr=%{HTTP:Origin} =~ m#app#"', " env=REDIRECT_V1")
+_HEADERS = ("Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Vary")
+_PROXIED = ("Location /api/", "Location /api/admin/", "Location /", 'LocationMatch "^/api/.*ok$"')
+_FILES = (f"Directory {DOCROOT}/api", f"Directory {DOCROOT}", 'DirectoryMatch "/api/"', "Files ok")
+_IFS = ("If \"%{REQUEST_METHOD} == 'OPTIONS'\"", "If \"-n reqenv('V1')\"")
+
+
+def _lines(r: random.Random, section: bool) -> list[str]:
+    """What a section (or the virtual host) holds: SetEnvIf, Header, mod_rewrite, auth."""
+    out = [
+        f'{r.choice(("SetEnvIf", "SetEnvIfNoCase"))} Origin "{r.choice(_PATTERNS)}" '
+        f"{r.choice(('V1', 'V2'))}{r.choice(('=$0', '', '=yes'))}"
+        for _ in range(r.randint(0, 2))
+    ]
+    for _ in range(r.randint(0, 3)):
+        table = r.choice(("always ", "onsuccess ", ""))
+        action = r.choice(("set", "set", "append", "add", "merge", "unset", "setifempty"))
+        value = "" if action == "unset" else " " + r.choice(_VALUES)
+        out.append(f"Header {table}{action} {r.choice(_HEADERS)}{value}{r.choice(_CONDITIONS)}")
+    if r.random() < 0.3:
+        out += ["RewriteEngine On", "RewriteCond %{REQUEST_METHOD} =OPTIONS"]
+        out.append(f"RewriteRule ^ - {r.choice(('[R=204,L]', '[E=V2:1,R=204,L]', '[F]'))}")
+    if section and r.random() < 0.3:
+        out += ["AuthType Basic", "AuthName API", "AuthUserFile htpasswd"]
+        out.append(r.choice(("Require valid-user", "Require all granted", "Require all denied")))
+    return out
+
+
+def generated(seed: int) -> str:
+    r = random.Random(seed)
+    files = seed % 2 == 1
+    body = ["ServerName api.example.com", f"DocumentRoot {DOCROOT}", *_lines(r, False)]
+    if files:
+        body += [
+            f"<Directory {DOCROOT}>",
+            '    SetHandler "proxy:http://127.0.0.1:9000"',
+            "</Directory>",
+        ]
+    if r.random() < 0.3:
+        body += ["ErrorDocument 401 /errors/401.json", 'ErrorDocument 403 "no"']
+    for _ in range(r.randint(1, 3)):
+        tag = r.choice((_FILES if files else _PROXIED) + _IFS)
+        lines = _lines(r, not tag.startswith("If"))  # no auth inside <If>
+        body += [f"<{tag}>", *(f"    {line}" for line in lines), f"</{tag.split()[0]}>"]
+    if not files:
+        body += ["ProxyPass /errors/ !", "ProxyPass / http://127.0.0.1:9000/"]
+    text = "".join(f"    {line}\n" for line in body)
+    return f"Listen 127.0.0.1:8080\n<VirtualHost 127.0.0.1:8080>\n{text}</VirtualHost>\n"
+
+
+@pytest.mark.parametrize("seed", range(GENERATED))
+def test_the_model_answers_as_httpd_on_generated_configs(seed: int, upstream: Upstream) -> None:
+    text = generated(seed)
+    with served(text, upstream) as (routes, port):
+        found = differences(routes, port, REQUESTS)
+    assert not found, f"the model differs from httpd on\n{text}\n" + "\n".join(found)
 
 
 def test_the_overlap_of_issue_23() -> None:
