@@ -679,6 +679,7 @@ def test_the_overlap_of_issue_23() -> None:
     )
     methods = [h.value for h in delete.headers if h.name == "Access-Control-Allow-Methods"]
     assert delete.status == 204 and "DELETE" in methods[0] and not delete.backend
+    assert delete.auth is None  # the snippet's `Require all granted`: no authentication ran
 
 
 def test_scopes_name_the_snippets_and_the_hand_written() -> None:
@@ -750,6 +751,26 @@ def test_the_corpus_snippets_are_corsgens_output(
     (rendered,) = tmp_path.glob("*.conf")
     for copy in copies:
         assert (CORPUS / copy).read_text() == rendered.read_text(), copy
+
+
+def test_auth_names_the_require_that_asks_for_credentials() -> None:
+    """Answered.auth: the Require line a preflight without credentials meets (401)."""
+    routes = TARGET.routes([CORPUS / "preflight-auth.conf"]).routes
+    assert routes is not None
+    preflight = routes.answer(
+        Asked("api.example.com", "OPTIONS", "/api/ok", _preflight(ALLOWED[0], "GET"))
+    )
+    assert preflight.status == 401 and preflight.auth is not None
+    assert preflight.auth.line == 13  # Require valid-user
+    assert ("WWW-Authenticate", 'Basic realm="API"') in preflight.pairs()
+
+
+def test_an_include_loop_is_a_finding(tmp_path: Path) -> None:
+    (tmp_path / "a.conf").write_text(f"Include {tmp_path}/b.conf\n")
+    (tmp_path / "b.conf").write_text(f"Header set X-B 1\nInclude {tmp_path}/a.conf\n")
+    loaded = TARGET.routes([tmp_path / "a.conf"])
+    assert loaded.routes is not None
+    assert [f.rule_id for f in loaded.findings] == ["CG401"]
 
 
 def test_claims() -> None:

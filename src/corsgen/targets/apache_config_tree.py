@@ -17,8 +17,9 @@ from corsgen.errors import CorsgenError, Finding
 from corsgen.files import shown
 from corsgen.marker import parse_marker
 from corsgen.routing import Place
+from corsgen.rules.table import finding
 from corsgen.server_config import decode_config
-from corsgen.targets.apache_config import _Reader
+from corsgen.targets.apache_config import SERVER, _Reader
 
 _TRANSPARENT = frozenset(("ifmodule", "ifdefine", "ifversion", "ifdirective", "iffile"))
 
@@ -111,8 +112,12 @@ class _Loader:
                 reader.defines[args[0]] = args[1] if len(args) > 1 else ""
             if name in ("include", "includeoptional") and args:
                 for included in reader.expand(args[0], name == "include", str(at)):
-                    if included in reader.path:
-                        raise CorsgenError(f"{at}: {shown(included)} includes itself")
+                    if included in reader.path:  # as `corsgen audit` reports it
+                        fields = {"file": str(included), "server": SERVER}
+                        reader.problems.append(
+                            finding("CG401", "loop", file=str(at), fields=fields)
+                        )
+                        continue
                     reader.budget.nest(depth + 1, str(at), "includes")
                     reader.path.append(included)
                     top = len(stack)

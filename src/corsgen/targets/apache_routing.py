@@ -348,7 +348,9 @@ class ApacheRoutes:
         return (f"/{path}" if path else "") + file
 
     def _auth(self, layers: Sequence[Section], run: Run) -> tuple[Made | None, Place | None]:
-        """Whether auth answers (401, 403), and the Require line that ran."""
+        """Whether auth answers (401, 403), and the Require line that ran: one that refused,
+        or one that let the request through on its credentials (not `Require all granted`:
+        no authentication runs for it)."""
         requires: list[tuple[Directive, Section | None]] = []
         for layer in layers:
             own: list[tuple[Directive, Section | None]] = [
@@ -378,7 +380,7 @@ class ApacheRoutes:
             }.get(words[0] if words else "", False)
             if granted != negated:
                 run.trail.append(f"Require {' '.join(d.args)} at {d.at}: granted")
-                return None, d.at
+                return None, d.at if words[:1] in (["valid-user"], ["user"], ["group"]) else None
         user = any(a.lower() in ("valid-user", "user", "group") for d in applied for a in d.args)
         status = 401 if user else 403
         run.trail.append(f"Require at {applied[-1].at}: {status}")
