@@ -693,6 +693,13 @@ def test_scopes_name_the_snippets_and_the_hand_written() -> None:
     assert hand is not None
     (scope,) = hand.scopes()
     assert scope.granted is not None and scope.granted.reflects and scope.granted.credentials
+    everything = TARGET.routes([CORPUS / "allow-everything.conf"]).routes
+    assert everything is not None
+    (scope,) = everything.scopes()
+    granted = scope.granted
+    assert granted is not None and not granted.reflects and granted.private_network
+    assert (granted.headers, granted.methods) == (("*",), ("GET", "POST", "PUT", "DELETE"))
+    assert granted.at["allow_headers"].line == 14
 
 
 def test_an_htaccess_snippet_is_a_scope(tmp_path: Path) -> None:

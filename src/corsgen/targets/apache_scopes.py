@@ -160,6 +160,9 @@ def _granted(around: Sequence[Directive], headers: Sequence[Directive]) -> Grant
     credentials = found.get("access-control-allow-credentials")
     if credentials is not None and credentials[0] == "true":
         at["allow_credentials"] = credentials[1]
+    private_network = found.get("access-control-allow-private-network")
+    if private_network is not None and private_network[0] == "true":
+        at["allow_private_network"] = private_network[1]
     max_age = found.get("access-control-max-age")
     if max_age is not None:
         at["max_age"] = max_age[1]
@@ -172,6 +175,7 @@ def _granted(around: Sequence[Directive], headers: Sequence[Directive]) -> Grant
         headers=words("access-control-allow-headers"),
         expose=words("access-control-expose-headers"),
         max_age=int(max_age[0]) if max_age and max_age[0].isdigit() else None,
+        private_network="allow_private_network" in at,
         at=at,
     )
 
