@@ -780,6 +780,35 @@ def test_an_include_loop_is_a_finding(tmp_path: Path) -> None:
     assert [f.rule_id for f in loaded.findings] == ["CG401"]
 
 
+# Lines httpd refuses or that no Python regex reads: the model still answers (found by feeding
+# it thousands of malformed configs).
+MALFORMED = (
+    "<Directory>\n</Directory>",
+    "<DirectoryMatch>\n</DirectoryMatch>",
+    "<FilesMatch>\n</FilesMatch>",
+    "<If>\n</If>",
+    "AuthName\nAuthType Basic\nRequire valid-user",
+    "RewriteEngine On\nRewriteCond\nRewriteRule ^ - [R=204]",
+    "SetHandler",
+    "Header always echo [",
+    'Header set X-A "a"\nHeader edit X-A ( b',
+    'Header set X-A "a"\nHeader edit X-A a $9',
+    "RewriteEngine On\nRewriteRule [ - [F]",
+)
+
+
+@pytest.mark.parametrize("lines", MALFORMED)
+def test_the_model_answers_any_config(lines: str, tmp_path: Path) -> None:
+    config = tmp_path / "malformed.conf"
+    body = f"    DocumentRoot {tmp_path}\n" + "".join(f"    {line}\n" for line in lines.split("\n"))
+    config.write_text(VHOST.format(body=body))
+    routes = TARGET.routes([config]).routes
+    assert routes is not None
+    for method, path in (("GET", "/api/ok"), ("OPTIONS", "/x"), ("DELETE", "/")):
+        routes.answer(Asked("localhost", method, path, ORIGIN))
+    routes.scopes()
+
+
 def test_claims() -> None:
     assert all(TARGET.claims((CORPUS / name).read_text()) for name in CONFIGS)
     assert not TARGET.claims("server {\n    location /api/ {\n        proxy_pass http://a;\n")

@@ -107,14 +107,19 @@ def _header(table: Table, args: Sequence[str], at: Place, run: Run, vary: Table)
     if action == "unset":
         table.unset(name)
     elif action == "echo":
-        pattern = re.compile(name, re.IGNORECASE)
         for key, value in run.request.asked.headers:
-            if pattern.search(key):
+            if run.search(name, key, at, re.IGNORECASE):
                 table.rows.append(Sent(key, value, at))
     elif action in ("edit", "edit*"):
         for row in [r for r in table.rows if r.name.lower() == name.lower()]:
+            if run.search(args[2], row.value, at) is None:  # a regex it runs, bounded
+                continue
             replacement = args[3].replace("$", "\\")
-            edited = re.sub(args[2], replacement, row.value, count=0 if "*" in action else 1)
+            try:
+                edited = re.sub(args[2], replacement, row.value, count=0 if "*" in action else 1)
+            except (re.error, IndexError):  # a $N the regex has no group for
+                run.trail.append(f"not modelled at {at}: the replacement {args[3]!r}")
+                continue
             table.rows[table.rows.index(row)] = Sent(row.name, edited, at)
     elif takes_value:
         value = _value(args[2], run)

@@ -33,7 +33,8 @@ def rewrite(directives: Sequence[Directive], run: Run, path: str) -> Made | None
     conds: list[Directive] = []
     for d in directives:
         if d.name == "rewritecond":
-            conds.append(d)
+            if len(d.args) >= 2:  # httpd refuses one without its pattern
+                conds.append(d)
             continue
         if d.name != "rewriterule" or len(d.args) < 2:
             continue

@@ -117,6 +117,8 @@ class ApacheRoutes:
         plain, regex = [], []
         for top in tops:
             for section in top.sections("directory", "directorymatch"):
+                if not section.args:
+                    continue  # httpd refuses the config; the model reads the rest
                 if section.kind == "directorymatch" or section.args[:1] == ("~",):
                     # Matched against the whole file path (r->filename), checked on 2.4.71:
                     # "/api$" misses /srv/www/api/ok, "ok$" finds it.
@@ -146,10 +148,12 @@ class ApacheRoutes:
         out = []
         for section in merged:
             for inner in section.sections("files", "filesmatch"):
+                if not inner.args:
+                    continue
                 if inner.kind == "filesmatch" or inner.args[:1] == ("~",):
                     if run.search(inner.args[-1], name, inner.at):
                         out.append(inner)
-                elif inner.args and fnmatch.fnmatchcase(name, inner.args[0]):
+                elif fnmatch.fnmatchcase(name, inner.args[0]):
                     out.append(inner)
         return out
 
@@ -229,7 +233,9 @@ class ApacheRoutes:
             run.trail.append(f"the file {file}: {status}")
         carried = list(after.carried) if after else []
         if auth is not None and made is not None and made.status == 401:
-            names = [d.args[0] for s in layers for d in s.directives() if d.name == "authname"]
+            names = [
+                d.args[0] for s in layers for d in s.directives() if d.name == "authname" and d.args
+            ]
             realm = f'Basic realm="{names[-1]}"' if names else "Basic"
             carried.append(Sent("WWW-Authenticate", realm, auth))
         if error and after is not None:
@@ -339,7 +345,9 @@ class ApacheRoutes:
 
     def _handler(self, layers: Sequence[Section], file: str, run: Run) -> str | None:
         """SetHandler "proxy:URL" (PHP-FPM style): the backend is asked for the file's path."""
-        handlers = [d for layer in layers for d in layer.directives() if d.name == "sethandler"]
+        handlers = [
+            d for layer in layers for d in layer.directives() if d.name == "sethandler" and d.args
+        ]
         if not handlers or not handlers[-1].args[0].startswith("proxy:"):
             return None
         url = handlers[-1].args[0][len("proxy:") :]
