@@ -23,11 +23,13 @@ from typing import NamedTuple
 import pytest
 
 from corsgen.cli import main
+from corsgen.errors import CorsgenError
 from corsgen.routing import SECRET_HEADER, Answered, Asked, Routes
 from corsgen.targets.apache import TARGET
 from corsgen.targets.apache_serving import head
 from corsgen.targets.serving import Site
 from testing.binaries import need_binary
+from testing.bounded import chain, cpu_within
 from testing.client import send
 from testing.processes import free_port, process
 from testing.servers import Endpoint
@@ -807,6 +809,17 @@ def test_the_model_answers_any_config(lines: str, tmp_path: Path) -> None:
     for method, path in (("GET", "/api/ok"), ("OPTIONS", "/x"), ("DELETE", "/")):
         routes.answer(Asked("localhost", method, path, ORIGIN))
     routes.scopes()
+
+
+def test_an_include_bomb_is_refused_within_bounds(tmp_path: Path) -> None:
+    """20 files, each including the next twice: 2**20 copies of the last, refused once the
+    model has walked the audit's 250,000 lines, in bounded time (about 1.2 s, 34 MiB)."""
+    leaf = "<Directory /srv/leaf>\n    Options -Indexes\n</Directory>\n"
+    first = chain(tmp_path, 20, "Include {next}\nInclude {next}\n", leaf)
+    config = tmp_path / "httpd.conf"
+    config.write_text(f"Listen 80\n<VirtualHost *:80>\nInclude {first}\n</VirtualHost>\n")
+    with cpu_within(seconds=5), pytest.raises(CorsgenError, match="250,000 lines"):
+        TARGET.routes([config])
 
 
 def test_claims() -> None:

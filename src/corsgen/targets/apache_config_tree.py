@@ -20,6 +20,7 @@ from corsgen.routing import Place
 from corsgen.rules.table import finding
 from corsgen.server_config import decode_config
 from corsgen.targets.apache_config import SERVER, _Reader
+from corsgen.targets.lexer import Line
 
 _TRANSPARENT = frozenset(("ifmodule", "ifdefine", "ifversion", "ifdirective", "iffile"))
 
@@ -67,26 +68,40 @@ def title(section: Section) -> str:
 @dataclass
 class _Loader:
     reader: _Reader
+    # Each file lexed once, with the policy of its corsgen marker: a file included many times
+    # (a diamond of includes) is read again from here, each time walked within the budget.
+    files: dict[Path, tuple[list[Line], str | None]] = field(default_factory=dict)
+    expanded: dict[tuple[str, Path, bool], list[Path]] = field(default_factory=dict)
+    open_files: set[Path] = field(default_factory=set)  # those on the include path being read
 
     def load(self, path: Path) -> Section:
         top = Section("", (), Place(str(path), 1))
-        self.read(path, [top], 0)
+        self.open_files.add(path)
+        self.read(path, [top], 0, None)
         return top
 
-    def read(self, path: Path, stack: list[Section], depth: int) -> None:
+    def lexed(self, path: Path, at: str | None) -> tuple[list[Line], str | None]:
+        if path not in self.files:
+            try:
+                text = decode_config(self.reader.budget.read(path, at))
+            except OSError as exc:
+                raise CorsgenError(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
+            mark = parse_marker(text) if at is not None else None  # the config itself is the user's
+            self.files[path] = (self.reader.lex(text, path), None if mark is None else mark.policy)
+        return self.files[path]
+
+    def read(self, path: Path, stack: list[Section], depth: int, at_include: str | None) -> None:
         reader = self.reader
-        try:
-            text = decode_config(reader.budget.read(path, None if depth == 0 else str(path)))
-        except OSError as exc:
-            raise CorsgenError(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
-        mark = parse_marker(text) if depth else None
-        if mark is not None:
-            stack[-1].policies.append((mark.policy, Place(str(path), 2)))
-        lines = reader.lex(text, path)
+        lines, policy = self.lexed(path, at_include)
+        if policy is not None:
+            stack[-1].policies.append((policy, Place(str(path), 2)))
         reader.budget.walk(len(lines), str(path), "lines")
+        reader.budget.walk_words(sum(len(line.words) for line in lines), str(path))
         for line in lines:
             at = Place(str(path), line.number)
-            words = [reader.substitute(w, str(at)) for w in line.words]
+            words = line.words
+            if any("${" in word for word in words):  # most lines name no variable
+                words = tuple(reader.substitute(word, str(at)) for word in words)
             name = words[0].lower()
             if name.startswith("</"):
                 if name[2:].rstrip(">") not in _TRANSPARENT and len(stack) > 1:
@@ -111,19 +126,23 @@ class _Loader:
             elif name == "define" and args:
                 reader.defines[args[0]] = args[1] if len(args) > 1 else ""
             if name in ("include", "includeoptional") and args:
-                for included in reader.expand(args[0], name == "include", str(at)):
-                    if included in reader.path:  # as `corsgen audit` reports it
+                required = name == "include"
+                key = (args[0], reader.root, required)
+                if key not in self.expanded:  # globbed once: a missing file is one finding
+                    self.expanded[key] = reader.expand(args[0], required, str(at))
+                for included in self.expanded[key]:
+                    if included in self.open_files:  # as `corsgen audit` reports it
                         fields = {"file": str(included), "server": SERVER}
                         reader.problems.append(
                             finding("CG401", "loop", file=str(at), fields=fields)
                         )
                         continue
                     reader.budget.nest(depth + 1, str(at), "includes")
-                    reader.path.append(included)
+                    self.open_files.add(included)
                     top = len(stack)
-                    self.read(included, stack, depth + 1)
+                    self.read(included, stack, depth + 1, str(at))
                     del stack[top:]  # a section a file leaves open closes with it
-                    reader.path.pop()
+                    self.open_files.discard(included)
                 continue
             stack[-1].body.append(Directive(name, args, at))
 
@@ -143,7 +162,7 @@ def load_htaccess(path: Path) -> Section | None:
         return None
     reader = _Reader(path.parent, path=[path])
     section = Section("htaccess", (str(path.parent),), Place(str(path), 1))
-    _Loader(reader).read(path, [section], 1)
+    _Loader(reader).read(path, [section], 1, str(path))
     return section
 
 
