@@ -436,6 +436,24 @@ FACTS: dict[str, Fact] = {
         ["https://app.example.com"],
         status=401,
     ),
+    # <IfModule !x> is not read where x is loaded; <IfDefine X> is, where the config Defines X.
+    "conditions": Fact(
+        VHOST,
+        """    Define CORS_ON
+    <IfModule !mod_headers.c>
+        Header always set Access-Control-Allow-Origin "https://never.example"
+    </IfModule>
+    <IfModule mod_headers.c>
+        <IfDefine CORS_ON>
+            Header always set Access-Control-Allow-Origin "https://defined.example"
+        </IfDefine>
+        <IfDefine !CORS_ON>
+            Header always set Access-Control-Allow-Origin "https://undefined.example"
+        </IfDefine>
+    </IfModule>""",
+        ("GET", "/api/ok", ORIGIN),
+        ["https://defined.example"],
+    ),
     # Without FollowSymLinks, per-directory mod_rewrite answers 403 to every request, before
     # any of its rules: in <Directory> and in <Location> alike.
     "rewrite-needs-followsymlinks": Fact(

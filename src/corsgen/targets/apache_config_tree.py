@@ -3,8 +3,9 @@
 Files are read as `corsgen audit` reads them (apache_config._Reader: the same budget, Include and
 IncludeOptional globs relative to ServerRoot, Define and ${VAR}); a corsgen snippet's lines are
 read too (the model runs them), and the section it is included in remembers its policy.
-<IfModule>, <IfDefine> and <IfVersion> are read as if they hold (a config that is served loads
-what it names).
+<IfModule>, <IfDefine> and the like stay in the tree, looked through by directives() and
+sections(): <IfModule mod_x.c> holds (a config that is served loads what it names), <IfModule !x>
+does not, <IfDefine X> holds when the config Defines X (no -D is known), <IfVersion> holds.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from corsgen.server_config import decode_config
 from corsgen.targets.apache_config import SERVER, _Reader
 from corsgen.targets.lexer import Line
 
-_TRANSPARENT = frozenset(("ifmodule", "ifdefine", "ifversion", "ifdirective", "iffile"))
+CONDITIONS = frozenset(("ifmodule", "ifdefine", "ifversion", "ifdirective", "iffile"))
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,24 @@ class Section:
     body: list[Directive | Section] = field(default_factory=list)
     # Each corsgen snippet included directly here: its policy, and the Include line.
     policies: list[tuple[str, Place]] = field(default_factory=list)
+    holds: bool = True  # a condition (<IfModule !mod_x.c>) that does not: its body is not read
+
+    def items(self) -> Iterator[Directive | Section]:
+        """The body, through the conditions that hold."""
+        for item in self.body:
+            if isinstance(item, Section) and item.kind in CONDITIONS:
+                if item.holds:
+                    yield from item.items()
+            else:
+                yield item
 
     def directives(self) -> list[Directive]:
-        return [d for d in self.body if isinstance(d, Directive)]
+        return [d for d in self.items() if isinstance(d, Directive)]
 
     def sections(self, *kinds: str) -> list[Section]:
-        return [s for s in self.body if isinstance(s, Section) and (not kinds or s.kind in kinds)]
+        return [
+            s for s in self.items() if isinstance(s, Section) and (not kinds or s.kind in kinds)
+        ]
 
 
 _KIND_TITLES = {"virtualhost": "VirtualHost", "locationmatch": "LocationMatch", "if": "If"}
@@ -80,6 +93,17 @@ class _Loader:
         self.read(path, [top], 0, None)
         return top
 
+    def holds(self, kind: str, args: tuple[str, ...]) -> bool:
+        """Whether a condition's body is read (every other section's is)."""
+        if kind not in CONDITIONS or not args:
+            return True
+        negated, name = args[0].startswith("!"), args[0].lstrip("!")
+        if kind == "ifmodule":
+            return not negated
+        if kind == "ifdefine":
+            return (name in self.reader.defines) != negated
+        return True
+
     def lexed(self, path: Path, at: str | None) -> tuple[list[Line], str | None]:
         if path not in self.files:
             try:
@@ -94,7 +118,8 @@ class _Loader:
         reader = self.reader
         lines, policy = self.lexed(path, at_include)
         if policy is not None:
-            stack[-1].policies.append((policy, Place(str(path), 2)))
+            around = next(s for s in reversed(stack) if s.kind not in CONDITIONS)
+            around.policies.append((policy, Place(str(path), 2)))
         reader.budget.walk(len(lines), str(path), "lines")
         reader.budget.walk_words(sum(len(line.words) for line in lines), str(path))
         for line in lines:
@@ -104,18 +129,16 @@ class _Loader:
                 words = tuple(reader.substitute(word, str(at)) for word in words)
             name = words[0].lower()
             if name.startswith("</"):
-                if name[2:].rstrip(">") not in _TRANSPARENT and len(stack) > 1:
+                if len(stack) > 1:
                     stack.pop()
                 continue
             if name.startswith("<"):
                 kind = name[1:].removesuffix(">")
-                if kind in _TRANSPARENT:
-                    continue
                 args = tuple(words[1:])
                 if args:  # the lexer leaves the > on the last word: <If "expr">
                     args = (*args[:-1], args[-1].removesuffix(">"))
                     args = tuple(a for a in args if a)
-                section = Section(kind, args, at)
+                section = Section(kind, args, at, holds=self.holds(kind, args))
                 stack[-1].body.append(section)
                 stack.append(section)
                 reader.budget.nest(len(stack), str(at), "sections")
