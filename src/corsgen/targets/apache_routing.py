@@ -238,7 +238,7 @@ class ApacheRoutes:
             ]
             realm = f'Basic realm="{names[-1]}"' if names else "Basic"
             carried.append(Sent("WWW-Authenticate", realm, auth))
-        if error and after is not None:
+        if error and status >= 400 and after is not None:
             raise _RecursiveError  # the first request's error is sent, as if no ErrorDocument
         if error and status >= 400:
             document = _error_document(layers, status)
@@ -262,8 +262,8 @@ class ApacheRoutes:
         rows = always.rows + (vary.rows if error else onsuccess.rows)
         if kept and error:  # a RewriteRule's [R=204]: checked on 2.4.71
             rows.append(Sent("Vary", ",".join(sorted(run.vary)), None))
-        if after is not None and not reached:
-            status = after.status  # the file (or a second error) is sent with the first status
+        if after is not None and made is None and not reached:
+            status = after.status  # the file is sent with the first error's status
         return Answered(status, tuple(rows), by, tuple(run.trail), reached, auth)
 
     def _redirect(
