@@ -7,6 +7,7 @@ directives and with `apache2 -t`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from corsgen.errors import CorsgenError, Finding, VerifyError, shorten
 from corsgen.plan import Header, Plan, When
 from corsgen.regex import OUTSIDE_AN_ORIGIN
 from corsgen.regex.trie import tries
-from corsgen.targets.base import WRAPPER, Part, Target, double_quoted
+from corsgen.targets.base import WRAPPER, Loaded, Part, Target, double_quoted
 from corsgen.targets.lexer import split_lines
 
 # Debian's PCRE2 (link size 2) refuses a compiled pattern over 64 KiB, about two bytes per literal
@@ -43,6 +44,15 @@ MODULE_DIRS = (
 # What the snippet needs, plus an MPM so httpd will start at all.
 MODULES = ("mpm_event", "authz_core", "headers", "setenvif", "rewrite")
 WRAPPER_FILE = WRAPPER + ".conf"
+# What only an httpd config holds: its sections, and its directives as httpd's docs spell them
+# (nginx's and Caddy's are lower case, HAProxy's have no <sections>).
+_CLAIMS = re.compile(
+    r"^[ \t]*(?:<(?:VirtualHost|Directory|DirectoryMatch|Location|LocationMatch|Files|FilesMatch"
+    r"|IfModule|If)[ \t>]|(?:LoadModule|SetEnvIf|SetEnvIfNoCase|RewriteEngine|RewriteRule"
+    r"|ProxyPass|DocumentRoot|AllowOverride|Header[ \t]+(?:always|onsuccess|set|unset|merge"
+    r"|append|add))[ \t])",
+    re.MULTILINE | re.IGNORECASE,
+)
 
 # directive: (fewest, most) arguments; the modules docs/servers/apache.md says the snippet needs.
 DIRECTIVES: Mapping[str, tuple[int, int]] = {
@@ -222,6 +232,21 @@ class Apache(Target):
         from corsgen.targets import apache_config  # only `corsgen audit` reads a user's config
 
         return apache_config.audit(path)
+
+    def routes(self, configs: Sequence[Path]) -> Loaded:
+        from corsgen.rules.table import finding  # only `corsgen audit` and `import` model
+        from corsgen.targets import apache_routing
+
+        try:
+            routes, problems = apache_routing.load_routes(configs)
+        except VerifyError as exc:
+            file = str(configs[0])
+            found = finding("CG401", "parse", file=file, error=str(exc), server=self.title)
+            return Loaded(None, [found])
+        return Loaded(routes, problems)
+
+    def claims(self, text: str) -> bool:
+        return _CLAIMS.search(text) is not None
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         conf = root / WRAPPER_FILE
