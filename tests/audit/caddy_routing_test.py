@@ -18,10 +18,11 @@ import pytest
 
 from corsgen.fetch import vary_tokens
 from corsgen.routing import SECRET_HEADER, Answered, Asked, Place
+from corsgen.server_config import ConfigBudget
 from corsgen.targets import caddy_lines, caddy_routing
+from corsgen.targets.caddy import TARGET
 from corsgen.targets.caddy_serving import latest_caddy
 from corsgen.targets.serving import free_port
-from corsgen.server_config import ConfigBudget
 from testing.processes import process
 from testing.upstream import OWN_CORS, STATUS, Upstream
 
@@ -38,7 +39,11 @@ REQUESTS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("refused", "GET", (("Origin", "https://evil.com"),)),
     ("no origin", "GET", ()),
     ("preflight", "OPTIONS", (("Origin", ALLOWED), PREFLIGHT)),
-    ("console preflight", "OPTIONS", (("Origin", CONSOLE), ("Access-Control-Request-Method", "POST"))),
+    (
+        "console preflight",
+        "OPTIONS",
+        (("Origin", CONSOLE), ("Access-Control-Request-Method", "POST")),
+    ),
     ("refused preflight", "OPTIONS", (("Origin", "https://evil.com"), PREFLIGHT)),
 )
 
@@ -167,7 +172,9 @@ def test_deferred_blocks_run_innermost_first_and_an_earlier_one_last(
 
 
 def test_an_unanswered_request_skips_the_deferred_headers(caddy: str, tmp_path: Path) -> None:
-    model = _load("http://127.0.0.1:8080 {\n\theader >X-Late 1\n\theader X-Now 1\n}\n", tmp_path, caddy)
+    model = _load(
+        "http://127.0.0.1:8080 {\n\theader >X-Late 1\n\theader X-Now 1\n}\n", tmp_path, caddy
+    )
     answered = model.answer(Asked("127.0.0.1:8080", "GET", "/", port=8080))
     assert (answered.status, _header_lines(answered)) == (200, [("X-Now", "1", 6)])
 
@@ -181,3 +188,29 @@ def test_statements_keep_the_line_of_each_import(tmp_path: Path) -> None:
         (("header", "X-A", "one"), "cors.caddy", 1),
         (("header", "X-B", "1"), "Caddyfile", 2),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "claimed"),
+    [
+        *((c.read_text(), True) for c in CONFIGS),
+        ("server {\n    listen 80;\n    location / { proxy_pass http://a; }\n}\n", False),
+        ("<VirtualHost *:80>\n  Header set X 1\n</VirtualHost>\n", False),
+        ("http:\n  routers:\n    r:\n      rule: Host(`a`)\n", False),
+    ],
+)
+def test_claims_a_caddyfile_and_nothing_else(text: str, claimed: bool) -> None:
+    assert TARGET.claims(text) is claimed
+
+
+def test_routes_loads_the_model_and_says_when_caddy_cannot(caddy: str, tmp_path: Path) -> None:
+    conf = tmp_path / "Caddyfile"
+    conf.write_text(
+        "{\n\tadmin off\n}\nhttp://127.0.0.1:8080 {\n\theader X-A 1\n\trespond 204\n}\n"
+    )
+    loaded = TARGET.routes([conf])
+    assert loaded.routes is not None and loaded.findings == []
+    assert loaded.routes.answer(Asked("127.0.0.1:8080", "GET", "/", port=8080)).status == 204
+    conf.write_text("http://127.0.0.1:8080 {\n\tnot_a_directive\n}\n")
+    broken = TARGET.routes([conf])
+    assert broken.routes is None and [f.rule_id for f in broken.findings] == ["CG401"]

@@ -29,7 +29,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corsgen.routing import Answered, Asked, Backend, Place, Scope, Sent, audit_backend
+from corsgen.routing import (
+    Answered,
+    Asked,
+    Backend,
+    Granted,
+    OriginRegex,
+    Place,
+    Scope,
+    Sent,
+    audit_backend,
+)
 from corsgen.targets.caddy_lines import KINDS, Statement
 
 Json = Mapping[str, Any]
@@ -69,6 +79,8 @@ class _Handler:
     block: Place  # the block it is in: the site, handle, route, handle_path
     routes: tuple[_Route, ...] = ()  # a subroute's
     errors: tuple[_Route, ...] = ()  # a subroute's own error routes
+    title: str = ""  # a subroute's block as the Caddyfile writes it: "handle /api/*"
+    matcher: Place | None = None  # the named matcher its directive names, where it is defined
 
     @property
     def kind(self) -> str:
@@ -82,6 +94,11 @@ class _Route:
     group: str
     terminal: bool
     at: Place  # the directive of its first handler, or its block
+    matcher: Place | None = None  # where its named matcher is defined
+
+    @property
+    def match_at(self) -> Place:
+        return self.matcher or self.at
 
 
 @dataclass(frozen=True)
@@ -122,7 +139,7 @@ class _Compiler:
                 continue
             # The site block itself: its statements are what the subroute's routes come from.
             inner = tuple(self.route(r, site.body, site.at, defs) for r in handler["routes"])
-            handlers.append(_Handler(handler, site.at, site.at, inner))
+            handlers.append(_Handler(handler, site.at, site.at, inner, (), " ".join(site.words)))
         match = tuple(route.get("match", []))
         return _Route(match, tuple(handlers), "", bool(route.get("terminal")), site.at)
 
@@ -137,6 +154,7 @@ class _Compiler:
             str(route.get("group", "")),
             bool(route.get("terminal")),
             handlers[0].at if handlers else at,
+            handlers[0].matcher if handlers else None,
         )
 
     def handler(
@@ -149,15 +167,18 @@ class _Compiler:
     ) -> _Handler:
         st = self.find(handler, match, block, defs)
         own = st.at if st is not None else at
+        named = next((w[1:] for w in st.words if w[1:] in defs), "") if st is not None else ""
+        matcher = defs[named].at if named else None
         if handler.get("handler") != "subroute":
-            return _Handler(handler, own, at)
+            return _Handler(handler, own, at, matcher=matcher)
         inner_block, inner_at = (st.body, st.at) if st is not None else (block, at)
         routes = tuple(self.route(r, inner_block, inner_at, defs) for r in handler["routes"])
         errors = tuple(
             self.route(r, inner_block, inner_at, defs)
             for r in handler.get("errors", {}).get("routes", [])
         )
-        return _Handler(handler, own, at, routes, errors)
+        title = " ".join(st.words) if st is not None else ""
+        return _Handler(handler, own, at, routes, errors, title, matcher)
 
     def find(
         self,
@@ -829,9 +850,42 @@ class CaddyRoutes:
         )
 
     def scopes(self) -> Sequence[Scope]:
-        from corsgen.targets.caddy_scopes import scopes  # only `corsgen audit` and import ask
+        found: list[Scope] = []
+        for server in self.servers:
+            port = min(server.ports, default=None)
+            for route in server.routes:
+                hosts = [h for m in route.match for h in m.get("host", [])]
+                for handler in route.handlers:
+                    found.extend(self._scopes(handler, hosts[0] if hosts else "", "/", port))
+        return sorted(found, key=lambda scope: scope.at)
 
-        return scopes(self)
+    def _scopes(self, block: _Handler, host: str, path: str, port: int | None) -> Iterator[Scope]:
+        """The scope of a block (site, handle, route, handle_path) when it answers CORS, and
+        those of the blocks in it. A block with no path of its own (handle @preflight) is part
+        of the scope it is in; a corsgen snippet's lines are its policy, not hand-written CORS."""
+        own = list(_own(block))
+        policies = {self.policies[h.at.file] for _, h in own if h.at.file in self.policies}
+        written = [(r, h) for r, h in own if h.kind == "headers" and h.at.file not in self.policies]
+        granted = _granted(written)
+        if policies or granted is not None:
+            policy = min(policies) if policies else None
+            yield Scope(block.at, host, (path,), block.title, policy, granted, port)
+        for route in block.routes:
+            inner = next((p for m in route.match for p in m.get("path", [])), None)
+            for handler in route.handlers:
+                if handler.kind == "subroute" and inner is not None:
+                    yield from self._scopes(handler, host, inner.rstrip("*") or "/", port)
+
+
+def _own(block: _Handler) -> Iterator[tuple[_Route, _Handler]]:
+    """A block's handlers, with those of the blocks in it that have no path matcher."""
+    for route in block.routes:
+        pathless = not any("path" in m for m in route.match)
+        for handler in route.handlers:
+            if handler.kind != "subroute":
+                yield route, handler
+            elif pathless:
+                yield from _own(handler)
 
 
 def _site_for(run: _Run, route: _Route) -> bool:
@@ -907,3 +961,72 @@ def _all(statements: Sequence[Statement]) -> Iterator[Statement]:
     for st in statements:
         yield st
         yield from _all(st.body)
+
+
+# The list headers: the Granted field each fills, and the policy key it names.
+_LISTS = {
+    "Access-Control-Allow-Methods": ("methods", "allow_methods"),
+    "Access-Control-Allow-Headers": ("headers", "allow_headers"),
+    "Access-Control-Expose-Headers": ("expose", "expose_headers"),
+}
+
+
+def _granted(headers: Sequence[tuple[_Route, _Handler]]) -> Granted | None:
+    """What a block's own header directives grant, key by key, each with its line: the origins
+    its matchers on Origin admit (exact values, a regex, a vars list), or every origin."""
+    keys: dict[str, Any] = {}
+    at: dict[str, Place] = {}
+    for route, handler in headers:
+        ops = handler.json.get("response") or {}
+        for written, values in {**ops.get("add", {}), **ops.get("set", {})}.items():
+            name, value, where = canonical(written), ",".join(values), handler.at
+            if name == "Access-Control-Allow-Origin":
+                _origins(keys, at, route, value, where)
+            elif name == "Access-Control-Allow-Credentials":
+                keys["credentials"], at["allow_credentials"] = value == "true", where
+            elif name in _LISTS:
+                field_name, key = _LISTS[name]
+                keys[field_name] = tuple(w.strip() for w in value.split(",") if w.strip())
+                at[key] = where
+            elif name == "Access-Control-Max-Age" and value.isdigit():
+                keys["max_age"], at["max_age"] = int(value), where
+            elif name == "Access-Control-Allow-Private-Network":
+                keys["private_network"], at["allow_private_network"] = value == "true", where
+    return Granted(**keys, at=at) if keys else None
+
+
+def _origins(
+    keys: dict[str, Any], at: dict[str, Place], route: _Route, value: str, where: Place
+) -> None:
+    at["allow_origins"] = where
+    if value == "*":
+        keys["any_origin"] = True
+        return
+    if "{http.request.header.Origin}" not in value:
+        keys["origins"] = tuple(dict.fromkeys((*keys.get("origins", ()), value)))
+        return
+    exact: list[str] = []
+    regexes: list[OriginRegex] = []
+    for matchers in route.match:
+        exact += [
+            v
+            for k, vs in (matchers.get("header") or {}).items()
+            if k.lower() == "origin"
+            for v in vs or []
+        ]
+        exact += [
+            v
+            for k, vs in (matchers.get("vars") or {}).items()
+            if k == "{http.request.header.Origin}"
+            for v in vs
+        ]
+        for k, rx in (matchers.get("header_regexp") or {}).items():
+            if k.lower() == "origin":
+                source = str(rx.get("pattern", ""))
+                regexes.append(
+                    OriginRegex(source, route.match_at, "re2", source.startswith("(?i)"))
+                )
+    if not exact and not regexes:
+        keys["reflects"] = True
+    keys["origins"] = tuple(dict.fromkeys((*keys.get("origins", ()), *exact)))
+    keys["regexes"] = (*keys.get("regexes", ()), *regexes)
