@@ -81,6 +81,11 @@ class _Handler:
     errors: tuple[_Route, ...] = ()  # a subroute's own error routes
     title: str = ""  # a subroute's block as the Caddyfile writes it: "handle /api/*"
     matcher: Place | None = None  # the named matcher its directive names, where it is defined
+    # A header block's lines by the header each names (lower case): the line that sent it.
+    fields: Mapping[str, Place] = field(default_factory=dict)
+
+    def sender(self, name: str) -> Place:
+        return self.fields.get(name.lower(), self.at)
 
     @property
     def kind(self) -> str:
@@ -170,7 +175,8 @@ class _Compiler:
         named = next((w[1:] for w in st.words if w[1:] in defs), "") if st is not None else ""
         matcher = defs[named].at if named else None
         if handler.get("handler") != "subroute":
-            return _Handler(handler, own, at, matcher=matcher)
+            fields = {} if st is None else _fields(st)
+            return _Handler(handler, own, at, matcher=matcher, fields=fields)
         inner_block, inner_at = (st.body, st.at) if st is not None else (block, at)
         routes = tuple(self.route(r, inner_block, inner_at, defs) for r in handler["routes"])
         errors = tuple(
@@ -202,6 +208,16 @@ class _Compiler:
         if found is not None:
             self.claimed.add(id(found))
         return found
+
+
+def _fields(st: Statement) -> dict[str, Place]:
+    """The line of each header a directive's block names (header, header_down)."""
+    found: dict[str, Place] = {}
+    for inner in st.body:
+        words = inner.words[1:] if inner.name in ("header_down", "header_up") else inner.words
+        if words:
+            found.setdefault(words[0].lstrip("+-><?").lower(), inner.at)
+    return found
 
 
 def _port(address: str) -> int:
@@ -291,7 +307,7 @@ _Outcome = str | _Error
 @dataclass
 class _Deferred:
     ops: Json
-    at: Place
+    by: _Handler
     require: Json | None
 
 
@@ -374,31 +390,34 @@ class _Run:
 
     # the response's headers
 
-    def apply(self, ops: Json, headers: dict[str, list[Sent]], at: Place | None) -> None:
-        """HeaderOps.ApplyTo: delete *, add, set, delete, replace."""
+    def apply(self, ops: Json, headers: dict[str, list[Sent]], by: _Handler | None) -> None:
+        """HeaderOps.ApplyTo: delete *, add, set, delete, replace; each header sent by the line
+        of `by` that names it."""
         deleted = [self.replace(str(n)) for n in ops.get("delete", [])]
         if "*" in deleted:
             headers.clear()
         for name, values in ops.get("add", {}).items():
             key = canonical(self.replace(name))
+            at = by.sender(key) if by else None
             for value in values:
                 headers.setdefault(key, []).append(Sent(key, self.replace(value), at))
         for name, values in ops.get("set", {}).items():
             key = canonical(self.replace(name))
             joined = ",".join(self.replace(v) for v in values)
-            headers[key] = [Sent(key, joined, at)]
+            headers[key] = [Sent(key, joined, by.sender(key) if by else None)]
         for name in deleted:
             _delete(headers, name.lower())
         for name, replacements in ops.get("replace", {}).items():
             for key in [k for k in headers if name == "*" or k == canonical(name)]:
+                at = by.sender(key) if by else None
                 headers[key] = [_replaced(s, replacements, self, at) for s in headers[key]]
 
     def write(self, status: int, by: Place) -> None:
         """WriteHeader through the deferred wrappers, the innermost first."""
         for wrapper in reversed(self.wrappers):
             if wrapper.require is None or _response_matches(wrapper.require, status, self):
-                self.apply(wrapper.ops, self.response, wrapper.at)
-                self.trail.append(f"deferred header at {wrapper.at}")
+                self.apply(wrapper.ops, self.response, wrapper.by)
+                self.trail.append(f"deferred header at {wrapper.by.at}")
         self.status, self.by = status, by
 
 
@@ -734,14 +753,14 @@ def _headers(run: _Run, h: _Handler) -> _Outcome:
         headers: dict[str, list[Sent]] = {}
         for name, value in run.headers:
             headers.setdefault(canonical(name), []).append(Sent(name, value, None))
-        run.apply(request, headers, h.at)
+        run.apply(request, headers, h)
         run.headers = [(s.name, s.value) for sent in headers.values() for s in sent]
     response = h.json.get("response")
     if response:
         if response.get("deferred") or response.get("require") is not None:
-            run.wrappers.append(_Deferred(response, h.at, response.get("require")))
+            run.wrappers.append(_Deferred(response, h, response.get("require")))
         else:
-            run.apply(response, run.response, h.at)
+            run.apply(response, run.response, h)
     return _CONTINUE
 
 
@@ -766,7 +785,7 @@ def _proxy(run: _Run, h: _Handler) -> _Outcome:
         run.trail.append(f"reverse_proxy at {h.at}: {status}")
     down = (spec.get("headers") or {}).get("response")
     if down and (down.get("require") is None or _response_matches(down["require"], status, run)):
-        run.apply(down, upstream, h.at)
+        run.apply(down, upstream, h)
     for key, sent in upstream.items():
         run.response.setdefault(key, []).extend(sent)
     run.write(status, h.block)
