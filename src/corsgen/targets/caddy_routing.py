@@ -119,6 +119,7 @@ class _Compiler:
     """Attributes each handler to its statement, block by block (caddy_lines)."""
 
     statements: tuple[Statement, ...]
+    policies: Mapping[str, str]  # the files corsgen rendered
     claimed: set[int] = field(default_factory=set)
 
     def server(self, name: str, server: Json) -> _Server:
@@ -178,6 +179,10 @@ class _Compiler:
             fields = {} if st is None else _fields(st)
             return _Handler(handler, own, at, matcher=matcher, fields=fields)
         inner_block, inner_at = (st.body, st.at) if st is not None else (block, at)
+        if inner_at.file in self.policies:
+            # A block of a corsgen snippet (its preflight handle) answers for the user's block
+            # the snippet is imported in: findings go where the user can change something.
+            inner_at = at
         routes = tuple(self.route(r, inner_block, inner_at, defs) for r in handler["routes"])
         errors = tuple(
             self.route(r, inner_block, inner_at, defs)
@@ -881,19 +886,37 @@ class CaddyRoutes:
     def _scopes(self, block: _Handler, host: str, path: str, port: int | None) -> Iterator[Scope]:
         """The scope of a block (site, handle, route, handle_path) when it answers CORS, and
         those of the blocks in it. A block with no path of its own (handle @preflight) is part
-        of the scope it is in; a corsgen snippet's lines are its policy, not hand-written CORS."""
+        of the scope it is in; a corsgen snippet's lines are its policy, not hand-written CORS.
+        Its paths: its own, then one for each path matcher in it (an `error /private/*`, a
+        `basicauth /admin/*`, a handle_path of no CORS of its own), which answer for it too."""
         own = list(_own(block))
         policies = {self.policies[h.at.file] for _, h in own if h.at.file in self.policies}
         written = [(r, h) for r, h in own if h.kind == "headers" and h.at.file not in self.policies]
         granted = _granted(written)
+        inner: list[Scope] = []
+        for route in block.routes:
+            for handler in route.handlers:
+                if handler.kind == "subroute" and _pattern(route) is not None:
+                    inner += self._scopes(handler, host, _sample(_pattern(route) or ""), port)
         if policies or granted is not None:
             policy = min(policies) if policies else None
-            yield Scope(block.at, host, (path,), block.title, policy, granted, port)
-        for route in block.routes:
-            inner = next((p for m in route.match for p in m.get("path", [])), None)
-            for handler in route.handlers:
-                if handler.kind == "subroute" and inner is not None:
-                    yield from self._scopes(handler, host, inner.rstrip("*") or "/", port)
+            claimed = {p for scope in inner for p in scope.paths}
+            paths = [path, *(_sample(p) for r in block.routes if (p := _pattern(r)))]
+            paths = [p for p in dict.fromkeys(paths) if p == path or p not in claimed]
+            yield Scope(block.at, host, tuple(paths), block.title, policy, granted, port)
+        yield from inner
+
+
+def _pattern(route: _Route) -> str | None:
+    """The first path pattern of a route's matchers."""
+    return next((p for m in route.match for p in m.get("path", [])), None)
+
+
+def _sample(pattern: str) -> str:
+    """A request path the path pattern matches: /api/* -> /api/, *.json -> /x.json."""
+    path = pattern.replace("*", "x") if pattern.count("*") > 1 or not pattern.endswith("*") else ""
+    path = path or pattern.removesuffix("*")
+    return path if path.startswith("/") else "/" + path
 
 
 def _own(block: _Handler) -> Iterator[tuple[_Route, _Handler]]:
@@ -934,7 +957,7 @@ def load(
     config: Json, statements: tuple[Statement, ...], policies: Mapping[str, str]
 ) -> CaddyRoutes:
     """The model of an adapted config, its handlers placed in these statements."""
-    compiler = _Compiler(statements)
+    compiler = _Compiler(statements, policies)
     servers = config.get("apps", {}).get("http", {}).get("servers", {})
     return CaddyRoutes(
         tuple(compiler.server(name, server) for name, server in servers.items()),
