@@ -223,3 +223,35 @@ def test_routes_loads_the_model_and_says_when_caddy_cannot(caddy: str, tmp_path:
     conf.write_text("http://127.0.0.1:8080 {\n\tnot_a_directive\n}\n")
     broken = TARGET.routes([conf])
     assert broken.routes is None and [f.rule_id for f in broken.findings] == ["CG401"]
+
+
+def _marked(config: Path) -> list[int]:
+    """The lines a corpus config plants a flaw on: each after an `# expect-next:` comment."""
+    lines = config.read_text().splitlines()
+    return [n + 2 for n, line in enumerate(lines) if line.strip().startswith("# expect-next:")]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_every_planted_flaw_is_at_a_line_the_model_names(config: Path) -> None:
+    """The audit places a finding by the model's attribution alone (routing.py): each marked line
+    must be one the model names for some request, a header's sender, the block that answered,
+    the auth that ran or an origin regex. Read with Debian's adapter when the newest is absent."""
+    binary = kinds()["caddy-latest"] or kinds()["caddy-debian"]
+    if binary is None:
+        pytest.skip("no caddy")
+    model = caddy_routing.read(config, binary)
+    assert not isinstance(model, str), model
+    named: set[Place] = set()
+    for scope in model.scopes():
+        named |= {r.at for r in scope.granted.regexes} if scope.granted else set()
+        for host in _listed(config, "hosts") or [scope.host]:
+            for path in (*_listed(config, "paths"), *scope.paths):
+                for _, method, headers in REQUESTS:
+                    for answered in (
+                        model.answer(Asked(host, method, path, headers, scope.port)),
+                        model.answer(Asked(host, method, path, headers, scope.port), backend),
+                    ):
+                        named |= {h.at for h in answered.headers if h.at is not None}
+                        named |= {answered.by} | ({answered.auth} if answered.auth else set())
+    mine = {p.line for p in named if Path(p.file).resolve() == config.resolve()}
+    assert [line for line in _marked(config) if line not in mine] == []
