@@ -255,3 +255,21 @@ def test_every_planted_flaw_is_at_a_line_the_model_names(config: Path) -> None:
                         named |= {answered.by} | ({answered.auth} if answered.auth else set())
     mine = {p.line for p in named if Path(p.file).resolve() == config.resolve()}
     assert [line for line in _marked(config) if line not in mine] == []
+
+
+def test_auth_sorted_before_a_snippets_preflight_answer_is_found_at_its_line(
+    caddy: str, tmp_path: Path
+) -> None:
+    """basicauth at site level runs before the snippet's preflight handle (CG404); inside a
+    route it stays there."""
+    (tmp_path / "spa_api.caddy").write_text((CORPUS / "spa_api.caddy").read_text())
+    account = "\t\tu $2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4IjWJPDhjvG\n"
+    conf = tmp_path / "Caddyfile"
+    conf.write_text(
+        "{\n\tadmin off\n}\nhttp://127.0.0.1:8080 {\n\timport spa_api.caddy\n"  # 1-5
+        f"\troute /x/* {{\n\t\tbasicauth {{\n{account}\t\t}}\n\t\trespond 200\n\t}}\n"  # 6-11
+        f"\tbasicauth {{\n{account}\t}}\n"  # 12-14
+        "\treverse_proxy 127.0.0.1:9\n}\n"
+    )
+    found = TARGET.routes([conf]).findings
+    assert [(f.rule_id, f.file) for f in found] == [("CG404", f"{conf}:12")]

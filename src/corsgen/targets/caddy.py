@@ -249,10 +249,19 @@ class Caddy(Target):
                 "CG401", "parse", file=str(configs[0]), error=model, server=caddy_config.SERVER
             )
             return Loaded(None, [error])
-        # CG404 (auth sorted before a snippet's preflight answer); CG406 says no snippet is
-        # imported, which a hand-written config is not to be told.
-        found = caddy_config.audit(configs[0], binary)
-        return Loaded(model, [f for f in found if f.rule_id != "CG406"])
+        findings = [
+            finding(
+                "CG404",
+                "auth-sorted-first",
+                file=str(first.at),
+                policy=first.policy,
+                auth=first.auth,
+                site=first.site,
+                server=caddy_config.SERVER,
+            )
+            for first in caddy_routing.auth_sorted_first(model)
+        ]
+        return Loaded(model, findings)
 
     def claims(self, text: str) -> bool:
         return _CLAIMS.search(text) is not None and _NOT_CADDY.search(text) is None

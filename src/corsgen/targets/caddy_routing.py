@@ -1072,3 +1072,52 @@ def _origins(
         keys["reflects"] = True
     keys["origins"] = tuple(dict.fromkeys((*keys.get("origins", ()), *exact)))
     keys["regexes"] = (*keys.get("regexes", ()), *regexes)
+
+
+@dataclass(frozen=True)
+class SortedFirst:
+    """An authentication Caddy runs before a corsgen snippet's preflight answer (CG404)."""
+
+    policy: str
+    auth: str  # "basic_auth" or "forward_auth"
+    at: Place
+    site: str
+
+
+def auth_sorted_first(model: CaddyRoutes) -> Iterator[SortedFirst]:
+    """Each corsgen snippet's preflight answer (a block of its file, matching OPTIONS) that an
+    authentication reaches first in its chain: what the routes' order makes of it, whatever
+    the Caddyfile's order. Auth inside a handle, route or handle_path stays in its block."""
+    for server in model.servers:
+        for top in server.routes:
+            for handler in top.handlers:
+                yield from _sorted_first(model, handler.routes, None, handler.title)
+
+
+def _sorted_first(
+    model: CaddyRoutes, routes: Sequence[_Route], auth: _Handler | None, site: str
+) -> Iterator[SortedFirst]:
+    for route in routes:
+        for handler in route.handlers:
+            if handler.kind == "subroute":
+                policy = model.policies.get(handler.at.file)
+                preflight = any("OPTIONS" in m.get("method", []) for m in route.match)
+                if policy is not None and preflight:
+                    if auth is not None:
+                        kind = "basic_auth" if auth.kind == "authentication" else "forward_auth"
+                        yield SortedFirst(policy, kind, auth.at, site)
+                else:
+                    yield from _sorted_first(model, handler.routes, auth, site)
+            elif auth is None and _may_be_a_preflight(route) and _is_auth(handler):
+                auth = handler
+
+
+def _is_auth(handler: _Handler) -> bool:
+    return handler.kind == "authentication" or (
+        handler.kind == "reverse_proxy" and "handle_response" in handler.json
+    )
+
+
+def _may_be_a_preflight(route: _Route) -> bool:
+    """False for a route whose matchers keep OPTIONS requests out."""
+    return not route.match or any("OPTIONS" in m.get("method", ["OPTIONS"]) for m in route.match)
