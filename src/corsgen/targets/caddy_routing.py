@@ -22,6 +22,7 @@ Each handler keeps the Caddyfile line it came from (caddy_lines), each header it
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -112,6 +113,28 @@ class _Server:
     ports: frozenset[int]
     routes: tuple[_Route, ...]
     errors: tuple[_Route, ...]
+    # The routes a request for a host can match, in order: those matching only exact hosts are
+    # found by the host (a config of 5,000 sites is not tried site by site), the rest always.
+    by_host: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    others: tuple[int, ...] = ()
+
+    def candidates(self, host: str) -> list[_Route]:
+        name = host.rsplit(":", 1)[0].lower() if "]" not in host else host.lower()
+        return [self.routes[i] for i in sorted((*self.by_host.get(name, ()), *self.others))]
+
+
+def _by_host(routes: Sequence[_Route]) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    by_host: dict[str, tuple[int, ...]] = {}
+    others: list[int] = []
+    for index, route in enumerate(routes):
+        hosts = [h.lower() for m in route.match for h in m.get("host", [])]
+        exact = route.match and all(set(m) == {"host"} for m in route.match)
+        if not exact or any("*" in h for h in hosts):
+            others.append(index)
+            continue
+        for host in dict.fromkeys(hosts):
+            by_host[host] = (*by_host.get(host, ()), index)
+    return by_host, tuple(others)
 
 
 @dataclass
@@ -121,20 +144,25 @@ class _Compiler:
     statements: tuple[Statement, ...]
     policies: Mapping[str, str]  # the files corsgen rendered
     claimed: set[int] = field(default_factory=set)
+    words: dict[int, set[str]] = field(default_factory=dict)  # each statement's, read once
 
     def server(self, name: str, server: Json) -> _Server:
         ports = frozenset(_port(a) for a in server.get("listen", []))
-        sites = [s for s in self.statements if s.body and s.words and not s.name.startswith("(")]
-        return _Server(
-            name,
-            ports,
-            tuple(self.top(r, sites, ports) for r in server.get("routes", [])),
-            tuple(self.top(r, sites, ports) for r in server.get("errors", {}).get("routes", [])),
-        )
+        # The site blocks on these ports by their hosts, looked up once per route (not a scan
+        # of every site for each of thousands).
+        sites: dict[frozenset[str], Statement] = {}
+        for st in self.statements:
+            if st.body and st.words and not st.name.startswith("("):
+                hosts = _site_hosts(st, ports)
+                if hosts is not None:
+                    sites.setdefault(frozenset(hosts), st)
+        routes = tuple(self.top(r, sites) for r in server.get("routes", []))
+        errors = tuple(self.top(r, sites) for r in server.get("errors", {}).get("routes", []))
+        return _Server(name, ports, routes, errors, *_by_host(routes))
 
-    def top(self, route: Json, sites: Sequence[Statement], ports: frozenset[int]) -> _Route:
-        hosts = {h.lower() for m in route.get("match", []) for h in m.get("host", [])}
-        site = next((s for s in sites if _site_hosts(s, ports) == hosts), None)
+    def top(self, route: Json, sites: Mapping[frozenset[str], Statement]) -> _Route:
+        hosts = frozenset(h.lower() for m in route.get("match", []) for h in m.get("host", []))
+        site = sites.get(hosts)
         if site is None:
             site = Statement(("(site)",), Place("", 0), ())
         defs = _matchers(site)
@@ -206,8 +234,9 @@ class _Compiler:
         for index, st in enumerate(block):
             if st.name not in names:
                 continue
-            words = _words(st, defs)
-            key = (len(leaves & words), id(st) not in self.claimed, -index)
+            if id(st) not in self.words:
+                self.words[id(st)] = _words(st, defs)
+            key = (len(leaves & self.words[id(st)]), id(st) not in self.claimed, -index)
             if best is None or key > best:
                 best, found = key, st
         if found is not None:
@@ -387,7 +416,7 @@ class _Run:
             if "input_regexp" in mapping:
                 found = re.search(_python_regex(mapping["input_regexp"]), source)
                 if found:
-                    return found.expand(_go_template(str(output)))
+                    return _expanded(found, str(output))
             elif source == mapping.get("input"):
                 return self.replace(str(output), known=False)
         defaults = handler.get("defaults", [])
@@ -446,7 +475,8 @@ def _replaced(sent: Sent, replacements: Sequence[Json], run: _Run, at: Place | N
     for r in replacements:
         if r.get("search_regexp"):
             pattern = _python_regex(run.replace(str(r["search_regexp"])))
-            value = re.sub(pattern, _go_template(run.replace(str(r.get("replace", "")))), value)
+            replace = run.replace(str(r.get("replace", "")))
+            value = re.sub(pattern, functools.partial(_expanded, template=replace), value)
         else:
             search = run.replace(str(r.get("search", "")))
             value = value.replace(search, run.replace(str(r.get("replace", ""))))
@@ -467,14 +497,30 @@ def _response_matches(require: Json, status: int, run: _Run) -> bool:
 
 
 def _python_regex(pattern: str) -> str:
-    """RE2 as Python reads it: named groups (?P<n>) read the same; \\z is Python's \\Z."""
+    """RE2 as Python reads it: named groups (?P<n>) read the same; \\z is Python's \\Z. A
+    pattern Python cannot read ([[:alpha:]], \\pL) is one that matches nothing: the trail of
+    the matcher that uses it says so."""
+    try:
+        re.compile(pattern.replace(r"\z", r"\Z"))
+    except re.error:
+        return r"(?!)"
     return pattern.replace(r"\z", r"\Z")
 
 
-def _go_template(template: str) -> str:
-    """Go's Expand template ($1, ${name}) as Python's re.expand writes it."""
-    template = template.replace("\\", "\\\\")
-    return re.sub(r"\$\{?(\w+)\}?", lambda m: f"\\g<{m[1]}>", template)
+def _expanded(found: re.Match[str], template: str) -> str:
+    """Go's Regexp.Expand: $1, ${1}, $name, ${name} replaced by the group, "" when there is no
+    such group; $$ is a $."""
+
+    def group(match: re.Match[str]) -> str:
+        if match[0] == "$$":
+            return "$"
+        key = match[1] or match[2]
+        try:
+            return found.group(int(key) if key.isdigit() else key) or ""
+        except IndexError:  # no such group
+            return ""
+
+    return re.sub(r"\$\$|\$\{(\w+)\}|\$(\w+)", group, template)
 
 
 def _header_value_matches(allowed: str, actual: str) -> bool:
@@ -525,7 +571,10 @@ def _host_matches(pattern: str, host: str) -> bool:
 
 
 def _regex(run: _Run, spec: Json, value: str) -> bool:
-    found = re.search(_python_regex(str(spec.get("pattern", ""))), value)
+    pattern = str(spec.get("pattern", ""))
+    if _python_regex(pattern) == r"(?!)":
+        run.trail.append(f"regex {pattern!r} not modelled: taken as not matching")
+    found = re.search(_python_regex(pattern), value)
     if found is None:
         return False
     name = spec.get("name", "")
@@ -833,8 +882,9 @@ def _rewrite(run: _Run, spec: Json, at: Place) -> None:
     for sub in spec.get("uri_substring") or []:
         run.path = run.path.replace(str(sub.get("find", "")), str(sub.get("replace", "")))
     for rx in spec.get("path_regexp") or []:
-        repl = _go_template(str(rx.get("replace", "")))
-        run.path = re.sub(_python_regex(str(rx.get("find", ""))), repl, run.path)
+        template = str(rx.get("replace", ""))
+        find = _python_regex(str(rx.get("find", "")))
+        run.path = re.sub(find, functools.partial(_expanded, template=template), run.path)
     if run.path != before:
         run.trail.append(f"rewrite at {at}: {before} -> {run.path}")
 
@@ -856,8 +906,9 @@ class CaddyRoutes:
             server = self.servers[0] if self.servers else _Server("", frozenset(), (), ())
         path, _, query = asked.path.partition("?")
         run = _Run(asked, backend, path, query, asked.method, list(asked.headers))
-        site = next((r.at for r in server.routes if _site_for(run, r)), Place("", 0))
-        outcome = _run_routes(run, server.routes)
+        routes = server.candidates(asked.host)
+        site = next((r.at for r in routes if _site_for(run, r)), Place("", 0))
+        outcome = _run_routes(run, routes)
         if isinstance(outcome, _Error):
             _errors(run, server, outcome)
         elif run.status is None:  # nobody wrote: Go writes 200, past every deferred wrapper
