@@ -48,6 +48,17 @@ REQUESTS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 
+def _from(origin: str) -> tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]:
+    """The requests a config's `# origins:` line adds: a read, a preflight, a private network
+    preflight from each."""
+    private = ("Access-Control-Request-Private-Network", "true")
+    return (
+        (origin, "GET", (("Origin", origin),)),
+        (f"{origin} preflight", "OPTIONS", (("Origin", origin), PREFLIGHT)),
+        (f"{origin} private", "OPTIONS", (("Origin", origin), PREFLIGHT, private)),
+    )
+
+
 def backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
     """testing/upstream.py's answer, headers and status, as the model takes it."""
     path = path.split("?")[0]
@@ -105,11 +116,12 @@ def test_the_model_answers_as_caddy_does(
     rows: list[str] = []
     paths = _listed(config, "paths")
     assert paths, f"{config.name} names no paths"
+    requests = [*REQUESTS, *(r for o in _listed(config, "origins") for r in _from(o))]
     asked = [
         (name, Asked(f"{host}:{port}", method, path, headers, port))
         for host in _listed(config, "hosts") or ["127.0.0.1"]
         for path in paths
-        for name, method, headers in REQUESTS
+        for name, method, headers in requests
     ]
     with process(command, tmp_path, [port]):
         for name, one in asked:

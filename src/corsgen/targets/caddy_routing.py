@@ -63,6 +63,13 @@ _PASSING = frozenset({"encode", "templates", "request_body", "push", "log_append
 _INDEX = ("index.html", "index.txt")
 
 
+def _text(value: object) -> str:
+    """A JSON value as Caddy's ToString writes it: true, not True."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def canonical(name: str) -> str:
     """Go's http.CanonicalHeaderKey: how Caddy names every header it sends."""
     if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", name):
@@ -406,7 +413,7 @@ class _Run:
         return _PLACEHOLDER.sub(one, text)
 
     def mapped(self, key: str, handler: Json) -> str:
-        index = list(handler.get("destinations", [])).index(key)
+        index = [str(d).strip("{}") for d in handler.get("destinations", [])].index(key)
         source = self.replace(str(handler.get("source", "")), known=False)
         for mapping in handler.get("mappings", []):
             outputs = mapping.get("outputs", [])
@@ -416,11 +423,11 @@ class _Run:
             if "input_regexp" in mapping:
                 found = re.search(_python_regex(mapping["input_regexp"]), source)
                 if found:
-                    return _expanded(found, str(output))
-            elif source == mapping.get("input"):
-                return self.replace(str(output), known=False)
+                    return _expanded(found, _text(output))
+            elif source == mapping.get("input", ""):  # "" is left out of the JSON
+                return self.replace(_text(output), known=False)
         defaults = handler.get("defaults", [])
-        return self.replace(str(defaults[index]), known=False) if index < len(defaults) else ""
+        return self.replace(_text(defaults[index]), known=False) if index < len(defaults) else ""
 
     # the response's headers
 
@@ -787,11 +794,11 @@ def _handle(run: _Run, h: _Handler) -> _Outcome:
     if kind == "vars":
         for key, value in spec.items():
             if key != "handler":
-                run.variables[key] = run.replace(str(value), known=False)
+                run.variables[key] = run.replace(_text(value), known=False)
         return _CONTINUE
     if kind == "map":
         for destination in spec.get("destinations", []):
-            run.maps[destination] = spec
+            run.maps[str(destination).strip("{}")] = spec  # as map's Provision trims them
         return _CONTINUE
     if kind == "rewrite":
         _rewrite(run, spec, h.at)
