@@ -1,10 +1,11 @@
 """Caddy's routing model (targets/caddy_routing.py) against the real Caddy, config by config.
 
-Every Caddyfile of tests/audit/corpus/caddy/ runs in a real Caddy on a free loopback port, with
-testing/upstream.py behind it ({$CORSGEN_PORT} and {$CORSGEN_UPSTREAM}, which the model's `caddy
-adapt` reads too); each request of REQUESTS on each path its `# paths:` line names goes to both,
-and what differs is shown as one table per config. The backend the model is given is the
-upstream's tables (STATUS, OWN_CORS) as a function.
+Every Caddyfile of tests/audit/corpus/caddy/ runs in a real Caddy (Debian's 2.6 and the newest)
+on a free loopback port, with testing/upstream.py behind it: {$CORSGEN_PORT}, {$CORSGEN_UPSTREAM}
+and {$CORSGEN_CORPUS} (the corpus's directory), which the model's `caddy adapt` reads too. Each
+request of REQUESTS (and of the config's `# origins:` line) on each path of its `# paths:` line,
+for each host of its `# hosts:` line, goes to both; what differs is one table per config. The
+backend the model is given is the upstream's tables (STATUS, OWN_CORS) as a function.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[int, int]]:
         port = free_port()
         monkeypatch.setenv("CORSGEN_PORT", str(port))
         monkeypatch.setenv("CORSGEN_UPSTREAM", f"127.0.0.1:{upstream.port}")
+        monkeypatch.setenv("CORSGEN_CORPUS", str(CORPUS))
         yield port, upstream.port
 
 

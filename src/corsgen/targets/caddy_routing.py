@@ -356,6 +356,7 @@ class _Deferred:
 class _Run:
     asked: Asked
     backend: Backend
+    version: tuple[int, int]
     path: str
     query: str
     method: str
@@ -861,7 +862,7 @@ def _file(run: _Run, h: _Handler) -> _Outcome:
     if not os.path.isfile(path):
         run.trail.append(f"file_server at {h.at}: no file, 404")
         return _Error(404, h.at)
-    if run.method not in ("GET", "HEAD"):
+    if run.method not in ("GET", "HEAD") and run.version >= (2, 7):  # 2.6 serves any method
         run.response.setdefault("Allow", []).append(Sent("Allow", "GET, HEAD", h.at))
         run.trail.append(f"file_server at {h.at}: {run.method}, 405")
         return _Error(405, h.at)
@@ -906,13 +907,14 @@ class CaddyRoutes:
     servers: tuple[_Server, ...]
     statements: tuple[Statement, ...]
     policies: Mapping[str, str]  # file -> the corsgen policy it was rendered from
+    version: tuple[int, int]  # Caddy's, (2, 11): what its handlers do changed on the way
 
     def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
         server = next((s for s in self.servers if asked.port in s.ports), None)
         if server is None:
             server = self.servers[0] if self.servers else _Server("", frozenset(), (), ())
         path, _, query = asked.path.partition("?")
-        run = _Run(asked, backend, path, query, asked.method, list(asked.headers))
+        run = _Run(asked, backend, self.version, path, query, asked.method, list(asked.headers))
         routes = server.candidates(asked.host)
         site = next((r.at for r in routes if _site_for(run, r)), Place("", 0))
         outcome = _run_routes(run, routes)
@@ -1012,7 +1014,10 @@ def _errors(run: _Run, server: _Server, error: _Error) -> None:
 
 
 def load(
-    config: Json, statements: tuple[Statement, ...], policies: Mapping[str, str]
+    config: Json,
+    statements: tuple[Statement, ...],
+    policies: Mapping[str, str],
+    version: tuple[int, int],
 ) -> CaddyRoutes:
     """The model of an adapted config, its handlers placed in these statements."""
     compiler = _Compiler(statements, policies)
@@ -1021,7 +1026,22 @@ def load(
         tuple(compiler.server(name, server) for name, server in servers.items()),
         statements,
         policies,
+        version,
     )
+
+
+def version(binary: str) -> tuple[int, int]:
+    """The Caddy's major and minor version: `v2.11.7 h1:...`, Debian's `2.6.2`."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            [binary, "version"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    found = re.match(r"v?(\d+)\.(\d+)", out.strip())
+    return (int(found[1]), int(found[2])) if found else (2, 99)  # unknown: the newest
 
 
 def read(path: Path, binary: str) -> CaddyRoutes | str:
@@ -1036,7 +1056,7 @@ def read(path: Path, binary: str) -> CaddyRoutes | str:
     if isinstance(config, str):
         return config
     statements = caddy_lines.read(path, ConfigBudget())
-    return load(config, statements, _policies(statements))
+    return load(config, statements, _policies(statements), version(binary))
 
 
 _MARKER = re.compile(r"^# corsgen: policy=(\S+) ", re.MULTILINE)
