@@ -287,3 +287,57 @@ def test_auth_sorted_before_a_snippets_preflight_answer_is_found_at_its_line(
     )
     found = TARGET.routes([conf]).findings
     assert [(f.rule_id, f.file) for f in found] == [("CG404", f"{conf}:12")]
+
+
+def _scopes(config: Path) -> list[tuple[int, str, tuple[str, ...], str | None]]:
+    binary = kinds()["caddy-latest"] or kinds()["caddy-debian"]
+    if binary is None:
+        pytest.skip("no caddy")
+    model = caddy_routing.read(config, binary)
+    assert not isinstance(model, str), model
+    return [(s.at.line, s.title, s.paths, s.policy) for s in model.scopes()]
+
+
+def test_scopes_name_the_policy_a_snippet_is_imported_for_and_where() -> None:
+    assert _scopes(CORPUS / "import-site-and-handle-path.Caddyfile") == [
+        (10, "http://127.0.0.1:8080", ("/",), "spa_api"),
+        (13, "handle_path /admin/*", ("/admin/",), "admin"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("gate", "origins", "regexes", "reflects"),
+    [
+        ("@c header Origin https://a.example", ("https://a.example",), (), False),
+        ("@c header Origin *.example", (), (r"^.*\.example$",), False),
+        ("@c header Origin *", (), (), True),
+        ("@c header_regexp Origin ^https://a\\.example$", (), (r"^https://a\.example$",), False),
+        (
+            "map {http.request.header.Origin} {ok} {\n\t\thttps://b.example 1\n"
+            "\t\t~^https://[a-z]+\\.c\\.example$ 1\n\t\tdefault 0\n\t}\n\t@c vars {ok} 1",
+            ("https://b.example",),
+            (r"^https://[a-z]+\.c\.example$",),
+            False,
+        ),
+        ("@c method GET", (), (), True),
+    ],
+)
+def test_granted_reads_the_origins_the_matchers_on_origin_let_through(
+    gate: str,
+    origins: tuple[str, ...],
+    regexes: tuple[str, ...],
+    reflects: bool,
+    caddy: str,
+    tmp_path: Path,
+) -> None:
+    model = _load(
+        f"http://127.0.0.1:8080 {{\n\t{gate}\n"
+        "\theader @c Access-Control-Allow-Origin {http.request.header.Origin}\n"
+        "\trespond 200\n}\n",
+        tmp_path,
+        caddy,
+    )
+    (scope,) = model.scopes()
+    assert scope.granted is not None
+    found = (scope.granted.origins, tuple(r.source for r in scope.granted.regexes))
+    assert (*found, scope.granted.reflects) == (origins, regexes, reflects)

@@ -758,7 +758,7 @@ def _run_routes(run: _Run, routes: Sequence[_Route]) -> _Outcome:
 def _handle(run: _Run, h: _Handler) -> _Outcome:
     kind, spec = h.kind, h.json
     if kind == "subroute":
-        run.trail.append(f"block at {h.at}")
+        run.trail.append(f"{h.title or 'block'} at {h.at}")
         outcome = _run_routes(run, h.routes)
         if isinstance(outcome, _Error) and h.errors:
             run.error = outcome.status
@@ -933,6 +933,22 @@ class CaddyRoutes:
             run.auth,
         )
 
+    def maps(self) -> dict[str, Json]:
+        """Every map handler of the config, by each destination's name."""
+        found: dict[str, Json] = {}
+
+        def walk(routes: Sequence[_Route]) -> None:
+            for route in routes:
+                for handler in route.handlers:
+                    if handler.kind == "map":
+                        for d in handler.json.get("destinations", []):
+                            found.setdefault(str(d).strip("{}"), handler.json)
+                    walk(handler.routes)
+
+        for server in self.servers:
+            walk(server.routes)
+        return found
+
     def scopes(self) -> Sequence[Scope]:
         found: list[Scope] = []
         for server in self.servers:
@@ -951,8 +967,8 @@ class CaddyRoutes:
         `basicauth /admin/*`, a handle_path of no CORS of its own), which answer for it too."""
         own = list(_own(block))
         policies = {self.policies[h.at.file] for _, h in own if h.at.file in self.policies}
-        written = [(r, h) for r, h in own if h.kind == "headers" and h.at.file not in self.policies]
-        granted = _granted(written)
+        written = [(r, h) for r, h in own if h.at.file not in self.policies]
+        granted = _granted(written, self.maps())
         inner: list[Scope] = []
         for route in block.routes:
             for handler in route.handlers:
@@ -979,15 +995,17 @@ def _sample(pattern: str) -> str:
     return path if path.startswith("/") else "/" + path
 
 
-def _own(block: _Handler) -> Iterator[tuple[_Route, _Handler]]:
-    """A block's handlers, with those of the blocks in it that have no path matcher."""
+def _own(block: _Handler, outer: _Route | None = None) -> Iterator[tuple[_Route, _Handler]]:
+    """A block's handlers, with those of the blocks in it that have no path matcher (handle
+    @preflight), each with the route whose matchers decide when it runs."""
     for route in block.routes:
+        gate = outer if outer is not None and not route.match else route
         pathless = not any("path" in m for m in route.match)
         for handler in route.handlers:
             if handler.kind != "subroute":
-                yield route, handler
+                yield gate, handler
             elif pathless:
-                yield from _own(handler)
+                yield from _own(handler, gate)
 
 
 def _site_for(run: _Run, route: _Route) -> bool:
@@ -1091,17 +1109,28 @@ _LISTS = {
 }
 
 
-def _granted(headers: Sequence[tuple[_Route, _Handler]]) -> Granted | None:
+def _granted(
+    headers: Sequence[tuple[_Route, _Handler]], maps: Mapping[str, Json]
+) -> Granted | None:
     """What a block's own header directives grant, key by key, each with its line: the origins
-    its matchers on Origin admit (exact values, a regex, a vars list), or every origin."""
+    its matchers on Origin admit (exact values, a regex, a vars list), or every origin; the
+    status its preflight answer (a respond matching OPTIONS, after CORS headers) sends."""
     keys: dict[str, Any] = {}
     at: dict[str, Place] = {}
+    preflight: int | None = None
     for route, handler in headers:
+        if handler.kind == "static_response" and _answers_preflights(route):
+            status = handler.json.get("status_code", 200)
+            if str(status).isdigit() and "preflight_status" not in at:
+                preflight = int(status)
+                at["preflight_status"] = handler.at
+        if handler.kind != "headers":
+            continue
         ops = handler.json.get("response") or {}
         for written, values in {**ops.get("add", {}), **ops.get("set", {})}.items():
             name, value, where = canonical(written), ",".join(values), handler.at
             if name == "Access-Control-Allow-Origin":
-                _origins(keys, at, route, value, where)
+                _origins(keys, at, route, value, where, maps)
             elif name == "Access-Control-Allow-Credentials":
                 keys["credentials"], at["allow_credentials"] = value == "true", where
             elif name in _LISTS:
@@ -1112,44 +1141,117 @@ def _granted(headers: Sequence[tuple[_Route, _Handler]]) -> Granted | None:
                 keys["max_age"], at["max_age"] = int(value), where
             elif name == "Access-Control-Allow-Private-Network":
                 keys["private_network"], at["allow_private_network"] = value == "true", where
-    return Granted(**keys, at=at) if keys else None
+    if not keys:
+        return None
+    return Granted(**keys, preflight_status=preflight, at=at)
+
+
+_ORIGIN = "{http.request.header.Origin}"
 
 
 def _origins(
-    keys: dict[str, Any], at: dict[str, Place], route: _Route, value: str, where: Place
+    keys: dict[str, Any],
+    at: dict[str, Place],
+    route: _Route,
+    value: str,
+    where: Place,
+    maps: Mapping[str, Json],
 ) -> None:
+    """The origins an Access-Control-Allow-Origin value grants: `*`, a literal, the Origin sent
+    back (as far as the route's matchers on Origin let it: exact values, globs, a regex, a map's
+    entries), or a map's outputs."""
     at["allow_origins"] = where
-    if value == "*":
-        keys["any_origin"] = True
-        return
-    if "{http.request.header.Origin}" not in value:
-        keys["origins"] = tuple(dict.fromkeys((*keys.get("origins", ()), value)))
-        return
     exact: list[str] = []
     regexes: list[OriginRegex] = []
-    for matchers in route.match:
-        exact += [
-            v
-            for k, vs in (matchers.get("header") or {}).items()
-            if k.lower() == "origin"
-            for v in vs or []
-        ]
-        exact += [
-            v
-            for k, vs in (matchers.get("vars") or {}).items()
-            if k == "{http.request.header.Origin}"
-            for v in vs
-        ]
-        for k, rx in (matchers.get("header_regexp") or {}).items():
-            if k.lower() == "origin":
-                source = str(rx.get("pattern", ""))
-                regexes.append(
-                    OriginRegex(source, route.match_at, "re2", source.startswith("(?i)"))
-                )
-    if not exact and not regexes:
-        keys["reflects"] = True
+    named = _PLACEHOLDER.fullmatch(value)
+    if value == "*":
+        keys["any_origin"] = True
+    elif not _PLACEHOLDER.search(value):
+        exact.append(value)
+    elif value == _ORIGIN:
+        gated = False
+        for matchers in route.match:
+            gated |= _gate(matchers, maps, route.match_at, exact, regexes)
+        keys["reflects"] = keys.get("reflects", False) or not gated
+    elif named and named[1] in maps:
+        _from_map(maps[named[1]], named[1], None, route.match_at, exact, regexes)
     keys["origins"] = tuple(dict.fromkeys((*keys.get("origins", ()), *exact)))
     keys["regexes"] = (*keys.get("regexes", ()), *regexes)
+
+
+def _gate(
+    matchers: Json,
+    maps: Mapping[str, Json],
+    at: Place,
+    exact: list[str],
+    regexes: list[OriginRegex],
+) -> bool:
+    """Add what one matcher set lets through to exact and regexes; whether it tests Origin."""
+    gated = False
+    for name, values in (matchers.get("header") or {}).items():
+        if name.lower() == "origin" and values:
+            for glob in values:
+                if glob == "*":
+                    return False  # any Origin at all
+                if "*" in glob:
+                    regexes.append(OriginRegex(_glob_regex(glob), at, "re2", False))
+                else:
+                    exact.append(glob)
+            gated = True
+    for name, spec in (matchers.get("header_regexp") or {}).items():
+        if name.lower() == "origin":
+            source = str(spec.get("pattern", ""))
+            regexes.append(OriginRegex(source, at, "re2", source.startswith("(?i)")))
+            gated = True
+    for key, values in (matchers.get("vars") or {}).items():
+        if key == _ORIGIN:
+            exact += values
+            gated = True
+        elif (name := key.strip("{}")) in maps:
+            _from_map(maps[name], name, values, at, exact, regexes)
+            gated = True
+    return gated
+
+
+def _from_map(
+    spec: Json,
+    name: str,
+    wanted: Sequence[str] | None,
+    at: Place,
+    exact: list[str],
+    regexes: list[OriginRegex],
+) -> None:
+    """The origins of a map on Origin: the inputs whose output for `name` is one of `wanted`
+    (a vars matcher's values), or (wanted None) whose output is a literal or the Origin."""
+    if spec.get("source") != _ORIGIN:
+        return
+    index = [str(d).strip("{}") for d in spec.get("destinations", [])].index(name)
+    for mapping in spec.get("mappings", []):
+        outputs = mapping.get("outputs", [])
+        output = (
+            _text(outputs[index]) if index < len(outputs) and outputs[index] is not None else ""
+        )
+        if not output or (wanted is not None and output not in wanted):
+            continue
+        if "input_regexp" in mapping:
+            regexes.append(OriginRegex(str(mapping["input_regexp"]), at, "re2", False))
+        elif wanted is not None or output == _ORIGIN:
+            exact.append(str(mapping.get("input", "")))
+        elif not _PLACEHOLDER.search(output):
+            exact.append(output)
+
+
+def _answers_preflights(route: _Route) -> bool:
+    return any(
+        "OPTIONS" in m.get("method", []) or "OPTIONS" in str(m.get("expression", ""))
+        for m in route.match
+    )
+
+
+def _glob_regex(glob: str) -> str:
+    """The header matcher's glob (*x, x*, *x*) as the anchored RE2 it means."""
+    inner = re.escape(glob.strip("*"))
+    return f"^{'.*' if glob.startswith('*') else ''}{inner}{'.*' if glob.endswith('*') else ''}$"
 
 
 @dataclass(frozen=True)
