@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from corsgen.fetch import vary_tokens
+from corsgen.render import render_parts
 from corsgen.routing import SECRET_HEADER, Answered, Asked, Place
 from corsgen.server_config import ConfigBudget
 from corsgen.targets import caddy_lines, caddy_routing
@@ -25,6 +26,7 @@ from corsgen.targets.caddy import TARGET
 from corsgen.targets.caddy_serving import kinds
 from corsgen.targets.serving import free_port
 from testing.processes import process
+from testing.servers import unchecked_plan
 from testing.upstream import OWN_CORS, STATUS, Upstream
 
 CORPUS = Path(__file__).parent / "corpus" / "caddy"
@@ -348,3 +350,17 @@ def test_granted_reads_the_origins_the_matchers_on_origin_let_through(
     assert scope.granted is not None
     found = (scope.granted.origins, tuple(r.source for r in scope.granted.regexes))
     assert (*found, scope.granted.reflects) == (origins, regexes, reflects)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [Path("examples/spa-api.toml"), Path("examples/tenants.toml"), CORPUS / "admin.toml"],
+    ids=lambda p: p.stem,
+)
+def test_the_corpus_holds_corsgens_output_as_it_renders_today(policy: Path) -> None:
+    """The snippets the corpus imports are corsgen's current output, marker and all (the first
+    two lines, which name corsgen's version, aside): README.md says how to re-render them."""
+    plan = unchecked_plan(policy.stem.replace("-", "_"), policy.read_text())
+    for file, text in render_parts(plan, "caddy").items():
+        committed = (CORPUS / file).read_text()
+        assert committed.split("\n", 2)[2] == text.split("\n", 2)[2], file

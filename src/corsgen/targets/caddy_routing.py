@@ -977,7 +977,12 @@ class CaddyRoutes:
         if policies or granted is not None:
             policy = min(policies) if policies else None
             claimed = {p for scope in inner for p in scope.paths}
-            paths = [path, *(_sample(p) for r in block.routes if (p := _pattern(r)))]
+            # Headers sent on some paths only (header @fonts, @fonts path *.woff2): those paths.
+            gates = [_pattern(r) for r, h in written if h.kind == "headers"]
+            if gates and all(gates):
+                paths = [_sample(p) for p in gates if p]
+            else:
+                paths = [path, *(_sample(p) for r in block.routes if (p := _pattern(r)))]
             paths = [p for p in dict.fromkeys(paths) if p == path or p not in claimed]
             yield Scope(block.at, host, tuple(paths), block.title, policy, granted, port)
         yield from inner
