@@ -29,6 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from corsgen.routing import (
     Answered,
@@ -604,10 +605,10 @@ def _field(run: _Run, name: str) -> list[str]:
 def _matcher(run: _Run, kind: str, spec: Any) -> bool:
     if kind == "host":
         return any(_host_matches(h, run.asked.host) for h in spec)
-    if kind == "path":
-        return any(_path_matches(run.replace(p, known=False), run.path) for p in spec)
+    if kind == "path":  # on the decoded path, as r.URL.Path is
+        return any(_path_matches(run.replace(p, known=False), unquote(run.path)) for p in spec)
     if kind == "path_regexp":
-        return _regex(run, spec, run.path)
+        return _regex(run, spec, unquote(run.path))
     if kind == "method":
         return run.method in spec
     if kind == "header":
