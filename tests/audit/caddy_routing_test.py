@@ -302,7 +302,7 @@ def test_statements_keep_the_line_of_each_import(tmp_path: Path) -> None:
     (tmp_path / "cors.caddy").write_text("header X-A {args[0]}\n")
     conf = tmp_path / "Caddyfile"
     conf.write_text("(s) {\n\theader X-B 1\n}\n:8080 {\n\timport cors.caddy one\n\timport s\n}\n")
-    site = caddy_lines.read(conf, ConfigBudget())[0]
+    site = caddy_lines.read(conf, ConfigBudget()).statements[0]
     assert [(st.words, st.at.file.rsplit("/", 1)[1], st.at.line) for st in site.body] == [
         (("header", "X-A", "one"), "cors.caddy", 1),
         (("header", "X-B", "1"), "Caddyfile", 2),

@@ -236,7 +236,7 @@ class Caddy(Target):
     def routes(self, configs: Sequence[Path]) -> Loaded:
         # only `corsgen audit` and `corsgen import` read a user's config
         from corsgen.rules.table import finding
-        from corsgen.targets import caddy_config, caddy_routing
+        from corsgen.targets import caddy_config, caddy_routing, caddy_scopes
 
         binary = self.find_binary()
         if binary is None:
@@ -259,7 +259,7 @@ class Caddy(Target):
                 site=first.site,
                 server=caddy_config.SERVER,
             )
-            for first in caddy_routing.auth_sorted_first(model)
+            for first in caddy_scopes.auth_sorted_first(model)
         ]
         return Loaded(model, findings)
 

@@ -158,7 +158,7 @@ class _Scan:
     snippets: dict[str, _Body] = field(default_factory=dict)
 
 
-def _tokens(text: str) -> Iterator[tuple[str, int, bool]]:
+def tokens(text: str) -> Iterator[tuple[str, int, bool]]:
     """The Caddyfile's tokens as written (quotes kept), comments left out, with their line and
     whether each starts a statement: first on its line, or right after a `{`."""
     line, position, last, last_line = 1, 0, "", 0
@@ -177,13 +177,13 @@ def _scan(text: str, file: Path, budget: ConfigBudget) -> _Scan:
     body = scan.body  # the file's, or the snippet's being read
     words: list[str] | None = None  # an import's, so far
     at, depth, in_snippet, last_line = 0, 0, False, 0
-    for token, line, first in _tokens(_environ(text, file, budget)):
+    for token, line, first in tokens(environ(text, file, budget)):
         if words is not None and (line != at or token in ("{", "}")):
             if words:  # `import` alone is Caddy's error to report
                 body.imports.append(_Import(file, at, words[0], tuple(words[1:]), depth))
             words = None
         if words is not None:
-            words.append(_unquoted(token))
+            words.append(unquoted(token))
             budget.keep(1, f"{file}:{at}")
         elif first and token == "import":
             words, at = [], line
@@ -201,7 +201,7 @@ def _scan(text: str, file: Path, budget: ConfigBudget) -> _Scan:
     return scan
 
 
-def _environ(text: str, file: Path, budget: ConfigBudget) -> str:
+def environ(text: str, file: Path, budget: ConfigBudget) -> str:
     """text with {$NAME} replaced as Caddy replaces it, the bytes written counted against the
     run's MAX_CONFIG_SUBSTITUTED (with Apache's ${NAME}) before the text is built: 20,000
     {$X} of 100 KB each would be 2 GB."""
@@ -221,13 +221,13 @@ def _environ(text: str, file: Path, budget: ConfigBudget) -> str:
     return _ENV.sub(value, text)
 
 
-def _unquoted(token: str) -> str:
+def unquoted(token: str) -> str:
     if token[:1] == '"':
         return token[1:].removesuffix('"').replace('\\"', '"')
     return token[1:].removesuffix("`") if token[:1] == "`" else token
 
 
-def _with_args(word: str, args: tuple[str, ...], budget: ConfigBudget, at: str) -> list[str]:
+def with_args(word: str, args: tuple[str, ...], budget: ConfigBudget, at: str) -> list[str]:
     """word with the import's arguments in place of {args[N]} (and the older {args.N}); a word
     that is only {args[M:N]} is those arguments, each a word. The words and bytes written are
     counted (words kept, bytes spliced) before they are: a snippet passing {args[:]} twice to
@@ -284,7 +284,7 @@ class _Imports:
             words = [
                 w
                 for word in (imp.pattern, *imp.args)
-                for w in _with_args(word, args, self.budget, at)
+                for w in with_args(word, args, self.budget, at)
             ]
             if not words:
                 continue
@@ -314,7 +314,7 @@ def _read_imports(path: Path, text: str, budget: ConfigBudget) -> None:
     imports.follow(os.path.abspath(path), imports.read(path, text).body, (), str(path))
 
 
-def _adapt(path: Path, binary: str) -> Mapping[str, Any] | str:
+def adapt(path: Path, binary: str) -> Mapping[str, Any] | str:
     """The JSON config, or the adapter's error."""
     import resource  # imported here: only `corsgen audit` runs Caddy (CLI start-up time)
     import subprocess
@@ -442,7 +442,7 @@ def audit(path: Path, binary: str | None) -> list[Finding]:
     text = decode_config(budget.read(path))
     _read_imports(path, text, budget)
     try:
-        config = _adapt(path, binary)
+        config = adapt(path, binary)
         if isinstance(config, str):
             return [finding("CG401", "parse", file=str(path), error=config, server=SERVER)]
         servers = config.get("apps", {}).get("http", {}).get("servers", {})

@@ -1,13 +1,8 @@
-"""The Caddyfile as statements with their lines, imports written out, and which statement made
-each handler of the JSON `caddy adapt` writes.
+"""The Caddyfile as statements with their lines, imports written out: what caddy_compiled
+places each handler of the adapted JSON in.
 
-The adapted JSON is what Caddy runs (targets/caddy_routing.py runs it), but it carries no line:
-a finding needs the line of the directive that sent a header. The adapter sorts directives, merges
-a site's unmatched ones into one route and wraps blocks in subroutes, so a handler is found by
-what it holds: among the statements of the block its subroute came from (a site, handle, route,
-handle_path, handle_errors), the directive of its kind whose words share the most with the
-handler's JSON (header names and values, paths, statuses, upstreams, a named matcher's
-definition), the first unclaimed one on a tie. Each import is written out where it is, so a
+A statement is a line's words and the block a `{` at its end opens. Each import is written out
+where it is, with the import's arguments in place of {args[N]}, as Caddy splices it in; a
 snippet imported in two sites is two statements with one line.
 """
 
@@ -15,26 +10,16 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from corsgen.marker import parse_marker
 from corsgen.routing import Place
 from corsgen.server_config import ConfigBudget, decode_config
-from corsgen.targets.caddy_config import _environ, _tokens, _unquoted, _with_args
+from corsgen.targets.caddy_config import environ, tokens, unquoted, with_args
 
-# The Caddyfile directives each JSON handler comes from (the handler's own name otherwise).
-KINDS: Mapping[str, frozenset[str]] = {
-    "headers": frozenset({"header", "request_header"}),
-    "static_response": frozenset({"respond", "redir", "abort"}),
-    "reverse_proxy": frozenset({"reverse_proxy", "php_fastcgi", "forward_auth"}),
-    "authentication": frozenset({"basic_auth", "basicauth"}),
-    "subroute": frozenset({"handle", "handle_path", "route", "handle_errors", "forward_auth"}),
-    "rewrite": frozenset({"rewrite", "uri", "try_files", "handle_path"}),
-    "vars": frozenset({"vars", "root"}),
-}
 _SNIPPET = re.compile(r"\((.+)\)")
-_PREFIX = "+-><?"  # header operations: add, delete, defer, default
 
 
 @dataclass(frozen=True)
@@ -55,9 +40,19 @@ class Statement:
             yield from inner.all_words()
 
 
-def read(path: Path, budget: ConfigBudget) -> tuple[Statement, ...]:
+@dataclass(frozen=True)
+class Caddyfile:
+    """A Caddyfile's statements, and the files it imports that corsgen rendered, with the name
+    of the policy each was rendered from (its marker)."""
+
+    statements: tuple[Statement, ...]
+    policies: dict[str, str]
+
+
+def read(path: Path, budget: ConfigBudget) -> Caddyfile:
     """The Caddyfile's statements, imports written out, within the run's bounds."""
-    return tuple(_Reader(budget).file(path, str(path), (), None))
+    reader = _Reader(budget)
+    return Caddyfile(tuple(reader.file(path, str(path), (), None)), reader.policies)
 
 
 @dataclass
@@ -65,6 +60,7 @@ class _Reader:
     budget: ConfigBudget
     snippets: dict[str, tuple[Statement, ...]] = field(default_factory=dict)
     active: list[str] = field(default_factory=list)  # files and snippets being written out
+    policies: dict[str, str] = field(default_factory=dict)
 
     def file(
         self, path: Path, shown: str, args: tuple[str, ...], at: str | None
@@ -72,7 +68,10 @@ class _Reader:
         key = os.path.abspath(path)
         if key in self.active:  # a cycle, which Caddy refuses itself
             return
-        text = _environ(decode_config(self.budget.read(path, at)), path, self.budget)
+        written = decode_config(self.budget.read(path, at))
+        if at is not None and (marker := parse_marker(written)) is not None:
+            self.policies[shown] = marker.policy  # the config itself is the user's
+        text = environ(written, path, self.budget)
         self.active.append(key)
         try:
             yield from self.expand(_parse(text, shown), path, shown, args)
@@ -85,7 +84,7 @@ class _Reader:
         """statements with each import written out, and {args[N]} replaced by the import's."""
         for st in statements:
             at = str(st.at)
-            words = tuple(w for word in st.words for w in _with_args(word, args, self.budget, at))
+            words = tuple(w for word in st.words for w in with_args(word, args, self.budget, at))
             self.budget.walk(1, at, "directives")
             if len(words) == 1 and (snippet := _SNIPPET.fullmatch(words[0])) and st.body:
                 self.snippets[snippet[1]] = st.body  # written out where it is imported
@@ -126,7 +125,7 @@ def _parse(text: str, file: str) -> tuple[Statement, ...]:
             body.append(Statement(tuple(words), Place(file, line)))
             words.clear()
 
-    for token, number, first in _tokens(text):
+    for token, number, first in tokens(text):
         if first or token == "}":
             close()
         if not words:
@@ -139,7 +138,7 @@ def _parse(text: str, file: str) -> tuple[Statement, ...]:
             body, opened, at = stack.pop()
             body.append(Statement(opened, Place(file, at), inner))
         else:
-            words.append(_unquoted(token))
+            words.append(unquoted(token))
     close()
     while stack:  # an unclosed block: caddy adapt refuses it before this is read
         inner = tuple(body)
