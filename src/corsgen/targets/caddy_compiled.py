@@ -33,6 +33,12 @@ KINDS: Mapping[str, frozenset[str]] = {
 }
 
 
+def is_forward_auth(spec: Json) -> bool:
+    """forward_auth, as the adapter writes it: reverse_proxy asking with a rewritten request
+    (GET to its uri) and handling the answer (2xx lets the request on, copying headers)."""
+    return "handle_response" in spec and "rewrite" in spec
+
+
 @dataclass(frozen=True)
 class Handler:
     """One handler of the adapted JSON as Caddy runs it, with the line of the directive that

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from corsgen.routing import Answered, Asked, Backend, Place, Scope, Sent, audit_backend
 from corsgen.targets import caddy_compiled, caddy_scopes
-from corsgen.targets.caddy_compiled import Handler, Json, Route, Server
+from corsgen.targets.caddy_compiled import Handler, Json, Route, Server, is_forward_auth
 from corsgen.targets.caddy_exchange import (
     CONTINUE,
     DONE,
@@ -272,7 +272,7 @@ def _proxy(run: Exchange, h: Handler) -> Outcome:
     for name, value in pairs:
         if name.lower() not in _HOP:
             upstream.setdefault(canonical(name), []).append(Sent(canonical(name), value, None))
-    if "handle_response" in spec:  # forward_auth: the answer decides, 2xx lets the request on
+    if is_forward_auth(spec):  # the auth service's answer decides: 2xx lets the request on
         run.auth = h.at
         run.trail.append(f"forward_auth at {h.at}: {status}")
         if 200 <= status < 300:
@@ -280,6 +280,8 @@ def _proxy(run: Exchange, h: Handler) -> Outcome:
     else:
         run.reached = True
         run.trail.append(f"reverse_proxy at {h.at}: {status}")
+        if "handle_response" in spec:
+            run.trail.append(f"handle_response at {h.at} not modelled: the backend's answer")
     down = (spec.get("headers") or {}).get("response")
     if down and (down.get("require") is None or response_matches(down["require"], status, run)):
         run.apply(down, upstream, h)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from corsgen.routing import Granted, OriginRegex, Place, Scope
-from corsgen.targets.caddy_compiled import Handler, Json, Route
+from corsgen.targets.caddy_compiled import Handler, Json, Route, is_forward_auth
 from corsgen.targets.caddy_exchange import PLACEHOLDER, canonical, json_text
 
 if TYPE_CHECKING:
@@ -257,7 +257,7 @@ def _sorted_first(
 
 def _is_auth(handler: Handler) -> bool:
     return handler.kind == "authentication" or (
-        handler.kind == "reverse_proxy" and "handle_response" in handler.json
+        handler.kind == "reverse_proxy" and is_forward_auth(handler.json)
     )
 
 
