@@ -513,3 +513,15 @@ def test_the_model_answers_as_caddy_does_in_the_conformance_contexts(
                         )
                         rows += _compare(model, one_asked, name)
     assert not rows, f"{context or 'site'}: the model and Caddy differ\n" + "\n".join(rows)
+
+
+def test_routes_nested_past_the_bound_are_refused_not_a_traceback(
+    caddy: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The imports' reading bounds the nesting first; past it (an import it did not follow),
+    the model refuses with the bound, not Python's RecursionError."""
+    monkeypatch.setattr(caddy_config, "_read_imports", lambda *_: None)
+    conf = tmp_path / "Caddyfile"
+    conf.write_text("http://127.0.0.1:9 {\n" + "route {\n" * 300 + "respond 200\n" + "}\n" * 301)
+    with pytest.raises(CorsgenError, match=r"its routes nest deeper than `corsgen audit` reads"):
+        caddy_routing.read(conf, caddy)

@@ -17,10 +17,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from corsgen.limits import MAX_CONFIG_DEPTH
 from corsgen.routing import Place
 from corsgen.targets.caddy_lines import Statement
 
 Json = Mapping[str, Any]
+
+
+class NestedTooDeep(Exception):
+    """Subroutes nested past MAX_CONFIG_DEPTH: the model runs them recursively."""
+
+
 # The Caddyfile directives each JSON handler comes from (the handler's own name otherwise).
 KINDS: Mapping[str, frozenset[str]] = {
     "headers": frozenset({"header", "request_header"}),
@@ -84,6 +91,7 @@ class Server:
     """A server: the ports it listens on, its routes and its error routes (handle_errors)."""
 
     name: str
+    listen: tuple[str, ...]  # its addresses, as the JSON writes them: ":443"
     ports: frozenset[int]
     routes: tuple[Route, ...]
     errors: tuple[Route, ...]
@@ -129,6 +137,7 @@ class _Compiler:
     policies: Mapping[str, str]  # the files corsgen rendered
     claimed: set[int] = field(default_factory=set)
     words: dict[int, set[str]] = field(default_factory=dict)  # each statement's, read once
+    depth: int = 0  # subroutes being compiled
 
     def server(self, name: str, server: Json) -> Server:
         ports = frozenset(_port(a) for a in server.get("listen", []))
@@ -142,7 +151,8 @@ class _Compiler:
                     sites.setdefault(frozenset(hosts), st)
         routes = tuple(self.top(r, sites) for r in server.get("routes", []))
         errors = tuple(self.top(r, sites) for r in server.get("errors", {}).get("routes", []))
-        return Server(name, ports, routes, errors, *_by_host(routes))
+        listen = tuple(server.get("listen", []))
+        return Server(name, listen, ports, routes, errors, *_by_host(routes))
 
     def top(self, route: Json, sites: Mapping[frozenset[str], Statement]) -> Route:
         hosts = frozenset(h.lower() for m in route.get("match", []) for h in m.get("host", []))
@@ -190,6 +200,24 @@ class _Compiler:
         if handler.get("handler") != "subroute":
             fields = {} if st is None else _fields(st)
             return Handler(handler, own, at, matcher=matcher, fields=fields)
+        self.depth += 1
+        if self.depth > MAX_CONFIG_DEPTH:  # before Python's recursion limit, wherever it is
+            raise NestedTooDeep
+        try:
+            return self.subroute(handler, st, own, matcher, block, at, defs)
+        finally:
+            self.depth -= 1
+
+    def subroute(
+        self,
+        handler: Json,
+        st: Statement | None,
+        own: Place,
+        matcher: Place | None,
+        block: Sequence[Statement],
+        at: Place,
+        defs: Mapping[str, Statement],
+    ) -> Handler:
         inner_block, inner_at = (st.body, st.at) if st is not None else (block, at)
         if inner_at.file in self.policies:
             # A block of a corsgen snippet (its preflight handle) answers for the user's block

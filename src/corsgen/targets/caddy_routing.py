@@ -28,6 +28,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from corsgen.errors import CorsgenError
+from corsgen.files import shown
+from corsgen.limits import MAX_CONFIG_DEPTH
 from corsgen.routing import Answered, Asked, Backend, Place, Scope, Sent, audit_backend
 from corsgen.targets import caddy_compiled, caddy_scopes
 from corsgen.targets.caddy_compiled import Handler, Json, Route, Server, is_forward_auth
@@ -77,7 +80,7 @@ class CaddyRoutes:
     def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
         server = next((s for s in self.servers if asked.port in s.ports), None)
         if server is None:
-            server = self.servers[0] if self.servers else Server("", frozenset(), (), ())
+            server = self.servers[0] if self.servers else Server("", (), frozenset(), (), ())
         path, _, query = asked.path.partition("?")
         run = Exchange(asked, backend, self.version, path, query, asked.method, list(asked.headers))
         routes = server.candidates(asked.host)
@@ -158,11 +161,17 @@ def read(path: Path, binary: str) -> CaddyRoutes | str:
 
     budget = ConfigBudget()
     caddy_config._read_imports(path, decode_config(budget.read(path)), budget)
-    config = caddy_config.adapt(path, binary)
-    if isinstance(config, str):
-        return config
-    caddyfile = caddy_lines.read(path, ConfigBudget())
-    return load(config, caddyfile.statements, caddyfile.policies, version(binary))
+    try:
+        config = caddy_config.adapt(path, binary)  # json.loads recurses too
+        if isinstance(config, str):
+            return config
+        caddyfile = caddy_lines.read(path, ConfigBudget())
+        return load(config, caddyfile.statements, caddyfile.policies, version(binary))
+    except (caddy_compiled.NestedTooDeep, RecursionError):  # an import corsgen did not follow
+        raise CorsgenError(
+            f"cannot read what {binary} adapt makes of {shown(path)}: its routes nest deeper "
+            f"than `corsgen audit` reads ({MAX_CONFIG_DEPTH} blocks); nest them less"
+        ) from None
 
 
 # --- the handlers ----------------------------------------------------------------------------

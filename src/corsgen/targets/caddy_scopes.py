@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from corsgen.routing import Granted, OriginRegex, Place, Scope
 from corsgen.targets.caddy_compiled import Handler, Json, Route, is_forward_auth
+from corsgen.targets.caddy_config import Site
 from corsgen.targets.caddy_exchange import PLACEHOLDER, canonical, json_text
 
 if TYPE_CHECKING:
@@ -224,7 +225,7 @@ class SortedFirst:
     policy: str
     auth: str  # "basic_auth" or "forward_auth"
     at: Place
-    site: str
+    site: str  # its hosts and the addresses it listens on: "api.example.com on :443"
 
 
 def auth_sorted_first(model: CaddyRoutes) -> Iterator[SortedFirst]:
@@ -233,8 +234,10 @@ def auth_sorted_first(model: CaddyRoutes) -> Iterator[SortedFirst]:
     the Caddyfile's order. Auth inside a handle, route or handle_path stays in its block."""
     for server in model.servers:
         for top in server.routes:
+            hosts = tuple(h for m in top.match for h in m.get("host", []))
+            site = str(Site(hosts, server.listen))  # as `corsgen audit` named it before
             for handler in top.handlers:
-                yield from _sorted_first(model, handler.routes, None, handler.title)
+                yield from _sorted_first(model, handler.routes, None, site)
 
 
 def _sorted_first(
