@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from corsgen.errors import CorsgenError
 from corsgen.fetch import vary_tokens
 from corsgen.render import render_parts
 from corsgen.routing import SECRET_HEADER, Answered, Asked, Place
 from corsgen.server_config import ConfigBudget
-from corsgen.targets import caddy_lines, caddy_routing, caddy_serving
+from corsgen.targets import caddy_config, caddy_lines, caddy_routing, caddy_serving
 from corsgen.targets.caddy import TARGET
 from corsgen.targets.caddy_serving import kinds
 from corsgen.targets.serving import free_port
