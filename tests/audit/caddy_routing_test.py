@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import http.client
+import random
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ from corsgen.server_config import ConfigBudget
 from corsgen.targets import caddy_config, caddy_lines, caddy_routing, caddy_serving
 from corsgen.targets.caddy import TARGET
 from corsgen.targets.caddy_serving import kinds
-from corsgen.targets.serving import free_port
+from corsgen.targets.serving import free_port, indent
 from testing.client import AUTH
 from testing.processes import process
 from testing.servers import running, site, unchecked_plan
@@ -237,8 +238,8 @@ def _compare(model: caddy_routing.CaddyRoutes, asked: Asked, name: str) -> list[
     """The request sent to the running Caddy and to the model: a row when they differ."""
     conn = http.client.HTTPConnection("127.0.0.1", asked.port, timeout=10)
     conn.putrequest(asked.method, asked.path, skip_host=True, skip_accept_encoding=True)
-    for name, value in (("Host", asked.host), *asked.headers):  # a name may come twice
-        conn.putheader(name, value)
+    for header, value in (("Host", asked.host), *asked.headers):  # a name may come twice
+        conn.putheader(header, value)
     conn.endheaders()
     response = conn.getresponse()
     response.read()
@@ -526,3 +527,103 @@ def test_routes_nested_past_the_bound_are_refused_not_a_traceback(
     conf.write_text("http://127.0.0.1:9 {\n" + "route {\n" * 300 + "respond 200\n" + "}\n" * 301)
     with pytest.raises(CorsgenError, match=r"its routes nest deeper than `corsgen audit` reads"):
         caddy_routing.read(conf, caddy)
+
+
+# Generated sites, many in one Caddy (each on a port of its own): header directives of every
+# kind (set, add, delete, default; now or deferred; matched on Origin, a path, the method) in the
+# site and in handle, route and handle_path blocks, answered by respond, reverse_proxy (with
+# header_down), error or nobody, behind basicauth or not, with handle_errors or not.
+_NAMES = ("Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Vary", "X-A")
+_VALUES = ("https://app.example.com", "*", "true", "Origin", "{http.request.header.Origin}")
+_GATES = ("", "@allowed ", "/p/* ", "@options ", "@refused ")
+_ENDS = (
+    "respond 204",
+    "respond /p/* 418",
+    "error 403",
+    "reverse_proxy {$CORSGEN_UPSTREAM}",
+    "reverse_proxy {$CORSGEN_UPSTREAM} {\n\theader_down -Access-Control-Allow-Origin\n}",
+    "reverse_proxy {$CORSGEN_UPSTREAM} {\n\theader_down Vary Cookie\n}",
+    "reverse_proxy {$CORSGEN_UPSTREAM} {\n\theader_down +Access-Control-Allow-Origin x\n}",
+    "",
+)
+# testing.client.AUTH's user and password, at bcrypt's lowest cost (caddy hash-password
+# --plaintext s3cret --algorithm bcrypt --bcrypt-cost 4): Caddy checks it on every request.
+_ACCOUNT = "\tcorsgen $2a$04$HevEy33yRW0p4z5PRNdP9OUn78tKUNpfMEFF/e7MnXKaOzDadQgiS\n"
+_AUTHORIZED = ("with credentials", "GET", (("Origin", ALLOWED), ("Authorization", AUTH)))
+_GENERATED_PATHS = ("/ok", "/own-cors", "/error", "/p/x", "/h/own-cors", "/r/x", "/hp/own-cors")
+
+
+def _quoted(value: str) -> str:
+    return f'"{value}"'
+
+
+def _header(rng: random.Random) -> str:
+    name, value, gate = rng.choice(_NAMES), rng.choice(_VALUES), rng.choice(_GATES)
+    op = rng.choice(("", "+", "-", "?"))
+    if op == "-":
+        return f"header {gate}-{name}"
+    line = f"header {gate}{op}{name} {_quoted(value)}"
+    return line + " {\n\tdefer\n}" if rng.random() < 0.4 and op != "?" else line
+
+
+def _block(rng: random.Random, depth: int) -> str:
+    lines = [_header(rng) for _ in range(rng.randint(0, 3))]
+    if depth == 0:
+        for kind, path in (("handle", "/h/*"), ("route", "/r/*"), ("handle_path", "/hp/*")):
+            if rng.random() < 0.4:
+                inner = indent(_block(rng, depth + 1))
+                lines.append(f"{kind} {path} {{\n{inner}}}")
+        if rng.random() < 0.3:
+            respond = rng.choice(("", 'respond "{err.status_code}"', "respond 299"))
+            lines.append("handle_errors {\n" + indent(_header(rng) + "\n" + respond) + "}")
+        if rng.random() < 0.2:
+            lines.append(f"basicauth /p/* {{\n{_ACCOUNT}}}")
+    if rng.random() < 0.3:
+        names = rng.sample(_NAMES, 2)
+        defer = "\tdefer\n" if rng.random() < 0.5 else ""
+        fields = "".join(f"\t{n} {_quoted(rng.choice(_VALUES))}\n" for n in names)
+        lines.append(f"header {rng.choice(_GATES)}{{\n{defer}{fields}}}")
+    lines.append(rng.choice(_ENDS))
+    return "".join(line + "\n" for line in lines if line)
+
+
+def _generated(seed: int, count: int) -> tuple[str, list[str]]:
+    """`count` sites from the seed, each on {$CORSGEN_PORT_N}; the Caddyfile and the names."""
+    rng = random.Random(seed)
+    sites, names = [], []
+    for n in range(count):
+        matchers = (
+            "@allowed header Origin https://app.example.com\n"
+            "@refused not header Origin https://app.example.com\n"
+            "@options {\n\tmethod OPTIONS\n\theader Access-Control-Request-Method *\n}\n"
+        )
+        body = indent(matchers + _block(rng, 0))
+        sites.append(f"http://127.0.0.1:{{$CORSGEN_PORT_{n}}} {{\n{body}}}\n")
+        names.append(f"CORSGEN_PORT_{n}")
+    return "{\n\tadmin off\n}\n" + "".join(sites), names
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_generated_sites_agree_with_caddy(
+    seed: int, caddy: str, upstream: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text, names = _generated(seed, 20)
+    ports: dict[str, int] = {}
+    while len(set(ports.values())) < len(names):  # free_port holds none: it may say one twice
+        ports = {name: free_port() for name in names}
+    for name, port in ports.items():
+        monkeypatch.setenv(name, str(port))
+    monkeypatch.setenv("CORSGEN_UPSTREAM", f"127.0.0.1:{upstream}")
+    config = tmp_path / "Caddyfile"
+    config.write_text(text)
+    model = caddy_routing.read(config, caddy)
+    assert not isinstance(model, str), model
+    command = [caddy, "run", "--adapter", "caddyfile", "--config", str(config)]
+    rows: list[str] = []
+    with process(command, tmp_path, ports.values()):
+        for port in ports.values():
+            for path in _GENERATED_PATHS:
+                for name, method, headers in (*REQUESTS[:6], _AUTHORIZED):
+                    asked = Asked(f"127.0.0.1:{port}", method, path, headers, port)
+                    rows += _compare(model, asked, name)
+    assert not rows, f"seed {seed}: the model and Caddy differ\n" + "\n".join(rows[:20])

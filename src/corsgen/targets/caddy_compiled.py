@@ -166,7 +166,9 @@ class _Compiler:
                 handlers.append(self.handler(handler, [], site.body, site.at, defs))
                 continue
             # The site block itself: its statements are what the subroute's routes come from.
-            inner = tuple(self.route(r, site.body, site.at, defs) for r in handler["routes"])
+            inner = tuple(
+                self.route(r, site.body, site.at, defs) for r in handler.get("routes", [])
+            )
             handlers.append(Handler(handler, site.at, site.at, inner, (), " ".join(site.words)))
         match = tuple(route.get("match", []))
         return Route(match, tuple(handlers), "", bool(route.get("terminal")), site.at)
@@ -223,7 +225,9 @@ class _Compiler:
             # A block of a corsgen snippet (its preflight handle) answers for the user's block
             # the snippet is imported in: findings go where the user can change something.
             inner_at = at
-        routes = tuple(self.route(r, inner_block, inner_at, defs) for r in handler["routes"])
+        routes = tuple(
+            self.route(r, inner_block, inner_at, defs) for r in handler.get("routes", [])
+        )
         errors = tuple(
             self.route(r, inner_block, inner_at, defs)
             for r in handler.get("errors", {}).get("routes", [])

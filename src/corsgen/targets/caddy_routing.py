@@ -121,10 +121,12 @@ def _errors(run: Exchange, server: Server, error: HandlerError) -> None:
         run.status, run.by = error.status, error.at
         return
     run.trail.append(f"error {error.status}: handle_errors")
-    _run_routes(run, server.errors)
-    if run.status is None:
-        # errorEmptyHandler writes the error's status; a second error, the first one's too
-        run.status, run.by = error.status, run.by or error.at
+    again = _run_routes(run, server.errors)
+    if isinstance(again, HandlerError):  # "well... this is awkward": the first one's status
+        run.trail.append(f"error {again.status} in handle_errors at {again.at}")
+        run.status, run.by = error.status, again.at
+    elif run.status is None:  # errorEmptyHandler, through the error routes' deferred blocks
+        run.write(error.status, error.at)
 
 
 def load(
