@@ -638,3 +638,18 @@ def test_generated_sites_agree_with_caddy(
                     asked = Asked(f"127.0.0.1:{port}", method, path, headers, port)
                     rows += _compare(model, asked, name)
     assert not rows, f"seed {seed}: the model and Caddy differ\n" + "\n".join(rows[:20])
+
+
+def test_an_import_is_named_as_it_is_written(tmp_path: Path) -> None:
+    """Beside the importing file, relative to it as the user named the Caddyfile; absolute,
+    as written."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.caddy").write_text("header X-A 1\n")
+    (tmp_path / "b.caddy").write_text("header X-B 1\n")
+    conf = tmp_path / "Caddyfile"
+    conf.write_text(f":8080 {{\n\timport sub/*.caddy\n\timport {tmp_path / 'b.caddy'}\n}}\n")
+    site = caddy_lines.read(conf, ConfigBudget()).statements[0]
+    assert [st.at.file for st in site.body] == [
+        str(tmp_path / "sub" / "a.caddy"),
+        str(tmp_path / "b.caddy"),
+    ]

@@ -109,8 +109,10 @@ class _Reader:
         names = self.budget.glob(full, at, hidden=True) if any(c in full for c in "*?[") else [full]
         for name in names:
             if os.path.isfile(name):
-                written = os.path.join(os.path.dirname(shown), os.path.relpath(name, here))
-                yield from self.file(Path(name), os.path.normpath(written), args, at)
+                # Named as the user wrote it: beside the file that imports it, or absolute.
+                relative = os.path.join(os.path.dirname(shown), os.path.relpath(name, here))
+                written = name if os.path.isabs(pattern) else os.path.normpath(relative)
+                yield from self.file(Path(name), written, args, at)
 
 
 def _parse(text: str, file: str) -> tuple[Statement, ...]:
