@@ -653,3 +653,17 @@ def test_an_import_is_named_as_it_is_written(tmp_path: Path) -> None:
         str(tmp_path / "sub" / "a.caddy"),
         str(tmp_path / "b.caddy"),
     ]
+
+
+def test_a_heredoc_is_one_word_braces_and_all(tmp_path: Path) -> None:
+    conf = tmp_path / "Caddyfile"
+    conf.write_text(
+        ":8080 {\n\theader X-A 1\n\trespond <<HTML\n\t\t<p>{ no block }</p>\n\t\tHTML 200\n"
+        "\theader X-B 2\n}\n"
+    )
+    site = caddy_lines.read(conf, ConfigBudget()).statements[0]
+    assert [(st.at.line, st.words[0], st.words[-1]) for st in site.body] == [
+        (2, "header", "1"),
+        (3, "respond", "200"),
+        (6, "header", "2"),
+    ]

@@ -32,6 +32,7 @@ TIMEOUT = 60
 _AUTH_DIRECTIVE = re.compile(r"^\s*(basic_?auth|forward_auth)\b")
 _VAR = re.compile(r"corsgen_([a-z][a-z0-9_]*)_allowed")
 # The Caddyfile's tokens as its lexer splits them: quoted, backquoted, comments, the rest.
+_HEREDOC = re.compile(r"<<([A-Za-z0-9_-]+)")
 _TOKEN = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"?|`[^`]*+`?|#[^\n]*+|\S++')
 # {$NAME} and {$NAME:default}, which Caddy replaces in every file before it reads a token.
 _ENV = re.compile(r"\{\$([^{}:\s]+)(?::([^{}]*))?\}")
@@ -160,14 +161,23 @@ class _Scan:
 
 def tokens(text: str) -> Iterator[tuple[str, int, bool]]:
     """The Caddyfile's tokens as written (quotes kept), comments left out, with their line and
-    whether each starts a statement: first on its line, or right after a `{`."""
+    whether each starts a statement: first on its line, or right after a `{`. A heredoc
+    (`<<END`, 2.7's) is one token, braces and all, to its END line; one left open ends the
+    tokens (Caddy refuses the file), so each byte is read once."""
     line, position, last, last_line = 1, 0, "", 0
-    for match in _TOKEN.finditer(text):
+    at = 0
+    while match := _TOKEN.search(text, at):
         line += text.count("\n", position, match.start())
-        position, token = match.start(), match[0]
+        position, token, at = match.start(), match[0], match.end()
+        if (opened := _HEREDOC.fullmatch(token)) and text.startswith("\n", at):
+            end = re.compile(rf"^[ \t]*{re.escape(opened[1])}(?![\w-])", re.MULTILINE)
+            closed = end.search(text, at + 1)
+            if closed is None:
+                return
+            token, at = text[position : closed.end()], closed.end()
         if not token.startswith("#"):
             yield token, line, line != last_line or last == "{"
-            last, last_line = token, line
+            last, last_line = token, line + token.count("\n")  # a heredoc ends lines later
 
 
 def _scan(text: str, file: Path, budget: ConfigBudget) -> _Scan:
