@@ -176,6 +176,28 @@ http://127.0.0.1:{$CORSGEN_PORT} {
 	}
 }
 """,
+    "try-files": """# paths: /spa/deep /fonts/a.woff2 /fonts/ /x.woff2 /strict/no /strict/index.html
+http://127.0.0.1:{$CORSGEN_PORT} {
+	root * {$CORSGEN_CORPUS}/www
+	@font file {
+		try_files {path}
+	}
+	header @font X-Font "{http.matchers.file.relative}"
+	handle /spa/* {
+		try_files {path} /index.html
+		file_server
+	}
+	handle /strict/* {
+		uri strip_prefix /strict
+		try_files {path} =404
+		file_server
+	}
+	handle {
+		try_files {path} {path}/ /own-cors
+		reverse_proxy {$CORSGEN_UPSTREAM}
+	}
+}
+""",
     "errors": """# paths: /x /a/b.json /missing/a /old /api/error
 http://127.0.0.1:{$CORSGEN_PORT} {
 	header X-Now 1

@@ -36,6 +36,14 @@ def canonical(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
+class MatcherError(Exception):
+    """A matcher that ends the request with an error (try_files' =404)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class HandlerError:
     """A handler's error (caddyhttp.HandlerError): the status, and the directive that raised it."""
@@ -75,6 +83,7 @@ class Exchange:
     variables: dict[str, str] = field(default_factory=dict)  # the vars handler's
     maps: dict[str, Json] = field(default_factory=dict)  # map handlers, by destination
     captures: dict[str, str] = field(default_factory=dict)  # {http.regexp.NAME.N}
+    found: dict[str, str] = field(default_factory=dict)  # {http.matchers.file.relative}, ...
     groups: set[str] = field(default_factory=set)  # the route groups that already ran
     trail: list[str] = field(default_factory=list)
     status: int | None = None  # once written
@@ -109,7 +118,7 @@ class Exchange:
             return self.variables.get(key.removeprefix("http.vars."), "")
         if key.startswith("http.regexp."):
             return self.captures.get(key.removeprefix("http.regexp."), "")
-        return None
+        return self.found.get(key)
 
     def replace(self, text: str, *, known: bool = True) -> str:
         """Caddy's ReplaceKnown (known=True: unknown placeholders stay) or ReplaceAll."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import os
+import posixpath
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from corsgen.targets.caddy_compiled import Json
 from corsgen.targets.caddy_exchange import (
     PLACEHOLDER,
     Exchange,
+    MatcherError,
     header_value_matches,
     python_regex,
 )
@@ -88,6 +90,8 @@ def _matcher(run: Exchange, kind: str, spec: Any) -> bool:
         return _regex(run, spec, unquote(run.path))
     if kind == "method":
         return run.method in spec
+    if kind == "file":
+        return _file(run, spec)
     if kind == "header":
         return all(_header_matches(run, name, values) for name, values in spec.items())
     if kind == "header_regexp":
@@ -208,3 +212,42 @@ def _evaluate(run: Exchange, node: ast.expr, values: list[object]) -> object:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         return _call(run, node.func.id, [_evaluate(run, a, values) for a in node.args])
     raise ValueError(ast.dump(node))
+
+
+def _file(run: Exchange, spec: Json) -> bool:
+    """The file matcher (try_files, php_fastcgi): the first of its files that exists under the
+    root, its name kept for {http.matchers.file.relative}; `=404` ends the request with that
+    status (fileserver/matcher.go, first_exist; no globs)."""
+    root = posixpath.normpath(
+        run.replace(str(spec.get("root") or "{http.vars.root}"), known=False) or "."
+    )
+    for pattern in spec.get("try_files") or ["{http.request.uri.path}"]:
+        if re.fullmatch(r"=\d{3}", pattern):
+            raise MatcherError(int(pattern[1:]))
+        expanded = posixpath.normpath(run.replace(pattern, known=False))
+        before, after = _split(expanded, spec.get("split_path") or [])
+        if pattern.endswith("/"):
+            before += "/"
+        full = posixpath.join(root, before.lstrip("/"))
+        if os.path.isdir(full) if before.endswith("/") else os.path.isfile(full):
+            relative = full.removeprefix(root)
+            run.found.update(
+                {
+                    "http.matchers.file.relative": relative,
+                    "http.matchers.file.absolute": full,
+                    "http.matchers.file.remainder": after,
+                    "http.matchers.file.type": "directory" if before.endswith("/") else "file",
+                }
+            )
+            return True
+    return False
+
+
+def _split(path: str, splits: Sequence[str]) -> tuple[str, str]:
+    """firstSplit: the path up to the first split_path that ends a segment (.php), the rest."""
+    for split in splits:
+        index = path.lower().find(split.lower())
+        end = index + len(split)
+        if index >= 0 and (end == len(path) or path[end] == "/"):
+            return path[:end], path[end:]
+    return path, ""

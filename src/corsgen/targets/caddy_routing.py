@@ -40,6 +40,7 @@ from corsgen.targets.caddy_exchange import (
     Deferred,
     Exchange,
     HandlerError,
+    MatcherError,
     Outcome,
     canonical,
     expanded,
@@ -186,8 +187,12 @@ def _status(run: Exchange, value: object, default: int) -> int:
 
 def _run_routes(run: Exchange, routes: Sequence[Route]) -> Outcome:
     for route in routes:
-        if not matches(run, route.match):
-            continue
+        try:
+            if not matches(run, route.match):
+                continue
+        except MatcherError as error:  # the matcher's error ends the chain (try_files =404)
+            run.trail.append(f"matcher at {route.match_at}: {error.status}")
+            return HandlerError(error.status, route.match_at)
         if route.group:
             if route.group in run.groups:
                 continue
