@@ -1,9 +1,10 @@
 """Caddy's request matchers, as the routing model tries them on a request (caddyhttp
-matchers.go): host, path (case-insensitive, on the cleaned path, * globs as Caddy reads them),
-path_regexp, method, header (* globs, present, absent), header_regexp, vars, vars_regexp,
-query, protocol, not, and expression in the simple forms configs write (placeholders compared
-with ==, !=, in, joined by && || !, and the matcher functions). A regex's captures are kept for
-{re.NAME.N}. A matcher the model does not know is taken as not matching, and the trail says so.
+matchers.go, fileserver/matcher.go): host, path (case-insensitive, on the cleaned path, * globs
+as Caddy reads them), path_regexp, method, header (* globs, present, absent), header_regexp,
+vars, vars_regexp, query, protocol, not, file (try_files: the files on this machine), and
+expression in the simple forms configs write (placeholders compared with ==, !=, in, joined by
+&& || !, and the matcher functions). A regex's captures are kept for {re.NAME.N}. A matcher the
+model does not know is taken as not matching, and the trail says so.
 """
 
 from __future__ import annotations

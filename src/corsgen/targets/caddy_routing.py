@@ -9,14 +9,19 @@ headers, static_response, reverse_proxy, caddyauth, fileserver and rewrite modul
 - `headers` on the response: immediate operations change the response's header map now
   (delete *, add, set, delete, replace, in that order); deferred ones (`defer`, `>`, a delete,
   `require`) wrap the writer and run when the status is written, the innermost first, so an
-  earlier block runs later; a response nobody writes (200 when the chain ends) and every error
-  answer skip the wrappers: the error is written on the server's own writer;
+  earlier block runs later; a response nobody writes (200 when the chain ends) skips them, and
+  an error skips the routes' ones: it is written on the server's own writer;
 - static_response (respond, redir) writes its status; reverse_proxy asks the backend, applies
   header_down to its headers and ADDS them to the response's (an immediate ACAO and the
-  upstream's are two); basic_auth without credentials, `error`, file_server on a missing file or
-  a method other than GET and HEAD are errors: the server's error routes (handle_errors) run on
-  the same response, with what was set immediately, and write the error's status at their end.
-Each handler keeps the Caddyfile line it came from (caddy_lines), each header its sender.
+  upstream's are two); forward_auth asks it too, and a non-2xx answer is the answer; basicauth
+  without credentials, `error`, try_files' =404, file_server on a missing file (or, from 2.7, a
+  method other than GET and HEAD) are errors: the server's error routes (handle_errors) run on
+  the same response, what was set immediately kept, and write the error's status at their end
+  through their own deferred blocks.
+Each handler keeps the Caddyfile line it came from (caddy_compiled), each header its sender.
+Not modelled, and said so in the trail: an upstream that cannot be reached (the backend
+function always answers), handle_response other than forward_auth's, matchers other than the
+above (remote_ip, ...), CEL beyond simple comparisons; basicauth takes any credentials as valid.
 """
 
 from __future__ import annotations
