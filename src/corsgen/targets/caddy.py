@@ -7,15 +7,16 @@ Caddyfile it writes and with `caddy validate`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from corsgen.errors import Finding, VerifyError
+from corsgen.errors import CorsgenError, Finding, VerifyError
 from corsgen.plan import Header, Plan, When
 from corsgen.regex import OUTSIDE_AN_ORIGIN, anchor
 from corsgen.regex.trie import trie
-from corsgen.targets.base import Part, Target, double_quoted
+from corsgen.targets.base import Loaded, Part, Target, double_quoted
 from corsgen.targets.lexer import Line, split_lines
 
 ORIGIN = "{http.request.header.Origin}"
@@ -30,6 +31,14 @@ CONDITION: Mapping[When, str] = {
 PREFLIGHT_ONLY: frozenset[When] = frozenset({"preflight", "private_network"})
 
 DIRECTIVES = {"header", "handle", "respond", "map", "vars"}
+# A Caddyfile: a directive only Caddy has, first on its line; and no line nginx, Apache or a
+# YAML/TOML file would write.
+_CLAIMS = re.compile(
+    r"^\s*(?:reverse_proxy|file_server|respond|handle(?:_path|_errors)?|header_(?:up|down)"
+    r"|basic_?auth|php_fastcgi|encode|import|@\w+\s)\b|^\s*\(\w[\w-]*\)\s*\{",
+    re.MULTILINE,
+)
+_NOT_CADDY = re.compile(r";\s*$|^\s*</?[A-Za-z]|^\s*[\w.-]+:\s|^\s*\[", re.MULTILINE)
 MATCHERS: Mapping[str, tuple[int, int]] = {
     "method": (1, 9),
     "header": (1, 99),
@@ -228,6 +237,39 @@ class Caddy(Target):
         from corsgen.targets import caddy_config
 
         return caddy_config.error_lines(output)
+
+    def routes(self, configs: Sequence[Path]) -> Loaded:
+        # only `corsgen audit` and `corsgen import` read a user's config
+        from corsgen.rules.table import finding
+        from corsgen.targets import caddy_config, caddy_routing, caddy_scopes
+
+        binary = self.find_binary()
+        if binary is None:
+            raise CorsgenError("corsgen needs caddy on PATH to read a Caddyfile (caddy adapt)")
+        if len(configs) != 1:
+            raise CorsgenError("Caddy runs one Caddyfile (it imports the rest): give one")
+        model = caddy_routing.read(configs[0], binary)
+        if isinstance(model, str):
+            error = finding(
+                "CG401", "parse", file=str(configs[0]), error=model, server=caddy_config.SERVER
+            )
+            return Loaded(None, [error])
+        findings = [
+            finding(
+                "CG404",
+                "auth-sorted-first",
+                file=str(first.at),
+                policy=first.policy,
+                auth=first.auth,
+                site=first.site,
+                server=caddy_config.SERVER,
+            )
+            for first in caddy_scopes.auth_sorted_first(model)
+        ]
+        return Loaded(model, findings)
+
+    def claims(self, text: str) -> bool:
+        return _CLAIMS.search(text) is not None and _NOT_CADDY.search(text) is None
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         site = f"http://127.0.0.1:0 {{\n\timport {root / next(iter(files))}\n\trespond 200\n}}\n"

@@ -32,6 +32,7 @@ TIMEOUT = 60
 _AUTH_DIRECTIVE = re.compile(r"^\s*(basic_?auth|forward_auth)\b")
 _VAR = re.compile(r"corsgen_([a-z][a-z0-9_]*)_allowed")
 # The Caddyfile's tokens as its lexer splits them: quoted, backquoted, comments, the rest.
+_HEREDOC = re.compile(r"<<([A-Za-z0-9_-]+)")
 _TOKEN = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"?|`[^`]*+`?|#[^\n]*+|\S++')
 # {$NAME} and {$NAME:default}, which Caddy replaces in every file before it reads a token.
 _ENV = re.compile(r"\{\$([^{}:\s]+)(?::([^{}]*))?\}")
@@ -158,16 +159,25 @@ class _Scan:
     snippets: dict[str, _Body] = field(default_factory=dict)
 
 
-def _tokens(text: str) -> Iterator[tuple[str, int, bool]]:
+def tokens(text: str) -> Iterator[tuple[str, int, bool]]:
     """The Caddyfile's tokens as written (quotes kept), comments left out, with their line and
-    whether each starts a statement: first on its line, or right after a `{`."""
+    whether each starts a statement: first on its line, or right after a `{`. A heredoc
+    (`<<END`, 2.7's) is one token, braces and all, to its END line; one left open ends the
+    tokens (Caddy refuses the file), so each byte is read once."""
     line, position, last, last_line = 1, 0, "", 0
-    for match in _TOKEN.finditer(text):
+    at = 0
+    while match := _TOKEN.search(text, at):
         line += text.count("\n", position, match.start())
-        position, token = match.start(), match[0]
+        position, token, at = match.start(), match[0], match.end()
+        if (opened := _HEREDOC.fullmatch(token)) and text.startswith("\n", at):
+            end = re.compile(rf"^[ \t]*{re.escape(opened[1])}(?![\w-])", re.MULTILINE)
+            closed = end.search(text, at + 1)
+            if closed is None:
+                return
+            token, at = text[position : closed.end()], closed.end()
         if not token.startswith("#"):
             yield token, line, line != last_line or last == "{"
-            last, last_line = token, line
+            last, last_line = token, line + token.count("\n")  # a heredoc ends lines later
 
 
 def _scan(text: str, file: Path, budget: ConfigBudget) -> _Scan:
@@ -177,13 +187,13 @@ def _scan(text: str, file: Path, budget: ConfigBudget) -> _Scan:
     body = scan.body  # the file's, or the snippet's being read
     words: list[str] | None = None  # an import's, so far
     at, depth, in_snippet, last_line = 0, 0, False, 0
-    for token, line, first in _tokens(_environ(text, file, budget)):
+    for token, line, first in tokens(environ(text, file, budget)):
         if words is not None and (line != at or token in ("{", "}")):
             if words:  # `import` alone is Caddy's error to report
                 body.imports.append(_Import(file, at, words[0], tuple(words[1:]), depth))
             words = None
         if words is not None:
-            words.append(_unquoted(token))
+            words.append(unquoted(token))
             budget.keep(1, f"{file}:{at}")
         elif first and token == "import":
             words, at = [], line
@@ -201,7 +211,7 @@ def _scan(text: str, file: Path, budget: ConfigBudget) -> _Scan:
     return scan
 
 
-def _environ(text: str, file: Path, budget: ConfigBudget) -> str:
+def environ(text: str, file: Path, budget: ConfigBudget) -> str:
     """text with {$NAME} replaced as Caddy replaces it, the bytes written counted against the
     run's MAX_CONFIG_SUBSTITUTED (with Apache's ${NAME}) before the text is built: 20,000
     {$X} of 100 KB each would be 2 GB."""
@@ -221,13 +231,13 @@ def _environ(text: str, file: Path, budget: ConfigBudget) -> str:
     return _ENV.sub(value, text)
 
 
-def _unquoted(token: str) -> str:
+def unquoted(token: str) -> str:
     if token[:1] == '"':
         return token[1:].removesuffix('"').replace('\\"', '"')
     return token[1:].removesuffix("`") if token[:1] == "`" else token
 
 
-def _with_args(word: str, args: tuple[str, ...], budget: ConfigBudget, at: str) -> list[str]:
+def with_args(word: str, args: tuple[str, ...], budget: ConfigBudget, at: str) -> list[str]:
     """word with the import's arguments in place of {args[N]} (and the older {args.N}); a word
     that is only {args[M:N]} is those arguments, each a word. The words and bytes written are
     counted (words kept, bytes spliced) before they are: a snippet passing {args[:]} twice to
@@ -284,7 +294,7 @@ class _Imports:
             words = [
                 w
                 for word in (imp.pattern, *imp.args)
-                for w in _with_args(word, args, self.budget, at)
+                for w in with_args(word, args, self.budget, at)
             ]
             if not words:
                 continue
@@ -314,7 +324,7 @@ def _read_imports(path: Path, text: str, budget: ConfigBudget) -> None:
     imports.follow(os.path.abspath(path), imports.read(path, text).body, (), str(path))
 
 
-def _adapt(path: Path, binary: str) -> Mapping[str, Any] | str:
+def adapt(path: Path, binary: str) -> Mapping[str, Any] | str:
     """The JSON config, or the adapter's error."""
     import resource  # imported here: only `corsgen audit` runs Caddy (CLI start-up time)
     import subprocess
@@ -442,7 +452,7 @@ def audit(path: Path, binary: str | None) -> list[Finding]:
     text = decode_config(budget.read(path))
     _read_imports(path, text, budget)
     try:
-        config = _adapt(path, binary)
+        config = adapt(path, binary)
         if isinstance(config, str):
             return [finding("CG401", "parse", file=str(path), error=config, server=SERVER)]
         servers = config.get("apps", {}).get("http", {}).get("servers", {})

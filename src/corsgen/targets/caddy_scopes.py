@@ -1,0 +1,311 @@
+"""Where a Caddyfile answers CORS (routing.Scope), and what its hand-written CORS grants,
+read from the routing model; and CG404, an authentication Caddy runs before a corsgen snippet's
+preflight answer.
+
+A scope is a block (a site, handle, route, handle_path) whose own directives send CORS headers
+or import a corsgen snippet; a block with no path of its own (handle @preflight) is part of the
+one it is in. What it grants is read from its header directives and the matchers that gate them:
+the origins a matcher on Origin lets through (exact values, globs, a regex, a map's entries), or
+every origin when nothing tests Origin before it is sent back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from corsgen.routing import Granted, OriginRegex, Place, Scope
+from corsgen.targets.caddy_compiled import Handler, Json, Route, is_forward_auth
+from corsgen.targets.caddy_config import Site
+from corsgen.targets.caddy_exchange import PLACEHOLDER, canonical, json_text
+
+if TYPE_CHECKING:
+    from corsgen.targets.caddy_routing import CaddyRoutes
+
+
+def scopes(model: CaddyRoutes) -> Sequence[Scope]:
+    """Every block that answers CORS, in the order of the files and lines."""
+    found: list[Scope] = []
+    for server in model.servers:
+        port = min(server.ports, default=None)
+        for route in server.routes:
+            hosts = [h for m in route.match for h in m.get("host", [])]
+            for handler in route.handlers:
+                found.extend(_scopes(model, handler, hosts[0] if hosts else "", "/", port))
+    return sorted(found, key=lambda scope: scope.at)
+
+
+def _scopes(
+    model: CaddyRoutes, block: Handler, host: str, path: str, port: int | None
+) -> Iterator[Scope]:
+    """The scope of a block (site, handle, route, handle_path) when it answers CORS, and those
+    of the blocks in it; a corsgen snippet's lines are its policy, not hand-written CORS. Its
+    paths: those its CORS headers are sent on when a path matcher gates them all (header @fonts,
+    @fonts path *.woff2), else its own and one for each path matcher in it (an `error
+    /private/*`, a `basicauth /admin/*`, a handle_path of no CORS of its own)."""
+    own = list(_own(block))
+    policies = {model.policies[h.at.file] for _, h in own if h.at.file in model.policies}
+    written = [(r, h) for r, h in own if h.at.file not in model.policies]
+    granted = _granted(written, _maps(model))
+    inner: list[Scope] = []
+    for route in block.routes:
+        for handler in route.handlers:
+            if handler.kind == "subroute" and (pattern := _pattern(route)) is not None:
+                inner += _scopes(model, handler, host, _sample(pattern), port)
+    if policies or granted is not None:
+        policy = min(policies) if policies else None
+        claimed = {p for scope in inner for p in scope.paths}
+        gates = [_pattern(r) for r, h in written if h.kind == "headers"]
+        if gates and all(gates):
+            paths = [_sample(p) for p in gates if p]
+        else:
+            paths = [path, *(_sample(p) for r in block.routes if (p := _pattern(r)))]
+        paths = [p for p in dict.fromkeys(paths) if p == path or p not in claimed]
+        yield Scope(block.at, host, tuple(paths), block.title, policy, granted, port)
+    yield from inner
+
+
+# The list headers: the Granted field each fills, and the policy key it names.
+_LISTS = {
+    "Access-Control-Allow-Methods": ("methods", "allow_methods"),
+    "Access-Control-Allow-Headers": ("headers", "allow_headers"),
+    "Access-Control-Expose-Headers": ("expose", "expose_headers"),
+}
+
+
+def _granted(headers: Sequence[tuple[Route, Handler]], maps: Mapping[str, Json]) -> Granted | None:
+    """What a block's own header directives grant, key by key, each with its line: the origins
+    its matchers on Origin admit (exact values, a regex, a vars list), or every origin; the
+    status its preflight answer (a respond matching OPTIONS, after CORS headers) sends."""
+    keys: dict[str, Any] = {}
+    at: dict[str, Place] = {}
+    preflight: int | None = None
+    for route, handler in headers:
+        if handler.kind == "static_response" and _answers_preflights(route):
+            status = handler.json.get("status_code", 200)
+            if str(status).isdigit() and "preflight_status" not in at:
+                preflight = int(status)
+                at["preflight_status"] = handler.at
+        if handler.kind != "headers":
+            continue
+        ops = handler.json.get("response") or {}
+        for written, values in {**ops.get("add", {}), **ops.get("set", {})}.items():
+            name, value, where = canonical(written), ",".join(values), handler.at
+            if name == "Access-Control-Allow-Origin":
+                _origins(keys, at, route, value, where, maps)
+            elif name == "Access-Control-Allow-Credentials":
+                keys["credentials"], at["allow_credentials"] = value == "true", where
+            elif name in _LISTS:
+                field_name, key = _LISTS[name]
+                keys[field_name] = tuple(w.strip() for w in value.split(",") if w.strip())
+                at[key] = where
+            elif name == "Access-Control-Max-Age" and value.isdigit():
+                keys["max_age"], at["max_age"] = int(value), where
+            elif name == "Access-Control-Allow-Private-Network":
+                keys["private_network"], at["allow_private_network"] = value == "true", where
+    if not keys:
+        return None
+    return Granted(**keys, preflight_status=preflight, at=at)
+
+
+_ORIGIN = "{http.request.header.Origin}"
+
+
+def _origins(
+    keys: dict[str, Any],
+    at: dict[str, Place],
+    route: Route,
+    value: str,
+    where: Place,
+    maps: Mapping[str, Json],
+) -> None:
+    """The origins an Access-Control-Allow-Origin value grants: `*`, a literal, the Origin sent
+    back (as far as the route's matchers on Origin let it: exact values, globs, a regex, a map's
+    entries), or a map's outputs."""
+    at["allow_origins"] = where
+    exact: list[str] = []
+    regexes: list[OriginRegex] = []
+    named = PLACEHOLDER.fullmatch(value)
+    if value == "*":
+        keys["any_origin"] = True
+    elif not PLACEHOLDER.search(value):
+        exact.append(value)
+    elif value == _ORIGIN:
+        gated = False
+        for matchers in route.match:
+            gated |= _gate(matchers, maps, route.match_at, exact, regexes)
+        keys["reflects"] = keys.get("reflects", False) or not gated
+    elif named and named[1] in maps:
+        _from_map(maps[named[1]], named[1], None, route.match_at, exact, regexes)
+    keys["origins"] = tuple(dict.fromkeys((*keys.get("origins", ()), *exact)))
+    keys["regexes"] = (*keys.get("regexes", ()), *regexes)
+
+
+def _gate(
+    matchers: Json,
+    maps: Mapping[str, Json],
+    at: Place,
+    exact: list[str],
+    regexes: list[OriginRegex],
+) -> bool:
+    """Add what one matcher set lets through to exact and regexes; whether it tests Origin."""
+    gated = False
+    for name, values in (matchers.get("header") or {}).items():
+        if name.lower() == "origin" and values:
+            for glob in values:
+                if glob == "*":
+                    return False  # any Origin at all
+                if "*" in glob:
+                    regexes.append(OriginRegex(_glob_regex(glob), at, "re2", False))
+                else:
+                    exact.append(glob)
+            gated = True
+    for name, spec in (matchers.get("header_regexp") or {}).items():
+        if name.lower() == "origin":
+            source = str(spec.get("pattern", ""))
+            regexes.append(OriginRegex(source, at, "re2", source.startswith("(?i)")))
+            gated = True
+    for key, values in (matchers.get("vars") or {}).items():
+        if key == _ORIGIN:
+            exact += values
+            gated = True
+        elif (name := key.strip("{}")) in maps:
+            _from_map(maps[name], name, values, at, exact, regexes)
+            gated = True
+    return gated
+
+
+def _from_map(
+    spec: Json,
+    name: str,
+    wanted: Sequence[str] | None,
+    at: Place,
+    exact: list[str],
+    regexes: list[OriginRegex],
+) -> None:
+    """The origins of a map on Origin: the inputs whose output for `name` is one of `wanted`
+    (a vars matcher's values), or (wanted None) whose output is a literal or the Origin."""
+    if spec.get("source") != _ORIGIN:
+        return
+    index = [str(d).strip("{}") for d in spec.get("destinations", [])].index(name)
+    for mapping in spec.get("mappings", []):
+        outputs = mapping.get("outputs", [])
+        output = (
+            json_text(outputs[index]) if index < len(outputs) and outputs[index] is not None else ""
+        )
+        if not output or (wanted is not None and output not in wanted):
+            continue
+        if "input_regexp" in mapping:
+            regexes.append(OriginRegex(str(mapping["input_regexp"]), at, "re2", False))
+        elif wanted is not None or output == _ORIGIN:
+            exact.append(str(mapping.get("input", "")))
+        elif not PLACEHOLDER.search(output):
+            exact.append(output)
+
+
+def _answers_preflights(route: Route) -> bool:
+    return any(
+        "OPTIONS" in m.get("method", []) or "OPTIONS" in str(m.get("expression", ""))
+        for m in route.match
+    )
+
+
+def _glob_regex(glob: str) -> str:
+    """The header matcher's glob (*x, x*, *x*) as the anchored RE2 it means."""
+    inner = re.escape(glob.strip("*"))
+    return f"^{'.*' if glob.startswith('*') else ''}{inner}{'.*' if glob.endswith('*') else ''}$"
+
+
+@dataclass(frozen=True)
+class SortedFirst:
+    """An authentication Caddy runs before a corsgen snippet's preflight answer (CG404)."""
+
+    policy: str
+    auth: str  # "basic_auth" or "forward_auth"
+    at: Place
+    site: str  # its hosts and the addresses it listens on: "api.example.com on :443"
+
+
+def auth_sorted_first(model: CaddyRoutes) -> Iterator[SortedFirst]:
+    """Each corsgen snippet's preflight answer (a block of its file, matching OPTIONS) that an
+    authentication reaches first in its chain: what the routes' order makes of it, whatever
+    the Caddyfile's order. Auth inside a handle, route or handle_path stays in its block."""
+    for server in model.servers:
+        for top in server.routes:
+            hosts = tuple(h for m in top.match for h in m.get("host", []))
+            site = str(Site(hosts, server.listen))  # as `corsgen audit` named it before
+            for handler in top.handlers:
+                yield from _sorted_first(model, handler.routes, None, site)
+
+
+def _sorted_first(
+    model: CaddyRoutes, routes: Sequence[Route], auth: Handler | None, site: str
+) -> Iterator[SortedFirst]:
+    for route in routes:
+        for handler in route.handlers:
+            if handler.kind == "subroute":
+                policy = model.policies.get(handler.at.file)
+                preflight = any("OPTIONS" in m.get("method", []) for m in route.match)
+                if policy is not None and preflight:
+                    if auth is not None:
+                        kind = "basic_auth" if auth.kind == "authentication" else "forward_auth"
+                        yield SortedFirst(policy, kind, auth.at, site)
+                else:
+                    yield from _sorted_first(model, handler.routes, auth, site)
+            elif auth is None and _may_be_a_preflight(route) and _is_auth(handler):
+                auth = handler
+
+
+def _is_auth(handler: Handler) -> bool:
+    return handler.kind == "authentication" or (
+        handler.kind == "reverse_proxy" and is_forward_auth(handler.json)
+    )
+
+
+def _may_be_a_preflight(route: Route) -> bool:
+    """False for a route whose matchers keep OPTIONS requests out."""
+    return not route.match or any("OPTIONS" in m.get("method", ["OPTIONS"]) for m in route.match)
+
+
+def _maps(model: CaddyRoutes) -> dict[str, Json]:
+    """Every map handler of the config, by each destination's name."""
+    found: dict[str, Json] = {}
+
+    def walk(routes: Sequence[Route]) -> None:
+        for route in routes:
+            for handler in route.handlers:
+                if handler.kind == "map":
+                    for d in handler.json.get("destinations", []):
+                        found.setdefault(str(d).strip("{}"), handler.json)
+                walk(handler.routes)
+
+    for server in model.servers:
+        walk(server.routes)
+    return found
+
+
+def _pattern(route: Route) -> str | None:
+    """The first path pattern of a route's matchers."""
+    return next((p for m in route.match for p in m.get("path", [])), None)
+
+
+def _sample(pattern: str) -> str:
+    """A request path the path pattern matches: /api/* -> /api/, *.json -> /x.json."""
+    path = pattern.replace("*", "x") if pattern.count("*") > 1 or not pattern.endswith("*") else ""
+    path = path or pattern.removesuffix("*")
+    return path if path.startswith("/") else "/" + path
+
+
+def _own(block: Handler, outer: Route | None = None) -> Iterator[tuple[Route, Handler]]:
+    """A block's handlers, with those of the blocks in it that have no path matcher (handle
+    @preflight), each with the route whose matchers decide when it runs."""
+    for route in block.routes:
+        gate = outer if outer is not None and not route.match else route
+        pathless = not any("path" in m for m in route.match)
+        for handler in route.handlers:
+            if handler.kind != "subroute":
+                yield gate, handler
+            elif pathless:
+                yield from _own(handler, gate)
