@@ -5,7 +5,7 @@ on a free loopback port, with testing/upstream.py behind it: {$CORSGEN_PORT}, {$
 and {$CORSGEN_CORPUS} (the corpus's directory), which the model's `caddy adapt` reads too. Each
 request of REQUESTS (and of the config's `# origins:` line) on each path of its `# paths:` line,
 for each host of its `# hosts:` line, goes to both; what differs is one table per config. The
-backend the model is given is the upstream's tables (STATUS, OWN_CORS) as a function.
+backend the model is given is the upstream's own answer (testing/upstream.answer).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from corsgen.targets.serving import free_port, indent
 from testing.client import AUTH
 from testing.processes import process
 from testing.servers import running, site, unchecked_plan
-from testing.upstream import OWN_CORS, STATUS, Upstream
+from testing.upstream import Upstream, answer
 
 CORPUS = Path(__file__).parent / "corpus" / "caddy"
 CONFIGS = sorted(CORPUS.glob("*.Caddyfile"))
@@ -69,16 +69,6 @@ def _from(origin: str) -> tuple[tuple[str, str, tuple[tuple[str, str], ...]], ..
         (f"{origin} preflight", "OPTIONS", (("Origin", origin), PREFLIGHT)),
         (f"{origin} private", "OPTIONS", (("Origin", origin), PREFLIGHT, private)),
     )
-
-
-def backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
-    """testing/upstream.py's answer, headers and status, as the model takes it."""
-    path = path.split("?")[0]
-    headers = [("X-Upstream", "1"), ("Vary", "Accept-Encoding"), ("X-Total-Count", "42")]
-    headers.append(("ETag", '"v1"'))
-    if path.startswith("/own-cors"):
-        headers += OWN_CORS
-    return STATUS.get("/" + path.rsplit("/", 1)[-1], 200), tuple(headers)
 
 
 def _seen(status: int, headers: list[tuple[str, str]]) -> tuple[str, ...]:
@@ -269,7 +259,7 @@ def _compare(model: caddy_routing.CaddyRoutes, asked: Asked, name: str) -> list[
     response.read()
     conn.close()
     real = _seen(response.status, response.getheaders())
-    answered = model.answer(asked, backend)
+    answered = model.answer(asked, answer)
     modelled = _seen(answered.status, list(answered.pairs()))
     if real == modelled:
         return []
@@ -306,7 +296,7 @@ def test_route_order_is_caddys_directive_order_not_the_written_one(
         caddy,
     )
     asked = Asked("127.0.0.1:8080", "GET", "/a/b/c", port=8080)
-    answered = model.answer(asked, backend)
+    answered = model.answer(asked, answer)
     assert (answered.status, answered.by) == (202, Place(str(tmp_path / "Caddyfile"), 8))
     assert _header_lines(answered) == [("X-Site", "1", 11)]
     assert model.answer(Asked("127.0.0.1:8080", "GET", "/a/c", port=8080)).status == 201
@@ -399,7 +389,7 @@ def test_every_planted_flaw_is_at_a_line_the_model_names(config: Path) -> None:
                 for _, method, headers in REQUESTS:
                     for answered in (
                         model.answer(Asked(host, method, path, headers, scope.port)),
-                        model.answer(Asked(host, method, path, headers, scope.port), backend),
+                        model.answer(Asked(host, method, path, headers, scope.port), answer),
                     ):
                         named |= {h.at for h in answered.headers if h.at is not None}
                         named |= {answered.by} | ({answered.auth} if answered.auth else set())
