@@ -1,12 +1,14 @@
-"""Where a Caddyfile answers CORS (routing.Scope), and what its hand-written CORS grants,
-read from the routing model; and CG404, an authentication Caddy runs before a corsgen snippet's
-preflight answer.
+"""Where a Caddyfile answers CORS (routing.Scope), and what its CORS grants, read from the
+routing model; and CG404, an authentication Caddy runs before a corsgen snippet's preflight answer.
 
 A scope is a block (a site, handle, route, handle_path) whose own directives send CORS headers
 or import a corsgen snippet; a block with no path of its own (handle @preflight) is part of the
 one it is in. What it grants is read from its header directives and the matchers that gate them:
-the origins a matcher on Origin lets through (exact values, globs, a regex, a map's entries), or
-every origin when nothing tests Origin before it is sent back.
+the origins a matcher on Origin lets through (exact values, globs, a regex, a map's entries, also
+through a variable a vars handler copies a map's into), or every origin when nothing tests Origin
+before it is sent back. A snippet's scope grants what the snippet's own lines do (the audit holds
+it to that when its policy is not given, as nginx's and Apache's); a block without one, what its
+hand-written lines do.
 """
 
 from __future__ import annotations
@@ -47,17 +49,19 @@ def _scopes(
     /private/*`, a `basicauth /admin/*`, a handle_path of no CORS of its own)."""
     own = list(_own(block))
     policies = {model.policies[h.at.file] for _, h in own if h.at.file in model.policies}
-    written = [(r, h) for r, h in own if h.at.file not in model.policies]
-    granted = _granted(written, _maps(model))
+    policy = min(policies) if policies else None
+    # A snippet's scope grants what its own lines do, which the audit holds it to when its
+    # policy is not given; a block without one, what its hand-written lines do.
+    mine = [(r, h) for r, h in own if model.policies.get(h.at.file) == policy]
+    granted = _granted(mine, _maps(model))
     inner: list[Scope] = []
     for route in block.routes:
         for handler in route.handlers:
             if handler.kind == "subroute" and (pattern := _pattern(route)) is not None:
                 inner += _scopes(model, handler, host, _sample(pattern), port)
     if policies or granted is not None:
-        policy = min(policies) if policies else None
         claimed = {p for scope in inner for p in scope.paths}
-        gates = [_pattern(r) for r, h in written if h.kind == "headers"]
+        gates = [_pattern(r) for r, h in mine if h.kind == "headers"]
         if gates and all(gates):
             paths = [_sample(p) for p in gates if p]
         else:
@@ -65,6 +69,10 @@ def _scopes(
         paths = [p for p in dict.fromkeys(paths) if p == path or p not in claimed]
         yield Scope(block.at, host, tuple(paths), block.title, policy, granted, port)
     yield from inner
+
+
+# A variable a map fills: the map, and the destination of it the variable holds.
+_Filled = tuple[Json, str]
 
 
 # The list headers: the Granted field each fills, and the policy key it names.
@@ -75,7 +83,9 @@ _LISTS = {
 }
 
 
-def _granted(headers: Sequence[tuple[Route, Handler]], maps: Mapping[str, Json]) -> Granted | None:
+def _granted(
+    headers: Sequence[tuple[Route, Handler]], maps: Mapping[str, _Filled]
+) -> Granted | None:
     """What a block's own header directives grant, key by key, each with its line: the origins
     its matchers on Origin admit (exact values, a regex, a vars list), or every origin; the
     status its preflight answer (a respond matching OPTIONS, after CORS headers) sends."""
@@ -119,7 +129,7 @@ def _origins(
     route: Route,
     value: str,
     where: Place,
-    maps: Mapping[str, Json],
+    maps: Mapping[str, _Filled],
 ) -> None:
     """The origins an Access-Control-Allow-Origin value grants: `*`, a literal, the Origin sent
     back (as far as the route's matchers on Origin let it: exact values, globs, a regex, a map's
@@ -138,14 +148,14 @@ def _origins(
             gated |= _gate(matchers, maps, route.match_at, exact, regexes)
         keys["reflects"] = keys.get("reflects", False) or not gated
     elif named and named[1] in maps:
-        _from_map(maps[named[1]], named[1], None, route.match_at, exact, regexes)
+        _from_map(*maps[named[1]], None, route.match_at, exact, regexes)
     keys["origins"] = tuple(dict.fromkeys((*keys.get("origins", ()), *exact)))
     keys["regexes"] = (*keys.get("regexes", ()), *regexes)
 
 
 def _gate(
     matchers: Json,
-    maps: Mapping[str, Json],
+    maps: Mapping[str, _Filled],
     at: Place,
     exact: list[str],
     regexes: list[OriginRegex],
@@ -172,7 +182,7 @@ def _gate(
             exact += values
             gated = True
         elif (name := key.strip("{}")) in maps:
-            _from_map(maps[name], name, values, at, exact, regexes)
+            _from_map(*maps[name], values, at, exact, regexes)
             gated = True
     return gated
 
@@ -269,16 +279,24 @@ def _may_be_a_preflight(route: Route) -> bool:
     return not route.match or any("OPTIONS" in m.get("method", ["OPTIONS"]) for m in route.match)
 
 
-def _maps(model: CaddyRoutes) -> dict[str, Json]:
-    """Every map handler of the config, by each destination's name."""
-    found: dict[str, Json] = {}
+def _maps(model: CaddyRoutes) -> dict[str, _Filled]:
+    """Every variable a map handler of the config fills, by its name: each destination, and each
+    variable a vars handler copies one into (corsgen's `vars corsgen_P_allowed
+    {corsgen_P_listed}`, which looks the map up once a request)."""
+    found: dict[str, _Filled] = {}
 
     def walk(routes: Sequence[Route]) -> None:
         for route in routes:
             for handler in route.handlers:
                 if handler.kind == "map":
                     for d in handler.json.get("destinations", []):
-                        found.setdefault(str(d).strip("{}"), handler.json)
+                        name = str(d).strip("{}")
+                        found.setdefault(name, (handler.json, name))
+                elif handler.kind == "vars":
+                    for key, value in handler.json.items():
+                        copied = PLACEHOLDER.fullmatch(str(value))
+                        if key != "handler" and copied and copied[1] in found:
+                            found.setdefault(key, found[copied[1]])
                 walk(handler.routes)
 
     for server in model.servers:
