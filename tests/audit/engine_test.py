@@ -125,6 +125,14 @@ def test_a_finding_lists_the_requests_it_shows_on() -> None:
     assert all(r.origin == "https://app.example.com" for r in reported.requests)
 
 
+def test_an_answer_the_same_for_every_origin_needs_no_vary() -> None:
+    """`*` is the answer whatever the Origin (the model answers another origin the same): held
+    to a policy that varies, it differs from the policy, and no cache serves it to the wrong
+    origin."""
+    star = api(origins=(), star=True, credentials=False, vary=False)
+    assert found(run([ROOT, star], intent=API)) == {("policy-differs", 3), ("policy-differs", 5)}
+
+
 def test_a_snippet_is_held_to_its_policy_when_given() -> None:
     blocks = [ROOT, Block(3, "/api/", snippet=API)]
     assert found(run(blocks, plans={"api": API})) == set()
