@@ -478,6 +478,20 @@ def test_scopes_name_each_place_that_answers_cors(
     assert found[title].paths == paths
 
 
+@pytest.mark.parametrize("name", ["front-controller.conf", "server-context.conf"])
+def test_a_snippets_grant_is_read_from_its_own_lines(name: str) -> None:
+    """A snippet scope grants what the snippet's lines answer alone (spa-api.toml), each key at
+    its line in the snippet, even where the context sends requests elsewhere (try_files)."""
+    routes, errors = load([CORPUS / name])
+    assert routes is not None, errors
+    (granted,) = [s.granted for s in routes.scopes() if s.policy == "spa_api"]
+    assert granted is not None
+    assert granted.origins == ("https://app.example.com", "https://admin.example.com")
+    assert (granted.credentials, granted.max_age, granted.preflight_status) == (True, 600, 204)
+    assert granted.methods == ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+    assert all(place.file.endswith("cors/spa_api.conf") for place in granted.at.values())
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from corsgen.routing import Answered, Asked, Granted, OriginRegex, Place, Scope
 from corsgen.targets.nginx_blocks import Conf, Server, Step, find_location
@@ -67,9 +67,36 @@ def scopes(routes: NginxRoutes) -> list[Scope]:
             granted = None
             if mine and paths:
                 granted = _Reading(routes, host, port, paths[0]).granted(conf)
+            elif conf.policies:
+                granted = _snippet_grant(routes, conf, host, port)
             title = conf.title().rsplit(" at ", 1)[0]
             found.append(Scope(conf.at, host, paths, title, policy, granted, port))
     return found
+
+
+def _snippet_grant(routes: NginxRoutes, conf: Conf, host: str, port: int | None) -> Granted:
+    """What the corsgen snippets included in `conf` grant when they answer: read from a model of
+    their own lines alone, in a location that proxies every request (the http part's maps
+    kept), so that the audit holds the scope to its snippet and finds where the context undoes
+    it (a redirect away, a regex location, auth, a hide list)."""
+    http = Conf("http", conf.at, None)
+    server = Conf("server", conf.at, http)
+    alone = Conf("location", conf.at, server, pattern="/")
+    for name, entries in conf.own.items():
+        if mine := [(args, at) for args, at in entries if at.file in conf.snippets]:
+            alone.own[name] = mine
+    alone.own["proxy_pass"] = [(("http://corsgen-snippet",), conf.at)]
+    alone.code = [
+        replace(s, block=replace(s.block, parent=alone)) if s.block is not None else s
+        for s in conf.code
+        if s.at.file in conf.snippets
+    ]
+    http.locations, server.locations = [], [alone]
+    ports = (port,) if port is not None else ()
+    model = NginxRoutes(
+        http, [Server(server, ports, ports, (host,))], routes.maps, version=routes.version
+    )
+    return _Reading(model, host, port, "/").granted(alone)
 
 
 def _blocks(server: Conf) -> Iterator[Conf]:
