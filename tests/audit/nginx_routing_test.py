@@ -465,6 +465,7 @@ def test_claims_nginx_configs_only(text: str, claimed: bool) -> None:
             ("/api/", "/api/corsgen-probe.json", "/api/corsgen-probe.csv"),
         ),
         ("server-context.conf", "location /admin/", None, ("/admin/",)),
+        ("server-context.conf", "location /auth/", "spa_api", ("/auth/",)),
         ("enable-cors.conf", "location /api/", None, ("/api/",)),
     ],
 )
@@ -484,7 +485,7 @@ def test_a_snippets_grant_is_read_from_its_own_lines(name: str) -> None:
     its line in the snippet, even where the context sends requests elsewhere (try_files)."""
     routes, errors = load([CORPUS / name])
     assert routes is not None, errors
-    (granted,) = [s.granted for s in routes.scopes() if s.policy == "spa_api"]
+    granted = next(s.granted for s in routes.scopes() if s.policy == "spa_api")
     assert granted is not None
     assert granted.origins == ("https://app.example.com", "https://admin.example.com")
     assert (granted.credentials, granted.max_age, granted.preflight_status) == (True, 600, 204)

@@ -269,6 +269,8 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
         else:
             yield _dropped(sent, where.scope, context)
     elif check in ("PR005", "PR008"):
+        if answered.backend or (answered.auth is not None and status in judge.AUTH_STATUSES):
+            return  # the backend or auth answered the preflight: _read says where it went
         yield from where.differs(sent, summary, by)
     elif check in ("PR006", "PR011"):
         yield from where.differs(sent, summary, sent.at(ACAO) or by)

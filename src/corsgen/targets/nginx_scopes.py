@@ -2,10 +2,12 @@
 `corsgen import` to read; what hand-written CORS grants there is read from the model's answers.
 
 A scope is a location (or server) that includes a corsgen snippet, that sends Access-Control-*
-headers of its own (in itself or an `if` in it), or that has add_header lines of its own below a
-snippet (they drop the snippet's). Its paths are requests whose location search starts there: the
-block's own pattern, and, for a prefix, names under it that the regex locations beside it take
-(/api/x.json, which `location ~* \\.json$` answers instead).
+headers of its own (in itself or an `if` in it), or that is below a snippet: with add_header lines
+of its own (they drop the snippet's), or without (held to the snippet, whose headers it inherits
+and whose preflight answer it may not). A snippet's scope grants what the snippet's lines answer
+alone (its policy, for the audit without --policy). Its paths are requests whose location search
+starts there: the block's own pattern, and, for a prefix, names under it that the regex locations
+beside it take (/api/x.json, which `location ~* \\.json$` answers instead).
 
 What a hand-written scope grants is what the model answers, never what its lines seem to mean:
 an origin nobody lists tells `*` from a reflected Origin; each origin the config spells (map
@@ -42,13 +44,12 @@ def _cors(conf: Conf) -> bool:
     )
 
 
-def _under_snippet(conf: Conf) -> bool:
+def _snippet_above(conf: Conf) -> Conf | None:
+    """The nearest block above `conf` that includes a corsgen snippet."""
     parent = conf.parent
-    while parent is not None:
-        if parent.policies:
-            return True
+    while parent is not None and not parent.policies:
         parent = parent.parent
-    return False
+    return parent
 
 
 def scopes(routes: NginxRoutes) -> list[Scope]:
@@ -57,18 +58,27 @@ def scopes(routes: NginxRoutes) -> list[Scope]:
         named = (n for n in server.names if n and not n.startswith(("~", "*", ".")))
         host = next((n for n in named if "*" not in n), "")
         port = server.ports[0] if server.ports else None
+        grants: dict[int, Granted] = {}  # each snippet block's, read once
         for conf in _blocks(server.conf):
             mine = _cors(conf) and not conf.policies
-            dropping = bool(conf.set_here("add_header")) and _under_snippet(conf)
-            if not (conf.policies or mine or dropping):
+            # A block below a snippet's answers requests the snippet is for. With add_header
+            # lines of its own it drops the snippet's (a scope of no CORS, whose answers show
+            # it); else it inherits them, and not the preflight `if` (a location's): it is held
+            # to the snippet.
+            above = None if conf.policies or mine else _snippet_above(conf)
+            dropping = above is not None and bool(conf.set_here("add_header"))
+            snippet = conf if conf.policies else None if dropping else above
+            if not (snippet or mine or dropping):
                 continue
             paths = _paths(server, conf)
-            policy = conf.policies[0][0] if conf.policies else None
+            policy = snippet.policies[0][0] if snippet else None
             granted = None
             if mine and paths:
                 granted = _Reading(routes, host, port, paths[0]).granted(conf)
-            elif conf.policies:
-                granted = _snippet_grant(routes, conf, host, port)
+            elif snippet is not None:
+                if id(snippet) not in grants:
+                    grants[id(snippet)] = _snippet_grant(routes, snippet, host, port)
+                granted = grants[id(snippet)]
             title = conf.title().rsplit(" at ", 1)[0]
             found.append(Scope(conf.at, host, paths, title, policy, granted, port))
     return found
