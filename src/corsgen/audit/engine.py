@@ -22,7 +22,7 @@ larger battery) and MAX_SENT in all are sent; what was sampled or left out is sa
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from corsgen.audit import granted as granting
 from corsgen.audit import regexes
@@ -111,7 +111,7 @@ def audit(routes: Routes, context: Context) -> Audit:
     for host in dict.fromkeys(s.host for s in scopes[:MAX_SCOPES]):
         baseline = Probe("no-origin", "GET", "/", ())
         sent.append(_send(routes, Scope(Place("", 0), host, ("/",), "/"), baseline))
-    hidden_leaks(sent, context, result)
+    hidden_leaks(sent, context, result, routes)
     hand_written = any(s.granted is not None and s.policy is None for s in scopes)
     if context.intent is not None and not hand_written:
         name = context.intent.name
@@ -124,7 +124,7 @@ def audit(routes: Routes, context: Context) -> Audit:
 
 def _send(routes: Routes, scope: Scope, probe: Probe) -> Exchange:
     asked = Asked(scope.host, probe.method, probe.path, probe.headers, scope.port)
-    return Exchange(probe, routes.answer(asked, audit_backend))
+    return Exchange(probe, routes.answer(asked, audit_backend), asked)
 
 
 def _plan_for(scope: Scope, context: Context, result: Audit) -> tuple[Plan | None, str | None]:
@@ -161,6 +161,7 @@ def _audit_scope(
     errors = [error_path(p) for p in paths]
     plan, policy = _plan_for(scope, context, result)
     checked = list(battery.conformance(plan, paths, errors).probes) if plan is not None else []
+    checked += _posted(checked)
     if policy and plan is not None:
         checked += _refused(plan, others, paths)
     scanned: list[Probe] = []
@@ -201,6 +202,17 @@ def _audit_scope(
     if scope.granted is not None:
         static(scope.granted, scope, context, result)
     return everything
+
+
+def _posted(probes: Sequence[Probe]) -> list[Probe]:
+    """The page's request as a POST too, for each GET an allowed origin sends: a safelisted
+    method, sent without a preflight, which a config may answer otherwise (enable-cors.org's
+    `if ($request_method = 'POST')`)."""
+    return [
+        replace(p, method="POST", request=replace(p.request, method="POST"))
+        for p in probes
+        if p.purpose in ("allowed", "error") and p.method == "GET" and p.request is not None
+    ]
 
 
 def _even(probes: Sequence[Probe], most: int) -> list[Probe]:
