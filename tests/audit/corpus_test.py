@@ -10,6 +10,7 @@ here is a claim about what that server answers.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,10 +33,13 @@ class Layout:
     config: str
     directories: bool = False
     main: str | None = None
+    # Placeholders the model tests fill, which decide what the audit sees (a document root whose
+    # files exist), filled with the path of the corpus's copy.
+    fill: tuple[str, ...] = ()
 
 
 LAYOUTS = {
-    "nginx": Layout("*.conf"),
+    "nginx": Layout("*.conf", fill=("ROOT",)),
     "apache": Layout("*.conf"),
     "caddy": Layout("*.Caddyfile"),
     "haproxy": Layout("*.cfg", directories=True, main="haproxy.cfg"),
@@ -44,12 +48,18 @@ LAYOUTS = {
 }
 
 
-def _files(entry: Path, layout: Layout) -> list[Path]:
-    """The files one config is read from, the main one last."""
-    if entry.is_file():
-        return [entry]
-    files = sorted(p for p in entry.glob(layout.config) if p.is_file())
-    return sorted(files, key=lambda p: p.name == layout.main)
+def _files(entry: Path, layout: Layout, copy: Path) -> list[Path]:
+    """The files one config is read from, the main one last, in the corpus's copy at `copy`
+    with the layout's placeholders filled."""
+    copied = copy / entry.name
+    files = [copied] if copied.is_file() else sorted(copied.glob(layout.config))
+    files = sorted((p for p in files if p.is_file()), key=lambda p: p.name == layout.main)
+    for file in files:
+        text = file.read_text()
+        for placeholder in layout.fill:
+            text = text.replace(placeholder, str(copy))
+        file.write_text(text)
+    return files
 
 
 def _configs() -> list[tuple[str, Path]]:
@@ -80,11 +90,13 @@ def _shown(file: str, line: int | None, slug: str, root: Path) -> str:
 
 @pytest.mark.parametrize(("target", "entry"), CONFIGS, ids=[f"{t}/{e.name}" for t, e in CONFIGS])
 def test_the_audit_reports_each_planted_flaw_at_its_line_and_nothing_else(
-    target: str, entry: Path
+    target: str, entry: Path, tmp_path: Path
 ) -> None:
     layout = LAYOUTS.get(target)
     assert layout is not None, f"add a Layout for {target} (its corpus is {entry})"
-    files = _files(entry, layout)
+    copy = tmp_path / target
+    shutil.copytree(entry.parent, copy)
+    files = _files(entry, layout, copy)
     assert files, f"{entry} holds no config"
     result = found(files, by_name(target), [])
     got = {
@@ -94,13 +106,13 @@ def test_the_audit_reports_each_planted_flaw_at_its_line_and_nothing_else(
     # Markers in the config's own files, and in any other file the audit reports a finding in
     # (an include: its markers are expected wherever a config reads it).
     read = {Path(f).resolve() for f, _, _ in got} | {p.resolve() for p in files}
-    read = {p for p in read if p.is_relative_to(CORPUS.resolve())}
+    read = {p for p in read if p.is_relative_to(copy.resolve())}
     expected = {
         (str(Path(at.file).resolve()), at.line, slug.strip())
         for at, slugs in marked(sorted(read)).items()
         for slug in slugs.split(",")
     }
-    root = CORPUS.resolve() / target
+    root = copy.resolve()
     missing = sorted(_shown(*key, root) for key in expected - got.keys())
     extra = sorted(
         f"{_shown(*key, root)} {got[key].finding.rule_id}: {got[key].finding.message}"

@@ -46,6 +46,7 @@ from corsgen.probe.checks import BY_ID as CHECKS
 from corsgen.routing import (
     NOT_FOUND,
     Asked,
+    Granted,
     Place,
     Routes,
     Scope,
@@ -287,7 +288,7 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
     elif check in ("PR006", "PR011"):
         yield from where.differs(sent, summary, sent.at(ACAO) or by)
     elif check == "PR007":
-        yield from _refused_gets(sent, fields)
+        yield from _refused_gets(sent, fields, where.scope)
     elif check == "PR009" and by in where.cors and (has_acao or status < 400):
         # An error answer without CORS headers, or a block without any, is CG412's or CG402's;
         # an answer the same whatever the Origin (`*`, the backend's) needs no Vary: Origin,
@@ -327,12 +328,26 @@ def _varies(where: _Where, sent: Exchange) -> bool:
     return False
 
 
-def _refused_gets(sent: Exchange, fields: Mapping[str, object]) -> Iterator[Placed]:
-    """A refused origin gets CORS headers of the config's own (the backend's: CG415)."""
+def _refused_gets(sent: Exchange, fields: Mapping[str, object], scope: Scope) -> Iterator[Placed]:
+    """A refused origin gets CORS headers of the config's own (the backend's: CG415) that let it
+    through or list what it may do; not one a regex of the scope's admits, which the plan left
+    out (CG411 reports the regex)."""
     request = sent.probe.request
-    owned = [h for h in sent.answered.headers if h.name.lower() in OWNED_LOWER]
+    if request is None:
+        return
+    if any(regexes.admits(r, request.origin) for r in (scope.granted or Granted()).regexes):
+        return
+    # An Allow-Origin that names another origin refuses this one, as browsers read it.
+    owned = [
+        h
+        for h in sent.answered.headers
+        if h.name.lower() in OWNED_LOWER
+        and not (
+            h.name.lower() == ACAO.lower() and request and h.value not in ("*", request.origin)
+        )
+    ]
     places = [h.at for h in owned if h.at is not None]
-    if places and request is not None:
+    if places:
         names = ", ".join(dict.fromkeys(h.name for h in owned if h.at is not None))
         yield "CG418", "answer", places[0], {**fields, "origin": request.origin, "names": names}
 

@@ -229,8 +229,13 @@ class _Reading:
             self.at.setdefault("allow_origin_regex", regexes[0].at)
         if not preflight.backend:
             self.at.setdefault("preflight_status", preflight.by)
-        methods = self.header(preflight, "Access-Control-Allow-Methods", "allow_methods")
-        allowed = self.header(preflight, "Access-Control-Allow-Headers", "allow_headers")
+        # The lists a preflight's answer sends; when another block answers it with no CORS at
+        # all (a server-wide `return`), those the scope sends on its own answers: what it grants
+        # there, which that block drops.
+        cors = any(h.name.lower() == "access-control-allow-origin" for h in preflight.headers)
+        lists = preflight if cors else request
+        methods = self.header(lists, "Access-Control-Allow-Methods", "allow_methods")
+        allowed = self.header(lists, "Access-Control-Allow-Headers", "allow_headers")
         expose = self.header(request, "Access-Control-Expose-Headers", "expose_headers")
         credentials = self.header(request, "Access-Control-Allow-Credentials", "allow_credentials")
         max_age = self.header(preflight, "Access-Control-Max-Age", "max_age")
