@@ -21,6 +21,7 @@ larger battery) and MAX_SENT in all are sent; what was sampled or left out is sa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -159,10 +160,11 @@ def _audit_scope(
     routes: Routes, scope: Scope, context: Context, result: Audit, others: Sequence[str]
 ) -> list[Exchange]:
     paths = list(scope.paths[:MAX_PATHS])
-    errors = [error_path(p) for p in paths]
+    errors = [e for p in paths if _passes(routes, scope, e := error_path(p))]
     plan, policy = _plan_for(scope, context, result)
     checked = list(battery.conformance(plan, paths, errors).probes) if plan is not None else []
-    checked += _posted(checked)
+    if plan is not None and "POST" in battery.listed(plan, "methods"):
+        checked += _posted(checked)
     if policy and plan is not None:
         checked += _refused(plan, others, paths)
     scanned: list[Probe] = []
@@ -206,14 +208,23 @@ def _audit_scope(
 
 
 def _posted(probes: Sequence[Probe]) -> list[Probe]:
-    """The page's request as a POST too, for each GET an allowed origin sends: a safelisted
-    method, sent without a preflight, which a config may answer otherwise (enable-cors.org's
-    `if ($request_method = 'POST')`)."""
+    """The page's request as a POST too, for each GET an allowed origin sends, where the plan
+    lists POST: a safelisted method, sent without a preflight, which a config may answer
+    otherwise (enable-cors.org's `if ($request_method = 'POST')`)."""
     return [
         replace(p, method="POST", request=replace(p.request, method="POST"))
         for p in probes
         if p.purpose in ("allowed", "error") and p.method == "GET" and p.request is not None
     ]
+
+
+def _passes(routes: Routes, scope: Scope, path: str) -> bool:
+    """Whether the model's way to a request for `path` passes the scope's block (its trail names
+    it): an error path beside an exact path (Traefik's Path(`/health`)) is no block's, answered
+    by the server's own 404, which says nothing of the scope."""
+    answered = routes.answer(Asked(scope.host, "GET", path, (), scope.port), audit_backend)
+    named = re.compile(re.escape(str(scope.at)) + r"(?!\d)")
+    return answered.by == scope.at or any(named.search(step) for step in answered.trail)
 
 
 def _even(probes: Sequence[Probe], most: int) -> list[Probe]:
