@@ -5,7 +5,7 @@ requests and places probe's faults)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from corsgen.audit import regexes
@@ -40,6 +40,9 @@ class Context:
     plans: Mapping[str, Plan]  # --policy, by policy name
     intent: Plan | None = None  # the one --policy no snippet names: for the hand-written scopes
     fixes: Mapping[tuple[str, str], str] = field(default_factory=dict)  # Target.fixes
+    # The CG501 cases of Target.shortfalls for a plan: what the server cannot do as a plan means
+    # (Traefik's middleware sends its lists to refused origins too), which no config can fix.
+    shortfalls: Callable[[Plan], frozenset[str]] = lambda plan: frozenset()
 
     def case(self, rule: str, base: str) -> str:
         """The rule's case whose fix names this server's own directives, else `base`."""
@@ -142,8 +145,15 @@ def static(grant: Granted, scope: Scope, context: Context, result: Audit) -> Non
         verdict = regexes.judge(regex, hints[:2])
         if verdict is not None:
             result.add("CG411", verdict.case, regex.at, verdict.fields, None)
-    fields = {"server": context.server, "seconds": grant.max_age, "cap": CHROMIUM_MAX_AGE}
+    fields = {
+        "server": context.server,
+        "seconds": grant.max_age,
+        "cap": CHROMIUM_MAX_AGE,
+        "origin": f"every origin, as {scope.title} grants it,",
+    }
+    reflected = "credentials" if grant.credentials else "no-credentials"
     static = (
+        ("CG410", reflected, "allow_origins", grant.reflects),
         ("CG101", "answered", "allow_origins", grant.any_origin and grant.credentials),
         ("CG419", "answer", "allow_headers", grant.credentials and "*" in grant.headers),
         ("CG420", "answer", "allow_private_network", grant.private_network),

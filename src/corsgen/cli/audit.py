@@ -94,7 +94,11 @@ def _context(target: Target, plans: Sequence[Plan], named: set[str]) -> Context:
             param_hint="--policy",
         )
     return Context(
-        target.title, {p.name: p for p in plans}, unnamed[0] if unnamed else None, fixes(target)
+        target.title,
+        {p.name: p for p in plans},
+        unnamed[0] if unnamed else None,
+        fixes(target),
+        lambda plan: frozenset(v.case for v in target.shortfalls(plan) if v.rule == "CG501"),
     )
 
 
