@@ -292,6 +292,8 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
     if check in ("PR001", "PR002"):
         if has_acao:
             yield from where.differs(sent, summary, by)
+        elif _yields_to_backend(where, sent):
+            return  # CG415 says the backend's headers took the place of the config's
         elif status >= 400 and by in where.cors:
             yield "CG412", context.case("CG412", "answer"), by, fields
         else:
@@ -348,6 +350,24 @@ def _varies(where: _Where, sent: Exchange) -> bool:
         if _cors_headers(where.routes.answer(asked, audit_backend).pairs()) != mine:
             return True
     return False
+
+
+def _quiet(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+    """The audit's backend without CORS headers of its own."""
+    status, headers = audit_backend(method, path)
+    return status, tuple(h for h in headers if h[0].lower() not in OWNED_LOWER)
+
+
+def _yields_to_backend(where: _Where, sent: Exchange) -> bool:
+    """Whether the config's own Allow-Origin is missing only because the backend sent one (an
+    Envoy header added only if absent): the model, asked again with a backend that sends none,
+    sends the config's."""
+    if sent.asked is None or not any(
+        h.at is None and h.name.lower() == ACAO.lower() for h in sent.answered.headers
+    ):
+        return False
+    again = where.routes.answer(sent.asked, _quiet)
+    return any(h.at is not None and h.name.lower() == ACAO.lower() for h in again.headers)
 
 
 def _refused_gets(sent: Exchange, fields: Mapping[str, object], scope: Scope) -> Iterator[Placed]:
