@@ -395,7 +395,9 @@ def _refused_gets(sent: Exchange, fields: Mapping[str, object], scope: Scope) ->
 
 
 def _dropped(sent: Exchange, scope: Scope, context: Context) -> Placed:
-    trail = clip("; ".join(sent.answered.trail)) or f"answered by {sent.answered.by}"
+    # Each step in the finding's own file by its line alone: the way there fits in the message.
+    steps = "; ".join(sent.answered.trail).replace(f" at {sent.answered.by.file}:", " at line ")
+    trail = clip(steps) or f"answered by {sent.answered.by}"
     fields = {"server": context.server, "request": str(sent.shown), "scope": scope.title}
     return "CG402", context.case("CG402", "answer"), sent.answered.by, {**fields, "trail": trail}
 
