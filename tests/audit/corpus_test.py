@@ -36,12 +36,13 @@ class Layout:
     # Placeholders the model tests fill, which decide what the audit sees (a document root whose
     # files exist), filled with the path of the corpus's copy.
     fill: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()  # environment variables the config reads it from (Caddy's {$NAME})
 
 
 LAYOUTS = {
     "nginx": Layout("*.conf", fill=("ROOT",)),
     "apache": Layout("*.conf"),
-    "caddy": Layout("*.Caddyfile"),
+    "caddy": Layout("*.Caddyfile", env=("CORSGEN_CORPUS",)),
     "haproxy": Layout("*.cfg", directories=True, main="haproxy.cfg"),
     "traefik": Layout("*", directories=True),
     "envoy": Layout("*.yaml", directories=True),
@@ -90,13 +91,15 @@ def _shown(file: str, line: int | None, slug: str, root: Path) -> str:
 
 @pytest.mark.parametrize(("target", "entry"), CONFIGS, ids=[f"{t}/{e.name}" for t, e in CONFIGS])
 def test_the_audit_reports_each_planted_flaw_at_its_line_and_nothing_else(
-    target: str, entry: Path, tmp_path: Path
+    target: str, entry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     layout = LAYOUTS.get(target)
     assert layout is not None, f"add a Layout for {target} (its corpus is {entry})"
     copy = tmp_path / target
     shutil.copytree(entry.parent, copy)
     files = _files(entry, layout, copy)
+    for name in layout.env:
+        monkeypatch.setenv(name, str(copy))
     assert files, f"{entry} holds no config"
     result = found(files, by_name(target), [])
     got = {
