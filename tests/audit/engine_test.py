@@ -125,6 +125,14 @@ def test_a_finding_lists_the_requests_it_shows_on() -> None:
     assert all(r.origin == "https://app.example.com" for r in reported.requests)
 
 
+def test_an_answer_the_same_for_every_origin_needs_no_vary() -> None:
+    """`*` is the answer whatever the Origin (the model answers another origin the same): held
+    to a policy that varies, it differs from the policy, and no cache serves it to the wrong
+    origin."""
+    star = api(origins=(), star=True, credentials=False, vary=False)
+    assert found(run([ROOT, star], intent=API)) == {("policy-differs", 3), ("policy-differs", 5)}
+
+
 def test_a_snippet_is_held_to_its_policy_when_given() -> None:
     blocks = [ROOT, Block(3, "/api/", snippet=API)]
     assert found(run(blocks, plans={"api": API})) == set()
@@ -235,7 +243,8 @@ def test_a_scope_is_sampled_evenly_past_its_bound(monkeypatch: pytest.MonkeyPatc
     result = audit(model, Context("nginx", {}))
     (note,) = result.notes
     assert note.startswith(f"{FILE}:3: sent 300 of ") and note.endswith(" evenly sampled")
-    assert len(model.asked) == 300 + 1  # and the baseline
+    # and the baseline, and the error path asked once (is it the scope's?)
+    assert len(model.asked) == 300 + 1 + 1
     # The hostile origins at the end of the battery are among those sent.
     assert any("corsgen-evil" in str(a) for a in model.asked)
 

@@ -452,6 +452,7 @@ def test_claims_nginx_configs_only(text: str, claimed: bool) -> None:
             ("/api/", "/api/corsgen-probe.json", "/api/corsgen-probe.csv"),
         ),
         ("server-context.conf", "location /admin/", None, ("/admin/",)),
+        ("server-context.conf", "location /auth/", "spa_api", ("/auth/",)),
         ("enable-cors.conf", "location /api/", None, ("/api/",)),
     ],
 )
@@ -463,6 +464,20 @@ def test_scopes_name_each_place_that_answers_cors(
     found = {s.title: s for s in routes.scopes()}
     assert found[title].policy == policy
     assert found[title].paths == paths
+
+
+@pytest.mark.parametrize("name", ["front-controller.conf", "server-context.conf"])
+def test_a_snippets_grant_is_read_from_its_own_lines(name: str) -> None:
+    """A snippet scope grants what the snippet's lines answer alone (spa-api.toml), each key at
+    its line in the snippet, even where the context sends requests elsewhere (try_files)."""
+    routes, errors = load([CORPUS / name])
+    assert routes is not None, errors
+    granted = next(s.granted for s in routes.scopes() if s.policy == "spa_api")
+    assert granted is not None
+    assert granted.origins == ("https://app.example.com", "https://admin.example.com")
+    assert (granted.credentials, granted.max_age, granted.preflight_status) == (True, 600, 204)
+    assert granted.methods == ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+    assert all(place.file.endswith("cors/spa_api.conf") for place in granted.at.values())
 
 
 @pytest.mark.parametrize(

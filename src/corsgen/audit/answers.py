@@ -5,7 +5,7 @@ requests and places probe's faults)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from corsgen.audit import regexes
@@ -15,7 +15,16 @@ from corsgen.plan import ACAC, ACAH, ACAO, ACAPN, ACMA, OWNED, Plan
 from corsgen.probe import judge
 from corsgen.probe.battery import Probe
 from corsgen.probe.client import Answer
-from corsgen.routing import SECRET_HEADER, Answered, Granted, Place, Scope
+from corsgen.routing import (
+    SECRET_HEADER,
+    Answered,
+    Asked,
+    Granted,
+    Place,
+    Routes,
+    Scope,
+    audit_backend,
+)
 from corsgen.rules.checks import CHROMIUM_MAX_AGE
 
 OWNED_LOWER = frozenset(name.lower() for name in OWNED)
@@ -31,6 +40,9 @@ class Context:
     plans: Mapping[str, Plan]  # --policy, by policy name
     intent: Plan | None = None  # the one --policy no snippet names: for the hand-written scopes
     fixes: Mapping[tuple[str, str], str] = field(default_factory=dict)  # Target.fixes
+    # The CG501 cases of Target.shortfalls for a plan: what the server cannot do as a plan means
+    # (Traefik's middleware sends its lists to refused origins too), which no config can fix.
+    shortfalls: Callable[[Plan], frozenset[str]] = lambda plan: frozenset()
 
     def case(self, rule: str, base: str) -> str:
         """The rule's case whose fix names this server's own directives, else `base`."""
@@ -43,6 +55,7 @@ class Exchange:
 
     probe: Probe
     answered: Answered
+    asked: Asked | None = None  # the request the model answered
 
     @property
     def answer(self) -> Answer:
@@ -132,8 +145,15 @@ def static(grant: Granted, scope: Scope, context: Context, result: Audit) -> Non
         verdict = regexes.judge(regex, hints[:2])
         if verdict is not None:
             result.add("CG411", verdict.case, regex.at, verdict.fields, None)
-    fields = {"server": context.server, "seconds": grant.max_age, "cap": CHROMIUM_MAX_AGE}
+    fields = {
+        "server": context.server,
+        "seconds": grant.max_age,
+        "cap": CHROMIUM_MAX_AGE,
+        "origin": f"every origin, as {scope.title} grants it,",
+    }
+    reflected = "credentials" if grant.credentials else "no-credentials"
     static = (
+        ("CG410", reflected, "allow_origins", grant.reflects),
         ("CG101", "answered", "allow_origins", grant.any_origin and grant.credentials),
         ("CG419", "answer", "allow_headers", grant.credentials and "*" in grant.headers),
         ("CG420", "answer", "allow_private_network", grant.private_network),
@@ -146,14 +166,35 @@ def static(grant: Granted, scope: Scope, context: Context, result: Audit) -> Non
             result.add(rule, case, place, {**fields, "request": request}, None)
 
 
-def hidden_leaks(sent: Sequence[Exchange], context: Context, result: Audit) -> None:
+def hidden_leaks(sent: Sequence[Exchange], context: Context, result: Audit, routes: Routes) -> None:
     """The backend's secret header reaches the browser on some answers while the config hides it
-    from others: a block that stopped hiding it (nginx's *_hide_header inheritance)."""
+    from others: a block that stopped hiding it (nginx's *_hide_header inheritance). An answer
+    hides it only when it is the backend's answer (not an error page that replaced it)."""
     reached = [s for s in sent if s.answered.backend]
     leaked = [s for s in reached if header_value(s.answered.pairs(), SECRET_HEADER) is not None]
-    if not leaked or len(leaked) == len(reached):
+    shown = {id(s) for s in leaked}
+    kept = [s for s in reached if id(s) not in shown][:_HIDING_ASKED]
+    if not leaked or not any(_backends_answer(s, routes) for s in kept):
         return
     case = context.case("CG421", "answer")
     for s in leaked:
         fields = {"server": context.server, "header": SECRET_HEADER, "request": str(s.shown)}
         result.add("CG421", case, s.answered.by, fields, s.shown)
+
+
+_HIDING_ASKED = 50  # answers without the secret asked again, for one that is the backend's
+_MARK = ("X-Corsgen-Backend-Answer", "1")  # a header no config hides, to tell the backend's answer
+
+
+def _marked(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+    status, headers = audit_backend(method, path)
+    return status, (*headers, _MARK)
+
+
+def _backends_answer(sent: Exchange, routes: Routes) -> bool:
+    """Whether the answer is the backend's own (its headers sent on), asked again of the model
+    with a backend that marks its answers."""
+    if sent.asked is None:
+        return True
+    answered = routes.answer(sent.asked, _marked)
+    return any((h.name, h.value) == _MARK for h in answered.headers)

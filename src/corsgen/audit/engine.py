@@ -21,8 +21,9 @@ larger battery) and MAX_SENT in all are sent; what was sampled or left out is sa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from corsgen.audit import granted as granting
 from corsgen.audit import regexes
@@ -47,6 +48,7 @@ from corsgen.routing import (
     NOT_FOUND,
     Asked,
     Backend,
+    Granted,
     Place,
     Routes,
     Scope,
@@ -78,6 +80,15 @@ PLACED_AT: Mapping[str, str] = {
     "CG420": "the line that sent Access-Control-Allow-Private-Network",
     "CG421": "the block that answered",
     "CG422": "the block that answered; the line that sent Access-Control-Allow-Origin",
+}
+
+
+# The probe checks each CG501 shortfall of a target shows as (tests/conformance/probe_test.py):
+# the server's, not the config's, so no finding.
+SHORTFALL_CHECKS: Mapping[str, tuple[str, ...]] = {
+    "refused-origin": ("PR007",),
+    "preflight-200": ("PR005",),
+    "private-network": ("PR005",),
 }
 
 
@@ -113,7 +124,7 @@ def audit(routes: Routes, context: Context, backend: Backend = audit_backend) ->
     for host in dict.fromkeys(s.host for s in scopes[:MAX_SCOPES]):
         baseline = Probe("no-origin", "GET", "/", ())
         sent.append(_send(routes, Scope(Place("", 0), host, ("/",), "/"), baseline, backend))
-    hidden_leaks(sent, context, result)
+    hidden_leaks(sent, context, result, routes)
     hand_written = any(s.granted is not None and s.policy is None for s in scopes)
     if context.intent is not None and not hand_written:
         name = context.intent.name
@@ -126,7 +137,7 @@ def audit(routes: Routes, context: Context, backend: Backend = audit_backend) ->
 
 def _send(routes: Routes, scope: Scope, probe: Probe, backend: Backend) -> Exchange:
     asked = Asked(scope.host, probe.method, probe.path, probe.headers, scope.port)
-    return Exchange(probe, routes.answer(asked, backend))
+    return Exchange(probe, routes.answer(asked, backend), asked)
 
 
 def _plan_for(scope: Scope, context: Context, result: Audit) -> tuple[Plan | None, str | None]:
@@ -165,9 +176,11 @@ def _audit_scope(
     backend: Backend,
 ) -> list[Exchange]:
     paths = list(scope.paths[:MAX_PATHS])
-    errors = [error_path(p) for p in paths]
+    errors = [e for p in paths if _passes(routes, scope, e := error_path(p), backend)]
     plan, policy = _plan_for(scope, context, result)
     checked = list(battery.conformance(plan, paths, errors).probes) if plan is not None else []
+    if plan is not None and "POST" in battery.listed(plan, "methods"):
+        checked += _posted(checked)
     if policy and plan is not None:
         checked += _refused(plan, others, paths)
     scanned: list[Probe] = []
@@ -197,9 +210,12 @@ def _audit_scope(
     if scope.granted is not None:  # its own block grants CORS, even if no answer showed it
         cors.add(scope.at)
     reported: dict[int, list[str]] = {}  # id(probe): the rules found on its answer
-    for fault in faults:
+    short = context.shortfalls(plan) if plan is not None else frozenset()
+    known = {check for case in short for check in SHORTFALL_CHECKS.get(case, ())}
+    for fault in (f for f in faults if f.check.id not in known):
         sent = by_probe[id(fault.probe)]
-        placed = _placed(fault.check.id, fault.summary, sent, _Where(scope, context, policy, cors))
+        where = _Where(routes, backend, scope, context, policy, cors)
+        placed = _placed(fault.check.id, fault.summary, sent, where)
         for rule, case, place, fields in placed:
             result.add(rule, case, place, fields, sent.shown)
             reported.setdefault(id(sent.probe), []).append(rule)
@@ -212,6 +228,26 @@ def _audit_scope(
     if scope.granted is not None:
         static(scope.granted, scope, context, result)
     return everything
+
+
+def _posted(probes: Sequence[Probe]) -> list[Probe]:
+    """The page's request as a POST too, for each GET an allowed origin sends, where the plan
+    lists POST: a safelisted method, sent without a preflight, which a config may answer
+    otherwise (enable-cors.org's `if ($request_method = 'POST')`)."""
+    return [
+        replace(p, method="POST", request=replace(p.request, method="POST"))
+        for p in probes
+        if p.purpose in ("allowed", "error") and p.method == "GET" and p.request is not None
+    ]
+
+
+def _passes(routes: Routes, scope: Scope, path: str, backend: Backend) -> bool:
+    """Whether the model's way to a request for `path` passes the scope's block (its trail names
+    it): an error path beside an exact path (Traefik's Path(`/health`)) is no block's, answered
+    by the server's own 404, which says nothing of the scope."""
+    answered = routes.answer(Asked(scope.host, "GET", path, (), scope.port), backend)
+    named = re.compile(re.escape(str(scope.at)) + r"(?!\d)")
+    return answered.by == scope.at or any(named.search(step) for step in answered.trail)
 
 
 def _even(probes: Sequence[Probe], most: int) -> list[Probe]:
@@ -240,6 +276,8 @@ def _refused(plan: Plan, others: Sequence[str], paths: Sequence[str]) -> list[Pr
 class _Where:
     """What placing a fault needs to know of its scope."""
 
+    routes: Routes
+    backend: Backend  # the one behind the run, for asking the model again
     scope: Scope
     context: Context
     policy: str | None  # the policy the scope is held to: its differences are findings (CG422)
@@ -267,6 +305,8 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
     if check in ("PR001", "PR002"):
         if has_acao:
             yield from where.differs(sent, summary, by)
+        elif _yields_to_backend(where, sent):
+            return  # CG415 says the backend's headers took the place of the config's
         elif status >= 400 and by in where.cors:
             yield "CG412", context.case("CG412", "answer"), by, fields
         else:
@@ -279,13 +319,19 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
         else:
             yield _dropped(sent, where.scope, context)
     elif check in ("PR005", "PR008"):
+        if answered.backend or (answered.auth is not None and status in judge.AUTH_STATUSES):
+            return  # the backend or auth answered the preflight: _read says where it went
         yield from where.differs(sent, summary, by)
     elif check in ("PR006", "PR011"):
         yield from where.differs(sent, summary, sent.at(ACAO) or by)
     elif check == "PR007":
-        yield from _refused_gets(sent, fields)
+        yield from _refused_gets(sent, fields, where.scope)
     elif check == "PR009" and by in where.cors and (has_acao or status < 400):
-        # An error answer without CORS headers, or a block without any, is CG412's or CG402's.
+        # An error answer without CORS headers, or a block without any, is CG412's or CG402's;
+        # an answer the same whatever the Origin (`*`, the backend's) needs no Vary: Origin,
+        # nor does a preflight's: no HTTP cache stores an OPTIONS answer (RFC 9110, 9.3.7).
+        if sent.probe.method == "OPTIONS" or not _varies(where, sent):
+            return
         vary = header_value(answered.pairs(), "Vary") or "absent"
         yield "CG413", "answer", by, {**fields, "vary": vary}
     elif check == "PR010":
@@ -294,18 +340,81 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
         yield from _hostile(sent, where.scope, context, check)
 
 
-def _refused_gets(sent: Exchange, fields: Mapping[str, object]) -> Iterator[Placed]:
-    """A refused origin gets CORS headers of the config's own (the backend's: CG415)."""
+# The origins an answer is compared with to tell whether it depends on Origin: one no config
+# allows (a .invalid name), and none.
+_OTHER_ORIGINS: tuple[str | None, ...] = ("https://corsgen-vary.invalid", None)
+
+
+def _cors_headers(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    return sorted((n.lower(), v) for n, v in headers if n.lower().startswith("access-control-"))
+
+
+def _varies(where: _Where, sent: Exchange) -> bool:
+    """Whether the answer depends on Origin: the model's answer to the same request from
+    another origin, or without one, differs in its CORS headers."""
+    probe, scope = sent.probe, where.scope
+    own = [(n, v) for n, v in probe.headers if n.lower() != "origin"]
+    mine = _cors_headers(sent.answered.pairs())
+    for origin in _OTHER_ORIGINS:
+        if origin is not None and any(v == origin for n, v in probe.headers):
+            continue
+        headers = (*own, ("Origin", origin)) if origin is not None else tuple(own)
+        asked = Asked(scope.host, probe.method, probe.path, tuple(headers), scope.port)
+        if _cors_headers(where.routes.answer(asked, where.backend).pairs()) != mine:
+            return True
+    return False
+
+
+def _quiet(backend: Backend) -> Backend:
+    """The backend without CORS headers of its own."""
+
+    def answer(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+        status, headers = backend(method, path)
+        return status, tuple(h for h in headers if h[0].lower() not in OWNED_LOWER)
+
+    return answer
+
+
+def _yields_to_backend(where: _Where, sent: Exchange) -> bool:
+    """Whether the config's own Allow-Origin is missing only because the backend sent one (an
+    Envoy header added only if absent): the model, asked again with a backend that sends none,
+    sends the config's."""
+    if sent.asked is None or not any(
+        h.at is None and h.name.lower() == ACAO.lower() for h in sent.answered.headers
+    ):
+        return False
+    again = where.routes.answer(sent.asked, _quiet(where.backend))
+    return any(h.at is not None and h.name.lower() == ACAO.lower() for h in again.headers)
+
+
+def _refused_gets(sent: Exchange, fields: Mapping[str, object], scope: Scope) -> Iterator[Placed]:
+    """A refused origin gets CORS headers of the config's own (the backend's: CG415) that let it
+    through or list what it may do; not one a regex of the scope's admits, which the plan left
+    out (CG411 reports the regex)."""
     request = sent.probe.request
-    owned = [h for h in sent.answered.headers if h.name.lower() in OWNED_LOWER]
+    if request is None:
+        return
+    if any(regexes.admits(r, request.origin) for r in (scope.granted or Granted()).regexes):
+        return
+    # An Allow-Origin that names another origin refuses this one, as browsers read it.
+    owned = [
+        h
+        for h in sent.answered.headers
+        if h.name.lower() in OWNED_LOWER
+        and not (
+            h.name.lower() == ACAO.lower() and request and h.value not in ("*", request.origin)
+        )
+    ]
     places = [h.at for h in owned if h.at is not None]
-    if places and request is not None:
+    if places:
         names = ", ".join(dict.fromkeys(h.name for h in owned if h.at is not None))
         yield "CG418", "answer", places[0], {**fields, "origin": request.origin, "names": names}
 
 
 def _dropped(sent: Exchange, scope: Scope, context: Context) -> Placed:
-    trail = clip("; ".join(sent.answered.trail)) or f"answered by {sent.answered.by}"
+    # Each step in the finding's own file by its line alone: the way there fits in the message.
+    steps = "; ".join(sent.answered.trail).replace(f" at {sent.answered.by.file}:", " at line ")
+    trail = clip(steps) or f"answered by {sent.answered.by}"
     fields = {"server": context.server, "request": str(sent.shown), "scope": scope.title}
     return "CG402", context.case("CG402", "answer"), sent.answered.by, {**fields, "trail": trail}
 

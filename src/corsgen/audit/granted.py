@@ -57,8 +57,8 @@ def as_plan(granted: Granted, name: str) -> Plan:
     portable subset is left out (regexes.judge tries the hostile origins on it)."""
     plan = build_plan(_policy(granted), name, "config")
     patterns = [whole_origin(r) for r in granted.regexes]
-    if granted.reflects:
-        patterns.append(".*")
+    if granted.reflects:  # any Origin; sampled as origins are spelled (no empty one to send back)
+        patterns.append("https://.+")
     return replace(
         plan,
         exact_origins=tuple(granted.origins),

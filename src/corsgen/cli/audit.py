@@ -94,7 +94,11 @@ def _context(target: Target, plans: Sequence[Plan], named: set[str]) -> Context:
             param_hint="--policy",
         )
     return Context(
-        target.title, {p.name: p for p in plans}, unnamed[0] if unnamed else None, fixes(target)
+        target.title,
+        {p.name: p for p in plans},
+        unnamed[0] if unnamed else None,
+        fixes(target),
+        lambda plan: frozenset(v.case for v in target.shortfalls(plan) if v.rule == "CG501"),
     )
 
 
@@ -103,19 +107,19 @@ def fixes(target: Target) -> dict[tuple[str, str], str]:
     return {(rule, case): own for rule, case, own in target.fixes}
 
 
-def _found(configs: Sequence[Path], target: Target, plans: Sequence[Plan]) -> Audit:
+def found(configs: Sequence[Path], target: Target, plans: Sequence[Plan]) -> Audit:
     """Every finding: the target's own reading, then the model's answers."""
     from corsgen.audit.engine import audit
     from corsgen.audit.reported import Audit
     from corsgen.targets.base import Target as Base
 
     if type(target).routes is Base.routes:  # no routing model yet: the structural reader
-        found = Audit()
+        structural = Audit()
         for config in configs:
-            found.findings += reported(target.audit_config(config))
+            structural.findings += reported(target.audit_config(config))
         if plans:
-            found.notes.append(f"--policy is not read for {target.title} configuration yet")
-        return found
+            structural.notes.append(f"--policy is not read for {target.title} configuration yet")
+        return structural
     loaded = target.routes(configs)
     if loaded.routes is None:
         return Audit(reported(loaded.findings))
@@ -129,16 +133,16 @@ def run(configs: Sequence[Path], target: str, policies: Sequence[Path], format_:
     from corsgen.targets import by_name
 
     plans = [load_plan(path, strict=False) for path in policies]
-    found = _found(configs, by_name(target), plans)
-    findings: list[Reported] = found.findings
+    result = found(configs, by_name(target), plans)
+    findings: list[Reported] = result.findings
     what = shown(configs[0]) if len(configs) == 1 else f"{len(configs)} config files"
     if format_ == "text":
         for line in text(findings, run=what):
             click.echo(line, err=True)
-        for note in found.notes:
+        for note in result.notes:
             click.echo(escape(f"corsgen: {note}"), err=True)
     else:
-        click.echo(write(format_, findings, found.notes))
+        click.echo(write(format_, findings, result.notes))
     if blocking([f.finding for f in findings], strict=False):
         raise CorsgenError(f"{len(findings)} problem(s) in {what} and what it includes")
     if format_ == "text":

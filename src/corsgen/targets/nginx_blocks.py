@@ -57,6 +57,7 @@ class Conf:
     locations: list[Conf] = field(default_factory=list)
     own: dict[str, list[tuple[tuple[str, ...], Place]]] = field(default_factory=dict)
     policies: list[tuple[str, Place]] = field(default_factory=list)  # corsgen snippets here
+    snippets: set[str] = field(default_factory=set)  # the files of those snippets
     # limit_except METHODS {}: the methods it lets by, and the block every other method gets.
     limit: tuple[frozenset[str], Conf] | None = None
 
@@ -146,6 +147,7 @@ class Reader:
                     included = self.files[index]
                     if included.policy is not None and "add_header" in included.names:
                         conf.policies.append((included.policy, at))
+                        conf.snippets.add(included.name)
                     self.path.append(index)
                     self.read(included.parsed, included.name, conf, depth + 1)
                     self.path.pop()

@@ -2,10 +2,12 @@
 `corsgen import` to read; what hand-written CORS grants there is read from the model's answers.
 
 A scope is a location (or server) that includes a corsgen snippet, that sends Access-Control-*
-headers of its own (in itself or an `if` in it), or that has add_header lines of its own below a
-snippet (they drop the snippet's). Its paths are requests whose location search starts there: the
-block's own pattern, and, for a prefix, names under it that the regex locations beside it take
-(/api/x.json, which `location ~* \\.json$` answers instead).
+headers of its own (in itself or an `if` in it), or that is below a snippet: with add_header lines
+of its own (they drop the snippet's), or without (held to the snippet, whose headers it inherits
+and whose preflight answer it may not). A snippet's scope grants what the snippet's lines answer
+alone (its policy, for the audit without --policy). Its paths are requests whose location search
+starts there: the block's own pattern, and, for a prefix, names under it that the regex locations
+beside it take (/api/x.json, which `location ~* \\.json$` answers instead).
 
 What a hand-written scope grants is what the model answers, never what its lines seem to mean:
 an origin nobody lists tells `*` from a reflected Origin; each origin the config spells (map
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from corsgen.routing import Answered, Asked, Granted, OriginRegex, Place, Scope
 from corsgen.targets.nginx_blocks import Conf, Server, Step, find_location
@@ -42,13 +44,12 @@ def _cors(conf: Conf) -> bool:
     )
 
 
-def _under_snippet(conf: Conf) -> bool:
+def _snippet_above(conf: Conf) -> Conf | None:
+    """The nearest block above `conf` that includes a corsgen snippet."""
     parent = conf.parent
-    while parent is not None:
-        if parent.policies:
-            return True
+    while parent is not None and not parent.policies:
         parent = parent.parent
-    return False
+    return parent
 
 
 def scopes(routes: NginxRoutes) -> list[Scope]:
@@ -57,19 +58,55 @@ def scopes(routes: NginxRoutes) -> list[Scope]:
         named = (n for n in server.names if n and not n.startswith(("~", "*", ".")))
         host = next((n for n in named if "*" not in n), "")
         port = server.ports[0] if server.ports else None
+        grants: dict[int, Granted] = {}  # each snippet block's, read once
         for conf in _blocks(server.conf):
             mine = _cors(conf) and not conf.policies
-            dropping = bool(conf.set_here("add_header")) and _under_snippet(conf)
-            if not (conf.policies or mine or dropping):
+            # A block below a snippet's answers requests the snippet is for. With add_header
+            # lines of its own it drops the snippet's (a scope of no CORS, whose answers show
+            # it); else it inherits them, and not the preflight `if` (a location's): it is held
+            # to the snippet.
+            above = None if conf.policies or mine else _snippet_above(conf)
+            dropping = above is not None and bool(conf.set_here("add_header"))
+            snippet = conf if conf.policies else None if dropping else above
+            if not (snippet or mine or dropping):
                 continue
             paths = _paths(server, conf)
-            policy = conf.policies[0][0] if conf.policies else None
+            policy = snippet.policies[0][0] if snippet else None
             granted = None
             if (mine or conf.policies) and paths:
                 granted = _Reading(routes, host, port, paths[0]).granted(conf)
+            elif snippet is not None:
+                if id(snippet) not in grants:
+                    grants[id(snippet)] = _snippet_grant(routes, snippet, host, port)
+                granted = grants[id(snippet)]
             title = conf.title().rsplit(" at ", 1)[0]
             found.append(Scope(conf.at, host, paths, title, policy, granted, port))
     return found
+
+
+def _snippet_grant(routes: NginxRoutes, conf: Conf, host: str, port: int | None) -> Granted:
+    """What the corsgen snippets included in `conf` grant when they answer: read from a model of
+    their own lines alone, in a location that proxies every request (the http part's maps
+    kept), so that the audit holds the scope to its snippet and finds where the context undoes
+    it (a redirect away, a regex location, auth, a hide list)."""
+    http = Conf("http", conf.at, None)
+    server = Conf("server", conf.at, http)
+    alone = Conf("location", conf.at, server, pattern="/")
+    for name, entries in conf.own.items():
+        if mine := [(args, at) for args, at in entries if at.file in conf.snippets]:
+            alone.own[name] = mine
+    alone.own["proxy_pass"] = [(("http://corsgen-snippet",), conf.at)]
+    alone.code = [
+        replace(s, block=replace(s.block, parent=alone)) if s.block is not None else s
+        for s in conf.code
+        if s.at.file in conf.snippets
+    ]
+    http.locations, server.locations = [], [alone]
+    ports = (port,) if port is not None else ()
+    model = NginxRoutes(
+        http, [Server(server, ports, ports, (host,))], routes.maps, version=routes.version
+    )
+    return _Reading(model, host, port, "/").granted(alone)
 
 
 def _blocks(server: Conf) -> Iterator[Conf]:
@@ -192,8 +229,13 @@ class _Reading:
             self.at.setdefault("allow_origin_regex", regexes[0].at)
         if not preflight.backend:
             self.at.setdefault("preflight_status", preflight.by)
-        methods = self.header(preflight, "Access-Control-Allow-Methods", "allow_methods")
-        allowed = self.header(preflight, "Access-Control-Allow-Headers", "allow_headers")
+        # The lists a preflight's answer sends; when another block answers it with no CORS at
+        # all (a server-wide `return`), those the scope sends on its own answers: what it grants
+        # there, which that block drops.
+        cors = any(h.name.lower() == "access-control-allow-origin" for h in preflight.headers)
+        lists = preflight if cors else request
+        methods = self.header(lists, "Access-Control-Allow-Methods", "allow_methods")
+        allowed = self.header(lists, "Access-Control-Allow-Headers", "allow_headers")
         expose = self.header(request, "Access-Control-Expose-Headers", "expose_headers")
         credentials = self.header(request, "Access-Control-Allow-Credentials", "allow_credentials")
         max_age = self.header(preflight, "Access-Control-Max-Age", "max_age")

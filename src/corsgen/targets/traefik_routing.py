@@ -710,6 +710,10 @@ class TraefikRoutes:
             policy = next((m.policy for m in cors if m.policy), None)
             hand = [m.cors for m in cors if m.policy is None and m.cors is not None]
             granted = next((c.granted() for c in hand if c.enabled or c.static()), None)
+            # A corsgen middleware's own keys are its policy: the audit holds the router to
+            # them without --policy.
+            theirs = [m.cors for m in cors if m.policy is not None and m.cors is not None]
+            granted = granted or next((c.granted() for c in theirs if c.enabled), None)
             if policy is None and granted is None:
                 continue
             port = next(
@@ -733,8 +737,19 @@ class TraefikRoutes:
         for host in hosts:
             reached = [p for p in paths if self.route(Asked(host, "GET", p, (), port)) is router]
             if reached:
-                return host, tuple(dict.fromkeys(reached))
+                return host, tuple(dict.fromkeys(reached + self._taken(router, host, port)))
         return hosts[0], tuple(paths[:1])
+
+    def _taken(self, router: Router, host: str, port: int | None) -> list[str]:
+        """The paths other routers name that this router's rule matches too, and a router of
+        higher priority answers (a longer rule added later, without its CORS)."""
+        out = []
+        for other in self.routers:
+            for path in other.rule.paths if other is not router else ():
+                asked = Asked(host, "GET", path, (), port)
+                if router.rule.match(Request.of(asked)) and self.route(asked) is not router:
+                    out.append(path)
+        return out
 
 
 def _run(router: Router, index: int, request: Request, backend: Backend) -> Reply:
