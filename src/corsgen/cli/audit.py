@@ -4,7 +4,9 @@ hand (was `verify --config`).
 
 The target is the one whose Target.claims recognises the files, unless --target names it. A
 target whose routing model is not written yet is read by its older structural reader
-(Target.audit_config). Exit 0 when nothing above a warning is found, 1 on any error, 2 on usage.
+(Target.audit_config). A config whose model finds no place that answers CORS (no snippet, no CORS
+written by hand) is CG406, whatever the target. Exit 0 when nothing above a warning is found, 1 on
+any error, 2 on usage.
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ def found(configs: Sequence[Path], target: Target, plans: Sequence[Plan]) -> Aud
     """Every finding: the target's own reading, then the model's answers."""
     from corsgen.audit.engine import audit
     from corsgen.audit.reported import Audit
+    from corsgen.rules.table import finding
     from corsgen.targets.base import Target as Base
 
     if type(target).routes is Base.routes:  # no routing model yet: the structural reader
@@ -123,9 +126,16 @@ def found(configs: Sequence[Path], target: Target, plans: Sequence[Plan]) -> Aud
     loaded = target.routes(configs)
     if loaded.routes is None:
         return Audit(reported(loaded.findings))
-    named = {s.policy for s in loaded.routes.scopes() if s.policy is not None}
+    scopes = loaded.routes.scopes()
+    named = {s.policy for s in scopes if s.policy is not None}
     result = audit(loaded.routes, _context(target, plans, named))
-    result.findings[:0] = reported(loaded.findings)
+    own = list(loaded.findings)
+    if not scopes:
+        # Nothing answers CORS, no snippet and no header written by hand: no request the audit
+        # sends can show it, and a config passed without the file that includes the snippet
+        # would otherwise be `ok`. The same for every target, so said here, not by each.
+        own.append(finding("CG406", "none", file=str(configs[0]), server=target.title))
+    result.findings[:0] = reported(own)
     return result
 
 
