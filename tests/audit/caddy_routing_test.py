@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from corsgen.cli.audit import found
 from corsgen.errors import CorsgenError
 from corsgen.fetch import vary_tokens
 from corsgen.render import render_parts
@@ -397,22 +398,38 @@ def test_every_planted_flaw_is_at_a_line_the_model_names(config: Path) -> None:
     assert [line for line in _marked(config) if line not in mine] == []
 
 
+def _auth(kind: str, tabs: str) -> str:
+    """An authentication of three lines, `tabs` deep."""
+    inside = {
+        "basicauth": "u $2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4IjWJPDhjvG",
+        "forward_auth 127.0.0.1:9": "uri /check",
+    }[kind]
+    return f"{tabs}{kind} {{\n{tabs}\t{inside}\n{tabs}}}\n"
+
+
+@pytest.mark.parametrize(
+    ("kind", "rule"), [("basicauth", "CG416"), ("forward_auth 127.0.0.1:9", "CG404")]
+)
 def test_auth_sorted_before_a_snippets_preflight_answer_is_found_at_its_line(
-    caddy: str, tmp_path: Path
+    kind: str, rule: str, caddy: str, tmp_path: Path
 ) -> None:
-    """basicauth at site level runs before the snippet's preflight handle (CG404); inside a
-    route it stays there."""
+    """Auth at site level runs before the snippet's preflight handle; inside a route it stays
+    there. basicauth's 401 is in the model's answer to the preflight, which the audit sends
+    (CG416); forward_auth asks a service the audit cannot know, so Caddy.routes reads its order
+    from the routes (CG404)."""
     (tmp_path / "spa_api.caddy").write_text((CORPUS / "spa_api.caddy").read_text())
-    account = "\t\tu $2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4IjWJPDhjvG\n"
     conf = tmp_path / "Caddyfile"
     conf.write_text(
         "{\n\tadmin off\n}\nhttp://127.0.0.1:8080 {\n\timport spa_api.caddy\n"  # 1-5
-        f"\troute /x/* {{\n\t\tbasicauth {{\n{account}\t\t}}\n\t\trespond 200\n\t}}\n"  # 6-11
-        f"\tbasicauth {{\n{account}\t}}\n"  # 12-14
+        f"\troute /x/* {{\n{_auth(kind, chr(9) * 2)}\t\trespond 200\n\t}}\n"  # 6-11
+        f"{_auth(kind, chr(9))}"  # 12-14
         "\treverse_proxy 127.0.0.1:9\n}\n"
     )
-    found = TARGET.routes([conf]).findings
-    assert [(f.rule_id, f.file) for f in found] == [("CG404", f"{conf}:12")]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", str(Path(caddy).parent), prepend=":")
+        result = found([conf], TARGET, [])
+    reported = [(r.finding.rule_id, r.finding.file, r.finding.line) for r in result.findings]
+    assert reported == [(rule, str(conf), 12)]
 
 
 def _scopes(config: Path) -> list[tuple[int, str, tuple[str, ...], str | None]]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from corsgen.errors import CorsgenError, Finding, VerifyError
+from corsgen.errors import CorsgenError, VerifyError
 from corsgen.plan import Header, Plan, When
 from corsgen.regex import OUTSIDE_AN_ORIGIN, anchor
 from corsgen.regex.trie import trie
@@ -228,11 +228,6 @@ class Caddy(Target):
             if stack:
                 raise VerifyError("unclosed {", file, lines[-1].number if lines else None)
 
-    def audit_config(self, path: Path) -> list[Finding]:
-        from corsgen.targets import caddy_config  # only `corsgen audit` reads a user's config
-
-        return caddy_config.audit(path, self.find_binary())
-
     def error_lines(self, output: str) -> list[str]:
         from corsgen.targets import caddy_config
 
@@ -254,13 +249,16 @@ class Caddy(Target):
                 "CG401", "parse", file=str(configs[0]), error=model, server=caddy_config.SERVER
             )
             return Loaded(None, [error])
+        # What no answer of the model shows (caddy_scopes.auth_sorted_first says why); the
+        # audit finds the rest in its answers, and says when nothing answers CORS (CG406).
         findings = [
             finding(
                 "CG404",
                 "auth-sorted-first",
-                file=str(first.at),
+                file=first.at.file,
+                line=first.at.line,
                 policy=first.policy,
-                auth=first.auth,
+                auth="forward_auth",
                 site=first.site,
                 server=caddy_config.SERVER,
             )

@@ -1,10 +1,6 @@
-"""`corsgen audit` for Caddy: where a site's handler order sends preflights into auth.
-
-`caddy adapt` turns the Caddyfile into the JSON Caddy runs, with every directive already sorted:
-the routes are read in that order. A corsgen snippet's preflight answer is the route matching
-OPTIONS with Access-Control-Request-Method that responds statically. Caddy sorts `basic_auth`
-(`basicauth` before 2.8) and `forward_auth` before `handle`, so at site level they run before
-that answer, and a browser's preflight, which never carries credentials, gets 401.
+"""Reading a Caddyfile as Caddy reads it, for `corsgen audit` and `corsgen import`: its tokens,
+{$NAME} substituted, the files and snippets it imports, and the JSON `caddy adapt` makes of it,
+which the routing model runs (caddy_routing.py).
 
 Caddy reads what the Caddyfile imports itself, whole, a FIFO too: corsgen reads the imports first,
 as Caddy finds them, each within the bounds of server_config.ConfigBudget, and reads at most
@@ -16,21 +12,18 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corsgen.errors import CorsgenError, Finding, escape
+from corsgen.errors import CorsgenError, escape
 from corsgen.files import shown
-from corsgen.limits import MAX_ADAPTED_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_SUBSTITUTED
-from corsgen.rules.table import finding
+from corsgen.limits import MAX_ADAPTED_BYTES, MAX_CONFIG_SUBSTITUTED
 from corsgen.server_config import ConfigBudget, decode_config
 
 SERVER = "Caddy"
 TIMEOUT = 60
-_AUTH_DIRECTIVE = re.compile(r"^\s*(basic_?auth|forward_auth)\b")
-_VAR = re.compile(r"corsgen_([a-z][a-z0-9_]*)_allowed")
 # The Caddyfile's tokens as its lexer splits them: quoted, backquoted, comments, the rest.
 _HEREDOC = re.compile(r"<<([A-Za-z0-9_-]+)")
 _TOKEN = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"?|`[^`]*+`?|#[^\n]*+|\S++')
@@ -39,90 +32,6 @@ _ENV = re.compile(r"\{\$([^{}:\s]+)(?::([^{}]*))?\}")
 _SNIPPET = re.compile(r"&?\((.+)\)")
 _ARG = re.compile(r"\{args(?:\[(\d+)\]|\.(\d+))\}")
 _ARGS = re.compile(r"\{args\[(\d*):(\d*)\]\}")
-
-Route = Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Auth:
-    """An authentication handler met before a preflight answer."""
-
-    kind: str  # "basic_auth" or "forward_auth"
-
-
-def _auth(handler: Mapping[str, Any]) -> Auth | None:
-    if handler.get("handler") == "authentication":
-        return Auth("basic_auth")
-    # forward_auth is reverse_proxy asking first, and copying headers from the answer.
-    if handler.get("handler") == "reverse_proxy" and "handle_response" in handler:
-        return Auth("forward_auth")
-    return None
-
-
-def _may_match_a_preflight(route: Route) -> bool:
-    """False for a route whose matcher keeps OPTIONS requests out."""
-    matchers = route.get("match") or [{}]
-    return any("OPTIONS" in m.get("method", ["OPTIONS"]) for m in matchers)
-
-
-def _preflight_policy(route: Route) -> str | None:
-    """The policy whose preflight answer this route is, or None."""
-    for matcher in route.get("match") or []:
-        headers = matcher.get("header") or {}
-        if matcher.get("method") != ["OPTIONS"] or "Access-Control-Request-Method" not in headers:
-            continue
-        handlers = [h for r in _subroutes(route) for h in r.get("handle", [])]
-        if any(h.get("handler") == "static_response" for h in handlers):
-            names = [m[1] for key in matcher.get("vars") or {} if (m := _VAR.fullmatch(key))]
-            return names[0] if names else "the corsgen snippet (any origin)"
-    return None
-
-
-def _subroutes(route: Route) -> Iterator[Route]:
-    for handler in route.get("handle", []):
-        if handler.get("handler") == "subroute":
-            yield from handler.get("routes", [])
-
-
-@dataclass(frozen=True)
-class Site:
-    """Where a route is: the hosts its site matches, else the addresses its server listens on."""
-
-    hosts: tuple[str, ...]
-    listen: tuple[str, ...]
-
-    def __str__(self) -> str:
-        listen = ", ".join(self.listen)
-        return f"{', '.join(self.hosts)} on {listen}" if self.hosts else listen
-
-    def is_at(self, addresses: list[str]) -> bool:
-        """Whether a Caddyfile site block with these addresses is this site."""
-        ports = {address.rpartition(":")[2] for address in self.listen}
-        for address in addresses:
-            host, _, port = address.split("://")[-1].split("/")[0].partition(":")
-            if (host in self.hosts or not (host or self.hosts)) and (not port or port in ports):
-                return True
-        return False
-
-
-def _walk(
-    routes: Sequence[Route], auth: Auth | None, site: Site
-) -> Iterator[tuple[str, Auth | None, Site]]:
-    """Each preflight answer's policy, with the auth that runs before it, if any, and its site."""
-    for route in routes:
-        policy = _preflight_policy(route)
-        if policy is not None:
-            yield policy, auth, site
-            continue
-        hosts = tuple(h for m in route.get("match") or [] for h in m.get("host", []))
-        for handler in route.get("handle", []):
-            if handler.get("handler") == "subroute":
-                # Auth inside a handle, route or handle_path stays there: the snippet's handle
-                # (a named matcher) sorts before handle /path/*, and route and handle_path after.
-                inner = Site(hosts, site.listen) if hosts and not site.hosts else site
-                yield from _walk(handler.get("routes", []), auth, inner)
-            elif auth is None and _may_match_a_preflight(route):
-                auth = _auth(handler)
 
 
 def error_lines(output: str) -> list[str]:
@@ -367,120 +276,3 @@ def adapt(path: Path, binary: str) -> Mapping[str, Any] | str:
         return " | ".join(lines[-2:]) or f"caddy adapt exited {proc.returncode}"
     config: Mapping[str, Any] = json.loads(stdout)
     return config
-
-
-_SiteBlock = tuple[list[str], list[tuple[int, str]]]  # a site block's addresses and lines
-
-
-def _site_lines(text: str) -> Iterator[_SiteBlock]:
-    """Each site block of a Caddyfile: its addresses, and its own lines (number, text), those in
-    a nested block (route, handle, a directive's options) left out.
-
-    Braces are counted per line, as the Caddyfile writes blocks; a snippet `(name) { }` and the
-    global options `{ }` are no site. A Caddyfile of one site may have no braces at all.
-    """
-    depth, braceless = 0, False
-    site: _SiteBlock | None = None
-    sites: list[_SiteBlock] = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if depth == 0 and not braceless:
-            label = line.removesuffix("{").strip()
-            if line.endswith("{") or not sites:
-                site = None
-                if label and not label.startswith("("):
-                    site = ([a for a in re.split(r"[,\s]+", label) if a], [])
-                    sites.append(site)
-                braceless = not line.endswith("{")
-                depth += line.count("{") - line.count("}")
-                continue
-        if site is not None and depth == (0 if braceless else 1):
-            site[1].append((number, line))
-        depth += line.count("{") - line.count("}")
-    yield from sites
-
-
-@dataclass
-class _Lines:
-    """The site blocks of the Caddyfile itself, read once, by the hosts their addresses name,
-    and each auth finding's line looked up there once per site and kind (a finding per site of
-    5,000 read the whole Caddyfile again each: 104 s)."""
-
-    path: Path
-    sites: list[_SiteBlock]
-    by_host: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # (site, port)
-    found: dict[tuple[str, Site], str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for index, (addresses, _) in enumerate(self.sites):
-            for address in addresses:
-                host, _, port = address.split("://")[-1].split("/")[0].partition(":")
-                self.by_host.setdefault(host, []).append((index, port))
-
-    def line_of(self, kind: str, site: Site) -> str:
-        """file:line of the first auth directive of this kind at the top of this site's block in
-        the Caddyfile itself; else the file alone (the auth comes from an import, or the site is
-        not found): the finding names the site."""
-        key = (kind, site)
-        if key not in self.found:
-            self.found[key] = self._line_of(kind, site)
-        return self.found[key]
-
-    def _line_of(self, kind: str, site: Site) -> str:
-        ports = {address.rpartition(":")[2] for address in site.listen}
-        at = {
-            index
-            for host in site.hosts or ("",)  # Site.is_at: a site of no hosts, an address of none
-            for index, port in self.by_host.get(host, [])
-            if not port or port in ports
-        }
-        for index in sorted(at):
-            for number, line in self.sites[index][1]:
-                found = _AUTH_DIRECTIVE.match(line)
-                if found and (found[1] == "forward_auth") == (kind == "forward_auth"):
-                    return f"{self.path}:{number}"
-        return str(self.path)
-
-
-def audit(path: Path, binary: str | None) -> list[Finding]:
-    if binary is None:
-        raise CorsgenError("`corsgen audit` needs caddy on PATH to read a Caddyfile (caddy adapt)")
-    # caddy adapt given a FIFO waits until the timeout, given /dev/zero reads it: refuse first.
-    budget = ConfigBudget()
-    text = decode_config(budget.read(path))
-    _read_imports(path, text, budget)
-    try:
-        config = adapt(path, binary)
-        if isinstance(config, str):
-            return [finding("CG401", "parse", file=str(path), error=config, server=SERVER)]
-        servers = config.get("apps", {}).get("http", {}).get("servers", {})
-        answers = [
-            found
-            for server in servers.values()
-            for found in _walk(
-                server.get("routes", []), None, Site((), tuple(server.get("listen", [])))
-            )
-        ]
-    except RecursionError:  # nested by an import corsgen did not follow: the scan bounds the rest
-        raise CorsgenError(
-            f"cannot read what {binary} adapt makes of {shown(path)}: its routes nest deeper "
-            f"than `corsgen audit` reads ({MAX_CONFIG_DEPTH} blocks); nest them less"
-        ) from None
-    if not answers:
-        return [finding("CG406", "none", file=str(path))]
-    lines = _Lines(path, list(_site_lines(text)))
-    return [
-        finding(
-            "CG404",
-            "auth-sorted-first",
-            file=lines.line_of(auth.kind, site),
-            policy=policy,
-            auth=auth.kind,
-            site=site,
-            server=SERVER,
-        )
-        for policy, auth, site in answers
-        if auth is not None
-    ]

@@ -1,5 +1,5 @@
 """Where a Caddyfile answers CORS (routing.Scope), and what its CORS grants, read from the
-routing model; and CG404, an authentication Caddy runs before a corsgen snippet's preflight answer.
+routing model; and CG404, a forward_auth Caddy runs before a corsgen snippet's preflight answer.
 
 A scope is a block (a site, handle, route, handle_path) whose own directives send CORS headers
 or import a corsgen snippet; a block with no path of its own (handle @preflight) is part of the
@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from corsgen.routing import Granted, OriginRegex, Place, Scope
 from corsgen.targets.caddy_compiled import Handler, Json, Route, is_forward_auth
-from corsgen.targets.caddy_config import Site
 from corsgen.targets.caddy_exchange import PLACEHOLDER, canonical, json_text
 
 if TYPE_CHECKING:
@@ -230,22 +229,32 @@ def _glob_regex(glob: str) -> str:
 
 @dataclass(frozen=True)
 class SortedFirst:
-    """An authentication Caddy runs before a corsgen snippet's preflight answer (CG404)."""
+    """A forward_auth Caddy runs before a corsgen snippet's preflight answer (CG404)."""
 
     policy: str
-    auth: str  # "basic_auth" or "forward_auth"
     at: Place
     site: str  # its hosts and the addresses it listens on: "api.example.com on :443"
 
 
+def _site(hosts: Sequence[str], listen: Sequence[str]) -> str:
+    """A site as the finding names it: its hosts, and the addresses its server listens on."""
+    addresses = ", ".join(listen)
+    return f"{', '.join(hosts)} on {addresses}" if hosts else addresses
+
+
 def auth_sorted_first(model: CaddyRoutes) -> Iterator[SortedFirst]:
-    """Each corsgen snippet's preflight answer (a block of its file, matching OPTIONS) that an
-    authentication reaches first in its chain: what the routes' order makes of it, whatever
-    the Caddyfile's order. Auth inside a handle, route or handle_path stays in its block."""
+    """Each corsgen snippet's preflight answer (a block of its file, matching OPTIONS) that a
+    forward_auth reaches first in its chain: what the routes' order makes of it, whatever the
+    Caddyfile's order. Auth inside a handle, route or handle_path stays in its block.
+
+    forward_auth only: the model asks the auth service through the backend the audit puts
+    behind it (routing.audit_backend), a careless one that lets every request through, so no
+    answer shows the 401 a real auth service gives a preflight, which carries no credentials.
+    basic_auth answers 401 in the model itself, and the audit finds that preflight (CG416)."""
     for server in model.servers:
         for top in server.routes:
-            hosts = tuple(h for m in top.match for h in m.get("host", []))
-            site = str(Site(hosts, server.listen))  # as `corsgen audit` named it before
+            hosts = [h for m in top.match for h in m.get("host", [])]
+            site = _site(hosts, server.listen)
             for handler in top.handlers:
                 yield from _sorted_first(model, handler.routes, None, site)
 
@@ -259,9 +268,8 @@ def _sorted_first(
                 policy = model.policies.get(handler.at.file)
                 preflight = any("OPTIONS" in m.get("method", []) for m in route.match)
                 if policy is not None and preflight:
-                    if auth is not None:
-                        kind = "basic_auth" if auth.kind == "authentication" else "forward_auth"
-                        yield SortedFirst(policy, kind, auth.at, site)
+                    if auth is not None and auth.kind != "authentication":
+                        yield SortedFirst(policy, auth.at, site)
                 else:
                     yield from _sorted_first(model, handler.routes, auth, site)
             elif auth is None and _may_be_a_preflight(route) and _is_auth(handler):
@@ -269,6 +277,8 @@ def _sorted_first(
 
 
 def _is_auth(handler: Handler) -> bool:
+    """The first authentication a preflight meets: basic_auth ends the search (the audit sees
+    its 401), forward_auth is the one reported here."""
     return handler.kind == "authentication" or (
         handler.kind == "reverse_proxy" and is_forward_auth(handler.json)
     )
