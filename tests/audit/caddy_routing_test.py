@@ -5,7 +5,7 @@ on a free loopback port, with testing/upstream.py behind it: {$CORSGEN_PORT}, {$
 and {$CORSGEN_CORPUS} (the corpus's directory), which the model's `caddy adapt` reads too. Each
 request of REQUESTS (and of the config's `# origins:` line) on each path of its `# paths:` line,
 for each host of its `# hosts:` line, goes to both; what differs is one table per config. The
-backend the model is given is the upstream's own answer (testing/upstream.answer).
+backend the model is given is testing.upstream.answer, what that upstream answers.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from corsgen.targets.serving import free_port, indent
 from testing.client import AUTH
 from testing.processes import process
 from testing.servers import running, site, unchecked_plan
-from testing.upstream import Upstream, answer
+from testing.upstream import Upstream
+from testing.upstream import answer as backend
 
 CORPUS = Path(__file__).parent / "corpus" / "caddy"
 CONFIGS = sorted(CORPUS.glob("*.Caddyfile"))
@@ -260,7 +261,7 @@ def _compare(model: caddy_routing.CaddyRoutes, asked: Asked, name: str) -> list[
     response.read()
     conn.close()
     real = _seen(response.status, response.getheaders())
-    answered = model.answer(asked, answer)
+    answered = model.answer(asked, backend)
     modelled = _seen(answered.status, list(answered.pairs()))
     if real == modelled:
         return []
@@ -297,7 +298,7 @@ def test_route_order_is_caddys_directive_order_not_the_written_one(
         caddy,
     )
     asked = Asked("127.0.0.1:8080", "GET", "/a/b/c", port=8080)
-    answered = model.answer(asked, answer)
+    answered = model.answer(asked, backend)
     assert (answered.status, answered.by) == (202, Place(str(tmp_path / "Caddyfile"), 8))
     assert _header_lines(answered) == [("X-Site", "1", 11)]
     assert model.answer(Asked("127.0.0.1:8080", "GET", "/a/c", port=8080)).status == 201
@@ -390,7 +391,7 @@ def test_every_planted_flaw_is_at_a_line_the_model_names(config: Path) -> None:
                 for _, method, headers in REQUESTS:
                     for answered in (
                         model.answer(Asked(host, method, path, headers, scope.port)),
-                        model.answer(Asked(host, method, path, headers, scope.port), answer),
+                        model.answer(Asked(host, method, path, headers, scope.port), backend),
                     ):
                         named |= {h.at for h in answered.headers if h.at is not None}
                         named |= {answered.by} | ({answered.auth} if answered.auth else set())
