@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import re
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,16 +19,15 @@ from corsgen.routing import SECRET_HEADER, Answered, Asked, Place
 from corsgen.targets import nginx_serving
 from corsgen.targets.nginx import main_config
 from corsgen.targets.nginx_routing import load
-from corsgen.targets.serving import DEAD, slash_version
+from corsgen.targets.serving import DEAD
 from corsgen.verify import find_binary
 from testing.binaries import need_binary
 from testing.flawed import FLAWS
+from testing.nginx_corpus import CONFIGS, CORPUS, directive, fill, version
 from testing.processes import free_port, process
 from testing.servers import site, unchecked_plan
 from testing.upstream import Upstream, answer
 
-CORPUS = Path(__file__).with_name("corpus") / "nginx"
-CONFIGS = sorted(p.name for p in CORPUS.glob("*.conf"))
 ALLOWED, HOSTILE = "https://app.example.com", "https://evil.example"
 LOOKALIKE = "https://app.example.com.evil.example"  # what an unanchored regex lets in
 AUTHORIZED = ("Authorization", "Basic " + base64.b64encode(b"corsgen:s3cret").decode())
@@ -68,23 +65,12 @@ def _view(status: int, headers: list[tuple[str, str]]) -> View:
     return out
 
 
-def _directive(config: str, name: str, default: str) -> str:
-    found = re.search(rf"^# {name}: (.*)$", config, re.MULTILINE)
-    return found[1].strip() if found else default
-
-
 @pytest.fixture(scope="module")
 def nginx() -> str:
     binary = find_binary("nginx")
     need_binary("nginx", binary)
     assert binary is not None
     return binary
-
-
-def _version(binary: str) -> tuple[int, int, int]:
-    """The version `nginx -v` names: the model follows it (add_header_inherit from 1.29.3)."""
-    major, minor, patch = (int(n) for n in slash_version(binary).split(".")[:3])
-    return major, minor, patch
 
 
 @pytest.fixture(scope="module")
@@ -107,17 +93,14 @@ def test_the_corpus_holds_corsgens_output_as_it_renders_today(policy: str) -> No
 @pytest.mark.parametrize("name", CONFIGS)
 def test_the_model_answers_as_nginx(name: str, nginx: str, up: Upstream, tmp_path: Path) -> None:
     root = tmp_path
-    root.chmod(0o755)
-    shutil.copytree(CORPUS, root, dirs_exist_ok=True)
     port = free_port()
     text = (CORPUS / name).read_text()
-    served = text.replace("PORT", str(port)).replace("UPSTREAM", f"127.0.0.1:{up.port}")
-    (root / name).write_text(served.replace("ROOT", str(root)))
+    fill(root, name, port, up.port)
     conf = main_config(root, f"    include {root / name};\n", serve=True)
-    routes, errors = load([root / name], client="127.0.0.1", version=_version(nginx))
+    routes, errors = load([root / name], client="127.0.0.1", version=version(nginx))
     assert routes is not None, errors
-    host = _directive(text, "host", "api.example.com")
-    paths = _directive(text, "paths", "/").split()
+    host = directive(text, "host", "api.example.com")
+    paths = directive(text, "paths", "/").split()
     table = []
     with process([nginx, "-p", str(root), "-c", str(conf)], root, [port]):
         for path in paths:
@@ -153,7 +136,7 @@ def test_the_model_answers_as_nginx_on_every_flawed_config(
     (root / "htpasswd").write_text("corsgen:{PLAIN}s3cret\n")
     (root / "flawed.conf").write_text(http)
     conf = main_config(root, f"    include {root / 'flawed.conf'};\n", serve=True)
-    routes, errors = load([root / "flawed.conf"], client="127.0.0.1", version=_version(nginx))
+    routes, errors = load([root / "flawed.conf"], client="127.0.0.1", version=version(nginx))
     assert routes is not None, errors
     table = []
     with process([nginx, "-p", str(root), "-c", str(conf)], root, ports.values()):
@@ -571,9 +554,9 @@ def test_each_planted_flaw_is_on_a_line_the_model_attributes(name: str) -> None:
     routes, errors = load([CORPUS / name], client="127.0.0.1")
     assert routes is not None, errors
     named: set[Place] = set()
-    for path in _directive(text, "paths", "/").split():
+    for path in directive(text, "paths", "/").split():
         for _, method, headers in ASKS:
-            asked = Asked(_directive(text, "host", "api.example.com"), method, path, headers, None)
+            asked = Asked(directive(text, "host", "api.example.com"), method, path, headers, None)
             answered = routes.answer(asked, answer)
             named |= {answered.by, *(h.at for h in answered.headers if h.at is not None)}
             named |= {answered.auth} if answered.auth is not None else set()
@@ -635,7 +618,7 @@ def test_the_model_answers_as_nginx_where_the_conformance_tests_include_corsgen(
     root = tmp_path
     root.chmod(0o755)
     command = nginx_serving.configure(context, nginx, root, served)
-    routes, errors = load([root / "nginx.conf"], client="127.0.0.1", version=_version(nginx))
+    routes, errors = load([root / "nginx.conf"], client="127.0.0.1", version=version(nginx))
     assert routes is not None, errors
     table = []
     with process(command, root, set(ports.values())):
