@@ -59,7 +59,7 @@ class Policy:
     path: Path | None  # None: nothing of the grant is left that corsgen accepts
     text: str = ""
     dropped: list[str] = field(default_factory=list)
-    changes: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
 
 
 def _value(value: object) -> str:
@@ -131,7 +131,7 @@ def imported(routes: Routes, out_dir: Path) -> list[Policy]:
         path = out_dir / f"{name}.toml"
         text = policy_text(safe, scope)
         plan = checked_plan(text, path.name)
-        changes = list(_changes(routes, scope, plan))
+        changes = _changes(routes, scope, plan)
         out.append(Policy(scope, path, text, safe.dropped, changes))
     return out
 
@@ -139,11 +139,103 @@ def imported(routes: Routes, out_dir: Path) -> list[Policy]:
 _NOTHING = "corsgen accepts none of the origins or regexes it grants"
 
 
-def _answers(routes: Routes, scope: Scope, probes: Sequence[Probe]) -> list[Answered]:
-    return [
-        routes.answer(Asked(scope.host, p.method, p.path, p.headers, scope.port), audit_backend)
-        for p in probes
-    ]
+@dataclass(frozen=True)
+class Seen:
+    """One answer as the changes compare it, whoever gave it: the model of the old config, the
+    policy's promise, or a real server (the round-trip test observes the same fields)."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]  # as the browser reads them
+    own: tuple[tuple[str, str], ...]  # the config's own, without the backend's
+    theirs: tuple[str, ...] = ()  # the backend's CORS headers that reach the browser
+    backend: bool = False  # the request reached the backend
+    auth: str = ""  # the authentication it met, where known ("" for none)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One kind of change rendering makes, with every request (probe's) that shows it."""
+
+    kind: str
+    requests: tuple[str, ...]
+    at: str = ""  # the line the kind names (the authentication the preflights stop meeting)
+
+    def __str__(self) -> str:
+        listed = ", ".join(dict.fromkeys(self.requests[:_SHOWN]))
+        more = self.requests[_SHOWN:]
+        rest = f" and {len(more)} more" if more else ""
+        at = f" at {self.at}" if self.at else ""
+        return f"{self.kind}{at}: {len(self.requests)} ({listed}{rest})"
+
+
+# The kinds of change, in the order they are printed.
+REFUSED = "origins that read today and will be refused"
+ERRORS = "error answers that gain their CORS headers"
+AUTH = "preflights that stop meeting the authentication"
+BACKEND = "preflights answered by corsgen, not the backend"
+READ = "requests that read after rendering and not today"
+VARY = "answers that gain Vary: Origin"
+THEIRS = "answers that lose the backend's own CORS headers"
+COOKIES = "origins that read with the user's cookies today and will read without them"
+ECHO = "answers that send the Origin back instead of *"
+STAR = "answers that send * instead of the Origin back"
+KINDS = (REFUSED, ERRORS, AUTH, BACKEND, READ, VARY, THEIRS, COOKIES, ECHO, STAR)
+
+
+def seen(answered: Answered) -> Seen:
+    """The model's answer, as the changes compare it."""
+    own = tuple((h.name, h.value) for h in answered.headers if h.at is not None)
+    theirs = tuple(h.name for h in answered.headers if h.at is None and _cors(h.name))
+    auth = str(answered.auth) if answered.auth is not None else ""
+    return Seen(answered.status, answered.pairs(), own, theirs, answered.backend, auth)
+
+
+def promised(plan: Plan, probe: Probe, old: Seen) -> Seen:
+    """What the server sends once the policy's snippet is included where the old config answered:
+    the snippet answers an allowed preflight; any other request keeps the application's status."""
+    status, headers = promised_answer(plan, probe.method, probe.headers)
+    asked = header_value(probe.headers, "Origin") or ""
+    if not (is_preflight(probe.method, probe.headers) and plan.allows(asked)):
+        status = old.status
+    return Seen(status, tuple(headers), tuple(headers))
+
+
+def probes(scope: Scope, plan: Plan) -> list[Probe]:
+    """The requests the changes are found with: probe's conformance battery for the policy and
+    the scanners' questions, on the scope's first paths and their error paths."""
+    paths = list(scope.paths[:3])
+    errors = [error_path(p) for p in paths]
+    origin = plan.exact_origins[0] if plan.exact_origins else f"https://{scope.host}"
+    conformance = battery.conformance(plan, paths, errors).probes
+    scanned = battery.scan(origin, paths, errors).probes
+    return list(dict.fromkeys([*conformance, *scanned]))
+
+
+def asked(scope: Scope, probe: Probe) -> Asked:
+    """The probe as a request to the scope's site."""
+    return Asked(scope.host, probe.method, probe.path, probe.headers, scope.port)
+
+
+def _changes(routes: Routes, scope: Scope, plan: Plan) -> list[Change]:
+    """What rendering the policy changes: the battery answered by the model of the old config
+    and by the policy's promise."""
+    sent = probes(scope, plan)
+    old = [seen(routes.answer(asked(scope, p), audit_backend)) for p in sent]
+    return changes(sent, old, [promised(plan, p, o) for p, o in zip(sent, old, strict=True)])
+
+
+def changes(sent: Sequence[Probe], old: Sequence[Seen], new: Sequence[Seen]) -> list[Change]:
+    """Request by request, how the new answer differs from the old, kind by kind."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for probe, was, will in zip(sent, old, new, strict=True):
+        for kind, at in _kinds(probe, was, will):
+            found.setdefault((kind, at), []).append(_shown(probe))
+    ordered = sorted(found.items(), key=lambda item: KINDS.index(item[0][0]))
+    return [Change(kind, tuple(requests), at) for (kind, at), requests in ordered]
+
+
+def _cors(name: str) -> bool:
+    return name.lower().startswith("access-control-")
 
 
 def _reads(probe: Probe, headers: Sequence[tuple[str, str]], status: int) -> bool:
@@ -156,68 +248,36 @@ def _reads(probe: Probe, headers: Sequence[tuple[str, str]], status: int) -> boo
     return cors_failure(request, headers) is None
 
 
-def _changes(routes: Routes, scope: Scope, plan: Plan) -> Iterator[str]:
-    """What rendering the policy changes, kind by kind: the same battery, answered by the model
-    of the old config and by the policy's promise."""
-    paths = list(scope.paths[:3])
-    errors = [error_path(p) for p in paths]
-    origin = plan.exact_origins[0] if plan.exact_origins else f"https://{scope.host}"
-    probes = list(
-        dict.fromkeys(
-            [
-                *battery.conformance(plan, paths, errors).probes,
-                *battery.scan(origin, paths, errors).probes,
-            ]
-        )
-    )
-    old = _answers(routes, scope, probes)
-    kinds: dict[str, list[str]] = {}
-    for probe, answered in zip(probes, old, strict=True):
-        status, new = promised_answer(plan, probe.method, probe.headers)
-        asked = header_value(probe.headers, "Origin") or ""
-        if not (is_preflight(probe.method, probe.headers) and plan.allows(asked)):
-            status = answered.status  # the snippet passes it on: the application's status stays
-        for kind in _kinds(probe, answered, status, new):
-            kinds.setdefault(kind, []).append(_shown(probe))
-    for kind, requests in kinds.items():
-        listed = ", ".join(dict.fromkeys(requests[:_SHOWN]))
-        more = f" and {len(requests) - _SHOWN} more" if len(requests) > _SHOWN else ""
-        yield f"{kind}: {len(requests)} ({listed}{more})"
-
-
 def _shown(probe: Probe) -> str:
     origin = probe.request.origin if probe.request else "no Origin"
     return f"{probe.method} {probe.path} from {origin}"
 
 
-def _kinds(
-    probe: Probe, answered: Answered, status: int, new: Sequence[tuple[str, str]]
-) -> Iterator[str]:
-    old = answered.pairs()
-    before, after = _reads(probe, old, answered.status), _reads(probe, new, status)
+def _kinds(probe: Probe, old: Seen, new: Seen) -> Iterator[tuple[str, str]]:
+    before, after = _reads(probe, old.headers, old.status), _reads(probe, new.headers, new.status)
     if before and not after:
-        yield "origins that read today and will be refused"
+        yield REFUSED, ""
     if after and not before:
-        if answered.status >= 400 and probe.method != "OPTIONS":
-            yield "error answers that gain their CORS headers"
-        elif answered.auth is not None:
-            yield f"preflights that stop meeting the authentication at {answered.auth}"
-        elif answered.backend and probe.method == "OPTIONS":
-            yield "preflights answered by corsgen, not the backend"
+        if old.status >= 400 and probe.method != "OPTIONS":
+            yield ERRORS, ""
+        elif old.auth:
+            yield AUTH, old.auth
+        elif old.backend and probe.method == "OPTIONS":
+            yield BACKEND, ""
         else:
-            yield "requests that read after rendering and not today"
-    if "origin" in vary_tokens(new) and "origin" not in vary_tokens(old):
-        yield "answers that gain Vary: Origin"
-    theirs = [h.name for h in answered.headers if h.at is None and h.name.startswith("Access-")]
-    if theirs:
-        yield "answers that lose the backend's own CORS headers"
-    if before and after and _credentials(old) and not _credentials(new):
-        yield "origins that read with the user's cookies today and will read without them"
-    was, will = header_value(old, ACAO), header_value(new, ACAO)
+            yield READ, ""
+    if "origin" in vary_tokens(new.headers) and "origin" not in vary_tokens(old.headers):
+        yield VARY, ""
+    if old.theirs:
+        yield THEIRS, ""
+    if before and after and _credentials(old.headers) and not _credentials(new.headers):
+        yield COOKIES, ""
+    # What the config itself sends back: the backend's copy is THEIRS.
+    was, will = header_value(old.own, ACAO), header_value(new.headers, ACAO)
     if was == "*" and will not in (None, "*"):
-        yield "answers that send the Origin back instead of *"
+        yield ECHO, ""
     if was not in (None, "*") and will == "*":
-        yield "answers that send * instead of the Origin back"
+        yield STAR, ""
 
 
 def _credentials(headers: Sequence[tuple[str, str]]) -> bool:
