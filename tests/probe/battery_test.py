@@ -74,6 +74,15 @@ def test_any_origin_refuses_nothing() -> None:
     assert _origins(_plan("public-read"), "refused") == set()
 
 
+@pytest.mark.parametrize(("headers", "refused"), [('["X-Token"]', True), ('["*"]', False)])
+def test_a_header_is_asked_as_refused_unless_any_is_allowed(headers: str, refused: bool) -> None:
+    plan = unchecked_plan(
+        "h", f'allow_origins = ["https://a.example"]\nallow_headers = {headers}\n'
+    )
+    purposes = {p.purpose for p in conformance(plan, ["/"], ["/x"]).probes}
+    assert ("refused-header" in purposes) == refused
+
+
 def test_paths() -> None:
     battery = conformance(_plan("spa-api"), ["/a", "/b"], ["/e"])
     assert {p.path for p in battery.probes if p.purpose == "error"} == {"/e"}
