@@ -1,0 +1,296 @@
+"""import -> render -> serve -> probe, on the real nginx: each hand-written corpus config imported,
+each policy rendered and served where the config answered CORS, and probed.
+
+- The new output grants exactly what the imported policy says: probe's conformance battery for
+  the policy finds nothing on it.
+- Import's list of changes is what a probe observes: the same requests sent to the old config and
+  to the new output, on the real server, differ in exactly the kinds (and on exactly the
+  requests) import names.
+- Import never widens: no origin reads with the new output what it cannot read today.
+
+Both configs are served by one nginx, with the audit's careless application behind them
+(routing.audit_backend: its own CORS headers on every answer, import's changes are found with
+it). What the old config sends of its own is observed by asking it again with the application's
+CORS headers turned off; that a request reached the application, by the header it adds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from corsgen.cli import main
+from corsgen.fetch import cors_failure, preflight_failure
+from corsgen.importing import (
+    Change,
+    Policy,
+    Seen,
+    changes,
+    checked_plan,
+    imported,
+    probes,
+    write_policies,
+)
+from corsgen.plan import Plan
+from corsgen.probe import battery, run
+from corsgen.probe.battery import Probe
+from corsgen.probe.client import Answer, Client, Site
+from corsgen.probe.judge import AUTH_STATUSES
+from corsgen.render import render_parts
+from corsgen.routing import Scope, audit_backend
+from corsgen.targets.nginx import main_config
+from corsgen.targets.nginx_routing import load
+from corsgen.verify import find_binary
+from testing.binaries import need_binary
+from testing.nginx_corpus import CONFIGS, CORPUS, fill, version
+from testing.processes import free_port, process
+from testing.upstream import Upstream
+
+MARK = ("X-Upstream", "1")  # what the application adds: the request reached it
+LIMITS = run.Limits(concurrency=4, timeout=10, verify=False)
+
+
+class Careless:
+    """routing.audit_backend, with its own CORS headers on or off, and MARK on every answer."""
+
+    def __init__(self) -> None:
+        self.cors = True
+
+    def __call__(self, method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+        status, headers = audit_backend(method, path)
+        if not self.cors:
+            headers = tuple(h for h in headers if not _cors(h[0]))
+        return status, (*headers, MARK)
+
+
+def _cors(name: str) -> bool:
+    return name.lower().startswith("access-control-")
+
+
+def _hand_written(name: str) -> bool:
+    routes, _ = load([CORPUS / name])
+    assert routes is not None, name
+    return any(s.granted is not None and s.policy is None for s in routes.scopes())
+
+
+IMPORTED = [name for name in CONFIGS if _hand_written(name)]
+
+
+@pytest.fixture(scope="module")
+def nginx() -> str:
+    binary = find_binary("nginx")
+    need_binary("nginx", binary)
+    assert binary is not None
+    return binary
+
+
+@pytest.fixture(scope="module")
+def careless() -> Careless:
+    return Careless()
+
+
+@pytest.fixture(scope="module")
+def up(careless: Careless) -> Iterator[Upstream]:
+    with Upstream(careless) as upstream:
+        yield upstream
+
+
+@dataclass(frozen=True)
+class Imported:
+    """One corpus config imported and served, before and after."""
+
+    policies: list[Policy]
+    plans: list[Plan]
+    old: int  # the port the old config answers on
+    new: int  # ... and the rendered policies
+
+
+def _location(scope: Scope, name: str, upstream: int) -> str:
+    """The block the scope was, with the policy's snippet included and the application behind."""
+    words = scope.title.split(maxsplit=1)
+    include = f"include imported/{name}.conf;"
+    if words == ["server"]:
+        return f"    {include}\n    location / {{ proxy_pass http://127.0.0.1:{upstream}; }}\n"
+    assert words[0] == "location", f"no context for {scope.title}"
+    # A location by prefix strips it as the corpus's `proxy_pass http://UPSTREAM/;` does; a regex
+    # or exact one passes the path on (the application answers on its last segment).
+    strip = "/" if words[1].startswith("/") else ""
+    proxy = f"proxy_pass http://127.0.0.1:{upstream}{strip};"
+    return f"    {words[0]} {words[1]} {{\n        {include}\n        {proxy}\n    }}\n"
+
+
+def _rendered(
+    root: Path, policies: Sequence[Policy], plans: Sequence[Plan], port: int, upstream: int
+) -> Path:
+    """Each policy rendered for nginx, and a config serving each where its scope was: the same
+    host and block, on `port`."""
+    out = root / "imported"
+    # A server on the port whatever is imported: a config import writes nothing for has none.
+    http = f"server {{\n    listen 127.0.0.1:{port} default_server;\n    return 404;\n}}\n"
+    servers: dict[str, str] = {}
+    for policy, plan in zip(policies, plans, strict=True):
+        for file, text in render_parts(plan, "nginx").items():
+            (out / file).write_text(text)
+        http += f"include imported/{plan.name}.http.conf;\n"
+        scope = policy.scope
+        block = _location(scope, plan.name, upstream)
+        servers[scope.host] = servers.get(scope.host, "") + block
+    for host, blocks in servers.items():
+        http += f"server {{\n    listen 127.0.0.1:{port};\n    server_name {host};\n{blocks}}}\n"
+    (out / "site.conf").write_text(http)
+    return out / "site.conf"
+
+
+@pytest.fixture(scope="module", params=IMPORTED)
+def served(
+    request: pytest.FixtureRequest,
+    nginx: str,
+    up: Upstream,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Imported]:
+    """The corpus config imported (into imported/, each policy through `corsgen check`), then
+    it and the rendered policies served by one nginx."""
+    name: str = request.param
+    root = tmp_path_factory.mktemp(name.replace(".", "-"))
+    old, new = free_port(), free_port()
+    config = fill(root, name, old, up.port)
+    routes, errors = load([config], client="127.0.0.1", version=version(nginx))
+    assert routes is not None, errors
+    policies = [p for p in imported(routes, root / "imported") if p.path is not None]
+    (root / "imported").mkdir()
+    write_policies(policies, [config])
+    for policy in policies:
+        assert policy.path is not None
+        assert main(["check", str(policy.path)]) == 0, policy.text
+    plans = [checked_plan(p.text, p.path.name) for p in policies if p.path is not None]
+    site = _rendered(root, policies, plans, new, up.port)
+    conf = main_config(root, f"    include {config};\n    include {site};\n", serve=True)
+    with process([nginx, "-p", str(root), "-c", str(conf)], root, [old, new]):
+        yield Imported(policies, plans, old, new)
+
+
+def _at(scope: Scope, probe: Probe) -> Probe:
+    """The probe as the scope's site is asked for: by its Host, on 127.0.0.1."""
+    return replace(probe, headers=(("Host", scope.host), *probe.headers))
+
+
+def _send(port: int, sent: Sequence[Probe]) -> list[Answer]:
+    with Client(Site(f"http://127.0.0.1:{port}", "/"), LIMITS.timeout, 4, False) as client:
+        answers = client.send_all([(p.method, p.path, p.headers) for p in sent])
+    assert not [a.error for a in answers if a.error]
+    return answers
+
+
+def _observed(careless: Answer, clean: Answer) -> Seen:
+    """The old config's answer as import's changes compare it, from what the real server sent with
+    the application's CORS headers on (what the browser gets) and off (the config's own)."""
+    mine = Counter(n.lower() for n, _ in clean.headers if _cors(n))
+    theirs = Counter(n.lower() for n, _ in careless.headers if _cors(n)) - mine
+    return Seen(
+        careless.status,
+        tuple(careless.headers),
+        tuple(clean.headers),
+        tuple(theirs.elements()),
+        backend=MARK in careless.headers,
+        auth="auth" if careless.status in AUTH_STATUSES else "",
+    )
+
+
+def _kinds(found: Sequence[Change]) -> dict[str, tuple[str, ...]]:
+    """Each kind with its requests; where the model names the line (the auth) the server cannot."""
+    return {c.kind: c.requests for c in found}
+
+
+def test_each_config_imports_a_policy_or_says_why_not() -> None:
+    """The corpus has hand-written configs to round-trip: the list is not empty by mistake."""
+    assert {"enable-cors.conf", "reflect-credentials.conf", "correct-handwritten.conf"} <= set(
+        IMPORTED
+    )
+
+
+def test_the_output_grants_what_the_policy_says(served: Imported) -> None:
+    """probe, in conformance mode with the imported policy, finds nothing on the new output."""
+    for policy, plan in zip(served.policies, served.plans, strict=True):
+        paths = list(policy.scope.paths[:3])
+        built = battery.conformance(plan, paths, [run.error_path(p) for p in paths])
+        built = replace(built, probes=tuple(_at(policy.scope, p) for p in built.probes))
+        site = Site(f"http://127.0.0.1:{served.new}", "/")
+        result = run.run(site, plan, "conformance", built, LIMITS)
+        assert not result.failed
+        found = [
+            f"{f.check.id} {f.probe.method} {f.probe.path}: {f.summary}" for f in result.findings
+        ]
+        assert not found, f"{policy.scope.title}:\n" + "\n".join(found)
+
+
+def test_imports_changes_are_what_probe_observes(served: Imported, careless: Careless) -> None:
+    """The battery import finds its changes with, sent to the old config and to the new output:
+    the differences, kind by kind and request by request, are import's."""
+    for policy, plan in zip(served.policies, served.plans, strict=True):
+        sent = probes(policy.scope, plan)
+        asked = [_at(policy.scope, p) for p in sent]
+        old = _send(served.old, asked)
+        careless.cors = False
+        try:
+            own = _send(served.old, asked)
+        finally:
+            careless.cors = True
+        new = _send(served.new, asked)
+        was = [_observed(c, o) for c, o in zip(old, own, strict=True)]
+        now = [Seen(a.status, tuple(a.headers), tuple(a.headers)) for a in new]
+        observed = changes(sent, was, now)
+        assert _kinds(observed) == _kinds(policy.changes), policy.scope.title
+
+
+def _reads(probe: Probe, headers: Sequence[tuple[str, str]], status: int, cookies: bool) -> bool:
+    """Whether the page reads the answer (or its preflight passes), with cookies or without."""
+    if probe.request is None:
+        return False
+    request = replace(probe.request, credentials=cookies)
+    if probe.method == "OPTIONS":
+        return preflight_failure(request, headers, status) is None
+    return cors_failure(request, headers) is None
+
+
+def test_import_never_widens(served: Imported, careless: Careless) -> None:
+    """Whoever reads an answer the application gave (not an error) from the new output reads it
+    today from the config's own headers, and with cookies only where they do today."""
+    careless.cors = False
+    try:
+        for policy, plan in zip(served.policies, served.plans, strict=True):
+            sent = probes(policy.scope, plan)
+            asked = [_at(policy.scope, p) for p in sent]
+            pairs = zip(sent, _send(served.old, asked), _send(served.new, asked), strict=True)
+            wider = [
+                f"{p.method} {p.path} from {p.request.origin if p.request else '-'}"
+                + " with cookies" * cookies
+                for p, was, now in pairs
+                if was.status < 400
+                for cookies in (False, True)
+                if _reads(p, now.headers, now.status, cookies)
+                and not _reads(p, was.headers, was.status, cookies)
+            ]
+            assert not wider, f"{policy.scope.title}: wider than today:\n" + "\n".join(wider)
+    finally:
+        careless.cors = True
+
+
+def test_a_reflected_origin_with_credentials_imports_without_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """reflect-credentials.conf sends any Origin back with credentials: import writes any origin
+    without credentials, and says it dropped them, in the file and on the terminal."""
+    config = CORPUS / "reflect-credentials.conf"
+    assert main(["import", str(config), "--out-dir", str(tmp_path)]) == 0
+    text = (tmp_path / "api_api.toml").read_text()
+    for line in ('allow_origins = ["*"]', "allow_credentials = false"):
+        assert line in text.splitlines()
+    said = "allow_credentials: the config sends any Origin back with credentials"
+    assert f"# Dropped: {said}" in text
+    out = capsys.readouterr().out
+    assert f"  dropped: {said}" in out
+    assert "origins that read with the user's cookies today and will read without them" in out
