@@ -37,6 +37,8 @@ GOOD = Cors(
 ROOT = Block(1, "/")
 LOOSE = OriginRegex(r"example\.com", Place(FILE, 4), "pcre", False)
 PREFIX = OriginRegex(r"^https://app\.example\.com", Place(FILE, 4), "pcre", False)
+# A list written as a regex, with plain http and no end anchor (as enable-cors.org's if).
+NAMED = OriginRegex(r"^https?://app\.example\.com", Place(FILE, 4), "pcre", True)
 CORS = ("access-control-allow-origin", "access-control-allow-credentials",
         "access-control-allow-methods", "access-control-allow-headers",
         "access-control-max-age")  # fmt: skip
@@ -111,6 +113,13 @@ NARROWED = [
         replace(GOOD, regex=LOOSE),
         {"allow_origins": '["https://app.example.com", "https://admin.example.com"]'},
         "is dropped: corsgen cannot prove",
+    ),
+    (
+        "regex-naming-its-origins",
+        replace(GOOD, origins=(), regex=NAMED),
+        {"allow_origins": '["http://app.example.com", "https://app.example.com"]'},
+        "is replaced by the origins it admits anchored at both ends, http://app.example.com, "
+        "https://app.example.com: corsgen cannot prove",
     ),
     (
         "star-headers-with-credentials",
