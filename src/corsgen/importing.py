@@ -14,6 +14,7 @@ existing file is never overwritten (as `corsgen init`).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +106,7 @@ def _names(scopes: Sequence[Scope]) -> Iterator[str]:
     """A distinct policy name per scope: the second api_v1 is api_v1_2."""
     seen: set[str] = set()
     for scope in scopes:
-        name = base = policy_name(scope.host, scope.title)
+        name = base = policy_name(scope.host, _title(scope))
         number = 1
         while name in seen:
             number += 1
@@ -113,6 +114,19 @@ def _names(scopes: Sequence[Scope]) -> Iterator[str]:
             name = base[: MAX_NAME_LENGTH - len(suffix)] + suffix
         seen.add(name)
         yield name
+
+
+# A block its server has no name for, named by its line ("route at line 42 of virtual host api"):
+# its line says nothing in a policy's name, the enclosing block's name and its path do.
+_BY_LINE = re.compile(r"\bat line \d+ of (?:\S+ )*")
+
+
+def _title(scope: Scope) -> str:
+    """The scope's title as policy_name reads it (the words after its first)."""
+    if not _BY_LINE.search(scope.title):
+        return scope.title
+    path = scope.paths[0] if scope.paths else ""
+    return f"{scope.title.split()[0]} {_BY_LINE.split(scope.title)[-1]} {path}"
 
 
 def imported(routes: Routes, out_dir: Path) -> list[Policy]:
