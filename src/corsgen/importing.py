@@ -21,7 +21,7 @@ from pathlib import Path
 
 from corsgen.audit.engine import MAX_SCOPES, error_path
 from corsgen.audit.granted import Imported, NothingLeft, nearest_safe, policy_name
-from corsgen.errors import CorsgenError, PolicyError, blocking
+from corsgen.errors import CorsgenError, Finding, PolicyError, blocking
 from corsgen.fetch import cors_failure, header_value, preflight_failure, vary_tokens
 from corsgen.files import shown
 from corsgen.limits import MAX_NAME_LENGTH
@@ -32,7 +32,7 @@ from corsgen.probe.battery import Probe
 from corsgen.promise import is_preflight, promised_answer
 from corsgen.routing import Answered, Asked, Routes, Scope, audit_backend
 from corsgen.rules.checks import check_policy
-from corsgen.targets import limit_findings
+from corsgen.targets import limit_findings, shortfall_findings
 
 # Keys in the order a policy file lists them (docs/policy.md).
 _ORDER = (
@@ -61,6 +61,8 @@ class Policy:
     text: str = ""
     dropped: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+    # Where the target cannot keep corsgen's promise (CG501): the changes are the promise's.
+    shortfalls: list[Finding] = field(default_factory=list)
 
 
 def _value(value: object) -> str:
@@ -129,9 +131,10 @@ def _title(scope: Scope) -> str:
     return f"{scope.title.split()[0]} {_BY_LINE.split(scope.title)[-1]} {path}"
 
 
-def imported(routes: Routes, out_dir: Path) -> list[Policy]:
+def imported(routes: Routes, out_dir: Path, target: str | None = None) -> list[Policy]:
     """A policy for every scope the config's CORS is written by hand in (a scope with a corsgen
-    snippet is corsgen's already), with the changes rendering it would make."""
+    snippet is corsgen's already), with the changes rendering it would make, and where `target`
+    falls short of what rendering promises."""
     scopes = [s for s in routes.scopes() if s.granted is not None and s.policy is None]
     scopes = scopes[:MAX_SCOPES]  # as many as the audit probes
     out = []
@@ -146,7 +149,8 @@ def imported(routes: Routes, out_dir: Path) -> list[Policy]:
         text = policy_text(safe, scope)
         plan = checked_plan(text, path.name)
         changes = _changes(routes, scope, plan)
-        out.append(Policy(scope, path, text, safe.dropped, changes))
+        short = shortfall_findings(plan, path.name, [target] if target else [])
+        out.append(Policy(scope, path, text, safe.dropped, changes, short))
     return out
 
 

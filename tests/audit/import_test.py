@@ -224,3 +224,13 @@ def test_a_block_named_by_its_line_is_named_by_its_path(tmp_path: Path) -> None:
     assert routes is not None
     names = [p.path.name for p in imported(routes, tmp_path) if p.path is not None]
     assert names == ["localhost_api_publi.toml", "localhost_api.toml"]
+
+
+def test_where_the_target_falls_short_of_the_promise_is_said(tmp_path: Path) -> None:
+    """The changes are what corsgen's output promises; on a server that cannot keep all of it
+    (CG501), import says where, as `corsgen check` does."""
+    model = FakeConfig([ROOT, Block(3, "/api/v1/", cors=GOOD)])
+    (nginx,) = imported(model, tmp_path, "nginx")
+    (traefik,) = imported(model, tmp_path, "traefik")
+    assert nginx.shortfalls == []
+    assert {f.rule_id for f in traefik.shortfalls} == {"CG501"}
