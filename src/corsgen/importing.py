@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from corsgen.audit.engine import MAX_SCOPES, error_path
@@ -148,7 +148,7 @@ def imported(routes: Routes, out_dir: Path, target: str | None = None) -> list[P
         path = out_dir / f"{name}.toml"
         text = policy_text(safe, scope)
         plan = checked_plan(text, path.name)
-        changes = _changes(routes, scope, plan)
+        changes = _changes(routes, scope, plan, target)
         short = shortfall_findings(plan, path.name, [target] if target else [])
         out.append(Policy(scope, path, text, safe.dropped, changes, short))
     return out
@@ -234,12 +234,50 @@ def asked(scope: Scope, probe: Probe) -> Asked:
     return Asked(scope.host, probe.method, probe.path, probe.headers, scope.port)
 
 
-def _changes(routes: Routes, scope: Scope, plan: Plan) -> list[Change]:
-    """What rendering the policy changes: the battery answered by the model of the old config
-    and by the policy's promise."""
+def _changes(routes: Routes, scope: Scope, plan: Plan, target: str | None) -> list[Change]:
+    """What rendering the policy changes: the battery answered by the model of the old config,
+    and by the target's model of the output served where the scope was (else by the promise)."""
     sent = probes(scope, plan)
     old = [seen(routes.answer(asked(scope, p), audit_backend)) for p in sent]
-    return changes(sent, old, [promised(plan, p, o) for p, o in zip(sent, old, strict=True)])
+    new = _rendered(scope, plan, target, sent, old)
+    if new is None:
+        new = [promised(plan, p, o) for p, o in zip(sent, old, strict=True)]
+    return changes(sent, old, new)
+
+
+# Where the output's model sends the application's requests: nowhere, the model answers them.
+_APPLICATION = "127.0.0.1:9"
+
+
+def _rendered(
+    scope: Scope, plan: Plan, target: str | None, sent: Sequence[Probe], old: Sequence[Seen]
+) -> list[Seen] | None:
+    """The output's answers as the target's model gives them, served where the scope was: what
+    the server does with it, where it falls short of the promise too. A request the output passes
+    on keeps the application's status (the old config's: its auth and errors stay as they are)."""
+    if target is None:
+        return None
+    import tempfile
+
+    from corsgen.targets import by_name
+
+    spec = by_name(target)
+    port = scope.port or 80
+    with tempfile.TemporaryDirectory(prefix="corsgen-import-") as directory:
+        files = spec.in_place(scope, plan, Path(directory), _APPLICATION, port)
+        if files is None:
+            return None
+        loaded = spec.routes(files)
+        if loaded.routes is None:
+            raise AssertionError(f"the output for {scope.title} does not load: {loaded.findings}")
+        rendered = loaded.routes
+        answers = [
+            rendered.answer(replace(asked(scope, p), port=port), audit_backend) for p in sent
+        ]
+    return [
+        Seen(o.status if a.backend else a.status, a.pairs(), a.pairs())
+        for a, o in zip(answers, old, strict=True)
+    ]
 
 
 def changes(sent: Sequence[Probe], old: Sequence[Seen], new: Sequence[Seen]) -> list[Change]:

@@ -1,5 +1,6 @@
 """import -> render -> serve -> probe, on the real nginx: each hand-written corpus config imported,
-each policy rendered and served where the config answered CORS, and probed.
+each policy rendered and served where the config answered CORS (Target.in_place: the very files
+import reads with the model to find its changes), and probed.
 
 - The new output grants exactly what the imported policy says: probe's conformance battery for
   the policy finds nothing on it.
@@ -8,9 +9,9 @@ each policy rendered and served where the config answered CORS, and probed.
   requests) import names.
 - Import never widens: no origin reads with the new output what it cannot read today.
 
-Both configs are served by one nginx, with the audit's careless application behind them
-(routing.audit_backend: its own CORS headers on every answer, import's changes are found with
-it). What the old config sends of its own is observed by asking it again with the application's
+The old config and the outputs are served by one nginx, the audit's careless application behind
+them (routing.audit_backend: its own CORS headers on every answer, import's changes are found
+with it). What the old config sends of its own is observed by asking it again with the application's
 CORS headers turned off; that a request reached the application, by the header it adds.
 """
 
@@ -40,9 +41,8 @@ from corsgen.probe import battery, run
 from corsgen.probe.battery import Probe
 from corsgen.probe.client import Answer, Client, Site
 from corsgen.probe.judge import AUTH_STATUSES
-from corsgen.render import render_parts
 from corsgen.routing import Scope, audit_backend
-from corsgen.targets.nginx import main_config
+from corsgen.targets.nginx import TARGET, main_config
 from corsgen.targets.nginx_routing import load
 from corsgen.verify import find_binary
 from testing.binaries import need_binary
@@ -106,43 +106,7 @@ class Imported:
     policies: list[Policy]
     plans: list[Plan]
     old: int  # the port the old config answers on
-    new: int  # ... and the rendered policies
-
-
-def _location(scope: Scope, name: str, upstream: int) -> str:
-    """The block the scope was, with the policy's snippet included and the application behind."""
-    words = scope.title.split(maxsplit=1)
-    include = f"include imported/{name}.conf;"
-    if words == ["server"]:
-        return f"    {include}\n    location / {{ proxy_pass http://127.0.0.1:{upstream}; }}\n"
-    assert words[0] == "location", f"no context for {scope.title}"
-    # A location by prefix strips it as the corpus's `proxy_pass http://UPSTREAM/;` does; a regex
-    # or exact one passes the path on (the application answers on its last segment).
-    strip = "/" if words[1].startswith("/") else ""
-    proxy = f"proxy_pass http://127.0.0.1:{upstream}{strip};"
-    return f"    {words[0]} {words[1]} {{\n        {include}\n        {proxy}\n    }}\n"
-
-
-def _rendered(
-    root: Path, policies: Sequence[Policy], plans: Sequence[Plan], port: int, upstream: int
-) -> Path:
-    """Each policy rendered for nginx, and a config serving each where its scope was: the same
-    host and block, on `port`."""
-    out = root / "imported"
-    # A server on the port whatever is imported: a config import writes nothing for has none.
-    http = f"server {{\n    listen 127.0.0.1:{port} default_server;\n    return 404;\n}}\n"
-    servers: dict[str, str] = {}
-    for policy, plan in zip(policies, plans, strict=True):
-        for file, text in render_parts(plan, "nginx").items():
-            (out / file).write_text(text)
-        http += f"include imported/{plan.name}.http.conf;\n"
-        scope = policy.scope
-        block = _location(scope, plan.name, upstream)
-        servers[scope.host] = servers.get(scope.host, "") + block
-    for host, blocks in servers.items():
-        http += f"server {{\n    listen 127.0.0.1:{port};\n    server_name {host};\n{blocks}}}\n"
-    (out / "site.conf").write_text(http)
-    return out / "site.conf"
+    new: list[int]  # ... and each policy's output, where its scope was (Target.in_place)
 
 
 @pytest.fixture(scope="module", params=IMPORTED)
@@ -156,20 +120,29 @@ def served(
     it and the rendered policies served by one nginx."""
     name: str = request.param
     root = tmp_path_factory.mktemp(name.replace(".", "-"))
-    old, new = free_port(), free_port()
+    old = free_port()
     config = fill(root, name, old, up.port)
     routes, errors = load([config], client="127.0.0.1", version=version(nginx))
     assert routes is not None, errors
-    policies = [p for p in imported(routes, root / "imported") if p.path is not None]
+    policies = [p for p in imported(routes, root / "imported", "nginx") if p.path is not None]
     (root / "imported").mkdir()
     write_policies(policies, [config])
     for policy in policies:
         assert policy.path is not None
         assert main(["check", str(policy.path)]) == 0, policy.text
     plans = [checked_plan(p.text, p.path.name) for p in policies if p.path is not None]
-    site = _rendered(root, policies, plans, new, up.port)
-    conf = main_config(root, f"    include {config};\n    include {site};\n", serve=True)
-    with process([nginx, "-p", str(root), "-c", str(conf)], root, [old, new]):
+    # Each output as import's model of it read it: the same files, on a port of its own.
+    new = [free_port() for _ in policies]
+    upstream = f"127.0.0.1:{up.port}"
+    http = f"    include {config};\n"
+    for policy, plan, port in zip(policies, plans, new, strict=True):
+        directory = root / "imported" / plan.name
+        directory.mkdir()
+        files = TARGET.in_place(policy.scope, plan, directory, upstream, port)
+        assert files is not None, policy.scope.title
+        http += "".join(f"    include {file};\n" for file in files)
+    conf = main_config(root, http, serve=True)
+    with process([nginx, "-p", str(root), "-c", str(conf)], root, [old, *new]):
         yield Imported(policies, plans, old, new)
 
 
@@ -214,11 +187,11 @@ def test_each_config_imports_a_policy_or_says_why_not() -> None:
 
 def test_the_output_grants_what_the_policy_says(served: Imported) -> None:
     """probe, in conformance mode with the imported policy, finds nothing on the new output."""
-    for policy, plan in zip(served.policies, served.plans, strict=True):
+    for policy, plan, port in zip(served.policies, served.plans, served.new, strict=True):
         paths = list(policy.scope.paths[:3])
         built = battery.conformance(plan, paths, [run.error_path(p) for p in paths])
         built = replace(built, probes=tuple(_at(policy.scope, p) for p in built.probes))
-        site = Site(f"http://127.0.0.1:{served.new}", "/")
+        site = Site(f"http://127.0.0.1:{port}", "/")
         result = run.run(site, plan, "conformance", built, LIMITS)
         assert not result.failed
         found = [
@@ -230,7 +203,7 @@ def test_the_output_grants_what_the_policy_says(served: Imported) -> None:
 def test_imports_changes_are_what_probe_observes(served: Imported, careless: Careless) -> None:
     """The battery import finds its changes with, sent to the old config and to the new output:
     the differences, kind by kind and request by request, are import's."""
-    for policy, plan in zip(served.policies, served.plans, strict=True):
+    for policy, plan, port in zip(served.policies, served.plans, served.new, strict=True):
         sent = probes(policy.scope, plan)
         asked = [_at(policy.scope, p) for p in sent]
         old = _send(served.old, asked)
@@ -239,7 +212,7 @@ def test_imports_changes_are_what_probe_observes(served: Imported, careless: Car
             own = _send(served.old, asked)
         finally:
             careless.cors = True
-        new = _send(served.new, asked)
+        new = _send(port, asked)
         was = [_observed(c, o) for c, o in zip(old, own, strict=True)]
         now = [Seen(a.status, tuple(a.headers), tuple(a.headers)) for a in new]
         observed = changes(sent, was, now)
@@ -261,10 +234,10 @@ def test_import_never_widens(served: Imported, careless: Careless) -> None:
     today from the config's own headers, and with cookies only where they do today."""
     careless.cors = False
     try:
-        for policy, plan in zip(served.policies, served.plans, strict=True):
+        for policy, plan, port in zip(served.policies, served.plans, served.new, strict=True):
             sent = probes(policy.scope, plan)
             asked = [_at(policy.scope, p) for p in sent]
-            pairs = zip(sent, _send(served.old, asked), _send(served.new, asked), strict=True)
+            pairs = zip(sent, _send(served.old, asked), _send(port, asked), strict=True)
             wider = [
                 f"{p.method} {p.path} from {p.request.origin if p.request else '-'}"
                 + " with cookies" * cookies
