@@ -74,13 +74,22 @@ def test_any_origin_refuses_nothing() -> None:
     assert _origins(_plan("public-read"), "refused") == set()
 
 
-@pytest.mark.parametrize(("headers", "refused"), [('["X-Token"]', True), ('["*"]', False)])
-def test_a_header_is_asked_as_refused_unless_any_is_allowed(headers: str, refused: bool) -> None:
-    plan = unchecked_plan(
-        "h", f'allow_origins = ["https://a.example"]\nallow_headers = {headers}\n'
-    )
+@pytest.mark.parametrize(
+    ("key", "values", "refused"),
+    [
+        ("allow_headers", '["X-Token"]', True),
+        ("allow_headers", '["*"]', False),
+        ("allow_methods", '["PUT"]', True),
+        ("allow_methods", '["*"]', False),
+    ],
+)
+def test_a_preflight_is_asked_as_refused_unless_any_is_allowed(
+    key: str, values: str, refused: bool
+) -> None:
+    plan = unchecked_plan("h", f'allow_origins = ["https://a.example"]\n{key} = {values}\n')
+    purpose = "refused-header" if key == "allow_headers" else "refused-method"
     purposes = {p.purpose for p in conformance(plan, ["/"], ["/x"]).probes}
-    assert ("refused-header" in purposes) == refused
+    assert (purpose in purposes) == refused
 
 
 def test_paths() -> None:
