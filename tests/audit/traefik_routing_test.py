@@ -8,9 +8,6 @@ file and follows its file provider. Every request of testing/model_diff.battery 
 
 from __future__ import annotations
 
-import json
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,33 +20,8 @@ from corsgen.targets.traefik_check import static
 from testing.binaries import need_binary
 from testing.model_diff import attributed, battery, differences, marked
 from testing.processes import free_port, process
+from testing.traefik_corpus import CONFIGS, copy, files, loaded
 from testing.upstream import Upstream
-
-CORPUS = Path(__file__).parent / "corpus" / "traefik"
-UPSTREAM = "127.0.0.1:18080"
-CONFIGS = sorted(p.name for p in CORPUS.iterdir())
-
-
-def _copy(name: str, into: Path, upstream: int) -> None:
-    source = CORPUS / name
-    files = sorted(source.iterdir()) if source.is_dir() else [source]
-    for file in files:
-        (into / file.name).write_text(file.read_text().replace(UPSTREAM, f"127.0.0.1:{upstream}"))
-
-
-def _loaded(api: int, routers: int) -> None:
-    """Wait until Traefik's API lists every router the files define."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{api}/api/http/routers") as answer:
-                listed = [r for r in json.load(answer) if r["name"].endswith("@file")]
-                if len(listed) == routers:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("Traefik did not load the routers")
 
 
 @pytest.fixture
@@ -60,14 +32,14 @@ def served(
     need_binary("traefik", binary)
     dynamic = tmp_path / "dynamic"
     dynamic.mkdir()
-    _copy(request.param, dynamic, upstream.port)
+    copy(request.param, dynamic, upstream.port)
     web, api = free_port(), free_port()
     (tmp_path / "traefik.yml").write_text(static(dynamic, {"web": web}, api))
     routes, findings = traefik_routing.load([tmp_path / "traefik.yml"])
     assert routes is not None, findings
     assert routes.config.routers, "the model read no router"
     with process([str(binary), f"--configFile={tmp_path / 'traefik.yml'}"], tmp_path, [web, api]):
-        _loaded(api, len(routes.config.routers))
+        loaded(api, len(routes.config.routers))
         yield routes, web
 
 
@@ -90,12 +62,10 @@ def test_the_model_answers_as_traefik(
 def test_each_planted_flaw_is_on_a_line_the_model_names(name: str) -> None:
     """The corpus's expect-next lines are lines the model attributes an answer or a grant to,
     where the audit can report them."""
-    source = CORPUS / name
-    files = sorted(source.iterdir()) if source.is_dir() else [source]
-    routes, findings = traefik_routing.load(files)
+    routes, findings = traefik_routing.load(files(name))
     assert routes is not None, findings
     places = attributed(routes, _asked(routes, None))
-    unnamed = {str(at): slugs for at, slugs in marked(files).items() if at not in places}
+    unnamed = {str(at): slugs for at, slugs in marked(files(name)).items() if at not in places}
     assert not unnamed
 
 
@@ -117,7 +87,7 @@ def test_traefik_claims_its_files_only(text: str, claimed: bool) -> None:
 
 def test_a_static_file_in_its_own_providers_directory_is_read_once(tmp_path: Path) -> None:
     (tmp_path / "traefik.yml").write_text(static(tmp_path, {"web": 8080}))
-    _copy("public-star.yml", tmp_path, 8081)
+    copy("public-star.yml", tmp_path, 8081)
     routes, findings = traefik_routing.load([tmp_path / "traefik.yml"])
     assert routes is not None, findings
     assert [router.name for router in routes.routers] == ["catalog"]
