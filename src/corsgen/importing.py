@@ -119,16 +119,15 @@ def _names(scopes: Sequence[Scope]) -> Iterator[str]:
 
 
 # A block its server has no name for, named by its line ("route at line 42 of virtual host api"):
-# its line says nothing in a policy's name, the enclosing block's name and its path do.
-_BY_LINE = re.compile(r"\bat line \d+ of (?:\S+ )*")
+# its line says nothing in a policy's name, its path does.
+_BY_LINE = re.compile(r"\bat line \d+ of ")
 
 
 def _title(scope: Scope) -> str:
     """The scope's title as policy_name reads it (the words after its first)."""
     if not _BY_LINE.search(scope.title):
         return scope.title
-    path = scope.paths[0] if scope.paths else ""
-    return f"{scope.title.split()[0]} {_BY_LINE.split(scope.title)[-1]} {path}"
+    return f"{scope.title.split()[0]} {scope.paths[0] if scope.paths else ''}"
 
 
 def imported(routes: Routes, out_dir: Path, target: str | None = None) -> list[Policy]:

@@ -215,15 +215,15 @@ def test_an_existing_file_is_never_overwritten(tmp_path: Path) -> None:
 
 
 def test_a_block_named_by_its_line_is_named_by_its_path(tmp_path: Path) -> None:
-    """Envoy's routes have no names: "route at line 42 of virtual host api" is named by the
-    virtual host and the route's path, not by a line number cut short."""
+    """Envoy's routes have no names: "route at line 42 of virtual host api" is named by its path,
+    not by a line number cut short."""
     from corsgen.targets import by_name
 
     config = Path(__file__).parent / "corpus" / "envoy" / "ext-authz-first.yaml"
     routes = by_name("envoy").routes([config]).routes
     assert routes is not None
     names = [p.path.name for p in imported(routes, tmp_path) if p.path is not None]
-    assert names == ["localhost_api_publi.toml", "localhost_api.toml"]
+    assert names == ["localhost_public.toml", "localhost.toml"]
 
 
 def test_where_the_target_falls_short_of_the_promise_is_said(tmp_path: Path) -> None:
