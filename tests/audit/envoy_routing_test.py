@@ -8,7 +8,6 @@ reads the same file. Every request of testing/model_diff.battery goes to both, o
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,14 +18,10 @@ from corsgen.targets import envoy_routing, yaml_lines
 from corsgen.targets.envoy import TARGET
 from corsgen.targets.envoy_serving import command
 from testing.binaries import need_binary
+from testing.envoy_corpus import CONFIGS, CORPUS, filled
 from testing.model_diff import attributed, battery, differences, marked
-from testing.processes import free_port, process
+from testing.processes import process
 from testing.upstream import Upstream
-
-CORPUS = Path(__file__).parent / "corpus" / "envoy"
-LISTENER, UPSTREAM = re.compile(r"port_value: (1000\d)\b"), "port_value: 18080"
-DEAD = "port_value: 18081"  # a service nothing answers for (an authorization service)
-CONFIGS = sorted(p.name for p in CORPUS.iterdir())
 
 
 @pytest.fixture
@@ -35,16 +30,12 @@ def served(
 ) -> Iterator[tuple[envoy_routing.EnvoyRoutes, list[int]]]:
     binary = TARGET.find_binary()
     need_binary("envoy", binary)
-    text = (CORPUS / request.param).read_text()
-    ports = {placeholder: free_port() for placeholder in LISTENER.findall(text)}
-    text = LISTENER.sub(lambda m: f"port_value: {ports[m[1]]}", text)
-    text = text.replace(UPSTREAM, f"port_value: {upstream.port}")
-    text = text.replace(DEAD, f"port_value: {free_port()}")
+    text, ports = filled(request.param, upstream.port)
     run = command(str(binary), tmp_path, text)
     routes, findings = envoy_routing.load([tmp_path / "envoy.yaml"])
     assert routes is not None, findings
-    with process(run, tmp_path, ports.values()):
-        yield routes, list(ports.values())
+    with process(run, tmp_path, ports):
+        yield routes, ports
 
 
 def _asked(routes: envoy_routing.EnvoyRoutes, port: int | None) -> list[Asked]:

@@ -42,15 +42,17 @@ from corsgen.probe import battery, run
 from corsgen.probe.battery import Probe
 from corsgen.probe.client import Answer, Client, Site
 from corsgen.probe.judge import AUTH_STATUSES, Fault
-from corsgen.routing import Routes, Scope, audit_backend
-from corsgen.targets import by_name, traefik_routing
+from corsgen.routing import CARELESS_CORS, Routes, Scope, audit_backend
+from corsgen.targets import by_name, envoy_routing, traefik_routing
+from corsgen.targets.envoy import TARGET as ENVOY
+from corsgen.targets.envoy_serving import command as envoy_command
 from corsgen.targets.nginx import TARGET as NGINX
 from corsgen.targets.nginx import main_config
 from corsgen.targets.nginx_routing import load
 from corsgen.targets.traefik import TARGET as TRAEFIK
 from corsgen.targets.traefik_check import static
 from corsgen.verify import find_binary
-from testing import nginx_corpus, traefik_corpus
+from testing import envoy_corpus, nginx_corpus, traefik_corpus
 from testing.binaries import need_binary
 from testing.processes import free_port, process
 from testing.upstream import Upstream
@@ -86,6 +88,7 @@ def _hand_written(target: str, files: list[Path]) -> bool:
 CORPORA = {
     "nginx": {name: [nginx_corpus.CORPUS / name] for name in nginx_corpus.CONFIGS},
     "traefik": {name: traefik_corpus.files(name) for name in traefik_corpus.CONFIGS},
+    "envoy": {name: [envoy_corpus.CORPUS / name] for name in envoy_corpus.CONFIGS},
 }
 IMPORTED = [
     (target, name)
@@ -113,7 +116,7 @@ class Imported:
     policies: list[Policy]
     plans: list[Plan]
     target: str
-    old: int  # the port the old config answers on
+    old: list[int]  # the port the old config answers each policy's scope on
     new: list[int]  # ... and each policy's output, where its scope was (Target.in_place)
 
 
@@ -155,7 +158,7 @@ def _nginx(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
         http += "".join(f"    include {file};\n" for file in files)
     conf = main_config(root, http, serve=True)
     with process([binary, "-p", str(root), "-c", str(conf)], root, [old, *new]):
-        yield Imported(policies, plans, "nginx", old, new)
+        yield Imported(policies, plans, "nginx", [old] * len(policies), new)
 
 
 @contextmanager
@@ -183,10 +186,39 @@ def _traefik(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
             command = [str(binary), f"--configFile={root / side / 'traefik.yml'}"]
             stack.enter_context(process(command, root / side, ports[side]))
             traefik_corpus.loaded(ports[side][1], count)
-        yield Imported(policies, plans, "traefik", ports["old"][0], [web] * len(policies))
+        old = [ports["old"][0]] * len(policies)
+        yield Imported(policies, plans, "traefik", old, [web] * len(policies))
 
 
-SERVED = {"nginx": _nginx, "traefik": _traefik}
+@contextmanager
+def _envoy(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
+    """The old bootstrap served by one Envoy, each output by an Envoy of its own (one listener)."""
+    binary = ENVOY.find_binary()
+    need_binary("envoy", binary)
+    assert binary is not None
+    text, listening = envoy_corpus.filled(name, up.port)
+    (root / "old").mkdir()
+    serving = envoy_command(str(binary), root / "old", text)
+    routes, findings = envoy_routing.load([root / "old" / "envoy.yaml"])
+    assert routes is not None, findings
+    policies = _imports(routes, "envoy", root / "imported", root / "old" / "envoy.yaml")
+    plans = _plans(policies)
+    new = [free_port() for _ in policies]
+    with ExitStack() as stack:
+        stack.enter_context(process(serving, root / "old", listening))
+        for plan, policy, port in zip(plans, policies, new, strict=True):
+            directory = root / "new" / plan.name
+            directory.mkdir(parents=True)
+            files = ENVOY.in_place(policy.scope, plan, directory, f"127.0.0.1:{up.port}", port)
+            assert files is not None, policy.scope.title
+            command = envoy_command(str(binary), directory, files[0].read_text())
+            stack.enter_context(process(command, directory, [port]))
+        # Each scope on the listener the model says it is on (Scope.port).
+        old = [p.scope.port if p.scope.port in listening else listening[0] for p in policies]
+        yield Imported(policies, plans, "envoy", old, new)
+
+
+SERVED = {"nginx": _nginx, "traefik": _traefik, "envoy": _envoy}
 
 
 @pytest.fixture(scope="module", params=IMPORTED, ids=["-".join(p) for p in IMPORTED])
@@ -212,17 +244,31 @@ def _send(port: int, sent: Sequence[Probe]) -> list[Answer]:
     return answers
 
 
+_CARELESS = {(name.lower(), value) for name, value in CARELESS_CORS}  # Envoy sends names lowercase
+
+
 def _observed(careless: Answer, clean: Answer) -> Seen:
     """The old config's answer as import's changes compare it, from what the real server sent with
-    the application's CORS headers on (what the browser gets) and off (the config's own)."""
-    mine = Counter(n.lower() for n, _ in clean.headers if _cors(n))
-    theirs = Counter(n.lower() for n, _ in careless.headers if _cors(n)) - mine
+    the application's CORS headers on (what the browser gets) and off: a header of the
+    application's is one of its pairs the answer has more of with them on (a config may add its
+    own only where the application sent none: Envoy's ADD_IF_ABSENT)."""
+
+    def backends(answer: Answer) -> Counter[tuple[str, str]]:
+        return Counter(p for n, v in answer.headers if (p := (n.lower(), v)) in _CARELESS)
+
+    theirs = backends(careless) - backends(clean)
+    own, left = [], theirs.copy()
+    for name, value in careless.headers:
+        if left[(name.lower(), value)] > 0:
+            left[(name.lower(), value)] -= 1
+        else:
+            own.append((name, value))
     return Seen(
         careless.status,
         tuple(careless.headers),
-        tuple(clean.headers),
-        tuple(theirs.elements()),
-        backend=MARK in careless.headers,
+        tuple(own),
+        tuple(name for name, _ in theirs.elements()),
+        backend=(MARK[0].lower(), MARK[1]) in {(n.lower(), v) for n, v in careless.headers},
         auth="auth" if careless.status in AUTH_STATUSES else "",
     )
 
@@ -244,6 +290,8 @@ FALLS_SHORT = {
     # The headers middleware answers every preflight itself, with 200, a refused origin's too,
     # with the lists and without Vary; it sends Allow-Credentials and Expose-Headers to anyone.
     "traefik": {("PR005", "OPTIONS"), ("PR007", "OPTIONS"), ("PR007", "GET"), ("PR009", "OPTIONS")},
+    # The CORS filter answers every preflight with 200.
+    "envoy": {("PR005", "OPTIONS")},
 }
 
 
@@ -281,13 +329,15 @@ def test_the_output_grants_what_the_policy_says(served: Imported) -> None:
 def test_imports_changes_are_what_probe_observes(served: Imported, careless: Careless) -> None:
     """The battery import finds its changes with, sent to the old config and to the new output:
     the differences, kind by kind and request by request, are import's."""
-    for policy, plan, port in zip(served.policies, served.plans, served.new, strict=True):
+    for policy, plan, before, port in zip(
+        served.policies, served.plans, served.old, served.new, strict=True
+    ):
         sent = probes(policy.scope, plan)
         asked = [_at(policy.scope, p) for p in sent]
-        old = _send(served.old, asked)
+        old = _send(before, asked)
         careless.cors = False
         try:
-            own = _send(served.old, asked)
+            own = _send(before, asked)
         finally:
             careless.cors = True
         new = _send(port, asked)
@@ -312,10 +362,12 @@ def test_import_never_widens(served: Imported, careless: Careless) -> None:
     output reads it today from the config's own headers, with cookies only where they do today."""
     careless.cors = False
     try:
-        for policy, plan, port in zip(served.policies, served.plans, served.new, strict=True):
+        for policy, plan, before, port in zip(
+            served.policies, served.plans, served.old, served.new, strict=True
+        ):
             sent = probes(policy.scope, plan)
             asked = [_at(policy.scope, p) for p in sent]
-            pairs = zip(sent, _send(served.old, asked), _send(port, asked), strict=True)
+            pairs = zip(sent, _send(before, asked), _send(port, asked), strict=True)
             wider = [
                 f"{p.method} {p.path} from {p.request.origin if p.request else '-'}"
                 + " with cookies" * cookies
