@@ -4,8 +4,11 @@ states what it grants today, and what rendering that policy would change.
 A scope's grant (routing.Granted, read from the model) becomes the nearest policy corsgen accepts
 (audit/granted.py): each key written with a comment naming the line of config it came from, each
 value corsgen refuses dropped or narrowed, and said so. The changes are found the way the audit
-finds flaws: the same battery is sent to the model of the old config and answered by the policy's
-promise (promise.py), and the two are compared request by request, origin class by origin class.
+finds flaws: the same battery is sent to the model of the old config and to the target's model of
+the policy's output served where the scope was (Target.in_place; the policy's promise, promise.py,
+for a target without one), and the two are compared request by request, origin class by origin
+class, into the kinds of Change. Where the target falls short of the promise (CG501) it is said.
+tests/audit/import_roundtrip_test.py holds both, and the kinds, to the real servers.
 
 The user's config is never written; the policies are written together, or none is, and an
 existing file is never overwritten (as `corsgen init`).
