@@ -326,9 +326,20 @@ def test_the_output_grants_what_the_policy_says(served: Imported) -> None:
         assert not found, f"{policy.scope.title}:\n" + "\n".join(found)
 
 
-def test_imports_changes_are_what_probe_observes(served: Imported, careless: Careless) -> None:
-    """The battery import finds its changes with, sent to the old config and to the new output:
-    the differences, kind by kind and request by request, are import's."""
+@dataclass(frozen=True)
+class Exchanged:
+    """The battery import finds a policy's changes with, as the real servers answer it."""
+
+    policy: Policy
+    sent: list[Probe]
+    old: list[Answer]  # the old config, the application's CORS headers on
+    own: list[Answer]  # ... and off: what the config sends of its own
+    new: list[Answer]  # the output, where the scope was
+
+
+@pytest.fixture(scope="module")
+def exchanged(served: Imported, careless: Careless) -> list[Exchanged]:
+    out = []
     for policy, plan, before, port in zip(
         served.policies, served.plans, served.old, served.new, strict=True
     ):
@@ -340,11 +351,18 @@ def test_imports_changes_are_what_probe_observes(served: Imported, careless: Car
             own = _send(before, asked)
         finally:
             careless.cors = True
-        new = _send(port, asked)
-        was = [_observed(c, o) for c, o in zip(old, own, strict=True)]
-        now = [Seen(a.status, tuple(a.headers), tuple(a.headers)) for a in new]
-        observed = changes(sent, was, now)
-        assert _kinds(observed) == _kinds(policy.changes), policy.scope.title
+        out.append(Exchanged(policy, sent, old, own, _send(port, asked)))
+    return out
+
+
+def test_imports_changes_are_what_probe_observes(exchanged: list[Exchanged]) -> None:
+    """The battery import finds its changes with, sent to the old config and to the new output:
+    the differences, kind by kind and request by request, are import's."""
+    for one in exchanged:
+        was = [_observed(c, o) for c, o in zip(one.old, one.own, strict=True)]
+        now = [Seen(a.status, tuple(a.headers), tuple(a.headers)) for a in one.new]
+        observed = changes(one.sent, was, now)
+        assert _kinds(observed) == _kinds(one.policy.changes), one.policy.scope.title
 
 
 def _reads(probe: Probe, headers: Sequence[tuple[str, str]], status: int, cookies: bool) -> bool:
@@ -357,29 +375,20 @@ def _reads(probe: Probe, headers: Sequence[tuple[str, str]], status: int, cookie
     return cors_failure(request, headers) is None
 
 
-def test_import_never_widens(served: Imported, careless: Careless) -> None:
+def test_import_never_widens(exchanged: list[Exchanged]) -> None:
     """Whoever reads an answer the application gave (not an error, no redirect) from the new
     output reads it today from the config's own headers, with cookies only where they do today."""
-    careless.cors = False
-    try:
-        for policy, plan, before, port in zip(
-            served.policies, served.plans, served.old, served.new, strict=True
-        ):
-            sent = probes(policy.scope, plan)
-            asked = [_at(policy.scope, p) for p in sent]
-            pairs = zip(sent, _send(before, asked), _send(port, asked), strict=True)
-            wider = [
-                f"{p.method} {p.path} from {p.request.origin if p.request else '-'}"
-                + " with cookies" * cookies
-                for p, was, now in pairs
-                if was.status < 300  # the application's own answer, not an error or a redirect
-                for cookies in (False, True)
-                if _reads(p, now.headers, now.status, cookies)
-                and not _reads(p, was.headers, was.status, cookies)
-            ]
-            assert not wider, f"{policy.scope.title}: wider than today:\n" + "\n".join(wider)
-    finally:
-        careless.cors = True
+    for one in exchanged:
+        wider = [
+            f"{p.method} {p.path} from {p.request.origin if p.request else '-'}"
+            + " with cookies" * cookies
+            for p, was, now in zip(one.sent, one.own, one.new, strict=True)
+            if was.status < 300  # the application's own answer, not an error or a redirect
+            for cookies in (False, True)
+            if _reads(p, now.headers, now.status, cookies)
+            and not _reads(p, was.headers, was.status, cookies)
+        ]
+        assert not wider, f"{one.policy.scope.title}: wider than today:\n" + "\n".join(wider)
 
 
 def test_a_reflected_origin_with_credentials_imports_without_them(
