@@ -405,4 +405,13 @@ def test_a_reflected_origin_with_credentials_imports_without_them(
     assert f"# Dropped: {said}" in text
     out = capsys.readouterr().out
     assert f"  dropped: {said}" in out
-    assert "origins that read with the user's cookies today and will read without them" in out
+    # What it prints is the list imported() returns (which the round trip holds to the servers).
+    routes = NGINX.routes([config]).routes
+    assert routes is not None
+    (policy,) = imported(routes, tmp_path / "again", "nginx")
+    said_changes = "  rendering it changes "
+    printed = [x.removeprefix(said_changes) for x in out.splitlines() if x.startswith(said_changes)]
+    assert printed == [str(c) for c in policy.changes]
+    assert any(
+        c.kind.startswith("origins that read with the user's cookies") for c in policy.changes
+    )
