@@ -362,6 +362,13 @@ FACTS: dict[str, Fact] = {
         ("GET", "/api/ok", ORIGIN),
         ["https://inner.example"],
     ),
+    # A path that ends in / is its directory's own request: that <Directory> applies.
+    "directory-of-its-own-path": Fact(
+        FILES,
+        _sets(f"Directory {DOCROOT}/api", "https://inner.example"),
+        ("GET", "/api/", ORIGIN),
+        ["https://inner.example"],
+    ),
     # <DirectoryMatch> after every <Directory> (its regex sees the whole file path, not only
     # the directory's); <Files> after both; <Location> after <Files>.
     "directorymatch-after-directory": Fact(

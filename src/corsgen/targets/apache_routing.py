@@ -112,8 +112,10 @@ class ApacheRoutes:
     def _directories(self, tops: Sequence[Section], file: str, run: Run) -> list[Section]:
         """<Directory> by path (fewest components first, then config order) with each level's
         .htaccess after it where AllowOverride lets it, then <DirectoryMatch> in config order.
-        The file is taken as existing: the model does not look at the disk but for .htaccess."""
-        folder = str(PurePosixPath(file).parent)
+        The file is taken as existing: the model does not look at the disk but for .htaccess. A
+        path that ends in / names the directory itself, whose own <Directory> applies (/api/ and
+        <Directory .../api>, checked on 2.4.71)."""
+        folder = file.rstrip("/") if file.endswith("/") else str(PurePosixPath(file).parent)
         plain, regex = [], []
         for top in tops:
             for section in top.sections("directory", "directorymatch"):
