@@ -85,6 +85,7 @@ def _old(root: Path) -> None:
     path.write_text(path.read_text().split("\n# In <Directory>")[0] + "\n")
 
 
+# Each snippet answers its preflights before authentication; /api/ is under both sections.
 GOOD = """<VirtualHost 127.0.0.1:8080>
     DocumentRoot {root}/www
     <Location /api/>
@@ -137,15 +138,23 @@ PRIVATE_NETWORK = ("CG420", "cors/tenants.conf:28", "Private Network Access was 
 POLICIES = (EXAMPLES / "spa-api.toml", EXAMPLES / "tenants.toml")
 
 
+# Two policies that both answer a path, each held to its own lines: the one answers the other's
+# origins there (CG422, at the line that sent Access-Control-Allow-Origin).
+MERGED = [
+    ("CG422", "cors/spa_api.conf:22", "which tenants does not mean"),
+    ("CG422", "cors/tenants.conf:23", "which spa_api does not mean"),
+    PRIVATE_NETWORK,
+]
 # (site, old snippet, modules, policies given, the findings as (rule id, where, words)). Each
 # comes from the model's answers but CG407, which httpd's config test would give: a snippet in
 # <Directory> rendered before corsgen answered preflights there meets authentication (CG416, at
 # the Require line); Options without FollowSymLinks refuses the preflight with 403 (CG422, at
-# the <Directory>); two policies at the top of a <VirtualHost> both answer every path there,
-# each for its own origins (checked on 2.4.71), and each answers the other's origins as well
-# (CG422, with the policies given). tenants asks for Private Network Access (CG420).
+# the <Directory>); two policies at the top of a <VirtualHost>, or in a <Location> and a
+# <Directory> that both hold /api/, both answer there, each its own origins and the other's
+# too (checked on 2.4.71). tenants asks for Private Network Access (CG420).
 AUDITS = {
-    "good": (GOOD, False, MODULES, (), [PRIVATE_NETWORK]),
+    "location-and-directory": (GOOD, False, MODULES, (), MERGED),
+    "location-and-directory-policies": (GOOD, False, MODULES, POLICIES, MERGED),
     "old-snippet-in-directory": (
         OLD_IN_DIRECTORY,
         True,
@@ -161,18 +170,7 @@ AUDITS = {
         (),
         [("CG422", "sites-enabled/api.conf:6", "preflight status 403")],
     ),
-    "two": (TWO_AT_THE_TOP, False, MODULES, (), [PRIVATE_NETWORK]),
-    "two-policies": (
-        TWO_AT_THE_TOP,
-        False,
-        MODULES,
-        POLICIES,
-        [
-            ("CG422", "cors/spa_api.conf:22", "which tenants does not mean"),
-            ("CG422", "cors/tenants.conf:23", "which spa_api does not mean"),
-            PRIVATE_NETWORK,
-        ],
-    ),
+    "two": (TWO_AT_THE_TOP, False, MODULES, (), MERGED),
     "name-based": (NAME_BASED, False, MODULES, (), [PRIVATE_NETWORK]),
     "name-based-policies": (NAME_BASED, False, MODULES, POLICIES, [PRIVATE_NETWORK]),
     "mods": (
@@ -180,7 +178,7 @@ AUDITS = {
         False,
         ("mpm_event", "authz_core", "headers"),
         (),
-        [("CG407", "sites-enabled/api.conf:8", "mod_setenvif, mod_rewrite"), PRIVATE_NETWORK],
+        [("CG407", "sites-enabled/api.conf:8", "mod_setenvif, mod_rewrite"), *MERGED],
     ),
 }
 
@@ -413,8 +411,9 @@ def test_any_include_graph_and_define_chain_is_read_within_bounds(
 
 def test_each_policy_at_the_top_of_a_host_is_a_scope(tmp_path: Path) -> None:
     """Three snippets at the top of one host, two policies: each policy is a scope the audit
-    holds to its own lines (they were once reported as answering nothing, which httpd 2.4.71
-    shows false: each answers its own origins on every path), the same policy again is none."""
+    holds to its own lines, the origins its regex spells out (they were once reported as
+    answering nothing, which httpd 2.4.71 shows false: each answers its own origins on every
+    path, CG422 says the other's too); the same policy again is no scope of its own."""
     third = "    Include {root}/cors/tenants.conf\n</VirtualHost>"
     conf = _tree(tmp_path, TWO_AT_THE_TOP.replace("</VirtualHost>", third))
     loaded = TARGET.routes([conf])
@@ -424,7 +423,7 @@ def test_each_policy_at_the_top_of_a_host_is_a_scope(tmp_path: Path) -> None:
         ("<VirtualHost 127.0.0.1:8080>", "spa_api"),
         ("<VirtualHost 127.0.0.1:8080>", "tenants"),
     ]
-    assert all(s.granted is not None and s.granted.regexes for s in scopes)
+    assert all(s.granted is not None and s.granted.origins for s in scopes)
 
 
 def test_thousands_of_hosts_are_read_in_linear_time(tmp_path: Path) -> None:

@@ -6,12 +6,15 @@ when its policy is not given. A section with two snippets is a scope of each."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from corsgen.regex import RegexError, parse_regex
+from corsgen.regex.language import BREAK, words
 from corsgen.routing import Granted, OriginRegex, Place, Scope
 from corsgen.targets.apache_config_tree import (
     IF_KINDS,
@@ -90,7 +93,7 @@ def _scopes(
             paths,
             title(section),
             policy=policy,
-            granted=_granted(around, headers, lines),
+            granted=_granted(around, headers, lines, spelled=policy is not None),
             port=min(listens) if listens else None,
         )
 
@@ -135,11 +138,15 @@ def _cors_header(d: Directive) -> bool:
 
 
 def _granted(
-    around: Sequence[Directive], headers: Sequence[Directive], lines: Sequence[Directive]
+    around: Sequence[Directive],
+    headers: Sequence[Directive],
+    lines: Sequence[Directive],
+    spelled: bool = False,
 ) -> Granted:
     """What the Header lines of a section (or of a snippet in it) grant, key by key, with their
     lines; the preflight's status is that of the RewriteRule among `lines` that answers with
-    a 2xx ([R=204])."""
+    a 2xx ([R=204]). `spelled`: a regex that spells out a list of origins (a corsgen snippet's
+    exact origins, as one anchored trie) grants those origins."""
     at: dict[str, Place] = {}
     found: dict[str, tuple[str, Place]] = {}
     for d in headers:
@@ -164,6 +171,12 @@ def _granted(
                 reflects = reflects or _admits_any(d.args[1], ignore)
     elif origin is not None:
         at["allow_origins"] = origin[1]
+    origins: list[str] = []
+    for regex in list(regexes) if spelled else []:
+        listed = _listed(regex)
+        if listed is not None:
+            origins += listed
+            regexes.remove(regex)
 
     def words(key: str) -> tuple[str, ...]:
         if key not in found:
@@ -189,6 +202,7 @@ def _granted(
     if answers:
         at["preflight_status"] = answers[-1][1]
     return Granted(
+        origins=tuple(dict.fromkeys(origins)),
         regexes=tuple(regexes),
         any_origin=any_origin,
         reflects=reflects,
@@ -205,6 +219,24 @@ def _granted(
 
 # A RewriteRule's [R=NNN] flag: the status it answers with.
 _ANSWER = re.compile(r"(?:^|[\[,])\s*R(?:edirect)?=(\d{3})\b", re.IGNORECASE)
+
+
+def _listed(regex: OriginRegex) -> list[str] | None:
+    """The origins an anchored regex spells out letter for letter, None when it matches others
+    too (a class, a repeat) or corsgen does not read it."""
+    if not (regex.source.startswith("^") and regex.source.endswith("$")) or regex.ignore_case:
+        return None
+    spelled = _spelled(regex.source)
+    return None if spelled is None else list(spelled)
+
+
+@functools.lru_cache(maxsize=1024)  # the same snippet's regex in each host that includes it
+def _spelled(source: str) -> tuple[str, ...] | None:
+    try:
+        spelled = words(parse_regex(source).tree)
+    except RegexError:
+        return None
+    return None if any(BREAK in word for word in spelled) else tuple(spelled)
 
 
 # Origins no allowlist names: a regex that admits both admits any origin (it reflects).
