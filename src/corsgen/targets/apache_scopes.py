@@ -81,6 +81,9 @@ def _scopes(
     """The section's scopes: one for each policy whose snippet it includes, else one for its
     hand-written Header lines for Access-Control-*, if it has any."""
     own = list(_own(section))
+    hand_written = any(d.name == "header" and _cors_header(d) for d in own)
+    if not (section.snippets or hand_written):
+        return []
     around = list(dict.fromkeys([*routes.top.directives(), *host.directives(), *own]))
     names = server_names(host) if host is not routes.top else []
     listens = ports(host)
@@ -104,9 +107,7 @@ def _scopes(
         return [
             scope(policy, [d for d in own if d.at.file == file]) for policy, file in files.items()
         ]
-    if any(d.name == "header" and _cors_header(d) for d in own):
-        return [scope(None, own)]
-    return []
+    return [scope(None, own)]
 
 
 def _own(section: Section) -> Iterator[Directive]:
