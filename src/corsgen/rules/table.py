@@ -644,17 +644,6 @@ RULES: tuple[Rule, ...] = (
                 "preflight `if` of {policy}, included at {include}, into nested locations",
                 "include {policy}'s snippet in this location too, or in the server block",
             ),
-            "rewrite-after-auth": (
-                "inside {section}, mod_rewrite runs after authentication, and this snippet of "
-                "{policy} was rendered without the grant that lets its preflight through: "
-                "{server} asks the preflight for credentials, which browsers never send",
-                "re-render {policy} with this corsgen (corsgen sync), which answers it there",
-            ),
-            "rewrite-forbidden": (
-                "Options {options} at {at} turns FollowSymLinks off here, and mod_rewrite then "
-                "refuses every request where the snippet of {policy} is (403), preflights included",
-                "add FollowSymLinks or SymLinksIfOwnerMatch to that Options line",
-            ),
             "auth-sorted-first": (
                 "{auth} in site {site} runs before the preflight answer of {policy}: {server} "
                 "sorts {auth} before handle, so a preflight, which never carries credentials, "
@@ -666,11 +655,6 @@ RULES: tuple[Rule, ...] = (
                 "{other}'s snippet in the server block, at {at}, answers every preflight of the "
                 "server before a location is chosen, here too, instead of {policy}",
                 "include each policy in its own location, none in the server block",
-            ),
-            "virtualhost-wide": (
-                "{other}'s snippet at the top of the <VirtualHost>, at {at}, answers every "
-                "preflight of that virtual host, here too, instead of {policy}",
-                "include each policy in its own <Location>, none at the top of the <VirtualHost>",
             ),
         },
     ),

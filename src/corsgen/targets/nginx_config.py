@@ -222,12 +222,12 @@ class _Loader:
                 break
             if token.startswith("#") and not quoted:
                 continue
-            stmt: _Directive = {"directive": token, "line": line, "args": []}
+            stmt: _Directive = {"directive": _unescaped(token), "line": line, "args": []}
             args, room = stmt["args"], self.budget.room()
             token, _, quoted = next(tokens)
             while token not in ("{", ";", "}") or quoted:
                 if quoted or not token.startswith("#"):
-                    args.append(token)
+                    args.append(_unescaped(token))
                     if len(args) >= room:
                         self.budget.keep(len(args) + 1, f"{name}:{line}")
                 token, _, quoted = next(tokens)
@@ -263,6 +263,17 @@ class _Loader:
 
 
 _Tokens = Iterator[tuple[str, int, bool]]  # crossplane's: text, line, whether it was quoted
+# The escapes nginx reads in every word, quoted or not (ngx_conf_read_token): \\ \" \' are the
+# character, \t \r \n the control ones; any other backslash stays (a regex's \. is \.).
+# crossplane leaves them as written: corsgen's "~^https://app\\.example\\.com$" is \. to nginx.
+_ESCAPE = re.compile(r"\\([\\\"'trn])")
+_ESCAPED = {"t": "\t", "r": "\r", "n": "\n"}
+
+
+def _unescaped(token: str) -> str:
+    if "\\" not in token:
+        return token
+    return _ESCAPE.sub(lambda m: _ESCAPED.get(m[1], m[1]), token)
 
 
 def _tokens(text: str, file: str) -> _Tokens:
