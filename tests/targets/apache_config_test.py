@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from corsgen import server_config
+from corsgen.cli import audit as cli_audit
 from corsgen.cli import main
 from corsgen.errors import CorsgenError, Finding
 from corsgen.pipeline import load_and_plan
@@ -224,8 +225,9 @@ def test_audit(
 
 
 def test_a_config_without_a_snippet_says_so(tmp_path: Path) -> None:
+    """Said by the audit for every target (cli/audit.py), from the model's scopes."""
     conf = _tree(tmp_path, "<VirtualHost 127.0.0.1:8080>\n</VirtualHost>\n")
-    assert [rule for rule, _ in _findings(conf)] == ["CG406"]
+    assert [r.finding.rule_id for r in cli_audit.found([conf], TARGET, []).findings] == ["CG406"]
 
 
 def test_a_preflight_meeting_auth_names_the_require(

@@ -524,4 +524,4 @@ def load_routes(configs: Sequence[Path]) -> tuple[ApacheRoutes, list[Finding]]:
         top.body += extra.body
         problems += found
     routes = ApacheRoutes(top, root)
-    return routes, problems + apache_structure.findings(top, routes)
+    return routes, problems + apache_structure.findings(top)

@@ -13,13 +13,14 @@ file is CG401, found while the config is read (apache_config_tree.py). These are
   (Invalid command 'Header'), where the model runs every directive as if its module were loaded.
   Read only from a config that loads modules itself: one without LoadModule is taken to have them
   compiled in or loaded where httpd starts.
-- CG406: nothing in the config answers CORS: no snippet, and no CORS header written by hand.
+
+A config where nothing answers CORS (CG406) is said by `corsgen audit` for every target
+(cli/audit.py), from the model's scopes.
 """
 
 from __future__ import annotations
 
 from corsgen.errors import Finding
-from corsgen.routing import Routes
 from corsgen.rules.table import finding
 from corsgen.targets.apache_config_tree import Section, flatten
 
@@ -27,7 +28,7 @@ from corsgen.targets.apache_config_tree import Section, flatten
 NEEDED = ("headers", "setenvif", "rewrite", "authz_core")
 
 
-def findings(top: Section, routes: Routes) -> list[Finding]:
+def findings(top: Section) -> list[Finding]:
     """Every structural finding of the config whose tree is `top`, by file and line."""
     sections = list(flatten(top))
     snippets = [snippet for section in sections for snippet in section.snippets]
@@ -43,6 +44,4 @@ def findings(top: Section, routes: Routes) -> list[Finding]:
         at = snippets[0].include
         module = ", ".join(f"mod_{m}" for m in missing)
         found.append(finding("CG407", "missing", file=at.file, line=at.line, module=module))
-    if not snippets and not routes.scopes():
-        found.append(finding("CG406", "none", file=top.at.file))
     return found
