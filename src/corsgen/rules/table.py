@@ -588,22 +588,6 @@ RULES: tuple[Rule, ...] = (
         "audit: a block answers without the CORS headers sent above it (it sets its own "
         "headers, or a redirect or another match took the request there)",
         {
-            "add-header": (
-                "add_header {header} here drops every CORS header of {policy}, included at "
-                "{include}: {server} inherits add_header only into blocks without one",
-                "include {policy}'s snippet here as well, or move this add_header up beside it",
-            ),
-            "hide-header": (
-                "a *_hide_header here drops those of {policy}, included at {include}, so the "
-                "upstream's own CORS headers get through",
-                "include {policy}'s snippet here as well, or move this line up beside it",
-            ),
-            "named-location": (
-                "{directive} here hands the request to {target}, which answers it without the "
-                "CORS headers of {policy}, included at {include}: {server} takes add_header from "
-                "the location that answers",
-                "include {policy}'s snippet in location {target} as well",
-            ),
             "answer": (
                 "{request} is answered here without the CORS headers {scope} sends ({trail})",
                 "send the CORS headers in the block that answers, or keep the request in {scope}",
@@ -634,16 +618,6 @@ RULES: tuple[Rule, ...] = (
         "error",
         "audit: a location where the snippet's preflight answer does not run",
         {
-            "nested": (
-                "a preflight here goes to the handler: {server} does not inherit the preflight "
-                "`if` of {policy}, included at {include}, into nested locations",
-                "include {policy}'s snippet in this location too, or in the server block",
-            ),
-            "nested-auth": (
-                "a preflight here meets {auth} at {at} and fails: {server} does not inherit the "
-                "preflight `if` of {policy}, included at {include}, into nested locations",
-                "include {policy}'s snippet in this location too, or in the server block",
-            ),
             "auth-sorted-first": (
                 "{auth} in site {site} runs before the preflight answer of {policy}: {server} "
                 "sorts {auth} before handle, so a preflight, which never carries credentials, "
