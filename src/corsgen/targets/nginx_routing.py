@@ -653,5 +653,5 @@ def load(
     routes = NginxRoutes(
         config.http, config.servers, config.maps, version=version, client=client, files=files
     )
-    found = nginx_structure.findings(config, routes)
+    found = nginx_structure.findings(config)
     return (None if nginx_structure.refused(found) else routes), found

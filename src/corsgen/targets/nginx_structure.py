@@ -16,7 +16,9 @@ answering without the snippet's headers). These are the rest, read from the same
   (unknown variables), while the model would read them as empty, a snippet that never answers.
   The audit stops there, as at a parse error: no answer of a server that does not start is
   judged.
-- CG406: nothing in the config answers CORS, no snippet and no CORS written by hand.
+
+A config where nothing answers CORS (CG406) is said by `corsgen audit` for every target
+(cli/audit.py), from the model's scopes.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from corsgen.errors import Finding
-from corsgen.routing import Place, Routes
+from corsgen.routing import Place
 from corsgen.rules.table import finding
 from corsgen.targets.nginx_blocks import Conf, Config
 
 
-def findings(config: Config, routes: Routes) -> list[Finding]:
+def findings(config: Config) -> list[Finding]:
     """Every structural finding of the config, by file and line."""
     blocks = [config.http, *(b for server in config.servers for b in server.conf.walk())]
     found: list[Finding] = []
@@ -41,8 +43,6 @@ def findings(config: Config, routes: Routes) -> list[Finding]:
             if policy not in config.http_parts and policy not in missing:
                 missing.add(policy)
                 found.append(_finding("CG405", "missing", include, policy=policy))
-    if not any(conf.policies for conf in blocks) and not routes.scopes():
-        found.append(finding("CG406", "none", file=config.http.at.file, server="nginx"))
     return sorted(found, key=lambda f: (f.file, f.line or 0, f.rule_id))
 
 
