@@ -428,14 +428,24 @@ class _Reach:
 
 def _ruled(reach: _Reach, sections: Sequence[Section]) -> tuple[str, ...]:
     """The paths a scope is asked on: those its switch tests, then each path under them that a
-    request rule of the frontend or the proxy tests (an auth, a deny, a return for /api/admin/
-    answers there otherwise than on /api/)."""
+    request rule or a backend switch of the frontend or the proxy tests (an auth, a deny, a
+    return, another backend for /api/admin/ answers there otherwise than on /api/)."""
+    conditions = [
+        condition
+        for section in dict.fromkeys(sections)
+        for condition in [
+            *(
+                rule.condition
+                for phase in ("http-request", "redirect")
+                for rule in section.chain(phase)
+            ),
+            *(condition for _, condition, _ in section.switches),
+        ]
+    ]
     tested = [
         path
-        for section in dict.fromkeys(sections)
-        for phase in ("http-request", "redirect")
-        for rule in section.chain(phase)
-        for path in _tested(rule.condition, _is_path)
+        for condition in conditions
+        for path in _tested(condition, _is_path)
         if path.startswith(reach.paths)
     ]
     return tuple(dict.fromkeys([*reach.paths, *tested]))
