@@ -75,9 +75,12 @@ def stripped(regex: OriginRegex) -> tuple[str, bool]:
     return source, regex.ignore_case
 
 
-def whole_origin(regex: OriginRegex, anchored: bool = False) -> str:
+def whole_origin(regex: OriginRegex, anchored: bool = False, origins: bool = False) -> str:
     """A pattern matched against the whole Origin that admits what the server admits; `anchored`:
-    as if both ends of each alternative were anchored (what `corsgen import` narrows to)."""
+    as if both ends of each alternative were anchored (what `corsgen import` narrows to);
+    `origins`: of what it admits, what can be an Origin (an unanchored start before what cannot
+    begin one follows a scheme: the audit's samples of //app.example.com$ are origins, not
+    //app.example.com itself)."""
     source, fold = stripped(regex)
     if fold:
         source = _lowered(source)
@@ -87,8 +90,14 @@ def whole_origin(regex: OriginRegex, anchored: bool = False) -> str:
         end = (alt.endswith("$") and not alt.endswith("\\$")) or regex.whole or anchored
         body = alt.removeprefix("^")
         body = body[:-1] if body.endswith("$") and not body.endswith("\\$") else body
-        parts.append(("" if start else ".*") + body + ("" if end else ".*"))
+        # An Origin begins with its scheme's letters: a body that cannot follows one.
+        after = origins and not body[:1].isalpha()
+        parts.append(("" if start else _UNANCHORED[after]) + body + ("" if end else ".*"))
     return "|".join(parts)  # no alternative holds a | of its own outside a group
+
+
+# What an unanchored start admits before the regex: anything, or an Origin's scheme and more.
+_UNANCHORED = {False: ".*", True: "[a-z]+:.*"}
 
 
 def admits(regex: OriginRegex, origin: str) -> bool:
