@@ -67,11 +67,6 @@ UNREPORTED: dict[tuple[str, str], dict[str, str]] = {
         "hand-written scope without --policy: the engine places PR006 only against a policy; "
         "CG418 at the return's line reports the refused origin's preflight",
     },
-    ("haproxy", "lua-cors-style.cfg"): {
-        "PR009": "the answers without Vary: Origin are to origins the config refuses, or none: "
-        "CG413 asks whether such an answer differs from another refused origin's, not from an "
-        "allowed one's, and the sample of //app\\.example\\.com$ is //app.example.com, no origin",
-    },
     ("haproxy", "origin-map"): {
         "PR006": "the map is read after `lower`: HTTPS://APP.EXAMPLE.COM reads, an origin no "
         "browser sends (the audit holds a hand-written scope to its grant, not probe's variants)",
