@@ -36,7 +36,6 @@ from corsgen.regex.backtracking import MAX_STATES
 from corsgen.regex.language import MAX_NAMED_DOMAINS, MAX_NAMED_SCHEMES
 from corsgen.rules.table import RULES
 from corsgen.targets import TARGETS
-from corsgen.targets.base import Target
 
 # The rule whose cases are the servers' shortfalls, and its severity.
 SHORTFALL_RULE = "CG501"
@@ -529,16 +528,11 @@ def _usage_cell(name: str, command: click.Command, ctx: click.Context) -> str:
 
 
 def _config_readers(command: str) -> str:
-    """The targets whose whole config `corsgen audit` reads (by a routing model, or the older
-    structural reader), or `corsgen import` (a routing model only); "" for a command that reads
-    no config."""
-    methods = {"audit": ("routes", "audit_config"), "import": ("routes",)}.get(command, ())
-    names = [
-        t.name
-        for t in TARGETS.values()
-        if any(getattr(type(t), m) is not getattr(Target, m) for m in methods)
-    ]
-    return ", ".join(f"`{n}`" for n in names)
+    """The targets whose whole config `corsgen audit` and `corsgen import` read: every one, each
+    by its routing model; "" for a command that reads no config."""
+    if command not in ("audit", "import"):
+        return ""
+    return ", ".join(f"`{n}`" for n in TARGETS)
 
 
 def commands() -> str:

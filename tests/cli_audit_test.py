@@ -147,16 +147,6 @@ def test_audit_holds_the_config_to_a_policy(
     assert code == 2 and "no snippet in the config names api, other" in err
 
 
-def test_a_target_without_a_model_is_read_structurally(
-    conf: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # Traefik has no reader of either kind yet: the structural one's refusal is what it says.
-    if type(TARGETS["traefik"]).routes is not Target.routes:
-        pytest.skip("traefik has a routing model")
-    code, _, err = _run(capsys, "audit", str(conf), "-t", "traefik")
-    assert (code, err) == (1, "corsgen: `corsgen audit` cannot read Traefik configuration yet\n")
-
-
 @pytest.mark.parametrize("kind", ["json", "sarif"])
 def test_check_writes_json_and_sarif(
     kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -202,10 +192,3 @@ def test_import_writes_each_policy_once_and_never_the_config(
     assert main(["check", str(written)]) == 0
     code, _, err = _run(capsys, "import", str(conf), "-t", "nginx", "-o", str(out_dir))
     assert code == 1 and err == f"corsgen: refusing to overwrite {written}; nothing was written\n"
-
-
-def test_import_needs_a_model(conf: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    if type(TARGETS["traefik"]).routes is not Target.routes:
-        pytest.skip("traefik has a routing model")
-    code, _, err = _run(capsys, "import", str(conf), "-t", "traefik")
-    assert (code, err) == (1, "corsgen: corsgen cannot model Traefik configuration yet\n")

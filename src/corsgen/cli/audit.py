@@ -3,8 +3,7 @@ model, and report where it undoes a corsgen snippet and what is wrong with the C
 hand (was `verify --config`).
 
 The target is the one whose Target.claims recognises the files, unless --target names it. A
-target whose routing model is not written yet is read by its older structural reader
-(Target.audit_config). A config whose model finds no place that answers CORS (no snippet, no CORS
+config whose model finds no place that answers CORS (no snippet, no CORS
 written by hand) is CG406, whatever the target. Exit 0 when nothing above a warning is found, 1 on
 any error, 2 on usage.
 """
@@ -114,15 +113,7 @@ def found(configs: Sequence[Path], target: Target, plans: Sequence[Plan]) -> Aud
     from corsgen.audit.engine import audit
     from corsgen.audit.reported import Audit
     from corsgen.rules.table import finding
-    from corsgen.targets.base import Target as Base
 
-    if type(target).routes is Base.routes:  # no routing model yet: the structural reader
-        structural = Audit()
-        for config in configs:
-            structural.findings += reported(target.audit_config(config))
-        if plans:
-            structural.notes.append(f"--policy is not read for {target.title} configuration yet")
-        return structural
     loaded = target.routes(configs)
     if loaded.routes is None:
         return Audit(reported(loaded.findings))

@@ -649,10 +649,11 @@ RULES: tuple[Rule, ...] = (
         "CG406",
         "no-snippet",
         "error",
-        "audit: the config includes no corsgen snippet",
+        "audit: nothing in the config answers CORS: no corsgen snippet, no CORS written by hand",
         {
             "none": (
-                "no file this config includes carries a corsgen marker",
+                "no file this config includes carries a corsgen marker, and no block of it sends a "
+                "CORS header",
                 "include the snippet corsgen rendered, or pass the config that includes it",
             ),
         },

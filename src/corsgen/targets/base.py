@@ -154,15 +154,10 @@ class Target(ABC):
         """What the shared parts' templates write for these policies; None when they need none."""
         return None
 
-    def audit_config(self, path: Path) -> list[Finding]:
-        """Every place where the user's whole server config (the file at `path` and what it
-        includes) undoes a corsgen snippet it includes: `corsgen audit`."""
-        raise CorsgenError(f"`corsgen audit` cannot read {self.title} configuration yet")
-
+    @abstractmethod
     def routes(self, configs: Sequence[Path]) -> Loaded:
         """The model of how the server routes a request through these config files and what they
         include (routing.py): what `corsgen audit` probes and `corsgen import` reads."""
-        raise CorsgenError(f"corsgen cannot model {self.title} configuration yet")
 
     def in_place(
         self, scope: Scope, plan: Plan, directory: Path, upstream: str, port: int
