@@ -73,7 +73,7 @@ def scopes(routes: NginxRoutes) -> list[Scope]:
             paths = _paths(server, conf)
             policy = snippet.policies[0][0] if snippet else None
             granted = None
-            if (mine or conf.policies) and paths:
+            if mine and paths:
                 granted = _Reading(routes, host, port, paths[0]).granted(conf)
             elif snippet is not None:
                 if id(snippet) not in grants:
