@@ -57,10 +57,6 @@ UNREPORTED: dict[tuple[str, str], dict[str, str]] = {
         "PR006": "a refused origin reads in a hand-written scope without --policy: the engine "
         "places PR006 only against a policy; the regex that admits it is CG411 at its line",
     },
-    ("nginx", "server-rewrite.conf"): {
-        "PR009": "server {}'s OPTIONS return 204 answers every preflight without CORS headers: "
-        "no Vary, in a block that sends no CORS (the engine's CG413 is for blocks that do)",
-    },
     ("traefik", "chains.yml"): {
         "PR006": "a refused origin reads cors-inner's * in a hand-written scope without --policy: "
         "the engine places PR006 only against a policy",

@@ -328,9 +328,9 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
         yield from _refused_gets(sent, fields, where.scope)
     elif check == "PR009" and by in where.cors and (has_acao or status < 400):
         # An error answer without CORS headers, or a block without any, is CG412's or CG402's;
-        # an answer the same whatever the Origin (`*`, the backend's) needs no Vary: Origin,
-        # nor does a preflight's: no HTTP cache stores an OPTIONS answer (RFC 9110, 9.3.7).
-        if sent.probe.method == "OPTIONS" or not _varies(where, sent):
+        # an answer the same whatever the Origin (`*`, the backend's) needs no Vary: Origin (a
+        # preflight's never does: probe's judge says why).
+        if not _varies(where, sent):
             return
         vary = header_value(answered.pairs(), "Vary") or "absent"
         yield "CG413", "answer", by, {**fields, "vary": vary}

@@ -74,7 +74,10 @@ def _duplicates(answer: Answer) -> list[str]:
 def _common(probe: Probe, answer: Answer, vary: bool) -> Iterator[tuple[str, str]]:
     if repeated := _duplicates(answer):
         yield "PR010", f"{', '.join(repeated)} sent more than once"
-    if vary and "origin" not in vary_tokens(answer.headers):
+    # Vary: Origin keeps an HTTP cache from serving one origin's answer to another. A preflight's
+    # answer needs none: no HTTP cache stores an OPTIONS answer (RFC 9110, 9.3.7), and the
+    # browser's preflight cache is keyed by origin already (Fetch, #cors-preflight-cache).
+    if vary and probe.method != "OPTIONS" and "origin" not in vary_tokens(answer.headers):
         yield "PR009", f"no Vary: Origin (Vary: {header_value(answer.headers, 'Vary') or 'absent'})"
 
 
