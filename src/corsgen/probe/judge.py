@@ -19,7 +19,7 @@ from corsgen.fetch import (
     token_list,
     vary_tokens,
 )
-from corsgen.plan import OWNED, Plan
+from corsgen.plan import ACAO, OWNED, Plan
 from corsgen.probe.battery import Probe, credentials, listed
 from corsgen.probe.checks import BY_ID, Check, Severity
 from corsgen.probe.client import Answer
@@ -142,8 +142,17 @@ def _conformance_one(
             is None
         ):
             yield "PR006", f"{origin}{kind}: its preflight passes"
-        elif owned := sorted({n for n, _ in answer.headers if n.lower() in _OWNED}):
+        elif owned := _given(origin, answer):
             yield "PR007", f"{origin}{kind} gets {', '.join(owned)}"
+
+
+def _given(origin: str, refused: Answer) -> list[str]:
+    """The CORS headers a refused origin gets, but an Allow-Origin that names another origin: as
+    browsers read it, that refuses this one (Fetch asks a static origin to go on every answer)."""
+    other = {(ACAO.lower(), v) for _, v in refused.headers if v not in ("*", origin)}
+    return sorted(
+        {n for n, v in refused.headers if n.lower() in _OWNED and (n.lower(), v) not in other}
+    )
 
 
 def conformance(plan: Plan, probes: Sequence[Probe], answers: Sequence[Answer]) -> list[Fault]:
