@@ -53,14 +53,6 @@ UNREPORTED: dict[tuple[str, str], dict[str, str]] = {
         "PR006": "map matches strings in any case: HTTPS://APP.EXAMPLE.COM reads, an origin no "
         "browser sends (the audit holds a hand-written scope to its grant, not probe's variants)",
     },
-    ("nginx", "if-origin-regex.conf"): {
-        "PR006": "a refused origin reads in a hand-written scope without --policy: the engine "
-        "places PR006 only against a policy; the regex that admits it is CG411 at its line",
-    },
-    ("traefik", "chains.yml"): {
-        "PR006": "a refused origin reads cors-inner's * in a hand-written scope without --policy: "
-        "the engine places PR006 only against a policy",
-    },
 }
 
 

@@ -322,6 +322,8 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
         if answered.backend or (answered.auth is not None and status in judge.AUTH_STATUSES):
             return  # the backend or auth answered the preflight: _read says where it went
         yield from where.differs(sent, summary, by)
+    elif check == "PR006" and where.policy is None:
+        yield from _refused_reads(sent, fields, where.scope, context)
     elif check in ("PR006", "PR011"):
         yield from where.differs(sent, summary, sent.at(ACAO) or by)
     elif check == "PR007":
@@ -383,6 +385,33 @@ def _refused_gets(sent: Exchange, fields: Mapping[str, object], scope: Scope) ->
         yield "CG418", "answer", places[0], {**fields, "origin": request.origin, "names": names}
 
 
+def _refused_reads(
+    sent: Exchange, fields: Mapping[str, object], scope: Scope, context: Context
+) -> Iterator[Placed]:
+    """An origin the scope's own grant refuses reads, with no policy to differ from: the regex
+    that admits it (CG411), the line that sends any Origin back (CG410), else the headers that
+    let it through (CG418). Not an origin in upper case, which no browser sends (it serialises
+    origins in lower case): a test that ignores case admits it, and means to."""
+    request = sent.probe.request
+    if request is None or request.origin != request.origin.lower():
+        return
+    grant = scope.granted or Granted()
+    for regex in grant.regexes:
+        if regexes.admits(regex, request.origin):
+            kind = sent.probe.note or "an origin the grant refuses"
+            yield (
+                "CG411",
+                "admits",
+                regex.at,
+                {"regex": regex.source, "origin": request.origin, "kind": kind},
+            )
+            return
+    if grant.reflects and (reflected := _reflected(sent, context)) is not None:
+        yield reflected
+    else:
+        yield from _refused_gets(sent, fields, scope)
+
+
 def _dropped(sent: Exchange, scope: Scope, context: Context) -> Placed:
     # Each step in the finding's own file by its line alone: the way there fits in the message.
     steps = "; ".join(sent.answered.trail).replace(f" at {sent.answered.by.file}:", " at line ")
@@ -411,8 +440,15 @@ def _hostile(sent: Exchange, scope: Scope, context: Context, check: str) -> Iter
                 {"regex": regex.source, "origin": origin, "kind": kind},
             )
             return
-    at = sent.at(ACAO)
-    if at is not None and header_value(sent.answered.pairs(), ACAO) == origin:
-        credentials = header_value(sent.answered.pairs(), ACAC) == "true"
-        case = "credentials" if credentials else "no-credentials"
-        yield "CG410", case, at, {"server": context.server, "origin": origin}
+    if (reflected := _reflected(sent, context)) is not None:
+        yield reflected
+
+
+def _reflected(sent: Exchange, context: Context) -> Placed | None:
+    """CG410 at the line that sent the request's Origin back, if one did."""
+    at, origin = sent.at(ACAO), sent.probe.request.origin if sent.probe.request else None
+    if at is None or origin is None or header_value(sent.answered.pairs(), ACAO) != origin:
+        return None
+    credentials = header_value(sent.answered.pairs(), ACAC) == "true"
+    case = "credentials" if credentials else "no-credentials"
+    return "CG410", case, at, {"server": context.server, "origin": origin}
