@@ -51,7 +51,7 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 UNREPORTED: dict[tuple[str, str], dict[str, str]] = {
     ("nginx", "correct-handwritten.conf"): {
         "PR006": "map matches strings in any case: HTTPS://APP.EXAMPLE.COM reads, an origin no "
-        "browser sends (the audit holds a hand-written scope to its grant, not probe's variants)",
+        "browser sends (browsers serialise origins in lower case, so the audit leaves it out)",
     },
 }
 
