@@ -393,8 +393,9 @@ FLAWS: tuple[Flaw, ...] = (
         "nginx",
         "no-always",
         "add_header without always, Vary's too: the upstream's 404 and nginx's own 502 carry no "
-        "CORS header (PR002) and no Vary: Origin (PR009); 200 and 204 keep theirs",
-        frozenset({"PR002", "PR009"}),
+        "CORS header (PR002), for every origin alike, so they need no Vary: Origin; 200 and 204 "
+        "keep theirs",
+        frozenset({"PR002"}),
         NOTHING,
         {"always": ""},
     ),
@@ -461,9 +462,9 @@ FLAWS: tuple[Flaw, ...] = (
         "apache",
         "onsuccess",
         "Header set (the onsuccess table) instead of Header always set: answers httpd makes "
-        "itself drop it, the proxy's 503 (PR002, PR009) and the preflight's R=204 (PR003, "
-        "PR009); the upstream's proxied 404 keeps its headers",
-        frozenset({"PR002", "PR003", "PR009"}),
+        "itself drop it, the proxy's 503 (PR002) and the preflight's R=204 (PR003), for every "
+        "origin alike, so they need no Vary: Origin; the upstream's proxied 404 keeps its headers",
+        frozenset({"PR002", "PR003"}),
         NOTHING,
         {"always": ""},
     ),

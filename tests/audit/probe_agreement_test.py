@@ -52,15 +52,7 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 UNREPORTED: dict[tuple[str, str], dict[str, str]] = {
     ("nginx", "correct-handwritten.conf"): {
         "PR006": "map matches strings in any case: HTTPS://APP.EXAMPLE.COM reads, an origin no "
-        "browser sends (the audit holds a hand-written scope to its grant, not probe's variants)",
-    },
-    ("nginx", "if-origin-regex.conf"): {
-        "PR006": "a refused origin reads in a hand-written scope without --policy: the engine "
-        "places PR006 only against a policy; the regex that admits it is CG411 at its line",
-    },
-    ("nginx", "server-rewrite.conf"): {
-        "PR009": "server {}'s OPTIONS return 204 answers every preflight without CORS headers: "
-        "no Vary, in a block that sends no CORS (the engine's CG413 is for blocks that do)",
+        "browser sends (browsers serialise origins in lower case, so the audit leaves it out)",
     },
     ("haproxy", "errorfiles"): {
         "PR006": "a refused origin reads the * of the 503 errorfile a return sends, in a "
@@ -80,10 +72,6 @@ UNREPORTED: dict[tuple[str, str], dict[str, str]] = {
         "line, from the config, not on the answer",
         "PR007": "the unanchored regex admits http://app.exampleacom,.corsgen-evil.com, which "
         "gets the lists: CG411 reports the regex at its line, not on the answer",
-    },
-    ("traefik", "chains.yml"): {
-        "PR006": "a refused origin reads cors-inner's * in a hand-written scope without --policy: "
-        "the engine places PR006 only against a policy",
     },
 }
 

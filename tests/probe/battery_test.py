@@ -103,3 +103,23 @@ def test_paths() -> None:
 def test_each_example_fits_the_default_limit_on_two_paths(stem: str) -> None:
     battery = conformance(_plan(stem), ["/a", "/b"], ["/e", "/f"])
     assert len(battery.probes) <= 1000  # half the default --max-requests
+
+
+@pytest.mark.parametrize(
+    ("lists", "refused"),
+    [
+        ('allow_methods = ["PUT"]', {"refused-method", "refused-header"}),
+        ('allow_methods = ["*"]', {"refused-header"}),
+        ('allow_methods = ["PUT"]\nallow_headers = ["*"]', {"refused-method"}),
+        (
+            'allow_methods = ["PUT"]\nallow_headers = ["*"]\nallow_credentials = true',
+            {"refused-method", "refused-header"},
+        ),
+    ],
+)
+def test_a_star_list_refuses_nothing_without_credentials(lists: str, refused: set[str]) -> None:
+    """Browsers read * in Allow-Methods or Allow-Headers as a wildcard only without credentials:
+    no method or header is refused then, so none is asked for."""
+    plan = unchecked_plan("star", f'allow_origins = ["https://app.example.com"]\n{lists}\n')
+    purposes = {p.purpose for p in conformance(plan, ["/ok"], ["/missing"]).probes}
+    assert purposes & {"refused-method", "refused-header"} == refused

@@ -209,12 +209,11 @@ def _audit_scope(
     if scope.granted is not None:  # its own block grants CORS, even if no answer showed it
         cors.add(scope.at)
     reported: dict[int, list[str]] = {}  # id(probe): the rules found on its answer
-    allowed = tuple(p.request.origin for p in checked if p.purpose == "allowed" and p.request)[:1]
     short = context.shortfalls(plan) if plan is not None else frozenset()
     known = {check for case in short for check in SHORTFALL_CHECKS.get(case, ())}
     for fault in (f for f in faults if f.check.id not in known):
         sent = by_probe[id(fault.probe)]
-        where = _Where(routes, backend, scope, context, policy, cors, allowed)
+        where = _Where(routes, backend, scope, context, policy, cors)
         placed = _placed(fault.check.id, fault.summary, sent, where)
         for rule, case, place, fields in placed:
             result.add(rule, case, place, fields, sent.shown)
@@ -282,7 +281,6 @@ class _Where:
     context: Context
     policy: str | None  # the policy the scope is held to: its differences are findings (CG422)
     cors: set[Place]  # the blocks that answered with the config's own CORS headers
-    allowed: tuple[str, ...] = ()  # an origin the plan allows, whose answer may differ
 
     def differs(self, sent: Exchange, summary: str, place: Place) -> Iterator[Placed]:
         """The policy's difference, unless the backend's CORS headers explain it (CG414, CG415
@@ -323,48 +321,21 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
         if answered.backend or (answered.auth is not None and status in judge.AUTH_STATUSES):
             return  # the backend or auth answered the preflight: _read says where it went
         yield from where.differs(sent, summary, by)
+    elif check == "PR006" and where.policy is None:
+        yield from _refused_reads(sent, fields, where.scope, context)
     elif check in ("PR006", "PR011"):
         yield from where.differs(sent, summary, sent.at(ACAO) or by)
     elif check == "PR007":
         yield from _refused_gets(sent, fields, where.scope)
     elif check == "PR009" and by in where.cors and (has_acao or status < 400):
-        # An error answer without CORS headers, or a block without any, is CG412's or CG402's;
-        # an answer the same whatever the Origin (`*`, the backend's) needs no Vary: Origin,
-        # nor does a preflight's: no HTTP cache stores an OPTIONS answer (RFC 9110, 9.3.7).
-        if sent.probe.method == "OPTIONS" or not _varies(where, sent):
-            return
+        # An error answer without CORS headers, or a block without any, is CG412's or CG402's.
+        # Whether the answer depends on Origin (a preflight's needs no Vary) is the judge's.
         vary = header_value(answered.pairs(), "Vary") or "absent"
         yield "CG413", "answer", by, {**fields, "vary": vary}
     elif check == "PR010":
         yield from twice(sent, context)
     elif check.startswith("PR1") and check != "PR111":  # PR111: _read's CG101
         yield from _hostile(sent, where.scope, context, check)
-
-
-# The origins an answer is compared with to tell whether it depends on Origin: one no config
-# allows (a .invalid name), and none.
-_OTHER_ORIGINS: tuple[str | None, ...] = ("https://corsgen-vary.invalid", None)
-
-
-def _cors_headers(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    return sorted((n.lower(), v) for n, v in headers if n.lower().startswith("access-control-"))
-
-
-def _varies(where: _Where, sent: Exchange) -> bool:
-    """Whether the answer depends on Origin: the model's answer to the same request from
-    another origin (one the plan allows: a refused origin's answer differs from it), or without
-    one, differs in its CORS headers."""
-    probe, scope = sent.probe, where.scope
-    own = [(n, v) for n, v in probe.headers if n.lower() != "origin"]
-    mine = _cors_headers(sent.answered.pairs())
-    for origin in (*where.allowed, *_OTHER_ORIGINS):
-        if origin is not None and any(v == origin for n, v in probe.headers):
-            continue
-        headers = (*own, ("Origin", origin)) if origin is not None else tuple(own)
-        asked = Asked(scope.host, probe.method, probe.path, tuple(headers), scope.port)
-        if _cors_headers(where.routes.answer(asked, where.backend).pairs()) != mine:
-            return True
-    return False
 
 
 def _quiet(backend: Backend) -> Backend:
@@ -413,6 +384,33 @@ def _refused_gets(sent: Exchange, fields: Mapping[str, object], scope: Scope) ->
         yield "CG418", "answer", places[0], {**fields, "origin": request.origin, "names": names}
 
 
+def _refused_reads(
+    sent: Exchange, fields: Mapping[str, object], scope: Scope, context: Context
+) -> Iterator[Placed]:
+    """An origin the scope's own grant refuses reads, with no policy to differ from: the regex
+    that admits it (CG411), the line that sends any Origin back (CG410), else the headers that
+    let it through (CG418). Not an origin in upper case, which no browser sends (it serialises
+    origins in lower case): a test that ignores case admits it, and means to."""
+    request = sent.probe.request
+    if request is None or request.origin != request.origin.lower():
+        return
+    grant = scope.granted or Granted()
+    for regex in grant.regexes:
+        if regexes.admits(regex, request.origin):
+            kind = sent.probe.note or "an origin the grant refuses"
+            yield (
+                "CG411",
+                "admits",
+                regex.at,
+                {"regex": regex.source, "origin": request.origin, "kind": kind},
+            )
+            return
+    if grant.reflects and (reflected := _reflected(sent, context)) is not None:
+        yield reflected
+    else:
+        yield from _refused_gets(sent, fields, scope)
+
+
 def _dropped(sent: Exchange, scope: Scope, context: Context) -> Placed:
     # Each step in the finding's own file by its line alone: the way there fits in the message.
     steps = "; ".join(sent.answered.trail).replace(f" at {sent.answered.by.file}:", " at line ")
@@ -441,8 +439,15 @@ def _hostile(sent: Exchange, scope: Scope, context: Context, check: str) -> Iter
                 {"regex": regex.source, "origin": origin, "kind": kind},
             )
             return
-    at = sent.at(ACAO)
-    if at is not None and header_value(sent.answered.pairs(), ACAO) == origin:
-        credentials = header_value(sent.answered.pairs(), ACAC) == "true"
-        case = "credentials" if credentials else "no-credentials"
-        yield "CG410", case, at, {"server": context.server, "origin": origin}
+    if (reflected := _reflected(sent, context)) is not None:
+        yield reflected
+
+
+def _reflected(sent: Exchange, context: Context) -> Placed | None:
+    """CG410 at the line that sent the request's Origin back, if one did."""
+    at, origin = sent.at(ACAO), sent.probe.request.origin if sent.probe.request else None
+    if at is None or origin is None or header_value(sent.answered.pairs(), ACAO) != origin:
+        return None
+    credentials = header_value(sent.answered.pairs(), ACAC) == "true"
+    case = "credentials" if credentials else "no-credentials"
+    return "CG410", case, at, {"server": context.server, "origin": origin}

@@ -63,6 +63,13 @@ def credentials(plan: Plan) -> bool:
     return plan.value("credentials") is not None
 
 
+def wildcard(plan: Plan, key: str) -> bool:
+    """Whether the plan's methods or headers allow any name: `*`, which browsers read as a
+    wildcard only for a request without credentials (Fetch, CORS-preflight fetch), so no method
+    or header is refused."""
+    return "*" in listed(plan, key) and not credentials(plan)
+
+
 def _even(items: Sequence[str], most: int) -> list[str]:
     if len(items) <= most:
         return list(items)
@@ -104,12 +111,10 @@ def _allowed(plan: Plan, origin: str, creds: bool, first: bool) -> Iterator[Prob
     if plan.private_network and first:
         pna = (*ask.headers, ("Access-Control-Request-Private-Network", "true"))
         yield Probe("preflight", "OPTIONS", "", pna, ask.request, note="private network")
-    if first:
-        # A policy that allows any method, or any header, refuses none.
-        if "*" not in listed(plan, "methods"):
-            yield _preflight("refused-method", origin, _refused_method(plan), (), creds)
-        if "*" not in listed(plan, "headers"):
-            yield _preflight("refused-header", origin, "GET", (REFUSED_HEADER,), creds)
+    if first and not wildcard(plan, "methods"):
+        yield _preflight("refused-method", origin, _refused_method(plan), (), creds)
+    if first and not wildcard(plan, "headers"):
+        yield _preflight("refused-header", origin, "GET", (REFUSED_HEADER,), creds)
 
 
 def _refused(origin: str, creds: bool, note: str) -> Iterator[Probe]:

@@ -19,7 +19,7 @@ from corsgen.fetch import (
     token_list,
     vary_tokens,
 )
-from corsgen.plan import OWNED, Plan
+from corsgen.plan import ACAO, OWNED, Plan
 from corsgen.probe.battery import Probe, credentials, listed
 from corsgen.probe.checks import BY_ID, Check, Severity
 from corsgen.probe.client import Answer
@@ -74,7 +74,10 @@ def _duplicates(answer: Answer) -> list[str]:
 def _common(probe: Probe, answer: Answer, vary: bool) -> Iterator[tuple[str, str]]:
     if repeated := _duplicates(answer):
         yield "PR010", f"{', '.join(repeated)} sent more than once"
-    if vary and "origin" not in vary_tokens(answer.headers):
+    # Vary: Origin keeps an HTTP cache from serving one origin's answer to another. A preflight's
+    # answer needs none: no HTTP cache stores an OPTIONS answer (RFC 9110, 9.3.7), and the
+    # browser's preflight cache is keyed by origin already (Fetch, #cors-preflight-cache).
+    if vary and probe.method != "OPTIONS" and "origin" not in vary_tokens(answer.headers):
         yield "PR009", f"no Vary: Origin (Vary: {header_value(answer.headers, 'Vary') or 'absent'})"
 
 
@@ -103,8 +106,10 @@ def _preflight_differs(plan: Plan, probe: Probe, answer: Answer) -> list[str]:
     return out
 
 
-def _conformance_one(plan: Plan, probe: Probe, answer: Answer) -> Iterator[tuple[str, str]]:
-    yield from _common(probe, answer, plan.vary_origin)
+def _conformance_one(
+    plan: Plan, probe: Probe, answer: Answer, dependent: bool
+) -> Iterator[tuple[str, str]]:
+    yield from _common(probe, answer, plan.vary_origin and dependent)
     request = probe.request
     if request is None:
         return
@@ -137,16 +142,43 @@ def _conformance_one(plan: Plan, probe: Probe, answer: Answer) -> Iterator[tuple
             is None
         ):
             yield "PR006", f"{origin}{kind}: its preflight passes"
-        elif owned := sorted({n for n, _ in answer.headers if n.lower() in _OWNED}):
+        elif owned := _given(origin, answer):
             yield "PR007", f"{origin}{kind} gets {', '.join(owned)}"
 
 
+def _given(origin: str, refused: Answer) -> list[str]:
+    """The CORS headers a refused origin gets, but an Allow-Origin that names another origin: as
+    browsers read it, that refuses this one (Fetch asks a static origin to go on every answer)."""
+    other = {(ACAO.lower(), v) for _, v in refused.headers if v not in ("*", origin)}
+    return sorted(
+        {n for n, v in refused.headers if n.lower() in _OWNED and (n.lower(), v) not in other}
+    )
+
+
 def conformance(plan: Plan, probes: Sequence[Probe], answers: Sequence[Answer]) -> list[Fault]:
+    pairs = list(zip(probes, answers, strict=True))
+    dependent = _dependent(pairs)
     return [
         _fault(code, summary, probe, answer)
-        for probe, answer in zip(probes, answers, strict=True)
-        for code, summary in _conformance_one(plan, probe, answer)
+        for probe, answer in pairs
+        for code, summary in _conformance_one(plan, probe, answer, _asked(probe) in dependent)
     ]
+
+
+def _asked(probe: Probe) -> tuple[str, str]:
+    return probe.method, probe.path
+
+
+def _dependent(pairs: Sequence[tuple[Probe, Answer]]) -> set[tuple[str, str]]:
+    """The requests (method and path) whose answers' CORS headers differ from one Origin to
+    another, or none: only an answer that depends on Origin needs Vary: Origin (Fetch,
+    #cors-protocol-and-http-caches: a static * or one static origin goes on every answer
+    without it), refusals and answers to no Origin included."""
+    seen: dict[tuple[str, str], set[tuple[tuple[str, str], ...]]] = {}
+    for probe, answer in pairs:
+        cors = tuple(sorted((n.lower(), v) for n, v in answer.headers if n.lower() in _OWNED))
+        seen.setdefault(_asked(probe), set()).add(cors)
+    return {asked for asked, answers in seen.items() if len(answers) > 1}
 
 
 def _acao(answer: Answer) -> str | None:
@@ -154,9 +186,9 @@ def _acao(answer: Answer) -> str | None:
 
 
 def _scan_one(
-    probe: Probe, answer: Answer, dynamic: bool, readable: set[str]
+    probe: Probe, answer: Answer, dependent: bool, readable: set[str]
 ) -> Iterator[tuple[str, str]]:
-    yield from _common(probe, answer, dynamic)
+    yield from _common(probe, answer, dependent)
     acao = _acao(answer)
     if acao == "*" and header_value(answer.headers, "Access-Control-Allow-Credentials") == "true":
         yield "PR111", "Access-Control-Allow-Origin * with credentials"
@@ -181,8 +213,7 @@ def _scan_one(
 
 def scan(probes: Sequence[Probe], answers: Sequence[Answer]) -> list[Fault]:
     pairs = list(zip(probes, answers, strict=True))
-    # An answer that changes with Origin must say so: any two answers whose ACAO differ.
-    dynamic = len({_acao(a) for _, a in pairs}) > 1
+    dependent = _dependent(pairs)
     readable = {
         p.request.origin
         for p, a in pairs
@@ -191,7 +222,7 @@ def scan(probes: Sequence[Probe], answers: Sequence[Answer]) -> list[Fault]:
     return [
         _fault(code, summary, probe, answer)
         for probe, answer in pairs
-        for code, summary in _scan_one(probe, answer, dynamic, readable)
+        for code, summary in _scan_one(probe, answer, _asked(probe) in dependent, readable)
     ]
 
 
