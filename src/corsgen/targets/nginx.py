@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict, cast
 
-from corsgen.errors import Finding, VerifyError, shorten
+from corsgen.errors import VerifyError, shorten
 from corsgen.plan import Header, Plan, When
 from corsgen.regex import OUTSIDE_AN_ORIGIN
 from corsgen.routing import Scope
@@ -416,11 +416,6 @@ class Nginx(Target):
             "needs": needs,
             "hash": largest,
         }
-
-    def audit_config(self, path: Path) -> list[Finding]:
-        from corsgen.targets import nginx_config  # only `corsgen audit` reads a user's config
-
-        return nginx_config.audit(path)
 
     def routes(self, configs: Sequence[Path]) -> Loaded:
         from corsgen.targets import nginx_routing  # only audit and import read a user's config
