@@ -12,8 +12,9 @@
 - bounded: corsgen run under a memory cap and a time limit;
 - snapshots: a directory's whole state, to show a command changed nothing;
 - flawed and flawed_servers: the hand-written flawed configs `corsgen probe` must see through;
-- model_diff, and nginx_corpus, traefik_corpus, envoy_corpus: routing models held to their real
-  servers, and each corpus of hand-written configs served as its server serves it.
+- model_diff and corpus: routing models held to their real servers, and each corpus of
+  hand-written configs served as its server serves it (the model tests, the probe-agreement test
+  and the import round trip).
 
 No test module imports another: what two of them share lives here.
 """

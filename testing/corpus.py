@@ -1,6 +1,8 @@
 """The audit corpus (tests/audit/corpus/NAME/) served by the real servers, each config with
 testing/upstream.py behind it and the target's routing model read from the same files: what the
-model tests and the probe-agreement test share.
+model tests, the probe-agreement test and the import round trip share. Per target, the pieces
+(filling a config's placeholders, copying its files, waiting for the server) and a context
+manager serving one config with them.
 
 Placeholders each corpus fills: nginx's PORT, UPSTREAM and ROOT (and a `# host:` comment naming
 the site asked when a test needs one); Traefik's upstream URL 127.0.0.1:18080, on an entry point
@@ -62,27 +64,33 @@ def nginx_version(binary: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
+def nginx_fill(root: Path, name: str, port: int, upstream: int) -> Path:
+    """The corpus copied into `root` (www/, htpasswd and cors/ beside each config), and the
+    config `name` written there with PORT, UPSTREAM and ROOT filled: the file nginx includes in
+    http {}, and the model loads."""
+    root.chmod(0o755)
+    shutil.copytree(CORPUS / "nginx", root, dirs_exist_ok=True)
+    text = (CORPUS / "nginx" / name).read_text()
+    served = text.replace("PORT", str(port)).replace("UPSTREAM", f"127.0.0.1:{upstream}")
+    (root / name).write_text(served.replace("ROOT", str(root)))
+    return root / name
+
+
 @contextmanager
 def nginx(name: str, root: Path, upstream: int) -> Iterator[Served]:
     binary = find_binary("nginx")
     need_binary("nginx", binary)
     assert binary is not None
-    root.chmod(0o755)
-    shutil.copytree(CORPUS / "nginx", root, dirs_exist_ok=True)
     port = free_port()
-    text = (CORPUS / "nginx" / name).read_text()
-    served = text.replace("PORT", str(port)).replace("UPSTREAM", f"127.0.0.1:{upstream}")
-    (root / name).write_text(served.replace("ROOT", str(root)))
-    conf = main_config(root, f"    include {root / name};\n", serve=True)
-    routes, errors = nginx_routing.load(
-        [root / name], client="127.0.0.1", version=nginx_version(binary)
-    )
+    config = nginx_fill(root, name, port, upstream)
+    conf = main_config(root, f"    include {config};\n", serve=True)
+    routes, errors = nginx_routing.load([config], client="127.0.0.1", version=nginx_version(binary))
     assert routes is not None, errors
     with process([binary, "-p", str(root), "-c", str(conf)], root, [port]):
-        yield Served(routes, (port,), text)
+        yield Served(routes, (port,), (CORPUS / "nginx" / name).read_text())
 
 
-def _traefik_loaded(api: int, routers: int) -> None:
+def traefik_loaded(api: int, routers: int) -> None:
     """Wait until Traefik's API lists every router the files define."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -103,39 +111,50 @@ def traefik_files(name: str) -> list[Path]:
     return sorted(source.iterdir()) if source.is_dir() else [source]
 
 
+def traefik_copy(name: str, into: Path, upstream: int) -> None:
+    """The config's files into the file provider's directory, the upstream the test's."""
+    for file in traefik_files(name):
+        text = file.read_text().replace(TRAEFIK_UPSTREAM, f"127.0.0.1:{upstream}")
+        (into / file.name).write_text(text)
+
+
 @contextmanager
 def traefik(name: str, root: Path, upstream: int) -> Iterator[Served]:
     binary = TRAEFIK.find_binary()
     need_binary("traefik", binary)
     dynamic = root / "dynamic"
     dynamic.mkdir()
-    for file in traefik_files(name):
-        text = file.read_text().replace(TRAEFIK_UPSTREAM, f"127.0.0.1:{upstream}")
-        (dynamic / file.name).write_text(text)
+    traefik_copy(name, dynamic, upstream)
     web, api = free_port(), free_port()
     (root / "traefik.yml").write_text(static(dynamic, {"web": web}, api))
     routes, findings = traefik_routing.load([root / "traefik.yml"])
     assert routes is not None, findings
     assert routes.config.routers, "the model read no router"
     with process([str(binary), f"--configFile={root / 'traefik.yml'}"], root, [web, api]):
-        _traefik_loaded(api, len(routes.config.routers))
+        traefik_loaded(api, len(routes.config.routers))
         yield Served(routes, (web,), "\n".join(f.read_text() for f in traefik_files(name)))
+
+
+def envoy_filled(name: str, upstream: int) -> tuple[str, list[int]]:
+    """The bootstrap with its ports filled (listeners free ports, the cluster the test upstream,
+    the dead service a port nothing answers on), and the ports it listens on."""
+    text = (CORPUS / "envoy" / name).read_text()
+    ports = {placeholder: free_port() for placeholder in ENVOY_LISTENER.findall(text)}
+    text = ENVOY_LISTENER.sub(lambda m: f"port_value: {ports[m[1]]}", text)
+    text = text.replace(ENVOY_UPSTREAM, f"port_value: {upstream}")
+    return text.replace(ENVOY_DEAD, f"port_value: {free_port()}"), list(ports.values())
 
 
 @contextmanager
 def envoy(name: str, root: Path, upstream: int) -> Iterator[Served]:
     binary = ENVOY.find_binary()
     need_binary("envoy", binary)
-    text = (CORPUS / "envoy" / name).read_text()
-    ports = {placeholder: free_port() for placeholder in ENVOY_LISTENER.findall(text)}
-    served = ENVOY_LISTENER.sub(lambda m: f"port_value: {ports[m[1]]}", text)
-    served = served.replace(ENVOY_UPSTREAM, f"port_value: {upstream}")
-    served = served.replace(ENVOY_DEAD, f"port_value: {free_port()}")
+    served, ports = envoy_filled(name, upstream)
     run = envoy_command(str(binary), root, served)
     routes, findings = envoy_routing.load([root / "envoy.yaml"])
     assert routes is not None, findings
-    with process(run, root, ports.values()):
-        yield Served(routes, tuple(ports.values()), text)
+    with process(run, root, ports):
+        yield Served(routes, tuple(ports), (CORPUS / "envoy" / name).read_text())
 
 
 def haproxy_files(config: Path) -> list[Path]:

@@ -153,11 +153,12 @@ class FakeConfig:
     blocks: Sequence[Block]
     asked: list[Asked] = field(default_factory=list)  # every request the model answered
 
-    def block(self, path: str) -> Block:
+    def block(self, path: str, host: str) -> Block:
+        """The longest prefix, of the asked site's blocks first."""
         found = [b for b in self.blocks if path.startswith(b.prefix)]
         if not found:
             raise AssertionError(f"no block serves {path}")
-        return max(found, key=lambda b: len(b.prefix))
+        return max(found, key=lambda b: (b.host == host, len(b.prefix)))
 
     def scopes(self) -> Sequence[Scope]:
         return [
@@ -175,7 +176,7 @@ class FakeConfig:
 
     def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
         self.asked.append(asked)
-        block = self.block(asked.path)
+        block = self.block(asked.path, asked.host)
         trail = [f"location {block.prefix} at {block.at}"]
         origin = header_value(asked.headers, "Origin")
         preflight = is_preflight(asked.method, asked.headers)
@@ -187,10 +188,10 @@ class FakeConfig:
             return self._cors(block, asked, self._preflight_status(block), [], trail, auth=auth)
         if block.redirect_to is not None:
             trail.append(f"try_files -> {block.redirect_to}")
-            block = self.block(block.redirect_to)
+            block = self.block(block.redirect_to, asked.host)
         status, pairs = backend(asked.method, asked.path)
         if status >= 400 and block.errors_to is not None:
-            handler = self.block(block.errors_to)
+            handler = self.block(block.errors_to, asked.host)
             trail.append(f"error_page -> {block.errors_to}")
             block = handler
         app = [

@@ -1,14 +1,17 @@
 """`corsgen import`: each hand-written CORS configuration a routing model finds, as a policy that
 states what it grants today, and what rendering that policy would change.
 
-A scope's grant (routing.Granted, read from the model) becomes the nearest policy corsgen accepts
-(audit/granted.py): each key written with a comment naming the line of config it came from, each
-value corsgen refuses dropped or narrowed, and said so. The changes are found the way the audit
-finds flaws: the same battery is sent to the model of the old config and to the target's model of
-the policy's output served where the scope was (Target.in_place; the policy's promise, promise.py,
-for a target without one), and the two are compared request by request, origin class by origin
-class, into the kinds of Change. Where the target falls short of the promise (CG501) it is said.
-tests/audit/import_roundtrip_test.py holds both, and the kinds, to the real servers.
+A scope is imported on the paths its block answers today (not those another block takes from it),
+and its grant (routing.Granted, read from the model) without the methods and request headers the
+config's own answer to their preflight refuses today; then it becomes the nearest policy corsgen
+accepts (audit/granted.py): each key written with a comment naming the line of config it came
+from, each value corsgen refuses dropped or narrowed, and said so. The changes are found the way
+the audit finds flaws: the same battery is sent to the model of the old config and to the
+target's model of the policy's output served where the scope was (Target.in_place; the policy's
+promise, promise.py, for a target without one), and the two are compared request by request,
+origin class by origin class, into the kinds of Change. Where the target falls short of the
+promise (CG501) it is said. tests/audit/import_roundtrip_test.py holds both, and the kinds, to
+the real servers.
 
 The user's config is never written; the policies are written together, or none is, and an
 existing file is never overwritten (as `corsgen init`).
@@ -22,10 +25,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from corsgen.audit.engine import MAX_SCOPES, error_path
-from corsgen.audit.granted import Imported, NothingLeft, nearest_safe, policy_name
+from corsgen.audit.engine import MAX_SCOPES, _passes, error_path
+from corsgen.audit.granted import Imported, NothingLeft, as_plan, nearest_safe, policy_name
 from corsgen.errors import CorsgenError, Finding, PolicyError, blocking
-from corsgen.fetch import cors_failure, header_value, preflight_failure, vary_tokens
+from corsgen.fetch import (
+    SAFELISTED_METHODS,
+    Request,
+    cors_failure,
+    header_value,
+    preflight_failure,
+    preflight_headers,
+    vary_tokens,
+)
 from corsgen.files import shown
 from corsgen.limits import MAX_NAME_LENGTH
 from corsgen.plan import ACAO, Plan, build_plan
@@ -33,7 +44,7 @@ from corsgen.policy.loading import parse_policy
 from corsgen.probe import battery
 from corsgen.probe.battery import Probe
 from corsgen.promise import is_preflight, promised_answer
-from corsgen.routing import Answered, Asked, Routes, Scope, audit_backend
+from corsgen.routing import Answered, Asked, Granted, Routes, Scope, audit_backend
 from corsgen.rules.checks import check_policy
 from corsgen.targets import limit_findings, shortfall_findings
 
@@ -140,13 +151,19 @@ def imported(routes: Routes, out_dir: Path, target: str | None = None) -> list[P
     scopes = [s for s in routes.scopes() if s.granted is not None and s.policy is None]
     scopes = scopes[:MAX_SCOPES]  # as many as the audit probes
     out = []
-    for scope, name in zip(scopes, _names(scopes), strict=True):
+    for found, name in zip(scopes, _names(scopes), strict=True):
+        scope = _answering(routes, found)
+        if not scope.paths:
+            out.append(Policy(scope, None, dropped=[_NOWHERE]))
+            continue
         assert scope.granted is not None
+        granted, refused = _preflighted(routes, scope, scope.granted)
         try:
-            safe = nearest_safe(scope.granted, name)
+            safe = nearest_safe(granted, name)
         except NothingLeft:
             out.append(Policy(scope, None, dropped=[_NOTHING]))
             continue
+        safe.dropped[:0] = refused
         path = out_dir / f"{name}.toml"
         text = policy_text(safe, scope)
         plan = checked_plan(text, path.name)
@@ -157,6 +174,68 @@ def imported(routes: Routes, out_dir: Path, target: str | None = None) -> list[P
 
 
 _NOTHING = "corsgen accepts none of the origins or regexes it grants"
+_NOWHERE = "another block answers every request the model finds for it"
+
+
+def _answering(routes: Routes, scope: Scope) -> Scope:
+    """The scope with only the paths its block answers today (the audit's `paths` also name those
+    another block takes from it, a longer Traefik rule, to show the takeover): the policy is
+    served, and its changes found, only where the config grants it today."""
+    paths = tuple(p for p in scope.paths if _passes(routes, scope, p, audit_backend))
+    return replace(scope, paths=paths)
+
+
+def _preflighted(routes: Routes, scope: Scope, granted: Granted) -> tuple[Granted, list[str]]:
+    """The grant without the methods and request headers today's preflight refuses, and each said.
+
+    A method or header a browser must ask for is granted where the config's own answer to its
+    preflight passes. A preflight the config answers itself, with success, and refuses (a
+    server-level `if ($request_method = OPTIONS) { return 204; }` in front of the location's
+    lists) is the config's answer: it grants none of them today, and rendering would widen. One
+    that reaches the backend, meets authentication or ends in an error is a flaw rendering fixes:
+    its lists are kept, and the preflights that start passing are a listed change (BACKEND, AUTH).
+    A `*` in the headers is nearest_safe's (with credentials it is a name, dropped there)."""
+    plan = as_plan(granted, "imported")
+    origin = next(iter(_allowed(plan)), None)
+    if origin is None:
+        return granted, []
+    unsafe = [m for m in granted.methods if m not in SAFELISTED_METHODS and m != "*"]
+    asks = [("allow_methods", m, Request(origin, m, granted.credentials)) for m in unsafe]
+    asks += [
+        ("allow_headers", h, Request(origin, "GET", granted.credentials, (h,)))
+        for h in granted.headers
+        if h != "*"
+    ]
+    refused: dict[tuple[str, str], str] = {}
+    for key, value, request in asks:
+        for path in scope.paths[:3]:
+            headers = tuple(preflight_headers(request))
+            answered = routes.answer(Asked(scope.host, "OPTIONS", path, headers, scope.port))
+            own = [(h.name, h.value) for h in answered.headers if h.at is not None]
+            answers = not answered.backend and answered.auth is None and answered.status < 300
+            if answers and preflight_failure(request, own, answered.status):
+                refused[key, value] = (
+                    f"{key} {value}: the config answers its preflight (OPTIONS {path} from "
+                    f"{origin}) at {answered.by} with {answered.status} and does not grant it: "
+                    "it fails today"
+                )
+                break
+    methods = [m for m in granted.methods if ("allow_methods", m) not in refused]
+    names = [h for h in granted.headers if ("allow_headers", h) not in refused]
+    narrowed = replace(granted, methods=tuple(methods), headers=tuple(names))
+    return narrowed, list(refused.values())
+
+
+def _allowed(plan: Plan) -> Iterator[str]:
+    """Origins the grant allows: its exact ones, then a sample of each of its patterns."""
+    yield from plan.exact_origins
+    if plan.any_origin:
+        yield "https://corsgen-import.example"
+    if plan.origin_patterns:
+        from corsgen.regex.language import samples  # interegular: only for a grant with regexes
+
+        for pattern in plan.origin_patterns:
+            yield from samples(pattern)[:1]
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ from corsgen.targets.nginx_routing import load
 from corsgen.targets.traefik import TARGET as TRAEFIK
 from corsgen.targets.traefik_check import static
 from corsgen.verify import find_binary
-from testing import envoy_corpus, nginx_corpus, traefik_corpus
+from testing import corpus
 from testing.binaries import need_binary
 from testing.processes import free_port, process
 from testing.upstream import Upstream
@@ -86,9 +86,9 @@ def _hand_written(target: str, files: list[Path]) -> bool:
 
 # Each corpus's configs as the model reads them, files and all.
 CORPORA = {
-    "nginx": {name: [nginx_corpus.CORPUS / name] for name in nginx_corpus.CONFIGS},
-    "traefik": {name: traefik_corpus.files(name) for name in traefik_corpus.CONFIGS},
-    "envoy": {name: [envoy_corpus.CORPUS / name] for name in envoy_corpus.CONFIGS},
+    "nginx": {name: [corpus.CORPUS / "nginx" / name] for name in corpus.configs("nginx")},
+    "traefik": {name: corpus.traefik_files(name) for name in corpus.configs("traefik")},
+    "envoy": {name: [corpus.CORPUS / "envoy" / name] for name in corpus.configs("envoy")},
 }
 IMPORTED = [
     (target, name)
@@ -143,8 +143,8 @@ def _nginx(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
     need_binary("nginx", binary)
     assert binary is not None
     old = free_port()
-    config = nginx_corpus.fill(root, name, old, up.port)
-    routes, errors = load([config], client="127.0.0.1", version=nginx_corpus.version(binary))
+    config = corpus.nginx_fill(root, name, old, up.port)
+    routes, errors = load([config], client="127.0.0.1", version=corpus.nginx_version(binary))
     assert routes is not None, errors
     policies = _imports(routes, "nginx", root / "imported", config)
     plans = _plans(policies)
@@ -171,7 +171,7 @@ def _traefik(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
     for side, (web, api) in ports.items():
         (root / side / "dynamic").mkdir(parents=True)
         (root / side / "traefik.yml").write_text(static(root / side / "dynamic", {"web": web}, api))
-    traefik_corpus.copy(name, root / "old" / "dynamic", up.port)
+    corpus.traefik_copy(name, root / "old" / "dynamic", up.port)
     routes, findings = traefik_routing.load([root / "old" / "traefik.yml"])
     assert routes is not None, findings
     policies = _imports(routes, "traefik", root / "imported", root / "old" / "traefik.yml")
@@ -185,7 +185,7 @@ def _traefik(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
         for side, count in (("old", len(routes.config.routers)), ("new", len(policies))):
             command = [str(binary), f"--configFile={root / side / 'traefik.yml'}"]
             stack.enter_context(process(command, root / side, ports[side]))
-            traefik_corpus.loaded(ports[side][1], count)
+            corpus.traefik_loaded(ports[side][1], count)
         old = [ports["old"][0]] * len(policies)
         yield Imported(policies, plans, "traefik", old, [web] * len(policies))
 
@@ -196,7 +196,7 @@ def _envoy(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
     binary = ENVOY.find_binary()
     need_binary("envoy", binary)
     assert binary is not None
-    text, listening = envoy_corpus.filled(name, up.port)
+    text, listening = corpus.envoy_filled(name, up.port)
     (root / "old").mkdir()
     serving = envoy_command(str(binary), root / "old", text)
     routes, findings = envoy_routing.load([root / "old" / "envoy.yaml"])
@@ -396,7 +396,7 @@ def test_a_reflected_origin_with_credentials_imports_without_them(
 ) -> None:
     """reflect-credentials.conf sends any Origin back with credentials: import writes any origin
     without credentials, and says it dropped them, in the file and on the terminal."""
-    config = nginx_corpus.CORPUS / "reflect-credentials.conf"
+    config = corpus.CORPUS / "nginx" / "reflect-credentials.conf"
     assert main(["import", str(config), "--out-dir", str(tmp_path)]) == 0
     text = (tmp_path / "api_api.toml").read_text()
     for line in ('allow_origins = ["*"]', "allow_credentials = false"):

@@ -234,3 +234,34 @@ def test_where_the_target_falls_short_of_the_promise_is_said(tmp_path: Path) -> 
     (traefik,) = imported(model, tmp_path, "traefik")
     assert nginx.shortfalls == []
     assert {f.rule_id for f in traefik.shortfalls} == {"CG501"}
+
+
+def test_what_todays_preflight_answer_refuses_is_left_out(tmp_path: Path) -> None:
+    """server-rewrite.conf answers every preflight at server level (`if ... return 204`) before
+    location /api/ lists PUT: a PUT preflight fails today, so the policy grants GET only, and
+    says which answer refused PUT."""
+    from corsgen.targets import by_name
+
+    config = Path(__file__).parent / "corpus" / "nginx" / "server-rewrite.conf"
+    routes = by_name("nginx").routes([config]).routes
+    assert routes is not None
+    (policy,) = imported(routes, tmp_path, "nginx")
+    assert 'allow_methods = ["GET"]' in policy.text.splitlines()
+    said = "allow_methods PUT: the config answers its preflight (OPTIONS /api/ from "
+    (dropped,) = [d for d in policy.dropped if d.startswith(said)]
+    assert f"at {config}:18 with 204 and does not grant it" in dropped
+    assert f"# Dropped: {dropped}" in policy.text
+
+
+def test_a_scope_is_imported_only_where_its_block_answers_today(tmp_path: Path) -> None:
+    """longer-rule-wins.yml: the admin router's longer rule takes /api/admin/ from the api router
+    (the audit's paths for api name it, to show the takeover); the policy is served, and its
+    changes found, only on the paths api answers."""
+    from corsgen.targets import by_name
+
+    config = Path(__file__).parent / "corpus" / "traefik" / "longer-rule-wins.yml"
+    routes = by_name("traefik").routes([config]).routes
+    assert routes is not None
+    assert {s.title: s.paths for s in routes.scopes()}["router api"] == ("/api/", "/api/admin/")
+    paths = {p.scope.title: p.scope.paths for p in imported(routes, tmp_path, "traefik")}
+    assert paths == {"router api": ("/api/",), "router fallback": ("/",)}
