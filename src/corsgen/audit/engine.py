@@ -394,7 +394,11 @@ def _refused_gets(sent: Exchange, fields: Mapping[str, object], scope: Scope) ->
     request = sent.probe.request
     if request is None:
         return
-    if any(regexes.admits(r, request.origin) for r in (scope.granted or Granted()).regexes):
+    grant = scope.granted or Granted()
+    if grant.reflects:  # it sends every Origin back: the line that does (CG410) is the flaw
+        yield from _echoed(sent, request.origin, str(fields["server"]))
+        return
+    if any(regexes.admits(r, request.origin) for r in grant.regexes):
         return
     # An Allow-Origin that names another origin refuses this one, as browsers read it.
     owned = [
@@ -439,8 +443,13 @@ def _hostile(sent: Exchange, scope: Scope, context: Context, check: str) -> Iter
                 {"regex": regex.source, "origin": origin, "kind": kind},
             )
             return
+    yield from _echoed(sent, origin, context.server)
+
+
+def _echoed(sent: Exchange, origin: str, server: str) -> Iterator[Placed]:
+    """The origin sent back in Access-Control-Allow-Origin: CG410 at the line that sent it."""
     at = sent.at(ACAO)
     if at is not None and header_value(sent.answered.pairs(), ACAO) == origin:
         credentials = header_value(sent.answered.pairs(), ACAC) == "true"
         case = "credentials" if credentials else "no-credentials"
-        yield "CG410", case, at, {"server": context.server, "origin": origin}
+        yield "CG410", case, at, {"server": server, "origin": origin}
