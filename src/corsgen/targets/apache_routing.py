@@ -113,7 +113,8 @@ class ApacheRoutes:
         """<Directory> by path (fewest components first, then config order) with each level's
         .htaccess after it where AllowOverride lets it, then <DirectoryMatch> in config order.
         The file is taken as existing: the model does not look at the disk but for .htaccess."""
-        folder = str(PurePosixPath(file).parent)
+        # A directory asked for (/api/ maps to .../api/) is its own folder: its sections apply.
+        folder = file.rstrip("/") if file.endswith("/") else str(PurePosixPath(file).parent)
         plain, regex = [], []
         for top in tops:
             for section in top.sections("directory", "directorymatch"):
