@@ -41,7 +41,7 @@ class Layout:
 
 LAYOUTS = {
     "nginx": Layout("*.conf", fill=("ROOT",)),
-    "apache": Layout("*.conf"),
+    "apache": Layout("*.conf", fill=("/srv/corsgen",)),
     "caddy": Layout("*.Caddyfile", env=("CORSGEN_CORPUS",)),
     "haproxy": Layout("*.cfg", directories=True, main="haproxy.cfg"),
     "traefik": Layout("*", directories=True),
