@@ -364,7 +364,6 @@ FACTS: dict[str, Fact] = {
         """    SetEnvIf Origin "^.*$" SEEN
     Header always set Access-Control-Allow-Origin "seen" env=SEEN""",
         ("GET", "/api/ok", ()),
-        ("GET", "/api/", (("Origin", ALLOWED[0]),)),  # a directory: its <Directory> applies
         ["seen"],
     ),
     # Header edit rewrites the backend's own line (headers_out).
