@@ -14,6 +14,7 @@ import itertools
 import json
 import re
 import shutil
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterable, Iterator
@@ -174,28 +175,27 @@ def apache_copied(home: Path, text: str, paths: Iterable[str] = APACHE_PATHS) ->
 
 
 @contextmanager
-def apache_text(
-    text: str, root: Path, upstream: int, paths: Iterable[str] = APACHE_PATHS
-) -> Iterator[Served]:
-    """An httpd config (a corpus file's text) served by apache2 from a copy of the corpus in
-    root/corpus, behind a server-wide head that loads the modules, and the model of the same
-    file."""
+def apache_text(text: str, upstream: int, paths: Iterable[str] = APACHE_PATHS) -> Iterator[Served]:
+    """An httpd config (a corpus file's text) served by apache2 from a copy of the corpus in a
+    temporary directory its children can read (not below pytest's, which only root may enter),
+    behind a server-wide head that loads the modules, and the model of the same file."""
     binary = APACHE.find_binary()
     need_binary("apache2", binary)
     port = free_port()
     served = text.replace(APACHE_LISTEN, f":{port}").replace(APACHE_APPLICATION, f":{upstream}")
-    home = root / "corpus"
-    config = apache_copied(home, served, paths)
-    loaded = APACHE.routes([config])
-    assert loaded.routes is not None, loaded.findings
-    httpd = home / "httpd.conf"
-    httpd.write_text(head(home, Site((), {}, 0, 0)) + f"Include {config}\n")
-    with process([str(binary), "-f", str(httpd), "-DFOREGROUND"], home, [port]):
-        yield Served(loaded.routes, (port,), text)
+    with tempfile.TemporaryDirectory(prefix="corsgen-apache-") as tmp:
+        home = Path(tmp) / "corpus"
+        config = apache_copied(home, served, paths)
+        loaded = APACHE.routes([config])
+        assert loaded.routes is not None, loaded.findings
+        httpd = home / "httpd.conf"
+        httpd.write_text(head(home, Site((), {}, 0, 0)) + f"Include {config}\n")
+        with process([str(binary), "-f", str(httpd), "-DFOREGROUND"], home, [port]):
+            yield Served(loaded.routes, (port,), text)
 
 
 @contextmanager
 def apache(name: str, root: Path, upstream: int) -> Iterator[Served]:
-    """A config of the Apache corpus, served."""
-    with apache_text((CORPUS / "apache" / name).read_text(), root, upstream) as served:
+    """A config of the Apache corpus, served (from a directory of its own, not `root`)."""
+    with apache_text((CORPUS / "apache" / name).read_text(), upstream) as served:
         yield served

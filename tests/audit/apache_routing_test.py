@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.client
 import random
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,10 +92,7 @@ def served(text: str, upstream: Upstream) -> Iterator[tuple[Routes, int]]:
     """The config (a corpus file's text) served by apache2 beside a copy of the corpus, and the
     model of the same file: (model, port)."""
     paths = [path for _, path, _ in REQUESTS if path != MISSING]
-    with (
-        tempfile.TemporaryDirectory(prefix="corsgen-apache-") as tmp,
-        corpus.apache_text(text, Path(tmp), upstream.port, paths) as done,
-    ):
+    with corpus.apache_text(text, upstream.port, (*paths, *corpus.APACHE_PATHS)) as done:
         yield done.routes, done.ports[0]
 
 
