@@ -397,8 +397,10 @@ def _refused_gets(sent: Exchange, fields: Mapping[str, object], scope: Scope) ->
     if request is None:
         return
     grant = scope.granted or Granted()
-    if grant.reflects:  # it sends every Origin back: the line that does (CG410) is the flaw
-        yield from _echoed(sent, request.origin, str(fields["server"]))
+    # A grant that sends every Origin back refuses none: the line that echoes it is the flaw.
+    echoed = list(_echoed(sent, request.origin, str(fields["server"]))) if grant.reflects else []
+    if echoed:
+        yield from echoed
         return
     if any(regexes.admits(r, request.origin) for r in grant.regexes):
         return
@@ -449,9 +451,11 @@ def _hostile(sent: Exchange, scope: Scope, context: Context, check: str) -> Iter
 
 
 def _echoed(sent: Exchange, origin: str, server: str) -> Iterator[Placed]:
-    """The origin sent back in Access-Control-Allow-Origin: CG410 at the line that sent it."""
-    at = sent.at(ACAO)
-    if at is not None and header_value(sent.answered.pairs(), ACAO) == origin:
+    """The origin sent back in Access-Control-Allow-Origin: CG410 at the line that sent it (the
+    config's line, beside any copy of the backend's)."""
+    own = (h for h in sent.answered.headers if h.at is not None and h.name.lower() == ACAO.lower())
+    at = next((h.at for h in own if h.value == origin), None)
+    if at is not None:
         credentials = header_value(sent.answered.pairs(), ACAC) == "true"
         case = "credentials" if credentials else "no-credentials"
         yield "CG410", case, at, {"server": server, "origin": origin}
