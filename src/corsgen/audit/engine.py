@@ -397,10 +397,12 @@ def _refused_gets(sent: Exchange, fields: Mapping[str, object], scope: Scope) ->
     if request is None:
         return
     grant = scope.granted or Granted()
-    # A grant that sends every Origin back refuses none: the line that echoes it is the flaw.
-    echoed = list(_echoed(sent, request.origin, str(fields["server"]))) if grant.reflects else []
-    if echoed:
-        yield from echoed
+    # A grant that sends every Origin back refuses none: the line that echoes it is the flaw
+    # (the config's own line, beside any copy of the backend's).
+    own = [h for h in sent.answered.headers if h.at is not None and h.name.lower() == ACAO.lower()]
+    echo = next((h.at for h in own if h.value == request.origin), None) if grant.reflects else None
+    if echo is not None:
+        yield _echoed(sent, request.origin, str(fields["server"]), echo)
         return
     if any(regexes.admits(r, request.origin) for r in grant.regexes):
         return
@@ -447,15 +449,13 @@ def _hostile(sent: Exchange, scope: Scope, context: Context, check: str) -> Iter
                 {"regex": regex.source, "origin": origin, "kind": kind},
             )
             return
-    yield from _echoed(sent, origin, context.server)
+    at = sent.at(ACAO)
+    if at is not None and header_value(sent.answered.pairs(), ACAO) == origin:
+        yield _echoed(sent, origin, context.server, at)
 
 
-def _echoed(sent: Exchange, origin: str, server: str) -> Iterator[Placed]:
-    """The origin sent back in Access-Control-Allow-Origin: CG410 at the line that sent it (the
-    config's line, beside any copy of the backend's)."""
-    own = (h for h in sent.answered.headers if h.at is not None and h.name.lower() == ACAO.lower())
-    at = next((h.at for h in own if h.value == origin), None)
-    if at is not None:
-        credentials = header_value(sent.answered.pairs(), ACAC) == "true"
-        case = "credentials" if credentials else "no-credentials"
-        yield "CG410", case, at, {"server": server, "origin": origin}
+def _echoed(sent: Exchange, origin: str, server: str, at: Place) -> Placed:
+    """The origin sent back in Access-Control-Allow-Origin: CG410 at the line that sent it."""
+    credentials = header_value(sent.answered.pairs(), ACAC) == "true"
+    case = "credentials" if credentials else "no-credentials"
+    return "CG410", case, at, {"server": server, "origin": origin}
