@@ -57,7 +57,7 @@ def as_plan(granted: Granted, name: str) -> Plan:
     a pattern that allows every origin (with Vary, as an echo needs); a regex outside corsgen's
     portable subset is left out (regexes.judge tries the hostile origins on it)."""
     plan = build_plan(_policy(granted), name, "config")
-    patterns = [whole_origin(r) for r in granted.regexes]
+    patterns = [whole_origin(r, origins=True) for r in granted.regexes]
     if granted.reflects:  # any Origin; sampled as origins are spelled (no empty one to send back)
         patterns.append("https://.+")
     return replace(
