@@ -310,9 +310,9 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
             yield from where.differs(sent, summary, by)
         elif _yields_to_backend(where, sent):
             return  # CG415 says the backend's headers took the place of the config's
-        elif status >= 400 and (by in where.cors or answered.auth is not None):
-            # An error of the block's own (or of the authentication that ran there, which
-            # answers for the block whatever headers it sends on success): no `always`.
+        elif status >= 400 and (by in where.cors or answered.auth not in (None, by)):
+            # An error of the block's own, or of authentication that ran inside it (not one that
+            # answers as a block of its own): the status dropped its headers, no `always`.
             yield "CG412", context.case("CG412", "answer"), by, fields
         else:
             yield _dropped(sent, where.scope, context)
