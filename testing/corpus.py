@@ -5,31 +5,36 @@ model tests, the probe-agreement test and the import round trip share. Per targe
 manager serving one config with them.
 
 Placeholders each corpus fills: nginx's PORT, UPSTREAM and ROOT (and a `# host:` comment naming
-the site asked when a test needs one); Traefik's upstream URL 127.0.0.1:18080, on an entry point
-`web`; Envoy's listener ports 1000N, its cluster's 18080 and a dead service's 18081; HAProxy's
-"${PORT}" and "${UPSTREAM}", from the environment haproxy starts in (a config is a file, or a
-directory whose haproxy.cfg haproxy loads after its other *.cfg files).
+the site asked when a test needs one); Apache's listening port :8080, the application's :9000
+and the corpus's directory /srv/corsgen; Traefik's upstream URL 127.0.0.1:18080, on an entry
+point `web`; Envoy's listener ports 1000N, its cluster's 18080 and a dead service's 18081;
+HAProxy's "${PORT}" and "${UPSTREAM}", from the environment haproxy starts in (a config is a
+file, or a directory whose haproxy.cfg haproxy loads after its other *.cfg files).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
+import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from corsgen.routing import Routes
 from corsgen.targets import envoy_routing, haproxy_routing, nginx_routing, traefik_routing
+from corsgen.targets.apache import TARGET as APACHE
+from corsgen.targets.apache_serving import head
 from corsgen.targets.envoy import TARGET as ENVOY
 from corsgen.targets.envoy_serving import command as envoy_command
 from corsgen.targets.haproxy import TARGET as HAPROXY
 from corsgen.targets.nginx import main_config
-from corsgen.targets.serving import slash_version
+from corsgen.targets.serving import Site, slash_version
 from corsgen.targets.traefik import TARGET as TRAEFIK
 from corsgen.targets.traefik_check import static
 from corsgen.verify import find_binary
@@ -40,12 +45,28 @@ CORPUS = Path(__file__).parent.parent / "tests" / "audit" / "corpus"
 TRAEFIK_UPSTREAM = "127.0.0.1:18080"
 ENVOY_LISTENER, ENVOY_UPSTREAM = re.compile(r"port_value: (1000\d)\b"), "port_value: 18080"
 ENVOY_DEAD = "port_value: 18081"  # a service nothing answers for (an authorization service)
+# Apache's: the port its virtual host listens on, the application's, the corpus's directory.
+APACHE_LISTEN, APACHE_APPLICATION, APACHE_HOME = ":8080", ":9000", "/srv/corsgen"
+# Each DocumentRoot holds a file for every path asked (SetHandler hands files only to the
+# application, and <Directory> applies to directories that exist): htaccess/ has .htaccess files.
+APACHE_DOCUMENT_ROOTS = ("docroot", "htaccess")
+APACHE_PATHS = (
+    "/api/ok",
+    "/api/admin/ok",
+    "/api/private/ok",
+    "/own-cors",
+    "/errors/401.json",  # the files ErrorDocument names
+    "/errors/404.json",
+)
 
 
 def configs(target: str) -> list[str]:
-    """The corpus's configs of a target: nginx's *.conf files (the rest is what they include),
-    each file or directory of the others."""
-    found = (CORPUS / target).glob("*.conf") if target == "nginx" else (CORPUS / target).iterdir()
+    """The corpus's configs of a target: nginx's and Apache's *.conf files (the rest is what
+    they include or serve), each file or directory of the others."""
+    if target in ("nginx", "apache"):
+        found = (CORPUS / target).glob("*.conf")
+    else:
+        found = (CORPUS / target).iterdir()
     return sorted(p.name for p in found)
 
 
@@ -155,6 +176,51 @@ def envoy(name: str, root: Path, upstream: int) -> Iterator[Served]:
     assert routes is not None, findings
     with process(run, root, ports):
         yield Served(routes, tuple(ports), (CORPUS / "envoy" / name).read_text())
+
+
+def apache_copied(home: Path, text: str, paths: Iterable[str] = APACHE_PATHS) -> Path:
+    """The Apache corpus copied into `home`, `text` written there as served.conf with
+    APACHE_HOME made that directory, and a file for each of `paths` under each DocumentRoot:
+    the config's path."""
+    shutil.copytree(CORPUS / "apache", home, dirs_exist_ok=True)
+    home.parent.chmod(0o755)
+    config = home / "served.conf"
+    config.write_text(text.replace(APACHE_HOME, str(home)))
+    for path, top in itertools.product(paths, APACHE_DOCUMENT_ROOTS):
+        file = home / top / path.lstrip("/")
+        if path.endswith("/"):  # a directory asked for
+            file.mkdir(parents=True, exist_ok=True)
+            continue
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text("not served: proxied\n")
+    return config
+
+
+@contextmanager
+def apache_text(text: str, upstream: int, paths: Iterable[str] = APACHE_PATHS) -> Iterator[Served]:
+    """An httpd config (a corpus file's text) served by apache2 from a copy of the corpus in a
+    temporary directory its children can read (not below pytest's, which only root may enter),
+    behind a server-wide head that loads the modules, and the model of the same file."""
+    binary = APACHE.find_binary()
+    need_binary("apache2", binary)
+    port = free_port()
+    served = text.replace(APACHE_LISTEN, f":{port}").replace(APACHE_APPLICATION, f":{upstream}")
+    with tempfile.TemporaryDirectory(prefix="corsgen-apache-") as tmp:
+        home = Path(tmp) / "corpus"
+        config = apache_copied(home, served, paths)
+        loaded = APACHE.routes([config])
+        assert loaded.routes is not None, loaded.findings
+        httpd = home / "httpd.conf"
+        httpd.write_text(head(home, Site((), {}, 0, 0)) + f"Include {config}\n")
+        with process([str(binary), "-f", str(httpd), "-DFOREGROUND"], home, [port]):
+            yield Served(loaded.routes, (port,), text)
+
+
+@contextmanager
+def apache(name: str, root: Path, upstream: int) -> Iterator[Served]:
+    """A config of the Apache corpus, served (from a directory of its own, not `root`)."""
+    with apache_text((CORPUS / "apache" / name).read_text(), upstream) as served:
+        yield served
 
 
 def haproxy_files(config: Path) -> list[Path]:

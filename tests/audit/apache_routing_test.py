@@ -11,10 +11,7 @@ difference is shown as one table per config.
 from __future__ import annotations
 
 import http.client
-import itertools
 import random
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,21 +24,13 @@ from corsgen.cli import main
 from corsgen.errors import CorsgenError
 from corsgen.routing import SECRET_HEADER, Answered, Asked, Routes
 from corsgen.targets.apache import TARGET
-from corsgen.targets.apache_serving import head
-from corsgen.targets.serving import Site
-from testing.binaries import need_binary
+from testing import corpus
 from testing.bounded import chain, cpu_within
 from testing.client import send
-from testing.processes import free_port, process
 from testing.servers import Endpoint
-from testing.upstream import OWN_CORS, STATUS, Upstream
+from testing.upstream import Upstream, answer
 
 CORPUS = Path(__file__).parent / "corpus" / "apache"
-# The corpus's placeholders: the port its virtual host listens on, the application's, and the
-# directory the corpus is in (its DocumentRoot is docroot/ there).
-LISTEN, APPLICATION, HOME = ":8080", ":9000", "/srv/corsgen"
-DOCUMENT_ROOTS = ("docroot", "htaccess")  # htaccess/ holds .htaccess files, docroot/ none
-ERROR_PAGES = ("/errors/401.json", "/errors/404.json")  # files ErrorDocument names
 MISSING = "/nothing-here"  # the one path no file is written for
 ALLOWED = ("https://app.example.com", "https://admin.example.com", "https://example.com")
 HOSTILE = (
@@ -60,6 +49,7 @@ REQUESTS: tuple[Request, ...] = (
     *(("GET", path, (("Origin", o),)) for o in ALLOWED + HOSTILE for path in ("/api/ok",)),
     *(("OPTIONS", "/api/ok", _preflight(o, "DELETE")) for o in ALLOWED + HOSTILE[:1]),
     ("GET", "/api/ok", ()),
+    ("GET", "/api/", (("Origin", ALLOWED[0]),)),  # a directory: its <Directory> applies
     ("OPTIONS", "/api/ok", ()),
     ("GET", "/api/admin/ok", (("Origin", ALLOWED[0]),)),
     ("GET", "/api/admin/ok", (("Origin", ALLOWED[1]),)),
@@ -78,17 +68,6 @@ REQUESTS: tuple[Request, ...] = (
 )
 
 
-def upstream_backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
-    """testing/upstream.py as a function: its status by the last segment, its headers."""
-    bare = path.split("?")[0]
-    headers = [("X-Upstream", "1"), ("Vary", "Accept-Encoding"), ("ETag", '"v1"')]
-    if bare.startswith("/own-cors"):
-        headers += OWN_CORS
-    if bare.endswith("/two-vary"):
-        headers.append(("Vary", "Cookie"))
-    return STATUS.get("/" + bare.rsplit("/", 1)[-1], 200), tuple(headers)
-
-
 Seen = tuple[int, tuple[tuple[str, str], ...], bool]
 
 
@@ -103,38 +82,19 @@ def seen(status: int, headers: tuple[tuple[str, str], ...] | list[tuple[str, str
     return status, tuple(kept), "origin" in vary
 
 
-def copied(tmp: Path, text: str) -> tuple[Path, Path]:
-    """The corpus copied into tmp/corpus, `text` written there as served.conf with HOME made
-    that directory, and the files every request names under each DocumentRoot: (root, config)."""
-    root = tmp / "corpus"
-    shutil.copytree(CORPUS, root)
-    tmp.chmod(0o755)
-    config = root / "served.conf"
-    config.write_text(text.replace(HOME, str(root)))
-    paths = [path for _, path, _ in REQUESTS if path != MISSING] + list(ERROR_PAGES)
-    for path, top in itertools.product(paths, DOCUMENT_ROOTS):
-        file = root / top / path.lstrip("/")  # SetHandler hands files only to the application
-        file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text("not served: proxied\n")
-    return root, config
+def copied(tmp: Path, text: str) -> Path:
+    """The corpus copied into tmp/corpus with `text` as served.conf, as served: the config."""
+    paths = [path for _, path, _ in REQUESTS if path != MISSING]
+    return corpus.apache_copied(tmp / "corpus", text, (*paths, *corpus.APACHE_PATHS))
 
 
 @contextmanager
 def served(text: str, upstream: Upstream) -> Iterator[tuple[Routes, int]]:
     """The config (a corpus file's text) served by apache2 beside a copy of the corpus, and the
     model of the same file: (model, port)."""
-    binary = TARGET.find_binary()
-    need_binary("apache2", binary)
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="corsgen-apache-") as tmp:
-        text = text.replace(LISTEN, f":{port}").replace(APPLICATION, f":{upstream.port}")
-        root, config = copied(Path(tmp), text)
-        loaded = TARGET.routes([config])
-        assert loaded.routes is not None, loaded.findings
-        httpd = root / "httpd.conf"
-        httpd.write_text(head(root, Site((), {}, 0, 0)) + f"Include {config}\n")
-        with process([str(binary), "-f", str(httpd), "-DFOREGROUND"], root, [port]):
-            yield loaded.routes, port
+    paths = [path for _, path, _ in REQUESTS if path != MISSING]
+    with corpus.apache_text(text, upstream.port, (*paths, *corpus.APACHE_PATHS)) as done:
+        yield done.routes, done.ports[0]
 
 
 def _row(request: Request) -> str:
@@ -181,7 +141,7 @@ def differences(routes: Routes, port: int, requests: tuple[Request, ...]) -> lis
     out = []
     for request in requests:
         status, sent = fetched(port, request)
-        answered = routes.answer(asked(port, request), upstream_backend)
+        answered = routes.answer(asked(port, request), answer)
         model, truth = seen(answered.status, answered.pairs()), seen(status, sent)
         if model != truth:
             trail = " > ".join(answered.trail)
@@ -610,7 +570,7 @@ FACTS: dict[str, Fact] = {
 def test_merge_order_and_phases(name: str, upstream: Upstream) -> None:
     fact = FACTS[name]
     with served(fact.template.format(body=fact.body), upstream) as (routes, port):
-        answered = routes.answer(asked(port, fact.request), upstream_backend)
+        answered = routes.answer(asked(port, fact.request), answer)
         status, _, vary = seen(answered.status, answered.pairs())
         assert (status, sorted(_acao(answered)), vary) == (
             fact.status,
@@ -731,7 +691,7 @@ def test_scopes_name_the_snippets_and_the_hand_written() -> None:
 
 
 def test_an_htaccess_snippet_is_a_scope(tmp_path: Path) -> None:
-    _, config = copied(tmp_path, (CORPUS / "snippet-htaccess.conf").read_text())
+    config = copied(tmp_path, (CORPUS / "snippet-htaccess.conf").read_text())
     routes = TARGET.routes([config]).routes
     assert routes is not None
     (scope,) = routes.scopes()

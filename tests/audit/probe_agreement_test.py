@@ -1,10 +1,10 @@
 """A static finding is a difference `probe` sees, and a `probe` finding on a corpus config is a
-static finding: for every corpus config of nginx, Traefik, Envoy and HAProxy, served on the real
-server with testing/upstream.py behind it, the audit (with that upstream as the model's backend) and
-`probe` (in-process, probe/run.py) send each scope the same requests, and probe's judge must find
-the same checks (PR0xx, PR1xx) in the real server's answers as in the model's, scope by scope;
-and every check it finds must be reported by the audit on an answer that fails it (UNREPORTED
-says which are not yet, and why).
+static finding: for every corpus config of nginx, Apache, Traefik, Envoy and HAProxy, served on
+the real server with testing/upstream.py behind it, the audit (with that upstream as the model's
+backend) and `probe` (in-process, probe/run.py) send each scope the same requests, and probe's
+judge must find the same checks (PR0xx, PR1xx) in the real server's answers as in the model's,
+scope by scope; and every check it finds must be reported by the audit on an answer that fails it
+(UNREPORTED says which are not yet, and why).
 
 The requests are the audit's own (Audit.probed): conformance mode with the plan the scope is held
 to, scan mode from the origins it trusts, each with the scope's Host. A config with corsgen
@@ -40,6 +40,7 @@ from testing.upstream import Upstream, answer
 Serve = Callable[[str, Path, int], AbstractContextManager[corpus.Served]]
 SERVE: dict[str, Serve] = {
     "nginx": corpus.nginx,
+    "apache": corpus.apache,
     "traefik": corpus.traefik,
     "envoy": corpus.envoy,
     "haproxy": corpus.haproxy,

@@ -306,7 +306,9 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
             yield from where.differs(sent, summary, by)
         elif _yields_to_backend(where, sent):
             return  # CG415 says the backend's headers took the place of the config's
-        elif status >= 400 and by in where.cors:
+        elif status >= 400 and (by in where.cors or answered.auth not in (None, by)):
+            # An error of the block's own, or of authentication that ran inside it (not one that
+            # answers as a block of its own): the status dropped its headers, no `always`.
             yield "CG412", context.case("CG412", "answer"), by, fields
         else:
             yield _dropped(sent, where.scope, context)
@@ -367,7 +369,15 @@ def _refused_gets(sent: Exchange, fields: Mapping[str, object], scope: Scope) ->
     request = sent.probe.request
     if request is None:
         return
-    if any(regexes.admits(r, request.origin) for r in (scope.granted or Granted()).regexes):
+    grant = scope.granted or Granted()
+    # A grant that sends every Origin back refuses none: the line that echoes it is the flaw
+    # (the config's own line, beside any copy of the backend's).
+    own = [h for h in sent.answered.headers if h.at is not None and h.name.lower() == ACAO.lower()]
+    echo = next((h.at for h in own if h.value == request.origin), None) if grant.reflects else None
+    if echo is not None:
+        yield _echoed(sent, request.origin, str(fields["server"]), echo)
+        return
+    if any(regexes.admits(r, request.origin) for r in grant.regexes):
         return
     # An Allow-Origin that names another origin refuses this one, as browsers read it.
     owned = [
@@ -448,6 +458,11 @@ def _reflected(sent: Exchange, context: Context) -> Placed | None:
     at, origin = sent.at(ACAO), sent.probe.request.origin if sent.probe.request else None
     if at is None or origin is None or header_value(sent.answered.pairs(), ACAO) != origin:
         return None
+    return _echoed(sent, origin, context.server, at)
+
+
+def _echoed(sent: Exchange, origin: str, server: str, at: Place) -> Placed:
+    """The origin sent back in Access-Control-Allow-Origin: CG410 at the line that sent it."""
     credentials = header_value(sent.answered.pairs(), ACAC) == "true"
     case = "credentials" if credentials else "no-credentials"
-    return "CG410", case, at, {"server": context.server, "origin": origin}
+    return "CG410", case, at, {"server": server, "origin": origin}

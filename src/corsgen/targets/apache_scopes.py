@@ -41,18 +41,34 @@ def scopes(routes: ApacheRoutes) -> list[Scope]:
     out = []
     for host in [routes.top, *routes.hosts]:
         root = routes.document_root([host])
-        for section, around in nested(host):
-            if host is routes.top and any(s.kind == "virtualhost" for s in (*around, section)):
-                continue  # the virtual hosts are walked on their own
-            if section.kind in IF_KINDS:
-                continue  # its lines are its section's, for the requests it holds for
-            # The section's own path, then those of the sections inside it, which its
-            # lines reach too (an auth <Location> answers with the virtual host's headers).
-            paths = [_path_of([*around, section], root)] + [
+        walked = [
+            (section, around)
+            for section, around in nested(host)
+            if section.kind not in IF_KINDS  # its lines are its section's
+            # the virtual hosts are walked on their own
+            and not (
+                host is routes.top and any(s.kind == "virtualhost" for s in (*around, section))
+            )
+        ]
+        # The paths of the sections that answer CORS no way of their own.
+        plain = [
+            _path_of([*around, section], root)
+            for section, around in walked
+            if not section.snippets
+            and not any(d.name == "header" and _cors_header(d) for d in _own(section))
+        ]
+        for section, around in walked:
+            # The section's own path, then those of the sections inside it, and of the others
+            # below its path that answer CORS no way of their own, which merge with it: its lines
+            # reach them too (an auth <Location> answers with the virtual host's headers, or with
+            # those of <Location /api/>). One with its own is its own scope.
+            own = _path_of([*around, section], root)
+            paths = [own] + [
                 _path_of([*around, section, *more, inner], root)
                 for inner, more in nested(section)
                 if inner is not section and inner.kind not in IF_KINDS
             ]
+            paths += [p for p in plain if p.startswith(own)]
             out += _scopes(routes, host, section, tuple(dict.fromkeys(paths))[:PATHS])
         for htaccess in _htaccess_files(routes, root):
             folder = htaccess.args[0].removeprefix(root or "")
@@ -167,9 +183,11 @@ def _granted(
                 and any(a.partition("=")[0] == variable[1] for a in d.args[2:])
             ):
                 ignore = d.name == "setenvifnocase"
+                if _admits_any(d.args[1], ignore):  # no allowlist: any Origin is sent back
+                    reflects = True
+                    continue
                 regexes.append(OriginRegex(d.args[1], d.at, "pcre", ignore))
                 at.setdefault("allow_origin_regex", d.at)
-                reflects = reflects or _admits_any(d.args[1], ignore)
     elif origin is not None:
         at["allow_origins"] = origin[1]
     origins: list[str] = []
