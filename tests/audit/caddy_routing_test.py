@@ -5,7 +5,7 @@ on a free loopback port, with testing/upstream.py behind it: {$CORSGEN_PORT}, {$
 and {$CORSGEN_CORPUS} (the corpus's directory), which the model's `caddy adapt` reads too. Each
 request of REQUESTS (and of the config's `# origins:` line) on each path of its `# paths:` line,
 for each host of its `# hosts:` line, goes to both; what differs is one table per config. The
-backend the model is given is the upstream's tables (STATUS, OWN_CORS) as a function.
+backend the model is given is testing.upstream.answer, what that upstream answers.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from corsgen.targets.serving import free_port, indent
 from testing.client import AUTH
 from testing.processes import process
 from testing.servers import running, site, unchecked_plan
-from testing.upstream import OWN_CORS, STATUS, Upstream
+from testing.upstream import Upstream
+from testing.upstream import answer as backend
 
 CORPUS = Path(__file__).parent / "corpus" / "caddy"
 CONFIGS = sorted(CORPUS.glob("*.Caddyfile"))
@@ -69,16 +70,6 @@ def _from(origin: str) -> tuple[tuple[str, str, tuple[tuple[str, str], ...]], ..
         (f"{origin} preflight", "OPTIONS", (("Origin", origin), PREFLIGHT)),
         (f"{origin} private", "OPTIONS", (("Origin", origin), PREFLIGHT, private)),
     )
-
-
-def backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
-    """testing/upstream.py's answer, headers and status, as the model takes it."""
-    path = path.split("?")[0]
-    headers = [("X-Upstream", "1"), ("Vary", "Accept-Encoding"), ("X-Total-Count", "42")]
-    headers.append(("ETag", '"v1"'))
-    if path.startswith("/own-cors"):
-        headers += OWN_CORS
-    return STATUS.get("/" + path.rsplit("/", 1)[-1], 200), tuple(headers)
 
 
 def _seen(status: int, headers: list[tuple[str, str]]) -> tuple[str, ...]:
