@@ -48,7 +48,10 @@ def _scopes(
     own = list(_own(block))
     policies = {model.policies[h.at.file] for _, h in own if h.at.file in model.policies}
     written = [(r, h) for r, h in own if h.at.file not in model.policies]
-    granted = _granted(written, _maps(model))
+    maps = _maps(model)
+    granted = _granted(written, maps)
+    if granted is None and policies:  # the snippet's own lines: its policy, without --policy
+        granted = _granted([(r, h) for r, h in own if h.at.file in model.policies], maps)
     inner: list[Scope] = []
     for route in block.routes:
         for handler in route.handlers:
@@ -75,7 +78,7 @@ _LISTS = {
 }
 
 
-def _granted(headers: Sequence[tuple[Route, Handler]], maps: Mapping[str, Json]) -> Granted | None:
+def _granted(headers: Sequence[tuple[Route, Handler]], maps: Maps) -> Granted | None:
     """What a block's own header directives grant, key by key, each with its line: the origins
     its matchers on Origin admit (exact values, a regex, a vars list), or every origin; the
     status its preflight answer (a respond matching OPTIONS, after CORS headers) sends."""
@@ -119,7 +122,7 @@ def _origins(
     route: Route,
     value: str,
     where: Place,
-    maps: Mapping[str, Json],
+    maps: Maps,
 ) -> None:
     """The origins an Access-Control-Allow-Origin value grants: `*`, a literal, the Origin sent
     back (as far as the route's matchers on Origin let it: exact values, globs, a regex, a map's
@@ -138,14 +141,14 @@ def _origins(
             gated |= _gate(matchers, maps, route.match_at, exact, regexes)
         keys["reflects"] = keys.get("reflects", False) or not gated
     elif named and named[1] in maps:
-        _from_map(maps[named[1]], named[1], None, route.match_at, exact, regexes)
+        _from_map(*maps[named[1]], None, route.match_at, exact, regexes)
     keys["origins"] = tuple(dict.fromkeys((*keys.get("origins", ()), *exact)))
     keys["regexes"] = (*keys.get("regexes", ()), *regexes)
 
 
 def _gate(
     matchers: Json,
-    maps: Mapping[str, Json],
+    maps: Maps,
     at: Place,
     exact: list[str],
     regexes: list[OriginRegex],
@@ -172,7 +175,7 @@ def _gate(
             exact += values
             gated = True
         elif (name := key.strip("{}")) in maps:
-            _from_map(maps[name], name, values, at, exact, regexes)
+            _from_map(*maps[name], values, at, exact, regexes)
             gated = True
     return gated
 
@@ -269,20 +272,38 @@ def _may_be_a_preflight(route: Route) -> bool:
     return not route.match or any("OPTIONS" in m.get("method", ["OPTIONS"]) for m in route.match)
 
 
-def _maps(model: CaddyRoutes) -> dict[str, Json]:
-    """Every map handler of the config, by each destination's name."""
-    found: dict[str, Json] = {}
+# A variable's map: the map handler and the destination the variable holds.
+Maps = Mapping[str, tuple[Json, str]]
+
+
+def _maps(model: CaddyRoutes) -> Maps:
+    """Every map handler of the config, by each destination's name, and by the name of each
+    variable a vars handler sets to one destination alone (corsgen's `vars NAME {listed}`, which
+    looks the map up once a request): its matchers read the map's output too."""
+    found: dict[str, tuple[Json, str]] = {}
+    copies: list[tuple[str, str]] = []  # (variable, the destination it copies)
 
     def walk(routes: Sequence[Route]) -> None:
         for route in routes:
             for handler in route.handlers:
                 if handler.kind == "map":
                     for d in handler.json.get("destinations", []):
-                        found.setdefault(str(d).strip("{}"), handler.json)
+                        found.setdefault(str(d).strip("{}"), (handler.json, str(d).strip("{}")))
+                elif handler.kind == "vars":
+                    copies.extend(
+                        (name, value[1:-1])
+                        for name, value in handler.json.items()
+                        if name != "handler"
+                        and isinstance(value, str)
+                        and PLACEHOLDER.fullmatch(value)
+                    )
                 walk(handler.routes)
 
     for server in model.servers:
         walk(server.routes)
+    for name, destination in copies:
+        if destination in found:
+            found.setdefault(name, found[destination])
     return found
 
 
