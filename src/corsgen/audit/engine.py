@@ -34,6 +34,7 @@ from corsgen.audit.answers import (
     Placed,
     hidden_leaks,
     read,
+    refused_by_auth,
     static,
     twice,
 )
@@ -220,7 +221,7 @@ def _audit_scope(
             result.add(rule, case, place, fields, sent.shown)
             reported.setdefault(id(sent.probe), []).append(rule)
     for sent in everything:
-        for rule, case, place, fields in read(sent, context):
+        for rule, case, place, fields in (*read(sent, context), *_auth_decides(routes, sent)):
             result.add(rule, case, place, fields, sent.shown)
             reported.setdefault(id(sent.probe), []).append(rule)
     judged = tuple((f, tuple(dict.fromkeys(reported.get(id(f.probe), ())))) for f in faults)
@@ -228,6 +229,28 @@ def _audit_scope(
     if scope.granted is not None:
         static(scope.granted, scope, context, result)
     return everything
+
+
+def _refusing(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+    """A backend that refuses every request, as an auth service refuses one without
+    credentials."""
+    return 401, ()
+
+
+def _auth_decides(routes: Routes, sent: Exchange) -> Iterator[Placed]:
+    """A preflight an authentication let through only because the backend standing for its auth
+    service (forward_auth, auth_request) said yes: asked again with one that refuses, the auth
+    answers it. A preflight carries no credentials, so a real auth service refuses it (read()
+    reports an auth that answered the preflight with the run's backend)."""
+    answered = sent.answered
+    if sent.probe.purpose != "preflight" or sent.asked is None or answered.auth is None:
+        return
+    if refused_by_auth(answered):
+        return
+    again = routes.answer(sent.asked, _refusing)
+    if again.auth is not None and refused_by_auth(again):
+        fields = {"request": str(sent.shown), "status": again.status, "auth": again.auth}
+        yield "CG416", "answer", again.auth, fields
 
 
 def _posted(probes: Sequence[Probe]) -> list[Probe]:
