@@ -163,7 +163,8 @@ def static(grant: Granted, scope: Scope, context: Context, result: Audit) -> Non
         ("CG410", reflected, "allow_origins", grant.reflects),
         ("CG101", "answered", "allow_origins", grant.any_origin and grant.credentials),
         ("CG419", "answer", "allow_headers", grant.credentials and "*" in grant.headers),
-        ("CG420", "answer", "allow_private_network", grant.private_network),
+        # A snippet's: its policy's choice (engine.POLICY_CHOICES).
+        ("CG420", "answer", "allow_private_network", grant.private_network and not scope.policy),
         ("CG202", "over-cap", "max_age", (grant.max_age or 0) > CHROMIUM_MAX_AGE),
     )
     for rule, case, key, wrong in static:

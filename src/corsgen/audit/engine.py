@@ -84,6 +84,11 @@ PLACED_AT: Mapping[str, str] = {
 }
 
 
+# What a corsgen snippet sends because its policy says so (allow_private_network): a choice of
+# the policy's, not a flaw of the config that includes the snippet.
+POLICY_CHOICES = frozenset({"CG420"})
+
+
 # The probe checks each CG501 shortfall of a target shows as (tests/conformance/probe_test.py):
 # the server's, not the config's, so no finding.
 SHORTFALL_CHECKS: Mapping[str, tuple[str, ...]] = {
@@ -222,6 +227,8 @@ def _audit_scope(
             reported.setdefault(id(sent.probe), []).append(rule)
     for sent in everything:
         for rule, case, place, fields in (*read(sent, context), *_auth_decides(routes, sent)):
+            if rule in POLICY_CHOICES and scope.policy is not None:
+                continue
             result.add(rule, case, place, fields, sent.shown)
             reported.setdefault(id(sent.probe), []).append(rule)
     judged = tuple((f, tuple(dict.fromkeys(reported.get(id(f.probe), ())))) for f in faults)
