@@ -117,7 +117,7 @@ def read(sent: Exchange, context: Context) -> Iterator[Placed]:
         names = ", ".join(dict.fromkeys(theirs))
         yield "CG415", context.case("CG415", "answer"), answered.by, {**fields, "names": names}
     if probe.purpose == "preflight":
-        if refused_by_auth(answered):
+        if answered.auth is not None and refused_by_auth(answered):
             yield "CG416", "answer", answered.auth, {**fields, "auth": answered.auth}
         elif answered.backend:
             yield "CG417", "answer", answered.by, fields
