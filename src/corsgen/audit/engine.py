@@ -215,12 +215,13 @@ def _audit_scope(
     cors = {s.answered.by for s in everything if s.at(ACAO) is not None}
     if scope.granted is not None:  # its own block grants CORS, even if no answer showed it
         cors.add(scope.at)
+    answering = {s.answered.by for s in everything if s.answered.status < 400}
     reported: dict[int, list[str]] = {}  # id(probe): the rules found on its answer
     short = context.shortfalls(plan) if plan is not None else frozenset()
     known = {check for case in short for check in SHORTFALL_CHECKS.get(case, ())}
     for fault in (f for f in faults if f.check.id not in known):
         sent = by_probe[id(fault.probe)]
-        where = _Where(routes, backend, scope, context, policy, cors)
+        where = _Where(routes, backend, scope, context, policy, cors, answering)
         placed = _placed(fault.check.id, fault.summary, sent, where)
         for rule, case, place, fields in placed:
             result.add(rule, case, place, fields, sent.shown)
@@ -276,8 +277,38 @@ def _passes(routes: Routes, scope: Scope, path: str, backend: Backend) -> bool:
     it): an error path beside an exact path (Traefik's Path(`/health`)) is no block's, answered
     by the server's own 404, which says nothing of the scope."""
     answered = routes.answer(Asked(scope.host, "GET", path, (), scope.port), backend)
-    named = re.compile(re.escape(str(scope.at)) + r"(?!\d)")
-    return answered.by == scope.at or any(named.search(step) for step in answered.trail)
+    return answered.by == scope.at or any(_named(scope.at).search(s) for s in answered.trail)
+
+
+def _named(place: Place) -> re.Pattern[str]:
+    """A trail step naming the place."""
+    return re.compile(re.escape(str(place)) + r"(?!\d)")
+
+
+def _error_of_scope(where: _Where, sent: Exchange) -> bool:
+    """Whether an error answer without the config's Allow-Origin lost it for being an error
+    (CG412), not for where it went (CG402): answered by a block that sends CORS; or by what
+    answers only errors here, the last step of its way (Caddy's basicauth, `error`, a
+    file_server of no file), through the scope's block with no redirect after it (a redirect
+    step says where it went, `->`), while the same request for the scope's own paths gets the
+    config's Allow-Origin."""
+    answered, scope = sent.answered, where.scope
+    if answered.by in where.cors:
+        return True
+    if answered.by in where.answering or not answered.trail:
+        return False  # a block that answers other requests: it drops them whatever the status
+    if not _named(answered.by).search(answered.trail[-1]):
+        return False  # a block the request entered, where something else answered
+    steps = [i for i, step in enumerate(answered.trail) if _named(scope.at).search(step)]
+    if not steps or any("->" in step for step in answered.trail[steps[0] :]):
+        return False
+    probe = sent.probe
+    for path in scope.paths[:MAX_PATHS]:
+        asked = Asked(scope.host, probe.method, path, probe.headers, scope.port)
+        headers = where.routes.answer(asked, where.backend).headers
+        if any(h.at is not None and h.name.lower() == ACAO.lower() for h in headers):
+            return True
+    return False
 
 
 def _even(probes: Sequence[Probe], most: int) -> list[Probe]:
@@ -312,6 +343,7 @@ class _Where:
     context: Context
     policy: str | None  # the policy the scope is held to: its differences are findings (CG422)
     cors: set[Place]  # the blocks that answered with the config's own CORS headers
+    answering: set[Place]  # the blocks that answered some request of the scope's without error
 
     def differs(self, sent: Exchange, summary: str, place: Place) -> Iterator[Placed]:
         """The policy's difference, unless the backend's CORS headers explain it (CG414, CG415
@@ -337,7 +369,7 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
             yield from where.differs(sent, summary, by)
         elif _yields_to_backend(where, sent):
             return  # CG415 says the backend's headers took the place of the config's
-        elif status >= 400 and by in where.cors:
+        elif status >= 400 and _error_of_scope(where, sent):
             yield "CG412", context.case("CG412", "answer"), by, fields
         else:
             yield _dropped(sent, where.scope, context)
