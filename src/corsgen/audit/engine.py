@@ -57,7 +57,7 @@ from corsgen.routing import (
 )
 
 MAX_SCOPES = 200  # scopes probed; a config with more is audited on the first ones, and says so
-MAX_PATHS = 3  # paths of one scope probed (each also with its error path)
+MAX_PATHS = 6  # paths of one scope probed (each also with its error path)
 MAX_PROBES = 1_000  # requests sent to one scope: a 50-origin policy on three paths is ~1,500
 # Requests sent in one run: about 10 s of a model answering in 0.2 ms (the scripted one takes
 # 0.15 ms with the judge), whatever the number of scopes.
