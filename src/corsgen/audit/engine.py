@@ -99,8 +99,11 @@ SHORTFALL_CHECKS: Mapping[str, tuple[str, ...]] = {
 
 
 def error_path(path: str) -> str:
-    """probe's error path beside `path`: the same block serves it (probe/run.py)."""
-    return path.split("?")[0].rsplit("/", 1)[0] + "/" + NOT_FOUND
+    """probe's error path beside `path` (probe/run.py), with its extension, so that the same
+    block serves it: one matched by the file's type (`*.woff2`, `location ~ \\.json$`) too."""
+    folder, _, name = path.split("?")[0].rpartition("/")
+    extension = name.rpartition(".")[2] if "." in name.strip(".") else ""
+    return f"{folder}/{NOT_FOUND}" + (f".{extension}" if extension else "")
 
 
 def audit(routes: Routes, context: Context, backend: Backend = audit_backend) -> Audit:
