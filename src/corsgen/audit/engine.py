@@ -388,7 +388,13 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
             return  # the backend or auth answered the preflight: _read says where it went
         yield from where.differs(sent, summary, by)
     elif check in ("PR006", "PR011"):
-        yield from where.differs(sent, summary, sent.at(ACAO) or by)
+        # The line that let the origin in, when the scope's own grant sent it; else the block
+        # that let another's answer through (a site's snippet answering a path of another's).
+        at = sent.at(ACAO)
+        grant = where.scope.granted
+        if at is not None and grant is not None and at not in grant.at.values():
+            at = None
+        yield from where.differs(sent, summary, at or by)
     elif check == "PR007":
         yield from _refused_gets(sent, fields, where.scope)
     elif check == "PR009" and by in where.cors and (has_acao or status < 400):
