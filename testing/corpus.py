@@ -4,23 +4,27 @@ model tests and the probe-agreement test share.
 
 Placeholders each corpus fills: nginx's PORT, UPSTREAM and ROOT (and a `# host:` comment naming
 the site asked when a test needs one); Traefik's upstream URL 127.0.0.1:18080, on an entry point
-`web`; Envoy's listener ports 1000N, its cluster's 18080 and a dead service's 18081.
+`web`; Envoy's listener ports 1000N, its cluster's 18080 and a dead service's 18081; Caddy's
+environment placeholders {$CORSGEN_PORT}, {$CORSGEN_UPSTREAM} and {$CORSGEN_CORPUS}, which
+`caddy adapt` (the model) and `caddy run` read from the environment.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from corsgen.routing import Routes
-from corsgen.targets import envoy_routing, nginx_routing, traefik_routing
+from corsgen.targets import caddy_routing, envoy_routing, nginx_routing, traefik_routing
+from corsgen.targets.caddy_serving import kinds
 from corsgen.targets.envoy import TARGET as ENVOY
 from corsgen.targets.envoy_serving import command as envoy_command
 from corsgen.targets.nginx import main_config
@@ -37,10 +41,16 @@ ENVOY_LISTENER, ENVOY_UPSTREAM = re.compile(r"port_value: (1000\d)\b"), "port_va
 ENVOY_DEAD = "port_value: 18081"  # a service nothing answers for (an authorization service)
 
 
+# The files of a corpus that are configs, where not every entry is one (the rest is what they
+# include or serve).
+_CONFIGS = {"nginx": "*.conf", "caddy": "*.Caddyfile"}
+
+
 def configs(target: str) -> list[str]:
-    """The corpus's configs of a target: nginx's *.conf files (the rest is what they include),
-    each file or directory of the others."""
-    found = (CORPUS / target).glob("*.conf") if target == "nginx" else (CORPUS / target).iterdir()
+    """The corpus's configs of a target: its files matching _CONFIGS, else each file or
+    directory."""
+    pattern = _CONFIGS.get(target)
+    found = (CORPUS / target).glob(pattern) if pattern else (CORPUS / target).iterdir()
     return sorted(p.name for p in found)
 
 
@@ -133,3 +143,42 @@ def envoy(name: str, root: Path, upstream: int) -> Iterator[Served]:
     assert routes is not None, findings
     with process(run, root, ports.values()):
         yield Served(routes, tuple(ports.values()), text)
+
+
+def caddy_environment(port: int, upstream: int) -> dict[str, str]:
+    """What a Caddy corpus config reads from the environment: the port it listens on, the
+    upstream, the corpus's directory (its document root, www/)."""
+    return {
+        "CORSGEN_PORT": str(port),
+        "CORSGEN_UPSTREAM": f"127.0.0.1:{upstream}",
+        "CORSGEN_CORPUS": str(CORPUS / "caddy"),
+    }
+
+
+@contextmanager
+def caddy_running(binary: str, config: Path, root: Path, ports: Iterable[int]) -> Iterator[None]:
+    """A Caddyfile run by `binary` (files in `root`) until the block ends, once it listens."""
+    command = [binary, "run", "--adapter", "caddyfile", "--config", str(config)]
+    with process(command, root, ports):
+        yield
+
+
+@contextmanager
+def caddy(name: str, root: Path, upstream: int) -> Iterator[Served]:
+    """A Caddy corpus config on the newest Caddy (else Debian's), and its model: the environment
+    set while both read it."""
+    binary = kinds()["caddy-latest"] or kinds()["caddy-debian"]
+    need_binary("caddy", binary)
+    assert binary is not None
+    port = free_port()
+    config = CORPUS / "caddy" / name
+    saved = dict(os.environ)
+    os.environ.update(caddy_environment(port, upstream))
+    try:
+        routes = caddy_routing.read(config, binary)
+        assert not isinstance(routes, str), routes
+        with caddy_running(binary, config, root, [port]):
+            yield Served(routes, (port,), config.read_text())
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -1,6 +1,6 @@
 """A static finding is a difference `probe` sees, and a `probe` finding on a corpus config is a
-static finding: for every corpus config of nginx, Traefik and Envoy, served on the real server
-with testing/upstream.py behind it, the audit (with that upstream as the model's backend) and
+static finding: for every corpus config of nginx, Traefik, Envoy and Caddy, served on the real
+server with testing/upstream.py behind it, the audit (with that upstream as the model's backend) and
 `probe` (in-process, probe/run.py) send each scope the same requests, and probe's judge must find
 the same checks (PR0xx, PR1xx) in the real server's answers as in the model's, scope by scope;
 and every check it finds must be reported by the audit on an answer that fails it (UNREPORTED
@@ -42,6 +42,7 @@ SERVE: dict[str, Serve] = {
     "nginx": corpus.nginx,
     "traefik": corpus.traefik,
     "envoy": corpus.envoy,
+    "caddy": corpus.caddy,
 }
 CASES = [(target, name) for target in SERVE for name in corpus.configs(target)]
 LIMITS = Limits(concurrency=4, timeout=10, verify=False)
