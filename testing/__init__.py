@@ -11,7 +11,9 @@
 - policies: policies and values at corsgen's limits;
 - bounded: corsgen run under a memory cap and a time limit;
 - snapshots: a directory's whole state, to show a command changed nothing;
-- flawed and flawed_servers: the hand-written flawed configs `corsgen probe` must see through.
+- flawed and flawed_servers: the hand-written flawed configs `corsgen probe` must see through;
+- model_diff, and nginx_corpus, traefik_corpus, envoy_corpus: routing models held to their real
+  servers, and each corpus of hand-written configs served as its server serves it.
 
 No test module imports another: what two of them share lives here.
 """

@@ -4,9 +4,11 @@ model tests and the probe-agreement test share.
 
 Placeholders each corpus fills: nginx's PORT, UPSTREAM and ROOT (and a `# host:` comment naming
 the site asked when a test needs one); Traefik's upstream URL 127.0.0.1:18080, on an entry point
-`web`; Envoy's listener ports 1000N, its cluster's 18080 and a dead service's 18081; Caddy's
-environment placeholders {$CORSGEN_PORT}, {$CORSGEN_UPSTREAM} and {$CORSGEN_CORPUS}, which
-`caddy adapt` (the model) and `caddy run` read from the environment.
+`web`; Envoy's listener ports 1000N, its cluster's 18080 and a dead service's 18081; HAProxy's
+"${PORT}" and "${UPSTREAM}", from the environment haproxy starts in (a config is a file, or a
+directory whose haproxy.cfg haproxy loads after its other *.cfg files); Caddy's environment
+placeholders {$CORSGEN_PORT}, {$CORSGEN_UPSTREAM} and {$CORSGEN_CORPUS}, which `caddy adapt`
+(the model) and `caddy run` read from the environment.
 """
 
 from __future__ import annotations
@@ -17,16 +19,23 @@ import re
 import shutil
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from corsgen.routing import Routes
-from corsgen.targets import caddy_routing, envoy_routing, nginx_routing, traefik_routing
+from corsgen.targets import (
+    caddy_routing,
+    envoy_routing,
+    haproxy_routing,
+    nginx_routing,
+    traefik_routing,
+)
 from corsgen.targets.caddy_serving import kinds
 from corsgen.targets.envoy import TARGET as ENVOY
 from corsgen.targets.envoy_serving import command as envoy_command
+from corsgen.targets.haproxy import TARGET as HAPROXY
 from corsgen.targets.nginx import main_config
 from corsgen.targets.serving import slash_version
 from corsgen.targets.traefik import TARGET as TRAEFIK
@@ -143,6 +152,38 @@ def envoy(name: str, root: Path, upstream: int) -> Iterator[Served]:
     assert routes is not None, findings
     with process(run, root, ports.values()):
         yield Served(routes, tuple(ports.values()), text)
+
+
+def haproxy_files(config: Path) -> list[Path]:
+    """A HAProxy config's files in haproxy's -f order: the file, or the directory's *.cfg files
+    with haproxy.cfg last (as targets/haproxy_serving.py loads corsgen's sections)."""
+    if config.is_file():
+        return [config]
+    others = sorted(p for p in config.glob("*.cfg") if p.name != "haproxy.cfg")
+    return [*others, config / "haproxy.cfg"]
+
+
+@contextmanager
+def haproxy_served(paths: Sequence[Path], root: Path, upstream: int) -> Iterator[Served]:
+    """haproxy on these files on a free port, "${PORT}", in front of "${UPSTREAM}", started in the
+    directory of the last (it reads a relative errorfile from where it starts); and the model of
+    the same files."""
+    binary = HAPROXY.find_binary()
+    need_binary("haproxy", binary)
+    assert binary is not None
+    port = free_port()
+    environ = {"PORT": str(port), "UPSTREAM": str(upstream)}
+    routes = haproxy_routing.load(paths, environ)
+    here = ("env", "-C", str(paths[-1].parent), *(f"{k}={v}" for k, v in environ.items()))
+    command = [binary, "-db", *(arg for path in paths for arg in ("-f", str(path)))]
+    with process(command, root, [port], prefix=here):
+        yield Served(routes, (port,), "\n".join(p.read_text() for p in paths))
+
+
+@contextmanager
+def haproxy(name: str, root: Path, upstream: int) -> Iterator[Served]:
+    with haproxy_served(haproxy_files(CORPUS / "haproxy" / name), root, upstream) as served:
+        yield served
 
 
 def caddy_environment(port: int, upstream: int) -> dict[str, str]:

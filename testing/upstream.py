@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from corsgen.routing import SECRET_HEADER
+from corsgen.routing import SECRET_HEADER, Backend
 
 STATUS = {
     "/ok": 200,
@@ -63,7 +63,9 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def _answer(self) -> None:
-        status, headers = answer(self.command, self.path)
+        server = self.server
+        assert isinstance(server, _Server)
+        status, headers = server.backend(self.command, self.path)
         body = f"upstream {self.command} {self.path.split('?')[0]}\n".encode()
         self.send_response(status)
         for name, value in headers:
@@ -81,6 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # the default 5 drops connections nginx opens at once (1 s each)
+    backend: Backend  # what it answers each request (Upstream sets it)
 
     def handle_error(self, request: object, client_address: object) -> None:
         # HAProxy resets the idle connections it keeps to a server when it stops: not an error.
@@ -91,8 +94,11 @@ class _Server(ThreadingHTTPServer):
 
 
 class Upstream:
-    def __init__(self) -> None:
+    """The upstream on a free port, answering as `backend` (by default this module's answer)."""
+
+    def __init__(self, backend: Backend = answer) -> None:
         self.server = _Server(("127.0.0.1", 0), _Handler)
+        self.server.backend = backend
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

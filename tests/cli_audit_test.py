@@ -31,13 +31,15 @@ API = 'name = "api"\nallow_origins = ["https://app.example.com"]\n'
 def modelled(
     monkeypatch: pytest.MonkeyPatch, blocks: Sequence[Block], target: str = "nginx"
 ) -> None:
-    """The target reads any config as `blocks`."""
+    """The target reads any config as `blocks`; import holds its output to the promise (the
+    output's own config would be read as `blocks` too)."""
 
     def routes(self: Target, configs: Sequence[Path]) -> Loaded:
         model: Routes = FakeConfig(list(blocks))
         return Loaded(model, [])
 
     monkeypatch.setattr(type(TARGETS[target]), "routes", routes)
+    monkeypatch.setattr(type(TARGETS[target]), "in_place", Target.in_place)
 
 
 def claimed_by(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:

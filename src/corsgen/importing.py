@@ -4,8 +4,11 @@ states what it grants today, and what rendering that policy would change.
 A scope's grant (routing.Granted, read from the model) becomes the nearest policy corsgen accepts
 (audit/granted.py): each key written with a comment naming the line of config it came from, each
 value corsgen refuses dropped or narrowed, and said so. The changes are found the way the audit
-finds flaws: the same battery is sent to the model of the old config and answered by the policy's
-promise (promise.py), and the two are compared request by request, origin class by origin class.
+finds flaws: the same battery is sent to the model of the old config and to the target's model of
+the policy's output served where the scope was (Target.in_place; the policy's promise, promise.py,
+for a target without one), and the two are compared request by request, origin class by origin
+class, into the kinds of Change. Where the target falls short of the promise (CG501) it is said.
+tests/audit/import_roundtrip_test.py holds both, and the kinds, to the real servers.
 
 The user's config is never written; the policies are written together, or none is, and an
 existing file is never overwritten (as `corsgen init`).
@@ -14,13 +17,14 @@ existing file is never overwritten (as `corsgen init`).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from corsgen.audit.engine import MAX_SCOPES, error_path
 from corsgen.audit.granted import Imported, NothingLeft, nearest_safe, policy_name
-from corsgen.errors import CorsgenError, PolicyError, blocking
+from corsgen.errors import CorsgenError, Finding, PolicyError, blocking
 from corsgen.fetch import cors_failure, header_value, preflight_failure, vary_tokens
 from corsgen.files import shown
 from corsgen.limits import MAX_NAME_LENGTH
@@ -31,7 +35,7 @@ from corsgen.probe.battery import Probe
 from corsgen.promise import is_preflight, promised_answer
 from corsgen.routing import Answered, Asked, Routes, Scope, audit_backend
 from corsgen.rules.checks import check_policy
-from corsgen.targets import limit_findings
+from corsgen.targets import limit_findings, shortfall_findings
 
 # Keys in the order a policy file lists them (docs/policy.md).
 _ORDER = (
@@ -59,7 +63,9 @@ class Policy:
     path: Path | None  # None: nothing of the grant is left that corsgen accepts
     text: str = ""
     dropped: list[str] = field(default_factory=list)
-    changes: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    # Where the target cannot keep corsgen's promise (CG501): the changes are the promise's.
+    shortfalls: list[Finding] = field(default_factory=list)
 
 
 def _value(value: object) -> str:
@@ -105,7 +111,7 @@ def _names(scopes: Sequence[Scope]) -> Iterator[str]:
     """A distinct policy name per scope: the second api_v1 is api_v1_2."""
     seen: set[str] = set()
     for scope in scopes:
-        name = base = policy_name(scope.host, scope.title)
+        name = base = policy_name(scope.host, _title(scope))
         number = 1
         while name in seen:
             number += 1
@@ -115,9 +121,22 @@ def _names(scopes: Sequence[Scope]) -> Iterator[str]:
         yield name
 
 
-def imported(routes: Routes, out_dir: Path) -> list[Policy]:
+# A block its server has no name for, named by its line ("route at line 42 of virtual host api"):
+# its line says nothing in a policy's name, its path does.
+_BY_LINE = re.compile(r"\bat line \d+ of ")
+
+
+def _title(scope: Scope) -> str:
+    """The scope's title as policy_name reads it (the words after its first)."""
+    if not _BY_LINE.search(scope.title):
+        return scope.title
+    return f"{scope.title.split()[0]} {scope.paths[0] if scope.paths else ''}"
+
+
+def imported(routes: Routes, out_dir: Path, target: str | None = None) -> list[Policy]:
     """A policy for every scope the config's CORS is written by hand in (a scope with a corsgen
-    snippet is corsgen's already), with the changes rendering it would make."""
+    snippet is corsgen's already), with the changes rendering it would make, and where `target`
+    falls short of what rendering promises."""
     scopes = [s for s in routes.scopes() if s.granted is not None and s.policy is None]
     scopes = scopes[:MAX_SCOPES]  # as many as the audit probes
     out = []
@@ -131,19 +150,150 @@ def imported(routes: Routes, out_dir: Path) -> list[Policy]:
         path = out_dir / f"{name}.toml"
         text = policy_text(safe, scope)
         plan = checked_plan(text, path.name)
-        changes = list(_changes(routes, scope, plan))
-        out.append(Policy(scope, path, text, safe.dropped, changes))
+        changes = _changes(routes, scope, plan, target)
+        short = shortfall_findings(plan, path.name, [target] if target else [])
+        out.append(Policy(scope, path, text, safe.dropped, changes, short))
     return out
 
 
 _NOTHING = "corsgen accepts none of the origins or regexes it grants"
 
 
-def _answers(routes: Routes, scope: Scope, probes: Sequence[Probe]) -> list[Answered]:
+@dataclass(frozen=True)
+class Seen:
+    """One answer as the changes compare it, whoever gave it: the model of the old config, the
+    policy's promise, or a real server (the round-trip test observes the same fields)."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]  # as the browser reads them
+    own: tuple[tuple[str, str], ...]  # the config's own, without the backend's
+    theirs: tuple[str, ...] = ()  # the backend's CORS headers that reach the browser
+    backend: bool = False  # the request reached the backend
+    auth: str = ""  # the authentication it met, where known ("" for none)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One kind of change rendering makes, with every request (probe's) that shows it."""
+
+    kind: str
+    requests: tuple[str, ...]
+    at: str = ""  # the line the kind names (the authentication the preflights stop meeting)
+
+    def __str__(self) -> str:
+        listed = ", ".join(dict.fromkeys(self.requests[:_SHOWN]))
+        more = self.requests[_SHOWN:]
+        rest = f" and {len(more)} more" if more else ""
+        at = f" at {self.at}" if self.at else ""
+        return f"{self.kind}{at}: {len(self.requests)} ({listed}{rest})"
+
+
+# The kinds of change, in the order they are printed.
+REFUSED = "origins that read today and will be refused"
+ERRORS = "error answers that gain their CORS headers"
+AUTH = "preflights that stop meeting the authentication"
+BACKEND = "preflights answered by corsgen, not the backend"
+READ = "requests that read after rendering and not today"
+VARY = "answers that gain Vary: Origin"
+THEIRS = "answers that lose the backend's own CORS headers"
+COOKIES = "origins that read with the user's cookies today and will read without them"
+ECHO = "answers that send the Origin back instead of *"
+STAR = "answers that send * instead of the Origin back"
+KINDS = (REFUSED, ERRORS, AUTH, BACKEND, READ, VARY, THEIRS, COOKIES, ECHO, STAR)
+
+
+def seen(answered: Answered) -> Seen:
+    """The model's answer, as the changes compare it."""
+    own = tuple((h.name, h.value) for h in answered.headers if h.at is not None)
+    theirs = tuple(h.name for h in answered.headers if h.at is None and _cors(h.name))
+    auth = str(answered.auth) if answered.auth is not None else ""
+    return Seen(answered.status, answered.pairs(), own, theirs, answered.backend, auth)
+
+
+def promised(plan: Plan, probe: Probe, old: Seen) -> Seen:
+    """What the server sends once the policy's snippet is included where the old config answered:
+    the snippet answers an allowed preflight; any other request keeps the application's status."""
+    status, headers = promised_answer(plan, probe.method, probe.headers)
+    asked = header_value(probe.headers, "Origin") or ""
+    if not (is_preflight(probe.method, probe.headers) and plan.allows(asked)):
+        status = old.status
+    return Seen(status, tuple(headers), tuple(headers))
+
+
+def probes(scope: Scope, plan: Plan) -> list[Probe]:
+    """The requests the changes are found with: probe's conformance battery for the policy and
+    the scanners' questions, on the scope's first paths and their error paths."""
+    paths = list(scope.paths[:3])
+    errors = [error_path(p) for p in paths]
+    origin = plan.exact_origins[0] if plan.exact_origins else f"https://{scope.host}"
+    conformance = battery.conformance(plan, paths, errors).probes
+    scanned = battery.scan(origin, paths, errors).probes
+    return list(dict.fromkeys([*conformance, *scanned]))
+
+
+def asked(scope: Scope, probe: Probe) -> Asked:
+    """The probe as a request to the scope's site."""
+    return Asked(scope.host, probe.method, probe.path, probe.headers, scope.port)
+
+
+def _changes(routes: Routes, scope: Scope, plan: Plan, target: str | None) -> list[Change]:
+    """What rendering the policy changes: the battery answered by the model of the old config,
+    and by the target's model of the output served where the scope was (else by the promise)."""
+    sent = probes(scope, plan)
+    old = [seen(routes.answer(asked(scope, p), audit_backend)) for p in sent]
+    new = _rendered(scope, plan, target, sent, old)
+    if new is None:
+        new = [promised(plan, p, o) for p, o in zip(sent, old, strict=True)]
+    return changes(sent, old, new)
+
+
+# Where the output's model sends the application's requests: nowhere, the model answers them.
+_APPLICATION = "127.0.0.1:9"
+
+
+def _rendered(
+    scope: Scope, plan: Plan, target: str | None, sent: Sequence[Probe], old: Sequence[Seen]
+) -> list[Seen] | None:
+    """The output's answers as the target's model gives them, served where the scope was: what
+    the server does with it, where it falls short of the promise too. A request the output passes
+    on keeps the application's status (the old config's: its auth and errors stay as they are)."""
+    if target is None:
+        return None
+    import tempfile
+
+    from corsgen.targets import by_name
+
+    spec = by_name(target)
+    port = scope.port or 80
+    with tempfile.TemporaryDirectory(prefix="corsgen-import-") as directory:
+        files = spec.in_place(scope, plan, Path(directory), _APPLICATION, port)
+        if files is None:
+            return None
+        loaded = spec.routes(files)
+        if loaded.routes is None:
+            raise AssertionError(f"the output for {scope.title} does not load: {loaded.findings}")
+        rendered = loaded.routes
+        answers = [
+            rendered.answer(replace(asked(scope, p), port=port), audit_backend) for p in sent
+        ]
     return [
-        routes.answer(Asked(scope.host, p.method, p.path, p.headers, scope.port), audit_backend)
-        for p in probes
+        Seen(o.status if a.backend else a.status, a.pairs(), a.pairs())
+        for a, o in zip(answers, old, strict=True)
     ]
+
+
+def changes(sent: Sequence[Probe], old: Sequence[Seen], new: Sequence[Seen]) -> list[Change]:
+    """Request by request, how the new answer differs from the old, kind by kind."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for probe, was, will in zip(sent, old, new, strict=True):
+        for kind, at in _kinds(probe, was, will):
+            found.setdefault((kind, at), []).append(_shown(probe))
+    ordered = sorted(found.items(), key=lambda item: KINDS.index(item[0][0]))
+    return [Change(kind, tuple(requests), at) for (kind, at), requests in ordered]
+
+
+def _cors(name: str) -> bool:
+    return name.lower().startswith("access-control-")
 
 
 def _reads(probe: Probe, headers: Sequence[tuple[str, str]], status: int) -> bool:
@@ -156,68 +306,36 @@ def _reads(probe: Probe, headers: Sequence[tuple[str, str]], status: int) -> boo
     return cors_failure(request, headers) is None
 
 
-def _changes(routes: Routes, scope: Scope, plan: Plan) -> Iterator[str]:
-    """What rendering the policy changes, kind by kind: the same battery, answered by the model
-    of the old config and by the policy's promise."""
-    paths = list(scope.paths[:3])
-    errors = [error_path(p) for p in paths]
-    origin = plan.exact_origins[0] if plan.exact_origins else f"https://{scope.host}"
-    probes = list(
-        dict.fromkeys(
-            [
-                *battery.conformance(plan, paths, errors).probes,
-                *battery.scan(origin, paths, errors).probes,
-            ]
-        )
-    )
-    old = _answers(routes, scope, probes)
-    kinds: dict[str, list[str]] = {}
-    for probe, answered in zip(probes, old, strict=True):
-        status, new = promised_answer(plan, probe.method, probe.headers)
-        asked = header_value(probe.headers, "Origin") or ""
-        if not (is_preflight(probe.method, probe.headers) and plan.allows(asked)):
-            status = answered.status  # the snippet passes it on: the application's status stays
-        for kind in _kinds(probe, answered, status, new):
-            kinds.setdefault(kind, []).append(_shown(probe))
-    for kind, requests in kinds.items():
-        listed = ", ".join(dict.fromkeys(requests[:_SHOWN]))
-        more = f" and {len(requests) - _SHOWN} more" if len(requests) > _SHOWN else ""
-        yield f"{kind}: {len(requests)} ({listed}{more})"
-
-
 def _shown(probe: Probe) -> str:
     origin = probe.request.origin if probe.request else "no Origin"
     return f"{probe.method} {probe.path} from {origin}"
 
 
-def _kinds(
-    probe: Probe, answered: Answered, status: int, new: Sequence[tuple[str, str]]
-) -> Iterator[str]:
-    old = answered.pairs()
-    before, after = _reads(probe, old, answered.status), _reads(probe, new, status)
+def _kinds(probe: Probe, old: Seen, new: Seen) -> Iterator[tuple[str, str]]:
+    before, after = _reads(probe, old.headers, old.status), _reads(probe, new.headers, new.status)
     if before and not after:
-        yield "origins that read today and will be refused"
+        yield REFUSED, ""
     if after and not before:
-        if answered.status >= 400 and probe.method != "OPTIONS":
-            yield "error answers that gain their CORS headers"
-        elif answered.auth is not None:
-            yield f"preflights that stop meeting the authentication at {answered.auth}"
-        elif answered.backend and probe.method == "OPTIONS":
-            yield "preflights answered by corsgen, not the backend"
+        if old.status >= 400 and probe.method != "OPTIONS":
+            yield ERRORS, ""
+        elif old.auth:
+            yield AUTH, old.auth
+        elif old.backend and probe.method == "OPTIONS":
+            yield BACKEND, ""
         else:
-            yield "requests that read after rendering and not today"
-    if "origin" in vary_tokens(new) and "origin" not in vary_tokens(old):
-        yield "answers that gain Vary: Origin"
-    theirs = [h.name for h in answered.headers if h.at is None and h.name.startswith("Access-")]
-    if theirs:
-        yield "answers that lose the backend's own CORS headers"
-    if before and after and _credentials(old) and not _credentials(new):
-        yield "origins that read with the user's cookies today and will read without them"
-    was, will = header_value(old, ACAO), header_value(new, ACAO)
+            yield READ, ""
+    if "origin" in vary_tokens(new.headers) and "origin" not in vary_tokens(old.headers):
+        yield VARY, ""
+    if old.theirs:
+        yield THEIRS, ""
+    if before and after and _credentials(old.headers) and not _credentials(new.headers):
+        yield COOKIES, ""
+    # What the config itself sends back: the backend's copy is THEIRS.
+    was, will = header_value(old.own, ACAO), header_value(new.headers, ACAO)
     if was == "*" and will not in (None, "*"):
-        yield "answers that send the Origin back instead of *"
+        yield ECHO, ""
     if was not in (None, "*") and will == "*":
-        yield "answers that send * instead of the Origin back"
+        yield STAR, ""
 
 
 def _credentials(headers: Sequence[tuple[str, str]]) -> bool:

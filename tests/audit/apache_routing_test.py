@@ -362,6 +362,13 @@ FACTS: dict[str, Fact] = {
         ("GET", "/api/ok", ORIGIN),
         ["https://inner.example"],
     ),
+    # A path that ends in / is its directory's own request: that <Directory> applies.
+    "directory-of-its-own-path": Fact(
+        FILES,
+        _sets(f"Directory {DOCROOT}/api", "https://inner.example"),
+        ("GET", "/api/", ORIGIN),
+        ["https://inner.example"],
+    ),
     # <DirectoryMatch> after every <Directory> (its regex sees the whole file path, not only
     # the directory's); <Files> after both; <Location> after <Files>.
     "directorymatch-after-directory": Fact(
@@ -797,7 +804,8 @@ def test_an_include_loop_is_a_finding(tmp_path: Path) -> None:
     (tmp_path / "b.conf").write_text(f"Header set X-B 1\nInclude {tmp_path}/a.conf\n")
     loaded = TARGET.routes([tmp_path / "a.conf"])
     assert loaded.routes is not None
-    assert [f.rule_id for f in loaded.findings] == ["CG401"]
+    # and nothing in it answers CORS (CG406)
+    assert [f.rule_id for f in loaded.findings] == ["CG401", "CG406"]
 
 
 # Lines httpd refuses or that no Python regex reads: the model still answers (found by feeding

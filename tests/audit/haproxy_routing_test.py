@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import http.client
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,13 +19,12 @@ import pytest
 from corsgen.probe.battery import scan
 from corsgen.routing import SECRET_HEADER, Asked, Granted, Place
 from corsgen.targets.haproxy import TARGET
-from corsgen.targets.haproxy_routing import Model, load
-from testing.binaries import need_binary
+from corsgen.targets.haproxy_routing import load
 from testing.client import Answer, send
+from testing.corpus import Served, haproxy_files, haproxy_served
 from testing.paths import ROOT
-from testing.processes import free_port, process
 from testing.servers import Endpoint
-from testing.upstream import OWN_CORS, STATUS, Upstream
+from testing.upstream import OWN_CORS, Upstream, answer
 
 CORPUS = Path(__file__).parent / "corpus" / "haproxy"
 CASES = sorted(p.name for p in CORPUS.iterdir())
@@ -49,11 +46,13 @@ REQUESTS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("hostile, API host", "GET", (("Host", API), ("Origin", "https://evilexample.com"))),
     ("preflight, API host", "OPTIONS", (("Host", API), ("Origin", ALLOWED), *PREFLIGHT)),
 )
-# The upstream's statuses and its own CORS headers, and the paths the corpus gives a meaning: auth,
-# a backend with no server, a deny, a redirect, a prefix the config strips, one let through.
+# The upstream's statuses, its own CORS headers and its secret, and the paths the corpus gives a
+# meaning: auth, a backend with no server, a deny, a redirect, a prefix the config strips, one let
+# through.
 PATHS = (
     *("/ok", "/error", "/own-cors", "/admin/ok", "/api/ok", "/api/admin/ok", "/nowhere/ok"),
     *("/blocked/ok", "/api/blocked/ok", "/old/ok", "/api/own-cors", "/public/admin/ok"),
+    *("/secret", "/api/secret"),  # the upstream's routing.SECRET_HEADER
 )
 CORS = [name for name, _ in OWN_CORS]
 SHOWN = [*CORS, SECRET_HEADER]
@@ -150,25 +149,13 @@ backend nowhere
 _EXPECT = re.compile(r"^\s*# expect-next: (.+)$")
 
 
-def upstream_backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
-    """What testing/upstream.py answers, as routing.Backend: its status by the last segment, its
-    own CORS headers under /own-cors."""
-    path = path.split("?")[0]
-    headers = [("X-Upstream", "1"), ("Vary", "Accept-Encoding"), ("ETag", '"v1"')]
-    if path.startswith("/own-cors"):
-        headers += OWN_CORS
-    return STATUS.get("/" + path.rsplit("/", 1)[-1], 200), tuple(headers)
-
-
 def files(case: str, root: Path) -> list[Path]:
     """The files of a case in haproxy's -f order; a semantics case written in `root`."""
     if case in SEMANTICS:
-        (root / "haproxy.cfg").write_text(HEAD + SEMANTICS[case])
-        return [root / "haproxy.cfg"]
-    path = CORPUS / case
-    if path.is_file():
-        return [path]
-    return [*sorted(p for p in path.glob("*.cfg") if p.name != "haproxy.cfg"), path / "haproxy.cfg"]
+        (root / "semantics").mkdir(exist_ok=True)
+        (root / "semantics" / "haproxy.cfg").write_text(HEAD + SEMANTICS[case])
+        return [root / "semantics" / "haproxy.cfg"]
+    return haproxy_files(CORPUS / case)
 
 
 def _send(port: int, method: str, path: str, headers: Sequence[tuple[str, str]]) -> Answer:
@@ -198,36 +185,14 @@ def seen(status: int, headers: Sequence[tuple[str, str]]) -> tuple[str, ...]:
     return tuple(cells)
 
 
-@pytest.fixture(scope="module")
-def binary() -> str:
-    found = TARGET.find_binary()
-    need_binary("haproxy", found)
-    assert found is not None
-    return found
-
-
-@dataclass(frozen=True)
-class Served:
-    case: str
-    port: int
-    model: Model
-
-
 @pytest.fixture
-def served(binary: str, upstream: Upstream, request: pytest.FixtureRequest) -> Iterator[Served]:
+def served(
+    upstream: Upstream, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, Served]]:
     """haproxy on a case's files on a free port, and the model of the same files."""
     case: str = request.param
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="corsgen-haproxy-") as tmp:
-        root = Path(tmp)
-        paths = files(case, root)
-        # From the case's directory: HAProxy reads a relative errorfile from where it starts.
-        here = paths[-1].parent
-        env = ("env", "-C", str(here), f"PORT={port}", f"UPSTREAM={upstream.port}")
-        command = [binary, "-db", *(arg for path in paths for arg in ("-f", str(path)))]
-        model = load(paths, {"PORT": str(port), "UPSTREAM": str(upstream.port)})
-        with process(command, root, [port], prefix=env):
-            yield Served(case, port, model)
+    with haproxy_served(files(case, tmp_path), tmp_path, upstream.port) as served:
+        yield case, served
 
 
 # A request: what it stands for, method, path, headers.
@@ -242,18 +207,20 @@ SCAN: list[Request] = [
 
 
 @pytest.mark.parametrize("served", [*CASES, *SEMANTICS], indirect=True)
-def test_model_answers_as_haproxy(served: Served) -> None:
+def test_model_answers_as_haproxy(served: tuple[str, Served]) -> None:
+    case, server = served
+    port = server.ports[0]
     differ = []
     for what, method, path, headers in [*SET, *SCAN]:
-        real = _send(served.port, method, path, headers)
-        asked = Asked(f"127.0.0.1:{served.port}", method, path, headers, served.port)
-        predicted = served.model.answer(asked, upstream_backend)
+        real = _send(port, method, path, headers)
+        asked = Asked(f"127.0.0.1:{port}", method, path, headers, port)
+        predicted = server.routes.answer(asked, answer)
         mine, theirs = seen(predicted.status, predicted.pairs()), seen(real.status, real.headers)
         if mine != theirs:
             origin = dict(headers).get("Origin", "no Origin")
             differ.append((f"{method} {path} ({what}, {origin})", mine, theirs))
     columns = ["status", *SHOWN, "Vary: Origin"]
-    table = [f"{served.case}: the model differs from haproxy"]
+    table = [f"{case}: the model differs from haproxy"]
     for request, mine, theirs in differ:
         table.append(f"  {request}")
         for column, m, t in zip(columns, mine, theirs, strict=True):
@@ -272,7 +239,7 @@ def test_every_planted_flaw_is_a_line_the_model_names(case: str, tmp_path: Path)
     named: set[Place] = set()
     for path in PATHS:
         for _, method, headers in REQUESTS:
-            answered = model.answer(Asked("127.0.0.1", method, path, headers, 1), upstream_backend)
+            answered = model.answer(Asked("127.0.0.1", method, path, headers, 1), answer)
             named |= {sent.at for sent in answered.headers if sent.at is not None}
             named |= {answered.by} | ({answered.auth} if answered.auth else set())
     for scope in model.scopes():

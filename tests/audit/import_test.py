@@ -37,6 +37,8 @@ GOOD = Cors(
 ROOT = Block(1, "/")
 LOOSE = OriginRegex(r"example\.com", Place(FILE, 4), "pcre", False)
 PREFIX = OriginRegex(r"^https://app\.example\.com", Place(FILE, 4), "pcre", False)
+# A list written as a regex, with plain http and no end anchor (as enable-cors.org's if).
+NAMED = OriginRegex(r"^https?://app\.example\.com", Place(FILE, 4), "pcre", True)
 CORS = ("access-control-allow-origin", "access-control-allow-credentials",
         "access-control-allow-methods", "access-control-allow-headers",
         "access-control-max-age")  # fmt: skip
@@ -113,6 +115,13 @@ NARROWED = [
         "is dropped: corsgen cannot prove",
     ),
     (
+        "regex-naming-its-origins",
+        replace(GOOD, origins=(), regex=NAMED),
+        {"allow_origins": '["http://app.example.com", "https://app.example.com"]'},
+        "is replaced by the origins it admits anchored at both ends, http://app.example.com, "
+        "https://app.example.com: corsgen cannot prove",
+    ),
+    (
         "star-headers-with-credentials",
         replace(GOOD, headers=("*", "X-Token")),
         {"allow_headers": '["X-Token"]'},
@@ -166,14 +175,14 @@ CHANGES = [
 @pytest.mark.parametrize(("grant", "change"), [c[1:] for c in CHANGES], ids=[c[0] for c in CHANGES])
 def test_what_rendering_changes_is_listed(grant: Cors, change: str, tmp_path: Path) -> None:
     _, policy = one(grant, tmp_path)
-    assert any(c.startswith(change) for c in policy.changes), policy.changes
+    assert any(str(c).startswith(change) for c in policy.changes), policy.changes
 
 
 def test_preflights_that_met_auth_are_a_change(tmp_path: Path) -> None:
     model = FakeConfig([ROOT, Block(3, "/api/", cors=GOOD, auth=2, auth_first=True)])
     (policy,) = imported(model, tmp_path)
     assert any(
-        c.startswith(f"preflights that stop meeting the authentication at {FILE}:2: ")
+        str(c).startswith(f"preflights that stop meeting the authentication at {FILE}:2: ")
         for c in policy.changes
     ), policy.changes
 
@@ -203,3 +212,25 @@ def test_an_existing_file_is_never_overwritten(tmp_path: Path) -> None:
     with pytest.raises(CorsgenError, match=r"refusing to overwrite .*; nothing was written"):
         write_policies([policy], [])
     assert policy.path.read_text() == "mine\n"
+
+
+def test_a_block_named_by_its_line_is_named_by_its_path(tmp_path: Path) -> None:
+    """Envoy's routes have no names: "route at line 42 of virtual host api" is named by its path,
+    not by a line number cut short."""
+    from corsgen.targets import by_name
+
+    config = Path(__file__).parent / "corpus" / "envoy" / "ext-authz-first.yaml"
+    routes = by_name("envoy").routes([config]).routes
+    assert routes is not None
+    names = [p.path.name for p in imported(routes, tmp_path) if p.path is not None]
+    assert names == ["localhost_public.toml", "localhost.toml"]
+
+
+def test_where_the_target_falls_short_of_the_promise_is_said(tmp_path: Path) -> None:
+    """The changes are what corsgen's output promises; on a server that cannot keep all of it
+    (CG501), import says where, as `corsgen check` does."""
+    model = FakeConfig([ROOT, Block(3, "/api/v1/", cors=GOOD)])
+    (nginx,) = imported(model, tmp_path, "nginx")
+    (traefik,) = imported(model, tmp_path, "traefik")
+    assert nginx.shortfalls == []
+    assert {f.rule_id for f in traefik.shortfalls} == {"CG501"}

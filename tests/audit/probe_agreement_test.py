@@ -1,10 +1,10 @@
 """A static finding is a difference `probe` sees, and a `probe` finding on a corpus config is a
-static finding: for every corpus config of nginx, Traefik, Envoy and Caddy, served on the real
-server with testing/upstream.py behind it, the audit (with that upstream as the model's backend) and
-`probe` (in-process, probe/run.py) send each scope the same requests, and probe's judge must find
-the same checks (PR0xx, PR1xx) in the real server's answers as in the model's, scope by scope;
-and every check it finds must be reported by the audit on an answer that fails it (UNREPORTED
-says which are not yet, and why).
+static finding: for every corpus config of nginx, Traefik, Envoy, HAProxy and Caddy, served on
+the real server with testing/upstream.py behind it, the audit (with that upstream as the model's
+backend) and `probe` (in-process, probe/run.py) send each scope the same requests, and probe's
+judge must find the same checks (PR0xx, PR1xx) in the real server's answers as in the model's,
+scope by scope; and every check it finds must be reported by the audit on an answer that fails it
+(UNREPORTED says which are not yet, and why).
 
 The requests are the audit's own (Audit.probed): conformance mode with the plan the scope is held
 to, scan mode from the origins it trusts, each with the scope's Host. A config with corsgen
@@ -42,6 +42,7 @@ SERVE: dict[str, Serve] = {
     "nginx": corpus.nginx,
     "traefik": corpus.traefik,
     "envoy": corpus.envoy,
+    "haproxy": corpus.haproxy,
     "caddy": corpus.caddy,
 }
 CASES = [(target, name) for target in SERVE for name in corpus.configs(target)]
@@ -61,6 +62,25 @@ UNREPORTED: dict[tuple[str, str], dict[str, str]] = {
     ("nginx", "server-rewrite.conf"): {
         "PR009": "server {}'s OPTIONS return 204 answers every preflight without CORS headers: "
         "no Vary, in a block that sends no CORS (the engine's CG413 is for blocks that do)",
+    },
+    ("haproxy", "errorfiles"): {
+        "PR006": "a refused origin reads the * of the 503 errorfile a return sends, in a "
+        "hand-written scope without --policy: the engine places PR006 only against a policy; "
+        "CG418 at the return's line reports the refused origin's preflight",
+    },
+    ("haproxy", "origin-map"): {
+        "PR006": "the map is read after `lower`: HTTPS://APP.EXAMPLE.COM reads, an origin no "
+        "browser sends (the audit holds a hand-written scope to its grant, not probe's variants)",
+    },
+    ("haproxy", "preflight-forwarded.cfg"): {
+        "PR006": "the ACL matches after `lower`: HTTPS://APP.EXAMPLE.COM reads, an origin no "
+        "browser sends (the audit holds a hand-written scope to its grant, not probe's variants)",
+    },
+    ("haproxy", "unanchored-regex.cfg"): {
+        "PR006": "the -i regex admits HTTP://APP.EXAMPLEACOM: CG411 reports the regex at its "
+        "line, from the config, not on the answer",
+        "PR007": "the unanchored regex admits http://app.exampleacom,.corsgen-evil.com, which "
+        "gets the lists: CG411 reports the regex at its line, not on the answer",
     },
     ("traefik", "chains.yml"): {
         "PR006": "a refused origin reads cors-inner's * in a hand-written scope without --policy: "

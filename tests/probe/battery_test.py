@@ -74,6 +74,24 @@ def test_any_origin_refuses_nothing() -> None:
     assert _origins(_plan("public-read"), "refused") == set()
 
 
+@pytest.mark.parametrize(
+    ("key", "values", "refused"),
+    [
+        ("allow_headers", '["X-Token"]', True),
+        ("allow_headers", '["*"]', False),
+        ("allow_methods", '["PUT"]', True),
+        ("allow_methods", '["*"]', False),
+    ],
+)
+def test_a_preflight_is_asked_as_refused_unless_any_is_allowed(
+    key: str, values: str, refused: bool
+) -> None:
+    plan = unchecked_plan("h", f'allow_origins = ["https://a.example"]\n{key} = {values}\n')
+    purpose = "refused-header" if key == "allow_headers" else "refused-method"
+    purposes = {p.purpose for p in conformance(plan, ["/"], ["/x"]).probes}
+    assert (purpose in purposes) == refused
+
+
 def test_paths() -> None:
     battery = conformance(_plan("spa-api"), ["/a", "/b"], ["/e"])
     assert {p.path for p in battery.probes if p.purpose == "error"} == {"/e"}

@@ -165,3 +165,24 @@ def test_a_host_ending_in_a_hex_number_is_an_address_not_a_domain() -> None:
     with pytest.raises(RegexError) as info:
         check_regex(parse_regex(r"https://[a-z]+\.3\.0x4"))
     assert info.value.violation.rule == "CG108"
+
+
+SPELLED = [
+    (r"https?://(app|admin)\.example\.com", ["http://admin.example.com", "http://app.example.com",
+                                             "https://admin.example.com", "https://app.example.com"]),
+    (r"https://[a-c]\.example\.com", ["https://a.example.com", "https://b.example.com",
+                                      "https://c.example.com"]),
+    (r"https://x\.com(:8080)?", ["https://x.com", "https://x.com:8080"]),
+    (r"https://.*\.example\.com", None),  # any character
+    (r"https://(a|b)+\.x\.com", None),  # infinitely many
+    (r"https://[a-z]\.x\.com", None),  # 26: more than asked for
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("pattern", "spelled"), SPELLED)
+def test_a_regex_that_names_its_origins_is_spelled_out(
+    pattern: str, spelled: list[str] | None
+) -> None:
+    from corsgen.regex.language import spelled_out
+
+    assert spelled_out(pattern, 20) == spelled

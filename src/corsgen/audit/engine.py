@@ -57,7 +57,8 @@ from corsgen.routing import (
 )
 
 MAX_SCOPES = 200  # scopes probed; a config with more is audited on the first ones, and says so
-MAX_PATHS = 6  # paths of one scope probed (each also with its error path)
+MAX_PATHS = 5  # paths of one scope probed, each with its error path: a frontend whose rules answer
+# four prefixes otherwise (a deny, an auth, a return, another backend) is probed on each
 MAX_PROBES = 1_000  # requests sent to one scope: a 50-origin policy on three paths is ~1,500
 # Requests sent in one run: about 10 s of a model answering in 0.2 ms (the scripted one takes
 # 0.15 ms with the judge), whatever the number of scopes.
@@ -220,11 +221,12 @@ def _audit_scope(
         cors.add(scope.at)
     answering = {s.answered.by for s in everything if s.answered.status < 400}
     reported: dict[int, list[str]] = {}  # id(probe): the rules found on its answer
+    allowed = tuple(p.request.origin for p in checked if p.purpose == "allowed" and p.request)[:1]
     short = context.shortfalls(plan) if plan is not None else frozenset()
     known = {check for case in short for check in SHORTFALL_CHECKS.get(case, ())}
     for fault in (f for f in faults if f.check.id not in known):
         sent = by_probe[id(fault.probe)]
-        where = _Where(routes, backend, scope, context, policy, cors, answering)
+        where = _Where(routes, backend, scope, context, policy, cors, answering, allowed)
         placed = _placed(fault.check.id, fault.summary, sent, where)
         for rule, case, place, fields in placed:
             result.add(rule, case, place, fields, sent.shown)
@@ -347,6 +349,7 @@ class _Where:
     policy: str | None  # the policy the scope is held to: its differences are findings (CG422)
     cors: set[Place]  # the blocks that answered with the config's own CORS headers
     answering: set[Place]  # the blocks that answered some request of the scope's without error
+    allowed: tuple[str, ...] = ()  # an origin the plan allows, whose answer may differ
 
     def differs(self, sent: Exchange, summary: str, place: Place) -> Iterator[Placed]:
         """The policy's difference, unless the backend's CORS headers explain it (CG414, CG415
@@ -422,11 +425,12 @@ def _cors_headers(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def _varies(where: _Where, sent: Exchange) -> bool:
     """Whether the answer depends on Origin: the model's answer to the same request from
-    another origin, or without one, differs in its CORS headers."""
+    another origin (one the plan allows: a refused origin's answer differs from it), or without
+    one, differs in its CORS headers."""
     probe, scope = sent.probe, where.scope
     own = [(n, v) for n, v in probe.headers if n.lower() != "origin"]
     mine = _cors_headers(sent.answered.pairs())
-    for origin in _OTHER_ORIGINS:
+    for origin in (*where.allowed, *_OTHER_ORIGINS):
         if origin is not None and any(v == origin for n, v in probe.headers):
             continue
         headers = (*own, ("Origin", origin)) if origin is not None else tuple(own)

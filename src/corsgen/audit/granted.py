@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from corsgen.audit.regexes import proven, samples, whole_origin
 from corsgen.errors import Finding
 from corsgen.limits import MAX_NAME_LENGTH
+from corsgen.origins import OriginError, parse_origin
 from corsgen.plan import Plan, build_plan
 from corsgen.policy.loading import NAME_PATTERN, PlainPolicy
 from corsgen.regex import RegexError, parse_regex
@@ -56,7 +57,7 @@ def as_plan(granted: Granted, name: str) -> Plan:
     a pattern that allows every origin (with Vary, as an echo needs); a regex outside corsgen's
     portable subset is left out (regexes.judge tries the hostile origins on it)."""
     plan = build_plan(_policy(granted), name, "config")
-    patterns = [whole_origin(r) for r in granted.regexes]
+    patterns = [whole_origin(r, origins=True) for r in granted.regexes]
     if granted.reflects:  # any Origin; sampled as origins are spelled (no empty one to send back)
         patterns.append("https://.+")
     return replace(
@@ -95,9 +96,10 @@ class Imported:
         return PlainPolicy(**self.keys)  # type: ignore[arg-type]
 
 
-def _regex(regex: OriginRegex, dropped: list[str]) -> str | None:
+def _regex(regex: OriginRegex, dropped: list[str]) -> tuple[str | None, list[str]]:
     """The regex as allow_origin_regex: as the server runs it when corsgen proves that safe, else
-    anchored at both ends when that is, else None; each narrowing said."""
+    anchored at both ends when that is; else the few origins it admits anchored, as exact ones;
+    else nothing. Each narrowing said."""
     for anchored in (False, True):
         pattern = whole_origin(regex, anchored=anchored)
         ran, found = proven(regex if not anchored else replace(regex, whole=True))
@@ -108,12 +110,39 @@ def _regex(regex: OriginRegex, dropped: list[str]) -> str | None:
                     f"the origin regex {regex.source} at {regex.at} is anchored at both ends: "
                     "the origins it matched only as part of a longer Origin are dropped"
                 )
-            return pattern
-    dropped.append(
-        f"the origin regex {regex.source} at {regex.at} is dropped: corsgen cannot prove "
-        "that it admits only origins it names"
-    )
-    return None
+            return pattern, []
+    why = "corsgen cannot prove that it admits only origins it names"
+    if listed := _listed(regex):
+        dropped.append(
+            f"the origin regex {regex.source} at {regex.at} is replaced by the origins it admits "
+            f"anchored at both ends, {', '.join(listed)}: {why}"
+        )
+        return None, listed
+    dropped.append(f"the origin regex {regex.source} at {regex.at} is dropped: {why}")
+    return None, []
+
+
+MAX_LISTED = 20  # origins a regex import cannot prove is replaced by, at most
+
+
+def _listed(regex: OriginRegex) -> list[str]:
+    """The origins a regex admits when anchored at both ends, when they are few: a regex that
+    names its hosts and schemes outright (^https?://(app|admin)\\.example\\.com) is a list."""
+    pattern = whole_origin(regex, anchored=True)
+    if not _portable(pattern):
+        return []
+    from corsgen.regex.language import spelled_out  # interegular: only for an unproven regex
+
+    return [s for s in spelled_out(pattern, MAX_LISTED) or [] if _is_origin(s)]
+
+
+def _is_origin(text: str) -> bool:
+    """Whether a browser can send this as an Origin: a string no browser sends admits no one."""
+    try:
+        parse_origin(text)
+    except OriginError:
+        return False
+    return True
 
 
 def nearest_safe(granted: Granted, name: str) -> Imported:
@@ -132,8 +161,16 @@ def nearest_safe(granted: Granted, name: str) -> Imported:
                 "only without them (list the origins that need cookies to keep them)"
             )
     else:
-        keys["allow_origins"] = list(dict.fromkeys(granted.origins))
-        kept = [(r, p) for r in granted.regexes if (p := _regex(r, dropped)) is not None]
+        origins = list(granted.origins)
+        kept = []
+        for regex in granted.regexes:
+            pattern, listed = _regex(regex, dropped)
+            if pattern is not None:
+                kept.append((regex, pattern))
+            origins += listed
+            if listed:
+                at.setdefault("allow_origins", regex.at)
+        keys["allow_origins"] = list(dict.fromkeys(origins))
         if kept:
             keys["allow_origin_regex"] = "|".join(p for _, p in kept)
             at.setdefault("allow_origin_regex", kept[0][0].at)

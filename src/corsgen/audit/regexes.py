@@ -75,9 +75,12 @@ def stripped(regex: OriginRegex) -> tuple[str, bool]:
     return source, regex.ignore_case
 
 
-def whole_origin(regex: OriginRegex, anchored: bool = False) -> str:
+def whole_origin(regex: OriginRegex, anchored: bool = False, origins: bool = False) -> str:
     """A pattern matched against the whole Origin that admits what the server admits; `anchored`:
-    as if both ends of each alternative were anchored (what `corsgen import` narrows to)."""
+    as if both ends of each alternative were anchored (what `corsgen import` narrows to);
+    `origins`: of what it admits, what can be an Origin (an unanchored start before what cannot
+    begin one follows a scheme: the audit's samples of //app.example.com$ are origins, not
+    //app.example.com itself)."""
     source, fold = stripped(regex)
     if fold:
         source = _lowered(source)
@@ -87,8 +90,14 @@ def whole_origin(regex: OriginRegex, anchored: bool = False) -> str:
         end = (alt.endswith("$") and not alt.endswith("\\$")) or regex.whole or anchored
         body = alt.removeprefix("^")
         body = body[:-1] if body.endswith("$") and not body.endswith("\\$") else body
-        parts.append(("" if start else ".*") + body + ("" if end else ".*"))
+        # An Origin begins with its scheme's letters: a body that cannot follows one.
+        after = origins and not body[:1].isalpha()
+        parts.append(("" if start else _UNANCHORED[after]) + body + ("" if end else ".*"))
     return "|".join(parts)  # no alternative holds a | of its own outside a group
+
+
+# What an unanchored start admits before the regex: anything, or an Origin's scheme and more.
+_UNANCHORED = {False: ".*", True: "[a-z]+:.*"}
 
 
 def admits(regex: OriginRegex, origin: str) -> bool:
@@ -143,6 +152,16 @@ def samples(pattern: str) -> list[str]:
         return []
 
 
+# A host name as a regex spells it, its dots escaped or not.
+_HOST = re.compile(r"[a-z0-9-]+(?:\\?\.[a-z0-9-]+)+", re.IGNORECASE)
+
+
+def spelled(regex: OriginRegex) -> list[str]:
+    """Origins of the host names a regex spells letter for letter: what it means to allow when
+    the proof cannot sample it (HAProxy's -m dom written as a regex)."""
+    return [f"https://{host.replace(chr(92), '')}" for host in _HOST.findall(regex.source)]
+
+
 def judge(regex: OriginRegex, hints: Sequence[str] = ()) -> Verdict | None:
     """Why this regex admits hostile origins, None when it does not (as far as corsgen sees);
     `hints` are origins the config trusts besides, whose variants are tried too."""
@@ -152,7 +171,7 @@ def judge(regex: OriginRegex, hints: Sequence[str] = ()) -> Verdict | None:
             return None
         why, fix = found.texts
         return Verdict("proof", {"regex": regex.source, "why": why, "fix": fix})
-    for origin in dict.fromkeys([*trusted(regex), *hints]):
+    for origin in dict.fromkeys([*trusted(regex), *hints, *spelled(regex)]):
         for check, hostile in variants(origin):
             if check and admits(regex, hostile):
                 kind = BY_ID[check].summary.split(": ")[-1]

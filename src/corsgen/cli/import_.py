@@ -31,12 +31,13 @@ def import_(configs: tuple[Path, ...], target: str | None, out_dir: Path) -> Non
     from corsgen.importing import imported, write_policies
     from corsgen.targets import by_name
 
-    loaded = by_name(target or infer(configs)).routes(configs)
+    name = target or infer(configs)
+    loaded = by_name(name).routes(configs)
     if loaded.routes is None:
         from corsgen.errors import PolicyError
 
         raise PolicyError(loaded.findings)
-    policies = imported(loaded.routes, out_dir)
+    policies = imported(loaded.routes, out_dir, name)
     write_policies(policies, configs)
     for policy in policies:
         scope = policy.scope
@@ -51,5 +52,7 @@ def import_(configs: tuple[Path, ...], target: str | None, out_dir: Path) -> Non
             click.echo(escape(f"  rendering it changes {change}"))
         if not policy.changes:
             click.echo("  rendering it changes nothing: the config answers as the policy promises")
+        for note in policy.shortfalls:  # what the server does instead of the promise's answers
+            click.echo(f"  {note}")
     if not policies:
         click.echo(escape(f"{shown(configs[0])}: no CORS written by hand to import"))

@@ -345,3 +345,47 @@ def _completed(reachable: FSM, head: str) -> str:
 
 
 _TAIL = rf"\.?{_PORT}"
+
+
+_LONGEST = 2048  # characters of a string spelled_out spells; past it, a list is not what it is
+
+
+def spelled_out(pattern: str, most: int) -> list[str] | None:
+    """Every string the pattern matches in full, when there are at most `most` and each character
+    is a literal one (sorted); None when there are more, infinitely many, or a class stands for
+    any character: a regex that names its origins outright, as a list."""
+    fsm = _fsm(pattern)
+    by_symbol: dict[TransitionKey, list[str]] = {}
+    for char, symbol in fsm.alphabet.items():
+        if char is anything_else:
+            by_symbol.setdefault(symbol, []).append("")  # "" marks: any other character
+        else:
+            by_symbol.setdefault(symbol, []).append(char)
+    # The states from which a final one is reachable: only those are walked.
+    live = set(fsm.finals)
+    while grown := {
+        s for s, row in fsm.map.items() if s not in live and any(t in live for t in row.values())
+    }:
+        live |= grown
+    found: list[str] = []
+
+    def walk(state: State, prefix: str, path: frozenset[State]) -> bool:
+        if len(prefix) > _LONGEST:
+            return False
+        if state in fsm.finals:
+            found.append(prefix)
+        if len(found) > most:
+            return False
+        for symbol, target in fsm.map.get(state, {}).items():
+            if target not in live:
+                continue
+            if target in path or "" in by_symbol[symbol]:
+                return False  # a loop (infinitely many), or any character
+            for char in by_symbol[symbol]:
+                if not walk(target, prefix + char, path | {target}):
+                    return False
+        return True
+
+    if fsm.initial not in live:
+        return []
+    return sorted(found) if walk(fsm.initial, "", frozenset({fsm.initial})) else None

@@ -588,22 +588,6 @@ RULES: tuple[Rule, ...] = (
         "audit: a block answers without the CORS headers sent above it (it sets its own "
         "headers, or a redirect or another match took the request there)",
         {
-            "add-header": (
-                "add_header {header} here drops every CORS header of {policy}, included at "
-                "{include}: {server} inherits add_header only into blocks without one",
-                "include {policy}'s snippet here as well, or move this add_header up beside it",
-            ),
-            "hide-header": (
-                "a *_hide_header here drops those of {policy}, included at {include}, so the "
-                "upstream's own CORS headers get through",
-                "include {policy}'s snippet here as well, or move this line up beside it",
-            ),
-            "named-location": (
-                "{directive} here hands the request to {target}, which answers it without the "
-                "CORS headers of {policy}, included at {include}: {server} takes add_header from "
-                "the location that answers",
-                "include {policy}'s snippet in location {target} as well",
-            ),
             "answer": (
                 "{request} is answered here without the CORS headers {scope} sends ({trail})",
                 "send the CORS headers in the block that answers, or keep the request in {scope}",
@@ -634,27 +618,6 @@ RULES: tuple[Rule, ...] = (
         "error",
         "audit: a location where the snippet's preflight answer does not run",
         {
-            "nested": (
-                "a preflight here goes to the handler: {server} does not inherit the preflight "
-                "`if` of {policy}, included at {include}, into nested locations",
-                "include {policy}'s snippet in this location too, or in the server block",
-            ),
-            "nested-auth": (
-                "a preflight here meets {auth} at {at} and fails: {server} does not inherit the "
-                "preflight `if` of {policy}, included at {include}, into nested locations",
-                "include {policy}'s snippet in this location too, or in the server block",
-            ),
-            "rewrite-after-auth": (
-                "inside {section}, mod_rewrite runs after authentication, and this snippet of "
-                "{policy} was rendered without the grant that lets its preflight through: "
-                "{server} asks the preflight for credentials, which browsers never send",
-                "re-render {policy} with this corsgen (corsgen sync), which answers it there",
-            ),
-            "rewrite-forbidden": (
-                "Options {options} at {at} turns FollowSymLinks off here, and mod_rewrite then "
-                "refuses every request where the snippet of {policy} is (403), preflights included",
-                "add FollowSymLinks or SymLinksIfOwnerMatch to that Options line",
-            ),
             "auth-sorted-first": (
                 "{auth} in site {site} runs before the preflight answer of {policy}: {server} "
                 "sorts {auth} before handle, so a preflight, which never carries credentials, "
@@ -666,11 +629,6 @@ RULES: tuple[Rule, ...] = (
                 "{other}'s snippet in the server block, at {at}, answers every preflight of the "
                 "server before a location is chosen, here too, instead of {policy}",
                 "include each policy in its own location, none in the server block",
-            ),
-            "virtualhost-wide": (
-                "{other}'s snippet at the top of the <VirtualHost>, at {at}, answers every "
-                "preflight of that virtual host, here too, instead of {policy}",
-                "include each policy in its own <Location>, none at the top of the <VirtualHost>",
             ),
         },
     ),

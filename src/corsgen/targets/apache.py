@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from corsgen.errors import CorsgenError, Finding, VerifyError, shorten
+from corsgen.errors import CorsgenError, VerifyError, shorten
 from corsgen.plan import Header, Plan, When
 from corsgen.regex import OUTSIDE_AN_ORIGIN
 from corsgen.regex.trie import tries
@@ -227,11 +227,6 @@ class Apache(Target):
                         raise VerifyError(f'unknown Header action "{action}"', file, number)
             if depth:
                 raise VerifyError("unclosed <If>", file, number)
-
-    def audit_config(self, path: Path) -> list[Finding]:
-        from corsgen.targets import apache_config  # only `corsgen audit` reads a user's config
-
-        return apache_config.audit(path)
 
     def routes(self, configs: Sequence[Path]) -> Loaded:
         from corsgen.rules.table import finding  # only `corsgen audit` and `import` model

@@ -1,8 +1,8 @@
 """A user's whole httpd config as a tree of sections, for the routing model (apache_routing.py).
 
-Files are read as `corsgen audit` reads them (apache_config._Reader: the same budget, Include and
-IncludeOptional globs relative to ServerRoot, Define and ${VAR}); a corsgen snippet's lines are
-read too (the model runs them), and the section it is included in remembers its policy.
+Files are read by apache_config.Reader (the budget, Include and IncludeOptional globs relative to
+ServerRoot, Define and ${VAR}); a corsgen snippet's lines are read too (the model runs them), and
+the section it is included in remembers it (Snippet).
 <IfModule>, <IfDefine> and the like stay in the tree, looked through by directives() and
 sections(): <IfModule mod_x.c> holds (a config that is served loads what it names), <IfModule !x>
 does not, <IfDefine X> holds when the config Defines X (no -D is known), <IfVersion> holds.
@@ -20,7 +20,7 @@ from corsgen.marker import parse_marker
 from corsgen.routing import Place
 from corsgen.rules.table import finding
 from corsgen.server_config import decode_config
-from corsgen.targets.apache_config import SERVER, _Reader
+from corsgen.targets.apache_config import SERVER, VARIABLE, Reader
 from corsgen.targets.lexer import Line
 
 CONDITIONS = frozenset(("ifmodule", "ifdefine", "ifversion", "ifdirective", "iffile"))
@@ -33,6 +33,15 @@ class Directive:
     at: Place
 
 
+@dataclass(frozen=True)
+class Snippet:
+    """A corsgen snippet included in a section: its policy, its file, and the Include line."""
+
+    policy: str
+    file: str
+    include: Place
+
+
 @dataclass
 class Section:
     """<Kind args>...</Kind>: kind in lower case ("virtualhost", "location", "if", "limit"...);
@@ -42,8 +51,7 @@ class Section:
     args: tuple[str, ...]
     at: Place
     body: list[Directive | Section] = field(default_factory=list)
-    # Each corsgen snippet included directly here: its policy, and the Include line.
-    policies: list[tuple[str, Place]] = field(default_factory=list)
+    snippets: list[Snippet] = field(default_factory=list)  # each included directly here
     holds: bool = True  # a condition (<IfModule !mod_x.c>) that does not: its body is not read
 
     def items(self) -> Iterator[Directive | Section]:
@@ -80,7 +88,7 @@ def title(section: Section) -> str:
 
 @dataclass
 class _Loader:
-    reader: _Reader
+    reader: Reader
     # Each file lexed once, with the policy of its corsgen marker: a file included many times
     # (a diamond of includes) is read again from here, each time walked within the budget.
     files: dict[Path, tuple[list[Line], str | None]] = field(default_factory=dict)
@@ -114,12 +122,12 @@ class _Loader:
             self.files[path] = (self.reader.lex(text, path), None if mark is None else mark.policy)
         return self.files[path]
 
-    def read(self, path: Path, stack: list[Section], depth: int, at_include: str | None) -> None:
+    def read(self, path: Path, stack: list[Section], depth: int, include: Place | None) -> None:
         reader = self.reader
-        lines, policy = self.lexed(path, at_include)
-        if policy is not None:
+        lines, policy = self.lexed(path, None if include is None else str(include))
+        if policy is not None and include is not None:
             around = next(s for s in reversed(stack) if s.kind not in CONDITIONS)
-            around.policies.append((policy, Place(str(path), 2)))
+            around.snippets.append(Snippet(policy, str(path), include))
         reader.budget.walk(len(lines), str(path), "lines")
         reader.budget.walk_words(sum(len(line.words) for line in lines), str(path))
         for line in lines:
@@ -149,11 +157,18 @@ class _Loader:
             elif name == "define" and args:
                 reader.defines[args[0]] = args[1] if len(args) > 1 else ""
             if name in ("include", "includeoptional") and args:
+                # A variable neither Define nor the environment sets is set where httpd starts
+                # (Debian's envvars, -D): the include cannot be followed, and is no error.
+                if VARIABLE.search(args[0]):
+                    continue
                 required = name == "include"
                 key = (args[0], reader.root, required)
                 if key not in self.expanded:  # globbed once: a missing file is one finding
                     self.expanded[key] = reader.expand(args[0], required, str(at))
                 for included in self.expanded[key]:
+                    # Each is a line walked, even of an empty file: 20,000 includes of one
+                    # under 120 sections are no free walk.
+                    reader.budget.walk(1, str(at), "lines")
                     if included in self.open_files:  # as `corsgen audit` reports it
                         fields = {"file": str(included), "server": SERVER}
                         reader.problems.append(
@@ -163,7 +178,7 @@ class _Loader:
                     reader.budget.nest(depth + 1, str(at), "includes")
                     self.open_files.add(included)
                     top = len(stack)
-                    self.read(included, stack, depth + 1, str(at))
+                    self.read(included, stack, depth + 1, at)
                     del stack[top:]  # a section a file leaves open closes with it
                     self.open_files.discard(included)
                 continue
@@ -173,7 +188,7 @@ class _Loader:
 def load(path: Path) -> tuple[Section, Path, list[Finding]]:
     """The config at `path` and what it includes, as a tree; its ServerRoot; what the reading
     found (a missing Include: CG401)."""
-    reader = _Reader(path.parent, path=[path])
+    reader = Reader(path.parent)
     return _Loader(reader).load(path), reader.root, reader.problems
 
 
@@ -183,9 +198,9 @@ def load_htaccess(path: Path) -> Section | None:
     lets it."""
     if not path.is_file():
         return None
-    reader = _Reader(path.parent, path=[path])
+    reader = Reader(path.parent)
     section = Section("htaccess", (str(path.parent),), Place(str(path), 1))
-    _Loader(reader).read(path, [section], 1, str(path))
+    _Loader(reader).read(path, [section], 1, Place(str(path), 1))  # it is its own include
     return section
 
 

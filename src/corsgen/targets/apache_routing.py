@@ -81,6 +81,7 @@ class ApacheRoutes:
         self.root = root  # ServerRoot: where a relative DocumentRoot is
         self.hosts = [s for s in flatten(top) if s.kind == "virtualhost"]
         self.htaccess: dict[Path, Section | None] = {}  # read once per directory
+        self._scopes: list[Scope] | None = None
 
     # ------------------------------------------------------------------ choosing the host
     def host(self, asked: Asked) -> Section | None:
@@ -112,8 +113,10 @@ class ApacheRoutes:
     def _directories(self, tops: Sequence[Section], file: str, run: Run) -> list[Section]:
         """<Directory> by path (fewest components first, then config order) with each level's
         .htaccess after it where AllowOverride lets it, then <DirectoryMatch> in config order.
-        The file is taken as existing: the model does not look at the disk but for .htaccess."""
-        folder = str(PurePosixPath(file).parent)
+        The file is taken as existing: the model does not look at the disk but for .htaccess. A
+        path that ends in / names the directory itself, whose own <Directory> applies (/api/ and
+        <Directory .../api>, checked on 2.4.71)."""
+        folder = file.rstrip("/") if file.endswith("/") else str(PurePosixPath(file).parent)
         plain, regex = [], []
         for top in tops:
             for section in top.sections("directory", "directorymatch"):
@@ -395,7 +398,10 @@ class ApacheRoutes:
         return Made(status, applied[-1].at), applied[-1].at
 
     def scopes(self) -> list[Scope]:
-        return scopes(self)
+        """Found once: the audit's structural reading and its probing both ask."""
+        if self._scopes is None:
+            self._scopes = scopes(self)
+        return self._scopes
 
 
 def _location_matches(section: Section, uri: str, run: Run) -> bool:
@@ -508,10 +514,14 @@ def _mapped(url: str, rest: str, query: str, run: Run, at: Place) -> str:
 
 def load_routes(configs: Sequence[Path]) -> tuple[ApacheRoutes, list[Finding]]:
     """The model of the config (the first file, then the others as if included at its end),
-    and what reading it found (a missing Include: CG401)."""
+    and what reading it found (a missing Include: CG401), with what its structure shows that no
+    answer does (apache_structure.py)."""
+    from corsgen.targets import apache_structure  # only the audit asks
+
     top, root, problems = load(configs[0])
     for more in configs[1:]:
         extra, _, found = load(more)
         top.body += extra.body
         problems += found
-    return ApacheRoutes(top, root), problems
+    routes = ApacheRoutes(top, root)
+    return routes, problems + apache_structure.findings(top, routes)

@@ -1,15 +1,20 @@
 """Where an httpd config answers CORS (routing.Scope): each section, and each .htaccess below a
 DocumentRoot, that includes a corsgen snippet or writes Header lines for Access-Control-*, with
-the paths that reach it and, for hand-written ones, what they grant today (routing.Granted)."""
+the paths that reach it and what its lines grant today (routing.Granted): the hand-written ones',
+and each snippet's own (its SetEnvIf, Header and RewriteRule lines), which the audit holds it to
+when its policy is not given. A section with two snippets is a scope of each."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from corsgen.regex import RegexError, parse_regex
+from corsgen.regex.language import BREAK, words
 from corsgen.routing import Granted, OriginRegex, Place, Scope
 from corsgen.targets.apache_config_tree import (
     IF_KINDS,
@@ -48,14 +53,10 @@ def scopes(routes: ApacheRoutes) -> list[Scope]:
                 for inner, more in nested(section)
                 if inner is not section and inner.kind not in IF_KINDS
             ]
-            scope = _scope(routes, host, section, tuple(dict.fromkeys(paths))[:PATHS])
-            if scope is not None:
-                out.append(scope)
+            out += _scopes(routes, host, section, tuple(dict.fromkeys(paths))[:PATHS])
         for htaccess in _htaccess_files(routes, root):
             folder = htaccess.args[0].removeprefix(root or "")
-            scope = _scope(routes, host, htaccess, (folder.rstrip("/") + "/",))
-            if scope is not None:
-                out.append(scope)
+            out += _scopes(routes, host, htaccess, (folder.rstrip("/") + "/",))
     return sorted(out, key=lambda s: s.at)
 
 
@@ -74,26 +75,39 @@ def _htaccess_files(routes: ApacheRoutes, root: str | None) -> list[Section]:
     return found
 
 
-def _scope(
+def _scopes(
     routes: ApacheRoutes, host: Section, section: Section, paths: tuple[str, ...]
-) -> Scope | None:
-    policy = section.policies[0][0] if section.policies else None
+) -> list[Scope]:
+    """The section's scopes: one for each policy whose snippet it includes, else one for its
+    hand-written Header lines for Access-Control-*, if it has any."""
     own = list(_own(section))
-    headers = [d for d in own if d.name == "header" and _cors_header(d)]
-    if policy is None and not headers:
-        return None
+    hand_written = any(d.name == "header" and _cors_header(d) for d in own)
+    if not (section.snippets or hand_written):
+        return []
     around = list(dict.fromkeys([*routes.top.directives(), *host.directives(), *own]))
     names = server_names(host) if host is not routes.top else []
     listens = ports(host)
-    return Scope(
-        section.at,
-        names[0] if names else "localhost",
-        paths,
-        title(section),
-        policy=policy,
-        granted=_granted(around, headers) if headers and policy is None else None,
-        port=min(listens) if listens else None,
-    )
+
+    def scope(policy: str | None, lines: Sequence[Directive]) -> Scope:
+        headers = [d for d in lines if d.name == "header" and _cors_header(d)]
+        return Scope(
+            section.at,
+            names[0] if names else "localhost",
+            paths,
+            title(section),
+            policy=policy,
+            granted=_granted(around, headers, lines, spelled=policy is not None),
+            port=min(listens) if listens else None,
+        )
+
+    if section.snippets:
+        files: dict[str, str] = {}  # each policy's first snippet here
+        for snippet in section.snippets:
+            files.setdefault(snippet.policy, snippet.file)
+        return [
+            scope(policy, [d for d in own if d.at.file == file]) for policy, file in files.items()
+        ]
+    return [scope(None, own)]
 
 
 def _own(section: Section) -> Iterator[Directive]:
@@ -124,8 +138,16 @@ def _cors_header(d: Directive) -> bool:
     return any(a.lower().startswith(CORS) for a in d.args[:3])
 
 
-def _granted(around: Sequence[Directive], headers: Sequence[Directive]) -> Granted:
-    """What the hand-written Header lines of a section grant, key by key, with their lines."""
+def _granted(
+    around: Sequence[Directive],
+    headers: Sequence[Directive],
+    lines: Sequence[Directive],
+    spelled: bool = False,
+) -> Granted:
+    """What the Header lines of a section (or of a snippet in it) grant, key by key, with their
+    lines; the preflight's status is that of the RewriteRule among `lines` that answers with
+    a 2xx ([R=204]). `spelled`: a regex that spells out a list of origins (a corsgen snippet's
+    exact origins, as one anchored trie) grants those origins."""
     at: dict[str, Place] = {}
     found: dict[str, tuple[str, Place]] = {}
     for d in headers:
@@ -150,6 +172,12 @@ def _granted(around: Sequence[Directive], headers: Sequence[Directive]) -> Grant
                 reflects = reflects or _admits_any(d.args[1], ignore)
     elif origin is not None:
         at["allow_origins"] = origin[1]
+    origins: list[str] = []
+    for regex in list(regexes) if spelled else []:
+        listed = _listed(regex)
+        if listed is not None:
+            origins += listed
+            regexes.remove(regex)
 
     def words(key: str) -> tuple[str, ...]:
         if key not in found:
@@ -166,7 +194,16 @@ def _granted(around: Sequence[Directive], headers: Sequence[Directive]) -> Grant
     max_age = found.get("access-control-max-age")
     if max_age is not None:
         at["max_age"] = max_age[1]
+    answers = [
+        (int(code[1]), d.at)
+        for d in lines
+        if d.name == "rewriterule" and len(d.args) > 2
+        if (code := _ANSWER.search(d.args[2])) is not None and code[1].startswith("2")
+    ]
+    if answers:
+        at["preflight_status"] = answers[-1][1]
     return Granted(
+        origins=tuple(dict.fromkeys(origins)),
         regexes=tuple(regexes),
         any_origin=any_origin,
         reflects=reflects,
@@ -176,8 +213,31 @@ def _granted(around: Sequence[Directive], headers: Sequence[Directive]) -> Grant
         expose=words("access-control-expose-headers"),
         max_age=int(max_age[0]) if max_age and max_age[0].isdigit() else None,
         private_network="allow_private_network" in at,
+        preflight_status=answers[-1][0] if answers else None,
         at=at,
     )
+
+
+# A RewriteRule's [R=NNN] flag: the status it answers with.
+_ANSWER = re.compile(r"(?:^|[\[,])\s*R(?:edirect)?=(\d{3})\b", re.IGNORECASE)
+
+
+def _listed(regex: OriginRegex) -> list[str] | None:
+    """The origins an anchored regex spells out letter for letter, None when it matches others
+    too (a class, a repeat) or corsgen does not read it."""
+    if not (regex.source.startswith("^") and regex.source.endswith("$")) or regex.ignore_case:
+        return None
+    spelled = _spelled(regex.source)
+    return None if spelled is None else list(spelled)
+
+
+@functools.lru_cache(maxsize=1024)  # the same snippet's regex in each host that includes it
+def _spelled(source: str) -> tuple[str, ...] | None:
+    try:
+        spelled = words(parse_regex(source).tree)
+    except RegexError:
+        return None
+    return None if any(BREAK in word for word in spelled) else tuple(spelled)
 
 
 # Origins no allowlist names: a regex that admits both admits any origin (it reflects).

@@ -20,7 +20,7 @@ from corsgen.plan import Plan
 from corsgen.policy.loading import (
     SHARED as SHARED,  # policy/loading.py says why; targets name it from here
 )
-from corsgen.routing import Routes
+from corsgen.routing import Routes, Scope
 from corsgen.rules.table import Violation
 
 # What a comment may hold as it is. Anything else is written \uXXXX: no line break (\n, \r, U+2028,
@@ -163,6 +163,15 @@ class Target(ABC):
         """The model of how the server routes a request through these config files and what they
         include (routing.py): what `corsgen audit` probes and `corsgen import` reads."""
         raise CorsgenError(f"corsgen cannot model {self.title} configuration yet")
+
+    def in_place(
+        self, scope: Scope, plan: Plan, directory: Path, upstream: str, port: int
+    ) -> list[Path] | None:
+        """The plan's output served where the scope was (its site on `port`, its block, the
+        application at `upstream`, host:port, behind it), written into `directory`: the files
+        routes() loads. What `corsgen import` asks the model for rendering's answers; None when
+        the target cannot say (import holds the output to its promise, promise.py, instead)."""
+        return None
 
     def claims(self, text: str) -> bool:
         """Whether a config file's text is this server's (corsgen audit infers --target from the

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from corsgen.plan import Plan
 from corsgen.regex import one_origins
+from corsgen.routing import Scope
 from corsgen.rules.table import Violation
 from corsgen.targets import yaml_lines
 from corsgen.targets.base import SHARED, WRAPPER, Loaded, Part, Target, preflight_always_200
@@ -157,6 +158,45 @@ class Envoy(Target):
         from corsgen.targets import envoy_routing  # only `corsgen audit` and `import` read
 
         return Loaded(*envoy_routing.load(configs))
+
+    def in_place(
+        self, scope: Scope, plan: Plan, directory: Path, upstream: str, port: int
+    ) -> list[Path] | None:
+        """A bootstrap of one listener on `port`: corsgen's filters first, then the router; one
+        virtual host of the scope's host, a route of each of its paths to `upstream`, the
+        policy's keys on each route (a filter of the scope's listener it leaves out, ext_authz,
+        basic_auth, is not carried over)."""
+        from corsgen.render import render_parts, render_shared
+
+        (filters,) = render_shared((plan,), "envoy").values()
+        (fragment,) = render_parts(plan, "envoy").values()
+        routes = "".join(
+            f"              - match: {{prefix: {json.dumps(path)}}}\n"
+            f"                route: {{cluster: up}}\n{_indented(fragment, 16)}"
+            for path in scope.paths or ("/",)
+        )
+        host, _, number = upstream.rpartition(":")
+        assert host == "127.0.0.1", upstream  # a cluster of one loopback endpoint (_cluster)
+        manager = "extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+        bootstrap = directory / f"{plan.name}.envoy.yaml"
+        bootstrap.write_text(
+            "layered_runtime:\n  layers:\n  - name: corsgen\n    static_layer:\n"
+            f"      re2.max_program_size.error_level: {max(100, program_size(plan))}\n"
+            "static_resources:\n  listeners:\n"
+            f"  - name: in-place\n"
+            f"    address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}\n"
+            "    filter_chains:\n    - filters:\n"
+            "      - name: envoy.filters.network.http_connection_manager\n"
+            f'        typed_config:\n          "@type": {_TYPE}{manager}\n'
+            f"          stat_prefix: in-place\n          http_filters:\n{_indented(filters, 10)}"
+            "          - name: envoy.filters.http.router\n            typed_config:\n"
+            f'              "@type": {_TYPE}extensions.filters.http.router.v3.Router\n'
+            "          route_config:\n            virtual_hosts:\n"
+            f"            - name: in-place\n              domains: [{json.dumps(scope.host)}]\n"
+            f"              routes:\n{routes}"
+            f"  clusters:\n{_cluster('up', int(number))}"
+        )
+        return [bootstrap]
 
     def claims(self, text: str) -> bool:
         from corsgen.targets import envoy_routing

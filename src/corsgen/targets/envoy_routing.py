@@ -629,9 +629,14 @@ class EnvoyRoutes:
         elif action is not None:
             path = asked.path
             rewrite = (action.get("prefix_rewrite") or NONE).text()
-            prefix = ((route.node.get("match") or NONE).get("prefix") or NONE).text()
+            match = route.node.get("match") or NONE
+            prefix = (match.get("prefix") or match.get("path_separated_prefix") or NONE).text()
             if rewrite and prefix:
                 path = rewrite + path[len(prefix) :]
+            elif rewrite and (match.get("path") or match.get("safe_regex")) is not None:
+                # The whole path is the match: all of it is swapped, the query kept.
+                _, mark, query = path.partition("?")
+                path = rewrite + mark + query
             status, pairs = backend(asked.method, path)
             sent = tuple(Sent(n, v, None) for n, v in pairs)
             cluster = (action.get("cluster") or NONE).text()

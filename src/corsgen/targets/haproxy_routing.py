@@ -236,7 +236,8 @@ class Model:
                 tests = [t for s in dict.fromkeys(sections) if s for t in _origin_tests(s)]
                 granted = self._granted(host, port, reach.paths[0], tests) if hand else None
                 title = proxy.title
-                found.append(Scope(proxy.at, host, reach.paths, title, policy, granted, port))
+                paths = _ruled(reach, (front, proxy))
+                found.append(Scope(proxy.at, host, paths, title, policy, granted, port))
         return found
 
     def _reached(self, proxy: Section) -> list[_Reach]:
@@ -423,6 +424,31 @@ class _Reach:
     port: int | None
     host: str  # "" for any
     paths: tuple[str, ...]
+
+
+def _ruled(reach: _Reach, sections: Sequence[Section]) -> tuple[str, ...]:
+    """The paths a scope is asked on: those its switch tests, then each path under them that a
+    request rule or a backend switch of the frontend or the proxy tests (an auth, a deny, a
+    return, another backend for /api/admin/ answers there otherwise than on /api/)."""
+    conditions = [
+        condition
+        for section in dict.fromkeys(sections)
+        for condition in [
+            *(
+                rule.condition
+                for phase in ("http-request", "redirect")
+                for rule in section.chain(phase)
+            ),
+            *(condition for _, condition, _ in section.switches),
+        ]
+    ]
+    tested = [
+        path
+        for condition in conditions
+        for path in _tested(condition, _is_path)
+        if path.startswith(reach.paths)
+    ]
+    return tuple(dict.fromkeys([*reach.paths, *tested]))
 
 
 def _is_path(acl: Acl) -> bool:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict, cast
 
-from corsgen.errors import Finding, VerifyError, shorten
+from corsgen.errors import VerifyError, shorten
 from corsgen.plan import Header, Plan, When
 from corsgen.regex import OUTSIDE_AN_ORIGIN
+from corsgen.routing import Scope
 from corsgen.rules.table import Violation
 from corsgen.targets.base import SHARED, WRAPPER, Loaded, Part, Target, comment, guard
 
@@ -416,16 +417,36 @@ class Nginx(Target):
             "hash": largest,
         }
 
-    def audit_config(self, path: Path) -> list[Finding]:
-        from corsgen.targets import nginx_config  # only `corsgen audit` reads a user's config
-
-        return nginx_config.audit(path)
-
     def routes(self, configs: Sequence[Path]) -> Loaded:
         from corsgen.targets import nginx_routing  # only audit and import read a user's config
 
         routes, errors = nginx_routing.load(configs)
         return Loaded(routes, errors)
+
+    def in_place(
+        self, scope: Scope, plan: Plan, directory: Path, upstream: str, port: int
+    ) -> list[Path] | None:
+        from corsgen.render import render_parts
+
+        words = scope.title.split(maxsplit=1)
+        if words[0] not in ("location", "server"):
+            return None
+        for name, text in render_parts(plan, "nginx").items():
+            (directory / name).write_text(text)
+        include = f"include {directory / plan.name}.conf;"
+        # A prefix location strips its prefix (`proxy_pass http://app/;`, as most configs pass on);
+        # a regex or exact one cannot, and passes the path as it is.
+        strip = "/" if words[-1].startswith("/") else ""
+        block = f"    {include}\n    location / {{\n        proxy_pass http://{upstream};\n    }}\n"
+        if words[0] == "location":
+            proxy = f"proxy_pass http://{upstream}{strip};"
+            block = f"    {scope.title} {{\n        {include}\n        {proxy}\n    }}\n"
+        site = directory / f"{plan.name}.site.conf"
+        site.write_text(
+            f"include {directory / plan.name}.http.conf;\n"
+            f"server {{\n    listen 127.0.0.1:{port};\n    server_name {scope.host};\n{block}}}\n"
+        )
+        return [site]
 
     def claims(self, text: str) -> bool:
         return _CLAIMED.search(text) is not None

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from corsgen.errors import Finding
 from corsgen.routing import Place
+from corsgen.rules.table import finding
 from corsgen.server_config import ConfigBudget
 from corsgen.targets.nginx_config import _Directive, _File, _Loader
 from corsgen.targets.nginx_variables import Map, Variables, compile_pcre
@@ -133,6 +134,10 @@ class Reader:
     maps: dict[str, Map] = field(default_factory=dict)
     servers: list[Server] = field(default_factory=list)
     path: list[int] = field(default_factory=list)  # the files on the include path being read
+    # The policies whose http part (maps) is included in http {}, and each include that leads
+    # back to a file on the path being read (nginx would include it without end: CG401 loop).
+    http_parts: set[str] = field(default_factory=set)
+    loops: list[Finding] = field(default_factory=list)
 
     def read(self, directives: list[_Directive], file: str, conf: Conf, depth: int = 0) -> None:
         self.budget.walk(len(directives), file, "directives")
@@ -142,10 +147,17 @@ class Reader:
             at = Place(file, d.get("line", 0))
             if name == "include":
                 for index in d.get("includes", []):
-                    if index in self.path:
-                        continue  # the loader's audit reports the loop
                     included = self.files[index]
-                    if included.policy is not None and "add_header" in included.names:
+                    if index in self.path:
+                        fields = {"file": included.name, "server": "nginx"}
+                        self.loops.append(
+                            finding("CG401", "loop", file=file, line=at.line, fields=fields)
+                        )
+                        continue
+                    if included.policy is not None and "map" in included.names:
+                        if conf.kind == "http":  # the http part, however the user renamed it
+                            self.http_parts.add(included.policy)
+                    elif included.policy is not None and "add_header" in included.names:
                         conf.policies.append((included.policy, at))
                         conf.snippets.add(included.name)
                     self.path.append(index)
@@ -238,11 +250,13 @@ class Config:
     http: Conf
     servers: list[Server]
     maps: dict[str, Map]
+    http_parts: set[str] = field(default_factory=set)  # policies whose .http.conf http {} has
 
 
 def read(configs: Sequence[Path]) -> tuple[Config | None, list[Finding]]:
     """The blocks of the config whose files are `configs` (a main nginx.conf, or sites' files that
-    nginx includes in http {}), or the parse errors that keep nginx from reading it."""
+    nginx includes in http {}), or the parse errors that keep nginx from reading it (an include
+    that leads back to itself too)."""
     budget = ConfigBudget()
     http = Conf("http", Place(str(configs[0]), 1), None)
     reader = Reader([], budget)
@@ -253,18 +267,19 @@ def read(configs: Sequence[Path]) -> tuple[Config | None, list[Finding]]:
         errors += loader.errors
         if errors or not loader.files:
             continue
-        reader.files, main = loader.files, loader.files[0]
+        reader.files, main, reader.path = loader.files, loader.files[0], [0]
         if main.names & {"http", "events"}:
             for d in main.parsed:
                 if d["directive"] == "http" and "block" in d:
                     reader.read(d["block"], main.name, http)
         else:
             reader.read(main.parsed, main.name, http)
+    errors += reader.loops
     if errors:
         return None, errors
     if not reader.servers:  # nginx serves http {} alone as one server on port 80
         reader.servers.append(Server(Conf("server", http.at, http), (80,), (), ()))
-    return Config(http, reader.servers, reader.maps), []
+    return Config(http, reader.servers, reader.maps, reader.http_parts), []
 
 
 def select_server(servers: Sequence[Server], host: str, port: int | None) -> Server:

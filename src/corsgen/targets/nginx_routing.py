@@ -158,6 +158,7 @@ class NginxRoutes:
     ) -> None:
         self.http, self.servers, self.maps = http, servers, maps
         self.version, self.client, self.files, self.prefix = version, client, files, prefix
+        self._scopes: list[Scope] | None = None
 
     # The request -------------------------------------------------------------------------------
 
@@ -620,9 +621,12 @@ class NginxRoutes:
     # Scopes ----------------------------------------------------------------------------------
 
     def scopes(self) -> list[Scope]:
+        """Found once: the audit's structural reading and its probing both ask."""
         from corsgen.targets.nginx_scopes import scopes  # only audit and import ask
 
-        return scopes(self)
+        if self._scopes is None:
+            self._scopes = scopes(self)
+        return self._scopes
 
 
 def _in_network(client: ipaddress.IPv4Address | ipaddress.IPv6Address, spec: str) -> bool:
@@ -640,12 +644,17 @@ def load(
     files: Callable[[str], str | None] = _file_kind,
 ) -> tuple[NginxRoutes | None, list[Finding]]:
     """The model of the config whose files are `configs` (a main nginx.conf, or sites' files that
-    nginx includes in http {}), and the parse errors that keep nginx from reading it.
+    nginx includes in http {}), with what its structure shows that no answer does
+    (nginx_structure.py); or, without a model, what keeps nginx from loading it: parse errors,
+    an include loop, a snippet without its http part (nginx refuses its unknown variables).
     `version`: the nginx it runs on; `client`: the address requests come from (allow/deny)."""
+    from corsgen.targets import nginx_structure  # only the audit asks
+
     config, errors = read(configs)
     if config is None:
         return None, errors
     routes = NginxRoutes(
         config.http, config.servers, config.maps, version=version, client=client, files=files
     )
-    return routes, []
+    found = nginx_structure.findings(config, routes)
+    return (None if nginx_structure.refused(found) else routes), found

@@ -71,9 +71,14 @@ def scopes(routes: NginxRoutes) -> list[Scope]:
             if not (snippet or mine or dropping):
                 continue
             paths = _paths(server, conf)
+            if conf.policies and conf.kind == "location":
+                # The locations nested in a snippet's are asked for it too, as a server's are:
+                # one with add_header of its own answers them without the snippet's headers.
+                nested = [p for n in conf.locations for p in _paths(server, n)[:1]]
+                paths = tuple(dict.fromkeys([*paths, *nested]))
             policy = snippet.policies[0][0] if snippet else None
             granted = None
-            if (mine or conf.policies) and paths:
+            if mine and paths:
                 granted = _Reading(routes, host, port, paths[0]).granted(conf)
             elif snippet is not None:
                 if id(snippet) not in grants:

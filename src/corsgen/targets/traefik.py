@@ -30,6 +30,7 @@ from pathlib import Path
 
 from corsgen.plan import Plan
 from corsgen.regex import one_origins
+from corsgen.routing import Scope
 from corsgen.rules.table import Violation
 from corsgen.targets import yaml_lines
 from corsgen.targets.base import WRAPPER, Loaded, Part, Target, preflight_always_200
@@ -129,6 +130,29 @@ class Traefik(Target):
         from corsgen.targets import traefik_routing  # only `corsgen audit` and `import` read
 
         return Loaded(*traefik_routing.load(configs))
+
+    def in_place(
+        self, scope: Scope, plan: Plan, directory: Path, upstream: str, port: int
+    ) -> list[Path] | None:
+        """The middleware first on a router of the scope's host and paths (a router of its own:
+        a middleware of the scope's router it leaves out, basicAuth, errors, is not carried over),
+        in the file provider's directory, on any entrypoint."""
+        from corsgen.render import render_parts
+
+        files = [directory / name for name in render_parts(plan, "traefik")]
+        for file, text in zip(files, render_parts(plan, "traefik").values(), strict=True):
+            file.write_text(text)
+        paths = " || ".join(f"PathPrefix(`{p}`)" for p in scope.paths) or "PathPrefix(`/`)"
+        name = f"{middleware(plan)}-in-place"
+        router = directory / f"{plan.name}.router.yml"
+        router.write_text(
+            f"http:\n  routers:\n    {name}:\n"
+            f"      rule: {json.dumps(f'Host(`{scope.host}`) && ({paths})')}\n"
+            f"      middlewares: [{middleware(plan)}]\n      service: {name}\n"
+            f"  services:\n    {name}:\n      loadBalancer:\n        servers:\n"
+            f"          - url: {json.dumps(f'http://{upstream}')}\n"
+        )
+        return [*files, router]
 
     def claims(self, text: str) -> bool:
         from corsgen.targets import traefik_routing
