@@ -9,13 +9,16 @@ the site asked when a test needs one); Apache's listening port :8080, the applic
 and the corpus's directory /srv/corsgen; Traefik's upstream URL 127.0.0.1:18080, on an entry
 point `web`; Envoy's listener ports 1000N, its cluster's 18080 and a dead service's 18081;
 HAProxy's "${PORT}" and "${UPSTREAM}", from the environment haproxy starts in (a config is a
-file, or a directory whose haproxy.cfg haproxy loads after its other *.cfg files).
+file, or a directory whose haproxy.cfg haproxy loads after its other *.cfg files); Caddy's
+environment placeholders {$CORSGEN_PORT}, {$CORSGEN_UPSTREAM} and {$CORSGEN_CORPUS}, which
+`caddy adapt` (the model) and `caddy run` read from the environment.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -27,9 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corsgen.routing import Routes
-from corsgen.targets import envoy_routing, haproxy_routing, nginx_routing, traefik_routing
+from corsgen.targets import (
+    caddy_routing,
+    envoy_routing,
+    haproxy_routing,
+    nginx_routing,
+    traefik_routing,
+)
 from corsgen.targets.apache import TARGET as APACHE
 from corsgen.targets.apache_serving import head
+from corsgen.targets.caddy_serving import kinds
 from corsgen.targets.envoy import TARGET as ENVOY
 from corsgen.targets.envoy_serving import command as envoy_command
 from corsgen.targets.haproxy import TARGET as HAPROXY
@@ -60,13 +70,16 @@ APACHE_PATHS = (
 )
 
 
+# The files of a corpus that are configs, where not every entry is one (the rest is what they
+# include or serve).
+_CONFIGS = {"nginx": "*.conf", "apache": "*.conf", "caddy": "*.Caddyfile"}
+
+
 def configs(target: str) -> list[str]:
-    """The corpus's configs of a target: nginx's and Apache's *.conf files (the rest is what
-    they include or serve), each file or directory of the others."""
-    if target in ("nginx", "apache"):
-        found = (CORPUS / target).glob("*.conf")
-    else:
-        found = (CORPUS / target).iterdir()
+    """The corpus's configs of a target: its files matching _CONFIGS, else each file or
+    directory."""
+    pattern = _CONFIGS.get(target)
+    found = (CORPUS / target).glob(pattern) if pattern else (CORPUS / target).iterdir()
     return sorted(p.name for p in found)
 
 
@@ -253,3 +266,42 @@ def haproxy_served(paths: Sequence[Path], root: Path, upstream: int) -> Iterator
 def haproxy(name: str, root: Path, upstream: int) -> Iterator[Served]:
     with haproxy_served(haproxy_files(CORPUS / "haproxy" / name), root, upstream) as served:
         yield served
+
+
+def caddy_environment(port: int, upstream: int) -> dict[str, str]:
+    """What a Caddy corpus config reads from the environment: the port it listens on, the
+    upstream, the corpus's directory (its document root, www/)."""
+    return {
+        "CORSGEN_PORT": str(port),
+        "CORSGEN_UPSTREAM": f"127.0.0.1:{upstream}",
+        "CORSGEN_CORPUS": str(CORPUS / "caddy"),
+    }
+
+
+@contextmanager
+def caddy_running(binary: str, config: Path, root: Path, ports: Iterable[int]) -> Iterator[None]:
+    """A Caddyfile run by `binary` (files in `root`) until the block ends, once it listens."""
+    command = [binary, "run", "--adapter", "caddyfile", "--config", str(config)]
+    with process(command, root, ports):
+        yield
+
+
+@contextmanager
+def caddy(name: str, root: Path, upstream: int) -> Iterator[Served]:
+    """A Caddy corpus config on the newest Caddy (else Debian's), and its model: the environment
+    set while both read it."""
+    binary = kinds()["caddy-latest"] or kinds()["caddy-debian"]
+    need_binary("caddy", binary)
+    assert binary is not None
+    port = free_port()
+    config = CORPUS / "caddy" / name
+    saved = dict(os.environ)
+    os.environ.update(caddy_environment(port, upstream))
+    try:
+        routes = caddy_routing.read(config, binary)
+        assert not isinstance(routes, str), routes
+        with caddy_running(binary, config, root, [port]):
+            yield Served(routes, (port,), config.read_text())
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

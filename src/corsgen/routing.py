@@ -57,13 +57,14 @@ CARELESS_CORS: tuple[tuple[str, str], ...] = (
     ("Access-Control-Allow-Origin", "https://corsgen-upstream.example"),
     ("Access-Control-Allow-Credentials", "true"),
 )
-NOT_FOUND = "corsgen-probe-not-found"  # the last segment of probe's error paths (probe/run.py)
+# The last segment of probe's error paths (probe/run.py); the audit's keep the path's extension.
+NOT_FOUND = "corsgen-probe-not-found"
 
 
 def audit_backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
     """The backend the audit puts behind every config: its own CORS headers and a secret on every
     answer, 404 on probe's error paths."""
-    status = 404 if path.split("?")[0].endswith(NOT_FOUND) else 200
+    status = 404 if NOT_FOUND in path.split("?")[0].rsplit("/", 1)[-1] else 200
     return status, (*CARELESS_CORS, (SECRET_HEADER, "corsgen-secret"))
 
 

@@ -32,7 +32,7 @@ from corsgen.targets.caddy import TARGET
 from corsgen.targets.caddy_serving import kinds
 from corsgen.targets.serving import free_port, indent
 from testing.client import AUTH
-from testing.processes import process
+from testing.corpus import caddy_environment, caddy_running
 from testing.servers import running, site, unchecked_plan
 from testing.upstream import Upstream
 from testing.upstream import answer as backend
@@ -111,9 +111,8 @@ def upstream() -> Iterator[int]:
 def environment(upstream: int, monkeypatch: pytest.MonkeyPatch) -> int:
     """The port the config listens on, and the placeholders its Caddyfile reads."""
     port = free_port()
-    monkeypatch.setenv("CORSGEN_PORT", str(port))
-    monkeypatch.setenv("CORSGEN_UPSTREAM", f"127.0.0.1:{upstream}")
-    monkeypatch.setenv("CORSGEN_CORPUS", str(CORPUS))
+    for name, value in caddy_environment(port, upstream).items():
+        monkeypatch.setenv(name, value)
     return port
 
 
@@ -233,7 +232,6 @@ def _differences(config: Path, caddy: str, port: int, root: Path) -> list[str]:
     """Each request on which the model and the real Caddy differ, with the model's trail."""
     model = caddy_routing.read(config, caddy)
     assert not isinstance(model, str), model
-    command = [caddy, "run", "--adapter", "caddyfile", "--config", str(config)]
     rows: list[str] = []
     paths = _listed(config, "paths")
     assert paths, f"{config.name} names no paths"
@@ -244,7 +242,7 @@ def _differences(config: Path, caddy: str, port: int, root: Path) -> list[str]:
         for path in paths
         for name, method, headers in requests
     ]
-    with process(command, root, [port]):
+    with caddy_running(caddy, config, root, [port]):
         for name, one in asked:
             rows += _compare(model, one, name)
     return rows
@@ -659,9 +657,8 @@ def test_generated_sites_agree_with_caddy(
     config.write_text(text)
     model = caddy_routing.read(config, caddy)
     assert not isinstance(model, str), model
-    command = [caddy, "run", "--adapter", "caddyfile", "--config", str(config)]
     rows: list[str] = []
-    with process(command, tmp_path, ports.values()):
+    with caddy_running(caddy, config, tmp_path, ports.values()):
         for port in ports.values():
             for path in _GENERATED_PATHS:
                 for name, method, headers in (*REQUESTS[:6], _AUTHORIZED):

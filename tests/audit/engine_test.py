@@ -9,11 +9,11 @@ from dataclasses import replace
 import pytest
 
 from corsgen.audit.answers import Context
-from corsgen.audit.engine import MAX_PROBES, MAX_SCOPES, MAX_SENT, PLACED_AT, audit
+from corsgen.audit.engine import MAX_PROBES, MAX_SCOPES, MAX_SENT, PLACED_AT, audit, error_path
 from corsgen.audit.reported import Audit
 from corsgen.cli.audit import fixes
 from corsgen.plan import Plan
-from corsgen.routing import OriginRegex, Place
+from corsgen.routing import OriginRegex, Place, audit_backend
 from corsgen.targets import NAMES, TARGETS
 from testing.fake_routes import FILE, Block, Cors, FakeConfig
 from testing.policies import plan_of
@@ -218,6 +218,23 @@ def test_a_fix_names_the_servers_own_directive(target: str, slug: str) -> None:
     ]
     cases = {(rule, case) for rule, case, _ in TARGETS[target].fixes}
     assert (own.fix != generic.fix) == ((own.rule_id, "answer") in cases)
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/", "/corsgen-probe-not-found"),
+        ("/api/ok?x=1", "/api/corsgen-probe-not-found"),
+        ("/fonts/a.woff2", "/fonts/corsgen-probe-not-found.woff2"),
+        ("/api/report.json", "/api/corsgen-probe-not-found.json"),
+        ("/.env", "/corsgen-probe-not-found"),
+    ],
+)
+def test_an_error_path_is_beside_the_path_with_its_extension(path: str, error: str) -> None:
+    """So that a block chosen by the file's type (`*.woff2`, `location ~ \\.json$`) serves it
+    too; the audit's backend answers it 404."""
+    assert error_path(path) == error
+    assert audit_backend("GET", error)[0] == 404
 
 
 def test_a_model_is_probed_within_bounds() -> None:

@@ -1,5 +1,5 @@
 """A static finding is a difference `probe` sees, and a `probe` finding on a corpus config is a
-static finding: for every corpus config of nginx, Apache, Traefik, Envoy and HAProxy, served on
+static finding: for every corpus config of every target, served on
 the real server with testing/upstream.py behind it, the audit (with that upstream as the model's
 backend) and `probe` (in-process, probe/run.py) send each scope the same requests, and probe's
 judge must find the same checks (PR0xx, PR1xx) in the real server's answers as in the model's,
@@ -44,6 +44,7 @@ SERVE: dict[str, Serve] = {
     "traefik": corpus.traefik,
     "envoy": corpus.envoy,
     "haproxy": corpus.haproxy,
+    "caddy": corpus.caddy,
 }
 CASES = [(target, name) for target in SERVE for name in corpus.configs(target)]
 LIMITS = Limits(concurrency=4, timeout=10, verify=False)

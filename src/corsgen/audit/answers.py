@@ -94,6 +94,13 @@ def twice(sent: Exchange, context: Context) -> Iterator[Placed]:
             yield "CG414", "answer", places[1] or answered.by, fields
 
 
+def refused_by_auth(answered: Answered) -> bool:
+    """Whether the authentication the request met answered it: an auth status, or an error the
+    backend did not send (an auth service's own refusal, which Caddy's forward_auth copies)."""
+    refused = answered.status in _AUTH_STATUSES or (answered.status >= 400 and not answered.backend)
+    return answered.auth is not None and refused
+
+
 def read(sent: Exchange, context: Context) -> Iterator[Placed]:
     """What is wrong with an answer whatever the plan: the backend's CORS headers, a preflight
     that meets auth or the backend, and the values no browser takes."""
@@ -110,7 +117,7 @@ def read(sent: Exchange, context: Context) -> Iterator[Placed]:
         names = ", ".join(dict.fromkeys(theirs))
         yield "CG415", context.case("CG415", "answer"), answered.by, {**fields, "names": names}
     if probe.purpose == "preflight":
-        if answered.auth is not None and answered.status in _AUTH_STATUSES:
+        if answered.auth is not None and refused_by_auth(answered):
             yield "CG416", "answer", answered.auth, {**fields, "auth": answered.auth}
         elif answered.backend:
             yield "CG417", "answer", answered.by, fields
@@ -156,7 +163,8 @@ def static(grant: Granted, scope: Scope, context: Context, result: Audit) -> Non
         ("CG410", reflected, "allow_origins", grant.reflects),
         ("CG101", "answered", "allow_origins", grant.any_origin and grant.credentials),
         ("CG419", "answer", "allow_headers", grant.credentials and "*" in grant.headers),
-        ("CG420", "answer", "allow_private_network", grant.private_network),
+        # A snippet's: its policy's choice (engine.POLICY_CHOICES).
+        ("CG420", "answer", "allow_private_network", grant.private_network and not scope.policy),
         ("CG202", "over-cap", "max_age", (grant.max_age or 0) > CHROMIUM_MAX_AGE),
     )
     for rule, case, key, wrong in static:

@@ -34,6 +34,7 @@ from corsgen.audit.answers import (
     Placed,
     hidden_leaks,
     read,
+    refused_by_auth,
     static,
     twice,
 )
@@ -84,6 +85,11 @@ PLACED_AT: Mapping[str, str] = {
 }
 
 
+# What a corsgen snippet sends because its policy says so (allow_private_network): a choice of
+# the policy's, not a flaw of the config that includes the snippet.
+POLICY_CHOICES = frozenset({"CG420"})
+
+
 # The probe checks each CG501 shortfall of a target shows as (tests/conformance/probe_test.py):
 # the server's, not the config's, so no finding.
 SHORTFALL_CHECKS: Mapping[str, tuple[str, ...]] = {
@@ -94,8 +100,11 @@ SHORTFALL_CHECKS: Mapping[str, tuple[str, ...]] = {
 
 
 def error_path(path: str) -> str:
-    """probe's error path beside `path`: the same block serves it (probe/run.py)."""
-    return path.split("?")[0].rsplit("/", 1)[0] + "/" + NOT_FOUND
+    """probe's error path beside `path` (probe/run.py), with its extension, so that the same
+    block serves it: one matched by the file's type (`*.woff2`, `location ~ \\.json$`) too."""
+    folder, _, name = path.split("?")[0].rpartition("/")
+    extension = name.rpartition(".")[2] if "." in name.strip(".") else ""
+    return f"{folder}/{NOT_FOUND}" + (f".{extension}" if extension else "")
 
 
 def audit(routes: Routes, context: Context, backend: Backend = audit_backend) -> Audit:
@@ -208,18 +217,21 @@ def _audit_scope(
     cors = {s.answered.by for s in everything if s.at(ACAO) is not None}
     if scope.granted is not None:  # its own block grants CORS, even if no answer showed it
         cors.add(scope.at)
+    answering = {s.answered.by for s in everything if s.answered.status < 400}
     reported: dict[int, list[str]] = {}  # id(probe): the rules found on its answer
     short = context.shortfalls(plan) if plan is not None else frozenset()
     known = {check for case in short for check in SHORTFALL_CHECKS.get(case, ())}
     for fault in (f for f in faults if f.check.id not in known):
         sent = by_probe[id(fault.probe)]
-        where = _Where(routes, backend, scope, context, policy, cors)
+        where = _Where(routes, backend, scope, context, policy, cors, answering)
         placed = _placed(fault.check.id, fault.summary, sent, where)
         for rule, case, place, fields in placed:
             result.add(rule, case, place, fields, sent.shown)
             reported.setdefault(id(sent.probe), []).append(rule)
     for sent in everything:
-        for rule, case, place, fields in read(sent, context):
+        for rule, case, place, fields in (*read(sent, context), *_auth_decides(routes, sent)):
+            if rule in POLICY_CHOICES and scope.policy is not None:
+                continue
             result.add(rule, case, place, fields, sent.shown)
             reported.setdefault(id(sent.probe), []).append(rule)
     judged = tuple((f, tuple(dict.fromkeys(reported.get(id(f.probe), ())))) for f in faults)
@@ -227,6 +239,28 @@ def _audit_scope(
     if scope.granted is not None:
         static(scope.granted, scope, context, result)
     return everything
+
+
+def _refusing(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+    """A backend that refuses every request, as an auth service refuses one without
+    credentials."""
+    return 401, ()
+
+
+def _auth_decides(routes: Routes, sent: Exchange) -> Iterator[Placed]:
+    """A preflight an authentication let through only because the backend standing for its auth
+    service (forward_auth, auth_request) said yes: asked again with one that refuses, the auth
+    answers it. A preflight carries no credentials, so a real auth service refuses it (read()
+    reports an auth that answered the preflight with the run's backend)."""
+    answered = sent.answered
+    if sent.probe.purpose != "preflight" or sent.asked is None or answered.auth is None:
+        return
+    if refused_by_auth(answered):
+        return
+    again = routes.answer(sent.asked, _refusing)
+    if again.auth is not None and refused_by_auth(again):
+        fields = {"request": str(sent.shown), "status": again.status, "auth": again.auth}
+        yield "CG416", "answer", again.auth, fields
 
 
 def _posted(probes: Sequence[Probe]) -> list[Probe]:
@@ -245,8 +279,38 @@ def _passes(routes: Routes, scope: Scope, path: str, backend: Backend) -> bool:
     it): an error path beside an exact path (Traefik's Path(`/health`)) is no block's, answered
     by the server's own 404, which says nothing of the scope."""
     answered = routes.answer(Asked(scope.host, "GET", path, (), scope.port), backend)
-    named = re.compile(re.escape(str(scope.at)) + r"(?!\d)")
-    return answered.by == scope.at or any(named.search(step) for step in answered.trail)
+    return answered.by == scope.at or any(_named(scope.at).search(s) for s in answered.trail)
+
+
+def _named(place: Place) -> re.Pattern[str]:
+    """A trail step naming the place."""
+    return re.compile(re.escape(str(place)) + r"(?!\d)")
+
+
+def _error_of_scope(where: _Where, sent: Exchange) -> bool:
+    """Whether an error answer without the config's Allow-Origin lost it for being an error
+    (CG412), not for where it went (CG402): answered by a block that sends CORS; or by what
+    answers only errors here, the last step of its way (Caddy's basicauth, `error`, a
+    file_server of no file), through the scope's block with no redirect after it (a redirect
+    step says where it went, `->`), while the same request for the scope's own paths gets the
+    config's Allow-Origin."""
+    answered, scope = sent.answered, where.scope
+    if answered.by in where.cors:
+        return True
+    if answered.by in where.answering or not answered.trail:
+        return False  # a block that answers other requests: it drops them whatever the status
+    if not _named(answered.by).search(answered.trail[-1]):
+        return False  # a block the request entered, where something else answered
+    steps = [i for i, step in enumerate(answered.trail) if _named(scope.at).search(step)]
+    if not steps or any("->" in step for step in answered.trail[steps[0] :]):
+        return False
+    probe = sent.probe
+    for path in scope.paths[:MAX_PATHS]:
+        asked = Asked(scope.host, probe.method, path, probe.headers, scope.port)
+        headers = where.routes.answer(asked, where.backend).headers
+        if any(h.at is not None and h.name.lower() == ACAO.lower() for h in headers):
+            return True
+    return False
 
 
 def _even(probes: Sequence[Probe], most: int) -> list[Probe]:
@@ -281,6 +345,7 @@ class _Where:
     context: Context
     policy: str | None  # the policy the scope is held to: its differences are findings (CG422)
     cors: set[Place]  # the blocks that answered with the config's own CORS headers
+    answering: set[Place]  # the blocks that answered some request of the scope's without error
 
     def differs(self, sent: Exchange, summary: str, place: Place) -> Iterator[Placed]:
         """The policy's difference, unless the backend's CORS headers explain it (CG414, CG415
@@ -306,9 +371,10 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
             yield from where.differs(sent, summary, by)
         elif _yields_to_backend(where, sent):
             return  # CG415 says the backend's headers took the place of the config's
-        elif status >= 400 and (by in where.cors or answered.auth not in (None, by)):
+        elif status >= 400 and (answered.auth not in (None, by) or _error_of_scope(where, sent)):
             # An error of the block's own, or of authentication that ran inside it (not one that
-            # answers as a block of its own): the status dropped its headers, no `always`.
+            # answers as a block of its own), or of what answers only errors there: the status
+            # dropped its headers, no `always`.
             yield "CG412", context.case("CG412", "answer"), by, fields
         else:
             yield _dropped(sent, where.scope, context)
@@ -326,7 +392,13 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
     elif check == "PR006" and where.policy is None:
         yield from _refused_reads(sent, fields, where.scope, context)
     elif check in ("PR006", "PR011"):
-        yield from where.differs(sent, summary, sent.at(ACAO) or by)
+        # The line that let the origin in, when the scope's own grant sent it; else the block
+        # that let another's answer through (a site's snippet answering a path of another's).
+        at = sent.at(ACAO)
+        grant = where.scope.granted
+        if at is not None and grant is not None and at not in grant.at.values():
+            at = None
+        yield from where.differs(sent, summary, at or by)
     elif check == "PR007":
         yield from _refused_gets(sent, fields, where.scope)
     elif check == "PR009" and by in where.cors and (has_acao or status < 400):

@@ -352,4 +352,5 @@ def _rewrite(run: Exchange, spec: Json, at: Place) -> None:
         find = python_regex(str(rx.get("find", "")))
         run.path = re.sub(find, functools.partial(expanded, template=template), run.path)
     if run.path != before:
-        run.trail.append(f"rewrite at {at}: {before} -> {run.path}")
+        # Read on by the routes after it, in the same block: no redirect (routing.py's `->`).
+        run.trail.append(f"rewrite at {at}: {before}, now {run.path}")

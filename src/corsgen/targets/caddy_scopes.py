@@ -1,14 +1,12 @@
-"""Where a Caddyfile answers CORS (routing.Scope), and what its CORS grants, read from the
-routing model; and CG404, a forward_auth Caddy runs before a corsgen snippet's preflight answer.
+"""Where a Caddyfile answers CORS (routing.Scope), and what its hand-written CORS grants,
+read from the routing model; and CG404, an authentication Caddy runs before a corsgen snippet's
+preflight answer.
 
 A scope is a block (a site, handle, route, handle_path) whose own directives send CORS headers
 or import a corsgen snippet; a block with no path of its own (handle @preflight) is part of the
 one it is in. What it grants is read from its header directives and the matchers that gate them:
-the origins a matcher on Origin lets through (exact values, globs, a regex, a map's entries, also
-through a variable a vars handler copies a map's into), or every origin when nothing tests Origin
-before it is sent back. A snippet's scope grants what the snippet's own lines do (the audit holds
-it to that when its policy is not given, as nginx's and Apache's); a block without one, what its
-hand-written lines do.
+the origins a matcher on Origin lets through (exact values, globs, a regex, a map's entries), or
+every origin when nothing tests Origin before it is sent back.
 """
 
 from __future__ import annotations
@@ -48,19 +46,20 @@ def _scopes(
     /private/*`, a `basicauth /admin/*`, a handle_path of no CORS of its own)."""
     own = list(_own(block))
     policies = {model.policies[h.at.file] for _, h in own if h.at.file in model.policies}
-    policy = min(policies) if policies else None
-    # A snippet's scope grants what its own lines do, which the audit holds it to when its
-    # policy is not given; a block without one, what its hand-written lines do.
-    mine = [(r, h) for r, h in own if model.policies.get(h.at.file) == policy]
-    granted = _granted(mine, _maps(model))
+    written = [(r, h) for r, h in own if h.at.file not in model.policies]
+    maps = _maps(model)
+    granted = _granted(written, maps)
+    if granted is None and policies:  # the snippet's own lines: its policy, without --policy
+        granted = _granted([(r, h) for r, h in own if h.at.file in model.policies], maps)
     inner: list[Scope] = []
     for route in block.routes:
         for handler in route.handlers:
             if handler.kind == "subroute" and (pattern := _pattern(route)) is not None:
                 inner += _scopes(model, handler, host, _sample(pattern), port)
     if policies or granted is not None:
+        policy = min(policies) if policies else None
         claimed = {p for scope in inner for p in scope.paths}
-        gates = [_pattern(r) for r, h in mine if h.kind == "headers"]
+        gates = [_pattern(r) for r, h in written if h.kind == "headers"]
         if gates and all(gates):
             paths = [_sample(p) for p in gates if p]
         else:
@@ -68,10 +67,6 @@ def _scopes(
         paths = [p for p in dict.fromkeys(paths) if p == path or p not in claimed]
         yield Scope(block.at, host, tuple(paths), block.title, policy, granted, port)
     yield from inner
-
-
-# A variable a map fills: the map, and the destination of it the variable holds.
-_Filled = tuple[Json, str]
 
 
 # The list headers: the Granted field each fills, and the policy key it names.
@@ -82,9 +77,7 @@ _LISTS = {
 }
 
 
-def _granted(
-    headers: Sequence[tuple[Route, Handler]], maps: Mapping[str, _Filled]
-) -> Granted | None:
+def _granted(headers: Sequence[tuple[Route, Handler]], maps: Maps) -> Granted | None:
     """What a block's own header directives grant, key by key, each with its line: the origins
     its matchers on Origin admit (exact values, a regex, a vars list), or every origin; the
     status its preflight answer (a respond matching OPTIONS, after CORS headers) sends."""
@@ -128,7 +121,7 @@ def _origins(
     route: Route,
     value: str,
     where: Place,
-    maps: Mapping[str, _Filled],
+    maps: Maps,
 ) -> None:
     """The origins an Access-Control-Allow-Origin value grants: `*`, a literal, the Origin sent
     back (as far as the route's matchers on Origin let it: exact values, globs, a regex, a map's
@@ -154,7 +147,7 @@ def _origins(
 
 def _gate(
     matchers: Json,
-    maps: Mapping[str, _Filled],
+    maps: Maps,
     at: Place,
     exact: list[str],
     regexes: list[OriginRegex],
@@ -289,28 +282,38 @@ def _may_be_a_preflight(route: Route) -> bool:
     return not route.match or any("OPTIONS" in m.get("method", ["OPTIONS"]) for m in route.match)
 
 
-def _maps(model: CaddyRoutes) -> dict[str, _Filled]:
-    """Every variable a map handler of the config fills, by its name: each destination, and each
-    variable a vars handler copies one into (corsgen's `vars corsgen_P_allowed
-    {corsgen_P_listed}`, which looks the map up once a request)."""
-    found: dict[str, _Filled] = {}
+# A variable's map: the map handler and the destination the variable holds.
+Maps = Mapping[str, tuple[Json, str]]
+
+
+def _maps(model: CaddyRoutes) -> Maps:
+    """Every map handler of the config, by each destination's name, and by the name of each
+    variable a vars handler sets to one destination alone (corsgen's `vars NAME {listed}`, which
+    looks the map up once a request): its matchers read the map's output too."""
+    found: dict[str, tuple[Json, str]] = {}
+    copies: list[tuple[str, str]] = []  # (variable, the destination it copies)
 
     def walk(routes: Sequence[Route]) -> None:
         for route in routes:
             for handler in route.handlers:
                 if handler.kind == "map":
                     for d in handler.json.get("destinations", []):
-                        name = str(d).strip("{}")
-                        found.setdefault(name, (handler.json, name))
+                        found.setdefault(str(d).strip("{}"), (handler.json, str(d).strip("{}")))
                 elif handler.kind == "vars":
-                    for key, value in handler.json.items():
-                        copied = PLACEHOLDER.fullmatch(str(value))
-                        if key != "handler" and copied and copied[1] in found:
-                            found.setdefault(key, found[copied[1]])
+                    copies.extend(
+                        (name, value[1:-1])
+                        for name, value in handler.json.items()
+                        if name != "handler"
+                        and isinstance(value, str)
+                        and PLACEHOLDER.fullmatch(value)
+                    )
                 walk(handler.routes)
 
     for server in model.servers:
         walk(server.routes)
+    for name, destination in copies:
+        if destination in found:
+            found.setdefault(name, found[destination])
     return found
 
 

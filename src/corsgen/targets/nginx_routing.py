@@ -375,7 +375,10 @@ class NginxRoutes:
             lambda: self._auth_request(r, conf, backend),
         ]
         for check in checks:  # each runs only when the ones before it let the request on
+            first, r.auth = r.auth, None
             verdict = check()
+            # The auth named is the one that refused the request, else the first it met.
+            r.auth = (r.auth or first) if verdict else (first or r.auth)
             if verdict == 0 and any_passes:
                 return None
             if verdict:
