@@ -39,18 +39,17 @@ from testing.servers import running
 # bcrypt of "s3cret"; only its shape matters to `caddy adapt`, and the preflight carries no login.
 HASH = "$2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4IjWJPDhjvG"
 SITE = "http://127.0.0.1:{port} {{\n\timport {root}/spa_api.caddy\n{body}}}\n"
-# The finding on line 7 when auth runs before the preflight answer: basic_auth's 401 is in the
-# model's answer to the preflight (CG416); forward_auth asks a service the audit cannot know, so
-# its sorting is read from the routes' order (CG404, caddy_scopes.auth_sorted_first).
+# The finding on line 7 when auth runs before the preflight answer, in the model's answer to the
+# preflight (CG416): basic_auth's own 401, and forward_auth's when the audit asks the model again
+# with an auth service that refuses the preflight, which carries no credentials.
 REACHES_AUTH = "CG416 preflight-reaches-auth"
-SORTED_FIRST = "CG404 preflight-not-answered"
 CASES = {
     # name: (site body, the finding on line 7, if any)
     "site-basic-auth": (
         "\t{auth} {{\n\t\talice {hash}\n\t}}\n\treverse_proxy 127.0.0.1:9\n",
         REACHES_AUTH,
     ),
-    "site-forward-auth": ("\tforward_auth 127.0.0.1:9 {{\n\t\turi /check\n\t}}\n", SORTED_FIRST),
+    "site-forward-auth": ("\tforward_auth 127.0.0.1:9 {{\n\t\turi /check\n\t}}\n", REACHES_AUTH),
     "auth-in-route": (
         "\troute /admin/* {{\n\t\t{auth} {{\n\t\t\talice {hash}\n\t\t}}\n"
         "\t\trespond 200\n\t}}\n\trespond 200\n",
@@ -129,26 +128,6 @@ def test_a_caddyfile_without_a_snippet_or_broken_says_so(
         path.write_text("http://127.0.0.1:9 {\n\trespond 200\n")
         assert main(["audit", str(path), "--target", "caddy"]) == 1
         assert f"{path}: error CG401 config-unreadable: " in capsys.readouterr().err
-
-
-# The rule table's cases these Caddyfiles reach (tests/rules/table_test.py reads this).
-REACHES = (("CG404", "auth-sorted-first"),)
-
-
-@pytest.mark.parametrize(("rule", "case"), REACHES)
-def test_each_rule_case_is_reached(
-    rule: str,
-    case: str,
-    rules_used: set[tuple[str, str]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    binary = latest_caddy()
-    need_binary("caddy", binary)
-    caddyfile = _caddyfile(tmp_path, "site-forward-auth", "basic_auth")
-    monkeypatch.setenv("PATH", str(Path(str(binary)).parent), prepend=":")
-    assert main(["audit", str(caddyfile), "--target", "caddy"]) == 1
-    assert (rule, case) in rules_used
 
 
 def _verify(caddyfile: Path) -> int:

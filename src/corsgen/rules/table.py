@@ -618,13 +618,6 @@ RULES: tuple[Rule, ...] = (
         "error",
         "audit: a location where the snippet's preflight answer does not run",
         {
-            "auth-sorted-first": (
-                "{auth} in site {site} runs before the preflight answer of {policy}: {server} "
-                "sorts {auth} before handle, so a preflight, which never carries credentials, "
-                "fails",
-                "put the authentication inside a route or handle block after the import, as "
-                "the docs' page for {server} shows",
-            ),
             "server-wide": (
                 "{other}'s snippet in the server block, at {at}, answers every preflight of the "
                 "server before a location is chosen, here too, instead of {policy}",

@@ -236,7 +236,7 @@ class Caddy(Target):
     def routes(self, configs: Sequence[Path]) -> Loaded:
         # only `corsgen audit` and `corsgen import` read a user's config
         from corsgen.rules.table import finding
-        from corsgen.targets import caddy_config, caddy_routing, caddy_scopes
+        from corsgen.targets import caddy_config, caddy_routing
 
         binary = self.find_binary()
         if binary is None:
@@ -249,22 +249,9 @@ class Caddy(Target):
                 "CG401", "parse", file=str(configs[0]), error=model, server=caddy_config.SERVER
             )
             return Loaded(None, [error])
-        # What no answer of the model shows (caddy_scopes.auth_sorted_first says why); the
-        # audit finds the rest in its answers, and says when nothing answers CORS (CG406).
-        findings = [
-            finding(
-                "CG404",
-                "auth-sorted-first",
-                file=first.at.file,
-                line=first.at.line,
-                policy=first.policy,
-                auth="forward_auth",
-                site=first.site,
-                server=caddy_config.SERVER,
-            )
-            for first in caddy_scopes.auth_sorted_first(model)
-        ]
-        return Loaded(model, findings)
+        # The audit finds every finding in the model's answers, and says when nothing answers
+        # CORS (CG406).
+        return Loaded(model, [])
 
     def claims(self, text: str) -> bool:
         return _CLAIMS.search(text) is not None and _NOT_CADDY.search(text) is None

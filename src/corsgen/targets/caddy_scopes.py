@@ -1,6 +1,5 @@
 """Where a Caddyfile answers CORS (routing.Scope), and what its hand-written CORS grants,
-read from the routing model; and CG404, an authentication Caddy runs before a corsgen snippet's
-preflight answer.
+read from the routing model.
 
 A scope is a block (a site, handle, route, handle_path) whose own directives send CORS headers
 or import a corsgen snippet; a block with no path of its own (handle @preflight) is part of the
@@ -13,11 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from corsgen.routing import Granted, OriginRegex, Place, Scope
-from corsgen.targets.caddy_compiled import Handler, Json, Route, is_forward_auth
+from corsgen.targets.caddy_compiled import Handler, Json, Route
 from corsgen.targets.caddy_exchange import PLACEHOLDER, canonical, json_text
 
 if TYPE_CHECKING:
@@ -218,68 +216,6 @@ def _glob_regex(glob: str) -> str:
     """The header matcher's glob (*x, x*, *x*) as the anchored RE2 it means."""
     inner = re.escape(glob.strip("*"))
     return f"^{'.*' if glob.startswith('*') else ''}{inner}{'.*' if glob.endswith('*') else ''}$"
-
-
-@dataclass(frozen=True)
-class SortedFirst:
-    """A forward_auth Caddy runs before a corsgen snippet's preflight answer (CG404)."""
-
-    policy: str
-    at: Place
-    site: str  # its hosts and the addresses it listens on: "api.example.com on :443"
-
-
-def _site(hosts: Sequence[str], listen: Sequence[str]) -> str:
-    """A site as the finding names it: its hosts, and the addresses its server listens on."""
-    addresses = ", ".join(listen)
-    return f"{', '.join(hosts)} on {addresses}" if hosts else addresses
-
-
-def auth_sorted_first(model: CaddyRoutes) -> Iterator[SortedFirst]:
-    """Each corsgen snippet's preflight answer (a block of its file, matching OPTIONS) that a
-    forward_auth reaches first in its chain: what the routes' order makes of it, whatever the
-    Caddyfile's order. Auth inside a handle, route or handle_path stays in its block.
-
-    forward_auth only: the model asks the auth service through the backend the audit puts
-    behind it (routing.audit_backend), a careless one that lets every request through, so no
-    answer shows the 401 a real auth service gives a preflight, which carries no credentials.
-    basic_auth answers 401 in the model itself, and the audit finds that preflight (CG416)."""
-    for server in model.servers:
-        for top in server.routes:
-            hosts = [h for m in top.match for h in m.get("host", [])]
-            site = _site(hosts, server.listen)
-            for handler in top.handlers:
-                yield from _sorted_first(model, handler.routes, None, site)
-
-
-def _sorted_first(
-    model: CaddyRoutes, routes: Sequence[Route], auth: Handler | None, site: str
-) -> Iterator[SortedFirst]:
-    for route in routes:
-        for handler in route.handlers:
-            if handler.kind == "subroute":
-                policy = model.policies.get(handler.at.file)
-                preflight = any("OPTIONS" in m.get("method", []) for m in route.match)
-                if policy is not None and preflight:
-                    if auth is not None and auth.kind != "authentication":
-                        yield SortedFirst(policy, auth.at, site)
-                else:
-                    yield from _sorted_first(model, handler.routes, auth, site)
-            elif auth is None and _may_be_a_preflight(route) and _is_auth(handler):
-                auth = handler
-
-
-def _is_auth(handler: Handler) -> bool:
-    """The first authentication a preflight meets: basic_auth ends the search (the audit sees
-    its 401), forward_auth is the one reported here."""
-    return handler.kind == "authentication" or (
-        handler.kind == "reverse_proxy" and is_forward_auth(handler.json)
-    )
-
-
-def _may_be_a_preflight(route: Route) -> bool:
-    """False for a route whose matchers keep OPTIONS requests out."""
-    return not route.match or any("OPTIONS" in m.get("method", ["OPTIONS"]) for m in route.match)
 
 
 # A variable's map: the map handler and the destination the variable holds.
