@@ -302,7 +302,13 @@ def test_routes_reads_corsgen_output_and_the_config_that_takes_it() -> None:
     loaded = TARGET.routes(files("corsgen-frontend", CORPUS))
     assert loaded.routes is not None and not loaded.findings
     (scope,) = loaded.routes.scopes()
-    assert (scope.title, scope.policy, scope.granted) == ("frontend web", "spa_api", None)
+    assert (scope.title, scope.policy) == ("frontend web", "spa_api")
+    # Without --policy the scope is held to what the snippet's own lines grant, at their lines.
+    snippet = str(CORPUS / "corsgen-frontend" / "spa_api.cfg")
+    assert scope.granted is not None
+    assert scope.granted.origins == (ALLOWED, "https://admin.example.com")
+    assert (scope.granted.credentials, scope.granted.regexes) == (True, ())
+    assert {at.file for at in scope.granted.at.values()} == {snippet}
 
 
 # What scopes() reads each hand-written config to grant: (case, title, host, what it grants).

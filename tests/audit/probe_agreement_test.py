@@ -56,11 +56,6 @@ UNREPORTED: dict[tuple[str, str], dict[str, str]] = {
         "PR006": "map matches strings in any case: HTTPS://APP.EXAMPLE.COM reads, an origin no "
         "browser sends (browsers serialise origins in lower case, so the audit leaves it out)",
     },
-    ("haproxy", "errorfiles"): {
-        "PR006": "a refused origin reads the * of the 503 errorfile a return sends, in a "
-        "hand-written scope without --policy: the engine places PR006 only against a policy; "
-        "CG418 at the return's line reports the refused origin's preflight",
-    },
     ("haproxy", "origin-map"): {
         "PR006": "the map is read after `lower`: HTTPS://APP.EXAMPLE.COM reads, an origin no "
         "browser sends (the audit holds a hand-written scope to its grant, not probe's variants)",

@@ -356,6 +356,15 @@ class _Where:
             yield "CG422", "answer", place, fields
 
 
+def _undoer(sent: Exchange, scope: Scope, by: Place) -> Place:
+    """Where an allowed origin's failure belongs: the line that sent the Allow-Origin, when a
+    line outside the scope's grant did (a frontend's rule over a snippet's: it undoes it), else
+    the block that answered."""
+    at, grant = sent.at(ACAO), scope.granted
+    outside = at is not None and grant is not None and grant.at and at not in grant.at.values()
+    return at if outside and at is not None else by
+
+
 def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator[Placed]:
     """The rule a fault of probe's is, at the line the attribution names; nothing when another
     check reports it better (the backend's headers, a preflight meeting auth, a duplicate) or it
@@ -368,7 +377,7 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
     has_acao = sent.at(ACAO) is not None
     if check in ("PR001", "PR002"):
         if has_acao:
-            yield from where.differs(sent, summary, by)
+            yield from where.differs(sent, summary, _undoer(sent, where.scope, by))
         elif _yields_to_backend(where, sent):
             return  # CG415 says the backend's headers took the place of the config's
         elif status >= 400 and (answered.auth not in (None, by) or _error_of_scope(where, sent)):
@@ -382,13 +391,13 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
         if answered.auth is not None or answered.backend:
             return  # _read reports where the preflight went
         if has_acao:
-            yield from where.differs(sent, summary, by)
+            yield from where.differs(sent, summary, _undoer(sent, where.scope, by))
         else:
             yield _dropped(sent, where.scope, context)
     elif check in ("PR005", "PR008"):
         if answered.backend or (answered.auth is not None and status in judge.AUTH_STATUSES):
             return  # the backend or auth answered the preflight: _read says where it went
-        yield from where.differs(sent, summary, by)
+        yield from where.differs(sent, summary, _undoer(sent, where.scope, by))
     elif check == "PR006" and where.policy is None:
         yield from _refused_reads(sent, fields, where.scope, context)
     elif check in ("PR006", "PR011"):

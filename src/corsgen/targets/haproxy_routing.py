@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -234,11 +234,53 @@ class Model:
                 front, port, host = reach.front, reach.port, reach.host
                 sections = (front.defaults, front, proxy.defaults, proxy)
                 tests = [t for s in dict.fromkeys(sections) if s for t in _origin_tests(s)]
-                granted = self._granted(host, port, reach.paths[0], tests) if hand else None
+                granted = None
+                if hand:
+                    granted = self._granted(host, port, reach.paths[0], tests)
+                elif policy:
+                    granted = self._snippet_grant(proxy, host, port, reach.paths[0])
                 title = proxy.title
                 paths = _ruled(reach, (front, proxy))
                 found.append(Scope(proxy.at, host, paths, title, policy, granted, port))
         return found
+
+    def _snippet_grant(self, proxy: Section, host: str, port: int | None, path: str) -> Granted:
+        """What a corsgen defaults section grants when it answers: read from a model of its
+        lines alone, in a listen section of its own that passes every request to a server, so
+        that the audit holds the scope to its snippet and finds where the config around it
+        undoes it (a frontend's auth, deny or header rules)."""
+        assert proxy.defaults is not None  # a policy's scope is a proxy `from` its snippet
+        own = {
+            phase: [r for r in rules if r.at.file in self.policies]
+            for phase, rules in proxy.rules.items()
+        }
+        alone = replace(
+            proxy,
+            kind="listen",
+            rules=own,
+            switches=[],
+            default_backend=None,
+            servers=[proxy.at],
+            ports=[port] if port is not None else [],
+            users={},
+            errorfiles={},
+            monitor=None,
+            stats=None,
+        )
+        reader = Reader(lambda name, at: "")
+        reader.sections = [alone]
+        model = Model(reader, self.policies)
+
+        # A regex test grants when an origin it spells is sent back: not the snippet's test
+        # that the Origin is one well-formed header, which only refuses.
+        def grants(test: _Test) -> bool:
+            asked = (Asked(host, "GET", path, (("Origin", o),), port) for o in _witnesses([test]))
+            return test.method not in _AS_REGEX or any(
+                _echoed(model.answer(a, _quiet_backend), a.headers[0][1]) for a in asked
+            )
+
+        tests = [t for s in (proxy.defaults, alone) for t in _origin_tests(s) if grants(t)]
+        return model._granted(host, port, path, tests)
 
     def _reached(self, proxy: Section) -> list[_Reach]:
         """How requests reach this proxy: each frontend that chooses it, with the paths and
