@@ -1,0 +1,50 @@
+"""The red team's findings on `corsgen audit` and `corsgen import`: each a config an adversary or a
+new user writes, that once cost minutes or a traceback, held to its bound here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from testing.bounded import Bounded, run_capped
+
+
+def _audit(config: Path) -> Bounded:
+    """`corsgen audit` as a user runs it, in a fresh interpreter under the memory cap."""
+    return run_capped("audit", str(config), "--target", "nginx", cwd=config.parent, seconds=120)
+
+
+def _server(body: str) -> str:
+    return f"server {{\n listen 80;\n{body}}}\n"
+
+
+def test_a_huge_origin_regex_in_a_config_is_audited_in_seconds(tmp_path: Path) -> None:
+    """A 30,000-name alternation (a generated allowlist) was sampled and proven at its full length:
+    minutes in interegular and the backtracking check. Longer than a policy's regex may be, the
+    scanners' variants judge it."""
+    names = "|".join(f"s{i}\\.example\\.com" for i in range(30_000))
+    config = tmp_path / "site.conf"
+    config.write_text(
+        _server(
+            " location / {\n"
+            f'  if ($http_origin ~* "^https://({names})$") {{\n'
+            "   add_header Access-Control-Allow-Origin $http_origin always;\n"
+            "   add_header Vary Origin always;\n  }\n }\n"
+        )
+    )
+    result = _audit(config)
+    assert result.code == 0 and result.seconds < 20, result
+
+
+def test_twenty_thousand_locations_are_audited_in_seconds(tmp_path: Path) -> None:
+    """Every request scanned every location of its level, and every scope's paths every regex
+    location of its server: 20,000 locations took over a minute; nginx looks them up in a tree."""
+    locations = "".join(
+        f' location /p{i}/ {{ add_header Access-Control-Allow-Origin "https://a{i}.example.com"'
+        " always; add_header Vary Origin always; }\n"
+        for i in range(20_000)
+    )
+    config = tmp_path / "site.conf"
+    config.write_text(_server(locations + " location ~ \\.json$ { expires 1h; }\n"))
+    result = _audit(config)
+    # The regex location takes /p0/x.json from /p0/'s CORS: a finding, found in seconds.
+    assert result.code == 1 and "CG402" in result.err and result.seconds < 30, result
