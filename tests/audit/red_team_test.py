@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from corsgen.cli import main
 from testing.bounded import Bounded, run_capped
 
 
@@ -48,3 +51,30 @@ def test_twenty_thousand_locations_are_audited_in_seconds(tmp_path: Path) -> Non
     result = _audit(config)
     # The regex location takes /p0/x.json from /p0/'s CORS: a finding, found in seconds.
     assert result.code == 1 and "CG402" in result.err and result.seconds < 30, result
+
+
+CORS = (
+    " location /api/ {\n"
+    "  add_header Access-Control-Allow-Origin https://app.example.com always;\n"
+    "  add_header Vary Origin always;\n }\n"
+)
+
+
+@pytest.mark.parametrize(
+    "server_name",
+    [
+        "",  # none: the commonest hand-written site
+        " server_name ~^(?<sub>.+)\\.example\\.com$;\n",  # a regex name: no host to write
+        ' server_name "a\\"b;c.example.com";\n',  # a quote and a ; nginx reads inside quotes
+    ],
+)
+def test_import_of_a_server_without_a_plain_name_writes_its_policy(
+    tmp_path: Path, server_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The policy's output was served as `server_name {host};`: with no name, `server_name ;`,
+    which nginx refuses, and import died with an internal error (exit 3)."""
+    config = tmp_path / "site.conf"
+    config.write_text(_server(server_name + CORS))
+    out = tmp_path / "cors"
+    assert main(["import", str(config), "--target", "nginx", "--out-dir", str(out)]) == 0
+    assert [p.name for p in out.iterdir()] != [], capsys.readouterr()
