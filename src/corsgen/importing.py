@@ -24,7 +24,7 @@ from pathlib import Path
 
 from corsgen.audit.engine import MAX_SCOPES, error_path
 from corsgen.audit.granted import Imported, NothingLeft, nearest_safe, policy_name
-from corsgen.errors import CorsgenError, Finding, PolicyError, blocking
+from corsgen.errors import CorsgenError, Finding, PolicyError, blocking, escape
 from corsgen.fetch import cors_failure, header_value, preflight_failure, vary_tokens
 from corsgen.files import shown
 from corsgen.limits import MAX_NAME_LENGTH
@@ -88,8 +88,9 @@ def policy_text(imported: Imported, scope: Scope) -> str:
         if source is not None:
             lines.append(f"# from {source}")
         lines.append(f"{key} = {_value(imported.keys[key])}")
-    text = "\n".join(lines) + "\n"
-    return "".join(ch if ch.isprintable() or ch == "\n" else repr(ch)[1:-1] for ch in text)
+    # Each line escaped on its own: a newline in a file name or a quoted location ends a comment
+    # and writes the rest as TOML (a key of the config's choosing, or a file import refuses).
+    return "".join(escape(line) + "\n" for line in lines)
 
 
 def checked_plan(text: str, file: str) -> Plan:

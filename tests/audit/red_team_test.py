@@ -3,6 +3,7 @@ new user writes, that once cost minutes or a traceback, held to its bound here."
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,15 @@ def test_import_of_a_server_without_a_plain_name_writes_its_policy(
     out = tmp_path / "cors"
     assert main(["import", str(config), "--target", "nginx", "--out-dir", str(out)]) == 0
     assert [p.name for p in out.iterdir()] != [], capsys.readouterr()
+
+
+def test_a_newline_in_a_quoted_location_stays_inside_the_policy_comment(tmp_path: Path) -> None:
+    """The policy's header comment names the location: a newline nginx reads inside quotes ended
+    the comment, and the rest became a key the config never granted (max_age = 86400)."""
+    config = tmp_path / "site.conf"
+    location = ' location "/a\nmax_age = 86400\n#" {\n' + CORS.split("{\n", 1)[1]
+    config.write_text(_server(location))
+    out = tmp_path / "cors"
+    assert main(["import", str(config), "--target", "nginx", "--out-dir", str(out)]) == 0
+    (written,) = out.iterdir()
+    assert "max_age" not in tomllib.loads(written.read_text()), written.read_text()
