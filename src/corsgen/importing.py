@@ -25,9 +25,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from corsgen.audit.engine import MAX_SCOPES, _passes, error_path
+from corsgen.audit.engine import MAX_SCOPES, error_path, passes
 from corsgen.audit.granted import Imported, NothingLeft, as_plan, nearest_safe, policy_name
-from corsgen.errors import CorsgenError, Finding, PolicyError, blocking
+from corsgen.errors import CorsgenError, Finding, PolicyError, blocking, escape
 from corsgen.fetch import (
     SAFELISTED_METHODS,
     Request,
@@ -99,8 +99,9 @@ def policy_text(imported: Imported, scope: Scope) -> str:
         if source is not None:
             lines.append(f"# from {source}")
         lines.append(f"{key} = {_value(imported.keys[key])}")
-    text = "\n".join(lines) + "\n"
-    return "".join(ch if ch.isprintable() or ch == "\n" else repr(ch)[1:-1] for ch in text)
+    # Each line escaped on its own: a newline in a file name or a quoted location ends a comment
+    # and writes the rest as TOML (a key of the config's choosing, or a file import refuses).
+    return "".join(escape(line) + "\n" for line in lines)
 
 
 def checked_plan(text: str, file: str) -> Plan:
@@ -181,7 +182,7 @@ def _answering(routes: Routes, scope: Scope) -> Scope:
     """The scope with only the paths its block answers today (the audit's `paths` also name those
     another block takes from it, a longer Traefik rule, to show the takeover): the policy is
     served, and its changes found, only where the config grants it today."""
-    paths = tuple(p for p in scope.paths if _passes(routes, scope, p, audit_backend))
+    paths = tuple(p for p in scope.paths if passes(routes, scope, p, audit_backend))
     return replace(scope, paths=paths)
 
 

@@ -184,7 +184,7 @@ def _audit_scope(
     backend: Backend,
 ) -> list[Exchange]:
     paths = list(scope.paths[:MAX_PATHS])
-    errors = [e for p in paths if _passes(routes, scope, e := error_path(p), backend)]
+    errors = [e for p in paths if passes(routes, scope, e := error_path(p), backend)]
     plan, policy = _plan_for(scope, context, result)
     checked = list(battery.conformance(plan, paths, errors).probes) if plan is not None else []
     if plan is not None and "POST" in battery.listed(plan, "methods"):
@@ -274,7 +274,7 @@ def _posted(probes: Sequence[Probe]) -> list[Probe]:
     ]
 
 
-def _passes(routes: Routes, scope: Scope, path: str, backend: Backend) -> bool:
+def passes(routes: Routes, scope: Scope, path: str, backend: Backend) -> bool:
     """Whether the model's way to a request for `path` passes the scope's block (its trail names
     it): an error path beside an exact path (Traefik's Path(`/health`)) is no block's, answered
     by the server's own 404, which says nothing of the scope."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from corsgen.audit.regexes import proven, samples, whole_origin
 from corsgen.errors import Finding
-from corsgen.limits import MAX_NAME_LENGTH
+from corsgen.limits import MAX_NAME_LENGTH, MAX_REGEX_LENGTH
 from corsgen.origins import OriginError, parse_origin
 from corsgen.plan import Plan, build_plan
 from corsgen.policy.loading import NAME_PATTERN, PlainPolicy
@@ -44,7 +44,10 @@ def _policy(granted: Granted, **more: object) -> PlainPolicy:
 
 def _portable(pattern: str) -> bool:
     """Whether the plan can hold the pattern: corsgen's portable subset, which its sampling
-    (interegular) and Plan.allows (Python's re) read as the servers do."""
+    (interegular) and Plan.allows (Python's re) read as the servers do, and no longer than a
+    policy's may be (sampling it builds an automaton that grows with its length)."""
+    if len(pattern) > MAX_REGEX_LENGTH:
+        return False
     try:
         parse_regex(pattern)
     except RegexError:

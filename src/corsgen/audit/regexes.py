@@ -117,12 +117,12 @@ def proven(regex: OriginRegex) -> tuple[bool, Violation | None]:
     search, not a loop), then CG108 on what it admits of a whole Origin, quoting the regex as the
     config writes it: (True, the violation or None). (False, None) when the regex is outside the
     portable subset or the proof's bounds: then the variants decide."""
+    pattern = whole_origin(regex)
+    if len(pattern) > MAX_REGEX_LENGTH:  # before either check: both grow faster than its length
+        return False, None
     try:
         if regex.flavor == "pcre":
             check_backtracking(parse_regex(whole_origin(regex, anchored=True)).tree, regex.source)
-        pattern = whole_origin(regex)
-        if len(pattern) > MAX_REGEX_LENGTH:
-            return False, None
         prove(parse_regex(pattern))
     except RegexError as exc:
         found = exc.violation
@@ -139,7 +139,11 @@ def trusted(regex: OriginRegex) -> list[str]:
 
 def samples(pattern: str) -> list[str]:
     """Origins a whole-origin pattern matches (language.samples), none outside the portable
-    subset: what the scanners' variants are built from, and what shows a regex allows any."""
+    subset: what the scanners' variants are built from, and what shows a regex allows any. A
+    pattern longer than a policy's may be is not sampled: its automaton grows with its length
+    (a config's 30,000-name alternation took minutes)."""
+    if len(pattern) > MAX_REGEX_LENGTH:
+        return []
     try:
         parse_regex(pattern)
     except RegexError:

@@ -55,6 +55,9 @@ CONDITION: Mapping[When, str] = {
 }
 
 
+_BARE = re.compile(r"[^\s\"'{};#\x00-\x1f\x7f]+")
+
+
 def quote(value: str) -> str:
     # nginx unescapes \\ and \" inside quotes; doubling keeps regex escapes such as \. intact.
     return '"' + guard(value, "nginx").replace("\\", "\\\\") + '"'
@@ -431,6 +434,12 @@ class Nginx(Target):
         words = scope.title.split(maxsplit=1)
         if words[0] not in ("location", "server"):
             return None
+        # Written back as nginx reads a bare word: a host or path with a quote, brace, `;`, `#`
+        # or a control character in it (quoted in the user's config) is answered by the promise.
+        if not all(_BARE.fullmatch(w) for w in scope.title.split()[1:]):
+            return None
+        if scope.host and not _BARE.fullmatch(scope.host):
+            return None
         for name, text in render_parts(plan, "nginx").items():
             (directory / name).write_text(text)
         include = f"include {directory / plan.name}.conf;"
@@ -441,10 +450,12 @@ class Nginx(Target):
         if words[0] == "location":
             proxy = f"proxy_pass http://{upstream}{strip};"
             block = f"    {scope.title} {{\n        {include}\n        {proxy}\n    }}\n"
+        # No name (a server with none, or only a regex or wildcard one): the default server.
+        named = f"    server_name {scope.host};\n" if scope.host else ""
         site = directory / f"{plan.name}.site.conf"
         site.write_text(
             f"include {directory / plan.name}.http.conf;\n"
-            f"server {{\n    listen 127.0.0.1:{port};\n    server_name {scope.host};\n{block}}}\n"
+            f"server {{\n    listen 127.0.0.1:{port};\n{named}{block}}}\n"
         )
         return [site]
 

@@ -17,6 +17,7 @@ a URI that is it without the slash with a 301. No match: the server's own settin
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -335,7 +336,7 @@ def _find(level: Conf, uri: str, variables: Variables | None) -> tuple[Conf | No
     if rc in ("ok", "done"):
         return found, rc
     if not noregex:
-        for regex in (c for c in level.locations if c.modifier in ("~", "~*")):
+        for regex in _index(level).regexes:
             if _matches(regex, uri, variables):
                 inner, _ = _find(regex, uri, variables)
                 return inner or regex, "ok"
@@ -349,16 +350,63 @@ def _matches(regex: Conf, uri: str, variables: Variables | None) -> bool:
     return pattern is not None and pattern.search(uri) is not None
 
 
+@dataclass(frozen=True)
+class _Static:
+    """A level's exact and prefix locations by pattern, each the first written (index, block),
+    and its regex locations:
+    looked up by the URI and its prefixes, not scanned, so a config of 20,000 locations answers
+    a request as fast as one of ten (nginx builds a tree for the same reason)."""
+
+    exact: dict[str, tuple[int, Conf]]
+    redirect: dict[str, tuple[int, Conf]]  # a *_pass prefix location, by its pattern
+    prefix: dict[str, Conf]
+    lengths: tuple[int, ...]  # of the prefix patterns, longest first
+    regexes: tuple[Conf, ...]  # in the order written
+
+
+_INDEXES: weakref.WeakKeyDictionary[Conf, _Static] = weakref.WeakKeyDictionary()
+
+
+def _index(level: Conf) -> _Static:
+    """The level's _Static, built once its locations are all read (a request is routed only
+    then), and dropped with the block."""
+    kept = _INDEXES.get(level)
+    if kept is not None:
+        return kept
+    exact: dict[str, tuple[int, Conf]] = {}
+    redirect: dict[str, tuple[int, Conf]] = {}
+    prefix: dict[str, Conf] = {}
+    for index, conf in enumerate(level.locations):
+        if conf.modifier == "=":
+            exact.setdefault(conf.pattern, (index, conf))
+        elif conf.modifier in ("", "^~"):
+            prefix.setdefault(conf.pattern, conf)
+            if conf.handler():
+                redirect.setdefault(conf.pattern, (index, conf))
+    lengths = tuple(sorted({len(p) for p in prefix}, reverse=True))
+    regexes = tuple(c for c in level.locations if c.modifier in ("~", "~*"))
+    built = _Static(exact, redirect, prefix, lengths, regexes)
+    _INDEXES[level] = built
+    return built
+
+
 def _static(level: Conf, uri: str) -> tuple[Conf | None, str]:
     """The level's exact match ("ok"), its *_pass prefix location that is the URI and a slash
-    ("done": 301), else its longest prefix ("again")."""
-    best: Conf | None = None
-    for conf in level.locations:
-        if conf.modifier == "=" and conf.pattern == uri:
-            return conf, "ok"
-        if conf.modifier in ("", "^~") and conf.pattern == uri + "/" and conf.handler():
-            return conf, "done"
-        prefix = conf.modifier in ("", "^~") and uri.startswith(conf.pattern)
-        if prefix and (best is None or len(conf.pattern) > len(best.pattern)):
-            best = conf
+    ("done": 301), whichever is written first; else its longest prefix ("again")."""
+    index = _index(level)
+    exact, redirect = index.exact.get(uri), index.redirect.get(uri + "/")
+    if exact is not None and (redirect is None or exact[0] < redirect[0]):
+        return exact[1], "ok"
+    if redirect is not None:
+        return redirect[1], "done"
+    best = longest_prefix(level, uri)
     return best, "again" if best is not None else "declined"
+
+
+def longest_prefix(level: Conf, uri: str) -> Conf | None:
+    """The level's prefix (or ^~) location with the longest pattern the URI starts with."""
+    index = _index(level)
+    for length in index.lengths:
+        if length <= len(uri) and (best := index.prefix.get(uri[:length])) is not None:
+            return best
+    return None

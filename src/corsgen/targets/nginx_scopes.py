@@ -20,11 +20,12 @@ credentials and the exposed headers; each key's Place is the line of the header 
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from corsgen.routing import Answered, Asked, Granted, OriginRegex, Place, Scope
-from corsgen.targets.nginx_blocks import Conf, Server, Step, find_location
+from corsgen.targets.nginx_blocks import Conf, Server, Step, find_location, longest_prefix
 from corsgen.targets.nginx_routing import NginxRoutes, normalise
 from corsgen.targets.nginx_variables import compile_pcre
 
@@ -134,8 +135,7 @@ def _paths(server: Server, conf: Conf) -> tuple[str, ...]:
     regex = conf.modifier in ("~", "~*")
     candidates = list(_samples(conf.pattern)) if regex else [conf.pattern]
     if conf.modifier in ("", "^~") and conf.pattern.endswith("/"):
-        regexes = _regex_locations(server.conf)
-        candidates += [f"{conf.pattern}{_PROBE}{ext}" for r in regexes for ext in _exts(r.pattern)]
+        candidates += [f"{conf.pattern}{_PROBE}{ext}" for ext in _regex_exts(server.conf)]
     reached = []
     for path in candidates:
         if not path.startswith("/"):
@@ -153,9 +153,8 @@ def _starts_at(path: str, answered: Conf, conf: Conf) -> bool:
         return True
     if answered.modifier not in ("~", "~*") or conf.modifier not in ("", "^~"):
         return False
-    siblings = conf.parent.locations if conf.parent is not None else []
-    longer = (s for s in siblings if len(s.pattern) > len(conf.pattern))
-    return not any(s.modifier in ("", "^~") and path.startswith(s.pattern) for s in longer)
+    longest = longest_prefix(conf.parent, path) if conf.parent is not None else None
+    return longest is None or len(longest.pattern) <= len(conf.pattern)
 
 
 def _inside(inner: Conf, outer: Conf) -> bool:
@@ -170,6 +169,18 @@ def _regex_locations(conf: Conf) -> Iterator[Conf]:
         if location.modifier in ("~", "~*"):
             yield location
         yield from _regex_locations(location)
+
+
+# Each server's: read once, not once per location (20,000 locations took minutes).
+_EXTS: weakref.WeakKeyDictionary[Conf, tuple[str, ...]] = weakref.WeakKeyDictionary()
+
+
+def _regex_exts(server: Conf) -> tuple[str, ...]:
+    """The file extensions the server's regex locations end with, each once."""
+    if server not in _EXTS:
+        found = (e for r in _regex_locations(server) for e in _exts(r.pattern))
+        _EXTS[server] = tuple(dict.fromkeys(found))
+    return _EXTS[server]
 
 
 _EXTENSION = re.compile(r"\\\.\(\??:?([A-Za-z0-9|]+)\)\$?$|\\\.([A-Za-z0-9]+)\$?$")
