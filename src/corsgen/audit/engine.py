@@ -287,6 +287,24 @@ def _named(place: Place) -> re.Pattern[str]:
     return re.compile(re.escape(str(place)) + r"(?!\d)")
 
 
+# Credentials any auth of a model lets through (none checks a password): what the same request
+# gets once authentication passes it.
+_CREDENTIALS = ("Authorization", "Basic Y29yc2dlbjpjb3JzZ2Vu")
+
+
+def _auth_error(where: _Where, sent: Exchange) -> bool:
+    """Whether authentication that ran inside the block that answered (not one that answers as a
+    block of its own) made an error that lost the config's Allow-Origin for being an error: the
+    same request with credentials gets it. A block that sends none either way dropped it (CG402),
+    which `always` would not mend."""
+    answered = sent.answered
+    if answered.auth in (None, answered.by) or sent.asked is None:
+        return False
+    asked = replace(sent.asked, headers=(*sent.asked.headers, _CREDENTIALS))
+    again = where.routes.answer(asked, where.backend)
+    return any(h.at is not None and h.name.lower() == ACAO.lower() for h in again.headers)
+
+
 def _error_of_scope(where: _Where, sent: Exchange) -> bool:
     """Whether an error answer without the config's Allow-Origin lost it for being an error
     (CG412), not for where it went (CG402): answered by a block that sends CORS; or by what
@@ -380,7 +398,7 @@ def _placed(check: str, summary: str, sent: Exchange, where: _Where) -> Iterator
             yield from where.differs(sent, summary, _undoer(sent, where.scope, by))
         elif _yields_to_backend(where, sent):
             return  # CG415 says the backend's headers took the place of the config's
-        elif status >= 400 and (answered.auth not in (None, by) or _error_of_scope(where, sent)):
+        elif status >= 400 and (_auth_error(where, sent) or _error_of_scope(where, sent)):
             # An error of the block's own, or of authentication that ran inside it (not one that
             # answers as a block of its own), or of what answers only errors there: the status
             # dropped its headers, no `always`.
