@@ -38,13 +38,10 @@ from corsgen.targets.base import WRAPPER, Loaded, Part, Target, preflight_always
 # The file provider runs every file through Go's text/template before it reads the YAML: {{ in a
 # value, or in a comment, would be executed.
 _TEMPLATE = dict.fromkeys(("{{", "}}"), "a Go template marker Traefik would run")
-# Every key the file may hold: the sections and the headers middleware's options corsgen writes,
-# and the owned headers customResponseHeaders deletes. A corsgen-NAME key is the middleware.
-KEYS = frozenset(
+# The headers middleware's CORS options: any one set, and it answers preflights
+# (HasCorsHeadersDefined); corsgen writes them, and the audit reads them in a user's middleware.
+CORS_OPTIONS = frozenset(
     {
-        "http",
-        "middlewares",
-        "headers",
         "accessControlAllowOriginList",
         "accessControlAllowOriginListRegex",
         "accessControlAllowCredentials",
@@ -53,9 +50,11 @@ KEYS = frozenset(
         "accessControlExposeHeaders",
         "accessControlMaxAge",
         "addVaryHeader",
-        "customResponseHeaders",
     }
 )
+# Every key the file may hold: the sections and the headers middleware's options corsgen writes,
+# and the owned headers customResponseHeaders deletes. A corsgen-NAME key is the middleware.
+KEYS = frozenset({"http", "middlewares", "headers", "customResponseHeaders"}) | CORS_OPTIONS
 # The middleware's option for each list header of the plan (Header.role), sent as a YAML list.
 LISTS = {
     "methods": "accessControlAllowMethods",

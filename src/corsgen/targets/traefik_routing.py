@@ -53,24 +53,11 @@ from corsgen.targets.replies import (
     static_granted,
     without,
 )
+from corsgen.targets.traefik import CORS_OPTIONS
 from corsgen.targets.yaml_lines import NONE, Node, read
 
 SERVER = "Traefik"
 MAX_CHAIN = 32  # chains within chains: Traefik refuses a loop, this bounds the depth
-# The headers middleware's CORS options: any one set, and it answers preflights
-# (HasCorsHeadersDefined).
-CORS_OPTIONS = frozenset(
-    {
-        "accessControlAllowOriginList",
-        "accessControlAllowOriginListRegex",
-        "accessControlAllowCredentials",
-        "accessControlAllowMethods",
-        "accessControlAllowHeaders",
-        "accessControlExposeHeaders",
-        "accessControlMaxAge",
-        "addVaryHeader",
-    }
-)
 CREDENTIALS = "Access-Control-Allow-Credentials"
 
 
