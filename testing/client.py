@@ -35,11 +35,12 @@ def send(
     at: Endpoint, method: str, path: str, headers: Mapping[str, str] | Sequence[tuple[str, str]]
 ) -> Answer:
     """One request to a policy's endpoint; a sequence of pairs may repeat a header name, as no
-    browser would."""
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    browser would. A Host among them is the request's only one (a site of several on the port)."""
+    pairs = list(headers.items() if isinstance(headers, Mapping) else headers)
+    named = any(name.lower() == "host" for name, _ in pairs)
     conn = http.client.HTTPConnection("127.0.0.1", at.port, timeout=10)
     try:
-        conn.putrequest(method, at.prefix + path)
+        conn.putrequest(method, at.prefix + path, skip_host=named)
         for name, value in pairs:
             conn.putheader(name, value)
         conn.endheaders()

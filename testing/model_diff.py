@@ -9,12 +9,13 @@ what testing/upstream.py answers; the real server proxies to that upstream.
 from __future__ import annotations
 
 import base64
-import http.client
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from corsgen.routing import SECRET_HEADER, Asked, Place, Routes
+from testing import client
+from testing.servers import Endpoint
 from testing.upstream import OWN_CORS, STATUS
 
 # A page at each kind of origin: listed in most corpus configs, the hostile variants the scanners
@@ -84,18 +85,9 @@ def battery(hosts: Iterable[str], prefixes: Iterable[str], port: int | None) -> 
 
 
 def send(port: int, asked: Asked) -> tuple[int, list[tuple[str, str]]]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.putrequest(asked.method, asked.path, skip_host=True, skip_accept_encoding=True)
-        conn.putheader("Host", asked.host)
-        for name, value in asked.headers:
-            conn.putheader(name, value)
-        conn.endheaders()
-        response = conn.getresponse()
-        response.read()
-        return response.status, response.getheaders()
-    finally:
-        conn.close()
+    headers = [("Host", asked.host), *asked.headers]
+    answer = client.send(Endpoint(port), asked.method, asked.path, headers)
+    return answer.status, answer.headers
 
 
 def essentials(status: int, headers: Sequence[tuple[str, str]]) -> dict[str, str]:

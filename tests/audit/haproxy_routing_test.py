@@ -9,7 +9,6 @@ origin token, routing.SECRET_HEADER) must be the same. A difference fails as one
 
 from __future__ import annotations
 
-import http.client
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ from corsgen.probe.battery import scan
 from corsgen.routing import SECRET_HEADER, Asked, Granted, Place
 from corsgen.targets.haproxy import TARGET
 from corsgen.targets.haproxy_routing import load
-from testing.client import Answer, send
+from testing.client import send
 from testing.corpus import Served, haproxy_files, haproxy_served
 from testing.paths import ROOT
 from testing.servers import Endpoint
@@ -158,22 +157,6 @@ def files(case: str, root: Path) -> list[Path]:
     return haproxy_files(CORPUS / case)
 
 
-def _send(port: int, method: str, path: str, headers: Sequence[tuple[str, str]]) -> Answer:
-    """testing.client.send, but a Host among the headers is the request's only one."""
-    if not any(name == "Host" for name, _ in headers):
-        return send(Endpoint(port), method, path, headers)
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.putrequest(method, path, skip_host=True)
-        for name, value in headers:
-            conn.putheader(name, value)
-        conn.endheaders()
-        response = conn.getresponse()
-        return Answer(response.status, response.getheaders(), response.read())
-    finally:
-        conn.close()
-
-
 def seen(status: int, headers: Sequence[tuple[str, str]]) -> tuple[str, ...]:
     """An answer as the table shows it: status, each CORS header's values, Vary's origin tokens."""
     cells = [str(status)]
@@ -212,7 +195,7 @@ def test_model_answers_as_haproxy(served: tuple[str, Served]) -> None:
     port = server.ports[0]
     differ = []
     for what, method, path, headers in [*SET, *SCAN]:
-        real = _send(port, method, path, headers)
+        real = send(Endpoint(port), method, path, headers)
         asked = Asked(f"127.0.0.1:{port}", method, path, headers, port)
         predicted = server.routes.answer(asked, answer)
         mine, theirs = seen(predicted.status, predicted.pairs()), seen(real.status, real.headers)

@@ -5,7 +5,6 @@ CORS headers, Vary's origin token and the secret header compared, one table per 
 from __future__ import annotations
 
 import base64
-import http.client
 import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -16,7 +15,7 @@ import pytest
 
 from corsgen.errors import CorsgenError
 from corsgen.render import render_parts
-from corsgen.routing import SECRET_HEADER, Answered, Asked, Place
+from corsgen.routing import Answered, Asked, Place
 from corsgen.targets import nginx_serving
 from corsgen.targets.nginx import main_config
 from corsgen.targets.nginx_routing import load
@@ -26,6 +25,7 @@ from testing import corpus
 from testing.binaries import need_binary
 from testing.corpus import nginx_version
 from testing.flawed import FLAWS
+from testing.model_diff import essentials, send
 from testing.processes import free_port, process
 from testing.servers import site, unchecked_plan
 from testing.upstream import Upstream, answer
@@ -55,18 +55,6 @@ ASKS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 View = dict[str, str]
-
-
-def _view(status: int, headers: list[tuple[str, str]]) -> View:
-    """What is compared: the status, each CORS header's values, Vary's Origin, the secret."""
-    out = {"status": str(status)}
-    for name, value in headers:
-        key = name.lower()
-        if key.startswith("access-control-") or key == SECRET_HEADER.lower():
-            out[key] = f"{out[key]} | {value}" if key in out else value
-    varies = [t.strip().lower() for n, v in headers if n.lower() == "vary" for t in v.split(",")]
-    out["vary origin"] = "yes" if "origin" in varies else "no"
-    return out
 
 
 def _directive(config: str, name: str, default: str) -> str:
@@ -166,28 +154,17 @@ def _differences(label: str, path: str, model: View, real: View) -> list[str]:
 def _real(
     port: int, host: str, method: str, path: str, headers: tuple[tuple[str, str], ...]
 ) -> View:
-    return _view(*_send(port, host, method, path, headers))
+    return essentials(*_send(port, host, method, path, headers))
 
 
 def _send(
     port: int, host: str, method: str, path: str, headers: tuple[tuple[str, str], ...]
 ) -> tuple[int, list[tuple[str, str]]]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        conn.putheader("Host", host)
-        for name, value in headers:
-            conn.putheader(name, value)
-        conn.endheaders()
-        response = conn.getresponse()
-        response.read()
-        return response.status, response.getheaders()
-    finally:
-        conn.close()
+    return send(port, Asked(host, method, path, headers))
 
 
 def _view_of(answered: Answered) -> View:
-    return _view(answered.status, list(answered.pairs()))
+    return essentials(answered.status, answered.pairs())
 
 
 # ---------------------------------------------------------------------------------------------
