@@ -33,6 +33,16 @@ from corsgen.routing import (
 )
 
 FILE = "site.conf"
+# The line of each hand-written header of a block, as the tests lay a block's Cors out.
+LINES = {
+    "origin": 5,
+    "credentials": 6,
+    "methods": 7,
+    "headers": 8,
+    "max_age": 9,
+    "vary": 10,
+    "private_network": 11,
+}
 OK_STATUSES = frozenset({200, 201, 204, 206, 301, 302, 303, 304, 307, 308})
 
 

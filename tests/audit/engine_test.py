@@ -15,18 +15,9 @@ from corsgen.cli.audit import fixes
 from corsgen.plan import Plan
 from corsgen.routing import OriginRegex, Place, audit_backend
 from corsgen.targets import NAMES, TARGETS
-from testing.fake_routes import FILE, Block, Cors, FakeConfig
+from testing.fake_routes import FILE, LINES, Block, Cors, FakeConfig
 from testing.policies import plan_of
 
-LINES = {
-    "origin": 5,
-    "credentials": 6,
-    "methods": 7,
-    "headers": 8,
-    "max_age": 9,
-    "vary": 10,
-    "private_network": 11,
-}
 GOOD = Cors(
     LINES,
     origins=("https://app.example.com",),

@@ -15,17 +15,8 @@ from corsgen.importing import Policy, checked_plan, imported, write_policies
 from corsgen.probe import battery
 from corsgen.promise import promised_answer
 from corsgen.routing import Asked, OriginRegex, Place
-from testing.fake_routes import FILE, Block, Cors, FakeConfig
+from testing.fake_routes import FILE, LINES, Block, Cors, FakeConfig
 
-LINES = {
-    "origin": 5,
-    "credentials": 6,
-    "methods": 7,
-    "headers": 8,
-    "max_age": 9,
-    "vary": 10,
-    "private_network": 11,
-}
 GOOD = Cors(
     LINES,
     origins=("https://app.example.com", "https://admin.example.com"),

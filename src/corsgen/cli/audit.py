@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from corsgen.audit.formats import FORMATS, reported, text, write
-from corsgen.cli.options import POLICY, TARGET, command, load_plan
+from corsgen.cli.options import CONFIG, INFERRED_TARGET, POLICY, command, load_plan
 from corsgen.errors import CorsgenError, blocking, escape
 from corsgen.files import shown
 
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from corsgen.plan import Plan
     from corsgen.targets.base import Target
 
-CONFIG = click.Path(exists=True, dir_okay=False, path_type=Path)
 FORMAT = click.option(
     "--format",
     "format_",
@@ -40,9 +39,7 @@ FORMAT = click.option(
 
 @command()
 @click.argument("configs", nargs=-1, required=True, type=CONFIG)
-@click.option(
-    "--target", "-t", type=TARGET, help="The server the config is for (default: inferred)."
-)
+@INFERRED_TARGET
 @click.option(
     "--policy",
     "-p",

@@ -6,17 +6,15 @@ from pathlib import Path
 
 import click
 
-from corsgen.cli.audit import CONFIG, infer
-from corsgen.cli.options import TARGET, command
+from corsgen.cli.audit import infer
+from corsgen.cli.options import CONFIG, INFERRED_TARGET, command
 from corsgen.errors import escape
 from corsgen.files import shown
 
 
 @command("import")
 @click.argument("configs", nargs=-1, required=True, type=CONFIG)
-@click.option(
-    "--target", "-t", type=TARGET, help="The server the config is for (default: inferred)."
-)
+@INFERRED_TARGET
 @click.option(
     "--out-dir",
     "-o",

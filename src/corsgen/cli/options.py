@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 
 POLICY = click.Path(exists=True, dir_okay=False, path_type=Path)
 TARGET = click.Choice(NAMES)
+# A server config, and the server it is for when the file alone does not say (audit, import).
+CONFIG = click.Path(exists=True, dir_okay=False, path_type=Path)
+INFERRED_TARGET = click.option(
+    "--target", "-t", type=TARGET, help="The server the config is for (default: inferred)."
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
