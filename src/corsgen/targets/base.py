@@ -168,10 +168,10 @@ class Target(ABC):
         the target cannot say (import holds the output to its promise, promise.py, instead)."""
         return None
 
+    @abstractmethod
     def claims(self, text: str) -> bool:
         """Whether a config file's text is this server's (corsgen audit infers --target from the
         one target that claims a file); the text is the first MAX_SNIFF characters."""
-        return False
 
     def shortfalls(self, plan: Plan) -> Iterator[Violation]:
         """What in this policy the server does not do as the policy means, or not unless the
