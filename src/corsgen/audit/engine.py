@@ -221,9 +221,9 @@ def _audit_scope(
     reported: dict[int, list[str]] = {}  # id(probe): the rules found on its answer
     short = context.shortfalls(plan) if plan is not None else frozenset()
     known = {check for case in short for check in SHORTFALL_CHECKS.get(case, ())}
+    where = _Where(routes, backend, scope, context, policy, cors, answering)
     for fault in (f for f in faults if f.check.id not in known):
         sent = by_probe[id(fault.probe)]
-        where = _Where(routes, backend, scope, context, policy, cors, answering)
         placed = _placed(fault.check.id, fault.summary, sent, where)
         for rule, case, place, fields in placed:
             result.add(rule, case, place, fields, sent.shown)
