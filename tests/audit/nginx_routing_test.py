@@ -323,6 +323,57 @@ def test_rewrite_phase_maps_and_header_inheritance(
     assert ";".join(mine) == sent
 
 
+VARIABLES = """
+server {
+    listen 80;
+    location /set/ { set $v "from-set"; add_header X-V $v always; return 200; }
+    location /arg/ {
+        add_header X-Arg $arg_v always;
+        add_header X-Cookie $cookie_c always;
+        return 200;
+    }
+    location /moved/ { rewrite ^/moved/(.*)$ /new/$1 permanent; }
+    location /away/ { rewrite ^ https://example.com/ redirect; }
+    location /args/ { rewrite ^/args/(.*)$ /echo/?x=1 last; }
+    location /plain/ { rewrite ^/plain/(.*)$ /echo/?x=1? last; }
+    location /echo/ { add_header X-Args $args always; return 200; }
+    location /ext/ { error_page 404 https://example.com/missing; return 404; }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status", "sent"),
+    [
+        ("GET", "/set/", (), 200, "X-V=from-set"),
+        ("GET", "/arg/?V=1&w=2", (("Cookie", "c=2; d=3"),), 200, "X-Arg=1;X-Cookie=2"),
+        ("GET", "/arg/", (("Cookie", "C=2"),), 200, "X-Cookie=2"),
+        ("GET", "/moved/x", (), 301, ""),
+        ("GET", "/away/", (), 302, ""),
+        # rewrite appends the request's arguments to its own, unless it ends in ?.
+        ("GET", "/args/a?y=2", (), 200, "X-Args=x=1&y=2"),
+        ("GET", "/plain/a?y=2", (), 200, "X-Args=x=1"),
+        ("GET", "/ext/", (), 302, ""),
+    ],
+)  # fmt: skip
+def test_variables_rewrites_and_error_pages_elsewhere(
+    method: str,
+    path: str,
+    headers: tuple[tuple[str, str], ...],
+    status: int,
+    sent: str,
+    tmp_path: Path,
+    served: Served,
+) -> None:
+    """set, $arg_ and $cookie_ (names in any case, both), rewrite's redirects and arguments,
+    and error_page to another site: a 302."""
+    answered = _answer(tmp_path, VARIABLES, method, path, headers)
+    assert (answered.status, ";".join(f"{n}={v}" for n, v in answered.pairs())) == (status, sent)
+    real = served(VARIABLES, method, path, headers)
+    mine = [f"{n}={v}" for n, v in real.headers if n.lower().startswith("x-")]
+    assert (real.status, ";".join(mine)) == (status, sent)
+
+
 HIDES = """
 server {
     listen 80;

@@ -224,7 +224,7 @@ class NginxRoutes:
         if name.startswith("cookie_"):
             for pair in r.headers.get("cookie", "").split(";"):
                 key, _, value = pair.strip().partition("=")
-                if key == name[7:]:
+                if key.lower() == name[7:].lower():  # as nginx compares them, in any case
                     return value
         return None
 
@@ -357,8 +357,10 @@ class NginxRoutes:
             return _Final(status, conf)
         uri, args = _split(target)
         r.uri = uri
-        if args is not None:
-            r.args = args if replacement.endswith("?") else "&".join(filter(None, [args, r.args]))
+        if replacement.endswith("?"):  # the request's arguments are not appended, nor the ?
+            r.args = (args or "").removesuffix("?")
+        elif args is not None:
+            r.args = "&".join(filter(None, [args, r.args]))
         r.trail.append(f"rewrite at {step.at} -> {r.uri}")
         return flag if flag in ("last", "break") else ""
 
