@@ -9,7 +9,7 @@ import re2
 from corsgen.errors import CorsgenError, VerifyError
 from corsgen.pipeline import load_and_plan
 from corsgen.render import render
-from corsgen.targets import traefik
+from corsgen.targets import traefik, traefik_check
 from corsgen.verify import find_binary, server_check
 from testing.binaries import need_binary
 from testing.policies import plan_of
@@ -150,3 +150,30 @@ def test_the_config_test_reports_a_field_traefik_does_not_know() -> None:
     text = next(iter(render(plan_of(A), "traefik").values()))
     with pytest.raises(VerifyError, match="field not found, node: addVaryHeadr"):
         server_check(_files(text.replace("addVaryHeader", "addVaryHeadr")), "traefik")
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ((), ""),
+        (('"^(?:', '"^(?:('), "missing closing"),
+        (("addVaryHeader", "addVaryHeadr"), "field not found, node: addVaryHeadr"),
+    ],
+)
+def test_the_config_test_is_traefik_check_run_on_the_rendered_file(
+    change: tuple[str, ...], said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command config_test_command writes, run in this process: traefik_check starts
+    Traefik on the file and its wrapper's routers, and says what kept one from loading."""
+    binary = find_binary("traefik")
+    need_binary("traefik", binary)
+    assert binary is not None
+    text = next(iter(render(plan_of('allow_origins = ["https://*.a.com"]'), "traefik").values()))
+    if change:
+        text = text.replace(change[0], change[1], 1)
+    (tmp_path / "api.yml").write_text(text)
+    argv = traefik.TARGET.config_test_command(binary, tmp_path, _files(text))
+    assert argv[1:3] == ["-m", "corsgen.targets.traefik_check"]
+    code = traefik_check.main(argv[3:])
+    printed = capsys.readouterr().out
+    assert code == (1 if said else 0) and said in printed
