@@ -32,6 +32,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+REDIRECT = " -> "  # in an Answered.trail step: the request went on to the URI after it
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Place:
@@ -97,6 +99,9 @@ class Answered:
     by: Place  # the block (location, section, route) whose settings made the answer
     # Each step on the way, in words, for a finding's "affected requests": "location /api/ at
     # site.conf:12", "try_files at site.conf:14 -> /index.php", "auth_basic at site.conf:3".
+    # A step that sends the request on to another URI (an internal redirect) says where after
+    # REDIRECT, and no other step has it: the audit tells a header lost for being an error from
+    # one lost for where the request went by it (CG412, CG402).
     trail: tuple[str, ...] = ()
     backend: bool = False  # the request reached the backend (a preflight should not)
     auth: Place | None = None  # the authentication that answered or let it through

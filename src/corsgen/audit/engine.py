@@ -47,6 +47,7 @@ from corsgen.probe.battery import Probe
 from corsgen.probe.checks import BY_ID as CHECKS
 from corsgen.routing import (
     NOT_FOUND,
+    REDIRECT,
     Asked,
     Backend,
     Granted,
@@ -309,9 +310,9 @@ def _error_of_scope(where: _Where, sent: Exchange) -> bool:
     """Whether an error answer without the config's Allow-Origin lost it for being an error
     (CG412), not for where it went (CG402): answered by a block that sends CORS; or by what
     answers only errors here, the last step of its way (Caddy's basicauth, `error`, a
-    file_server of no file), through the scope's block with no redirect after it (a redirect
-    step says where it went, `->`), while the same request for the scope's own paths gets the
-    config's Allow-Origin."""
+    file_server of no file), through the scope's block with no redirect after it (a step with
+    routing.REDIRECT), while the same request for the scope's own paths gets the config's
+    Allow-Origin."""
     answered, scope = sent.answered, where.scope
     if answered.by in where.cors:
         return True
@@ -320,7 +321,7 @@ def _error_of_scope(where: _Where, sent: Exchange) -> bool:
     if not _named(answered.by).search(answered.trail[-1]):
         return False  # a block the request entered, where something else answered
     steps = [i for i, step in enumerate(answered.trail) if _named(scope.at).search(step)]
-    if not steps or any("->" in step for step in answered.trail[steps[0] :]):
+    if not steps or any(REDIRECT in step for step in answered.trail[steps[0] :]):
         return False
     probe = sent.probe
     for path in scope.paths[:MAX_PATHS]:
