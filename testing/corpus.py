@@ -223,7 +223,7 @@ def apache_home() -> Iterator[Path]:
 
 
 @contextmanager
-def apache_serving(home: Path, configs: Sequence[Path], ports: Sequence[int]) -> Iterator[None]:
+def apache_running(home: Path, configs: Sequence[Path], ports: Sequence[int]) -> Iterator[None]:
     """apache2 on these configs, each Included in turn behind a server-wide head (in `home`) that
     loads the modules, until the block ends, once it listens on every port."""
     binary = APACHE.find_binary()
@@ -243,7 +243,7 @@ def apache_text(text: str, upstream: int, paths: Iterable[str] = APACHE_PATHS) -
         config = apache_copied(home, apache_filled(text, port, upstream), paths)
         loaded = APACHE.routes([config])
         assert loaded.routes is not None, loaded.findings
-        with apache_serving(home, [config], [port]):
+        with apache_running(home, [config], [port]):
             yield Served(loaded.routes, (port,), text)
 
 

@@ -1,6 +1,7 @@
-"""import -> render -> serve -> probe, on the real nginx: each hand-written corpus config imported,
-each policy rendered and served where the config answered CORS (Target.in_place: the very files
-import reads with the model to find its changes), and probed.
+"""import -> render -> serve -> probe, on the real nginx, Traefik, Envoy and Apache httpd: each
+hand-written corpus config imported, each policy rendered and served where the config answered
+CORS (Target.in_place: the very files import reads with the model to find its changes), and
+probed.
 
 - The new output grants exactly what the imported policy says: probe's conformance battery for
   the policy finds nothing on it.
@@ -9,10 +10,11 @@ import reads with the model to find its changes), and probed.
   requests) import names.
 - Import never widens: no origin reads with the new output what it cannot read today.
 
-The old config and the outputs are served by one nginx, the audit's careless application behind
-them (routing.audit_backend: its own CORS headers on every answer, import's changes are found
-with it). What the old config sends of its own is observed by asking it again with the application's
-CORS headers turned off; that a request reached the application, by the header it adds.
+The old config and the outputs are served by the real server (_nginx, _traefik, _envoy, _apache),
+the audit's careless application behind them (routing.audit_backend: its own CORS headers on
+every answer, import's changes are found with it). What the old config sends of its own is
+observed by asking it again with the application's CORS headers turned off; that a request
+reached the application, by the header it adds.
 """
 
 from __future__ import annotations
@@ -239,7 +241,7 @@ def _apache(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
             files = APACHE.in_place(policy.scope, plan, directory, f"127.0.0.1:{up.port}", port)
             assert files is not None, policy.scope.title
             sites += files
-        with corpus.apache_serving(home, [config, *sites], [old, *new]):
+        with corpus.apache_running(home, [config, *sites], [old, *new]):
             yield Imported(policies, plans, "apache", [old] * len(policies), new)
 
 
