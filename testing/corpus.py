@@ -209,23 +209,41 @@ def apache_copied(home: Path, text: str, paths: Iterable[str] = APACHE_PATHS) ->
     return config
 
 
+def apache_filled(text: str, port: int, upstream: int) -> str:
+    """An Apache corpus config's text listening on `port`, the application on `upstream`."""
+    return text.replace(APACHE_LISTEN, f":{port}").replace(APACHE_APPLICATION, f":{upstream}")
+
+
 @contextmanager
-def apache_text(text: str, upstream: int, paths: Iterable[str] = APACHE_PATHS) -> Iterator[Served]:
-    """An httpd config (a corpus file's text) served by apache2 from a copy of the corpus in a
-    temporary directory its children can read (not below pytest's, which only root may enter),
-    behind a server-wide head that loads the modules, and the model of the same file."""
+def apache_home() -> Iterator[Path]:
+    """A directory for a copy of the corpus that httpd's children can read (not below pytest's,
+    which only root may enter), removed after."""
+    with tempfile.TemporaryDirectory(prefix="corsgen-apache-") as tmp:
+        yield Path(tmp) / "corpus"
+
+
+@contextmanager
+def apache_running(home: Path, configs: Sequence[Path], ports: Sequence[int]) -> Iterator[None]:
+    """apache2 on these configs, each Included in turn behind a server-wide head (in `home`) that
+    loads the modules, until the block ends, once it listens on every port."""
     binary = APACHE.find_binary()
     need_binary("apache2", binary)
+    httpd = home / "httpd.conf"
+    httpd.write_text(head(home, Site((), {}, 0, 0)) + "".join(f"Include {c}\n" for c in configs))
+    with process([str(binary), "-f", str(httpd), "-DFOREGROUND"], home, ports):
+        yield
+
+
+@contextmanager
+def apache_text(text: str, upstream: int, paths: Iterable[str] = APACHE_PATHS) -> Iterator[Served]:
+    """An httpd config (a corpus file's text) served by apache2 from a copy of the corpus in
+    apache_home, and the model of the same file."""
     port = free_port()
-    served = text.replace(APACHE_LISTEN, f":{port}").replace(APACHE_APPLICATION, f":{upstream}")
-    with tempfile.TemporaryDirectory(prefix="corsgen-apache-") as tmp:
-        home = Path(tmp) / "corpus"
-        config = apache_copied(home, served, paths)
+    with apache_home() as home:
+        config = apache_copied(home, apache_filled(text, port, upstream), paths)
         loaded = APACHE.routes([config])
         assert loaded.routes is not None, loaded.findings
-        httpd = home / "httpd.conf"
-        httpd.write_text(head(home, Site((), {}, 0, 0)) + f"Include {config}\n")
-        with process([str(binary), "-f", str(httpd), "-DFOREGROUND"], home, [port]):
+        with apache_running(home, [config], [port]):
             yield Served(loaded.routes, (port,), text)
 
 

@@ -376,11 +376,16 @@ def _cors(name: str) -> bool:
     return name.lower().startswith("access-control-")
 
 
-def _reads(probe: Probe, headers: Sequence[tuple[str, str]], status: int) -> bool:
-    """Whether the page's request (or its preflight) succeeds on this answer."""
+def _reads(
+    probe: Probe, headers: Sequence[tuple[str, str]], status: int, cookies: bool | None = None
+) -> bool:
+    """Whether the page's request (or its preflight) succeeds on this answer: as the probe asks,
+    or with the user's cookies (True) or without (False)."""
     request = probe.request
     if request is None:
         return False
+    if cookies is not None:
+        request = replace(request, credentials=cookies)
     if probe.method == "OPTIONS":
         return preflight_failure(request, headers, status) is None
     return cors_failure(request, headers) is None
@@ -408,7 +413,13 @@ def _kinds(probe: Probe, old: Seen, new: Seen) -> Iterator[tuple[str, str]]:
         yield VARY, ""
     if old.theirs:
         yield THEIRS, ""
-    if before and after and _credentials(old.headers) and not _credentials(new.headers):
+    # With cookies as a browser reads them: `*` with Allow-Credentials reads with none today.
+    if (
+        before
+        and after
+        and _reads(probe, old.headers, old.status, cookies=True)
+        and not _reads(probe, new.headers, new.status, cookies=True)
+    ):
         yield COOKIES, ""
     # What the config itself sends back: the backend's copy is THEIRS.
     was, will = header_value(old.own, ACAO), header_value(new.headers, ACAO)
@@ -416,10 +427,6 @@ def _kinds(probe: Probe, old: Seen, new: Seen) -> Iterator[tuple[str, str]]:
         yield ECHO, ""
     if was not in (None, "*") and will == "*":
         yield STAR, ""
-
-
-def _credentials(headers: Sequence[tuple[str, str]]) -> bool:
-    return header_value(headers, "Access-Control-Allow-Credentials") == "true"
 
 
 def write_policies(policies: Sequence[Policy], configs: Sequence[Path]) -> None:

@@ -1,6 +1,7 @@
-"""import -> render -> serve -> probe, on the real nginx: each hand-written corpus config imported,
-each policy rendered and served where the config answered CORS (Target.in_place: the very files
-import reads with the model to find its changes), and probed.
+"""import -> render -> serve -> probe, on the real nginx, Traefik, Envoy and Apache httpd: each
+hand-written corpus config imported, each policy rendered and served where the config answered
+CORS (Target.in_place: the very files import reads with the model to find its changes), and
+probed.
 
 - The new output grants exactly what the imported policy says: probe's conformance battery for
   the policy finds nothing on it.
@@ -9,10 +10,11 @@ import reads with the model to find its changes), and probed.
   requests) import names.
 - Import never widens: no origin reads with the new output what it cannot read today.
 
-The old config and the outputs are served by one nginx, the audit's careless application behind
-them (routing.audit_backend: its own CORS headers on every answer, import's changes are found
-with it). What the old config sends of its own is observed by asking it again with the application's
-CORS headers turned off; that a request reached the application, by the header it adds.
+The old config and the outputs are served by the real server (_nginx, _traefik, _envoy, _apache),
+the audit's careless application behind them (routing.audit_backend: its own CORS headers on
+every answer, import's changes are found with it). What the old config sends of its own is
+observed by asking it again with the application's CORS headers turned off; that a request
+reached the application, by the header it adds.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from corsgen.probe.client import Answer, Client, Site
 from corsgen.probe.judge import AUTH_STATUSES, Fault
 from corsgen.routing import CARELESS_CORS, Routes, Scope, audit_backend
 from corsgen.targets import by_name, envoy_routing, traefik_routing
+from corsgen.targets.apache import TARGET as APACHE
 from corsgen.targets.envoy import TARGET as ENVOY
 from corsgen.targets.envoy_serving import command as envoy_command
 from corsgen.targets.nginx import TARGET as NGINX
@@ -89,6 +92,7 @@ CORPORA = {
     "nginx": {name: [corpus.CORPUS / "nginx" / name] for name in corpus.configs("nginx")},
     "traefik": {name: corpus.traefik_files(name) for name in corpus.configs("traefik")},
     "envoy": {name: [corpus.CORPUS / "envoy" / name] for name in corpus.configs("envoy")},
+    "apache": {name: [corpus.CORPUS / "apache" / name] for name in corpus.configs("apache")},
 }
 IMPORTED = [
     (target, name)
@@ -218,7 +222,30 @@ def _envoy(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
         yield Imported(policies, plans, "envoy", old, new)
 
 
-SERVED = {"nginx": _nginx, "traefik": _traefik, "envoy": _envoy}
+@contextmanager
+def _apache(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
+    """The old config and each output (a virtual host on a port of its own) served by one httpd,
+    from a copy of the corpus its children can read."""
+    old = free_port()
+    text = corpus.apache_filled((corpus.CORPUS / "apache" / name).read_text(), old, up.port)
+    with corpus.apache_home() as home:
+        config = corpus.apache_copied(home, text)
+        routes = APACHE.routes([config]).routes
+        policies = _imports(routes, "apache", root / "imported", config)
+        plans = _plans(policies)
+        new = [free_port() for _ in policies]
+        sites = []
+        for policy, plan, port in zip(policies, plans, new, strict=True):
+            directory = home / "imported" / plan.name
+            directory.mkdir(parents=True)
+            files = APACHE.in_place(policy.scope, plan, directory, f"127.0.0.1:{up.port}", port)
+            assert files is not None, policy.scope.title
+            sites += files
+        with corpus.apache_running(home, [config, *sites], [old, *new]):
+            yield Imported(policies, plans, "apache", [old] * len(policies), new)
+
+
+SERVED = {"nginx": _nginx, "traefik": _traefik, "envoy": _envoy, "apache": _apache}
 
 
 @pytest.fixture(scope="module", params=IMPORTED, ids=["-".join(p) for p in IMPORTED])

@@ -169,6 +169,24 @@ def test_what_rendering_changes_is_listed(grant: Cors, change: str, tmp_path: Pa
     assert any(str(c).startswith(change) for c in policy.changes), policy.changes
 
 
+@pytest.mark.parametrize(
+    ("grant", "listed"),
+    [
+        (replace(GOOD, origins=(), reflect=True), True),
+        (replace(GOOD, origins=(), star=True), False),
+    ],
+    ids=["reflects-with-credentials", "star-with-credentials"],
+)
+def test_losing_cookies_is_listed_only_where_they_are_read_today(
+    grant: Cors, listed: bool, tmp_path: Path
+) -> None:
+    """Both become `*` without credentials; a browser reads `*` with Allow-Credentials without
+    cookies only (h5bp's `Header set ... "*"` beside an application that allows credentials)."""
+    _, policy = one(grant, tmp_path)
+    lost = [c for c in policy.changes if str(c).startswith("origins that read with the user's")]
+    assert bool(lost) == listed, policy.changes
+
+
 def test_preflights_that_met_auth_are_a_change(tmp_path: Path) -> None:
     model = FakeConfig([ROOT, Block(3, "/api/", cors=GOOD, auth=2, auth_first=True)])
     (policy,) = imported(model, tmp_path)

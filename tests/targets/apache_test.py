@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from hashlib import sha256
+from pathlib import Path
 
 import pcre2
 import pytest
 
 from corsgen.errors import CorsgenError
+from corsgen.fetch import header_value
+from corsgen.routing import Asked, Place, Scope
 from corsgen.targets import apache
 from testing.policies import plan_of
 
@@ -59,3 +62,56 @@ def test_a_grant_picks_a_delimiter_the_regex_does_not_hold() -> None:
     # The rules refuse # in a regex; the output must not rely on that.
     plan = replace(plan_of("allow_origins = []"), origin_patterns=("https://a#b",))
     assert apache.preflight_grants(apache.origin_regexes(plan))[0].endswith("m!^(?:https://a#b)$!")
+
+
+APP = "https://app.example.com"
+IN_PLACE = [  # (the scope's title, a path it answers, one it does not: None when site-wide)
+    ("<VirtualHost 127.0.0.1:8080>", "/x", None),
+    ("the main server", "/x", None),
+    ("<Location /api/>", "/api/x", "/other"),
+]
+
+
+@pytest.mark.parametrize(("title", "inside", "outside"), IN_PLACE)
+def test_in_place_serves_the_output_where_the_scope_was(
+    title: str, inside: str, outside: str | None, tmp_path: Path
+) -> None:
+    """The model reads the site written: the output answers the scope's paths, on the scope's
+    host and the port given, and no other path of the site."""
+    scope = Scope(Place("httpd.conf", 3), "api.example.com", (inside,), title)
+    plan = plan_of(f'allow_origins = ["{APP}"]')
+    files = apache.TARGET.in_place(scope, plan, tmp_path, "127.0.0.1:9", 8443)
+    assert files is not None
+    routes = apache.TARGET.routes(files).routes
+    assert routes is not None
+
+    def origin(path: str) -> str | None:
+        """The Access-Control-Allow-Origin the output sends (not the application's)."""
+        asked = Asked("api.example.com", "GET", path, (("Origin", APP),), 8443)
+        own = [(h.name, h.value) for h in routes.answer(asked).headers if h.at is not None]
+        return header_value(own, "Access-Control-Allow-Origin")
+
+    assert origin(inside) == APP
+    if outside is not None:
+        assert origin(outside) is None
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "<Directory /srv/www/api>",
+        "<Files *>",
+        "/srv/www/api/.htaccess",
+        "<Location ~ ^/api/>",
+        "<LocationMatch ^/api/>",
+        '<Location "/a b/">',
+        "<Location /a${X}/>",
+    ],
+)
+def test_in_place_leaves_to_the_promise_what_it_cannot_write_back(
+    title: str, tmp_path: Path
+) -> None:
+    scope = Scope(Place("httpd.conf", 3), "api.example.com", ("/api/",), title)
+    plan = plan_of(f'allow_origins = ["{APP}"]')
+    assert apache.TARGET.in_place(scope, plan, tmp_path, "127.0.0.1:9", 80) is None
+    assert list(tmp_path.iterdir()) == []

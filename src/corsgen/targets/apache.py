@@ -15,6 +15,7 @@ from corsgen.errors import CorsgenError, VerifyError, shorten
 from corsgen.plan import Header, Plan, When
 from corsgen.regex import OUTSIDE_AN_ORIGIN
 from corsgen.regex.trie import tries
+from corsgen.routing import Scope
 from corsgen.targets.base import WRAPPER, Loaded, Part, Target, double_quoted
 from corsgen.targets.lexer import split_lines
 
@@ -53,6 +54,14 @@ _CLAIMS = re.compile(
     r"|append|add))[ \t])",
     re.MULTILINE | re.IGNORECASE,
 )
+# What Target.in_place writes back as httpd reads it, unquoted: no blank, quote, > (the end of a
+# section's tag), backslash (a line's continuation), # or ${ (httpd's variables); a host as
+# ServerName takes it.
+_BARE = re.compile(r"[^\s\"'<>\\#$\x00-\x1f\x7f]+")
+_HOST = re.compile(r"[A-Za-z0-9.-]+")
+# The scopes in_place writes the output back at the top of <VirtualHost> for, where corsgen's
+# output is included: a virtual host, or the main server (whose lines reach every virtual host).
+_SITE_WIDE = re.compile(r"<VirtualHost [^>]*>|the main server")
 
 # directive: (fewest, most) arguments; the modules docs/servers/apache.md says the snippet needs.
 DIRECTIVES: Mapping[str, tuple[int, int]] = {
@@ -239,6 +248,40 @@ class Apache(Target):
             found = finding("CG401", "parse", file=file, error=str(exc), server=self.title)
             return Loaded(None, [found])
         return Loaded(routes, problems)
+
+    def in_place(
+        self, scope: Scope, plan: Plan, directory: Path, upstream: str, port: int
+    ) -> list[Path] | None:
+        """A <VirtualHost> of its own on `port`, named as the scope's site, that includes the
+        output where the scope was: at its top for a virtual host (or the main server), inside
+        the same <Location PATH> for a location; the application behind it by ProxyPass, the path
+        as it is. What else the scope's site has (authentication, ErrorDocument, other sections)
+        is not carried over. A <Directory>, <Files>, .htaccess or regex location, or a path or
+        host httpd would not read back as the same bare word, is answered by the promise."""
+        from corsgen.render import render_parts
+
+        words = scope.title.removeprefix("<").removesuffix(">").split()
+        site_wide = _SITE_WIDE.fullmatch(scope.title) is not None
+        if not site_wide and not (
+            len(words) == 2 and words[0] == "Location" and _BARE.fullmatch(words[1])
+        ):
+            return None
+        for name, text in render_parts(plan, "apache").items():
+            (directory / name).write_text(text)
+        include = f'Include "{directory / plan.name}.conf"'
+        block = (
+            f"    {include}\n"
+            if site_wide
+            else f"    <Location {words[1]}>\n        {include}\n    </Location>\n"
+        )
+        # No name httpd reads back (a wildcard alias): the one virtual host on the port answers.
+        named = f"    ServerName {scope.host}\n" if _HOST.fullmatch(scope.host) else ""
+        site = directory / f"{plan.name}.site.conf"
+        site.write_text(
+            f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n{named}{block}"
+            f"    ProxyPass / http://{upstream}/\n</VirtualHost>\n"
+        )
+        return [site]
 
     def claims(self, text: str) -> bool:
         return _CLAIMS.search(text) is not None
