@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from corsgen.audit.granted import policy_name
 from corsgen.cli import main
 from corsgen.fetch import header_value
 from corsgen.importing import Policy, checked_plan, imported, write_policies
@@ -274,3 +275,21 @@ def test_a_scope_is_imported_only_where_its_block_answers_today(tmp_path: Path) 
     assert {s.title: s.paths for s in routes.scopes()}["router api"] == ("/api/", "/api/admin/")
     paths = {p.scope.title: p.scope.paths for p in imported(routes, tmp_path, "traefik")}
     assert paths == {"router api": ("/api/",), "router fallback": ("/",)}
+
+
+@pytest.mark.parametrize(
+    ("host", "title", "name"),
+    [
+        ("api.example.com", "location /v1/admin/", "api_v1_admin"),
+        ("api.example.com", "<VirtualHost 127.0.0.1:8080>", "api"),
+        ("", "<VirtualHost *:80>", "site"),
+        ("api.localhost", "http://api.localhost:8080", "api"),
+        ("", "frontend web", "site_web"),
+        ("_", "server", "site_server"),
+        ("9lives.example", "location /", "cors_9lives"),
+    ],
+)
+def test_a_policy_is_named_by_its_host_and_path_not_its_address(
+    host: str, title: str, name: str
+) -> None:
+    assert policy_name(host, title) == name
