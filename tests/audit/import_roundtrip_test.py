@@ -46,6 +46,7 @@ from corsgen.routing import CARELESS_CORS, Routes, Scope, audit_backend
 from corsgen.targets import by_name, envoy_routing, traefik_routing
 from corsgen.targets.envoy import TARGET as ENVOY
 from corsgen.targets.envoy_serving import command as envoy_command
+from corsgen.targets.haproxy import TARGET as HAPROXY
 from corsgen.targets.nginx import TARGET as NGINX
 from corsgen.targets.nginx import main_config
 from corsgen.targets.nginx_routing import load
@@ -89,6 +90,10 @@ CORPORA = {
     "nginx": {name: [corpus.CORPUS / "nginx" / name] for name in corpus.configs("nginx")},
     "traefik": {name: corpus.traefik_files(name) for name in corpus.configs("traefik")},
     "envoy": {name: [corpus.CORPUS / "envoy" / name] for name in corpus.configs("envoy")},
+    "haproxy": {
+        name: corpus.haproxy_files(corpus.CORPUS / "haproxy" / name)
+        for name in corpus.configs("haproxy")
+    },
 }
 IMPORTED = [
     (target, name)
@@ -218,7 +223,31 @@ def _envoy(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
         yield Imported(policies, plans, "envoy", old, new)
 
 
-SERVED = {"nginx": _nginx, "traefik": _traefik, "envoy": _envoy}
+@contextmanager
+def _haproxy(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
+    """The old config served by one HAProxy, each output by an HAProxy of its own (corsgen's
+    section and the frontend in front of it)."""
+    binary = HAPROXY.find_binary()
+    need_binary("haproxy", binary)
+    assert binary is not None
+    files = CORPORA["haproxy"][name]
+    (root / "old").mkdir()
+    with ExitStack() as stack:
+        old = stack.enter_context(corpus.haproxy_served(files, root / "old", up.port))
+        policies = _imports(old.routes, "haproxy", root / "imported", files[-1])
+        plans = _plans(policies)
+        new = [free_port() for _ in policies]
+        for plan, policy, port in zip(plans, policies, new, strict=True):
+            directory = root / "new" / plan.name
+            directory.mkdir(parents=True)
+            written = HAPROXY.in_place(policy.scope, plan, directory, f"127.0.0.1:{up.port}", port)
+            assert written is not None, policy.scope.title
+            command = [binary, "-db", *(arg for file in written for arg in ("-f", str(file)))]
+            stack.enter_context(process(command, directory, [port]))
+        yield Imported(policies, plans, "haproxy", [old.ports[0]] * len(policies), new)
+
+
+SERVED = {"nginx": _nginx, "traefik": _traefik, "envoy": _envoy, "haproxy": _haproxy}
 
 
 @pytest.fixture(scope="module", params=IMPORTED, ids=["-".join(p) for p in IMPORTED])
@@ -281,7 +310,8 @@ def _kinds(found: Sequence[Change]) -> dict[str, tuple[str, ...]]:
 def test_the_corpora_have_hand_written_configs_to_round_trip() -> None:
     """The list is not empty by mistake: the configs known to import are in it."""
     known = {("nginx", "enable-cors.conf"), ("nginx", "reflect-credentials.conf")}
-    assert known | {("traefik", "exact-list.yml")} <= set(IMPORTED)
+    known |= {("traefik", "exact-list.yml"), ("haproxy", "correct-allowlist.cfg")}
+    assert known <= set(IMPORTED)
 
 
 # What probe finds on an output where its server cannot keep corsgen's promise: the CG501 cases
