@@ -19,6 +19,7 @@ from corsgen.probe.battery import scan
 from corsgen.routing import SECRET_HEADER, Asked, Granted, Place, Routes, Scope
 from corsgen.targets.haproxy import TARGET
 from corsgen.targets.haproxy_routing import load
+from corsgen.targets.haproxy_serving import loading
 from testing.binaries import need_binary
 from testing.client import send
 from testing.corpus import Served, haproxy_files, haproxy_served
@@ -246,9 +247,8 @@ def test_in_place_answers_as_the_model_says(
     binary = TARGET.find_binary()
     need_binary("haproxy", binary)
     assert binary is not None
-    command = [binary, "-db", *(arg for file in written for arg in ("-f", str(file)))]
     model = load(written)
-    with process(command, tmp_path, [port]):
+    with process(loading(binary, written), tmp_path, [port]):
         _same(f"{scope.title} on {scope.host or 'any host'} {scope.paths}", model, port)
     # The policy where the scope was, and only there: on its host and under its paths.
     origin = (("Origin", ALLOWED),)

@@ -48,6 +48,7 @@ from corsgen.targets import by_name, envoy_routing, traefik_routing
 from corsgen.targets.envoy import TARGET as ENVOY
 from corsgen.targets.envoy_serving import command as envoy_command
 from corsgen.targets.haproxy import TARGET as HAPROXY
+from corsgen.targets.haproxy_serving import loading
 from corsgen.targets.nginx import TARGET as NGINX
 from corsgen.targets.nginx import main_config
 from corsgen.targets.nginx_routing import load
@@ -243,8 +244,7 @@ def _haproxy(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
             directory.mkdir(parents=True)
             written = HAPROXY.in_place(policy.scope, plan, directory, f"127.0.0.1:{up.port}", port)
             assert written is not None, policy.scope.title
-            command = [binary, "-db", *(arg for file in written for arg in ("-f", str(file)))]
-            stack.enter_context(process(command, directory, [port]))
+            stack.enter_context(process(loading(binary, written), directory, [port]))
         yield Imported(policies, plans, "haproxy", [old.ports[0]] * len(policies), new)
 
 
