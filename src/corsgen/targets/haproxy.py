@@ -320,9 +320,10 @@ class HAProxy(Target):
             tests = _chosen(scope)
         except CorsgenError:  # a host or path no word of HAProxy's holds as it is
             return None
-        files = [directory / name for name, _ in render_parts(plan, "haproxy").items()]
-        for file, text in zip(files, render_parts(plan, "haproxy").values(), strict=True):
-            file.write_text(text)
+        files = []
+        for name, part in render_parts(plan, "haproxy").items():
+            files.append(directory / name)
+            files[-1].write_text(part)
         need = buffers(plan)
         section = f"corsgen_{plan.name}"
         text = (
