@@ -43,6 +43,7 @@ from corsgen.targets.caddy_serving import kinds
 from corsgen.targets.envoy import TARGET as ENVOY
 from corsgen.targets.envoy_serving import command as envoy_command
 from corsgen.targets.haproxy import TARGET as HAPROXY
+from corsgen.targets.haproxy_serving import loading
 from corsgen.targets.nginx import main_config
 from corsgen.targets.serving import Site, slash_version
 from corsgen.targets.traefik import TARGET as TRAEFIK
@@ -275,8 +276,7 @@ def haproxy_served(paths: Sequence[Path], root: Path, upstream: int) -> Iterator
     environ = {"PORT": str(port), "UPSTREAM": str(upstream)}
     routes = haproxy_routing.load(paths, environ)
     here = ("env", "-C", str(paths[-1].parent), *(f"{k}={v}" for k, v in environ.items()))
-    command = [binary, "-db", *(arg for path in paths for arg in ("-f", str(path)))]
-    with process(command, root, [port], prefix=here):
+    with process(loading(binary, paths), root, [port], prefix=here):
         yield Served(routes, (port,), "\n".join(p.read_text() for p in paths))
 
 

@@ -192,3 +192,22 @@ def test_import_writes_each_policy_once_and_never_the_config(
     assert main(["check", str(written)]) == 0
     code, _, err = _run(capsys, "import", str(conf), "-t", "nginx", "-o", str(out_dir))
     assert code == 1 and err == f"corsgen: refusing to overwrite {written}; nothing was written\n"
+
+
+def test_import_says_what_it_dropped_when_it_imports_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A grant of nothing corsgen accepts (an unanchored regex): no file, the reason, and the
+    regex that was dropped and why, at its line; a site of any host is said so."""
+    config = Path(__file__).parent / "audit" / "corpus" / "haproxy" / "unanchored-regex.cfg"
+    code, out, _ = _run(capsys, "import", str(config), "-o", str(tmp_path / "cors"))
+    assert code == 0 and not (tmp_path / "cors").exists()
+    nothing, dropped = out.splitlines()
+    assert nothing == (
+        f"frontend web at {config}:10 (any host): nothing imported: "
+        "corsgen accepts none of the origins or regexes it grants"
+    )
+    assert dropped == (
+        rf"  dropped: the origin regex https?://(www\.)?app\.example.com at {config}:13 is "
+        "dropped: corsgen cannot prove that it admits only origins it names"
+    )

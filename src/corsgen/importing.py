@@ -88,7 +88,7 @@ def policy_text(imported: Imported, scope: Scope) -> str:
     """The policy file: a header naming the scope, what was dropped, then each key with the line
     of config it came from."""
     lines = [
-        f"# Imported by `corsgen import` from {scope.title} at {scope.at} (host {scope.host}):",
+        f"# Imported by `corsgen import` from {where(scope)}:",
         "# what the config grants today, not what its author meant.",
     ]
     lines += [f"# Dropped: {d}" for d in imported.dropped]
@@ -102,6 +102,11 @@ def policy_text(imported: Imported, scope: Scope) -> str:
     # Each line escaped on its own: a newline in a file name or a quoted location ends a comment
     # and writes the rest as TOML (a key of the config's choosing, or a file import refuses).
     return "".join(escape(line) + "\n" for line in lines)
+
+
+def where(scope: Scope) -> str:
+    """The scope as import names it: its block, its line and the host it answers."""
+    return f"{scope.title} at {scope.at} ({f'host {scope.host}' if scope.host else 'any host'})"
 
 
 def checked_plan(text: str, file: str) -> Plan:
@@ -161,8 +166,8 @@ def imported(routes: Routes, out_dir: Path, target: str | None = None) -> list[P
         granted, refused = _preflighted(routes, scope, scope.granted)
         try:
             safe = nearest_safe(granted, name)
-        except NothingLeft:
-            out.append(Policy(scope, None, dropped=[_NOTHING]))
+        except NothingLeft as nothing:
+            out.append(Policy(scope, None, dropped=[_NOTHING, *refused, *nothing.dropped]))
             continue
         safe.dropped[:0] = refused
         path = out_dir / f"{name}.toml"

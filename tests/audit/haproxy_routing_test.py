@@ -16,12 +16,16 @@ from pathlib import Path
 import pytest
 
 from corsgen.probe.battery import scan
-from corsgen.routing import SECRET_HEADER, Asked, Granted, Place
+from corsgen.routing import SECRET_HEADER, Asked, Granted, Place, Routes, Scope
 from corsgen.targets.haproxy import TARGET
 from corsgen.targets.haproxy_routing import load
+from corsgen.targets.haproxy_serving import loading
+from testing.binaries import need_binary
 from testing.client import send
 from testing.corpus import Served, haproxy_files, haproxy_served
 from testing.paths import ROOT
+from testing.policies import plan_of
+from testing.processes import free_port, process
 from testing.servers import Endpoint
 from testing.upstream import OWN_CORS, Upstream, answer
 
@@ -192,12 +196,17 @@ SCAN: list[Request] = [
 @pytest.mark.parametrize("served", [*CASES, *SEMANTICS], indirect=True)
 def test_model_answers_as_haproxy(served: tuple[str, Served]) -> None:
     case, server = served
-    port = server.ports[0]
+    _same(case, server.routes, server.ports[0])
+
+
+def _same(case: str, routes: Routes, port: int) -> None:
+    """Every request of the set and the scan, to haproxy on `port` and to the model: one table
+    of what differs."""
     differ = []
     for what, method, path, headers in [*SET, *SCAN]:
         real = send(Endpoint(port), method, path, headers)
         asked = Asked(f"127.0.0.1:{port}", method, path, headers, port)
-        predicted = server.routes.answer(asked, answer)
+        predicted = routes.answer(asked, answer)
         mine, theirs = seen(predicted.status, predicted.pairs()), seen(real.status, real.headers)
         if mine != theirs:
             origin = dict(headers).get("Origin", "no Origin")
@@ -210,6 +219,43 @@ def test_model_answers_as_haproxy(served: tuple[str, Served]) -> None:
             if m != t:
                 table.append(f"    {column}: model {m}, haproxy {t}")
     assert not differ, "\n".join(table)
+
+
+# The scopes import writes a policy back to (HAProxy.in_place), each kind of context it writes:
+# the frontend `from` corsgen's section, or a backend that is, chosen on a host and paths.
+IN_PLACE = [
+    Scope(Place("haproxy.cfg", 1), "", ("/",), "frontend web"),
+    Scope(Place("haproxy.cfg", 1), "", ("/",), "listen api"),
+    Scope(Place("haproxy.cfg", 1), "", ("/api/", "/admin/"), "frontend web"),
+    Scope(Place("haproxy.cfg", 1), API, ("/api/",), "backend api"),
+]
+
+
+@pytest.mark.parametrize("scope", IN_PLACE, ids=lambda s: f"{s.title} {s.host} {s.paths}")
+def test_in_place_answers_as_the_model_says(
+    scope: Scope, upstream: Upstream, tmp_path: Path
+) -> None:
+    """What import reads with the model to find its changes, served by haproxy: the same answers,
+    on the scope's host and paths and beside them."""
+    port = free_port()
+    plan = plan_of(
+        'allow_origins = ["https://app.example.com"]\nallow_credentials = true\n'
+        'allow_methods = ["GET", "PUT"]\nallow_headers = ["X-A"]\n'
+    )
+    written = TARGET.in_place(scope, plan, tmp_path, f"127.0.0.1:{upstream.port}", port)
+    assert written is not None
+    binary = TARGET.find_binary()
+    need_binary("haproxy", binary)
+    assert binary is not None
+    model = load(written)
+    with process(loading(binary, written), tmp_path, [port]):
+        _same(f"{scope.title} on {scope.host or 'any host'} {scope.paths}", model, port)
+    # The policy where the scope was, and only there: on its host and under its paths.
+    origin = (("Origin", ALLOWED),)
+    for host, path in [(h, p) for h in ("elsewhere.example", API) for p in ("/api/ok", "/ok")]:
+        answered = model.answer(Asked(host, "GET", path, origin, port), answer)
+        ours = host == (scope.host or host) and path.startswith(scope.paths)
+        assert (("Access-Control-Allow-Origin", ALLOWED) in answered.pairs()) == ours, (host, path)
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -26,7 +26,7 @@ from corsgen.files import shown
 def import_(configs: tuple[Path, ...], target: str | None, out_dir: Path) -> None:
     """Write a policy for each place a server's config answers CORS by hand, stating what it
     grants today, and print what rendering each would change; the config is never written."""
-    from corsgen.importing import imported, write_policies
+    from corsgen.importing import imported, where, write_policies
     from corsgen.targets import by_name
 
     name = target or infer(configs)
@@ -38,14 +38,13 @@ def import_(configs: tuple[Path, ...], target: str | None, out_dir: Path) -> Non
     policies = imported(loaded.routes, out_dir, name)
     write_policies(policies, configs)
     for policy in policies:
-        scope = policy.scope
-        where = f"{scope.title} at {scope.at} (host {scope.host})"
-        if policy.path is None:
-            click.echo(escape(f"{where}: nothing imported: {policy.dropped[0]}"))
+        if policy.path is None:  # why, then what was dropped on the way
+            reason, *dropped = policy.dropped
+            click.echo(escape(f"{where(policy.scope)}: nothing imported: {reason}"))
+            _dropped(dropped)
             continue
-        click.echo(escape(f"{shown(policy.path)}: {where}"))
-        for dropped in policy.dropped:
-            click.echo(escape(f"  dropped: {dropped}"))
+        click.echo(escape(f"{shown(policy.path)}: {where(policy.scope)}"))
+        _dropped(policy.dropped)
         for change in policy.changes:
             click.echo(escape(f"  rendering it changes {change}"))
         if not policy.changes:
@@ -54,3 +53,8 @@ def import_(configs: tuple[Path, ...], target: str | None, out_dir: Path) -> Non
             click.echo(f"  {note}")
     if not policies:
         click.echo(escape(f"{shown(configs[0])}: no CORS written by hand to import"))
+
+
+def _dropped(dropped: list[str]) -> None:
+    for line in dropped:
+        click.echo(escape(f"  dropped: {line}"))

@@ -17,11 +17,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from corsgen.errors import VerifyError
+from corsgen.errors import CorsgenError, VerifyError
 from corsgen.limits import MAX_ORIGIN_LENGTH
 from corsgen.plan import Header, Plan, When
 from corsgen.regex import OUTSIDE_AN_ORIGIN
 from corsgen.regex.trie import tries
+from corsgen.routing import Scope
 from corsgen.rules.table import Violation, finding
 from corsgen.targets.base import WRAPPER, Loaded, Part, Target, guard
 
@@ -301,6 +302,47 @@ class HAProxy(Target):
                 ],
             )
 
+    def in_place(
+        self, scope: Scope, plan: Plan, directory: Path, upstream: str, port: int
+    ) -> list[Path] | None:
+        """corsgen's section and, loaded after it, a config of one frontend on `port` with the
+        application at `upstream` behind it, in the context corsgen documents for the scope's
+        kind: a frontend or listen section that answers all its paths on any host is `from` the
+        policy's section; a backend, or a frontend of a host or of some paths only, is a backend
+        `from` it, which the frontend chooses on the scope's host and paths. The scope's own
+        rules (its auth, its errorfiles) are not carried over."""
+        from corsgen.render import render_parts
+
+        kind = scope.title.split(maxsplit=1)[0]
+        if kind not in ("frontend", "listen", "backend"):
+            return None
+        try:
+            tests = _chosen(scope)
+        except CorsgenError:  # a host or path no word of HAProxy's holds as it is
+            return None
+        files = []
+        for name, part in render_parts(plan, "haproxy").items():
+            files.append(directory / name)
+            files[-1].write_text(part)
+        need = buffers(plan)
+        section = f"corsgen_{plan.name}"
+        text = (
+            f"global\n    tune.bufsize {need.bufsize}\n    tune.maxrewrite {need.maxrewrite}\n"
+            f"defaults\n    mode http\n{_SERVER}{_CLIENT}"
+            f"backend application\n    server application {upstream}\n"
+        )
+        if kind != "backend" and tests is None:
+            text += f"frontend in_place from {section}\n"
+            text += f"    bind 127.0.0.1:{port}\n{_CLIENT}    default_backend application\n"
+        else:
+            chosen = f"    use_backend in_place if {tests}\n" if tests else ""
+            text += f"frontend in_place\n    bind 127.0.0.1:{port}\n{chosen}"
+            text += "    default_backend " + ("application\n" if tests else "in_place\n")
+            text += f"backend in_place from {section}\n{_SERVER}    server application {upstream}\n"
+        config = directory / f"{plan.name}-in-place.cfg"  # no policy name holds a "-"
+        config.write_text(text)
+        return [*files, config]
+
     def claims(self, text: str) -> bool:
         return bool(_SECTION_LINE.search(text) and _PROXY_LINE.search(text))
 
@@ -315,6 +357,16 @@ _SERVER = "    timeout connect 2s\n    timeout server 10s\n"
 # No retry: HAProxy waits up to a second before each, and /dead/ refuses every connection.
 _RETRIES = "    retries 0\n"
 _AUTH = "http-request auth realm corsgen if {{ path_beg {at}/auth/ }} !{{ http_auth(users) }}"
+
+
+def _chosen(scope: Scope) -> str | None:
+    """The condition a request is the scope's on, None for every request: its host, and the
+    paths it answers beginning with any of its paths (the model found each as a prefix)."""
+    paths = () if not scope.paths or "/" in scope.paths else scope.paths
+    tests = [f"{{ hdr(host) -i {quote(scope.host)} }}"] if scope.host else []
+    if paths:
+        tests.append("{ path_beg " + " ".join(map(quote, paths)) + " }")
+    return " ".join(tests) or None
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from corsgen.targets.haproxy import Frontend, buffers, wrapper
@@ -13,17 +14,17 @@ def version(binary: str) -> str:
     return out.split()[2] if len(out.split()) > 2 else out.strip()
 
 
+def loading(binary: str, files: Sequence[Path]) -> list[str]:
+    """The command that runs HAProxy on these files (-f, in this order) in the foreground."""
+    return [binary, "-db", *(arg for path in files for arg in ("-f", str(path)))]
+
+
 def command(binary: str, root: Path, text: str) -> list[str]:
     """Write `text` as root/haproxy.cfg, loaded after every other .cfg in `root` (corsgen's
     sections); the command that runs HAProxy on them in the foreground."""
     (root / "haproxy.cfg").write_text(text)
-    snippets = [
-        arg
-        for path in sorted(root.glob("*.cfg"))
-        if path.name != "haproxy.cfg"
-        for arg in ("-f", str(path))
-    ]
-    return [binary, "-db", *snippets, "-f", str(root / "haproxy.cfg")]
+    snippets = [path for path in sorted(root.glob("*.cfg")) if path.name != "haproxy.cfg"]
+    return loading(binary, [*snippets, root / "haproxy.cfg"])
 
 
 def configure(context: str, binary: str, root: Path, site: Site) -> list[str]:
