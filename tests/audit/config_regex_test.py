@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from corsgen.audit.regexes import admits, judge, samples, whole_origin
+from corsgen.audit.regexes import admits, judge, literal_dots, samples, whole_origin
 from corsgen.routing import OriginRegex, Place
 
 AT = Place("site.conf", 4)
@@ -78,3 +78,17 @@ def test_samples_are_origins_of_portable_patterns_only() -> None:
     ]
     assert samples(r"example\.com") == []  # no origin: no scheme
     assert samples(r"https://a(?=b)") == []
+
+
+@pytest.mark.parametrize(
+    ("source", "dotted"),
+    [
+        (r"https://app.example.com", r"https://app\.example\.com"),
+        (r"https://app\.example.com", r"https://app\.example\.com"),  # an escaped dot stays one
+        (r"[.a-z]+.com", r"[.a-z]+\.com"),  # a dot in a class is a dot already
+        (r"[].]x.y", r"[].]x\.y"),  # a ] right after [ is in the class
+        (r"a\\.b", r"a\\\.b"),  # an escaped backslash, then a dot
+    ],
+)
+def test_unescaped_dots_are_read_as_dots(source: str, dotted: str) -> None:
+    assert literal_dots(source) == dotted

@@ -31,6 +31,8 @@ LOOSE = OriginRegex(r"example\.com", Place(FILE, 4), "pcre", False)
 PREFIX = OriginRegex(r"^https://app\.example\.com", Place(FILE, 4), "pcre", False)
 # A list written as a regex, with plain http and no end anchor (as enable-cors.org's if).
 NAMED = OriginRegex(r"^https?://app\.example\.com", Place(FILE, 4), "pcre", True)
+# The most common slip: a dot unescaped, no anchors (an HAProxy ACL or nginx map from a Q&A site).
+DOTTED = OriginRegex(r"https://(www\.)?app\.example.com", Place(FILE, 4), "pcre", False)
 CORS = ("access-control-allow-origin", "access-control-allow-credentials",
         "access-control-allow-methods", "access-control-allow-headers",
         "access-control-max-age")  # fmt: skip
@@ -112,6 +114,13 @@ NARROWED = [
         {"allow_origins": '["http://app.example.com", "https://app.example.com"]'},
         "is replaced by the origins it admits anchored at both ends, http://app.example.com, "
         "https://app.example.com: corsgen cannot prove",
+    ),
+    (
+        "regex-with-a-dot-unescaped",
+        replace(GOOD, origins=(), regex=DOTTED),
+        {"allow_origins": '["https://app.example.com", "https://www.app.example.com"]'},
+        "is replaced by the origins it admits with its unescaped dots read as dots and anchored "
+        "at both ends, https://app.example.com, https://www.app.example.com: corsgen cannot prove",
     ),
     (
         "star-headers-with-credentials",

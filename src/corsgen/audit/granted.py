@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from corsgen.audit.regexes import proven, samples, whole_origin
+from corsgen.audit.regexes import admits, literal_dots, proven, samples, whole_origin
 from corsgen.errors import Finding
 from corsgen.limits import MAX_NAME_LENGTH, MAX_REGEX_LENGTH
 from corsgen.origins import OriginError, parse_origin
@@ -117,10 +117,12 @@ def _regex(regex: OriginRegex, dropped: list[str]) -> tuple[str | None, list[str
                 )
             return pattern, []
     why = "corsgen cannot prove that it admits only origins it names"
-    if listed := _listed(regex):
+    listed, dots = _listed(regex)
+    if listed:
+        read = "with its unescaped dots read as dots and " * dots
         dropped.append(
             f"the origin regex {regex.source} at {regex.at} is replaced by the origins it admits "
-            f"anchored at both ends, {', '.join(listed)}: {why}"
+            f"{read}anchored at both ends, {', '.join(listed)}: {why}"
         )
         return None, listed
     dropped.append(f"the origin regex {regex.source} at {regex.at} is dropped: {why}")
@@ -130,15 +132,23 @@ def _regex(regex: OriginRegex, dropped: list[str]) -> tuple[str | None, list[str
 MAX_LISTED = 20  # origins a regex import cannot prove is replaced by, at most
 
 
-def _listed(regex: OriginRegex) -> list[str]:
+def _listed(regex: OriginRegex) -> tuple[list[str], bool]:
     """The origins a regex admits when anchored at both ends, when they are few: a regex that
-    names its hosts and schemes outright (^https?://(app|admin)\\.example\\.com) is a list."""
-    pattern = whole_origin(regex, anchored=True)
-    if not _portable(pattern):
-        return []
+    names its hosts and schemes outright (^https?://(app|admin)\\.example\\.com) is a list.
+    Else, when reading its unescaped dots as dots makes it one (https?://app.example.com, the
+    most common slip), that list, of origins the server's regex admits today; and whether the
+    dots were read so."""
     from corsgen.regex.language import spelled_out  # interegular: only for an unproven regex
 
-    return [s for s in spelled_out(pattern, MAX_LISTED) or [] if _is_origin(s)]
+    pattern = whole_origin(regex, anchored=True)
+    for dots, candidate in ((False, pattern), (True, literal_dots(pattern))):
+        if (dots and candidate == pattern) or not _portable(candidate):
+            continue
+        found = spelled_out(candidate, MAX_LISTED) or []
+        listed = [s for s in found if _is_origin(s) and admits(regex, s)]
+        if listed:
+            return listed, dots
+    return [], False
 
 
 def _is_origin(text: str) -> bool:

@@ -62,6 +62,29 @@ def _alternatives(source: str) -> list[str]:
     return out
 
 
+def literal_dots(source: str) -> str:
+    """The regex with each `.` outside a class and an escape read as a dot (`\\.`): what an
+    author who wrote app.example.com meant, and a subset of what the regex admits."""
+    out, index, in_class = [], 0, False
+    while index < len(source):
+        char = source[index]
+        if char == "\\":
+            out.append(source[index : index + 2])
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if source[index + 1 : index + 2] == "]":  # a ] right after [ is a literal
+                out.append("[]")
+                index += 2
+                continue
+        out.append("\\." if char == "." and not in_class else char)
+        index += 1
+    return "".join(out)
+
+
 def _lowered(source: str) -> str:
     """The regex with its letters lowercased, escapes (\\D, \\W ...) kept as they are."""
     return re.sub(r"\\.|[A-Z]", lambda m: m[0] if m[0].startswith("\\") else m[0].lower(), source)
