@@ -44,6 +44,8 @@ from corsgen.probe.client import Answer, Client, Site
 from corsgen.probe.judge import AUTH_STATUSES, Fault
 from corsgen.routing import CARELESS_CORS, Routes, Scope, audit_backend
 from corsgen.targets import by_name, envoy_routing, traefik_routing
+from corsgen.targets.caddy import TARGET as CADDY
+from corsgen.targets.caddy import caddyfile
 from corsgen.targets.envoy import TARGET as ENVOY
 from corsgen.targets.envoy_serving import command as envoy_command
 from corsgen.targets.nginx import TARGET as NGINX
@@ -89,6 +91,7 @@ CORPORA = {
     "nginx": {name: [corpus.CORPUS / "nginx" / name] for name in corpus.configs("nginx")},
     "traefik": {name: corpus.traefik_files(name) for name in corpus.configs("traefik")},
     "envoy": {name: [corpus.CORPUS / "envoy" / name] for name in corpus.configs("envoy")},
+    "caddy": {name: [corpus.CORPUS / "caddy" / name] for name in corpus.configs("caddy")},
 }
 IMPORTED = [
     (target, name)
@@ -218,7 +221,31 @@ def _envoy(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
         yield Imported(policies, plans, "envoy", old, new)
 
 
-SERVED = {"nginx": _nginx, "traefik": _traefik, "envoy": _envoy}
+@contextmanager
+def _caddy(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
+    """The old Caddyfile served by one Caddy, every output (a site each, on a port of its own)
+    by another, which imports them all."""
+    for side in ("old", "new"):
+        (root / side).mkdir()
+    with corpus.caddy(name, root / "old", up.port) as served:
+        config = corpus.CORPUS / "caddy" / name
+        policies = _imports(served.routes, "caddy", root / "imported", config)
+        plans = _plans(policies)
+        new = [free_port() for _ in policies]
+        sites = ""
+        for policy, plan, port in zip(policies, plans, new, strict=True):
+            directory = root / "new" / plan.name
+            directory.mkdir()
+            files = CADDY.in_place(policy.scope, plan, directory, f"127.0.0.1:{up.port}", port)
+            assert files is not None, policy.scope.title
+            sites += f"import {files[0]}\n"
+        conf = caddyfile(root / "new", sites)
+        with corpus.caddy_running(corpus.caddy_binary(), conf, root / "new", new):
+            old = [served.ports[0]] * len(policies)
+            yield Imported(policies, plans, "caddy", old, new)
+
+
+SERVED = {"nginx": _nginx, "traefik": _traefik, "envoy": _envoy, "caddy": _caddy}
 
 
 @pytest.fixture(scope="module", params=IMPORTED, ids=["-".join(p) for p in IMPORTED])
@@ -281,7 +308,8 @@ def _kinds(found: Sequence[Change]) -> dict[str, tuple[str, ...]]:
 def test_the_corpora_have_hand_written_configs_to_round_trip() -> None:
     """The list is not empty by mistake: the configs known to import are in it."""
     known = {("nginx", "enable-cors.conf"), ("nginx", "reflect-credentials.conf")}
-    assert known | {("traefik", "exact-list.yml")} <= set(IMPORTED)
+    known |= {("traefik", "exact-list.yml"), ("caddy", "multi-site.Caddyfile")}
+    assert known | {("caddy", "blocks.Caddyfile")} <= set(IMPORTED)
 
 
 # What probe finds on an output where its server cannot keep corsgen's promise: the CG501 cases
