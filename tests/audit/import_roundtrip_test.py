@@ -260,8 +260,9 @@ def served(
 
 
 def _at(scope: Scope, probe: Probe) -> Probe:
-    """The probe as the scope's site is asked for: by its Host, on 127.0.0.1."""
-    return replace(probe, headers=(("Host", scope.host), *probe.headers))
+    """The probe as the scope's site is asked for: by its Host (a site of no host is any
+    host's: 127.0.0.1, as a server refuses an empty Host), on 127.0.0.1."""
+    return replace(probe, headers=(("Host", scope.host or "127.0.0.1"), *probe.headers))
 
 
 def _send(port: int, sent: Sequence[Probe]) -> list[Answer]:
