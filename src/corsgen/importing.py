@@ -84,11 +84,17 @@ def _value(value: object) -> str:
     return json.dumps(value)
 
 
+def where(scope: Scope) -> str:
+    """The scope as import names it, in the policy file and on the terminal."""
+    host = f"host {scope.host}" if scope.host else "any host"  # a site of no name
+    return f"{scope.title} at {scope.at} ({host})"
+
+
 def policy_text(imported: Imported, scope: Scope) -> str:
     """The policy file: a header naming the scope, what was dropped, then each key with the line
     of config it came from."""
     lines = [
-        f"# Imported by `corsgen import` from {scope.title} at {scope.at} (host {scope.host}):",
+        f"# Imported by `corsgen import` from {where(scope)}:",
         "# what the config grants today, not what its author meant.",
     ]
     lines += [f"# Dropped: {d}" for d in imported.dropped]

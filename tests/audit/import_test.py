@@ -11,10 +11,10 @@ import pytest
 
 from corsgen.cli import main
 from corsgen.fetch import header_value
-from corsgen.importing import Policy, checked_plan, imported, write_policies
+from corsgen.importing import Policy, checked_plan, imported, where, write_policies
 from corsgen.probe import battery
 from corsgen.promise import promised_answer
-from corsgen.routing import Asked, OriginRegex, Place
+from corsgen.routing import Asked, OriginRegex, Place, Scope
 from testing.fake_routes import FILE, LINES, Block, Cors, FakeConfig
 
 GOOD = Cors(
@@ -256,3 +256,13 @@ def test_a_scope_is_imported_only_where_its_block_answers_today(tmp_path: Path) 
     assert {s.title: s.paths for s in routes.scopes()}["router api"] == ("/api/", "/api/admin/")
     paths = {p.scope.title: p.scope.paths for p in imported(routes, tmp_path, "traefik")}
     assert paths == {"router api": ("/api/",), "router fallback": ("/",)}
+
+
+@pytest.mark.parametrize(
+    ("host", "named"),
+    [("api.example.com", "(host api.example.com)"), ("", "(any host)")],
+)
+def test_a_scope_is_named_with_its_host_or_as_any_hosts(host: str, named: str) -> None:
+    """A site that names no host (Caddy's `http://:8080`) answers any: said so, not `(host )`."""
+    scope = Scope(Place("Caddyfile", 9), host, ("/",), "http://:8080")
+    assert where(scope) == f"http://:8080 at Caddyfile:9 {named}"

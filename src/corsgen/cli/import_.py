@@ -26,7 +26,7 @@ from corsgen.files import shown
 def import_(configs: tuple[Path, ...], target: str | None, out_dir: Path) -> None:
     """Write a policy for each place a server's config answers CORS by hand, stating what it
     grants today, and print what rendering each would change; the config is never written."""
-    from corsgen.importing import imported, write_policies
+    from corsgen.importing import imported, where, write_policies
     from corsgen.targets import by_name
 
     name = target or infer(configs)
@@ -38,12 +38,10 @@ def import_(configs: tuple[Path, ...], target: str | None, out_dir: Path) -> Non
     policies = imported(loaded.routes, out_dir, name)
     write_policies(policies, configs)
     for policy in policies:
-        scope = policy.scope
-        where = f"{scope.title} at {scope.at} (host {scope.host})"
         if policy.path is None:
-            click.echo(escape(f"{where}: nothing imported: {policy.dropped[0]}"))
+            click.echo(escape(f"{where(policy.scope)}: nothing imported: {policy.dropped[0]}"))
             continue
-        click.echo(escape(f"{shown(policy.path)}: {where}"))
+        click.echo(escape(f"{shown(policy.path)}: {where(policy.scope)}"))
         for dropped in policy.dropped:
             click.echo(escape(f"  dropped: {dropped}"))
         for change in policy.changes:
