@@ -167,8 +167,8 @@ def imported(routes: Routes, out_dir: Path, target: str | None = None) -> list[P
         granted, refused = _preflighted(routes, scope, scope.granted)
         try:
             safe = nearest_safe(granted, name)
-        except NothingLeft:
-            out.append(Policy(scope, None, dropped=[_NOTHING]))
+        except NothingLeft as nothing:
+            out.append(Policy(scope, None, dropped=[_NOTHING, *refused, *nothing.dropped]))
             continue
         safe.dropped[:0] = refused
         path = out_dir / f"{name}.toml"

@@ -147,8 +147,10 @@ def test_what_corsgen_refuses_is_dropped_and_said(
 
 
 def test_nothing_is_imported_when_nothing_is_safe(tmp_path: Path) -> None:
+    """And says what was dropped on the way, and why: the regex it could not prove."""
     _, policy = one(replace(GOOD, origins=(), regex=LOOSE), tmp_path)
     assert policy.path is None and "corsgen accepts none of the origins" in policy.dropped[0]
+    assert policy.dropped[1].startswith(f"the origin regex {LOOSE.source} at {LOOSE.at} is dropped")
 
 
 CHANGES = [

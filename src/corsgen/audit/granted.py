@@ -193,7 +193,12 @@ def nearest_safe(granted: Granted, name: str) -> Imported:
 
 
 class NothingLeft(Exception):
-    """Nothing of the grant is left that corsgen accepts: no origin, exact or by regex."""
+    """Nothing of the grant is left that corsgen accepts: no origin, exact or by regex; `dropped`
+    says what was dropped on the way, and why."""
+
+    def __init__(self, dropped: list[str]) -> None:
+        super().__init__(dropped)
+        self.dropped = dropped
 
 
 def _drop_refused(imported: Imported) -> None:
@@ -204,7 +209,7 @@ def _drop_refused(imported: Imported) -> None:
         if not errors:
             return
         if errors[0].rule_id == "CG105":  # the list is empty: nothing to narrow it to
-            raise NothingLeft
+            raise NothingLeft(imported.dropped)
         _drop(imported, errors[0])
     raise AssertionError(f"import could not make {imported.name} safe")
 

@@ -38,12 +38,15 @@ def import_(configs: tuple[Path, ...], target: str | None, out_dir: Path) -> Non
     policies = imported(loaded.routes, out_dir, name)
     write_policies(policies, configs)
     for policy in policies:
-        if policy.path is None:
-            click.echo(escape(f"{where(policy.scope)}: nothing imported: {policy.dropped[0]}"))
+        if policy.path is None:  # the reason, then what was dropped on the way to it
+            reason, *dropped = policy.dropped
+            click.echo(escape(f"{where(policy.scope)}: nothing imported: {reason}"))
+            for each in dropped:
+                click.echo(escape(f"  dropped: {each}"))
             continue
         click.echo(escape(f"{shown(policy.path)}: {where(policy.scope)}"))
-        for dropped in policy.dropped:
-            click.echo(escape(f"  dropped: {dropped}"))
+        for each in policy.dropped:
+            click.echo(escape(f"  dropped: {each}"))
         for change in policy.changes:
             click.echo(escape(f"  rendering it changes {change}"))
         if not policy.changes:
