@@ -706,6 +706,25 @@ def test_the_only_site_of_no_host_is_one_scope_and_blocks_are_their_own() -> Non
     ]
 
 
+def test_a_block_in_a_handle_path_is_asked_for_with_the_prefix_it_strips(
+    caddy: str, tmp_path: Path
+) -> None:
+    """handle_path /api/* strips /api before the blocks in it match: their scopes' paths are
+    the requests' (/api/v1/), not what their matchers see (/v1/), which nothing routes there."""
+    model = _load(
+        "http://127.0.0.1:8080 {\n\thandle_path /api/* {\n\t\troute /v1/* {\n"
+        "\t\t\theader Access-Control-Allow-Origin *\n\t\t\trespond /v1/x/* 200\n"
+        "\t\t\trespond 204\n\t\t}\n\t}\n}\n",
+        tmp_path,
+        caddy,
+    )
+    assert [(s.title, s.paths) for s in model.scopes()] == [
+        ("route /v1/*", ("/api/v1/", "/api/v1/x/")),
+    ]
+    answered = model.answer(Asked("127.0.0.1", "GET", "/api/v1/", (), 8080))
+    assert (answered.status, answered.pairs()) == (204, (("Access-Control-Allow-Origin", "*"),))
+
+
 def _site(host: str, *block: str) -> str:
     """A site on 8081 with the snippet api.caddy and the application, in `block` when given."""
     body = "import api.caddy\nreverse_proxy 127.0.0.1:9\n"
@@ -723,6 +742,7 @@ IN_PLACE = [
     ("handle /api/*", "*.example", _site("*.example", "handle /api/*")),
     ("route", "", _site("", "route")),
     ("handle @api", "a.example", None),  # a named matcher: the title does not say what it is
+    ("route /v1/*", "a.example", None),  # in a handle_path /api/*: not the site's route /v1/*
     ("handle /{http.vars.p}/*", "a.example", None),
     ("forward_auth /api/*", "a.example", None),
     ("http://a.example", "{$HOST}", None),

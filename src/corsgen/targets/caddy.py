@@ -270,6 +270,7 @@ class Caddy(Target):
         handle_path with its path, then reverse_proxy to `upstream` (the scope's other
         directives, basic_auth, error, file_server, handle_errors, are not carried over)."""
         from corsgen.targets.caddy_compiled import KINDS
+        from corsgen.targets.caddy_matchers import path_matches
         from corsgen.targets.serving import indent, write_snippets
 
         words = scope.title.split() or [""]
@@ -278,6 +279,8 @@ class Caddy(Target):
             return None
         if block and not all(_BARE_PATH.fullmatch(w) for w in words[1:]):
             return None
+        if block and not all(path_matches(" ".join(words[1:]) or "*", p) for p in scope.paths):
+            return None  # a block in another (a handle_path's, which strips): not the site's
         if scope.host and not _BARE_HOST.fullmatch(scope.host):
             return None
         write_snippets(directory, (plan,), "caddy")
