@@ -304,13 +304,19 @@ def caddy_running(binary: str, config: Path, root: Path, ports: Iterable[int]) -
         yield
 
 
+def caddy_binary() -> str:
+    """The Caddy the corpus is served by: the newest (else Debian's)."""
+    binary = kinds()["caddy-latest"] or kinds()["caddy-debian"]
+    need_binary("caddy", binary)
+    assert binary is not None
+    return binary
+
+
 @contextmanager
 def caddy(name: str, root: Path, upstream: int) -> Iterator[Served]:
     """A Caddy corpus config on the newest Caddy (else Debian's), and its model: the environment
     set while both read it."""
-    binary = kinds()["caddy-latest"] or kinds()["caddy-debian"]
-    need_binary("caddy", binary)
-    assert binary is not None
+    binary = caddy_binary()
     port = free_port()
     config = CORPUS / "caddy" / name
     saved = dict(os.environ)

@@ -84,6 +84,12 @@ def _value(value: object) -> str:
     return json.dumps(value)
 
 
+def where(scope: Scope) -> str:
+    """The scope as import names it, in the policy file and on the terminal."""
+    host = f"host {scope.host}" if scope.host else "any host"  # a site of no name
+    return f"{scope.title} at {scope.at} ({host})"
+
+
 def policy_text(imported: Imported, scope: Scope) -> str:
     """The policy file: a header naming the scope, what was dropped, then each key with the line
     of config it came from."""
@@ -102,11 +108,6 @@ def policy_text(imported: Imported, scope: Scope) -> str:
     # Each line escaped on its own: a newline in a file name or a quoted location ends a comment
     # and writes the rest as TOML (a key of the config's choosing, or a file import refuses).
     return "".join(escape(line) + "\n" for line in lines)
-
-
-def where(scope: Scope) -> str:
-    """The scope as import names it: its block, its line and the host it answers."""
-    return f"{scope.title} at {scope.at} ({f'host {scope.host}' if scope.host else 'any host'})"
 
 
 def checked_plan(text: str, file: str) -> Plan:

@@ -25,7 +25,7 @@ from corsgen.cli.audit import found
 from corsgen.errors import CorsgenError
 from corsgen.fetch import vary_tokens
 from corsgen.render import render_parts
-from corsgen.routing import SECRET_HEADER, Answered, Asked, Place
+from corsgen.routing import SECRET_HEADER, Answered, Asked, Place, Scope
 from corsgen.server_config import ConfigBudget
 from corsgen.targets import caddy_config, caddy_lines, caddy_routing, caddy_serving
 from corsgen.targets.caddy import TARGET
@@ -33,6 +33,7 @@ from corsgen.targets.caddy_serving import kinds
 from corsgen.targets.serving import free_port, indent
 from testing.client import AUTH
 from testing.corpus import caddy_environment, caddy_running
+from testing.policies import plan_of
 from testing.servers import running, site, unchecked_plan
 from testing.upstream import Upstream
 from testing.upstream import answer as backend
@@ -691,3 +692,82 @@ def test_a_heredoc_is_one_word_braces_and_all(tmp_path: Path) -> None:
         (3, "respond", "200"),
         (6, "header", "2"),
     ]
+
+
+def test_the_only_site_of_no_host_is_one_scope_and_blocks_are_their_own() -> None:
+    """The adapter writes the routes of the only site of a port that names no host as the
+    server's own, not in a subroute: the site is still one scope, its handle @preflight part of
+    it (not a site of its own, granting methods and no origin)."""
+    assert _scopes(CORPUS / "any-host.Caddyfile") == [(9, "http://:8080", ("/",), None)]
+    assert _scopes(CORPUS / "blocks.Caddyfile") == [
+        (10, "handle_path /api/*", ("/api/",), None),
+        (34, "handle /v2/*", ("/v2/",), None),
+        (40, "route /v3/*", ("/v3/",), None),
+    ]
+
+
+def test_a_block_in_a_handle_path_is_asked_for_with_the_prefix_it_strips(
+    caddy: str, tmp_path: Path
+) -> None:
+    """handle_path /api/* strips /api before the blocks in it match: their scopes' paths are
+    the requests' (/api/v1/), not what their matchers see (/v1/), which nothing routes there."""
+    model = _load(
+        "http://127.0.0.1:8080 {\n\thandle_path /api/* {\n\t\troute /v1/* {\n"
+        "\t\t\theader Access-Control-Allow-Origin *\n\t\t\trespond /v1/x/* 200\n"
+        "\t\t\trespond 204\n\t\t}\n\t}\n}\n",
+        tmp_path,
+        caddy,
+    )
+    assert [(s.title, s.paths) for s in model.scopes()] == [
+        ("route /v1/*", ("/api/v1/", "/api/v1/x/")),
+    ]
+    answered = model.answer(Asked("127.0.0.1", "GET", "/api/v1/", (), 8080))
+    assert (answered.status, answered.pairs()) == (204, (("Access-Control-Allow-Origin", "*"),))
+
+
+def _site(host: str, *block: str) -> str:
+    """A site on 8081 with the snippet api.caddy and the application, in `block` when given."""
+    body = "import api.caddy\nreverse_proxy 127.0.0.1:9\n"
+    if block:
+        body = f"{block[0]} {{\n{indent(body)}}}\n"
+    return f"http://{host}:8081 {{\n{indent(body)}}}\n"
+
+
+# A scope as the model titles it, its host, and the Caddyfile Caddy.in_place writes for it on 8081;
+# None where it cannot write it back as it was.
+IN_PLACE = [
+    ("http://127.0.0.1:8080", "127.0.0.1", _site("127.0.0.1")),
+    ("http://:8080", "", _site("")),  # any host, as the scope's site
+    ("handle_path /api/*", "a.example", _site("a.example", "handle_path /api/*")),
+    ("handle /api/*", "*.example", _site("*.example", "handle /api/*")),
+    ("route", "", _site("", "route")),
+    ("handle @api", "a.example", None),  # a named matcher: the title does not say what it is
+    ("route /v1/*", "a.example", None),  # in a handle_path /api/*: not the site's route /v1/*
+    ("handle /{http.vars.p}/*", "a.example", None),
+    ("forward_auth /api/*", "a.example", None),
+    ("http://a.example", "{$HOST}", None),
+    ("http://[::1]:8080", "::1", None),
+    ("", "a.example", None),
+]
+
+
+@pytest.mark.parametrize(("title", "host", "written"), IN_PLACE)
+def test_in_place_writes_the_snippet_back_where_the_scope_was(
+    title: str, host: str, written: str | None, caddy: str, tmp_path: Path
+) -> None:
+    scope = Scope(Place("Caddyfile", 9), host, ("/api/",), title, port=8080)
+    plan = plan_of('allow_origins = ["https://app.example.com"]\n')
+    files = TARGET.in_place(scope, plan, tmp_path, "127.0.0.1:9", 8081)
+    if written is None:
+        assert files is None
+        return
+    assert files is not None
+    (site,) = files
+    assert site.read_text() == written
+    # It loads with the model, the snippet beside it: its handle answers the preflight there.
+    model = caddy_routing.read(site, caddy)
+    assert not isinstance(model, str), model
+    asked = (("Origin", "https://app.example.com"), ("Access-Control-Request-Method", "GET"))
+    answered = model.answer(Asked(host.replace("*", "x"), "OPTIONS", "/api/x", asked, 8081))
+    assert (answered.status, answered.by.file) == (204, str(site))
+    assert ("Access-Control-Allow-Origin", "https://app.example.com") in answered.pairs()

@@ -48,6 +48,8 @@ from corsgen.probe.judge import AUTH_STATUSES, Fault
 from corsgen.routing import CARELESS_CORS, Routes, Scope, audit_backend
 from corsgen.targets import by_name, envoy_routing, traefik_routing
 from corsgen.targets.apache import TARGET as APACHE
+from corsgen.targets.caddy import TARGET as CADDY
+from corsgen.targets.caddy import caddyfile
 from corsgen.targets.envoy import TARGET as ENVOY
 from corsgen.targets.envoy_serving import command as envoy_command
 from corsgen.targets.haproxy import TARGET as HAPROXY
@@ -100,6 +102,7 @@ CORPORA = {
         name: corpus.haproxy_files(corpus.CORPUS / "haproxy" / name)
         for name in corpus.configs("haproxy")
     },
+    "caddy": {name: [corpus.CORPUS / "caddy" / name] for name in corpus.configs("caddy")},
 }
 IMPORTED = [
     (target, name)
@@ -275,12 +278,37 @@ def _haproxy(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
         yield Imported(policies, plans, "haproxy", [old.ports[0]] * len(policies), new)
 
 
+@contextmanager
+def _caddy(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
+    """The old Caddyfile served by one Caddy, every output (a site each, on a port of its own)
+    by another, which imports them all."""
+    for side in ("old", "new"):
+        (root / side).mkdir()
+    with corpus.caddy(name, root / "old", up.port) as served:
+        config = corpus.CORPUS / "caddy" / name
+        policies = _imports(served.routes, "caddy", root / "imported", config)
+        plans = _plans(policies)
+        new = [free_port() for _ in policies]
+        sites = ""
+        for policy, plan, port in zip(policies, plans, new, strict=True):
+            directory = root / "new" / plan.name
+            directory.mkdir()
+            files = CADDY.in_place(policy.scope, plan, directory, f"127.0.0.1:{up.port}", port)
+            assert files is not None, policy.scope.title
+            sites += f"import {files[0]}\n"
+        conf = caddyfile(root / "new", sites)
+        with corpus.caddy_running(corpus.caddy_binary(), conf, root / "new", new):
+            old = [served.ports[0]] * len(policies)
+            yield Imported(policies, plans, "caddy", old, new)
+
+
 SERVED = {
     "nginx": _nginx,
     "traefik": _traefik,
     "envoy": _envoy,
     "apache": _apache,
     "haproxy": _haproxy,
+    "caddy": _caddy,
 }
 
 
@@ -296,8 +324,9 @@ def served(
 
 
 def _at(scope: Scope, probe: Probe) -> Probe:
-    """The probe as the scope's site is asked for: by its Host, on 127.0.0.1."""
-    return replace(probe, headers=(("Host", scope.host), *probe.headers))
+    """The probe as the scope's site is asked for: by its Host (a site of no host is any
+    host's: 127.0.0.1, as a server refuses an empty Host), on 127.0.0.1."""
+    return replace(probe, headers=(("Host", scope.host or "127.0.0.1"), *probe.headers))
 
 
 def _send(port: int, sent: Sequence[Probe]) -> list[Answer]:
@@ -345,6 +374,8 @@ def test_the_corpora_have_hand_written_configs_to_round_trip() -> None:
     """The list is not empty by mistake: the configs known to import are in it."""
     known = {("nginx", "enable-cors.conf"), ("nginx", "reflect-credentials.conf")}
     known |= {("traefik", "exact-list.yml"), ("haproxy", "correct-allowlist.cfg")}
+    known |= {("caddy", "blocks.Caddyfile"), ("caddy", "any-host.Caddyfile")}
+    known |= {("caddy", "multi-site.Caddyfile"), ("apache", "h5bp.conf")}
     assert known <= set(IMPORTED)
 
 
@@ -491,3 +522,19 @@ def test_a_reflected_origin_with_credentials_imports_without_them(
     assert any(
         c.kind.startswith("origins that read with the user's cookies") for c in policy.changes
     )
+
+
+def test_a_regex_corsgen_cannot_prove_imports_nothing_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """regex-reflect.Caddyfile sends back any Origin its unanchored regex matches: import writes
+    nothing, and says which regex it dropped and why."""
+    config = corpus.CORPUS / "caddy" / "regex-reflect.Caddyfile"
+    monkeypatch.delenv("CORSGEN_PORT", raising=False)  # a served Caddy's (corpus.caddy): 8080
+    assert main(["import", str(config), "--out-dir", str(tmp_path / "cors")]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"http://127.0.0.1:8080 at {config}:8 (host 127.0.0.1): nothing imported: corsgen "
+        "accepts none of the origins or regexes it grants",
+        f"  dropped: the origin regex https://.*example.com at {config}:10 is dropped: corsgen "
+        "cannot prove that it admits only origins it names",
+    ]

@@ -12,10 +12,10 @@ import pytest
 from corsgen.audit.granted import policy_name
 from corsgen.cli import main
 from corsgen.fetch import header_value
-from corsgen.importing import Policy, checked_plan, imported, write_policies
+from corsgen.importing import Policy, checked_plan, imported, where, write_policies
 from corsgen.probe import battery
 from corsgen.promise import promised_answer
-from corsgen.routing import Asked, OriginRegex, Place
+from corsgen.routing import Asked, OriginRegex, Place, Scope
 from testing.fake_routes import FILE, LINES, Block, Cors, FakeConfig
 
 GOOD = Cors(
@@ -157,8 +157,10 @@ def test_what_corsgen_refuses_is_dropped_and_said(
 
 
 def test_nothing_is_imported_when_nothing_is_safe(tmp_path: Path) -> None:
+    """And says what was dropped on the way, and why: the regex it could not prove."""
     _, policy = one(replace(GOOD, origins=(), regex=LOOSE), tmp_path)
     assert policy.path is None and "corsgen accepts none of the origins" in policy.dropped[0]
+    assert policy.dropped[1].startswith(f"the origin regex {LOOSE.source} at {LOOSE.at} is dropped")
 
 
 CHANGES = [
@@ -302,3 +304,13 @@ def test_a_policy_is_named_by_its_host_and_path_not_its_address(
     host: str, title: str, name: str
 ) -> None:
     assert policy_name(host, title) == name
+
+
+@pytest.mark.parametrize(
+    ("host", "named"),
+    [("api.example.com", "(host api.example.com)"), ("", "(any host)")],
+)
+def test_a_scope_is_named_with_its_host_or_as_any_hosts(host: str, named: str) -> None:
+    """A site that names no host (Caddy's `http://:8080`) answers any: said so, not `(host )`."""
+    scope = Scope(Place("Caddyfile", 9), host, ("/",), "http://:8080")
+    assert where(scope) == f"http://:8080 at Caddyfile:9 {named}"

@@ -16,6 +16,7 @@ from corsgen.errors import CorsgenError, VerifyError
 from corsgen.plan import Header, Plan, When
 from corsgen.regex import OUTSIDE_AN_ORIGIN, anchor
 from corsgen.regex.trie import trie
+from corsgen.routing import Scope
 from corsgen.targets.base import Loaded, Part, Target, double_quoted
 from corsgen.targets.lexer import Line, split_lines
 
@@ -39,6 +40,14 @@ _CLAIMS = re.compile(
     re.MULTILINE,
 )
 _NOT_CADDY = re.compile(r";\s*$|^\s*</?[A-Za-z]|^\s*[\w.-]+:\s|^\s*\[", re.MULTILINE)
+# The blocks corsgen's output is documented inside (besides the site block): Target.in_place writes
+# a scope of one of these back as it is, with its path; Caddy's other blocks it cannot.
+BLOCKS = ("handle", "route", "handle_path")
+# What in_place writes back as Caddy reads a bare word: a site's host (a name, an IPv4 address,
+# a * label), a block's path matcher; anything else (a named matcher, a quote, a brace, a
+# placeholder, an IPv6 address) it cannot say faithfully.
+_BARE_HOST = re.compile(r"[A-Za-z0-9*][A-Za-z0-9.*-]*")
+_BARE_PATH = re.compile(r"\*|/[A-Za-z0-9._~*/%+,;=:@!$&'()-]*")
 MATCHERS: Mapping[str, tuple[int, int]] = {
     "method": (1, 9),
     "header": (1, 99),
@@ -252,6 +261,35 @@ class Caddy(Target):
         # The audit finds every finding in the model's answers, and says when nothing answers
         # CORS (CG406).
         return Loaded(model, [])
+
+    def in_place(
+        self, scope: Scope, plan: Plan, directory: Path, upstream: str, port: int
+    ) -> list[Path] | None:
+        """A Caddyfile of one site, `http://HOST:PORT` (any host for a scope with none), the
+        snippet imported at its top as the docs say, or inside the scope's handle, route or
+        handle_path with its path, then reverse_proxy to `upstream` (the scope's other
+        directives, basic_auth, error, file_server, handle_errors, are not carried over)."""
+        from corsgen.targets.caddy_compiled import KINDS
+        from corsgen.targets.caddy_matchers import path_matches
+        from corsgen.targets.serving import indent, write_snippets
+
+        words = scope.title.split() or [""]
+        block = words[0] in BLOCKS
+        if not block and (words[0] in KINDS["subroute"] or not words[0]):  # forward_auth's
+            return None
+        if block and not all(_BARE_PATH.fullmatch(w) for w in words[1:]):
+            return None
+        if block and not all(path_matches(" ".join(words[1:]) or "*", p) for p in scope.paths):
+            return None  # a block in another (a handle_path's, which strips): not the site's
+        if scope.host and not _BARE_HOST.fullmatch(scope.host):
+            return None
+        write_snippets(directory, (plan,), "caddy")
+        body = f"import {plan.name}.caddy\nreverse_proxy {upstream}\n"
+        if block:
+            body = f"{' '.join(words)} {{\n{indent(body)}}}\n"
+        site = directory / f"{plan.name}.Caddyfile"  # imports the snippet beside it
+        site.write_text(f"http://{scope.host}:{port} {{\n{indent(body)}}}\n")
+        return [site]
 
     def claims(self, text: str) -> bool:
         return _CLAIMS.search(text) is not None and _NOT_CADDY.search(text) is None

@@ -149,7 +149,12 @@ class _Compiler:
                 hosts = _site_hosts(st, ports)
                 if hosts is not None:
                     sites.setdefault(frozenset(hosts), st)
-        routes = tuple(self.top(r, sites) for r in server.get("routes", []))
+        found = list(server.get("routes", []))
+        if set(sites) == {frozenset()} and not _wrapped(found):
+            # The only site, of no host: the adapter writes its routes as the server's own, not
+            # in a subroute of the site. The model reads them as the site block's.
+            found = [{"handle": [{"handler": "subroute", "routes": found}], "terminal": True}]
+        routes = tuple(self.top(r, sites) for r in found)
         errors = tuple(self.top(r, sites) for r in server.get("errors", {}).get("routes", []))
         listen = tuple(server.get("listen", []))
         return Server(name, listen, ports, routes, errors, *_by_host(routes))
@@ -268,6 +273,15 @@ def _fields(st: Statement) -> dict[str, Place]:
         if words:
             found.setdefault(words[0].lstrip("+-><?").lower(), inner.at)
     return found
+
+
+def _wrapped(routes: Sequence[Json]) -> bool:
+    """Whether a server's routes are its sites, each a terminal route of one subroute (as the
+    adapter writes every site of a server of several, or of a host or path)."""
+    return bool(routes) and all(
+        r.get("terminal") and [h.get("handler") for h in r.get("handle", [])] == ["subroute"]
+        for r in routes
+    )
 
 
 def _port(address: str) -> int:

@@ -33,7 +33,7 @@ def clean_path(path: str) -> str:
     return cleaned + "/" if path.endswith("/") and cleaned != "/" else cleaned
 
 
-def _path_matches(pattern: str, path: str) -> bool:
+def path_matches(pattern: str, path: str) -> bool:
     pattern, path = pattern.lower(), clean_path(path.lower())
     if pattern == "*":
         return True
@@ -86,7 +86,7 @@ def _matcher(run: Exchange, kind: str, spec: Any) -> bool:
     if kind == "host":
         return any(host_matches(h, run.asked.host) for h in spec)
     if kind == "path":  # on the decoded path, as r.URL.Path is
-        return any(_path_matches(run.replace(p, known=False), unquote(run.path)) for p in spec)
+        return any(path_matches(run.replace(p, known=False), unquote(run.path)) for p in spec)
     if kind == "path_regexp":
         return _regex(run, spec, unquote(run.path))
     if kind == "method":

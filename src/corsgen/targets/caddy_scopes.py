@@ -35,13 +35,19 @@ def scopes(model: CaddyRoutes) -> Sequence[Scope]:
 
 
 def _scopes(
-    model: CaddyRoutes, block: Handler, host: str, path: str, port: int | None
+    model: CaddyRoutes, block: Handler, host: str, path: str, port: int | None, prefix: str = ""
 ) -> Iterator[Scope]:
     """The scope of a block (site, handle, route, handle_path) when it answers CORS, and those
     of the blocks in it; a corsgen snippet's lines are its policy, not hand-written CORS. Its
     paths: those its CORS headers are sent on when a path matcher gates them all (header @fonts,
     @fonts path *.woff2), else its own and one for each path matcher in it (an `error
-    /private/*`, a `basicauth /admin/*`, a handle_path of no CORS of its own)."""
+    /private/*`, a `basicauth /admin/*`, a handle_path of no CORS of its own). `prefix`: what the
+    handle_path blocks around it strip, which a request has before its matchers see it."""
+    inside = prefix + _stripped(block)
+
+    def sample(pattern: str) -> str:  # a request path the pattern, inside this block, matches
+        return inside.rstrip("/") + _sample(pattern)
+
     own = list(_own(block))
     policies = {model.policies[h.at.file] for _, h in own if h.at.file in model.policies}
     written = [(r, h) for r, h in own if h.at.file not in model.policies]
@@ -53,15 +59,15 @@ def _scopes(
     for route in block.routes:
         for handler in route.handlers:
             if handler.kind == "subroute" and (pattern := _pattern(route)) is not None:
-                inner += _scopes(model, handler, host, _sample(pattern), port)
+                inner += _scopes(model, handler, host, sample(pattern), port, inside)
     if policies or granted is not None:
         policy = min(policies) if policies else None
         claimed = {p for scope in inner for p in scope.paths}
         gates = [_pattern(r) for r, h in written if h.kind == "headers"]
         if gates and all(gates):
-            paths = [_sample(p) for p in gates if p]
+            paths = [sample(p) for p in gates if p]
         else:
-            paths = [path, *(_sample(p) for r in block.routes if (p := _pattern(r)))]
+            paths = [path, *(sample(p) for r in block.routes if (p := _pattern(r)))]
         paths = [p for p in dict.fromkeys(paths) if p == path or p not in claimed]
         yield Scope(block.at, host, tuple(paths), block.title, policy, granted, port)
     yield from inner
@@ -251,6 +257,13 @@ def _maps(model: CaddyRoutes) -> Maps:
         if destination in found:
             found.setdefault(name, found[destination])
     return found
+
+
+def _stripped(block: Handler) -> str:
+    """The prefix a handle_path block strips: its first route, unmatched, a rewrite that strips."""
+    first = block.routes[0].handlers if block.routes and not block.routes[0].match else ()
+    strips = (str(h.json.get("strip_path_prefix", "")) for h in first if h.kind == "rewrite")
+    return next(strips, "")
 
 
 def _pattern(route: Route) -> str | None:
