@@ -25,7 +25,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -315,17 +315,18 @@ def caddy_binary() -> str:
 @contextmanager
 def caddy(name: str, root: Path, upstream: int) -> Iterator[Served]:
     """A Caddy corpus config on the newest Caddy (else Debian's), and its model: the environment
-    set while both read it."""
+    set while both read it, and put back before the block runs (a test in it sees its own)."""
     binary = caddy_binary()
     port = free_port()
     config = CORPUS / "caddy" / name
     saved = dict(os.environ)
-    os.environ.update(caddy_environment(port, upstream))
-    try:
-        routes = caddy_routing.read(config, binary)
-        assert not isinstance(routes, str), routes
-        with caddy_running(binary, config, root, [port]):
-            yield Served(routes, (port,), config.read_text())
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with ExitStack() as stack:
+        os.environ.update(caddy_environment(port, upstream))
+        try:
+            routes = caddy_routing.read(config, binary)
+            assert not isinstance(routes, str), routes
+            stack.enter_context(caddy_running(binary, config, root, [port]))
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        yield Served(routes, (port,), config.read_text())
