@@ -1,0 +1,109 @@
+"""Which of Traefik's routers a request may reach, found without matching every rule.
+
+Each rule says what every request it matches has (Keys): a host, a path prefix, or one of a few
+such pairs. The routers are filed under those, so a request is matched against the rules filed
+under its own host and the prefixes of its path only (and those that say nothing), still in
+priority order. A key is only a necessary condition, the rule is still matched: no answer changes,
+and 2,000 routers cost a request what a few do.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+Key = tuple[str | None, str | None]  # (host as host_key writes it, path prefix); None: any
+Keys = tuple[Key, ...]  # every request the rule matches has one of these
+ANY: Keys = ((None, None),)
+# Alternatives a rule keeps: (A || B) && (C || D) multiplies; past this it keeps fewer, or ANY.
+MAX_KEYS = 64
+
+
+def host_key(host: str) -> str:
+    """Host(`example.com.`) matches example.com and example.com. alike, in any case."""
+    return host.lower().rstrip(".")
+
+
+def matcher_keys(name: str, args: Sequence[str]) -> Keys:
+    """What a request one of the rule's functions matches has (traefik_routing._matcher)."""
+    if name == "Host" and not args[0].startswith("*"):
+        return ((host_key(args[0]), None),)
+    if name in ("Path", "PathPrefix"):
+        return ((None, args[0]),)
+    return ANY
+
+
+def both_keys(parts: Sequence[Keys]) -> Keys:
+    """A && B: each alternative of A with each of B, the host of either, the longer prefix (a path
+    that starts with both starts with the longer); past MAX_KEYS, the smaller side alone, which
+    every request the && matches still has."""
+    out = ANY
+    for keys in parts:
+        merged = tuple(
+            dict.fromkeys(
+                (
+                    a[0] if a[0] is not None else b[0],
+                    max((p for p in (a[1], b[1]) if p is not None), key=len, default=None),
+                )
+                for a in out
+                for b in keys
+            )
+        )
+        out = merged if len(merged) <= MAX_KEYS else min(out, keys, key=len)
+    return out
+
+
+def either_keys(parts: Sequence[Keys]) -> Keys:
+    """A || B: the alternatives of both; any when one of them says nothing."""
+    joined = tuple(dict.fromkeys(key for keys in parts for key in keys))
+    return ANY if (None, None) in joined or len(joined) > MAX_KEYS else joined
+
+
+def _prefixes(path: str) -> list[str | None]:
+    return [None, *(path[:end] for end in range(len(path) + 1))]
+
+
+class Index(Generic[T]):
+    """Items (routers, in priority order) filed under their keys."""
+
+    def __init__(self, items: Sequence[tuple[T, Keys]]) -> None:
+        self.items = [item for item, _ in items]
+        self.filed: dict[Key, list[int]] = {}
+        for position, (_, keys) in enumerate(items):
+            for key in keys:
+                self.filed.setdefault(key, []).append(position)
+
+    def candidates(self, host: str, path: str) -> list[T]:
+        """The items a request for host and (routed) path may match, in their order."""
+        found: set[int] = set()
+        for name in (host_key(host), None):
+            for prefix in _prefixes(path):
+                found.update(self.filed.get((name, prefix), ()))
+        return [self.items[position] for position in sorted(found)]
+
+
+class Named(Generic[T]):
+    """Paths the routers name, each with its router, looked up by prefix."""
+
+    def __init__(self, named: Sequence[tuple[T, str, str]]) -> None:
+        # (rank, router, path, the path as rules match it), in the order given, sorted by the last
+        self.named = sorted(
+            ((rank, *entry) for rank, entry in enumerate(named)), key=lambda entry: entry[3]
+        )
+        self.routed = [entry[3] for entry in self.named]
+
+    def under(self, keys: Keys, host: str) -> list[tuple[T, str]]:
+        """(router, path) of every path a rule of these keys may match on host, in the order
+        given."""
+        found: set[int] = set()  # indexes into self.named
+        for name, prefix in keys:
+            if name is not None and name != host_key(host):
+                continue
+            start = bisect.bisect_left(self.routed, prefix or "")
+            for at in range(start, len(self.named)):
+                if prefix and not self.routed[at].startswith(prefix):
+                    break
+                found.add(at)
+        return [self.named[at][1:3] for at in sorted(found, key=lambda at: self.named[at][0])]
