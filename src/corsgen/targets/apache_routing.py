@@ -82,6 +82,7 @@ class ApacheRoutes:
         self.hosts = [s for s in flatten(top) if s.kind == "virtualhost"]
         self.htaccess: dict[Path, Section | None] = {}  # read once per directory
         self._scopes: list[Scope] | None = None
+        self._locations: dict[int, _Locations] = {}  # by id() of the server's section
 
     # ------------------------------------------------------------------ choosing the host
     def host(self, asked: Asked) -> Section | None:
@@ -103,11 +104,9 @@ class ApacheRoutes:
             merged += self._directories(tops, file, run)
             merged += self._files(merged, file, run)
         for top in tops:
-            merged += [
-                s
-                for s in top.sections("location", "locationmatch")
-                if _location_matches(s, run.request.uri, run)
-            ]
+            if id(top) not in self._locations:
+                self._locations[id(top)] = _Locations(top.sections("location", "locationmatch"))
+            merged += self._locations[id(top)].matching(run.request.uri, run)
         return merged + list(self._ifs(merged, run))
 
     def _directories(self, tops: Sequence[Section], file: str, run: Run) -> list[Section]:
@@ -163,9 +162,7 @@ class ApacheRoutes:
     def _ifs(self, sections: Sequence[Section], run: Run) -> Iterator[Section]:
         for section in sections:
             chained = False  # an earlier branch of this <If>/<ElseIf> chain held
-            for inner in section.sections():
-                if inner.kind not in IF_KINDS:
-                    continue
+            for inner in section.sections(*IF_KINDS):  # the others neither hold nor break one
                 if inner.kind == "if":
                     chained = False
                 if chained:
@@ -402,6 +399,44 @@ class ApacheRoutes:
         if self._scopes is None:
             self._scopes = scopes(self)
         return self._scopes
+
+
+class _Locations:
+    """A server's <Location> and <LocationMatch> sections, the plain prefixes (most of them)
+    looked up by the URI's own prefixes: thousands of sections cost a request what a few do. The
+    others are matched one by one, in config order, as before."""
+
+    def __init__(self, sections: Sequence[Section]) -> None:
+        self.sections = sections
+        self.prefixes: dict[str, list[int]] = {}
+        self.others: list[int] = []
+        for position, section in enumerate(sections):
+            if _plain(section):
+                self.prefixes.setdefault(section.args[0], []).append(position)
+            else:
+                self.others.append(position)
+
+    def matching(self, uri: str, run: Run) -> list[Section]:
+        """The sections that match uri, in config order (_location_matches of each)."""
+        found = [
+            at
+            for end in range(1, len(uri) + 1)
+            for at in self.prefixes.get(uri[:end], ())
+            if _location_matches(self.sections[at], uri, run)
+        ]
+        found += [at for at in self.others if _location_matches(self.sections[at], uri, run)]
+        return [self.sections[at] for at in sorted(found)]
+
+
+def _plain(section: Section) -> bool:
+    """A <Location> of a path prefix: no regex, no wildcard (and not empty: "" is every URI's
+    prefix, one no lookup of the URI's prefixes finds)."""
+    return (
+        section.kind == "location"
+        and bool(section.args and section.args[0])
+        and not (section.args[0] == "~" and len(section.args) > 1)
+        and not any(c in section.args[0] for c in "*?[")
+    )
 
 
 def _location_matches(section: Section, uri: str, run: Run) -> bool:

@@ -257,9 +257,9 @@ def parse_rule(source: str) -> Rule:
             return lambda r: not inner(r), ANY
         if peek() == "(":
             take()
-            inner = either()
+            grouped = either()
             take(")")
-            return inner
+            return grouped
         name = take()
         take("(")
         args: list[str] = []
