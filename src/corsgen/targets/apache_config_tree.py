@@ -56,8 +56,12 @@ class Section:
     # What the methods below found, kept: the model asks each request's sections for their
     # directives and inner sections many times, and a virtual host may hold thousands. Found on
     # first use, once the config is read whole (the reader only appends to bodies).
-    _items: tuple[Directive | Section, ...] | None = field(default=None, init=False, repr=False, compare=False)
-    _directives: tuple[Directive, ...] | None = field(default=None, init=False, repr=False, compare=False)
+    _items: tuple[Directive | Section, ...] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _directives: tuple[Directive, ...] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
     _sections: dict[tuple[str, ...], tuple[Section, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -85,9 +89,7 @@ class Section:
         """The sections inside, of these kinds (any kind when none is given)."""
         if kinds not in self._sections:
             self._sections[kinds] = tuple(
-                s
-                for s in self.items()
-                if isinstance(s, Section) and (not kinds or s.kind in kinds)
+                s for s in self.items() if isinstance(s, Section) and (not kinds or s.kind in kinds)
             )
         return self._sections[kinds]
 

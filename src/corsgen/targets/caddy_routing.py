@@ -53,6 +53,7 @@ from corsgen.targets.caddy_exchange import (
     python_regex,
     response_matches,
 )
+from corsgen.targets.caddy_index import index
 from corsgen.targets.caddy_lines import Statement
 from corsgen.targets.caddy_matchers import clean_path, field_values, host_matches, matches
 
@@ -191,7 +192,10 @@ def _status(run: Exchange, value: object, default: int) -> int:
 
 
 def _run_routes(run: Exchange, routes: Sequence[Route]) -> Outcome:
-    for route in routes:
+    filed = index(routes)  # the routes a path cannot match are skipped, not tried
+    position = 0
+    while (found := filed.next(position, run.path)) is not None:
+        route, position = routes[found], found + 1
         try:
             if not matches(run, route.match):
                 continue

@@ -52,6 +52,7 @@ from corsgen.routing import (
 from corsgen.rules.table import finding
 from corsgen.server_config import ConfigBudget, decode_config
 from corsgen.targets.base import SHARED
+from corsgen.targets.prefix_index import Index
 from corsgen.targets.replies import Reply, malformed, set_header, static_granted, without
 from corsgen.targets.yaml_lines import NONE, Node, read
 
@@ -320,6 +321,20 @@ def _per_filter(level: Node, name: str) -> Node | None:
     return (level.get("typed_per_filter_config") or NONE).get(name)
 
 
+def _path_key(match: Node) -> tuple[str | None, str | None]:
+    """What the path of every request a route's match takes starts with (_matches_route): its
+    prefix, path or separated prefix, "i" when it is compared in lower case; a regex, (None,
+    None): any."""
+    sensitive = (match.get("case_sensitive") or Node("true", "", 0)).true()
+    case = "" if sensitive else "i"
+    for name in ("prefix", "path", "safe_regex", "path_separated_prefix"):
+        if (node := match.get(name)) is not None:
+            if name == "safe_regex":
+                return None, None
+            return case, node.text() if sensitive else node.text().lower()
+    return None, None  # no path: it matches nothing, and is tried as before
+
+
 def _matches_route(match: Node, path: str, headers: Mapping[str, list[str]]) -> bool:
     bare = path.split("?")[0]
     sensitive = (match.get("case_sensitive") or Node("true", "", 0)).true()
@@ -489,6 +504,9 @@ class EnvoyRoutes:
         self.markers = markers  # each file's corsgen markers: (line, policy)
         # Each route's policies, read (their regexes compiled) once for all the requests.
         self.policies: dict[tuple[str, int, int, int], tuple[Policy, ...]] = {}
+        # Each virtual host's routes filed by path (prefix_index.py), by id() of the virtual
+        # host, which is kept with them so that the id names no other.
+        self.indexes: dict[int, tuple[Node, Index[Node]]] = {}
 
     def _listener(self, port: int | None) -> Listener | None:
         return next((x for x in self.listeners if port is None or x.port in (port, None)), None)
@@ -510,10 +528,24 @@ class EnvoyRoutes:
         headers: dict[str, list[str]] = {":method": [asked.method], ":authority": [asked.host]}
         for name, value in asked.headers:
             headers.setdefault(name.lower(), []).append(value)
-        for route in (vhost.get("routes") or NONE).items():
+        bare = asked.path.split("?")[0]
+        index = self._index(vhost)
+        tried = index.at(
+            index.positions("", bare)
+            | index.positions("i", bare.lower())
+            | {*index.filed.get((None, None), ())}
+        )
+        for route in tried:
             if _matches_route(route.get("match") or NONE, asked.path, headers):
                 return Route(route, vhost, listener.table)
         return None
+
+    def _index(self, vhost: Node) -> Index[Node]:
+        if id(vhost) not in self.indexes:
+            routes = (vhost.get("routes") or NONE).items()
+            keyed = [(r, (_path_key(r.get("match") or NONE),)) for r in routes]
+            self.indexes[id(vhost)] = (vhost, Index(keyed))
+        return self.indexes[id(vhost)][1]
 
     def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
         listener = self._listener(asked.port)

@@ -48,6 +48,7 @@ from corsgen.routing import (
 from corsgen.targets.haproxy_acls import (
     Acl,
     Condition,
+    path_keys,
 )
 from corsgen.targets.haproxy_config import (
     FINAL,
@@ -61,6 +62,7 @@ from corsgen.targets.haproxy_lines import (
     Unmodeled,
 )
 from corsgen.targets.haproxy_pages import ErrorFile
+from corsgen.targets.prefix_index import Index
 from corsgen.targets.haproxy_patterns import (
     search,
 )
@@ -87,6 +89,10 @@ class _Reply:
 # Answering a request.
 
 
+# A front's use_backend rule: the backend, its condition, its line.
+Switch = tuple[str, Condition | None, Place]
+
+
 class Model:
     """One config's routing model (routing.Routes)."""
 
@@ -95,6 +101,9 @@ class Model:
         self.users = reader.userlists
         self.policies = policies  # file -> the corsgen policy whose output it is
         self.backends = {s.name: s for s in self.proxies if s.kind in ("backend", "listen")}
+        # Each front's use_backend rules filed by path (prefix_index.py), by id() of the front,
+        # which is kept with them so that the id names no other.
+        self.switch_index: dict[int, tuple[Section, Index[Switch]]] = {}
         for proxy in self.proxies:
             for name, _, at in proxy.switches:
                 self._backend(name, at)
@@ -168,11 +177,13 @@ class Model:
     def _switch(
         self, front: Section, txn: Txn, trail: list[str]
     ) -> tuple[Section | None, _Reply | None]:
-        for name, condition, at in front.switches:
+        for name, condition, at in self._switches(front, txn):
             txn.at = at
             if condition is None or condition.holds(txn):
                 trail.append(f"use_backend {name} at {at}")
                 return self.backends[name], None
+        if front.switches:  # where the last one tried left it, as when every one is tried
+            txn.at = front.switches[-1][2]
         if front.default_backend:
             name, at = front.default_backend
             trail.append(f"default_backend {name} at {at}")
@@ -181,6 +192,16 @@ class Model:
             return front, None
         trail.append(f"no backend for {front.title}: HAProxy's 503")
         return None, _error(503, [front], front.at, txn)
+
+    def _switches(self, front: Section, txn: Txn) -> list[Switch]:
+        """The front's use_backend rules a request on its path may take, in their order."""
+        if id(front) not in self.switch_index:
+            keyed = [(switch, path_keys(switch[1])) for switch in front.switches]
+            self.switch_index[id(front)] = (front, Index(keyed))
+        index = self.switch_index[id(front)][1]
+        path = txn.path.split("?", 1)[0]  # the path fetch's
+        found = index.positions("", path) | index.positions("i", path.lower())
+        return index.at(found | {*index.filed.get((None, None), ())})
 
     def _respond(
         self, proxies: Sequence[Section], phase: str, txn: Txn, reply: _Reply, trail: list[str]

@@ -4,17 +4,18 @@ Each rule says what every request it matches has (Keys): a host, a path prefix, 
 such pairs. The routers are filed under those, so a request is matched against the rules filed
 under its own host and the prefixes of its path only (and those that say nothing), still in
 priority order. A key is only a necessary condition, the rule is still matched: no answer changes,
-and 2,000 routers cost a request what a few do.
+and 2,000 routers cost a request what a few do (prefix_index.py).
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from typing import Generic, TypeVar
+from typing import Generic
 
-T = TypeVar("T")
-Key = tuple[str | None, str | None]  # (host as host_key writes it, path prefix); None: any
+from corsgen.targets.prefix_index import Index, Key, T
+
+# A Key here: (the host as host_key writes it, a path prefix).
 Keys = tuple[Key, ...]  # every request the rule matches has one of these
 ANY: Keys = ((None, None),)
 # Alternatives a rule keeps: (A || B) && (C || D) multiplies; past this it keeps fewer, or ANY.
@@ -61,27 +62,9 @@ def either_keys(parts: Sequence[Keys]) -> Keys:
     return ANY if (None, None) in joined or len(joined) > MAX_KEYS else joined
 
 
-def _prefixes(path: str) -> list[str | None]:
-    return [None, *(path[:end] for end in range(len(path) + 1))]
-
-
-class Index(Generic[T]):
-    """Items (routers, in priority order) filed under their keys."""
-
-    def __init__(self, items: Sequence[tuple[T, Keys]]) -> None:
-        self.items = [item for item, _ in items]
-        self.filed: dict[Key, list[int]] = {}
-        for position, (_, keys) in enumerate(items):
-            for key in keys:
-                self.filed.setdefault(key, []).append(position)
-
-    def candidates(self, host: str, path: str) -> list[T]:
-        """The items a request for host and (routed) path may match, in their order."""
-        found: set[int] = set()
-        for name in (host_key(host), None):
-            for prefix in _prefixes(path):
-                found.update(self.filed.get((name, prefix), ()))
-        return [self.items[position] for position in sorted(found)]
+def candidates(index: Index[T], host: str, path: str) -> list[T]:
+    """The routers a request for host and (routed) path may match, in their order."""
+    return index.at(index.positions(host_key(host), path) | index.positions(None, path))
 
 
 class Named(Generic[T]):

@@ -55,13 +55,14 @@ from corsgen.targets.replies import (
     without,
 )
 from corsgen.targets.traefik import CORS_OPTIONS
+from corsgen.targets.prefix_index import Index
 from corsgen.targets.traefik_index import (
     ANY,
-    Index,
     Keys,
     Named,
     both_keys,
     either_keys,
+    candidates,
     matcher_keys,
 )
 from corsgen.targets.yaml_lines import NONE, Node, read
@@ -702,7 +703,7 @@ class TraefikRoutes:
         return next(
             (
                 r
-                for r in self.index.candidates(request.host, request.routed)
+                for r in candidates(self.index, request.host, request.routed)
                 if self._on(r, asked.port) and r.rule.match(request)
             ),
             None,
