@@ -62,7 +62,6 @@ from corsgen.targets.haproxy_lines import (
     Unmodeled,
 )
 from corsgen.targets.haproxy_pages import ErrorFile
-from corsgen.targets.prefix_index import Index
 from corsgen.targets.haproxy_patterns import (
     search,
 )
@@ -75,6 +74,7 @@ from corsgen.targets.haproxy_samples import (
     fetch,
     render,
 )
+from corsgen.targets.prefix_index import Index, Named
 
 
 @dataclass
@@ -104,6 +104,10 @@ class Model:
         # Each front's use_backend rules filed by path (prefix_index.py), by id() of the front,
         # which is kept with them so that the id names no other.
         self.switch_index: dict[int, tuple[Section, Index[Switch]]] = {}
+        # What scopes() reads of a section, once per section (each kept with its key's).
+        self.choosing: dict[int, tuple[Section, dict[str, list[Condition | None]]]] = {}
+        self.tests: dict[int, tuple[Section, list[_Test]]] = {}
+        self.ruled: dict[int, tuple[Section, Named[None]]] = {}
         for proxy in self.proxies:
             for name, _, at in proxy.switches:
                 self._backend(name, at)
@@ -254,14 +258,14 @@ class Model:
             for reach in self._reached(proxy):
                 front, port, host = reach.front, reach.port, reach.host
                 sections = (front.defaults, front, proxy.defaults, proxy)
-                tests = [t for s in dict.fromkeys(sections) if s for t in _origin_tests(s)]
+                tests = [t for s in dict.fromkeys(sections) if s for t in self._origin_tests(s)]
                 granted = None
                 if hand:
                     granted = self._granted(host, port, reach.paths[0], tests)
                 elif policy:
                     granted = self._snippet_grant(proxy, host, port, reach.paths[0])
                 title = proxy.title
-                paths = _ruled(reach, (front, proxy))
+                paths = self._ruled(reach, (front, proxy))
                 found.append(Scope(proxy.at, host, paths, title, policy, granted, port))
         return found
 
@@ -311,14 +315,42 @@ class Model:
         reached = []
         for front in self.fronts:
             port = front.ports[0] if front.ports else None
-            for name, condition, _ in front.switches:
-                if name == proxy.name:
-                    paths = _tested(condition, _is_path) or ["/"]
-                    host = next(iter(_tested(condition, _is_host)), "")
-                    reached.append(_Reach(front, port, host, tuple(dict.fromkeys(paths))))
+            for condition in self._choosing(front).get(proxy.name, ()):
+                paths = _tested(condition, _is_path) or ["/"]
+                host = next(iter(_tested(condition, _is_host)), "")
+                reached.append(_Reach(front, port, host, tuple(dict.fromkeys(paths))))
             if front.default_backend and front.default_backend[0] == proxy.name:
                 reached.append(_Reach(front, port, "", ("/",)))
         return reached
+
+    # Read once per section, not once per scope: a frontend of thousands of use_backend rules is
+    # a frontend of thousands of scopes.
+    def _choosing(self, front: Section) -> Mapping[str, list[Condition | None]]:
+        """The conditions of the front's use_backend rules, by backend, in their order."""
+        if id(front) not in self.choosing:
+            choosing: dict[str, list[Condition | None]] = {}
+            for name, condition, _ in front.switches:
+                choosing.setdefault(name, []).append(condition)
+            self.choosing[id(front)] = (front, choosing)
+        return self.choosing[id(front)][1]
+
+    def _origin_tests(self, section: Section) -> list[_Test]:
+        if id(section) not in self.tests:
+            self.tests[id(section)] = (section, list(_origin_tests(section)))
+        return self.tests[id(section)][1]
+
+    def _ruled(self, reach: _Reach, sections: Sequence[Section]) -> tuple[str, ...]:
+        """The paths a scope is asked on: those its switch tests, then each path under them that
+        a request rule or a backend switch of the frontend or the proxy tests (an auth, a deny,
+        a return, another backend for /api/admin/ answers there otherwise than on /api/)."""
+        under = [(None, p) for p in reach.paths]
+        tested = []
+        for section in dict.fromkeys(sections):
+            if id(section) not in self.ruled:
+                named = Named([(None, path, path) for path in _tests_of_paths(section)])
+                self.ruled[id(section)] = (section, named)
+            tested += [path for _, path in self.ruled[id(section)][1].under(under)]
+        return tuple(dict.fromkeys([*reach.paths, *tested]))
 
     def _granted(self, host: str, port: int | None, path: str, tests: Sequence[_Test]) -> Granted:
         """What the answers on this path grant: a policy's keys, each with the line that sent
@@ -489,29 +521,17 @@ class _Reach:
     paths: tuple[str, ...]
 
 
-def _ruled(reach: _Reach, sections: Sequence[Section]) -> tuple[str, ...]:
-    """The paths a scope is asked on: those its switch tests, then each path under them that a
-    request rule or a backend switch of the frontend or the proxy tests (an auth, a deny, a
-    return, another backend for /api/admin/ answers there otherwise than on /api/)."""
+def _tests_of_paths(section: Section) -> list[str]:
+    """The paths the request rules and backend switches of a section test, in order."""
     conditions = [
-        condition
-        for section in dict.fromkeys(sections)
-        for condition in [
-            *(
-                rule.condition
-                for phase in ("http-request", "redirect")
-                for rule in section.chain(phase)
-            ),
-            *(condition for _, condition, _ in section.switches),
-        ]
+        *(
+            rule.condition
+            for phase in ("http-request", "redirect")
+            for rule in section.chain(phase)
+        ),
+        *(condition for _, condition, _ in section.switches),
     ]
-    tested = [
-        path
-        for condition in conditions
-        for path in _tested(condition, _is_path)
-        if path.startswith(reach.paths)
-    ]
-    return tuple(dict.fromkeys([*reach.paths, *tested]))
+    return [path for condition in conditions for path in _tested(condition, _is_path)]
 
 
 def _is_path(acl: Acl) -> bool:

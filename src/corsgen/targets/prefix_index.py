@@ -7,6 +7,7 @@ its routes up here answers as it did, and thousands of routes cost a request wha
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
@@ -34,3 +35,28 @@ class Index(Generic[T]):
     def at(self, positions: set[int]) -> list[T]:
         """The items at these positions, in their order."""
         return [self.items[position] for position in sorted(positions)]
+
+
+class Named(Generic[T]):
+    """Paths, each with what names it (a router), looked up by prefix."""
+
+    def __init__(self, named: Sequence[tuple[T, str, str]]) -> None:
+        # (rank, router, path, the path as rules match it), in the order given, sorted by the last
+        self.named = sorted(
+            ((rank, *entry) for rank, entry in enumerate(named)), key=lambda entry: entry[3]
+        )
+        self.routed = [entry[3] for entry in self.named]
+
+    def under(self, keys: Sequence[Key], key: str | None = None) -> list[tuple[T, str]]:
+        """(router, path) of every path under the prefixes of these keys whose own key is None
+        or `key`, in the order given (a prefix of None: every path)."""
+        found: set[int] = set()  # indexes into self.named
+        for name, prefix in keys:
+            if name is not None and name != key:
+                continue
+            start = bisect.bisect_left(self.routed, prefix or "")
+            for at in range(start, len(self.named)):
+                if prefix and not self.routed[at].startswith(prefix):
+                    break
+                found.add(at)
+        return [self.named[at][1:3] for at in sorted(found, key=lambda at: self.named[at][0])]

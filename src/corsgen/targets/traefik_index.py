@@ -9,9 +9,7 @@ and 2,000 routers cost a request what a few do (prefix_index.py).
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Sequence
-from typing import Generic
 
 from corsgen.targets.prefix_index import Index, Key, T
 
@@ -65,28 +63,3 @@ def either_keys(parts: Sequence[Keys]) -> Keys:
 def candidates(index: Index[T], host: str, path: str) -> list[T]:
     """The routers a request for host and (routed) path may match, in their order."""
     return index.at(index.positions(host_key(host), path) | index.positions(None, path))
-
-
-class Named(Generic[T]):
-    """Paths the routers name, each with its router, looked up by prefix."""
-
-    def __init__(self, named: Sequence[tuple[T, str, str]]) -> None:
-        # (rank, router, path, the path as rules match it), in the order given, sorted by the last
-        self.named = sorted(
-            ((rank, *entry) for rank, entry in enumerate(named)), key=lambda entry: entry[3]
-        )
-        self.routed = [entry[3] for entry in self.named]
-
-    def under(self, keys: Keys, host: str) -> list[tuple[T, str]]:
-        """(router, path) of every path a rule of these keys may match on host, in the order
-        given."""
-        found: set[int] = set()  # indexes into self.named
-        for name, prefix in keys:
-            if name is not None and name != host_key(host):
-                continue
-            start = bisect.bisect_left(self.routed, prefix or "")
-            for at in range(start, len(self.named)):
-                if prefix and not self.routed[at].startswith(prefix):
-                    break
-                found.add(at)
-        return [self.named[at][1:3] for at in sorted(found, key=lambda at: self.named[at][0])]

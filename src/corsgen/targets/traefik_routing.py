@@ -46,6 +46,7 @@ from corsgen.routing import (
 )
 from corsgen.rules.table import finding
 from corsgen.server_config import ConfigBudget, decode_config
+from corsgen.targets.prefix_index import Index, Named
 from corsgen.targets.replies import (
     Reply,
     first,
@@ -55,14 +56,13 @@ from corsgen.targets.replies import (
     without,
 )
 from corsgen.targets.traefik import CORS_OPTIONS
-from corsgen.targets.prefix_index import Index
 from corsgen.targets.traefik_index import (
     ANY,
     Keys,
-    Named,
     both_keys,
-    either_keys,
     candidates,
+    either_keys,
+    host_key,
     matcher_keys,
 )
 from corsgen.targets.yaml_lines import NONE, Node, read
@@ -763,11 +763,11 @@ class TraefikRoutes:
         """The paths other routers name that this router's rule matches too, and a router of
         higher priority answers (a longer rule added later, without its CORS)."""
         out = []
-        for other, path in self.named.under(router.rule.keys, host):
+        for other, path in self.named.under(router.rule.keys, host_key(host)):
             asked = Asked(host, "GET", path, (), port)
-            if other is not router and router.rule.match(Request.of(asked)):
-                if self.route(asked) is not router:
-                    out.append(path)
+            matched = other is not router and router.rule.match(Request.of(asked))
+            if matched and self.route(asked) is not router:  # taken by one of higher priority
+                out.append(path)
         return out
 
 
