@@ -30,6 +30,7 @@ there (response_headers_to_add) joins it in one header. Each of these was measur
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -100,6 +101,9 @@ def _type(node: Node) -> str:
     return (node.get("@type") or NONE).text()
 
 
+# Compiled once per regex, not once per request and route (a route table of regexes is tried
+# route by route); as many as a config may hold routes (limits.MAX_CONFIG_ROUTES).
+@functools.lru_cache(maxsize=16_384)
 def _re2_full(source: str, ignore_case: bool = False) -> Callable[[str], bool]:
     import re2
 
