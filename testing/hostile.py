@@ -16,7 +16,7 @@ def _origin(i: int) -> str:
 def traefik(count: int, regex: bool = False) -> str:
     path = "PathRegexp(`^/p{i}/`)" if regex else "PathPrefix(`/p{i}/`)"
     routers = "".join(
-        f"    r{i}:\n      rule: \"Host(`h{i % 10}.example.com`) && {path.format(i=i)}\"\n"
+        f'    r{i}:\n      rule: "Host(`h{i % 10}.example.com`) && {path.format(i=i)}"\n'
         f"      middlewares: [c{i}]\n      service: app\n"
         for i in range(count)
     )
@@ -82,13 +82,16 @@ def haproxy(count: int, regex: bool = False) -> str:
     )
 
 
+_FILTERS = "type.googleapis.com/envoy.extensions.filters"
+
+
 def envoy(count: int, regex: bool = False) -> str:
     match = '{{ safe_regex: {{ regex: "/p{i}/.*" }} }}' if regex else '{{ prefix: "/p{i}/" }}'
     routes = "".join(
         f"              - match: {match.format(i=i)}\n"
         "                route: { cluster: app }\n"
         "                typed_per_filter_config:\n                  cors:\n"
-        '                    "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy\n'
+        f'                    "@type": {_FILTERS}.http.cors.v3.CorsPolicy\n'
         f'                    allow_origin_string_match: [{{ exact: "{_origin(i)}" }}]\n'
         for i in range(count)
     )
@@ -101,15 +104,15 @@ def envoy(count: int, regex: bool = False) -> str:
     - filters:
       - name: envoy.filters.network.http_connection_manager
         typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          "@type": {_FILTERS}.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: ingress_http
           http_filters:
           - name: cors
             typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors
+              "@type": {_FILTERS}.http.cors.v3.Cors
           - name: router
             typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+              "@type": {_FILTERS}.http.router.v3.Router
           route_config:
             virtual_hosts:
             - name: site

@@ -33,6 +33,7 @@ from pathlib import Path, PurePosixPath
 
 from corsgen.errors import Finding
 from corsgen.routing import Answered, Asked, Backend, Place, Scope, Sent, audit_backend
+from corsgen.server_config import check_routes
 from corsgen.targets.apache_config_tree import (
     IF_KINDS,
     Directive,
@@ -558,5 +559,6 @@ def load_routes(configs: Sequence[Path]) -> tuple[ApacheRoutes, list[Finding]]:
         extra, _, found = load(more)
         top.body += extra.body
         problems += found
+    check_routes(sum(1 for _ in flatten(top)) - 1, str(configs[0]), "sections")
     routes = ApacheRoutes(top, root)
     return routes, problems + apache_structure.findings(top)

@@ -51,7 +51,7 @@ from corsgen.routing import (
     audit_backend,
 )
 from corsgen.rules.table import finding
-from corsgen.server_config import ConfigBudget, decode_config
+from corsgen.server_config import ConfigBudget, check_routes, decode_config
 from corsgen.targets.base import SHARED
 from corsgen.targets.prefix_index import Index
 from corsgen.targets.replies import Reply, malformed, set_header, static_granted, without
@@ -510,7 +510,8 @@ class EnvoyRoutes:
         self.policies: dict[tuple[str, int, int, int], tuple[Policy, ...]] = {}
         # Each virtual host's routes filed by path (prefix_index.py), by id() of the virtual
         # host, which is kept with them so that the id names no other.
-        self.indexes: dict[int, tuple[Node, Index[Node]]] = {}
+        self.indexes: dict[int, tuple[Node, Index[Node], bool]] = {}
+        self.chosen: dict[tuple[int, str], Node | None] = {}  # (vhost, path): its route
 
     def _listener(self, port: int | None) -> Listener | None:
         return next((x for x in self.listeners if port is None or x.port in (port, None)), None)
@@ -532,24 +533,33 @@ class EnvoyRoutes:
         headers: dict[str, list[str]] = {":method": [asked.method], ":authority": [asked.host]}
         for name, value in asked.headers:
             headers.setdefault(name.lower(), []).append(value)
+        index, by_path = self._index(vhost)
+        if by_path and (id(vhost), asked.path) in self.chosen:  # found for this path already
+            chosen = self.chosen[id(vhost), asked.path]
+            return None if chosen is None else Route(chosen, vhost, listener.table)
         bare = asked.path.split("?")[0]
-        index = self._index(vhost)
         tried = index.at(
             index.positions("", bare)
             | index.positions("i", bare.lower())
             | {*index.filed.get((None, None), ())}
         )
-        for route in tried:
-            if _matches_route(route.get("match") or NONE, asked.path, headers):
-                return Route(route, vhost, listener.table)
-        return None
+        chosen = next(
+            (r for r in tried if _matches_route(r.get("match") or NONE, asked.path, headers)),
+            None,
+        )
+        if by_path:
+            self.chosen[id(vhost), asked.path] = chosen
+        return None if chosen is None else Route(chosen, vhost, listener.table)
 
-    def _index(self, vhost: Node) -> Index[Node]:
+    def _index(self, vhost: Node) -> tuple[Index[Node], bool]:
+        """The virtual host's routes filed by path, and whether they test the path alone (no
+        route tests a header): then the route chosen for a path is kept for the next request."""
         if id(vhost) not in self.indexes:
             routes = (vhost.get("routes") or NONE).items()
             keyed = [(r, (_path_key(r.get("match") or NONE),)) for r in routes]
-            self.indexes[id(vhost)] = (vhost, Index(keyed))
-        return self.indexes[id(vhost)][1]
+            by_path = all((r.get("match") or NONE).get("headers") is None for r in routes)
+            self.indexes[id(vhost)] = (vhost, Index(keyed), by_path)
+        return self.indexes[id(vhost)][1:]
 
     def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
         listener = self._listener(asked.port)
@@ -799,6 +809,12 @@ def load(configs: Sequence[Path]) -> tuple[EnvoyRoutes | None, list[Finding]]:
             if (found := re.search(re.escape(LEAD) + r"policy=(\S+)", line.strip()))
             and found[1] != SHARED  # the filters' file, the same for every policy
         ]
+    routes = sum(
+        len((vhost.get("routes") or NONE).items())
+        for listener in listeners
+        for vhost in (listener.table.get("virtual_hosts") or NONE).items()
+    )
+    check_routes(routes, str(configs[0]), "routes")
     return EnvoyRoutes(listeners, markers), []
 
 

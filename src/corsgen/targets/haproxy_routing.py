@@ -45,6 +45,7 @@ from corsgen.routing import (
     Sent,
     audit_backend,
 )
+from corsgen.server_config import check_routes
 from corsgen.targets.haproxy_acls import (
     Acl,
     Condition,
@@ -104,6 +105,10 @@ class Model:
         # Each front's use_backend rules filed by path (prefix_index.py), by id() of the front,
         # which is kept with them so that the id names no other.
         self.switch_index: dict[int, tuple[Section, Index[Switch]]] = {}
+        # Fronts whose switches test the path alone (each front is kept in switch_index, so its
+        # id names no other), and the switch each chose for a path.
+        self.by_path: dict[int, bool] = {}
+        self.chosen: dict[tuple[int, str], Switch | None] = {}
         # What scopes() reads of a section, once per section (each kept with its key's).
         self.choosing: dict[int, tuple[Section, dict[str, list[Condition | None]]]] = {}
         self.tests: dict[int, tuple[Section, list[_Test]]] = {}
@@ -181,12 +186,12 @@ class Model:
     def _switch(
         self, front: Section, txn: Txn, trail: list[str]
     ) -> tuple[Section | None, _Reply | None]:
-        for name, condition, at in self._switches(front, txn):
-            txn.at = at
-            if condition is None or condition.holds(txn):
-                trail.append(f"use_backend {name} at {at}")
-                return self.backends[name], None
-        if front.switches:  # where the last one tried left it, as when every one is tried
+        switch = self._chosen(front, txn)
+        if switch is not None:
+            name, _, txn.at = switch
+            trail.append(f"use_backend {name} at {txn.at}")
+            return self.backends[name], None
+        if front.switches:  # where the last one tried left it
             txn.at = front.switches[-1][2]
         if front.default_backend:
             name, at = front.default_backend
@@ -196,6 +201,27 @@ class Model:
             return front, None
         trail.append(f"no backend for {front.title}: HAProxy's 503")
         return None, _error(503, [front], front.at, txn)
+
+    def _chosen(self, front: Section, txn: Txn) -> Switch | None:
+        """The front's first use_backend rule that holds. When they all test the path alone,
+        the one found for a path is kept for the next request on it: the audit asks each path
+        of a scope with some 200 origins and methods, and a regex is tried on every one."""
+        by_path = self.by_path.get(id(front))
+        if by_path is None:
+            by_path = all(_path_only(condition) for _, condition, _ in front.switches)
+            self.by_path[id(front)] = by_path
+        key = (id(front), txn.path.split("?", 1)[0])
+        if by_path and key in self.chosen:
+            return self.chosen[key]
+        chosen = None
+        for switch in self._switches(front, txn):
+            txn.at = switch[2]
+            if switch[1] is None or switch[1].holds(txn):
+                chosen = switch
+                break
+        if by_path:
+            self.chosen[key] = chosen
+        return chosen
 
     def _switches(self, front: Section, txn: Txn) -> list[Switch]:
         """The front's use_backend rules a request on its path may take, in their order."""
@@ -521,6 +547,16 @@ class _Reach:
     paths: tuple[str, ...]
 
 
+def _path_only(condition: Condition | None) -> bool:
+    """Whether a condition reads nothing of the request but its path."""
+    return condition is None or all(
+        acl.expr.fetch.name == "path" and not acl.expr.converters
+        for terms in condition.alternatives
+        for term in terms
+        for acl in term.acls
+    )
+
+
 def _tests_of_paths(section: Section) -> list[str]:
     """The paths the request rules and backend switches of a section test, in order."""
     conditions = [
@@ -684,4 +720,13 @@ def _expand(found: Any, replacement: str) -> str:
 def load(configs: Sequence[Path], environ: Mapping[str, str] | None = None) -> Model:
     """The model of HAProxy started with these files (-f, in order); Unmodeled or CorsgenError
     (a file that cannot be read) when there is none. `environ`: what "${VAR}" expands to."""
-    return Model(*read_configs(configs, environ or {}))
+    reader, policies = read_configs(configs, environ or {})
+    # What every request is tried against: the switches and rules of the sections it arrives at
+    # (a backend's run only for the requests it is chosen for).
+    rules = sum(
+        len(section.switches) + sum(len(rules) for rules in section.rules.values())
+        for section in reader.sections
+        if section.kind != "backend"
+    )
+    check_routes(rules, str(configs[0]), "use_backend and rule lines in its frontends")
+    return Model(reader, policies)

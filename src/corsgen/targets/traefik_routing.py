@@ -45,7 +45,7 @@ from corsgen.routing import (
     audit_backend,
 )
 from corsgen.rules.table import finding
-from corsgen.server_config import ConfigBudget, decode_config
+from corsgen.server_config import ConfigBudget, check_routes, decode_config
 from corsgen.targets.prefix_index import Index, Named
 from corsgen.targets.replies import (
     Reply,
@@ -942,6 +942,7 @@ def load(configs: Sequence[Path]) -> tuple[TraefikRoutes | None, list[Finding]]:
         _read(path, config, budget, None)
     if config.findings:
         return None, config.findings
+    check_routes(len(config.routers), str(configs[0]), "routers")
     return TraefikRoutes(config), []
 
 
