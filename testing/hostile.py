@@ -1,6 +1,6 @@
 """Configs of many routes for each target, as the red team wrote them: `count` routers,
 sections, sites, rules or routes, each with its own CORS, so that each is a scope the audit probes
-and every request is routed past all the others (tests/audit/bounds_test.py)."""
+and every request is routed past all the others (tests/audit/routes_bounds_test.py)."""
 
 from __future__ import annotations
 

@@ -75,14 +75,14 @@ MAX_GLOB_ENTRIES = 100_000
 # carries the parts it has matched, so this bounds the work per directory; a policy tree is rarely
 # more than a few levels deep.
 MAX_GLOB_PARTS = 16
-# Routes one model chooses among, all its servers together: Traefik routers, Apache sections,
-# Caddy routes, HAProxy use_backend and request rules, Envoy routes. The models look a request's
-# route up by its host and path prefix, but a route matched by a regex (or a header) is tried on
-# every request, and each scope's paths are tried against every route: at this many regex routes
-# an audit takes at most about 15 s on the 2-core machine (tests/audit/bounds_test.py), while
-# thousands of routes by path prefix take a few seconds. A real file-provider or httpd config
-# has tens to hundreds; a shared host thousands of sites (nginx, which has no such count, looks
-# up its locations in a tree and its servers by name).
+# Routes one model matches a request against, all its servers together: Traefik routers, Apache
+# <VirtualHost>, <Location> and regex sections, Caddy routes (nested ones too), HAProxy use_backend
+# and rule lines of its frontends, Envoy routes. The models look a request's route up by host and
+# path prefix, but a route matched by a regex (or a header) is tried on every request, and each
+# scope's paths on every route: at this many regex routes an audit or an import takes at most
+# about 10 s on the 2-core machine (tests/audit/routes_bounds_test.py), thousands by prefix a few
+# seconds. A real file-provider or httpd config has tens to hundreds. nginx has no such count: it
+# looks its locations up in a tree, as nginx does.
 MAX_CONFIG_ROUTES = 1_000
 # Words (directive names and arguments) read with every include written out where it is: a long
 # line included again after each change of a Define is walked again. Twice the words a run keeps,

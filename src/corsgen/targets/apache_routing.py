@@ -57,6 +57,10 @@ from corsgen.targets.apache_rewrite import (
 from corsgen.targets.apache_scopes import scopes
 
 _AUTH_KINDS = ("limit", "limitexcept")
+# The sections a request is matched against one by one (a <Location> of a prefix is looked up,
+# but each is still merged by its place in the config), as MAX_CONFIG_ROUTES counts them; a
+# <Directory> of a path, matched by string, is not counted (a shared host has one per site).
+_ROUTED = frozenset({"virtualhost", "location", "locationmatch", "directorymatch", "filesmatch"})
 
 
 class _RecursiveError(Exception):
@@ -559,6 +563,7 @@ def load_routes(configs: Sequence[Path]) -> tuple[ApacheRoutes, list[Finding]]:
         extra, _, found = load(more)
         top.body += extra.body
         problems += found
-    check_routes(sum(1 for _ in flatten(top)) - 1, str(configs[0]), "sections")
+    routed = sum(1 for s in flatten(top) if s.kind in _ROUTED or s.args[:1] == ("~",))
+    check_routes(routed, str(configs[0]), "sections matched one by one (hosts, locations, regexes)")
     routes = ApacheRoutes(top, root)
     return routes, problems + apache_structure.findings(top)

@@ -29,7 +29,7 @@ SECONDS = 40
 # and its two handlers' routes inside; Envoy: the catch-all route too).
 AT_LIMIT: dict[str, tuple[Callable[[int], int], str]] = {
     "traefik": (lambda n: n, "routers"),
-    "apache": (lambda n: n - 1, "sections"),
+    "apache": (lambda n: n - 1, "sections matched one by one"),
     "caddy": (lambda n: (n - 1) // 2, "routes"),
     "haproxy": (lambda n: n, "use_backend and rule lines"),
     "envoy": (lambda n: n - 1, "routes"),
