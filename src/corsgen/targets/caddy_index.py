@@ -59,6 +59,8 @@ class RouteIndex:
 
     def next(self, start: int, path: str) -> int | None:
         """The first route from `start` on that a request for `path` may match."""
+        if not self.filed:  # no route says a prefix: each is tried in turn
+            return start if start < len(self.any) else None
         value = routed(path)
         lists = [self.any, *(self.filed.get(value[:end], ()) for end in range(len(value) + 1))]
         found = [
