@@ -17,6 +17,7 @@ from corsgen.limits import (
     MAX_CONFIG_EXPANDED,
     MAX_CONFIG_FILES,
     MAX_CONFIG_GLOB_ENTRIES,
+    MAX_CONFIG_ROUTES,
     MAX_CONFIG_SUBSTITUTED,
     MAX_CONFIG_WALKED_WORDS,
     MAX_CONFIG_WORDS,
@@ -203,6 +204,18 @@ class ConfigBudget:
                 f"{what} nested more than {MAX_CONFIG_DEPTH} deep",
                 "nest them less (does an include lead back to a file that includes it?)",
             )
+
+
+def check_routes(count: int, at: str, unit: str) -> None:
+    """Refuse a config whose model chooses among more than MAX_CONFIG_ROUTES routes (`unit`:
+    routers, sections...), before it is built."""
+    if count > MAX_CONFIG_ROUTES:
+        raise _over(
+            f"cannot read {escape(at)}",
+            f"more than {MAX_CONFIG_ROUTES:,} {unit}",
+            "give `corsgen audit` a copy that keeps the sites and routes with CORS and those "
+            "that take requests from them",
+        )
 
 
 def _iglob(

@@ -53,9 +53,26 @@ class Section:
     body: list[Directive | Section] = field(default_factory=list)
     snippets: list[Snippet] = field(default_factory=list)  # each included directly here
     holds: bool = True  # a condition (<IfModule !mod_x.c>) that does not: its body is not read
+    # What the methods below found, kept: the model asks each request's sections for their
+    # directives and inner sections many times, and a virtual host may hold thousands. Found on
+    # first use, once the config is read whole (the reader only appends to bodies).
+    _items: tuple[Directive | Section, ...] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _directives: tuple[Directive, ...] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _sections: dict[tuple[str, ...], tuple[Section, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
-    def items(self) -> Iterator[Directive | Section]:
+    def items(self) -> tuple[Directive | Section, ...]:
         """The body, through the conditions that hold."""
+        if self._items is None:
+            self._items = tuple(self._through())
+        return self._items
+
+    def _through(self) -> Iterator[Directive | Section]:
         for item in self.body:
             if isinstance(item, Section) and item.kind in CONDITIONS:
                 if item.holds:
@@ -63,13 +80,18 @@ class Section:
             else:
                 yield item
 
-    def directives(self) -> list[Directive]:
-        return [d for d in self.items() if isinstance(d, Directive)]
+    def directives(self) -> tuple[Directive, ...]:
+        if self._directives is None:
+            self._directives = tuple(d for d in self.items() if isinstance(d, Directive))
+        return self._directives
 
-    def sections(self, *kinds: str) -> list[Section]:
-        return [
-            s for s in self.items() if isinstance(s, Section) and (not kinds or s.kind in kinds)
-        ]
+    def sections(self, *kinds: str) -> tuple[Section, ...]:
+        """The sections inside, of these kinds (any kind when none is given)."""
+        if kinds not in self._sections:
+            self._sections[kinds] = tuple(
+                s for s in self.items() if isinstance(s, Section) and (not kinds or s.kind in kinds)
+            )
+        return self._sections[kinds]
 
 
 _KIND_TITLES = {"virtualhost": "VirtualHost", "locationmatch": "LocationMatch", "if": "If"}

@@ -65,14 +65,26 @@ class Run:
         if not _bounded(pattern):
             self.trail.append(f"not modelled at {at}: {pattern!r} may backtrack without end")
             return None
-        try:
-            return re.search(pattern, text, flags)
-        except re.error as exc:
-            self.trail.append(f"not modelled at {at}: {pattern!r}: {exc}")
+        compiled = _compiled(pattern, flags)
+        if isinstance(compiled, str):
+            self.trail.append(f"not modelled at {at}: {pattern!r}: {compiled}")
             return None
+        return compiled.search(text)
 
 
-@functools.lru_cache(maxsize=1024)
+# A config's regexes, each compiled and checked once: as many as the config may hold sections
+# (limits.MAX_CONFIG_ROUTES), so that every request tries each without compiling it again (re's
+# own cache holds 512: past it, each request compiled them all).
+@functools.lru_cache(maxsize=16_384)
+def _compiled(pattern: str, flags: int) -> re.Pattern[str] | str:
+    """The regex, or why Python's re does not read it."""
+    try:
+        return re.compile(pattern, flags)
+    except re.error as exc:
+        return str(exc)
+
+
+@functools.lru_cache(maxsize=16_384)
 def _bounded(pattern: str) -> bool:
     """Whether a backtracking engine runs the regex in linear time (corsgen's CG121 check); a
     regex outside the subset it reads is run as it is."""

@@ -33,6 +33,7 @@ from pathlib import Path, PurePosixPath
 
 from corsgen.errors import Finding
 from corsgen.routing import Answered, Asked, Backend, Place, Scope, Sent, audit_backend
+from corsgen.server_config import check_routes
 from corsgen.targets.apache_config_tree import (
     IF_KINDS,
     Directive,
@@ -56,6 +57,10 @@ from corsgen.targets.apache_rewrite import (
 from corsgen.targets.apache_scopes import scopes
 
 _AUTH_KINDS = ("limit", "limitexcept")
+# The sections a request is matched against one by one (a <Location> of a prefix is looked up,
+# but each is still merged by its place in the config), as MAX_CONFIG_ROUTES counts them; a
+# <Directory> of a path, matched by string, is not counted (a shared host has one per site).
+_ROUTED = frozenset({"virtualhost", "location", "locationmatch", "directorymatch", "filesmatch"})
 
 
 class _RecursiveError(Exception):
@@ -82,6 +87,7 @@ class ApacheRoutes:
         self.hosts = [s for s in flatten(top) if s.kind == "virtualhost"]
         self.htaccess: dict[Path, Section | None] = {}  # read once per directory
         self._scopes: list[Scope] | None = None
+        self._locations: dict[int, _Locations] = {}  # by id() of the server's section
 
     # ------------------------------------------------------------------ choosing the host
     def host(self, asked: Asked) -> Section | None:
@@ -103,11 +109,9 @@ class ApacheRoutes:
             merged += self._directories(tops, file, run)
             merged += self._files(merged, file, run)
         for top in tops:
-            merged += [
-                s
-                for s in top.sections("location", "locationmatch")
-                if _location_matches(s, run.request.uri, run)
-            ]
+            if id(top) not in self._locations:
+                self._locations[id(top)] = _Locations(top.sections("location", "locationmatch"))
+            merged += self._locations[id(top)].matching(run.request.uri, run)
         return merged + list(self._ifs(merged, run))
 
     def _directories(self, tops: Sequence[Section], file: str, run: Run) -> list[Section]:
@@ -163,9 +167,7 @@ class ApacheRoutes:
     def _ifs(self, sections: Sequence[Section], run: Run) -> Iterator[Section]:
         for section in sections:
             chained = False  # an earlier branch of this <If>/<ElseIf> chain held
-            for inner in section.sections():
-                if inner.kind not in IF_KINDS:
-                    continue
+            for inner in section.sections(*IF_KINDS):  # the others neither hold nor break one
                 if inner.kind == "if":
                     chained = False
                 if chained:
@@ -404,6 +406,44 @@ class ApacheRoutes:
         return self._scopes
 
 
+class _Locations:
+    """A server's <Location> and <LocationMatch> sections, the plain prefixes (most of them)
+    looked up by the URI's own prefixes: thousands of sections cost a request what a few do. The
+    others are matched one by one, in config order, as before."""
+
+    def __init__(self, sections: Sequence[Section]) -> None:
+        self.sections = sections
+        self.prefixes: dict[str, list[int]] = {}
+        self.others: list[int] = []
+        for position, section in enumerate(sections):
+            if _plain(section):
+                self.prefixes.setdefault(section.args[0], []).append(position)
+            else:
+                self.others.append(position)
+
+    def matching(self, uri: str, run: Run) -> list[Section]:
+        """The sections that match uri, in config order (_location_matches of each)."""
+        found = [
+            at
+            for end in range(1, len(uri) + 1)
+            for at in self.prefixes.get(uri[:end], ())
+            if _location_matches(self.sections[at], uri, run)
+        ]
+        found += [at for at in self.others if _location_matches(self.sections[at], uri, run)]
+        return [self.sections[at] for at in sorted(found)]
+
+
+def _plain(section: Section) -> bool:
+    """A <Location> of a path prefix: no regex, no wildcard (and not empty: "" is every URI's
+    prefix, one no lookup of the URI's prefixes finds)."""
+    return (
+        section.kind == "location"
+        and bool(section.args and section.args[0])
+        and not (section.args[0] == "~" and len(section.args) > 1)
+        and not any(c in section.args[0] for c in "*?[")
+    )
+
+
 def _location_matches(section: Section, uri: str, run: Run) -> bool:
     if not section.args:
         return False
@@ -523,5 +563,7 @@ def load_routes(configs: Sequence[Path]) -> tuple[ApacheRoutes, list[Finding]]:
         extra, _, found = load(more)
         top.body += extra.body
         problems += found
+    routed = sum(1 for s in flatten(top) if s.kind in _ROUTED or s.args[:1] == ("~",))
+    check_routes(routed, str(configs[0]), "sections matched one by one (hosts, locations, regexes)")
     routes = ApacheRoutes(top, root)
     return routes, problems + apache_structure.findings(top)

@@ -138,6 +138,11 @@ class _Compiler:
     claimed: set[int] = field(default_factory=set)
     words: dict[int, set[str]] = field(default_factory=dict)  # each statement's, read once
     depth: int = 0  # subroutes being compiled
+    # Each block's statements of some directive names, as bit sets (_Finder), by id() of the
+    # block, which is kept with them so that the id names no other.
+    finders: dict[tuple[int, frozenset[str]], tuple[Sequence[Statement], _Finder]] = field(
+        default_factory=dict
+    )
 
     def server(self, name: str, server: Json) -> Server:
         ports = frozenset(_port(a) for a in server.get("listen", []))
@@ -250,19 +255,62 @@ class _Compiler:
         kind = str(handler.get("handler", ""))
         names = KINDS.get(kind, frozenset({kind}))
         leaves = _leaves(handler) | _leaves(list(match))
-        best: tuple[int, bool, int] | None = None
-        found = None
-        for index, st in enumerate(block):
-            if st.name not in names:
-                continue
-            if id(st) not in self.words:
-                self.words[id(st)] = _words(st, defs)
-            key = (len(leaves & self.words[id(st)]), id(st) not in self.claimed, -index)
-            if best is None or key > best:
-                best, found = key, st
+        if (id(block), names) not in self.finders:
+            for st in block:
+                if st.name in names and id(st) not in self.words:
+                    self.words[id(st)] = _words(st, defs)
+            finder = _Finder([st for st in block if st.name in names], self.words, self.claimed)
+            self.finders[id(block), names] = (block, finder)
+        found = self.finders[id(block), names][1].best(leaves)
         if found is not None:
             self.claimed.add(id(found))
+            for kept, finder in self.finders.values():
+                if kept is block:
+                    finder.claim(found)
         return found
+
+
+class _Finder:
+    """A block's statements of some directive names, and the one a handler comes from: the most
+    of the handler's words (its JSON's leaves) it has, then one not claimed yet, then the first.
+    Each word is the set of statements that have it, as the bits of an int, and the statements'
+    counts are added up in bit slices: a block of thousands of `handle`s is not scanned once per
+    handler (which took minutes), and the choice is the one a scan makes."""
+
+    def __init__(
+        self, statements: Sequence[Statement], words: Mapping[int, set[str]], claimed: set[int]
+    ) -> None:
+        self.statements = statements
+        self.bits = {id(st): 1 << at for at, st in enumerate(statements)}
+        positions: dict[str, list[int]] = {}
+        for at, st in enumerate(statements):
+            for word in words[id(st)]:
+                positions.setdefault(word, []).append(at)
+        self.masks = {word: sum(1 << at for at in ats) for word, ats in positions.items()}
+        self.claimed = sum(bit for key, bit in self.bits.items() if key in claimed)
+
+    def claim(self, st: Statement) -> None:
+        self.claimed |= self.bits.get(id(st), 0)
+
+    def best(self, leaves: set[str]) -> Statement | None:
+        if not self.statements:
+            return None
+        levels: list[int] = []  # bit i of each statement's count of leaves: levels[i]
+        for leaf in leaves:
+            carry = self.masks.get(leaf, 0)
+            for i, level in enumerate(levels):
+                if not carry:
+                    break
+                levels[i], carry = level ^ carry, level & carry
+            if carry:
+                levels.append(carry)
+        chosen = (1 << len(self.statements)) - 1
+        for level in reversed(levels):  # the highest count: bit by bit from the top
+            if chosen & level:
+                chosen &= level
+        if chosen & ~self.claimed:
+            chosen &= ~self.claimed
+        return self.statements[(chosen & -chosen).bit_length() - 1]
 
 
 def _fields(st: Statement) -> dict[str, Place]:

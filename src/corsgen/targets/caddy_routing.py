@@ -37,6 +37,7 @@ from corsgen.errors import CorsgenError
 from corsgen.files import shown
 from corsgen.limits import MAX_CONFIG_DEPTH
 from corsgen.routing import Answered, Asked, Backend, Place, Scope, Sent, audit_backend
+from corsgen.server_config import check_routes
 from corsgen.targets import caddy_compiled, caddy_scopes
 from corsgen.targets.caddy_compiled import Handler, Json, Route, Server, is_forward_auth
 from corsgen.targets.caddy_exchange import (
@@ -53,6 +54,7 @@ from corsgen.targets.caddy_exchange import (
     python_regex,
     response_matches,
 )
+from corsgen.targets.caddy_index import index
 from corsgen.targets.caddy_lines import Statement
 from corsgen.targets.caddy_matchers import clean_path, field_values, host_matches, matches
 
@@ -147,6 +149,21 @@ def load(
     )
 
 
+def _routes(config: Json) -> int:
+    """The routes in the adapted JSON, nested ones too (walked without recursion: the JSON may
+    nest deeper than Python's frames before NestedTooDeep refuses it)."""
+    count, stack = 0, [config]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            routes = value.get("routes")
+            count += len(routes) if isinstance(routes, list) else 0
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return count
+
+
 def version(binary: str) -> tuple[int, int]:
     """The Caddy's major and minor version: `v2.11.7 h1:...`, Debian's `2.6.2`."""
     import subprocess
@@ -174,6 +191,7 @@ def read(path: Path, binary: str) -> CaddyRoutes | str:
         if isinstance(config, str):
             return config
         caddyfile = caddy_lines.read(path, ConfigBudget())
+        check_routes(_routes(config), str(path), "routes")
         return load(config, caddyfile.statements, caddyfile.policies, version(binary))
     except (caddy_compiled.NestedTooDeep, RecursionError):  # an import corsgen did not follow
         raise CorsgenError(
@@ -191,7 +209,10 @@ def _status(run: Exchange, value: object, default: int) -> int:
 
 
 def _run_routes(run: Exchange, routes: Sequence[Route]) -> Outcome:
-    for route in routes:
+    filed = index(routes)  # the routes a path cannot match are skipped, not tried
+    position = 0
+    while (found := filed.next(position, run.path)) is not None:
+        route, position = routes[found], found + 1
         try:
             if not matches(run, route.match):
                 continue

@@ -25,17 +25,24 @@ if TYPE_CHECKING:
 def scopes(model: CaddyRoutes) -> Sequence[Scope]:
     """Every block that answers CORS, in the order of the files and lines."""
     found: list[Scope] = []
+    maps = _maps(model)  # the whole config's, walked once
     for server in model.servers:
         port = min(server.ports, default=None)
         for route in server.routes:
             hosts = [h for m in route.match for h in m.get("host", [])]
             for handler in route.handlers:
-                found.extend(_scopes(model, handler, hosts[0] if hosts else "", "/", port))
+                found.extend(_scopes(model, maps, handler, hosts[0] if hosts else "", "/", port))
     return sorted(found, key=lambda scope: scope.at)
 
 
 def _scopes(
-    model: CaddyRoutes, block: Handler, host: str, path: str, port: int | None, prefix: str = ""
+    model: CaddyRoutes,
+    maps: Maps,
+    block: Handler,
+    host: str,
+    path: str,
+    port: int | None,
+    prefix: str = "",
 ) -> Iterator[Scope]:
     """The scope of a block (site, handle, route, handle_path) when it answers CORS, and those
     of the blocks in it; a corsgen snippet's lines are its policy, not hand-written CORS. Its
@@ -51,7 +58,6 @@ def _scopes(
     own = list(_own(block))
     policies = {model.policies[h.at.file] for _, h in own if h.at.file in model.policies}
     written = [(r, h) for r, h in own if h.at.file not in model.policies]
-    maps = _maps(model)
     granted = _granted(written, maps)
     if granted is None and policies:  # the snippet's own lines: its policy, without --policy
         granted = _granted([(r, h) for r, h in own if h.at.file in model.policies], maps)
@@ -59,7 +65,7 @@ def _scopes(
     for route in block.routes:
         for handler in route.handlers:
             if handler.kind == "subroute" and (pattern := _pattern(route)) is not None:
-                inner += _scopes(model, handler, host, sample(pattern), port, inside)
+                inner += _scopes(model, maps, handler, host, sample(pattern), port, inside)
     if policies or granted is not None:
         policy = min(policies) if policies else None
         claimed = {p for scope in inner for p in scope.paths}

@@ -30,6 +30,7 @@ there (response_headers_to_add) joins it in one header. Each of these was measur
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -50,8 +51,9 @@ from corsgen.routing import (
     audit_backend,
 )
 from corsgen.rules.table import finding
-from corsgen.server_config import ConfigBudget, decode_config
+from corsgen.server_config import ConfigBudget, check_routes, decode_config
 from corsgen.targets.base import SHARED
+from corsgen.targets.prefix_index import Index
 from corsgen.targets.replies import Reply, malformed, set_header, static_granted, without
 from corsgen.targets.yaml_lines import NONE, Node, read
 
@@ -99,6 +101,9 @@ def _type(node: Node) -> str:
     return (node.get("@type") or NONE).text()
 
 
+# Compiled once per regex, not once per request and route (a route table of regexes is tried
+# route by route); as many as a config may hold routes (limits.MAX_CONFIG_ROUTES).
+@functools.lru_cache(maxsize=16_384)
 def _re2_full(source: str, ignore_case: bool = False) -> Callable[[str], bool]:
     import re2
 
@@ -320,6 +325,20 @@ def _per_filter(level: Node, name: str) -> Node | None:
     return (level.get("typed_per_filter_config") or NONE).get(name)
 
 
+def _path_key(match: Node) -> tuple[str | None, str | None]:
+    """What the path of every request a route's match takes starts with (_matches_route): its
+    prefix, path or separated prefix, "i" when it is compared in lower case; a regex, (None,
+    None): any."""
+    sensitive = (match.get("case_sensitive") or Node("true", "", 0)).true()
+    case = "" if sensitive else "i"
+    for name in ("prefix", "path", "safe_regex", "path_separated_prefix"):
+        if (node := match.get(name)) is not None:
+            if name == "safe_regex":
+                return None, None
+            return case, node.text() if sensitive else node.text().lower()
+    return None, None  # no path: it matches nothing, and is tried as before
+
+
 def _matches_route(match: Node, path: str, headers: Mapping[str, list[str]]) -> bool:
     bare = path.split("?")[0]
     sensitive = (match.get("case_sensitive") or Node("true", "", 0)).true()
@@ -489,6 +508,10 @@ class EnvoyRoutes:
         self.markers = markers  # each file's corsgen markers: (line, policy)
         # Each route's policies, read (their regexes compiled) once for all the requests.
         self.policies: dict[tuple[str, int, int, int], tuple[Policy, ...]] = {}
+        # Each virtual host's routes filed by path (prefix_index.py), by id() of the virtual
+        # host, which is kept with them so that the id names no other.
+        self.indexes: dict[int, tuple[Node, Index[Node], bool]] = {}
+        self.chosen: dict[tuple[int, str], Node | None] = {}  # (vhost, path): its route
 
     def _listener(self, port: int | None) -> Listener | None:
         return next((x for x in self.listeners if port is None or x.port in (port, None)), None)
@@ -510,10 +533,33 @@ class EnvoyRoutes:
         headers: dict[str, list[str]] = {":method": [asked.method], ":authority": [asked.host]}
         for name, value in asked.headers:
             headers.setdefault(name.lower(), []).append(value)
-        for route in (vhost.get("routes") or NONE).items():
-            if _matches_route(route.get("match") or NONE, asked.path, headers):
-                return Route(route, vhost, listener.table)
-        return None
+        index, by_path = self._index(vhost)
+        if by_path and (id(vhost), asked.path) in self.chosen:  # found for this path already
+            chosen = self.chosen[id(vhost), asked.path]
+            return None if chosen is None else Route(chosen, vhost, listener.table)
+        bare = asked.path.split("?")[0]
+        tried = index.at(
+            index.positions("", bare)
+            | index.positions("i", bare.lower())
+            | {*index.filed.get((None, None), ())}
+        )
+        chosen = next(
+            (r for r in tried if _matches_route(r.get("match") or NONE, asked.path, headers)),
+            None,
+        )
+        if by_path:
+            self.chosen[id(vhost), asked.path] = chosen
+        return None if chosen is None else Route(chosen, vhost, listener.table)
+
+    def _index(self, vhost: Node) -> tuple[Index[Node], bool]:
+        """The virtual host's routes filed by path, and whether they test the path alone (no
+        route tests a header): then the route chosen for a path is kept for the next request."""
+        if id(vhost) not in self.indexes:
+            routes = (vhost.get("routes") or NONE).items()
+            keyed = [(r, (_path_key(r.get("match") or NONE),)) for r in routes]
+            by_path = all((r.get("match") or NONE).get("headers") is None for r in routes)
+            self.indexes[id(vhost)] = (vhost, Index(keyed), by_path)
+        return self.indexes[id(vhost)][1:]
 
     def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
         listener = self._listener(asked.port)
@@ -763,6 +809,12 @@ def load(configs: Sequence[Path]) -> tuple[EnvoyRoutes | None, list[Finding]]:
             if (found := re.search(re.escape(LEAD) + r"policy=(\S+)", line.strip()))
             and found[1] != SHARED  # the filters' file, the same for every policy
         ]
+    routes = sum(
+        len((vhost.get("routes") or NONE).items())
+        for listener in listeners
+        for vhost in (listener.table.get("virtual_hosts") or NONE).items()
+    )
+    check_routes(routes, str(configs[0]), "routes")
     return EnvoyRoutes(listeners, markers), []
 
 

@@ -239,3 +239,29 @@ def _in_phase(acl: Acl, response: bool) -> Acl:
 def parse_predefined(name: str, at: Place) -> tuple[Acl, ...]:
     """A predefined ACL (doc section 7.4), as the ACL line it stands for."""
     return (parse_acl(PREDEFINED[name].split(), at),) if name in PREDEFINED else ()
+
+
+# The ACLs whose first term tests the path alone, by prefix or whole: filed by it (prefix_index),
+# a switch whose every alternative starts with one is tried only by a request on such a path.
+_PATH_METHODS = frozenset({"beg", "str"})
+
+
+def path_keys(condition: Condition | None) -> list[tuple[str | None, str | None]]:
+    """What the path of every request the condition holds for starts with: ("", prefix), or
+    ("i", prefix) in lower case for -i; [(None, None)] when it cannot say. Only an alternative
+    whose first term is such a test says: one that fails there fails before any other fetch, so
+    a switch skipped for it is one that would have failed with nothing else done."""
+    if condition is None or condition.unless:
+        return [(None, None)]
+    keys: list[tuple[str | None, str | None]] = []
+    for terms in condition.alternatives:
+        first = terms[0] if terms else None
+        if first is None or first.negated or not first.acls:
+            return [(None, None)]
+        for acl in first.acls:
+            plain = acl.expr.fetch.name == "path" and not acl.expr.converters
+            if not plain or acl.method not in _PATH_METHODS:
+                return [(None, None)]
+            case = "i" if acl.ignore_case else ""
+            keys += [(case, p.lower() if acl.ignore_case else p) for p in acl.patterns]
+    return keys or [(None, None)]

@@ -45,9 +45,11 @@ from corsgen.routing import (
     Sent,
     audit_backend,
 )
+from corsgen.server_config import check_routes
 from corsgen.targets.haproxy_acls import (
     Acl,
     Condition,
+    path_keys,
 )
 from corsgen.targets.haproxy_config import (
     FINAL,
@@ -73,6 +75,7 @@ from corsgen.targets.haproxy_samples import (
     fetch,
     render,
 )
+from corsgen.targets.prefix_index import Index, Named
 
 
 @dataclass
@@ -87,6 +90,10 @@ class _Reply:
 # Answering a request.
 
 
+# A front's use_backend rule: the backend, its condition, its line.
+Switch = tuple[str, Condition | None, Place]
+
+
 class Model:
     """One config's routing model (routing.Routes)."""
 
@@ -95,6 +102,17 @@ class Model:
         self.users = reader.userlists
         self.policies = policies  # file -> the corsgen policy whose output it is
         self.backends = {s.name: s for s in self.proxies if s.kind in ("backend", "listen")}
+        # Each front's use_backend rules filed by path (prefix_index.py), by id() of the front,
+        # which is kept with them so that the id names no other.
+        self.switch_index: dict[int, tuple[Section, Index[Switch]]] = {}
+        # Fronts whose switches test the path alone (each front is kept in switch_index, so its
+        # id names no other), and the switch each chose for a path.
+        self.by_path: dict[int, bool] = {}
+        self.chosen: dict[tuple[int, str], Switch | None] = {}
+        # What scopes() reads of a section, once per section (each kept with its key's).
+        self.choosing: dict[int, tuple[Section, dict[str, list[Condition | None]]]] = {}
+        self.tests: dict[int, tuple[Section, list[_Test]]] = {}
+        self.ruled: dict[int, tuple[Section, Named[None]]] = {}
         for proxy in self.proxies:
             for name, _, at in proxy.switches:
                 self._backend(name, at)
@@ -168,11 +186,13 @@ class Model:
     def _switch(
         self, front: Section, txn: Txn, trail: list[str]
     ) -> tuple[Section | None, _Reply | None]:
-        for name, condition, at in front.switches:
-            txn.at = at
-            if condition is None or condition.holds(txn):
-                trail.append(f"use_backend {name} at {at}")
-                return self.backends[name], None
+        switch = self._chosen(front, txn)
+        if switch is not None:
+            name, _, txn.at = switch
+            trail.append(f"use_backend {name} at {txn.at}")
+            return self.backends[name], None
+        if front.switches:  # where the last one tried left it
+            txn.at = front.switches[-1][2]
         if front.default_backend:
             name, at = front.default_backend
             trail.append(f"default_backend {name} at {at}")
@@ -181,6 +201,37 @@ class Model:
             return front, None
         trail.append(f"no backend for {front.title}: HAProxy's 503")
         return None, _error(503, [front], front.at, txn)
+
+    def _chosen(self, front: Section, txn: Txn) -> Switch | None:
+        """The front's first use_backend rule that holds. When they all test the path alone,
+        the one found for a path is kept for the next request on it: the audit asks each path
+        of a scope with some 200 origins and methods, and a regex is tried on every one."""
+        by_path = self.by_path.get(id(front))
+        if by_path is None:
+            by_path = all(_path_only(condition) for _, condition, _ in front.switches)
+            self.by_path[id(front)] = by_path
+        key = (id(front), txn.path.split("?", 1)[0])
+        if by_path and key in self.chosen:
+            return self.chosen[key]
+        chosen = None
+        for switch in self._switches(front, txn):
+            txn.at = switch[2]
+            if switch[1] is None or switch[1].holds(txn):
+                chosen = switch
+                break
+        if by_path:
+            self.chosen[key] = chosen
+        return chosen
+
+    def _switches(self, front: Section, txn: Txn) -> list[Switch]:
+        """The front's use_backend rules a request on its path may take, in their order."""
+        if id(front) not in self.switch_index:
+            keyed = [(switch, path_keys(switch[1])) for switch in front.switches]
+            self.switch_index[id(front)] = (front, Index(keyed))
+        index = self.switch_index[id(front)][1]
+        path = txn.path.split("?", 1)[0]  # the path fetch's
+        found = index.positions("", path) | index.positions("i", path.lower())
+        return index.at(found | {*index.filed.get((None, None), ())})
 
     def _respond(
         self, proxies: Sequence[Section], phase: str, txn: Txn, reply: _Reply, trail: list[str]
@@ -233,14 +284,14 @@ class Model:
             for reach in self._reached(proxy):
                 front, port, host = reach.front, reach.port, reach.host
                 sections = (front.defaults, front, proxy.defaults, proxy)
-                tests = [t for s in dict.fromkeys(sections) if s for t in _origin_tests(s)]
+                tests = [t for s in dict.fromkeys(sections) if s for t in self._origin_tests(s)]
                 granted = None
                 if hand:
                     granted = self._granted(host, port, reach.paths[0], tests)
                 elif policy:
                     granted = self._snippet_grant(proxy, host, port, reach.paths[0])
                 title = proxy.title
-                paths = _ruled(reach, (front, proxy))
+                paths = self._ruled(reach, (front, proxy))
                 found.append(Scope(proxy.at, host, paths, title, policy, granted, port))
         return found
 
@@ -290,14 +341,42 @@ class Model:
         reached = []
         for front in self.fronts:
             port = front.ports[0] if front.ports else None
-            for name, condition, _ in front.switches:
-                if name == proxy.name:
-                    paths = _tested(condition, _is_path) or ["/"]
-                    host = next(iter(_tested(condition, _is_host)), "")
-                    reached.append(_Reach(front, port, host, tuple(dict.fromkeys(paths))))
+            for condition in self._choosing(front).get(proxy.name, ()):
+                paths = _tested(condition, _is_path) or ["/"]
+                host = next(iter(_tested(condition, _is_host)), "")
+                reached.append(_Reach(front, port, host, tuple(dict.fromkeys(paths))))
             if front.default_backend and front.default_backend[0] == proxy.name:
                 reached.append(_Reach(front, port, "", ("/",)))
         return reached
+
+    # Read once per section, not once per scope: a frontend of thousands of use_backend rules is
+    # a frontend of thousands of scopes.
+    def _choosing(self, front: Section) -> Mapping[str, list[Condition | None]]:
+        """The conditions of the front's use_backend rules, by backend, in their order."""
+        if id(front) not in self.choosing:
+            choosing: dict[str, list[Condition | None]] = {}
+            for name, condition, _ in front.switches:
+                choosing.setdefault(name, []).append(condition)
+            self.choosing[id(front)] = (front, choosing)
+        return self.choosing[id(front)][1]
+
+    def _origin_tests(self, section: Section) -> list[_Test]:
+        if id(section) not in self.tests:
+            self.tests[id(section)] = (section, list(_origin_tests(section)))
+        return self.tests[id(section)][1]
+
+    def _ruled(self, reach: _Reach, sections: Sequence[Section]) -> tuple[str, ...]:
+        """The paths a scope is asked on: those its switch tests, then each path under them that
+        a request rule or a backend switch of the frontend or the proxy tests (an auth, a deny,
+        a return, another backend for /api/admin/ answers there otherwise than on /api/)."""
+        under = [(None, p) for p in reach.paths]
+        tested = []
+        for section in dict.fromkeys(sections):
+            if id(section) not in self.ruled:
+                named = Named([(None, path, path) for path in _tests_of_paths(section)])
+                self.ruled[id(section)] = (section, named)
+            tested += [path for _, path in self.ruled[id(section)][1].under(under)]
+        return tuple(dict.fromkeys([*reach.paths, *tested]))
 
     def _granted(self, host: str, port: int | None, path: str, tests: Sequence[_Test]) -> Granted:
         """What the answers on this path grant: a policy's keys, each with the line that sent
@@ -468,29 +547,27 @@ class _Reach:
     paths: tuple[str, ...]
 
 
-def _ruled(reach: _Reach, sections: Sequence[Section]) -> tuple[str, ...]:
-    """The paths a scope is asked on: those its switch tests, then each path under them that a
-    request rule or a backend switch of the frontend or the proxy tests (an auth, a deny, a
-    return, another backend for /api/admin/ answers there otherwise than on /api/)."""
+def _path_only(condition: Condition | None) -> bool:
+    """Whether a condition reads nothing of the request but its path."""
+    return condition is None or all(
+        acl.expr.fetch.name == "path" and not acl.expr.converters
+        for terms in condition.alternatives
+        for term in terms
+        for acl in term.acls
+    )
+
+
+def _tests_of_paths(section: Section) -> list[str]:
+    """The paths the request rules and backend switches of a section test, in order."""
     conditions = [
-        condition
-        for section in dict.fromkeys(sections)
-        for condition in [
-            *(
-                rule.condition
-                for phase in ("http-request", "redirect")
-                for rule in section.chain(phase)
-            ),
-            *(condition for _, condition, _ in section.switches),
-        ]
+        *(
+            rule.condition
+            for phase in ("http-request", "redirect")
+            for rule in section.chain(phase)
+        ),
+        *(condition for _, condition, _ in section.switches),
     ]
-    tested = [
-        path
-        for condition in conditions
-        for path in _tested(condition, _is_path)
-        if path.startswith(reach.paths)
-    ]
-    return tuple(dict.fromkeys([*reach.paths, *tested]))
+    return [path for condition in conditions for path in _tested(condition, _is_path)]
 
 
 def _is_path(acl: Acl) -> bool:
@@ -643,4 +720,13 @@ def _expand(found: Any, replacement: str) -> str:
 def load(configs: Sequence[Path], environ: Mapping[str, str] | None = None) -> Model:
     """The model of HAProxy started with these files (-f, in order); Unmodeled or CorsgenError
     (a file that cannot be read) when there is none. `environ`: what "${VAR}" expands to."""
-    return Model(*read_configs(configs, environ or {}))
+    reader, policies = read_configs(configs, environ or {})
+    # What every request is tried against: the switches and rules of the sections it arrives at
+    # (a backend's run only for the requests it is chosen for).
+    rules = sum(
+        len(section.switches) + sum(len(rules) for rules in section.rules.values())
+        for section in reader.sections
+        if section.kind != "backend"
+    )
+    check_routes(rules, str(configs[0]), "use_backend and rule lines in its frontends")
+    return Model(reader, policies)

@@ -27,6 +27,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import parse_qs, unquote
 
@@ -44,7 +45,8 @@ from corsgen.routing import (
     audit_backend,
 )
 from corsgen.rules.table import finding
-from corsgen.server_config import ConfigBudget, decode_config
+from corsgen.server_config import ConfigBudget, check_routes, decode_config
+from corsgen.targets.prefix_index import Index, Named
 from corsgen.targets.replies import (
     Reply,
     first,
@@ -54,6 +56,15 @@ from corsgen.targets.replies import (
     without,
 )
 from corsgen.targets.traefik import CORS_OPTIONS
+from corsgen.targets.traefik_index import (
+    ANY,
+    Keys,
+    both_keys,
+    candidates,
+    either_keys,
+    host_key,
+    matcher_keys,
+)
 from corsgen.targets.yaml_lines import NONE, Node, read
 
 SERVER = "Traefik"
@@ -109,6 +120,16 @@ class Request:
             host = host.split(":")[0]
         return cls(host, asked.method.upper(), path, query, asked.headers)
 
+    # Computed once per request, not once per matcher: a request is matched against many rules.
+    @cached_property
+    def routed(self) -> str:
+        """The path as the router's rules match it."""
+        return routing_path(self.path)
+
+    @cached_property
+    def arguments(self) -> dict[str, list[str]]:
+        return parse_qs(self.query, keep_blank_values=True)
+
     def values(self, name: str) -> list[str]:
         return [v for n, v in self.headers if n.lower() == name.lower()]
 
@@ -140,10 +161,6 @@ def _host_matches(host: str, expr: str) -> bool:
     )
 
 
-def _query(request: Request) -> dict[str, list[str]]:
-    return parse_qs(request.query, keep_blank_values=True)
-
-
 # How many arguments each of the rule's functions takes; Traefik refuses the router otherwise.
 _ARITY = {"Header": (2,), "HeaderRegexp": (2,), "Query": (1, 2), "QueryRegexp": (1, 2)}
 
@@ -159,12 +176,12 @@ def _matcher(name: str, args: list[str]) -> Matcher:
         found = go_regexp(first)
         return lambda r: found(r.host)
     if name == "Path":
-        return lambda r: routing_path(r.path) == first
+        return lambda r: r.routed == first
     if name == "PathPrefix":
-        return lambda r: routing_path(r.path).startswith(first)
+        return lambda r: r.routed.startswith(first)
     if name == "PathRegexp":
         found = go_regexp(first)
-        return lambda r: found(routing_path(r.path))
+        return lambda r: found(r.routed)
     if name == "Method":
         return lambda r: r.method == first.upper()
     if name in ("Header", "HeaderRegexp"):
@@ -173,7 +190,7 @@ def _matcher(name: str, args: list[str]) -> Matcher:
     if name in ("Query", "QueryRegexp"):
         value = args[1] if len(args) == 2 else ""
         test = go_regexp(value) if name == "QueryRegexp" and len(args) == 2 else value.__eq__
-        return lambda r: any(test(v) for v in _query(r).get(first, ()))
+        return lambda r: any(test(v) for v in r.arguments.get(first, ()))
     if name == "ClientIP":
         return lambda r: False  # the browser's address is nothing the config knows
     raise ValueError(f"unknown matcher {name}")
@@ -187,6 +204,7 @@ class Rule:
     # names: what the audit asks for in its scopes.
     hosts: tuple[str, ...]
     paths: tuple[str, ...]
+    keys: Keys  # what every request it matches has: the index files the router under these
 
 
 def parse_rule(source: str) -> Rule:
@@ -213,30 +231,36 @@ def parse_rule(source: str) -> Rule:
     def peek() -> str:
         return tokens[position] if position < len(tokens) else ""
 
-    def either() -> Matcher:
+    def either() -> tuple[Matcher, Keys]:
         parts = [both()]
         while peek() == "||":
             take()
             parts.append(both())
-        return parts[0] if len(parts) == 1 else lambda r: any(p(r) for p in parts)
+        if len(parts) == 1:
+            return parts[0]
+        matchers = [matcher for matcher, _ in parts]
+        return lambda r: any(p(r) for p in matchers), either_keys([keys for _, keys in parts])
 
-    def both() -> Matcher:
+    def both() -> tuple[Matcher, Keys]:
         parts = [single()]
         while peek() == "&&":
             take()
             parts.append(single())
-        return parts[0] if len(parts) == 1 else lambda r: all(p(r) for p in parts)
+        if len(parts) == 1:
+            return parts[0]
+        matchers = [matcher for matcher, _ in parts]
+        return lambda r: all(p(r) for p in matchers), both_keys([keys for _, keys in parts])
 
-    def single() -> Matcher:
+    def single() -> tuple[Matcher, Keys]:
         if peek() == "!":
             take()
-            inner = single()
-            return lambda r: not inner(r)
+            inner, _ = single()
+            return lambda r: not inner(r), ANY
         if peek() == "(":
             take()
-            inner = either()
+            grouped = either()
             take(")")
-            return inner
+            return grouped
         name = take()
         take("(")
         args: list[str] = []
@@ -254,12 +278,12 @@ def parse_rule(source: str) -> Rule:
             paths.extend(args)
         if name == "PathPrefix":  # a path below it, as the audit asks: /api -> /api/
             paths.extend(a if a.endswith("/") else a + "/" for a in args)
-        return _matcher(name, args)
+        return _matcher(name, args), matcher_keys(name, args)
 
-    matcher = either()
+    matcher, keys = either()
     if position != len(tokens):
         raise ValueError(f"unexpected {tokens[position]} in the rule")
-    return Rule(source, matcher, tuple(hosts), tuple(paths))
+    return Rule(source, matcher, tuple(hosts), tuple(paths), keys)
 
 
 def _sample(pattern: str) -> list[str]:
@@ -659,6 +683,9 @@ class TraefikRoutes:
             self.routers.append(router)
         # Highest priority first; Traefik leaves ties in no defined order, names decide here.
         self.routers.sort(key=lambda r: (-r.priority, r.name))
+        self.index = Index([(r, r.rule.keys) for r in self.routers])
+        named = [(r, path) for r in self.routers for path in r.rule.paths]
+        self.named = Named([(r, path, _routed(path)) for r, path in named])
 
     def _points(self, router: Router) -> tuple[str, ...] | None:
         if router.entry_points is not None:
@@ -674,7 +701,12 @@ class TraefikRoutes:
     def route(self, asked: Asked) -> Router | None:
         request = Request.of(asked)
         return next(
-            (r for r in self.routers if self._on(r, asked.port) and r.rule.match(request)), None
+            (
+                r
+                for r in candidates(self.index, request.host, request.routed)
+                if self._on(r, asked.port) and r.rule.match(request)
+            ),
+            None,
         )
 
     def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
@@ -731,12 +763,17 @@ class TraefikRoutes:
         """The paths other routers name that this router's rule matches too, and a router of
         higher priority answers (a longer rule added later, without its CORS)."""
         out = []
-        for other in self.routers:
-            for path in other.rule.paths if other is not router else ():
-                asked = Asked(host, "GET", path, (), port)
-                if router.rule.match(Request.of(asked)) and self.route(asked) is not router:
-                    out.append(path)
+        for other, path in self.named.under(router.rule.keys, host_key(host)):
+            asked = Asked(host, "GET", path, (), port)
+            matched = other is not router and router.rule.match(Request.of(asked))
+            if matched and self.route(asked) is not router:  # taken by one of higher priority
+                out.append(path)
         return out
+
+
+def _routed(path: str) -> str:
+    """The path a rule matches when the audit asks for `path`."""
+    return Request.of(Asked("", "GET", path, ())).routed
 
 
 def _run(router: Router, index: int, request: Request, backend: Backend) -> Reply:
@@ -905,6 +942,7 @@ def load(configs: Sequence[Path]) -> tuple[TraefikRoutes | None, list[Finding]]:
         _read(path, config, budget, None)
     if config.findings:
         return None, config.findings
+    check_routes(len(config.routers), str(configs[0]), "routers")
     return TraefikRoutes(config), []
 
 
