@@ -373,6 +373,13 @@ BOUNDS: Mapping[str, tuple[str, Callable[[int], str]]] = {
         _bytes,
     ),
     "MAX_ADAPTED_BYTES": ("JSON read from `caddy adapt`", _bytes),
+    "MAX_CONFIG_ROUTES": (
+        "routes one model matches a request against (`corsgen audit`, `corsgen import`): "
+        "Traefik routers, Apache `<VirtualHost>`, `<Location>` and regex sections, Caddy routes "
+        "(nested ones too), HAProxy `use_backend` and rule lines of its frontends, Envoy routes; "
+        "nginx looks its locations up in a tree, as nginx does, and has no such count",
+        _number,
+    ),
     "MAX_CONFIG_GLOB_ENTRIES": (
         "directory entries read by the include globs of one run (nginx, Apache, Caddy)",
         _number,
