@@ -171,6 +171,7 @@ def imported(routes: Routes, out_dir: Path, target: str | None = None) -> list[P
             out.append(Policy(scope, None, dropped=[_NOTHING, *refused, *nothing.dropped]))
             continue
         safe.dropped[:0] = refused
+        _cookieless(routes, scope, safe)
         path = out_dir / f"{name}.toml"
         text = policy_text(safe, scope)
         plan = checked_plan(text, path.name)
@@ -233,8 +234,37 @@ def _preflighted(routes: Routes, scope: Scope, granted: Granted) -> tuple[Grante
     return narrowed, list(refused.values())
 
 
-def _allowed(plan: Plan) -> Iterator[str]:
-    """Origins the grant allows: its exact ones, then a sample of each of its patterns."""
+def _cookieless(routes: Routes, scope: Scope, safe: Imported) -> None:
+    """Credentials dropped when an origin the policy allows reads without them today.
+
+    The grant's credentials are read from one origin the config allows; a config may send
+    Allow-Credentials for some of its origins only (a second map or SetEnvIf for the ones that
+    need cookies). One Allow-Credentials for every origin would let the others read with the
+    user's cookies: a widening. Without it, the origins that read with cookies today are a
+    listed change (COOKIES)."""
+    if not safe.keys.get("allow_credentials"):
+        return
+    plan = build_plan(safe.policy(), safe.name, "imported")
+    for origin in _allowed(plan, every=True):
+        request = Request(origin, "GET", credentials=True)
+        for path in scope.paths[:1]:
+            asked = Asked(scope.host, "GET", path, (("Origin", origin),), scope.port)
+            answered = routes.answer(asked, audit_backend)
+            own = [(h.name, h.value) for h in answered.headers if h.at is not None]
+            without = replace(request, credentials=False)
+            if cors_failure(without, own) is None and cors_failure(request, own) is not None:
+                safe.keys["allow_credentials"] = False
+                safe.dropped.append(
+                    f"allow_credentials: {origin} reads GET {path} without the user's cookies "
+                    f"today ({answered.by} sends it no Access-Control-Allow-Credentials); "
+                    "one policy sends the same to every origin it allows"
+                )
+                return
+
+
+def _allowed(plan: Plan, every: bool = False) -> Iterator[str]:
+    """Origins the grant allows: its exact ones, then a sample of each of its patterns (`every`:
+    each of its samples)."""
     yield from plan.exact_origins
     if plan.any_origin:
         yield "https://corsgen-import.example"
@@ -242,7 +272,7 @@ def _allowed(plan: Plan) -> Iterator[str]:
         from corsgen.regex.language import samples  # interegular: only for a grant with regexes
 
         for pattern in plan.origin_patterns:
-            yield from samples(pattern)[:1]
+            yield from samples(pattern)[: None if every else 1]
 
 
 @dataclass(frozen=True)

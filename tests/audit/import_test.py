@@ -31,6 +31,8 @@ LOOSE = OriginRegex(r"example\.com", Place(FILE, 4), "pcre", False)
 PREFIX = OriginRegex(r"^https://app\.example\.com", Place(FILE, 4), "pcre", False)
 # A list written as a regex, with plain http and no end anchor (as enable-cors.org's if).
 NAMED = OriginRegex(r"^https?://app\.example\.com", Place(FILE, 4), "pcre", True)
+# Two origins by one regex (SetEnvIf Origin's, a map's ~).
+EITHER = OriginRegex(r"^https://(app|admin)\.example\.com$", Place(FILE, 4), "pcre", False)
 # The most common slip: a dot unescaped, no anchors (an HAProxy ACL or nginx map from a Q&A site).
 DOTTED = OriginRegex(r"https://(www\.)?app\.example.com", Place(FILE, 4), "pcre", False)
 CORS = ("access-control-allow-origin", "access-control-allow-credentials",
@@ -197,6 +199,24 @@ def test_losing_cookies_is_listed_only_where_they_are_read_today(
     _, policy = one(grant, tmp_path)
     lost = [c for c in policy.changes if str(c).startswith("origins that read with the user's")]
     assert bool(lost) == listed, policy.changes
+
+
+@pytest.mark.parametrize(
+    "grant",
+    [
+        replace(GOOD, cookieless=("https://admin.example.com",)),
+        replace(GOOD, origins=(), regex=EITHER, cookieless=("https://admin.example.com",)),
+    ],
+    ids=["listed", "regex"],
+)
+def test_credentials_some_origins_read_without_are_dropped(grant: Cors, tmp_path: Path) -> None:
+    """Allow-Credentials sent to some allowed origins only (a second map, SetEnvIf): one policy's
+    credentials for all would let the others read with the user's cookies."""
+    _, policy = one(grant, tmp_path)
+    assert "allow_credentials = false" in policy.text, policy.text
+    assert any("https://admin.example.com reads GET" in d for d in policy.dropped), policy.dropped
+    lost = [c for c in policy.changes if str(c).startswith("origins that read with the user's")]
+    assert lost and "https://app.example.com" in str(lost[0]), policy.changes
 
 
 def test_preflights_that_met_auth_are_a_change(tmp_path: Path) -> None:
