@@ -155,8 +155,7 @@ def imported(routes: Routes, out_dir: Path, target: str | None = None) -> list[P
     """A policy for every scope the config's CORS is written by hand in (a scope with a corsgen
     snippet is corsgen's already), with the changes rendering it would make, and where `target`
     falls short of what rendering promises."""
-    scopes = [s for s in routes.scopes() if s.granted is not None and s.policy is None]
-    scopes = scopes[:MAX_SCOPES]  # as many as the audit probes
+    scopes = hand_written(routes)[:MAX_SCOPES]  # as many as the audit probes
     out = []
     for found, name in zip(scopes, _names(scopes), strict=True):
         scope = _answering(routes, found)
@@ -179,6 +178,23 @@ def imported(routes: Routes, out_dir: Path, target: str | None = None) -> list[P
         short = shortfall_findings(plan, path.name, [target] if target else [])
         out.append(Policy(scope, path, text, safe.dropped, changes, short))
     return out
+
+
+def hand_written(routes: Routes) -> list[Scope]:
+    """The scopes whose CORS is written by hand (one with a corsgen snippet is corsgen's)."""
+    return [s for s in routes.scopes() if s.granted is not None and s.policy is None]
+
+
+def left_out(routes: Routes) -> str | None:
+    """What `imported` leaves out, in words: the scopes past the first MAX_SCOPES (as the audit
+    says what it did not probe), else None."""
+    count = len(hand_written(routes))
+    if count <= MAX_SCOPES:
+        return None
+    return (
+        f"imported the first {MAX_SCOPES:,} of {count:,} places that answer CORS by hand; "
+        f"the other {count - MAX_SCOPES:,} are not imported"
+    )
 
 
 _NOTHING = "corsgen accepts none of the origins or regexes it grants"

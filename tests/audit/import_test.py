@@ -12,7 +12,14 @@ import pytest
 from corsgen.audit.granted import policy_name
 from corsgen.cli import main
 from corsgen.fetch import header_value
-from corsgen.importing import Policy, checked_plan, imported, where, write_policies
+from corsgen.importing import (
+    Policy,
+    checked_plan,
+    imported,
+    left_out,
+    where,
+    write_policies,
+)
 from corsgen.probe import battery
 from corsgen.promise import promised_answer
 from corsgen.routing import Asked, OriginRegex, Place, Scope
@@ -334,3 +341,14 @@ def test_a_scope_is_named_with_its_host_or_as_any_hosts(host: str, named: str) -
     """A site that names no host (Caddy's `http://:8080`) answers any: said so, not `(host )`."""
     scope = Scope(Place("Caddyfile", 9), host, ("/",), "http://:8080")
     assert where(scope) == f"http://:8080 at Caddyfile:9 {named}"
+
+
+def test_scopes_past_the_audits_bound_are_said_to_be_left_out() -> None:
+    from corsgen.audit.engine import MAX_SCOPES
+
+    blocks = [Block(line, f"/p{line}/", cors=GOOD) for line in range(1, MAX_SCOPES + 2)]
+    assert left_out(FakeConfig(blocks[:MAX_SCOPES])) is None
+    assert left_out(FakeConfig(blocks)) == (
+        f"imported the first {MAX_SCOPES} of {MAX_SCOPES + 1} places that answer CORS by hand; "
+        "the other 1 are not imported"
+    )
