@@ -211,3 +211,23 @@ def test_import_says_what_it_dropped_when_it_imports_nothing(
         rf"  dropped: the origin regex example\.com$ at {config}:13 is "
         "dropped: corsgen cannot prove that it admits only origins it names"
     )
+
+
+@pytest.mark.parametrize(
+    ("target", "config"),
+    [
+        ("nginx", 'events {}\nhttp { include "/etc/x\0y.conf"; }\n'),
+        ("caddy", ":8080 {\n\timport /etc/x\0y\n\trespond 200\n}\n"),
+        ("haproxy", 'defaults\n\tmode http\n\terrorfile 503 "/etc/x\0y"\n'),
+    ],
+)
+@pytest.mark.parametrize("command", ["audit", "import"])
+def test_an_include_whose_name_holds_a_nul_is_one_line(
+    command: str, target: str, config: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """os.stat raises ValueError on a NUL, which was exit 3 with a traceback file."""
+    path = tmp_path / "site.conf"
+    path.write_text(config)
+    out_dir = ("-o", str(tmp_path / "cors")) if command == "import" else ()
+    code, _, err = _run(capsys, command, str(path), "-t", target, *out_dir)
+    assert code == 1 and "CG401" in err and "internal error" not in err, err
