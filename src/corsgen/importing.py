@@ -482,12 +482,16 @@ def _kinds(probe: Probe, old: Seen, new: Seen) -> Iterator[tuple[str, str]]:
 
 
 def write_policies(policies: Sequence[Policy], configs: Sequence[Path]) -> None:
-    """Write every policy, or none: an existing file is refused, and so is a config's own path."""
+    """Write every policy, or none: an existing file is refused, and so is a config's own path.
+    Under the out-dir's lock, as sync and render --out-dir write: two imports into one directory
+    take turns, and the second finds the first's files (write_atomically replaces a file)."""
+    from corsgen.sync import locked_outputs
     from corsgen.writing import write_atomically
 
     files: Mapping[Path, str] = {p.path: p.text for p in policies if p.path is not None}
     mine = {c.resolve() for c in configs}
-    existing = [shown(p) for p in files if p.exists() or p.resolve() in mine]
-    if existing:
-        raise CorsgenError(f"refusing to overwrite {', '.join(existing)}; nothing was written")
-    write_atomically(files)
+    with locked_outputs({path.parent for path in files}):
+        existing = [shown(p) for p in files if p.exists() or p.resolve() in mine]
+        if existing:
+            raise CorsgenError(f"refusing to overwrite {', '.join(existing)}; nothing was written")
+        write_atomically(files)

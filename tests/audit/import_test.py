@@ -262,6 +262,33 @@ def test_an_existing_file_is_never_overwritten(tmp_path: Path) -> None:
     assert policy.path.read_text() == "mine\n"
 
 
+def test_policies_are_written_under_the_out_dirs_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two imports into one directory take turns (as sync and render --out-dir): else both find
+    no file, and the second's rename replaces the first's policy."""
+    import fcntl
+    import os
+
+    from corsgen import writing
+
+    _, policy = one(GOOD, tmp_path / "cors")
+    write = writing.write_atomically
+
+    def held(files: dict[Path, str]) -> None:
+        fd = os.open(tmp_path, os.O_RDONLY)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+        write(files)
+
+    monkeypatch.setattr(writing, "write_atomically", held)
+    write_policies([policy], [])
+    assert policy.path is not None and policy.path.exists()
+
+
 def test_a_block_named_by_its_line_is_named_by_its_path(tmp_path: Path) -> None:
     """Envoy's routes have no names: "route at line 42 of virtual host api" is named by its path,
     not by a line number cut short."""
