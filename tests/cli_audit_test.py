@@ -231,3 +231,24 @@ def test_an_include_whose_name_holds_a_nul_is_one_line(
     out_dir = ("-o", str(tmp_path / "cors")) if command == "import" else ()
     code, _, err = _run(capsys, command, str(path), "-t", target, *out_dir)
     assert code == 1 and "CG401" in err and "internal error" not in err, err
+
+
+def test_a_doubled_end_anchor_is_audited_and_imported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`^https://(app|admin).example.com$$` (an HAProxy ACL): the samplers were handed a $ and
+    both commands exited 3."""
+    text = Path(__file__).parent / "audit" / "corpus" / "haproxy" / "unanchored-regex.cfg"
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(
+        text.read_text().replace(
+            r"-m reg -i https?://(www\.)?app\.example.com", r"-m reg ^https://app.example.com$$"
+        )
+    )
+    assert _run(capsys, "audit", str(config))[0] == 1
+    code, out, _ = _run(capsys, "import", str(config), "-o", str(tmp_path / "cors"))
+    assert (
+        code == 0
+        and 'allow_origins = ["https://app.example.com"]'
+        in (tmp_path / "cors" / "site_web.toml").read_text()
+    ), out
