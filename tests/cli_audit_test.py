@@ -252,3 +252,24 @@ def test_a_doubled_end_anchor_is_audited_and_imported(
         and 'allow_origins = ["https://app.example.com"]'
         in (tmp_path / "cors" / "site_web.toml").read_text()
     ), out
+
+
+@pytest.mark.parametrize("command", ["audit", "import"])
+def test_a_class_python_would_warn_of_prints_no_warning(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[[ in a config's class: Python's re printed a FutureWarning, with a line of our source."""
+    import warnings
+
+    config = tmp_path / "site.conf"
+    config.write_text(
+        "events {}\nhttp { server { listen 8080; location /api/ {\n"
+        # a regex of this test's own: one compiled before (re's cache, the model's) warns no more
+        f'    if ($http_origin ~ "^https://[[{command}]\\.com$") {{ set $cors $http_origin; }}\n'
+        "    add_header Access-Control-Allow-Origin $cors always;\n    return 200 ok;\n} } }\n"
+    )
+    out_dir = ("-o", str(tmp_path / "cors")) if command == "import" else ()
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        _run(capsys, command, str(config), "-t", "nginx", *out_dir)
+    assert [str(w.message) for w in shown] == []
