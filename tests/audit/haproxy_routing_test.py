@@ -364,6 +364,23 @@ GRANTS = [
     ),
     ("vhosts.cfg", "backend api", API, Granted(methods=("GET", "POST", "PUT"))),
 ]
+# One origin sent whatever the Origin: only it reads (imported nothing once, "none of the origins").
+STATIC = """defaults
+    mode http
+frontend web
+    bind 127.0.0.1:8080
+    http-request return status 200
+    http-after-response set-header Access-Control-Allow-Origin https://app.example.com
+    http-after-response set-header Access-Control-Allow-Credentials true
+"""
+
+
+def test_a_static_origin_is_granted(tmp_path: Path) -> None:
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(STATIC)
+    (scope,) = load([config], {}).scopes()
+    assert scope.granted is not None
+    assert (scope.granted.origins, scope.granted.credentials) == ((ALLOWED,), True)
 
 
 @pytest.mark.parametrize(("case", "title", "host", "granted"), GRANTS)

@@ -301,7 +301,8 @@ class Model:
 
     def _granted(self, host: str, port: int | None, path: str, tests: Sequence[_Test]) -> Granted:
         """What the answers on this path grant: a policy's keys, each with the line that sent
-        it. The origins and regexes are the origin ACLs' that the answers bear out."""
+        it. The origins and regexes are the origin ACLs' that the answers bear out, and the one
+        origin a set-header sends whatever the Origin (only that origin reads)."""
 
         def ask(method: str, origin: str, *more: tuple[str, str]) -> Answered:
             asked = Asked(host, method, path, (("Origin", origin), *more), port)
@@ -311,6 +312,8 @@ class Model:
         acao = _sent(first, "Access-Control-Allow-Origin")
         reflects = acao is not None and acao.value == IMPORT_ORIGIN
         exact = [t.pattern for t in tests if t.method == "str" and not t.ignore_case]
+        if acao is not None and acao.value not in ("*", IMPORT_ORIGIN):
+            exact.append(acao.value)  # its own echo, below, shows it is sent to it too
         origins = tuple(o for o in dict.fromkeys(exact) if _echoed(ask("GET", o), o))
         regexes = tuple(
             OriginRegex(_as_regex(t.method, t.pattern), t.at, "pcre", t.ignore_case)
