@@ -190,7 +190,8 @@ def _granted(
                 at.setdefault("allow_origin_regex", d.at)
     elif origin is not None:
         at["allow_origins"] = origin[1]
-    origins: list[str] = []
+    # One origin written out, whatever the Origin (or an env= or expr= condition): it alone reads.
+    origins = [origin[0]] if origin is not None and not any_origin and "%" not in origin[0] else []
     for regex in list(regexes) if spelled else []:
         listed = _listed(regex)
         if listed is not None:
