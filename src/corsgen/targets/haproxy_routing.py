@@ -297,7 +297,9 @@ class Model:
                     reached.append(_Reach(front, port, host, tuple(dict.fromkeys(paths))))
             if front.default_backend and front.default_backend[0] == proxy.name:
                 reached.append(_Reach(front, port, "", ("/",)))
-        return reached
+        # Once each: a use_backend on a Host the model reads as any (-m reg) and the
+        # default_backend reach the same paths of any host, one scope (import wrote two policies).
+        return list({(r.front.at, r.port, r.host, r.paths): r for r in reached}.values())
 
     def _granted(self, host: str, port: int | None, path: str, tests: Sequence[_Test]) -> Granted:
         """What the answers on this path grant: a policy's keys, each with the line that sent
