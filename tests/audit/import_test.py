@@ -352,6 +352,8 @@ def test_a_scope_is_imported_only_where_its_block_answers_today(tmp_path: Path) 
         ("", "frontend web", "site_web"),
         ("_", "server", "site_server"),
         ("9lives.example", "location /", "cors_9lives"),
+        # The shared files' name, which no policy may take (CG116): was exit 3.
+        ("corsgen.example.com", "http://corsgen.example.com:8080", "cors_corsgen"),
     ],
 )
 def test_a_policy_is_named_by_its_host_and_path_not_its_address(

@@ -19,7 +19,7 @@ from corsgen.errors import Finding
 from corsgen.limits import MAX_NAME_LENGTH, MAX_REGEX_LENGTH
 from corsgen.origins import OriginError, parse_origin
 from corsgen.plan import Plan, build_plan
-from corsgen.policy.loading import NAME_PATTERN, PlainPolicy
+from corsgen.policy.loading import NAME_PATTERN, SHARED, PlainPolicy
 from corsgen.regex import RegexError, parse_regex
 from corsgen.routing import Granted, OriginRegex, Place
 from corsgen.rules.checks import check_policy
@@ -80,7 +80,7 @@ def policy_name(host: str, title: str) -> str:
     path = re.sub(r"[^a-z0-9]+", "_", " ".join(words).lower())
     name = re.sub(r"_+", "_", f"{label.lower()}_{path}").strip("_")
     name = re.sub(r"[^a-z0-9_]", "", name)
-    if not name or not name[0].isalpha():
+    if not name or not name[0].isalpha() or name == SHARED:  # SHARED: the shared files' (CG116)
         name = "cors_" + name
     name = name[:MAX_NAME_LENGTH].rstrip("_")
     assert NAME_PATTERN.fullmatch(name), name
