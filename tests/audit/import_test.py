@@ -349,6 +349,7 @@ def test_a_scope_is_imported_only_where_its_block_answers_today(tmp_path: Path) 
         ("api.example.com", "<VirtualHost 127.0.0.1:8080>", "api"),
         ("", "<VirtualHost *:80>", "site"),
         ("api.localhost", "http://api.localhost:8080", "api"),
+        ("api.example.com", "api.example.com", "api"),  # a Caddy site: was api_api_example_com
         ("", "frontend web", "site_web"),
         ("_", "server", "site_server"),
         ("9lives.example", "location /", "cors_9lives"),
