@@ -69,6 +69,8 @@ class Cors:
     always: bool = True  # also on error statuses (nginx's `always`)
     # Credentials and lists sent whatever the Origin (only ACAO is conditional)
     unconditional: bool = False
+    # Allowed origins sent no Allow-Credentials (a second map or SetEnvIf for the cookie ones)
+    cookieless: tuple[str, ...] = ()
     extra: tuple[tuple[str, str, int], ...] = ()  # headers sent on every answer: name, value, line
 
     def allows(self, origin: str) -> bool:
@@ -112,7 +114,8 @@ class Cors:
         if allowed:
             value = "*" if self.star else str(origin)
             out.append(Sent("Access-Control-Allow-Origin", value, self.place("origin")))
-        if self.credentials and (allowed or self.unconditional):
+        cookies = origin not in self.cookieless
+        if self.credentials and cookies and (allowed or self.unconditional):
             out.append(Sent("Access-Control-Allow-Credentials", "true", self.place("credentials")))
         lists = (
             ("methods", "Access-Control-Allow-Methods", self.methods),

@@ -211,3 +211,65 @@ def test_import_says_what_it_dropped_when_it_imports_nothing(
         rf"  dropped: the origin regex example\.com$ at {config}:13 is "
         "dropped: corsgen cannot prove that it admits only origins it names"
     )
+
+
+@pytest.mark.parametrize(
+    ("target", "config"),
+    [
+        ("nginx", 'events {}\nhttp { include "/etc/x\0y.conf"; }\n'),
+        ("caddy", ":8080 {\n\timport /etc/x\0y\n\trespond 200\n}\n"),
+        ("haproxy", 'defaults\n\tmode http\n\terrorfile 503 "/etc/x\0y"\n'),
+    ],
+)
+@pytest.mark.parametrize("command", ["audit", "import"])
+def test_an_include_whose_name_holds_a_nul_is_one_line(
+    command: str, target: str, config: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """os.stat raises ValueError on a NUL, which was exit 3 with a traceback file."""
+    path = tmp_path / "site.conf"
+    path.write_text(config)
+    out_dir = ("-o", str(tmp_path / "cors")) if command == "import" else ()
+    code, _, err = _run(capsys, command, str(path), "-t", target, *out_dir)
+    assert code == 1 and "CG401" in err and "internal error" not in err, err
+
+
+def test_a_doubled_end_anchor_is_audited_and_imported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`^https://(app|admin).example.com$$` (an HAProxy ACL): the samplers were handed a $ and
+    both commands exited 3."""
+    text = Path(__file__).parent / "audit" / "corpus" / "haproxy" / "unanchored-regex.cfg"
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(
+        text.read_text().replace(
+            r"-m reg -i https?://(www\.)?app\.example.com", r"-m reg ^https://app.example.com$$"
+        )
+    )
+    assert _run(capsys, "audit", str(config))[0] == 1
+    code, out, _ = _run(capsys, "import", str(config), "-o", str(tmp_path / "cors"))
+    assert (
+        code == 0
+        and 'allow_origins = ["https://app.example.com"]'
+        in (tmp_path / "cors" / "site_web.toml").read_text()
+    ), out
+
+
+@pytest.mark.parametrize("command", ["audit", "import"])
+def test_a_class_python_would_warn_of_prints_no_warning(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[[ in a config's class: Python's re printed a FutureWarning, with a line of our source."""
+    import warnings
+
+    config = tmp_path / "site.conf"
+    config.write_text(
+        "events {}\nhttp { server { listen 8080; location /api/ {\n"
+        # a regex of this test's own: one compiled before (re's cache, the model's) warns no more
+        f'    if ($http_origin ~ "^https://[[{command}]\\.com$") {{ set $cors $http_origin; }}\n'
+        "    add_header Access-Control-Allow-Origin $cors always;\n    return 200 ok;\n} } }\n"
+    )
+    out_dir = ("-o", str(tmp_path / "cors")) if command == "import" else ()
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        _run(capsys, command, str(config), "-t", "nginx", *out_dir)
+    assert [str(w.message) for w in shown] == []

@@ -6,6 +6,7 @@ hang it nor exhaust its memory.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable
@@ -53,6 +54,8 @@ def read_file(path: Path, *, follow: bool = False) -> bytes:
     Anything else raises NotAFile without blocking or reading: a device is never opened, a FIFO
     is opened non-blocking and never read, and a symlink is not followed unless `follow`.
     """
+    if "\0" in str(path):  # os.stat raises ValueError: as absent, since no name holds one
+        raise FileNotFoundError(errno.ENOENT, "a file's name cannot hold a NUL byte", str(path))
     _require_regular(os.stat(path) if follow else os.lstat(path))
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
     with open(os.open(path, flags), "rb") as handle:

@@ -155,8 +155,7 @@ def imported(routes: Routes, out_dir: Path, target: str | None = None) -> list[P
     """A policy for every scope the config's CORS is written by hand in (a scope with a corsgen
     snippet is corsgen's already), with the changes rendering it would make, and where `target`
     falls short of what rendering promises."""
-    scopes = [s for s in routes.scopes() if s.granted is not None and s.policy is None]
-    scopes = scopes[:MAX_SCOPES]  # as many as the audit probes
+    scopes = hand_written(routes)[:MAX_SCOPES]  # as many as the audit probes
     out = []
     for found, name in zip(scopes, _names(scopes), strict=True):
         scope = _answering(routes, found)
@@ -171,6 +170,7 @@ def imported(routes: Routes, out_dir: Path, target: str | None = None) -> list[P
             out.append(Policy(scope, None, dropped=[_NOTHING, *refused, *nothing.dropped]))
             continue
         safe.dropped[:0] = refused
+        _cookieless(routes, scope, safe)
         path = out_dir / f"{name}.toml"
         text = policy_text(safe, scope)
         plan = checked_plan(text, path.name)
@@ -178,6 +178,23 @@ def imported(routes: Routes, out_dir: Path, target: str | None = None) -> list[P
         short = shortfall_findings(plan, path.name, [target] if target else [])
         out.append(Policy(scope, path, text, safe.dropped, changes, short))
     return out
+
+
+def hand_written(routes: Routes) -> list[Scope]:
+    """The scopes whose CORS is written by hand (one with a corsgen snippet is corsgen's)."""
+    return [s for s in routes.scopes() if s.granted is not None and s.policy is None]
+
+
+def left_out(routes: Routes) -> str | None:
+    """What `imported` leaves out, in words: the scopes past the first MAX_SCOPES (as the audit
+    says what it did not probe), else None."""
+    count = len(hand_written(routes))
+    if count <= MAX_SCOPES:
+        return None
+    return (
+        f"imported the first {MAX_SCOPES:,} of {count:,} places that answer CORS by hand; "
+        f"the other {count - MAX_SCOPES:,} are not imported"
+    )
 
 
 _NOTHING = "corsgen accepts none of the origins or regexes it grants"
@@ -233,8 +250,37 @@ def _preflighted(routes: Routes, scope: Scope, granted: Granted) -> tuple[Grante
     return narrowed, list(refused.values())
 
 
-def _allowed(plan: Plan) -> Iterator[str]:
-    """Origins the grant allows: its exact ones, then a sample of each of its patterns."""
+def _cookieless(routes: Routes, scope: Scope, safe: Imported) -> None:
+    """Credentials dropped when an origin the policy allows reads without them today.
+
+    The grant's credentials are read from one origin the config allows; a config may send
+    Allow-Credentials for some of its origins only (a second map or SetEnvIf for the ones that
+    need cookies). One Allow-Credentials for every origin would let the others read with the
+    user's cookies: a widening. Without it, the origins that read with cookies today are a
+    listed change (COOKIES)."""
+    if not safe.keys.get("allow_credentials"):
+        return
+    plan = build_plan(safe.policy(), safe.name, "imported")
+    for origin in _allowed(plan, every=True):
+        request = Request(origin, "GET", credentials=True)
+        for path in scope.paths[:1]:
+            asked = Asked(scope.host, "GET", path, (("Origin", origin),), scope.port)
+            answered = routes.answer(asked, audit_backend)
+            own = [(h.name, h.value) for h in answered.headers if h.at is not None]
+            without = replace(request, credentials=False)
+            if cors_failure(without, own) is None and cors_failure(request, own) is not None:
+                safe.keys["allow_credentials"] = False
+                safe.dropped.append(
+                    f"allow_credentials: {origin} reads GET {path} without the user's cookies "
+                    f"today ({answered.by} sends it no Access-Control-Allow-Credentials); "
+                    "one policy sends the same to every origin it allows"
+                )
+                return
+
+
+def _allowed(plan: Plan, every: bool = False) -> Iterator[str]:
+    """Origins the grant allows: its exact ones, then a sample of each of its patterns (`every`:
+    each of its samples)."""
     yield from plan.exact_origins
     if plan.any_origin:
         yield "https://corsgen-import.example"
@@ -242,7 +288,7 @@ def _allowed(plan: Plan) -> Iterator[str]:
         from corsgen.regex.language import samples  # interegular: only for a grant with regexes
 
         for pattern in plan.origin_patterns:
-            yield from samples(pattern)[:1]
+            yield from samples(pattern)[: None if every else 1]
 
 
 @dataclass(frozen=True)
@@ -436,12 +482,16 @@ def _kinds(probe: Probe, old: Seen, new: Seen) -> Iterator[tuple[str, str]]:
 
 
 def write_policies(policies: Sequence[Policy], configs: Sequence[Path]) -> None:
-    """Write every policy, or none: an existing file is refused, and so is a config's own path."""
+    """Write every policy, or none: an existing file is refused, and so is a config's own path.
+    Under the out-dir's lock, as sync and render --out-dir write: two imports into one directory
+    take turns, and the second finds the first's files (write_atomically replaces a file)."""
+    from corsgen.sync import locked_outputs
     from corsgen.writing import write_atomically
 
     files: Mapping[Path, str] = {p.path: p.text for p in policies if p.path is not None}
     mine = {c.resolve() for c in configs}
-    existing = [shown(p) for p in files if p.exists() or p.resolve() in mine]
-    if existing:
-        raise CorsgenError(f"refusing to overwrite {', '.join(existing)}; nothing was written")
-    write_atomically(files)
+    with locked_outputs({path.parent for path in files}):
+        existing = [shown(p) for p in files if p.exists() or p.resolve() in mine]
+        if existing:
+            raise CorsgenError(f"refusing to overwrite {', '.join(existing)}; nothing was written")
+        write_atomically(files)

@@ -676,6 +676,36 @@ def test_scopes_name_the_snippets_and_the_hand_written() -> None:
     assert granted.at["allow_headers"].line == 14
 
 
+@pytest.mark.parametrize(
+    "condition", ["", " env=CORS", " \"expr=%{HTTP:Origin} == 'https://app.example.com'\""]
+)
+def test_an_origin_written_out_is_granted(condition: str, tmp_path: Path) -> None:
+    """`Header set Access-Control-Allow-Origin https://app.example.com`: only that origin reads,
+    whatever the condition (import imported nothing: "none of the origins it grants")."""
+    text = (
+        "<VirtualHost *:8080>\n    ServerName api.example.com\n"
+        f'    Header always set Access-Control-Allow-Origin "https://app.example.com"{condition}\n'
+        "    Header always set Access-Control-Allow-Credentials true\n</VirtualHost>\n"
+    )
+    routes = TARGET.routes([copied(tmp_path, text)]).routes
+    assert routes is not None
+    (scope,) = routes.scopes()
+    assert scope.granted is not None and scope.granted.origins == ("https://app.example.com",)
+
+
+def test_a_document_root_that_cannot_be_looked_at_serves_nothing(tmp_path: Path) -> None:
+    """A name too long for the filesystem: Path.is_dir and is_file raised (exit 3 on audit and
+    import); httpd serves nothing from it, and no .htaccess is read."""
+    text = (
+        f"<VirtualHost *:8080>\n    DocumentRoot /srv/{'a' * 300}\n"
+        '    Header always set Access-Control-Allow-Origin "*"\n</VirtualHost>\n'
+    )
+    routes = TARGET.routes([copied(tmp_path, text)]).routes
+    assert routes is not None
+    (scope,) = routes.scopes()
+    assert routes.answer(Asked(scope.host, "GET", "/index.html", (), 8080)).status == 404
+
+
 def test_an_htaccess_snippet_is_a_scope(tmp_path: Path) -> None:
     config = copied(tmp_path, (CORPUS / "snippet-htaccess.conf").read_text())
     routes = TARGET.routes([config]).routes

@@ -771,3 +771,17 @@ def test_in_place_writes_the_snippet_back_where_the_scope_was(
     answered = model.answer(Asked(host.replace("*", "x"), "OPTIONS", "/api/x", asked, 8081))
     assert (answered.status, answered.by.file) == (204, str(site))
     assert ("Access-Control-Allow-Origin", "https://app.example.com") in answered.pairs()
+
+
+def test_in_place_on_443_is_an_https_site(caddy: str, tmp_path: Path) -> None:
+    """`example.com { ... }` is on 443, where Caddy refuses http://: import exited 3 on it."""
+    scope = Scope(Place("Caddyfile", 9), "a.example", ("/api/",), "a.example", port=443)
+    plan = plan_of('allow_origins = ["https://app.example.com"]\n')
+    files = TARGET.in_place(scope, plan, tmp_path, "127.0.0.1:9", 443)
+    assert files is not None
+    (site,) = files
+    assert site.read_text().startswith("https://a.example:443 {\n")
+    model = caddy_routing.read(site, caddy)
+    assert not isinstance(model, str), model
+    asked = (("Origin", "https://app.example.com"), ("Access-Control-Request-Method", "GET"))
+    assert model.answer(Asked("a.example", "OPTIONS", "/api/x", asked, 443)).status == 204

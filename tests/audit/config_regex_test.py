@@ -28,6 +28,9 @@ def regex(
         (regex(r"https://a\.com", "re2", whole=True), r"https://a\.com"),
         (regex(r"(?i)^https://A\.Example\.com$", "re2"), r"https://a\.example\.com"),
         (regex(r"^https://A\.com\D$", ignore_case=True), r"https://a\.com\D"),
+        # Doubled anchors anchor once (a $ left in was exit 3 in the samplers).
+        (regex(r"^^https://a\.com$$"), r"https://a\.com"),
+        (regex(r"^https://a\.com\$"), r"https://a\.com\$.*"),
     ],
 )
 def test_the_regex_as_a_whole_origin_pattern(origin_regex: OriginRegex, pattern: str) -> None:

@@ -364,6 +364,23 @@ GRANTS = [
     ),
     ("vhosts.cfg", "backend api", API, Granted(methods=("GET", "POST", "PUT"))),
 ]
+# One origin sent whatever the Origin: only it reads (imported nothing once, "none of the origins").
+STATIC = """defaults
+    mode http
+frontend web
+    bind 127.0.0.1:8080
+    http-request return status 200
+    http-after-response set-header Access-Control-Allow-Origin https://app.example.com
+    http-after-response set-header Access-Control-Allow-Credentials true
+"""
+
+
+def test_a_static_origin_is_granted(tmp_path: Path) -> None:
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(STATIC)
+    (scope,) = load([config], {}).scopes()
+    assert scope.granted is not None
+    assert (scope.granted.origins, scope.granted.credentials) == ((ALLOWED,), True)
 
 
 @pytest.mark.parametrize(("case", "title", "host", "granted"), GRANTS)
@@ -404,3 +421,17 @@ def test_an_origin_test_is_imported_as_the_regex_it_is() -> None:
     assert scope.granted is not None
     (regex,) = scope.granted.regexes
     assert (regex.source, regex.at.line, regex.ignore_case) == ("example\\.com$", 13, True)
+
+
+def test_a_backend_reached_twice_alike_is_one_scope(tmp_path: Path) -> None:
+    """use_backend on a Host regex (read as any host) and default_backend: the same paths of
+    any host, one scope (import wrote site_api.toml and site_api_2.toml for it)."""
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(
+        "defaults\n    mode http\nfrontend web\n    bind 127.0.0.1:8080\n"
+        "    acl api hdr(host) -m reg ^api[0-9]+\\.example\\.com$\n"
+        "    use_backend api if api\n    default_backend api\nbackend api\n"
+        "    http-after-response set-header Access-Control-Allow-Origin *\n"
+        "    server s 127.0.0.1:9000\n"
+    )
+    assert [s.title for s in load([config], {}).scopes()] == ["backend api"]

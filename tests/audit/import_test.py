@@ -12,7 +12,14 @@ import pytest
 from corsgen.audit.granted import policy_name
 from corsgen.cli import main
 from corsgen.fetch import header_value
-from corsgen.importing import Policy, checked_plan, imported, where, write_policies
+from corsgen.importing import (
+    Policy,
+    checked_plan,
+    imported,
+    left_out,
+    where,
+    write_policies,
+)
 from corsgen.probe import battery
 from corsgen.promise import promised_answer
 from corsgen.routing import Asked, OriginRegex, Place, Scope
@@ -31,6 +38,8 @@ LOOSE = OriginRegex(r"example\.com", Place(FILE, 4), "pcre", False)
 PREFIX = OriginRegex(r"^https://app\.example\.com", Place(FILE, 4), "pcre", False)
 # A list written as a regex, with plain http and no end anchor (as enable-cors.org's if).
 NAMED = OriginRegex(r"^https?://app\.example\.com", Place(FILE, 4), "pcre", True)
+# Two origins by one regex (SetEnvIf Origin's, a map's ~).
+EITHER = OriginRegex(r"^https://(app|admin)\.example\.com$", Place(FILE, 4), "pcre", False)
 # The most common slip: a dot unescaped, no anchors (an HAProxy ACL or nginx map from a Q&A site).
 DOTTED = OriginRegex(r"https://(www\.)?app\.example.com", Place(FILE, 4), "pcre", False)
 CORS = ("access-control-allow-origin", "access-control-allow-credentials",
@@ -199,6 +208,24 @@ def test_losing_cookies_is_listed_only_where_they_are_read_today(
     assert bool(lost) == listed, policy.changes
 
 
+@pytest.mark.parametrize(
+    "grant",
+    [
+        replace(GOOD, cookieless=("https://admin.example.com",)),
+        replace(GOOD, origins=(), regex=EITHER, cookieless=("https://admin.example.com",)),
+    ],
+    ids=["listed", "regex"],
+)
+def test_credentials_some_origins_read_without_are_dropped(grant: Cors, tmp_path: Path) -> None:
+    """Allow-Credentials sent to some allowed origins only (a second map, SetEnvIf): one policy's
+    credentials for all would let the others read with the user's cookies."""
+    _, policy = one(grant, tmp_path)
+    assert "allow_credentials = false" in policy.text, policy.text
+    assert any("https://admin.example.com reads GET" in d for d in policy.dropped), policy.dropped
+    lost = [c for c in policy.changes if str(c).startswith("origins that read with the user's")]
+    assert lost and "https://app.example.com" in str(lost[0]), policy.changes
+
+
 def test_preflights_that_met_auth_are_a_change(tmp_path: Path) -> None:
     model = FakeConfig([ROOT, Block(3, "/api/", cors=GOOD, auth=2, auth_first=True)])
     (policy,) = imported(model, tmp_path)
@@ -233,6 +260,33 @@ def test_an_existing_file_is_never_overwritten(tmp_path: Path) -> None:
     with pytest.raises(CorsgenError, match=r"refusing to overwrite .*; nothing was written"):
         write_policies([policy], [])
     assert policy.path.read_text() == "mine\n"
+
+
+def test_policies_are_written_under_the_out_dirs_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two imports into one directory take turns (as sync and render --out-dir): else both find
+    no file, and the second's rename replaces the first's policy."""
+    import fcntl
+    import os
+
+    from corsgen import writing
+
+    _, policy = one(GOOD, tmp_path / "cors")
+    write = writing.write_atomically
+
+    def held(files: dict[Path, str]) -> None:
+        fd = os.open(tmp_path, os.O_RDONLY)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+        write(files)
+
+    monkeypatch.setattr(writing, "write_atomically", held)
+    write_policies([policy], [])
+    assert policy.path is not None and policy.path.exists()
 
 
 def test_a_block_named_by_its_line_is_named_by_its_path(tmp_path: Path) -> None:
@@ -295,9 +349,12 @@ def test_a_scope_is_imported_only_where_its_block_answers_today(tmp_path: Path) 
         ("api.example.com", "<VirtualHost 127.0.0.1:8080>", "api"),
         ("", "<VirtualHost *:80>", "site"),
         ("api.localhost", "http://api.localhost:8080", "api"),
+        ("api.example.com", "api.example.com", "api"),  # a Caddy site: was api_api_example_com
         ("", "frontend web", "site_web"),
         ("_", "server", "site_server"),
         ("9lives.example", "location /", "cors_9lives"),
+        # The shared files' name, which no policy may take (CG116): was exit 3.
+        ("corsgen.example.com", "http://corsgen.example.com:8080", "cors_corsgen"),
     ],
 )
 def test_a_policy_is_named_by_its_host_and_path_not_its_address(
@@ -314,3 +371,14 @@ def test_a_scope_is_named_with_its_host_or_as_any_hosts(host: str, named: str) -
     """A site that names no host (Caddy's `http://:8080`) answers any: said so, not `(host )`."""
     scope = Scope(Place("Caddyfile", 9), host, ("/",), "http://:8080")
     assert where(scope) == f"http://:8080 at Caddyfile:9 {named}"
+
+
+def test_scopes_past_the_audits_bound_are_said_to_be_left_out() -> None:
+    from corsgen.audit.engine import MAX_SCOPES
+
+    blocks = [Block(line, f"/p{line}/", cors=GOOD) for line in range(1, MAX_SCOPES + 2)]
+    assert left_out(FakeConfig(blocks[:MAX_SCOPES])) is None
+    assert left_out(FakeConfig(blocks)) == (
+        f"imported the first {MAX_SCOPES} of {MAX_SCOPES + 1} places that answer CORS by hand; "
+        "the other 1 are not imported"
+    )

@@ -83,3 +83,14 @@ def test_a_static_file_in_its_own_providers_directory_is_read_once(tmp_path: Pat
     routes, findings = traefik_routing.load([tmp_path / "traefik.yml"])
     assert routes is not None, findings
     assert [router.name for router in routes.routers] == ["catalog"]
+
+
+@pytest.mark.parametrize(
+    "provided", ["filename: /nonexistent/dynamic.yml", f"directory: /srv/{'a' * 300}"]
+)
+def test_a_provider_file_that_cannot_be_read_is_cg401(provided: str, tmp_path: Path) -> None:
+    """A static config copied without its dynamic file (or a name too long): exit 3 once."""
+    static_text = 'entryPoints:\n  web:\n    address: ":8080"\nproviders:\n  file:\n'
+    (tmp_path / "traefik.yml").write_text(f"{static_text}    {provided}\n")
+    routes, findings = traefik_routing.load([tmp_path / "traefik.yml"])
+    assert routes is None and [f.rule_id for f in findings] == ["CG401"], findings

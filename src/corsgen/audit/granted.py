@@ -19,7 +19,7 @@ from corsgen.errors import Finding
 from corsgen.limits import MAX_NAME_LENGTH, MAX_REGEX_LENGTH
 from corsgen.origins import OriginError, parse_origin
 from corsgen.plan import Plan, build_plan
-from corsgen.policy.loading import NAME_PATTERN, PlainPolicy
+from corsgen.policy.loading import NAME_PATTERN, SHARED, PlainPolicy
 from corsgen.regex import RegexError, parse_regex
 from corsgen.routing import Granted, OriginRegex, Place
 from corsgen.rules.checks import check_policy
@@ -74,13 +74,14 @@ def policy_name(host: str, title: str) -> str:
     """A policy name for a scope, [a-z][a-z0-9_]* of at most MAX_NAME_LENGTH characters: the
     host's first label and the block's path words (api.example.com, location /v1/admin/ ->
     api_v1_admin). An address or a site's URL in the title (<VirtualHost 127.0.0.1:8080>,
-    http://api.example.com:8080) names nothing the host does not: it is left out."""
+    http://api.example.com:8080, Caddy's `api.example.com` site) names nothing the host does
+    not: it is left out."""
     label = host.split(".")[0] if host and host != "_" else "site"
-    words = [w for w in title.split(" ", 1)[-1].split() if ":" not in w]
+    words = [w for w in title.split(" ", 1)[-1].split() if ":" not in w and w != host]
     path = re.sub(r"[^a-z0-9]+", "_", " ".join(words).lower())
     name = re.sub(r"_+", "_", f"{label.lower()}_{path}").strip("_")
     name = re.sub(r"[^a-z0-9_]", "", name)
-    if not name or not name[0].isalpha():
+    if not name or not name[0].isalpha() or name == SHARED:  # SHARED: the shared files' (CG116)
         name = "cors_" + name
     name = name[:MAX_NAME_LENGTH].rstrip("_")
     assert NAME_PATTERN.fullmatch(name), name

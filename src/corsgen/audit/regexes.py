@@ -109,10 +109,12 @@ def whole_origin(regex: OriginRegex, anchored: bool = False, origins: bool = Fal
         source = _lowered(source)
     parts = []
     for alt in _alternatives(source):
-        start = alt.startswith("^") or regex.whole or anchored
-        end = (alt.endswith("$") and not alt.endswith("\\$")) or regex.whole or anchored
-        body = alt.removeprefix("^")
-        body = body[:-1] if body.endswith("$") and not body.endswith("\\$") else body
+        # ^^ and $$ anchor as ^ and $ do: left in the body, a $ is one the samplers cannot read.
+        head = body = alt.lstrip("^")
+        while body.endswith("$") and not body.endswith("\\$"):
+            body = body[:-1]
+        start = head != alt or regex.whole or anchored
+        end = body != head or regex.whole or anchored
         # An Origin begins with its scheme's letters: a body that cannot follows one.
         after = origins and not body[:1].isalpha()
         parts.append(("" if start else _UNANCHORED[after]) + body + ("" if end else ".*"))

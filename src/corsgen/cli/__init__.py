@@ -116,6 +116,11 @@ def _crashed(exc: Exception, argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    # Python's re warns of a config's [[ or -- in a class (PCRE reads them otherwise): a line of
+    # our source on the user's screen, about a regex each target already judges on its own.
+    warnings.filterwarnings("ignore", r"Possible (nested set|set \w)", FutureWarning)
     try:
         # Not standalone, click returns a command's Exit code (explain's 1 for "blocked").
         code = cli.main(

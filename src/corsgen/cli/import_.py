@@ -26,7 +26,7 @@ from corsgen.files import shown
 def import_(configs: tuple[Path, ...], target: str | None, out_dir: Path) -> None:
     """Write a policy for each place a server's config answers CORS by hand, stating what it
     grants today, and print what rendering each would change; the config is never written."""
-    from corsgen.importing import imported, where, write_policies
+    from corsgen.importing import imported, left_out, where, write_policies
     from corsgen.targets import by_name
 
     name = target or infer(configs)
@@ -53,6 +53,9 @@ def import_(configs: tuple[Path, ...], target: str | None, out_dir: Path) -> Non
             click.echo(f"  {note}")
     if not policies:
         click.echo(escape(f"{shown(configs[0])}: no CORS written by hand to import"))
+    left = left_out(loaded.routes)
+    if left is not None:
+        click.echo(escape(f"corsgen: {left}"), err=True)  # as the audit says what it left out
 
 
 def _dropped(dropped: list[str]) -> None:

@@ -10,7 +10,9 @@ does not, <IfDefine X> holds when the config Defines X (no -D is known), <IfVers
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,11 +216,21 @@ def load(path: Path) -> tuple[Section, Path, list[Finding]]:
     return _Loader(reader).load(path), reader.root, reader.problems
 
 
+def is_kind(path: Path, kind: Callable[[int], bool]) -> bool:
+    """Whether path is a file of this kind (stat.S_ISDIR, S_ISREG), following symlinks; False
+    when it cannot be looked at (a name too long, a directory we may not enter): nothing there
+    is read, where Path.is_dir raised the OSError."""
+    try:
+        return kind(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def load_htaccess(path: Path) -> Section | None:
     """An .htaccess file as a section of its own ("htaccess", its directory), None when there is
     none: what httpd reads at each directory a request's file is below, where AllowOverride
     lets it."""
-    if not path.is_file():
+    if not is_kind(path, stat.S_ISREG):
         return None
     reader = Reader(path.parent)
     section = Section("htaccess", (str(path.parent),), Place(str(path), 1))

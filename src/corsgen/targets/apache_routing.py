@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -39,6 +40,7 @@ from corsgen.targets.apache_config_tree import (
     Directive,
     Section,
     flatten,
+    is_kind,
     load,
     load_htaccess,
     ports,
@@ -526,7 +528,7 @@ def _static(method: str, file: str | None) -> int:
         return 200
     if method.upper() not in ("GET", "HEAD", "POST"):
         return 405
-    return 200 if file is not None and Path(file).is_file() else 404
+    return 200 if file is not None and is_kind(Path(file), stat.S_ISREG) else 404
 
 
 def _error_document(layers: Sequence[Section], status: int) -> Directive | None:

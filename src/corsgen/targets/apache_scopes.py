@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ from corsgen.targets.apache_config_tree import (
     IF_KINDS,
     Directive,
     Section,
+    is_kind,
     nested,
     ports,
     server_names,
@@ -78,7 +80,7 @@ def scopes(routes: ApacheRoutes) -> list[Scope]:
 
 def _htaccess_files(routes: ApacheRoutes, root: str | None) -> list[Section]:
     """The .htaccess files below a DocumentRoot, at most HTACCESS_DIRECTORIES looked at."""
-    if root is None or not Path(root).is_dir():
+    if root is None or not is_kind(Path(root), stat.S_ISDIR):
         return []
     found = []
     for count, (folder, _, names) in enumerate(os.walk(root)):
@@ -190,7 +192,8 @@ def _granted(
                 at.setdefault("allow_origin_regex", d.at)
     elif origin is not None:
         at["allow_origins"] = origin[1]
-    origins: list[str] = []
+    # One origin written out, whatever the Origin (or an env= or expr= condition): it alone reads.
+    origins = [origin[0]] if origin is not None and not any_origin and "%" not in origin[0] else []
     for regex in list(regexes) if spelled else []:
         listed = _listed(regex)
         if listed is not None:

@@ -46,6 +46,7 @@ BLOCKS = ("handle", "route", "handle_path")
 # What in_place writes back as Caddy reads a bare word: a site's host (a name, an IPv4 address,
 # a * label), a block's path matcher; anything else (a named matcher, a quote, a brace, a
 # placeholder, an IPv6 address) it cannot say faithfully.
+_HTTPS_PORT = 443
 _BARE_HOST = re.compile(r"[A-Za-z0-9*][A-Za-z0-9.*-]*")
 _BARE_PATH = re.compile(r"\*|/[A-Za-z0-9._~*/%+,;=:@!$&'()-]*")
 MATCHERS: Mapping[str, tuple[int, int]] = {
@@ -288,7 +289,9 @@ class Caddy(Target):
         if block:
             body = f"{' '.join(words)} {{\n{indent(body)}}}\n"
         site = directory / f"{plan.name}.Caddyfile"  # imports the snippet beside it
-        site.write_text(f"http://{scope.host}:{port} {{\n{indent(body)}}}\n")
+        # Caddy refuses http:// on 443 (`example.com`, an HTTPS site, is on 443): https:// there.
+        scheme = "https" if port == _HTTPS_PORT else "http"
+        site.write_text(f"{scheme}://{scope.host}:{port} {{\n{indent(body)}}}\n")
         return [site]
 
     def claims(self, text: str) -> bool:

@@ -347,7 +347,9 @@ class Model:
                 reached.append(_Reach(front, port, host, tuple(dict.fromkeys(paths))))
             if front.default_backend and front.default_backend[0] == proxy.name:
                 reached.append(_Reach(front, port, "", ("/",)))
-        return reached
+        # Once each: a use_backend on a Host the model reads as any (-m reg) and the
+        # default_backend reach the same paths of any host, one scope (import wrote two policies).
+        return list({(r.front.at, r.port, r.host, r.paths): r for r in reached}.values())
 
     # Read once per section, not once per scope: a frontend of thousands of use_backend rules is
     # a frontend of thousands of scopes.
@@ -380,7 +382,8 @@ class Model:
 
     def _granted(self, host: str, port: int | None, path: str, tests: Sequence[_Test]) -> Granted:
         """What the answers on this path grant: a policy's keys, each with the line that sent
-        it. The origins and regexes are the origin ACLs' that the answers bear out."""
+        it. The origins and regexes are the origin ACLs' that the answers bear out, and the one
+        origin a set-header sends whatever the Origin (only that origin reads)."""
 
         def ask(method: str, origin: str, *more: tuple[str, str]) -> Answered:
             asked = Asked(host, method, path, (("Origin", origin), *more), port)
@@ -390,6 +393,8 @@ class Model:
         acao = _sent(first, "Access-Control-Allow-Origin")
         reflects = acao is not None and acao.value == IMPORT_ORIGIN
         exact = [t.pattern for t in tests if t.method == "str" and not t.ignore_case]
+        if acao is not None and acao.value not in ("*", IMPORT_ORIGIN):
+            exact.append(acao.value)  # its own echo, below, shows it is sent to it too
         origins = tuple(o for o in dict.fromkeys(exact) if _echoed(ask("GET", o), o))
         regexes = tuple(
             OriginRegex(_as_regex(t.method, t.pattern), t.at, "pcre", t.ignore_case)

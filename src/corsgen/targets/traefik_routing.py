@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import glob
 import hashlib
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -545,8 +546,13 @@ def _read(path: Path, config: Config, budget: ConfigBudget, at: str | None) -> N
     if path.resolve() in config.read:
         return
     config.read.add(path.resolve())
-    text = decode_config(budget.read(path, at))
     file = str(path)
+    try:
+        text = decode_config(budget.read(path, at))
+    except OSError as exc:  # absent or unreadable (a name too long): Traefik says so too
+        error = f"cannot read {file}: {exc.strerror or exc}"
+        config.findings.append(finding("CG401", "parse", file=file, error=error, server=SERVER))
+        return
     try:
         root = _toml(text, file) if path.suffix.lower() == ".toml" else read(text, file)
     except CorsgenError as exc:
@@ -599,13 +605,14 @@ def _toml(text: str, file: str) -> Node:
 
 def _files(path: Path, budget: ConfigBudget, at: str, depth: int = 0) -> Iterator[Path]:
     """The provider's file, or every YAML and TOML file in its directory and those below it
-    (Traefik reads them all), in name order."""
-    if not path.is_dir():
+    (Traefik reads them all), in name order. os.path.isdir: False for a path that cannot be
+    looked at (a name too long), which is then refused as unreadable, where Path.is_dir raised."""
+    if not os.path.isdir(path):
         yield path
         return
     budget.nest(depth, at, "directories")
     for found in budget.glob(glob.escape(str(path)) + "/*", at, hidden=True):
-        if Path(found).is_dir():
+        if os.path.isdir(found):
             yield from _files(Path(found), budget, at, depth + 1)
         elif Path(found).suffix.lower() in (".yml", ".yaml", ".toml"):
             yield Path(found)
