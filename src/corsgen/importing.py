@@ -37,7 +37,7 @@ from corsgen.fetch import (
     preflight_headers,
     vary_tokens,
 )
-from corsgen.files import shown
+from corsgen.files import decode, read_file, shown
 from corsgen.limits import MAX_NAME_LENGTH
 from corsgen.plan import ACAO, Plan, build_plan
 from corsgen.policy.loading import parse_policy
@@ -151,10 +151,13 @@ def _title(scope: Scope) -> str:
     return f"{scope.title.split()[0]} {scope.paths[0] if scope.paths else ''}"
 
 
-def imported(routes: Routes, out_dir: Path, target: str | None = None) -> list[Policy]:
+def imported(
+    routes: Routes, out_dir: Path, target: str | None = None, configs: Sequence[Path] = ()
+) -> list[Policy]:
     """A policy for every scope the config's CORS is written by hand in (a scope with a corsgen
     snippet is corsgen's already), with the changes rendering it would make, and where `target`
-    falls short of what rendering promises."""
+    falls short of what rendering promises. `configs`: the files the user named, whose origins
+    are asked for beside those of the scope's own lines (_denied)."""
     scopes = hand_written(routes)[:MAX_SCOPES]  # as many as the audit probes
     out = []
     for found, name in zip(scopes, _names(scopes), strict=True):
@@ -164,6 +167,8 @@ def imported(routes: Routes, out_dir: Path, target: str | None = None) -> list[P
             continue
         assert scope.granted is not None
         granted, refused = _preflighted(routes, scope, scope.granted)
+        granted, denied = _denied(routes, scope, granted, configs)
+        refused += denied
         try:
             safe = nearest_safe(granted, name)
         except NothingLeft as nothing:
@@ -207,6 +212,69 @@ def _answering(routes: Routes, scope: Scope) -> Scope:
     served, and its changes found, only where the config grants it today."""
     paths = tuple(p for p in scope.paths if passes(routes, scope, p, audit_backend))
     return replace(scope, paths=paths)
+
+
+# An origin, or a host a regex or a list names (evil\.example\.com$), written in a config.
+_NAMED_ORIGIN = re.compile(
+    r"(?:\b([a-z][a-z0-9+.-]*)://)?((?:[a-z0-9-]+\\?\.)+[a-z][a-z0-9-]*)(?::(\d{1,5}))?", re.I
+)
+MAX_NAMED = 200  # origins a config names that import asks the model for, at the most
+
+
+def _named(files: Sequence[str]) -> list[str]:
+    """The origins the files name, in the order written: each written out, and each host with
+    no scheme as https and http."""
+    found: list[str] = []
+    for file in dict.fromkeys(files):
+        try:
+            text = decode(read_file(Path(file), follow=True), errors="replace")
+        except (OSError, CorsgenError):
+            continue  # the model read it; a file gone since names nothing
+        for match in _NAMED_ORIGIN.finditer(text):
+            host = match[2].replace("\\", "").lower()
+            port = f":{match[3]}" if match[3] else ""
+            schemes = [match[1].lower()] if match[1] else ["https", "http"]
+            found += [f"{scheme}://{host}{port}" for scheme in schemes]
+            if len(found) >= MAX_NAMED:
+                return list(dict.fromkeys(found))[:MAX_NAMED]
+    return list(dict.fromkeys(found))
+
+
+def _denied(
+    routes: Routes, scope: Scope, granted: Granted, configs: Sequence[Path]
+) -> tuple[Granted, list[str]]:
+    """A grant of any origin (`*`, or the Origin sent back) with none of its origins, and why,
+    where the config refuses some origin it names (a deny-list: `if ($http_origin ~* evil) {
+    set $cors ""; }`, an HAProxy `!blocked` ACL): corsgen has no list of origins to refuse, and
+    `*` would let them read. The models read "any origin" from an origin no config names; the
+    origins the config names are asked for here, the model deciding each."""
+    if not (granted.any_origin or granted.reflects) or not scope.paths:
+        return granted, []
+    files = [scope.at.file, *(p.file for p in granted.at.values()), *map(str, configs)]
+    refused = []
+    for origin in _named(files):
+        headers = (("Origin", origin),)
+        answered = routes.answer(
+            Asked(scope.host, "GET", scope.paths[0], headers, scope.port), _quiet
+        )
+        own = [(h.name, h.value) for h in answered.headers if h.at is not None]
+        if cors_failure(Request(origin, "GET", False), own) is not None:
+            refused.append(origin)
+    if not refused:
+        return granted, []
+    what = "sends any Origin back" if granted.reflects else "sends *"
+    shown_ = ", ".join(refused[:3]) + (f" and {len(refused) - 3} more" if len(refused) > 3 else "")
+    said = (
+        f"allow_origins: the config {what} to every origin but those it refuses ({shown_}); "
+        "corsgen has no list of origins to refuse, and * would let them read: list the origins "
+        "that should read"
+    )
+    return replace(granted, any_origin=False, reflects=False), [said]
+
+
+def _quiet(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+    """An application with no CORS headers of its own: what the config sends is its own."""
+    return 200, ()
 
 
 def _preflighted(routes: Routes, scope: Scope, granted: Granted) -> tuple[Granted, list[str]]:

@@ -382,3 +382,48 @@ def test_scopes_past_the_audits_bound_are_said_to_be_left_out() -> None:
         f"imported the first {MAX_SCOPES} of {MAX_SCOPES + 1} places that answer CORS by hand; "
         "the other 1 are not imported"
     )
+
+
+# A deny-list: any Origin sent back but one the config refuses, by regex (nginx) or by an ACL
+# (HAProxy). `*` would let the refused origin read.
+DENY_LISTS = {
+    "site.conf": """server {
+    listen 127.0.0.1:8080;
+    location /api/ {
+        set $cors $http_origin;
+        if ($http_origin ~* "evil\\.example\\.com$") {
+            set $cors "";
+        }
+        add_header Access-Control-Allow-Origin $cors always;
+        proxy_pass http://127.0.0.1:9000/;
+    }
+}
+""",
+    "haproxy.cfg": """defaults
+    mode http
+frontend web
+    bind 127.0.0.1:8080
+    acl blocked req.hdr(origin) -m str https://evil.example.com
+    http-request set-var(txn.o) req.hdr(origin) if !blocked
+    acl sent var(txn.o) -m found
+    http-after-response set-header Access-Control-Allow-Origin %[var(txn.o)] if sent
+    default_backend app
+backend app
+    server app 127.0.0.1:9000
+""",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", DENY_LISTS)
+def test_a_deny_list_is_not_imported_as_any_origin(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The config sends back every Origin but one it names: import writes nothing (corsgen has
+    no list of origins to refuse) and says which origin `*` would have let read."""
+    config = tmp_path / name
+    config.write_text(DENY_LISTS[name])
+    assert main(["import", str(config), "--out-dir", str(tmp_path / "cors")]) == 0
+    assert not (tmp_path / "cors").exists()
+    out = capsys.readouterr().out
+    assert "nothing imported" in out
+    assert "to every origin but those it refuses (https://evil.example.com" in out

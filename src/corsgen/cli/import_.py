@@ -35,7 +35,7 @@ def import_(configs: tuple[Path, ...], target: str | None, out_dir: Path) -> Non
         from corsgen.errors import PolicyError
 
         raise PolicyError(loaded.findings)
-    policies = imported(loaded.routes, out_dir, name)
+    policies = imported(loaded.routes, out_dir, name, configs)
     write_policies(policies, configs)
     for policy in policies:
         if policy.path is None:  # why, then what was dropped on the way
