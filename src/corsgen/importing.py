@@ -96,6 +96,9 @@ def policy_text(imported: Imported, scope: Scope) -> str:
     lines = [
         f"# Imported by `corsgen import` from {where(scope)}:",
         "# what the config grants today, not what its author meant.",
+        # Where to include the output: the CORS may be sent on some of the block's paths only
+        # (a Caddy `header @public`); included on all of them, it would answer more.
+        f"# It answers CORS there on: {', '.join(scope.paths)}",
     ]
     lines += [f"# Dropped: {d}" for d in imported.dropped]
     for key in _ORDER:

@@ -16,6 +16,7 @@ import random
 import re
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -755,7 +756,9 @@ IN_PLACE = [
 def test_in_place_writes_the_snippet_back_where_the_scope_was(
     title: str, host: str, written: str | None, caddy: str, tmp_path: Path
 ) -> None:
-    scope = Scope(Place("Caddyfile", 9), host, ("/api/",), title, port=8080)
+    # A site's CORS on all of it (its paths from /), a block's on its own paths.
+    paths = ("/", "/api/") if title.startswith("http") else ("/api/",)
+    scope = Scope(Place("Caddyfile", 9), host, paths, title, port=8080)
     plan = plan_of('allow_origins = ["https://app.example.com"]\n')
     files = TARGET.in_place(scope, plan, tmp_path, "127.0.0.1:9", 8081)
     if written is None:
@@ -771,6 +774,30 @@ def test_in_place_writes_the_snippet_back_where_the_scope_was(
     answered = model.answer(Asked(host.replace("*", "x"), "OPTIONS", "/api/x", asked, 8081))
     assert (answered.status, answered.by.file) == (204, str(site))
     assert ("Access-Control-Allow-Origin", "https://app.example.com") in answered.pairs()
+
+
+def test_in_place_on_a_site_of_cors_on_some_paths_answers_there_only(
+    caddy: str, tmp_path: Path
+) -> None:
+    """`header @public ...` with `@public path /public/*`: the site's CORS is on /public/ only
+    (its scope's paths), and the output is written there alone; at the site's top it let every
+    path read (red team)."""
+    scope = Scope(Place("Caddyfile", 9), "a.example", ("/public/",), "http://a.example", port=80)
+    plan = plan_of('allow_origins = ["https://app.example.com"]\n')
+    files = TARGET.in_place(scope, plan, tmp_path, "127.0.0.1:9", 8081)
+    assert files is not None
+    model = caddy_routing.read(files[0], caddy)
+    assert not isinstance(model, str), model
+    origin = (("Origin", "https://app.example.com"),)
+    for path, sent in (("/public/x", True), ("/private/x", False)):
+        answered = model.answer(Asked("a.example", "GET", path, origin, 8081))
+        assert answered.backend
+        own = [h.name for h in answered.headers if h.at is not None]  # not the application's
+        assert ("Access-Control-Allow-Origin" in own) is sent, path
+    fonts = replace(scope, paths=("/x.woff2",))  # `@fonts path *.woff2`: the path probed
+    (tmp_path / "fonts").mkdir()
+    (site,) = TARGET.in_place(fonts, plan, tmp_path / "fonts", "127.0.0.1:9", 8081) or []
+    assert "@in_place path /x.woff2\n" in site.read_text()
 
 
 def test_in_place_on_443_is_an_https_site(caddy: str, tmp_path: Path) -> None:

@@ -284,10 +284,17 @@ class Caddy(Target):
             return None  # a block in another (a handle_path's, which strips): not the site's
         if scope.host and not _BARE_HOST.fullmatch(scope.host):
             return None
+        gated = not block and "/" not in scope.paths  # `header @public` sends it on some paths
+        if gated and not all(_BARE_PATH.fullmatch(p) for p in scope.paths):
+            return None
         write_snippets(directory, (plan,), "caddy")
         body = f"import {plan.name}.caddy\nreverse_proxy {upstream}\n"
         if block:
             body = f"{' '.join(words)} {{\n{indent(body)}}}\n"
+        elif gated:  # the output on those paths only (below a prefix), the rest as it is
+            paths = " ".join(p + "*" * p.endswith("/") for p in scope.paths)
+            route = f"route @in_place {{\n{indent(body)}}}\n"
+            body = f"@in_place path {paths}\n{route}reverse_proxy {upstream}\n"
         site = directory / f"{plan.name}.Caddyfile"  # imports the snippet beside it
         # Caddy refuses http:// on 443 (`example.com`, an HTTPS site, is on 443): https:// there.
         scheme = "https" if port == _HTTPS_PORT else "http"
