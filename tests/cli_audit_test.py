@@ -273,3 +273,14 @@ def test_a_class_python_would_warn_of_prints_no_warning(
         warnings.simplefilter("always")
         _run(capsys, command, str(config), "-t", "nginx", *out_dir)
     assert [str(w.message) for w in shown] == []
+
+
+def test_a_config_named_twice_is_read_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`corsgen import a.cfg ./a.cfg` imports each place once: it wrote site_web and site_web_2."""
+    config = Path(__file__).parent / "audit" / "corpus" / "haproxy" / "correct-allowlist.cfg"
+    monkeypatch.chdir(config.parent)
+    code, out, _ = _run(capsys, "import", config.name, f"./{config.name}", "-o", str(tmp_path))
+    assert code == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["site_web.toml"], out

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from corsgen.audit.formats import FORMATS, reported, text, write
-from corsgen.cli.options import CONFIG, INFERRED_TARGET, POLICY, command, load_plan
+from corsgen.cli.options import CONFIGS, INFERRED_TARGET, POLICY, command, load_plan
 from corsgen.errors import CorsgenError, blocking, escape
 from corsgen.files import shown
 
@@ -38,7 +38,7 @@ FORMAT = click.option(
 
 
 @command()
-@click.argument("configs", nargs=-1, required=True, type=CONFIG)
+@CONFIGS
 @INFERRED_TARGET
 @click.option(
     "--policy",

@@ -7,13 +7,13 @@ from pathlib import Path
 import click
 
 from corsgen.cli.audit import infer
-from corsgen.cli.options import CONFIG, INFERRED_TARGET, command
+from corsgen.cli.options import CONFIGS, INFERRED_TARGET, command
 from corsgen.errors import escape
 from corsgen.files import shown
 
 
 @command("import")
-@click.argument("configs", nargs=-1, required=True, type=CONFIG)
+@CONFIGS
 @INFERRED_TARGET
 @click.option(
     "--out-dir",

@@ -22,6 +22,22 @@ POLICY = click.Path(exists=True, dir_okay=False, path_type=Path)
 TARGET = click.Choice(NAMES)
 # A server config, and the server it is for when the file alone does not say (audit, import).
 CONFIG = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _distinct(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]) -> Any:
+    """Each config once, though named twice (a.cfg ./a.cfg): a server reads a file once, and
+    import wrote each of its policies twice (site_web, site_web_2)."""
+    seen: dict[object, Path] = {}
+    for path in value:
+        try:
+            key: object = path.resolve()
+        except (OSError, RuntimeError):  # a loop of links: the name itself
+            key = path
+        seen.setdefault(key, path)
+    return tuple(seen.values())
+
+
+CONFIGS = click.argument("configs", nargs=-1, required=True, type=CONFIG, callback=_distinct)
 INFERRED_TARGET = click.option(
     "--target", "-t", type=TARGET, help="The server the config is for (default: inferred)."
 )
