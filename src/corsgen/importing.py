@@ -175,7 +175,8 @@ def imported(
         try:
             safe = nearest_safe(granted, name)
         except NothingLeft as nothing:
-            out.append(Policy(scope, None, dropped=[_NOTHING, *refused, *nothing.dropped]))
+            said = [*refused, *nothing.dropped]
+            out.append(Policy(scope, None, dropped=[_NOTHING if said else _NO_ORIGIN, *said]))
             continue
         safe.dropped[:0] = refused
         _cookieless(routes, scope, safe)
@@ -207,6 +208,12 @@ def left_out(routes: Routes) -> str | None:
 
 _NOTHING = "corsgen accepts none of the origins or regexes it grants"
 _NOWHERE = "another block answers every request the model finds for it"
+# A place that sends CORS headers to no origin the model asks with: under a condition the model
+# does not read as a test of Origin (nginx's `if ($uri ~ ...)`, an HAProxy `if { path_beg ... }`).
+_NO_ORIGIN = (
+    "the model finds no origin it sends Access-Control-Allow-Origin to here (a condition on "
+    "something else than the Origin): write the policy by hand"
+)
 
 
 def _answering(routes: Routes, scope: Scope) -> Scope:

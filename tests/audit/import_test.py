@@ -427,3 +427,22 @@ def test_a_deny_list_is_not_imported_as_any_origin(
     out = capsys.readouterr().out
     assert "nothing imported" in out
     assert "to every origin but those it refuses (https://evil.example.com" in out
+
+
+def test_cors_under_a_condition_on_the_path_is_said_not_imported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CORS sent under `if ($uri ~ ...)`: no origin is granted on the paths the model asks, and
+    import says so, not that corsgen refuses the origins it grants."""
+    config = tmp_path / "site.conf"
+    config.write_text(
+        "server {\n    listen 127.0.0.1:8080;\n    location /api/ {\n"
+        '        if ($uri ~ "^/api/v1/") {\n'
+        '            add_header Access-Control-Allow-Origin "https://app.example.com" always;\n'
+        "        }\n        proxy_pass http://127.0.0.1:9000/;\n    }\n}\n"
+    )
+    assert main(["import", str(config), "--out-dir", str(tmp_path / "cors")]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.endswith("nothing imported: the model finds no origin it sends "
+                         "Access-Control-Allow-Origin to here (a condition on something else than "
+                         "the Origin): write the policy by hand")  # fmt: skip
