@@ -40,6 +40,10 @@ PREFIX = OriginRegex(r"^https://app\.example\.com", Place(FILE, 4), "pcre", Fals
 NAMED = OriginRegex(r"^https?://app\.example\.com", Place(FILE, 4), "pcre", True)
 # Two origins by one regex (SetEnvIf Origin's, a map's ~).
 EITHER = OriginRegex(r"^https://(app|admin)\.example\.com$", Place(FILE, 4), "pcre", False)
+# Two alternatives, one listed (its dots read as dots), one corsgen proves: each kept its way.
+EITHER = OriginRegex(
+    r"^https://(app|admin).example.com$|^http://localhost:[0-9]+$", Place(FILE, 4), "pcre", False
+)
 # The most common slip: a dot unescaped, no anchors (an HAProxy ACL or nginx map from a Q&A site).
 DOTTED = OriginRegex(r"https://(www\.)?app\.example.com", Place(FILE, 4), "pcre", False)
 CORS = ("access-control-allow-origin", "access-control-allow-credentials",
@@ -130,6 +134,14 @@ NARROWED = [
         {"allow_origins": '["https://app.example.com", "https://www.app.example.com"]'},
         "is replaced by the origins it admits with its unescaped dots read as dots and anchored "
         "at both ends, https://app.example.com, https://www.app.example.com: corsgen cannot prove",
+    ),
+    (
+        "alternatives-one-by-one",
+        replace(GOOD, origins=(), regex=EITHER),
+        {"allow_origins": '["https://admin.example.com", "https://app.example.com"]',
+         "allow_origin_regex": '"http://localhost:[0-9]+"'},
+        "the origin regex ^https://(app|admin).example.com$ at site.conf:4 is replaced by the "
+        "origins it admits with its unescaped dots read as dots",
     ),
     (
         "star-headers-with-credentials",

@@ -14,7 +14,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from corsgen.audit.regexes import admits, literal_dots, proven, samples, whole_origin
+from corsgen.audit.regexes import (
+    admits,
+    alternatives,
+    literal_dots,
+    proven,
+    samples,
+    stripped,
+    whole_origin,
+)
 from corsgen.errors import Finding
 from corsgen.limits import MAX_NAME_LENGTH, MAX_REGEX_LENGTH
 from corsgen.origins import OriginError, parse_origin
@@ -102,6 +110,28 @@ class Imported:
         return PlainPolicy(**self.keys)  # type: ignore[arg-type]
 
 
+MAX_ALTERNATIVES = 20  # top-level alternatives of a regex imported one by one, at most
+
+
+def _alternatives(regex: OriginRegex, dropped: list[str]) -> tuple[list[str], list[str]]:
+    """The regex as _regex imports it; where that leaves nothing, each of its top-level
+    alternatives on its own (^https://(app|admin).example.com$|^http://localhost:[0-9]+$ keeps
+    app and admin, though localhost's port cannot be listed): the patterns and origins kept."""
+    said: list[str] = []
+    pattern, listed = _regex(regex, said)
+    source, fold = stripped(regex)
+    parts = alternatives(source)
+    if pattern is not None or listed or not 1 < len(parts) <= MAX_ALTERNATIVES:
+        dropped += said
+        return [pattern] if pattern is not None else [], listed
+    patterns, origins = [], []
+    for part in parts:
+        pattern, listed = _regex(replace(regex, source=part, ignore_case=fold), dropped)
+        patterns += [pattern] if pattern is not None else []
+        origins += listed
+    return patterns, origins
+
+
 def _regex(regex: OriginRegex, dropped: list[str]) -> tuple[str | None, list[str]]:
     """The regex as allow_origin_regex: as the server runs it when corsgen proves that safe, else
     anchored at both ends when that is; else the few origins it admits anchored, as exact ones;
@@ -180,9 +210,8 @@ def nearest_safe(granted: Granted, name: str) -> Imported:
         origins = list(granted.origins)
         kept = []
         for regex in granted.regexes:
-            pattern, listed = _regex(regex, dropped)
-            if pattern is not None:
-                kept.append((regex, pattern))
+            patterns, listed = _alternatives(regex, dropped)
+            kept += [(regex, pattern) for pattern in patterns]
             origins += listed
             if listed:
                 at.setdefault("allow_origins", regex.at)

@@ -36,7 +36,7 @@ class Verdict:
     fields: dict[str, object]
 
 
-def _alternatives(source: str) -> list[str]:
+def alternatives(source: str) -> list[str]:
     """The top-level alternatives of a regex: `|` outside groups, classes and escapes."""
     out, depth, start, index, in_class = [], 0, 0, 0, False
     while index < len(source):
@@ -108,7 +108,7 @@ def whole_origin(regex: OriginRegex, anchored: bool = False, origins: bool = Fal
     if fold:
         source = _lowered(source)
     parts = []
-    for alt in _alternatives(source):
+    for alt in alternatives(source):
         # ^^ and $$ anchor as ^ and $ do: left in the body, a $ is one the samplers cannot read.
         head = body = alt.lstrip("^")
         while body.endswith("$") and not body.endswith("\\$"):
