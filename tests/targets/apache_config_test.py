@@ -383,6 +383,19 @@ def test_an_include_loop_is_named(tmp_path: Path) -> None:
     assert "leads back to" in found[0].message
 
 
+@pytest.mark.parametrize(("directive", "found"), [("Include", ["CG401"]), ("IncludeOptional", [])])
+@pytest.mark.parametrize("pattern", ["nowhere/*.conf", "empty/*.conf"])
+def test_an_include_wildcard_that_matches_nothing_fails_as_httpd_does(
+    directive: str, found: list[str], pattern: str, tmp_path: Path
+) -> None:
+    """httpd refuses to start on `Include d/*.conf` matching nothing ("No matches for the
+    wildcard", or a directory it cannot open); IncludeOptional skips it. The audit read on."""
+    conf = _tree(tmp_path, GOOD)
+    (tmp_path / "empty").mkdir()
+    _with(conf, f"{directive} {tmp_path}/{pattern}\n")
+    assert [f.rule_id for f in audit(conf)] == found
+
+
 @GRAPH_BUDGET
 @given(graph=include_graphs(), doubles=st.lists(st.integers(0, 3), max_size=24))
 @hypothesis.example(graph=FAN, doubles=[1] * 24)

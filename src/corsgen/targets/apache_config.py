@@ -76,21 +76,21 @@ class Reader:
         full = pattern if Path(pattern).is_absolute() else str(self.root / pattern)
         # httpd reads every file below a directory it is told to include; a glob's directories
         # it skips. Anything else that exists is read, and refused by name if it is no file.
+        # A required Include whose wildcard matches nothing fails httpd's start ("No matches for
+        # the wildcard"), as a missing file does; IncludeOptional skips both.
         if glob.has_magic(full):
-            return [Path(p) for p in self.budget.glob(full, at) if not os.path.isdir(p)]
+            found = [Path(p) for p in self.budget.glob(full, at) if not os.path.isdir(p)]
+            if not found:
+                self._missing(required, f"Include {pattern}: no file matches", at)
+            return found
         if os.path.isdir(full):
             below = self.budget.listed((str(p) for p in Path(full).rglob("*")), full, at)
             return [Path(p) for p in below if not os.path.isdir(p)]
         if os.path.lexists(full):
             return [Path(full)]
-        if required:
-            self.problems.append(
-                finding(
-                    "CG401",
-                    "parse",
-                    file=at,
-                    error=f"Include {pattern}: no such file",
-                    server=SERVER,
-                )
-            )
+        self._missing(required, f"Include {pattern}: no such file", at)
         return []
+
+    def _missing(self, required: bool, error: str, at: str) -> None:
+        if required:
+            self.problems.append(finding("CG401", "parse", file=at, error=error, server=SERVER))
