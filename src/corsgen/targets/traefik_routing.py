@@ -933,6 +933,10 @@ def _serve(service: Service, request: Request, backend: Backend) -> Reply:
     return Reply(status, sent, (f"service {service.name} at {service.at}",), backend=True)
 
 
+# What check_routes counts: the routers filed under no host and no path prefix.
+TRAEFIK_UNIT = "routers matched one by one (rules without a Host or a path prefix)"
+
+
 def load(configs: Sequence[Path]) -> tuple[TraefikRoutes | None, list[Finding]]:
     """The model of the Traefik whose static and dynamic files these are (a static file's file
     provider is followed)."""
@@ -942,8 +946,9 @@ def load(configs: Sequence[Path]) -> tuple[TraefikRoutes | None, list[Finding]]:
         _read(path, config, budget, None)
     if config.findings:
         return None, config.findings
-    check_routes(len(config.routers), str(configs[0]), "routers")
-    return TraefikRoutes(config), []
+    routes = TraefikRoutes(config)
+    check_routes(routes.index.unfiled(), str(configs[0]), TRAEFIK_UNIT)
+    return routes, []
 
 
 def claims(text: str) -> bool:
