@@ -3,8 +3,9 @@ team's: 2,000 Traefik routers and 3,000 Apache <Location>s took over a minute). 
 request's route up by host and path prefix; a route matched by a regex no index finds, and
 limits.MAX_CONFIG_ROUTES counts those: each target is run here at the limit of routes of regexes,
 its worst, and refused one route past it, while three times as many routes filed by host or
-prefix (Apache: as many <VirtualHost>s of a mass host too) are read in seconds. nginx has no such count (its locations are looked up in a tree): it is run with thousands
-of locations nested in one, whose scope paths were built sibling by sibling."""
+prefix (Apache: as many <VirtualHost>s of a mass host too) are read in seconds. nginx has no such
+count (its locations are looked up in a tree): it is run with thousands of locations nested in
+one, whose scope paths were built sibling by sibling."""
 
 from __future__ import annotations
 
