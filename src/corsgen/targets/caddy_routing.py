@@ -182,6 +182,8 @@ def _routes(config: Json) -> int:
 CADDY_UNIT = "routes matched one by one (matchers other than exact hosts and path prefixes)"
 
 
+# Asked once per binary: `corsgen import` reads a Caddyfile again for each scope it renders.
+@functools.cache
 def version(binary: str) -> tuple[int, int]:
     """The Caddy's major and minor version: `v2.11.7 h1:...`, Debian's `2.6.2`."""
     import subprocess
