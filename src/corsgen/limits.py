@@ -82,7 +82,8 @@ MAX_GLOB_PARTS = 16
 # rule lines and the use_backend lines that test no path prefix first, Envoy routes without a
 # prefix or path. Each is tried on every request, and each scope's paths on every one: at this
 # many an audit or an import takes at most about 10 s on the 2-core machine
-# (tests/audit/routes_bounds_test.py). Routes filed by host or prefix are not counted: a request
+# (tests/audit/routes_bounds_test.py; Traefik rules that read the Origin header, whose router
+# no answer can be kept for, about 25 s). Routes filed by host or prefix are not counted: a request
 # is tried against those under its own host and path only, so 3,000 take a few seconds, and the
 # sizes above bound them. A real file-provider or httpd config has tens of the others. nginx has
 # no such count: it looks its locations up in a tree, as nginx does.
