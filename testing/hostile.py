@@ -14,9 +14,10 @@ def _origin(i: int) -> str:
 
 
 def traefik(count: int, regex: bool = False) -> str:
-    path = "PathRegexp(`^/p{i}/`)" if regex else "PathPrefix(`/p{i}/`)"
+    # A regex router names no host either: one that did would be filed under it.
+    rule = "PathRegexp(`^/p{i}/`)" if regex else "Host(`h{h}.example.com`) && PathPrefix(`/p{i}/`)"
     routers = "".join(
-        f'    r{i}:\n      rule: "Host(`h{i % 10}.example.com`) && {path.format(i=i)}"\n'
+        f'    r{i}:\n      rule: "{rule.format(i=i, h=i % 10)}"\n'
         f"      middlewares: [c{i}]\n      service: app\n"
         for i in range(count)
     )
@@ -42,6 +43,19 @@ def apache(count: int, regex: bool = False) -> str:
         "Listen 127.0.0.1:8080\n<VirtualHost 127.0.0.1:8080>\n    ServerName api.example.com\n"
         f"{sections}    ProxyPass / http://127.0.0.1:9000/\n</VirtualHost>\n"
     )
+
+
+def apache_hosts(count: int, regex: bool = False) -> str:
+    """A mass host: `count` <VirtualHost>s on one port, each its own name (`regex`: a wildcard
+    alias too, which is matched one by one)."""
+    alias = "    ServerAlias *.s{i}.example.com\n" if regex else ""
+    hosts = "".join(
+        f"<VirtualHost 127.0.0.1:8080>\n    ServerName s{i}.example.com\n{alias.format(i=i)}"
+        f"    Header always set {_ALLOW} {_origin(i)}\n    Header always merge Vary Origin\n"
+        "    ProxyPass / http://127.0.0.1:9000/\n</VirtualHost>\n"
+        for i in range(count)
+    )
+    return "Listen 127.0.0.1:8080\n" + hosts
 
 
 def nginx(count: int, regex: bool = False) -> str:
@@ -139,6 +153,7 @@ def envoy(count: int, regex: bool = False) -> str:
 HOSTILE: Mapping[str, tuple[Callable[[int, bool], str], str]] = {
     "traefik": (traefik, "dynamic.yml"),
     "apache": (apache, "site.conf"),
+    "apache-hosts": (apache_hosts, "site.conf"),
     "nginx": (nginx, "site.conf"),
     "caddy": (caddy, "Caddyfile"),
     "haproxy": (haproxy, "haproxy.cfg"),

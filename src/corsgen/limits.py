@@ -75,14 +75,18 @@ MAX_GLOB_ENTRIES = 100_000
 # carries the parts it has matched, so this bounds the work per directory; a policy tree is rarely
 # more than a few levels deep.
 MAX_GLOB_PARTS = 16
-# Routes one model matches a request against, all its servers together: Traefik routers, Apache
-# <VirtualHost>, <Location> and regex sections, Caddy routes (nested ones too), HAProxy use_backend
-# and rule lines of its frontends, Envoy routes. The models look a request's route up by host and
-# path prefix, but a route matched by a regex (or a header) is tried on every request, and each
-# scope's paths on every route: at this many regex routes an audit or an import takes at most
-# about 10 s on the 2-core machine (tests/audit/routes_bounds_test.py), thousands by prefix a few
-# seconds. A real file-provider or httpd config has tens to hundreds. nginx has no such count: it
-# looks its locations up in a tree, as nginx does.
+# Routes one model matches a request against one by one, all its servers together: those its
+# index cannot file under a host or a path prefix (a regex, a header or method alone, a negation,
+# a wildcard host name). Traefik routers, Apache <LocationMatch>, regex and wildcard sections and
+# <VirtualHost>s with a wildcard name, Caddy routes with such matchers (nested ones too), HAProxy
+# rule lines and the use_backend lines that test no path prefix first, Envoy routes without a
+# prefix or path. Each is tried on every request, and each scope's paths on every one: at this
+# many an audit or an import takes at most about 10 s on the 2-core machine
+# (tests/audit/routes_bounds_test.py; Traefik rules that read the Origin header, whose router
+# no answer can be kept for, about 25 s). Routes filed by host or prefix are not counted: a request
+# is tried against those under its own host and path only, so 3,000 take a few seconds, and the
+# sizes above bound them. A real file-provider or httpd config has tens of the others. nginx has
+# no such count: it looks its locations up in a tree, as nginx does.
 MAX_CONFIG_ROUTES = 1_000
 # Words (directive names and arguments) read with every include written out where it is: a long
 # line included again after each change of a Define is walked again. Twice the words a run keeps,

@@ -43,11 +43,10 @@ from corsgen.targets.apache_config_tree import (
     is_kind,
     load,
     load_htaccess,
-    ports,
-    server_names,
     title,
 )
 from corsgen.targets.apache_headers import Table, apply_headers
+from corsgen.targets.apache_hosts import Hosts
 from corsgen.targets.apache_request import SETENVIF, Request, Run, groups, request_of
 from corsgen.targets.apache_rewrite import (
     Made,
@@ -59,10 +58,14 @@ from corsgen.targets.apache_rewrite import (
 from corsgen.targets.apache_scopes import scopes
 
 _AUTH_KINDS = ("limit", "limitexcept")
-# The sections a request is matched against one by one (a <Location> of a prefix is looked up,
-# but each is still merged by its place in the config), as MAX_CONFIG_ROUTES counts them; a
-# <Directory> of a path, matched by string, is not counted (a shared host has one per site).
-_ROUTED = frozenset({"virtualhost", "location", "locationmatch", "directorymatch", "filesmatch"})
+# The sections a request may be matched against one by one, as MAX_CONFIG_ROUTES counts them
+# (a <Location> of a prefix, which _Locations looks up, is not; nor a <VirtualHost> without a
+# wildcard name, which Hosts looks up, nor a <Directory> of a path, matched by string: a shared
+# host has one per site).
+_ROUTED = frozenset({"location", "locationmatch", "directorymatch", "filesmatch"})
+APACHE_UNIT = (
+    "sections matched one by one (regex and wildcard sections, hosts with a wildcard name)"
+)
 
 
 class _RecursiveError(Exception):
@@ -87,20 +90,15 @@ class ApacheRoutes:
         self.top = top
         self.root = root  # ServerRoot: where a relative DocumentRoot is
         self.hosts = [s for s in flatten(top) if s.kind == "virtualhost"]
+        self.by_name = Hosts(self.hosts)  # looked up by port and name
         self.htaccess: dict[Path, Section | None] = {}  # read once per directory
         self._scopes: list[Scope] | None = None
         self._locations: dict[int, _Locations] = {}  # by id() of the server's section
 
     # ------------------------------------------------------------------ choosing the host
     def host(self, asked: Asked) -> Section | None:
-        port = asked.port
-        candidates = [h for h in self.hosts if port is None or port in ports(h) or not ports(h)]
         name = asked.host.lower().rsplit(":", 1)[0] if ":" in asked.host else asked.host.lower()
-        for host in candidates:
-            for pattern in server_names(host):
-                if fnmatch.fnmatchcase(name, pattern.rsplit(":", 1)[0]):
-                    return host
-        return candidates[0] if candidates else None
+        return self.by_name.host(name, asked.port)
 
     def layers(self, host: Section | None, run: Run, file: str | None = None) -> list[Section]:
         """The per-directory config for the request: the sections merged, in httpd's order;
@@ -565,7 +563,9 @@ def load_routes(configs: Sequence[Path]) -> tuple[ApacheRoutes, list[Finding]]:
         extra, _, found = load(more)
         top.body += extra.body
         problems += found
-    routed = sum(1 for s in flatten(top) if s.kind in _ROUTED or s.args[:1] == ("~",))
-    check_routes(routed, str(configs[0]), "sections matched one by one (hosts, locations, regexes)")
     routes = ApacheRoutes(top, root)
+    routed = routes.by_name.wildcards() + sum(
+        1 for s in flatten(top) if (s.kind in _ROUTED or s.args[:1] == ("~",)) and not _plain(s)
+    )
+    check_routes(routed, str(configs[0]), APACHE_UNIT)
     return routes, problems + apache_structure.findings(top)

@@ -115,13 +115,19 @@ def servers(
     return tuple(compiler.server(name, server) for name, server in found.items())
 
 
+def exact_hosts(match: Sequence[Json]) -> list[str] | None:
+    """The hosts a server's route is found by, when it matches exact hosts only; else None."""
+    hosts = [h.lower() for m in match for h in m.get("host", [])]
+    exact = match and all(set(m) == {"host"} for m in match)
+    return None if not exact or any("*" in h for h in hosts) else hosts
+
+
 def _by_host(routes: Sequence[Route]) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
     by_host: dict[str, tuple[int, ...]] = {}
     others: list[int] = []
     for index, route in enumerate(routes):
-        hosts = [h.lower() for m in route.match for h in m.get("host", [])]
-        exact = route.match and all(set(m) == {"host"} for m in route.match)
-        if not exact or any("*" in h for h in hosts):
+        hosts = exact_hosts(route.match)
+        if hosts is None:
             others.append(index)
             continue
         for host in dict.fromkeys(hosts):

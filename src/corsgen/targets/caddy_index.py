@@ -38,6 +38,12 @@ def _prefixes(sets: Sequence[Json]) -> tuple[str, ...] | None:
     return tuple(found) if sets else None
 
 
+def one_by_one(match: Sequence[Json]) -> bool:
+    """A route RouteIndex tries for any path, that tests something (one without a matcher
+    matches at no cost): limits.MAX_CONFIG_ROUTES counts these."""
+    return bool(match) and _prefixes(match) is None
+
+
 @lru_cache(maxsize=4096)
 def routed(path: str) -> str:
     """The path as a path matcher compares it (caddy_matchers._path_matches)."""

@@ -39,7 +39,14 @@ from corsgen.limits import MAX_CONFIG_DEPTH
 from corsgen.routing import Answered, Asked, Backend, Place, Scope, Sent, audit_backend
 from corsgen.server_config import check_routes
 from corsgen.targets import caddy_compiled, caddy_scopes
-from corsgen.targets.caddy_compiled import Handler, Json, Route, Server, is_forward_auth
+from corsgen.targets.caddy_compiled import (
+    Handler,
+    Json,
+    Route,
+    Server,
+    exact_hosts,
+    is_forward_auth,
+)
 from corsgen.targets.caddy_exchange import (
     CONTINUE,
     DONE,
@@ -54,7 +61,7 @@ from corsgen.targets.caddy_exchange import (
     python_regex,
     response_matches,
 )
-from corsgen.targets.caddy_index import index
+from corsgen.targets.caddy_index import index, one_by_one
 from corsgen.targets.caddy_lines import Statement
 from corsgen.targets.caddy_matchers import clean_path, field_values, host_matches, matches
 
@@ -150,20 +157,33 @@ def load(
 
 
 def _routes(config: Json) -> int:
-    """The routes in the adapted JSON, nested ones too (walked without recursion: the JSON may
-    nest deeper than Python's frames before NestedTooDeep refuses it)."""
+    """The routes in the adapted JSON matched one by one, nested ones too: those with a matcher
+    that is found neither by the host (a server's own routes) nor by a path prefix (walked
+    without recursion: the JSON may nest deeper than Python's frames before NestedTooDeep
+    refuses it)."""
+    servers = config.get("apps", {}).get("http", {}).get("servers", {})
+    tops = {id(s) for s in servers.values()} if isinstance(servers, dict) else set()
     count, stack = 0, [config]
     while stack:
         value = stack.pop()
         if isinstance(value, dict):
             routes = value.get("routes")
-            count += len(routes) if isinstance(routes, list) else 0
+            for route in routes if isinstance(routes, list) else ():
+                match = route.get("match", []) if isinstance(route, dict) else []
+                by_host = id(value) in tops and exact_hosts(match) is not None
+                count += not by_host and one_by_one(match)
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
     return count
 
 
+# What check_routes counts.
+CADDY_UNIT = "routes matched one by one (matchers other than exact hosts and path prefixes)"
+
+
+# Asked once per binary: `corsgen import` reads a Caddyfile again for each scope it renders.
+@functools.cache
 def version(binary: str) -> tuple[int, int]:
     """The Caddy's major and minor version: `v2.11.7 h1:...`, Debian's `2.6.2`."""
     import subprocess
@@ -191,7 +211,7 @@ def read(path: Path, binary: str) -> CaddyRoutes | str:
         if isinstance(config, str):
             return config
         caddyfile = caddy_lines.read(path, ConfigBudget())
-        check_routes(_routes(config), str(path), "routes")
+        check_routes(_routes(config), str(path), CADDY_UNIT)
         return load(config, caddyfile.statements, caddyfile.policies, version(binary))
     except (caddy_compiled.NestedTooDeep, RecursionError):  # an import corsgen did not follow
         raise CorsgenError(

@@ -533,7 +533,7 @@ class EnvoyRoutes:
         headers: dict[str, list[str]] = {":method": [asked.method], ":authority": [asked.host]}
         for name, value in asked.headers:
             headers.setdefault(name.lower(), []).append(value)
-        index, by_path = self._index(vhost)
+        index, by_path = self.index_of(vhost)
         if by_path and (id(vhost), asked.path) in self.chosen:  # found for this path already
             chosen = self.chosen[id(vhost), asked.path]
             return None if chosen is None else Route(chosen, vhost, listener.table)
@@ -551,7 +551,7 @@ class EnvoyRoutes:
             self.chosen[id(vhost), asked.path] = chosen
         return None if chosen is None else Route(chosen, vhost, listener.table)
 
-    def _index(self, vhost: Node) -> tuple[Index[Node], bool]:
+    def index_of(self, vhost: Node) -> tuple[Index[Node], bool]:
         """The virtual host's routes filed by path, and whether they test the path alone (no
         route tests a header): then the route chosen for a path is kept for the next request."""
         if id(vhost) not in self.indexes:
@@ -809,13 +809,18 @@ def load(configs: Sequence[Path]) -> tuple[EnvoyRoutes | None, list[Finding]]:
             if (found := re.search(re.escape(LEAD) + r"policy=(\S+)", line.strip()))
             and found[1] != SHARED  # the filters' file, the same for every policy
         ]
-    routes = sum(
-        len((vhost.get("routes") or NONE).items())
+    model = EnvoyRoutes(listeners, markers)
+    routes = sum(  # those matched one by one: filed under no path prefix
+        model.index_of(vhost)[0].unfiled()
         for listener in listeners
         for vhost in (listener.table.get("virtual_hosts") or NONE).items()
     )
-    check_routes(routes, str(configs[0]), "routes")
-    return EnvoyRoutes(listeners, markers), []
+    check_routes(routes, str(configs[0]), ENVOY_UNIT)
+    return model, []
+
+
+# What check_routes counts.
+ENVOY_UNIT = "routes matched one by one (without a prefix or path match)"
 
 
 def claims(text: str) -> bool:

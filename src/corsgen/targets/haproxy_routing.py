@@ -223,12 +223,16 @@ class Model:
             self.chosen[key] = chosen
         return chosen
 
-    def _switches(self, front: Section, txn: Txn) -> list[Switch]:
-        """The front's use_backend rules a request on its path may take, in their order."""
+    def switch_index_of(self, front: Section) -> Index[Switch]:
+        """The front's use_backend rules filed by the path prefixes they test."""
         if id(front) not in self.switch_index:
             keyed = [(switch, path_keys(switch[1])) for switch in front.switches]
             self.switch_index[id(front)] = (front, Index(keyed))
-        index = self.switch_index[id(front)][1]
+        return self.switch_index[id(front)][1]
+
+    def _switches(self, front: Section, txn: Txn) -> list[Switch]:
+        """The front's use_backend rules a request on its path may take, in their order."""
+        index = self.switch_index_of(front)
         path = txn.path.split("?", 1)[0]  # the path fetch's
         found = index.positions("", path) | index.positions("i", path.lower())
         return index.at(found | {*index.filed.get((None, None), ())})
@@ -726,12 +730,22 @@ def load(configs: Sequence[Path], environ: Mapping[str, str] | None = None) -> M
     """The model of HAProxy started with these files (-f, in order); Unmodeled or CorsgenError
     (a file that cannot be read) when there is none. `environ`: what "${VAR}" expands to."""
     reader, policies = read_configs(configs, environ or {})
-    # What every request is tried against: the switches and rules of the sections it arrives at
-    # (a backend's run only for the requests it is chosen for).
+    # What every request is tried against one by one: the rules of the sections it arrives at
+    # and their switches that test no path prefix (a backend's run only for the requests it is
+    # chosen for).
+    model = Model(reader, policies)
     rules = sum(
-        len(section.switches) + sum(len(rules) for rules in section.rules.values())
+        model.switch_index_of(section).unfiled()
+        + sum(len(rules) for rules in section.rules.values())
         for section in reader.sections
         if section.kind != "backend"
     )
-    check_routes(rules, str(configs[0]), "use_backend and rule lines in its frontends")
-    return Model(reader, policies)
+    check_routes(rules, str(configs[0]), HAPROXY_UNIT)
+    return model
+
+
+# What check_routes counts.
+HAPROXY_UNIT = (
+    "rule lines and use_backend lines matched one by one in its frontends (those that do not "
+    "test a path prefix first)"
+)

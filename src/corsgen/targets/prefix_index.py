@@ -20,6 +20,7 @@ class Index(Generic[T]):
 
     def __init__(self, items: Sequence[tuple[T, Sequence[Key]]]) -> None:
         self.items = [item for item, _ in items]
+        self.keys = [tuple(keys) for _, keys in items]
         self.filed: dict[Key, list[int]] = {}
         for position, (_, keys) in enumerate(items):
             for key in dict.fromkeys(keys):
@@ -31,6 +32,11 @@ class Index(Generic[T]):
         for prefix in (None, *(path[:end] for end in range(len(path) + 1))):
             found.update(self.filed.get((key, prefix), ()))
         return found
+
+    def unfiled(self) -> int:
+        """How many items are filed under (None, None) alone: tried on every request one by one
+        (limits.MAX_CONFIG_ROUTES counts these)."""
+        return sum(1 for keys in self.keys if (None, None) in keys)
 
     def at(self, positions: set[int]) -> list[T]:
         """The items at these positions, in their order."""

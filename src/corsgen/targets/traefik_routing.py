@@ -206,6 +206,10 @@ class Rule:
     hosts: tuple[str, ...]
     paths: tuple[str, ...]
     keys: Keys  # what every request it matches has: the index files the router under these
+    # What else of a request it reads, besides its host, path and method: the headers its
+    # Header() and HeaderRegexp() name (lower case), and whether Query() reads the query.
+    headers: frozenset[str] = frozenset()
+    query: bool = False
 
 
 def parse_rule(source: str) -> Rule:
@@ -220,6 +224,8 @@ def parse_rule(source: str) -> Rule:
         at = found.end()
     hosts: list[str] = []
     paths: list[str] = []
+    names: set[str] = set()
+    headers: set[str] = set()
     position = 0
 
     def take(expected: str | None = None) -> str:
@@ -271,6 +277,9 @@ def parse_rule(source: str) -> Rule:
             if peek() == ",":
                 take()
         take(")")
+        names.add(name)
+        if name in ("Header", "HeaderRegexp"):
+            headers.add(args[0].lower())
         if name == "Host":
             hosts.extend(a.replace("*", "x", 1) for a in args if a != "*")
         if name == "HostRegexp":
@@ -284,7 +293,8 @@ def parse_rule(source: str) -> Rule:
     matcher, keys = either()
     if position != len(tokens):
         raise ValueError(f"unexpected {tokens[position]} in the rule")
-    return Rule(source, matcher, tuple(hosts), tuple(paths), keys)
+    query = bool(names & {"Query", "QueryRegexp"})
+    return Rule(source, matcher, tuple(hosts), tuple(paths), keys, frozenset(headers), query)
 
 
 def _sample(pattern: str) -> list[str]:
@@ -691,6 +701,12 @@ class TraefikRoutes:
         # Highest priority first; Traefik leaves ties in no defined order, names decide here.
         self.routers.sort(key=lambda r: (-r.priority, r.name))
         self.index = Index([(r, r.rule.keys) for r in self.routers])
+        # The router found for a request, kept by what the rules read of it (_matcher): the
+        # audit asks each path of a scope with some 200 origins, which no rule but one that
+        # names Origin reads, and a few methods.
+        self.headers = sorted({name for r in self.routers for name in r.rule.headers})
+        self.query = any(r.rule.query for r in self.routers)
+        self.found: dict[tuple[object, ...], Router | None] = {}
         named = [(r, path) for r in self.routers for path in r.rule.paths]
         self.named = Named([(r, path, _routed(path)) for r, path in named])
 
@@ -707,7 +723,12 @@ class TraefikRoutes:
 
     def route(self, asked: Asked) -> Router | None:
         request = Request.of(asked)
-        return next(
+        read = tuple(tuple(request.values(name)) for name in self.headers)
+        query = request.query if self.query else ""
+        key = (request.host, request.routed, request.method, asked.port, read, query)
+        if key in self.found:
+            return self.found[key]
+        router = next(
             (
                 r
                 for r in candidates(self.index, request.host, request.routed)
@@ -715,6 +736,8 @@ class TraefikRoutes:
             ),
             None,
         )
+        self.found[key] = router
+        return router
 
     def answer(self, asked: Asked, backend: Backend = audit_backend) -> Answered:
         where = self.config.first or Place("", 0)
@@ -940,6 +963,10 @@ def _serve(service: Service, request: Request, backend: Backend) -> Reply:
     return Reply(status, sent, (f"service {service.name} at {service.at}",), backend=True)
 
 
+# What check_routes counts: the routers filed under no host and no path prefix.
+TRAEFIK_UNIT = "routers matched one by one (rules without a Host or a path prefix)"
+
+
 def load(configs: Sequence[Path]) -> tuple[TraefikRoutes | None, list[Finding]]:
     """The model of the Traefik whose static and dynamic files these are (a static file's file
     provider is followed)."""
@@ -949,8 +976,9 @@ def load(configs: Sequence[Path]) -> tuple[TraefikRoutes | None, list[Finding]]:
         _read(path, config, budget, None)
     if config.findings:
         return None, config.findings
-    check_routes(len(config.routers), str(configs[0]), "routers")
-    return TraefikRoutes(config), []
+    routes = TraefikRoutes(config)
+    check_routes(routes.index.unfiled(), str(configs[0]), TRAEFIK_UNIT)
+    return routes, []
 
 
 def claims(text: str) -> bool:
