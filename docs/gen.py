@@ -374,10 +374,14 @@ BOUNDS: Mapping[str, tuple[str, Callable[[int], str]]] = {
     ),
     "MAX_ADAPTED_BYTES": ("JSON read from `caddy adapt`", _bytes),
     "MAX_CONFIG_ROUTES": (
-        "routes one model matches a request against (`corsgen audit`, `corsgen import`): "
-        "Traefik routers, Apache `<VirtualHost>`, `<Location>` and regex sections, Caddy routes "
-        "(nested ones too), HAProxy `use_backend` and rule lines of its frontends, Envoy routes; "
-        "nginx looks its locations up in a tree, as nginx does, and has no such count",
+        "routes one model matches a request against one by one (`corsgen audit`, `corsgen "
+        "import`): those it cannot look up by host or path prefix (a regex, a header or method "
+        "alone, a negation, a wildcard host name): Traefik routers, Apache `<LocationMatch>`, "
+        "regex and wildcard sections, Caddy routes with such matchers (nested ones too), HAProxy "
+        "rule lines and `use_backend` lines that test no path prefix first, Envoy routes of no "
+        "prefix or path. Routes looked up by host or prefix (a mass host's `<VirtualHost>`s, "
+        "thousands of `PathPrefix` routers) are not counted; the sizes above bound them. nginx "
+        "looks its locations up in a tree, as nginx does, and has no such count",
         _number,
     ),
     "MAX_CONFIG_GLOB_ENTRIES": (
