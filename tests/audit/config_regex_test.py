@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from corsgen.audit.regexes import admits, judge, literal_dots, samples, whole_origin
+from corsgen.audit.regexes import admits, alternatives, judge, literal_dots, samples, whole_origin
 from corsgen.routing import OriginRegex, Place
 
 AT = Place("site.conf", 4)
@@ -95,3 +95,17 @@ def test_samples_are_origins_of_portable_patterns_only() -> None:
 )
 def test_unescaped_dots_are_read_as_dots(source: str, dotted: str) -> None:
     assert literal_dots(source) == dotted
+
+
+@pytest.mark.parametrize(
+    ("source", "parts"),
+    [
+        (r"^a(b|c)$|[|]x|\|y|z", [r"^a(b|c)$", r"[|]x", r"\|y", "z"]),
+        (r"[]|]|b", [r"[]|]", "b"]),  # a ] right after [ is in the class, with the |
+        (r"a\\|b", [r"a\\", "b"]),  # an escaped backslash, then a real |
+    ],
+)
+def test_top_level_alternatives_split_outside_groups_classes_and_escapes(
+    source: str, parts: list[str]
+) -> None:
+    assert alternatives(source) == parts

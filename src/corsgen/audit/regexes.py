@@ -13,7 +13,7 @@ variants of the origins it allows, run in Python's re as the server would.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from corsgen.limits import MAX_REGEX_LENGTH
@@ -36,28 +36,33 @@ class Verdict:
     fields: dict[str, object]
 
 
-def alternatives(source: str) -> list[str]:
-    """The top-level alternatives of a regex: `|` outside groups, classes and escapes."""
-    out, depth, start, index, in_class = [], 0, 0, 0, False
+def _tokens(source: str) -> Iterator[tuple[int, str, bool]]:
+    """Each escape, class bracket and character of a regex, with its index, and whether it
+    stands for itself outside a class and an escape (a `|`, `(` or `.` that means something)."""
+    index, in_class = 0, False
     while index < len(source):
         char = source[index]
-        if char == "\\":
-            index += 2
+        step = 2 if char == "\\" or (char == "[" and source[index + 1 : index + 2] == "]") else 1
+        free = not in_class and char not in "\\["
+        if char != "\\":  # a ] right after [ is a literal, within the class it opens
+            in_class = char == "[" if not in_class else char != "]"
+        yield index, source[index : index + step], free
+        index += step
+
+
+def alternatives(source: str) -> list[str]:
+    """The top-level alternatives of a regex: `|` outside groups, classes and escapes."""
+    out, depth, start = [], 0, 0
+    for index, token, free in _tokens(source):
+        if not free:
             continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-            if source[index + 1 : index + 2] == "]":  # a ] right after [ is a literal
-                index += 1
-        elif char == "(":
+        if token == "(":
             depth += 1
-        elif char == ")":
+        elif token == ")":
             depth -= 1
-        elif char == "|" and depth == 0:
+        elif token == "|" and depth == 0:
             out.append(source[start:index])
             start = index + 1
-        index += 1
     out.append(source[start:])
     return out
 
@@ -65,24 +70,7 @@ def alternatives(source: str) -> list[str]:
 def literal_dots(source: str) -> str:
     """The regex with each `.` outside a class and an escape read as a dot (`\\.`): what an
     author who wrote app.example.com meant, and a subset of what the regex admits."""
-    out, index, in_class = [], 0, False
-    while index < len(source):
-        char = source[index]
-        if char == "\\":
-            out.append(source[index : index + 2])
-            index += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-            if source[index + 1 : index + 2] == "]":  # a ] right after [ is a literal
-                out.append("[]")
-                index += 2
-                continue
-        out.append("\\." if char == "." and not in_class else char)
-        index += 1
-    return "".join(out)
+    return "".join("\\." if free and token == "." else token for _, token, free in _tokens(source))
 
 
 def _lowered(source: str) -> str:
