@@ -229,17 +229,28 @@ _NAMED_ORIGIN = re.compile(
     r"(?:\b([a-z][a-z0-9+.-]*)://)?((?:[a-z0-9-]+\\?\.)+[a-z][a-z0-9-]*)(?::(\d{1,5}))?", re.I
 )
 MAX_NAMED = 200  # origins a config names that import asks the model for, at the most
+# A word of a config (evil, ru, partner): a deny-list may name a host by a piece of it (`~* evil`,
+# `\.(ru|cn)$`) or build it from pieces (`set $bad "https://evil"; set $bad "${bad}.example.com"`).
+_WORD = re.compile(r"[a-z][a-z0-9-]*[a-z0-9]", re.I)
+MAX_WORDED = 200  # origins built from a config's words that import asks for, at the most
 
 
-def _named(files: Sequence[str]) -> list[str]:
-    """The origins the files name, in the order written: each written out, and each host with
-    no scheme as https and http."""
-    found: list[str] = []
+def _texts(files: Sequence[str]) -> list[str]:
+    """The files' texts (a file gone since the model read it is none)."""
+    texts = []
     for file in dict.fromkeys(files):
         try:
-            text = decode(read_file(Path(file), follow=True), errors="replace")
+            texts.append(decode(read_file(Path(file), follow=True), errors="replace"))
         except (OSError, CorsgenError):
-            continue  # the model read it; a file gone since names nothing
+            continue
+    return texts
+
+
+def _named(texts: Sequence[str]) -> list[str]:
+    """The origins the texts name, in the order written: each written out, and each host with
+    no scheme as https and http."""
+    found: list[str] = []
+    for text in texts:
         for match in _NAMED_ORIGIN.finditer(text):
             host = match[2].replace("\\", "").lower()
             port = f":{match[3]}" if match[3] else ""
@@ -248,6 +259,24 @@ def _named(files: Sequence[str]) -> list[str]:
             if len(found) >= MAX_NAMED:
                 return list(dict.fromkeys(found))[:MAX_NAMED]
     return list(dict.fromkeys(found))
+
+
+def _worded(texts: Sequence[str], named: Sequence[str]) -> list[str]:
+    r"""Origins built from the texts' words, those of lines that speak of the Origin first: each
+    word as a host and as its last label (https://evil.evil, which `evil`, `^https://evil\.` and
+    `\.(evil|ru)$` match), and as the first label of each host the texts name
+    (https://evil.example.com). A sample, not a proof: a regex may refuse what no word builds."""
+    lines = [line for text in texts for line in text.splitlines()]
+    lines.sort(key=lambda line: "origin" not in line.lower())
+    words = dict.fromkeys(w.lower() for line in lines for w in _WORD.findall(line))
+    hosts = list(dict.fromkeys(o.split("://", 1)[1] for o in named))[:5]
+    found: dict[str, None] = {}
+    for word in words:
+        for origin in [f"https://{word}.{word}", *(f"https://{word}.{h}" for h in hosts)]:
+            found.setdefault(origin)
+        if len(found) >= MAX_WORDED:
+            break
+    return list(found)[:MAX_WORDED]
 
 
 def _denied(
@@ -261,8 +290,10 @@ def _denied(
     if not (granted.any_origin or granted.reflects) or not scope.paths:
         return granted, []
     files = [scope.at.file, *(p.file for p in granted.at.values()), *map(str, configs)]
+    texts = _texts(files)
+    named = _named(texts)
     refused = []
-    for origin in _named(files):
+    for origin in dict.fromkeys([*named, *_worded(texts, named)]):
         headers = (("Origin", origin),)
         answered = routes.answer(
             Asked(scope.host, "GET", scope.paths[0], headers, scope.port), _quiet

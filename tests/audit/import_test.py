@@ -424,6 +424,43 @@ backend app
     server app 127.0.0.1:9000
 """,
 }  # fmt: skip
+# Deny-lists that name no host whole (a piece, top-level domains, a host built from pieces): the
+# origin built from the config's words that they refuse. `*` was imported for each.
+_NGINX_DENY = """server {{
+    listen 127.0.0.1:8080;
+    location /api/ {{
+        {built}set $cors $http_origin;
+        if ($http_origin {test}) {{
+            set $cors "";
+        }}
+        add_header Access-Control-Allow-Origin $cors always;
+        proxy_pass http://127.0.0.1:9000/;
+    }}
+}}
+"""
+WORDED = {
+    "a piece": ('~* "evil"', "", "https://evil.evil"),
+    "top-level domains": ('~* "^https?://[^/]*\\.(ru|cn)$"', "", "https://ru.ru, https://cn.cn"),
+    "built": (
+        "= $bad",
+        'set $bad "https://evil";\n        set $bad "${bad}.example.com";\n        ',
+        "https://evil.example.com",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", WORDED)
+def test_a_deny_list_naming_no_host_whole_is_not_imported(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The config refuses origins by a word of theirs: import asks origins built from its words,
+    and writes nothing."""
+    test, built, refused = WORDED[case]
+    config = tmp_path / "site.conf"
+    config.write_text(_NGINX_DENY.format(test=test, built=built))
+    assert main(["import", str(config), "--out-dir", str(tmp_path / "cors")]) == 0
+    assert not (tmp_path / "cors").exists()
+    assert f"to every origin but those it refuses ({refused})" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", DENY_LISTS)
