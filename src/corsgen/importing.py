@@ -179,6 +179,10 @@ def imported(
             out.append(Policy(scope, None, dropped=[_NOTHING if said else _NO_ORIGIN, *said]))
             continue
         safe.dropped[:0] = refused
+        unread = _unread(routes, scope, safe)
+        if unread is not None:
+            out.append(Policy(scope, None, dropped=[_UNALIKE, *refused, unread]))
+            continue
         _cookieless(routes, scope, safe)
         path = out_dir / f"{name}.toml"
         text = policy_text(safe, scope)
@@ -207,6 +211,7 @@ def left_out(routes: Routes) -> str | None:
 
 
 _NOTHING = "corsgen accepts none of the origins or regexes it grants"
+_UNALIKE = "the policy would let an origin read what it cannot today"
 _NOWHERE = "another block answers every request the model finds for it"
 # A place that sends CORS headers to no origin the model asks with: under a condition the model
 # does not read as a test of Origin (nginx's `if ($uri ~ ...)`, an HAProxy `if { path_beg ... }`).
@@ -359,32 +364,74 @@ def _preflighted(routes: Routes, scope: Scope, granted: Granted) -> tuple[Grante
     return narrowed, list(refused.values())
 
 
+# The methods a page sends without a preflight whose answer it reads: a config may answer CORS
+# on GET alone (`if ($request_method = GET) { add_header ... }`, a map of $request_method), and
+# a policy answers them all alike.
+_SIMPLE = ("GET", "POST")
+
+
+def _own(
+    routes: Routes, scope: Scope, method: str, path: str, origin: str
+) -> tuple[Answered, list[tuple[str, str]]]:
+    """The config's answer to a request from `origin`, and the headers it sends itself."""
+    asked = Asked(scope.host, method, path, (("Origin", origin),), scope.port)
+    answered = routes.answer(asked, audit_backend)
+    return answered, [(h.name, h.value) for h in answered.headers if h.at is not None]
+
+
+def _asks(scope: Scope, plan: Plan) -> Iterator[tuple[str, str, str]]:
+    """Each origin the policy allows, method a page reads without a preflight, and path of the
+    scope's first three the model is asked with."""
+    for origin in _allowed(plan, every=True):
+        for method in _SIMPLE:
+            for path in scope.paths[:3]:
+                yield origin, method, path
+
+
+def _unread(routes: Routes, scope: Scope, safe: Imported) -> str | None:
+    """Why the policy would let an origin read what it cannot today: a request of a simple
+    method, to one of the scope's paths, answered with success, that the config sends no CORS
+    for. The config may answer CORS on GET alone; or the model may read an origin the config
+    refuses as one it grants (HAProxy's `if !evil` on `acl evil req.hdr(origin) -m beg
+    https://evil.example.com` gave allow_origin_regex https://evil\\.example\\.com). None when
+    there is none."""
+    plan = build_plan(safe.policy(), safe.name, "imported")
+    for origin, method, path in _asks(scope, plan):
+        answered, own = _own(routes, scope, method, path, origin)
+        succeeds = answered.status < 400 and answered.auth is None
+        if succeeds and cors_failure(Request(origin, method, False), own) is not None:
+            return (
+                f"{origin} cannot read {method} {path} today ({answered.by} sends it no "
+                "Access-Control-Allow-Origin), and one policy answers each origin it allows on "
+                "every simple method and path of its place alike: write the policy by hand"
+            )
+    return None
+
+
 def _cookieless(routes: Routes, scope: Scope, safe: Imported) -> None:
     """Credentials dropped when an origin the policy allows reads without them today.
 
-    The grant's credentials are read from one origin the config allows; a config may send
-    Allow-Credentials for some of its origins only (a second map or SetEnvIf for the ones that
-    need cookies). One Allow-Credentials for every origin would let the others read with the
-    user's cookies: a widening. Without it, the origins that read with cookies today are a
-    listed change (COOKIES)."""
+    The grant's credentials are read from one origin, method and path the config allows; a
+    config may send Allow-Credentials for some of its origins, methods or paths only (a second
+    map or SetEnvIf for the origins that need cookies, `if ($request_method = GET)`, a map of
+    $uri). One Allow-Credentials for every one would let the others read with the user's
+    cookies: a widening. Without it, those that read with cookies today are a listed change
+    (COOKIES)."""
     if not safe.keys.get("allow_credentials"):
         return
     plan = build_plan(safe.policy(), safe.name, "imported")
-    for origin in _allowed(plan, every=True):
-        request = Request(origin, "GET", credentials=True)
-        for path in scope.paths[:1]:
-            asked = Asked(scope.host, "GET", path, (("Origin", origin),), scope.port)
-            answered = routes.answer(asked, audit_backend)
-            own = [(h.name, h.value) for h in answered.headers if h.at is not None]
-            without = replace(request, credentials=False)
-            if cors_failure(without, own) is None and cors_failure(request, own) is not None:
-                safe.keys["allow_credentials"] = False
-                safe.dropped.append(
-                    f"allow_credentials: {origin} reads GET {path} without the user's cookies "
-                    f"today ({answered.by} sends it no Access-Control-Allow-Credentials); "
-                    "one policy sends the same to every origin it allows"
-                )
-                return
+    for origin, method, path in _asks(scope, plan):
+        request = Request(origin, method, credentials=True)
+        answered, own = _own(routes, scope, method, path, origin)
+        without = replace(request, credentials=False)
+        if cors_failure(without, own) is None and cors_failure(request, own) is not None:
+            safe.keys["allow_credentials"] = False
+            safe.dropped.append(
+                f"allow_credentials: {origin} reads {method} {path} without the user's cookies "
+                f"today ({answered.by} sends it no Access-Control-Allow-Credentials); "
+                "one policy sends the same to every origin, method and path it allows"
+            )
+            return
 
 
 def _allowed(plan: Plan, every: bool = False) -> Iterator[str]:

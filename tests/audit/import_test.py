@@ -495,3 +495,62 @@ def test_cors_under_a_condition_on_the_path_is_said_not_imported(
     assert line.endswith("nothing imported: the model finds no origin it sends "
                          "Access-Control-Allow-Origin to here (a condition on something else than "
                          "the Origin): write the policy by hand")  # fmt: skip
+
+
+# CORS answered on GET alone: `*` (a map of $request_method), credentials (`if` replaces the
+# location's add_header lines). One policy answers POST alike: POST read, or read with cookies.
+_BY_METHOD = """map $request_method $cors {{
+    GET "{origin}";
+    default "";
+}}
+server {{
+    listen 127.0.0.1:8080;
+    location /api/ {{
+{lines}        proxy_pass http://127.0.0.1:9000/;
+    }}
+}}
+"""
+BY_METHOD = {
+    "origin": (
+        "*",
+        "        add_header Access-Control-Allow-Origin $cors always;\n",
+        "nothing imported: the policy would let an origin read what it cannot today\n"
+        "  dropped: https://corsgen-import.example cannot read POST /api/ today",
+    ),
+    "credentials": (
+        "",
+        "        if ($request_method = GET) {\n"
+        '            add_header Access-Control-Allow-Origin "https://app.example.com" always;\n'
+        '            add_header Access-Control-Allow-Credentials "true" always;\n        }\n'
+        '        add_header Access-Control-Allow-Origin "https://app.example.com" always;\n',
+        "dropped: allow_credentials: https://app.example.com reads POST /api/ without the "
+        "user's cookies today",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BY_METHOD)
+def test_cors_answered_on_get_alone_is_not_widened_to_post(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config that answers CORS, or credentials, on GET alone: import writes no policy that
+    lets POST be read (or read with cookies) where it is not today."""
+    origin, lines, said = BY_METHOD[case]
+    config = tmp_path / "site.conf"
+    config.write_text(_BY_METHOD.format(origin=origin, lines=lines))
+    assert main(["import", str(config), "--out-dir", str(tmp_path / "cors")]) == 0
+    assert said in capsys.readouterr().out
+    for written in (tmp_path / "cors").glob("*.toml"):
+        assert "allow_credentials = false" in written.read_text()
+
+
+def test_an_origin_an_haproxy_deny_list_refuses_is_not_imported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`if !blocked` on `-m beg https://evil.example.com`: the model reads the refused origin's
+    ACL as a grant, and import wrote allow_origin_regex https://evil\\.example\\.com."""
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(DENY_LISTS["haproxy.cfg"].replace("-m str", "-m beg"))
+    assert main(["import", str(config), "--out-dir", str(tmp_path / "cors")]) == 0
+    assert not (tmp_path / "cors").exists()
+    assert "dropped: https://evil.example.com cannot read GET / today" in capsys.readouterr().out
