@@ -170,7 +170,9 @@ def imported(
             continue
         assert scope.granted is not None
         granted, refused = _preflighted(routes, scope, scope.granted)
-        granted, denied = _denied(routes, scope, granted, configs)
+        files = [scope.at.file, *(p.file for p in granted.at.values()), *map(str, configs)]
+        texts = _texts(files)
+        granted, denied = _denied(routes, scope, granted, texts)
         refused += denied
         try:
             safe = nearest_safe(granted, name)
@@ -179,11 +181,12 @@ def imported(
             out.append(Policy(scope, None, dropped=[_NOTHING if said else _NO_ORIGIN, *said]))
             continue
         safe.dropped[:0] = refused
-        unread = _unread(routes, scope, safe)
+        paths = _paths(routes, scope, texts)
+        unread = _unread(routes, scope, safe, paths)
         if unread is not None:
             out.append(Policy(scope, None, dropped=[_UNALIKE, *refused, unread]))
             continue
-        _cookieless(routes, scope, safe)
+        _cookieless(routes, scope, safe, paths)
         path = out_dir / f"{name}.toml"
         text = policy_text(safe, scope)
         plan = checked_plan(text, path.name)
@@ -285,7 +288,7 @@ def _worded(texts: Sequence[str], named: Sequence[str]) -> list[str]:
 
 
 def _denied(
-    routes: Routes, scope: Scope, granted: Granted, configs: Sequence[Path]
+    routes: Routes, scope: Scope, granted: Granted, texts: Sequence[str]
 ) -> tuple[Granted, list[str]]:
     """A grant of any origin (`*`, or the Origin sent back) with none of its origins, and why,
     where the config refuses some origin it names (a deny-list: `if ($http_origin ~* evil) {
@@ -294,8 +297,6 @@ def _denied(
     origins the config names are asked for here, the model deciding each."""
     if not (granted.any_origin or granted.reflects) or not scope.paths:
         return granted, []
-    files = [scope.at.file, *(p.file for p in granted.at.values()), *map(str, configs)]
-    texts = _texts(files)
     named = _named(texts)
     refused = []
     for origin in dict.fromkeys([*named, *_worded(texts, named)]):
@@ -379,24 +380,38 @@ def _own(
     return answered, [(h.name, h.value) for h in answered.headers if h.at is not None]
 
 
-def _asks(scope: Scope, plan: Plan) -> Iterator[tuple[str, str, str]]:
-    """Each origin the policy allows, method a page reads without a preflight, and path of the
-    scope's first three the model is asked with."""
+# A path a config names (`map $uri $creds { ~^/api/public ""; ... }`, `header /api/public/*`).
+_NAMED_PATH = re.compile(r"/[a-z0-9._~-][a-z0-9._~/-]*", re.I)
+MAX_NAMED_PATHS = 20  # paths a config names, under the scope's, that import asks for
+
+
+def _paths(routes: Routes, scope: Scope, texts: Sequence[str]) -> list[str]:
+    """The scope's first three paths, then those the texts name under one of them that its
+    block answers: a config may answer CORS, or credentials, on some of its paths alone."""
+    named = dict.fromkeys(p for text in texts for p in _NAMED_PATH.findall(text))
+    under = [p for p in named if any(p.startswith(s) and p != s for s in scope.paths)]
+    kept = [p for p in under[:MAX_NAMED_PATHS] if passes(routes, scope, p, audit_backend)]
+    return list(dict.fromkeys([*scope.paths[:3], *kept]))
+
+
+def _asks(plan: Plan, paths: Sequence[str]) -> Iterator[tuple[str, str, str]]:
+    """Each origin the policy allows, method a page reads without a preflight, and path the
+    model is asked with."""
     for origin in _allowed(plan, every=True):
         for method in _SIMPLE:
-            for path in scope.paths[:3]:
+            for path in paths:
                 yield origin, method, path
 
 
-def _unread(routes: Routes, scope: Scope, safe: Imported) -> str | None:
+def _unread(routes: Routes, scope: Scope, safe: Imported, paths: Sequence[str]) -> str | None:
     """Why the policy would let an origin read what it cannot today: a request of a simple
-    method, to one of the scope's paths, answered with success, that the config sends no CORS
+    method, to one of `paths`, answered with success, that the config sends no CORS
     for. The config may answer CORS on GET alone; or the model may read an origin the config
     refuses as one it grants (HAProxy's `if !evil` on `acl evil req.hdr(origin) -m beg
     https://evil.example.com` gave allow_origin_regex https://evil\\.example\\.com). None when
     there is none."""
     plan = build_plan(safe.policy(), safe.name, "imported")
-    for origin, method, path in _asks(scope, plan):
+    for origin, method, path in _asks(plan, paths):
         answered, own = _own(routes, scope, method, path, origin)
         succeeds = answered.status < 400 and answered.auth is None
         if succeeds and cors_failure(Request(origin, method, False), own) is not None:
@@ -408,7 +423,7 @@ def _unread(routes: Routes, scope: Scope, safe: Imported) -> str | None:
     return None
 
 
-def _cookieless(routes: Routes, scope: Scope, safe: Imported) -> None:
+def _cookieless(routes: Routes, scope: Scope, safe: Imported, paths: Sequence[str]) -> None:
     """Credentials dropped when an origin the policy allows reads without them today.
 
     The grant's credentials are read from one origin, method and path the config allows; a
@@ -420,7 +435,7 @@ def _cookieless(routes: Routes, scope: Scope, safe: Imported) -> None:
     if not safe.keys.get("allow_credentials"):
         return
     plan = build_plan(safe.policy(), safe.name, "imported")
-    for origin, method, path in _asks(scope, plan):
+    for origin, method, path in _asks(plan, paths):
         request = Request(origin, method, credentials=True)
         answered, own = _own(routes, scope, method, path, origin)
         without = replace(request, credentials=False)

@@ -554,3 +554,21 @@ def test_an_origin_an_haproxy_deny_list_refuses_is_not_imported(
     assert main(["import", str(config), "--out-dir", str(tmp_path / "cors")]) == 0
     assert not (tmp_path / "cors").exists()
     assert "dropped: https://evil.example.com cannot read GET / today" in capsys.readouterr().out
+
+
+def test_credentials_on_some_paths_alone_are_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Allow-Credentials on /api/ but /api/public (a map of $uri): the paths the config names
+    under the scope's are asked too, and credentials dropped; import wrote them for every path."""
+    config = tmp_path / "site.conf"
+    config.write_text(
+        'map $uri $creds {\n    ~^/api/public "";\n    default "true";\n}\n'
+        "server {\n    listen 127.0.0.1:8080;\n    location /api/ {\n"
+        '        add_header Access-Control-Allow-Origin "https://app.example.com" always;\n'
+        "        add_header Access-Control-Allow-Credentials $creds always;\n"
+        "        proxy_pass http://127.0.0.1:9000/;\n    }\n}\n"
+    )
+    assert main(["import", str(config), "--out-dir", str(tmp_path / "cors")]) == 0
+    assert "allow_credentials = false" in (tmp_path / "cors" / "site_api.toml").read_text()
+    assert "reads GET /api/public without the user's cookies" in capsys.readouterr().out
