@@ -44,7 +44,7 @@ from corsgen.policy.loading import parse_policy
 from corsgen.probe import battery
 from corsgen.probe.battery import Probe
 from corsgen.promise import is_preflight, promised_answer
-from corsgen.routing import Answered, Asked, Granted, Routes, Scope, audit_backend
+from corsgen.routing import Answered, Asked, Backend, Granted, Routes, Scope, audit_backend
 from corsgen.rules.checks import check_policy
 from corsgen.targets import limit_findings, shortfall_findings
 
@@ -172,7 +172,8 @@ def imported(
         granted, refused = _preflighted(routes, scope, scope.granted)
         files = [scope.at.file, *(p.file for p in granted.at.values()), *map(str, configs)]
         texts = _texts(files)
-        granted, denied = _denied(routes, scope, granted, texts)
+        paths = _paths(routes, scope, texts)
+        granted, denied = _denied(routes, scope, granted, texts, paths)
         refused += denied
         try:
             safe = nearest_safe(granted, name)
@@ -181,7 +182,6 @@ def imported(
             out.append(Policy(scope, None, dropped=[_NOTHING if said else _NO_ORIGIN, *said]))
             continue
         safe.dropped[:0] = refused
-        paths = _paths(routes, scope, texts)
         unread = _unread(routes, scope, safe, paths)
         if unread is not None:
             out.append(Policy(scope, None, dropped=[_UNALIKE, *refused, unread]))
@@ -288,7 +288,7 @@ def _worded(texts: Sequence[str], named: Sequence[str]) -> list[str]:
 
 
 def _denied(
-    routes: Routes, scope: Scope, granted: Granted, texts: Sequence[str]
+    routes: Routes, scope: Scope, granted: Granted, texts: Sequence[str], paths: Sequence[str]
 ) -> tuple[Granted, list[str]]:
     """A grant of any origin (`*`, or the Origin sent back) with none of its origins, and why,
     where the config refuses some origin it names (a deny-list: `if ($http_origin ~* evil) {
@@ -300,12 +300,7 @@ def _denied(
     named = _named(texts)
     refused = []
     for origin in dict.fromkeys([*named, *_worded(texts, named)]):
-        headers = (("Origin", origin),)
-        answered = routes.answer(
-            Asked(scope.host, "GET", scope.paths[0], headers, scope.port), _quiet
-        )
-        own = [(h.name, h.value) for h in answered.headers if h.at is not None]
-        if cors_failure(Request(origin, "GET", False), own) is not None:
+        if any(_refuses(routes, scope, origin, m, p) for m in _SIMPLE for p in paths):
             refused.append(origin)
     if not refused:
         return granted, []
@@ -317,6 +312,17 @@ def _denied(
         "that should read"
     )
     return replace(granted, any_origin=False, reflects=False), [said]
+
+
+def _refuses(routes: Routes, scope: Scope, origin: str, method: str, path: str) -> bool:
+    """Whether the config lets `origin` not read `method` `path`: on GET of the scope's first
+    path, whatever the answer; elsewhere, where it answers with success (a config may refuse
+    POST, or a path, with no CORS on its error). A deny-list may refuse on POST alone (HAProxy's
+    `if !blocked || !post`)."""
+    answered, own = _own(routes, scope, method, path, origin, _quiet)
+    first = (method, path) == ("GET", scope.paths[0])
+    succeeds = answered.status < 400 and answered.auth is None
+    return (first or succeeds) and cors_failure(Request(origin, method, False), own) is not None
 
 
 def _quiet(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
@@ -372,11 +378,16 @@ _SIMPLE = ("GET", "POST")
 
 
 def _own(
-    routes: Routes, scope: Scope, method: str, path: str, origin: str
+    routes: Routes,
+    scope: Scope,
+    method: str,
+    path: str,
+    origin: str,
+    backend: Backend = audit_backend,
 ) -> tuple[Answered, list[tuple[str, str]]]:
     """The config's answer to a request from `origin`, and the headers it sends itself."""
     asked = Asked(scope.host, method, path, (("Origin", origin),), scope.port)
-    answered = routes.answer(asked, audit_backend)
+    answered = routes.answer(asked, backend)
     return answered, [(h.name, h.value) for h in answered.headers if h.at is not None]
 
 
@@ -412,7 +423,7 @@ def _unread(routes: Routes, scope: Scope, safe: Imported, paths: Sequence[str]) 
     there is none."""
     plan = build_plan(safe.policy(), safe.name, "imported")
     for origin, method, path in _asks(plan, paths):
-        answered, own = _own(routes, scope, method, path, origin)
+        answered, own = _own(routes, scope, method, path, origin, _quiet)
         succeeds = answered.status < 400 and answered.auth is None
         if succeeds and cors_failure(Request(origin, method, False), own) is not None:
             return (

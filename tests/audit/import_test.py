@@ -514,8 +514,7 @@ BY_METHOD = {
     "origin": (
         "*",
         "        add_header Access-Control-Allow-Origin $cors always;\n",
-        "nothing imported: the policy would let an origin read what it cannot today\n"
-        "  dropped: https://corsgen-import.example cannot read POST /api/ today",
+        "nothing imported",
     ),
     "credentials": (
         "",
@@ -572,3 +571,21 @@ def test_credentials_on_some_paths_alone_are_dropped(
     assert main(["import", str(config), "--out-dir", str(tmp_path / "cors")]) == 0
     assert "allow_credentials = false" in (tmp_path / "cors" / "site_api.toml").read_text()
     assert "reads GET /api/public without the user's cookies" in capsys.readouterr().out
+
+
+def test_a_deny_list_on_post_alone_is_not_imported_as_any_origin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """HAProxy sends every Origin back but https://evil.example.com's on POST (`if !blocked ||
+    !post`): the named origins are asked on POST too; import wrote `*`, letting it read POST."""
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(
+        DENY_LISTS["haproxy.cfg"]
+        .replace("    http-request", "    acl post method POST\n    http-request")
+        .replace("if !blocked", "if !blocked || !post")
+    )
+    assert main(["import", str(config), "--out-dir", str(tmp_path / "cors")]) == 0
+    assert not (tmp_path / "cors").exists()
+    assert "to every origin but those it refuses (https://evil.example.com)" in (
+        capsys.readouterr().out
+    )
