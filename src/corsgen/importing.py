@@ -44,7 +44,7 @@ from corsgen.policy.loading import parse_policy
 from corsgen.probe import battery
 from corsgen.probe.battery import Probe
 from corsgen.promise import is_preflight, promised_answer
-from corsgen.routing import Answered, Asked, Granted, Routes, Scope, audit_backend
+from corsgen.routing import Answered, Asked, Backend, Granted, Routes, Scope, audit_backend
 from corsgen.rules.checks import check_policy
 from corsgen.targets import limit_findings, shortfall_findings
 
@@ -170,7 +170,10 @@ def imported(
             continue
         assert scope.granted is not None
         granted, refused = _preflighted(routes, scope, scope.granted)
-        granted, denied = _denied(routes, scope, granted, configs)
+        files = [scope.at.file, *(p.file for p in granted.at.values()), *map(str, configs)]
+        texts = _texts(files)
+        paths = _paths(routes, scope, texts)
+        granted, denied = _denied(routes, scope, granted, texts, paths)
         refused += denied
         try:
             safe = nearest_safe(granted, name)
@@ -179,7 +182,11 @@ def imported(
             out.append(Policy(scope, None, dropped=[_NOTHING if said else _NO_ORIGIN, *said]))
             continue
         safe.dropped[:0] = refused
-        _cookieless(routes, scope, safe)
+        unread = _unread(routes, scope, safe, paths)
+        if unread is not None:
+            out.append(Policy(scope, None, dropped=[_UNALIKE, *refused, unread]))
+            continue
+        _cookieless(routes, scope, safe, paths)
         path = out_dir / f"{name}.toml"
         text = policy_text(safe, scope)
         plan = checked_plan(text, path.name)
@@ -207,6 +214,7 @@ def left_out(routes: Routes) -> str | None:
 
 
 _NOTHING = "corsgen accepts none of the origins or regexes it grants"
+_UNALIKE = "the policy would let an origin read what it cannot today"
 _NOWHERE = "another block answers every request the model finds for it"
 # A place that sends CORS headers to no origin the model asks with: under a condition the model
 # does not read as a test of Origin (nginx's `if ($uri ~ ...)`, an HAProxy `if { path_beg ... }`).
@@ -229,17 +237,28 @@ _NAMED_ORIGIN = re.compile(
     r"(?:\b([a-z][a-z0-9+.-]*)://)?((?:[a-z0-9-]+\\?\.)+[a-z][a-z0-9-]*)(?::(\d{1,5}))?", re.I
 )
 MAX_NAMED = 200  # origins a config names that import asks the model for, at the most
+# A word of a config (evil, ru, partner): a deny-list may name a host by a piece of it (`~* evil`,
+# `\.(ru|cn)$`) or build it from pieces (`set $bad "https://evil"; set $bad "${bad}.example.com"`).
+_WORD = re.compile(r"[a-z][a-z0-9-]*[a-z0-9]", re.I)
+MAX_WORDED = 200  # origins built from a config's words that import asks for, at the most
 
 
-def _named(files: Sequence[str]) -> list[str]:
-    """The origins the files name, in the order written: each written out, and each host with
-    no scheme as https and http."""
-    found: list[str] = []
+def _texts(files: Sequence[str]) -> list[str]:
+    """The files' texts (a file gone since the model read it is none)."""
+    texts = []
     for file in dict.fromkeys(files):
         try:
-            text = decode(read_file(Path(file), follow=True), errors="replace")
+            texts.append(decode(read_file(Path(file), follow=True), errors="replace"))
         except (OSError, CorsgenError):
-            continue  # the model read it; a file gone since names nothing
+            continue
+    return texts
+
+
+def _named(texts: Sequence[str]) -> list[str]:
+    """The origins the texts name, in the order written: each written out, and each host with
+    no scheme as https and http."""
+    found: list[str] = []
+    for text in texts:
         for match in _NAMED_ORIGIN.finditer(text):
             host = match[2].replace("\\", "").lower()
             port = f":{match[3]}" if match[3] else ""
@@ -250,8 +269,26 @@ def _named(files: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _worded(texts: Sequence[str], named: Sequence[str]) -> list[str]:
+    r"""Origins built from the texts' words, those of lines that speak of the Origin first: each
+    word as a host and as its last label (https://evil.evil, which `evil`, `^https://evil\.` and
+    `\.(evil|ru)$` match), and as the first label of each host the texts name
+    (https://evil.example.com). A sample, not a proof: a regex may refuse what no word builds."""
+    lines = [line for text in texts for line in text.splitlines()]
+    lines.sort(key=lambda line: "origin" not in line.lower())
+    words = dict.fromkeys(w.lower() for line in lines for w in _WORD.findall(line))
+    hosts = list(dict.fromkeys(o.split("://", 1)[1] for o in named))[:5]
+    found: dict[str, None] = {}
+    for word in words:
+        for origin in [f"https://{word}.{word}", *(f"https://{word}.{h}" for h in hosts)]:
+            found.setdefault(origin)
+        if len(found) >= MAX_WORDED:
+            break
+    return list(found)[:MAX_WORDED]
+
+
 def _denied(
-    routes: Routes, scope: Scope, granted: Granted, configs: Sequence[Path]
+    routes: Routes, scope: Scope, granted: Granted, texts: Sequence[str], paths: Sequence[str]
 ) -> tuple[Granted, list[str]]:
     """A grant of any origin (`*`, or the Origin sent back) with none of its origins, and why,
     where the config refuses some origin it names (a deny-list: `if ($http_origin ~* evil) {
@@ -260,15 +297,10 @@ def _denied(
     origins the config names are asked for here, the model deciding each."""
     if not (granted.any_origin or granted.reflects) or not scope.paths:
         return granted, []
-    files = [scope.at.file, *(p.file for p in granted.at.values()), *map(str, configs)]
+    named = _named(texts)
     refused = []
-    for origin in _named(files):
-        headers = (("Origin", origin),)
-        answered = routes.answer(
-            Asked(scope.host, "GET", scope.paths[0], headers, scope.port), _quiet
-        )
-        own = [(h.name, h.value) for h in answered.headers if h.at is not None]
-        if cors_failure(Request(origin, "GET", False), own) is not None:
+    for origin in dict.fromkeys([*named, *_worded(texts, named)]):
+        if any(_refuses(routes, scope, origin, m, p) for m in _SIMPLE for p in paths):
             refused.append(origin)
     if not refused:
         return granted, []
@@ -280,6 +312,17 @@ def _denied(
         "that should read"
     )
     return replace(granted, any_origin=False, reflects=False), [said]
+
+
+def _refuses(routes: Routes, scope: Scope, origin: str, method: str, path: str) -> bool:
+    """Whether the config lets `origin` not read `method` `path`: on GET of the scope's first
+    path, whatever the answer; elsewhere, where it answers with success (a config may refuse
+    POST, or a path, with no CORS on its error). A deny-list may refuse on POST alone (HAProxy's
+    `if !blocked || !post`)."""
+    answered, own = _own(routes, scope, method, path, origin, _quiet)
+    first = (method, path) == ("GET", scope.paths[0])
+    succeeds = answered.status < 400 and answered.auth is None
+    return (first or succeeds) and cors_failure(Request(origin, method, False), own) is not None
 
 
 def _quiet(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
@@ -328,32 +371,93 @@ def _preflighted(routes: Routes, scope: Scope, granted: Granted) -> tuple[Grante
     return narrowed, list(refused.values())
 
 
-def _cookieless(routes: Routes, scope: Scope, safe: Imported) -> None:
+# The methods a page sends without a preflight whose answer it reads: a config may answer CORS
+# on GET alone (`if ($request_method = GET) { add_header ... }`, a map of $request_method), and
+# a policy answers them all alike.
+_SIMPLE = ("GET", "POST")
+
+
+def _own(
+    routes: Routes,
+    scope: Scope,
+    method: str,
+    path: str,
+    origin: str,
+    backend: Backend = audit_backend,
+) -> tuple[Answered, list[tuple[str, str]]]:
+    """The config's answer to a request from `origin`, and the headers it sends itself."""
+    asked = Asked(scope.host, method, path, (("Origin", origin),), scope.port)
+    answered = routes.answer(asked, backend)
+    return answered, [(h.name, h.value) for h in answered.headers if h.at is not None]
+
+
+# A path a config names (`map $uri $creds { ~^/api/public ""; ... }`, `header /api/public/*`).
+_NAMED_PATH = re.compile(r"/[a-z0-9._~-][a-z0-9._~/-]*", re.I)
+MAX_NAMED_PATHS = 20  # paths a config names, under the scope's, that import asks for
+
+
+def _paths(routes: Routes, scope: Scope, texts: Sequence[str]) -> list[str]:
+    """The scope's first three paths, then those the texts name under one of them that its
+    block answers: a config may answer CORS, or credentials, on some of its paths alone."""
+    named = dict.fromkeys(p for text in texts for p in _NAMED_PATH.findall(text))
+    under = [p for p in named if any(p.startswith(s) and p != s for s in scope.paths)]
+    kept = [p for p in under[:MAX_NAMED_PATHS] if passes(routes, scope, p, audit_backend)]
+    return list(dict.fromkeys([*scope.paths[:3], *kept]))
+
+
+def _asks(plan: Plan, paths: Sequence[str]) -> Iterator[tuple[str, str, str]]:
+    """Each origin the policy allows, method a page reads without a preflight, and path the
+    model is asked with."""
+    for origin in _allowed(plan, every=True):
+        for method in _SIMPLE:
+            for path in paths:
+                yield origin, method, path
+
+
+def _unread(routes: Routes, scope: Scope, safe: Imported, paths: Sequence[str]) -> str | None:
+    """Why the policy would let an origin read what it cannot today: a request of a simple
+    method, to one of `paths`, answered with success, that the config sends no CORS
+    for. The config may answer CORS on GET alone; or the model may read an origin the config
+    refuses as one it grants (HAProxy's `if !evil` on `acl evil req.hdr(origin) -m beg
+    https://evil.example.com` gave allow_origin_regex https://evil\\.example\\.com). None when
+    there is none."""
+    plan = build_plan(safe.policy(), safe.name, "imported")
+    for origin, method, path in _asks(plan, paths):
+        answered, own = _own(routes, scope, method, path, origin, _quiet)
+        succeeds = answered.status < 400 and answered.auth is None
+        if succeeds and cors_failure(Request(origin, method, False), own) is not None:
+            return (
+                f"{origin} cannot read {method} {path} today ({answered.by} sends it no "
+                "Access-Control-Allow-Origin), and one policy answers each origin it allows on "
+                "every simple method and path of its place alike: write the policy by hand"
+            )
+    return None
+
+
+def _cookieless(routes: Routes, scope: Scope, safe: Imported, paths: Sequence[str]) -> None:
     """Credentials dropped when an origin the policy allows reads without them today.
 
-    The grant's credentials are read from one origin the config allows; a config may send
-    Allow-Credentials for some of its origins only (a second map or SetEnvIf for the ones that
-    need cookies). One Allow-Credentials for every origin would let the others read with the
-    user's cookies: a widening. Without it, the origins that read with cookies today are a
-    listed change (COOKIES)."""
+    The grant's credentials are read from one origin, method and path the config allows; a
+    config may send Allow-Credentials for some of its origins, methods or paths only (a second
+    map or SetEnvIf for the origins that need cookies, `if ($request_method = GET)`, a map of
+    $uri). One Allow-Credentials for every one would let the others read with the user's
+    cookies: a widening. Without it, those that read with cookies today are a listed change
+    (COOKIES)."""
     if not safe.keys.get("allow_credentials"):
         return
     plan = build_plan(safe.policy(), safe.name, "imported")
-    for origin in _allowed(plan, every=True):
-        request = Request(origin, "GET", credentials=True)
-        for path in scope.paths[:1]:
-            asked = Asked(scope.host, "GET", path, (("Origin", origin),), scope.port)
-            answered = routes.answer(asked, audit_backend)
-            own = [(h.name, h.value) for h in answered.headers if h.at is not None]
-            without = replace(request, credentials=False)
-            if cors_failure(without, own) is None and cors_failure(request, own) is not None:
-                safe.keys["allow_credentials"] = False
-                safe.dropped.append(
-                    f"allow_credentials: {origin} reads GET {path} without the user's cookies "
-                    f"today ({answered.by} sends it no Access-Control-Allow-Credentials); "
-                    "one policy sends the same to every origin it allows"
-                )
-                return
+    for origin, method, path in _asks(plan, paths):
+        request = Request(origin, method, credentials=True)
+        answered, own = _own(routes, scope, method, path, origin)
+        without = replace(request, credentials=False)
+        if cors_failure(without, own) is None and cors_failure(request, own) is not None:
+            safe.keys["allow_credentials"] = False
+            safe.dropped.append(
+                f"allow_credentials: {origin} reads {method} {path} without the user's cookies "
+                f"today ({answered.by} sends it no Access-Control-Allow-Credentials); "
+                "one policy sends the same to every origin, method and path it allows"
+            )
+            return
 
 
 def _allowed(plan: Plan, every: bool = False) -> Iterator[str]:

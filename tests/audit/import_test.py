@@ -424,6 +424,43 @@ backend app
     server app 127.0.0.1:9000
 """,
 }  # fmt: skip
+# Deny-lists that name no host whole (a piece, top-level domains, a host built from pieces): the
+# origin built from the config's words that they refuse. `*` was imported for each.
+_NGINX_DENY = """server {{
+    listen 127.0.0.1:8080;
+    location /api/ {{
+        {built}set $cors $http_origin;
+        if ($http_origin {test}) {{
+            set $cors "";
+        }}
+        add_header Access-Control-Allow-Origin $cors always;
+        proxy_pass http://127.0.0.1:9000/;
+    }}
+}}
+"""
+WORDED = {
+    "a piece": ('~* "evil"', "", "https://evil.evil"),
+    "top-level domains": ('~* "^https?://[^/]*\\.(ru|cn)$"', "", "https://ru.ru, https://cn.cn"),
+    "built": (
+        "= $bad",
+        'set $bad "https://evil";\n        set $bad "${bad}.example.com";\n        ',
+        "https://evil.example.com",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", WORDED)
+def test_a_deny_list_naming_no_host_whole_is_not_imported(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The config refuses origins by a word of theirs: import asks origins built from its words,
+    and writes nothing."""
+    test, built, refused = WORDED[case]
+    config = tmp_path / "site.conf"
+    config.write_text(_NGINX_DENY.format(test=test, built=built))
+    assert main(["import", str(config), "--out-dir", str(tmp_path / "cors")]) == 0
+    assert not (tmp_path / "cors").exists()
+    assert f"to every origin but those it refuses ({refused})" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", DENY_LISTS)
@@ -458,3 +495,97 @@ def test_cors_under_a_condition_on_the_path_is_said_not_imported(
     assert line.endswith("nothing imported: the model finds no origin it sends "
                          "Access-Control-Allow-Origin to here (a condition on something else than "
                          "the Origin): write the policy by hand")  # fmt: skip
+
+
+# CORS answered on GET alone: `*` (a map of $request_method), credentials (`if` replaces the
+# location's add_header lines). One policy answers POST alike: POST read, or read with cookies.
+_BY_METHOD = """map $request_method $cors {{
+    GET "{origin}";
+    default "";
+}}
+server {{
+    listen 127.0.0.1:8080;
+    location /api/ {{
+{lines}        proxy_pass http://127.0.0.1:9000/;
+    }}
+}}
+"""
+BY_METHOD = {
+    "origin": (
+        "*",
+        "        add_header Access-Control-Allow-Origin $cors always;\n",
+        "nothing imported",
+    ),
+    "credentials": (
+        "",
+        "        if ($request_method = GET) {\n"
+        '            add_header Access-Control-Allow-Origin "https://app.example.com" always;\n'
+        '            add_header Access-Control-Allow-Credentials "true" always;\n        }\n'
+        '        add_header Access-Control-Allow-Origin "https://app.example.com" always;\n',
+        "dropped: allow_credentials: https://app.example.com reads POST /api/ without the "
+        "user's cookies today",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BY_METHOD)
+def test_cors_answered_on_get_alone_is_not_widened_to_post(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config that answers CORS, or credentials, on GET alone: import writes no policy that
+    lets POST be read (or read with cookies) where it is not today."""
+    origin, lines, said = BY_METHOD[case]
+    config = tmp_path / "site.conf"
+    config.write_text(_BY_METHOD.format(origin=origin, lines=lines))
+    assert main(["import", str(config), "--out-dir", str(tmp_path / "cors")]) == 0
+    assert said in capsys.readouterr().out
+    for written in (tmp_path / "cors").glob("*.toml"):
+        assert "allow_credentials = false" in written.read_text()
+
+
+def test_an_origin_an_haproxy_deny_list_refuses_is_not_imported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`if !blocked` on `-m beg https://evil.example.com`: the model reads the refused origin's
+    ACL as a grant, and import wrote allow_origin_regex https://evil\\.example\\.com."""
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(DENY_LISTS["haproxy.cfg"].replace("-m str", "-m beg"))
+    assert main(["import", str(config), "--out-dir", str(tmp_path / "cors")]) == 0
+    assert not (tmp_path / "cors").exists()
+    assert "dropped: https://evil.example.com cannot read GET / today" in capsys.readouterr().out
+
+
+def test_credentials_on_some_paths_alone_are_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Allow-Credentials on /api/ but /api/public (a map of $uri): the paths the config names
+    under the scope's are asked too, and credentials dropped; import wrote them for every path."""
+    config = tmp_path / "site.conf"
+    config.write_text(
+        'map $uri $creds {\n    ~^/api/public "";\n    default "true";\n}\n'
+        "server {\n    listen 127.0.0.1:8080;\n    location /api/ {\n"
+        '        add_header Access-Control-Allow-Origin "https://app.example.com" always;\n'
+        "        add_header Access-Control-Allow-Credentials $creds always;\n"
+        "        proxy_pass http://127.0.0.1:9000/;\n    }\n}\n"
+    )
+    assert main(["import", str(config), "--out-dir", str(tmp_path / "cors")]) == 0
+    assert "allow_credentials = false" in (tmp_path / "cors" / "site_api.toml").read_text()
+    assert "reads GET /api/public without the user's cookies" in capsys.readouterr().out
+
+
+def test_a_deny_list_on_post_alone_is_not_imported_as_any_origin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """HAProxy sends every Origin back but https://evil.example.com's on POST (`if !blocked ||
+    !post`): the named origins are asked on POST too; import wrote `*`, letting it read POST."""
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(
+        DENY_LISTS["haproxy.cfg"]
+        .replace("    http-request", "    acl post method POST\n    http-request")
+        .replace("if !blocked", "if !blocked || !post")
+    )
+    assert main(["import", str(config), "--out-dir", str(tmp_path / "cors")]) == 0
+    assert not (tmp_path / "cors").exists()
+    assert "to every origin but those it refuses (https://evil.example.com)" in (
+        capsys.readouterr().out
+    )
