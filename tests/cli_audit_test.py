@@ -284,3 +284,21 @@ def test_a_config_named_twice_is_read_once(
     code, out, _ = _run(capsys, "import", config.name, f"./{config.name}", "-o", str(tmp_path))
     assert code == 0
     assert [p.name for p in tmp_path.iterdir()] == ["site_web.toml"], out
+
+
+def test_import_refuses_a_config_the_server_would_not_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`Include conf.d/*.conf` of an empty conf.d: httpd does not start, so the config grants
+    nothing today; import said nothing of it and wrote policies (red team)."""
+    (tmp_path / "conf.d").mkdir()
+    config = tmp_path / "site.conf"
+    config.write_text(
+        f"Include {tmp_path}/conf.d/*.conf\n<VirtualHost 127.0.0.1:8080>\n"
+        '    Header always set Access-Control-Allow-Origin "https://app.example.com"\n'
+        "</VirtualHost>\n"
+    )
+    code, out, err = _run(capsys, "import", str(config), "-t", "apache", "-o", str(tmp_path / "o"))
+    assert (code, out) == (1, "")
+    assert "CG401" in err and "no file matches" in err
+    assert not (tmp_path / "o").exists()

@@ -8,7 +8,7 @@ import click
 
 from corsgen.cli.audit import infer
 from corsgen.cli.options import CONFIGS, INFERRED_TARGET, command
-from corsgen.errors import escape
+from corsgen.errors import blocking, escape
 from corsgen.files import shown
 
 
@@ -31,7 +31,8 @@ def import_(configs: tuple[Path, ...], target: str | None, out_dir: Path) -> Non
 
     name = target or infer(configs)
     loaded = by_name(name).routes(configs)
-    if loaded.routes is None:
+    # A config the server would not load (CG401: an Include of nothing) grants nothing today.
+    if loaded.routes is None or blocking(loaded.findings, strict=False):
         from corsgen.errors import PolicyError
 
         raise PolicyError(loaded.findings)
