@@ -44,7 +44,16 @@ from corsgen.policy.loading import parse_policy
 from corsgen.probe import battery
 from corsgen.probe.battery import Probe
 from corsgen.promise import is_preflight, promised_answer
-from corsgen.routing import Answered, Asked, Backend, Granted, Routes, Scope, audit_backend
+from corsgen.routing import (
+    Answered,
+    Asked,
+    Backend,
+    Granted,
+    Routes,
+    Scope,
+    audit_backend,
+    quiet_backend,
+)
 from corsgen.rules.checks import check_policy
 from corsgen.targets import limit_findings, shortfall_findings
 
@@ -319,15 +328,10 @@ def _refuses(routes: Routes, scope: Scope, origin: str, method: str, path: str) 
     path, whatever the answer; elsewhere, where it answers with success (a config may refuse
     POST, or a path, with no CORS on its error). A deny-list may refuse on POST alone (HAProxy's
     `if !blocked || !post`)."""
-    answered, own = _own(routes, scope, method, path, origin, _quiet)
+    answered, own = _own(routes, scope, method, path, origin, quiet_backend)
     first = (method, path) == ("GET", scope.paths[0])
     succeeds = answered.status < 400 and answered.auth is None
     return (first or succeeds) and cors_failure(Request(origin, method, False), own) is not None
-
-
-def _quiet(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
-    """An application with no CORS headers of its own: what the config sends is its own."""
-    return 200, ()
 
 
 def _preflighted(routes: Routes, scope: Scope, granted: Granted) -> tuple[Granted, list[str]]:
@@ -356,7 +360,7 @@ def _preflighted(routes: Routes, scope: Scope, granted: Granted) -> tuple[Grante
         for path in scope.paths[:3]:
             headers = tuple(preflight_headers(request))
             answered = routes.answer(Asked(scope.host, "OPTIONS", path, headers, scope.port))
-            own = [(h.name, h.value) for h in answered.headers if h.at is not None]
+            own = answered.own()
             answers = not answered.backend and answered.auth is None and answered.status < 300
             if answers and preflight_failure(request, own, answered.status):
                 refused[key, value] = (
@@ -388,7 +392,7 @@ def _own(
     """The config's answer to a request from `origin`, and the headers it sends itself."""
     asked = Asked(scope.host, method, path, (("Origin", origin),), scope.port)
     answered = routes.answer(asked, backend)
-    return answered, [(h.name, h.value) for h in answered.headers if h.at is not None]
+    return answered, answered.own()
 
 
 # A path a config names (`map $uri $creds { ~^/api/public ""; ... }`, `header /api/public/*`).
@@ -423,7 +427,7 @@ def _unread(routes: Routes, scope: Scope, safe: Imported, paths: Sequence[str]) 
     there is none."""
     plan = build_plan(safe.policy(), safe.name, "imported")
     for origin, method, path in _asks(plan, paths):
-        answered, own = _own(routes, scope, method, path, origin, _quiet)
+        answered, own = _own(routes, scope, method, path, origin, quiet_backend)
         succeeds = answered.status < 400 and answered.auth is None
         if succeeds and cors_failure(Request(origin, method, False), own) is not None:
             return (
@@ -518,7 +522,7 @@ KINDS = (REFUSED, ERRORS, AUTH, BACKEND, READ, VARY, THEIRS, COOKIES, ECHO, STAR
 
 def seen(answered: Answered) -> Seen:
     """The model's answer, as the changes compare it."""
-    own = tuple((h.name, h.value) for h in answered.headers if h.at is not None)
+    own = tuple(answered.own())
     theirs = tuple(h.name for h in answered.headers if h.at is None and _cors(h.name))
     auth = str(answered.auth) if answered.auth is not None else ""
     return Seen(answered.status, answered.pairs(), own, theirs, answered.backend, auth)

@@ -70,6 +70,12 @@ def audit_backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], .
     return status, (*CARELESS_CORS, (SECRET_HEADER, "corsgen-secret"))
 
 
+def quiet_backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+    """A backend that sends no headers of its own: what a config answers with it is the config's
+    own (what its hand-written CORS grants, read by the models and by import)."""
+    return 200, ()
+
+
 @dataclass(frozen=True, slots=True)
 class Asked:
     """One request: the site it is for (Host), the method, the path with its query, the headers."""
@@ -109,6 +115,10 @@ class Answered:
     def pairs(self) -> tuple[tuple[str, str], ...]:
         """The headers as probe's Answer and corsgen.fetch take them."""
         return tuple((h.name, h.value) for h in self.headers)
+
+    def own(self) -> list[tuple[str, str]]:
+        """The headers the config sent itself (a line of it), not the backend's, as pairs."""
+        return [(h.name, h.value) for h in self.headers if h.at is not None]
 
 
 @dataclass(frozen=True, slots=True)

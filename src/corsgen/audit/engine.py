@@ -48,6 +48,7 @@ from corsgen.probe.checks import BY_ID as CHECKS
 from corsgen.routing import (
     NOT_FOUND,
     REDIRECT,
+    Answered,
     Asked,
     Backend,
     Granted,
@@ -302,8 +303,12 @@ def _auth_error(where: _Where, sent: Exchange) -> bool:
     if answered.auth in (None, answered.by) or sent.asked is None:
         return False
     asked = replace(sent.asked, headers=(*sent.asked.headers, _CREDENTIALS))
-    again = where.routes.answer(asked, where.backend)
-    return any(h.at is not None and h.name.lower() == ACAO.lower() for h in again.headers)
+    return _sends_origin(where.routes.answer(asked, where.backend))
+
+
+def _sends_origin(answered: Answered) -> bool:
+    """Whether the config itself (a line of it, not the backend) sent an Allow-Origin."""
+    return any(h.at is not None and h.name.lower() == ACAO.lower() for h in answered.headers)
 
 
 def _error_of_scope(where: _Where, sent: Exchange) -> bool:
@@ -326,8 +331,7 @@ def _error_of_scope(where: _Where, sent: Exchange) -> bool:
     probe = sent.probe
     for path in scope.paths[:MAX_PATHS]:
         asked = Asked(scope.host, probe.method, path, probe.headers, scope.port)
-        headers = where.routes.answer(asked, where.backend).headers
-        if any(h.at is not None and h.name.lower() == ACAO.lower() for h in headers):
+        if _sends_origin(where.routes.answer(asked, where.backend)):
             return True
     return False
 
@@ -458,8 +462,7 @@ def _yields_to_backend(where: _Where, sent: Exchange) -> bool:
         h.at is None and h.name.lower() == ACAO.lower() for h in sent.answered.headers
     ):
         return False
-    again = where.routes.answer(sent.asked, _quiet(where.backend))
-    return any(h.at is not None and h.name.lower() == ACAO.lower() for h in again.headers)
+    return _sends_origin(where.routes.answer(sent.asked, _quiet(where.backend)))
 
 
 def _refused_gets(sent: Exchange, fields: Mapping[str, object], scope: Scope) -> Iterator[Placed]:

@@ -44,6 +44,7 @@ from corsgen.routing import (
     Scope,
     Sent,
     audit_backend,
+    quiet_backend,
 )
 from corsgen.server_config import check_routes
 from corsgen.targets.haproxy_acls import (
@@ -331,7 +332,7 @@ class Model:
         def grants(test: _Test) -> bool:
             asked = (Asked(host, "GET", path, (("Origin", o),), port) for o in _witnesses([test]))
             return test.method not in _AS_REGEX or any(
-                _echoed(model.answer(a, _quiet_backend), a.headers[0][1]) for a in asked
+                _echoed(model.answer(a, quiet_backend), a.headers[0][1]) for a in asked
             )
 
         tests = [t for s in (proxy.defaults, alone) for t in _origin_tests(s) if grants(t)]
@@ -391,7 +392,7 @@ class Model:
 
         def ask(method: str, origin: str, *more: tuple[str, str]) -> Answered:
             asked = Asked(host, method, path, (("Origin", origin), *more), port)
-            return self.answer(asked, _quiet_backend)
+            return self.answer(asked, quiet_backend)
 
         first = ask("GET", IMPORT_ORIGIN)
         acao = _sent(first, "Access-Control-Allow-Origin")
@@ -520,11 +521,6 @@ def _map_tests(expr: Expr, at: Place) -> list[_Test]:
         if found:
             tests += [_Test(found[1] or "str", key, folded, at) for key, _ in conv.table]
     return tests
-
-
-def _quiet_backend(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
-    """A backend that sends no CORS headers: what the config grants, without the backend's."""
-    return 200, ()
 
 
 _HOST = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")

@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from corsgen.routing import Answered, Asked, Granted, OriginRegex, Place, Scope
+from corsgen.routing import Answered, Asked, Granted, OriginRegex, Place, Scope, quiet_backend
 from corsgen.targets.nginx_blocks import Conf, Server, Step, find_location, longest_prefix
 from corsgen.targets.nginx_routing import NginxRoutes, normalise
 from corsgen.targets.nginx_variables import compile_pcre
@@ -212,7 +212,7 @@ class _Reading:
     def ask(self, method: str, origin: str, *more: tuple[str, str]) -> Answered:
         headers = (("Origin", origin), *more)
         asked = Asked(self.host, method, self.path, headers, self.port)
-        return self.routes.answer(asked, _quiet)
+        return self.routes.answer(asked, quiet_backend)
 
     def header(self, answered: Answered, name: str, key: str) -> str | None:
         """The header's value, its line noted as the key's; None when it is not sent."""
@@ -280,11 +280,6 @@ class _Reading:
     def allows_regex(self, regex: OriginRegex) -> bool:
         sample = _sample(regex.source)
         return sample is None or self.allows(sample)
-
-
-def _quiet(method: str, path: str) -> tuple[int, tuple[tuple[str, str], ...]]:
-    """A backend with no CORS headers of its own: what the config grants is its own lines'."""
-    return 200, ()
 
 
 def _list(value: str | None) -> tuple[str, ...]:
