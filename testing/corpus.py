@@ -45,6 +45,7 @@ from corsgen.targets.envoy_serving import command as envoy_command
 from corsgen.targets.haproxy import TARGET as HAPROXY
 from corsgen.targets.haproxy_serving import loading
 from corsgen.targets.nginx import main_config
+from corsgen.targets.nginx_routing import NginxRoutes
 from corsgen.targets.serving import Site, slash_version
 from corsgen.targets.traefik import TARGET as TRAEFIK
 from corsgen.targets.traefik_check import static
@@ -111,16 +112,30 @@ def nginx_fill(root: Path, name: str, port: int, upstream: int) -> Path:
     return root / name
 
 
-@contextmanager
-def nginx(name: str, root: Path, upstream: int) -> Iterator[Served]:
+def nginx_binary() -> str:
+    """The nginx the corpus is served by."""
     binary = find_binary("nginx")
     need_binary("nginx", binary)
     assert binary is not None
-    port = free_port()
+    return binary
+
+
+def nginx_loaded(root: Path, name: str, port: int, upstream: int) -> tuple[Path, NginxRoutes]:
+    """The corpus config filled in `root` (nginx_fill) and its model, as the nginx the corpus is
+    served by runs it, asked from 127.0.0.1."""
     config = nginx_fill(root, name, port, upstream)
-    conf = main_config(root, f"    include {config};\n", serve=True)
-    routes, errors = nginx_routing.load([config], client="127.0.0.1", version=nginx_version(binary))
+    version = nginx_version(nginx_binary())
+    routes, errors = nginx_routing.load([config], client="127.0.0.1", version=version)
     assert routes is not None, errors
+    return config, routes
+
+
+@contextmanager
+def nginx(name: str, root: Path, upstream: int) -> Iterator[Served]:
+    binary = nginx_binary()
+    port = free_port()
+    config, routes = nginx_loaded(root, name, port, upstream)
+    conf = main_config(root, f"    include {config};\n", serve=True)
     with process([binary, "-p", str(root), "-c", str(conf)], root, [port]):
         yield Served(routes, (port,), (CORPUS / "nginx" / name).read_text())
 

@@ -56,10 +56,8 @@ from corsgen.targets.haproxy import TARGET as HAPROXY
 from corsgen.targets.haproxy_serving import loading
 from corsgen.targets.nginx import TARGET as NGINX
 from corsgen.targets.nginx import main_config
-from corsgen.targets.nginx_routing import load
 from corsgen.targets.traefik import TARGET as TRAEFIK
 from corsgen.targets.traefik_check import static
-from corsgen.verify import find_binary
 from testing import corpus
 from testing.binaries import need_binary
 from testing.processes import free_port, process
@@ -153,13 +151,9 @@ def _plans(policies: Sequence[Policy]) -> list[Plan]:
 @contextmanager
 def _nginx(name: str, root: Path, up: Upstream) -> Iterator[Imported]:
     """The old config and each output (on a port of its own) served by one nginx."""
-    binary = find_binary("nginx")
-    need_binary("nginx", binary)
-    assert binary is not None
+    binary = corpus.nginx_binary()
     old = free_port()
-    config = corpus.nginx_fill(root, name, old, up.port)
-    routes, errors = load([config], client="127.0.0.1", version=corpus.nginx_version(binary))
-    assert routes is not None, errors
+    config, routes = corpus.nginx_loaded(root, name, old, up.port)
     policies = _imports(routes, "nginx", root / "imported", config)
     plans = _plans(policies)
     new = [free_port() for _ in policies]
