@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Lint, type-check and test corsgen (extra arguments go to pytest).
 #
-# The whole suite needs real servers: Debian's nginx-light, apache2, caddy (2.6), haproxy, wrk
-# (the benchmark's load), chromium and chromium-driver (tests/browser/), hyperfine (the CLI's
-# timings). When one is missing this script installs them, without starting their services (a
+# The whole suite needs real servers: Debian's nginx-light (and its headers-more module, which
+# ingress-nginx's own CORS block needs), apache2, caddy (2.6), haproxy, wrk (the benchmark's
+# load), chromium and chromium-driver (tests/browser/), hyperfine (the CLI's timings). When one is missing this script installs them, without starting their services (a
 # policy-rc.d that exits 101 tells invoke-rc.d to leave them stopped), if it can: apt-get is there
 # and it runs as root or with passwordless sudo. If it cannot, it prints what to install and
 # runs the fast loop instead, which needs no server, no root and no Debian:
@@ -24,6 +24,8 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+[ -e /usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so ] ||
+  missing+=(libnginx-mod-http-headers-more-filter)
 command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || missing+=(apache2)
 [ -x /usr/bin/caddy ] || missing+=(caddy)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
@@ -67,6 +69,7 @@ elif [ "${#missing[@]}" -gt 0 ]; then
       nginx-light) fedora+=(nginx) brew+=(nginx) ;;
       apache2) fedora+=(httpd) brew+=(httpd) ;;
       chromium-driver) fedora+=(chromedriver) brew+=(chromedriver) ;;
+      libnginx-mod-http-headers-more-filter) fedora+=(nginx-mod-headers-more) ;;
       python3-venv) ;; # part of Python itself there
       *) fedora+=("$package") brew+=("$package") ;;
     esac
