@@ -80,7 +80,7 @@ def test_the_policy_name_with_dashes(name: str, resource: str) -> None:
 @pytest.mark.parametrize("name", ["api_", "API", "a.b_", "x" * 246])
 def test_a_name_the_api_server_would_refuse_is_refused(name: str) -> None:
     plan = build_plan(parse_policy(A, "api.toml"), name, "api.toml")
-    with pytest.raises(CorsgenError, match="refusing to name a Traefik Middleware .*DNS-1123"):
+    with pytest.raises(CorsgenError, match=r"refusing to name a Traefik Middleware .*DNS-1123"):
         render(plan, "traefik-crd")
 
 
