@@ -131,6 +131,7 @@ class TraefikCrd(Target):
     parts = (Part("traefik_crd/middleware.yaml.j2", ".middleware.yaml"),)
     binaries = traefik.TARGET.binaries
     config_test = "a start of traefik with the file provider on the Middleware's spec.headers"
+    reads_configs = False
 
     def quote(self, value: str) -> str:
         return traefik.quote(value)
