@@ -139,7 +139,10 @@ class TraefikCrd(Target):
     def context(self, plan: Plan) -> Mapping[str, object]:
         name = resource_name(plan)
         return {
-            "note": f"Traefik CRD: reference {name} from a router, first in its middlewares.",
+            "note": (
+                f"Traefik CRD: {name} first in a router's middlewares (an IngressRoute's, or an "
+                f"Ingress's router.middlewares annotation: NAMESPACE-{name}@kubernetescrd)."
+            ),
             "api_version": self.quote(API_VERSION),
             "kind": self.quote(KIND),
             "name": self.quote(name),
