@@ -539,11 +539,11 @@ def _usage_cell(name: str, command: click.Command, ctx: click.Context) -> str:
 
 
 def _config_readers(command: str) -> str:
-    """The targets whose whole config `corsgen audit` and `corsgen import` read: every one, each
-    by its routing model; "" for a command that reads no config."""
+    """The targets whose whole config `corsgen audit` and `corsgen import` read, each by its
+    routing model; "" for a command that reads no config."""
     if command not in ("audit", "import"):
         return ""
-    return ", ".join(f"`{n}`" for n in TARGETS)
+    return ", ".join(f"`{n}`" for n, target in TARGETS.items() if target.reads_configs)
 
 
 def commands() -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from corsgen.errors import CorsgenError
 from corsgen.render import render
-from corsgen.targets import MODULES, NAMES, TARGETS, by_name, titles
+from corsgen.targets import MODULES, NAMES, TARGETS, by_name, module_of, titles
 from corsgen.targets.base import SHARED
 from corsgen.verify import check_structure
 from testing.policies import plan_of
@@ -23,7 +23,7 @@ POLICY = (
 
 
 def test_the_registry_names_each_module_once() -> None:
-    assert NAMES == MODULES and len(set(NAMES)) == len(NAMES)
+    assert tuple(map(module_of, NAMES)) == MODULES and len(set(NAMES)) == len(NAMES)
     assert all(TARGETS[name].name == name for name in NAMES)
     assert titles().count(" and ") == (len(NAMES) > 1)
 

@@ -17,16 +17,21 @@ from corsgen.targets.base import Target
 if TYPE_CHECKING:
     from corsgen.targets.serving import Serving
 
-# The order users see in --help, `corsgen verify` and the docs.
-MODULES = ("nginx", "apache", "caddy", "haproxy", "traefik", "envoy")
+# The order users see in --help, `corsgen verify` and the docs. A module's target is named as
+# the module, with - for _ (traefik_crd is traefik-crd).
+MODULES = ("nginx", "apache", "caddy", "haproxy", "traefik", "envoy", "traefik_crd")
+
+
+def module_of(name: str) -> str:
+    return name.replace("-", "_")
 
 
 def _load() -> dict[str, Target]:
     targets = {}
     for module in MODULES:
         target = importlib.import_module(f"corsgen.targets.{module}").TARGET
-        assert isinstance(target, Target) and target.name == module, module
-        targets[module] = target
+        assert isinstance(target, Target) and module_of(target.name) == module, module
+        targets[target.name] = target
     return targets
 
 
@@ -46,7 +51,8 @@ def serving_of(name: str) -> Serving:
     imported only when asked."""
     from corsgen.targets.serving import Serving
 
-    serving = importlib.import_module(f"corsgen.targets.{by_name(name).name}_serving").SERVING
+    module = module_of(by_name(name).name)
+    serving = importlib.import_module(f"corsgen.targets.{module}_serving").SERVING
     assert isinstance(serving, Serving), name
     return serving
 

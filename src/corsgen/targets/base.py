@@ -109,6 +109,9 @@ class Target(ABC):
     # The cases of the audit rules whose fix names this server's own directives: (rule id, the
     # generic case, this server's case) (rules/table.py), for `corsgen audit`'s texts.
     fixes: ClassVar[tuple[tuple[str, str, str], ...]] = ()
+    # Whether `corsgen audit` and `corsgen import` read this server's configs (routes()); a
+    # manifest's target, whose server runs in a cluster, has no config here to read.
+    reads_configs: ClassVar[bool] = True
 
     @abstractmethod
     def quote(self, value: str) -> str:

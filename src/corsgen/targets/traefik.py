@@ -71,6 +71,15 @@ def middleware(plan: Plan) -> str:
     return f"corsgen-{plan.name}"
 
 
+def headers(plan: Plan) -> Mapping[str, object]:
+    """The headers middleware's options, quoted, as templates/traefik/_headers.j2 writes them:
+    the file provider's middleware and the Kubernetes Middleware's spec.headers (traefik_crd.py)
+    are the same Go struct, so both are written from this."""
+    lists, scalars = _options(plan)
+    # Deleted before the CORS options are applied: the upstream's copies never pass.
+    return {"lists": lists, "scalars": scalars, "deleted": plan.owned_headers}
+
+
 def _options(plan: Plan) -> tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]:
     """The headers middleware's list options and scalar options, quoted."""
     origins = ["*"] if plan.any_origin else list(plan.exact_origins)
@@ -111,15 +120,11 @@ class Traefik(Target):
         return quote(value)
 
     def context(self, plan: Plan) -> Mapping[str, object]:
-        lists, scalars = _options(plan)
         name = middleware(plan)
         return {
             "note": f"Traefik: attach {name}@file to a router, first in its middlewares.",
             "middleware": name,
-            "lists": lists,
-            "scalars": scalars,
-            # Deleted before the CORS options are applied: the upstream's copies never pass.
-            "deleted": plan.owned_headers,
+            **headers(plan),
         }
 
     def check_structure(self, files: Mapping[str, str]) -> None:

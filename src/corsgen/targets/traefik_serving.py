@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+from corsgen.plan import Plan
 from corsgen.targets.base import WRAPPER
-from corsgen.targets.serving import Serving, Setup, Site, one_build, version_output, write_snippets
+from corsgen.targets.serving import (
+    Bench,
+    Configure,
+    Serving,
+    Setup,
+    Site,
+    one_build,
+    version_output,
+    write_snippets,
+)
 from corsgen.targets.traefik import Routers, middleware, routers
 from corsgen.targets.traefik_check import static
 
 # Traefik's file provider reads a directory and all below it: the static file stays out of it.
 DYNAMIC = "dynamic"
+# Write a plan's middleware into the file provider's directory; its name there.
+Write = Callable[[Path, Plan], str]
 
 
 def version(binary: str) -> str:
@@ -24,45 +37,62 @@ def command(binary: str, root: Path, entrypoints: dict[str, int], ping: bool = F
     return [binary, f"--configFile={root / 'traefik.yml'}"]
 
 
-def configure(context: str, binary: str, root: Path, site: Site) -> list[str]:
-    """The config test's routers (traefik.routers) for each policy, on an entrypoint per port."""
-    dynamic = root / DYNAMIC
-    dynamic.mkdir()
-    write_snippets(dynamic, site.plans, "traefik")
-    groups = [
-        Routers(plan.name, middleware(plan), site.prefix(plan), f"port{site.ports[plan.name]}")
-        for plan in site.plans
-    ]
-    text = routers(groups, site.upstream, site.dead, site.sha_password())
-    (dynamic / (WRAPPER + ".yml")).write_text(text)
-    return command(binary, root, {f"port{port}": port for port in site.servers()})
+def file_middleware(dynamic: Path, plan: Plan) -> str:
+    """The traefik target's own file."""
+    write_snippets(dynamic, (plan,), "traefik")
+    return middleware(plan)
 
 
-def bench(binary: str, root: Path, port: int, setup: Setup) -> list[str]:
+def configure_with(write: Write) -> Configure:
+    """The config test's routers (traefik.routers) for each policy's middleware, as `write`
+    writes it, on an entrypoint per port."""
+
+    def configure(context: str, binary: str, root: Path, site: Site) -> list[str]:
+        dynamic = root / DYNAMIC
+        dynamic.mkdir()
+        groups = [
+            Routers(
+                plan.name, write(dynamic, plan), site.prefix(plan), f"port{site.ports[plan.name]}"
+            )
+            for plan in site.plans
+        ]
+        text = routers(groups, site.upstream, site.dead, site.sha_password())
+        (dynamic / (WRAPPER + ".yml")).write_text(text)
+        return command(binary, root, {f"port{port}": port for port in site.servers()})
+
+    return configure
+
+
+def bench_with(write: Write) -> Bench:
     """Traefik answers itself (the ping handler's 200 "OK", on the same entrypoint), as nginx
-    does, after the middleware."""
-    dynamic = root / DYNAMIC
-    dynamic.mkdir()
-    name = ""
-    if setup.plan is not None:
-        write_snippets(dynamic, (setup.plan,), "traefik")
-        name = middleware(setup.plan) + "@file"
-    elif setup.snippet:
-        (dynamic / "handwritten.yml").write_text(setup.snippet)
-        name = "handwritten@file"
-    elif setup.headers:
-        # customResponseHeaders sets each over the upstream's copy: replacing costs nothing more.
-        lines = "".join(f'          {k}: "{v}"\n' for k, v in setup.headers.items())
-        head = "http:\n  middlewares:\n    floor:\n      headers:\n        customResponseHeaders:\n"
-        (dynamic / "floor.yml").write_text(head + lines)
-        name = "floor@file"
-    middlewares = f"      middlewares: [{name}]\n" if name else ""
-    (dynamic / "bench-router.yml").write_text(
-        f"http:\n  routers:\n    bench:\n      rule: PathPrefix(`/`)\n{middlewares}"
-        "      service: ping@internal\n"
-    )
-    return command(binary, root, {"web": port}, ping=True)
+    does, after the middleware, as `write` writes corsgen's."""
+
+    def bench(binary: str, root: Path, port: int, setup: Setup) -> list[str]:
+        dynamic = root / DYNAMIC
+        dynamic.mkdir()
+        name = ""
+        if setup.plan is not None:
+            name = write(dynamic, setup.plan) + "@file"
+        elif setup.snippet:
+            (dynamic / "handwritten.yml").write_text(setup.snippet)
+            name = "handwritten@file"
+        elif setup.headers:
+            # customResponseHeaders sets each over the upstream's copy: replacing costs nothing.
+            lines = "".join(f'          {k}: "{v}"\n' for k, v in setup.headers.items())
+            head = "http:\n  middlewares:\n    floor:\n      headers:\n"
+            (dynamic / "floor.yml").write_text(head + "        customResponseHeaders:\n" + lines)
+            name = "floor@file"
+        middlewares = f"      middlewares: [{name}]\n" if name else ""
+        (dynamic / "bench-router.yml").write_text(
+            f"http:\n  routers:\n    bench:\n      rule: PathPrefix(`/`)\n{middlewares}"
+            "      service: ping@internal\n"
+        )
+        return command(binary, root, {"web": port}, ping=True)
+
+    return bench
 
 
 # The middleware first on a router; several policies each on routers of their own paths.
-SERVING = Serving(one_build("traefik"), configure, bench, version)
+SERVING = Serving(
+    one_build("traefik"), configure_with(file_middleware), bench_with(file_middleware), version
+)
