@@ -20,7 +20,14 @@ from corsgen.fetch import Request, cors_check, header_value, preflight_ok, token
 from corsgen.targets.caddy_serving import DEBIAN_CADDY, latest_caddy
 from corsgen.targets.caddy_serving import version as caddy_version
 from testing.client import AUTH, Answer, send, send_raw
-from testing.intents import INTENTS, LOOSE, Intent, falls_short, preflight_status
+from testing.intents import (
+    INTENTS,
+    LOOSE,
+    PREFLIGHT_PROBES,
+    Intent,
+    falls_short,
+    preflight_status,
+)
 from testing.servers import Endpoint, shared_kinds
 from testing.upstream import STATUS
 from testing.verdicts import CORS, Verdict, Verdicts, answer_note, case_name
@@ -177,18 +184,6 @@ def test_every_vary_line_of_the_upstream_is_kept(
         answer_note(answer),
     )
     verdicts.check()
-
-
-PREFLIGHT_PROBES = (
-    ("GET", None),
-    ("POST", "content-type"),
-    ("PUT", None),
-    ("PATCH", "x-request-id"),
-    ("DELETE", "authorization"),
-    ("PURGE", None),
-    ("GET", "x-evil"),
-    ("PUT", "x-tenant"),
-)
 
 
 @pytest.mark.parametrize("policy", INTENTS)
