@@ -19,7 +19,7 @@ import pytest
 
 from corsgen.fetch import Request, cors_check, header_value, preflight_ok, token_list, vary_tokens
 from corsgen.origins import parse_origin
-from corsgen.policy.loading import AnyPolicy, parse_policy
+from corsgen.policy.loading import parse_policy
 from corsgen.targets import serving_of
 from corsgen.targets.envoy_serving import command
 from corsgen.targets.serving import Site
@@ -94,11 +94,12 @@ def differs(case: str) -> bool:
     return case in DIFFERENCES
 
 
-def cors_mapping(form: str, policy: AnyPolicy) -> dict[str, Any] | None:
-    """The `cors:` mapping corsgen's output in `form` holds for `policy`, None where corsgen
-    refuses the policy for it. A stand-in written from the decided field mapping: once
-    targets/gateway_api.py and targets/envoy_gateway.py exist, this reads the mapping from their
-    rendered YAML instead, and nothing else here changes."""
+def cors_mapping(form: str, example: Path) -> dict[str, Any] | None:
+    """The `cors:` mapping corsgen's output in `form` holds for the example policy, None where
+    corsgen refuses the policy for it. A stand-in written from the decided field mapping: once
+    targets/gateway_api.py and targets/envoy_gateway.py exist, this renders the example for the
+    target and reads the mapping from its YAML, and nothing else here changes."""
+    policy = parse_policy(example.read_text(), example.name)
     origins = [o if o == "*" else str(parse_origin(o)) for o in policy.allow_origins]
     web = all(o == "*" or o.startswith(("http://", "https://")) for o in origins)
     if policy.allow_origin_regex is not None or (form == GATEWAY_API and not web):
@@ -115,16 +116,11 @@ def cors_mapping(form: str, policy: AnyPolicy) -> dict[str, Any] | None:
     return fields
 
 
-def _mappings() -> dict[tuple[str, str], dict[str, Any] | None]:
-    policies = {
-        p.stem: parse_policy(p.read_text(), p.name) for p in sorted(EXAMPLES.glob("*.toml"))
-    }
-    return {
-        (form, stem): cors_mapping(form, p) for form in TRANSLATIONS for stem, p in policies.items()
-    }
-
-
-MAPPINGS = _mappings()
+MAPPINGS = {
+    (form, path.stem): cors_mapping(form, path)
+    for form in TRANSLATIONS
+    for path in sorted(EXAMPLES.glob("*.toml"))
+}
 SERVED = [key for key, fields in MAPPINGS.items() if fields is not None]
 IDS = [f"{form}/{stem}" for form, stem in SERVED]
 
@@ -140,15 +136,13 @@ def gateway(upstream: Upstream) -> Iterator[dict[tuple[str, str], Endpoint]]:
     binary = serving_of("envoy").kinds()["envoy"]
     need_binary("envoy", binary)
     ports = {key: free_port() for key in SERVED}
-    site = Site(
-        (), {f"{f}/{s}": port for (f, s), port in ports.items()}, upstream.port, free_port()
-    )
     served = []
-    for (form, stem), port in ports.items():
-        fields = MAPPINGS[form, stem]
+    for key, port in ports.items():
+        fields = MAPPINGS[key]
         assert fields is not None
-        served.append(Served(port, TRANSLATIONS[form](fields)))
-    text = bootstrap(served, site.upstream, site.dead, site.sha_password())
+        served.append(Served(port, TRANSLATIONS[key[0]](fields)))
+    users = Site((), {}, upstream.port, 0).sha_password()  # the tests' user (testing.client.AUTH)
+    text = bootstrap(served, upstream.port, free_port(), users)
     with tempfile.TemporaryDirectory(prefix="corsgen-envoy-gateway-") as tmp:
         root = Path(tmp)
         with process(command(str(binary), root, text), root, ports.values()):
