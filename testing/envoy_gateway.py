@@ -19,7 +19,7 @@ Read from envoyproxy/gateway v1.9.0 (39763b1c, 2026-08-15); the same files on ma
   joined, max_age in whole seconds (truncated) or unset, allow_credentials always written, and
   forward_not_matching_preflights false;
 - basicauth.go: basic_auth in the connection manager disabled, enabled per route by a
-  BasicAuthPerRoute of htpasswd {SHA} users (here the route under /auth/).
+  BasicAuthPerRoute of htpasswd {SHA} users (testing/translated.py serves it so under /auth/).
 
 Nothing is added that their code does not write: no Vary, no removal of the upstream's own CORS
 headers, no private-network field (ir.CORS has none).
@@ -27,18 +27,14 @@ headers, no private-network field (ir.CORS has none).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from corsgen.targets.envoy_serving import ROUTER, cluster, listener, typed
+from corsgen.targets.envoy_serving import typed
+from testing.translated import wildcard_regex
 
-CORS_FILTER = "envoy.filters.http.cors"
-AUTH_FILTER = "envoy.filters.http.basic_auth"
-# Go's regexp.QuoteMeta escapes exactly these; Python's re.escape escapes more (- and #).
-_GO_META = re.compile(r"([\\.+*?()|\[\]{}^$])")
 # A Go duration as the Gateway API's Duration type allows it (GEP-2257): up to four parts.
 _PART = re.compile(r"(\d+)(h|ms|m|s)")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -56,15 +52,10 @@ class Cors:
     allow_credentials: bool
 
 
-def quote_meta(text: str) -> str:
-    """Go's regexp.QuoteMeta."""
-    return _GO_META.sub(r"\\\1", text)
-
-
 def origin_matcher(origin: str) -> dict[str, Any]:
     """An origin's StringMatcher: a safe_regex for one with a * (wildcard2regex), else exact."""
     if "*" in origin:
-        return {"safe_regex": {"regex": quote_meta(origin).replace(r"\*", ".*")}}
+        return {"safe_regex": {"regex": wildcard_regex(origin)}}
     return {"exact": origin}
 
 
@@ -120,60 +111,3 @@ def cors_policy(cors: Cors) -> dict[str, Any]:
         "forward_not_matching_preflights": False,
     }
     return {key: value for key, value in policy.items() if value != ""}
-
-
-@dataclass(frozen=True)
-class Served:
-    """One translated CORS configuration on a loopback port of its own."""
-
-    port: int
-    cors: Cors
-
-
-def _routes(cors: Cors, users: str) -> list[dict[str, Any]]:
-    """/dead/ to a port nothing listens on, /auth/ behind basic auth, the rest to the upstream;
-    each route with the CorsPolicy, as one HTTPRoute rule each would get it."""
-    auth = {
-        **typed("extensions.filters.http.basic_auth.v3.BasicAuthPerRoute"),
-        "users": {"inline_string": users},
-    }
-    routes = []
-    for prefix, to in (("/dead/", "dead"), ("/auth/", "up"), ("/", "up")):
-        per_filter: dict[str, Any] = {CORS_FILTER: cors_policy(cors)}
-        if prefix == "/auth/":
-            per_filter[AUTH_FILTER] = auth
-        routes.append(
-            {
-                "match": {"prefix": prefix},
-                "route": {"cluster": to},
-                "typed_per_filter_config": per_filter,
-            }
-        )
-    return routes
-
-
-def bootstrap(served: Sequence[Served], upstream: int, dead: int, users: str) -> str:
-    """An Envoy bootstrap (JSON, which Envoy reads as YAML) of one listener per translation:
-    the cors filter, basic_auth disabled but where a route enables it, the router."""
-    filters = [
-        {"name": CORS_FILTER, "typed_config": typed("extensions.filters.http.cors.v3.Cors")},
-        {
-            "name": AUTH_FILTER,
-            "typed_config": {
-                **typed("extensions.filters.http.basic_auth.v3.BasicAuth"),
-                "users": {"inline_string": users},
-            },
-            "disabled": True,
-        },
-        ROUTER,
-    ]
-    listeners = [
-        listener(
-            one.port,
-            filters,
-            {"name": f"port{one.port}", "domains": ["*"], "routes": _routes(one.cors, users)},
-        )
-        for one in served
-    ]
-    clusters = [cluster("up", upstream), cluster("dead", dead)]
-    return json.dumps({"static_resources": {"listeners": listeners, "clusters": clusters}})
