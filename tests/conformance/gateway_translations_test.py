@@ -35,7 +35,16 @@ from testing.processes import answers, free_port, process
 from testing.servers import Endpoint
 from testing.translated import Served, bootstrap
 from testing.upstream import OWN_CORS, STATUS, Upstream
-from testing.verdicts import CORS, Verdict, Verdicts, answer_note, case_name
+from testing.verdicts import (
+    CORS,
+    Verdict,
+    Verdicts,
+    answer_note,
+    answered_itself,
+    case_name,
+    cors_sent,
+    sent_twice,
+)
 
 pytestmark = pytest.mark.conformance
 
@@ -277,14 +286,6 @@ def _own_passes(request: Request) -> bool:
     )
 
 
-def _cors_sent(answer: Answer) -> tuple[str, ...]:
-    return tuple(sorted({n.lower() for n, _ in answer.headers if n.lower() in CORS}))
-
-
-def _twice(answer: Answer) -> tuple[str, ...]:
-    return tuple(name for name in CORS if answer.count(name) > 1)
-
-
 @pytest.mark.parametrize("served", SERVED, ids=_id)
 def test_actual_request(gateway: dict[tuple[str, str], Endpoint], served: tuple[str, str]) -> None:
     """Every origin the policy allows or refuses, on every status the upstream answers and on
@@ -302,7 +303,7 @@ def test_actual_request(gateway: dict[tuple[str, str], Endpoint], served: tuple[
                 "status": answer.status,
                 "from the upstream": answer.from_upstream,
                 "allowed by fetch": ok,
-                "CORS headers sent twice": _twice(answer),
+                "CORS headers sent twice": sent_twice(answer),
             }
             expected: Verdict = {
                 "status": STATUS.get(path, 503),
@@ -327,7 +328,7 @@ def test_actual_request(gateway: dict[tuple[str, str], Endpoint], served: tuple[
                 refused = "*" if kept else None
                 expected[ACAO] = "*" if judged.star() else origin if allowed else refused
             elif not allowed:
-                observed["CORS headers"] = _cors_sent(answer)
+                observed["CORS headers"] = cors_sent(answer)
                 expected["CORS headers"] = tuple(sorted(CORS)) if kept else ()
             name = case_name("GET", path, {"Origin": origin})
             verdicts.add(name, observed, expected, answer_note(answer, why))
@@ -374,14 +375,14 @@ def test_preflight(gateway: dict[tuple[str, str], Endpoint], served: tuple[str, 
                 allowed = judged.allowed(origin)
                 observed: Verdict = {
                     "passed by fetch": ok,
-                    "CORS headers sent twice": _twice(answer),
+                    "CORS headers sent twice": sent_twice(answer),
                 }
                 expected: Verdict = {
                     "passed by fetch": allowed and method_ok and header_ok,
                     "CORS headers sent twice": (),
                 }
                 if judged.auth_first(path):  # auth answers before cors sees it
-                    observed |= {"status": answer.status, "CORS headers": _cors_sent(answer)}
+                    observed |= {"status": answer.status, "CORS headers": cors_sent(answer)}
                     expected |= {"passed by fetch": False, "status": 401, "CORS headers": ()}
                 elif allowed:
                     observed |= {
@@ -399,22 +400,15 @@ def test_preflight(gateway: dict[tuple[str, str], Endpoint], served: tuple[str, 
                         **judged.vary(answer)[1],
                     }
                 elif answered:  # by Envoy, as an allowed one is, but for Allow-Origin
-                    observed |= {
-                        "status": answer.status,
-                        "from the upstream": answer.from_upstream,
-                        "CORS headers": _cors_sent(answer),
-                    }
-                    expected |= {
-                        "status": 200,
-                        "from the upstream": False,
-                        "CORS headers": judged.refused_preflight(),
-                    }
+                    itself = answered_itself(answer, judged.refused_preflight())
+                    observed |= itself[0]
+                    expected |= itself[1]
                 else:  # passed on, but where auth answers first
                     if not path.startswith("/auth"):
                         observed["from the upstream"] = answer.from_upstream
                         expected["from the upstream"] = True
                     kept = judged.upstream_kept(path)
-                    observed["CORS headers"] = _cors_sent(answer)
+                    observed["CORS headers"] = cors_sent(answer)
                     expected["CORS headers"] = tuple(sorted(CORS)) if kept else ()
                     # the upstream's own Allow-Origin: * and lists, for a preflight without
                     # credentials
