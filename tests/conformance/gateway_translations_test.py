@@ -75,7 +75,8 @@ ENVOY = {
     "replaces Allow-Origin, Allow-Credentials (when true) and Expose-Headers on an allowed "
     "origin's answer and adds nothing to a refused one's, so the upstream's Allow-Methods, "
     "Allow-Headers, Max-Age and Allow-Private-Network reach every answer and its "
-    "Allow-Origin: * reaches refused origins (a read without credentials passes)",
+    "Allow-Origin: * reaches refused origins, and a refused preflight passed on (a read or "
+    "preflight without credentials passes)",
     "no-private-network": "the format has no private-network field and the translation never "
     "sets allow_private_network_access: no Access-Control-Allow-Private-Network",
 }
