@@ -14,7 +14,9 @@
 - flawed and flawed_servers: the hand-written flawed configs `corsgen probe` must see through;
 - model_diff and corpus: routing models held to their real servers, and each corpus of
   hand-written configs served as its server serves it (the model tests, the probe-agreement test
-  and the import round trip).
+  and the import round trip);
+- envoy_gateway: Envoy Gateway's published translation of a CORS filter into Envoy's own, to
+  serve what a gateway running it answers (someone else's translation: equipment, not corsgen).
 
 No test module imports another: what two of them share lives here.
 """

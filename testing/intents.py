@@ -22,6 +22,18 @@ ADVERSARIAL = (
     "https://xapp.example.com",
 )
 
+# What each preflight asks for: a method, and a request header or none.
+PREFLIGHT_PROBES = (
+    ("GET", None),
+    ("POST", "content-type"),
+    ("PUT", None),
+    ("PATCH", "x-request-id"),
+    ("DELETE", "authorization"),
+    ("PURGE", None),
+    ("GET", "x-evil"),
+    ("PUT", "x-tenant"),
+)
+
 
 @dataclass(frozen=True)
 class Intent:

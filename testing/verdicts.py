@@ -3,7 +3,7 @@ requests, listing the cases that differ by name (the conformance and browser tes
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -81,6 +81,32 @@ _ABSENT = object()
 def _shown(verdict: Mapping[str, object], name: str) -> str:
     value = verdict.get(name, _ABSENT)
     return "not checked" if value is _ABSENT else repr(value)
+
+
+def cors_sent(answer: Answer) -> tuple[str, ...]:
+    """The CORS headers an answer holds, by lower-case name, sorted."""
+    return tuple(sorted({n.lower() for n, _ in answer.headers if n.lower() in CORS}))
+
+
+def sent_twice(answer: Answer) -> tuple[str, ...]:
+    """The CORS headers sent more than once: none may be."""
+    return tuple(name for name in CORS if answer.count(name) > 1)
+
+
+def answered_itself(answer: Answer, sent: Iterable[str]) -> tuple[Verdict, Verdict]:
+    """A refused origin's preflight that the server answers itself, as it answers an allowed
+    one but for Allow-Origin: 200, not passed on, with the CORS headers `sent` (observed and
+    expected)."""
+    observed: Verdict = {
+        "status": answer.status,
+        "from the upstream": answer.from_upstream,
+        "CORS headers": cors_sent(answer),
+    }
+    return observed, {
+        "status": 200,
+        "from the upstream": False,
+        "CORS headers": tuple(sorted(sent)),
+    }
 
 
 def answer_note(answer: Answer, why: str = "") -> str:

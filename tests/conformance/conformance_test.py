@@ -20,10 +20,26 @@ from corsgen.fetch import Request, cors_check, header_value, preflight_ok, token
 from corsgen.targets.caddy_serving import DEBIAN_CADDY, latest_caddy
 from corsgen.targets.caddy_serving import version as caddy_version
 from testing.client import AUTH, Answer, send, send_raw
-from testing.intents import INTENTS, LOOSE, Intent, falls_short, preflight_status
+from testing.intents import (
+    INTENTS,
+    LOOSE,
+    PREFLIGHT_PROBES,
+    Intent,
+    falls_short,
+    preflight_status,
+)
 from testing.servers import Endpoint, shared_kinds
 from testing.upstream import STATUS
-from testing.verdicts import CORS, Verdict, Verdicts, answer_note, case_name
+from testing.verdicts import (
+    CORS,
+    Verdict,
+    Verdicts,
+    answer_note,
+    answered_itself,
+    case_name,
+    cors_sent,
+    sent_twice,
+)
 
 pytestmark = pytest.mark.conformance
 
@@ -42,21 +58,8 @@ def _refused_extras(intent: Intent, preflight: bool) -> set[str]:
     return sent
 
 
-def _cors_names(answer: Answer) -> set[str]:
-    return {n.lower() for n, _ in answer.headers if n.lower() in CORS}
-
-
 STATUS_PATHS = STATUS  # each path and the status the upstream answers it with
 SERVER_ERROR_PATH = "/dead/x"  # nothing listens upstream: the server answers 502 or 503 itself
-
-
-def _twice(answer: Answer) -> tuple[str, ...]:
-    """The CORS headers sent more than once: none may be."""
-    return tuple(name for name in CORS if answer.count(name) > 1)
-
-
-def _cors_sent(answer: Answer) -> tuple[str, ...]:
-    return tuple(sorted(_cors_names(answer)))
 
 
 def _vary(answer: Answer, intent: Intent, kind: str) -> tuple[Verdict, Verdict]:
@@ -107,7 +110,7 @@ def test_actual_request(server: tuple[str, dict[str, Endpoint]], policy: str) ->
                 "status": dead if not upstream and answer.status in (502, 503) else answer.status,
                 "from the upstream": answer.from_upstream,
                 "allowed by fetch": ok,
-                "CORS headers sent twice": _twice(answer),
+                "CORS headers sent twice": sent_twice(answer),
                 "preflight-only headers": tuple(n for n in PREFLIGHT_ONLY if answer.count(n)),
             }
             expected: Verdict = {
@@ -125,7 +128,7 @@ def test_actual_request(server: tuple[str, dict[str, Endpoint]], policy: str) ->
                 observed["exposed"] = tuple(sorted({e.lower() for e in expose}))
                 expected["exposed"] = tuple(sorted(intent.expose))
             elif not intent.any_origin:
-                observed["CORS headers"] = _cors_sent(answer)
+                observed["CORS headers"] = cors_sent(answer)
                 expected["CORS headers"] = tuple(
                     sorted(_refused_extras(intent, False) if short else ())
                 )
@@ -145,7 +148,7 @@ def test_request_without_origin(server: tuple[str, dict[str, Endpoint]], policy:
     verdicts.add(
         case_name("GET", "/own-cors", {}),
         {
-            "CORS headers sent twice": _twice(answer),
+            "CORS headers sent twice": sent_twice(answer),
             "Access-Control-Allow-Origin": header_value(answer.headers, ACAO),
             **vary[0],
         },
@@ -179,18 +182,6 @@ def test_every_vary_line_of_the_upstream_is_kept(
     verdicts.check()
 
 
-PREFLIGHT_PROBES = (
-    ("GET", None),
-    ("POST", "content-type"),
-    ("PUT", None),
-    ("PATCH", "x-request-id"),
-    ("DELETE", "authorization"),
-    ("PURGE", None),
-    ("GET", "x-evil"),
-    ("PUT", "x-tenant"),
-)
-
-
 @pytest.mark.parametrize("policy", INTENTS)
 def test_preflight(server: tuple[str, dict[str, Endpoint]], policy: str) -> None:
     """Each allowed origin and every third refused one, asking for each method and header, on
@@ -212,7 +203,7 @@ def test_preflight(server: tuple[str, dict[str, Endpoint]], policy: str) -> None
                 header_ok = header is None or header in {h.lower() for h in intent.headers}
                 observed: Verdict = {
                     "passed by fetch": ok,
-                    "CORS headers sent twice": _twice(answer),
+                    "CORS headers sent twice": sent_twice(answer),
                 }
                 expected: Verdict = {
                     "passed by fetch": origin in intent.allowed and method_ok and header_ok,
@@ -241,21 +232,14 @@ def test_preflight(server: tuple[str, dict[str, Endpoint]], policy: str) -> None
                         observed["Vary: Origin"] = "origin" in vary_tokens(answer.headers)
                         expected["Vary: Origin"] = not short
                 elif short:  # answered as an allowed one is, but for Allow-Origin
-                    observed |= {
-                        "status": answer.status,
-                        "from the upstream": answer.from_upstream,
-                        "CORS headers": _cors_sent(answer),
-                    }
-                    expected |= {
-                        "status": 200,
-                        "from the upstream": False,
-                        "CORS headers": tuple(sorted(_refused_extras(intent, True))),
-                    }
+                    itself = answered_itself(answer, _refused_extras(intent, True))
+                    observed |= itself[0]
+                    expected |= itself[1]
                 else:  # passed on, but where auth answers first
                     if not path.startswith("/auth"):
                         observed["from the upstream"] = answer.from_upstream
                         expected["from the upstream"] = True
-                    observed["CORS headers"] = _cors_sent(answer)
+                    observed["CORS headers"] = cors_sent(answer)
                     expected["CORS headers"] = ()
                 name = case_name("OPTIONS", path, request_headers)
                 verdicts.add(name, observed, expected, answer_note(answer, why))
@@ -400,7 +384,7 @@ def _only_one_origin_is_allowed(
             f"{name}, around {allowed}: {case_name(method, '/own-cors', headers)}",
             {
                 "Access-Control-Allow-Origin": header_value(answer.headers, ACAO),
-                "CORS headers sent twice": _twice(answer),
+                "CORS headers sent twice": sent_twice(answer),
             },
             {"Access-Control-Allow-Origin": expected, "CORS headers sent twice": ()},
             answer_note(answer),
@@ -442,7 +426,7 @@ def test_a_pattern_matching_the_empty_string_allows_no_missing_origin(
     for origin in (None, "", "https://evil.example"):
         headers: dict[str, str] = {} if origin is None else {"Origin": origin}
         answer = send(at, "GET", "/own-cors", headers)
-        sent = set(_cors_names(answer))
+        sent = set(cors_sent(answer))
         if short:  # only Allow-Credentials, if anything
             sent -= {"access-control-allow-credentials"}
         verdicts.add(
@@ -510,7 +494,7 @@ def test_each_policy_answers_only_on_its_own_paths(
             {
                 "from the upstream": actual.from_upstream,
                 "allowed by fetch": ok,
-                "CORS headers": _cors_sent(actual),
+                "CORS headers": cors_sent(actual),
             },
             {
                 "from the upstream": True,
@@ -529,7 +513,7 @@ def test_each_policy_answers_only_on_its_own_paths(
                 "passed by fetch": ok,
                 # else another policy's preflight answer reached this path
                 "from the upstream": preflight.from_upstream,
-                "CORS headers": _cors_sent(preflight),
+                "CORS headers": cors_sent(preflight),
             },
             {
                 "passed by fetch": False,
