@@ -422,8 +422,11 @@ ISTIO_CORS_POLICY = obj(
                     "only durations to ms precision are supported",
                     by=WEBHOOK,
                 ),
+                # cel-python's durations are microseconds (a timedelta): the nanoseconds of
+                # a protobuf JSON duration, 2.000000042s, are read from the text.
                 Rule(
-                    "duration(self).getMilliseconds() % 1000 == 0",
+                    "duration(self).getMilliseconds() % 1000 == 0 && "
+                    "!self.matches('^[0-9]+[.][0-9]*[1-9][0-9]*s$')",
                     "max_age duration is accurate only to seconds precision",
                     by=WEBHOOK,
                 ),
