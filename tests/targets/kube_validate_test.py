@@ -331,6 +331,18 @@ ENVOY_GATEWAY: list[tuple[str, dict[str, Any], list[str]]] = [
             "Gateway/ListenerSet/HTTPRoute/GRPCRoute/TCPRoute",
         ],
     ),
+    # Not upstream's: the reference's own field rules.
+    (
+        "a targetRef without a name",
+        {"targetRef": {**_GATEWAY, "name": None}},
+        ["spec.targetRef.name"],
+    ),
+    ("a targetRef named ''", {"targetRef": {**_GATEWAY, "name": ""}}, ["at least 1 chars long"]),
+    (
+        "a targetRef with no kind",
+        {"targetRefs": [{"group": _GATEWAY["group"], "name": "eg"}]},
+        ["spec.targetRefs[0].kind: Required value"],
+    ),
     (
         "sectionName supported for kind xRoute - targetRefs",
         {
@@ -419,6 +431,10 @@ ISTIO_MESSAGES: list[tuple[dict[str, Any], str]] = [
     ({"allowOrigins": [{"regex": "(a"}]}, "Istio uses RE2 style regex-based match"),
     ({"allowOrigins": [{"regex": "a" * 1025}]}, "regex is too large, max length allowed is 1024"),
     ({"allowOrigins": [{"regex": r"https://[a-z]+\.example\.com"}]}, ""),
+    (
+        {"maxAge": "ten minutes"},
+        "greater than 1ms (the rule could not be evaluated: invalid duration",
+    ),
     ({"allowCredentials": None}, ""),  # nullable in the CRD
     ({"unmatchedPreflights": "DROP"}, 'Unsupported value: "DROP"'),
 ]
@@ -729,3 +745,17 @@ def test_the_command_is_a_config_test(tmp_path: Path, capsys: pytest.CaptureFixt
     assert [line.split(": ")[0] for line in lines[1:]] == [f"{bad}:10", f"{bad}:14"]
     assert main([str(tmp_path / "missing.yaml")]) == 1
     assert main([]) == 1
+
+
+def test_a_rule_of_neither_bool_nor_string_is_an_error() -> None:
+    """A rule table's mistake (a CEL expression that gives a number) is no pass."""
+    assert isinstance(kube_validate._evaluate("1 + 1", None), TypeError)
+
+
+def test_documents_that_are_no_object_or_patch() -> None:
+    with pytest.raises(
+        VerifyError,
+        match=r'no matches for kind "None" in version "None": .*traefik.io/v1alpha1 in x:1$',
+    ):
+        check_files({"x": "just text\n"})
+    check_files({"x": "---\n# nothing\n"})

@@ -231,12 +231,21 @@ def _evaluate(expression: str, value: object) -> bool | str | Exception:
     except (CELEvalError, ValueError, TypeError) as error:
         result = error
     if isinstance(result, Exception):  # raised, or returned as the value (CEL's error values)
-        return ValueError(result.args[0] if result.args else result)
+        return ValueError(_reason(result))
     if isinstance(result, celtypes.BoolType):
         return bool(result)
     if isinstance(result, str):
         return str(result)
     return TypeError(f"{result!r} is neither a bool nor a string")
+
+
+def _reason(error: Exception) -> str:
+    """The cause of a CEL error: cel-python's CELEvalError holds (summary, exception class,
+    the exception's args), and the summary alone ("return error for overflow") says little."""
+    args = error.args
+    if len(args) == 3 and isinstance(args[2], tuple) and args[2]:
+        return str(args[2][0])
+    return str(args[0]) if args else type(error).__name__
 
 
 # Files: YAML documents read with the line of every key and item.
@@ -289,7 +298,8 @@ class Located:
     line: int | None
 
     def text(self) -> str:
-        return f"{self.problem} ({self.source} {self.problem.by})"
+        by = f"{self.source} {self.problem.by}".strip()
+        return f"{self.problem} ({by})" if by else str(self.problem)
 
 
 def file_problems(file: str, text: str) -> list[Located]:
@@ -317,7 +327,7 @@ def _resource_problems(value: object) -> Iterator[tuple[str, Problem]]:
             return
     wanted = " or ".join(f"{KINDS[n].kind} {KINDS[n].api_version}" for n in RESOURCES)
     message = f'no matches for kind "{kind}" in version "{version}": corsgen checks {wanted}'
-    yield "corsgen", Problem((), "", message)
+    yield "", Problem((), "", message, by="")
 
 
 def _op_problems(op: object) -> Iterator[tuple[str, Problem]]:
@@ -328,7 +338,7 @@ def _op_problems(op: object) -> Iterator[tuple[str, Problem]]:
     if kind is None or fields.get("op") not in ("add", "replace") or "value" not in fields:
         known = ", ".join(pattern.pattern for pattern, _ in PATCH_PATHS)
         message = f"not a patch op corsgen checks: op add or replace, a value, a path of {known}"
-        yield "corsgen", Problem((), "", message)
+        yield "", Problem((), "", message, by="")
         return
     root = tuple(int(p) if p.isdigit() else p for p in str(path).strip("/").split("/"))
     for problem in problems(kind, fields["value"], root):
