@@ -423,7 +423,7 @@ ISTIO_MESSAGES: list[tuple[dict[str, Any], str]] = [
     ({"exposeHeaders": [""]}, "exposeHeaders[0]: header name cannot be empty"),
     (
         {"maxAge": "0s"},
-        'maxAge: Invalid value: "string": must be a valid duration greater than 1ms',
+        'maxAge: Invalid value: "0s": must be a valid duration greater than 1ms',
     ),
     ({"maxAge": "1.5s"}, "max_age duration is accurate only to seconds precision"),
     ({"maxAge": "24h"}, ""),
@@ -433,7 +433,8 @@ ISTIO_MESSAGES: list[tuple[dict[str, Any], str]] = [
     ({"allowOrigins": [{"regex": r"https://[a-z]+\.example\.com"}]}, ""),
     (
         {"maxAge": "ten minutes"},
-        "greater than 1ms (the rule could not be evaluated: invalid duration",
+        "maxAge: Invalid value: \"string\": invalid duration StringType('ten minutes') "
+        "evaluating rule: must be a valid duration greater than 1ms",
     ),
     ({"allowCredentials": None}, ""),  # nullable in the CRD
     ({"unmatchedPreflights": "DROP"}, 'Unsupported value: "DROP"'),
@@ -679,7 +680,7 @@ BROKEN = [
         "api.securitypolicy.yaml",
         SECURITY_POLICY.replace("kind: HTTPRoute", "kind: Service"),
         5,  # the rule is the spec's: the API server names spec
-        'spec: Invalid value: "object": this policy can only have a targetRefs[*].kind',
+        "spec: Invalid value: this policy can only have a targetRefs[*].kind",
     ),
     (
         "api.securitypolicy.yaml",
@@ -703,7 +704,8 @@ BROKEN = [
         "api.virtualservice-patch.yaml",
         VIRTUAL_SERVICE_PATCH.replace('"600s"', "600"),
         12,
-        'spec.http[0].corsPolicy.maxAge: Invalid value: "integer"',
+        "spec.http[0].corsPolicy.maxAge: Invalid value: 600: spec.http[0].corsPolicy.maxAge in "
+        'body must be of type string: "integer"',
     ),
     (
         "api.middleware.yaml",

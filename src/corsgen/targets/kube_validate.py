@@ -5,8 +5,12 @@ problems(kind, value) checks one value; check_files(files) reads the rendered YA
 resource, or a JSON6902 patch whose ops carry a value) and raises VerifyError at the first
 problem's line. `python -m corsgen.targets.kube_validate FILE...` prints every problem and exits
 1 when there is one: the config test of the Kubernetes targets, since no API server runs here.
-Patterns are matched with RE2 (the `re2` module), the engine of Go's regexp and of Kubernetes'
-CEL: Python's re reads \\w, \\d and $ differently.
+
+The messages are the API server's as Kubernetes 1.35 prints them (apimachinery's field errors,
+the OpenAPI validator's texts as apiextensions-apiserver passes them on, a failed CEL rule's
+message, the value omitted for an object or a list). Patterns are matched with RE2 (the `re2`
+module), the engine of Go's regexp and of Kubernetes' CEL: Python's re reads \\w, \\d and $
+differently.
 """
 
 from __future__ import annotations
@@ -77,9 +81,7 @@ class _Walk:
         if (value is None and schema.nullable) or schema.type is None:
             return True
         if _type_of(value) != schema.type:
-            self.invalid(
-                at, _type_of(value), f"must be of type {schema.type}: {_shown(_type_of(value))}"
-            )
+            self.invalid(at, value, f"must be of type {schema.type}: {_shown(_type_of(value))}")
             return False
         typed = True
         if isinstance(value, dict):
@@ -102,7 +104,12 @@ class _Walk:
                 self.add((*at, key), "Required value")
         set_ = [key for key in schema.one_of if key in value]
         if len(set_) > 1:
-            self.invalid(at, "object", "must validate one and only one schema (oneOf)")
+            # go-openapi's text; the value is the object, as JSON.
+            self.add(
+                at,
+                f"Invalid value: {_shown(value)}: {field_path(self.root + at)} must validate one "
+                f"and only one schema (oneOf). Found {len(set_)} valid alternatives",
+            )
         for key, item in value.items():
             inner = schema.properties.get(key, schema.additional)
             if inner is None:
@@ -157,12 +164,17 @@ class _Walk:
         if rule.message_expression:
             shown = _evaluate(rule.message_expression, value)
             message = shown if isinstance(shown, str) else message
-        if isinstance(verdict, Exception):  # the API server, too, says it could not evaluate it
-            message = f"{message} (the rule could not be evaluated: {verdict})".lstrip()
         if rule.by == WEBHOOK:
             self.add(at, message, WEBHOOK)
+        elif isinstance(verdict, Exception):  # the schema's type stands for the value then
+            self.add(
+                at,
+                f"Invalid value: {_shown(_type_of(value))}: {verdict} evaluating rule: {message}",
+            )
+        elif isinstance(value, dict | list):  # Kubernetes 1.35 and later omit a whole object
+            self.add(at, f"Invalid value: {message}")
         else:
-            self.add(at, f"Invalid value: {_shown(_type_of(value))}: {message}")
+            self.add(at, f"Invalid value: {_shown(value)}: {message}")
 
 
 def _type_of(value: object) -> str:
@@ -174,8 +186,11 @@ def _type_of(value: object) -> str:
 
 
 def _shown(value: object) -> str:
-    """A value as Go's %q / %v prints it in the API server's messages."""
-    return json.dumps(value) if isinstance(value, str) else str(value).lower()
+    """A value as the API server's field errors print it: a string quoted (%q), a number or
+    bool as it is (%v), anything else as JSON."""
+    if isinstance(value, bool | int) and not isinstance(value, bool):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))  # as Go's json.Marshal
 
 
 @functools.cache
