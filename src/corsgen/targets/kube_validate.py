@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import re2
 
 from corsgen.errors import CorsgenError, VerifyError
-from corsgen.targets.kube_schema import KINDS, PATCH_PATHS, RESOURCES, WEBHOOK, Rule, Schema
+from corsgen.targets.kube_schema import CRD, KINDS, PATCH_PATHS, RESOURCES, WEBHOOK, Rule, Schema
 
 if TYPE_CHECKING:
     import celpy
@@ -43,7 +43,7 @@ class Problem:
     at: Path
     field: str
     message: str
-    by: str = "CRD"
+    by: str = CRD
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
@@ -59,7 +59,7 @@ def field_path(path: Path) -> str:
 
 def problems(kind: str, value: object, root: Path = ()) -> list[Problem]:
     """Everything the API server would refuse in `value`, a `kind` of KINDS (a whole resource,
-    or what a patch puts at `root`), in the order it checks: the schema, then the CEL rules."""
+    or what a patch puts at `root`), node by node: its schema's keywords, then its CEL rules."""
     found: list[Problem] = []
     _Walk(root, found).node(KINDS[kind].schema, value, ())
     return found
@@ -70,7 +70,7 @@ class _Walk:
     root: Path
     found: list[Problem]
 
-    def add(self, at: Path, message: str, by: str = "CRD") -> None:
+    def add(self, at: Path, message: str, by: str = CRD) -> None:
         self.found.append(Problem(at, field_path(self.root + at), message, by))
 
     def invalid(self, at: Path, value: object, why: str) -> None:
