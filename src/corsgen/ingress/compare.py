@@ -122,3 +122,8 @@ def versus(requests: Sequence[Request], a: Server, b: Server) -> Versus:
         if before is not None and (after is None or not before <= after):
             narrower.append(shown(request))
     return Versus(tuple(wider), tuple(narrower))
+
+
+# The application behind every server the comparisons ask offline: a 200 with a header a page
+# may only read when it is exposed.
+BACKEND = (200, [("Content-Type", "text/plain"), ("X-Total-Count", "42")])
