@@ -12,8 +12,8 @@ import pytest
 
 from corsgen.ingress.compare import Pairs, Server, battery, versus
 from corsgen.ingress.importing import Imported, imported
-from corsgen.promise import promised_answer
 from corsgen.plan import Plan
+from corsgen.promise import promised_answer
 from testing import upstream
 from testing.ingress_nginx import corpus, modelled, origin_texts, real, serving
 from testing.servers import Endpoint

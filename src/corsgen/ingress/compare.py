@@ -118,7 +118,10 @@ class Versus:
 def versus(requests: Sequence[Request], a: Server, b: Server) -> Versus:
     wider, narrower = [], []
     for request in requests:
-        before, after = readable(request, exchange(request, a)), readable(request, exchange(request, b))
+        before, after = (
+            readable(request, exchange(request, a)),
+            readable(request, exchange(request, b)),
+        )
         if after is not None and (before is None or not after <= before):
             more = sorted(after - before) if before is not None else []
             wider.append(shown(request) + (f" (reads {', '.join(more)})" if more else ""))
@@ -129,4 +132,7 @@ def versus(requests: Sequence[Request], a: Server, b: Server) -> Versus:
 
 # The application behind every server the comparisons ask offline: a 200 with a header a page
 # may only read when it is exposed.
-BACKEND = (200, [("Content-Type", "text/plain"), ("Vary", "Accept-Encoding"), ("X-Total-Count", "42")])
+BACKEND = (
+    200,
+    [("Content-Type", "text/plain"), ("Vary", "Accept-Encoding"), ("X-Total-Count", "42")],
+)

@@ -212,7 +212,9 @@ def _origins(read: _Reader) -> tuple[str, ...]:
             why = "a tab"
         if _MALICIOUS.search(raw):
             why = "a newline (a YAML | block)"
-        read.differs(name, found, f"fails ingress-nginx's check ({why}): every origin is allowed (*)")
+        read.differs(
+            name, found, f"fails ingress-nginx's check ({why}): every origin is allowed (*)"
+        )
         return ("*",)
     value = _normalized(raw)
     if not value:
@@ -230,8 +232,12 @@ def _origins(read: _Reader) -> tuple[str, ...]:
         kept.append(item)
         _item_differences(read, found, item)
     if not kept:
-        read.differs(name, found, "every item is skipped: no CORS header is sent at all, and "
-                     "preflights reach the backend")
+        read.differs(
+            name,
+            found,
+            "every item is skipped: no CORS header is sent at all, and "
+            "preflights reach the backend",
+        )
         return ()
     read.differs(
         name,
@@ -249,8 +255,10 @@ def _item_differences(read: _Reader, found: Annotation, item: str) -> None:
         )
     if item == "null":
         read.differs(
-            "cors-allow-origin", found, "'null' (sandboxed pages, file: URLs) is sent back, "
-            "with credentials when they are allowed"
+            "cors-allow-origin",
+            found,
+            "'null' (sandboxed pages, file: URLs) is sent back, "
+            "with credentials when they are allowed",
         )
     elif not item.startswith(("http://", "https://")):
         read.differs(
@@ -295,14 +303,20 @@ def _listed(read: _Reader, name: str, valid: re.Pattern[str], default: str, what
         token_list([("List", value)], "List")
     except ParseFailure:
         read.differs(
-            name, found, "sent as written, which browsers cannot parse as a list (a space "
-            "without a comma): every preflight fails"
+            name,
+            found,
+            "sent as written, which browsers cannot parse as a list (a space "
+            "without a comma): every preflight fails",
         )
     if what == "methods":
         lower = [m for m in (go_trim(m) for m in value.split(",")) if m and m != m.upper()]
         if lower:
-            read.differs(name, found, f"{', '.join(lower)}: browsers compare methods case-"
-                         "sensitively, so these allow nothing beyond GET, HEAD and POST")
+            read.differs(
+                name,
+                found,
+                f"{', '.join(lower)}: browsers compare methods case-"
+                "sensitively, so these allow nothing beyond GET, HEAD and POST",
+            )
     return value
 
 

@@ -29,7 +29,7 @@ from corsgen.ingress.manifests import Ingress
 from corsgen.limits import MAX_NAME_LENGTH
 from corsgen.plan import Plan
 from corsgen.policy.loading import SHARED
-from corsgen.routing import Granted, OriginRegex, Place, Scope
+from corsgen.routing import Granted, OriginRegex, Scope
 
 # The policy key each annotation gives (enable-cors: what no annotation says comes with it).
 _KEYS = {

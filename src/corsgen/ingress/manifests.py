@@ -92,11 +92,12 @@ def _ingress(document: object, file: str) -> Ingress | None:
         http = _mapping(fields.get("http", (None, 0))[0])
         for path in _items(http.get("paths", (None, 0))[0]):
             paths.append(_scalar(_mapping(path).get("path", (None, 0))[0]) or "/")
-    line = name_line or (getattr(document, "start_mark", None) and document.start_mark.line + 1)  # type: ignore[attr-defined]
+    start = getattr(document, "start_mark", None)
+    line = name_line or (start.line + 1 if start is not None else 1)
     return Ingress(
         name,
         namespace,
-        Place(file, int(line or 1)),
+        Place(file, int(line)),
         tuple(dict.fromkeys(hosts)),
         tuple(dict.fromkeys(paths)),
         annotations,
@@ -137,4 +138,6 @@ def holds_ingress(text: str) -> bool:
     reads with this package rather than as a server's config."""
     import re
 
-    return re.search(r"^kind:[ \t]*[\"']?Ingress[\"']?[ \t]*(?:#.*)?$", text, re.MULTILINE) is not None
+    return (
+        re.search(r"^kind:[ \t]*[\"']?Ingress[\"']?[ \t]*(?:#.*)?$", text, re.MULTILINE) is not None
+    )

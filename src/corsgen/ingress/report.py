@@ -49,7 +49,7 @@ def gateway_server(cors: gateway.Cors) -> Server:
         status, sent = gateway.answer(cors, method, headers)
         return (status, sent) if status is not None else (BACKEND[0], [*BACKEND[1], *sent])
 
-    return ask  # type: ignore[return-value]
+    return ask
 
 
 def _some(requests: Sequence[str]) -> str:

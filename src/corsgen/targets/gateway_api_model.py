@@ -92,15 +92,22 @@ def problems(cors: Cors) -> list[str]:
     """What the API server refuses in the filter (its field rules), in words."""
     out = []
     origins = _list(cors, "allowOrigins")
-    out += [f"allowOrigins {o!r} does not match the origin pattern" for o in origins
-            if not ORIGIN_PATTERN.search(o)]
+    out += [
+        f"allowOrigins {o!r} does not match the origin pattern"
+        for o in origins
+        if not ORIGIN_PATTERN.search(o)
+    ]
     if "*" in origins and len(origins) > 1:
         out.append("allowOrigins: * must stand alone")
-    out += [f"allowMethods {m!r} is not one of {', '.join(METHODS)} or *"
-            for m in _list(cors, "allowMethods") if m not in (*METHODS, "*")]
+    out += [
+        f"allowMethods {m!r} is not one of {', '.join(METHODS)} or *"
+        for m in _list(cors, "allowMethods")
+        if m not in (*METHODS, "*")
+    ]
     for key in ("allowHeaders", "exposeHeaders"):
-        out += [f"{key} {h!r} is not a header name" for h in _list(cors, key)
-                if not _TOKEN.fullmatch(h)]
+        out += [
+            f"{key} {h!r} is not a header name" for h in _list(cors, key) if not _TOKEN.fullmatch(h)
+        ]
     for key in ("allowOrigins", "allowMethods", "allowHeaders", "exposeHeaders"):
         if len(_list(cors, key)) > MAX_ITEMS:
             out.append(f"{key}: more than {MAX_ITEMS} items")
