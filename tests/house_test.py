@@ -46,7 +46,8 @@ def test_no_module_outside_targets_names_a_target(path: Path) -> None:
     found = [
         f"{path.name}:{line}: {word}"
         for line, text in _strings(path)
-        for word in re.findall(r"[a-z0-9]+", text.lower())
+        # ingress-nginx is the Kubernetes controller `corsgen import` reads, not a target.
+        for word in re.findall(r"[a-z0-9]+", text.lower().replace("ingress-nginx", ""))
         if word in WORDS
     ]
     assert not found
