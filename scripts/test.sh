@@ -24,6 +24,9 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+# ingress-nginx's own CORS block (tests/ingress/) needs the headers-more module on Debian's nginx.
+[ -f /usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so ] ||
+  missing+=(libnginx-mod-http-headers-more-filter)
 command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || missing+=(apache2)
 [ -x /usr/bin/caddy ] || missing+=(caddy)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
@@ -68,6 +71,7 @@ elif [ "${#missing[@]}" -gt 0 ]; then
       apache2) fedora+=(httpd) brew+=(httpd) ;;
       chromium-driver) fedora+=(chromedriver) brew+=(chromedriver) ;;
       python3-venv) ;; # part of Python itself there
+      libnginx-mod-http-headers-more-filter) ;; # Debian's build for its nginx: none there
       *) fedora+=("$package") brew+=("$package") ;;
     esac
   done

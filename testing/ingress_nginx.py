@@ -18,6 +18,7 @@ from corsgen.ingress.enforced import Enforced
 from corsgen.ingress.manifests import Ingress, read
 from corsgen.targets.nginx import main_config
 from testing import upstream
+from testing.binaries import need_binary
 from testing.client import send
 from testing.corpus import nginx_binary
 from testing.processes import free_port, process
@@ -55,6 +56,10 @@ def serving(blocks: Sequence[Enforced], upstream: int) -> Iterator[list[Endpoint
     import tempfile
 
     binary = nginx_binary()
+    module = Path(HEADERS_MORE)
+    need_binary(
+        "nginx's headers-more module (libnginx-mod-http-headers-more-filter)", module.exists()
+    )
     with tempfile.TemporaryDirectory(prefix="corsgen-ingress-") as tmp:
         root = Path(tmp)
         root.chmod(0o755)
