@@ -162,6 +162,14 @@ class _Reader:
 def enforced(ingress: Ingress) -> Enforced:
     """What ingress-nginx's CORS block for this Ingress is, and where it differs from the text."""
     read = _Reader(ingress)
+    for name, note in ingress.annotations.items():
+        if note.unquoted:
+            read.differs(
+                name,
+                note,
+                "not a string: the API server refuses the whole Ingress (quote it); "
+                "read here as its text",
+            )
     enable = read.get("enable-cors")
     enabled = go_bool(enable.value) if enable is not None else False
     if enable is not None and enabled is None:

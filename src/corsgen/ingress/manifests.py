@@ -24,6 +24,12 @@ API_VERSION = "networking.k8s.io/v1"
 class Annotation:
     value: str
     at: Place
+    # Written as YAML's bool, number or null (`true`, `600` unquoted): annotations are strings, so
+    # the API server refuses the whole Ingress (kubectl: cannot unmarshal bool into a string).
+    unquoted: bool = False
+
+
+_STRING = "tag:yaml.org,2002:str"
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,8 @@ def _ingress(document: object, file: str) -> Ingress | None:
     for key, (value, line) in _mapping(metadata.get("annotations", (None, 0))[0]).items():
         text = _scalar(value)
         if key.startswith(PREFIX) and text is not None:
-            annotations[key.removeprefix(PREFIX)] = Annotation(text, Place(file, line))
+            unquoted = getattr(value, "tag", _STRING) != _STRING
+            annotations[key.removeprefix(PREFIX)] = Annotation(text, Place(file, line), unquoted)
     hosts, paths = [], []
     spec = _mapping(top.get("spec", (None, 0))[0])
     for rule in _items(spec.get("rules", (None, 0))[0]):
