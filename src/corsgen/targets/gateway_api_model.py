@@ -8,7 +8,9 @@ headers it sends. Read from the GEP and apis/v1/httproute_types.go (gateway-api 
   (GEP-1767's "Wildcard Resolution and Credentials" matrix, gateway-api PR 4506); Envoy-based
   gateways send it back on every allowed request then, which is what this model does;
 - a request with credentials (a Cookie or Authorization) gets no CORS header at all when
-  allowCredentials is not true;
+  allowCredentials is not true (GEP-1767, "Wildcard Resolution and Credentials");
+- the gateway answers every preflight itself: "any path containing a CORS filter MUST NOT pass
+  the request to the upstream";
 - `*` in allowMethods or allowHeaders with credentials sends back what the preflight asks for;
   `*` is never sent in Access-Control-Expose-Headers on a request with credentials;
 - maxAge defaults to 5; an unmatched preflight is answered without CORS headers (this model:
