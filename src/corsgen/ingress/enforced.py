@@ -18,8 +18,11 @@ on every short string).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from corsgen.fetch import ParseFailure, normalize_method, token_list
 from corsgen.ingress.manifests import Annotation, Ingress
 from corsgen.routing import Place
 
@@ -51,6 +54,7 @@ _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})  # strconv.ParseBool
 _FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 _INT = re.compile(r"[+-]?[0-9]+")  # strconv.Atoi, base 10
 _INT64 = 2**63
+T = TypeVar("T")
 
 
 def go_bool(text: str) -> bool | None:
@@ -176,11 +180,25 @@ def enforced(ingress: Ingress) -> Enforced:
         read.differs("enable-cors", enable, "not a Go bool (strconv.ParseBool): CORS is off")
     off = tuple(read.differences)
     origins = _origins(read)
-    credentials = _credentials(read)
+    credentials = _parsed(
+        read,
+        "cors-allow-credentials",
+        go_bool,
+        "a Go bool",
+        True,
+        "Access-Control-Allow-Credentials: true is sent",
+    )
     methods = _listed(read, "cors-allow-methods", METHODS_VALID, DEFAULT_METHODS, "methods")
     headers = _listed(read, "cors-allow-headers", HEADERS_VALID, DEFAULT_HEADERS, "headers")
     expose = _listed(read, "cors-expose-headers", EXPOSE_VALID, "", "expose")
-    max_age = _max_age(read)
+    max_age = _parsed(
+        read,
+        "cors-max-age",
+        go_int,
+        "an integer",
+        DEFAULT_MAX_AGE,
+        f"Access-Control-Max-Age: {DEFAULT_MAX_AGE} (20 days)",
+    )
     origin = ingress.annotations.get("cors-allow-origin")
     if origins == ("*",):
         read.differs(
@@ -274,14 +292,17 @@ def _item_differences(read: _Reader, found: Annotation, item: str) -> None:
         )
 
 
-def _credentials(read: _Reader) -> bool:
-    name = "cors-allow-credentials"
+def _parsed(
+    read: _Reader, name: str, parse: Callable[[str], T | None], what: str, default: T, sent: str
+) -> T:
+    """A bool or integer annotation: its value, or the default where it is missing or does not
+    parse as Go parses it (`sent`: what ingress-nginx sends then)."""
     found = read.get(name)
-    value = go_bool(found.value) if found is not None else None
+    value = parse(found.value) if found is not None else None
     if value is None:
-        why = "not a Go bool" if found is not None else "ingress-nginx's default"
-        read.differs(name, found, f"{why}: Access-Control-Allow-Credentials: true is sent")
-        return True
+        why = f"not {what}" if found is not None else "ingress-nginx's default"
+        read.differs(name, found, f"{why}: {sent}")
+        return default
     return value
 
 
@@ -305,8 +326,6 @@ def _listed(read: _Reader, name: str, valid: re.Pattern[str], default: str, what
     if not valid.fullmatch(value):
         read.differs(name, found, f"fails ingress-nginx's second check (as written): {instead}")
         return default
-    from corsgen.fetch import ParseFailure, token_list
-
     try:
         token_list([("List", value)], "List")
     except ParseFailure:
@@ -317,23 +336,13 @@ def _listed(read: _Reader, name: str, valid: re.Pattern[str], default: str, what
             "without a comma): every preflight fails",
         )
     if what == "methods":
-        lower = [m for m in (go_trim(m) for m in value.split(",")) if m and m != m.upper()]
+        items = (go_trim(m) for m in value.split(","))
+        lower = [m for m in items if m and normalize_method(m) != m]
         if lower:
             read.differs(
                 name,
                 found,
-                f"{', '.join(lower)}: browsers compare methods case-"
-                "sensitively, so these allow nothing beyond GET, HEAD and POST",
+                f"{', '.join(lower)}: fetch() upper-cases these methods and browsers compare "
+                "them case-sensitively, so in lower case they allow nothing",
             )
-    return value
-
-
-def _max_age(read: _Reader) -> int:
-    name = "cors-max-age"
-    found = read.get(name)
-    value = go_int(found.value) if found is not None else None
-    if value is None:
-        why = "not an integer" if found is not None else "the default"
-        read.differs(name, found, f"{why}: Access-Control-Max-Age: {DEFAULT_MAX_AGE} (20 days)")
-        return DEFAULT_MAX_AGE
     return value
