@@ -68,3 +68,20 @@ def test_no_ingress_enabling_cors(tmp_path: Path, capsys: pytest.CaptureFixture[
     plain.write_text("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: a\n")
     assert main(["import", str(plain), "--out-dir", str(tmp_path / "cors")]) == 0
     assert "no Ingress enables ingress-nginx's CORS" in capsys.readouterr().out
+
+
+def test_it_says_what_it_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Past MAX_SCOPES Ingresses with CORS, the first are imported and the rest counted."""
+    import corsgen.audit.engine
+    import corsgen.ingress.importing
+
+    monkeypatch.setattr(corsgen.audit.engine, "MAX_SCOPES", 2)
+    monkeypatch.setattr(corsgen.ingress.importing, "MAX_SCOPES", 2)
+    out = tmp_path / "cors"
+    assert main(["import", str(CORPUS / "basics.yaml"), "--out-dir", str(out)]) == 0
+    assert len(list(out.glob("*.toml"))) == 2
+    assert "the first 2 of 3 Ingresses with CORS; the other 1 are not imported" in (
+        capsys.readouterr().err
+    )

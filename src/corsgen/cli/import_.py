@@ -90,8 +90,9 @@ def _ingress_texts(configs: tuple[Path, ...]) -> dict[Path, str] | None:
 
 
 def _ingresses(texts: dict[Path, str], configs: tuple[Path, ...], out_dir: Path) -> None:
+    from corsgen.audit.engine import MAX_SCOPES
     from corsgen.importing import where, write_policies
-    from corsgen.ingress.importing import imported
+    from corsgen.ingress.importing import enabling, imported
     from corsgen.ingress.manifests import read_text
     from corsgen.ingress.report import lines
 
@@ -108,3 +109,10 @@ def _ingresses(texts: dict[Path, str], configs: tuple[Path, ...], out_dir: Path)
             click.echo(escape(f"  {line}"))
     if not done:
         click.echo(escape(f"{shown(configs[0])}: no Ingress enables ingress-nginx's CORS"))
+    count = len(enabling(found))
+    if count > MAX_SCOPES:  # as the server-config import says what it left out
+        click.echo(
+            f"corsgen: imported the first {MAX_SCOPES:,} of {count:,} Ingresses with CORS; "
+            f"the other {count - MAX_SCOPES:,} are not imported",
+            err=True,
+        )
