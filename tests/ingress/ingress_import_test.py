@@ -33,7 +33,9 @@ def served() -> Iterator[tuple[dict[str, Endpoint], dict[str, Endpoint]]]:
     with (
         Upstream() as up,
         serving([i.enforced for i in WRITTEN], up.port) as blocks,
-        serving_policies("nginx", plans, up.port) as policies,
+        # Every policy in one server, each in its location /NAME/: one port, so no two of
+        # thirty free ports picked one after another can collide.
+        serving_policies("nginx+shared", plans, up.port) as policies,
     ):
         named = {i.ingress.name: at for i, at in zip(WRITTEN, blocks, strict=True)}
         yield named, {i.ingress.name: policies[i.plan.name] for i in WRITTEN if i.plan}
