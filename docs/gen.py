@@ -388,6 +388,10 @@ BOUNDS: Mapping[str, tuple[str, Callable[[int], str]]] = {
         "directory entries read by the include globs of one run (nginx, Apache, Caddy)",
         _number,
     ),
+    "MAX_INGRESS_DOCUMENTS": (
+        "YAML documents read from one file of Ingress manifests (`corsgen import`)",
+        _number,
+    ),
     "MAX_GLOB_ENTRIES": (
         "files and directories read by all of a manifest's globs (CG305 `glob-wide`)",
         _number,

@@ -24,7 +24,8 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
-[ -e /usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so ] ||
+# ingress-nginx's own CORS block (tests/ingress/) needs the headers-more module on Debian's nginx.
+[ -f /usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so ] ||
   missing+=(libnginx-mod-http-headers-more-filter)
 command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ] || missing+=(apache2)
 [ -x /usr/bin/caddy ] || missing+=(caddy)
@@ -69,7 +70,7 @@ elif [ "${#missing[@]}" -gt 0 ]; then
       nginx-light) fedora+=(nginx) brew+=(nginx) ;;
       apache2) fedora+=(httpd) brew+=(httpd) ;;
       chromium-driver) fedora+=(chromedriver) brew+=(chromedriver) ;;
-      libnginx-mod-http-headers-more-filter) fedora+=(nginx-mod-headers-more) ;;
+      libnginx-mod-http-headers-more-filter) ;; # Debian's build for its nginx: none there
       python3-venv) ;; # part of Python itself there
       *) fedora+=("$package") brew+=("$package") ;;
     esac

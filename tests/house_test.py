@@ -38,6 +38,9 @@ def _strings(path: Path) -> list[tuple[int, str]]:
     ]
 
 
+# ingress-nginx, the Kubernetes controller `corsgen import` reads, and its annotations' prefix
+# name no target.
+_CONTROLLER = re.compile(r"ingress-nginx|nginx\.ingress\.kubernetes\.io")
 OUTSIDE = sorted(p for p in SRC.rglob("*.py") if "targets" not in p.relative_to(SRC).parts)
 
 
@@ -46,7 +49,7 @@ def test_no_module_outside_targets_names_a_target(path: Path) -> None:
     found = [
         f"{path.name}:{line}: {word}"
         for line, text in _strings(path)
-        for word in re.findall(r"[a-z0-9]+", text.lower())
+        for word in re.findall(r"[a-z0-9]+", _CONTROLLER.sub("", text.lower()))
         if word in WORDS
     ]
     assert not found

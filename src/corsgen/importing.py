@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -95,9 +95,9 @@ def where(scope: Scope) -> str:
     return f"{scope.title} at {scope.at} ({host})"
 
 
-def policy_text(imported: Imported, scope: Scope) -> str:
-    """The policy file: a header naming the scope, what was dropped, then each key with the line
-    of config it came from."""
+def policy_text(imported: Imported, scope: Scope, differs: Sequence[str] = ()) -> str:
+    """The policy file: a header naming the scope, what was dropped, where the config's text and
+    its effect differ (`differs`), then each key with the line of config it came from."""
     lines = [
         f"# Imported by `corsgen import` from {where(scope)}:",
         "# what the config grants today, not what its author meant.",
@@ -106,6 +106,7 @@ def policy_text(imported: Imported, scope: Scope) -> str:
         f"# It answers CORS there on: {', '.join(scope.paths)}",
     ]
     lines += [f"# Dropped: {d}" for d in imported.dropped]
+    lines += [f"# Differs: {d}" for d in differs]
     for key in _ORDER:
         if key not in imported.keys:
             continue
@@ -135,9 +136,14 @@ def checked_plan(text: str, file: str) -> Plan:
 
 def _names(scopes: Sequence[Scope]) -> Iterator[str]:
     """A distinct policy name per scope: the second api_v1 is api_v1_2."""
+    return distinct(policy_name(scope.host, _title(scope)) for scope in scopes)
+
+
+def distinct(names: Iterable[str]) -> Iterator[str]:
+    """The names, each made distinct from those before it: the second api_v1 is api_v1_2."""
     seen: set[str] = set()
-    for scope in scopes:
-        name = base = policy_name(scope.host, _title(scope))
+    for base in names:
+        name = base
         number = 1
         while name in seen:
             number += 1

@@ -95,3 +95,7 @@ MAX_CONFIG_WALKED_WORDS = 4_000_000
 # Directory entries the include globs of one run read, all of them together (a glob of nine `*`
 # from / read the whole filesystem): as many as a manifest's globs may (MAX_GLOB_ENTRIES).
 MAX_CONFIG_GLOB_ENTRIES = 100_000
+# YAML documents `corsgen import` reads from one file of Ingress manifests (ingress/manifests.py):
+# a `helm template` of a large chart prints a few hundred; the file's bytes are bounded by
+# files.MAX_BYTES like any config's.
+MAX_INGRESS_DOCUMENTS = 10_000

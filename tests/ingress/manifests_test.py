@@ -1,0 +1,80 @@
+"""Reading Ingress manifests (corsgen.ingress.manifests): multi-document YAML as helm template and
+kustomize print it, Ingresses only, each annotation at its line, within bounds."""
+
+from __future__ import annotations
+
+import pytest
+
+from corsgen.errors import CorsgenError
+from corsgen.ingress.enforced import enforced
+from corsgen.ingress.manifests import holds_ingress, read_text
+from corsgen.limits import MAX_INGRESS_DOCUMENTS
+
+HELM = """\
+---
+# Source: api/templates/service.yaml
+apiVersion: v1
+kind: Service
+metadata:
+  name: api
+---
+# Source: api/templates/ingress.yaml
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: api
+  namespace: shop
+  annotations:
+    nginx.ingress.kubernetes.io/enable-cors: "true"
+    nginx.ingress.kubernetes.io/cors-max-age: 600
+    other.example.com/thing: "x"
+spec:
+  rules:
+    - host: api.example.com
+      http:
+        paths:
+          - path: /v1
+            pathType: Prefix
+---
+apiVersion: extensions/v1beta1
+kind: Ingress
+metadata:
+  name: old
+"""
+
+
+def test_it_reads_the_ingresses_of_helm_s_output() -> None:
+    (ingress,) = read_text(HELM, "out.yaml")
+    assert (ingress.name, ingress.namespace, ingress.at.line) == ("api", "shop", 12)
+    assert (ingress.hosts, ingress.paths) == (("api.example.com",), ("/v1",))
+    assert sorted(ingress.annotations) == ["cors-max-age", "enable-cors"]
+    assert ingress.annotations["cors-max-age"].at.line == 16
+
+
+def test_an_unquoted_annotation_is_said_to_be_refused() -> None:
+    (ingress,) = read_text(HELM, "out.yaml")
+    assert ingress.annotations["cors-max-age"].unquoted
+    assert not ingress.annotations["enable-cors"].unquoted
+    said = [str(d) for d in enforced(ingress).differences]
+    assert any("out.yaml:16: cors-max-age" in d and "refuses the whole Ingress" in d for d in said)
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("kind: Ingress\nmetadata: [\n", "out.yaml:3: not YAML"),
+        ("---\n{}\n" * (MAX_INGRESS_DOCUMENTS + 1), f"more than {MAX_INGRESS_DOCUMENTS:,} YAML"),
+    ],
+    ids=["not-yaml", "too-many-documents"],
+)
+def test_refusals(text: str, error: str) -> None:
+    with pytest.raises(CorsgenError, match=error):
+        read_text(text, "out.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "holds"),
+    [(HELM, True), ("kind: 'Ingress'\n", True), ("kind: IngressClass\n", False), ("", False)],
+)
+def test_what_import_reads_as_manifests(text: str, holds: bool) -> None:
+    assert holds_ingress(text) is holds
