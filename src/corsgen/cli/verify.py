@@ -8,7 +8,7 @@ import click
 
 from corsgen.cli.options import POLICY, command, deprecated, load_plan, targets_option
 from corsgen.errors import CorsgenError, escape
-from corsgen.targets import NAMES
+from corsgen.targets import NAMES, expressible
 
 
 @command()
@@ -44,8 +44,15 @@ def _verify_policies(policies: tuple[Path, ...], targets: tuple[str, ...]) -> No
 
     skipped: list[str] = []
     for path in policies:
-        plan = load_plan(path, strict=False, targets=targets or NAMES)
-        for target in targets or NAMES:
+        # A target named is held to the policy (CG530 refuses it); of every target, those whose
+        # format cannot express the policy are left out, and said so.
+        plan = load_plan(path, strict=False, targets=targets or NAMES, refusing=bool(targets))
+        chosen = targets or expressible(plan, NAMES)
+        for target in NAMES if not targets else ():
+            if target not in chosen:
+                click.echo(escape(f"{path}: {target}: not rendered, its format cannot express "
+                                  f"this policy (corsgen check --target {target})"))
+        for target in chosen:
             result = server_check(checked_render(plan, target), target)
             click.echo(escape(f"{path}: {result}"))
             if result.binary is None:

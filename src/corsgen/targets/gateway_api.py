@@ -1,0 +1,169 @@
+"""The Gateway API's HTTPRoute CORS filter (GEP-1767, Standard channel since v1.5.0): a patch.
+
+One file, NAME.httproute-patch.yaml, a JSON 6902 patch that kustomize applies to the user's
+HTTPRoute named NAME (the policy's name, _ as -): its op puts `{type: CORS, cors: {...}}` first in
+the filters of the route's rule 0. The filter is the route's, so every implementation that claims
+HTTPRouteCORS enforces it; where one is reported to fall short, a CG501 note names it.
+
+The filter's format is narrower than a policy: no origin regex, http and https only, a host of
+letters, digits and -, at most 64 origins and headers, the nine methods of an enum, a maxAge of at
+least 1. What it cannot say is refused for this output (CG530). Its `*.` wildcard matches any
+number of labels, as corsgen's does, so wildcards are written as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from urllib.parse import urlsplit
+
+from corsgen.errors import VerifyError
+from corsgen.plan import Plan
+from corsgen.rules.table import Violation
+from corsgen.targets import kubernetes
+from corsgen.targets.base import Part
+from corsgen.targets.kubernetes import Issue
+
+SERVER = "the Gateway API CORS filter"
+# HTTPMethodWithWildcard (apis/v1/httproute_types.go): the nine methods, upper case, or * alone.
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+# MaxItems of allowOrigins, allowHeaders and exposeHeaders.
+MOST = 64
+SCHEMES = ("http", "https")
+# What implementations are reported to do with the filter, by their trackers.
+ISSUES = (
+    Issue(
+        "ignores-wildcards",
+        "Istio (releases without istio/istio#59018)",
+        "istio/istio#58729",
+        "allow_origins",
+        lambda plan: bool(plan.wildcard_origins),
+    ),
+    Issue(
+        "preflight-auth",
+        "Cilium (the Gateway API controller as reported in 2026-04)",
+        "cilium/cilium#45272",
+        "allow_origins",
+        lambda plan: True,
+    ),
+    Issue(
+        "duplicate-origin",
+        "NGINX Gateway Fabric (2.x)",
+        "nginx/nginx-gateway-fabric#5315",
+        "allow_origins",
+        lambda plan: True,
+    ),
+    Issue(
+        "basic-auth",
+        "NGINX Gateway Fabric 2.5.1",
+        "nginx/nginx-gateway-fabric#5119",
+        "allow_origins",
+        lambda plan: True,
+    ),
+)
+KEYS = frozenset(
+    {"op", "path", "value", "type", "cors", "maxAge", "allowCredentials", *kubernetes.LISTS.values()}
+) | {"allowOrigins"}
+
+
+def origins(plan: Plan) -> list[str]:
+    """The origins as the filter takes them: exact ones and `*.` wildcards as written, or *."""
+    if plan.any_origin:
+        return ["*"]
+    return [*plan.exact_origins, *plan.wildcard_origins]
+
+
+def _host_refusal(origin: str) -> str | None:
+    """What in the origin's host the filter's pattern refuses, or None."""
+    host = urlsplit(origin).netloc
+    if host.startswith("["):
+        return "an IPv6 address"
+    if "_" in host:
+        return "an _"
+    return None
+
+
+class GatewayApi(kubernetes.Kubernetes):
+    name = "gateway-api"
+    title = "Gateway API"
+    kind = "HTTPRoute"
+    parts = (Part("gateway-api/httproute-patch.yaml.j2", ".httproute-patch.yaml"),)
+    keys = KEYS
+
+    def quote(self, value: str) -> str:
+        return kubernetes.quote(value, self.title)
+
+    def context(self, plan: Plan) -> Mapping[str, object]:
+        written = [self.quote(origin) for origin in origins(plan)]
+        found = kubernetes.fields(plan, self.title, ("allowOrigins", written), str)
+        route = kubernetes.name(plan)
+        return {
+            "note": f"Gateway API: a kustomize patch of the HTTPRoute {route}.",
+            "file": plan.name + self.parts[0].suffix,
+            "route": route,
+            "pad": "      ",
+            "lists": [(key, items) for key, items in found.lists if items],
+            "empty": [key for key, items in found.lists if not items],
+            "comments": found.comments,
+            "scalars": found.scalars,
+        }
+
+    def check_shape(self, file: str, document: object) -> None:
+        op = kubernetes.at(document, 0)
+        if not isinstance(document, list) or len(document) != 1 or not isinstance(op, dict):
+            raise VerifyError("not one JSON 6902 op", file)
+        if op.get("op") != "add" or op.get("path") != "/spec/rules/0/filters/0":
+            raise VerifyError("not the op that puts the filter first in rule 0", file)
+        if kubernetes.at(op, "value", "type") != "CORS":
+            raise VerifyError("the filter's type is not CORS", file)
+        lists = ("allowOrigins", *kubernetes.LISTS.values())
+        kubernetes.cors_shape(kubernetes.at(op, "value", "cors"), file, lists)
+
+    def refusals(self, plan: Plan) -> Iterator[Violation]:
+        server = {"server": self.title}
+        yield from kubernetes.name_refusals(plan, self.title, [kubernetes.name(plan)])
+        if plan.regex_patterns:
+            fields = {**server, "what": "|".join(plan.regex_patterns)}
+            yield Violation("CG530", "regex", "allow_origin_regex", fields)
+        for origin in origins(plan):
+            if origin != "*" and urlsplit(origin).scheme not in SCHEMES:
+                yield Violation("CG530", "scheme", "allow_origins", {**server, "what": origin})
+            elif (why := _host_refusal(origin)) is not None:
+                fields = {**server, "what": origin, "why": why}
+                yield Violation("CG530", "host", "allow_origins", fields)
+        yield from kubernetes.too_many(plan, self.title, MOST, len(origins(plan)))
+        yield from _methods(plan, self.title)
+        yield from _stars(plan, self.title)
+        if plan.value("max_age") == "0":
+            yield Violation("CG530", "max-age", "max_age", {**server, "what": 0})
+        yield from kubernetes.no_private_network(plan, self.title)
+
+    def shortfalls(self, plan: Plan) -> Iterator[Violation]:
+        # GEP-1767 leaves these answers to each implementation.
+        server = {"server": self.title}
+        fields = {**server, "status": plan.preflight_status}
+        yield Violation("CG501", "preflight-ok", "preflight_status", fields)
+        if plan.vary_origin:
+            yield Violation("CG501", "no-vary", "allow_origins", server)
+        yield Violation("CG501", "backend-cors", "allow_origins", server)
+        for issue in ISSUES:
+            yield from issue.noted(plan)
+
+
+def _methods(plan: Plan, server: str) -> Iterator[Violation]:
+    methods = kubernetes.values(plan, "methods")
+    for method in methods:
+        if method != "*" and method not in METHODS:
+            fields = {"server": server, "what": method, "why": ", ".join(METHODS)}
+            yield Violation("CG530", "method", "allow_methods", fields)
+
+
+def _stars(plan: Plan, server: str) -> Iterator[Violation]:
+    """A * beside other methods, which the filter's CEL rule refuses. (A * with credentials, which
+    the filter would answer by echoing the request's, corsgen refuses for every target: CG107.)"""
+    methods = kubernetes.values(plan, "methods")
+    if "*" in methods and len(methods) > 1:
+        fields = {"server": server, "what": "allow_methods"}
+        yield Violation("CG530", "star-beside", "allow_methods", fields)
+
+
+TARGET = GatewayApi()

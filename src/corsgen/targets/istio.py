@@ -1,0 +1,94 @@
+"""Istio: a VirtualService's corsPolicy, as a kustomize patch of the user's VirtualService.
+
+One file, NAME.virtualservice-patch.yaml, a JSON 6902 op that sets /spec/http/0/corsPolicy of the
+VirtualService named NAME (the policy's name, _ as -). Its origins are StringMatches: an exact
+origin is `exact`, and a wildcard or allow_origin_regex is `regex`, RE2, which Istio hands to
+Envoy's safe_regex, a match of the whole Origin: the pattern is written anchored and narrowed as
+for the envoy target (regex.one_origin: no comma, since Envoy joins two Origin headers with one).
+So every policy corsgen accepts is expressible, except private-network access (CG530).
+
+Istio enforces it with Envoy's own CORS filter: that filter's shortfalls are noted (CG501).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from corsgen.errors import VerifyError
+from corsgen.plan import Plan
+from corsgen.regex import one_origins
+from corsgen.rules.table import Violation
+from corsgen.targets import kubernetes
+from corsgen.targets.base import Part
+
+# Istio's own spelling of any origin (what it writes for the Gateway API's *).
+ANY = ".*"
+KEYS = frozenset(
+    {
+        "op",
+        "path",
+        "value",
+        "exact",
+        "regex",
+        "allowOrigins",
+        "allowCredentials",
+        "maxAge",
+        *kubernetes.LISTS.values(),
+    }
+)
+
+
+class Istio(kubernetes.Kubernetes):
+    name = "istio"
+    title = "Istio"
+    kind = "VirtualService"
+    parts = (Part("istio/virtualservice-patch.yaml.j2", ".virtualservice-patch.yaml"),)
+    keys = KEYS
+
+    def quote(self, value: str) -> str:
+        return kubernetes.quote(value, self.title)
+
+    def origins(self, plan: Plan) -> list[str]:
+        """The allowOrigins items: `exact: "..."` and `regex: "..."`, quoted."""
+        if plan.any_origin:
+            return [f"regex: {self.quote(ANY)}"]
+        exact = [f"exact: {self.quote(origin)}" for origin in plan.exact_origins]
+        patterns = one_origins(plan.origin_patterns)
+        return exact + [f"regex: {self.quote(pattern)}" for pattern in patterns]
+
+    def context(self, plan: Plan) -> Mapping[str, object]:
+        written = ("allowOrigins", self.origins(plan))
+        found = kubernetes.fields(plan, self.title, written, kubernetes.seconds)
+        service = kubernetes.name(plan)
+        return {
+            "note": f"Istio: a kustomize patch of the VirtualService {service}.",
+            "file": plan.name + self.parts[0].suffix,
+            "service": service,
+            "pad": "    ",
+            "lists": [(key, items) for key, items in found.lists if items],
+            "empty": [key for key, items in found.lists if not items],
+            "comments": found.comments,
+            "scalars": found.scalars,
+        }
+
+    def check_shape(self, file: str, document: object) -> None:
+        op = kubernetes.at(document, 0)
+        if not isinstance(document, list) or len(document) != 1 or not isinstance(op, dict):
+            raise VerifyError("not one JSON 6902 op", file)
+        if op.get("op") != "add" or op.get("path") != "/spec/http/0/corsPolicy":
+            raise VerifyError("not the op that sets the corsPolicy of http route 0", file)
+        cors = kubernetes.at(op, "value")
+        kubernetes.cors_shape(cors, file, ("allowOrigins", *kubernetes.LISTS.values()))
+        for match in kubernetes.at(cors, "allowOrigins") or []:
+            if not isinstance(match, dict) or len(match) != 1 or set(match) - {"exact", "regex"}:
+                raise VerifyError("an origin that is not one exact or regex match", file)
+
+    def refusals(self, plan: Plan) -> Iterator[Violation]:
+        yield from kubernetes.name_refusals(plan, self.title, [kubernetes.name(plan)])
+        yield from kubernetes.no_private_network(plan, self.title)
+
+    def shortfalls(self, plan: Plan) -> Iterator[Violation]:
+        yield from kubernetes.envoy_shortfalls(plan, self.title)
+
+
+TARGET = Istio()

@@ -1,0 +1,248 @@
+"""What the Kubernetes targets share: names, the CORS filter's fields, the offline check.
+
+The Gateway API's HTTPRoute CORS filter (gateway_api.py), Envoy Gateway's SecurityPolicy cors
+(envoy_gateway.py) and Istio's VirtualService corsPolicy (istio.py) are one idea in three
+spellings: a list of origins, credentials as a bool, the lists of methods and headers, and a
+Max-Age. The plan's values are mapped to those fields here once; each target says how its format
+writes an origin and a Max-Age, and what it cannot express (Target.refusals: CG530, never an
+approximation).
+
+No server runs these files here: the config test is corsgen's own offline check, run in a process
+of its own (kube_check.py) as a server's config test is, so `corsgen verify` reports it the same.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from corsgen.errors import CorsgenError, VerifyError
+from corsgen.plan import Plan
+from corsgen.rules.table import Violation
+from corsgen.targets import yaml_lines
+from corsgen.targets.base import Loaded, Target, preflight_always_200
+
+# A DNS-1123 label, what Kubernetes takes as a resource's name here: lower-case letters, digits
+# and -, starting and ending with a letter or digit, at most 63 characters.
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+MAX_LABEL = 63
+# The prefix of the resources corsgen writes whole (a SecurityPolicy, a Middleware).
+OWNED = "corsgen-"
+# The browser's own Access-Control-Max-Age when none is sent (Fetch: "5 seconds"); the Gateway
+# API filter sends 5 itself when maxAge is unset.
+BROWSER_MAX_AGE = 5
+# The header lists of the plan (Header.role) and the field each is written to.
+LISTS = {"methods": "allowMethods", "headers": "allowHeaders", "expose": "exposeHeaders"}
+# The policy's key of each header list a format limits in length (methods: by an enum).
+_POLICY_KEYS = {"headers": "allow_headers", "expose": "expose_headers"}
+
+
+def name(plan: Plan) -> str:
+    """The policy's name as Kubernetes spells a name: _ becomes -."""
+    return plan.name.replace("_", "-")
+
+
+def owned(plan: Plan) -> str:
+    """The name of a resource corsgen writes whole for this policy."""
+    return OWNED + name(plan)
+
+
+def name_refusals(plan: Plan, server: str, names: Sequence[str]) -> Iterator[Violation]:
+    """CG530 for a name, among `names` (the plan's, as resources are named after it), that is not
+    a DNS-1123 label."""
+    for found in names:
+        if len(found) > MAX_LABEL:
+            why = f"{len(found)} characters, more than {MAX_LABEL}"
+        elif not _LABEL.fullmatch(found):
+            why = "only a-z, 0-9 and - between a letter or digit at each end"
+        else:
+            continue
+        most = MAX_LABEL - (len(found) - len(plan.name))
+        fields = {"server": server, "what": found, "why": why, "most": most}
+        yield Violation("CG530", "name", "name", fields)
+        return
+
+
+def quote(value: str, server: str) -> str:
+    """A YAML double-quoted scalar (kubectl and kustomize read it as the same string)."""
+    return yaml_lines.quote(value, server)
+
+
+def values(plan: Plan, role: str) -> list[str]:
+    """The values of one list header of the plan, unquoted; [] when it sends none."""
+    value = plan.value(role)
+    return value.split(", ") if value else []
+
+
+@dataclass(frozen=True)
+class Fields:
+    """A CORS filter's fields, quoted, in the order the format documents them: each list with its
+    items, then each scalar; `comments` go above maxAge."""
+
+    lists: list[tuple[str, list[str]]]
+    scalars: list[tuple[str, str]]
+    comments: list[str]
+
+
+def fields(
+    plan: Plan,
+    server: str,
+    origins: tuple[str, list[str]],
+    max_age: Callable[[int], str],
+    credentials_first: bool = False,
+) -> Fields:
+    """The filter's fields for the plan: `origins` (the key and its items, as the format writes
+    them), every list written even when empty (an unset list would take the format's default),
+    allowCredentials always, and maxAge always: the policy's, or the browser's own default
+    written out, which is what a browser does without the header."""
+    lists = [origins] + [(key, values(plan, role)) for role, key in LISTS.items()]
+    # The origins come as the format writes them (a string, or Istio's mappings), already quoted.
+    quoted = [(k, [i if k == origins[0] else quote(i, server) for i in items]) for k, items in lists]
+    credentials = ("allowCredentials", "true" if plan.value("credentials") else "false")
+    age = plan.value("max_age")
+    comments = []
+    if age is None:
+        comments.append(
+            f"max_age is unset: {BROWSER_MAX_AGE} seconds, what a browser caches a preflight "
+            "without the header (the filter's own default)"
+        )
+    scalars = [("maxAge", max_age(int(age) if age is not None else BROWSER_MAX_AGE))]
+    scalars = [credentials, *scalars] if credentials_first else [*scalars, credentials]
+    return Fields(quoted, scalars, comments)
+
+
+def too_many(plan: Plan, server: str, most: int, origins: int) -> Iterator[Violation]:
+    """CG530 for a list longer than the format's limit: the origins (`origins` entries), and
+    each header list."""
+    counts = [("allow_origins", origins)]
+    counts += [(key, len(values(plan, role))) for role, key in _POLICY_KEYS.items()]
+    for key, count in counts:
+        if count > most:
+            found = {"server": server, "what": key, "most": most, "count": count}
+            yield Violation("CG530", "too-many", key, found)
+
+
+def no_private_network(plan: Plan, server: str) -> Iterator[Violation]:
+    if plan.private_network:
+        yield Violation("CG530", "private-network", "allow_private_network", {"server": server})
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One implementation's documented shortfall, as data: the CG501 case (rules/table.py holds
+    its texts), the implementation and the version it concerns, the tracker, the policy key it
+    is about, and when a policy meets it."""
+
+    case: str
+    implementation: str
+    tracker: str
+    key: str
+    when: Callable[[Plan], bool]
+
+    def noted(self, plan: Plan) -> Iterator[Violation]:
+        if self.when(plan):
+            fields = {"implementation": self.implementation, "tracker": self.tracker}
+            yield Violation("CG501", self.case, self.key, fields)
+
+
+class Kubernetes(Target):
+    """A target whose output is a Kubernetes manifest: no server binary and no config corsgen
+    reads back (audit and import read server configs)."""
+
+    reads_configs = False
+    # The offline check runs in this Python: it is always there.
+    binaries = (sys.executable,)
+    config_test = "corsgen's offline check of the manifest"
+    # The resource's kind and API group, for the offline check and the docs.
+    kind: ClassVar[str]
+
+    def routes(self, configs: Sequence[Path]) -> Loaded:
+        raise CorsgenError(unread(self.name))
+
+    def claims(self, text: str) -> bool:
+        return False
+
+    def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
+        return [binary, "-m", "corsgen.targets.kube_check", self.name, str(root), *files]
+
+    def check_structure(self, files: Mapping[str, str]) -> None:
+        yaml_lines.check(files, self.known)
+        for file, text in files.items():
+            self.check_shape(file, parsed(text, file))
+
+    def known(self, key: str, column: int) -> bool:
+        """Whether a key may stand at this column of the output."""
+        return key in self.keys
+
+    keys: ClassVar[frozenset[str]]
+
+    def check_shape(self, file: str, document: object) -> None:
+        """Raise VerifyError when the parsed document is not the form this target writes."""
+
+
+def unread(target: str) -> str:
+    return (
+        f"corsgen audit and import read a server's config; {target} is a manifest corsgen "
+        "writes, not one it reads"
+    )
+
+
+def parsed(text: str, file: str) -> object:
+    """The YAML document, as the API server would read it (PyYAML's safe loader)."""
+    import yaml  # only verify and the structural check pay for it
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise VerifyError(f"not YAML: {exc}", file) from None
+
+
+def at(document: object, *path: str | int) -> object:
+    """The value at `path` (keys and indexes), or None."""
+    for step in path:
+        if isinstance(step, int) and isinstance(document, list) and step < len(document):
+            document = document[step]
+        elif isinstance(step, str) and isinstance(document, dict):
+            document = document.get(step)
+        else:
+            return None
+    return document
+
+
+def cors_shape(cors: object, file: str, lists: Sequence[str]) -> None:
+    """The filter's fields as written: each list a list of strings (origins may be mappings),
+    allowCredentials a bool, maxAge there."""
+    if not isinstance(cors, dict):
+        raise VerifyError("no CORS fields where the format expects them", file)
+    for key in lists:
+        if not isinstance(cors.get(key), list):
+            raise VerifyError(f"{key} is not a list", file)
+    if not isinstance(cors.get("allowCredentials"), bool):
+        raise VerifyError("allowCredentials is not true or false", file)
+    if cors.get("maxAge") is None:
+        raise VerifyError("maxAge is not written", file)
+
+
+
+def envoy_shortfalls(plan: Plan, server: str) -> Iterator[Violation]:
+    """What a gateway falls short of that enforces the policy with Envoy's own CORS filter, as
+    Envoy Gateway and Istio do (envoy.py measures that filter on the real Envoy): it answers
+    preflights with 200, echoes the Origin for *, answers * in allow_headers with the request's
+    own list, and sends no Vary."""
+    fields = {"server": server}
+    yield from preflight_always_200(plan, server)
+    if plan.any_origin:
+        yield Violation("CG501", "no-star", "allow_origins", fields)
+    if "*" in values(plan, "headers"):
+        yield Violation("CG501", "star-headers", "allow_headers", fields)
+    # Envoy's filter echoes the Origin for * too: no answer it computes carries Vary.
+    yield Violation("CG501", "no-vary", "allow_origins", fields)
+
+
+def seconds(count: int) -> str:
+    """A Kubernetes Duration (Go's time.ParseDuration), quoted: "600s"."""
+    return f'"{count}s"'
