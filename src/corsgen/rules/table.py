@@ -967,7 +967,7 @@ RULES: tuple[Rule, ...] = (
                 "request",
                 "upgrade past the fix, or leave OPTIONS out of the route's authentication",
             ),
-            "duplicate-origin": (
+            "origin-twice": (
                 "{implementation} sends Access-Control-Allow-Origin twice when the backend sends "
                 "one too ({tracker}); browsers refuse two values",
                 "make the backend behind this route send no CORS headers itself",
@@ -1010,11 +1010,6 @@ RULES: tuple[Rule, ...] = (
             "star-beside": (
                 "{server} takes * in {what} only alone",
                 'write ["*"] alone, or list the values without *',
-            ),
-            "star-credentials": (
-                "{server} answers * in {what} with credentials by echoing what the preflight "
-                "asks for, which a literal * does not allow in browsers",
-                "list the values instead of *, or choose another target",
             ),
             "max-age": (
                 "{server} takes a max_age of at least 1, not {what}",

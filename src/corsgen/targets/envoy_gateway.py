@@ -57,6 +57,7 @@ class EnvoyGateway(kubernetes.Kubernetes):
         return kubernetes.quote(value, self.title)
 
     def context(self, plan: Plan) -> Mapping[str, object]:
+        plan = self.expressed(plan)
         written = [self.quote(origin) for origin in origins(plan)]
         found = kubernetes.fields(plan, self.title, ("allowOrigins", written), kubernetes.seconds)
         policy = kubernetes.owned(plan)

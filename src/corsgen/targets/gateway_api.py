@@ -46,7 +46,7 @@ ISSUES = (
         lambda plan: True,
     ),
     Issue(
-        "duplicate-origin",
+        "origin-twice",
         "NGINX Gateway Fabric (2.x)",
         "nginx/nginx-gateway-fabric#5315",
         "allow_origins",
@@ -93,6 +93,7 @@ class GatewayApi(kubernetes.Kubernetes):
         return kubernetes.quote(value, self.title)
 
     def context(self, plan: Plan) -> Mapping[str, object]:
+        plan = self.expressed(plan)
         written = [self.quote(origin) for origin in origins(plan)]
         found = kubernetes.fields(plan, self.title, ("allowOrigins", written), str)
         route = kubernetes.name(plan)

@@ -57,6 +57,7 @@ class Istio(kubernetes.Kubernetes):
         return exact + [f"regex: {self.quote(pattern)}" for pattern in patterns]
 
     def context(self, plan: Plan) -> Mapping[str, object]:
+        plan = self.expressed(plan)
         written = ("allowOrigins", self.origins(plan))
         found = kubernetes.fields(plan, self.title, written, kubernetes.seconds)
         service = kubernetes.name(plan)

@@ -107,8 +107,8 @@ def fields(
     comments = []
     if age is None:
         comments.append(
-            f"max_age is unset: {BROWSER_MAX_AGE} seconds, what a browser caches a preflight "
-            "without the header (the filter's own default)"
+            f"max_age is unset: {BROWSER_MAX_AGE} seconds, as long as a browser caches a "
+            "preflight answered without Access-Control-Max-Age"
         )
     scalars = [("maxAge", max_age(int(age) if age is not None else BROWSER_MAX_AGE))]
     scalars = [credentials, *scalars] if credentials_first else [*scalars, credentials]
@@ -162,6 +162,14 @@ class Kubernetes(Target):
 
     def routes(self, configs: Sequence[Path]) -> Loaded:
         raise CorsgenError(unread(self.name))
+
+    def expressed(self, plan: Plan) -> Plan:
+        """The plan, refused (CorsgenError) when the format cannot say it: render and sync refuse
+        it first with every CG530 finding; this keeps any other caller from an approximation."""
+        for refusal in self.refusals(plan):
+            message, fix = refusal.texts
+            raise CorsgenError(f"refusing to render {plan.name} for {self.name}: {message}; {fix}")
+        return plan
 
     def claims(self, text: str) -> bool:
         return False
