@@ -4,17 +4,18 @@ target, what they render, and the names they give resources."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from corsgen.cli import main
 from corsgen.errors import CorsgenError, VerifyError
+from corsgen.plan import Plan, build_plan
+from corsgen.policy.loading import parse_policy
 from corsgen.render import render
 from corsgen.targets import by_name, expressible
 from corsgen.verify import check_structure, server_check
-from corsgen.plan import Plan, build_plan
-from corsgen.policy.loading import parse_policy
 
 
 def plan_of(text: str) -> Plan:
@@ -30,10 +31,14 @@ SIXTY_FIVE = [f"X-H{i}" for i in range(65)]
 # (policy text, {target: the CG530 cases it refuses the policy with}); a target left out
 # expresses the policy.
 REFUSALS = [
-    (A + "allow_origin_regex = 'https://pr-[0-9]+\\.example\\.com'", {"gateway-api": {"regex"},
-     "envoy-gateway": {"regex"}}),
-    ('allow_origins = ["wss://a.example.com"]', {"gateway-api": {"scheme"},
-     "envoy-gateway": {"scheme"}}),
+    (
+        A + "allow_origin_regex = 'https://pr-[0-9]+\\.example\\.com'",
+        {"gateway-api": {"regex"}, "envoy-gateway": {"regex"}},
+    ),
+    (
+        'allow_origins = ["wss://a.example.com"]',
+        {"gateway-api": {"scheme"}, "envoy-gateway": {"scheme"}},
+    ),
     ('allow_origins = ["https://a_b.example.com"]', {"gateway-api": {"host"}}),
     ('allow_origins = ["http://[::1]:8080"]', {"gateway-api": {"host"}, "envoy-gateway": {"host"}}),
     (A + 'allow_methods = ["PROPFIND"]', {"gateway-api": {"method"}}),
@@ -46,10 +51,10 @@ REFUSALS = [
         f"allow_origins = {[f'https://o{i}.example.com' for i in range(65)]!r}",
         {"gateway-api": {"too-many"}},
     ),
-    (A + "allow_private_network = true", dict.fromkeys(K8S, {"private-network"})),
-    (A + 'name = "api_"', dict.fromkeys(K8S, {"name"})),
+    (A + "allow_private_network = true", {t: {"private-network"} for t in K8S}),
+    (A + 'name = "api_"', {t: {"name"} for t in K8S}),
     (A + f'name = "{"a" * 56}"', {"envoy-gateway": {"name"}}),
-    (A + f'name = "{"a" * 64}"', dict.fromkeys(K8S, {"name"})),
+    (A + f'name = "{"a" * 64}"', {t: {"name"} for t in K8S}),
     (A + 'allow_methods = ["GET", "PATCH"]\nallow_headers = ["X-A"]\nmax_age = 1', {}),
     ('allow_origins = ["https://*.example.com"]', {}),
     ('allow_origins = ["*"]', {}),
@@ -77,8 +82,11 @@ GATEWAY = {"preflight-ok", "backend-cors", "preflight-auth", "origin-twice", "ba
 ENVOY = {"preflight-200", "no-vary"}
 SHORTFALLS = [
     (A, "gateway-api", GATEWAY | {"no-vary"}),
-    ('allow_origins = ["https://*.example.com"]', "gateway-api", GATEWAY | {"no-vary",
-     "ignores-wildcards"}),
+    (
+        'allow_origins = ["https://*.example.com"]',
+        "gateway-api",
+        GATEWAY | {"no-vary", "ignores-wildcards"},
+    ),
     ('allow_origins = ["*"]', "gateway-api", GATEWAY),
     (A, "envoy-gateway", ENVOY),
     (A + "preflight_status = 200", "envoy-gateway", {"no-vary"}),
@@ -104,13 +112,13 @@ POLICY = (
 )
 
 
-def _document(target: str, text: str = POLICY) -> object:
+def _document(target: str, text: str = POLICY) -> Any:
     (rendered,) = render(plan_of(text), target).values()
     return yaml.safe_load(rendered)
 
 
 def test_the_gateway_api_patch_puts_the_whole_policy_first_in_rule_0() -> None:
-    (op,) = _document("gateway-api")  # type: ignore[misc]
+    (op,) = _document("gateway-api")
     assert op["op"] == "add" and op["path"] == "/spec/rules/0/filters/0"
     assert op["value"] == {
         "type": "CORS",
@@ -140,28 +148,28 @@ def test_envoy_gateway_writes_a_whole_security_policy_for_the_route() -> None:
 
 def test_istio_matches_wildcards_and_regexes_as_anchored_re2() -> None:
     text = POLICY + "allow_origin_regex = 'https://pr-[0-9]+\\.example\\.com'"
-    (op,) = _document("istio", text)  # type: ignore[misc]
+    (op,) = _document("istio", text)
     assert op["path"] == "/spec/http/0/corsPolicy"
     origins = op["value"]["allowOrigins"]
     assert origins[0] == {"exact": "https://a.example.com"}
     assert [set(o) for o in origins[1:]] == [{"regex"}, {"regex"}]
     assert all(o["regex"].startswith("^") and o["regex"].endswith("$") for o in origins[1:])
-    assert _document("istio", 'allow_origins = ["*"]')[0]["value"]["allowOrigins"] == [  # type: ignore[index]
+    assert _document("istio", 'allow_origins = ["*"]')[0]["value"]["allowOrigins"] == [
         {"regex": ".*"}
     ]
 
 
 @pytest.mark.parametrize(
-    ("name", "resource"), [("api", "api"), ("spa_api", "spa-api"), ("v2_public_api", "v2-public-api")]
+    ("name", "resource"),
+    [("api", "api"), ("spa_api", "spa-api"), ("v2_public_api", "v2-public-api")],
 )
 def test_resources_are_named_after_the_policy_with_dashes(name: str, resource: str) -> None:
     text = f'name = "{name}"\n' + A
-    (op,) = _document("gateway-api", text)  # type: ignore[misc]
     (rendered,) = render(plan_of(text), "gateway-api").values()
     assert f"name {resource}." in rendered
     document = _document("envoy-gateway", text)
-    assert document["metadata"]["name"] == f"corsgen-{resource}"  # type: ignore[index]
-    assert document["spec"]["targetRefs"][0]["name"] == resource  # type: ignore[index]
+    assert document["metadata"]["name"] == f"corsgen-{resource}"
+    assert document["spec"]["targetRefs"][0]["name"] == resource
 
 
 @pytest.mark.parametrize("target", K8S)
@@ -173,8 +181,10 @@ def test_the_offline_check_is_the_config_test_and_needs_no_server(target: str) -
 @pytest.mark.parametrize("target", K8S)
 def test_a_wrong_shape_is_a_verify_error(target: str) -> None:
     files = render(plan_of(POLICY), target)
-    broken = {name: text.replace("allowCredentials: true", 'allowCredentials: "yes"')
-              for name, text in files.items()}
+    broken = {
+        name: text.replace("allowCredentials: true", 'allowCredentials: "yes"')
+        for name, text in files.items()
+    }
     with pytest.raises(VerifyError, match="allowCredentials"):
         check_structure(broken, target)
 

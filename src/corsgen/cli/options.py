@@ -92,9 +92,7 @@ def warn(findings: Sequence[Finding], strict: bool) -> None:
         click.echo(line, err=True)
 
 
-def load_plan(
-    path: Path, strict: bool, targets: Sequence[str] = (), refusing: bool = True
-) -> Plan:
+def load_plan(path: Path, strict: bool, targets: Sequence[str] = (), refusing: bool = True) -> Plan:
     """The policy's plan, its warnings shown, those of the servers of `targets` among them; a
     target's format that cannot express it refuses it (CG530), unless not `refusing`."""
     from corsgen.pipeline import load_and_plan

@@ -50,8 +50,12 @@ def _verify_policies(policies: tuple[Path, ...], targets: tuple[str, ...]) -> No
         chosen = targets or expressible(plan, NAMES)
         for target in NAMES if not targets else ():
             if target not in chosen:
-                click.echo(escape(f"{path}: {target}: not rendered, its format cannot express "
-                                  f"this policy (corsgen check --target {target})"))
+                click.echo(
+                    escape(
+                        f"{path}: {target}: not rendered, its format cannot express "
+                        f"this policy (corsgen check --target {target})"
+                    )
+                )
         for target in chosen:
             result = server_check(checked_render(plan, target), target)
             click.echo(escape(f"{path}: {result}"))

@@ -1,4 +1,4 @@
-"""Envoy Gateway: a whole SecurityPolicy (gateway.envoyproxy.io/v1alpha1) whose `cors` is the policy.
+"""Envoy Gateway: a whole SecurityPolicy (gateway.envoyproxy.io/v1alpha1) whose cors is the policy.
 
 One file, NAME.securitypolicy.yaml: the SecurityPolicy corsgen-NAME, attached by targetRefs to the
 HTTPRoute named NAME (the policy's name, _ as -), in the namespace kustomize or `kubectl -n`

@@ -61,7 +61,16 @@ ISSUES = (
     ),
 )
 KEYS = frozenset(
-    {"op", "path", "value", "type", "cors", "maxAge", "allowCredentials", *kubernetes.LISTS.values()}
+    {
+        "op",
+        "path",
+        "value",
+        "type",
+        "cors",
+        "maxAge",
+        "allowCredentials",
+        *kubernetes.LISTS.values(),
+    }
 ) | {"allowOrigins"}
 
 

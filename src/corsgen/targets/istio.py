@@ -80,7 +80,8 @@ class Istio(kubernetes.Kubernetes):
             raise VerifyError("not the op that sets the corsPolicy of http route 0", file)
         cors = kubernetes.at(op, "value")
         kubernetes.cors_shape(cors, file, ("allowOrigins", *kubernetes.LISTS.values()))
-        for match in kubernetes.at(cors, "allowOrigins") or []:
+        matches = kubernetes.at(cors, "allowOrigins")
+        for match in matches if isinstance(matches, list) else []:
             if not isinstance(match, dict) or len(match) != 1 or set(match) - {"exact", "regex"}:
                 raise VerifyError("an origin that is not one exact or regex match", file)
 

@@ -101,7 +101,9 @@ def fields(
     written out, which is what a browser does without the header."""
     lists = [origins] + [(key, values(plan, role)) for role, key in LISTS.items()]
     # The origins come as the format writes them (a string, or Istio's mappings), already quoted.
-    quoted = [(k, [i if k == origins[0] else quote(i, server) for i in items]) for k, items in lists]
+    quoted = [
+        (k, [i if k == origins[0] else quote(i, server) for i in items]) for k, items in lists
+    ]
     credentials = ("allowCredentials", "true" if plan.value("credentials") else "false")
     age = plan.value("max_age")
     comments = []
@@ -233,7 +235,6 @@ def cors_shape(cors: object, file: str, lists: Sequence[str]) -> None:
         raise VerifyError("allowCredentials is not true or false", file)
     if cors.get("maxAge") is None:
         raise VerifyError("maxAge is not written", file)
-
 
 
 def envoy_shortfalls(plan: Plan, server: str) -> Iterator[Violation]:
