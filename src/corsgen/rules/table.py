@@ -958,8 +958,8 @@ RULES: tuple[Rule, ...] = (
                 "{implementation} ignores wildcard origins (https://*.example.com) in the "
                 "HTTPRoute CORS filter ({tracker}): pages at the origins they cover get no CORS "
                 "headers",
-                "list those origins exactly for it, or render the istio target (a VirtualService "
-                "corsPolicy matches them by regex)",
+                "list those origins exactly, or use that implementation's own route CORS "
+                "settings, which match them by regex",
             ),
             "preflight-auth": (
                 "{implementation} sends preflights on to the route's authentication ({tracker}): "
