@@ -20,7 +20,7 @@ from corsgen.policy.schema import Policy
 from corsgen.render import render
 from corsgen.rules.checks import check_policy
 from corsgen.targets import NAMES as TARGETS
-from corsgen.targets import by_name, serving_of
+from corsgen.targets import by_name, module_of, serving_of
 from corsgen.verify import server_check
 from testing.binaries import need_binary
 from testing.paths import EXAMPLES
@@ -50,7 +50,8 @@ def test_ten_thousand_origins_load(target: str, binary: str | None) -> None:
 
 
 @pytest.mark.parametrize(("target", "binary"), BINARIES)
-@pytest.mark.parametrize("name", [*TARGETS, "httpd", "caddyfile"])
+# A policy name holds no -: a target gateway-api names its policy gateway_api.
+@pytest.mark.parametrize("name", [*map(module_of, TARGETS), "httpd", "caddyfile"])
 def test_a_policy_named_after_a_server_is_not_overwritten_by_the_wrapper(
     target: str, binary: str | None, name: str
 ) -> None:
@@ -116,4 +117,5 @@ def test_every_target_can_be_served() -> None:
     """A new target is served for real in the conformance tests, the browser tests and the
     benchmark: targets/NAME_serving.py says how."""
     for target in TARGETS:
-        assert serving_of(target).kinds(), target
+        if by_name(target).served:  # a Kubernetes output is checked offline instead
+            assert serving_of(target).kinds(), target

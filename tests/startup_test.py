@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from corsgen.targets import NAMES
+from corsgen.targets import NAMES, module_of
 from testing.paths import EXAMPLES
 
 # Each costs tens of milliseconds to import, and none is needed to check a plain policy: pydantic
@@ -19,7 +19,7 @@ HEAVY = ("pydantic", "jinja2", "interegular", "pcre2", "re2", "idna", "publicsuf
 # nginx's output, and the *_config modules only read a user's config (`corsgen audit`).
 ONLY_WHEN_NEEDED = (
     "crossplane",
-    *(f"corsgen.targets.{name}_config" for name in NAMES),
+    *(f"corsgen.targets.{module_of(name)}_config" for name in NAMES),
 )
 
 

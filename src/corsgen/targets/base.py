@@ -154,6 +154,10 @@ class Target(ABC):
         """What the shared parts' templates write for these policies; None when they need none."""
         return None
 
+    # Whether corsgen can start this target's server around its output (targets/NAME_serving.py):
+    # the conformance, browser and benchmark suites serve every target that is. An output for a
+    # Kubernetes API server (targets/kubernetes.py) is not: no cluster runs here.
+    served: ClassVar[bool] = True
     # Whether `corsgen audit` and `corsgen import` read this target's configs (routes(), claims()).
     # A target whose output is a manifest for an API server (targets/kubernetes.py) does not.
     reads_configs: ClassVar[bool] = True

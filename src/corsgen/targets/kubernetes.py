@@ -156,6 +156,7 @@ class Kubernetes(Target):
     reads back (audit and import read server configs)."""
 
     reads_configs = False
+    served = False
     # The offline check runs in this Python: it is always there.
     binaries = (sys.executable,)
     config_test = "corsgen's offline check of the manifest"
