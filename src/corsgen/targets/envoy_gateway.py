@@ -21,29 +21,16 @@ from corsgen.targets import kubernetes
 from corsgen.targets.base import Part
 
 SCHEMES = ("http", "https")
-KEYS = frozenset(
-    {
-        "apiVersion",
-        "kind",
-        "metadata",
-        "name",
-        "spec",
-        "targetRefs",
-        "group",
-        "cors",
-        "allowOrigins",
-        "allowCredentials",
-        "maxAge",
-        *kubernetes.LISTS.values(),
-    }
-)
-
-
-def origins(plan: Plan) -> list[str]:
-    """Exact origins and `*.` wildcards as written, or *."""
-    if plan.any_origin:
-        return ["*"]
-    return [*plan.exact_origins, *plan.wildcard_origins]
+KEYS = kubernetes.FIELD_KEYS | {
+    "apiVersion",
+    "kind",
+    "metadata",
+    "name",
+    "spec",
+    "targetRefs",
+    "group",
+    "cors",
+}
 
 
 class EnvoyGateway(kubernetes.Kubernetes):
@@ -53,23 +40,23 @@ class EnvoyGateway(kubernetes.Kubernetes):
     parts = (Part("envoy-gateway/securitypolicy.yaml.j2", ".securitypolicy.yaml"),)
     keys = KEYS
 
-    def quote(self, value: str) -> str:
-        return kubernetes.quote(value, self.title)
+    pad = "    "
 
-    def context(self, plan: Plan) -> Mapping[str, object]:
-        plan = self.expressed(plan)
-        written = [self.quote(origin) for origin in origins(plan)]
-        found = kubernetes.fields(plan, self.title, ("allowOrigins", written), kubernetes.seconds)
+    def origins(self, plan: Plan) -> list[str]:
+        """Exact origins and `*.` wildcards as written, or *, quoted."""
+        if plan.any_origin:
+            return [self.quote("*")]
+        return [self.quote(origin) for origin in (*plan.exact_origins, *plan.wildcard_origins)]
+
+    def max_age(self, seconds: int) -> str:
+        return kubernetes.seconds(seconds)
+
+    def names(self, plan: Plan) -> Mapping[str, object]:
         policy = kubernetes.owned(plan)
         return {
             "note": f"Envoy Gateway: the SecurityPolicy {policy}, kubectl apply it (-n NAMESPACE).",
             "policy": self.quote(policy),
             "route": self.quote(kubernetes.name(plan)),
-            "pad": "    ",
-            "lists": [(key, items) for key, items in found.lists if items],
-            "empty": [key for key, items in found.lists if not items],
-            "comments": found.comments,
-            "scalars": found.scalars,
         }
 
     def check_shape(self, file: str, document: object) -> None:
@@ -77,8 +64,7 @@ class EnvoyGateway(kubernetes.Kubernetes):
             raise VerifyError("not a SecurityPolicy", file)
         if kubernetes.at(document, "spec", "targetRefs", 0, "kind") != "HTTPRoute":
             raise VerifyError("the policy does not target an HTTPRoute", file)
-        lists = ("allowOrigins", *kubernetes.LISTS.values())
-        kubernetes.cors_shape(kubernetes.at(document, "spec", "cors"), file, lists)
+        kubernetes.cors_shape(kubernetes.at(document, "spec", "cors"), file)
 
     def refusals(self, plan: Plan) -> Iterator[Violation]:
         server = {"server": self.title}
@@ -87,8 +73,8 @@ class EnvoyGateway(kubernetes.Kubernetes):
         if plan.regex_patterns:
             fields = {**server, "what": "|".join(plan.regex_patterns)}
             yield Violation("CG530", "regex", "allow_origin_regex", fields)
-        for origin in origins(plan):
-            if origin != "*" and urlsplit(origin).scheme not in SCHEMES:
+        for origin in plan.exact_origins + plan.wildcard_origins:
+            if urlsplit(origin).scheme not in SCHEMES:
                 yield Violation("CG530", "scheme", "allow_origins", {**server, "what": origin})
             elif urlsplit(origin).netloc.startswith("["):
                 fields = {**server, "what": origin, "why": "an IPv6 address"}

@@ -60,18 +60,7 @@ ISSUES = (
         lambda plan: True,
     ),
 )
-KEYS = frozenset(
-    {
-        "op",
-        "path",
-        "value",
-        "type",
-        "cors",
-        "maxAge",
-        "allowCredentials",
-        *kubernetes.LISTS.values(),
-    }
-) | {"allowOrigins"}
+KEYS = kubernetes.FIELD_KEYS | kubernetes.OP_KEYS | {"type", "cors"}
 
 
 def origins(plan: Plan) -> list[str]:
@@ -98,35 +87,25 @@ class GatewayApi(kubernetes.Kubernetes):
     parts = (Part("gateway-api/httproute-patch.yaml.j2", ".httproute-patch.yaml"),)
     keys = KEYS
 
-    def quote(self, value: str) -> str:
-        return kubernetes.quote(value, self.title)
+    pad = "      "
 
-    def context(self, plan: Plan) -> Mapping[str, object]:
-        plan = self.expressed(plan)
-        written = [self.quote(origin) for origin in origins(plan)]
-        found = kubernetes.fields(plan, self.title, ("allowOrigins", written), str)
+    def origins(self, plan: Plan) -> list[str]:
+        return [self.quote(origin) for origin in origins(plan)]
+
+    def names(self, plan: Plan) -> Mapping[str, object]:
         route = kubernetes.name(plan)
         return {
             "note": f"Gateway API: a kustomize patch of the HTTPRoute {route}.",
             "file": plan.name + self.parts[0].suffix,
             "route": route,
-            "pad": "      ",
-            "lists": [(key, items) for key, items in found.lists if items],
-            "empty": [key for key, items in found.lists if not items],
-            "comments": found.comments,
-            "scalars": found.scalars,
         }
 
     def check_shape(self, file: str, document: object) -> None:
-        op = kubernetes.at(document, 0)
-        if not isinstance(document, list) or len(document) != 1 or not isinstance(op, dict):
-            raise VerifyError("not one JSON 6902 op", file)
-        if op.get("op") != "add" or op.get("path") != "/spec/rules/0/filters/0":
-            raise VerifyError("not the op that puts the filter first in rule 0", file)
-        if kubernetes.at(op, "value", "type") != "CORS":
+        path, what = "/spec/rules/0/filters/0", "puts the filter first in rule 0"
+        value = kubernetes.patch_value(document, file, path, what)
+        if kubernetes.at(value, "type") != "CORS":
             raise VerifyError("the filter's type is not CORS", file)
-        lists = ("allowOrigins", *kubernetes.LISTS.values())
-        kubernetes.cors_shape(kubernetes.at(op, "value", "cors"), file, lists)
+        kubernetes.cors_shape(kubernetes.at(value, "cors"), file)
 
     def refusals(self, plan: Plan) -> Iterator[Violation]:
         server = {"server": self.title}

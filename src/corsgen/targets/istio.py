@@ -23,19 +23,7 @@ from corsgen.targets.base import Part
 
 # Istio's own spelling of any origin (what it writes for the Gateway API's *).
 ANY = ".*"
-KEYS = frozenset(
-    {
-        "op",
-        "path",
-        "value",
-        "exact",
-        "regex",
-        "allowOrigins",
-        "allowCredentials",
-        "maxAge",
-        *kubernetes.LISTS.values(),
-    }
-)
+KEYS = kubernetes.FIELD_KEYS | kubernetes.OP_KEYS | {"exact", "regex"}
 
 
 class Istio(kubernetes.Kubernetes):
@@ -45,8 +33,7 @@ class Istio(kubernetes.Kubernetes):
     parts = (Part("istio/virtualservice-patch.yaml.j2", ".virtualservice-patch.yaml"),)
     keys = KEYS
 
-    def quote(self, value: str) -> str:
-        return kubernetes.quote(value, self.title)
+    pad = "    "
 
     def origins(self, plan: Plan) -> list[str]:
         """The allowOrigins items: `exact: "..."` and `regex: "..."`, quoted."""
@@ -56,30 +43,21 @@ class Istio(kubernetes.Kubernetes):
         patterns = one_origins(plan.origin_patterns)
         return exact + [f"regex: {self.quote(pattern)}" for pattern in patterns]
 
-    def context(self, plan: Plan) -> Mapping[str, object]:
-        plan = self.expressed(plan)
-        written = ("allowOrigins", self.origins(plan))
-        found = kubernetes.fields(plan, self.title, written, kubernetes.seconds)
+    def max_age(self, seconds: int) -> str:
+        return kubernetes.seconds(seconds)
+
+    def names(self, plan: Plan) -> Mapping[str, object]:
         service = kubernetes.name(plan)
         return {
             "note": f"Istio: a kustomize patch of the VirtualService {service}.",
             "file": plan.name + self.parts[0].suffix,
             "service": service,
-            "pad": "    ",
-            "lists": [(key, items) for key, items in found.lists if items],
-            "empty": [key for key, items in found.lists if not items],
-            "comments": found.comments,
-            "scalars": found.scalars,
         }
 
     def check_shape(self, file: str, document: object) -> None:
-        op = kubernetes.at(document, 0)
-        if not isinstance(document, list) or len(document) != 1 or not isinstance(op, dict):
-            raise VerifyError("not one JSON 6902 op", file)
-        if op.get("op") != "add" or op.get("path") != "/spec/http/0/corsPolicy":
-            raise VerifyError("not the op that sets the corsPolicy of http route 0", file)
-        cors = kubernetes.at(op, "value")
-        kubernetes.cors_shape(cors, file, ("allowOrigins", *kubernetes.LISTS.values()))
+        path, what = "/spec/http/0/corsPolicy", "sets the corsPolicy of http route 0"
+        cors = kubernetes.patch_value(document, file, path, what)
+        kubernetes.cors_shape(cors, file)
         matches = kubernetes.at(cors, "allowOrigins")
         for match in matches if isinstance(matches, list) else []:
             if not isinstance(match, dict) or len(match) != 1 or set(match) - {"exact", "regex"}:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import sys
+from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ OWNED = "corsgen-"
 BROWSER_MAX_AGE = 5
 # The header lists of the plan (Header.role) and the field each is written to.
 LISTS = {"methods": "allowMethods", "headers": "allowHeaders", "expose": "exposeHeaders"}
+# The keys of the CORS fields, and of a JSON 6902 op, as the structural check knows them.
+FIELD_KEYS = frozenset({"allowOrigins", "allowCredentials", "maxAge", *LISTS.values()})
+OP_KEYS = frozenset({"op", "path", "value"})
 # The policy's key of each header list a format limits in length (methods: by an enum).
 _POLICY_KEYS = {"headers": "allow_headers", "expose": "expose_headers"}
 
@@ -78,33 +82,15 @@ def values(plan: Plan, role: str) -> list[str]:
     return value.split(", ") if value else []
 
 
-@dataclass(frozen=True)
-class Fields:
-    """A CORS filter's fields, quoted, in the order the format documents them: each list with its
-    items, then each scalar; `comments` go above maxAge."""
-
-    lists: list[tuple[str, list[str]]]
-    scalars: list[tuple[str, str]]
-    comments: list[str]
-
-
 def fields(
-    plan: Plan,
-    server: str,
-    origins: tuple[str, list[str]],
-    max_age: Callable[[int], str],
-    credentials_first: bool = False,
-) -> Fields:
-    """The filter's fields for the plan: `origins` (the key and its items, as the format writes
-    them), every list written even when empty (an unset list would take the format's default),
-    allowCredentials always, and maxAge always: the policy's, or the browser's own default
-    written out, which is what a browser does without the header."""
-    lists = [origins] + [(key, values(plan, role)) for role, key in LISTS.items()]
-    # The origins come as the format writes them (a string, or Istio's mappings), already quoted.
-    quoted = [
-        (k, [i if k == origins[0] else quote(i, server) for i in items]) for k, items in lists
-    ]
-    credentials = ("allowCredentials", "true" if plan.value("credentials") else "false")
+    plan: Plan, server: str, origins: list[str], max_age: Callable[[int], str]
+) -> Mapping[str, object]:
+    """The filter's fields for the plan, as _cors.j2 writes them: allowOrigins (`origins`, quoted
+    as the format writes them), every list written even when empty (an unset list would take the
+    format's default), maxAge always (the policy's, or the browser's own default written out,
+    which is what a browser does without the header), and allowCredentials always."""
+    lists = [("allowOrigins", origins)]
+    lists += [(key, [quote(v, server) for v in values(plan, role)]) for role, key in LISTS.items()]
     age = plan.value("max_age")
     comments = []
     if age is None:
@@ -112,9 +98,15 @@ def fields(
             f"max_age is unset: {BROWSER_MAX_AGE} seconds, as long as a browser caches a "
             "preflight answered without Access-Control-Max-Age"
         )
-    scalars = [("maxAge", max_age(int(age) if age is not None else BROWSER_MAX_AGE))]
-    scalars = [credentials, *scalars] if credentials_first else [*scalars, credentials]
-    return Fields(quoted, scalars, comments)
+    return {
+        "lists": [(key, items) for key, items in lists if items],
+        "empty": [key for key, items in lists if not items],
+        "comments": comments,
+        "scalars": [
+            ("maxAge", max_age(int(age) if age is not None else BROWSER_MAX_AGE)),
+            ("allowCredentials", "true" if plan.value("credentials") else "false"),
+        ],
+    }
 
 
 def too_many(plan: Plan, server: str, most: int, origins: int) -> Iterator[Violation]:
@@ -160,8 +152,30 @@ class Kubernetes(Target):
     # The offline check runs in this Python: it is always there.
     binaries = (sys.executable,)
     config_test = "corsgen's offline check of the manifest"
-    # The resource's kind and API group, for the offline check and the docs.
+    # The resource's kind, for the offline check and the docs.
     kind: ClassVar[str]
+    # The indentation of the CORS fields in the template (templates/_cors.j2).
+    pad: ClassVar[str]
+
+    def quote(self, value: str) -> str:
+        return quote(value, self.title)
+
+    @abstractmethod
+    def origins(self, plan: Plan) -> list[str]:
+        """The allowOrigins items as the format writes them, quoted."""
+
+    def max_age(self, seconds: int) -> str:
+        """maxAge as the format writes it: a number of seconds."""
+        return str(seconds)
+
+    @abstractmethod
+    def names(self, plan: Plan) -> Mapping[str, object]:
+        """The template's names of the resource (its note among them)."""
+
+    def context(self, plan: Plan) -> Mapping[str, object]:
+        plan = self.expressed(plan)
+        cors = fields(plan, self.title, self.origins(plan), self.max_age)
+        return {**self.names(plan), "pad": self.pad, **cors}
 
     def routes(self, configs: Sequence[Path]) -> Loaded:
         raise CorsgenError(unread(self.name))
@@ -224,12 +238,22 @@ def at(document: object, *path: str | int) -> object:
     return document
 
 
-def cors_shape(cors: object, file: str, lists: Sequence[str]) -> None:
-    """The filter's fields as written: each list a list of strings (origins may be mappings),
+def patch_value(document: object, file: str, path: str, what: str) -> object:
+    """The value of the one JSON 6902 op a patch holds, which adds at `path` (`what` says it)."""
+    op = at(document, 0)
+    if not isinstance(document, list) or len(document) != 1 or not isinstance(op, dict):
+        raise VerifyError("not one JSON 6902 op", file)
+    if op.get("op") != "add" or op.get("path") != path:
+        raise VerifyError(f"not the op that {what}", file)
+    return op.get("value")
+
+
+def cors_shape(cors: object, file: str) -> None:
+    """The filter's fields as written: each list a list (origins may be mappings),
     allowCredentials a bool, maxAge there."""
     if not isinstance(cors, dict):
         raise VerifyError("no CORS fields where the format expects them", file)
-    for key in lists:
+    for key in ("allowOrigins", *LISTS.values()):
         if not isinstance(cors.get(key), list):
             raise VerifyError(f"{key} is not a list", file)
     if not isinstance(cors.get("allowCredentials"), bool):
