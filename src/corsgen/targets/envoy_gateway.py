@@ -12,7 +12,6 @@ need at least one entry each (MinItems=1). What it cannot say is refused here (C
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from urllib.parse import urlsplit
 
 from corsgen.errors import VerifyError
 from corsgen.plan import Plan
@@ -20,7 +19,6 @@ from corsgen.rules.table import Violation
 from corsgen.targets import kubernetes
 from corsgen.targets.base import Part
 
-SCHEMES = ("http", "https")
 KEYS = kubernetes.FIELD_KEYS | {
     "apiVersion",
     "kind",
@@ -70,15 +68,8 @@ class EnvoyGateway(kubernetes.Kubernetes):
         server = {"server": self.title}
         names = [kubernetes.owned(plan), kubernetes.name(plan)]
         yield from kubernetes.name_refusals(plan, self.title, names)
-        if plan.regex_patterns:
-            fields = {**server, "what": "|".join(plan.regex_patterns)}
-            yield Violation("CG530", "regex", "allow_origin_regex", fields)
-        for origin in plan.exact_origins + plan.wildcard_origins:
-            if urlsplit(origin).scheme not in SCHEMES:
-                yield Violation("CG530", "scheme", "allow_origins", {**server, "what": origin})
-            elif urlsplit(origin).netloc.startswith("["):
-                fields = {**server, "what": origin, "why": "an IPv6 address"}
-                yield Violation("CG530", "host", "allow_origins", fields)
+        # Its origin pattern takes \w, so _ too, in a host (api/v1alpha1/cors_types.go).
+        yield from kubernetes.origin_refusals(plan, self.title, ["["])
         if not kubernetes.values(plan, "methods"):
             # An empty list is no header: only the safelisted methods, which listing says too.
             fields = {**server, "what": "allow_methods", "why": _EMPTY_METHODS}

@@ -14,7 +14,6 @@ number of labels, as corsgen's does, so wildcards are written as they are.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from urllib.parse import urlsplit
 
 from corsgen.errors import VerifyError
 from corsgen.plan import Plan
@@ -28,7 +27,6 @@ SERVER = "the Gateway API CORS filter"
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
 # MaxItems of allowOrigins, allowHeaders and exposeHeaders.
 MOST = 64
-SCHEMES = ("http", "https")
 # What implementations are reported to do with the filter, by their trackers.
 ISSUES = (
     Issue(
@@ -70,16 +68,6 @@ def origins(plan: Plan) -> list[str]:
     return [*plan.exact_origins, *plan.wildcard_origins]
 
 
-def _host_refusal(origin: str) -> str | None:
-    """What in the origin's host the filter's pattern refuses, or None."""
-    host = urlsplit(origin).netloc
-    if host.startswith("["):
-        return "an IPv6 address"
-    if "_" in host:
-        return "an _"
-    return None
-
-
 class GatewayApi(kubernetes.Kubernetes):
     name = "gateway-api"
     title = "Gateway API"
@@ -110,15 +98,7 @@ class GatewayApi(kubernetes.Kubernetes):
     def refusals(self, plan: Plan) -> Iterator[Violation]:
         server = {"server": self.title}
         yield from kubernetes.name_refusals(plan, self.title, [kubernetes.name(plan)])
-        if plan.regex_patterns:
-            fields = {**server, "what": "|".join(plan.regex_patterns)}
-            yield Violation("CG530", "regex", "allow_origin_regex", fields)
-        for origin in origins(plan):
-            if origin != "*" and urlsplit(origin).scheme not in SCHEMES:
-                yield Violation("CG530", "scheme", "allow_origins", {**server, "what": origin})
-            elif (why := _host_refusal(origin)) is not None:
-                fields = {**server, "what": origin, "why": why}
-                yield Violation("CG530", "host", "allow_origins", fields)
+        yield from kubernetes.origin_refusals(plan, self.title, ["[", "_"])
         yield from kubernetes.too_many(plan, self.title, MOST, len(origins(plan)))
         yield from _methods(plan, self.title)
         yield from _stars(plan, self.title)
