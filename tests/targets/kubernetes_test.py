@@ -229,3 +229,20 @@ def test_sync_writes_the_outputs_or_refuses_the_policy_for_them(
     patch = tmp_path / "deploy" / "gateway-api" / "api.httproute-patch.yaml"
     assert patch.is_file() == written
     assert (tmp_path / "deploy" / "istio").is_dir() == written  # all or nothing
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "said"),
+    [
+        ('allow_origins = ["https://*.example.com"]', 0, " CG501 "),  # Istio's wildcard issue
+        ('allow_origins = ["wss://a.example.com"]', 1, " CG530 "),  # refused, nothing explained
+    ],
+)
+def test_explain_with_a_target_says_its_notes_and_refusals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, code: int, said: str
+) -> None:
+    policy = tmp_path / "api.toml"
+    policy.write_text(text + "\n")
+    origin = "https://a.example.com" if code else "https://x.example.com"
+    assert main(["explain", str(policy), "--origin", origin, "-t", "gateway-api"]) == code
+    assert said in capsys.readouterr().err
