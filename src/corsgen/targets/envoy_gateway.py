@@ -6,7 +6,9 @@ gives. Envoy Gateway translates it to Envoy's own CORS filter, so that filter's 
 noted (CG501), as for the envoy target.
 
 Its origins are exact or a `*.` wildcard, http or https, without regex; its methods and origins
-need at least one entry each (MinItems=1). What it cannot say is refused here (CG530).
+need at least one entry each (MinItems=1). What it cannot say is refused here (CG530). Its
+translator turns a wildcard into the regex `.*` for `*` (wildcard2regex): any number of labels,
+as corsgen's wildcard means, for every Origin a browser sends.
 """
 
 from __future__ import annotations
