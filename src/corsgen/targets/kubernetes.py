@@ -25,7 +25,7 @@ from corsgen.errors import CorsgenError, VerifyError
 from corsgen.plan import Plan
 from corsgen.rules.table import Violation
 from corsgen.targets import yaml_lines
-from corsgen.targets.base import Loaded, Target, preflight_always_200
+from corsgen.targets.base import Target, preflight_always_200
 
 # A DNS-1123 label, what Kubernetes takes as a resource's name here: lower-case letters, digits
 # and -, starting and ending with a letter or digit, at most 63 characters.
@@ -196,9 +196,6 @@ class Kubernetes(Target):
         cors = fields(plan, self.title, self.origins(plan), self.max_age)
         return {**self.names(plan), "pad": self.pad, **cors}
 
-    def routes(self, configs: Sequence[Path]) -> Loaded:
-        raise CorsgenError(unread(self.name))
-
     def expressed(self, plan: Plan) -> Plan:
         """The plan, refused (CorsgenError) when the format cannot say it: render and sync refuse
         it first with every CG530 finding; this keeps any other caller from an approximation."""
@@ -207,13 +204,13 @@ class Kubernetes(Target):
             raise CorsgenError(f"refusing to render {plan.name} for {self.name}: {message}; {fix}")
         return plan
 
-    def claims(self, text: str) -> bool:
-        return False
-
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         return [binary, "-m", "corsgen.targets.kube_check", self.name, str(root), *files]
 
     def check_structure(self, files: Mapping[str, str]) -> None:
+        """The YAML subset line by line, then the document read back as the API server reads it
+        and held to the form the target writes. (The CRD's own field rules and CEL rules are
+        kube_validate.py's, by self.kind: its check joins here.)"""
         yaml_lines.check(files, self.known)
         for file, text in files.items():
             self.check_shape(file, parsed(text, file))
@@ -226,13 +223,6 @@ class Kubernetes(Target):
 
     def check_shape(self, file: str, document: object) -> None:
         """Raise VerifyError when the parsed document is not the form this target writes."""
-
-
-def unread(target: str) -> str:
-    return (
-        f"corsgen audit and import read a server's config; {target} is a manifest corsgen "
-        "writes, not one it reads"
-    )
 
 
 def parsed(text: str, file: str) -> object:
