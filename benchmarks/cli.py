@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from corsgen.targets import NAMES
+from corsgen.pipeline import load_and_plan
+from corsgen.targets import NAMES, expressible
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "examples" / "spa-api.toml"
@@ -81,6 +82,8 @@ def _jobs(root: Path) -> list[_Timed]:
     _origins_policy(root / "origins-10000.toml", 10_000)
     _origins_policy(root / "origins-100000.toml", 100_000)
     manifest = _infra_repo(root / "infra", 100)
+    # A format that takes at most 64 origins (the Gateway API's) refuses 10,000 (CG530).
+    large = expressible(load_and_plan(root / "origins-10000.toml")[0], NAMES)
     return [
         _Timed(
             f"render, one small policy ({SMALL.name}, {NAMES[0]})",
@@ -95,7 +98,7 @@ def _jobs(root: Path) -> list[_Timed]:
                 ("render", str(root / "origins-10000.toml"), "--target", target),
                 10,
             )
-            for target in NAMES
+            for target in large
         ),
         _Timed(
             f"sync, 100 policies to {len(NAMES)} targets (every file written)",

@@ -35,7 +35,7 @@ from corsgen.regex.automaton import MAX_CRAWLED
 from corsgen.regex.backtracking import MAX_STATES
 from corsgen.regex.language import MAX_NAMED_DOMAINS, MAX_NAMED_SCHEMES
 from corsgen.rules.table import RULES
-from corsgen.targets import TARGETS
+from corsgen.targets import TARGETS, readers
 
 # The rule whose cases are the servers' shortfalls, and its severity.
 SHORTFALL_RULE = "CG501"
@@ -461,6 +461,18 @@ SHORTFALL_POLICIES: Mapping[str, tuple[str, str]] = {
         'allow_origins = ["*"]\nallow_headers = ["*"]\npreflight_status = 200\n',
     ),
     "refused-origin": ('exact origins (not `"*"`)', _ORIGIN + "preflight_status = 200\n"),
+    "preflight-ok": ("any `preflight_status`", _ORIGIN),
+    "no-vary": ("exact origins or wildcards", _ORIGIN),
+    "backend-cors": ("any allow list", _ORIGIN),
+    "ignores-wildcards": (
+        "a wildcard (`https://*.example.com`)",
+        'allow_origins = ["https://*.example.com"]\n',
+    ),
+    "preflight-auth": ("any allow list", _ORIGIN),
+    "auth-first": ("any allow list", _ORIGIN),
+    "star-not-null": ('`"*"`', 'allow_origins = ["*"]\n'),
+    "origin-twice": ("any allow list", _ORIGIN),
+    "basic-auth": ("any allow list", _ORIGIN),
 }
 
 
@@ -475,12 +487,14 @@ def _noting(case: str, policy: str) -> set[str]:
         name
         for name, target in TARGETS.items()
         if any(s.rule == SHORTFALL_RULE and s.case == case for s in target.shortfalls(plan))
+        and not any(target.refusals(plan))  # a policy refused for the output gets no note
     }
 
 
 def _fields(server: str) -> dict[str, object]:
     """Values for a CG501 case's texts, the numbers a policy decides left as N."""
     fields: dict[str, object] = {"server": server, "status": 204, "limit": "N", "size": "N"}
+    fields |= {"implementation": "the implementation", "tracker": "its tracker"}
     return fields | {"sent": "…", "maxrewrite": "N", "bufsize": "N"}
 
 
@@ -544,10 +558,10 @@ def _usage_cell(name: str, command: click.Command, ctx: click.Context) -> str:
 
 def _config_readers(command: str) -> str:
     """The targets whose whole config `corsgen audit` and `corsgen import` read, each by its
-    routing model; "" for a command that reads no config."""
+    routing model (not the Kubernetes outputs); "" for a command that reads no config."""
     if command not in ("audit", "import"):
         return ""
-    return ", ".join(f"`{n}`" for n, target in TARGETS.items() if target.reads_configs)
+    return ", ".join(f"`{n}`" for n in readers())
 
 
 def commands() -> str:

@@ -12,7 +12,11 @@ from corsgen.targets import TARGETS
 from testing.paths import ROOT
 
 SRC = ROOT / "src" / "corsgen"
-WORDS = {word.lower() for t in TARGETS.values() for word in (t.name, *t.title.split())}
+# Words of a title that are common words too ("Gateway API"): the whole title and name are
+# looked for instead (PHRASES).
+COMMON = {"api", "gateway"}
+WORDS = {word.lower() for t in TARGETS.values() for word in (t.name, *t.title.split())} - COMMON
+PHRASES = {p.lower() for t in TARGETS.values() for p in (t.name, t.title) if not p.isalnum()}
 
 
 def _strings(path: Path) -> list[tuple[int, str]]:
@@ -51,6 +55,12 @@ def test_no_module_outside_targets_names_a_target(path: Path) -> None:
         for line, text in _strings(path)
         for word in re.findall(r"[a-z0-9]+", _CONTROLLER.sub("", text.lower()))
         if word in WORDS
+    ]
+    found += [
+        f"{path.name}:{line}: {phrase}"
+        for line, text in _strings(path)
+        for phrase in PHRASES
+        if phrase in text.lower()
     ]
     assert not found
 

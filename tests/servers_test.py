@@ -50,7 +50,7 @@ def test_ten_thousand_origins_load(target: str, binary: str | None) -> None:
 
 
 @pytest.mark.parametrize(("target", "binary"), BINARIES)
-# A policy name holds no -: traefik-crd's policy is traefik_crd, as its module.
+# A policy name holds no -: a target gateway-api names its policy gateway_api, as its module.
 @pytest.mark.parametrize("name", [*map(module_of, TARGETS), "httpd", "caddyfile"])
 def test_a_policy_named_after_a_server_is_not_overwritten_by_the_wrapper(
     target: str, binary: str | None, name: str
@@ -117,4 +117,5 @@ def test_every_target_can_be_served() -> None:
     """A new target is served for real in the conformance tests, the browser tests and the
     benchmark: targets/NAME_serving.py says how."""
     for target in TARGETS:
-        assert serving_of(target).kinds(), target
+        if by_name(target).served:  # a Kubernetes output is checked offline instead
+            assert serving_of(target).kinds(), target

@@ -19,7 +19,11 @@ def _golden(example: str, target: str) -> dict[str, str]:
 @pytest.mark.parametrize("example", ["spa-api", "public-read", "previews", "tenants"])
 @pytest.mark.parametrize("target", TARGETS)
 def test_goldens_parse(example: str, target: str) -> None:
-    check_structure(_golden(example, target), target)
+    golden = _golden(example, target)
+    if "REFUSED" in golden:  # the target's format cannot express the example: nothing rendered
+        assert set(golden) == {"REFUSED"} and " CG530 " in golden["REFUSED"]
+        return
+    check_structure(golden, target)
 
 
 # (target, file, find, replace, message, line): one broken output per kind of mistake.

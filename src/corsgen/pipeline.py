@@ -11,7 +11,7 @@ from corsgen.plan import Plan, build_plan
 from corsgen.policy.loading import parse_policy, policy_name
 from corsgen.rules.checks import check_policy
 from corsgen.rules.table import line_of
-from corsgen.targets import limit_findings, shortfall_findings
+from corsgen.targets import limit_findings, refusal_findings, shortfall_findings
 from corsgen.tomlfile import key_lines, read_text
 
 
@@ -24,9 +24,12 @@ def _located(findings: list[Finding], text: str) -> list[Finding]:
     return [replace(f, line=line_of(lines, f.key)) if f.line is None else f for f in findings]
 
 
-def load_and_plan(path: Path, targets: Sequence[str] = ()) -> tuple[Plan, list[Finding]]:
-    """Load, check and plan one policy file; raise PolicyError on any error, return warnings,
-    among them where the servers of `targets` fall short of it."""
+def load_and_plan(
+    path: Path, targets: Sequence[str] = (), refusing: bool = True
+) -> tuple[Plan, list[Finding]]:
+    """Load, check and plan one policy file; raise PolicyError on any error, among them what the
+    formats of `targets` cannot express (unless not `refusing`: the caller leaves those targets
+    out), and return warnings, among them where the servers of `targets` fall short of it."""
     text = read_text(path)
     policy = parse_policy(text, path.name)
     name = policy_name(policy, path)
@@ -37,6 +40,11 @@ def load_and_plan(path: Path, targets: Sequence[str] = ()) -> tuple[Plan, list[F
     # What one server cannot load refuses the policy for every target: a policy is meant to be
     # portable, and `corsgen check` runs before anyone picks a target.
     refused = limit_findings(plan, path.name)
+    if refused:
+        raise PolicyError(_located(refused + findings, text))
+    # What one output cannot say refuses the policy for that output alone: only for the targets
+    # chosen, since the others may express it.
+    refused = refusal_findings(plan, path.name, targets) if refusing else []
     if refused:
         raise PolicyError(_located(refused + findings, text))
     return plan, _located(findings + shortfall_findings(plan, path.name, targets), text)

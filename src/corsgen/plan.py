@@ -59,6 +59,9 @@ class Plan:
     headers: tuple[Header, ...]
     preflight_status: int
     owned_headers: tuple[str, ...]
+    # The wildcard origins as the policy wrote them (https://*.example.com), sorted: their regexes
+    # open origin_patterns, for a format that takes wildcards as they are (the Gateway API's).
+    wildcard_origins: tuple[str, ...] = ()
 
     @property
     def vary_origin(self) -> bool:
@@ -71,6 +74,11 @@ class Plan:
         order: tuple[When, ...] = ("always", "allowed", "preflight", "private_network")
         grouped = ((w, tuple(h for h in self.headers if h.when == w)) for w in order)
         return tuple((w, hs) for w, hs in grouped if hs)
+
+    @property
+    def regex_patterns(self) -> tuple[str, ...]:
+        """The alternatives of allow_origin_regex: the patterns that are no wildcard."""
+        return self.origin_patterns[len(self.wildcard_origins) :]
 
     @property
     def private_network(self) -> bool:
@@ -140,7 +148,8 @@ def build_plan(policy: AnyPolicy, name: str, source: str) -> Plan:
     exact = _dedupe([str(o) for o in origins if not o.wildcard], fold=False)
     # Sorted for a stable output; only the wildcards, since sorting 100,000 exact origins took
     # longer than the rest of the plan.
-    patterns = [o.regex() for o in sorted({o for o in origins if o.wildcard})]
+    wildcards = sorted({o for o in origins if o.wildcard})
+    patterns = [o.regex() for o in wildcards]
     if policy.allow_origin_regex is not None:
         patterns += parse_regex(policy.allow_origin_regex).alternatives
     return Plan(
@@ -156,4 +165,5 @@ def build_plan(policy: AnyPolicy, name: str, source: str) -> Plan:
         headers=_headers(policy),
         preflight_status=policy.preflight_status,
         owned_headers=OWNED,
+        wildcard_origins=tuple(str(o) for o in wildcards),
     )

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from corsgen.errors import CorsgenError
 from corsgen.marker import PLACEHOLDER, stamp
 from corsgen.plan import Plan
 from corsgen.targets import by_name
@@ -32,8 +33,13 @@ def _fill(template: str, plan: Plan | _Origin, context: Mapping[str, object]) ->
 
 
 def render_parts(plan: Plan, target: str) -> dict[str, str]:
-    """File name to text, for the files of this one policy."""
+    """File name to text, for the files of this one policy; refused when the target's format
+    cannot express it (render, check and sync report every CG530 finding before this; this keeps
+    any other caller from an approximation)."""
     spec = by_name(target)
+    for refusal in spec.refusals(plan):
+        message, fix = refusal.texts
+        raise CorsgenError(f"refusing to render {plan.name} for {target}: {message}; {fix}")
     context = spec.context(plan)
     return {plan.name + part.suffix: _fill(part.template, plan, context) for part in spec.parts}
 

@@ -41,7 +41,9 @@ def test_only_ingress2gateway_widens(item: Imported) -> None:
 
 def test_a_policy_corsgen_s_filter_cannot_state_is_refused_with_the_reason() -> None:
     said = {i.ingress.name: list(lines(i)) for i in IMPORTED}
-    assert "corsgen's gateway-api output refuses this policy: a regex origin" in "\n".join(
-        said["wild-label"]
+    assert (
+        "corsgen's Gateway API output refuses this policy: Gateway API has no origin regex"
+        in "\n".join(said["wild-label"])
     )
-    assert "the API server refuses it: allowOrigins: * must stand alone" in said["open-star-beside"]
+    refused = "the API server refuses it: cors.allowOrigins: Invalid value: AllowOrigins cannot "
+    assert refused + "contain '*' alongside other origins" in said["open-star-beside"]

@@ -17,7 +17,7 @@ from corsgen.pipeline import load_and_plan
 from corsgen.plan import build_plan
 from corsgen.policy.loading import parse_policy
 from corsgen.render import render
-from corsgen.targets import traefik, traefik_crd
+from corsgen.targets import kubernetes, traefik, traefik_crd
 from corsgen.verify import check_structure, find_binary, server_check
 from testing.binaries import need_binary
 from testing.paths import EXAMPLES
@@ -74,13 +74,13 @@ def test_shortfalls_are_the_file_providers(example: Path) -> None:
 )
 def test_the_policy_name_with_dashes(name: str, resource: str) -> None:
     plan = build_plan(parse_policy(A, f"{name}.toml"), name, f"{name}.toml")
-    assert traefik_crd.resource_name(plan) == resource
+    assert kubernetes.owned(plan) == resource
 
 
-@pytest.mark.parametrize("name", ["api_", "API", "a.b_", "x" * 246])
+@pytest.mark.parametrize("name", ["api_", "API", "a.b_", "x" * 56])
 def test_a_name_the_api_server_would_refuse_is_refused(name: str) -> None:
     plan = build_plan(parse_policy(A, "api.toml"), name, "api.toml")
-    with pytest.raises(CorsgenError, match=r"refusing to name a Traefik Middleware .*DNS-1123"):
+    with pytest.raises(CorsgenError, match=r"refusing to render .* for traefik-crd: "):
         render(plan, "traefik-crd")
 
 
@@ -90,7 +90,7 @@ def test_a_name_the_api_server_would_refuse_is_refused(name: str) -> None:
         ('"traefik.io/v1alpha1"', '"traefik.containo.us/v1alpha1"', "apiVersion is not"),
         ('"Middleware"', '"IngressRoute"', "kind is not Middleware"),
         ('"corsgen-spa-api"', '"spa-api"', "metadata.name is not corsgen-NAME"),
-        ('"corsgen-spa-api"', '"corsgen-spa_api"', "metadata.name is not corsgen-NAME"),
+        ('"corsgen-spa-api"', '"corsgen-spa_api"', "a lowercase RFC 1123 subdomain"),
         ("accessControlMaxAge: 600", 'accessControlMaxAge: "600"', "MaxAge is not a int"),
         ("accessControlAllowCredentials: true", "accessControlAllowCredentials: 1", "not a bool"),
         ('Max-Age: ""', "Max-Age: 1", "customResponseHeaders is not a dict"),

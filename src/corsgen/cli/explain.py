@@ -16,6 +16,7 @@ from corsgen.cli.options import (
     live_site,
     load_plan,
     request_options,
+    targets_option,
 )
 from corsgen.errors import escape
 
@@ -35,12 +36,17 @@ if TYPE_CHECKING:
     "the policy blocks the request.",
 )
 @request_options()
+@targets_option(
+    "Also say where this output falls short of the policy (CG501) or cannot express it (CG530); "
+    "repeatable."
+)
 @TIMEOUT
 @INSECURE
 def explain(
     policy: Path | None,
     origin: str,
     url: str | None,
+    targets: tuple[str, ...],
     method: str,
     headers: tuple[str, ...],
     credentials: bool,
@@ -53,7 +59,7 @@ def explain(
     change; exit 1 when blocked."""
     if url is not None:
         target = live_site(url, "--url")
-        held = (load_plan(policy, strict=False), policy) if policy is not None else None
+        held = (load_plan(policy, False, targets), policy) if policy is not None else None
         asked = (origin, method, headers, credentials, reads)
         explain_live(target, target.path, held, *asked, timeout=timeout, insecure=insecure)
         return
@@ -66,7 +72,7 @@ def explain(
         raise click.UsageError(f"{' and '.join(given)} {verb} the request to --url; give --url URL")
     from corsgen.explain import explain_offline
 
-    plan = load_plan(policy, strict=False)
+    plan = load_plan(policy, strict=False, targets=targets)
     request, author = page_request(origin, method, headers, credentials)
     _show(explain_offline(plan, policy, request, author, reads))
 

@@ -38,8 +38,27 @@ def _distinct(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...
 
 
 CONFIGS = click.argument("configs", nargs=-1, required=True, type=CONFIG, callback=_distinct)
+
+
+def _reader(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A target whose configs audit and import read; a usage error for one they do not."""
+    from corsgen.targets import by_name, readers
+
+    if value is not None and not by_name(value).reads_configs:
+        raise click.BadParameter(
+            f"{value} is a manifest corsgen writes, not a config it reads; choose one of "
+            + ", ".join(readers()),
+            param_hint="--target",
+        )
+    return value
+
+
 INFERRED_TARGET = click.option(
-    "--target", "-t", type=TARGET, help="The server the config is for (default: inferred)."
+    "--target",
+    "-t",
+    type=TARGET,
+    callback=_reader,
+    help="The server the config is for (default: inferred).",
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,11 +92,12 @@ def warn(findings: Sequence[Finding], strict: bool) -> None:
         click.echo(line, err=True)
 
 
-def load_plan(path: Path, strict: bool, targets: Sequence[str] = ()) -> Plan:
-    """The policy's plan, its warnings shown, those of the servers of `targets` among them."""
+def load_plan(path: Path, strict: bool, targets: Sequence[str] = (), refusing: bool = True) -> Plan:
+    """The policy's plan, its warnings shown, those of the servers of `targets` among them; a
+    target's format that cannot express it refuses it (CG530), unless not `refusing`."""
     from corsgen.pipeline import load_and_plan
 
-    plan, warnings = load_and_plan(path, targets)
+    plan, warnings = load_and_plan(path, targets, refusing)
     warn(warnings, strict)
     return plan
 

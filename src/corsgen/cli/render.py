@@ -11,7 +11,7 @@ from corsgen.errors import CorsgenError, escape
 from corsgen.files import shown
 from corsgen.targets import TARGETS
 
-CONFIG_TESTS = ", ".join(target.config_test for target in TARGETS.values())
+CONFIG_TESTS = ", ".join(dict.fromkeys(target.config_test for target in TARGETS.values()))
 
 
 @command("render")

@@ -16,7 +16,6 @@ from corsgen.ingress.enforced import Enforced
 from corsgen.ingress.importing import Imported
 from corsgen.ingress.translation import translated
 from corsgen.plan import Plan
-from corsgen.policy.loading import parse_policy
 from corsgen.promise import APPLICATION_STATUS, promised_answer
 from corsgen.targets import gateway_api_model as gateway
 
@@ -90,21 +89,12 @@ def lines(item: Imported) -> Iterator[str]:
     today = block(found)
     if item.plan is not None:
         yield from _versus("corsgen's policy", versus(requests, today, promised(item.plan)), "")
-        policy = parse_policy(item.policy.text, str(item.policy.path))
-        cors = gateway.filter_of(
-            policy.allow_origins,
-            policy.allow_origin_regex,
-            policy.allow_credentials,
-            policy.allow_methods,
-            policy.allow_headers,
-            policy.expose_headers,
-            policy.max_age,
-        )
+        cors = gateway.corsgen_filter(item.plan)
+        output = f"corsgen's {gateway.TITLE} output"
         if isinstance(cors, str):
-            yield f"corsgen's gateway-api output refuses this policy: {cors}"
+            yield f"{output} refuses this policy: {cors}"
         else:
-            answers = versus(requests, today, gateway_server(cors))
-            yield from _versus("corsgen's gateway-api output", answers, "WIDENS: ")
+            yield from _versus(output, versus(requests, today, gateway_server(cors)), "WIDENS: ")
     written = translated(item.ingress)
     if written is None:
         yield "ingress2gateway writes no CORS filter"

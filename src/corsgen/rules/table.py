@@ -912,7 +912,7 @@ RULES: tuple[Rule, ...] = (
             ),
             "no-star": (
                 "{server} cannot send Access-Control-Allow-Origin: *: it echoes each Origin "
-                "instead, with Vary: Origin, and sends nothing to a request without Origin; "
+                "instead, and sends nothing to a request without Origin; "
                 "browsers accept the echoed origin the same",
                 "nothing in the policy changes this; accept it (a cache keeps one answer per "
                 "Origin), or serve this policy from another server",
@@ -936,6 +936,112 @@ RULES: tuple[Rule, ...] = (
                 "those get Access-Control-Allow-Origin",
                 "nothing in the policy changes this; accept it, or serve this policy from another "
                 "server (docs/promises.md)",
+            ),
+            "preflight-ok": (
+                "{server} answers an allowed preflight with 200 or 204, as each implementation "
+                "chooses, not always {status}; browsers accept either",
+                "nothing in the policy changes this; accept it",
+            ),
+            "no-vary": (
+                "{server} does not promise Vary: Origin on the answers it computes from the "
+                "Origin: a shared cache may serve one origin's answer to another",
+                "add Vary: Origin with a response header filter of the route, or make the cache "
+                "key hold the Origin",
+            ),
+            "backend-cors": (
+                "{server} does not promise to remove the backend's own Access-Control-* headers: "
+                "where the backend sends them too, browsers may get two values and refuse both, "
+                "and a refused origin reads the answer when the backend sends *",
+                "make the backend behind this route send no CORS headers itself",
+            ),
+            # What one implementation of a Kubernetes format is reported to do, by its tracker.
+            "ignores-wildcards": (
+                "{implementation} ignores wildcard origins (https://*.example.com) in the "
+                "HTTPRoute CORS filter ({tracker}): pages at the origins they cover get no CORS "
+                "headers",
+                "list those origins exactly, or use that implementation's own route CORS "
+                "settings, which match them by regex",
+            ),
+            "preflight-auth": (
+                "{implementation} sends preflights on to the route's authentication ({tracker}): "
+                "a preflight gets its 401 without CORS headers, and the browser refuses the "
+                "request",
+                "upgrade past the fix, or leave OPTIONS out of the route's authentication",
+            ),
+            "origin-twice": (
+                "{implementation} sends Access-Control-Allow-Origin twice when the backend sends "
+                "one too ({tracker}); browsers refuse two values",
+                "make the backend behind this route send no CORS headers itself",
+            ),
+            "auth-first": (
+                "{implementation} runs its authentication and authorization filters before CORS "
+                "({tracker}): a preflight to a path an AuthorizationPolicy or "
+                "RequestAuthentication covers gets 401 or 403 without CORS headers, and the "
+                "browser refuses the request",
+                "let OPTIONS through the AuthorizationPolicy (a rule with methods: [OPTIONS]), or "
+                "keep authentication off the paths that answer CORS",
+            ),
+            "star-not-null": (
+                '{implementation} writes allowOrigins ["*"] as a regex of scheme://host '
+                "({tracker}): Origin: null (sandboxed frames, file: pages) gets no CORS headers",
+                "accept it, or serve pages that need it from a real origin",
+            ),
+            "basic-auth": (
+                "{implementation} does not answer CORS on a route with basic authentication "
+                "({tracker})",
+                "keep basic authentication off routes that answer CORS, or upgrade past the fix",
+            ),
+        },
+    ),
+    Rule(
+        "CG530",
+        "cannot-express",
+        "error",
+        "one output's format cannot say what the policy says; corsgen refuses it, never "
+        "approximates",
+        {
+            "regex": (
+                "{server} has no origin regex: {what!v} cannot be written",
+                "list the origins, or cover them with wildcards (https://*.example.com), or "
+                "choose another target",
+            ),
+            "too-many": (
+                "{server} takes at most {most} entries in {what}; the policy has {count}",
+                "shorten the list, or choose another target",
+            ),
+            "scheme": (
+                "{server} matches only http and https origins, not {what!v}",
+                "remove the origin for this target, or choose another target",
+            ),
+            "host": (
+                "{server} cannot write the origin {what!v}: its host holds {why}",
+                "remove the origin for this target, or choose another target",
+            ),
+            "method": (
+                "{server} takes only the methods {why}, not {what!v}",
+                "list only those methods (in upper case), or choose another target",
+            ),
+            "star-beside": (
+                "{server} takes * in {what} only alone",
+                'write ["*"] alone, or list the values without *',
+            ),
+            "max-age": (
+                "{server} takes a max_age of at least 1, not {what}",
+                "set max_age = 1 or more, or choose another target",
+            ),
+            "empty": (
+                "{server} needs at least one entry in {what}",
+                "{why}",
+            ),
+            "private-network": (
+                "{server} has no way to send Access-Control-Allow-Private-Network",
+                "remove allow_private_network, or choose another target",
+            ),
+            "name": (
+                "{server} names resources after the policy: {what!v} is not a Kubernetes name "
+                "({why})",
+                "name the policy with at most {most} lower-case letters, digits and _, starting "
+                "and ending with a letter or digit",
             ),
         },
     ),

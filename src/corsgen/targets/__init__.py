@@ -17,12 +17,24 @@ from corsgen.targets.base import Target
 if TYPE_CHECKING:
     from corsgen.targets.serving import Serving
 
-# The order users see in --help, `corsgen verify` and the docs. A module's target is named as
-# the module, with - for _ (traefik_crd is traefik-crd).
-MODULES = ("nginx", "apache", "caddy", "haproxy", "traefik", "envoy", "traefik_crd")
+# The order users see in --help, `corsgen verify` and the docs. A module's name is its target's
+# with - as _ (gateway_api is `gateway-api`).
+MODULES = (
+    "nginx",
+    "apache",
+    "caddy",
+    "haproxy",
+    "traefik",
+    "envoy",
+    "gateway_api",
+    "envoy_gateway",
+    "istio",
+    "traefik_crd",
+)
 
 
 def module_of(name: str) -> str:
+    """The module of a target's name: targets/MODULE.py, and MODULE_serving.py beside it."""
     return name.replace("-", "_")
 
 
@@ -66,6 +78,22 @@ def titles() -> str:
 def limit_findings(plan: Plan, file: str) -> list[Finding]:
     """What any target cannot load of this plan, as findings against the policy file."""
     return [limit.finding(file) for target in TARGETS.values() for limit in target.limits(plan)]
+
+
+def refusal_findings(plan: Plan, file: str, targets: Sequence[str]) -> list[Finding]:
+    """What these targets' formats cannot express of this plan (CG530), as errors: the policy is
+    refused for them alone."""
+    return [no.finding(file) for name in targets for no in by_name(name).refusals(plan)]
+
+
+def expressible(plan: Plan, targets: Sequence[str]) -> tuple[str, ...]:
+    """The targets among these whose format can express the plan."""
+    return tuple(name for name in targets if not any(by_name(name).refusals(plan)))
+
+
+def readers() -> tuple[str, ...]:
+    """The targets whose configs `corsgen audit` and `corsgen import` read."""
+    return tuple(name for name, target in TARGETS.items() if target.reads_configs)
 
 
 def shortfall_findings(plan: Plan, file: str, targets: Sequence[str]) -> list[Finding]:

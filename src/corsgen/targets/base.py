@@ -109,9 +109,6 @@ class Target(ABC):
     # The cases of the audit rules whose fix names this server's own directives: (rule id, the
     # generic case, this server's case) (rules/table.py), for `corsgen audit`'s texts.
     fixes: ClassVar[tuple[tuple[str, str, str], ...]] = ()
-    # Whether `corsgen audit` and `corsgen import` read this server's configs (routes()); a
-    # manifest's target, whose server runs in a cluster, has no config here to read.
-    reads_configs: ClassVar[bool] = True
 
     @abstractmethod
     def quote(self, value: str) -> str:
@@ -157,10 +154,19 @@ class Target(ABC):
         """What the shared parts' templates write for these policies; None when they need none."""
         return None
 
-    @abstractmethod
+    # Whether corsgen can start this target's server around its output (targets/NAME_serving.py):
+    # the conformance, browser and benchmark suites serve every target that is. An output for a
+    # Kubernetes API server (targets/kubernetes.py) is not: no cluster runs here.
+    served: ClassVar[bool] = True
+    # Whether `corsgen audit` and `corsgen import` read this target's configs (routes(), claims()).
+    # A target whose output is a manifest for an API server (targets/kubernetes.py) does not.
+    reads_configs: ClassVar[bool] = True
+
     def routes(self, configs: Sequence[Path]) -> Loaded:
         """The model of how the server routes a request through these config files and what they
-        include (routing.py): what `corsgen audit` probes and `corsgen import` reads."""
+        include (routing.py): what `corsgen audit` probes and `corsgen import` reads. A target
+        that reads no config (reads_configs false) refuses."""
+        raise CorsgenError(f"corsgen audit and import do not read {self.title} configs")
 
     def in_place(
         self, scope: Scope, plan: Plan, directory: Path, upstream: str, port: int
@@ -171,14 +177,21 @@ class Target(ABC):
         the target cannot say (import holds the output to its promise, promise.py, instead)."""
         return None
 
-    @abstractmethod
     def claims(self, text: str) -> bool:
         """Whether a config file's text is this server's (corsgen audit infers --target from the
-        one target that claims a file); the text is the first MAX_SNIFF characters."""
+        one target that claims a file); the text is the first MAX_SNIFF characters. A target
+        that reads no config claims none."""
+        return False
 
     def shortfalls(self, plan: Plan) -> Iterator[Violation]:
         """What in this policy the server does not do as the policy means, or not unless the
         user changes its settings: warnings for policies rendered for this target."""
+        return iter(())
+
+    def refusals(self, plan: Plan) -> Iterator[Violation]:
+        """What in this policy the target's format cannot express (CG530 errors): the policy is
+        refused for this output alone, never approximated. Checked only for the targets chosen
+        (render, check --target, sync, verify), unlike limits()."""
         return iter(())
 
     def limits(self, plan: Plan) -> Iterator[Violation]:

@@ -16,26 +16,22 @@ headers it sends. Read from the GEP and apis/v1/httproute_types.go (gateway-api 
 - maxAge defaults to 5; an unmatched preflight is answered without CORS headers (this model:
   204; GEP allows 200, 204 or 403, all of which a browser reads as a refusal).
 
-`filter_of` (the filter corsgen's gateway-api output writes for a policy) and `problems` (the
-field rules the API server checks) are the few lines the gateway-api target and
-targets/kube_validate.py state in full.
+`corsgen_filter` reads the filter corsgen's gateway-api output writes for a plan back from that
+output, and `problems` asks targets/kube_validate.py what the API server would refuse in one.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 from corsgen.fetch import Headers, header_value
+from corsgen.plan import Plan
+from corsgen.targets.gateway_api import TARGET
 
 Cors = Mapping[str, object]
 DEFAULT_MAX_AGE = 5
-METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
-ORIGIN_PATTERN = re.compile(
-    r"(^\*$)|(^(http(s)?):\/\/(((\*\.)?([a-zA-Z0-9\-]+\.)*[a-zA-Z0-9-]+|\*)(:([0-9]{1,5}))?)$)"
-)
-_TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
-MAX_ITEMS = 64
+# The output's name as users know it, for what `corsgen import` prints.
+TITLE = TARGET.title
 
 
 def _list(cors: Cors, key: str) -> list[str]:
@@ -91,54 +87,23 @@ def answer(cors: Cors, method: str, headers: Headers) -> tuple[int | None, list[
 
 
 def problems(cors: Cors) -> list[str]:
-    """What the API server refuses in the filter (its field rules), in words."""
-    out = []
-    origins = _list(cors, "allowOrigins")
-    out += [
-        f"allowOrigins {o!r} does not match the origin pattern"
-        for o in origins
-        if not ORIGIN_PATTERN.search(o)
-    ]
-    if "*" in origins and len(origins) > 1:
-        out.append("allowOrigins: * must stand alone")
-    out += [
-        f"allowMethods {m!r} is not one of {', '.join(METHODS)} or *"
-        for m in _list(cors, "allowMethods")
-        if m not in (*METHODS, "*")
-    ]
-    for key in ("allowHeaders", "exposeHeaders"):
-        out += [
-            f"{key} {h!r} is not a header name" for h in _list(cors, key) if not _TOKEN.fullmatch(h)
-        ]
-    for key in ("allowOrigins", "allowMethods", "allowHeaders", "exposeHeaders"):
-        if len(_list(cors, key)) > MAX_ITEMS:
-            out.append(f"{key}: more than {MAX_ITEMS} items")
-    max_age = cors.get("maxAge")
-    if isinstance(max_age, int) and not 1 <= max_age < 2**31:
-        out.append(f"maxAge {max_age} is not between 1 and 2147483647")
-    return out
+    """What the API server refuses in a filter of these fields, as it says it (kube_validate)."""
+    from corsgen.targets import kube_validate
+
+    found = kube_validate.problems("HTTPRouteFilter", {"type": "CORS", "cors": dict(cors)})
+    return [str(problem) for problem in found]
 
 
-def filter_of(
-    origins: Sequence[str],
-    regex: str | None,
-    credentials: bool,
-    methods: Sequence[str],
-    headers: Sequence[str],
-    expose: Sequence[str],
-    max_age: int | None,
-) -> dict[str, object] | str:
-    """The filter corsgen's gateway-api output writes for a policy's keys, every field explicit
-    (maxAge 5 where the policy sends no Max-Age: a browser's own default); or why it refuses."""
-    if regex is not None:
-        return "a regex origin (allow_origin_regex): the filter has none"
-    cors: dict[str, object] = {
-        "allowOrigins": list(origins),
-        "allowCredentials": credentials,
-        "allowMethods": list(methods),
-        "allowHeaders": list(headers),
-        "exposeHeaders": list(expose),
-        "maxAge": max_age if max_age is not None else DEFAULT_MAX_AGE,
-    }
-    refused = problems(cors)
-    return "; ".join(refused) if refused else cors
+def corsgen_filter(plan: Plan) -> Cors | str:
+    """The filter corsgen's gateway-api output writes for the plan, read back from its file; or,
+    where the format cannot express the plan, why (its CG530 findings)."""
+    import yaml
+
+    from corsgen.render import render_parts
+
+    refused = ["; ".join(v.texts) for v in TARGET.refusals(plan)]
+    if refused:
+        return " / ".join(refused)
+    (text,) = render_parts(plan, TARGET.name).values()
+    cors: Cors = yaml.safe_load(text)[0]["value"]["cors"]
+    return cors

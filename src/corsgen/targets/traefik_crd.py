@@ -18,20 +18,17 @@ reference) is for `kubectl apply --dry-run=server` and `corsgen probe`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from corsgen.errors import CorsgenError, VerifyError
+from corsgen.errors import VerifyError
 from corsgen.plan import Plan
 from corsgen.rules.table import Violation
-from corsgen.targets import traefik, yaml_lines
-from corsgen.targets.base import WRAPPER, Loaded, Part, Target
+from corsgen.targets import kubernetes, traefik, yaml_lines
+from corsgen.targets.base import WRAPPER, Part, Target
 
 API_VERSION = "traefik.io/v1alpha1"
 KIND = "Middleware"
-# What the API server accepts as a custom resource's name: a DNS-1123 subdomain.
-_DNS_1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_MAX_NAME = 253
 # The type of each spec.headers field corsgen writes, as the CRD's schema declares it
 # (traefik.io_middlewares.yaml): string lists, booleans, an int64, and a map of strings.
 FIELDS: Mapping[str, type] = {
@@ -55,18 +52,6 @@ _COLUMNS: Mapping[int, frozenset[str]] = {
 # Where the config test puts the file provider's copies: Traefik's file provider reads every
 # YAML file below its directory, and a Middleware manifest is not dynamic configuration.
 PROVIDER = WRAPPER + "-file-provider"
-
-
-def resource_name(plan: Plan) -> str:
-    """corsgen-NAME, the policy's _ as -; refused when the API server would refuse it."""
-    name = f"corsgen-{plan.name.replace('_', '-')}"
-    if len(name) > _MAX_NAME or not _DNS_1123.fullmatch(name):
-        raise CorsgenError(
-            f"refusing to name a Traefik Middleware {name!r}: a Kubernetes name is lower-case "
-            f"letters, digits, - and ., starting and ending with a letter or digit, at most "
-            f"{_MAX_NAME} characters (DNS-1123); rename the policy (its `name` key or its file)"
-        )
-    return name
 
 
 def file_provider(text: str) -> str:
@@ -105,11 +90,7 @@ def _shape(file: str, text: str) -> None:
         if _get(resource, key) != value:
             raise VerifyError(f"{key} is not {value}", file, _line(text, key))
     name = _get(_get(resource, "metadata"), "name")
-    if (
-        not isinstance(name, str)
-        or not name.startswith("corsgen-")
-        or not _DNS_1123.fullmatch(name)
-    ):
+    if not isinstance(name, str) or not name.startswith(kubernetes.OWNED):
         raise VerifyError("metadata.name is not corsgen-NAME (DNS-1123)", file, _line(text, "name"))
     headers = _get(_get(resource, "spec"), "headers")
     if not isinstance(headers, dict):
@@ -137,7 +118,7 @@ class TraefikCrd(Target):
         return traefik.quote(value)
 
     def context(self, plan: Plan) -> Mapping[str, object]:
-        name = resource_name(plan)
+        name = kubernetes.owned(plan)
         return {
             "note": (
                 f"Traefik CRD: {name} first in a router's middlewares (an IngressRoute's, or an "
@@ -150,9 +131,12 @@ class TraefikCrd(Target):
         }
 
     def check_structure(self, files: Mapping[str, str]) -> None:
+        from corsgen.targets import kube_validate  # cel-python: only what checks a file pays
+
         yaml_lines.check(files, _known)
         for file, text in files.items():
             _shape(file, text)
+        kube_validate.check_files(files)
 
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         provider = root / PROVIDER
@@ -162,14 +146,8 @@ class TraefikCrd(Target):
             (provider / name).write_text(text)
         return traefik.TARGET.config_test_command(binary, provider, copies)
 
-    def routes(self, configs: Sequence[Path]) -> Loaded:
-        raise CorsgenError(
-            f"`corsgen audit` cannot read {self.title} manifests; audit what Traefik answers "
-            "with `corsgen probe --policy`"
-        )
-
-    def claims(self, text: str) -> bool:
-        return False
+    def refusals(self, plan: Plan) -> Iterator[Violation]:
+        return kubernetes.name_refusals(plan, self.title, [kubernetes.owned(plan)])
 
     def shortfalls(self, plan: Plan) -> Iterator[Violation]:
         # The same middleware, the same Traefik: the file provider's shortfalls.

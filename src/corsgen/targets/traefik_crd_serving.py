@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from corsgen.plan import Plan
+from corsgen.targets.kubernetes import owned
 from corsgen.targets.serving import Serving, one_build
-from corsgen.targets.traefik_crd import file_provider, resource_name
+from corsgen.targets.traefik_crd import file_provider
 from corsgen.targets.traefik_serving import bench_with, configure_with, version
 
 
@@ -17,7 +18,7 @@ def crd_middleware(dynamic: Path, plan: Plan) -> str:
 
     for name, text in render_parts(plan, "traefik-crd").items():
         (dynamic / name).write_text(file_provider(text))
-    return resource_name(plan)
+    return owned(plan)
 
 
 SERVING = Serving(

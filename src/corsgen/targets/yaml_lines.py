@@ -15,7 +15,8 @@ from corsgen.errors import CorsgenError, VerifyError
 from corsgen.routing import Place
 from corsgen.targets.base import guard, refuse
 
-_SCALAR = r'(?:"(?:\\[\\"]|[^"\\])*"|true|false|\d+)'
+# An empty list is written [] (the Kubernetes outputs write every list, empty ones too).
+_SCALAR = r'(?:"(?:\\[\\"]|[^"\\])*"|true|false|\d+|\[\])'
 # A key (Envoy's "@type" must be quoted: @ starts nothing in YAML), or a list item's dash, or both.
 _LINE = re.compile(
     r"^(?P<indent> *)(?P<dash>- )?"

@@ -1,0 +1,87 @@
+"""Envoy Gateway: a whole SecurityPolicy (gateway.envoyproxy.io/v1alpha1) whose cors is the policy.
+
+One file, NAME.securitypolicy.yaml: the SecurityPolicy corsgen-NAME, attached by targetRefs to the
+HTTPRoute named NAME (the policy's name, _ as -), in the namespace kustomize or `kubectl -n`
+gives. Envoy Gateway translates it to Envoy's own CORS filter, so that filter's shortfalls are
+noted (CG501), as for the envoy target.
+
+Its origins are exact or a `*.` wildcard, http or https, without regex; its methods and origins
+need at least one entry each (MinItems=1). What it cannot say is refused here (CG530). Its
+translator turns a wildcard into the regex `.*` for `*` (wildcard2regex): any number of labels,
+as corsgen's wildcard means, for every Origin a browser sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from corsgen.errors import VerifyError
+from corsgen.plan import Plan
+from corsgen.rules.table import Violation
+from corsgen.targets import kubernetes
+from corsgen.targets.base import Part
+
+KEYS = kubernetes.FIELD_KEYS | {
+    "apiVersion",
+    "kind",
+    "metadata",
+    "name",
+    "spec",
+    "targetRefs",
+    "group",
+    "cors",
+}
+
+
+class EnvoyGateway(kubernetes.Kubernetes):
+    name = "envoy-gateway"
+    title = "Envoy Gateway"
+    kind = "SecurityPolicy"
+    parts = (Part("envoy-gateway/securitypolicy.yaml.j2", ".securitypolicy.yaml"),)
+    keys = KEYS
+
+    pad = "    "
+
+    def origins(self, plan: Plan) -> list[str]:
+        """Exact origins and `*.` wildcards as written, or *, quoted."""
+        if plan.any_origin:
+            return [self.quote("*")]
+        return [self.quote(origin) for origin in (*plan.exact_origins, *plan.wildcard_origins)]
+
+    def max_age(self, seconds: int) -> str:
+        return kubernetes.seconds(seconds)
+
+    def names(self, plan: Plan) -> Mapping[str, object]:
+        policy = kubernetes.owned(plan)
+        return {
+            "note": f"Envoy Gateway: the SecurityPolicy {policy}, kubectl apply it (-n NAMESPACE).",
+            "policy": self.quote(policy),
+            "route": self.quote(kubernetes.name(plan)),
+        }
+
+    def check_shape(self, file: str, document: object) -> None:
+        if kubernetes.at(document, "kind") != self.kind:
+            raise VerifyError("not a SecurityPolicy", file)
+        if kubernetes.at(document, "spec", "targetRefs", 0, "kind") != "HTTPRoute":
+            raise VerifyError("the policy does not target an HTTPRoute", file)
+        kubernetes.cors_shape(kubernetes.at(document, "spec", "cors"), file)
+
+    def refusals(self, plan: Plan) -> Iterator[Violation]:
+        server = {"server": self.title}
+        names = [kubernetes.owned(plan), kubernetes.name(plan)]
+        yield from kubernetes.name_refusals(plan, self.title, names)
+        # Its origin pattern takes \w, so _ too, in a host (api/v1alpha1/cors_types.go).
+        yield from kubernetes.origin_refusals(plan, self.title, ["["])
+        if not kubernetes.values(plan, "methods"):
+            # An empty list is no header: only the safelisted methods, which listing says too.
+            fields = {**server, "what": "allow_methods", "why": _EMPTY_METHODS}
+            yield Violation("CG530", "empty", "allow_methods", fields)
+        yield from kubernetes.no_private_network(plan, self.title)
+
+    def shortfalls(self, plan: Plan) -> Iterator[Violation]:
+        yield from kubernetes.envoy_shortfalls(plan, self.title)
+
+
+_EMPTY_METHODS = 'list allow_methods = ["GET", "HEAD", "POST"], which browsers allow anyway'
+
+TARGET = EnvoyGateway()

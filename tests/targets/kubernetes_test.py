@@ -1,0 +1,255 @@
+"""The Kubernetes outputs (gateway-api, envoy-gateway, istio): each refusal and each shortfall per
+target, what they render, and the names they give resources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from corsgen.cli import main
+from corsgen.errors import CorsgenError, VerifyError
+from corsgen.plan import Plan, build_plan
+from corsgen.policy.loading import parse_policy
+from corsgen.render import render
+from corsgen.targets import by_name, expressible
+from corsgen.verify import check_structure, server_check
+
+
+def plan_of(text: str) -> Plan:
+    """The plan of a policy text, named by its `name` key, else api."""
+    policy = parse_policy(text, "api.toml")
+    return build_plan(policy, policy.name or "api", "api.toml")
+
+
+K8S = ("gateway-api", "envoy-gateway", "istio")
+A = 'allow_origins = ["https://a.example.com"]\n'
+SIXTY_FIVE = [f"X-H{i}" for i in range(65)]
+
+# (policy text, {target: the CG530 cases it refuses the policy with}); a target left out
+# expresses the policy.
+REFUSALS = [
+    (
+        A + "allow_origin_regex = 'https://pr-[0-9]+\\.example\\.com'",
+        {"gateway-api": {"regex"}, "envoy-gateway": {"regex"}},
+    ),
+    (
+        'allow_origins = ["wss://a.example.com"]',
+        {"gateway-api": {"scheme"}, "envoy-gateway": {"scheme"}},
+    ),
+    ('allow_origins = ["https://a_b.example.com"]', {"gateway-api": {"host"}}),
+    ('allow_origins = ["http://[::1]:8080"]', {"gateway-api": {"host"}, "envoy-gateway": {"host"}}),
+    (A + 'allow_methods = ["PROPFIND"]', {"gateway-api": {"method"}, "istio": {"method"}}),
+    (A + 'allow_methods = ["*", "GET"]', {"gateway-api": {"star-beside"}}),
+    (A + "max_age = 0", {"gateway-api": {"max-age"}, "istio": {"max-age"}}),
+    (A + "allow_methods = []", {"envoy-gateway": {"empty"}}),
+    (A + f"allow_headers = {SIXTY_FIVE!r}", {"gateway-api": {"too-many"}}),
+    (A + f"expose_headers = {SIXTY_FIVE!r}", {"gateway-api": {"too-many"}}),
+    (
+        f"allow_origins = {[f'https://o{i}.example.com' for i in range(65)]!r}",
+        {"gateway-api": {"too-many"}},
+    ),
+    (A + "allow_private_network = true", {t: {"private-network"} for t in K8S}),
+    (A + 'name = "api_"', {t: {"name"} for t in K8S}),
+    (A + f'name = "{"a" * 56}"', {"envoy-gateway": {"name"}}),
+    (A + f'name = "{"a" * 64}"', {t: {"name"} for t in K8S}),
+    (A + 'allow_methods = ["GET", "PATCH"]\nallow_headers = ["X-A"]\nmax_age = 1', {}),
+    ('allow_origins = ["https://*.example.com"]', {}),
+    ('allow_origins = ["*"]', {}),
+]
+
+
+@pytest.mark.parametrize(("text", "refused"), REFUSALS)
+@pytest.mark.parametrize("target", K8S)
+def test_each_format_refuses_what_it_cannot_say(
+    target: str, text: str, refused: dict[str, set[str]]
+) -> None:
+    plan = plan_of(text)
+    found = list(by_name(target).refusals(plan))
+    assert {v.case for v in found} == refused.get(target, set())
+    assert all(v.rule == "CG530" and v.texts[0] and v.texts[1] for v in found)
+    if found:
+        with pytest.raises(CorsgenError, match=f"refusing to render {plan.name} for {target}"):
+            render(plan, target)
+    else:
+        check_structure(render(plan, target), target)
+
+
+# (policy text, target, the CG501 cases it notes)
+GATEWAY = {
+    "preflight-ok",
+    "backend-cors",
+    "auth-first",
+    "preflight-auth",
+    "origin-twice",
+    "basic-auth",
+}
+ENVOY = {"preflight-200", "no-vary", "backend-cors"}
+SHORTFALLS = [
+    (A, "gateway-api", GATEWAY | {"no-vary"}),
+    (
+        'allow_origins = ["https://*.example.com"]',
+        "gateway-api",
+        GATEWAY | {"no-vary", "ignores-wildcards"},
+    ),
+    ('allow_origins = ["*"]', "gateway-api", GATEWAY | {"star-not-null"}),
+    (A, "envoy-gateway", ENVOY),
+    (A + "preflight_status = 200", "envoy-gateway", {"no-vary", "backend-cors"}),
+    ('allow_origins = ["*"]', "envoy-gateway", ENVOY | {"no-star"}),
+    (A + 'allow_headers = ["*"]', "istio", ENVOY | {"star-headers", "auth-first"}),
+    (A, "istio", ENVOY | {"auth-first"}),
+]
+
+
+@pytest.mark.parametrize(("text", "target", "cases"), SHORTFALLS)
+def test_each_shortfall_is_noted(text: str, target: str, cases: set[str]) -> None:
+    noted = list(by_name(target).shortfalls(plan_of(text)))
+    assert {v.case for v in noted} == cases and {v.rule for v in noted} == {"CG501"}
+    for violation in noted:
+        message, _ = violation.texts
+        if "tracker" in violation.fields:  # an implementation's issue names it and its tracker
+            assert str(violation.fields["tracker"]) in message
+
+
+POLICY = (
+    'allow_origins = ["https://a.example.com", "https://*.b.example.com"]\n'
+    'allow_methods = ["GET", "PUT"]\nallow_headers = ["X-A"]\nallow_credentials = true\n'
+)
+
+
+def _document(target: str, text: str = POLICY) -> Any:
+    (rendered,) = render(plan_of(text), target).values()
+    return yaml.safe_load(rendered)
+
+
+def test_the_gateway_api_patch_puts_the_whole_policy_first_in_rule_0() -> None:
+    (op,) = _document("gateway-api")
+    assert op["op"] == "add" and op["path"] == "/spec/rules/0/filters/0"
+    assert op["value"] == {
+        "type": "CORS",
+        "cors": {
+            "allowOrigins": ["https://a.example.com", "https://*.b.example.com"],
+            "allowMethods": ["GET", "PUT"],
+            "allowHeaders": ["X-A"],
+            "exposeHeaders": [],
+            # Unset max_age: the browser's own 5, written out (the filter's default too).
+            "maxAge": 5,
+            "allowCredentials": True,
+        },
+    }
+
+
+def test_envoy_gateway_writes_a_whole_security_policy_for_the_route() -> None:
+    document = _document("envoy-gateway", POLICY + "max_age = 600")
+    assert isinstance(document, dict)
+    assert document["apiVersion"] == "gateway.envoyproxy.io/v1alpha1"
+    assert document["metadata"] == {"name": "corsgen-api"}  # no namespace: kustomize or -n
+    assert document["spec"]["targetRefs"] == [
+        {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "api"}
+    ]
+    assert document["spec"]["cors"]["maxAge"] == "600s"
+    assert document["spec"]["cors"]["allowCredentials"] is True
+
+
+def test_istio_matches_wildcards_and_regexes_as_anchored_re2() -> None:
+    text = POLICY + "allow_origin_regex = 'https://pr-[0-9]+\\.example\\.com'"
+    (op,) = _document("istio", text)
+    assert op["path"] == "/spec/http/0/corsPolicy"
+    origins = op["value"]["allowOrigins"]
+    assert origins[0] == {"exact": "https://a.example.com"}
+    assert [set(o) for o in origins[1:]] == [{"regex"}, {"regex"}]
+    assert all(o["regex"].startswith("^") and o["regex"].endswith("$") for o in origins[1:])
+    assert _document("istio", 'allow_origins = ["*"]')[0]["value"]["allowOrigins"] == [
+        {"regex": ".*"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "resource"),
+    [("api", "api"), ("spa_api", "spa-api"), ("v2_public_api", "v2-public-api")],
+)
+def test_resources_are_named_after_the_policy_with_dashes(name: str, resource: str) -> None:
+    text = f'name = "{name}"\n' + A
+    (rendered,) = render(plan_of(text), "gateway-api").values()
+    assert f"name {resource}." in rendered
+    document = _document("envoy-gateway", text)
+    assert document["metadata"]["name"] == f"corsgen-{resource}"
+    assert document["spec"]["targetRefs"][0]["name"] == resource
+
+
+@pytest.mark.parametrize("target", K8S)
+def test_the_offline_check_is_the_config_test_and_needs_no_server(target: str) -> None:
+    result = server_check(render(plan_of(POLICY), target), target)
+    assert result.ok and result.binary is not None
+
+
+@pytest.mark.parametrize("target", K8S)
+def test_a_wrong_shape_is_a_verify_error(target: str) -> None:
+    files = render(plan_of(POLICY), target)
+    broken = {
+        name: text.replace("allowCredentials: true", 'allowCredentials: "yes"')
+        for name, text in files.items()
+    }
+    with pytest.raises(VerifyError, match="allowCredentials"):
+        check_structure(broken, target)
+
+
+def test_check_and_render_refuse_for_the_chosen_target_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "api.toml"
+    policy.write_text(A + "allow_origin_regex = 'https://pr-[0-9]+\\.example\\.com'")
+    assert main(["check", str(policy)]) == 0
+    assert main(["check", str(policy), "--target", "istio"]) == 0
+    assert main(["check", str(policy), "--target", "gateway-api"]) == 1
+    assert main(["render", str(policy), "--target", "gateway-api"]) == 1
+    assert "CG530 cannot-express: Gateway API has no origin regex" in capsys.readouterr().err
+    assert "gateway-api" not in expressible(plan_of(policy.read_text()), K8S)
+
+
+@pytest.mark.parametrize("target", K8S)
+def test_audit_refuses_a_target_it_does_not_read(
+    target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "route.yaml"
+    config.write_text("kind: HTTPRoute\n")
+    assert main(["audit", str(config), "--target", target]) == 2
+    assert "a manifest corsgen writes, not a config it reads" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("origins", "code", "written"),
+    [('["https://a.example.com"]', 0, True), ('["wss://a.example.com"]', 1, False)],
+)
+def test_sync_writes_the_outputs_or_refuses_the_policy_for_them(
+    tmp_path: Path, origins: str, code: int, written: bool
+) -> None:
+    (tmp_path / "cors").mkdir()
+    (tmp_path / "cors" / "api.toml").write_text(f"allow_origins = {origins}\n")
+    (tmp_path / "corsgen.toml").write_text(
+        '[[outputs]]\npolicies = ["cors/*.toml"]\ntargets = ["gateway-api", "istio"]\n'
+        'out_dir = "deploy/{target}"\n'
+    )
+    assert main(["sync", "--manifest", str(tmp_path / "corsgen.toml")]) == code
+    patch = tmp_path / "deploy" / "gateway-api" / "api.httproute-patch.yaml"
+    assert patch.is_file() == written
+    assert (tmp_path / "deploy" / "istio").is_dir() == written  # all or nothing
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "said"),
+    [
+        ('allow_origins = ["https://*.example.com"]', 0, " CG501 "),  # Istio's wildcard issue
+        ('allow_origins = ["wss://a.example.com"]', 1, " CG530 "),  # refused, nothing explained
+    ],
+)
+def test_explain_with_a_target_says_its_notes_and_refusals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, code: int, said: str
+) -> None:
+    policy = tmp_path / "api.toml"
+    policy.write_text(text + "\n")
+    origin = "https://a.example.com" if code else "https://x.example.com"
+    assert main(["explain", str(policy), "--origin", origin, "-t", "gateway-api"]) == code
+    assert said in capsys.readouterr().err
