@@ -533,6 +533,68 @@ def shortfalls() -> str:
     return _table(head, rows)
 
 
+# What each CG530 case needs in a policy (the policy a target's format cannot say), for the
+# table of what each output refuses.
+REFUSAL_POLICIES: dict[str, tuple[str, str]] = {
+    "regex": (
+        "an `allow_origin_regex`",
+        _ORIGIN + "allow_origin_regex = 'https://pr-[0-9]+\\.example\\.com'\n",
+    ),
+    "too-many": (
+        "more than 64 origins, allowed or exposed headers",
+        _ORIGIN + "expose_headers = [" + ", ".join(f'"X-{i}"' for i in range(65)) + "]\n",
+    ),
+    "scheme": (
+        "an origin that is not http or https",
+        'allow_origins = ["capacitor://localhost"]\n',
+    ),
+    "host": (
+        "an IPv6 host (`http://[::1]:8080`), or a host with `_`",
+        'allow_origins = ["http://[::1]:8080"]\n',
+    ),
+    "method": (
+        "a method outside GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH",
+        _ORIGIN + 'allow_methods = ["PROPFIND"]\n',
+    ),
+    "star-beside": ('`"*"` beside other methods', _ORIGIN + 'allow_methods = ["*", "GET"]\n'),
+    "max-age": ("`max_age = 0`", _ORIGIN + "max_age = 0\n"),
+    "empty": ("`allow_methods = []`", _ORIGIN + "allow_methods = []\n"),
+    "private-network": (
+        "`allow_private_network = true`",
+        _ORIGIN + "allow_private_network = true\n",
+    ),
+    "name": (
+        "a name that is no Kubernetes name (`api_`: it ends in `-`)",
+        _ORIGIN + 'name = "api_"\n',
+    ),
+}
+
+
+def _refusing(case: str, policy: str) -> set[str]:
+    """The targets that refuse this policy text with this CG530 case."""
+    with tempfile.TemporaryDirectory(prefix="corsgen-docs-") as tmp:
+        path = Path(tmp) / "api.toml"
+        path.write_text(policy, encoding="utf-8")
+        plan, _ = load_and_plan(path)
+    return {n for n, t in TARGETS.items() if any(r.case == case for r in t.refusals(plan))}
+
+
+def refusals() -> str:
+    """Which output refuses which policy (CG530), one column per target that refuses any."""
+    rule = next(r for r in RULES if r.id == "CG530")
+    if missing := set(rule.cases) - set(REFUSAL_POLICIES):
+        raise SystemExit(f"docs/gen.py: add a policy to REFUSAL_POLICIES for {missing}")
+    refusing = {case: _refusing(case, REFUSAL_POLICIES[case][1]) for case in rule.cases}
+    columns = [n for n in TARGETS if any(n in names for names in refusing.values())]
+    rows = []
+    for case, names in refusing.items():
+        if not names:
+            raise SystemExit(f"docs/gen.py: no target refuses {case} for its policy")
+        marks = ["refused" if n in names else "" for n in columns]
+        rows.append((f"`{case}`", REFUSAL_POLICIES[case][0], *marks))
+    return _table(("case", "when the policy has", *(TARGETS[n].title for n in columns)), rows)
+
+
 # --- the commands --------------------------------------------------------------------------------
 
 

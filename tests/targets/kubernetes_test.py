@@ -36,8 +36,9 @@ REFUSALS = [
         {"gateway-api": {"regex"}, "envoy-gateway": {"regex"}},
     ),
     (
+        # Envoy Gateway's origin pattern takes any scheme since v1.9.0.
         'allow_origins = ["wss://a.example.com"]',
-        {"gateway-api": {"scheme"}, "envoy-gateway": {"scheme"}},
+        {"gateway-api": {"scheme"}},
     ),
     ('allow_origins = ["https://a_b.example.com"]', {"gateway-api": {"host"}}),
     ('allow_origins = ["http://[::1]:8080"]', {"gateway-api": {"host"}, "envoy-gateway": {"host"}}),

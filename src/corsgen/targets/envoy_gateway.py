@@ -5,8 +5,9 @@ HTTPRoute named NAME (the policy's name, _ as -), in the namespace kustomize or 
 gives. Envoy Gateway translates it to Envoy's own CORS filter, so that filter's shortfalls are
 noted (CG501), as for the envoy target.
 
-Its origins are exact or a `*.` wildcard, http or https, without regex; its methods and origins
-need at least one entry each (MinItems=1). What it cannot say is refused here (CG530). Its
+Its origins are exact or a `*.` wildcard, of any scheme since v1.9.0, without regex; its methods
+and origins need at least one entry each (MinItems=1). What it cannot say is refused here (CG530).
+Its
 translator turns a wildcard into the regex `.*` for `*` (wildcard2regex): any number of labels,
 as corsgen's wildcard means, for every Origin a browser sends.
 """
@@ -70,8 +71,9 @@ class EnvoyGateway(kubernetes.Kubernetes):
         server = {"server": self.title}
         names = [kubernetes.owned(plan), kubernetes.name(plan)]
         yield from kubernetes.name_refusals(plan, self.title, names)
-        # Its origin pattern takes \w, so _ too, in a host (api/v1alpha1/cors_types.go).
-        yield from kubernetes.origin_refusals(plan, self.title, ["["])
+        # Its origin pattern (api/v1alpha1/cors_types.go, v1.9.0) takes any scheme, and \w, so
+        # _ too, in a host; v1.8 took http and https only, which its API server says.
+        yield from kubernetes.origin_refusals(plan, self.title, ["["], web_only=False)
         if not kubernetes.values(plan, "methods"):
             # An empty list is no header: only the safelisted methods, which listing says too.
             fields = {**server, "what": "allow_methods", "why": _EMPTY_METHODS}

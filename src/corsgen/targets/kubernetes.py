@@ -121,15 +121,18 @@ def too_many(plan: Plan, server: str, most: int, origins: int) -> Iterator[Viola
             yield Violation("CG530", "too-many", key, found)
 
 
-def origin_refusals(plan: Plan, server: str, hosts: Sequence[str]) -> Iterator[Violation]:
-    """CG530 for a format whose origins are http or https, exact or a `*.` wildcard, without
-    regex, and whose host may not hold what `hosts` names (`_`, `[` of an IPv6 address)."""
+def origin_refusals(
+    plan: Plan, server: str, hosts: Sequence[str], web_only: bool = True
+) -> Iterator[Violation]:
+    """CG530 for a format whose origins are exact or a `*.` wildcard, without regex, of http or
+    https only when `web_only`, and whose host may not hold what `hosts` names (`_`, `[` of an
+    IPv6 address)."""
     if plan.regex_patterns:
         fields = {"server": server, "what": "|".join(plan.regex_patterns)}
         yield Violation("CG530", "regex", "allow_origin_regex", fields)
     for origin in plan.exact_origins + plan.wildcard_origins:
         scheme, _, host = origin.partition("://")
-        if scheme not in ("http", "https"):
+        if web_only and scheme not in ("http", "https"):
             yield Violation("CG530", "scheme", "allow_origins", {"server": server, "what": origin})
         elif held := [_HOSTS[text] for text in hosts if text in host]:
             fields = {"server": server, "what": origin, "why": held[0]}
