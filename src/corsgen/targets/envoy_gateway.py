@@ -7,9 +7,8 @@ noted (CG501), as for the envoy target.
 
 Its origins are exact or a `*.` wildcard, of any scheme since v1.9.0, without regex; its methods
 and origins need at least one entry each (MinItems=1). What it cannot say is refused here (CG530).
-Its
-translator turns a wildcard into the regex `.*` for `*` (wildcard2regex): any number of labels,
-as corsgen's wildcard means, for every Origin a browser sends.
+Its translator turns a wildcard into the regex `.*` for `*` (wildcard2regex): any number of
+labels, as corsgen's wildcard means, for every Origin a browser sends.
 """
 
 from __future__ import annotations
