@@ -6,9 +6,9 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from corsgen.errors import CorsgenError, Finding, PolicyError
 from corsgen.globbing import Budget, GlobRefused, expand
@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 else:
     # A Literal of the registry's names: pydantic refuses any other, and the JSON Schema lists them.
     TargetName = Literal[NAMES]
+
+# A Kubernetes namespace or route name, a DNS-1123 label (targets/kubernetes.py).
+KubernetesName = Annotated[
+    str, StringConstraints(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+]
 
 MANIFEST = "corsgen.toml"
 PYPROJECT = "pyproject.toml"
@@ -45,6 +50,17 @@ class Output(BaseModel):
         "directory unless sync gets --allow-outside; {target} is replaced by the target's name "
         "(deploy/{target}).",
     )
+    namespace: KubernetesName | None = Field(
+        None,
+        description="Kubernetes outputs: the namespace their whole resources are written in "
+        "(default: none, as kustomize's namespace or kubectl -n gives it); other targets ignore "
+        "it.",
+    )
+    routes: dict[str, KubernetesName] = Field(
+        {},
+        description="Kubernetes outputs: the HTTPRoute or VirtualService a policy, by its name, is "
+        'for where it is not the policy\'s name with _ as - ({spa_api = "storefront"}).',
+    )
 
 
 class Manifest(BaseModel):
@@ -64,6 +80,7 @@ class Job:
     target: str
     out_dir: Path
     key: str
+    output: Output  # its namespace and routes, for the Kubernetes outputs
 
 
 @dataclass(frozen=True)
@@ -99,7 +116,7 @@ class LoadedManifest:
                 for policy in policies:
                     for target, out_dir in out_dirs.items():
                         jobs.setdefault(
-                            (policy, target, out_dir), Job(policy, target, out_dir, key)
+                            (policy, target, out_dir), Job(policy, target, out_dir, key, output)
                         )
         if problems:
             raise PolicyError(problems)

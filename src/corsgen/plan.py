@@ -46,6 +46,17 @@ class Header:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """Where a Kubernetes output attaches, given by `render --namespace/--route` or the manifest's
+    `namespace` and `routes`: the namespace written into a whole resource, and the HTTPRoute or
+    VirtualService it is for. None is the default: no namespace (kustomize's or `kubectl -n`
+    gives it), the route named after the policy. Never part of the policy or its digest."""
+
+    namespace: str | None = None
+    route: str | None = None
+
+
+@dataclass(frozen=True)
 class Plan:
     """What every target renders, decided once from one checked policy."""
 
@@ -62,6 +73,7 @@ class Plan:
     # The wildcard origins as the policy wrote them (https://*.example.com), sorted: their regexes
     # open origin_patterns, for a format that takes wildcards as they are (the Gateway API's).
     wildcard_origins: tuple[str, ...] = ()
+    attachment: Attachment = Attachment()
 
     @property
     def vary_origin(self) -> bool:

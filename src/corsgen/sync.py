@@ -6,7 +6,7 @@ import difflib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -14,7 +14,7 @@ from corsgen.errors import CorsgenError, Finding, PolicyError, blocking, escape
 from corsgen.files import NotAFile, TooLarge, decode, read_file, shown
 from corsgen.marker import body_digest, parse_marker
 from corsgen.pipeline import load_and_plan
-from corsgen.plan import Plan
+from corsgen.plan import Attachment, Plan
 from corsgen.render import render_parts, render_shared
 from corsgen.targets import by_name
 from corsgen.targets.base import SHARED
@@ -22,7 +22,7 @@ from corsgen.verify import check_structure
 from corsgen.writing import locked, nearest_existing, refuse, write_atomically
 
 if TYPE_CHECKING:  # render --out-dir uses this module too, and must not import pydantic
-    from corsgen.manifest import LoadedManifest
+    from corsgen.manifest import Job, LoadedManifest
 
 State = Literal["missing", "stale", "upgrade", "re-render", "hand-edited", "foreign", "orphan"]
 DESCRIBE: Mapping[State, str] = {
@@ -173,6 +173,15 @@ def _plans(
     return plans, findings
 
 
+def _attached(plan: Plan, job: Job) -> Plan:
+    """The plan with where its Kubernetes output attaches, from the job's output in the manifest
+    (its namespace, and its route by the policy's name); as it is for any other target."""
+    if not by_name(job.target).attaches:
+        return plan
+    route = job.output.routes.get(plan.name)
+    return replace(plan, attachment=Attachment(job.output.namespace, route))
+
+
 def desired_files(loaded: LoadedManifest, allow_outside: bool = False) -> Desired:
     """Every file the manifest asks for, rendered and parsed back; refuses on any error."""
     jobs = loaded.jobs(allow_outside)
@@ -187,7 +196,7 @@ def desired_files(loaded: LoadedManifest, allow_outside: bool = False) -> Desire
     # The policies each target writes to each directory: what their shared files are sized for.
     sharing: dict[tuple[Path, str], tuple[Path, list[Plan]]] = {}
     for job in jobs:
-        rendered = render_parts(plans[job.policy], job.target)
+        rendered = render_parts(_attached(plans[job.policy], job), job.target)
         check_structure(rendered, job.target)
         target = by_name(job.target)
         parts = frozenset(part.suffix for part in (*target.parts, *target.shared_parts))

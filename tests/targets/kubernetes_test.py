@@ -254,3 +254,98 @@ def test_explain_with_a_target_says_its_notes_and_refusals(
     origin = "https://a.example.com" if code else "https://x.example.com"
     assert main(["explain", str(policy), "--origin", origin, "-t", "gateway-api"]) == code
     assert said in capsys.readouterr().err
+
+
+# (target, options, where each given name lands in the parsed file: (path, value)); a patch names
+# its route and namespace only in its kustomize note, since kustomization.yaml selects its target.
+ATTACHED = [
+    (
+        "envoy-gateway",
+        ["--namespace", "shop", "--route", "storefront"],
+        [(("metadata", "namespace"), "shop"), (("spec", "targetRefs", 0, "name"), "storefront")],
+    ),
+    (
+        "envoy-gateway",
+        [],
+        [(("metadata", "namespace"), None), (("spec", "targetRefs", 0, "name"), "api")],
+    ),
+    ("traefik-crd", ["--namespace", "shop"], [(("metadata", "namespace"), "shop")]),
+    ("gateway-api", ["--namespace", "shop", "--route", "storefront"], []),
+    ("istio", ["--route", "storefront"], []),
+]
+
+
+@pytest.mark.parametrize(("target", "options", "landed"), ATTACHED)
+def test_render_writes_the_namespace_and_route_given(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    target: str,
+    options: list[str],
+    landed: list[tuple[tuple[str | int, ...], str | None]],
+) -> None:
+    policy = tmp_path / "api.toml"
+    policy.write_text('allow_origins = ["https://a.example.com"]\n')
+    assert main(["render", str(policy), "--target", target, *options]) == 0
+    text = capsys.readouterr().out
+    document = yaml.safe_load(text)
+    for path, value in landed:
+        found: Any = document
+        for step in path:
+            found = found.get(step) if isinstance(found, dict) else found[step]
+        assert found == value
+    if "--route" in options and target in ("gateway-api", "istio"):
+        note = "name storefront" + (", namespace shop" if "--namespace" in options else "")
+        assert note in text
+    check_structure({"api.yaml": text}, target)
+
+
+@pytest.mark.parametrize(
+    ("target", "options", "said"),
+    [
+        ("nginx", ["--namespace", "shop"], "--namespace is for gateway-api, envoy-gateway, istio"),
+        (
+            "traefik-crd",
+            ["--route", "web"],
+            "--route is for gateway-api, envoy-gateway, istio, not",
+        ),
+        ("istio", ["--route", "Web"], "'Web' is not a Kubernetes name: only a-z, 0-9 and -"),
+        ("istio", ["--namespace", "a" * 64], "64 characters, more than 63"),
+    ],
+)
+def test_render_refuses_a_name_kubernetes_would_not_take_or_a_target_that_has_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str, options: list[str], said: str
+) -> None:
+    policy = tmp_path / "api.toml"
+    policy.write_text('allow_origins = ["https://a.example.com"]\n')
+    assert main(["render", str(policy), "--target", target, *options]) == 2
+    assert said in capsys.readouterr().err
+
+
+def test_sync_takes_the_namespace_and_each_policys_route_from_the_manifest(tmp_path: Path) -> None:
+    (tmp_path / "cors").mkdir()
+    for name in ("api", "web"):
+        (tmp_path / "cors" / f"{name}.toml").write_text(
+            'allow_origins = ["https://a.example.com"]\n'
+        )
+    (tmp_path / "corsgen.toml").write_text(
+        '[[outputs]]\npolicies = ["cors/*.toml"]\ntargets = ["envoy-gateway", "nginx"]\n'
+        'out_dir = "deploy/{target}"\nnamespace = "shop"\nroutes = {api = "storefront"}\n'
+    )
+    assert main(["sync", "--manifest", str(tmp_path / "corsgen.toml")]) == 0
+    deploy = tmp_path / "deploy" / "envoy-gateway"
+    for name, route in (("api", "storefront"), ("web", "web")):
+        document = yaml.safe_load((deploy / f"{name}.securitypolicy.yaml").read_text())
+        assert document["metadata"]["namespace"] == "shop"
+        assert document["spec"]["targetRefs"][0]["name"] == route
+    assert (tmp_path / "deploy" / "nginx" / "api.conf").is_file()  # nginx ignores both
+
+
+def test_the_manifest_refuses_a_namespace_kubernetes_would_not_take(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "corsgen.toml").write_text(
+        '[[outputs]]\npolicies = ["*.toml"]\ntargets = ["istio"]\nout_dir = "d"\n'
+        'namespace = "Shop"\n'
+    )
+    assert main(["sync", "--manifest", str(tmp_path / "corsgen.toml")]) == 1
+    assert "namespace" in capsys.readouterr().err

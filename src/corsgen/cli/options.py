@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from corsgen.errors import Finding, PolicyError, blocking, clip, report
-from corsgen.targets import NAMES
+from corsgen.targets import NAMES, TARGETS
 
 if TYPE_CHECKING:
     from corsgen.explain import RequestRefused
@@ -20,6 +20,17 @@ if TYPE_CHECKING:
 
 POLICY = click.Path(exists=True, dir_okay=False, path_type=Path)
 TARGET = click.Choice(NAMES)
+
+
+def kubernetes_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An option's namespace or route name, as Kubernetes takes one: a DNS-1123 label."""
+    from corsgen.targets.kubernetes import label_problem
+
+    if value is not None and (why := label_problem(value)) is not None:
+        raise click.BadParameter(f"{value!r} is not a Kubernetes name: {why}", ctx, param)
+    return value
+
+
 # A server config, and the server it is for when the file alone does not say (audit, import).
 CONFIG = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -100,6 +111,21 @@ def load_plan(path: Path, strict: bool, targets: Sequence[str] = (), refusing: b
     plan, warnings = load_and_plan(path, targets, refusing)
     warn(warnings, strict)
     return plan
+
+
+def attached(plan: Plan, target: str, namespace: str | None, route: str | None) -> Plan:
+    """The plan with where a Kubernetes output attaches; a usage error for an option the target
+    does not write."""
+    from dataclasses import replace
+
+    from corsgen.plan import Attachment
+
+    given = {"namespace": namespace, "route": route}
+    for option, value in given.items():
+        if value is not None and option not in TARGETS[target].attaches:
+            writers = [n for n, t in TARGETS.items() if option in t.attaches]
+            raise click.UsageError(f"--{option} is for {', '.join(writers)}, not {target}")
+    return replace(plan, attachment=Attachment(namespace, route))
 
 
 def deprecated(old: str, new: str) -> None:

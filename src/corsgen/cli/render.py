@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from corsgen.cli.options import POLICY, TARGET, command, load_plan
+from corsgen.cli.options import POLICY, TARGET, attached, command, kubernetes_name, load_plan
 from corsgen.errors import CorsgenError, escape
 from corsgen.files import shown
 from corsgen.targets import TARGETS
@@ -23,6 +23,18 @@ CONFIG_TESTS = ", ".join(dict.fromkeys(target.config_test for target in TARGETS.
     type=click.Path(file_okay=False, path_type=Path),
     help="Write the files here instead of printing them.",
 )
+@click.option(
+    "--namespace",
+    callback=kubernetes_name,
+    help="Kubernetes outputs: the namespace a whole resource is written in (default: none, "
+    "as kustomize's namespace or kubectl -n gives it).",
+)
+@click.option(
+    "--route",
+    callback=kubernetes_name,
+    help="Kubernetes outputs: the HTTPRoute or VirtualService the output is for (default: the "
+    "policy's name with _ as -).",
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("--force", is_flag=True, help="Overwrite files corsgen did not generate.")
 @click.option(
@@ -35,6 +47,8 @@ def render(
     policy: Path,
     target: str,
     out_dir: Path | None,
+    namespace: str | None,
+    route: str | None,
     strict: bool,
     force: bool,
     verify_server: bool,
@@ -42,7 +56,7 @@ def render(
     """Render one policy for one server."""
     from corsgen.verify import checked_render
 
-    plan = load_plan(policy, strict, (target,))
+    plan = attached(load_plan(policy, strict, (target,)), target, namespace, route)
     files = checked_render(plan, target)
     if verify_server:
         from corsgen.verify import server_check

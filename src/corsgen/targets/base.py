@@ -158,6 +158,9 @@ class Target(ABC):
     # the conformance, browser and benchmark suites serve every target that is. An output for a
     # Kubernetes API server (targets/kubernetes.py) is not: no cluster runs here.
     served: ClassVar[bool] = True
+    # What of a Plan's Attachment the output writes ("namespace", "route"): the Kubernetes
+    # outputs' render --namespace/--route and the manifest's namespace and routes.
+    attaches: ClassVar[frozenset[str]] = frozenset()
     # Whether `corsgen audit` and `corsgen import` read this target's configs (routes(), claims()).
     # A target whose output is a manifest for an API server (targets/kubernetes.py) does not.
     reads_configs: ClassVar[bool] = True

@@ -26,6 +26,7 @@ KEYS = kubernetes.FIELD_KEYS | {
     "kind",
     "metadata",
     "name",
+    "namespace",
     "spec",
     "targetRefs",
     "group",
@@ -56,7 +57,8 @@ class EnvoyGateway(kubernetes.Kubernetes):
         return {
             "note": f"Envoy Gateway: the SecurityPolicy {policy}, kubectl apply it (-n NAMESPACE).",
             "policy": self.quote(policy),
-            "route": self.quote(kubernetes.name(plan)),
+            "route": self.quote(kubernetes.route(plan)),
+            "namespace": kubernetes.namespace(plan, self.title),
         }
 
     def check_shape(self, file: str, document: object) -> None:
@@ -68,7 +70,7 @@ class EnvoyGateway(kubernetes.Kubernetes):
 
     def refusals(self, plan: Plan) -> Iterator[Violation]:
         server = {"server": self.title}
-        names = [kubernetes.owned(plan), kubernetes.name(plan)]
+        names = [kubernetes.owned(plan), kubernetes.route(plan)]
         yield from kubernetes.name_refusals(plan, self.title, names)
         # Its origin pattern (api/v1alpha1/cors_types.go, v1.9.0) takes any scheme, and \w, so
         # _ too, in a host; v1.8 took http and https only, which its API server says.

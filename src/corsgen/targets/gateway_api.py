@@ -87,11 +87,11 @@ class GatewayApi(kubernetes.Kubernetes):
         return [self.quote(origin) for origin in origins(plan)]
 
     def names(self, plan: Plan) -> Mapping[str, object]:
-        route = kubernetes.name(plan)
+        route = kubernetes.route(plan)
         return {
             "note": f"Gateway API: a kustomize patch of the HTTPRoute {route}.",
             "file": plan.name + self.parts[0].suffix,
-            "route": route,
+            "target": kubernetes.patched(plan),
         }
 
     def check_shape(self, file: str, document: object) -> None:
@@ -102,7 +102,7 @@ class GatewayApi(kubernetes.Kubernetes):
         kubernetes.cors_shape(kubernetes.at(value, "cors"), file)
 
     def refusals(self, plan: Plan) -> Iterator[Violation]:
-        yield from kubernetes.name_refusals(plan, self.title, [kubernetes.name(plan)])
+        yield from kubernetes.name_refusals(plan, self.title, [kubernetes.route(plan)])
         yield from kubernetes.origin_refusals(plan, self.title, ["[", "_"])
         yield from kubernetes.too_many(plan, self.title, MOST, len(origins(plan)))
         yield from kubernetes.method_refusals(plan, self.title)

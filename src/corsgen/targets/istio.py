@@ -47,11 +47,11 @@ class Istio(kubernetes.Kubernetes):
         return kubernetes.seconds(seconds)
 
     def names(self, plan: Plan) -> Mapping[str, object]:
-        service = kubernetes.name(plan)
+        service = kubernetes.route(plan)
         return {
             "note": f"Istio: a kustomize patch of the VirtualService {service}.",
             "file": plan.name + self.parts[0].suffix,
-            "service": service,
+            "target": kubernetes.patched(plan),
         }
 
     def check_shape(self, file: str, document: object) -> None:
@@ -64,7 +64,7 @@ class Istio(kubernetes.Kubernetes):
                 raise VerifyError("an origin that is not one exact or regex match", file)
 
     def refusals(self, plan: Plan) -> Iterator[Violation]:
-        yield from kubernetes.name_refusals(plan, self.title, [kubernetes.name(plan)])
+        yield from kubernetes.name_refusals(plan, self.title, [kubernetes.route(plan)])
         # istiod's validation of a corsPolicy (kube_schema.py, its webhook rules).
         yield from kubernetes.method_refusals(plan, self.title)
         yield from kubernetes.no_private_network(plan, self.title)

@@ -51,20 +51,43 @@ def name(plan: Plan) -> str:
     return plan.name.replace("_", "-")
 
 
+def route(plan: Plan) -> str:
+    """The HTTPRoute or VirtualService the output is for: the one given (Attachment), or the one
+    named after the policy."""
+    return plan.attachment.route or name(plan)
+
+
+def patched(plan: Plan) -> str:
+    """What a patch's kustomize note names as its target: the route, and the namespace if given."""
+    given = plan.attachment.namespace
+    return route(plan) + (f", namespace {given}" if given else "")
+
+
+def namespace(plan: Plan, server: str) -> str | None:
+    """metadata.namespace of a whole resource, quoted; None writes none."""
+    given = plan.attachment.namespace
+    return quote(given, server) if given else None
+
+
 def owned(plan: Plan) -> str:
     """The name of a resource corsgen writes whole for this policy."""
     return OWNED + name(plan)
+
+
+def label_problem(text: str) -> str | None:
+    """Why `text` is no DNS-1123 label (what Kubernetes takes as these names); None if it is."""
+    if len(text) > MAX_LABEL:
+        return f"{len(text)} characters, more than {MAX_LABEL}"
+    if not _LABEL.fullmatch(text):
+        return "only a-z, 0-9 and - between a letter or digit at each end"
+    return None
 
 
 def name_refusals(plan: Plan, server: str, names: Sequence[str]) -> Iterator[Violation]:
     """CG530 for a name, among `names` (the plan's, as resources are named after it), that is not
     a DNS-1123 label."""
     for found in names:
-        if len(found) > MAX_LABEL:
-            why = f"{len(found)} characters, more than {MAX_LABEL}"
-        elif not _LABEL.fullmatch(found):
-            why = "only a-z, 0-9 and - between a letter or digit at each end"
-        else:
+        if (why := label_problem(found)) is None:
             continue
         most = MAX_LABEL - (len(found) - len(plan.name))
         fields = {"server": server, "what": found, "why": why, "most": most}
@@ -188,6 +211,7 @@ class Kubernetes(Target):
 
     reads_configs = False
     served = False
+    attaches = frozenset({"namespace", "route"})
     # The offline check runs in this Python: it is always there.
     binaries = (sys.executable,)
     config_test = "corsgen's offline check of the manifest"

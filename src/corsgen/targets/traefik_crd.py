@@ -46,7 +46,7 @@ assert set(FIELDS) == traefik.CORS_OPTIONS | {"customResponseHeaders"}
 # The keys each column of the file may hold (the deleted headers, at 6, are Access-Control-*).
 _COLUMNS: Mapping[int, frozenset[str]] = {
     0: frozenset({"apiVersion", "kind", "metadata", "spec"}),
-    2: frozenset({"name", "headers"}),
+    2: frozenset({"name", "namespace", "headers"}),
     4: frozenset(FIELDS),
 }
 # Where the config test puts the file provider's copies: Traefik's file provider reads every
@@ -109,10 +109,12 @@ def _shape(file: str, text: str) -> None:
 class TraefikCrd(Target):
     name = "traefik-crd"
     title = "Traefik (Kubernetes Middleware)"
-    parts = (Part("traefik_crd/middleware.yaml.j2", ".middleware.yaml"),)
+    parts = (Part("traefik-crd/middleware.yaml.j2", ".middleware.yaml"),)
     binaries = traefik.TARGET.binaries
     config_test = "a start of traefik with the file provider on the Middleware's spec.headers"
     reads_configs = False
+    # A router names the Middleware: it attaches to no route itself.
+    attaches = frozenset({"namespace"})
 
     def quote(self, value: str) -> str:
         return traefik.quote(value)
@@ -127,6 +129,7 @@ class TraefikCrd(Target):
             "api_version": self.quote(API_VERSION),
             "kind": self.quote(KIND),
             "name": self.quote(name),
+            "namespace": kubernetes.namespace(plan, self.title),
             **traefik.headers(plan),
         }
 
