@@ -85,7 +85,9 @@ def lines(item: Imported) -> Iterator[str]:
     yield from (f"differs: {d}" for d in found.differences)
     yield from (f"dropped: {d}" for d in item.policy.dropped if item.plan is not None)
     texts = [a.value for n, a in item.ingress.annotations.items() if n == "cors-allow-origin"]
-    requests = battery(texts)
+    # The report counts what pages can ask: a browser serializes an Origin's scheme and host in
+    # lower case, so the upper-case spellings the proof sends the real block are left out here.
+    requests = [r for r in battery(texts) if r.origin == r.origin.lower()]
     today = block(found)
     if item.plan is not None:
         yield from _versus("corsgen's policy", versus(requests, today, promised(item.plan)), "")
