@@ -87,12 +87,7 @@ class GatewayApi(kubernetes.Kubernetes):
         return [self.quote(origin) for origin in origins(plan)]
 
     def names(self, plan: Plan) -> Mapping[str, object]:
-        route = kubernetes.route(plan)
-        return {
-            "note": f"Gateway API: a kustomize patch of the HTTPRoute {route}.",
-            "file": plan.name + self.parts[0].suffix,
-            "target": kubernetes.patched(plan),
-        }
+        return kubernetes.patch_names(self, plan)
 
     def check_shape(self, file: str, document: object) -> None:
         path, what = "/spec/rules/0/filters/0", "puts the filter first in rule 0"

@@ -47,12 +47,7 @@ class Istio(kubernetes.Kubernetes):
         return kubernetes.seconds(seconds)
 
     def names(self, plan: Plan) -> Mapping[str, object]:
-        service = kubernetes.route(plan)
-        return {
-            "note": f"Istio: a kustomize patch of the VirtualService {service}.",
-            "file": plan.name + self.parts[0].suffix,
-            "target": kubernetes.patched(plan),
-        }
+        return kubernetes.patch_names(self, plan)
 
     def check_shape(self, file: str, document: object) -> None:
         path, what = "/spec/http/0/corsPolicy", "sets the corsPolicy of http route 0"

@@ -63,6 +63,15 @@ def patched(plan: Plan) -> str:
     return route(plan) + (f", namespace {given}" if given else "")
 
 
+def patch_names(target: Kubernetes, plan: Plan) -> Mapping[str, object]:
+    """A patch's names: the header's note, its file, and the target its kustomize note names."""
+    return {
+        "note": f"{target.title}: a kustomize patch of the {target.kind} {route(plan)}.",
+        "file": plan.name + target.parts[0].suffix,
+        "target": patched(plan),
+    }
+
+
 def namespace(plan: Plan, server: str) -> str | None:
     """metadata.namespace of a whole resource, quoted; None writes none."""
     given = plan.attachment.namespace
