@@ -94,7 +94,6 @@ def test_a_name_the_api_server_would_refuse_is_refused(name: str) -> None:
         ("accessControlMaxAge: 600", 'accessControlMaxAge: "600"', "MaxAge is not a int"),
         ("accessControlAllowCredentials: true", "accessControlAllowCredentials: 1", "not a bool"),
         ('Max-Age: ""', "Max-Age: 1", "customResponseHeaders is not a dict"),
-        ("  name:", '  namespace: "x"\n  name:', "unknown key 'namespace'"),
         ("    addVaryHeader:", "    stsSeconds: 1\n    addVaryHeader:", "unknown key 'stsSeconds'"),
         ("  headers:\n", "  plugin:\n", "unknown key 'plugin'"),
     ],

@@ -55,7 +55,7 @@ class EnvoyGateway(kubernetes.Kubernetes):
     def names(self, plan: Plan) -> Mapping[str, object]:
         policy = kubernetes.owned(plan)
         return {
-            "note": f"Envoy Gateway: the SecurityPolicy {policy}, kubectl apply it (-n NAMESPACE).",
+            "note": f"Envoy Gateway: the SecurityPolicy {policy}, kubectl apply it.",
             "policy": self.quote(policy),
             "route": self.quote(kubernetes.route(plan)),
             "namespace": kubernetes.namespace(plan, self.title),

@@ -121,10 +121,11 @@ class TraefikCrd(Target):
 
     def context(self, plan: Plan) -> Mapping[str, object]:
         name = kubernetes.owned(plan)
+        space = plan.attachment.namespace or "NAMESPACE"
         return {
             "note": (
                 f"Traefik CRD: {name} first in a router's middlewares (an IngressRoute's, or an "
-                f"Ingress's router.middlewares annotation: NAMESPACE-{name}@kubernetescrd)."
+                f"Ingress's router.middlewares annotation: {space}-{name}@kubernetescrd)."
             ),
             "api_version": self.quote(API_VERSION),
             "kind": self.quote(KIND),
