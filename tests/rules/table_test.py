@@ -226,6 +226,7 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG530", "method", _policy(A + 'allow_methods = ["PROPFIND"]')),
     ("CG530", "star-beside", _policy(A + 'allow_methods = ["*", "GET"]')),
     ("CG530", "max-age", _policy(A + "max_age = 0")),
+    ("CG530", "max-age-most", _policy(A + "max_age = 360000000")),
     ("CG530", "empty", _policy(A + "allow_methods = []")),
     ("CG530", "private-network", _policy(A + "allow_private_network = true")),
     ("CG530", "name", _policy(A + 'name = "api_"')),

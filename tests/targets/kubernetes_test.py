@@ -46,6 +46,9 @@ REFUSALS = [
     (A + 'allow_methods = ["*", "GET"]', {"gateway-api": {"star-beside"}}),
     (A + "max_age = 0", {"gateway-api": {"max-age"}, "istio": {"max-age"}}),
     (A + "allow_methods = []", {"envoy-gateway": {"empty"}}),
+    # Envoy Gateway's Duration pattern: five digits a unit, so hours past 99999s, then no more.
+    (A + "max_age = 359999999", {}),
+    (A + "max_age = 360000000", {"envoy-gateway": {"max-age-most"}}),
     (A + f"allow_headers = {SIXTY_FIVE!r}", {"gateway-api": {"too-many"}}),
     (A + f"expose_headers = {SIXTY_FIVE!r}", {"gateway-api": {"too-many"}}),
     (
@@ -349,3 +352,12 @@ def test_the_manifest_refuses_a_namespace_kubernetes_would_not_take(
     )
     assert main(["sync", "--manifest", str(tmp_path / "corsgen.toml")]) == 1
     assert "namespace" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("seconds", "written"),
+    [(600, "600s"), (99999, "99999s"), (100000, "27h46m40s"), (108000, "30h"), (7260 * 60, "121h")],
+)
+def test_envoy_gateways_max_age_is_a_duration_its_pattern_takes(seconds: int, written: str) -> None:
+    document = _document("envoy-gateway", A + f"max_age = {seconds}")
+    assert document["spec"]["cors"]["maxAge"] == written

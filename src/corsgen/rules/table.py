@@ -1029,6 +1029,10 @@ RULES: tuple[Rule, ...] = (
                 "{server} takes a max_age of at least 1, not {what}",
                 "set max_age = 1 or more, or choose another target",
             ),
+            "max-age-most": (
+                "{server} takes a max_age of at most {most:,} seconds, not {what:,}",
+                "set max_age = 7200 (Chromium's cap) or less, or choose another target",
+            ),
             "empty": (
                 "{server} needs at least one entry in {what}",
                 "{why}",

@@ -50,7 +50,7 @@ class EnvoyGateway(kubernetes.Kubernetes):
         return [self.quote(origin) for origin in (*plan.exact_origins, *plan.wildcard_origins)]
 
     def max_age(self, seconds: int) -> str:
-        return kubernetes.seconds(seconds)
+        return duration(seconds)
 
     def names(self, plan: Plan) -> Mapping[str, object]:
         policy = kubernetes.owned(plan)
@@ -80,9 +80,30 @@ class EnvoyGateway(kubernetes.Kubernetes):
             fields = {**server, "what": "allow_methods", "why": _EMPTY_METHODS}
             yield Violation("CG530", "empty", "allow_methods", fields)
         yield from kubernetes.no_private_network(plan, self.title)
+        age = plan.value("max_age")
+        if age is not None and int(age) > MOST_MAX_AGE:
+            most = {"server": self.title, "what": int(age), "most": MOST_MAX_AGE}
+            yield Violation("CG530", "max-age-most", "max_age", most)
 
     def shortfalls(self, plan: Plan) -> Iterator[Violation]:
         yield from kubernetes.envoy_shortfalls(plan, self.title)
+
+
+# maxAge is a Gateway API Duration, whose pattern ^([0-9]{1,5}(h|m|s|ms)){1,4}$ takes at most
+# five digits before a unit: 99999s is the most in seconds, a longer one is written in hours,
+# minutes and seconds (Go's time.ParseDuration reads "27h46m40s" as 100000s), up to 99999h59m59s.
+_DIGITS = 99999
+MOST_MAX_AGE = _DIGITS * 3600 + 59 * 60 + 59
+
+
+def duration(seconds: int) -> str:
+    """maxAge as the Duration pattern takes it, quoted: "600s", or "27h46m40s" past 99999s."""
+    if seconds <= _DIGITS:
+        return kubernetes.seconds(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, rest = divmod(rest, 60)
+    units = ((hours, "h"), (minutes, "m"), (rest, "s"))
+    return '"' + "".join(f"{count}{unit}" for count, unit in units if count) + '"'
 
 
 _EMPTY_METHODS = 'list allow_methods = ["GET", "HEAD", "POST"], which browsers allow anyway'
