@@ -59,13 +59,63 @@ def test_an_unquoted_annotation_is_said_to_be_refused() -> None:
     assert any("out.yaml:16: cors-max-age" in d and "refuses the whole Ingress" in d for d in said)
 
 
+# What `kubectl get ingress -A -o yaml` prints: a List of the Ingresses.
+LIST = """\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: networking.k8s.io/v1
+  kind: Ingress
+  metadata:
+    name: api
+    namespace: shop
+    annotations:
+      nginx.ingress.kubernetes.io/enable-cors: "true"
+"""
+# Annotations merged in (`<<`, which kubectl applies): the mapping's own keys win, then the merged
+# mappings in order; one merged into itself is read once.
+MERGED = """\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: api
+  annotations: &own
+    <<:
+      - *own
+      - {nginx.ingress.kubernetes.io/cors-max-age: "1"}
+      - nginx.ingress.kubernetes.io/enable-cors: "true"
+        nginx.ingress.kubernetes.io/cors-max-age: "2"
+    nginx.ingress.kubernetes.io/cors-allow-credentials: "false"
+"""
+
+
+def test_it_reads_the_ingresses_of_a_list() -> None:
+    (ingress,) = read_text(LIST, "out.yaml")
+    assert (ingress.name, ingress.namespace, ingress.at.line) == ("api", "shop", 7)
+    assert ingress.annotations["enable-cors"].value == "true"
+
+
+def test_it_applies_merge_keys_as_kubectl_does() -> None:
+    (ingress,) = read_text(MERGED, "out.yaml")
+    values = {name: a.value for name, a in ingress.annotations.items()}
+    assert values == {
+        "enable-cors": "true",
+        "cors-max-age": "1",
+        "cors-allow-credentials": "false",
+    }
+
+
 @pytest.mark.parametrize(
     ("text", "error"),
     [
         ("kind: Ingress\nmetadata: [\n", "out.yaml:3: not YAML"),
         ("---\n{}\n" * (MAX_INGRESS_DOCUMENTS + 1), f"more than {MAX_INGRESS_DOCUMENTS:,} YAML"),
+        (
+            "kind: List\nitems:\n" + "- {}\n" * (MAX_INGRESS_DOCUMENTS + 1),
+            f"more than {MAX_INGRESS_DOCUMENTS:,} YAML",
+        ),
     ],
-    ids=["not-yaml", "too-many-documents"],
+    ids=["not-yaml", "too-many-documents", "too-many-items"],
 )
 def test_refusals(text: str, error: str) -> None:
     with pytest.raises(CorsgenError, match=error):
@@ -74,7 +124,15 @@ def test_refusals(text: str, error: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "holds"),
-    [(HELM, True), ("kind: 'Ingress'\n", True), ("kind: IngressClass\n", False), ("", False)],
+    [
+        (HELM, True),
+        ("kind: 'Ingress'\n", True),
+        (LIST, True),
+        ('{"items": [{\n    "kind": "Ingress",\n}]}', True),  # kubectl get -o json
+        ("kind: IngressClass\n", False),
+        ("  kind: Ingresses\n", False),
+        ("", False),
+    ],
 )
 def test_what_import_reads_as_manifests(text: str, holds: bool) -> None:
     assert holds_ingress(text) is holds

@@ -2,7 +2,9 @@
 networking.k8s.io/v1 Ingresses are read (other kinds are skipped), each annotation with its line.
 
 The YAML is read with PyYAML's composer (aliases are the anchored node itself, so an alias costs
-nothing), within MAX_INGRESS_DOCUMENTS documents of a file of at most files.MAX_BYTES.
+nothing; merge keys are applied as kubectl applies them, each mapping read once), within
+MAX_INGRESS_DOCUMENTS documents (a List's items counted one each) of a file of at most
+files.MAX_BYTES.
 """
 
 from __future__ import annotations
@@ -55,24 +57,48 @@ def _scalar(node: object) -> str | None:
     return str(node.value) if isinstance(node, yaml.ScalarNode) else None
 
 
-def _mapping(node: object) -> dict[str, tuple[object, int]]:
-    """A mapping node's values by key, each with its key's line; {} for any other node."""
+# YAML's merge key (`<<: *defaults`), which kubectl's and helm's YAML readers apply: an Ingress's
+# annotations may come from an anchored mapping merged in.
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _mapping(node: object, seen: set[int] | None = None) -> dict[str, tuple[object, int]]:
+    """A mapping node's values by key, each with its key's line, merge keys applied (its own keys
+    first, then the merged mappings in order); {} for any other node. `seen` holds the mappings
+    already read, so a mapping merged into itself or merged many times is read once."""
     import yaml
 
-    if not isinstance(node, yaml.MappingNode):
+    seen = set() if seen is None else seen
+    if not isinstance(node, yaml.MappingNode) or id(node) in seen:
         return {}
-    out: dict[str, tuple[object, int]] = {}
+    seen.add(id(node))
+    own: dict[str, tuple[object, int]] = {}
+    merged: dict[str, tuple[object, int]] = {}
     for key, value in node.value:
+        if getattr(key, "tag", "") == _MERGE:
+            sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for source in sources:
+                merged = {**_mapping(source, seen), **merged}
+            continue
         name = _scalar(key)
         if name is not None:
-            out[name] = (value, key.start_mark.line + 1)
-    return out
+            own[name] = (value, key.start_mark.line + 1)
+    return {**merged, **own}
 
 
 def _items(node: object) -> list[object]:
     import yaml
 
     return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def _resources(document: object) -> list[object]:
+    """The resources a document holds: itself, or the items of a List (what `kubectl get -o yaml`
+    prints for more than one object)."""
+    top = _mapping(document)
+    if _scalar(top.get("kind", (None, 0))[0]) == "List":
+        return _items(top.get("items", (None, 0))[0])
+    return [document]
 
 
 def _ingress(document: object, file: str) -> Ingress | None:
@@ -118,16 +144,19 @@ def read_text(text: str, file: str) -> list[Ingress]:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     out = []
+    number = 0
     try:
-        for number, document in enumerate(yaml.compose_all(text, Loader=loader), start=1):
-            if number > MAX_INGRESS_DOCUMENTS:
-                raise CorsgenError(
-                    f"{file}: more than {MAX_INGRESS_DOCUMENTS:,} YAML documents; "
-                    "split the manifests into several files"
-                )
-            found = _ingress(document, file)
-            if found is not None:
-                out.append(found)
+        for document in yaml.compose_all(text, Loader=loader):
+            for resource in _resources(document):
+                number += 1
+                if number > MAX_INGRESS_DOCUMENTS:
+                    raise CorsgenError(
+                        f"{file}: more than {MAX_INGRESS_DOCUMENTS:,} YAML documents (a List's "
+                        "items count one each); split the manifests into several files"
+                    )
+                found = _ingress(resource, file)
+                if found is not None:
+                    out.append(found)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -145,6 +174,7 @@ def holds_ingress(text: str) -> bool:
     reads with this package rather than as a server's config."""
     import re
 
-    return (
-        re.search(r"^kind:[ \t]*[\"']?Ingress[\"']?[ \t]*(?:#.*)?$", text, re.MULTILINE) is not None
-    )
+    # At the start of a line, or indented as a List's item (kubectl get -o yaml), or JSON's
+    # `"kind": "Ingress",` (kubectl get -o json).
+    kind = r"^[ \t]*(?:-[ \t]+)?([\"']?)kind\1:[ \t]*([\"']?)Ingress\2[ \t]*,?[ \t]*(?:#.*)?$"
+    return re.search(kind, text, re.MULTILINE) is not None
