@@ -227,6 +227,11 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG530", "star-beside", _policy(A + 'allow_methods = ["*", "GET"]')),
     ("CG530", "max-age", _policy(A + "max_age = 0")),
     ("CG530", "max-age-most", _policy(A + "max_age = 360000000")),
+    (
+        "CG530",
+        "regex-size",
+        _policy(A + "allow_origin_regex = 'https://(" + "|".join(["[^x]"] * 140) + ")\\.a\\.com'"),
+    ),
     ("CG530", "empty", _policy(A + "allow_methods = []")),
     ("CG530", "private-network", _policy(A + "allow_private_network = true")),
     ("CG530", "name", _policy(A + 'name = "api_"')),

@@ -1029,6 +1029,13 @@ RULES: tuple[Rule, ...] = (
                 "{server} takes a max_age of at least 1, not {what}",
                 "set max_age = 1 or more, or choose another target",
             ),
+            # `pattern` comes quoted already (shortened), as in CG120 regex-parameter.
+            "regex-size": (
+                "{server} takes a regex of at most {most:,} bytes: {pattern}, written out, is "
+                "{size:,}",
+                "split allow_origin_regex into shorter top-level alternatives (a|b), each written "
+                "as a match of its own, or list the origins, or choose another target",
+            ),
             "max-age-most": (
                 "{server} takes a max_age of at most {most:,} seconds, not {what:,}",
                 "set max_age = 7200 (Chromium's cap) or less, or choose another target",

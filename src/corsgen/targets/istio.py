@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from corsgen.errors import VerifyError
+from corsgen.errors import VerifyError, shorten
 from corsgen.plan import Plan
 from corsgen.regex import one_origins
 from corsgen.rules.table import Violation
@@ -23,6 +23,8 @@ from corsgen.targets.base import Part
 
 # Istio's own spelling of any origin (what it writes for the Gateway API's *).
 ANY = ".*"
+# The longest regex istiod's webhook takes in a StringMatch (validateCORSPolicy: len(regex) bytes).
+MOST_REGEX = 1024
 KEYS = kubernetes.FIELD_KEYS | kubernetes.OP_KEYS | {"exact", "regex"}
 
 
@@ -63,6 +65,18 @@ class Istio(kubernetes.Kubernetes):
         # istiod's validation of a corsPolicy (kube_schema.py, its webhook rules).
         yield from kubernetes.method_refusals(plan, self.title)
         yield from kubernetes.no_private_network(plan, self.title)
+        # A pattern written out (anchored, narrowed) is longer than the policy's text.
+        for pattern in one_origins(plan.regex_patterns):
+            size = len(pattern.encode())
+            if size > MOST_REGEX:
+                fields = {
+                    "server": self.title,
+                    "pattern": shorten(pattern),
+                    "size": size,
+                    "most": MOST_REGEX,
+                }
+                yield Violation("CG530", "regex-size", "allow_origin_regex", fields)
+                return
 
     def shortfalls(self, plan: Plan) -> Iterator[Violation]:
         yield from kubernetes.envoy_shortfalls(plan, self.title)
