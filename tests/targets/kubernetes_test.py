@@ -44,6 +44,7 @@ REFUSALS = [
     ('allow_origins = ["http://[::1]:8080"]', {"gateway-api": {"host"}, "envoy-gateway": {"host"}}),
     (A + 'allow_methods = ["PROPFIND"]', {"gateway-api": {"method"}, "istio": {"method"}}),
     (A + 'allow_methods = ["*", "GET"]', {"gateway-api": {"star-beside"}}),
+    (A + 'allow_headers = ["*", "Authorization"]', {"gateway-api": {"star-beside"}}),
     (A + "max_age = 0", {"gateway-api": {"max-age"}, "istio": {"max-age"}}),
     # 140 [^x], each written out as a class of the characters an origin holds: past istiod's
     # 1,024 bytes, though the policy's text is not.

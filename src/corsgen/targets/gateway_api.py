@@ -117,12 +117,14 @@ class GatewayApi(kubernetes.Kubernetes):
 
 
 def _stars(plan: Plan, server: str) -> Iterator[Violation]:
-    """A * beside other methods, which the filter's CEL rule refuses. (A * with credentials, which
-    the filter would answer by echoing the request's, corsgen refuses for every target: CG107.)"""
-    methods = kubernetes.values(plan, "methods")
-    if "*" in methods and len(methods) > 1:
-        fields = {"server": server, "what": "allow_methods"}
-        yield Violation("CG530", "star-beside", "allow_methods", fields)
+    """A * beside other methods or request headers, which the filter's CEL rules refuse (a * beside
+    other origins corsgen refuses for every target; ["*", "Authorization"] means something, since
+    * does not cover Authorization). A * with credentials, which the filter would answer by
+    echoing the request's, corsgen refuses for every target too: CG107."""
+    for role, key in (("methods", "allow_methods"), ("headers", "allow_headers")):
+        listed = kubernetes.values(plan, role)
+        if "*" in listed and len(listed) > 1:
+            yield Violation("CG530", "star-beside", key, {"server": server, "what": key})
 
 
 TARGET = GatewayApi()
