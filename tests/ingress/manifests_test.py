@@ -109,13 +109,18 @@ def test_it_applies_merge_keys_as_kubectl_does() -> None:
     ("text", "error"),
     [
         ("kind: Ingress\nmetadata: [\n", "out.yaml:3: not YAML"),
+        # A byte that is not UTF-8, as the config reader keeps it (surrogateescape).
+        (
+            b"kind: Ingress\nmetadata:\n  name: caf\xe9\n".decode(errors="surrogateescape"),
+            "out.yaml:3: not UTF-8",
+        ),
         ("---\n{}\n" * (MAX_INGRESS_DOCUMENTS + 1), f"more than {MAX_INGRESS_DOCUMENTS:,} YAML"),
         (
             "kind: List\nitems:\n" + "- {}\n" * (MAX_INGRESS_DOCUMENTS + 1),
             f"more than {MAX_INGRESS_DOCUMENTS:,} YAML",
         ),
     ],
-    ids=["not-yaml", "too-many-documents", "too-many-items"],
+    ids=["not-yaml", "not-utf-8", "too-many-documents", "too-many-items"],
 )
 def test_refusals(text: str, error: str) -> None:
     with pytest.raises(CorsgenError, match=error):

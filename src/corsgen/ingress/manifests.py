@@ -9,6 +9,7 @@ files.MAX_BYTES.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,12 +138,20 @@ def _ingress(document: object, file: str) -> Ingress | None:
     )
 
 
+_NOT_UTF8 = re.compile("[\ud800-\udfff]")
+
+
 def read_text(text: str, file: str) -> list[Ingress]:
     """The Ingresses of a multi-document YAML text; CorsgenError, at the line, when it is not
     YAML or holds more than MAX_INGRESS_DOCUMENTS documents."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    # A byte that is not UTF-8 (kept as a surrogate by the config reader): YAML and the API server
+    # read UTF-8 only.
+    if (bad := _NOT_UTF8.search(text)) is not None:
+        at = text.count("\n", 0, bad.start()) + 1
+        raise CorsgenError(f"{file}:{at}: not UTF-8; Kubernetes manifests are UTF-8")
     out = []
     number = 0
     try:
@@ -172,8 +181,6 @@ def read(path: Path) -> list[Ingress]:
 def holds_ingress(text: str) -> bool:
     """Whether a file's text looks like Kubernetes manifests with an Ingress: what `corsgen import`
     reads with this package rather than as a server's config."""
-    import re
-
     # At the start of a line, or indented as a List's item (kubectl get -o yaml), or JSON's
     # `"kind": "Ingress",` (kubectl get -o json).
     kind = r"^[ \t]*(?:-[ \t]+)?([\"']?)kind\1:[ \t]*([\"']?)Ingress\2[ \t]*,?[ \t]*(?:#.*)?$"
