@@ -556,8 +556,19 @@ REFUSAL_POLICIES: dict[str, tuple[str, str]] = {
         "a method outside GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH",
         _ORIGIN + 'allow_methods = ["PROPFIND"]\n',
     ),
-    "star-beside": ('`"*"` beside other methods', _ORIGIN + 'allow_methods = ["*", "GET"]\n'),
+    "star-beside": (
+        '`"*"` beside other methods or request headers',
+        _ORIGIN + 'allow_methods = ["*", "GET"]\n',
+    ),
     "max-age": ("`max_age = 0`", _ORIGIN + "max_age = 0\n"),
+    "max-age-most": (
+        "`max_age` above 359,999,999 (99999h59m59s)",
+        _ORIGIN + "max_age = 360000000\n",
+    ),
+    "regex-size": (
+        "an `allow_origin_regex` alternative past 1,024 bytes as written out (anchored, narrowed)",
+        _ORIGIN + "allow_origin_regex = 'https://(" + "|".join(["[^x]"] * 140) + ")\\.a\\.com'\n",
+    ),
     "empty": ("`allow_methods = []`", _ORIGIN + "allow_methods = []\n"),
     "private-network": (
         "`allow_private_network = true`",
