@@ -319,6 +319,23 @@ def test_two_entries_writing_one_file(repo: Path, capsys: pytest.CaptureFixture[
     assert not (repo / "deploy").exists()
 
 
+def test_a_route_keyed_by_no_policy_is_refused(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """routes keyed by the Kubernetes spelling (api-x) would leave api_x on the route api-x."""
+    (repo / "cors" / "api_x.toml").write_text(POLICY)
+    (repo / "corsgen.toml").write_text(
+        MANIFEST.replace('"caddy"', '"envoy-gateway"') + 'routes = {"api-x" = "web", api = "www"}\n'
+    )
+    code, _, err = run(capsys)
+    assert code == 1 and not (repo / "deploy").exists()
+    assert err.splitlines() == [
+        "corsgen.toml:5: outputs[0].routes: error CG306 route-names-no-policy: 'api-x' names no "
+        "policy of this output (api, api_x, web); fix: key routes by the policy's name as corsgen "
+        "spells it (spa_api, not spa-api)"
+    ]
+
+
 def test_two_spellings_of_one_directory_clash(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -182,6 +182,25 @@ def _attached(plan: Plan, job: Job) -> Plan:
     return replace(plan, attachment=Attachment(job.output.namespace, route))
 
 
+def _stray_routes(
+    loaded: LoadedManifest, jobs: list[Job], plans: dict[Path, Plan]
+) -> list[Finding]:
+    """CG306 for each routes key that names no policy of its output: a typo, or the Kubernetes
+    spelling (spa-api for spa_api), would leave the policy attached to the route named after it."""
+    names: dict[str, set[str]] = {}
+    for job in jobs:
+        names.setdefault(job.key, set()).add(plans[job.policy].name)
+    found = []
+    for index, output in enumerate(loaded.manifest.outputs):
+        key = f"{loaded.prefix}outputs[{index}]"
+        known = ", ".join(sorted(names.get(key, set()))) or "none"
+        for policy in output.routes:
+            if policy not in names.get(key, set()):
+                fields = {"policy": policy, "known": known}
+                found.append(loaded.finding("CG306", "no-policy", f"{key}.routes", **fields))
+    return found
+
+
 def desired_files(loaded: LoadedManifest, allow_outside: bool = False) -> Desired:
     """Every file the manifest asks for, rendered and parsed back; refuses on any error."""
     jobs = loaded.jobs(allow_outside)
@@ -189,6 +208,8 @@ def desired_files(loaded: LoadedManifest, allow_outside: bool = False) -> Desire
     for job in jobs:
         targets.setdefault(job.policy, []).append(job.target)
     plans, warnings = _plans(targets, loaded.manifest.strict)
+    if strays := _stray_routes(loaded, jobs, plans):
+        raise PolicyError(strays)
     files: dict[Path, str] = {}
     suffixes: dict[Path, frozenset[str]] = {}
     owner: dict[Path, str] = {}

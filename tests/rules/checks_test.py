@@ -100,6 +100,7 @@ MANIFEST_RULES = {
     "CG303",
     "CG304",
     "CG305",
+    "CG306",
 }  # covered in manifest_test.py and sync_test.py
 # A target's, from load_and_plan: covered in tests/targets/ (CG530: what one output's format
 # cannot express, an error for that output alone).

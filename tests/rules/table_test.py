@@ -245,6 +245,12 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG305", "glob-refused", _manifest(glob="cors/a**.toml")),
     ("CG305", "glob-wide", _manifest(glob="**/*.toml")),
     ("CG305", "glob-parts", _manifest(glob="cors/" + "*/" * 16 + "*.toml")),
+    # routes keyed by the Kubernetes spelling of a policy's name: it names no policy.
+    (
+        "CG306",
+        "no-policy",
+        _manifest(glob="cors/api.toml", out_dir='deploy"\nroutes = {"api-x" = "web"}\n#'),
+    ),
 ]
 
 

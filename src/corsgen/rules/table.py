@@ -568,6 +568,18 @@ RULES: tuple[Rule, ...] = (
         },
     ),
     Rule(
+        "CG306",
+        "route-names-no-policy",
+        "error",
+        "a manifest routes key that names no policy of its output",
+        {
+            "no-policy": (
+                "{policy!r} names no policy of this output ({known})",
+                "key routes by the policy's name as corsgen spells it (spa_api, not spa-api)",
+            )
+        },
+    ),
+    Rule(
         "CG401",
         "config-unreadable",
         "error",
