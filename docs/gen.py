@@ -552,6 +552,10 @@ REFUSAL_POLICIES: dict[str, tuple[str, str]] = {
         "an IPv6 host (`http://[::1]:8080`), or a host with `_`",
         'allow_origins = ["http://[::1]:8080"]\n',
     ),
+    "long-origin": (
+        "an origin longer than 253 characters (a long host with its scheme)",
+        'allow_origins = ["https://' + ".".join(["a" * 62] * 4) + '"]\n',
+    ),
     "method": (
         "a method outside GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH",
         _ORIGIN + 'allow_methods = ["PROPFIND"]\n',

@@ -223,6 +223,11 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG530", "too-many", _policy(A + f"expose_headers = {[f'X-{i}' for i in range(65)]!r}")),
     ("CG530", "scheme", _policy('allow_origins = ["wss://a.com"]')),
     ("CG530", "host", _policy('allow_origins = ["https://a_b.example.com"]')),
+    (
+        "CG530",
+        "long-origin",
+        _policy('allow_origins = ["https://' + ".".join(["a" * 62] * 4) + '"]'),
+    ),
     ("CG530", "method", _policy(A + 'allow_methods = ["PROPFIND"]')),
     ("CG530", "star-beside", _policy(A + 'allow_methods = ["*", "GET"]')),
     ("CG530", "max-age", _policy(A + "max_age = 0")),

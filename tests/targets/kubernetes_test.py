@@ -41,6 +41,11 @@ REFUSALS = [
         {"gateway-api": {"scheme"}},
     ),
     ('allow_origins = ["https://a_b.example.com"]', {"gateway-api": {"host"}}),
+    # A 251-character host, which corsgen takes: with https:// past the CRDs' 253.
+    (
+        'allow_origins = ["https://' + ".".join(["a" * 62] * 4) + '"]',
+        {"gateway-api": {"long-origin"}, "envoy-gateway": {"long-origin"}},
+    ),
     ('allow_origins = ["http://[::1]:8080"]', {"gateway-api": {"host"}, "envoy-gateway": {"host"}}),
     (A + 'allow_methods = ["PROPFIND"]', {"gateway-api": {"method"}, "istio": {"method"}}),
     (A + 'allow_methods = ["*", "GET"]', {"gateway-api": {"star-beside"}}),

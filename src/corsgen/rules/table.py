@@ -1029,6 +1029,10 @@ RULES: tuple[Rule, ...] = (
                 "{server} cannot write the origin {what!v}: its host holds {why}",
                 "remove the origin for this target, or choose another target",
             ),
+            "long-origin": (
+                "{server} takes an origin of at most {most} characters: {what!v} is {size}",
+                "remove the origin for this target, or choose another target",
+            ),
             "method": (
                 "{server} takes only the methods {why}, not {what!v}",
                 "list only those methods (in upper case), or choose another target",

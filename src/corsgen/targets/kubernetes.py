@@ -158,7 +158,7 @@ def origin_refusals(
 ) -> Iterator[Violation]:
     """CG530 for a format whose origins are exact or a `*.` wildcard, without regex, of http or
     https only when `web_only`, and whose host may not hold what `hosts` names (`_`, `[` of an
-    IPv6 address)."""
+    IPv6 address), and each origin at most MAX_ORIGIN characters (both CRDs' maxLength)."""
     if plan.regex_patterns:
         fields = {"server": server, "what": "|".join(plan.regex_patterns)}
         yield Violation("CG530", "regex", "allow_origin_regex", fields)
@@ -169,8 +169,14 @@ def origin_refusals(
         elif held := [_HOSTS[text] for text in hosts if text in host]:
             fields = {"server": server, "what": origin, "why": held[0]}
             yield Violation("CG530", "host", "allow_origins", fields)
+        elif len(origin) > MAX_ORIGIN:  # a host may be 253 long; with its scheme it is longer
+            long: dict[str, object] = {"server": server, "what": origin}
+            long |= {"size": len(origin), "most": MAX_ORIGIN}
+            yield Violation("CG530", "long-origin", "allow_origins", long)
 
 
+# The maxLength of an origin in the Gateway API's and Envoy Gateway's CRDs (kube_schema.py).
+MAX_ORIGIN = 253
 # What a host may hold that a format's origin pattern refuses, and how the refusal says it.
 _HOSTS = {"[": "an IPv6 address", "_": "an _"}
 
