@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from corsgen.errors import CorsgenError, Finding, PolicyError
 from corsgen.globbing import Budget, GlobRefused, expand
 from corsgen.rules.table import finding
-from corsgen.targets import NAMES
+from corsgen.targets import NAMES, kubernetes
 from corsgen.tomlfile import key_lines, parse_toml, read_text, validate
 
 if TYPE_CHECKING:
@@ -22,9 +22,14 @@ else:
     # A Literal of the registry's names: pydantic refuses any other, and the JSON Schema lists them.
     TargetName = Literal[NAMES]
 
-# A Kubernetes namespace or route name, a DNS-1123 label (targets/kubernetes.py).
+# A Kubernetes namespace, a DNS-1123 label, and a route's name, a DNS-1123 subdomain
+# (targets/kubernetes.py, as render's --namespace and --route take them).
 KubernetesName = Annotated[
-    str, StringConstraints(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    str, StringConstraints(max_length=kubernetes.MAX_LABEL, pattern=f"^{kubernetes.LABEL}$")
+]
+RouteName = Annotated[
+    str,
+    StringConstraints(max_length=kubernetes.MAX_SUBDOMAIN, pattern=f"^{kubernetes.SUBDOMAIN}$"),
 ]
 
 MANIFEST = "corsgen.toml"
@@ -56,7 +61,7 @@ class Output(BaseModel):
         "(default: none, as kustomize's namespace or kubectl -n gives it); other targets ignore "
         "it.",
     )
-    routes: dict[str, KubernetesName] = Field(
+    routes: dict[str, RouteName] = Field(
         {},
         description="Kubernetes outputs: the HTTPRoute or VirtualService a policy, by its name, is "
         'for where it is not the policy\'s name with _ as - ({spa_api = "storefront"}).',

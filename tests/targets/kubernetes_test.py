@@ -287,6 +287,8 @@ ATTACHED = [
     ("traefik-crd", ["--namespace", "shop"], [(("metadata", "namespace"), "shop")]),
     ("gateway-api", ["--namespace", "shop", "--route", "storefront"], []),
     ("istio", ["--route", "storefront"], []),
+    # A route's name is a DNS-1123 subdomain: dots too.
+    ("envoy-gateway", ["--route", "api.v1"], [(("spec", "targetRefs", 0, "name"), "api.v1")]),
 ]
 
 
@@ -325,6 +327,8 @@ def test_render_writes_the_namespace_and_route_given(
         ),
         ("istio", ["--route", "Web"], "'Web' is not a Kubernetes name: only a-z, 0-9 and -"),
         ("istio", ["--namespace", "a" * 64], "64 characters, more than 63"),
+        ("istio", ["--namespace", "a.b"], "'a.b' is not a Kubernetes name"),
+        ("istio", ["--route", "a..b"], "in labels between dots"),
     ],
 )
 def test_render_refuses_a_name_kubernetes_would_not_take_or_a_target_that_has_none(

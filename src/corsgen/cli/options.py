@@ -23,10 +23,12 @@ TARGET = click.Choice(NAMES)
 
 
 def kubernetes_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """An option's namespace or route name, as Kubernetes takes one: a DNS-1123 label."""
+    """An option's namespace or route name, as Kubernetes takes one: a DNS-1123 label, or for a
+    route a DNS-1123 subdomain."""
     from corsgen.targets.kubernetes import label_problem
 
-    if value is not None and (why := label_problem(value)) is not None:
+    dots = param.name == "route"
+    if value is not None and (why := label_problem(value, dots)) is not None:
         raise click.BadParameter(f"{value!r} is not a Kubernetes name: {why}", ctx, param)
     return value
 

@@ -106,8 +106,16 @@ def _ingress(document: object, file: str) -> Ingress | None:
     top = _mapping(document)
     kind = _scalar(top.get("kind", (None, 0))[0])
     version = _scalar(top.get("apiVersion", (None, 0))[0])
-    if kind != "Ingress" or version != API_VERSION:
+    if kind != "Ingress":
         return None
+    if version != API_VERSION:
+        # Not skipped in silence: the Ingress may hold the CORS the user is moving off.
+        start = getattr(document, "start_mark", None)
+        at = f":{start.line + 1}" if start is not None else ""
+        raise CorsgenError(
+            f"{file}{at}: an Ingress of apiVersion {version}: Kubernetes 1.22 removed it and "
+            f"ingress-nginx 1.x reads {API_VERSION} only; convert it (kubectl convert) first"
+        )
     metadata = _mapping(top.get("metadata", (None, 0))[0])
     name_node, name_line = metadata.get("name", (None, 0))
     name = _scalar(name_node) or ""

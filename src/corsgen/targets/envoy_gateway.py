@@ -70,7 +70,7 @@ class EnvoyGateway(kubernetes.Kubernetes):
 
     def refusals(self, plan: Plan) -> Iterator[Violation]:
         server = {"server": self.title}
-        names = [kubernetes.owned(plan), kubernetes.route(plan)]
+        names = [kubernetes.owned(plan), kubernetes.name(plan)]
         yield from kubernetes.name_refusals(plan, self.title, names)
         # Its origin pattern (api/v1alpha1/cors_types.go, v1.9.0) takes any scheme, and \w, so
         # _ too, in a host; v1.8 took http and https only, which its API server says.

@@ -97,7 +97,7 @@ class GatewayApi(kubernetes.Kubernetes):
         kubernetes.cors_shape(kubernetes.at(value, "cors"), file)
 
     def refusals(self, plan: Plan) -> Iterator[Violation]:
-        yield from kubernetes.name_refusals(plan, self.title, [kubernetes.route(plan)])
+        yield from kubernetes.name_refusals(plan, self.title, [kubernetes.name(plan)])
         yield from kubernetes.origin_refusals(plan, self.title, ["[", "_"])
         yield from kubernetes.too_many(plan, self.title, MOST, len(origins(plan)))
         yield from kubernetes.method_refusals(plan, self.title)

@@ -61,7 +61,7 @@ class Istio(kubernetes.Kubernetes):
                 raise VerifyError("an origin that is not one exact or regex match", file)
 
     def refusals(self, plan: Plan) -> Iterator[Violation]:
-        yield from kubernetes.name_refusals(plan, self.title, [kubernetes.route(plan)])
+        yield from kubernetes.name_refusals(plan, self.title, [kubernetes.name(plan)])
         # istiod's validation of a corsPolicy (kube_schema.py, its webhook rules).
         yield from kubernetes.method_refusals(plan, self.title)
         yield from kubernetes.no_private_network(plan, self.title)

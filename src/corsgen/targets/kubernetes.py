@@ -30,8 +30,11 @@ from corsgen.targets.base import Target, preflight_always_200
 
 # A DNS-1123 label, what Kubernetes takes as a resource's name here: lower-case letters, digits
 # and -, starting and ending with a letter or digit, at most 63 characters.
-_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 MAX_LABEL = 63
+# A DNS-1123 subdomain, what an HTTPRoute's or a VirtualService's name may be: labels and dots.
+SUBDOMAIN = rf"{LABEL}(\.{LABEL})*"
+MAX_SUBDOMAIN = 253
 # The prefix of the resources corsgen writes whole (a SecurityPolicy, a Middleware).
 OWNED = "corsgen-"
 # The browser's own Access-Control-Max-Age when none is sent (Fetch: "5 seconds"); the Gateway
@@ -83,12 +86,15 @@ def owned(plan: Plan) -> str:
     return OWNED + name(plan)
 
 
-def label_problem(text: str) -> str | None:
-    """Why `text` is no DNS-1123 label (what Kubernetes takes as these names); None if it is."""
-    if len(text) > MAX_LABEL:
-        return f"{len(text)} characters, more than {MAX_LABEL}"
-    if not _LABEL.fullmatch(text):
-        return "only a-z, 0-9 and - between a letter or digit at each end"
+def label_problem(text: str, dots: bool = False) -> str | None:
+    """Why `text` is no DNS-1123 label (a namespace, and the names corsgen derives), or with
+    `dots` no DNS-1123 subdomain (a route's name); None if it is."""
+    most = MAX_SUBDOMAIN if dots else MAX_LABEL
+    if len(text) > most:
+        return f"{len(text)} characters, more than {most}"
+    if not re.fullmatch(SUBDOMAIN if dots else LABEL, text):
+        dot = ", in labels between dots" if dots else ""
+        return f"only a-z, 0-9 and - between a letter or digit at each end{dot}"
     return None
 
 
