@@ -41,7 +41,7 @@ class ServerResult:
             wanted = " or ".join(by_name(self.target).binaries)
             return f"{self.target}: not checked, {wanted} not found on PATH"
         state = "ok" if self.ok else "FAILED"
-        return f"{self.target}: {self.binary}: {state}"
+        return f"{self.target}: {by_name(self.target).checked_by(self.binary)}: {state}"
 
 
 def checked_render(plan: Plan, target: str) -> dict[str, str]:

@@ -138,6 +138,10 @@ class Target(ABC):
         path = os.pathsep.join([os.environ.get("PATH", ""), *extra])
         return next((found for n in self.binaries if (found := shutil.which(n, path=path))), None)
 
+    def checked_by(self, binary: str) -> str:
+        """What ran the config test, as `corsgen verify` names it: the server's program."""
+        return binary
+
     def error_lines(self, output: str) -> list[str]:
         """The lines of a failed config test's output worth showing; the last three are shown."""
         return [line for line in output.splitlines() if line.strip()]

@@ -260,6 +260,9 @@ class Kubernetes(Target):
         cors = fields(plan, self.title, self.origins(plan), self.max_age)
         return {**self.names(plan), "pad": self.pad, **cors}
 
+    def checked_by(self, binary: str) -> str:
+        return "the CRD's field and CEL rules, offline"
+
     def config_test_command(self, binary: str, root: Path, files: Mapping[str, str]) -> list[str]:
         return [binary, "-m", "corsgen.targets.kube_validate", *(str(root / f) for f in files)]
 
