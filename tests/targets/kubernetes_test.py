@@ -377,3 +377,23 @@ def test_the_manifest_refuses_a_namespace_kubernetes_would_not_take(
 def test_envoy_gateways_max_age_is_a_duration_its_pattern_takes(seconds: int, written: str) -> None:
     document = _document("envoy-gateway", A + f"max_age = {seconds}")
     assert document["spec"]["cors"]["maxAge"] == written
+
+
+def test_a_namespace_changed_in_the_manifest_re_renders_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "cors").mkdir()
+    (tmp_path / "cors" / "api.toml").write_text('allow_origins = ["https://a.example.com"]\n')
+    manifest = tmp_path / "corsgen.toml"
+    output = '[[outputs]]\npolicies = ["cors/*.toml"]\ntargets = ["traefik-crd"]\nout_dir = "d"\n'
+    manifest.write_text(output + 'namespace = "shop"\n')
+    assert main(["sync", "--manifest", str(manifest)]) == 0
+    manifest.write_text(output + 'namespace = "prod"\n')
+    capsys.readouterr()
+    assert main(["sync", "--manifest", str(manifest), "--check"]) == 1
+    assert main(["sync", "--manifest", str(manifest)]) == 0
+    assert (
+        "(re-render (same policy; its file's name, or where it attaches" in capsys.readouterr().out
+    )
+    written = yaml.safe_load((tmp_path / "d" / "api.middleware.yaml").read_text())
+    assert written["metadata"]["namespace"] == "prod"
