@@ -319,6 +319,46 @@ def test_two_entries_writing_one_file(repo: Path, capsys: pytest.CaptureFixture[
     assert not (repo / "deploy").exists()
 
 
+@pytest.mark.parametrize(
+    "second",
+    ['namespace = "b"\n', 'routes = {api = "www"}\n'],
+    ids=["namespace", "route"],
+)
+def test_one_policy_attached_twice_into_one_file_clashes(
+    repo: Path, capsys: pytest.CaptureFixture[str], second: str
+) -> None:
+    """A second output of the same policy, target and out_dir that attaches it elsewhere was
+    dropped in silence: the file held the first output's namespace and route alone."""
+    entry = '[[outputs]]\npolicies = ["cors/api.toml"]\ntargets = ["envoy-gateway"]\n'
+    entry += 'out_dir = "deploy"\nnamespace = "a"\n'
+    (repo / "corsgen.toml").write_text(entry + "\n" + entry.replace('namespace = "a"\n', second))
+    code, _, err = run(capsys)
+    assert code == 1 and not (repo / "deploy").exists()
+    assert (
+        "corsgen.toml:7: outputs[1]: error CG303 output-clash: deploy/api.securitypolicy.yaml is "
+        "written by outputs[0] (cors/api.toml, envoy-gateway) and by outputs[1] (cors/api.toml, "
+        "envoy-gateway)"
+    ) in err
+
+
+def test_one_policy_attached_alike_twice_is_written_once(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two outputs naming one policy, its route given by one of them only for another policy,
+    and a routes key for a target that writes none: one file, no clash, no CG306."""
+    (repo / "corsgen.toml").write_text(
+        '[[outputs]]\npolicies = ["cors/*.toml"]\ntargets = ["envoy-gateway", "nginx"]\n'
+        'out_dir = "deploy"\nroutes = {web = "www"}\n\n'
+        '[[outputs]]\npolicies = ["cors/api.toml"]\ntargets = ["envoy-gateway"]\n'
+        'out_dir = "deploy"\n\n'
+        '[[outputs]]\npolicies = ["cors/api.toml"]\ntargets = ["nginx"]\n'
+        'out_dir = "deploy"\nroutes = {api = "x"}\n'
+    )
+    code, out, err = run(capsys)
+    assert code == 0, err
+    assert "wrote deploy/api.securitypolicy.yaml (missing)" in out.splitlines()
+
+
 def test_a_route_keyed_by_no_policy_is_refused(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -206,7 +206,8 @@ def desired_files(loaded: LoadedManifest, allow_outside: bool = False) -> Desire
     jobs = loaded.jobs(allow_outside)
     targets: dict[Path, list[str]] = {}
     for job in jobs:
-        targets.setdefault(job.policy, []).append(job.target)
+        if job.target not in (named := targets.setdefault(job.policy, [])):
+            named.append(job.target)
     plans, warnings = _plans(targets, loaded.manifest.strict)
     if strays := _stray_routes(loaded, jobs, plans):
         raise PolicyError(strays)
@@ -216,8 +217,14 @@ def desired_files(loaded: LoadedManifest, allow_outside: bool = False) -> Desire
     clashes = []
     # The policies each target writes to each directory: what their shared files are sized for.
     sharing: dict[tuple[Path, str], tuple[Path, list[Plan]]] = {}
+    # Two outputs that attach one policy alike (routes of other policies aside) write one file.
+    seen: set[tuple[Path, str, Path, Attachment]] = set()
     for job in jobs:
-        rendered = render_parts(_attached(plans[job.policy], job), job.target)
+        plan = _attached(plans[job.policy], job)
+        if (same := (job.policy, job.target, job.out_dir, plan.attachment)) in seen:
+            continue
+        seen.add(same)
+        rendered = render_parts(plan, job.target)
         check_structure(rendered, job.target)
         target = by_name(job.target)
         parts = frozenset(part.suffix for part in (*target.parts, *target.shared_parts))
