@@ -241,6 +241,23 @@ def test_verify_passes_when_every_chosen_server_ran(
     assert (code, out, err) == (0, f"{EXAMPLES / 'previews.toml'}: caddy: true: ok\n", "")
 
 
+def test_verify_goes_on_past_a_refused_policy(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A policy a named target refuses (CG530) is said, and the next policy still checked, as
+    check does: verify stopped at the first, and spa-api was never checked."""
+    monkeypatch.setattr("corsgen.verify.find_binary", lambda target: "true")
+    policies = [str(EXAMPLES / name) for name in ("previews.toml", "spa-api.toml")]
+    code, out, err = _run(capsys, "verify", *policies, "-t", "caddy", "-t", "gateway-api")
+    assert code == 1
+    assert out.splitlines() == [
+        f"{policies[1]}: caddy: true: ok",
+        f"{policies[1]}: gateway-api: the CRD's field and CEL rules, offline: ok",
+    ]
+    assert "previews.toml:3: allow_origin_regex: error CG530 cannot-express" in err
+    assert err.splitlines()[-1] == "corsgen: 1 of 2 policies refused"
+
+
 def test_render_verify_fails_without_the_server(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -106,7 +106,9 @@ class LoadedManifest:
     def jobs(self, allow_outside: bool = False) -> list[Job]:
         """Every (policy, target, directory), globs expanded; refuses a glob that matches nothing
         and, unless `allow_outside`, a path that leads out of the manifest's directory."""
-        jobs: dict[tuple[Path, str, Path], Job] = {}
+        # Each output's own (its namespace and routes may differ): sync keeps one job per file,
+        # or reports two outputs that would write one file differently (CG303).
+        jobs: dict[tuple[Path, str, Path, str], Job] = {}
         problems: list[Finding] = []
         budget = Budget()
         for index, output in enumerate(self.manifest.outputs):
@@ -121,7 +123,8 @@ class LoadedManifest:
                 for policy in policies:
                     for target, out_dir in out_dirs.items():
                         jobs.setdefault(
-                            (policy, target, out_dir), Job(policy, target, out_dir, key, output)
+                            (policy, target, out_dir, key),
+                            Job(policy, target, out_dir, key, output),
                         )
         if problems:
             raise PolicyError(problems)

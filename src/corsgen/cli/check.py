@@ -11,7 +11,7 @@ import click
 
 from corsgen.audit.formats import reported, write
 from corsgen.cli.audit import FORMAT
-from corsgen.cli.options import POLICY, command, targets_option, warn
+from corsgen.cli.options import POLICY, command, policies_refused, targets_option, warn
 from corsgen.errors import CorsgenError, Finding, PolicyError, blocking, escape
 
 
@@ -39,7 +39,7 @@ def check(policies: tuple[Path, ...], targets: tuple[str, ...], strict: bool, fo
         noted = f" ({_counted(warnings)} above)" if warnings else ""
         click.echo(escape(f"{path}: ok{noted}"))
     if failed:
-        raise CorsgenError(_refused(failed, len(policies)))
+        raise CorsgenError(policies_refused(failed, len(policies)))
 
 
 def _documented(
@@ -62,11 +62,7 @@ def _documented(
         failed += refused
     click.echo(write(format_, reported(found)))
     if failed:
-        raise CorsgenError(_refused(failed, len(policies)))
-
-
-def _refused(failed: int, total: int) -> str:
-    return f"{failed} of {total} polic{'y' if total == 1 else 'ies'} refused"
+        raise CorsgenError(policies_refused(failed, len(policies)))
 
 
 def _counted(findings: Sequence[Finding]) -> str:

@@ -105,6 +105,11 @@ def warn(findings: Sequence[Finding], strict: bool) -> None:
         click.echo(line, err=True)
 
 
+def policies_refused(failed: int, total: int) -> str:
+    """The last line of a command that went on past refused policies (check, verify)."""
+    return f"{failed} of {total} polic{'y' if total == 1 else 'ies'} refused"
+
+
 def load_plan(path: Path, strict: bool, targets: Sequence[str] = (), refusing: bool = True) -> Plan:
     """The policy's plan, its warnings shown, those of the servers of `targets` among them; a
     target's format that cannot express it refuses it (CG530), unless not `refusing`."""

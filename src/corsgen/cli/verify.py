@@ -6,8 +6,15 @@ from pathlib import Path
 
 import click
 
-from corsgen.cli.options import POLICY, command, deprecated, load_plan, targets_option
-from corsgen.errors import CorsgenError, escape
+from corsgen.cli.options import (
+    POLICY,
+    command,
+    deprecated,
+    load_plan,
+    policies_refused,
+    targets_option,
+)
+from corsgen.errors import CorsgenError, PolicyError, escape
 from corsgen.targets import NAMES, expressible
 
 
@@ -43,11 +50,17 @@ def _verify_policies(policies: tuple[Path, ...], targets: tuple[str, ...]) -> No
     from corsgen.verify import checked_render, server_check
 
     skipped: list[str] = []
-    total = 0
+    total = failed = 0
     for path in policies:
         # A target named is held to the policy (CG530 refuses it); of every target, those whose
-        # format cannot express the policy are left out, and said so.
-        plan = load_plan(path, strict=False, targets=targets or NAMES, refusing=bool(targets))
+        # format cannot express the policy are left out, and said so. A refused policy is said
+        # and the next one checked, as check does: one refusal hid every later policy's result.
+        try:
+            plan = load_plan(path, strict=False, targets=targets or NAMES, refusing=bool(targets))
+        except PolicyError as exc:
+            click.echo(str(exc), err=True)
+            failed += 1
+            continue
         chosen = targets or expressible(plan, NAMES)
         for target in (t for t in NAMES if t not in chosen and not targets):
             left_out = "not rendered, its format cannot express this policy (CG530: corsgen "
@@ -58,10 +71,13 @@ def _verify_policies(policies: tuple[Path, ...], targets: tuple[str, ...]) -> No
             if result.binary is None:
                 skipped.append(target)
         total += len(chosen)
+    problems = [policies_refused(failed, len(policies))] if failed else []
     # A CI step that skipped a server must not pass: the missing binary is the failure.
     if skipped:
         names = ", ".join(dict.fromkeys(skipped))
-        raise CorsgenError(
+        problems.append(
             f"{len(skipped)} of {total} server check(s) skipped, no binary for {names}; "
             "install it or choose targets with --target"
         )
+    if problems:
+        raise CorsgenError("; ".join(problems))

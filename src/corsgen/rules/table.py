@@ -514,7 +514,8 @@ RULES: tuple[Rule, ...] = (
         {
             "clash": (
                 "{path} is written by {first} and by {second}",
-                "give the policies different names or out_dir values",
+                "give the policies different names or out_dir values (one policy: the same "
+                "namespace and route)",
             )
         },
     ),
