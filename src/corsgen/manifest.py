@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from corsgen.errors import CorsgenError, Finding, PolicyError
 from corsgen.globbing import Budget, GlobRefused, expand
@@ -24,12 +24,30 @@ else:
 
 # A Kubernetes namespace, a DNS-1123 label, and a route's name, a DNS-1123 subdomain
 # (targets/kubernetes.py, as render's --namespace and --route take them).
+# The check is label_problem's, so its words are the CLI's; the schema states the same pattern.
+
+
+def _label(text: str) -> str:
+    if (why := kubernetes.label_problem(text)) is not None:
+        raise ValueError(f"not a Kubernetes name: {why}")
+    return text
+
+
+def _subdomain(text: str) -> str:
+    if (why := kubernetes.label_problem(text, dots=True)) is not None:
+        raise ValueError(f"not a Kubernetes name: {why}")
+    return text
+
+
+def _schema(pattern: str, most: int) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "pattern": f"^{pattern}$", "maxLength": most})
+
+
 KubernetesName = Annotated[
-    str, StringConstraints(max_length=kubernetes.MAX_LABEL, pattern=f"^{kubernetes.LABEL}$")
+    str, AfterValidator(_label), _schema(kubernetes.LABEL, kubernetes.MAX_LABEL)
 ]
 RouteName = Annotated[
-    str,
-    StringConstraints(max_length=kubernetes.MAX_SUBDOMAIN, pattern=f"^{kubernetes.SUBDOMAIN}$"),
+    str, AfterValidator(_subdomain), _schema(kubernetes.SUBDOMAIN, kubernetes.MAX_SUBDOMAIN)
 ]
 
 MANIFEST = "corsgen.toml"

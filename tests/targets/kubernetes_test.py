@@ -277,7 +277,12 @@ ATTACHED = [
     (
         "envoy-gateway",
         ["--namespace", "shop", "--route", "storefront"],
-        [(("metadata", "namespace"), "shop"), (("spec", "targetRefs", 0, "name"), "storefront")],
+        [
+            (("metadata", "namespace"), "shop"),
+            (("spec", "targetRefs", 0, "name"), "storefront"),
+            # One policy attached to two routes is two SecurityPolicies, not one overwritten.
+            (("metadata", "name"), "corsgen-api.storefront"),
+        ],
     ),
     (
         "envoy-gateway",

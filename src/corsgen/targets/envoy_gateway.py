@@ -34,6 +34,14 @@ KEYS = kubernetes.FIELD_KEYS | {
 }
 
 
+def resource(plan: Plan) -> str:
+    """The SecurityPolicy's name: corsgen-NAME, then `.ROUTE` when a route is given (a name may
+    hold dots), so that one policy attached to two routes in one namespace is two
+    SecurityPolicies, not one that the second `kubectl apply` overwrites."""
+    given = plan.attachment.route
+    return kubernetes.owned(plan) + (f".{given}" if given else "")
+
+
 class EnvoyGateway(kubernetes.Kubernetes):
     name = "envoy-gateway"
     title = "Envoy Gateway"
@@ -53,7 +61,7 @@ class EnvoyGateway(kubernetes.Kubernetes):
         return duration(seconds)
 
     def names(self, plan: Plan) -> Mapping[str, object]:
-        policy = kubernetes.owned(plan)
+        policy = resource(plan)
         return {
             "note": f"Envoy Gateway: the SecurityPolicy {policy}, kubectl apply it.",
             "policy": self.quote(policy),
@@ -72,6 +80,11 @@ class EnvoyGateway(kubernetes.Kubernetes):
         server = {"server": self.title}
         names = [kubernetes.owned(plan), kubernetes.name(plan)]
         yield from kubernetes.name_refusals(plan, self.title, names)
+        if len(resource(plan)) > kubernetes.MAX_SUBDOMAIN:
+            why = f"with the route, more than {kubernetes.MAX_SUBDOMAIN} characters"
+            shortest = kubernetes.MAX_SUBDOMAIN - len(resource(plan)) + len(plan.name)
+            named = {**server, "what": resource(plan), "why": why, "most": shortest}
+            yield Violation("CG530", "name", "name", named)
         # Its origin pattern (api/v1alpha1/cors_types.go, v1.9.0) takes any scheme, and \w, so
         # _ too, in a host; v1.8 took http and https only, which its API server says.
         yield from kubernetes.origin_refusals(plan, self.title, ["["], web_only=False)
