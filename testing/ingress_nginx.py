@@ -12,8 +12,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from corsgen.explain import Pairs, Send
 from corsgen.ingress.block import cors_headers, merged, reply
-from corsgen.ingress.compare import PATH, Pairs, Server
+from corsgen.ingress.compare import PATH
 from corsgen.ingress.enforced import Enforced
 from corsgen.ingress.manifests import Ingress, read
 from corsgen.targets.nginx import main_config
@@ -90,8 +91,8 @@ def origin_texts(ingress: Ingress) -> list[str]:
     return [found.value] if found is not None else []
 
 
-def real(at: Endpoint) -> Server:
-    """The served block as compare.Server: each request sent to it for real."""
+def real(at: Endpoint) -> Send:
+    """The served block as compare.Send: each request sent to it for real."""
 
     def ask(method: str, headers: Pairs) -> tuple[int, Pairs]:
         answer = send(at, method, PATH, headers)
@@ -100,7 +101,7 @@ def real(at: Endpoint) -> Server:
     return ask
 
 
-def modelled(enforced: Enforced) -> Server:
+def modelled(enforced: Enforced) -> Send:
     """corsgen's model of the block, the test upstream behind it."""
 
     def ask(method: str, headers: Pairs) -> tuple[int, Pairs]:

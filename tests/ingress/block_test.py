@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from corsgen.explain import Pairs, Trace
 from corsgen.fetch import Request
-from corsgen.ingress.compare import Outcome, Pairs, battery, exchange, readable
+from corsgen.ingress.compare import battery, exchange, readable
 from corsgen.ingress.enforced import enforced
 from corsgen.ingress.manifests import Ingress
 from testing.ingress_nginx import corpus, modelled, origin_texts, real, serving
@@ -33,9 +34,8 @@ def _cors(headers: Pairs) -> list[tuple[str, str]]:
     return sorted((n.lower(), v) for n, v in headers if n.lower().startswith("access-control-"))
 
 
-def _seen(outcome: Outcome) -> tuple[object, ...]:
-    steps = (outcome.preflight, outcome.actual)
-    return tuple((s[0], _cors(s[1])) if s is not None else None for s in steps)
+def _seen(done: Trace) -> tuple[object, ...]:
+    return tuple((e.method, e.status, _cors(e.received)) for e in done.exchanges)
 
 
 @pytest.mark.parametrize("ingress", INGRESSES, ids=lambda i: i.name)
@@ -47,7 +47,7 @@ def test_the_model_answers_as_the_block(ingress: Ingress, served: dict[str, Endp
         assert _read(request, got) == _read(request, expected), request
 
 
-def _read(request: Request, outcome: Outcome) -> frozenset[str] | None:
+def _read(request: Request, done: Trace) -> frozenset[str] | None:
     """What the page reads, but the headers nginx adds itself (the model answers without them)."""
-    names = readable(request, outcome)
+    names = readable(request, done)
     return None if names is None else names - NGINX_OWN

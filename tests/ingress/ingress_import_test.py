@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from corsgen.ingress.compare import Pairs, Server, battery, versus
+from corsgen.explain import Pairs, Send
+from corsgen.ingress.compare import battery, versus
 from corsgen.ingress.importing import Imported, imported
 from corsgen.plan import Plan
 from corsgen.promise import promised_answer
@@ -41,7 +42,7 @@ def served() -> Iterator[tuple[dict[str, Endpoint], dict[str, Endpoint]]]:
         yield named, {i.ingress.name: policies[i.plan.name] for i in WRITTEN if i.plan}
 
 
-def _promised(plan: Plan) -> Server:
+def _promised(plan: Plan) -> Send:
     def ask(method: str, headers: Pairs) -> tuple[int, Pairs]:
         status, app = upstream.answer(method, "/ok")
         answered, sent = promised_answer(plan, method, headers, app)

@@ -7,21 +7,12 @@ corsgen's policy, its Gateway API output, and ingress2gateway's) all go through 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from corsgen.fetch import (
-    Request,
-    cors_failure,
-    exposed,
-    needs_preflight,
-    preflight_failure,
-    preflight_headers,
-)
+from corsgen.explain import Send, Trace, trace
+from corsgen.fetch import Request, exposed
 
-Pairs = list[tuple[str, str]]
-# A server as the comparisons ask it: (method, request headers) -> (status, response headers).
-Server = Callable[[str, Pairs], tuple[int, Pairs]]
 PATH = "/ok"  # what the test upstream answers 200
 COOKIE = ("Cookie", "session=1")  # what a credentialed request carries
 REFUSED = "https://evil.example"
@@ -64,40 +55,21 @@ def battery(texts: Iterable[str]) -> list[Request]:
     return out
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """The answers one page's request got: the preflight's (None: none was sent) and the actual
-    request's (None: the preflight failed, so it was not sent)."""
-
-    preflight: tuple[int, Pairs] | None
-    actual: tuple[int, Pairs] | None
-
-
-def actual_headers(request: Request) -> Pairs:
-    out = [("Origin", request.origin)]
-    if request.credentials:
-        out.append(COOKIE)
+def exchange(request: Request, server: Send) -> Trace:
+    """The requests a browser sends for `request` (a preflight first where Fetch sends one) and
+    the answers, as `corsgen explain` traces them."""
+    author = [COOKIE] if request.credentials else []
     for name in request.author_headers:
-        out.append((name, "application/json" if name == "Content-Type" else "1"))
-    return out
+        author.append((name, "application/json" if name == "Content-Type" else "1"))
+    return trace(request, author, server)
 
 
-def exchange(request: Request, server: Server) -> Outcome:
-    """The requests a browser sends for `request` and the answers, as Fetch goes on."""
-    preflight = None
-    if needs_preflight(request):
-        preflight = server("OPTIONS", preflight_headers(request))
-        if preflight_failure(request, preflight[1], preflight[0]) is not None:
-            return Outcome(preflight, None)
-    return Outcome(preflight, server(request.method, actual_headers(request)))
-
-
-def readable(request: Request, outcome: Outcome) -> frozenset[str] | None:
+def readable(request: Request, done: Trace) -> frozenset[str] | None:
     """What the page may read: the response headers its script sees (but the CORS headers
     themselves, which say nothing of the resource), or None when the fetch fails."""
-    if outcome.actual is None or cors_failure(request, outcome.actual[1]) is not None:
+    if done.failure is not None:
         return None
-    names = exposed(outcome.actual[1], request.credentials)
+    names = exposed(done.exchanges[-1].received, request.credentials)
     return frozenset(n for n in names if not n.startswith("access-control-"))
 
 
@@ -116,7 +88,7 @@ class Versus:
     narrower: tuple[str, ...]
 
 
-def versus(requests: Sequence[Request], a: Server, b: Server) -> Versus:
+def versus(requests: Sequence[Request], a: Send, b: Send) -> Versus:
     wider, narrower = [], []
     for request in requests:
         before, after = (

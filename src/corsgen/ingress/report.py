@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 
+from corsgen.explain import Pairs, Send
 from corsgen.fetch import Headers
 from corsgen.ingress.block import merged, reply
-from corsgen.ingress.compare import BACKEND, Pairs, Server, Versus, battery, versus
+from corsgen.ingress.compare import BACKEND, Versus, battery, versus
 from corsgen.ingress.enforced import Enforced
 from corsgen.ingress.importing import Imported
 from corsgen.ingress.translation import translated
@@ -22,7 +23,7 @@ from corsgen.targets import gateway_api_model as gateway
 _SHOWN = 3  # requests named per line; the rest are counted
 
 
-def block(enforced: Enforced) -> Server:
+def block(enforced: Enforced) -> Send:
     """ingress-nginx's block (block.py) in front of the comparisons' backend."""
 
     def ask(method: str, headers: Pairs) -> tuple[int, Pairs]:
@@ -31,7 +32,7 @@ def block(enforced: Enforced) -> Server:
     return ask
 
 
-def promised(plan: Plan) -> Server:
+def promised(plan: Plan) -> Send:
     """corsgen's output for the policy (promise.py) in front of the same backend."""
 
     def ask(method: str, headers: Pairs) -> tuple[int, Pairs]:
@@ -41,7 +42,7 @@ def promised(plan: Plan) -> Server:
     return ask
 
 
-def gateway_server(cors: gateway.Cors) -> Server:
+def gateway_server(cors: gateway.Cors) -> Send:
     """A GEP-1767 gateway with this filter in front of the same backend."""
 
     def ask(method: str, headers: Headers) -> tuple[int, Pairs]:
