@@ -107,6 +107,15 @@ def test_the_yaml_reader_reads_each_alias_once() -> None:
     assert len((root.get("a9") or yaml_lines.Node((), "", 0)).items()) == 10
 
 
+def test_the_yaml_reader_reads_an_anchor_used_within_itself_as_nothing() -> None:
+    """PyYAML composes `&x {r: *x}` as a node inside itself: read once, not to endless depth."""
+    root = yaml_lines.read("routers: &x\n  r: *x\n  s: 1\n", "rec.yml")
+    routers = root.get("routers")
+    assert routers is not None and routers.get("s") is not None
+    inner = routers.get("r")
+    assert inner is not None and inner.keys() == {}
+
+
 def test_a_file_that_is_not_yaml_is_cg401(tmp_path: Path) -> None:
     (tmp_path / "envoy.yaml").write_text("static_resources:\n  listeners: [\n")
     loaded = TARGET.routes([tmp_path / "envoy.yaml"])

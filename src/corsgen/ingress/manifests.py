@@ -1,8 +1,8 @@
 """Ingress manifests as `helm template` or kustomize print them: multi-document YAML, of which only
 networking.k8s.io/v1 Ingresses are read (other kinds are skipped), each annotation with its line.
 
-The YAML is read with PyYAML's composer (aliases are the anchored node itself, so an alias costs
-nothing; merge keys are applied as kubectl applies them, each mapping read once), within
+The YAML is read as `corsgen audit` reads a Traefik or Envoy config (yaml_lines.read_all: an
+alias costs nothing, merge keys are applied as kubectl applies them), within
 MAX_INGRESS_DOCUMENTS documents (a List's items counted one each) of a file of at most
 files.MAX_BYTES.
 """
@@ -18,6 +18,7 @@ from corsgen.errors import CorsgenError
 from corsgen.files import decode, read_file, shown
 from corsgen.limits import MAX_INGRESS_DOCUMENTS
 from corsgen.routing import Place
+from corsgen.targets.yaml_lines import NONE, Node, read_all
 
 PREFIX = "nginx.ingress.kubernetes.io/"
 API_VERSION = "networking.k8s.io/v1"
@@ -30,9 +31,6 @@ class Annotation:
     # Written as YAML's bool, number or null (`true`, `600` unquoted): annotations are strings, so
     # the API server refuses the whole Ingress (kubectl: cannot unmarshal bool into a string).
     unquoted: bool = False
-
-
-_STRING = "tag:yaml.org,2002:str"
 
 
 @dataclass(frozen=True)
@@ -52,98 +50,58 @@ class Ingress:
         return f"Ingress {self.namespace}/{self.name}" if self.namespace else f"Ingress {self.name}"
 
 
-def _scalar(node: object) -> str | None:
-    import yaml
-
-    return str(node.value) if isinstance(node, yaml.ScalarNode) else None
-
-
-# YAML's merge key (`<<: *defaults`), which kubectl's and helm's YAML readers apply: an Ingress's
-# annotations may come from an anchored mapping merged in.
-_MERGE = "tag:yaml.org,2002:merge"
+def _path(node: Node, *keys: str) -> Node:
+    """The node at `keys` below `node`; NONE (no text, no items) where there is none."""
+    for key in keys:
+        node = node.get(key) or NONE
+    return node
 
 
-def _mapping(node: object, seen: set[int] | None = None) -> dict[str, tuple[object, int]]:
-    """A mapping node's values by key, each with its key's line, merge keys applied (its own keys
-    first, then the merged mappings in order); {} for any other node. `seen` holds the mappings
-    already read, so a mapping merged into itself or merged many times is read once."""
-    import yaml
-
-    seen = set() if seen is None else seen
-    if not isinstance(node, yaml.MappingNode) or id(node) in seen:
-        return {}
-    seen.add(id(node))
-    own: dict[str, tuple[object, int]] = {}
-    merged: dict[str, tuple[object, int]] = {}
-    for key, value in node.value:
-        if getattr(key, "tag", "") == _MERGE:
-            sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
-            for source in sources:
-                merged = {**_mapping(source, seen), **merged}
-            continue
-        name = _scalar(key)
-        if name is not None:
-            own[name] = (value, key.start_mark.line + 1)
-    return {**merged, **own}
-
-
-def _items(node: object) -> list[object]:
-    import yaml
-
-    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
-
-
-def _resources(document: object) -> list[object]:
+def _resources(document: Node) -> tuple[Node, ...]:
     """The resources a document holds: itself, or the items of a List (what `kubectl get -o yaml`
     prints for more than one object)."""
-    top = _mapping(document)
-    if _scalar(top.get("kind", (None, 0))[0]) == "List":
-        return _items(top.get("items", (None, 0))[0])
-    return [document]
+    if _path(document, "kind").text() == "List":
+        return _sequence(_path(document, "items"))
+    return (document,)
 
 
-def _ingress(document: object, file: str) -> Ingress | None:
-    top = _mapping(document)
-    kind = _scalar(top.get("kind", (None, 0))[0])
-    version = _scalar(top.get("apiVersion", (None, 0))[0])
-    if kind != "Ingress":
+def _ingress(document: Node) -> Ingress | None:
+    if _path(document, "kind").text() != "Ingress":
         return None
+    version = _path(document, "apiVersion").text()
     if version != API_VERSION:
         # Not skipped in silence: the Ingress may hold the CORS the user is moving off.
-        start = getattr(document, "start_mark", None)
-        at = f":{start.line + 1}" if start is not None else ""
         raise CorsgenError(
-            f"{file}{at}: an Ingress of apiVersion {version}: Kubernetes 1.22 removed it and "
-            f"ingress-nginx 1.x reads {API_VERSION} only; convert it (kubectl convert) first"
+            f"{document.file}:{document.line}: an Ingress of apiVersion {version}: Kubernetes "
+            f"1.22 removed it and ingress-nginx 1.x reads {API_VERSION} only; convert it "
+            "(kubectl convert) first"
         )
-    metadata = _mapping(top.get("metadata", (None, 0))[0])
-    name_node, name_line = metadata.get("name", (None, 0))
-    name = _scalar(name_node) or ""
-    namespace = _scalar(metadata.get("namespace", (None, 0))[0]) or ""
-    annotations = {}
-    for key, (value, line) in _mapping(metadata.get("annotations", (None, 0))[0]).items():
-        text = _scalar(value)
-        if key.startswith(PREFIX) and text is not None:
-            unquoted = getattr(value, "tag", _STRING) != _STRING
-            annotations[key.removeprefix(PREFIX)] = Annotation(text, Place(file, line), unquoted)
+    metadata = document.get("metadata") or NONE
+    annotations = {
+        key.removeprefix(PREFIX): Annotation(value.value, value.at, value.typed)
+        for key, value in _path(metadata, "annotations").keys().items()
+        if key.startswith(PREFIX) and isinstance(value.value, str)
+    }
     hosts, paths = [], []
-    spec = _mapping(top.get("spec", (None, 0))[0])
-    for rule in _items(spec.get("rules", (None, 0))[0]):
-        fields = _mapping(rule)
-        hosts.append(_scalar(fields.get("host", (None, 0))[0]) or "")
-        http = _mapping(fields.get("http", (None, 0))[0])
-        for path in _items(http.get("paths", (None, 0))[0]):
-            paths.append(_scalar(_mapping(path).get("path", (None, 0))[0]) or "/")
-    start = getattr(document, "start_mark", None)
-    line = name_line or (start.line + 1 if start is not None else 1)
+    for rule in _sequence(_path(document, "spec", "rules")):
+        hosts.append(_path(rule, "host").text())
+        paths += [
+            _path(path, "path").text() or "/" for path in _sequence(_path(rule, "http", "paths"))
+        ]
+    name = metadata.get("name")
     return Ingress(
-        name,
-        namespace,
-        Place(file, int(line)),
+        _path(metadata, "name").text(),
+        _path(metadata, "namespace").text(),
+        name.at if name is not None else document.at,
         tuple(dict.fromkeys(hosts)),
         tuple(dict.fromkeys(paths)),
         annotations,
     )
+
+
+def _sequence(node: Node) -> tuple[Node, ...]:
+    """A sequence's items; nothing for any other value (a scalar is no list of rules here)."""
+    return node.value if isinstance(node.value, tuple) else ()
 
 
 _NOT_UTF8 = re.compile("[\ud800-\udfff]")
@@ -152,9 +110,6 @@ _NOT_UTF8 = re.compile("[\ud800-\udfff]")
 def read_text(text: str, file: str) -> list[Ingress]:
     """The Ingresses of a multi-document YAML text; CorsgenError, at the line, when it is not
     YAML or holds more than MAX_INGRESS_DOCUMENTS documents."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     # A byte that is not UTF-8 (kept as a surrogate by the config reader): YAML and the API server
     # read UTF-8 only.
     if (bad := _NOT_UTF8.search(text)) is not None:
@@ -162,22 +117,17 @@ def read_text(text: str, file: str) -> list[Ingress]:
         raise CorsgenError(f"{file}:{at}: not UTF-8; Kubernetes manifests are UTF-8")
     out = []
     number = 0
-    try:
-        for document in yaml.compose_all(text, Loader=loader):
-            for resource in _resources(document):
-                number += 1
-                if number > MAX_INGRESS_DOCUMENTS:
-                    raise CorsgenError(
-                        f"{file}: more than {MAX_INGRESS_DOCUMENTS:,} YAML documents (a List's "
-                        "items count one each); split the manifests into several files"
-                    )
-                found = _ingress(resource, file)
-                if found is not None:
-                    out.append(found)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise CorsgenError(f"{file}{line}: not YAML: {getattr(exc, 'problem', exc)}") from None
+    for document in read_all(text, file):
+        for resource in _resources(document):
+            number += 1
+            if number > MAX_INGRESS_DOCUMENTS:
+                raise CorsgenError(
+                    f"{file}: more than {MAX_INGRESS_DOCUMENTS:,} YAML documents (a List's "
+                    "items count one each); split the manifests into several files"
+                )
+            found = _ingress(resource)
+            if found is not None:
+                out.append(found)
     return out
 
 

@@ -8,12 +8,17 @@ read() reads them with PyYAML, imported only then.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from corsgen.errors import CorsgenError, VerifyError
 from corsgen.routing import Place
 from corsgen.targets.base import guard, refuse
+
+if TYPE_CHECKING:
+    import yaml
 
 # An empty list is written [] (the Kubernetes outputs write every list, empty ones too).
 _SCALAR = r'(?:"(?:\\[\\"]|[^"\\])*"|true|false|\d+|\[\])'
@@ -75,6 +80,9 @@ class Node:
     value: str | tuple[Node, ...] | Mapping[str, Node]
     file: str
     line: int
+    # A scalar YAML reads as a bool, number or null (`true`, `600`, unquoted), not as a string:
+    # what a Kubernetes string field refuses.
+    typed: bool = False
 
     @property
     def at(self) -> Place:
@@ -111,40 +119,75 @@ def read(text: str, file: str) -> Node:
     """The document in `text` as Nodes; CorsgenError, at the line, when it is not YAML."""
     import yaml  # only `corsgen audit` of a Traefik or Envoy config pays for loading it
 
-    try:
+    with _yaml_errors(file):
         root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return Node({}, file, 1) if root is None else _Converter(file).convert(root)
+
+
+def read_all(text: str, file: str) -> Iterator[Node]:
+    """Each document of a multi-document text (what `helm template` prints), read as it is
+    reached; CorsgenError, at the line, when it is not YAML."""
+    import yaml
+
+    with _yaml_errors(file):
+        for root in yaml.compose_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            # A converter per document: anchors do not reach across documents, and the ids it
+            # keys on are those of nodes alive while their document is.
+            yield _Converter(file).convert(root)
+
+
+@contextmanager
+def _yaml_errors(file: str) -> Iterator[None]:
+    import yaml
+
+    try:
+        yield
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         raise CorsgenError(f"{file}{line}: not YAML: {getattr(exc, 'problem', exc)}") from None
-    if root is None:
-        return Node({}, file, 1)
-    # An alias is the anchored node itself: each is converted once, so aliases of aliases
-    # (a "billion laughs") cost what the text does.
-    done: dict[int, Node] = {}
 
-    def convert(node: yaml.Node) -> Node:
-        if id(node) in done:
-            return done[id(node)]
+
+_STRING = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _Converter:
+    """PyYAML's nodes as Nodes. An alias is the anchored node itself: each is converted once, so
+    aliases of aliases (a "billion laughs") cost what the text does, and one that refers to a
+    node it is inside of (an anchor used within itself) reads as nothing, not as endless depth."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.done: dict[int, Node] = {}
+        self.open: set[int] = set()
+
+    def convert(self, node: yaml.Node) -> Node:
+        import yaml
+
+        if id(node) in self.done:
+            return self.done[id(node)]
+        if id(node) in self.open:
+            return NONE
+        self.open.add(id(node))
         line = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Node] = {}
             merged: dict[str, Node] = {}
             for key, value in node.value:
                 name = str(key.value) if isinstance(key, yaml.ScalarNode) else ""
-                at = key.start_mark.line + 1
-                if name == "<<":  # merge keys: the mapping's own keys win
+                if key.tag == _MERGE:  # merge keys (<<, unquoted): the mapping's own keys win
                     for part in value.value if isinstance(value, yaml.SequenceNode) else [value]:
-                        merged = {**convert(part).keys(), **merged}
+                        merged = {**self.convert(part).keys(), **merged}
                     continue
-                found = convert(value)
-                out[name] = Node(found.value, file, at)
-            converted = Node({**merged, **out}, file, line)
+                out[name] = replace(
+                    self.convert(value), file=self.file, line=key.start_mark.line + 1
+                )
+            converted = Node({**merged, **out}, self.file, line)
         elif isinstance(node, yaml.SequenceNode):
-            converted = Node(tuple(convert(item) for item in node.value), file, line)
+            converted = Node(tuple(self.convert(item) for item in node.value), self.file, line)
         else:
-            converted = Node(str(node.value), file, line)
-        done[id(node)] = converted
+            converted = Node(str(node.value), self.file, line, node.tag != _STRING)
+        self.open.discard(id(node))
+        self.done[id(node)] = converted
         return converted
-
-    return convert(root)
