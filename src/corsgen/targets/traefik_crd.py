@@ -77,22 +77,16 @@ def _line(text: str, key: str) -> int:
     return text.count("\n", 0, match.start()) + 1 if match else 1
 
 
-def _get(value: object, key: str) -> object:
-    return value.get(key) if isinstance(value, dict) else None
-
-
 def _shape(file: str, text: str) -> None:
     """The parsed resource is a Middleware of this name and spec.headers of FIELDS' types."""
-    import yaml
-
-    resource = yaml.safe_load(text)
+    resource = kubernetes.parsed(text, file)
     for key, value in {"apiVersion": API_VERSION, "kind": KIND}.items():
-        if _get(resource, key) != value:
+        if kubernetes.at(resource, key) != value:
             raise VerifyError(f"{key} is not {value}", file, _line(text, key))
-    name = _get(_get(resource, "metadata"), "name")
+    name = kubernetes.at(resource, "metadata", "name")
     if not isinstance(name, str) or not name.startswith(kubernetes.OWNED):
         raise VerifyError("metadata.name is not corsgen-NAME (DNS-1123)", file, _line(text, "name"))
-    headers = _get(_get(resource, "spec"), "headers")
+    headers = kubernetes.at(resource, "spec", "headers")
     if not isinstance(headers, dict):
         raise VerifyError("spec.headers is not a mapping", file, _line(text, "spec"))
     for key, value in headers.items():
