@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from corsgen.explain import Pairs, Send
-from corsgen.ingress.block import cors_headers, merged, reply
+from corsgen.ingress import report
+from corsgen.ingress.block import cors_headers
 from corsgen.ingress.compare import PATH
 from corsgen.ingress.enforced import Enforced
 from corsgen.ingress.manifests import Ingress, read
@@ -103,9 +104,4 @@ def real(at: Endpoint) -> Send:
 
 def modelled(enforced: Enforced) -> Send:
     """corsgen's model of the block, the test upstream behind it."""
-
-    def ask(method: str, headers: Pairs) -> tuple[int, Pairs]:
-        status, backend = upstream.answer(method, PATH)
-        return merged(reply(enforced, method, headers), status, backend)
-
-    return ask
+    return report.block(enforced, lambda method: upstream.answer(method, PATH))

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from corsgen.explain import Pairs, Send
-from corsgen.ingress.compare import battery, versus
+from corsgen.explain import Send
+from corsgen.ingress.compare import PATH, battery, versus
 from corsgen.ingress.importing import Imported, imported
+from corsgen.ingress.report import promised
 from corsgen.plan import Plan
-from corsgen.promise import promised_answer
 from testing import upstream
 from testing.ingress_nginx import corpus, modelled, origin_texts, real, serving
 from testing.servers import Endpoint
@@ -43,12 +43,8 @@ def served() -> Iterator[tuple[dict[str, Endpoint], dict[str, Endpoint]]]:
 
 
 def _promised(plan: Plan) -> Send:
-    def ask(method: str, headers: Pairs) -> tuple[int, Pairs]:
-        status, app = upstream.answer(method, "/ok")
-        answered, sent = promised_answer(plan, method, headers, app)
-        return (answered if answered != 200 else status), sent
-
-    return ask
+    """corsgen's promise for the plan, the test upstream behind it, as the block's model has."""
+    return promised(plan, lambda method: upstream.answer(method, PATH))
 
 
 @pytest.mark.parametrize("found", WRITTEN, ids=lambda i: i.ingress.name)

@@ -7,7 +7,7 @@ ingress2gateway's filter let a page read more (a widening) or less than ingress-
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from corsgen.explain import Pairs, Send
 from corsgen.fetch import Headers
@@ -23,21 +23,31 @@ from corsgen.targets import gateway_api_model as gateway
 _SHOWN = 3  # requests named per line; the rest are counted
 
 
-def block(enforced: Enforced) -> Send:
-    """ingress-nginx's block (block.py) in front of the comparisons' backend."""
+# The application behind a server the comparisons ask: its status and headers for a method.
+Backend = Callable[[str], tuple[int, Headers]]
+
+
+def _static(method: str) -> tuple[int, Headers]:
+    return BACKEND
+
+
+def block(enforced: Enforced, backend: Backend = _static) -> Send:
+    """ingress-nginx's block (block.py) in front of the backend (the comparisons' own, or the
+    tests' upstream)."""
 
     def ask(method: str, headers: Pairs) -> tuple[int, Pairs]:
-        return merged(reply(enforced, method, headers), BACKEND[0], BACKEND[1])
+        return merged(reply(enforced, method, headers), *backend(method))
 
     return ask
 
 
-def promised(plan: Plan) -> Send:
+def promised(plan: Plan, backend: Backend = _static) -> Send:
     """corsgen's output for the policy (promise.py) in front of the same backend."""
 
     def ask(method: str, headers: Pairs) -> tuple[int, Pairs]:
-        status, sent = promised_answer(plan, method, headers, BACKEND[1])
-        return (BACKEND[0] if status == APPLICATION_STATUS else status), sent
+        status, app = backend(method)
+        answered, sent = promised_answer(plan, method, headers, app)
+        return (status if answered == APPLICATION_STATUS else answered), sent
 
     return ask
 
