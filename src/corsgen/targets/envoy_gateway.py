@@ -52,10 +52,7 @@ class EnvoyGateway(kubernetes.Kubernetes):
     pad = "    "
 
     def origins(self, plan: Plan) -> list[str]:
-        """Exact origins and `*.` wildcards as written, or *, quoted."""
-        if plan.any_origin:
-            return [self.quote("*")]
-        return [self.quote(origin) for origin in (*plan.exact_origins, *plan.wildcard_origins)]
+        return [self.quote(origin) for origin in kubernetes.wildcarded(plan)]
 
     def max_age(self, seconds: int) -> str:
         return duration(seconds)

@@ -67,13 +67,6 @@ ISSUES = (
 KEYS = kubernetes.FIELD_KEYS | kubernetes.OP_KEYS | {"type", "cors"}
 
 
-def origins(plan: Plan) -> list[str]:
-    """The origins as the filter takes them: exact ones and `*.` wildcards as written, or *."""
-    if plan.any_origin:
-        return ["*"]
-    return [*plan.exact_origins, *plan.wildcard_origins]
-
-
 class GatewayApi(kubernetes.Kubernetes):
     name = "gateway-api"
     title = "Gateway API"
@@ -84,7 +77,7 @@ class GatewayApi(kubernetes.Kubernetes):
     pad = "      "
 
     def origins(self, plan: Plan) -> list[str]:
-        return [self.quote(origin) for origin in origins(plan)]
+        return [self.quote(origin) for origin in kubernetes.wildcarded(plan)]
 
     def names(self, plan: Plan) -> Mapping[str, object]:
         return kubernetes.patch_names(self, plan)
@@ -99,7 +92,7 @@ class GatewayApi(kubernetes.Kubernetes):
     def refusals(self, plan: Plan) -> Iterator[Violation]:
         yield from kubernetes.name_refusals(plan, self.title, [kubernetes.name(plan)])
         yield from kubernetes.origin_refusals(plan, self.title, ["[", "_"])
-        yield from kubernetes.too_many(plan, self.title, MOST, len(origins(plan)))
+        yield from kubernetes.too_many(plan, self.title, MOST, len(kubernetes.wildcarded(plan)))
         yield from kubernetes.method_refusals(plan, self.title)
         yield from _stars(plan, self.title)
         yield from kubernetes.no_private_network(plan, self.title)

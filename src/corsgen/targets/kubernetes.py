@@ -203,6 +203,14 @@ def method_refusals(plan: Plan, server: str) -> Iterator[Violation]:
         yield Violation("CG530", "max-age", "max_age", {"server": server, "what": 0})
 
 
+def wildcarded(plan: Plan) -> list[str]:
+    """The origins as a format with `*.` wildcards and no regex takes them (the Gateway API
+    filter, Envoy Gateway): exact ones and wildcards as written, or * alone."""
+    if plan.any_origin:
+        return ["*"]
+    return [*plan.exact_origins, *plan.wildcard_origins]
+
+
 def no_private_network(plan: Plan, server: str) -> Iterator[Violation]:
     if plan.private_network:
         yield Violation("CG530", "private-network", "allow_private_network", {"server": server})
