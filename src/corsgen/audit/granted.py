@@ -88,8 +88,13 @@ def policy_name(host: str, title: str) -> str:
     words = [w for w in title.split(" ", 1)[-1].split() if ":" not in w and w != host]
     path = re.sub(r"[^a-z0-9]+", "_", " ".join(words).lower())
     name = re.sub(r"_+", "_", f"{label.lower()}_{path}").strip("_")
-    name = re.sub(r"[^a-z0-9_]", "", name)
-    if not name or not name[0].isalpha() or name == SHARED:  # SHARED: the shared files' (CG116)
+    return valid_name(re.sub(r"[^a-z0-9_]", "", name))
+
+
+def valid_name(name: str) -> str:
+    """A name of a-z, 0-9 and _ made a policy name: `cors_` before one that starts with no letter
+    or is SHARED (the shared files', CG116), cut to MAX_NAME_LENGTH."""
+    if not name or not name[0].isalpha() or name == SHARED:
         name = "cors_" + name
     name = name[:MAX_NAME_LENGTH].rstrip("_")
     assert NAME_PATTERN.fullmatch(name), name

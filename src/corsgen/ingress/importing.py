@@ -22,14 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corsgen.audit.engine import MAX_SCOPES
-from corsgen.audit.granted import NothingLeft, nearest_safe
+from corsgen.audit.granted import NothingLeft, nearest_safe, valid_name
 from corsgen.fetch import ParseFailure, normalize_method, token_list
 from corsgen.importing import Policy, checked_plan, distinct, policy_text
 from corsgen.ingress.enforced import Enforced, enforced
 from corsgen.ingress.manifests import Ingress
-from corsgen.limits import MAX_NAME_LENGTH
 from corsgen.plan import Plan
-from corsgen.policy.loading import SHARED
 from corsgen.routing import Granted, OriginRegex, Scope
 
 # The policy key each annotation gives (enable-cors: what no annotation says comes with it).
@@ -62,10 +60,7 @@ def scope(ingress: Ingress) -> Scope:
 
 def name(ingress: Ingress) -> str:
     """A policy name from the Ingress's: api-v1 is api_v1."""
-    found = re.sub(r"[^a-z0-9]+", "_", ingress.name.lower()).strip("_")
-    if not found or not found[0].isalpha() or found == SHARED:
-        found = "cors_" + found
-    return found[:MAX_NAME_LENGTH].rstrip("_")
+    return valid_name(re.sub(r"[^a-z0-9]+", "_", ingress.name.lower()).strip("_"))
 
 
 def _one_label(origin: str) -> str:
