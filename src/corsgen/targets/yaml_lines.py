@@ -1,8 +1,9 @@
 """The YAML corsgen writes (Traefik's and Envoy's output), and a line-by-line check that it is no
 more than that: block mappings and lists, two spaces a level, double-quoted strings, true and
 numbers. Written and checked here without a YAML library: the subset is small enough that a line
-says everything about itself. The users' own files, which `corsgen audit` reads, are any YAML:
-read() reads them with PyYAML, imported only then.
+says everything about itself. The users' own files, which `corsgen audit` and `corsgen import`
+read (a Traefik or Envoy config, Ingress manifests), are any YAML: read() and read_all() read them
+with PyYAML, imported only then.
 """
 
 from __future__ import annotations
