@@ -21,6 +21,7 @@ from selenium.webdriver.common.selenium_manager import SeleniumManager
 
 from testing.binaries import need_binary
 from testing.client import Page
+from testing.engines import NAMES, Engine, start
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package chromium
 CHROMEDRIVER = "/usr/bin/chromedriver"  # Debian's package chromium-driver
@@ -87,3 +88,11 @@ def browser() -> Iterator[webdriver.Chrome]:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="session", params=NAMES)
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """Each engine in turn, one at a time (pytest groups a session fixture's tests by param):
+    Chromium, Firefox ESR, WebKitGTK. Skipped where not installed; a failure under CI=true."""
+    with start(request.param) as running:
+        yield running
