@@ -121,7 +121,7 @@ def _loopback(host: str) -> bool:
 @dataclass(frozen=True)
 class Rules:
     """How one engine keeps and sends cookies, where engines differ (measured in
-    tests/browser/cookies_test.py on Chromium 156, Firefox ESR 153 and WebKitGTK 2.50)."""
+    tests/browser/engine_cookies_test.py on Chromium 156, Firefox ESR 153 and WebKitGTK 2.50)."""
 
     # A cookie without SameSite is taken as Lax (RFC 6265bis); otherwise as None.
     lax_by_default: bool
@@ -152,10 +152,11 @@ class Verdict:
     why: str
 
 
-def kept(cookie: Cookie, engine: Engine, url: str) -> Verdict:
-    """Whether the engine keeps the cookie when an answer from `url` sets it."""
+def kept(cookie: Cookie, engine: Engine, url: str | None) -> Verdict:
+    """Whether the engine keeps the cookie when an answer from `url` sets it; None: an https URL
+    not known further."""
     rules, title = COOKIE_RULES[engine], ENGINES[engine].title
-    scheme, host = _host(url)
+    scheme, host = _host(url) if url is not None else ("https", "")
     trustworthy = scheme == "https" or (_loopback(host) and rules.secure_on_loopback_http)
     if cookie.secure and not trustworthy:
         where = " even on loopback" if _loopback(host) else ""
@@ -167,15 +168,16 @@ def kept(cookie: Cookie, engine: Engine, url: str) -> Verdict:
     return Verdict(True, f"{title} keeps it")
 
 
-def verdict(cookie: Cookie, engine: Engine, page: str, url: str) -> Verdict:
+def verdict(cookie: Cookie, engine: Engine, page: str, url: str | None) -> Verdict:
     """Whether `engine` sends `cookie` back to `url` on a credentialed fetch() from a page of
     origin `page`, the cookie having been set by an answer to such a fetch (what `probe` sees
-    and the browser tests do). A cookie set when the user visited the API's own site (a login
-    page there) fares the same, but in Firefox, which partitions it away (see `third_party`)."""
+    and the browser tests do); `url` None: an https URL on another site. A cookie set when the
+    user visited the API's own site (a login page there) fares the same, but in Firefox, which
+    partitions it away (see `third_party`)."""
     stored = kept(cookie, engine, url)
     if not stored.sent:
         return stored
-    if same_site(page, url):
+    if url is not None and same_site(page, url):
         return Verdict(True, "same-site: sent whatever its SameSite")
     rules, behaviour = COOKIE_RULES[engine], ENGINES[engine]
     title = behaviour.title
@@ -200,7 +202,10 @@ def third_party(engine: Engine) -> str:
     """What the engine does by default with cookies on cross-site requests, and the way out."""
     title = ENGINES[engine].title
     if ENGINES[engine].third_party_cookies:
-        return f"{title} sends SameSite=None; Secure cookies cross-site by default"
+        return (
+            f"{title} sends SameSite=None; Secure cookies cross-site by default (Chrome; where "
+            "a user blocks third-party cookies, Storage Access headers, Chrome 133, ask them)"
+        )
     if COOKIE_RULES[engine].partitions_third_party:
         return (
             f"{title} keeps a cookie set in a cross-site answer for the page's top-level site "
