@@ -5,6 +5,7 @@ tests/browser/engine_cookies_test.py holds to the engines."""
 from __future__ import annotations
 
 import io
+import re
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -114,3 +115,26 @@ def test_a_live_url_on_another_site_is_cross_site() -> None:
         "cross-site request):"
     )
     assert len(said) == 5
+
+
+def test_the_docs_example_is_what_explain_prints() -> None:
+    """docs/live.md's cookie example: its lines after `...` end what the command prints."""
+    import shlex
+    import subprocess
+    import sys
+
+    from testing.paths import ROOT
+
+    page = (ROOT / "docs" / "live.md").read_text(encoding="utf-8")
+    block = re.search(
+        r"```text\n\$ corsgen (explain [^\n]+--cookie[^\n]+)\n\.\.\.\n(.*?)```", page, re.DOTALL
+    )
+    assert block is not None
+    command, shown = block.groups()
+    done = subprocess.run(
+        [sys.executable, "-m", "corsgen", *shlex.split(command)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert shown in done.stdout

@@ -94,13 +94,11 @@ def explain(
     if given:
         verb = "describes" if len(given) == 1 else "describe"
         raise click.UsageError(f"{' and '.join(given)} {verb} the request to --url; give --url URL")
-    from corsgen.explain import cookie_lines, explain_offline
+    from corsgen.explain import explain_offline
 
     plan = load_plan(policy, strict=False, targets=targets)
     request, author = page_request(origin, method, headers, credentials)
-    _show(
-        explain_offline(plan, policy, request, author, reads), cookie_lines(request, None, cookies)
-    )
+    _show(explain_offline(plan, policy, request, author, reads), request, None, cookies)
 
 
 def _default(ctx: click.Context, name: str) -> bool:
@@ -134,18 +132,23 @@ def explain_live(
     cookies: tuple[Cookie, ...] = (),
 ) -> None:
     """The request against the live server, and with a policy, which of the two blocks it."""
-    from corsgen.explain import cookie_lines
     from corsgen.explain import explain_live as explained
 
     request, author = page_request(origin, method, headers, credentials)
     explanation = explained(target, path, request, author, reads, timeout, not insecure, held)
-    _show(explanation, cookie_lines(request, target.url(path), cookies))
+    _show(explanation, request, target.url(path), cookies)
 
 
-def _show(explanation: Explanation, cookies: list[str]) -> None:
-    """The explanation, then what becomes of the cookies (which leaves the exit status alone:
-    a cookie not sent is no CORS failure)."""
-    for line in (*explanation.lines, *cookies):
+def _show(
+    explanation: Explanation, request: Request, url: str | None, cookies: tuple[Cookie, ...]
+) -> None:
+    """The explanation, then what becomes of the cookies: when the request passes, or a --cookie
+    was asked about (a blocked request has a CORS fix to make first). A cookie not sent leaves
+    the exit status alone: it is no CORS failure."""
+    from corsgen.explain import cookie_lines
+
+    told = cookie_lines(request, url, cookies) if explanation.allowed or cookies else []
+    for line in (*explanation.lines, *told):
         click.echo(escape(line))
     if not explanation.allowed:
         raise click.exceptions.Exit(1)
