@@ -20,6 +20,7 @@ COOKIES = [
     f"login={SECRET}2; Path=/; SameSite=None; Secure",
     f"plain={SECRET}3",
     f"none={SECRET}4; SameSite=None; Secure; Partitioned",
+    f"{SECRET}5; SameSite=Strict",  # no "=": a nameless cookie, all of it the value
 ]
 
 
@@ -75,6 +76,7 @@ def test_cookies_that_do_not_come_back(
     code, out = _probe(tmp_path, capsys, CREDENTIALS, api, "--format", "json")
     found = [f for f in json.loads(out)["findings"] if f["id"] in ("PR013", "PR014")]
     lax = "SameSite=Lax: a cross-site fetch() carries only SameSite=None cookies"
+    strict = lax.replace("Lax", "Strict")
     webkit = "WebKit refuses a Secure cookie set over http even on loopback"
     # The API is http on loopback: WebKit refuses Secure there, Chromium and Firefox keep it.
     assert [(f["id"], f["severity"], f["summary"]) for f in found] == [
@@ -100,8 +102,15 @@ def test_cookies_that_do_not_come_back(
             "low",
             f"none; SameSite=None; Secure; Partitioned: WebKit: {webkit}",
         ),
+        (
+            "PR013",
+            "medium",
+            f"(nameless); SameSite=Strict: Chromium: {strict}; Firefox: {strict}; WebKit: {strict}",
+        ),
     ]
-    assert ["Set-Cookie", "lax=…; Path=/; SameSite=Lax; Secure"] in found[0]["response"]["headers"]
+    shown = found[0]["response"]["headers"]
+    assert ["Set-Cookie", "lax=…; Path=/; SameSite=Lax; Secure"] in shown
+    assert ["Set-Cookie", "…; SameSite=Strict"] in shown
     assert SECRET not in out
     assert code == 1
 
