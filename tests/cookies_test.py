@@ -19,7 +19,7 @@ PARSED = [
     ("sid=abc; SameSite=Sometimes", Cookie("sid")),  # not one of the three: the default
     ("sid=abc; SameSite", Cookie("sid")),
     ("sid=; Partitioned; Secure; HttpOnly", Cookie("sid", secure=True, partitioned=True)),
-    ("sid=1; Domain=.Example.COM; Path=/api", Cookie("sid", domain="example.com", path="/api")),
+    ("sid=1; Domain=.Example.COM; Path=/api", Cookie("sid")),
     ("abc; Secure", Cookie("", secure=True)),  # no "=": a nameless cookie, "abc" its value
     ("=abc", Cookie("")),
     ("sid=1; Max-Age=60; Expires=Wed, 21 Oct 2015 07:28:00 GMT", Cookie("sid")),
@@ -40,6 +40,7 @@ def test_parse(text: str, cookie: Cookie) -> None:
         ("sid=a\nb", "control character"),
         ("sid=a\x00", "control character"),
         ("sid=" + "x" * 4094, "over 4096 bytes"),
+        ("sid=" + "é" * 2047, "over 4096 bytes"),  # bytes, not characters
     ],
 )
 def test_a_cookie_browsers_ignore_is_refused(text: str, why: str) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from contextlib import redirect_stderr, redirect_stdout
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -138,3 +140,40 @@ def test_the_docs_example_is_what_explain_prints() -> None:
         cwd=ROOT,
     )
     assert shown in done.stdout
+
+
+class _Reflecting(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin", ""))
+        self.send_header("Access-Control-Allow-Credentials", "true")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("origin", "heading", "verdict"),
+    [
+        ("http://localhost:3000", "are different sites: a cross-site request", "not sent"),
+        ("http://127.0.0.1:3000", "are the same site", "sent"),
+    ],
+)
+def test_with_url_the_apis_address_decides(origin: str, heading: str, verdict: str) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Reflecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/ok"
+    out = io.StringIO()
+    try:
+        with redirect_stdout(out):
+            args = ["--url", url, "--origin", origin, "--credentials", "--cookie", "s=1"]
+            code = main(["explain", *args])
+    finally:
+        server.shutdown()
+        server.server_close()
+    said = _after(out.getvalue(), "allowed")
+    assert code == 0
+    assert said[1].startswith(f"cookies ({origin} and {url} {heading}")
+    assert said[3].startswith(f"    Chromium: {verdict}:")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from publicsuffixlist import PublicSuffixList
 
 SameSite = Literal["strict", "lax", "none"]
+_SAME_SITE: dict[str, SameSite] = {"strict": "strict", "lax": "lax", "none": "none"}
 # RFC 6265bis, 5.7: a cookie-string with a control character (but tab) is ignored whole.
 _CONTROL = frozenset(chr(c) for c in (*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F))
 
@@ -33,14 +34,14 @@ class CookieError(ValueError):
 
 @dataclass(frozen=True)
 class Cookie:
-    """What decides whether a cookie is sent: its name and attributes, never its value."""
+    """What decides whether a cookie is sent cross-site: its name and the attributes that
+    matter, never its value. Domain and Path choose which URLs of the API's own site get it, the
+    same for every page: parsed past."""
 
     name: str
     same_site: SameSite | None = None  # None: absent or not one of the three (the default)
     secure: bool = False
     partitioned: bool = False
-    domain: str | None = None
-    path: str | None = None
 
     @property
     def shown(self) -> str:
@@ -61,22 +62,15 @@ def parse(text: str) -> Cookie:
     name = name.strip(" \t") if equals else ""  # no "=": a nameless cookie, all of it the value
     if not name and not (value if equals else pair).strip(" \t"):
         raise CookieError("no name and no value: browsers ignore the cookie")
-    if len(name) + len((value if equals else pair).strip(" \t")) > 4096:
+    size = (name + (value if equals else pair).strip(" \t")).encode("utf-8", "surrogatepass")
+    if len(size) > 4096:
         raise CookieError(f"{name[:40]!r}: name and value over 4096 bytes: browsers ignore it")
     found: dict[str, str] = {}
     for attribute in attributes:
         key, _, setting = attribute.partition("=")
         found[key.strip(" \t").lower()] = setting.strip(" \t")
-    same_site = found.get("samesite", "").lower()
-    domain = found.get("domain", "").lstrip(".").lower() or None
-    return Cookie(
-        name,
-        same_site if same_site in ("strict", "lax", "none") else None,  # type: ignore[arg-type]
-        "secure" in found,
-        "partitioned" in found,
-        domain,
-        found.get("path") or None,
-    )
+    same_site = _SAME_SITE.get(found.get("samesite", "").lower())
+    return Cookie(name, same_site, "secure" in found, "partitioned" in found)
 
 
 @cache
@@ -139,7 +133,8 @@ COOKIE_RULES: dict[Engine, Rules] = {
     "chromium": Rules(True, True, True, True, False),
     # network.cookie.sameSite.laxByDefault is off in release Firefox: no SameSite is None.
     "firefox": Rules(False, True, True, True, True),
-    # WebKitGTK ignored Partitioned here, and kept SameSite=None without Secure.
+    # WebKitGTK ignored Partitioned here, kept SameSite=None without Secure, and sent a cookie
+    # without SameSite (set by a visit to the API's site) cross-site: not Lax by default.
     "webkit": Rules(False, False, False, False, False),
 }
 
