@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corsgen.cookies import Cookie, CookieError, kept, parse, same_site, site, verdict
+from corsgen.cookies import (
+    Cookie,
+    CookieError,
+    kept,
+    missing,
+    parse,
+    same_site,
+    site,
+    verdict,
+)
 from corsgen.fetch import Engine
 
 PARSED = [
@@ -22,7 +31,12 @@ PARSED = [
     ("sid=1; Domain=.Example.COM; Path=/api", Cookie("sid")),
     ("abc; Secure", Cookie("", secure=True)),  # no "=": a nameless cookie, "abc" its value
     ("=abc", Cookie("")),
-    ("sid=1; Max-Age=60; Expires=Wed, 21 Oct 2015 07:28:00 GMT", Cookie("sid")),
+    ("sid=1; Max-Age=60; Expires=Wed, 21 Oct 2015 07:28:00 GMT", Cookie("sid")),  # Max-Age wins
+    ("sid=; Max-Age=0", Cookie("sid", expired=True)),
+    ("sid=; Max-Age=-1", Cookie("sid", expired=True)),
+    ("sid=; Expires=Thu, 01 Jan 1970 00:00:00 GMT", Cookie("sid", expired=True)),
+    ("sid=1; Expires=Fri, 01 Jan 2100 00:00:00 GMT", Cookie("sid")),
+    ("sid=1; Expires=soon; Max-Age=ten", Cookie("sid")),  # neither parses: kept
 ]
 
 
@@ -149,6 +163,7 @@ def test_which_engines_send_it(text: str, url: str | None, engines: set[str]) ->
         ("s=1; SameSite=None; Secure", "firefox", CROSS, "(Total Cookie Protection)"),
         ("s=1; SameSite=None; Secure; Partitioned", "chromium", CROSS, "Partitioned: kept for"),
         ("s=1; SameSite=Strict", "webkit", SAME, "same-site: sent whatever its SameSite"),
+        ("s=; Max-Age=0; SameSite=None; Secure", "chromium", SAME, "it deletes the cookie"),
     ],
 )
 def test_each_verdict_says_why(text: str, engine: Engine, url: str, why: str) -> None:
@@ -157,3 +172,16 @@ def test_each_verdict_says_why(text: str, engine: Engine, url: str, why: str) ->
 
 def test_kept_offline_is_https() -> None:
     assert kept(parse("s=1; Secure"), "webkit", None).sent
+
+
+@pytest.mark.parametrize(
+    ("text", "lacks"),
+    [
+        ("s=1", "SameSite=None; Secure"),
+        ("s=1; SameSite=Lax; Secure", "SameSite=None"),
+        ("s=1; SameSite=None", "Secure"),
+        ("s=1; SameSite=None; Secure", ""),
+    ],
+)
+def test_missing(text: str, lacks: str) -> None:
+    assert missing(parse(text)) == lacks

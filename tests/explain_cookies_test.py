@@ -60,11 +60,12 @@ def test_each_engine_says_whether_the_cookie_is_sent(tmp_path: Path) -> None:
     code, out, _ = _explain(tmp_path, "--credentials", *cookies)
     assert code == 0  # a cookie left behind is no CORS failure
     lax = "SameSite=Lax: a cross-site fetch() carries only SameSite=None cookies"
-    assert _after(out, OFFLINE)[1:9] == [
+    assert _after(out, OFFLINE)[1:10] == [
         "  session; SameSite=Lax; Secure:",
         f"    Chromium: not sent: {lax}",
         f"    Firefox: not sent: {lax}",
         f"    WebKit: not sent: {lax}",
+        "    to have it sent cross-site: add SameSite=None, and serve it over https",
         "  sid; SameSite=None; Secure:",
         "    Chromium: sent: Chromium sends third-party cookies by default",
         "    Firefox: sent: Firefox keeps it for the page's top-level site only (Total Cookie "

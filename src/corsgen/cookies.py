@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
@@ -42,6 +44,7 @@ class Cookie:
     same_site: SameSite | None = None  # None: absent or not one of the three (the default)
     secure: bool = False
     partitioned: bool = False
+    expired: bool = False  # Max-Age <= 0 or an Expires past: it deletes the cookie
 
     @property
     def shown(self) -> str:
@@ -70,7 +73,22 @@ def parse(text: str) -> Cookie:
         key, _, setting = attribute.partition("=")
         found[key.strip(" \t").lower()] = setting.strip(" \t")
     same_site = _SAME_SITE.get(found.get("samesite", "").lower())
-    return Cookie(name, same_site, "secure" in found, "partitioned" in found)
+    return Cookie(name, same_site, "secure" in found, "partitioned" in found, _expired(found))
+
+
+def _expired(found: dict[str, str]) -> bool:
+    """Max-Age when it is an integer (RFC 6265bis, 5.7.2: it wins over Expires), else Expires;
+    a date that does not parse here is taken as the future."""
+    age = found.get("max-age", "")
+    if age.removeprefix("-").isdigit() and age.isascii():
+        return int(age) <= 0
+    try:
+        expires = parsedate_to_datetime(found.get("expires", ""))
+    except (TypeError, ValueError):
+        return False
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    return expires <= datetime.now(UTC)
 
 
 @cache
@@ -151,6 +169,8 @@ def kept(cookie: Cookie, engine: Engine, url: str | None) -> Verdict:
     """Whether the engine keeps the cookie when an answer from `url` sets it; None: an https URL
     not known further."""
     rules, title = COOKIE_RULES[engine], ENGINES[engine].title
+    if cookie.expired:
+        return Verdict(False, "it has expired: it deletes the cookie")
     scheme, host = _host(url) if url is not None else ("https", "")
     trustworthy = scheme == "https" or (_loopback(host) and rules.secure_on_loopback_http)
     if cookie.secure and not trustworthy:
@@ -191,6 +211,13 @@ def verdict(cookie: Cookie, engine: Engine, page: str, url: str | None) -> Verdi
             f"{title} keeps it for the page's top-level site only (Total Cookie Protection)",
         )
     return Verdict(False, f"{title} blocks third-party cookies by default")
+
+
+def missing(cookie: Cookie) -> str:
+    """What a cookie lacks to be sent cross-site by a browser that sends third-party cookies:
+    "" when nothing."""
+    lacks = ["SameSite=None"] * (cookie.same_site != "none") + ["Secure"] * (not cookie.secure)
+    return "; ".join(lacks)
 
 
 def third_party(engine: Engine) -> str:

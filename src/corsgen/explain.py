@@ -353,7 +353,7 @@ def cookie_lines(request: Request, url: str | None, cookies: Sequence[Cookie]) -
     """Whether each engine sends each cookie on this request, and why; with no cookie given,
     what a cookie needs to be sent. `url` None (offline: no API address) is taken as an https
     API on another site than the page, the case where cookies go missing."""
-    from corsgen.cookies import same_site, third_party, verdict
+    from corsgen.cookies import missing, same_site, third_party, verdict
     from corsgen.fetch import BROWSERS
 
     if not request.credentials:
@@ -388,6 +388,8 @@ def cookie_lines(request: Request, url: str | None, cookies: Sequence[Cookie]) -
             said = verdict(cookie, engine, request.origin, url)
             title = ENGINES[engine].title
             out.append(f"    {title}: {'sent' if said.sent else 'not sent'}: {said.why}")
+        if cross_site and not cookie.expired and (lacks := missing(cookie)):
+            out.append(f"    to have it sent cross-site: add {lacks}, and serve it over https")
     if cross_site:  # where a cookie from a login on the API's own site goes missing
         out += [f"  {third_party(e)}" for e in BROWSERS if not ENGINES[e].third_party_cookies]
     return out

@@ -21,6 +21,7 @@ COOKIES = [
     f"plain={SECRET}3",
     f"none={SECRET}4; SameSite=None; Secure; Partitioned",
     f"{SECRET}5; SameSite=Strict",  # no "=": a nameless cookie, all of it the value
+    "gone=; Max-Age=0",  # a deletion (a logout): nothing to send back, no finding
 ]
 
 

@@ -187,7 +187,7 @@ def cookies(
                 cookie = parse(value) if name.lower() == "set-cookie" else None
             except CookieError:  # ignored by every browser: nothing to send back either way
                 continue
-            if cookie is None or cookie in seen:
+            if cookie is None or cookie.expired or cookie in seen:  # a deletion asks no return
                 continue
             said = {e: verdict(cookie, e, request.origin, api) for e in BROWSERS}
             left = [f"{ENGINES[e].title}: {v.why}" for e, v in said.items() if not v.sent]
