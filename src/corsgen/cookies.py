@@ -62,11 +62,12 @@ def parse(text: str) -> Cookie:
         raise CookieError("a control character in the cookie: browsers ignore it")
     pair, *attributes = text.split(";")
     name, equals, value = pair.partition("=")
-    name = name.strip(" \t") if equals else ""  # no "=": a nameless cookie, all of it the value
-    if not name and not (value if equals else pair).strip(" \t"):
+    if not equals:  # a nameless cookie, all of the pair its value
+        name, value = "", pair
+    name, value = name.strip(" \t"), value.strip(" \t")
+    if not name and not value:
         raise CookieError("no name and no value: browsers ignore the cookie")
-    size = (name + (value if equals else pair).strip(" \t")).encode("utf-8", "surrogatepass")
-    if len(size) > 4096:
+    if len((name + value).encode("utf-8", "surrogatepass")) > 4096:
         raise CookieError(f"{name[:40]!r}: name and value over 4096 bytes: browsers ignore it")
     found: dict[str, str] = {}
     for attribute in attributes:
