@@ -40,6 +40,10 @@ CHROMEDRIVER = "/usr/bin/chromedriver"  # chromium-driver
 # --no-sandbox: the tests run as root, where Chromium refuses its sandbox. --disable-dev-shm-usage:
 # a container's /dev/shm is small, and Chromium crashes when it runs out.
 CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage")
+# Chrome's own default, which a Chromium build lacks: Chromium (like Chrome for Testing,
+# GoogleChromeLabs/chrome-for-testing#148) blocks third-party cookies on a new profile; Chrome
+# sends them. 0 is Settings' "Allow third-party cookies" (1 blocks, 2 blocks in Incognito).
+CHROMIUM_PREFS = {"profile.cookie_controls_mode": 0}
 FIREFOX = "/usr/bin/firefox-esr"  # firefox-esr
 MINIBROWSER = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"  # libwebkit2gtk-4.1-0
 WEBKITDRIVER = "/usr/bin/WebKitWebDriver"  # webkit2gtk-driver
@@ -182,6 +186,7 @@ def chromium(args: tuple[str, ...] = ()) -> Iterator[Engine]:
     options.binary_location = CHROMIUM
     for arg in (*CHROMIUM_ARGS, *args):
         options.add_argument(arg)
+    options.add_experimental_option("prefs", CHROMIUM_PREFS)
     # The console says why Chromium blocked a fetch; the script itself sees only a TypeError.
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     began = time.monotonic()

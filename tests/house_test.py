@@ -93,3 +93,13 @@ def test_no_two_test_files_share_a_name() -> None:
     """`pytest tests/x_test.py` and a failure's file name each point at one file."""
     names = [p.name for p in (ROOT / "tests").rglob("*_test.py")]
     assert sorted(names) == sorted(set(names))
+
+
+# The browser model judges everything else: it shares no code with what it judges.
+JUDGE = {"fetch.py": set(), "cookies.py": {"corsgen.fetch"}}
+
+
+@pytest.mark.parametrize("name", JUDGE)
+def test_the_browser_model_imports_nothing_it_judges(name: str) -> None:
+    found = {i for i in _imports(SRC / name) if i == "corsgen" or i.startswith(("corsgen.", "."))}
+    assert found == JUDGE[name]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from corsgen.errors import CorsgenError, clip
 from corsgen.fetch import (
+    ENGINES,
     SAFELISTED_METHODS,
     Failure,
     Request,
@@ -25,6 +26,7 @@ from corsgen.fetch import (
 )
 
 if TYPE_CHECKING:
+    from corsgen.cookies import Cookie
     from corsgen.plan import Plan
     from corsgen.probe.client import Site
 
@@ -345,3 +347,49 @@ def explain_live(
         told += [f"blocked, and {shown(where)} refuses it too; to allow it, change:"]
         told += _fixes(offline, plan)
     return Explanation(tuple(told), False)
+
+
+def cookie_lines(request: Request, url: str | None, cookies: Sequence[Cookie]) -> list[str]:
+    """Whether each engine sends each cookie on this request, and why; with no cookie given,
+    what a cookie needs to be sent. `url` None (offline: no API address) is taken as an https
+    API on another site than the page, the case where cookies go missing."""
+    from corsgen.cookies import missing, same_site, third_party, verdict
+    from corsgen.fetch import BROWSERS
+
+    if not request.credentials:
+        if not cookies:
+            return []
+        return [
+            "cookies: none sent: the page sends no credentials (--credentials: fetch's 'include')"
+        ]
+    cross_site = url is None or not same_site(request.origin, url)
+    if url is None:
+        heading = "the API's address is unknown offline: taken as https on another site than the "
+        heading += "page; give --url to know"
+    elif cross_site:
+        heading = f"{request.origin} and {url} are different sites: a cross-site request"
+    else:
+        heading = (
+            f"{request.origin} and {url} are the same site (one scheme, one registrable domain):"
+        )
+        heading += " every cookie the browser keeps is sent, whatever its SameSite"
+    out = [f"cookies ({heading}):"]
+    if not cookies:
+        if cross_site:
+            out.append(
+                "  a cookie comes back cross-site only when set with SameSite=None; Secure (over "
+                "https); give --cookie to check one"
+            )
+            out += [f"  {third_party(engine)}" for engine in BROWSERS]
+        return out
+    for cookie in cookies:
+        out.append(f"  {cookie.shown}:")
+        for engine in BROWSERS:
+            said = verdict(cookie, engine, request.origin, url)
+            title = ENGINES[engine].title
+            out.append(f"    {title}: {'sent' if said.sent else 'not sent'}: {said.why}")
+        if cross_site and not cookie.expired and (lacks := missing(cookie)):
+            out.append(f"    to have it sent cross-site: add {lacks}, and serve it over https")
+    if cross_site:  # where a cookie from a login on the API's own site goes missing
+        out += [f"  {third_party(e)}" for e in BROWSERS if not ENGINES[e].third_party_cookies]
+    return out

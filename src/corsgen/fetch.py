@@ -77,7 +77,9 @@ class Behaviour:
     strict_authorization: str  # how to switch it to the standard's rule, "" when it cannot be
     max_age_cap: int | None  # the longest a preflight is cached, seconds; None: no cap
     preflight_cache: str  # what one cached preflight is shared across
-    third_party_cookies: bool  # by default, a cross-site request carries SameSite=None cookies
+    # By default, a cross-site request carries SameSite=None cookies, unpartitioned (Firefox keeps
+    # them per top-level site instead); corsgen.cookies has the rest of the cookie rules.
+    third_party_cookies: bool
 
 
 ENGINES: dict[Engine, Behaviour] = {

@@ -25,10 +25,11 @@ pytestmark = pytest.mark.conformance
 # being a static *, needs no Vary.
 EVERY_CHECK = {f"PR0{n:02d}" for n in range(1, 11)}
 REFUSING = {"PR006", "PR007", "PR009"}
-# Without credentials in the policy, the answers must not let cookies through either (PR011).
+# Without credentials in the policy, the answers must not let cookies through either (PR011);
+# with them, the cookies the answers set must come back (PR013, PR014).
 CHECKS = {
     name: EVERY_CHECK - (REFUSING if i.any_origin else set())
-    | (set() if i.credentials else {"PR011"})
+    | ({"PR013", "PR014"} if i.credentials else {"PR011"})
     for name, i in INTENTS.items()
 }
 

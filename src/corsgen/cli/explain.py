@@ -21,10 +21,22 @@ from corsgen.cli.options import (
 from corsgen.errors import escape
 
 if TYPE_CHECKING:
+    from corsgen.cookies import Cookie
     from corsgen.explain import Explanation, Pairs
     from corsgen.fetch import Request
     from corsgen.plan import Plan
     from corsgen.probe.client import Site
+
+
+def _cookies(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+) -> tuple[Cookie, ...]:
+    from corsgen.cookies import CookieError, parse
+
+    try:
+        return tuple(parse(text) for text in value)
+    except CookieError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cookie") from None
 
 
 @command()
@@ -40,6 +52,15 @@ if TYPE_CHECKING:
     "Also say where this output falls short of the policy (CG501) or cannot express it (CG530); "
     "repeatable."
 )
+@click.option(
+    "--cookie",
+    "cookies",
+    multiple=True,
+    metavar="'NAME=…; ATTRIBUTES'",
+    callback=_cookies,
+    help="A cookie as the API sets it, e.g. 'session=…; SameSite=None; Secure': with "
+    "--credentials, say per browser whether it is sent (repeatable).",
+)
 @TIMEOUT
 @INSECURE
 def explain(
@@ -51,6 +72,7 @@ def explain(
     headers: tuple[str, ...],
     credentials: bool,
     reads: tuple[str, ...],
+    cookies: tuple[Cookie, ...],
     timeout: float,
     insecure: bool,
 ) -> None:
@@ -61,7 +83,9 @@ def explain(
         target = live_site(url, "--url")
         held = (load_plan(policy, False, targets), policy) if policy is not None else None
         asked = (origin, method, headers, credentials, reads)
-        explain_live(target, target.path, held, *asked, timeout=timeout, insecure=insecure)
+        explain_live(
+            target, target.path, held, *asked, timeout=timeout, insecure=insecure, cookies=cookies
+        )
         return
     if policy is None:
         raise click.UsageError("give a POLICY file, or --url URL to ask a live server")
@@ -74,7 +98,7 @@ def explain(
 
     plan = load_plan(policy, strict=False, targets=targets)
     request, author = page_request(origin, method, headers, credentials)
-    _show(explain_offline(plan, policy, request, author, reads))
+    _show(explain_offline(plan, policy, request, author, reads), request, None, cookies)
 
 
 def _default(ctx: click.Context, name: str) -> bool:
@@ -105,16 +129,26 @@ def explain_live(
     *,
     timeout: float,
     insecure: bool,
+    cookies: tuple[Cookie, ...] = (),
 ) -> None:
     """The request against the live server, and with a policy, which of the two blocks it."""
     from corsgen.explain import explain_live as explained
 
     request, author = page_request(origin, method, headers, credentials)
-    _show(explained(target, path, request, author, reads, timeout, not insecure, held))
+    explanation = explained(target, path, request, author, reads, timeout, not insecure, held)
+    _show(explanation, request, target.url(path), cookies)
 
 
-def _show(explanation: Explanation) -> None:
-    for line in explanation.lines:
+def _show(
+    explanation: Explanation, request: Request, url: str | None, cookies: tuple[Cookie, ...]
+) -> None:
+    """The explanation, then what becomes of the cookies: when the request passes, or a --cookie
+    was asked about (a blocked request has a CORS fix to make first). A cookie not sent leaves
+    the exit status alone: it is no CORS failure."""
+    from corsgen.explain import cookie_lines
+
+    told = cookie_lines(request, url, cookies) if explanation.allowed or cookies else []
+    for line in (*explanation.lines, *told):
         click.echo(escape(line))
     if not explanation.allowed:
         raise click.exceptions.Exit(1)

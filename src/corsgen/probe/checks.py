@@ -116,6 +116,24 @@ CHECKS = (
         "send Access-Control-Allow-Credentials only when the policy allows credentials",
     ),
     Check(
+        "PR013",
+        "cookie-not-sent-cross-site",
+        "medium",
+        "a cookie set in a credentialed cross-site answer never comes back: no browser sends it "
+        "on the page's next request, so credentials carry nothing",
+        "set it with SameSite=None; Secure, over https (and Partitioned for an embedded use), or "
+        "serve the API on the page's site, where every cookie is sent",
+    ),
+    Check(
+        "PR014",
+        "third-party-cookie-blocked",
+        "low",
+        "a cookie set in a credentialed cross-site answer comes back in some browsers only: "
+        "Safari blocks third-party cookies by default, Firefox keeps them per top-level site",
+        "serve the API on the page's site (a subdomain makes the request same-site), or ask the "
+        "user with the Storage Access API (Storage Access headers: Chrome 133, Firefox 147)",
+    ),
+    Check(
         "PR101",
         "reflects-any-origin",
         "high",

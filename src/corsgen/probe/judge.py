@@ -8,10 +8,13 @@ error answers are held to the same bar as on corsgen's own output.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
+from corsgen.cookies import CookieError, parse, same_site, verdict
 from corsgen.fetch import (
+    BROWSERS,
+    ENGINES,
     Request,
     cors_failure,
     header_value,
@@ -165,6 +168,36 @@ def conformance(plan: Plan, probes: Sequence[Probe], answers: Sequence[Answer]) 
     ]
 
 
+def cookies(
+    url: Callable[[str], str], probes: Sequence[Probe], answers: Sequence[Answer]
+) -> list[Fault]:
+    """Each cookie an allowed origin's credentialed answer sets that some browser will not send
+    back on the page's next request (corsgen.cookies), once per cookie: PR013 when no browser
+    sends it, PR014 when some do. Only names and attributes are told, never a value."""
+    seen = set()
+    out = []
+    for probe, answer in zip(probes, answers, strict=True):
+        request, api = probe.request, url(probe.path)
+        if request is None or probe.purpose not in ("allowed", "error"):
+            continue
+        if same_site(request.origin, api) or not _reads(request.origin, answer.headers, True):
+            continue
+        for name, value in answer.headers:
+            try:
+                cookie = parse(value) if name.lower() == "set-cookie" else None
+            except CookieError:  # ignored by every browser: nothing to send back either way
+                continue
+            if cookie is None or cookie.expired or cookie in seen:  # a deletion asks no return
+                continue
+            said = {e: verdict(cookie, e, request.origin, api) for e in BROWSERS}
+            left = [f"{ENGINES[e].title}: {v.why}" for e, v in said.items() if not v.sent]
+            if left:
+                seen.add(cookie)
+                code = "PR013" if len(left) == len(BROWSERS) else "PR014"
+                out.append(_fault(code, f"{cookie.shown}: {'; '.join(left)}", probe, answer))
+    return out
+
+
 def _asked(probe: Probe) -> tuple[str, str]:
     return probe.method, probe.path
 
@@ -244,6 +277,8 @@ def checks_run(probes: Sequence[Probe], plan: Plan | None) -> list[str]:
         ran = {c for purpose in purposes for c in by_purpose.get(purpose, ())} | {"PR010"}
         if not credentials(plan):
             ran.add("PR011")
+        elif purposes & {"allowed", "error"}:
+            ran |= {"PR013", "PR014"}
         if plan.vary_origin:
             ran.add("PR009")
     return [check for check in BY_ID if check in ran]

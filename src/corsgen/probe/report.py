@@ -34,8 +34,19 @@ def _request(finding: Fault, url: str) -> dict[str, object]:
     return {"method": probe.method, "url": url + probe.path, "headers": dict(probe.headers)}
 
 
+def _unsecret(name: str, value: str) -> list[str]:
+    """A header as the report shows it: a Set-Cookie with its value taken out (a session id is
+    a secret the report may be shared with); the name and attributes stay."""
+    if name.lower() != "set-cookie":
+        return [name, value]
+    pair, semicolon, attributes = value.partition(";")
+    cookie, equals, _ = pair.partition("=")  # without "=", the whole pair is the value
+    return [name, f"{cookie}=…{semicolon}{attributes}" if equals else f"…{semicolon}{attributes}"]
+
+
 def _response(finding: Fault) -> dict[str, object]:
-    return {"status": finding.answer.status, "headers": [list(h) for h in finding.answer.headers]}
+    headers = [_unsecret(name, value) for name, value in finding.answer.headers]
+    return {"status": finding.answer.status, "headers": headers}
 
 
 def as_json(result: Result) -> str:

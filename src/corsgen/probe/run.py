@@ -50,7 +50,12 @@ def run(
     failed = [(p, a) for p, a in zip(probes, answers, strict=True) if a.error]
     ok = [(p, a) for p, a in zip(probes, answers, strict=True) if not a.error]
     judged, got = [p for p, _ in ok], [a for _, a in ok]
-    findings = judge.scan(judged, got) if plan is None else judge.conformance(plan, judged, got)
+    if plan is None:
+        findings = judge.scan(judged, got)
+    else:
+        findings = judge.conformance(plan, judged, got)
+        if battery.credentials(plan):  # else no page sends cookies, nor gets one back
+            findings += judge.cookies(site.url, judged, got)
     return Result(
         site.origin,
         mode,
