@@ -217,6 +217,7 @@ def test_normalize_method(method: str, normal: str) -> None:
         ("8.8.8.8", "public"),
         ("[2001:4860:4860::8888]", "public"),
         ("app.example.com", None),  # its DNS answer decides
+        ("0.0.0.0", None),
     ],
 )
 def test_address_space(host: str, space: str | None) -> None:

@@ -138,6 +138,8 @@ def address_space(host: str) -> AddressSpace | None:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
+    if address.is_unspecified:
+        return None  # 0.0.0.0 and ::, which browsers treat apart from any space
     if address.is_loopback:
         return "loopback"
     return "local" if any(address in net for net in _LOCAL) else "public"

@@ -504,9 +504,10 @@ RULES: tuple[Rule, ...] = (
                 "no browser sends the Private Network Access preflight "
                 "(Access-Control-Request-Private-Network) any more: Chrome 142 replaced it with "
                 "Local Network Access, which asks the user (the local-network and "
-                "loopback-network permissions), lets the page say fetch(url, "
-                '{{targetAddressSpace: "local"}}) or "loopback", and takes the Permissions-Policy '
-                "local-network-access for iframes, on top of ordinary CORS",
+                "loopback-network permissions) on top of ordinary CORS; the page says where it "
+                'goes with fetch(url, {{targetAddressSpace: "local"}}) (or "loopback"), and an '
+                "iframe needs the Permissions-Policy delegated (local-network-access in Chrome "
+                "142, now local-network and loopback-network)",
                 "remove allow_private_network; keep it only to answer old clients (Chrome before "
                 "142) that still send Access-Control-Request-Private-Network",
             )
