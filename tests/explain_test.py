@@ -2,7 +2,8 @@
 
 The expected lines are written by hand from what a browser does; the verdicts come from
 corsgen.fetch over what corsgen's output answers (corsgen.promise, which the conformance suite
-holds to the real servers' answers)."""
+holds to the real servers' answers). Local Network Access, which only `explain --url` can see (a
+policy has no address), is said for a request to an address more private than the page's."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from corsgen.cli import main
+from corsgen.explain import local_network_lines
 
 POLICY = """\
 allow_origins = ["https://app.example.com", "https://*.example.org"]
@@ -268,3 +270,47 @@ def test_a_scripts_own_options_request_is_not_labelled_a_preflight(tmp_path: Pat
     lines = out.splitlines()
     assert "  1. preflight (OPTIONS is not GET, HEAD or POST): OPTIONS" in lines
     assert "  2. request: OPTIONS" in lines
+
+
+LOOPBACK_LINES = [
+    "Local Network Access: http://127.0.0.1:8080 is a loopback address, more private than the "
+    "page's, so Chromium (Chrome 142 and later) asks the user first:",
+    "  the page needs the user's loopback-network permission (a prompt); refused or dismissed, "
+    "the request fails before CORS is asked, whatever the server answers",
+    '  fetch(url, {targetAddressSpace: "loopback"}) says so in advance',
+    '  from a cross-origin iframe, only when the embedding page delegates it: allow="loopback-'
+    'network" (the Permissions-Policy loopback-network; Chrome 142 named it local-network-access)',
+    "  Firefox and WebKit have no Local Network Access yet: CORS alone decides there; "
+    "Access-Control-Allow-Private-Network plays no part in any of them",
+]
+
+
+@pytest.mark.parametrize("origin", ["https://app.example.com", "null"])
+def test_local_network_access_in_full(origin: str) -> None:
+    assert local_network_lines("http://127.0.0.1:8080", origin) == LOOPBACK_LINES
+
+
+@pytest.mark.parametrize(
+    ("url", "origin", "said"),
+    [
+        ("http://localhost:8080", "https://app.example.com", ["loopback-network"]),
+        ("http://[::1]:8080", "https://app.example.com", ["loopback-network"]),
+        # A private address: the permission is local-network, and an https:// page needs
+        # targetAddressSpace to reach plain http:// there at all.
+        ("http://192.168.1.20", "https://app.example.com", ["local-network", "mixed content"]),
+        ("https://10.0.0.7", "https://app.example.com", ["local-network"]),
+        # From a plain http:// page on a public name, Chrome refuses without asking.
+        ("http://10.0.0.7", "http://app.example.com", ["local-network", "secure contexts only"]),
+        # Not more private than the page, or a name: nothing to say.
+        ("http://127.0.0.1:8080", "http://localhost:3000", []),
+        ("http://10.0.0.7", "http://192.168.1.5", []),
+        ("https://api.example.com", "https://app.example.com", []),
+    ],
+)
+def test_local_network_access_is_said_for_a_more_private_address(
+    url: str, origin: str, said: list[str]
+) -> None:
+    told = "\n".join(local_network_lines(url, origin))
+    assert [word for word in said if word in told] == said, told
+    assert bool(told) is bool(said)
+    assert ("secure contexts" in told) is ("secure contexts only" in said)

@@ -245,3 +245,55 @@ def test_star_and_authorization_per_engine(
 def test_preflight_seconds(max_age: str | None, engine: fetch.Engine, seconds: int) -> None:
     headers = [] if max_age is None else [("Access-Control-Max-Age", max_age)]
     assert fetch.preflight_seconds(headers, engine) == seconds
+
+
+@pytest.mark.parametrize(
+    ("host", "space"),
+    [
+        ("localhost", "loopback"),
+        ("api.localhost", "loopback"),  # browsers resolve every name under localhost themselves
+        ("127.0.0.1", "loopback"),
+        ("127.8.9.10", "loopback"),
+        ("[::1]", "loopback"),
+        ("[::ffff:7f00:1]", "loopback"),  # an IPv4-mapped IPv6 address is its IPv4 one
+        ("10.1.2.3", "local"),
+        ("172.16.0.1", "local"),
+        ("172.31.255.255", "local"),
+        ("192.168.1.1", "local"),
+        ("169.254.169.254", "local"),
+        ("100.64.0.1", "local"),
+        ("[fd00::1]", "local"),
+        ("[fe80::1]", "local"),
+        ("172.32.0.1", "public"),
+        ("8.8.8.8", "public"),
+        ("[2001:4860:4860::8888]", "public"),
+        ("app.example.com", None),  # its DNS answer decides
+        ("0.0.0.0", None),
+    ],
+)
+def test_address_space(host: str, space: str | None) -> None:
+    assert fetch.address_space(host) == space
+
+
+@pytest.mark.parametrize(
+    ("page", "target", "space"),
+    [
+        ("app.example.com", "127.0.0.1", "loopback"),
+        ("app.example.com", "192.168.1.1", "local"),
+        ("8.8.8.8", "10.0.0.1", "local"),
+        ("192.168.1.5", "localhost", "loopback"),  # local to loopback asks too
+        ("192.168.1.5", "10.0.0.1", None),  # as private as the page
+        ("localhost", "127.0.0.1", None),
+        ("127.0.0.1", "192.168.1.1", None),  # more public than the page
+        ("app.example.com", "api.example.com", None),
+        ("", "127.0.0.1", "loopback"),  # an opaque origin (null) is taken as public
+    ],
+)
+def test_local_network_request(page: str, target: str, space: str | None) -> None:
+    assert fetch.local_network_request(page, target) == space
+
+
+def test_only_chromium_has_local_network_access() -> None:
+    """Chrome 142 shipped it; Firefox and Safari have none yet, nor has the Fetch standard."""
+    have = {engine for engine, behaviour in fetch.ENGINES.items() if behaviour.local_network_access}
+    assert have == {"chromium"}

@@ -291,3 +291,13 @@ def test_the_plain_reader_takes_exactly_what_the_model_takes(data: dict[str, obj
     if plain is not None and model is not None:
         assert {f.name: getattr(plain, f.name) for f in fields(plain)} == model.model_dump()
         assert policy_json(plain) == model.model_dump_json(exclude={"name"})
+
+
+def test_allow_private_network_is_deprecated_yet_still_read() -> None:
+    # Still read (old clients may ask), and struck through in an editor that reads the schema;
+    # the warning that says why is CG207 (tests/rules/).
+    text = 'allow_origins = ["https://a.com"]\nallow_private_network = true'
+    assert parse_policy(text, "api.toml").allow_private_network is True
+    field = Policy.model_json_schema()["properties"]["allow_private_network"]
+    assert field["deprecated"] is True
+    assert field["description"].startswith("Deprecated (CG207)")

@@ -11,15 +11,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
 
 from corsgen.errors import CorsgenError, clip
 from corsgen.fetch import (
+    BROWSERS,
     ENGINES,
     SAFELISTED_METHODS,
     Failure,
     Request,
     cors_failure,
     exposed,
+    local_network_request,
     needs_preflight,
     preflight_failure,
     preflight_headers,
@@ -268,9 +271,46 @@ class Explanation:
     allowed: bool
 
 
-def _told(result: Trace, heading: str) -> list[str]:
-    """The trace under its heading, and "allowed" when it is."""
-    return [heading, *lines(result), *(["allowed"] if result.allowed else [])]
+def _told(result: Trace, heading: str, before: Sequence[str] = ()) -> list[str]:
+    """The trace under its heading, `before` the verdict, and "allowed" when it is."""
+    return [heading, *lines(result), *before, *(["allowed"] if result.allowed else [])]
+
+
+def local_network_lines(url: str, origin: str) -> list[str]:
+    """What Local Network Access asks before a page at `origin` may reach `url`, in the engines
+    that have it, when the URL's host is more private than the page's; nothing otherwise."""
+    page = urlsplit(origin)
+    space = local_network_request(page.hostname or "", urlsplit(url).hostname or "")
+    if space is None:
+        return []
+    feature = f"{space}-network"
+    asking = [ENGINES[e].title for e in BROWSERS if ENGINES[e].local_network_access]
+    silent = [ENGINES[e].title for e in BROWSERS if not ENGINES[e].local_network_access]
+    told = [
+        f"Local Network Access: {url} is a {space} address, more private than the page's, so "
+        f"{' and '.join(asking)} (Chrome 142 and later) asks the user first:",
+        f"  the page needs the user's {feature} permission (a prompt); refused or dismissed, "
+        "the request fails before CORS is asked, whatever the server answers",
+        f'  fetch(url, {{targetAddressSpace: "{space}"}}) says so in advance'
+        + (
+            ", and lets an https:// page reach a plain http:// address (mixed content otherwise)"
+            if space == "local"
+            else ""
+        ),
+        "  from a cross-origin iframe, only when the embedding page delegates it: "
+        f'allow="{feature}" (the Permissions-Policy {feature}; Chrome 142 named it '
+        "local-network-access)",
+    ]
+    if page.scheme == "http":
+        told.append(
+            "  the permission is for secure contexts only: from this http:// page the request "
+            "fails without a prompt; serve the page over https://"
+        )
+    told.append(
+        f"  {' and '.join(silent)} have no Local Network Access yet: CORS alone decides there; "
+        "Access-Control-Allow-Private-Network plays no part in any of them"
+    )
+    return told
 
 
 def _fixes(result: Trace, plan: Plan) -> list[str]:
@@ -331,7 +371,8 @@ def explain_live(
     from corsgen.files import shown
 
     result = live_trace(site, path, request, author, reads, timeout, verify_tls)
-    told = _told(result, f"{site.url(path)} answers:")
+    local = local_network_lines(site.origin, request.origin)
+    told = _told(result, f"{site.url(path)} answers:", local)
     if result.allowed:
         return Explanation(tuple(told), True)
     if policy is None:

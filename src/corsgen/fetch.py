@@ -7,6 +7,7 @@ the way Fetch's CORS check, CORS-preflight fetch and CORS-filtered response do.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -80,6 +81,9 @@ class Behaviour:
     # By default, a cross-site request carries SameSite=None cookies, unpartitioned (Firefox keeps
     # them per top-level site instead); corsgen.cookies has the rest of the cookie rules.
     third_party_cookies: bool
+    # Local Network Access (not in Fetch yet: a WICG draft): a request from a page to a more
+    # private address space (local_network_request) needs the user's permission first.
+    local_network_access: bool = False
 
 
 ENGINES: dict[Engine, Behaviour] = {
@@ -91,6 +95,7 @@ ENGINES: dict[Engine, Behaviour] = {
         7200,
         "one network partition key (top-level site and frame site)",
         True,
+        local_network_access=True,  # Chrome 142
     ),
     "firefox": Behaviour(
         "Firefox",
@@ -102,6 +107,55 @@ ENGINES: dict[Engine, Behaviour] = {
     ),
     "webkit": Behaviour("WebKit", True, "", 600, "one top-level site", False),
 }
+
+
+# Local Network Access's address spaces, most private first. A page's request to a space more
+# private than its own is a local network request.
+AddressSpace = Literal["loopback", "local", "public"]
+_SPACES: tuple[AddressSpace, ...] = ("loopback", "local", "public")
+_LOCAL = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "10.0.0.0/8",
+        "100.64.0.0/10",  # carrier-grade NAT
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+
+
+def address_space(host: str) -> AddressSpace | None:
+    """The address space of a host as a URL writes it: an IP address, or localhost (and names
+    under it), which browsers resolve to loopback themselves. None for any other name, whose
+    space is that of the address it resolves to."""
+    host = host.lower().removeprefix("[").removesuffix("]").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return "loopback"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_unspecified:
+        return None  # 0.0.0.0 and ::, which browsers treat apart from any space
+    if address.is_loopback:
+        return "loopback"
+    return "local" if any(address in net for net in _LOCAL) else "public"
+
+
+def local_network_request(page: str, target: str) -> AddressSpace | None:
+    """The space a request from a page on host `page` to host `target` enters when it is more
+    private than the page's own (a page on a name is taken as public); None when it is not, or
+    the target's space is not known from its name."""
+    into = address_space(target)
+    if into is None:
+        return None
+    own = address_space(page) or "public"
+    return into if _SPACES.index(into) < _SPACES.index(own) else None
 
 
 def preflight_seconds(headers: Headers, engine: Engine = "spec") -> int:

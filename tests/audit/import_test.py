@@ -95,6 +95,19 @@ def test_the_written_policy_passes_check(tmp_path: Path) -> None:
     assert policy.path is not None and main(["check", str(policy.path)]) == 0
 
 
+def test_private_network_is_imported_as_the_config_sends_it_and_check_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the config does today is imported, Allow-Private-Network too; the policy's check
+    then says it is obsolete (CG207), as it says of any policy that keeps the key."""
+    _, policy = one(replace(GOOD, private_network=True), tmp_path)
+    assert "allow_private_network = true" in policy.text.splitlines()
+    write_policies([policy], [])
+    capsys.readouterr()
+    assert policy.path is not None and main(["check", str(policy.path)]) == 0
+    assert "warning CG207 private-network-retired" in capsys.readouterr().err
+
+
 # (flaw, the grant, what the policy must say, the words of what it drops)
 NARROWED = [
     (

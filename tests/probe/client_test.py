@@ -292,6 +292,23 @@ def test_explain_url_allowed_is_exit_0(
     assert (code, err) == (0, "") and out.splitlines()[-1] == "allowed"
 
 
+@pytest.mark.parametrize("recorder", [{"reflect": True}], indirect=True)
+@pytest.mark.parametrize(
+    ("origin", "asks"), [("https://x.example", True), ("http://localhost:3000", False)]
+)
+def test_explain_url_says_what_local_network_access_asks_before_the_verdict(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str], origin: str, asks: bool
+) -> None:
+    """The recorder is on 127.0.0.1: loopback, more private than a public page, not than a
+    page on localhost."""
+    code, out, _ = _explain(capsys, "--url", recorder.url, "--origin", origin)
+    told = out.splitlines()
+    assert (code, told[-1]) == (0, "allowed")
+    heading = f"Local Network Access: {recorder.url} is a loopback address"
+    assert any(line.startswith(heading) for line in told) is asks, out
+    assert ("  the page needs the user's loopback-network permission" in out) is asks
+
+
 def test_explain_url_refuses_what_fetch_refuses(
     recorder: Recorder, capsys: pytest.CaptureFixture[str]
 ) -> None:

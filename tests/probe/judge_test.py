@@ -1,13 +1,19 @@
 """probe's judge on answers written here: Vary: Origin only where the answer depends on Origin,
-and never on a preflight's; a refused origin given an Allow-Origin that names another is refused."""
+and never on a preflight's; a refused origin given an Allow-Origin that names another is refused;
+Access-Control-Allow-Private-Network a note, held only to a policy that keeps it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
+from corsgen.plan import ACAPN, Plan
 from corsgen.probe.battery import Probe, conformance
+from corsgen.probe.checks import PRIVATE_NETWORK_OBSOLETE
 from corsgen.probe.client import Answer
 from corsgen.probe.judge import conformance as judged
+from corsgen.probe.judge import notes
 from testing.servers import unchecked_plan
 
 ALLOWED = "https://app.example.com"
@@ -68,3 +74,47 @@ def test_an_answer_that_depends_on_origin_needs_vary_but_a_preflight_does_not() 
         return Answer(got.status, [h for h in got.headers if h[0] != "Vary"])
 
     assert _failed(no_vary) == {("PR009", "GET")}
+
+
+KEPT = unchecked_plan(
+    "kept",
+    f'allow_origins = ["{ALLOWED}"]\nallow_methods = ["PUT"]\nallow_private_network = true\n',
+)
+
+
+def _private_network(plan: Plan, answers: bool) -> tuple[set[tuple[str, str]], list[str]]:
+    """The faults and notes of corsgen's answers, with Allow-Private-Network on each preflight
+    that asks for it, or on none."""
+
+    def answer(probe: Probe) -> Answer:
+        asks = dict(probe.headers).get("Access-Control-Request-Private-Network") == "true"
+        got = _varying(probe)
+        return Answer(got.status, [*got.headers, *[(ACAPN, "true")] * (asks and answers)])
+
+    probes = conformance(plan, ["/ok"], ["/missing"]).probes
+    answered = [answer(p) for p in probes]
+    faults = judged(plan, probes, answered)
+    return {(f.check.id, f.probe.method) for f in faults}, notes(answered)
+
+
+@pytest.mark.parametrize(
+    ("plan", "answers", "failed", "noted"),
+    [
+        # A policy without the key: no probe asks, no answer sends it, nothing to say.
+        (PLAN, True, set(), []),
+        # A policy that keeps the key for old clients promises them the header: still held to
+        # it (PR005), and told it is obsolete whenever it is sent.
+        (KEPT, True, set(), [PRIVATE_NETWORK_OBSOLETE]),
+        (KEPT, False, {("PR005", "OPTIONS")}, []),
+    ],
+)
+def test_private_network_is_a_note_unless_the_policy_keeps_it(
+    plan: Plan, answers: bool, failed: set[tuple[str, str]], noted: list[str]
+) -> None:
+    assert _private_network(plan, answers) == (failed, noted)
+
+
+def test_private_network_in_any_answer_is_noted_not_failed() -> None:
+    """A server that sends the header unasked (a scan, a config of its own): a note, no fault."""
+    assert notes([Answer(200, [(ACAPN, "true")]), Answer(200, [])]) == [PRIVATE_NETWORK_OBSOLETE]
+    assert "no browser sends the Private Network Access preflight" in PRIVATE_NETWORK_OBSOLETE

@@ -93,6 +93,11 @@ CASES = [
     ("CG203", "allow_origins[1]", 'allow_origins = ["https://a.com", "https://A.com:443"]'),
     ("CG203", "allow_origins[1]", 'allow_origins = ["https://*.a.com", "https://x.a.com"]'),
     ("CG204", "allow_methods[0]", 'allow_origins = ["https://a.com"]\nallow_methods = ["put"]'),
+    (
+        "CG207",
+        "allow_private_network",
+        'allow_origins = ["https://a.com"]\nallow_private_network = true',
+    ),
 ]
 LOAD_RULES = {"CG000", "CG001", "CG002", "CG003", "CG004"}  # covered in policy_test.py
 MANIFEST_RULES = {

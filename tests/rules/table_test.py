@@ -197,6 +197,7 @@ REACHED: list[tuple[str, str, Callable[[Path], None]]] = [
     ("CG203", "repeated", _policy('allow_origins = ["https://a.com", "https://a.com:443"]')),
     ("CG203", "covered", _policy('allow_origins = ["https://*.a.com", "https://x.a.com"]')),
     ("CG204", "lowercase", _policy(A + 'allow_methods = ["put"]')),
+    ("CG207", "kept", _policy(A + "allow_private_network = true")),
     ("CG501", "buffers", _policy(LONG_EXPOSE)),
     ("CG501", "preflight-200", _policy(A)),
     ("CG501", "private-network", _policy(A + "allow_private_network = true")),

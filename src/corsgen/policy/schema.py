@@ -42,8 +42,13 @@ class Policy(BaseModel):
         None, description="Seconds a browser may cache the preflight; unset sends no header."
     )
     preflight_status: int = Field(204, description="Status of the preflight answer: 204 or 200.")
+    # Deprecated in the schema only (editors strike it through): pydantic's own deprecated=
+    # would warn on every read of the field, and the plan reads it.
     allow_private_network: bool = Field(
         False,
-        description="Answer Access-Control-Request-Private-Network: true preflights with "
+        description="Deprecated (CG207): no browser sends the Private Network Access preflight "
+        "any more; Chrome 142 asks the user instead (Local Network Access). Kept only to answer "
+        "old clients: Access-Control-Request-Private-Network: true preflights get "
         "Access-Control-Allow-Private-Network: true.",
+        json_schema_extra={"deprecated": True},
     )

@@ -22,9 +22,9 @@ from corsgen.fetch import (
     token_list,
     vary_tokens,
 )
-from corsgen.plan import ACAO, OWNED, Plan
+from corsgen.plan import ACAO, ACAPN, OWNED, Plan
 from corsgen.probe.battery import Probe, credentials, listed
-from corsgen.probe.checks import BY_ID, Check, Severity
+from corsgen.probe.checks import BY_ID, PRIVATE_NETWORK_OBSOLETE, Check, Severity
 from corsgen.probe.client import Answer
 
 AUTH_STATUSES = (401, 403, 407)
@@ -103,9 +103,10 @@ def _preflight_differs(plan: Plan, probe: Probe, answer: Answer) -> list[str]:
         out.append(
             f"Access-Control-Max-Age: {header_value(answer.headers, 'Access-Control-Max-Age')}"
         )
+    # What a policy that keeps allow_private_network promises old clients, held like its lists.
     asked = header_value(probe.headers, "Access-Control-Request-Private-Network") == "true"
-    if asked and header_value(answer.headers, "Access-Control-Allow-Private-Network") != "true":
-        out.append("no Access-Control-Allow-Private-Network: true")
+    if asked and header_value(answer.headers, ACAPN) != "true":
+        out.append(f"no {ACAPN}: true")
     return out
 
 
@@ -257,6 +258,12 @@ def scan(probes: Sequence[Probe], answers: Sequence[Answer]) -> list[Fault]:
         for probe, answer in pairs
         for code, summary in _scan_one(probe, answer, _asked(probe) in dependent, readable)
     ]
+
+
+def notes(answers: Sequence[Answer]) -> list[str]:
+    """What the answers show that fails no check but is worth a line."""
+    sent = any(header_value(answer.headers, ACAPN) is not None for answer in answers)
+    return [PRIVATE_NETWORK_OBSOLETE] if sent else []
 
 
 def checks_run(probes: Sequence[Probe], plan: Plan | None) -> list[str]:

@@ -238,6 +238,12 @@ def _numbers(policy: AnyPolicy, name: str) -> Iterator[Violation]:
         )
 
 
+@check
+def _private_network(policy: AnyPolicy, name: str) -> Iterator[Violation]:
+    if policy.allow_private_network:
+        yield violation("CG207", "kept", "allow_private_network")
+
+
 def check_policy(policy: AnyPolicy, name: str, file: str) -> list[Finding]:
     """Every finding for one policy, errors first, each in file order. Without lines: the
     pipeline adds them, scanning the text only when there is a finding."""

@@ -495,6 +495,25 @@ RULES: tuple[Rule, ...] = (
         },
     ),
     Rule(
+        "CG207",
+        "private-network-retired",
+        "warning",
+        "allow_private_network answers Private Network Access, which no browser asks for any more",
+        {
+            "kept": (
+                "no browser sends the Private Network Access preflight "
+                "(Access-Control-Request-Private-Network) any more: Chrome 142 replaced it with "
+                "Local Network Access, which asks the user (the local-network and "
+                "loopback-network permissions) on top of ordinary CORS; the page says where it "
+                'goes with fetch(url, {{targetAddressSpace: "local"}}) (or "loopback"), and an '
+                "iframe needs the Permissions-Policy delegated (local-network-access in Chrome "
+                "142, now local-network and loopback-network)",
+                "remove allow_private_network; keep it only to answer old clients (Chrome before "
+                "142) that still send Access-Control-Request-Private-Network",
+            )
+        },
+    ),
+    Rule(
         "CG302",
         "glob-matches-nothing",
         "error",
@@ -920,7 +939,8 @@ RULES: tuple[Rule, ...] = (
             ),
             "private-network": (
                 "{server} cannot answer a private-network preflight: it has no way to send "
-                "Access-Control-Allow-Private-Network, so a browser refuses the request",
+                "Access-Control-Allow-Private-Network, so an old client that still asks (Chrome "
+                "before 142) refuses the request; no browser of today asks (CG207)",
                 "remove allow_private_network, or serve this policy from another server",
             ),
             "no-star": (
