@@ -27,6 +27,7 @@ from selenium.webdriver.common.selenium_manager import SeleniumManager
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.webkitgtk.service import Service as WebKitService
 
+from corsgen.fetch import ENGINES
 from testing.bidi import USER_JS, Bidi
 from testing.binaries import need_binary
 from testing.processes import START_SECONDS, free_port, process
@@ -91,6 +92,10 @@ class Engine(ABC):
     def url(self) -> str: ...
 
     @abstractmethod
+    def origin(self) -> str:
+        """The shown page's origin as the engine serialises it (location.origin)."""
+
+    @abstractmethod
     def navigate(self, url: str) -> None: ...
 
     @abstractmethod
@@ -117,6 +122,9 @@ class _Selenium(Engine):
 
     def navigate(self, url: str) -> None:
         self.driver.get(url)
+
+    def origin(self) -> str:
+        return str(self.driver.execute_script("return location.origin"))
 
     def fetch(self, url: str, init: dict[str, Any], names: list[str]) -> Seen:
         return cast(Seen, self.driver.execute_async_script(_ASYNC, url, init, names))
@@ -147,6 +155,9 @@ class _Firefox(Engine):
     def navigate(self, url: str) -> None:
         self.bidi.navigate(self.context, url)
         self._url = url
+
+    def origin(self) -> str:
+        return str(self.bidi.call(self.context, "async () => location.origin"))
 
     def fetch(self, url: str, init: dict[str, Any], names: list[str]) -> Seen:
         return cast(Seen, self.bidi.call(self.context, FETCH, url, init, names))
@@ -278,3 +289,19 @@ def start(name: EngineName) -> AbstractContextManager[Engine]:
     """The engine `name`, running until the block ends; skipped where it is not installed
     (a failure under CI=true)."""
     return STARTERS[name]()
+
+
+# The engines that can be switched to the standard's rule for * and Authorization.
+SWITCHABLE: tuple[EngineName, ...] = tuple(n for n in NAMES if ENGINES[n].strict_authorization)
+
+
+def strict(name: EngineName) -> AbstractContextManager[Engine]:
+    """The engine `name` switched to the standard's rule for * and Authorization, by the switch
+    corsgen.fetch.ENGINES names: a Chromium argument, or a Firefox pref written `pref = value`."""
+    switch = ENGINES[name].strict_authorization
+    if name == "chromium":
+        return chromium((switch,))
+    if name == "firefox":
+        pref, _, value = switch.partition(" = ")
+        return firefox({pref: json.loads(value)})
+    raise ValueError(f"{name} has no switch for * and Authorization")
