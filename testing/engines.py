@@ -104,7 +104,7 @@ class Engine(ABC):
 
     def console(self) -> str:
         """What the engine logged since the last call, where it says why it blocked a fetch;
-        "" where the driver cannot read it."""
+        "" where the driver cannot read it (WebKitWebDriver has no log, and no BiDi)."""
         return ""
 
 
@@ -215,6 +215,8 @@ def firefox(prefs: Mapping[str, bool | int | str] | None = None) -> Iterator[Eng
         profile.mkdir()
         more = (f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in (prefs or {}).items())
         (profile / "user.js").write_text(USER_JS + "".join(more))
+        # A free port races as every test server's does; --remote-debugging-port=0 would not,
+        # but then the port is in PROFILE/WebDriverBiDiServer.json, to be polled for.
         port = free_port()
         command = [FIREFOX, "--headless", "--no-remote", "--profile", str(profile)]
         command.append(f"--remote-debugging-port={port}")
