@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from testing.servers import Endpoint
@@ -67,7 +68,9 @@ class Tally:
         self._server = _Tally(("127.0.0.1", 0), _Pass)
         self._server.to, self._server.methods = to, []
         self.endpoint = Endpoint(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # shutdown() waits for serve_forever's next poll: 0.5 s by default, for each of many.
+        serve = partial(self._server.serve_forever, poll_interval=0.05)
+        self._thread = threading.Thread(target=serve, daemon=True)
 
     @property
     def methods(self) -> list[str]:

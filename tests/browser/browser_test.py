@@ -2,7 +2,7 @@
 
 Chromium, Firefox ESR and WebKitGTK (testing/engines.py) each load a page from an origin the
 policy allows, or from one it does not, and call fetch() on every build of every target serving
-POLICY, STAR and CACHED. Each case says by hand what the policy means for its request, in the
+each of POLICIES. Each case says by hand what the policy means for its request, in the
 Fetch standard and, where an engine departs from it, in that engine; the engine must do that, and
 corsgen.fetch, the model the other tests judge by, must reach that engine's verdict from the same
 server's raw answers.
@@ -40,11 +40,14 @@ pytestmark = [pytest.mark.conformance, pytest.mark.browser]
 
 # Every build of every registered target (nginx, Apache, both Caddys, ...), in its default context.
 KINDS = tuple(kind for serving in servings().values() for kind in serving.kinds())
-# Each policy a server serves, on a port of its own. No max_age in POLICY: an engine then caches a
-# preflight for 5 s only, and every case's URL is its own (see test_fetch), so no case rides on
-# another's preflight. STAR has no credentials, where a * in allow_headers means "any header".
+MAX_AGE = 2  # seconds: "cached"'s, short enough to wait out, far within every engine's cap
+OVER_CAPS = 86401  # seconds: "capped"'s, over every engine's cap (Firefox's 86400 the longest)
+# Each policy a server serves, on a port of its own. No max_age in "credentialed": an engine then
+# caches a preflight for 5 s only, and every case's URL is its own (see add_case), so no case rides
+# on another's preflight. "star" has no credentials, where a * in allow_headers means "any header";
+# "cached" and "capped" are MaxAge's.
 POLICIES = {
-    "policy": """\
+    "credentialed": """\
 allow_origins = ["{allowed}"]
 allow_methods = ["GET", "HEAD", "POST", "PUT"]
 allow_headers = ["X-Custom"]
@@ -56,14 +59,16 @@ allow_origins = ["{allowed}"]
 allow_methods = ["GET"]
 allow_headers = ["*"]
 """,
-    "cached": """\
-allow_origins = ["{allowed}"]
+    **{
+        policy: f"""\
+allow_origins = ["{{allowed}}"]
 allow_methods = ["PUT"]
 allow_headers = ["X-Custom"]
-max_age = {max_age}
-""",
+max_age = {seconds}
+"""
+        for policy, seconds in (("cached", MAX_AGE), ("capped", OVER_CAPS))
+    },
 }
-MAX_AGE = 2  # seconds: CACHED's, short enough to wait out, far within every engine's cap
 BLOCKED = None  # the status of a fetch that rejects with a TypeError: the script reads nothing
 Judged = Literal["spec"] | EngineName  # whose rules a verdict is by: the standard or an engine
 # One case for Verdicts.add: its name, the verdict observed, the verdict expected, a note.
@@ -82,7 +87,7 @@ class Case:
     headers: tuple[tuple[str, str], ...] = ()  # set by the script
     visible: tuple[str, ...] = ()  # response headers the script can read
     hidden: tuple[str, ...] = ()  # and some it must not: response.headers.get() gives null
-    policy: str = "policy"  # which of POLICIES answers it
+    policy: str = "credentialed"  # which of POLICIES answers it
     credentials: bool = True  # credentials: "include", as a page of a credentialed API does
     # What an engine does where it departs from the standard, as measured (corsgen.fetch.ENGINES).
     engines: Mapping[EngineName, int | None] = field(default_factory=dict)
@@ -121,7 +126,7 @@ CASES = (
     ),
 )
 STAR_AUTHORIZATION = CASES[-1]
-# The kinds that render STAR's * otherwise, and what that means for star-authorization.
+# The kinds that render "star"'s * otherwise, and what that means for star-authorization.
 ECHOES_STAR = {
     # CG501 star-headers: Envoy answers a * with the preflight's own list, so Authorization is
     # listed by name, and the standard lets it through too.
@@ -138,12 +143,12 @@ def intended(case: Case, kind: str, judged: Judged) -> int | None:
 
 @dataclass(frozen=True)
 class Server:
-    """One running server of a kind, each of POLICIES on an endpoint of its own; CACHED's behind
-    a Tally that counts the preflights an engine sends."""
+    """One running server of a kind, each of POLICIES on an endpoint of its own; MaxAge's behind
+    a Tally each, which counts the preflights an engine sends."""
 
     kind: str
     endpoints: dict[str, Endpoint]
-    cached: Tally
+    tallies: dict[str, Tally]
 
 
 class Servers:
@@ -157,12 +162,15 @@ class Servers:
     def __call__(self, kind: str) -> Server:
         if kind not in self._running:
             plans = tuple(
-                unchecked_plan(name, text.format(allowed=self._allowed, max_age=MAX_AGE))
+                unchecked_plan(name, text.format(allowed=self._allowed))
                 for name, text in POLICIES.items()
             )
             endpoints = self._stack.enter_context(serving(kind, plans, self._upstream.port))
-            tally = self._stack.enter_context(Tally(endpoints["cached"]))
-            self._running[kind] = Server(kind, endpoints, tally)
+            tallies = {
+                policy: self._stack.enter_context(Tally(endpoints[policy]))
+                for policy in ("cached", "capped")
+            }
+            self._running[kind] = Server(kind, endpoints, tallies)
         return self._running[kind]
 
 
@@ -253,59 +261,74 @@ def add_case(
 
 
 class MaxAge:
-    """The same preflighted PUT three times to CACHED (Access-Control-Max-Age: MAX_AGE): twice
+    """The same preflighted PUT three times to "cached" (Access-Control-Max-Age: MAX_AGE): twice
     at once, then once the cache entry has expired; and a fourth time at once, with cache:
-    "no-store". The Tally counts the preflights."""
+    "no-store". Another twice at once to "capped" (OVER_CAPS). Tallies count the preflights."""
 
     def __init__(self, engine: Engine, origin: str, server: Server) -> None:
         self.engine, self.origin, self.server = engine, origin, server
-        self.url = f"http://127.0.0.1:{server.cached.endpoint.port}/ok?kind={server.kind}"
         engine.open(origin)
         # A fresh Firefox profile sends the preflight again on its first would-be cache hit of
         # the run (page and API both on 127.0.0.1; two, by other measurements), then caches.
         for _ in range(3):
-            engine.fetch(self.url + "&case=max-age-warm-up", CACHEABLE, [])
+            self._fetch("cached", case="max-age-warm-up")
         self.began = time.monotonic()
-        self.preflights = [self._fetch()]
+        self.preflights = [self._fetch("cached")]
         self.first_done = time.monotonic()
-        self.preflights.append(self._fetch())
+        self.preflights.append(self._fetch("cached"))
         self.second_after = time.monotonic() - self.began  # at most this after the preflight
+        began = time.monotonic()
+        self.capped = [self._fetch("capped"), self._fetch("capped")]
+        self.capped_after = time.monotonic() - began
 
-    def _fetch(self, cache: str = "default") -> int:
-        """The preflights one fetch sent; -1 when the fetch failed."""
-        methods = self.server.cached.methods
+    def url(self, policy: str, case: str = "max-age") -> str:
+        return f"http://127.0.0.1:{self.server.tallies[policy].endpoint.port}/ok?case={case}"
+
+    def _fetch(self, policy: str, cache: str = "default", case: str = "max-age") -> int:
+        """The preflights one fetch to `policy` sent; -1 when the fetch failed."""
+        methods = self.server.tallies[policy].methods
         methods.clear()
-        seen = self.engine.fetch(self.url + "&case=max-age", {**CACHEABLE, "cache": cache}, [])
+        seen = self.engine.fetch(self.url(policy, case), {**CACHEABLE, "cache": cache}, [])
         return methods.count("OPTIONS") if seen["status"] == 200 else -1
+
+    def _kept(self, policy: str, judged: Judged) -> int:
+        """How long corsgen.fetch says `judged` keeps the preflight `policy`'s server answers."""
+        request = Request(self.origin, "PUT", author_headers=unsafe_names(CUSTOM))
+        answer = send(self.server.endpoints[policy], "OPTIONS", "/ok", preflight_headers(request))
+        return preflight_seconds(answer.headers, judged)
 
     def finish(self, judged: Judged) -> Noted:
         """Wait out the entry, fetch a third and a fourth time, and note them against the intent
         and corsgen.fetch's preflight_seconds for `judged`."""
         time.sleep(max(0.0, self.first_done + MAX_AGE + 0.3 - time.monotonic()))
         third_after = time.monotonic() - self.first_done  # at least this after the preflight
-        self.preflights.append(self._fetch())
-        no_store = self._fetch("no-store")
-        request = Request(self.origin, "PUT", author_headers=unsafe_names(CUSTOM))
-        answer = send(self.server.endpoints["cached"], "OPTIONS", "/ok", preflight_headers(request))
-        seconds = preflight_seconds(answer.headers, judged)
+        self.preflights.append(self._fetch("cached"))
+        no_store = self._fetch("cached", "no-store")
+        seconds, capped = self._kept("cached", judged), self._kept("capped", judged)
         model = [1, int(self.second_after >= seconds), int(third_after >= seconds)]
+        model_capped = [1, int(self.capped_after >= capped)]
         agree = f"{self.engine.name} and corsgen.fetch ({judged}) agree"
+        no_store_sent = 'preflights sent with cache: "no-store"'
         return (
-            f"max-age: PUT {self.url}&case=max-age three times, the third after {MAX_AGE} s",
+            f"max-age: PUT {self.url('cached')} three times, the third after {MAX_AGE} s; "
+            f"PUT {self.url('capped')} twice",
             {
                 "preflights sent": self.preflights,
-                agree: self.preflights == model,
-                'preflights sent with cache: "no-store"': no_store,
+                no_store_sent: no_store,
+                f"preflights sent with Max-Age {OVER_CAPS}": self.capped,
+                agree: (self.preflights, self.capped) == (model, model_capped),
             },
             # Sent, then cached, then sent again: one preflight each (-1: a fetch failed).
-            # corsgen.fetch knows no cache mode: no-store's intent is measured, by hand.
+            # corsgen.fetch knows no cache mode: no-store's intent is measured, by hand. Over
+            # its cap, each engine keeps the preflight for the cap: a cache hit, not a refusal.
             {
                 "preflights sent": [1, 0, 1],
+                no_store_sent: NO_STORE_PREFLIGHTS[self.engine.name],
+                f"preflights sent with Max-Age {OVER_CAPS}": [1, 0],
                 agree: True,
-                'preflights sent with cache: "no-store"': NO_STORE_PREFLIGHTS[self.engine.name],
             },
-            f"corsgen.fetch keeps it {seconds} s; the second fetch {self.second_after:.2f} s "
-            f"and the third {third_after:.2f} s after the first",
+            f"corsgen.fetch keeps them {seconds} s and {capped} s; the second fetch "
+            f"{self.second_after:.2f} s and the third {third_after:.2f} s after the first",
         )
 
 
