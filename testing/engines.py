@@ -293,17 +293,15 @@ def start(name: EngineName) -> AbstractContextManager[Engine]:
     return STARTERS[name]()
 
 
-# The engines that can be switched to the standard's rule for * and Authorization.
-SWITCHABLE: tuple[EngineName, ...] = tuple(n for n in NAMES if ENGINES[n].strict_authorization)
-
-
 def strict(name: EngineName) -> AbstractContextManager[Engine]:
     """The engine `name` switched to the standard's rule for * and Authorization, by the switch
     corsgen.fetch.ENGINES names: a Chromium argument, or a Firefox pref written `pref = value`."""
     switch = ENGINES[name].strict_authorization
+    if not switch:
+        raise ValueError(f"corsgen.fetch.ENGINES knows no switch for {name}")
     if name == "chromium":
         return chromium((switch,))
     if name == "firefox":
         pref, _, value = switch.partition(" = ")
         return firefox({pref: json.loads(value)})
-    raise ValueError(f"{name} has no switch for * and Authorization")
+    raise ValueError(f"no way to pass {name} the switch {switch!r}")
