@@ -3,10 +3,13 @@
 #
 # The whole suite needs real servers: Debian's nginx-light (and its headers-more module, which
 # ingress-nginx's own CORS block needs), apache2, caddy (2.6), haproxy, wrk (the benchmark's
-# load), chromium and chromium-driver (tests/browser/), hyperfine (the CLI's timings). When one is missing this script installs them, without starting their services (a
-# policy-rc.d that exits 101 tells invoke-rc.d to leave them stopped), if it can: apt-get is there
-# and it runs as root or with passwordless sudo. If it cannot, it prints what to install and
-# runs the fast loop instead, which needs no server, no root and no Debian:
+# load), the three browser engines of tests/browser/ (chromium and chromium-driver, firefox-esr,
+# webkit2gtk-driver with its libwebkit2gtk-4.1-0's MiniBrowser, and xvfb for MiniBrowser's
+# display), hyperfine (the CLI's timings). When one is missing this script installs them, without
+# starting their services (a policy-rc.d that exits 101 tells invoke-rc.d to leave them stopped),
+# if it can: apt-get is there and it runs as root or with passwordless sudo. If it cannot, it
+# prints what to install and runs the fast loop instead, which needs no server, no root and no
+# Debian:
 #
 #     python -m pytest -m "not conformance and not browser"
 #
@@ -33,6 +36,10 @@ command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(hapr
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+[ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
+# webkit2gtk-driver depends on libwebkit2gtk-4.1-0, which holds MiniBrowser.
+[ -x /usr/bin/WebKitWebDriver ] || missing+=(webkit2gtk-driver)
+[ -x /usr/bin/Xvfb ] || missing+=(xvfb)
 # Debian's python3 makes no virtual environment without python3-venv (ensurepip).
 if [ -z "${VIRTUAL_ENV:-}" ] && [ ! -x .venv/bin/python ] && ! python3 -c 'import ensurepip' 2>/dev/null; then
   missing+=(python3-venv)
@@ -70,6 +77,9 @@ elif [ "${#missing[@]}" -gt 0 ]; then
       nginx-light) fedora+=(nginx) brew+=(nginx) ;;
       apache2) fedora+=(httpd) brew+=(httpd) ;;
       chromium-driver) fedora+=(chromedriver) brew+=(chromedriver) ;;
+      firefox-esr) fedora+=(firefox) brew+=(firefox) ;;
+      webkit2gtk-driver) fedora+=(webkit2gtk4.1) ;; # none for macOS: Safari is not WebKitGTK
+      xvfb) fedora+=(xorg-x11-server-Xvfb) ;;
       libnginx-mod-http-headers-more-filter) ;; # Debian's build for its nginx: none there
       python3-venv) ;; # part of Python itself there
       *) fedora+=("$package") brew+=("$package") ;;
@@ -81,8 +91,9 @@ This script installs them only with apt-get as root or with passwordless sudo. I
   Debian, Ubuntu: sudo apt-get install --no-install-recommends ${missing[*]}
   Fedora:         sudo dnf install ${fedora[*]}
   macOS:          brew install ${brew[*]}
-The conformance suite runs Debian's Caddy 2.6 at /usr/bin/caddy, and the browser tests Debian's
-/usr/bin/chromium and /usr/bin/chromedriver: off Debian those kinds skip.
+The conformance suite runs Debian's Caddy 2.6 at /usr/bin/caddy, and the browser tests the three
+engines at Debian's paths (/usr/bin/chromium and chromedriver, /usr/bin/firefox-esr,
+/usr/bin/WebKitWebDriver and MiniBrowser, /usr/bin/Xvfb): off Debian those skip.
 EOF
   if [ "${CI:-}" = "true" ]; then
     echo "CI=true: every server must be installed; failing." >&2

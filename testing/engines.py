@@ -27,6 +27,7 @@ from selenium.webdriver.common.selenium_manager import SeleniumManager
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.webkitgtk.service import Service as WebKitService
 
+from corsgen.fetch import ENGINES
 from testing.bidi import USER_JS, Bidi
 from testing.binaries import need_binary
 from testing.processes import START_SECONDS, free_port, process
@@ -95,6 +96,10 @@ class Engine(ABC):
     def url(self) -> str: ...
 
     @abstractmethod
+    def origin(self) -> str:
+        """The shown page's origin as the engine serialises it (location.origin)."""
+
+    @abstractmethod
     def navigate(self, url: str) -> None: ...
 
     @abstractmethod
@@ -103,7 +108,7 @@ class Engine(ABC):
 
     def console(self) -> str:
         """What the engine logged since the last call, where it says why it blocked a fetch;
-        "" where the driver cannot read it."""
+        "" where the driver cannot read it (WebKitWebDriver has no log, and no BiDi)."""
         return ""
 
 
@@ -121,6 +126,9 @@ class _Selenium(Engine):
 
     def navigate(self, url: str) -> None:
         self.driver.get(url)
+
+    def origin(self) -> str:
+        return str(self.driver.execute_script("return location.origin"))
 
     def fetch(self, url: str, init: dict[str, Any], names: list[str]) -> Seen:
         return cast(Seen, self.driver.execute_async_script(_ASYNC, url, init, names))
@@ -151,6 +159,9 @@ class _Firefox(Engine):
     def navigate(self, url: str) -> None:
         self.bidi.navigate(self.context, url)
         self._url = url
+
+    def origin(self) -> str:
+        return str(self.bidi.call(self.context, "async () => location.origin"))
 
     def fetch(self, url: str, init: dict[str, Any], names: list[str]) -> Seen:
         return cast(Seen, self.bidi.call(self.context, FETCH, url, init, names))
@@ -209,6 +220,8 @@ def firefox(prefs: Mapping[str, bool | int | str] | None = None) -> Iterator[Eng
         profile.mkdir()
         more = (f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in (prefs or {}).items())
         (profile / "user.js").write_text(USER_JS + "".join(more))
+        # A free port races as every test server's does; --remote-debugging-port=0 would not,
+        # but then the port is in PROFILE/WebDriverBiDiServer.json, to be polled for.
         port = free_port()
         command = [FIREFOX, "--headless", "--no-remote", "--profile", str(profile)]
         command.append(f"--remote-debugging-port={port}")
@@ -283,3 +296,17 @@ def start(name: EngineName) -> AbstractContextManager[Engine]:
     """The engine `name`, running until the block ends; skipped where it is not installed
     (a failure under CI=true)."""
     return STARTERS[name]()
+
+
+def strict(name: EngineName) -> AbstractContextManager[Engine]:
+    """The engine `name` switched to the standard's rule for * and Authorization, by the switch
+    corsgen.fetch.ENGINES names: a Chromium argument, or a Firefox pref written `pref = value`."""
+    switch = ENGINES[name].strict_authorization
+    if not switch:
+        raise ValueError(f"corsgen.fetch.ENGINES knows no switch for {name}")
+    if name == "chromium":
+        return chromium((switch,))
+    if name == "firefox":
+        pref, _, value = switch.partition(" = ")
+        return firefox({pref: json.loads(value)})
+    raise ValueError(f"no way to pass {name} the switch {switch!r}")

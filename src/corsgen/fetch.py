@@ -61,7 +61,7 @@ def is_forbidden_request_header(name: str) -> bool:
 
 # The engines a verdict can be for: the Fetch standard itself, and the three browser engines that
 # run in corsgen's tests. Where they differ from the standard is ENGINES' table, measured in
-# tests/browser on Chromium 156, Firefox ESR 153 and WebKitGTK 2.50 (see docs/browsers.md).
+# tests/browser on Chromium 156, Firefox ESR 153 and WebKitGTK 2.50 (see docs/tests.md, Browsers).
 Engine = Literal["spec", "chromium", "firefox", "webkit"]
 BROWSERS: tuple[Engine, ...] = ("chromium", "firefox", "webkit")
 DEFAULT_MAX_AGE = 5  # Fetch: a preflight without a valid Access-Control-Max-Age is kept 5 s

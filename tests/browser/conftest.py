@@ -1,34 +1,19 @@
-"""Headless Chromium, and two blank pages on 127.0.0.1 for it to fetch from; the upstream is
-tests/conftest.py's, shared with every other suite.
-
-Nothing here is downloaded: Debian's chromium and chromium-driver are named by path, and Selenium
-Manager, which would fetch a browser or driver it cannot find, is forbidden to run at all.
+"""The three engines (testing/engines.py, where nothing is downloaded), and two blank pages on
+127.0.0.1 for them to fetch from; the upstream is tests/conftest.py's, shared with every other
+suite.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import NoReturn
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.selenium_manager import SeleniumManager
 
-from testing.binaries import need_binary
 from testing.client import Page
 from testing.engines import NAMES, Engine, start
-
-CHROMIUM = "/usr/bin/chromium"  # Debian's package chromium
-CHROMEDRIVER = "/usr/bin/chromedriver"  # Debian's package chromium-driver
-# --no-sandbox: the tests run as root, where Chromium refuses its sandbox. --disable-dev-shm-usage:
-# a container's /dev/shm is small, and Chromium crashes when it runs out.
-CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage")
-TIMEOUT = 10  # seconds for a page load or a fetch; every server is on 127.0.0.1
 
 BLANK = b"<!doctype html><meta charset=utf-8><title>corsgen browser test</title>\n"
 
@@ -59,35 +44,6 @@ def pages() -> Iterator[dict[Page, str]]:
     """Each page's origin, as we expect a browser to serialise it (test_origin_is_serialised)."""
     with ExitStack() as stack:
         yield {"allowed": _serve_blank(stack), "refused": _serve_blank(stack)}
-
-
-def _no_selenium_manager(*args: object) -> NoReturn:
-    raise AssertionError("Selenium Manager was asked for a driver: it would download one")
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[webdriver.Chrome]:
-    """One headless Chromium for the whole session; each test opens the page it needs."""
-    need_binary("chromium", os.access(CHROMIUM, os.X_OK))
-    need_binary("chromium-driver", os.access(CHROMEDRIVER, os.X_OK))
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in CHROMIUM_ARGS:
-        options.add_argument(arg)
-    # The console says why Chromium blocked a fetch; the script itself sees only a TypeError.
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    with pytest.MonkeyPatch.context() as patch:
-        # With the driver's path given, Selenium skips Selenium Manager; should a later Selenium
-        # not, it fails here instead of going to the network. Offline, in case it runs anyway.
-        patch.setenv("SE_OFFLINE", "true")
-        patch.setattr(SeleniumManager, "binary_paths", _no_selenium_manager)
-        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    try:
-        driver.set_page_load_timeout(TIMEOUT)
-        driver.set_script_timeout(TIMEOUT)
-        yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture(scope="session", params=NAMES)
