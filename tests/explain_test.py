@@ -54,7 +54,7 @@ CASES = [
         0,
         [
             "  1. preflight (PUT is not GET, HEAD or POST; X-Request-Id not safelisted): OPTIONS",
-            "     browser: passes",
+            "     every engine and the Fetch standard: passes",
             "  and these headers of it: etag",
             "allowed",
         ],
@@ -65,7 +65,7 @@ CASES = [
         ["--origin", "https://evil.com"],
         1,
         [
-            "     browser: blocks it: no Access-Control-Allow-Origin",
+            "     every engine and the Fetch standard: blocks it: no Access-Control-Allow-Origin",
             ADD_ORIGIN.format("https://evil.com"),
         ],
     ),
@@ -88,7 +88,7 @@ CASES = [
         POLICY,
         ["--origin", "https://app.example.com:8443"],
         1,
-        ["     browser: blocks it: no Access-Control-Allow-Origin"],
+        ["     every engine and the Fetch standard: blocks it: no Access-Control-Allow-Origin"],
     ),
     (
         "a sandboxed or file: page sends null",
@@ -102,7 +102,7 @@ CASES = [
         POLICY,
         ["--origin", "https://app.example.com", "-X", "DELETE"],
         1,
-        ["     browser: blocks it: method DELETE not allowed", '  allow_methods: add "DELETE"'],
+        ["     every engine and the Fetch standard: blocks it: method DELETE not allowed", '  allow_methods: add "DELETE"'],
     ),
     (
         "methods are case-sensitive: patch is not PATCH",
@@ -126,7 +126,7 @@ CASES = [
         POLICY,
         ["--origin", "https://app.example.com", "--header", "X-Tenant: 7"],
         1,
-        ["     browser: blocks it: header X-Tenant not allowed", '  allow_headers: add "X-Tenant"'],
+        ["     every engine and the Fetch standard: blocks it: header X-Tenant not allowed", '  allow_headers: add "X-Tenant"'],
     ),
     (
         "Content-Type: application/json needs a preflight",
@@ -175,7 +175,7 @@ CASES = [
         ["--origin", "https://app.example.com", "--credentials"],
         1,
         [
-            "     browser: blocks it: Access-Control-Allow-Credentials is not exactly true",
+            "     every engine and the Fetch standard: blocks it: Access-Control-Allow-Credentials is not exactly true",
             "  allow_credentials: set it to true, or have the page send no credentials",
         ],
     ),

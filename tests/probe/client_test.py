@@ -265,7 +265,7 @@ def test_explain_url_says_when_the_server_not_the_policy_blocks(
     code, out, err = _explain(capsys, "examples/spa-api.toml", *args)
     assert (code, err) == (1, "")
     assert out.splitlines()[0] == recorder.url + "/ok answers:"
-    assert "     browser: blocks it: no Access-Control-Allow-Origin" in out
+    assert "     every engine and the Fetch standard: blocks it: no Access-Control-Allow-Origin" in out
     assert "blocked, though examples/spa-api.toml allows it" in out
     assert [(m, p) for m, p, _ in recorder.seen] == [("GET", "/ok")]  # no preflight: a plain GET
 
@@ -277,8 +277,8 @@ def test_explain_url_sends_the_preflight_first(
     args = ["--url", recorder.url + "/ok", "--origin", "https://x.example", "-X", "put"]
     code, out, _ = _explain(capsys, *args)
     assert code == 1  # the reflecting server lists no methods: PUT fails its preflight
-    assert "     browser: blocks it: preflight: method PUT not allowed" not in out
-    assert "     browser: blocks it: method PUT not allowed" in out
+    assert "     every engine and the Fetch standard: blocks it: preflight: method PUT not allowed" not in out
+    assert "     every engine and the Fetch standard: blocks it: method PUT not allowed" in out
     assert out.splitlines()[-1] == "blocked"
     sent = recorder.seen[0]
     assert sent[0] == "OPTIONS" and sent[2]["Access-Control-Request-Method"] == "PUT"
