@@ -133,7 +133,9 @@ def trace(
     failure = cors_failure(request, got)
     exchanges.append(Exchange(request.method, sent, status, got, _same_everywhere(failure)))
     unreadable: tuple[str, ...] = ()
-    if failure is None:
+    # Once credentials are allowed, the answer's list is what the script may read; an answer to
+    # a refused origin lists nothing for it.
+    if failure is None or failure.kind == "credentials":
         readable = exposed(got, request.credentials)
         unreadable = tuple(name for name in reads if name.lower() not in readable)
     return Trace(request, tuple(exchanges), unreadable, tuple(reads))
@@ -256,7 +258,12 @@ def _subject(kind: str, subject: str) -> str:
     return subject if kind == "method" else subject.lower()
 
 
-def fixes(trace: Trace, any_origin: bool) -> list[str]:
+# The lists whose "*" credentials make literal, and their roles in the plan (plan.Header.role).
+_STARRED = {"method": "methods", "header": "headers", "exposed": "expose"}
+STAR_WITH_CREDENTIALS = 'remove "*", which credentials make literal'
+
+
+def fixes(trace: Trace, plan: Plan) -> list[str]:
     """Which policy key to change, and how, for every reason the request fails in any engine or
     under the standard: one line per key, with every subject."""
     subjects: dict[str, dict[str, str]] = {}  # a key of FIXES: its subjects, once each
@@ -264,17 +271,21 @@ def fixes(trace: Trace, any_origin: bool) -> list[str]:
     for failure in failures:
         if failure.kind not in FIXES:  # a status or a list that does not parse: not the policy's
             continue
-        any_credentials = failure.kind == "credentials" and any_origin
+        any_credentials = failure.kind == "credentials" and plan.any_origin
         kind: str = "any-credentials" if any_credentials else failure.kind
         subjects.setdefault(kind, {}).setdefault(_subject(kind, failure.subject), failure.subject)
     for name in trace.unreadable:
         subjects.setdefault("exposed", {}).setdefault(name.lower(), name)
+    # Credentials turned on make a "*" in a list literal, and a policy with both is refused.
+    crediting = {"credentials", "any-credentials"} & subjects.keys()
     out = []
-    for kind in FIXES:  # in FIXES' order: the origin first, the exposed headers last
-        if kind in subjects:
-            key, how = FIXES[kind]
-            quoted = ", ".join(f'"{s}"' for s in subjects[kind].values())
-            out.append(f"{key}: " + how.format(origin=trace.request.origin, subjects=quoted))
+    for kind, (key, how) in FIXES.items():  # the origin first, the exposed headers last
+        quoted = ", ".join(f'"{s}"' for s in subjects.get(kind, {}).values())
+        said = [how.format(origin=trace.request.origin, subjects=quoted)] * (kind in subjects)
+        listed = (plan.value(_STARRED[kind]) or "").split(", ") if kind in _STARRED else []
+        said += [STAR_WITH_CREDENTIALS] * bool(crediting and "*" in listed)
+        if said:
+            out.append(f"{key}: " + "; ".join(said))
     return out
 
 
@@ -420,11 +431,11 @@ def policy_fixes(plan: Plan, result: Trace, author: Pairs, heading: str) -> tupl
     """Every change to the policy the request needs, `result` being its trace against the
     policy; when the policy refuses its origin, also what the request meets once it is allowed
     (an answer to a refused origin shows nothing else) if it is still blocked then."""
-    told = [f"  {fix}" for fix in fixes(result, plan.any_origin)]
+    told = [f"  {fix}" for fix in fixes(result, plan)]
     request, onward = result.request, None
     if _refused_origin(result):
         onward = offline_trace(with_origin(plan, request.origin), request, author, result.reads)
-        told += [f"  {fix}" for fix in fixes(onward, plan.any_origin)]
+        told += [f"  {fix}" for fix in fixes(onward, plan)]
     fixed = Section((heading, *told), False)
     if onward is None or onward.allowed:
         return (fixed,)

@@ -265,7 +265,9 @@ def test_explain_url_says_when_the_server_not_the_policy_blocks(
     code, out, err = _explain(capsys, "examples/spa-api.toml", *args)
     assert (code, err) == (1, "")
     assert out.splitlines()[0] == recorder.url + "/ok answers:"
-    assert "     every engine and the Fetch standard: blocks it: no Access-Control-Allow-Origin" in out
+    assert (
+        "     every engine and the Fetch standard: blocks it: no Access-Control-Allow-Origin" in out
+    )
     assert "blocked, though examples/spa-api.toml allows it" in out
     assert [(m, p) for m, p, _ in recorder.seen] == [("GET", "/ok")]  # no preflight: a plain GET
 
@@ -277,11 +279,31 @@ def test_explain_url_sends_the_preflight_first(
     args = ["--url", recorder.url + "/ok", "--origin", "https://x.example", "-X", "put"]
     code, out, _ = _explain(capsys, *args)
     assert code == 1  # the reflecting server lists no methods: PUT fails its preflight
-    assert "     every engine and the Fetch standard: blocks it: preflight: method PUT not allowed" not in out
+    assert (
+        "     every engine and the Fetch standard: blocks it: preflight: method PUT not allowed"
+        not in out
+    )
     assert "     every engine and the Fetch standard: blocks it: method PUT not allowed" in out
     assert out.splitlines()[-1] == "blocked"
     sent = recorder.seen[0]
     assert sent[0] == "OPTIONS" and sent[2]["Access-Control-Request-Method"] == "PUT"
+    # No browser sends the PUT after that preflight, and explain sends no PUT a browser would not.
+    assert [m for m, _, _ in recorder.seen] == ["OPTIONS"]
+    assert (
+        "  2. request: PUT not sent: no engine sends it after this preflight, and explain " in out
+    )
+
+
+@pytest.mark.parametrize("recorder", [{"reflect": True}], indirect=True)
+def test_explain_url_says_what_a_get_meets_once_its_preflight_passes(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A GET changes nothing on the server: explain sends it after the failed preflight too."""
+    args = ["--url", recorder.url + "/ok", "--origin", "https://x.example", "--header", "X-A"]
+    code, out, _ = _explain(capsys, *args, "--read", "X-Total")
+    assert code == 1
+    assert [m for m, _, _ in recorder.seen] == ["OPTIONS", "GET"]
+    assert "  2. request, once the preflight passes: GET" in out.splitlines()
 
 
 @pytest.mark.parametrize("recorder", [{"reflect": True}], indirect=True)
