@@ -186,7 +186,8 @@ CASES = [
         ["--origin", "https://app.example.com", "--credentials"],
         1,
         [
-            "     every engine and the Fetch standard: blocks it: Access-Control-Allow-Credentials is not exactly true",
+            "     every engine and the Fetch standard: blocks it: "
+            "Access-Control-Allow-Credentials is not exactly true",
             "  allow_credentials: set it to true, or have the page send no credentials",
         ],
     ),
