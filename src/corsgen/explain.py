@@ -25,6 +25,7 @@ from corsgen.fetch import (
     needs_preflight,
     preflight_failures,
     preflight_headers,
+    who,
 )
 
 if TYPE_CHECKING:
@@ -152,24 +153,6 @@ def _why_preflight(request: Request) -> str:
 
 def _headers(pairs: Pairs) -> list[str]:
     return [f"      {name}: {value}" for name, value in pairs]
-
-
-_COUNT = ("no", "one", "two", "three", "four", "five")
-
-
-def _and(words: Sequence[str]) -> str:
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
-
-
-def who(engines: Sequence[Engine]) -> str:
-    """The engines (and the standard, `spec`) named for people, from ENGINES."""
-    browsers = [e for e in engines if e in BROWSERS]
-    named = [ENGINES[e].title for e in engines if e not in BROWSERS]
-    if len(browsers) == len(BROWSERS) and not named:
-        return f"all {_COUNT[len(BROWSERS)]} engines"
-    if len(browsers) == len(BROWSERS):
-        return _and(["every engine", *named])
-    return _and([ENGINES[e].title for e in browsers] + named)
 
 
 def _verdict_lines(exchange: Exchange) -> list[str]:

@@ -102,6 +102,23 @@ ENGINES: dict[Engine, Behaviour] = {
 }
 
 
+_COUNT = ("no", "one", "two", "three", "four", "five")
+
+
+def _and(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def who(engines: Sequence[Engine]) -> str:
+    """The engines (and the standard, `spec`) named for people, from ENGINES: "all three
+    engines", "every engine and the Fetch standard", "Chromium and Firefox"."""
+    browsers = [e for e in engines if e in BROWSERS]
+    named = [ENGINES[e].title for e in engines if e not in BROWSERS]
+    if len(browsers) == len(BROWSERS):
+        return _and(["every engine", *named]) if named else f"all {_COUNT[len(BROWSERS)]} engines"
+    return _and([ENGINES[e].title for e in browsers] + named)
+
+
 def preflight_seconds(headers: Headers, engine: Engine = "spec") -> int:
     """How long `engine` keeps a passed preflight: Access-Control-Max-Age when it is a number,
     else 5 s; at most the engine's cap."""
