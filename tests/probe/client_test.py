@@ -22,15 +22,22 @@ from testing.processes import free_port
 
 class Recorder(ThreadingHTTPServer):
     """Answers every request after `delay` seconds; `reflect` echoes Origin with credentials,
-    as the most copied bad snippet does. Records what it was sent and the most in flight."""
+    as the most copied bad snippet does; `sends` goes on every answer. Records what it was sent
+    and the most in flight."""
 
     daemon_threads = True
 
     def __init__(
-        self, delay: float = 0.0, reflect: bool = False, redirect: str = "", expose: str = ""
+        self,
+        delay: float = 0.0,
+        reflect: bool = False,
+        redirect: str = "",
+        expose: str = "",
+        sends: tuple[tuple[str, str], ...] = (),
     ) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.delay, self.reflect, self.redirect, self.expose = delay, reflect, redirect, expose
+        self.sends = sends
         self.seen: list[tuple[str, str, dict[str, str]]] = []
         self.in_flight = self.most = 0
         self.lock = threading.Lock()
@@ -59,6 +66,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Access-Control-Allow-Credentials", "true")
         if self.server.expose:
             self.send_header("Access-Control-Expose-Headers", self.server.expose)
+        for name, value in self.server.sends:
+            self.send_header(name, value)
         self.send_header("Content-Length", "0")
         self.end_headers()
         with self.server.lock:
@@ -418,3 +427,29 @@ def test_credentials_the_policy_does_not_have_are_critical(
     )
     found = [f for f in json.loads(out)["findings"] if f["id"] == "PR011"]
     assert found and {f["severity"] for f in found} == {"critical"}
+
+
+STAR_AND_A_DAY = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "GET, PUT"),
+    ("Access-Control-Allow-Headers", "*"),
+    ("Access-Control-Max-Age", "86400"),
+)
+
+
+@pytest.mark.parametrize("recorder", [{"sends": STAR_AND_A_DAY}], indirect=True)
+def test_probe_notes_where_the_engines_part(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Informational: Authorization under * (every engine lets it through, the standard does
+    not), and a Max-Age of a day, which Chromium keeps 7200 s and WebKit 600 s (by hand, from
+    the measurements tests/browser holds the engines to)."""
+    _, out, _ = _run(capsys, recorder.url, "--format", "json")
+    assert json.loads(out)["notes"] == [
+        "Access-Control-Allow-Headers: * lets Authorization through in all three engines today, "
+        "not under the Fetch standard: list Authorization if clients send it",
+        "Access-Control-Max-Age: 86400 is capped: the preflight is kept 600 s in WebKit, "
+        "7,200 s in Chromium, 86,400 s in Firefox",
+    ]
+    _, text, _ = _run(capsys, recorder.url)
+    assert "  note: Access-Control-Max-Age: 86400 is capped: " in text

@@ -12,12 +12,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from corsgen.fetch import (
+    BROWSERS,
+    ENGINES,
+    Engine,
     Request,
     cors_failure,
     header_value,
     preflight_failure,
+    preflight_seconds,
     token_list,
     vary_tokens,
+    who,
 )
 from corsgen.plan import ACAO, OWNED, Plan
 from corsgen.probe.battery import Probe, credentials, listed
@@ -247,3 +252,49 @@ def checks_run(probes: Sequence[Probe], plan: Plan | None) -> list[str]:
         if plan.vary_origin:
             ran.add("PR009")
     return [check for check in BY_ID if check in ran]
+
+
+def engine_notes(probes: Sequence[Probe], answers: Sequence[Answer]) -> list[str]:
+    """Where the engines part on the answers to preflights, informational and once each: the
+    Authorization header under Access-Control-Allow-Headers: * (the only verdict that differs
+    from one engine to another, corsgen.fetch.ENGINES), and a Max-Age an engine caps."""
+    notes: dict[str, None] = {}
+    for probe, answer in zip(probes, answers, strict=True):
+        request = probe.request
+        if probe.method != "OPTIONS" or request is None:
+            continue
+        if not any(
+            preflight_failure(request, answer.headers, answer.status, e) is None for e in BROWSERS
+        ):
+            continue  # no engine keeps a preflight it refuses, nor sends the request
+        notes.update(dict.fromkeys(_authorization(request, answer)))
+        notes.update(dict.fromkeys(_capped(answer)))
+    return list(notes)
+
+
+def _authorization(request: Request, answer: Answer) -> Iterator[str]:
+    """Whether the engines and the standard part on this answer, were Authorization asked too."""
+    names = (*request.author_headers, "Authorization")
+    asked = replace(request, author_headers=tuple(dict.fromkeys(names)))
+    passing = {
+        e: preflight_failure(asked, answer.headers, answer.status, e) is None for e in ENGINES
+    }
+    if len(set(passing.values())) > 1:
+        let = [e for e in BROWSERS if passing[e]]
+        value = header_value(answer.headers, "Access-Control-Allow-Headers")
+        yield (
+            f"Access-Control-Allow-Headers: {value} lets Authorization through in {who(let)} "
+            f"today, not under {ENGINES['spec'].title}: list Authorization if clients send it"
+        )
+
+
+def _capped(answer: Answer) -> Iterator[str]:
+    """How long each engine keeps the preflight, when one keeps it less than Max-Age says."""
+    asked = preflight_seconds(answer.headers, "spec")  # the standard caps nothing
+    kept: dict[int, list[Engine]] = {}
+    for engine in BROWSERS:
+        kept.setdefault(preflight_seconds(answer.headers, engine), []).append(engine)
+    if min(kept) >= asked:
+        return
+    each = ", ".join(f"{seconds:,} s in {who(group)}" for seconds, group in sorted(kept.items()))
+    yield f"Access-Control-Max-Age: {asked} is capped: the preflight is kept {each}"

@@ -58,5 +58,5 @@ def run(
         judge.checks_run(probes, plan),
         len(probes),
         failed,
-        built.notes,
+        (*built.notes, *judge.engine_notes(judged, got)),
     )

@@ -83,7 +83,8 @@ _STAR_SWITCHABLE = [e for e in _STAR_COVERING if ENGINES[e].strict_authorization
 _STAR_AUTHORIZATION = (
     f"lets an Authorization header through in {who(_STAR_COVERING)} today, but not under "
     f"{ENGINES['spec'].title}"
-    + f", and {who(_STAR_SWITCHABLE)} can be switched to it" * bool(_STAR_SWITCHABLE)
+    + f", and {who(_STAR_SWITCHABLE)} can be switched to it"
+    * bool(_STAR_SWITCHABLE)
 )
 # Each engine's cap on Access-Control-Max-Age; every engine keeps a cached preflight for one
 # top-level site at most (ENGINES' preflight_cache), which the caps cannot lengthen.
