@@ -264,6 +264,17 @@ CASES = [
         ],
     ),
     (
+        "a Max-Age each engine caps its own way",
+        POLICY + "max_age = 9000\n",
+        ["--origin", "https://app.example.com", "-X", "PUT"],
+        0,
+        [
+            "     cached: Max-Age 9000 is capped: the preflight is kept 600 s in WebKit, "
+            "7,200 s in Chromium, 9,000 s in Firefox",
+            "allowed",
+        ],
+    ),
+    (
         "Authorization listed beside *: every engine and the standard",
         ANY + 'allow_headers = ["*", "Authorization"]\n',
         ["--origin", "https://app.example.com", "--header", "Authorization: Bearer x"],

@@ -25,6 +25,7 @@ from corsgen.fetch import (
     needs_preflight,
     preflight_failures,
     preflight_headers,
+    preflight_seconds,
     who,
 )
 
@@ -155,6 +156,19 @@ def _headers(pairs: Pairs) -> list[str]:
     return [f"      {name}: {value}" for name, value in pairs]
 
 
+def capped(headers: Pairs) -> str:
+    """How long each engine keeps a passed preflight with these headers, when one keeps it less
+    than Access-Control-Max-Age says; "" when none does."""
+    asked = preflight_seconds(headers, "spec")  # the standard caps nothing
+    kept: dict[int, list[Engine]] = {}
+    for engine in BROWSERS:
+        kept.setdefault(preflight_seconds(headers, engine), []).append(engine)
+    if min(kept) >= asked:
+        return ""
+    each = ", ".join(f"{seconds:,} s in {who(group)}" for seconds, group in sorted(kept.items()))
+    return f"{asked} is capped: the preflight is kept {each}"
+
+
 def _verdict_lines(exchange: Exchange) -> list[str]:
     """The engines grouped by verdict: one line when they all agree."""
     groups: dict[tuple[str, ...], list[Engine]] = {}
@@ -194,6 +208,8 @@ def lines(trace: Trace) -> list[str]:
             ]
         )
         out += _verdict_lines(exchange)
+        if first and any(not exchange.verdicts[e] for e in BROWSERS) and capped(exchange.received):
+            out.append(f"     cached: Max-Age {capped(exchange.received)}")
     if not trace.sent:
         out.append(
             f"  2. request: {request.method} not sent: no engine sends it after this preflight, "

@@ -11,15 +11,14 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
+from corsgen.explain import capped
 from corsgen.fetch import (
     BROWSERS,
     ENGINES,
-    Engine,
     Request,
     cors_failure,
     header_value,
     preflight_failure,
-    preflight_seconds,
     token_list,
     vary_tokens,
     who,
@@ -268,7 +267,8 @@ def engine_notes(probes: Sequence[Probe], answers: Sequence[Answer]) -> list[str
         ):
             continue  # no engine keeps a preflight it refuses, nor sends the request
         notes.update(dict.fromkeys(_authorization(request, answer)))
-        notes.update(dict.fromkeys(_capped(answer)))
+        if kept := capped(answer.headers):
+            notes[f"Access-Control-Max-Age: {kept}"] = None
     return list(notes)
 
 
@@ -286,15 +286,3 @@ def _authorization(request: Request, answer: Answer) -> Iterator[str]:
             f"Access-Control-Allow-Headers: {value} lets Authorization through in {who(let)} "
             f"today, not under {ENGINES['spec'].title}: list Authorization if clients send it"
         )
-
-
-def _capped(answer: Answer) -> Iterator[str]:
-    """How long each engine keeps the preflight, when one keeps it less than Max-Age says."""
-    asked = preflight_seconds(answer.headers, "spec")  # the standard caps nothing
-    kept: dict[int, list[Engine]] = {}
-    for engine in BROWSERS:
-        kept.setdefault(preflight_seconds(answer.headers, engine), []).append(engine)
-    if min(kept) >= asked:
-        return
-    each = ", ".join(f"{seconds:,} s in {who(group)}" for seconds, group in sorted(kept.items()))
-    yield f"Access-Control-Max-Age: {asked} is capped: the preflight is kept {each}"
