@@ -336,3 +336,14 @@ def test_a_million_wrong_values_are_one_screen(tmp_path: Path) -> None:
         load_and_plan(path)
     assert len(info.value.findings) == MAX_FINDINGS
     assert info.value.findings[-1].message == f"and {100_000 - MAX_FINDINGS + 1:,} more problems"
+
+
+def test_star_headers_shortfall_says_what_engines_do() -> None:
+    """CG501 star-headers: the engines let Authorization through a * today, the standard not."""
+    (rule,) = [r for r in RULES if r.id == "CG501"]
+    message, _ = rule.texts("star-headers", {"server": "Envoy"})
+    assert message == (
+        "Envoy answers a * in allow_headers with the headers the preflight asks for, "
+        "Authorization too, which a * lets through in all three engines today, but not under the "
+        "Fetch standard: on Envoy it passes under the standard too"
+    )
