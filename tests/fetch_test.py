@@ -267,3 +267,17 @@ def test_authorization_under_star_per_engine(engine: fetch.Engine) -> None:
     credentialed = Request(ORIGIN, "GET", True, ("Authorization",))
     star = [*headers, ("Access-Control-Allow-Credentials", "true")]
     assert preflight_ok(credentialed, star, 204, engine)[0] is False  # * is literal then
+
+
+@pytest.mark.parametrize(
+    ("engines", "said"),
+    [
+        (list(fetch.ENGINES), "every engine and the Fetch standard"),
+        (list(fetch.BROWSERS), "all three engines"),
+        (["chromium", "firefox"], "Chromium and Firefox"),
+        (["webkit"], "WebKit"),
+        (["chromium", "spec"], "Chromium and the Fetch standard"),
+    ],
+)
+def test_who(engines: list[fetch.Engine], said: str) -> None:
+    assert fetch.who(engines) == said
