@@ -1,6 +1,8 @@
-"""One request a page makes, step by step: the preflight when one is needed, the request, and the
-browser's verdict on each answer (corsgen.fetch). The answers come from corsgen's output, as the
-plan says (`corsgen explain POLICY`), or from a live server (`corsgen explain --url URL`).
+"""One request a page makes, step by step: the preflight when one is needed, the request, and
+each engine's and the Fetch standard's verdict on each answer (corsgen.fetch.ENGINES), with every
+reason it is blocked and every policy key to change. The answers come from corsgen's output, as
+the plan says (`corsgen explain POLICY`), or from a live server (`corsgen explain --url URL`).
+What is said is built from sections (Explanation), so that a caller may add one of its own.
 
 The request is described as a user writes it (an origin, a method, headers, what the script
 reads) and refused here, with the part that says it, when fetch() would never send it."""
