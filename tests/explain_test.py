@@ -8,10 +8,15 @@ policy has no address), is said for a request to an address more private than th
 from __future__ import annotations
 
 import io
+import json
+import re
+import tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from corsgen.cli import main
 from corsgen.explain import local_network_lines
@@ -56,7 +61,7 @@ CASES = [
         0,
         [
             "  1. preflight (PUT is not GET, HEAD or POST; X-Request-Id not safelisted): OPTIONS",
-            "     browser: passes",
+            "     every engine and the Fetch standard: passes",
             "  and these headers of it: etag",
             "allowed",
         ],
@@ -67,7 +72,7 @@ CASES = [
         ["--origin", "https://evil.com"],
         1,
         [
-            "     browser: blocks it: no Access-Control-Allow-Origin",
+            "     every engine and the Fetch standard: blocks it: no Access-Control-Allow-Origin",
             ADD_ORIGIN.format("https://evil.com"),
         ],
     ),
@@ -90,7 +95,7 @@ CASES = [
         POLICY,
         ["--origin", "https://app.example.com:8443"],
         1,
-        ["     browser: blocks it: no Access-Control-Allow-Origin"],
+        ["     every engine and the Fetch standard: blocks it: no Access-Control-Allow-Origin"],
     ),
     (
         "a sandboxed or file: page sends null",
@@ -104,7 +109,10 @@ CASES = [
         POLICY,
         ["--origin", "https://app.example.com", "-X", "DELETE"],
         1,
-        ["     browser: blocks it: method DELETE not allowed", '  allow_methods: add "DELETE"'],
+        [
+            "     every engine and the Fetch standard: blocks it: method DELETE not allowed",
+            '  allow_methods: add "DELETE"',
+        ],
     ),
     (
         "methods are case-sensitive: patch is not PATCH",
@@ -128,7 +136,10 @@ CASES = [
         POLICY,
         ["--origin", "https://app.example.com", "--header", "X-Tenant: 7"],
         1,
-        ["     browser: blocks it: header X-Tenant not allowed", '  allow_headers: add "X-Tenant"'],
+        [
+            "     every engine and the Fetch standard: blocks it: header X-Tenant not allowed",
+            '  allow_headers: add "X-Tenant"',
+        ],
     ),
     (
         "Content-Type: application/json needs a preflight",
@@ -177,7 +188,8 @@ CASES = [
         ["--origin", "https://app.example.com", "--credentials"],
         1,
         [
-            "     browser: blocks it: Access-Control-Allow-Credentials is not exactly true",
+            "     every engine and the Fetch standard: blocks it: "
+            "Access-Control-Allow-Credentials is not exactly true",
             "  allow_credentials: set it to true, or have the page send no credentials",
         ],
     ),
@@ -192,6 +204,85 @@ CASES = [
         ],
     ),
     ("* without credentials", ANY, ["--origin", "https://anyone.example"], 0, ["allowed"]),
+    (
+        "every blocker at once: the origin, then what the request meets once it is allowed",
+        POLICY,
+        [
+            "--origin",
+            "https://evil.com",
+            "-X",
+            "DELETE",
+            "--header",
+            "X-Trace",
+            "--read",
+            "X-Total",
+        ],
+        1,
+        [
+            "     every engine and the Fetch standard: blocks it: preflight: no "
+            "Access-Control-Allow-Origin",
+            "with https://evil.com allowed, corsgen's output answers:",
+            "     every engine and the Fetch standard: blocks it: method DELETE not allowed; "
+            "header X-Trace not allowed",
+            ADD_ORIGIN.format("https://evil.com"),
+            '  allow_methods: add "DELETE"',
+            '  allow_headers: add "X-Trace"',
+            '  expose_headers: add "X-Total"',
+        ],
+    ),
+    (
+        "every refused header on one line",
+        POLICY,
+        ["--origin", "https://app.example.com", "--header", "X-A", "--header", "x-b"],
+        1,
+        ['  allow_headers: add "X-A", "x-b"'],
+    ),
+    (
+        "credentials refused, and the method too",
+        POLICY.replace("allow_credentials = true", "allow_credentials = false"),
+        ["--origin", "https://app.example.com", "-X", "DELETE", "--credentials"],
+        1,
+        [
+            "     every engine and the Fetch standard: blocks it: preflight: "
+            "Access-Control-Allow-Credentials is not exactly true; method DELETE not allowed",
+            "  allow_credentials: set it to true, or have the page send no credentials",
+            '  allow_methods: add "DELETE"',
+        ],
+    ),
+    (
+        "Authorization under *: the engines let it through, the standard does not",
+        ANY + 'allow_headers = ["*"]\n',
+        ["--origin", "https://app.example.com", "--header", "Authorization: Bearer x"],
+        1,
+        [
+            "     the Fetch standard: blocks it: Authorization must be listed",
+            "     all three engines: passes",
+            "  2. request, once the preflight passes: GET",
+            "all three engines allow this today; the Fetch standard does not, and Chromium and "
+            "Firefox can be switched to it",
+            "  Chromium: --enable-features=CorsNonWildcardRequestHeadersSupport",
+            "  Firefox: network.cors_preflight.authorization_covered_by_wildcard = false",
+            '  allow_headers: add "Authorization"',
+        ],
+    ),
+    (
+        "a Max-Age each engine caps its own way",
+        POLICY + "max_age = 9000\n",
+        ["--origin", "https://app.example.com", "-X", "PUT"],
+        0,
+        [
+            "     cached: Max-Age 9000 is capped: the preflight is kept 600 s in WebKit, "
+            "7,200 s in Chromium, 9,000 s in Firefox",
+            "allowed",
+        ],
+    ),
+    (
+        "Authorization listed beside *: every engine and the standard",
+        ANY + 'allow_headers = ["*", "Authorization"]\n',
+        ["--origin", "https://app.example.com", "--header", "Authorization: Bearer x"],
+        0,
+        ["     every engine and the Fetch standard: passes", "allowed"],
+    ),
 ]
 
 
@@ -314,3 +405,118 @@ def test_local_network_access_is_said_for_a_more_private_address(
     assert [word for word in said if word in told] == said, told
     assert bool(told) is bool(said)
     assert ("secure contexts" in told) is ("secure contexts only" in said)
+
+
+def test_the_issues_example_says_every_change_in_one_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25: explain said add PATCH and stopped; once PATCH was added, X-Trace blocked it."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["init"]) == 0
+    args = ["--origin", "https://app.example.com", "-X", "PATCH", "--header", "X-Trace"]
+    code, out, _ = _explain(
+        tmp_path, (tmp_path / "cors/api.toml").read_text(), *args, "--credentials"
+    )
+    assert code == 1
+    assert out.splitlines()[-3:] == [
+        f"blocked; to allow it, change {tmp_path / 'api.toml'}:",
+        '  allow_methods: add "PATCH"',
+        '  allow_headers: add "X-Trace"',
+    ]
+
+
+def test_the_engines_are_named_from_corsgen_fetch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sentence is made from ENGINES: were WebKit switchable, it would say so."""
+    from dataclasses import replace
+
+    from corsgen.fetch import ENGINES
+
+    monkeypatch.setitem(ENGINES, "webkit", replace(ENGINES["webkit"], strict_authorization="a"))
+    policy = ANY + 'allow_headers = ["*"]\n'
+    _, out, _ = _explain(
+        tmp_path, policy, "--origin", "https://a.example", "--header", "Authorization"
+    )
+    assert (
+        "all three engines allow this today; the Fetch standard does not, and all three engines "
+        "can be switched to it"
+    ) in out.splitlines()
+    assert "  WebKit: a" in out.splitlines()
+
+
+# The fix lines as a user applies them, read by hand: the key, and the values it names.
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def _apply(policy: dict[str, object], fix: str) -> None:
+    key, _, said = fix.strip().partition(": ")
+    for how in said.split("; "):
+        named = _QUOTED.findall(how)
+        if key == "allow_credentials":
+            policy[key] = True
+        elif how.startswith("list "):  # credentials to *: the page's origin instead of *
+            policy["allow_origins"] = [named[0] if o == "*" else o for o in _list(policy, key)]
+            policy["allow_credentials"] = True
+        elif how.startswith('remove "*"'):
+            policy[key] = [v for v in _list(policy, key) if v != "*"]
+        else:
+            assert how.startswith("add "), fix
+            policy[key] = [*_list(policy, key), *(named[:1] if key == "allow_origins" else named)]
+
+
+def _list(policy: dict[str, object], key: str) -> list[str]:
+    value = policy.get(key, [])
+    assert isinstance(value, list)
+    return value
+
+
+def _toml(policy: dict[str, object]) -> str:
+    return "".join(f"{key} = {json.dumps(value)}\n" for key, value in policy.items())
+
+
+def _subset(*values: str) -> st.SearchStrategy[list[str]]:
+    return st.lists(st.sampled_from(values), unique=True)
+
+
+POLICIES = st.fixed_dictionaries(
+    {
+        "allow_origins": st.lists(
+            st.sampled_from(["https://app.example.com", "https://*.example.org", "*"]),
+            min_size=1,
+            unique=True,
+        ),
+        "allow_methods": _subset("GET", "POST", "PUT", "PATCH", "*"),
+        "allow_headers": _subset("Content-Type", "X-A", "Authorization", "*"),
+        "expose_headers": _subset("ETag", "X-B"),
+        "allow_credentials": st.booleans(),
+    }
+)
+REQUESTS = st.tuples(
+    st.sampled_from(["https://app.example.com", "https://b.example.org", "https://evil.com"]),
+    st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "patch"]),
+    _subset("X-A", "X-C", "Authorization", "Content-Type"),
+    st.booleans(),
+    _subset("ETag", "X-B", "X-C"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(POLICIES, REQUESTS)
+def test_after_every_fix_explain_says_allowed(
+    policy: dict[str, object], request: tuple[str, str, list[str], bool, list[str]]
+) -> None:
+    """The proof that explain names every key to change: apply them all, and it is allowed."""
+    origin, method, headers, credentials, reads = request
+    args = ["--origin", origin, "-X", method, *(f"--header={h}" for h in headers)]
+    args += ["--credentials"] * credentials + [f"--read={name}" for name in reads]
+    with tempfile.TemporaryDirectory() as where:
+        code, out, err = _explain(Path(where), _toml(policy), *args)
+        assume(code != 2 and "error" not in err)  # a policy check refuses: not a request's case
+        if code == 1:
+            fixes = out.split(":\n")[-1].splitlines()
+            assert fixes, out
+            for fix in fixes:
+                _apply(policy, fix)
+            code, again, err = _explain(Path(where), _toml(policy), *args)
+            assert code == 0, f"{out}\n{_toml(policy)}\n{again}{err}"

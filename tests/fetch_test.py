@@ -297,3 +297,90 @@ def test_only_chromium_has_local_network_access() -> None:
     """Chrome 142 shipped it; Firefox and Safari have none yet, nor has the Fetch standard."""
     have = {engine for engine, behaviour in fetch.ENGINES.items() if behaviour.local_network_access}
     assert have == {"chromium"}
+
+
+def _why(request_: Request, headers: list[tuple[str, str]], status: int) -> list[tuple[str, str]]:
+    return [(f.kind, f.subject) for f in fetch.preflight_failures(request_, headers, status)]
+
+
+@pytest.mark.parametrize(
+    ("request_", "headers", "status", "failures"),
+    [
+        (
+            Request(ORIGIN, "PATCH", True, ("X-Trace", "X-Other")),
+            _pf(
+                ("Access-Control-Allow-Credentials", "true"),
+                ("Access-Control-Allow-Methods", "GET, PUT"),
+                ("Access-Control-Allow-Headers", "Content-Type"),
+            ),
+            204,
+            [("method", "PATCH"), ("header", "X-Trace"), ("header", "X-Other")],
+        ),
+        (
+            Request(ORIGIN, "PATCH", True, ("X-Trace",)),
+            _pf(("Access-Control-Allow-Methods", "PATCH")),
+            500,
+            [("credentials", ""), ("status", ""), ("header", "X-Trace")],
+        ),
+        # An answer that refuses the origin says nothing more: its lists are for other pages.
+        (
+            Request(ORIGIN, "PATCH", False, ("X-Trace",)),
+            [("Access-Control-Allow-Origin", "https://other.example")],
+            204,
+            [("origin", "")],
+        ),
+        (
+            Request(ORIGIN, "PATCH", False, ("X-Trace",)),
+            _pf(("Access-Control-Allow-Methods", "PATCH, ?")),
+            204,
+            [("parse", "")],
+        ),
+        (
+            Request(ORIGIN, "PUT", False, ("Authorization", "X-Trace")),
+            _pf(("Access-Control-Allow-Methods", "PUT"), ("Access-Control-Allow-Headers", "*")),
+            204,
+            [("header", "Authorization")],
+        ),
+        (Request(ORIGIN, "PUT"), _pf(("Access-Control-Allow-Methods", "PUT")), 204, []),
+    ],
+)
+def test_preflight_failures_are_every_reason(
+    request_: Request,
+    headers: list[tuple[str, str]],
+    status: int,
+    failures: list[tuple[str, str]],
+) -> None:
+    """Every reason, in the order Fetch checks them; the first is what preflight_failure says."""
+    assert _why(request_, headers, status) == failures
+    first = fetch.preflight_failure(request_, headers, status)
+    said = [(first.kind, first.subject)] if first is not None else []
+    assert said == failures[:1]
+
+
+# Written by hand from the measurements (tests/browser): which engines let an uncredentialed
+# Authorization through Access-Control-Allow-Headers: *.
+STAR_COVERS_AUTHORIZATION = {"spec": False, "chromium": True, "firefox": True, "webkit": True}
+
+
+@pytest.mark.parametrize("engine", list(fetch.ENGINES))
+def test_authorization_under_star_per_engine(engine: fetch.Engine) -> None:
+    request_ = Request(ORIGIN, "GET", author_headers=("Authorization",))
+    headers = _pf(("Access-Control-Allow-Headers", "*"))
+    assert preflight_ok(request_, headers, 204, engine)[0] is STAR_COVERS_AUTHORIZATION[engine]
+    credentialed = Request(ORIGIN, "GET", True, ("Authorization",))
+    star = [*headers, ("Access-Control-Allow-Credentials", "true")]
+    assert preflight_ok(credentialed, star, 204, engine)[0] is False  # * is literal then
+
+
+@pytest.mark.parametrize(
+    ("engines", "said"),
+    [
+        (list(fetch.ENGINES), "every engine and the Fetch standard"),
+        (list(fetch.BROWSERS), "all three engines"),
+        (["chromium", "firefox"], "Chromium and Firefox"),
+        (["webkit"], "WebKit"),
+        (["chromium", "spec"], "Chromium and the Fetch standard"),
+    ],
+)
+def test_who(engines: list[fetch.Engine], said: str) -> None:
+    assert fetch.who(engines) == said

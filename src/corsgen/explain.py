@@ -1,13 +1,15 @@
-"""One request a page makes, step by step: the preflight when one is needed, the request, and the
-browser's verdict on each answer (corsgen.fetch). The answers come from corsgen's output, as the
-plan says (`corsgen explain POLICY`), or from a live server (`corsgen explain --url URL`).
+"""One request a page makes, step by step: the preflight when one is needed, the request, and
+each engine's and the Fetch standard's verdict on each answer (corsgen.fetch.ENGINES), with every
+reason it is blocked and every policy key to change. The answers come from corsgen's output, as
+the plan says (`corsgen explain POLICY`), or from a live server (`corsgen explain --url URL`).
+What is said is built from sections (Explanation), so that a caller may add one of its own.
 
 The request is described as a user writes it (an origin, a method, headers, what the script
 reads) and refused here, with the part that says it, when fetch() would never send it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -18,14 +20,17 @@ from corsgen.fetch import (
     BROWSERS,
     ENGINES,
     SAFELISTED_METHODS,
+    Engine,
     Failure,
     Request,
     cors_failure,
     exposed,
     local_network_request,
     needs_preflight,
-    preflight_failure,
+    preflight_failures,
     preflight_headers,
+    preflight_seconds,
+    who,
 )
 
 if TYPE_CHECKING:
@@ -36,9 +41,14 @@ if TYPE_CHECKING:
 Pairs = list[tuple[str, str]]
 # Sends one request (method, headers) and returns the status and the response headers.
 Send = Callable[[str, Pairs], tuple[int, Pairs]]
+# Each engine's verdict on one answer: every reason it refuses it, none when it passes.
+Verdicts = Mapping[Engine, tuple[Failure, ...]]
+# Methods explain sends a live server after a preflight no browser passes, to say what the request
+# would meet once it passes: only those that change nothing on the server (RFC 9110 §9.2.1).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-# What to change in the policy for each way a request fails: the key, and how. `{subject}` is the
-# refused method or header, `{origin}` the page's origin.
+# What to change in the policy for each way a request fails: the key, and how. `{subjects}` are
+# the refused methods or headers, quoted, `{origin}` the page's origin. One line per key.
 FIXES = {
     "origin": ("allow_origins", 'add "{origin}", or a wildcard or allow_origin_regex matching it'),
     "credentials": ("allow_credentials", "set it to true, or have the page send no credentials"),
@@ -47,56 +57,92 @@ FIXES = {
         'list "{origin}" instead of "*" and set allow_credentials = true: a browser never lets '
         "a page read a credentialed answer to *",
     ),
-    "method": ("allow_methods", 'add "{subject}"'),
-    "header": ("allow_headers", 'add "{subject}"'),
-    "exposed": ("expose_headers", 'add "{subject}"'),
+    "method": ("allow_methods", "add {subjects}"),
+    "header": ("allow_headers", "add {subjects}"),
+    "exposed": ("expose_headers", "add {subjects}"),
 }
 
 
 @dataclass(frozen=True)
 class Exchange:
-    """One request sent and the answer to it, with the browser's verdict (None: it passes)."""
+    """One request sent and the answer to it, with each engine's verdict on it."""
 
     method: str
     sent: Pairs
     status: int
     received: Pairs
-    failure: Failure | None
+    verdicts: Verdicts
+
+    @property
+    def failure(self) -> Failure | None:
+        """The first reason the Fetch standard refuses the answer, None when it passes."""
+        return next(iter(self.verdicts["spec"]), None)
+
+
+def _same_everywhere(failure: Failure | None) -> Verdicts:
+    """The verdict of a check every engine runs as the standard does (the CORS check)."""
+    return {engine: () if failure is None else (failure,) for engine in ENGINES}
 
 
 @dataclass(frozen=True)
 class Trace:
+    """The requests a browser sends for `request` and the answers. After a preflight that fails
+    somewhere the request is still sent where it is safe to (`trace`), so that a trace says what
+    it would meet once the preflight passes."""
+
     request: Request
     exchanges: tuple[Exchange, ...]  # the preflight first, when one is needed
     unreadable: tuple[str, ...]  # response headers the script asked for but may not read
     reads: tuple[str, ...] = ()  # every response header the script reads
 
     @property
+    def preflighted(self) -> bool:
+        return needs_preflight(self.request)
+
+    @property
+    def sent(self) -> bool:
+        """Whether the request itself was sent (not only its preflight)."""
+        return len(self.exchanges) > self.preflighted
+
+    def failures(self, engine: Engine) -> tuple[Failure, ...]:
+        return tuple(f for exchange in self.exchanges for f in exchange.verdicts[engine])
+
+    @property
     def failure(self) -> Failure | None:
-        return self.exchanges[-1].failure
+        """What the Fetch standard refuses first: the browser's verdict on the request."""
+        return next(iter(self.failures("spec")), None)
+
+    def allowed_in(self, engine: Engine) -> bool:
+        return self.sent and not self.failures(engine) and not self.unreadable
 
     @property
     def allowed(self) -> bool:
-        return self.failure is None and not self.unreadable
+        """Allowed in every engine and by the standard."""
+        return all(self.allowed_in(engine) for engine in ENGINES)
 
 
-def trace(request: Request, author: Pairs, send: Send, reads: Sequence[str] = ()) -> Trace:
-    """What a browser does for `request`, asking `send` for each answer."""
+def trace(
+    request: Request, author: Pairs, send: Send, reads: Sequence[str] = (), onward: bool = False
+) -> Trace:
+    """What a browser does for `request`, asking `send` for each answer. After a preflight no
+    engine passes the request is sent only when `onward` (to say what it would meet once the
+    preflight passes)."""
     exchanges: list[Exchange] = []
     if needs_preflight(request):
         sent = preflight_headers(request)
         status, got = send("OPTIONS", sent)
-        exchanges.append(
-            Exchange("OPTIONS", sent, status, got, preflight_failure(request, got, status))
-        )
-        if exchanges[-1].failure is not None:
+        verdicts = {e: tuple(preflight_failures(request, got, status, e)) for e in ENGINES}
+        exchanges.append(Exchange("OPTIONS", sent, status, got, verdicts))
+        if not onward and all(verdicts[e] for e in ENGINES):
             return Trace(request, tuple(exchanges), (), tuple(reads))
     sent = [("Origin", request.origin), *author]
     status, got = send(request.method, sent)
     failure = cors_failure(request, got)
-    exchanges.append(Exchange(request.method, sent, status, got, failure))
+    exchanges.append(Exchange(request.method, sent, status, got, _same_everywhere(failure)))
     unreadable: tuple[str, ...] = ()
-    if failure is None:
+    # Once credentials are allowed, the answer's list is what the script may read; an answer to
+    # a refused origin lists nothing for it.
+    if failure is None or failure.kind == "credentials":
         readable = exposed(got, request.credentials)
         unreadable = tuple(name for name in reads if name.lower() not in readable)
     return Trace(request, tuple(exchanges), unreadable, tuple(reads))
@@ -115,19 +161,47 @@ def _headers(pairs: Pairs) -> list[str]:
     return [f"      {name}: {value}" for name, value in pairs]
 
 
+def capped(headers: Pairs) -> str:
+    """How long each engine keeps a passed preflight with these headers, when one keeps it less
+    than Access-Control-Max-Age says; "" when none does."""
+    asked = preflight_seconds(headers, "spec")  # the standard caps nothing
+    kept: dict[int, list[Engine]] = {}
+    for engine in BROWSERS:
+        kept.setdefault(preflight_seconds(headers, engine), []).append(engine)
+    if min(kept) >= asked:
+        return ""
+    each = ", ".join(f"{seconds:,} s in {who(group)}" for seconds, group in sorted(kept.items()))
+    return f"{asked} is capped: the preflight is kept {each}"
+
+
+def _verdict_lines(exchange: Exchange) -> list[str]:
+    """The engines grouped by verdict: one line when they all agree."""
+    groups: dict[tuple[str, ...], list[Engine]] = {}
+    for engine, failures in exchange.verdicts.items():
+        groups.setdefault(tuple(f.why for f in failures), []).append(engine)
+    out = []
+    for whys, engines in groups.items():
+        verdict = "passes" if not whys else f"blocks it: {'; '.join(whys)}"
+        out.append(f"     {who(engines)}: {verdict}")
+    return out
+
+
 def lines(trace: Trace) -> list[str]:
-    """The trace for people: each request, its answer and the browser's verdict."""
+    """The trace for people: each request, its answer and each engine's verdict."""
     request = trace.request
     credentials = "with credentials" if request.credentials else "without credentials"
     out = [f"{request.method} from {request.origin}, {credentials}"]
-    preflight = needs_preflight(request)
-    if not preflight:
+    if not trace.preflighted:
         out.append("  no preflight: a GET, HEAD or POST with safelisted headers only")
     # What the verdict reads: the CORS headers, Vary, and what the script asks for.
     wanted = {name.lower() for name in trace.reads}
+    refused = trace.preflighted and any(trace.exchanges[0].verdicts.values())
     for step, exchange in enumerate(trace.exchanges, 1):
         # The preflight is the first exchange when there is one; a script's own OPTIONS is not.
-        kind = f"preflight ({_why_preflight(request)})" if preflight and step == 1 else "request"
+        first = trace.preflighted and step == 1
+        kind = f"preflight ({_why_preflight(request)})" if first else "request"
+        if refused and not first:
+            kind = "request, once the preflight passes"
         out.append(f"  {step}. {kind}: {exchange.method}")
         out += _headers(exchange.sent)
         out.append(f"     answer: {exchange.status}")
@@ -138,9 +212,15 @@ def lines(trace: Trace) -> list[str]:
                 if name.lower().startswith("access-control-") or name.lower() in {"vary", *wanted}
             ]
         )
-        verdict = "passes" if exchange.failure is None else f"blocks it: {exchange.failure.why}"
-        out.append(f"     browser: {verdict}")
-    if trace.failure is None:
+        out += _verdict_lines(exchange)
+        if first and any(not exchange.verdicts[e] for e in BROWSERS) and capped(exchange.received):
+            out.append(f"     cached: Max-Age {capped(exchange.received)}")
+    if not trace.sent:
+        out.append(
+            f"  2. request: {request.method} not sent: no engine sends it after this preflight, "
+            f"and explain sends a live server no {request.method} a browser would not"
+        )
+    elif not trace.exchanges[-1].failure:
         last = trace.exchanges[-1]
         readable = sorted(exposed(last.received, request.credentials))
         out.append(f"  the script reads the answer, status {last.status}")
@@ -151,20 +231,65 @@ def lines(trace: Trace) -> list[str]:
     return out
 
 
-def fixes(trace: Trace, any_origin: bool) -> list[str]:
-    """Which policy key to change, and how, for each reason the request fails."""
-    reasons: list[tuple[str, str]] = []  # (a key of FIXES, the refused method or header)
-    failure = trace.failure
-    if failure is not None and failure.kind in ("origin", "credentials", "method", "header"):
-        any_credentials = failure.kind == "credentials" and any_origin
-        reasons.append(("any-credentials" if any_credentials else failure.kind, failure.subject))
-    elif failure is not None:  # a status or a list that does not parse: not the policy's doing
+def disagreement(trace: Trace) -> list[str]:
+    """Where the engines and the standard part: who allows the request today and who does not,
+    and which engines can be switched to the standard's rule."""
+    spec = trace.allowed_in("spec")
+    parting = [e for e in BROWSERS if trace.allowed_in(e) != spec]
+    if not parting:
         return []
-    reasons += [("exposed", name) for name in trace.unreadable]
+    if spec:
+        return [f"{who(parting)} block this today; {ENGINES['spec'].title} does not"]
+    verb = "allow" if len(parting) > 1 else "allows"
+    said = f"{who(parting)} {verb} this today; {ENGINES['spec'].title} does not"
+    # An engine passes what the standard refuses only under `*` in Allow-Headers with
+    # Authorization (Behaviour.star_covers_authorization), which some engines can be switched off.
+    switchable = [e for e in parting if ENGINES[e].strict_authorization]
+    if switchable:
+        said += f", and {who(switchable)} can be switched to it"
+    return [said, *(f"  {ENGINES[e].title}: {ENGINES[e].strict_authorization}" for e in switchable)]
+
+
+def verdict(trace: Trace) -> list[str]:
+    """The last word on the request: "allowed" when every engine and the standard allow it."""
+    if trace.allowed:
+        return ["allowed"]
+    return disagreement(trace)
+
+
+def _subject(kind: str, subject: str) -> str:
+    """The subject as a key compares it: header names ignore case, methods do not."""
+    return subject if kind == "method" else subject.lower()
+
+
+# The lists whose "*" credentials make literal, and their roles in the plan (plan.Header.role).
+_STARRED = {"method": "methods", "header": "headers", "exposed": "expose"}
+STAR_WITH_CREDENTIALS = 'remove "*", which credentials make literal'
+
+
+def fixes(trace: Trace, plan: Plan) -> list[str]:
+    """Which policy key to change, and how, for every reason the request fails in any engine or
+    under the standard: one line per key, with every subject."""
+    subjects: dict[str, dict[str, str]] = {}  # a key of FIXES: its subjects, once each
+    failures = [f for engine in ENGINES for f in trace.failures(engine)]
+    for failure in failures:
+        if failure.kind not in FIXES:  # a status or a list that does not parse: not the policy's
+            continue
+        any_credentials = failure.kind == "credentials" and plan.any_origin
+        kind: str = "any-credentials" if any_credentials else failure.kind
+        subjects.setdefault(kind, {}).setdefault(_subject(kind, failure.subject), failure.subject)
+    for name in trace.unreadable:
+        subjects.setdefault("exposed", {}).setdefault(name.lower(), name)
+    # Credentials turned on make a "*" in a list literal, and a policy with both is refused.
+    crediting = {"credentials", "any-credentials"} & subjects.keys()
     out = []
-    for kind, subject in reasons:
-        key, how = FIXES[kind]
-        out.append(f"{key}: " + how.format(origin=trace.request.origin, subject=subject))
+    for kind, (key, how) in FIXES.items():  # the origin first, the exposed headers last
+        quoted = ", ".join(f'"{s}"' for s in subjects.get(kind, {}).values())
+        said = [how.format(origin=trace.request.origin, subjects=quoted)] * (kind in subjects)
+        listed = (plan.value(_STARRED[kind]) or "").split(", ") if kind in _STARRED else []
+        said += [STAR_WITH_CREDENTIALS] * bool(crediting and "*" in listed)
+        if said:
+            out.append(f"{key}: " + "; ".join(said))
     return out
 
 
@@ -174,9 +299,22 @@ def offline_trace(plan: Plan, request: Request, author: Pairs, reads: Sequence[s
     from corsgen.promise import promised_answer
 
     app = [(name, "…") for name in reads]
-    return trace(
-        request, author, lambda method, headers: promised_answer(plan, method, headers, app), reads
-    )
+
+    def send(method: str, headers: Pairs) -> tuple[int, Pairs]:
+        return promised_answer(plan, method, headers, app)
+
+    return trace(request, author, send, reads, onward=True)
+
+
+def with_origin(plan: Plan, origin: str) -> Plan:
+    """The plan once allow_origins lists `origin`: what the fix for a refused origin gives."""
+    from dataclasses import replace
+
+    return replace(plan, exact_origins=(*plan.exact_origins, origin))
+
+
+def _refused_origin(trace: Trace) -> bool:
+    return any(f.kind == "origin" for f in trace.failures("spec"))
 
 
 # The parts of a request as a user describes it (explain's options are named after them).
@@ -264,16 +402,28 @@ def page_request(
 
 
 @dataclass(frozen=True)
-class Explanation:
-    """What `corsgen explain` says, line by line (each still to be escaped when printed)."""
+class Section:
+    """One part of what `corsgen explain` says, line by line (each still to be escaped when
+    printed); `allowed` is False when what it says blocks the request."""
 
     lines: tuple[str, ...]
-    allowed: bool
+    allowed: bool = True
 
 
-def _told(result: Trace, heading: str, before: Sequence[str] = ()) -> list[str]:
-    """The trace under its heading, `before` the verdict, and "allowed" when it is."""
-    return [heading, *lines(result), *before, *(["allowed"] if result.allowed else [])]
+@dataclass(frozen=True)
+class Explanation:
+    """What `corsgen explain` says: its sections in order (the trace, the verdict, the fixes);
+    a caller may append one of its own."""
+
+    sections: tuple[Section, ...]
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return tuple(line for section in self.sections for line in section.lines)
+
+    @property
+    def allowed(self) -> bool:
+        return all(section.allowed for section in self.sections)
 
 
 def local_network_lines(url: str, origin: str) -> list[str]:
@@ -313,23 +463,40 @@ def local_network_lines(url: str, origin: str) -> list[str]:
     return told
 
 
-def _fixes(result: Trace, plan: Plan) -> list[str]:
-    return [f"  {fix}" for fix in fixes(result, plan.any_origin)]
+def _told(result: Trace, heading: str, before: Sequence[str] = ()) -> Section:
+    """The trace under its heading, `before` the verdict, and the verdict."""
+    return Section((heading, *lines(result), *before, *verdict(result)), result.allowed)
+
+
+def policy_fixes(plan: Plan, result: Trace, author: Pairs, heading: str) -> tuple[Section, ...]:
+    """Every change to the policy the request needs, `result` being its trace against the
+    policy; when the policy refuses its origin, also what the request meets once it is allowed
+    (an answer to a refused origin shows nothing else) if it is still blocked then."""
+    told = [f"  {fix}" for fix in fixes(result, plan)]
+    request, onward = result.request, None
+    if _refused_origin(result):
+        onward = offline_trace(with_origin(plan, request.origin), request, author, result.reads)
+        told += [f"  {fix}" for fix in fixes(onward, plan)]
+    fixed = Section((heading, *told), False)
+    if onward is None or onward.allowed:
+        return (fixed,)
+    then = f"with {request.origin} allowed, corsgen's output answers:"
+    return (Section((then, *lines(onward))), fixed)
 
 
 def explain_offline(
     plan: Plan, policy: Path, request: Request, author: Pairs, reads: Sequence[str]
 ) -> Explanation:
-    """The request against corsgen's output for the policy at `policy`, and what to change in it
-    when it is blocked."""
+    """The request against corsgen's output for the policy at `policy`, and every change to it
+    the request needs when it is blocked in any engine or under the standard."""
     from corsgen.files import shown
 
     result = offline_trace(plan, request, author, reads)
     heading = f"{shown(policy)}, as corsgen's output answers on a server that keeps every promise:"
-    told = _told(result, heading)
+    told = [_told(result, heading)]
     if not result.allowed:
-        told += [f"blocked; to allow it, change {shown(policy)}:", *_fixes(result, plan)]
-    return Explanation(tuple(told), result.allowed)
+        told += policy_fixes(plan, result, author, f"blocked; to allow it, change {shown(policy)}:")
+    return Explanation(tuple(told))
 
 
 def live_trace(
@@ -353,7 +520,7 @@ def live_trace(
                 raise CorsgenError(f"{method} {site.url(path)}: {got.error}")
             return got.status, got.headers
 
-        return trace(request, author, send, reads)
+        return trace(request, author, send, reads, onward=request.method in SAFE_METHODS)
 
 
 def explain_live(
@@ -372,22 +539,22 @@ def explain_live(
 
     result = live_trace(site, path, request, author, reads, timeout, verify_tls)
     local = local_network_lines(site.origin, request.origin)
-    told = _told(result, f"{site.url(path)} answers:", local)
+    told = [_told(result, f"{site.url(path)} answers:", local)]
     if result.allowed:
-        return Explanation(tuple(told), True)
+        return Explanation(tuple(told))
     if policy is None:
-        return Explanation((*told, "blocked"), False)
+        return Explanation((*told, Section(("blocked",), False)))
     plan, where = policy
     offline = offline_trace(plan, request, author, reads)
     if offline.allowed:
-        told.append(
+        said = (
             f"blocked, though {shown(where)} allows it: the server does not answer as corsgen's "
             f"output would; probe it with --policy {shown(where)}"
         )
-    else:  # the policy's reasons, not the server's
-        told += [f"blocked, and {shown(where)} refuses it too; to allow it, change:"]
-        told += _fixes(offline, plan)
-    return Explanation(tuple(told), False)
+        return Explanation((*told, Section((said,), False)))
+    # The policy's reasons, not the server's.
+    said = f"blocked, and {shown(where)} refuses it too; to allow it, change:"
+    return Explanation((*told, *policy_fixes(plan, offline, author, said)))
 
 
 def cookie_lines(request: Request, url: str | None, cookies: Sequence[Cookie]) -> list[str]:

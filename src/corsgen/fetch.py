@@ -158,6 +158,23 @@ def local_network_request(page: str, target: str) -> AddressSpace | None:
     return into if _SPACES.index(into) < _SPACES.index(own) else None
 
 
+_COUNT = ("no", "one", "two", "three", "four", "five")
+
+
+def _and(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def who(engines: Sequence[Engine]) -> str:
+    """The engines (and the standard, `spec`) named for people, from ENGINES: "all three
+    engines", "every engine and the Fetch standard", "Chromium and Firefox"."""
+    browsers = [e for e in engines if e in BROWSERS]
+    named = [ENGINES[e].title for e in engines if e not in BROWSERS]
+    if len(browsers) == len(BROWSERS):
+        return _and(["every engine", *named]) if named else f"all {_COUNT[len(BROWSERS)]} engines"
+    return _and([ENGINES[e].title for e in browsers] + named)
+
+
 def preflight_seconds(headers: Headers, engine: Engine = "spec") -> int:
     """How long `engine` keeps a passed preflight: Access-Control-Max-Age when it is a number,
     else 5 s; at most the engine's cap."""
@@ -248,37 +265,51 @@ def cors_check(request: Request, headers: Headers) -> tuple[bool, str]:
     return True, "origin matches" + ", credentials allowed" * request.credentials
 
 
-def preflight_failure(
+def preflight_failures(
     request: Request, headers: Headers, status: int, engine: Engine = "spec"
-) -> Failure | None:
-    """Fetch §CORS-preflight fetch, step 7, for the preflight of `request`, as `engine` runs it;
-    None when it passes."""
+) -> list[Failure]:
+    """Fetch §CORS-preflight fetch, step 7, for the preflight of `request`, as `engine` runs it:
+    every reason it fails, in the order Fetch checks them; empty when it passes.
+
+    Fetch stops at the first; a caller that says what to change wants them all. After a refused
+    origin nothing else is read: what such an answer lists is not meant for this page."""
     failure = cors_failure(request, headers)
+    out = []
     if failure is not None:
-        return Failure(failure.kind, "preflight: " + failure.why, failure.subject)
+        out.append(Failure(failure.kind, "preflight: " + failure.why, failure.subject))
+        if failure.kind == "origin":
+            return out
     if not 200 <= status <= 299:
-        return Failure("status", f"preflight status {status}")
+        out.append(Failure("status", f"preflight status {status}"))
     try:
         methods = token_list(headers, "Access-Control-Allow-Methods") or []
         names = token_list(headers, "Access-Control-Allow-Headers") or []
     except ParseFailure as exc:
-        return Failure("parse", str(exc))
+        return [*out, Failure("parse", str(exc))]
     wildcard_ok = not request.credentials
     if (
         request.method not in methods
         and request.method not in SAFELISTED_METHODS
         and not (wildcard_ok and "*" in methods)
     ):
-        return Failure("method", f"method {request.method} not allowed", request.method)
+        out.append(Failure("method", f"method {request.method} not allowed", request.method))
     allowed = {_lower(n) for n in names}
+    star = wildcard_ok and "*" in names
     for name in request.author_headers:
         low = _lower(name)
-        star_covers = ENGINES[engine].star_covers_authorization and wildcard_ok and "*" in names
+        star_covers = ENGINES[engine].star_covers_authorization and star
         if low == "authorization" and low not in allowed and not star_covers:
-            return Failure("header", "Authorization must be listed", name)
-        if low not in allowed and not (wildcard_ok and "*" in names):
-            return Failure("header", f"header {name} not allowed", name)
-    return None
+            out.append(Failure("header", "Authorization must be listed", name))
+        elif low not in allowed and not star:
+            out.append(Failure("header", f"header {name} not allowed", name))
+    return out
+
+
+def preflight_failure(
+    request: Request, headers: Headers, status: int, engine: Engine = "spec"
+) -> Failure | None:
+    """The first of preflight_failures, the one a browser reports; None when it passes."""
+    return next(iter(preflight_failures(request, headers, status, engine)), None)
 
 
 def preflight_ok(

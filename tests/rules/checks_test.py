@@ -93,6 +93,7 @@ CASES = [
     ("CG203", "allow_origins[1]", 'allow_origins = ["https://a.com", "https://A.com:443"]'),
     ("CG203", "allow_origins[1]", 'allow_origins = ["https://*.a.com", "https://x.a.com"]'),
     ("CG204", "allow_methods[0]", 'allow_origins = ["https://a.com"]\nallow_methods = ["put"]'),
+    ("CG205", "allow_headers[1]", 'allow_origins = ["*"]\nallow_headers = ["X-A", "*"]'),
     (
         "CG207",
         "allow_private_network",
@@ -148,16 +149,75 @@ def test_ids_are_unique_and_severity_matches_numbering() -> None:
     [
         GOOD,
         'allow_origins = ["*"]',
-        'allow_origins = ["*"]\nallow_headers = ["*"]\nallow_methods = ["*"]',
+        'allow_origins = ["*"]\nallow_headers = ["*", "authorization"]\nallow_methods = ["*"]',
         'allow_origins = ["http://localhost:3000", "http://127.0.0.1:8080", "http://[::1]"]',
         'allow_origins = ["capacitor://localhost", "https://*.example.com"]',
-        'allow_origins = ["https://a.com"]\nmax_age = 7200\nallow_credentials = true',
+        'allow_origins = ["https://a.com"]\nmax_age = 600\nallow_credentials = true',
         'allow_origins = ["https://a.com"]\nallow_methods = ["PATCH", "patch"]',
         "allow_origins = []\nallow_origin_regex = 'https://pr-[0-9]+\\.example\\.dev'",
     ],
 )
 def test_clean_policies(text: str) -> None:
     assert _findings(text) == []
+
+
+@pytest.mark.parametrize(
+    ("max_age", "found"),
+    [(600, []), (601, ["note"]), (7200, ["note"]), (7201, ["warning"]), (86400, ["warning"])],
+)
+def test_max_age_above_webkits_cap_is_a_note_above_chromiums_a_warning(
+    max_age: int, found: list[str]
+) -> None:
+    """The caps written by hand: WebKit 600 s, Chromium 7200 s (corsgen.fetch.ENGINES)."""
+    text = f'allow_origins = ["https://a.com"]\nmax_age = {max_age}'
+    assert [s for r, _, s in _findings(text) if r == "CG202"] == found
+
+
+def test_max_age_texts_give_every_engines_cap() -> None:
+    policy = parse_policy('allow_origins = ["https://a.com"]\nmax_age = 3600', "api.toml")
+    (found,) = check_policy(policy, "api", "api.toml")
+    assert str(found) == (
+        "api.toml: max_age: note CG202 max-age-over-cap: 3600 is above 600, the longest WebKit "
+        "(Safari) keeps a preflight (the caps: Chromium 7,200 s, Firefox 86,400 s, WebKit 600 s); "
+        "and every engine keeps a preflight for one top-level site, so a page embedded on many "
+        "sites, or a third party's, is preflighted on each; fix: nothing breaks; use 600 or less "
+        "for the same in every engine"
+    )
+
+
+def test_every_engine_keeps_a_preflight_for_one_top_level_site() -> None:
+    """What CG202's texts say of every engine, held to corsgen.fetch.ENGINES."""
+    from corsgen.fetch import BROWSERS, ENGINES
+
+    assert all("top-level site" in ENGINES[e].preflight_cache for e in BROWSERS)
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        ('allow_origins = ["*"]\nallow_headers = ["*"]', True),
+        ('allow_origins = ["*"]\nallow_headers = ["*", "AUTHORIZATION"]', False),
+        ('allow_origins = ["*"]\nallow_headers = ["X-A"]', False),
+        # With credentials a * is literal (CG107), in every engine: nothing they differ on.
+        (
+            'allow_origins = ["https://a.com"]\nallow_headers = ["*"]\nallow_credentials = true',
+            False,
+        ),
+    ],
+)
+def test_star_headers_without_authorization(text: str, fires: bool) -> None:
+    assert ("CG205" in {r for r, _, _ in _findings(text)}) is fires
+
+
+def test_star_headers_text_says_who_lets_authorization_through() -> None:
+    policy = parse_policy('allow_origins = ["*"]\nallow_headers = ["*"]', "api.toml")
+    (found,) = check_policy(policy, "api", "api.toml")
+    assert str(found) == (
+        'api.toml: allow_headers[0]: warning CG205 star-headers-authorization: "*" lets an '
+        "Authorization header through in all three engines today, but not under the Fetch "
+        'standard, and Chromium and Firefox can be switched to it; fix: list "Authorization" '
+        'beside "*" if clients send it'
+    )
 
 
 def test_findings_read_as_one_line_each() -> None:
@@ -281,3 +341,14 @@ def test_a_million_wrong_values_are_one_screen(tmp_path: Path) -> None:
         load_and_plan(path)
     assert len(info.value.findings) == MAX_FINDINGS
     assert info.value.findings[-1].message == f"and {100_000 - MAX_FINDINGS + 1:,} more problems"
+
+
+def test_star_headers_shortfall_says_what_engines_do() -> None:
+    """CG501 star-headers: the engines let Authorization through a * today, the standard not."""
+    (rule,) = [r for r in RULES if r.id == "CG501"]
+    message, _ = rule.texts("star-headers", {"server": "Envoy"})
+    assert message == (
+        "Envoy answers a * in allow_headers with the headers the preflight asks for, "
+        "Authorization too, which a * lets through in all three engines today, but not under the "
+        "Fetch standard: on Envoy it passes under the standard too"
+    )

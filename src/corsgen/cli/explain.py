@@ -76,9 +76,10 @@ def explain(
     timeout: float,
     insecure: bool,
 ) -> None:
-    """Explain what a browser does with one request to a server carrying corsgen's output (or to
-    the live server at --url): the preflight, the answers, the verdict, and which policy key to
-    change; exit 1 when blocked."""
+    """Explain what each browser engine and the Fetch standard do with one request to a server
+    carrying corsgen's output (or to the live server at --url): the preflight, the answers, each
+    verdict, and every policy key to change; exit 1 when blocked in any engine or by the
+    standard."""
     if url is not None:
         target = live_site(url, "--url")
         held = (load_plan(policy, False, targets), policy) if policy is not None else None

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from corsgen.cookies import CookieError, parse, same_site, verdict
+from corsgen.explain import capped
 from corsgen.fetch import (
     BROWSERS,
     ENGINES,
@@ -21,6 +22,7 @@ from corsgen.fetch import (
     preflight_failure,
     token_list,
     vary_tokens,
+    who,
 )
 from corsgen.plan import ACAO, ACAPN, OWNED, Plan
 from corsgen.probe.battery import Probe, credentials, listed
@@ -260,12 +262,6 @@ def scan(probes: Sequence[Probe], answers: Sequence[Answer]) -> list[Fault]:
     ]
 
 
-def notes(answers: Sequence[Answer]) -> list[str]:
-    """What the answers show that fails no check but is worth a line."""
-    sent = any(header_value(answer.headers, ACAPN) is not None for answer in answers)
-    return [PRIVATE_NETWORK_OBSOLETE] if sent else []
-
-
 def checks_run(probes: Sequence[Probe], plan: Plan | None) -> list[str]:
     """The checks a battery exercised, in the table's order."""
     purposes = {p.purpose for p in probes}
@@ -289,3 +285,42 @@ def checks_run(probes: Sequence[Probe], plan: Plan | None) -> list[str]:
         if plan.vary_origin:
             ran.add("PR009")
     return [check for check in BY_ID if check in ran]
+
+
+def notes(probes: Sequence[Probe], answers: Sequence[Answer]) -> list[str]:
+    """What the answers show that fails no check but is worth a line, once each: the obsolete
+    Access-Control-Allow-Private-Network, and where the engines part on the answers to
+    preflights: the Authorization header under Access-Control-Allow-Headers: * (the only verdict
+    that differs from one engine to another, corsgen.fetch.ENGINES), and a Max-Age an engine
+    caps."""
+    notes: dict[str, None] = {}
+    if any(header_value(answer.headers, ACAPN) is not None for answer in answers):
+        notes[PRIVATE_NETWORK_OBSOLETE] = None
+    for probe, answer in zip(probes, answers, strict=True):
+        request = probe.request
+        if probe.method != "OPTIONS" or request is None:
+            continue
+        if not any(
+            preflight_failure(request, answer.headers, answer.status, e) is None for e in BROWSERS
+        ):
+            continue  # no engine keeps a preflight it refuses, nor sends the request
+        notes.update(dict.fromkeys(_authorization(request, answer)))
+        if kept := capped(answer.headers):
+            notes[f"Access-Control-Max-Age: {kept}"] = None
+    return list(notes)
+
+
+def _authorization(request: Request, answer: Answer) -> Iterator[str]:
+    """Whether the engines and the standard part on this answer, were Authorization asked too."""
+    names = (*request.author_headers, "Authorization")
+    asked = replace(request, author_headers=tuple(dict.fromkeys(names)))
+    passing = {
+        e: preflight_failure(asked, answer.headers, answer.status, e) is None for e in ENGINES
+    }
+    if len(set(passing.values())) > 1:
+        let = [e for e in BROWSERS if passing[e]]
+        value = header_value(answer.headers, "Access-Control-Allow-Headers")
+        yield (
+            f"Access-Control-Allow-Headers: {value} lets Authorization through in {who(let)} "
+            f"today, not under {ENGINES['spec'].title}: list Authorization if clients send it"
+        )

@@ -63,5 +63,5 @@ def run(
         judge.checks_run(probes, plan),
         len(probes),
         failed,
-        (*built.notes, *judge.notes(got)),
+        (*built.notes, *judge.notes(judged, got)),
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corsgen.errors import Finding, Severity, shorten
+from corsgen.fetch import BROWSERS, ENGINES, who
 
 Texts = tuple[str, str]  # (message, fix), both str.format templates
 
@@ -75,6 +76,20 @@ _UPSTREAM_TEXT = (
     "the backend's own {names} reach the browser on {request}: the backend, not this config, "
     "decides who reads the answer"
 )
+
+# What the engines do where they part from the Fetch standard, said from corsgen.fetch.ENGINES.
+_STAR_COVERING = [e for e in BROWSERS if ENGINES[e].star_covers_authorization]
+_STAR_SWITCHABLE = [e for e in _STAR_COVERING if ENGINES[e].strict_authorization]
+_STAR_TODAY = f"in {who(_STAR_COVERING)} today, but not under {ENGINES['spec'].title}"
+_STAR_SWITCH = f", and {who(_STAR_SWITCHABLE)} can be switched to it" * bool(_STAR_SWITCHABLE)
+# Each engine's cap on Access-Control-Max-Age; every engine keeps a cached preflight for one
+# top-level site at most (ENGINES' preflight_cache), which the caps cannot lengthen.
+_CAPS = ", ".join(f"{ENGINES[e].title} {ENGINES[e].max_age_cap:,} s" for e in BROWSERS)
+_MAX_AGE = (
+    f" (the caps: {_CAPS}); and every engine keeps a preflight for one top-level site, so a page "
+    "embedded on many sites, or a third party's, is preflighted on each"
+)
+_CHROMIUM, _WEBKIT = ENGINES["chromium"].title, ENGINES["webkit"].title
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -464,13 +479,20 @@ RULES: tuple[Rule, ...] = (
         "CG202",
         "max-age-over-cap",
         "warning",
-        "max_age above 7200, Chromium's cap (Firefox caps at 86400)",
+        f"max_age above {_CHROMIUM}'s cap (a warning) or {_WEBKIT}'s (a note)",
         {
             "over-cap": (
-                "{seconds} is above {cap}; Chromium uses {cap}, Firefox 86400",
+                f"{{seconds}} is above {{cap}}, the longest {_CHROMIUM} keeps a preflight"
+                + _MAX_AGE,
                 "use {cap} or less",
-            )
+            ),
+            "over-webkit-cap": (
+                f"{{seconds}} is above {{cap}}, the longest {_WEBKIT} (Safari) keeps a preflight"
+                + _MAX_AGE,
+                "nothing breaks; use {cap} or less for the same in every engine",
+            ),
         },
+        lower={"over-webkit-cap": "note"},
     ),
     Rule(
         "CG203",
@@ -491,6 +513,18 @@ RULES: tuple[Rule, ...] = (
             "lowercase": (
                 "browsers send {upper}, and {method!r} does not match it",
                 "write {upper!r}",
+            )
+        },
+    ),
+    Rule(
+        "CG205",
+        "star-headers-authorization",
+        "warning",
+        'a "*" in allow_headers without Authorization listed: the engines and the standard differ',
+        {
+            "star": (
+                '"*" lets an Authorization header through ' + _STAR_TODAY + _STAR_SWITCH,
+                'list "Authorization" beside "*" if clients send it',
             )
         },
     ),
@@ -959,7 +993,8 @@ RULES: tuple[Rule, ...] = (
             ),
             "star-headers": (
                 "{server} answers a * in allow_headers with the headers the preflight asks for, "
-                "Authorization too, which a * does not cover in browsers",
+                "Authorization too, which a * lets through " + _STAR_TODAY + ": on {server} it "
+                "passes under the standard too",
                 "list the headers instead of *, or serve this policy from another server",
             ),
             "refused-origin": (
