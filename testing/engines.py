@@ -33,6 +33,7 @@ from testing.binaries import need_binary
 from testing.processes import START_SECONDS, free_port, process
 
 EngineName = Literal["chromium", "firefox", "webkit"]
+Permission = Literal["granted", "denied", "prompt"]  # prompt: ask the user (again)
 NAMES: tuple[EngineName, ...] = ("chromium", "firefox", "webkit")
 TIMEOUT = 10  # seconds for a page load or a fetch; every server is on 127.0.0.1
 
@@ -111,6 +112,10 @@ class Engine(ABC):
         "" where the driver cannot read it (WebKitWebDriver has no log, and no BiDi)."""
         return ""
 
+    def permit(self, name: str, state: Permission) -> None:
+        """Answer the permission `name` for the shown page's origin as its user would."""
+        raise NotImplementedError(f"no way to set a permission in {self.name}")
+
 
 class _Selenium(Engine):
     def __init__(self, name: EngineName, driver: WebDriver, start_seconds: float) -> None:
@@ -139,6 +144,11 @@ class _Chromium(_Selenium):
         chrome = cast(webdriver.Chrome, self.driver)
         entries: list[dict[str, Any]] = chrome.get_log("browser")  # type: ignore[no-untyped-call]
         return " | ".join(str(entry["message"]) for entry in entries)
+
+    def permit(self, name: str, state: Permission) -> None:
+        chrome = cast(webdriver.Chrome, self.driver)
+        setting = {"permission": {"name": name}, "setting": state, "origin": self.origin()}
+        chrome.execute_cdp_cmd("Browser.setPermission", setting)
 
 
 class _Firefox(Engine):
@@ -171,6 +181,10 @@ class _Firefox(Engine):
         events = self.bidi.drain(0.1)
         texts = (e["params"].get("text") for e in events if e["method"] == "log.entryAdded")
         return " | ".join(str(text) for text in texts)
+
+    def permit(self, name: str, state: Permission) -> None:
+        setting = {"descriptor": {"name": name}, "state": state, "origin": self.origin()}
+        self.bidi.command("permissions.setPermission", setting)
 
 
 def _no_selenium_manager(*args: object) -> NoReturn:

@@ -365,13 +365,13 @@ def test_a_scripts_own_options_request_is_not_labelled_a_preflight(tmp_path: Pat
 
 LOOPBACK_LINES = [
     "Local Network Access: http://127.0.0.1:8080 is a loopback address, more private than the "
-    "page's, so Chromium (Chrome 142 and later) asks the user first:",
+    "page's, so Chromium and Firefox ask the user first (Chrome 142 and later, Firefox ESR 153):",
     "  the page needs the user's loopback-network permission (a prompt); refused or dismissed, "
     "the request fails before CORS is asked, whatever the server answers",
     '  fetch(url, {targetAddressSpace: "loopback"}) says so in advance',
     '  from a cross-origin iframe, only when the embedding page delegates it: allow="loopback-'
     'network" (the Permissions-Policy loopback-network; Chrome 142 named it local-network-access)',
-    "  Firefox and WebKit have no Local Network Access yet: CORS alone decides there; "
+    "  no Local Network Access in WebKit yet: CORS alone decides there; "
     "Access-Control-Allow-Private-Network plays no part in any of them",
 ]
 
@@ -390,7 +390,7 @@ def test_local_network_access_in_full(origin: str) -> None:
         # targetAddressSpace to reach plain http:// there at all.
         ("http://192.168.1.20", "https://app.example.com", ["local-network", "mixed content"]),
         ("https://10.0.0.7", "https://app.example.com", ["local-network"]),
-        # From a plain http:// page on a public name, Chrome refuses without asking.
+        # From a plain http:// page on a public name, Chrome refuses without asking (Firefox asks).
         ("http://10.0.0.7", "http://app.example.com", ["local-network", "secure contexts only"]),
         # Not more private than the page, or a name: nothing to say.
         ("http://127.0.0.1:8080", "http://localhost:3000", []),

@@ -293,10 +293,13 @@ def test_local_network_request(page: str, target: str, space: str | None) -> Non
     assert fetch.local_network_request(page, target) == space
 
 
-def test_only_chromium_has_local_network_access() -> None:
-    """Chrome 142 shipped it; Firefox and Safari have none yet, nor has the Fetch standard."""
-    have = {engine for engine, behaviour in fetch.ENGINES.items() if behaviour.local_network_access}
-    assert have == {"chromium"}
+def test_which_engines_have_local_network_access() -> None:
+    """Chrome 142 shipped it, Firefox asks too (ESR 153), but of an http:// page as well; WebKit
+    has none, nor has the Fetch standard (tests/browser/engine_lna_test.py shows the engines)."""
+    engines = fetch.ENGINES.items()
+    have = {engine for engine, behaviour in engines if behaviour.local_network_access}
+    secure = {engine for engine, behaviour in engines if behaviour.local_network_secure_context}
+    assert (have, secure) == ({"chromium", "firefox"}, {"chromium"})
 
 
 def _why(request_: Request, headers: list[tuple[str, str]], status: int) -> list[tuple[str, str]]:

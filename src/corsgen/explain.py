@@ -434,11 +434,14 @@ def local_network_lines(url: str, origin: str) -> list[str]:
     if space is None:
         return []
     feature = f"{space}-network"
-    asking = [ENGINES[e].title for e in BROWSERS if ENGINES[e].local_network_access]
+    asking = [ENGINES[e] for e in BROWSERS if ENGINES[e].local_network_access]
+    secure_only = [b.title for b in asking if b.local_network_secure_context]
+    any_page = [b.title for b in asking if not b.local_network_secure_context]
     silent = [ENGINES[e].title for e in BROWSERS if not ENGINES[e].local_network_access]
     told = [
         f"Local Network Access: {url} is a {space} address, more private than the page's, so "
-        f"{' and '.join(asking)} (Chrome 142 and later) asks the user first:",
+        f"{' and '.join(b.title for b in asking)} ask the user first (Chrome 142 and later, "
+        "Firefox ESR 153):",
         f"  the page needs the user's {feature} permission (a prompt); refused or dismissed, "
         "the request fails before CORS is asked, whatever the server answers",
         f'  fetch(url, {{targetAddressSpace: "{space}"}}) says so in advance'
@@ -451,13 +454,15 @@ def local_network_lines(url: str, origin: str) -> list[str]:
         f'allow="{feature}" (the Permissions-Policy {feature}; Chrome 142 named it '
         "local-network-access)",
     ]
-    if page.scheme == "http":
+    if page.scheme == "http" and secure_only:
         told.append(
-            "  the permission is for secure contexts only: from this http:// page the request "
-            "fails without a prompt; serve the page over https://"
+            f"  in {' and '.join(secure_only)} the permission is for secure contexts only: from "
+            "this http:// page the request fails there without a prompt"
+            + (f" ({' and '.join(any_page)} asks all the same)" if any_page else "")
+            + "; serve the page over https://"
         )
     told.append(
-        f"  {' and '.join(silent)} have no Local Network Access yet: CORS alone decides there; "
+        f"  no Local Network Access in {' or '.join(silent)} yet: CORS alone decides there; "
         "Access-Control-Allow-Private-Network plays no part in any of them"
     )
     return told

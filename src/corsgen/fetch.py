@@ -84,6 +84,8 @@ class Behaviour:
     # Local Network Access (not in Fetch yet: a WICG draft): a request from a page to a more
     # private address space (local_network_request) needs the user's permission first.
     local_network_access: bool = False
+    # ... which only a secure context may ask for: from any other page the request fails at once.
+    local_network_secure_context: bool = False
 
 
 ENGINES: dict[Engine, Behaviour] = {
@@ -96,6 +98,7 @@ ENGINES: dict[Engine, Behaviour] = {
         "one network partition key (top-level site and frame site)",
         True,
         local_network_access=True,  # Chrome 142
+        local_network_secure_context=True,
     ),
     "firefox": Behaviour(
         "Firefox",
@@ -104,6 +107,7 @@ ENGINES: dict[Engine, Behaviour] = {
         86400,
         "one top-level site",
         False,
+        local_network_access=True,  # on by default in ESR 153 (network.lna.blocking)
     ),
     "webkit": Behaviour("WebKit", True, "", 600, "one top-level site", False),
 }
