@@ -76,9 +76,9 @@ FETCH = """async (url, init, names) => {
     return {status: null, headers: {}, read: {}, error: String(error)};
   }
 }"""
-# Selenium's execute_async_script passes the callback last.
-_ASYNC = f"""const done = arguments[arguments.length - 1];
-({FETCH})(...[...arguments].slice(0, -1)).then(done);"""
+# Selenium's execute_async_script passes the callback last; {function} is an async function.
+_ASYNC = """const done = arguments[arguments.length - 1];
+({function})(...[...arguments].slice(0, -1)).then(done);"""
 
 
 class Engine(ABC):
@@ -96,16 +96,21 @@ class Engine(ABC):
     @abstractmethod
     def url(self) -> str: ...
 
-    @abstractmethod
     def origin(self) -> str:
         """The shown page's origin as the engine serialises it (location.origin)."""
+        return str(self.call("async () => location.origin"))
 
     @abstractmethod
     def navigate(self, url: str) -> None: ...
 
     @abstractmethod
+    def call(self, function: str, *args: object) -> Any:
+        """What the async JavaScript `function` resolves to, called with `args` in the shown
+        page; both cross as JSON."""
+
     def fetch(self, url: str, init: dict[str, Any], names: list[str]) -> Seen:
         """What a script in the shown page gets from fetch(url, init)."""
+        return cast(Seen, self.call(FETCH, url, init, names))
 
     def console(self) -> str:
         """What the engine logged since the last call, where it says why it blocked a fetch;
@@ -132,11 +137,8 @@ class _Selenium(Engine):
     def navigate(self, url: str) -> None:
         self.driver.get(url)
 
-    def origin(self) -> str:
-        return str(self.driver.execute_script("return location.origin"))
-
-    def fetch(self, url: str, init: dict[str, Any], names: list[str]) -> Seen:
-        return cast(Seen, self.driver.execute_async_script(_ASYNC, url, init, names))
+    def call(self, function: str, *args: object) -> Any:
+        return self.driver.execute_async_script(_ASYNC.format(function=function), *args)
 
 
 class _Chromium(_Selenium):
@@ -170,11 +172,8 @@ class _Firefox(Engine):
         self.bidi.navigate(self.context, url)
         self._url = url
 
-    def origin(self) -> str:
-        return str(self.bidi.call(self.context, "async () => location.origin"))
-
-    def fetch(self, url: str, init: dict[str, Any], names: list[str]) -> Seen:
-        return cast(Seen, self.bidi.call(self.context, FETCH, url, init, names))
+    def call(self, function: str, *args: object) -> Any:
+        return self.bidi.call(self.context, function, *args)
 
     def console(self) -> str:
         # The log entry comes a moment after the fetch's answer; 0.1 s has been enough here.

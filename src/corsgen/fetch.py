@@ -77,7 +77,9 @@ class Behaviour:
     star_covers_authorization: bool
     strict_authorization: str  # how to switch it to the standard's rule, "" when it cannot be
     max_age_cap: int | None  # the longest a preflight is cached, seconds; None: no cap
-    preflight_cache: str  # what one cached preflight is shared across
+    # What one cached preflight is shared across: each engine keeps it for one top-level site,
+    # and an iframe embedded on another sends its own (tests/browser/engine_partition_test.py).
+    preflight_cache: str
     # By default, a cross-site request carries SameSite=None cookies, unpartitioned (Firefox keeps
     # them per top-level site instead); corsgen.cookies has the rest of the cookie rules.
     third_party_cookies: bool

@@ -83,7 +83,8 @@ _STAR_SWITCHABLE = [e for e in _STAR_COVERING if ENGINES[e].strict_authorization
 _STAR_TODAY = f"in {who(_STAR_COVERING)} today, but not under {ENGINES['spec'].title}"
 _STAR_SWITCH = f", and {who(_STAR_SWITCHABLE)} can be switched to it" * bool(_STAR_SWITCHABLE)
 # Each engine's cap on Access-Control-Max-Age; every engine keeps a cached preflight for one
-# top-level site at most (ENGINES' preflight_cache), which the caps cannot lengthen.
+# top-level site at most (ENGINES' preflight_cache, measured in
+# tests/browser/engine_partition_test.py), which the caps cannot lengthen.
 _CAPS = ", ".join(f"{ENGINES[e].title} {ENGINES[e].max_age_cap:,} s" for e in BROWSERS)
 _MAX_AGE = (
     f" (the caps: {_CAPS}); and every engine keeps a preflight for one top-level site, so a page "
