@@ -5,7 +5,9 @@ policy allows, or from one it does not, and call fetch() on every build of every
 each of POLICIES. Each case says by hand what the policy means for its request, in the
 Fetch standard and, where an engine departs from it, in that engine; the engine must do that, and
 corsgen.fetch, the model the other tests judge by, must reach that engine's verdict from the same
-server's raw answers.
+server's raw answers. So must `explain --url` for that engine, in its verdict and in where it says
+the engines and the standard part, and `probe --policy`'s notes on the same server must name the
+engines that let Authorization through under * and those that cap a Max-Age.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import Literal
 
 import pytest
 
+from corsgen.explain import Trace, disagreement, live_trace
 from corsgen.fetch import (
+    ENGINES,
     Request,
     cors_check,
     exposed,
@@ -28,9 +32,13 @@ from corsgen.fetch import (
     preflight_ok,
     preflight_seconds,
     unsafe_names,
+    who,
 )
+from corsgen.plan import Plan
+from corsgen.probe.client import Site
+from corsgen.probe.run import Limits, build, run
 from testing.client import Page, send
-from testing.engines import Engine, EngineName, strict
+from testing.engines import NAMES, Engine, EngineName, strict
 from testing.servers import Endpoint, serving, servings, unchecked_plan
 from testing.tally import Tally
 from testing.upstream import Upstream
@@ -69,6 +77,7 @@ max_age = {seconds}
         for policy, seconds in (("cached", MAX_AGE), ("capped", OVER_CAPS))
     },
 }
+TIMEOUT = 10.0  # seconds: explain's and probe's for each request, as the CLI's --timeout
 BLOCKED = None  # the status of a fetch that rejects with a TypeError: the script reads nothing
 Judged = Literal["spec"] | EngineName  # whose rules a verdict is by: the standard or an engine
 # One case for Verdicts.add: its name, the verdict observed, the verdict expected, a note.
@@ -144,11 +153,23 @@ def intended(case: Case, kind: str, judged: Judged) -> int | None:
 @dataclass(frozen=True)
 class Server:
     """One running server of a kind, each of POLICIES on an endpoint of its own; MaxAge's behind
-    a Tally each, which counts the preflights an engine sends."""
+    a Tally each, which counts the preflights an engine sends; and `probe --policy`'s notes on
+    each endpoint, probed once, straight, before any engine counts a preflight."""
 
     kind: str
     endpoints: dict[str, Endpoint]
     tallies: dict[str, Tally]
+    notes: dict[str, tuple[str, ...]]
+
+
+def site(at: Endpoint) -> Site:
+    return Site(f"http://127.0.0.1:{at.port}", "")
+
+
+def probed(plan: Plan, at: Endpoint) -> tuple[str, ...]:
+    """The notes `corsgen probe URL --policy` gives on the server at `at` serving `plan`."""
+    battery = build(site(at), plan, [f"{at.prefix}/ok"], [f"{at.prefix}/missing"])
+    return run(site(at), plan, "conformance", battery, Limits(4, TIMEOUT, True)).notes
 
 
 class Servers:
@@ -170,7 +191,8 @@ class Servers:
                 policy: self._stack.enter_context(Tally(endpoints[policy]))
                 for policy in ("cached", "capped")
             }
-            self._running[kind] = Server(kind, endpoints, tallies)
+            notes = {plan.name: probed(plan, endpoints[plan.name]) for plan in plans}
+            self._running[kind] = Server(kind, endpoints, tallies, notes)
         return self._running[kind]
 
 
@@ -212,12 +234,14 @@ def in_engine(
     return Verdict(seen["status"], seen["headers"], why), seen["read"]
 
 
+def asked(origin: str, case: Case) -> Request:
+    return Request(origin, case.method, case.credentials, author_headers=unsafe_names(case.headers))
+
+
 def in_model(at: Endpoint, path: str, origin: str, case: Case, judged: Judged) -> Verdict:
     """corsgen.fetch's verdict for `judged` on the same request, from the raw answers of the
     same server."""
-    request = Request(
-        origin, case.method, case.credentials, author_headers=unsafe_names(case.headers)
-    )
+    request = asked(origin, case)
     if needs_preflight(request):
         answer = send(at, "OPTIONS", path, preflight_headers(request))
         ok, why = preflight_ok(request, answer.headers, answer.status, judged)
@@ -233,6 +257,52 @@ def in_model(at: Endpoint, path: str, origin: str, case: Case, judged: Judged) -
     return Verdict(answer.status, {n: v for n, v in values.items() if v is not None}, why)
 
 
+def in_explain(at: Endpoint, path: str, origin: str, case: Case) -> Trace:
+    """What `corsgen explain --url` traces for the same request, sent straight to the server."""
+    request = asked(origin, case)
+    reads = case.visible
+    return live_trace(site(at), at.prefix + path, request, list(case.headers), reads, TIMEOUT)
+
+
+def explained(trace: Trace, judged: Judged) -> int | None:
+    """explain's verdict for `judged`: the status the script reads, or BLOCKED."""
+    return trace.exchanges[-1].status if trace.allowed_in(judged) else BLOCKED
+
+
+def named(whom: str) -> set[EngineName]:
+    """The engines corsgen.fetch.who() names in `whom`."""
+    if who(NAMES) in whom:
+        return set(NAMES)
+    return {e for e in NAMES if ENGINES[e].title in whom}
+
+
+def parting(said: list[str]) -> set[EngineName]:
+    """The engines explain's disagreement() says part from the standard, from its first line:
+    "WHO allow(s) this today; ..." or "WHO block this today; ..."."""
+    return named(said[0].partition(" this today")[0].rsplit(" ", 1)[0]) if said else set()
+
+
+# How probe's notes begin where the engines part: "...: * lets Authorization through in WHO
+# today, not ..." and "Access-Control-Max-Age: N is capped: the preflight is kept N s in WHO, ...".
+AUTHORIZATION = "lets Authorization through in "
+CAPPED = "Access-Control-Max-Age: "
+
+
+def authorization_note(notes: tuple[str, ...]) -> set[EngineName]:
+    """The engines probe's notes say let Authorization through under * today."""
+    return {
+        e
+        for n in notes
+        if AUTHORIZATION in n
+        for e in named(n.split(AUTHORIZATION)[1].split(" today")[0])
+    }
+
+
+def cap_note(notes: tuple[str, ...]) -> set[EngineName]:
+    """The engines probe's notes say keep a preflight less than its Max-Age asks."""
+    return {e for n in notes if n.startswith(CAPPED) for e in named(n)}
+
+
 def add_case(
     verdicts: Verdicts, engine: Engine, judged: Judged, origin: str, server: Server, case: Case
 ) -> None:
@@ -244,20 +314,42 @@ def add_case(
     url = f"http://127.0.0.1:{at.port}{at.prefix}{path}"
     seen, read = in_engine(engine, origin, url, case)
     model = in_model(at, path, origin, case, judged)
+    trace = in_explain(at, path, origin, case)  # after the engine's: the counts are Tally's only
     status = intended(case, server.kind, judged)
     agree = f"{engine.name} and corsgen.fetch ({judged}) agree"
+    unreadable = tuple(name for name in case.visible if read[name] is None)
     observed: dict[str, object] = {
         "status": seen.status,
-        "unreadable": tuple(name for name in case.visible if read[name] is None),
+        "unreadable": unreadable,
         "readable": tuple(name for name in case.hidden if read[name] is not None),
         agree: seen == model,
+        f"explain's verdict ({judged})": explained(trace, judged),
     }
-    expected: dict[str, object] = {"status": status, "unreadable": (), "readable": (), agree: True}
+    expected: dict[str, object] = {
+        "status": status,
+        "unreadable": (),
+        "readable": (),
+        agree: True,
+        # What the engine did: a header the script asks for and cannot read is a block to explain.
+        f"explain's verdict ({judged})": BLOCKED if unreadable else seen.status,
+    }
     if status is BLOCKED:
         observed["blocked with a TypeError"] = seen.why.startswith("TypeError")
         expected["blocked with a TypeError"] = True
+    if judged == engine.name:  # as shipped: what explain and probe say of engines against spec
+        parts = (seen.status is BLOCKED) != (intended(case, server.kind, "spec") is BLOCKED)
+        observed[f"explain says {engine.name} parts from the standard"] = engine.name in parting(
+            disagreement(trace)
+        )
+        expected[f"explain says {engine.name} parts from the standard"] = parts
+        if case.policy == "star":
+            noted = engine.name in authorization_note(server.notes["star"])
+            observed[f"probe notes Authorization gets through under * in {engine.name}"] = noted
+            expected[f"probe notes Authorization gets through under * in {engine.name}"] = parts
     name = f"{case.name}: {case.method} {path} from the {case.page} page"
-    verdicts.add(name, observed, expected, f"{engine.name} {seen}; corsgen.fetch {model}")
+    lines = " | ".join(disagreement(trace)) or "allowed" * trace.allowed or "blocked"
+    note = f"{engine.name} {seen}; corsgen.fetch {model}; explain: {lines}"
+    verdicts.add(name, observed, expected, note)
 
 
 class MaxAge:
@@ -309,6 +401,17 @@ class MaxAge:
         model_capped = [1, int(self.capped_after >= capped)]
         agree = f"{self.engine.name} and corsgen.fetch ({judged}) agree"
         no_store_sent = 'preflights sent with cache: "no-store"'
+        # probe's notes on the same servers: the engine keeps MAX_AGE as asked (measured: sent
+        # again once it is over, not before), and caps OVER_CAPS (each engine's cap is read from
+        # its source: a run shows only that the preflight is kept, not for how long).
+        notes = self.server.notes
+        capping = {
+            f"probe notes a cap on Max-Age {seconds} in {self.engine.name}": (
+                self.engine.name in cap_note(notes[policy]),
+                policy == "capped",
+            )
+            for policy, seconds in (("cached", MAX_AGE), ("capped", OVER_CAPS))
+        }
         return (
             f"max-age: PUT {self.url('cached')} three times, the third after {MAX_AGE} s; "
             f"PUT {self.url('capped')} twice",
@@ -317,6 +420,7 @@ class MaxAge:
                 no_store_sent: no_store,
                 f"preflights sent with Max-Age {OVER_CAPS}": self.capped,
                 agree: (self.preflights, self.capped) == (model, model_capped),
+                **{said: observed for said, (observed, _) in capping.items()},
             },
             # Sent, then cached, then sent again: one preflight each (-1: a fetch failed).
             # corsgen.fetch knows no cache mode: no-store's intent is measured, by hand. Over
@@ -326,6 +430,7 @@ class MaxAge:
                 no_store_sent: NO_STORE_PREFLIGHTS[self.engine.name],
                 f"preflights sent with Max-Age {OVER_CAPS}": [1, 0],
                 agree: True,
+                **{said: meant for said, (_, meant) in capping.items()},
             },
             f"corsgen.fetch keeps them {seconds} s and {capped} s; the second fetch "
             f"{self.second_after:.2f} s and the third {third_after:.2f} s after the first",

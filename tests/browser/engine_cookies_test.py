@@ -1,5 +1,7 @@
 """Which cookies each engine sends back on a credentialed fetch(), and corsgen.cookies' verdict for
-that engine: both against a table of intent written by hand (issue 25).
+that engine: both against a table of intent written by hand (issue 25). What `explain --cookie`
+says of each engine, and what `probe` finds in the same answer (PR013: no engine sends the cookie
+back; PR014: some do, not all), must agree with the engines too.
 
 The page is conftest's blank page on 127.0.0.1; the API is another port of 127.0.0.1, asked as
 http://localhost:PORT (another site: a cross-site request) and as http://127.0.0.1:PORT (the
@@ -20,8 +22,13 @@ from typing import Literal
 import pytest
 
 from corsgen.cookies import parse, verdict
+from corsgen.explain import cookie_lines
+from corsgen.fetch import ENGINES, Request
+from corsgen.probe.battery import Probe
+from corsgen.probe.client import Client, Site
+from corsgen.probe.judge import cookies
 from testing.client import Page
-from testing.engines import Engine, EngineName
+from testing.engines import NAMES, Engine, EngineName
 
 pytestmark = [pytest.mark.conformance, pytest.mark.browser]
 
@@ -93,6 +100,51 @@ def api() -> Iterator[int]:
 HOSTS: dict[Where, str] = {"cross-site": "localhost", "same-site": "127.0.0.1"}
 
 
+def explained(engine: EngineName, page: str, url: str) -> set[str]:
+    """The kinds `corsgen explain --url URL --credentials --cookie SET-COOKIE` says `engine`
+    sends, from its line for the engine: "    TITLE: sent: why" or "    TITLE: not sent: why"."""
+    request = Request(page, "GET", credentials=True)
+    line = f"    {ENGINES[engine].title}: sent: "
+    return {
+        kind
+        for kind, attributes in KINDS.items()
+        if any(
+            said.startswith(line)
+            for said in cookie_lines(request, url, [parse(f"{kind}=secret{attributes}")])
+        )
+    }
+
+
+def probed(page: str, url: str) -> dict[str, tuple[str, set[EngineName]]]:
+    """What `corsgen probe` finds in the API's answer to /set, a credentialed GET from `page`
+    the policy allows: each kind it reports, with its check (PR013 or PR014) and the engines it
+    says do not send the cookie back."""
+    probe = Probe("allowed", "GET", "/set?", (("Origin", page),), Request(page, "GET", True))
+    api = Site(url, "")
+    with Client(api, 10.0, 1, True) as client:
+        answer = client.send(probe.method, probe.path, probe.headers)
+    assert not answer.error, answer.error
+    # A finding's summary is "NAME; ATTRIBUTES: TITLE: why; TITLE: why": /set? names each
+    # cookie its kind.
+    return {
+        f.summary.split(";")[0].split(":")[0]: (
+            f.check.id,
+            {e for e in NAMES if f"{ENGINES[e].title}: " in f.summary},
+        )
+        for f in cookies(api.url, [probe], [answer])
+    }
+
+
+def intended_finding(where: Where, kind: str) -> str | None:
+    """probe's finding for `kind` by SENT: none when every engine sends it back, else PR013
+    when none does and PR014 when some do. Both checks are about cross-site requests only: a
+    same-site answer's cookies are not probe's to judge (see judge.cookies)."""
+    senders = [e for e in NAMES if kind in SENT[(e, where)]]
+    if len(senders) == len(NAMES) or where == "same-site":
+        return None
+    return "PR014" if senders else "PR013"
+
+
 @pytest.mark.parametrize("where", HOSTS)
 def test_cookies_sent_back(engine: Engine, pages: dict[Page, str], api: int, where: Where) -> None:
     page, url = pages["allowed"], f"http://{HOSTS[where]}:{api}"
@@ -110,3 +162,17 @@ def test_cookies_sent_back(engine: Engine, pages: dict[Page, str], api: int, whe
     }
     intended = SENT[(engine.name, where)]
     assert (came, modelled) == (intended, intended)
+    # explain and probe on the same request, the API asked straight.
+    found = probed(page, url)
+    observed = {
+        "explain --cookie says sent": explained(engine.name, page, url),
+        "probe says not sent": {kind for kind, (_, left) in found.items() if engine.name in left},
+        "probe's findings": {kind: check for kind, (check, _) in found.items()},
+    }
+    expected = {
+        "explain --cookie says sent": came,
+        # PR013 and PR014 are about cross-site requests only (see intended_finding).
+        "probe says not sent": set(KINDS) - came if where == "cross-site" else set(),
+        "probe's findings": {k: c for k in KINDS if (c := intended_finding(where, k))},
+    }
+    assert observed == expected, f"explain and probe against {engine.name}, {where}"

@@ -123,3 +123,20 @@ def test_a_star_list_refuses_nothing_without_credentials(lists: str, refused: se
     plan = unchecked_plan("star", f'allow_origins = ["https://app.example.com"]\n{lists}\n')
     purposes = {p.purpose for p in conformance(plan, ["/ok"], ["/missing"]).probes}
     assert purposes & {"refused-method", "refused-header"} == refused
+
+
+@pytest.mark.parametrize(
+    ("lists", "asked"),
+    [
+        ('allow_headers = ["*"]', True),
+        ('allow_headers = ["X-Token"]', False),
+        ('allow_headers = ["*"]\nallow_credentials = true', False),  # a literal * then
+    ],
+)
+def test_a_star_in_allow_headers_is_asked_about_authorization(lists: str, asked: bool) -> None:
+    """Where the engines and the standard part (judge.notes): the preflight for the policy's own
+    list asks for a header named *, whose answer cannot tell a * from that list echoed (Envoy)."""
+    plan = unchecked_plan("star", f'allow_origins = ["https://app.example.com"]\n{lists}\n')
+    probes = conformance(plan, ["/ok"], ["/missing"]).probes
+    authorization = [p.request for p in probes if p.purpose == "authorization" and p.request]
+    assert [r.author_headers for r in authorization] == [("Authorization",)] * asked

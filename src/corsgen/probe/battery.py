@@ -24,6 +24,7 @@ Purpose = Literal[
     "preflight",  # ... after a preflight for an allowed method and the allowed headers
     "refused-method",  # a preflight for a method the policy does not list: must fail
     "refused-header",  # a preflight for a header the policy does not list: must fail
+    "authorization",  # a preflight for Authorization under a * in allow_headers: for notes only
     "refused",  # a page at a refused origin reads the path
     "refused-preflight",  # ... or asks a preflight
     "no-origin",  # no Origin: not a CORS request, still a cached answer
@@ -115,6 +116,10 @@ def _allowed(plan: Plan, origin: str, creds: bool, first: bool) -> Iterator[Prob
         yield _preflight("refused-method", origin, _refused_method(plan), (), creds)
     if first and not wildcard(plan, "headers"):
         yield _preflight("refused-header", origin, "GET", (REFUSED_HEADER,), creds)
+    if first and wildcard(plan, "headers"):
+        # Whether the * covers Authorization, where the engines and the standard part (judge.notes):
+        # the answer to `ask`, for a header named *, cannot tell a * from the list asked echoed.
+        yield _preflight("authorization", origin, "GET", ("Authorization",), creds)
 
 
 def _refused(origin: str, creds: bool, note: str) -> Iterator[Probe]:
