@@ -122,7 +122,7 @@ CHECKS = (
         "a cookie set in a credentialed cross-site answer never comes back: no browser sends it "
         "on the page's next request, so credentials carry nothing",
         "set it with SameSite=None; Secure, over https (and Partitioned for an embedded use), or "
-        "serve the API on the page's site, where every cookie is sent",
+        "serve the API on the page's site (a subdomain), where SameSite does not stop it",
     ),
     Check(
         "PR014",
