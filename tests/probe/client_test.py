@@ -409,6 +409,22 @@ def test_a_server_cannot_forge_report_lines(
     assert "a\\x85no finding" in out
 
 
+# A session cookie, and one whose name httpx cannot put in a Cookie header (latin-1 bytes).
+SESSION = (("Set-Cookie", "sid=abc; Path=/"), ("Set-Cookie", "\xe4=1; Path=/"))
+
+
+@pytest.mark.parametrize("recorder", [{"sends": SESSION}], indirect=True)
+def test_no_request_carries_a_cookie_an_answer_set(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each request is the one the battery describes: a cookie sent back would change the
+    answers, and one that cannot be encoded would fail every request after it."""
+    code, out, _ = _run(capsys, recorder.url)
+    assert (code, out.splitlines()[-1]) == (0, "no finding")
+    assert len(recorder.seen) > 1
+    assert [h.get("Cookie") for _, _, h in recorder.seen] == [None] * len(recorder.seen)
+
+
 def _trickle(sock: socket.socket) -> None:
     """A slowloris: a status line, then a byte of a header every 0.2 s, forever."""
     conn, _ = sock.accept()
