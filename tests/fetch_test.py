@@ -269,6 +269,20 @@ def test_preflight_seconds(max_age: str | None, engine: fetch.Engine, seconds: i
         ("[2001:4860:4860::8888]", "public"),
         ("app.example.com", None),  # its DNS answer decides
         ("0.0.0.0", None),
+        # An IPv4 address as a URL may write it, which a browser reads as the address.
+        ("127.1", "loopback"),
+        ("0x7f.1", "loopback"),
+        ("0x7F000001", "loopback"),
+        ("2130706433", "loopback"),
+        ("017700000001", "loopback"),  # octal
+        ("192.168.1", "local"),  # 192.168.0.1
+        ("127.0.0.1.", "loopback"),
+        ("LOCALHOST.", "loopback"),
+        ("1.256", "public"),  # 1.0.1.0
+        ("08.0.0.1", None),  # no octal number: not an address, and no URL either
+        ("256.0.0.1", None),
+        ("1.2.3.4.5", None),
+        ("1e3", None),
     ],
 )
 def test_address_space(host: str, space: str | None) -> None:

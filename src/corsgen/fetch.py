@@ -127,15 +127,37 @@ _LOCAL = tuple(
 )
 
 
+_RADIX = {16: frozenset("0123456789abcdef"), 10: frozenset("0123456789"), 8: frozenset("01234567")}
+
+
+def _ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """URL §IPv4 parser: one to four numbers, each decimal, octal (a leading 0) or hex (0x), the
+    last filling the bytes left, as a browser reads `127.1`, `0x7f.1` or `2130706433`; None when
+    the host is not such an address."""
+    numbers = []
+    for part in host.lower().split("."):
+        base, digits = (16, part[2:]) if part.startswith("0x") else (10, part)
+        if base == 10 and len(part) > 1 and part.startswith("0"):
+            base, digits = 8, part[1:]
+        if not set(digits) <= _RADIX[base] or not (digits or base == 16):
+            return None
+        numbers.append(int(digits or "0", base))
+    *first, last = numbers
+    if len(numbers) > 4 or any(n > 255 for n in first) or last >= 256 ** (5 - len(numbers)):
+        return None
+    return ipaddress.IPv4Address(sum(n << 8 * (3 - i) for i, n in enumerate(first)) + last)
+
+
 def address_space(host: str) -> AddressSpace | None:
     """The address space of a host as a URL writes it: an IP address, or localhost (and names
     under it), which browsers resolve to loopback themselves. None for any other name, whose
     space is that of the address it resolves to."""
-    host = host.lower().removeprefix("[").removesuffix("]").rstrip(".")
+    host = host.lower().removeprefix("[").removesuffix("]").removesuffix(".")
     if host == "localhost" or host.endswith(".localhost"):
         return "loopback"
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = _ipv4(host)
     try:
-        address = ipaddress.ip_address(host)
+        address = address or ipaddress.ip_address(host)
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
