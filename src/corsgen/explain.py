@@ -57,6 +57,12 @@ FIXES = {
         'list "{origin}" instead of "*" and set allow_credentials = true: a browser never lets '
         "a page read a credentialed answer to *",
     ),
+    # Origin null, which no policy may list (CG102 opaque-origin), in place of the two above.
+    "opaque-origin": (
+        "allow_origins",
+        "cannot allow null: every sandboxed frame, data: and file: page sends it (CG102); serve "
+        "the page from a real https:// origin and add that",
+    ),
     "method": ("allow_methods", "add {subjects}"),
     "header": ("allow_headers", "add {subjects}"),
     "exposed": ("expose_headers", "add {subjects}"),
@@ -277,6 +283,8 @@ def fixes(trace: Trace, plan: Plan) -> list[str]:
             continue
         any_credentials = failure.kind == "credentials" and plan.any_origin
         kind: str = "any-credentials" if any_credentials else failure.kind
+        if kind in ("origin", "any-credentials") and trace.request.origin == "null":
+            kind = "opaque-origin"
         subjects.setdefault(kind, {}).setdefault(_subject(kind, failure.subject), failure.subject)
     for name in trace.unreadable:
         subjects.setdefault("exposed", {}).setdefault(name.lower(), name)
