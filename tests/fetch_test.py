@@ -6,6 +6,8 @@ import ast
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from corsgen import fetch
 from corsgen.fetch import (
@@ -398,3 +400,49 @@ def test_authorization_under_star_per_engine(engine: fetch.Engine) -> None:
 )
 def test_who(engines: list[fetch.Engine], said: str) -> None:
     assert fetch.who(engines) == said
+
+
+_NAMES = st.sampled_from(["Authorization", "authorization", "X-A", "Content-Type", "*", "X-B"])
+_ANSWERS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                "Access-Control-Allow-Origin",
+                "Access-Control-Allow-Credentials",
+                "Access-Control-Allow-Methods",
+                "Access-Control-Allow-Headers",
+            ]
+        ),
+        st.one_of(
+            st.sampled_from([ORIGIN, "*", "true", "PUT", "GET, *", "x y", ""]),
+            st.lists(_NAMES, max_size=3).map(", ".join),
+        ),
+    ),
+    max_size=6,
+)
+_REQUESTS = st.builds(
+    Request,
+    st.just(ORIGIN),
+    st.sampled_from(["GET", "PUT", "patch"]),
+    st.booleans(),
+    st.lists(_NAMES.filter(lambda n: n != "*"), max_size=3).map(tuple),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_REQUESTS, _ANSWERS, st.sampled_from([200, 204, 401]))
+def test_engines_part_only_on_authorization_under_star(
+    request_: Request, headers: list[tuple[str, str]], status: int
+) -> None:
+    """preflight_failure is the first of preflight_failures, for every engine; and an engine's
+    reasons are the standard's but an Authorization that `*` covers (ENGINES)."""
+    by_engine = {e: fetch.preflight_failures(request_, headers, status, e) for e in fetch.ENGINES}
+    for engine, failures in by_engine.items():
+        assert fetch.preflight_failure(request_, headers, status, engine) == next(
+            iter(failures), None
+        )
+    for engine in fetch.BROWSERS:
+        assert fetch.ENGINES[engine].star_covers_authorization  # else this test must say more
+        parted = [f for f in by_engine["spec"] if f not in by_engine[engine]]
+        assert [f for f in by_engine[engine] if f not in by_engine["spec"]] == []
+        assert {(f.kind, f.subject.lower()) for f in parted} <= {("header", "authorization")}
