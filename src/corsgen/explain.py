@@ -471,8 +471,26 @@ def local_network_lines(url: str, origin: str) -> list[str]:
     return told
 
 
-def _told(result: Trace, heading: str, before: Sequence[str] = ()) -> Section:
-    """The trace under its heading, `before` the verdict, and the verdict."""
+def local_network_refusal(url: str, origin: str) -> str:
+    """The verdict when Local Network Access refuses the request whatever the server answers: a
+    page that is not a secure context (http://) gets no prompt, and the request fails; "" when
+    it does not."""
+    space = local_network_request(urlsplit(origin).hostname or "", urlsplit(url).hostname or "")
+    if space is None or urlsplit(origin).scheme != "http":
+        return ""
+    asking = [e for e in BROWSERS if ENGINES[e].local_network_access]
+    others = [e for e in ENGINES if e not in asking]
+    return (
+        f"blocked in {who(asking)}: Local Network Access refuses a request from an http:// page "
+        f"to a {space} address, without a prompt; {who(others)} allow it"
+    )
+
+
+def _told(result: Trace, heading: str, before: Sequence[str] = (), refusal: str = "") -> Section:
+    """The trace under its heading, `before` the verdict, and the verdict: `refusal` when the
+    answers would let the request through, and it is refused before they count."""
+    if refusal and result.allowed:
+        return Section((heading, *lines(result), *before, refusal), False)
     return Section((heading, *lines(result), *before, *verdict(result)), result.allowed)
 
 
@@ -547,8 +565,9 @@ def explain_live(
 
     result = live_trace(site, path, request, author, reads, timeout, verify_tls)
     local = local_network_lines(site.origin, request.origin)
-    told = [_told(result, f"{site.url(path)} answers:", local)]
-    if result.allowed:
+    refusal = local_network_refusal(site.origin, request.origin)
+    told = [_told(result, f"{site.url(path)} answers:", local, refusal)]
+    if result.allowed:  # by the server's answers: Local Network Access may still refuse it
         return Explanation(tuple(told))
     if policy is None:
         return Explanation((*told, Section(("blocked",), False)))

@@ -340,6 +340,20 @@ def test_explain_url_says_what_local_network_access_asks_before_the_verdict(
     assert ("  the page needs the user's loopback-network permission" in out) is asks
 
 
+@pytest.mark.parametrize("recorder", [{"reflect": True}], indirect=True)
+def test_explain_url_from_an_http_page_to_loopback_is_blocked_in_chromium(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Chrome asks the Local Network Access permission of secure contexts only: from a plain
+    http:// page the request fails without a prompt, whatever the server answers."""
+    code, out, _ = _explain(capsys, "--url", recorder.url, "--origin", "http://x.example")
+    assert (code, out.splitlines()[-1]) == (
+        1,
+        "blocked in Chromium: Local Network Access refuses a request from an http:// page to a "
+        "loopback address, without a prompt; Firefox, WebKit and the Fetch standard allow it",
+    )
+
+
 def test_explain_url_refuses_what_fetch_refuses(
     recorder: Recorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
