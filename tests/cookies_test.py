@@ -45,6 +45,11 @@ def test_parse(text: str, cookie: Cookie) -> None:
     assert parse(text) == cookie
 
 
+@pytest.mark.parametrize(("digits", "expired"), [("9" * 5000, False), ("-" + "9" * 5000, True)])
+def test_a_max_age_past_the_digits_int_takes(digits: str, expired: bool) -> None:
+    assert parse(f"sid=1; Max-Age={digits}") == Cookie("sid", expired=expired)
+
+
 @pytest.mark.parametrize(
     ("text", "why"),
     [

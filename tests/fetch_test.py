@@ -242,7 +242,11 @@ def test_star_and_authorization_per_engine(
         ("90000", "firefox", 86400),
         ("3600", "webkit", 600),
         ("60", "webkit", 60),
+        ("9" * 5000, "chromium", 7200),  # past the 4,300 digits int() takes: no crash
+        ("9" * 5000, "spec", 10**18),
+        ("0" * 5000 + "7", "webkit", 7),
     ],
+    ids=lambda value: value[:20] if isinstance(value, str) else None,
 )
 def test_preflight_seconds(max_age: str | None, engine: fetch.Engine, seconds: int) -> None:
     headers = [] if max_age is None else [("Access-Control-Max-Age", max_age)]
@@ -285,7 +289,10 @@ def test_preflight_seconds(max_age: str | None, engine: fetch.Engine, seconds: i
         ("256.0.0.1", None),
         ("1.2.3.4.5", None),
         ("1e3", None),
+        ("1" * 5000, None),
+        ("0x" + "0" * 5000 + "7f000001", "loopback"),
     ],
+    ids=lambda value: value[:20] if isinstance(value, str) else None,
 )
 def test_address_space(host: str, space: str | None) -> None:
     assert fetch.address_space(host) == space

@@ -81,8 +81,8 @@ def _expired(found: dict[str, str]) -> bool:
     """Max-Age when it is an integer (RFC 6265bis, 5.7.2: it wins over Expires), else Expires;
     a date that does not parse here is taken as the future."""
     age = found.get("max-age", "")
-    if age.removeprefix("-").isdigit() and age.isascii():
-        return int(age) <= 0
+    if age.removeprefix("-").isdigit() and age.isascii():  # compared, not converted: int()
+        return age.startswith("-") or not age.strip("0")  # refuses 4,300 digits and more
     try:
         expires = parsedate_to_datetime(found.get("expires", ""))
     except (TypeError, ValueError):

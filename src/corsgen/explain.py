@@ -25,6 +25,7 @@ from corsgen.fetch import (
     Request,
     cors_failure,
     exposed,
+    header_value,
     local_network_request,
     needs_preflight,
     preflight_failures,
@@ -177,7 +178,8 @@ def capped(headers: Pairs) -> str:
     if min(kept) >= asked:
         return ""
     each = ", ".join(f"{seconds:,} s in {who(group)}" for seconds, group in sorted(kept.items()))
-    return f"{asked} is capped: the preflight is kept {each}"
+    sent = header_value(headers, "Access-Control-Max-Age") or ""  # as sent: 5,000 digits clipped
+    return f"{clip(sent.lstrip('0'))} is capped: the preflight is kept {each}"
 
 
 def _verdict_lines(exchange: Exchange) -> list[str]:
