@@ -114,6 +114,8 @@ def test_site(url: str, expected: tuple[str, str]) -> None:
         ("https://alice.github.io", "https://bob.github.io/x", False),
         ("http://127.0.0.1:1", "http://localhost:2/", False),
         ("http://127.0.0.1:1", "http://127.0.0.1:2/", True),
+        # --origin is in ASCII (xn--), --url as the user wrote it: one site.
+        ("https://app.xn--bcher-kva.example", "https://api.BÜCHER.example/x", True),
     ],
 )
 def test_same_site(page: str, url: str, same: bool) -> None:

@@ -12,6 +12,7 @@ Cookie values are secrets: a parsed Cookie keeps no value, and nothing here repe
 from __future__ import annotations
 
 import ipaddress
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -100,8 +101,16 @@ def _psl() -> PublicSuffixList:
 
 
 def _host(url: str) -> tuple[str, str]:
+    """The scheme and host of a URL, the host as a browser holds it: an internationalised name in
+    its ASCII form (--origin gives xn--bcher-kva.example, --url may say bücher.example)."""
     parts = urlsplit(url)
-    return parts.scheme.lower(), (parts.hostname or "").rstrip(".")
+    host = (parts.hostname or "").rstrip(".")
+    if not host.isascii():
+        import idna
+
+        with suppress(idna.IDNAError):  # else no browser reaches it: compared as written
+            host = idna.encode(host, uts46=True, transitional=False).decode("ascii")
+    return parts.scheme.lower(), host
 
 
 def site(url: str) -> tuple[str, str]:
