@@ -58,8 +58,8 @@ FIXES = {
         'list "{origin}" instead of "*" and set allow_credentials = true: a browser never lets '
         "a page read a credentialed answer to *",
     ),
-    # Origin null, which no policy may list (CG102 opaque-origin), in place of the two above.
-    "opaque-origin": (
+    # Origin null, which no policy may list (CG102), in place of the two above.
+    "null-origin": (
         "allow_origins",
         "cannot allow null: every sandboxed frame, data: and file: page sends it (CG102); serve "
         "the page from a real https:// origin and add that",
@@ -286,7 +286,7 @@ def fixes(trace: Trace, plan: Plan) -> list[str]:
         any_credentials = failure.kind == "credentials" and plan.any_origin
         kind: str = "any-credentials" if any_credentials else failure.kind
         if kind in ("origin", "any-credentials") and trace.request.origin == "null":
-            kind = "opaque-origin"
+            kind = "null-origin"
         subjects.setdefault(kind, {}).setdefault(_subject(kind, failure.subject), failure.subject)
     for name in trace.unreadable:
         subjects.setdefault("exposed", {}).setdefault(name.lower(), name)
