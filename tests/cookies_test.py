@@ -45,6 +45,11 @@ def test_parse(text: str, cookie: Cookie) -> None:
     assert parse(text) == cookie
 
 
+@pytest.mark.parametrize(("digits", "expired"), [("9" * 5000, False), ("-" + "9" * 5000, True)])
+def test_a_max_age_past_the_digits_int_takes(digits: str, expired: bool) -> None:
+    assert parse(f"sid=1; Max-Age={digits}") == Cookie("sid", expired=expired)
+
+
 @pytest.mark.parametrize(
     ("text", "why"),
     [
@@ -109,6 +114,8 @@ def test_site(url: str, expected: tuple[str, str]) -> None:
         ("https://alice.github.io", "https://bob.github.io/x", False),
         ("http://127.0.0.1:1", "http://localhost:2/", False),
         ("http://127.0.0.1:1", "http://127.0.0.1:2/", True),
+        # --origin is in ASCII (xn--), --url as the user wrote it: one site.
+        ("https://app.xn--bcher-kva.example", "https://api.BÜCHER.example/x", True),
     ],
 )
 def test_same_site(page: str, url: str, same: bool) -> None:

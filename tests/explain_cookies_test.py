@@ -86,7 +86,13 @@ def test_without_credentials_no_cookie_is_sent(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("cookie", "message"),
-    [("", "no name and no value"), ("sid=secret\x01", "a control character")],
+    [
+        ("", "no name and no value"),
+        ("sid=secret\x01", "a control character"),
+        # The attributes alone: the first pair is the cookie, named SameSite here.
+        ("SameSite=None; Secure", "SameSite is an attribute: give the cookie's name and value"),
+        ("secure; samesite=none", "secure is an attribute: give the cookie's name and value"),
+    ],
 )
 def test_a_cookie_browsers_ignore_is_a_usage_error(
     tmp_path: Path, cookie: str, message: str

@@ -30,6 +30,10 @@ allow_credentials = true
 """
 ANY = 'allow_origins = ["*"]\n'
 ADD_ORIGIN = '  allow_origins: add "{}", or a wildcard or allow_origin_regex matching it'
+OPAQUE = (
+    "  allow_origins: cannot allow null: every sandboxed frame, data: and file: page sends it "
+    "(CG102); serve the page from a real https:// origin and add that"
+)
 
 
 def _explain(tmp_path: Path, text: str, *args: str) -> tuple[int, str, str]:
@@ -98,12 +102,13 @@ CASES = [
         ["     every engine and the Fetch standard: blocks it: no Access-Control-Allow-Origin"],
     ),
     (
-        "a sandboxed or file: page sends null",
+        "a sandboxed or file: page sends null, which no policy may list (CG102)",
         POLICY,
         ["--origin", "null"],
         1,
-        [ADD_ORIGIN.format("null")],
+        [OPAQUE],
     ),
+    ("null, with credentials, to *", ANY, ["--origin", "null", "--credentials"], 1, [OPAQUE]),
     (
         "method not allowed",
         POLICY,

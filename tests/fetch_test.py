@@ -6,6 +6,8 @@ import ast
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from corsgen import fetch
 from corsgen.fetch import (
@@ -240,7 +242,11 @@ def test_star_and_authorization_per_engine(
         ("90000", "firefox", 86400),
         ("3600", "webkit", 600),
         ("60", "webkit", 60),
+        ("9" * 5000, "chromium", 7200),  # past the 4,300 digits int() takes: no crash
+        ("9" * 5000, "spec", 10**18),
+        ("0" * 5000 + "7", "webkit", 7),
     ],
+    ids=lambda value: value[:20] if isinstance(value, str) else None,
 )
 def test_preflight_seconds(max_age: str | None, engine: fetch.Engine, seconds: int) -> None:
     headers = [] if max_age is None else [("Access-Control-Max-Age", max_age)]
@@ -269,7 +275,24 @@ def test_preflight_seconds(max_age: str | None, engine: fetch.Engine, seconds: i
         ("[2001:4860:4860::8888]", "public"),
         ("app.example.com", None),  # its DNS answer decides
         ("0.0.0.0", None),
+        # An IPv4 address as a URL may write it, which a browser reads as the address.
+        ("127.1", "loopback"),
+        ("0x7f.1", "loopback"),
+        ("0x7F000001", "loopback"),
+        ("2130706433", "loopback"),
+        ("017700000001", "loopback"),  # octal
+        ("192.168.1", "local"),  # 192.168.0.1
+        ("127.0.0.1.", "loopback"),
+        ("LOCALHOST.", "loopback"),
+        ("1.256", "public"),  # 1.0.1.0
+        ("08.0.0.1", None),  # no octal number: not an address, and no URL either
+        ("256.0.0.1", None),
+        ("1.2.3.4.5", None),
+        ("1e3", None),
+        ("1" * 5000, None),
+        ("0x" + "0" * 5000 + "7f000001", "loopback"),
     ],
+    ids=lambda value: value[:20] if isinstance(value, str) else None,
 )
 def test_address_space(host: str, space: str | None) -> None:
     assert fetch.address_space(host) == space
@@ -387,3 +410,53 @@ def test_authorization_under_star_per_engine(engine: fetch.Engine) -> None:
 )
 def test_who(engines: list[fetch.Engine], said: str) -> None:
     assert fetch.who(engines) == said
+
+
+_NAMES = st.sampled_from(["Authorization", "authorization", "X-A", "Content-Type", "*", "X-B"])
+_LISTED = st.lists(_NAMES, max_size=3).map(", ".join)
+_MORE = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                "Access-Control-Allow-Origin",
+                "Access-Control-Allow-Credentials",
+                "Access-Control-Allow-Methods",
+                "Access-Control-Allow-Headers",
+            ]
+        ),
+        st.one_of(st.sampled_from([ORIGIN, "*", "true", "PUT", "GET, *", "x y", ""]), _LISTED),
+    ),
+    max_size=3,
+)
+# Most answers allow the origin and list some headers, where the engines may part.
+_ANSWERS = st.tuples(
+    st.sampled_from([(), (("Access-Control-Allow-Origin", ORIGIN),)]),
+    _LISTED.map(lambda names: [("Access-Control-Allow-Headers", names)]),
+    _MORE,
+).map(lambda parts: [pair for part in parts for pair in part])
+_REQUESTS = st.builds(
+    Request,
+    st.just(ORIGIN),
+    st.sampled_from(["GET", "PUT", "patch"]),
+    st.booleans(),
+    st.lists(_NAMES.filter(lambda n: n != "*"), max_size=3).map(tuple),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_REQUESTS, _ANSWERS, st.sampled_from([200, 204, 401]))
+def test_engines_part_only_on_authorization_under_star(
+    request_: Request, headers: list[tuple[str, str]], status: int
+) -> None:
+    """preflight_failure is the first of preflight_failures, for every engine; and an engine's
+    reasons are the standard's but an Authorization that `*` covers (ENGINES)."""
+    by_engine = {e: fetch.preflight_failures(request_, headers, status, e) for e in fetch.ENGINES}
+    for engine, failures in by_engine.items():
+        assert fetch.preflight_failure(request_, headers, status, engine) == next(
+            iter(failures), None
+        )
+    for engine in fetch.BROWSERS:
+        assert fetch.ENGINES[engine].star_covers_authorization  # else this test must say more
+        parted = [f for f in by_engine["spec"] if f not in by_engine[engine]]
+        assert [f for f in by_engine[engine] if f not in by_engine["spec"]] == []
+        assert {(f.kind, f.subject.lower()) for f in parted} <= {("header", "authorization")}

@@ -12,6 +12,7 @@ Cookie values are secrets: a parsed Cookie keeps no value, and nothing here repe
 from __future__ import annotations
 
 import ipaddress
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -81,8 +82,8 @@ def _expired(found: dict[str, str]) -> bool:
     """Max-Age when it is an integer (RFC 6265bis, 5.7.2: it wins over Expires), else Expires;
     a date that does not parse here is taken as the future."""
     age = found.get("max-age", "")
-    if age.removeprefix("-").isdigit() and age.isascii():
-        return int(age) <= 0
+    if age.removeprefix("-").isdigit() and age.isascii():  # compared, not converted: int()
+        return age.startswith("-") or not age.strip("0")  # refuses 4,300 digits and more
     try:
         expires = parsedate_to_datetime(found.get("expires", ""))
     except (TypeError, ValueError):
@@ -100,8 +101,16 @@ def _psl() -> PublicSuffixList:
 
 
 def _host(url: str) -> tuple[str, str]:
+    """The scheme and host of a URL, the host as a browser holds it: an internationalised name in
+    its ASCII form (--origin gives xn--bcher-kva.example, --url may say bücher.example)."""
     parts = urlsplit(url)
-    return parts.scheme.lower(), (parts.hostname or "").rstrip(".")
+    host = (parts.hostname or "").rstrip(".")
+    if not host.isascii():
+        import idna
+
+        with suppress(idna.IDNAError):  # else no browser reaches it: compared as written
+            host = idna.encode(host, uts46=True, transitional=False).decode("ascii")
+    return parts.scheme.lower(), host
 
 
 def site(url: str) -> tuple[str, str]:

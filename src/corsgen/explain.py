@@ -25,6 +25,7 @@ from corsgen.fetch import (
     Request,
     cors_failure,
     exposed,
+    header_value,
     local_network_request,
     needs_preflight,
     preflight_failures,
@@ -56,6 +57,12 @@ FIXES = {
         "allow_origins",
         'list "{origin}" instead of "*" and set allow_credentials = true: a browser never lets '
         "a page read a credentialed answer to *",
+    ),
+    # Origin null, which no policy may list (CG102), in place of the two above.
+    "null-origin": (
+        "allow_origins",
+        "cannot allow null: every sandboxed frame, data: and file: page sends it (CG102); serve "
+        "the page from a real https:// origin and add that",
     ),
     "method": ("allow_methods", "add {subjects}"),
     "header": ("allow_headers", "add {subjects}"),
@@ -171,7 +178,8 @@ def capped(headers: Pairs) -> str:
     if min(kept) >= asked:
         return ""
     each = ", ".join(f"{seconds:,} s in {who(group)}" for seconds, group in sorted(kept.items()))
-    return f"{asked} is capped: the preflight is kept {each}"
+    sent = header_value(headers, "Access-Control-Max-Age") or ""  # as sent: 5,000 digits clipped
+    return f"{clip(sent.lstrip('0'))} is capped: the preflight is kept {each}"
 
 
 def _verdict_lines(exchange: Exchange) -> list[str]:
@@ -277,6 +285,8 @@ def fixes(trace: Trace, plan: Plan) -> list[str]:
             continue
         any_credentials = failure.kind == "credentials" and plan.any_origin
         kind: str = "any-credentials" if any_credentials else failure.kind
+        if kind in ("origin", "any-credentials") and trace.request.origin == "null":
+            kind = "null-origin"
         subjects.setdefault(kind, {}).setdefault(_subject(kind, failure.subject), failure.subject)
     for name in trace.unreadable:
         subjects.setdefault("exposed", {}).setdefault(name.lower(), name)
@@ -468,8 +478,28 @@ def local_network_lines(url: str, origin: str) -> list[str]:
     return told
 
 
-def _told(result: Trace, heading: str, before: Sequence[str] = ()) -> Section:
-    """The trace under its heading, `before` the verdict, and the verdict."""
+def local_network_refusal(url: str, origin: str) -> str:
+    """The verdict when Local Network Access refuses the request whatever the server answers: a
+    page that is not a secure context (http://) gets no prompt, and the request fails; "" when
+    it does not."""
+    space = local_network_request(urlsplit(origin).hostname or "", urlsplit(url).hostname or "")
+    if space is None or urlsplit(origin).scheme != "http":
+        return ""
+    refusing = [e for e in BROWSERS if ENGINES[e].local_network_secure_context]
+    if not refusing:
+        return ""
+    others = [e for e in ENGINES if e not in refusing]
+    return (
+        f"blocked in {who(refusing)}: Local Network Access refuses a request from an http:// page "
+        f"to a {space} address, without a prompt; {who(others)} allow it"
+    )
+
+
+def _told(result: Trace, heading: str, before: Sequence[str] = (), refusal: str = "") -> Section:
+    """The trace under its heading, `before` the verdict, and the verdict: `refusal` when the
+    answers would let the request through, and it is refused before they count."""
+    if refusal and result.allowed:
+        return Section((heading, *lines(result), *before, refusal), False)
     return Section((heading, *lines(result), *before, *verdict(result)), result.allowed)
 
 
@@ -544,8 +574,9 @@ def explain_live(
 
     result = live_trace(site, path, request, author, reads, timeout, verify_tls)
     local = local_network_lines(site.origin, request.origin)
-    told = [_told(result, f"{site.url(path)} answers:", local)]
-    if result.allowed:
+    refusal = local_network_refusal(site.origin, request.origin)
+    told = [_told(result, f"{site.url(path)} answers:", local, refusal)]
+    if result.allowed:  # by the server's answers: Local Network Access may still refuse it
         return Explanation(tuple(told))
     if policy is None:
         return Explanation((*told, Section(("blocked",), False)))

@@ -91,3 +91,22 @@ def test_a_newline_in_a_quoted_location_stays_inside_the_policy_comment(tmp_path
     assert main(["import", str(config), "--target", "nginx", "--out-dir", str(out)]) == 0
     (written,) = out.iterdir()
     assert "max_age" not in tomllib.loads(written.read_text()), written.read_text()
+
+
+@pytest.mark.parametrize("max_age", ["9" * 5000, "²"], ids=["5000-digits", "superscript-two"])
+def test_a_max_age_int_refuses_is_no_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], max_age: str
+) -> None:
+    """int() refuses 4,300 digits and more, and "²" (which str.isdigit takes): both crashed."""
+    config = tmp_path / "site.conf"
+    config.write_text(
+        _server(
+            " location / {\n"
+            "  add_header Access-Control-Allow-Origin https://app.example.com always;\n"
+            f"  add_header Access-Control-Max-Age {max_age} always;\n }}\n"
+        )
+    )
+    code = main(["audit", str(config), "--target", "nginx"])
+    err = capsys.readouterr().err
+    assert code in (0, 1) and "internal error" not in err
+    assert ("CG202" in err) is (max_age != "²")

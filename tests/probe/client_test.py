@@ -340,6 +340,20 @@ def test_explain_url_says_what_local_network_access_asks_before_the_verdict(
     assert ("  the page needs the user's loopback-network permission" in out) is asks
 
 
+@pytest.mark.parametrize("recorder", [{"reflect": True}], indirect=True)
+def test_explain_url_from_an_http_page_to_loopback_is_blocked_in_chromium(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Chrome asks the Local Network Access permission of secure contexts only: from a plain
+    http:// page the request fails without a prompt, whatever the server answers."""
+    code, out, _ = _explain(capsys, "--url", recorder.url, "--origin", "http://x.example")
+    assert (code, out.splitlines()[-1]) == (
+        1,
+        "blocked in Chromium: Local Network Access refuses a request from an http:// page to a "
+        "loopback address, without a prompt; Firefox, WebKit and the Fetch standard allow it",
+    )
+
+
 def test_explain_url_refuses_what_fetch_refuses(
     recorder: Recorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -409,6 +423,22 @@ def test_a_server_cannot_forge_report_lines(
     assert "a\\x85no finding" in out
 
 
+# A session cookie, and one whose name httpx cannot put in a Cookie header (latin-1 bytes).
+SESSION = (("Set-Cookie", "sid=abc; Path=/"), ("Set-Cookie", "\xe4=1; Path=/"))
+
+
+@pytest.mark.parametrize("recorder", [{"sends": SESSION}], indirect=True)
+def test_no_request_carries_a_cookie_an_answer_set(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each request is the one the battery describes: a cookie sent back would change the
+    answers, and one that cannot be encoded would fail every request after it."""
+    code, out, _ = _run(capsys, recorder.url)
+    assert (code, out.splitlines()[-1]) == (0, "no finding")
+    assert len(recorder.seen) > 1
+    assert [h.get("Cookie") for _, _, h in recorder.seen] == [None] * len(recorder.seen)
+
+
 def _trickle(sock: socket.socket) -> None:
     """A slowloris: a status line, then a byte of a header every 0.2 s, forever."""
     conn, _ = sock.accept()
@@ -470,3 +500,18 @@ def test_probe_notes_where_the_engines_part(
     ]
     _, text, _ = _run(capsys, recorder.url)
     assert "  note: Access-Control-Max-Age: 86400 is capped: " in text
+
+
+HUGE_MAX_AGE = (*STAR_AND_A_DAY[:3], ("Access-Control-Max-Age", "9" * 5000))
+
+
+@pytest.mark.parametrize("recorder", [{"sends": HUGE_MAX_AGE}], indirect=True)
+def test_a_max_age_of_thousands_of_digits_is_capped_not_a_crash(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """int() refuses 4,300 digits and more: the judge must not, a server chooses them."""
+    _, out, _ = _run(capsys, recorder.url, "--format", "json")
+    assert json.loads(out)["notes"][1:] == [
+        f"Access-Control-Max-Age: {'9' * 28}...{'9' * 28} is capped: the preflight is kept "
+        "600 s in WebKit, 7,200 s in Chromium, 86,400 s in Firefox"
+    ]

@@ -22,6 +22,8 @@ COOKIES = [
     f"none={SECRET}4; SameSite=None; Secure; Partitioned",
     f"{SECRET}5; SameSite=Strict",  # no "=": a nameless cookie, all of it the value
     "gone=; Max-Age=0",  # a deletion (a logout): nothing to send back, no finding
+    # A quoted value is no shelter for a ";": past it, the rest of the value reads as attributes.
+    f'quoted="{SECRET}6; {SECRET}7=1"; Max-Age=0',
 ]
 
 
@@ -112,6 +114,7 @@ def test_cookies_that_do_not_come_back(
     shown = found[0]["response"]["headers"]
     assert ["Set-Cookie", "lax=…; Path=/; SameSite=Lax; Secure"] in shown
     assert ["Set-Cookie", "…; SameSite=Strict"] in shown
+    assert ["Set-Cookie", "quoted=…; …; Max-Age=0"] in shown
     assert SECRET not in out
     assert code == 1
 

@@ -155,6 +155,8 @@ def test_ids_are_unique_and_severity_matches_numbering() -> None:
         'allow_origins = ["https://a.com"]\nmax_age = 600\nallow_credentials = true',
         'allow_origins = ["https://a.com"]\nallow_methods = ["PATCH", "patch"]',
         "allow_origins = []\nallow_origin_regex = 'https://pr-[0-9]+\\.example\\.dev'",
+        # Written out false it says what the default says, what a policy should: no CG207.
+        'allow_origins = ["https://a.com"]\nallow_private_network = false',
     ],
 )
 def test_clean_policies(text: str) -> None:

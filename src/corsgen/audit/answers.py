@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from corsgen.audit import regexes
 from corsgen.audit.reported import Affected, Audit
-from corsgen.fetch import header_value
+from corsgen.fetch import header_value, preflight_seconds
 from corsgen.plan import ACAC, ACAH, ACAO, ACAPN, ACMA, OWNED, Plan
 from corsgen.probe import judge
 from corsgen.probe.battery import Probe
@@ -141,7 +141,8 @@ def _listed(value: str | None) -> list[str]:
 
 
 def _over_cap(value: str | None) -> bool:
-    return value is not None and value.strip().isdigit() and int(value) > CHROMIUM_MAX_AGE
+    """Read as the browser model reads it: int() would refuse "²", or 4,300 digits."""
+    return value is not None and preflight_seconds([(ACMA, value)]) > CHROMIUM_MAX_AGE
 
 
 def static(grant: Granted, scope: Scope, context: Context, result: Audit) -> None:

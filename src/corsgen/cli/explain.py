@@ -28,11 +28,25 @@ if TYPE_CHECKING:
     from corsgen.probe.client import Site
 
 
+# A --cookie that starts with one of these is attributes without the cookie: the first pair is
+# the cookie's name and value, so 'SameSite=None; Secure' is a cookie named SameSite, and
+# 'Secure; SameSite=None' a nameless one.
+_ATTRIBUTES = frozenset({"samesite", "secure", "partitioned", "httponly"})
+
+
 def _cookies(
     _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
 ) -> tuple[Cookie, ...]:
     from corsgen.cookies import CookieError, parse
 
+    for text in value:
+        first = text.split(";")[0].partition("=")[0].strip(" \t")
+        if first.lower() in _ATTRIBUTES:
+            raise click.BadParameter(
+                f"{first} is an attribute: give the cookie's name and value first, "
+                "e.g. 'sid=…; SameSite=None; Secure'",
+                param_hint="--cookie",
+            )
     try:
         return tuple(parse(text) for text in value)
     except CookieError as exc:

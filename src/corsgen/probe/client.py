@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -180,6 +181,10 @@ class Client:
             headers={"User-Agent": USER_AGENT},
             transport=_transport(verify, concurrency),
             trust_env=False,  # no proxy from the environment: only the host given is spoken to
+            # No cookie kept: each request is exactly the one the battery describes, never one
+            # carrying a cookie an earlier answer set (a session would change the answers, and
+            # a cookie httpx cannot encode would fail every request after it).
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
         )
 
     def __enter__(self) -> Client:

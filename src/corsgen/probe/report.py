@@ -34,14 +34,26 @@ def _request(finding: Fault, url: str) -> dict[str, object]:
     return {"method": probe.method, "url": url + probe.path, "headers": dict(probe.headers)}
 
 
+# The Set-Cookie attributes a report shows whole (RFC 6265bis, and Chrome's Priority).
+_ATTRIBUTES = frozenset(
+    {"domain", "expires", "httponly", "max-age", "partitioned", "path", "priority", "samesite",
+     "secure"}
+)  # fmt: skip
+
+
 def _unsecret(name: str, value: str) -> list[str]:
     """A header as the report shows it: a Set-Cookie with its value taken out (a session id is
-    a secret the report may be shared with); the name and attributes stay."""
+    a secret the report may be shared with); the name and the known attributes stay. Any other
+    "attribute" is taken out too: a quoted value holding a `;` (`sid="a;b"`) runs on past it."""
     if name.lower() != "set-cookie":
         return [name, value]
-    pair, semicolon, attributes = value.partition(";")
+    pair, *attributes = value.split(";")
     cookie, equals, _ = pair.partition("=")  # without "=", the whole pair is the value
-    return [name, f"{cookie}=…{semicolon}{attributes}" if equals else f"…{semicolon}{attributes}"]
+    shown = [f"{cookie}=…" if equals else "…"]
+    for attribute in attributes:
+        known = attribute.partition("=")[0].strip(" \t").lower() in _ATTRIBUTES
+        shown.append(attribute if known else " …")
+    return [name, ";".join(shown)]
 
 
 def _response(finding: Fault) -> dict[str, object]:

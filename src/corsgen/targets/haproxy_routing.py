@@ -44,6 +44,7 @@ from corsgen.routing import (
     Scope,
     Sent,
     audit_backend,
+    max_age_seconds,
     quiet_backend,
 )
 from corsgen.server_config import check_routes
@@ -438,7 +439,7 @@ class Model:
             methods=_listed(value["allow_methods"]),
             headers=_listed(value["allow_headers"]),
             expose=_listed(value["expose_headers"]),
-            max_age=int(age) if age.isdigit() else None,
+            max_age=max_age_seconds(age),
             private_network=value["allow_private_network"].strip().lower() == "true",
             preflight_status=None if preflight.backend else preflight.status,
             at=at,

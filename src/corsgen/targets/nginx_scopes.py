@@ -24,7 +24,16 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from corsgen.routing import Answered, Asked, Granted, OriginRegex, Place, Scope, quiet_backend
+from corsgen.routing import (
+    Answered,
+    Asked,
+    Granted,
+    OriginRegex,
+    Place,
+    Scope,
+    max_age_seconds,
+    quiet_backend,
+)
 from corsgen.targets.nginx_blocks import Conf, Server, Step, find_location, longest_prefix
 from corsgen.targets.nginx_routing import NginxRoutes, normalise
 from corsgen.targets.nginx_variables import compile_pcre
@@ -267,7 +276,7 @@ class _Reading:
             methods=_list(methods),
             headers=_list(allowed),
             expose=_list(expose),
-            max_age=int(max_age) if max_age and max_age.isdigit() else None,
+            max_age=max_age_seconds(max_age),
             private_network=network == "true",
             preflight_status=None if preflight.backend else preflight.status,
             at=self.at,
