@@ -488,10 +488,13 @@ def local_network_refusal(url: str, origin: str) -> str:
     refusing = [e for e in BROWSERS if ENGINES[e].local_network_secure_context]
     if not refusing:
         return ""
-    others = [e for e in ENGINES if e not in refusing]
+    asking = [e for e in BROWSERS if ENGINES[e].local_network_access and e not in refusing]
+    cors = [e for e in ENGINES if not ENGINES[e].local_network_access]
     return (
         f"blocked in {who(refusing)}: Local Network Access refuses a request from an http:// page "
-        f"to a {space} address, without a prompt; {who(others)} allow it"
+        f"to a {space} address, without a prompt"
+        + (f"; {who(asking)} asks the user" if asking else "")
+        + f"; {who(cors)} leave it to CORS"
     )
 
 

@@ -350,7 +350,8 @@ def test_explain_url_from_an_http_page_to_loopback_is_blocked_in_chromium(
     assert (code, out.splitlines()[-1]) == (
         1,
         "blocked in Chromium: Local Network Access refuses a request from an http:// page to a "
-        "loopback address, without a prompt; Firefox, WebKit and the Fetch standard allow it",
+        "loopback address, without a prompt; Firefox asks the user; WebKit and the Fetch standard "
+        "leave it to CORS",
     )
 
 

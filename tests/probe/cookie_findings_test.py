@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 
 from corsgen.cli import main
+from corsgen.fetch import Request
+from corsgen.probe.battery import Probe
+from corsgen.probe.client import Answer
+from corsgen.probe.judge import COOKIES_TOLD, cookies
 
 SECRET = "S3CRET"
 COOKIES = [
@@ -134,3 +138,18 @@ def test_without_credentials_cookies_are_not_probe_business(
     policy = 'allow_origins = ["https://app.example.com"]\n'
     _, out = _probe(tmp_path, capsys, policy, api)
     assert "PR013" not in out and "PR014" not in out
+
+
+def test_an_answer_with_thousands_of_cookies_is_faulted_for_a_few() -> None:
+    """Each finding shows the answer again: 2,000 cookies must not make 2,000 findings."""
+    origin = "https://app.example.com"
+    probe = Probe("allowed", "GET", "/", (("Origin", origin),), Request(origin, "GET", True))
+    headers = [
+        ("Access-Control-Allow-Origin", origin),
+        ("Access-Control-Allow-Credentials", "true"),
+        *[("Set-Cookie", f"c{n}=1") for n in range(2000)],
+    ]
+    found = cookies(
+        lambda path: "https://api.other.example" + path, [probe], [Answer(200, headers)]
+    )
+    assert len(found) == COOKIES_TOLD

@@ -47,8 +47,9 @@ class Policy(BaseModel):
     allow_private_network: bool = Field(
         False,
         description="Deprecated (CG207): no browser sends the Private Network Access preflight "
-        "any more; Chrome 142 asks the user instead (Local Network Access). Kept only to answer "
-        "old clients: Access-Control-Request-Private-Network: true preflights get "
+        "any more; Chrome 142 and Firefox ESR 153 ask the user instead (Local Network Access). "
+        "Kept only to answer old clients: Access-Control-Request-Private-Network: true "
+        "preflights get "
         "Access-Control-Allow-Private-Network: true.",
         json_schema_extra={"deprecated": True},
     )

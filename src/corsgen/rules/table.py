@@ -538,7 +538,8 @@ RULES: tuple[Rule, ...] = (
             "kept": (
                 "no browser sends the Private Network Access preflight "
                 "(Access-Control-Request-Private-Network) any more: Chrome 142 replaced it with "
-                "Local Network Access, which asks the user (the local-network and "
+                "Local Network Access (Firefox ESR 153 has it too), which asks the user (the "
+                "local-network and "
                 "loopback-network permissions) on top of ordinary CORS; the page says where it "
                 'goes with fetch(url, {{targetAddressSpace: "local"}}) (or "loopback"), and an '
                 "iframe needs the Permissions-Policy delegated (local-network-access in Chrome "
