@@ -175,18 +175,6 @@ def test_max_age_above_webkits_cap_is_a_note_above_chromiums_a_warning(
     assert [s for r, _, s in _findings(text) if r == "CG202"] == found
 
 
-def test_max_age_texts_give_every_engines_cap() -> None:
-    policy = parse_policy('allow_origins = ["https://a.com"]\nmax_age = 3600', "api.toml")
-    (found,) = check_policy(policy, "api", "api.toml")
-    assert str(found) == (
-        "api.toml: max_age: note CG202 max-age-over-cap: 3600 is above 600, the longest WebKit "
-        "(Safari) keeps a preflight (the caps: Chromium 7,200 s, Firefox 86,400 s, WebKit 600 s); "
-        "and every engine keeps a preflight for one top-level site, so a page embedded on many "
-        "sites, or a third party's, is preflighted on each; fix: nothing breaks; use 600 or less "
-        "for the same in every engine"
-    )
-
-
 def test_every_engine_keeps_a_preflight_for_one_top_level_site() -> None:
     """What CG202's texts say of every engine, held to corsgen.fetch.ENGINES."""
     from corsgen.fetch import BROWSERS, ENGINES
@@ -211,15 +199,31 @@ def test_star_headers_without_authorization(text: str, fires: bool) -> None:
     assert ("CG205" in {r for r, _, _ in _findings(text)}) is fires
 
 
-def test_star_headers_text_says_who_lets_authorization_through() -> None:
-    policy = parse_policy('allow_origins = ["*"]\nallow_headers = ["*"]', "api.toml")
-    (found,) = check_policy(policy, "api", "api.toml")
-    assert str(found) == (
-        'api.toml: allow_headers[0]: warning CG205 star-headers-authorization: "*" lets an '
-        "Authorization header through in all three engines today, but not under the Fetch "
-        'standard, and Chromium and Firefox can be switched to it; fix: list "Authorization" '
-        'beside "*" if clients send it'
-    )
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        # CG202 gives every engine's cap, and what one preflight per top-level site means.
+        (
+            'allow_origins = ["https://a.com"]\nmax_age = 3600',
+            "api.toml: max_age: note CG202 max-age-over-cap: 3600 is above 600, the longest "
+            "WebKit (Safari) keeps a preflight (the caps: Chromium 7,200 s, Firefox 86,400 s, "
+            "WebKit 600 s); and every engine keeps a preflight for one top-level site, so a page "
+            "embedded on many sites, or a third party's, is preflighted on each; fix: nothing "
+            "breaks; use 600 or less for the same in every engine",
+        ),
+        # CG205 says who lets Authorization through, and who can be switched.
+        (
+            'allow_origins = ["*"]\nallow_headers = ["*"]',
+            'api.toml: allow_headers[0]: warning CG205 star-headers-authorization: "*" lets an '
+            "Authorization header through in all three engines today, but not under the Fetch "
+            'standard, and Chromium and Firefox can be switched to it; fix: list "Authorization" '
+            'beside "*" if clients send it',
+        ),
+    ],
+)
+def test_engine_texts(text: str, said: str) -> None:
+    (found,) = check_policy(parse_policy(text, "api.toml"), "api", "api.toml")
+    assert str(found) == said
 
 
 def test_findings_read_as_one_line_each() -> None:
