@@ -230,7 +230,7 @@ BY_ID = {check.id: check for check in CHECKS}
 # ask for it, and a policy may keep allow_private_network for those), it only does nothing.
 PRIVATE_NETWORK_OBSOLETE = (
     "Access-Control-Allow-Private-Network is obsolete: no browser sends the Private Network "
-    "Access preflight since Chrome 142 (October 2025); Chrome and Firefox ask the user instead (Local "
-    "Network Access: the local-network and loopback-network permissions, fetch's "
+    "Access preflight since Chrome 142 (October 2025); Chrome and Firefox ask the user instead "
+    "(Local Network Access: the local-network and loopback-network permissions, fetch's "
     "targetAddressSpace), on top of ordinary CORS"
 )
