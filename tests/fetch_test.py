@@ -406,6 +406,7 @@ def test_authorization_under_star_per_engine(engine: fetch.Engine) -> None:
         (["chromium", "firefox"], "Chromium and Firefox"),
         (["webkit"], "WebKit"),
         (["chromium", "spec"], "Chromium and the Fetch standard"),
+        ([], "no engine"),
     ],
 )
 def test_who(engines: list[fetch.Engine], said: str) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from corsgen.errors import CorsgenError, clip
 from corsgen.fetch import (
     BROWSERS,
+    DEFAULT_MAX_AGE,
     ENGINES,
     SAFELISTED_METHODS,
     Engine,
@@ -27,6 +28,7 @@ from corsgen.fetch import (
     exposed,
     header_value,
     local_network_request,
+    max_age,
     needs_preflight,
     preflight_failures,
     preflight_headers,
@@ -168,9 +170,16 @@ def _headers(pairs: Pairs) -> list[str]:
     return [f"      {name}: {value}" for name, value in pairs]
 
 
-def capped(headers: Pairs) -> str:
-    """How long each engine keeps a passed preflight with these headers, when one keeps it less
-    than Access-Control-Max-Age says; "" when none does."""
+def max_age_note(headers: Pairs) -> str:
+    """What a passed preflight's Access-Control-Max-Age comes to, when it is not what it says:
+    not a number (5 s, as none), or capped by an engine, with how long each keeps it; "" when
+    every engine keeps it as long as it says."""
+    sent = header_value(headers, "Access-Control-Max-Age")
+    if sent is not None and max_age(headers) is None:
+        return (
+            f"{clip(sent)!r} is not a number of seconds, so it counts as none: the preflight is "
+            f"kept {DEFAULT_MAX_AGE} s; send digits only"
+        )
     asked = preflight_seconds(headers, "spec")  # the standard caps nothing
     kept: dict[int, list[Engine]] = {}
     for engine in BROWSERS:
@@ -178,8 +187,8 @@ def capped(headers: Pairs) -> str:
     if min(kept) >= asked:
         return ""
     each = ", ".join(f"{seconds:,} s in {who(group)}" for seconds, group in sorted(kept.items()))
-    sent = header_value(headers, "Access-Control-Max-Age") or ""  # as sent: 5,000 digits clipped
-    return f"{clip(sent.lstrip('0'))} is capped: the preflight is kept {each}"
+    # As sent: 5,000 digits clipped.
+    return f"{clip((sent or '').lstrip('0'))} is capped: the preflight is kept {each}"
 
 
 def _verdict_lines(exchange: Exchange) -> list[str]:
@@ -221,8 +230,12 @@ def lines(trace: Trace) -> list[str]:
             ]
         )
         out += _verdict_lines(exchange)
-        if first and any(not exchange.verdicts[e] for e in BROWSERS) and capped(exchange.received):
-            out.append(f"     cached: Max-Age {capped(exchange.received)}")
+        if (
+            first
+            and any(not exchange.verdicts[e] for e in BROWSERS)
+            and (note := max_age_note(exchange.received))
+        ):
+            out.append(f"     cached: Max-Age {note}")
     if not trace.sent:
         out.append(
             f"  2. request: {request.method} not sent: no engine sends it after this preflight, "

@@ -196,6 +196,8 @@ def _and(words: Sequence[str]) -> str:
 def who(engines: Sequence[Engine]) -> str:
     """The engines (and the standard, `spec`) named for people, from ENGINES: "all three
     engines", "every engine and the Fetch standard", "Chromium and Firefox"."""
+    if not engines:
+        return "no engine"
     browsers = [e for e in engines if e in BROWSERS]
     named = [ENGINES[e].title for e in engines if e not in BROWSERS]
     if len(browsers) == len(BROWSERS):
@@ -203,11 +205,18 @@ def who(engines: Sequence[Engine]) -> str:
     return _and([ENGINES[e].title for e in browsers] + named)
 
 
+def max_age(headers: Headers) -> int | None:
+    """Access-Control-Max-Age in seconds; None when absent or not digits only (1e3, -0, +600,
+    "600, 7200"), which Fetch takes as no Max-Age at all."""
+    value = header_value(headers, "Access-Control-Max-Age")
+    return _number(value) if value is not None and _digits(value) else None
+
+
 def preflight_seconds(headers: Headers, engine: Engine = "spec") -> int:
     """How long `engine` keeps a passed preflight: Access-Control-Max-Age when it is a number,
     else 5 s; at most the engine's cap."""
-    value = header_value(headers, "Access-Control-Max-Age")
-    seconds = _number(value) if value is not None and _digits(value) else DEFAULT_MAX_AGE
+    seconds = max_age(headers)
+    seconds = DEFAULT_MAX_AGE if seconds is None else seconds
     cap = ENGINES[engine].max_age_cap
     return seconds if cap is None else min(seconds, cap)
 

@@ -516,3 +516,20 @@ def test_a_max_age_of_thousands_of_digits_is_capped_not_a_crash(
         f"Access-Control-Max-Age: {'9' * 28}...{'9' * 28} is capped: the preflight is kept "
         "600 s in WebKit, 7,200 s in Chromium, 86,400 s in Firefox"
     ]
+
+
+JUNK_MAX_AGE = (*STAR_AND_A_DAY[:2], ("Access-Control-Max-Age", "1e3"))
+
+
+@pytest.mark.parametrize("recorder", [{"sends": JUNK_MAX_AGE}], indirect=True)
+def test_explain_url_says_a_max_age_that_is_no_number_counts_as_none(
+    recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hand-written snippet's 1e3 is no Max-Age to Fetch: explain says so, and to send
+    digits."""
+    args = ["--url", recorder.url, "--origin", "https://x.example", "-X", "PUT"]
+    _, out, _ = _explain(capsys, *args)  # the recorder answers no PUT: blocked after
+    assert (
+        "     cached: Max-Age '1e3' is not a number of seconds, so it counts as none: the "
+        "preflight is kept 5 s; send digits only"
+    ) in out.splitlines()

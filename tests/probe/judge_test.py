@@ -173,6 +173,23 @@ _STAR = [
             ],
             [],
         ),
+        # Not digits only: Fetch takes it as no Max-Age, 5 s, whatever the server meant.
+        *(
+            (
+                _PREFLIGHT,
+                204,
+                [
+                    *_STAR[:2],
+                    ("Access-Control-Max-Age", junk),
+                    ("Access-Control-Allow-Headers", "X-A"),
+                ],
+                [
+                    f"Access-Control-Max-Age: {junk!r} is not a number of seconds, so it counts "
+                    "as none: the preflight is kept 5 s; send digits only"
+                ],
+            )
+            for junk in ("1e3", "-0", "+600", "600, 7200", "")
+        ),
         # A refused preflight is kept by no engine and lets nothing through: nothing to note.
         (_PREFLIGHT, 204, [*_STAR[1:], ("Access-Control-Max-Age", "86400")], []),
         (_PREFLIGHT, 500, [*_STAR, ("Access-Control-Max-Age", "86400")], []),

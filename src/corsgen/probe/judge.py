@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from corsgen.cookies import CookieError, parse, same_site, verdict
-from corsgen.explain import capped
+from corsgen.explain import max_age_note
 from corsgen.fetch import (
     BROWSERS,
     ENGINES,
@@ -315,7 +315,7 @@ def notes(probes: Sequence[Probe], answers: Sequence[Answer]) -> list[str]:
             continue  # no engine keeps a preflight it refuses, nor sends the request
         if "*" not in request.author_headers:  # the answer to * may be it echoed: no * at all
             notes.update(dict.fromkeys(_authorization(request, answer)))
-        if kept := capped(answer.headers):
+        if kept := max_age_note(answer.headers):
             notes[f"Access-Control-Max-Age: {kept}"] = None
     return list(notes)
 
