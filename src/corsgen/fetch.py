@@ -208,8 +208,13 @@ def who(engines: Sequence[Engine]) -> str:
 def max_age(headers: Headers) -> int | None:
     """Access-Control-Max-Age in seconds; None when absent or not digits only (1e3, -0, +600,
     "600, 7200"), which Fetch takes as no Max-Age at all."""
-    value = header_value(headers, "Access-Control-Max-Age")
-    return _number(value) if value is not None and _digits(value) else None
+    return delta_seconds(header_value(headers, "Access-Control-Max-Age"))
+
+
+def delta_seconds(text: str | None) -> int | None:
+    """A number of seconds as HTTP writes one (ASCII digits only: str.isdigit takes "²" too),
+    one past 18 digits as 10**18; None when `text` is none or not one."""
+    return _number(text) if text is not None and _digits(text) else None
 
 
 def preflight_seconds(headers: Headers, engine: Engine = "spec") -> int:

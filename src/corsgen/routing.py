@@ -155,16 +155,6 @@ class Granted:
     at: Mapping[str, Place] = field(default_factory=dict)  # policy key -> where it came from
 
 
-def max_age_seconds(text: str | None) -> int | None:
-    """Access-Control-Max-Age as a config writes it, for Granted.max_age: its number, None when
-    it is not one. ASCII digits only (int() refuses "²", which str.isdigit takes), and not past
-    18 of them (int() refuses 4,300): a longer one is 10**18 s, longer than any cap."""
-    if not text or not (text.isascii() and text.isdigit()):
-        return None
-    digits = text.lstrip("0")
-    return int(digits or "0") if len(digits) <= 18 else 10**18
-
-
 @dataclass(frozen=True)
 class Scope:
     """One place the config answers CORS its own way: a location, a section, a site, a route.

@@ -14,9 +14,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from corsgen.fetch import delta_seconds
 from corsgen.regex import RegexError, parse_regex
 from corsgen.regex.language import BREAK, words
-from corsgen.routing import Granted, OriginRegex, Place, Scope, max_age_seconds
+from corsgen.routing import Granted, OriginRegex, Place, Scope
 from corsgen.targets.apache_config_tree import (
     IF_KINDS,
     Directive,
@@ -232,7 +233,7 @@ def _granted(
         methods=words("access-control-allow-methods"),
         headers=words("access-control-allow-headers"),
         expose=words("access-control-expose-headers"),
-        max_age=max_age_seconds(max_age[0] if max_age else None),
+        max_age=delta_seconds(max_age[0] if max_age else None),
         private_network="allow_private_network" in at,
         preflight_status=answers[-1][0] if answers else None,
         at=at,

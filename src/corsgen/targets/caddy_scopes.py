@@ -14,7 +14,8 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from corsgen.routing import Granted, OriginRegex, Place, Scope, max_age_seconds
+from corsgen.fetch import delta_seconds
+from corsgen.routing import Granted, OriginRegex, Place, Scope
 from corsgen.targets.caddy_compiled import Handler, Json, Route
 from corsgen.targets.caddy_exchange import PLACEHOLDER, canonical, json_text
 
@@ -113,8 +114,8 @@ def _granted(headers: Sequence[tuple[Route, Handler]], maps: Maps) -> Granted | 
                 field_name, key = _LISTS[name]
                 keys[field_name] = tuple(w.strip() for w in value.split(",") if w.strip())
                 at[key] = where
-            elif name == "Access-Control-Max-Age" and max_age_seconds(value) is not None:
-                keys["max_age"], at["max_age"] = max_age_seconds(value), where
+            elif name == "Access-Control-Max-Age" and delta_seconds(value) is not None:
+                keys["max_age"], at["max_age"] = delta_seconds(value), where
             elif name == "Access-Control-Allow-Private-Network":
                 keys["private_network"], at["allow_private_network"] = value == "true", where
     if not keys:

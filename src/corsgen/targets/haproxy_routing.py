@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from corsgen.fetch import delta_seconds
 from corsgen.routing import (
     Answered,
     Asked,
@@ -44,7 +45,6 @@ from corsgen.routing import (
     Scope,
     Sent,
     audit_backend,
-    max_age_seconds,
     quiet_backend,
 )
 from corsgen.server_config import check_routes
@@ -439,7 +439,7 @@ class Model:
             methods=_listed(value["allow_methods"]),
             headers=_listed(value["allow_headers"]),
             expose=_listed(value["expose_headers"]),
-            max_age=max_age_seconds(age),
+            max_age=delta_seconds(age),
             private_network=value["allow_private_network"].strip().lower() == "true",
             preflight_status=None if preflight.backend else preflight.status,
             at=at,

@@ -24,6 +24,7 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
+from corsgen.fetch import delta_seconds
 from corsgen.routing import (
     Answered,
     Asked,
@@ -31,7 +32,6 @@ from corsgen.routing import (
     OriginRegex,
     Place,
     Scope,
-    max_age_seconds,
     quiet_backend,
 )
 from corsgen.targets.nginx_blocks import Conf, Server, Step, find_location, longest_prefix
@@ -276,7 +276,7 @@ class _Reading:
             methods=_list(methods),
             headers=_list(allowed),
             expose=_list(expose),
-            max_age=max_age_seconds(max_age),
+            max_age=delta_seconds(max_age),
             private_network=network == "true",
             preflight_status=None if preflight.backend else preflight.status,
             at=self.at,
